@@ -160,7 +160,10 @@ fn prime_order_point(
 
 /// Checks the encoding rules (1 to 3 in the module docs) that both verification paths
 /// require, returning the verifying key.
-pub fn check_encoding(key: &Address, signature: &Signature) -> Result<VerifyingKey, SignatureError> {
+pub fn check_encoding(
+    key: &Address,
+    signature: &Signature,
+) -> Result<VerifyingKey, SignatureError> {
     if bool::from(Scalar::from_canonical_bytes(signature.s_bytes()).is_none()) {
         return Err(SignatureError::NonCanonicalS);
     }
@@ -169,7 +172,11 @@ pub fn check_encoding(key: &Address, signature: &Signature) -> Result<VerifyingK
         SignatureError::InvalidPublicKey,
         SignatureError::PublicKeyNotPrimeOrder,
     )?;
-    prime_order_point(signature.r_bytes(), SignatureError::InvalidR, SignatureError::RNotPrimeOrder)?;
+    prime_order_point(
+        signature.r_bytes(),
+        SignatureError::InvalidR,
+        SignatureError::RNotPrimeOrder,
+    )?;
     VerifyingKey::from_bytes(key.as_bytes()).map_err(|_| SignatureError::InvalidPublicKey)
 }
 
@@ -214,8 +221,10 @@ pub fn verify_batch(items: &[SignedMessage<'_>]) -> Result<(), BatchError> {
             Ok(key) => keys.push(key),
             // An earlier signature may break the equation: report the first failure, as
             // single checks in order would.
-            Err(error) => return first_failure(items.get(..index).unwrap_or_default())
-                .and(Err(BatchError { index, error })),
+            Err(error) => {
+                return first_failure(items.get(..index).unwrap_or_default())
+                    .and(Err(BatchError { index, error }))
+            }
         }
         signatures.push(ed25519_dalek::Signature::from_bytes(&item.signature.0));
         messages.push(item.message);
@@ -229,7 +238,8 @@ pub fn verify_batch(items: &[SignedMessage<'_>]) -> Result<(), BatchError> {
 /// Checks `items` one by one, in order.
 fn first_failure(items: &[SignedMessage<'_>]) -> Result<(), BatchError> {
     for (index, item) in items.iter().enumerate() {
-        verify(item.key, item.message, item.signature).map_err(|error| BatchError { index, error })?;
+        verify(item.key, item.message, item.signature)
+            .map_err(|error| BatchError { index, error })?;
     }
     Ok(())
 }

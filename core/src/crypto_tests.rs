@@ -9,8 +9,11 @@ const MESSAGE: &[u8] = b"tern test message";
 /// The eight points of small order, as multiples of a point of order 8 (its encoding is
 /// the first entry of libsodium's small-order blocklist).
 fn eight_torsion() -> [EdwardsPoint; 8] {
-    let bytes = hex::decode("c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a").unwrap();
-    let generator = CompressedEdwardsY(bytes.try_into().unwrap()).decompress().unwrap();
+    let bytes =
+        hex::decode("c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a").unwrap();
+    let generator = CompressedEdwardsY(bytes.try_into().unwrap())
+        .decompress()
+        .unwrap();
     assert!(!(generator * Scalar::from(4u8)).is_identity());
     assert!((generator * Scalar::from(8u8)).is_identity());
     std::array::from_fn(|i| generator * Scalar::from(i as u64))
@@ -23,16 +26,29 @@ fn both_paths(key: &Address, message: &[u8], signature: &Signature) -> Result<()
     let honest = dev_secret_key(0);
     let honest_key = honest.address();
     let honest_signature = honest.sign(MESSAGE);
-    let honest_item =
-        SignedMessage { key: &honest_key, message: MESSAGE, signature: &honest_signature };
+    let honest_item = SignedMessage {
+        key: &honest_key,
+        message: MESSAGE,
+        signature: &honest_signature,
+    };
     let batch = verify_batch(&[
         honest_item,
-        SignedMessage { key, message, signature },
+        SignedMessage {
+            key,
+            message,
+            signature,
+        },
         honest_item,
     ]);
     match (&single, batch) {
         (Ok(()), Ok(())) => {}
-        (Err(error), Err(BatchError { index: 1, error: batch_error })) => {
+        (
+            Err(error),
+            Err(BatchError {
+                index: 1,
+                error: batch_error,
+            }),
+        ) => {
             assert_eq!(*error, batch_error, "paths name different rules")
         }
         (single, batch) => panic!("single {single:?} and batch {batch:?} disagree"),
@@ -52,7 +68,13 @@ fn h(r: &[u8; 32], a: &[u8; 32], message: &[u8]) -> Scalar {
 
 /// Signs by hand with secret scalar `a`, nonce `r`, and arbitrary public points: this is how
 /// an attacker crafts signatures for keys or `R` values a real signer would never produce.
-fn craft(a: Scalar, r: Scalar, public: EdwardsPoint, nonce_point: EdwardsPoint, message: &[u8]) -> (Address, Signature) {
+fn craft(
+    a: Scalar,
+    r: Scalar,
+    public: EdwardsPoint,
+    nonce_point: EdwardsPoint,
+    message: &[u8],
+) -> (Address, Signature) {
     let a_bytes = public.compress().to_bytes();
     let r_bytes = nonce_point.compress().to_bytes();
     let s = r + h(&r_bytes, &a_bytes, message) * a;
@@ -75,7 +97,10 @@ fn honest_signatures_verify_and_tampering_does_not() {
     let key = dev_secret_key(1);
     let signature = key.sign(MESSAGE);
     assert_eq!(both_paths(&key.address(), MESSAGE, &signature), Ok(()));
-    assert_eq!(both_paths(&key.address(), b"other", &signature), Err(SignatureError::Mismatch));
+    assert_eq!(
+        both_paths(&key.address(), b"other", &signature),
+        Err(SignatureError::Mismatch)
+    );
     assert_eq!(
         both_paths(&dev_secret_key(2).address(), MESSAGE, &signature),
         Err(SignatureError::Mismatch)
@@ -126,8 +151,17 @@ fn small_order_keys_are_rejected_even_where_the_plain_batch_accepts() {
             .is_ok(),
         "the unguarded batch accepts a forgery under the identity key"
     );
-    assert_eq!(verify_batch(&[SignedMessage { key: &identity, message: MESSAGE, signature: &forged }]),
-        Err(BatchError { index: 0, error: SignatureError::PublicKeyNotPrimeOrder }));
+    assert_eq!(
+        verify_batch(&[SignedMessage {
+            key: &identity,
+            message: MESSAGE,
+            signature: &forged
+        }]),
+        Err(BatchError {
+            index: 0,
+            error: SignatureError::PublicKeyNotPrimeOrder
+        })
+    );
 }
 
 #[test]
@@ -141,12 +175,21 @@ fn mixed_order_keys_are_rejected_even_where_verify_strict_accepts() {
         .find_map(|i| {
             let message = i.to_le_bytes();
             let (key, signature) = craft(a, r, public, EdwardsPoint::mul_base(&r), &message);
-            let k = h(&EdwardsPoint::mul_base(&r).compress().to_bytes(), key.as_bytes(), &message);
+            let k = h(
+                &EdwardsPoint::mul_base(&r).compress().to_bytes(),
+                key.as_bytes(),
+                &message,
+            );
             (k.as_bytes()[0] % 8 == 0).then_some((key, signature, message))
         })
         .expect("one challenge in eight is a multiple of eight");
-    assert!(dalek_key(&key).verify_strict(&message, &dalek_sig(&signature)).is_ok());
-    assert_eq!(both_paths(&key, &message, &signature), Err(SignatureError::PublicKeyNotPrimeOrder));
+    assert!(dalek_key(&key)
+        .verify_strict(&message, &dalek_sig(&signature))
+        .is_ok());
+    assert_eq!(
+        both_paths(&key, &message, &signature),
+        Err(SignatureError::PublicKeyNotPrimeOrder)
+    );
 }
 
 #[test]
@@ -154,10 +197,22 @@ fn mixed_order_and_small_order_r_are_rejected() {
     let a = Scalar::from(77u64);
     let r = Scalar::from(99u64);
     let public = EdwardsPoint::mul_base(&a);
-    let (key, signature) = craft(a, r, public, EdwardsPoint::mul_base(&r) + eight_torsion()[2], MESSAGE);
-    assert_eq!(both_paths(&key, MESSAGE, &signature), Err(SignatureError::RNotPrimeOrder));
+    let (key, signature) = craft(
+        a,
+        r,
+        public,
+        EdwardsPoint::mul_base(&r) + eight_torsion()[2],
+        MESSAGE,
+    );
+    assert_eq!(
+        both_paths(&key, MESSAGE, &signature),
+        Err(SignatureError::RNotPrimeOrder)
+    );
     let (key, signature) = craft(a, r, public, eight_torsion()[4], MESSAGE);
-    assert_eq!(both_paths(&key, MESSAGE, &signature), Err(SignatureError::RNotPrimeOrder));
+    assert_eq!(
+        both_paths(&key, MESSAGE, &signature),
+        Err(SignatureError::RNotPrimeOrder)
+    );
     // The same construction with a clean R verifies: the rule, not the construction, rejects.
     let (key, signature) = craft(a, r, public, EdwardsPoint::mul_base(&r), MESSAGE);
     assert_eq!(both_paths(&key, MESSAGE, &signature), Ok(()));
@@ -212,7 +267,9 @@ fn dev_keys_are_stable() {
         hex::encode(Sha256::digest([DEV_SEED_TAG, &0u32.to_le_bytes()].concat()))
     );
     assert_ne!(dev_secret_key(0).address(), dev_secret_key(1).address());
-    assert!(!format!("{:?}", dev_secret_key(0)).contains(&hex::encode(dev_secret_key(0).to_bytes())));
+    assert!(
+        !format!("{:?}", dev_secret_key(0)).contains(&hex::encode(dev_secret_key(0).to_bytes()))
+    );
 }
 
 proptest! {

@@ -22,8 +22,9 @@ use bincode::config::{Configuration, Fixint, LittleEndian, NoLimit};
 
 /// Fixed-width little-endian integers. No size limit here: inputs are slices already in
 /// memory, and [`Decode::MAX_ENCODED_LEN`] and [`Reader::seq_len`] bound what they set.
-const CONFIG: Configuration<LittleEndian, Fixint, NoLimit> =
-    bincode::config::standard().with_little_endian().with_fixed_int_encoding();
+const CONFIG: Configuration<LittleEndian, Fixint, NoLimit> = bincode::config::standard()
+    .with_little_endian()
+    .with_fixed_int_encoding();
 
 /// A value with a canonical encoding.
 pub trait Encode {
@@ -93,7 +94,10 @@ pub fn encode<T: Encode + ?Sized>(value: &T) -> Vec<u8> {
 /// Decodes exactly one `T` from all of `bytes`.
 pub fn decode<T: Decode>(bytes: &[u8]) -> Result<T, DecodeError> {
     if bytes.len() > T::MAX_ENCODED_LEN {
-        return Err(DecodeError::TooLarge { len: bytes.len(), max: T::MAX_ENCODED_LEN });
+        return Err(DecodeError::TooLarge {
+            len: bytes.len(),
+            max: T::MAX_ENCODED_LEN,
+        });
     }
     let mut reader = Reader { bytes, pos: 0 };
     let value = T::decode(&mut reader)?;
@@ -182,7 +186,10 @@ impl Reader<'_> {
             Err(bincode::error::DecodeError::UnexpectedEnd { .. }) => {
                 Err(DecodeError::Truncated { what })
             }
-            Err(other) => Err(DecodeError::Invalid { what, reason: other.to_string() }),
+            Err(other) => Err(DecodeError::Invalid {
+                what,
+                reason: other.to_string(),
+            }),
         }
     }
 
@@ -224,7 +231,11 @@ impl Reader<'_> {
         let len = self.u64(what)?;
         let max_u64 = max as u64;
         if len > max_u64 {
-            return Err(DecodeError::TooLong { what, len, max: max_u64 });
+            return Err(DecodeError::TooLong {
+                what,
+                len,
+                max: max_u64,
+            });
         }
         let needed = len.saturating_mul(min_item_len as u64);
         if needed > self.remaining() as u64 {
@@ -253,7 +264,10 @@ impl Reader<'_> {
     pub fn bytes(&mut self, what: &'static str, max: usize) -> Result<Vec<u8>, DecodeError> {
         let len = self.seq_len(what, max, 1)?;
         let end = self.pos.saturating_add(len);
-        let slice = self.bytes.get(self.pos..end).ok_or(DecodeError::Truncated { what })?;
+        let slice = self
+            .bytes
+            .get(self.pos..end)
+            .ok_or(DecodeError::Truncated { what })?;
         self.pos = end;
         Ok(slice.to_vec())
     }
@@ -293,13 +307,23 @@ mod tests {
             let key = r.array("key")?;
             let len = r.seq_len("list", 8, 4)?;
             let list = (0..len).map(|_| r.u32("item")).collect::<Result<_, _>>()?;
-            Ok(Sample { small, big, key, list })
+            Ok(Sample {
+                small,
+                big,
+                key,
+                list,
+            })
         }
     }
 
     #[test]
     fn layout_is_fixed_width_little_endian_without_array_lengths() {
-        let sample = Sample { small: 0x0102, big: 3, key: *b"abcd", list: vec![0x0a0b0c0d] };
+        let sample = Sample {
+            small: 0x0102,
+            big: 3,
+            key: *b"abcd",
+            list: vec![0x0a0b0c0d],
+        };
         let expected: Vec<u8> = [
             &[0x02, 0x01][..],
             &3u64.to_le_bytes(),
@@ -313,26 +337,52 @@ mod tests {
 
     #[test]
     fn trailing_bytes_truncation_and_oversize_are_errors() {
-        let mut bytes = encode(&Sample { small: 1, big: 2, key: [0; 4], list: vec![] });
+        let mut bytes = encode(&Sample {
+            small: 1,
+            big: 2,
+            key: [0; 4],
+            list: vec![],
+        });
         bytes.push(0);
-        assert_eq!(decode::<Sample>(&bytes), Err(DecodeError::TrailingBytes { extra: 1 }));
+        assert_eq!(
+            decode::<Sample>(&bytes),
+            Err(DecodeError::TrailingBytes { extra: 1 })
+        );
         bytes.truncate(5);
-        assert_eq!(decode::<Sample>(&bytes), Err(DecodeError::Truncated { what: "big" }));
+        assert_eq!(
+            decode::<Sample>(&bytes),
+            Err(DecodeError::Truncated { what: "big" })
+        );
         let huge = vec![0u8; Sample::MAX_ENCODED_LEN + 1];
-        assert!(matches!(decode::<Sample>(&huge), Err(DecodeError::TooLarge { .. })));
+        assert!(matches!(
+            decode::<Sample>(&huge),
+            Err(DecodeError::TooLarge { .. })
+        ));
     }
 
     #[test]
     fn a_count_above_its_limit_or_the_input_is_refused_before_allocating() {
-        let mut bytes = encode(&Sample { small: 1, big: 2, key: [0; 4], list: vec![] });
+        let mut bytes = encode(&Sample {
+            small: 1,
+            big: 2,
+            key: [0; 4],
+            list: vec![],
+        });
         let count_at = bytes.len() - 8;
         bytes[count_at..].copy_from_slice(&9u64.to_le_bytes());
         assert_eq!(
             decode::<Sample>(&bytes),
-            Err(DecodeError::TooLong { what: "list", len: 9, max: 8 })
+            Err(DecodeError::TooLong {
+                what: "list",
+                len: 9,
+                max: 8
+            })
         );
         bytes[count_at..].copy_from_slice(&8u64.to_le_bytes());
-        assert_eq!(decode::<Sample>(&bytes), Err(DecodeError::Truncated { what: "list" }));
+        assert_eq!(
+            decode::<Sample>(&bytes),
+            Err(DecodeError::Truncated { what: "list" })
+        );
     }
 
     proptest! {

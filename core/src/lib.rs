@@ -6,6 +6,10 @@
 //! - [`types`]: the quantities (hashes, addresses, amounts, heights, targets, work);
 //! - [`encoding`]: the one canonical byte encoding, the only user of bincode;
 //! - [`crypto`]: keys and the single/batch signature rule.
+pub mod block;
 pub mod crypto;
 pub mod encoding;
+pub mod error;
+pub mod pow;
+pub mod tx;
 pub mod types;

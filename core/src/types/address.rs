@@ -28,7 +28,9 @@ pub struct AddressPrefix(Hrp);
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AddressError {
     /// The prefix is not 1 to 16 lowercase letters and digits.
-    #[error("invalid address prefix {0:?}: use 1 to {MAX_PREFIX_LEN} lowercase letters and digits")]
+    #[error(
+        "invalid address prefix {0:?}: use 1 to {MAX_PREFIX_LEN} lowercase letters and digits"
+    )]
     InvalidPrefix(String),
     /// The text is not a bech32m string at all (bad characters, no separator, mixed case).
     #[error("not a bech32m address: {0}")]
@@ -58,7 +60,9 @@ impl AddressPrefix {
     pub fn new(prefix: &str) -> Result<AddressPrefix, AddressError> {
         let valid = !prefix.is_empty()
             && prefix.len() <= MAX_PREFIX_LEN
-            && prefix.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+            && prefix
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
         let invalid = || AddressError::InvalidPrefix(prefix.to_owned());
         if !valid {
             return Err(invalid());
@@ -142,7 +146,10 @@ mod tests {
         let text = address.to_bech32(&dev());
         assert!(text.starts_with("tdev1"));
         assert_eq!(Address::from_bech32(&text, &dev()), Ok(address));
-        assert_eq!(Address::from_bech32(&text.to_uppercase(), &dev()), Ok(address));
+        assert_eq!(
+            Address::from_bech32(&text.to_uppercase(), &dev()),
+            Ok(address)
+        );
     }
 
     #[test]
@@ -151,7 +158,10 @@ mod tests {
         let last = text.chars().last().unwrap();
         let swapped = if last == 'q' { 'p' } else { 'q' };
         let typo = format!("{}{}", &text[..text.len() - 1], swapped);
-        assert_eq!(Address::from_bech32(&typo, &dev()), Err(AddressError::InvalidChecksum));
+        assert_eq!(
+            Address::from_bech32(&typo, &dev()),
+            Err(AddressError::InvalidChecksum)
+        );
     }
 
     #[test]
@@ -167,9 +177,15 @@ mod tests {
     #[test]
     fn classic_bech32_and_wrong_lengths_are_refused() {
         let classic = bech32::encode::<bech32::Bech32>(dev().0, &[7; 32]).unwrap();
-        assert_eq!(Address::from_bech32(&classic, &dev()), Err(AddressError::InvalidChecksum));
+        assert_eq!(
+            Address::from_bech32(&classic, &dev()),
+            Err(AddressError::InvalidChecksum)
+        );
         let short = bech32::encode::<Bech32m>(dev().0, &[7; 20]).unwrap();
-        assert_eq!(Address::from_bech32(&short, &dev()), Err(AddressError::WrongLength(20)));
+        assert_eq!(
+            Address::from_bech32(&short, &dev()),
+            Err(AddressError::WrongLength(20))
+        );
         assert!(matches!(
             Address::from_bech32("not an address", &dev()),
             Err(AddressError::Malformed(_))

@@ -39,17 +39,25 @@ impl Amount {
 
     /// `self + other`, or [`AmountError::Overflow`].
     pub fn checked_add(self, other: Amount) -> Result<Amount, AmountError> {
-        self.0.checked_add(other.0).map(Amount).ok_or(AmountError::Overflow)
+        self.0
+            .checked_add(other.0)
+            .map(Amount)
+            .ok_or(AmountError::Overflow)
     }
 
     /// `self - other`, or [`AmountError::Underflow`].
     pub fn checked_sub(self, other: Amount) -> Result<Amount, AmountError> {
-        self.0.checked_sub(other.0).map(Amount).ok_or(AmountError::Underflow)
+        self.0
+            .checked_sub(other.0)
+            .map(Amount)
+            .ok_or(AmountError::Underflow)
     }
 
     /// The sum of all `amounts`, or [`AmountError::Overflow`].
     pub fn checked_sum(amounts: impl IntoIterator<Item = Amount>) -> Result<Amount, AmountError> {
-        amounts.into_iter().try_fold(Amount::ZERO, Amount::checked_add)
+        amounts
+            .into_iter()
+            .try_fold(Amount::ZERO, Amount::checked_add)
     }
 }
 
@@ -92,8 +100,14 @@ mod tests {
 
     #[test]
     fn overflow_and_underflow_are_errors() {
-        assert_eq!(Amount::MAX.checked_add(Amount(1)), Err(AmountError::Overflow));
-        assert_eq!(Amount::ZERO.checked_sub(Amount(1)), Err(AmountError::Underflow));
+        assert_eq!(
+            Amount::MAX.checked_add(Amount(1)),
+            Err(AmountError::Overflow)
+        );
+        assert_eq!(
+            Amount::ZERO.checked_sub(Amount(1)),
+            Err(AmountError::Underflow)
+        );
         assert_eq!(
             Amount::checked_sum([Amount(u64::MAX), Amount(1)]),
             Err(AmountError::Overflow)

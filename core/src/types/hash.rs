@@ -109,7 +109,10 @@ mod tests {
     #[test]
     fn bad_text_is_rejected_with_reason() {
         assert_eq!("abc".parse::<BlockHash>(), Err(HexError::WrongLength(3)));
-        assert!(matches!("zz".repeat(32).parse::<BlockHash>(), Err(HexError::NotHex(_))));
+        assert!(matches!(
+            "zz".repeat(32).parse::<BlockHash>(),
+            Err(HexError::NotHex(_))
+        ));
         // A multi-byte character must not be sliced mid-way.
         assert!("é".repeat(32).parse::<BlockHash>().is_err());
     }

@@ -29,6 +29,9 @@ impl Target {
     /// The easiest possible target, met by every hash.
     pub const MAX: Target = Target(U256::MAX);
 
+    /// The hardest possible target, 1.
+    pub const MIN: Target = Target(U256::from_limbs([1, 0, 0, 0]));
+
     /// The target whose big-endian bytes are `bytes`.
     pub fn from_be_bytes(bytes: [u8; 32]) -> Result<Target, TargetError> {
         Self::from_u256(U256::from_be_bytes(bytes))
@@ -64,7 +67,11 @@ impl Target {
     pub fn work(self) -> Work {
         // 2^256 does not fit, so use (2^256 - t - 1) / (t + 1) + 1, which is the same value.
         match self.0.checked_add(U256::from(1u8)) {
-            Some(t_plus_one) => Work((!self.0).wrapping_div(t_plus_one).saturating_add(U256::from(1u8))),
+            Some(t_plus_one) => Work(
+                (!self.0)
+                    .wrapping_div(t_plus_one)
+                    .saturating_add(U256::from(1u8)),
+            ),
             None => Work(U256::from(1u8)),
         }
     }
@@ -131,7 +138,10 @@ mod tests {
         let half = Target(U256::MAX >> 1);
         assert_eq!(half.work(), Work(U256::from(2u8)));
         let one = Target(U256::from(1u8));
-        assert_eq!(one.work(), Work(U256::MAX >> 1).saturating_add(Work(U256::from(1u8))));
+        assert_eq!(
+            one.work(),
+            Work(U256::MAX >> 1).saturating_add(Work(U256::from(1u8)))
+        );
     }
 
     #[test]
