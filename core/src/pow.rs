@@ -28,8 +28,11 @@
 //! `max_future_drift`.
 
 use ruint::aliases::{U256, U512};
+use sha2::{Digest, Sha256};
 
-use crate::types::{Height, Target, Timestamp};
+use crate::block::{Header, HEADER_LEN};
+use crate::encoding;
+use crate::types::{BlockHash, Height, Target, Timestamp};
 
 /// How many previous timestamps the median-time-past rule looks at.
 pub const MEDIAN_TIME_SPAN: usize = 11;
@@ -112,6 +115,26 @@ pub fn median_time_past(recent: &[Timestamp]) -> Option<Timestamp> {
     let mut window: Vec<Timestamp> = recent.get(start..)?.to_vec();
     window.sort_unstable();
     window.get(window.len() / 2).copied()
+}
+
+/// Tries `attempts` nonces from `start` and returns the first whose header hash meets the
+/// header's target.
+///
+/// The nonce is the last 8 bytes of the header encoding, so the SHA-256 state after the
+/// first 148 bytes is computed once and each attempt hashes only the final block.
+pub fn search_nonce(header: &Header, start: u64, attempts: u64) -> Option<u64> {
+    let encoded = encoding::encode(header);
+    let prefix = encoded.get(..HEADER_LEN - 8)?;
+    let midstate = Sha256::new().chain_update(prefix);
+    let target = header.target;
+    (0..attempts).map(|i| start.wrapping_add(i)).find(|nonce| {
+        let hash: [u8; 32] = midstate
+            .clone()
+            .chain_update(nonce.to_le_bytes())
+            .finalize()
+            .into();
+        target.is_met_by(&BlockHash::from_bytes(hash))
+    })
 }
 
 #[cfg(test)]

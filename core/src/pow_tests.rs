@@ -284,3 +284,21 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn nonce_search_agrees_with_the_header_hash() {
+    let mut header = crate::genesis::ChainSpec::resolve("dev")
+        .unwrap()
+        .genesis_header();
+    header.target = Target::from_u256(U256::MAX >> 6).unwrap();
+    let nonce = search_nonce(&header, 0, 10_000).expect("1 in 64 hashes meets this target");
+    header.nonce = nonce;
+    assert!(header.meets_target());
+    for earlier in 0..nonce {
+        header.nonce = earlier;
+        assert!(
+            !header.meets_target(),
+            "nonce {earlier} also meets the target"
+        );
+    }
+}

@@ -1,0 +1,183 @@
+//! Block validation: the context-free body rules, the header rules that need the parent,
+//! and signature verification, each callable alone so the node can run them where they
+//! belong (cheap checks on arrival, signatures off the async threads, state rules in the
+//! chain actor via [`crate::state::apply_block`]).
+//!
+//! Checks run cheapest first. Proof of work comes before everything else: it is one hash
+//! to check and costly to fake, so junk is turned away before any other work.
+
+use std::collections::HashSet;
+
+use crate::block::{Block, Header, BLOCK_VERSION};
+use crate::crypto::{self, SignedMessage};
+use crate::error::{BlockError, TxError};
+use crate::genesis::ConsensusParams;
+use crate::pow;
+use crate::types::{BlockHash, Height, Timestamp};
+
+/// What the chain knows about a block's parent, which the header rules need.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ParentContext {
+    /// The parent's hash.
+    pub hash: BlockHash,
+    /// The parent's height.
+    pub height: Height,
+    /// The parent's timestamp.
+    pub timestamp: Timestamp,
+    /// The median of the timestamps of the parent and up to ten of its ancestors.
+    pub median_time_past: Timestamp,
+}
+
+/// Checks the header's proof of work alone: the hash meets the header's own target. Needs
+/// no context, so it runs first on anything received.
+pub fn check_proof_of_work(header: &Header) -> Result<(), BlockError> {
+    if header.version != BLOCK_VERSION {
+        return Err(BlockError::UnsupportedVersion(header.version));
+    }
+    let hash = header.hash();
+    if !header.target.is_met_by(&hash) {
+        return Err(BlockError::InsufficientProofOfWork { hash });
+    }
+    Ok(())
+}
+
+/// Checks every header rule against the parent: version and proof of work, parent link,
+/// height, timestamps (after the median time past, at most `now` plus the drift), and the
+/// target the difficulty rule requires.
+pub fn check_header(
+    header: &Header,
+    parent: &ParentContext,
+    params: &ConsensusParams,
+    now: Timestamp,
+) -> Result<(), BlockError> {
+    check_proof_of_work(header)?;
+    if header.parent != parent.hash {
+        return Err(BlockError::WrongParent {
+            expected: parent.hash,
+            found: header.parent,
+        });
+    }
+    let expected_height = parent.height.next().ok_or(BlockError::WrongHeight {
+        expected: parent.height,
+        found: header.height,
+    })?;
+    if header.height != expected_height {
+        return Err(BlockError::WrongHeight {
+            expected: expected_height,
+            found: header.height,
+        });
+    }
+    if header.timestamp <= parent.median_time_past {
+        return Err(BlockError::TimestampNotAfterMedian {
+            timestamp: header.timestamp,
+            median: parent.median_time_past,
+        });
+    }
+    let latest = Timestamp(now.as_millis().saturating_add(params.max_future_drift_ms));
+    if header.timestamp > latest {
+        return Err(BlockError::TimestampTooFarInFuture {
+            timestamp: header.timestamp,
+            latest,
+        });
+    }
+    let expected = pow::next_target(&params.difficulty(), parent.height, parent.timestamp);
+    if header.target != expected {
+        return Err(BlockError::WrongTarget {
+            expected,
+            found: header.target,
+        });
+    }
+    Ok(())
+}
+
+/// Checks the body rules that need neither state nor signatures: transaction count, size,
+/// Merkle root, no duplicate transaction, no two transactions with the same sender and
+/// nonce, and each transaction's chain id and `amount + fee`.
+pub fn check_body(block: &Block, params: &ConsensusParams) -> Result<(), BlockError> {
+    let count = block.transactions.len() as u64;
+    if count > params.max_block_transactions {
+        return Err(BlockError::TooManyTransactions {
+            count,
+            max: params.max_block_transactions,
+        });
+    }
+    let size = block.encoded_len();
+    if size > params.max_block_bytes {
+        return Err(BlockError::TooLarge {
+            size,
+            max: params.max_block_bytes,
+        });
+    }
+    let ids = block.tx_ids();
+    let computed = crate::block::merkle_root(&ids);
+    if computed != block.header.merkle_root {
+        return Err(BlockError::MerkleRootMismatch {
+            computed,
+            found: block.header.merkle_root,
+        });
+    }
+    let mut seen_ids = HashSet::with_capacity(ids.len());
+    let mut seen_nonces = std::collections::HashMap::with_capacity(ids.len());
+    for (index, signed) in block.transactions.iter().enumerate() {
+        let id = signed.id();
+        if !seen_ids.insert(id) {
+            return Err(BlockError::DuplicateTransaction(id));
+        }
+        if let Some(first) = seen_nonces.insert((signed.tx().from, signed.tx().nonce), id) {
+            return Err(BlockError::DuplicateSenderNonce { first, second: id });
+        }
+        signed
+            .check_fields(params.chain_id)
+            .map_err(|error| BlockError::Transaction { index, id, error })?;
+    }
+    Ok(())
+}
+
+/// Verifies every transaction signature in one batch; the error names the first bad one.
+/// CPU-heavy: the node calls it off the async threads.
+pub fn verify_signatures(block: &Block) -> Result<(), BlockError> {
+    let messages: Vec<Vec<u8>> = block
+        .transactions
+        .iter()
+        .map(|t| t.signing_message())
+        .collect();
+    let items: Vec<SignedMessage<'_>> = block
+        .transactions
+        .iter()
+        .zip(&messages)
+        .map(|(t, message)| SignedMessage {
+            key: &t.tx().from,
+            message,
+            signature: t.signature(),
+        })
+        .collect();
+    crypto::verify_batch(&items).map_err(|failure| {
+        let id = block
+            .transactions
+            .get(failure.index)
+            .map(|t| t.id())
+            .unwrap_or_default();
+        BlockError::Transaction {
+            index: failure.index,
+            id,
+            error: TxError::BadSignature(failure.error),
+        }
+    })
+}
+
+/// Every rule that does not need account state: [`check_header`], [`check_body`], then
+/// [`verify_signatures`].
+pub fn check_block(
+    block: &Block,
+    parent: &ParentContext,
+    params: &ConsensusParams,
+    now: Timestamp,
+) -> Result<(), BlockError> {
+    check_header(&block.header, parent, params, now)?;
+    check_body(block, params)?;
+    verify_signatures(block)
+}
+
+#[cfg(test)]
+#[path = "validation_tests.rs"]
+mod tests;
