@@ -1,2 +1,159 @@
-//! Placeholder until the benchmarks land.
-fn main() {}
+//! Consensus hot paths, reported as transactions per second (criterion's `elem/s`):
+//! decoding and verifying one transaction, batch signature verification of 64 and 1,024
+//! signatures (with one-by-one verification beside it for comparison), and applying a
+//! 10,000-transfer block to the account state. The `unchecked_*` baselines run
+//! ed25519-dalek without Tern's prime-order pre-checks, to show what the rule costs.
+//!
+//! Run with `cargo bench -p tern-core --bench consensus`.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    missing_docs
+)]
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use std::hint::black_box;
+
+use tern_core::block::{Block, Header, BLOCK_VERSION};
+use tern_core::crypto::{self, dev_secret_key, SignedMessage};
+use tern_core::encoding;
+use tern_core::genesis::ChainSpec;
+use tern_core::state::{apply_block, Account, MemoryState};
+use tern_core::tx::{SignedTransaction, Transaction};
+use tern_core::types::{
+    Address, Amount, BlockHash, ChainId, Height, MerkleRoot, Target, Timestamp,
+};
+
+const CHAIN: ChainId = ChainId(7357);
+
+/// `n` transfers, each from its own sender (nonce 0) to the next sender.
+fn transfers(n: u32) -> Vec<SignedTransaction> {
+    let keys: Vec<_> = (0..n).map(dev_secret_key).collect();
+    keys.iter()
+        .enumerate()
+        .map(|(i, key)| {
+            Transaction {
+                chain_id: CHAIN,
+                from: key.address(),
+                to: keys[(i + 1) % keys.len()].address(),
+                amount: Amount::from_base_units(1_000),
+                fee: Amount::from_base_units(10),
+                nonce: 0,
+            }
+            .sign(key)
+        })
+        .collect()
+}
+
+fn decode_and_verify(c: &mut Criterion) {
+    let bytes = encoding::encode(&transfers(1)[0]);
+    let mut group = c.benchmark_group("transaction");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("decode_and_verify", |b| {
+        b.iter(|| {
+            let tx: SignedTransaction = encoding::decode(black_box(&bytes)).unwrap();
+            tx.check_stateless(CHAIN).unwrap();
+        })
+    });
+    group.finish();
+}
+
+fn signature_verification(c: &mut Criterion) {
+    let mut group = c.benchmark_group("signatures");
+    for n in [64u32, 1024] {
+        let txs = transfers(n);
+        let messages: Vec<Vec<u8>> = txs.iter().map(|t| t.signing_message()).collect();
+        let items: Vec<SignedMessage<'_>> = txs
+            .iter()
+            .zip(&messages)
+            .map(|(t, message)| SignedMessage {
+                key: &t.tx().from,
+                message,
+                signature: t.signature(),
+            })
+            .collect();
+        group.throughput(Throughput::Elements(u64::from(n)));
+        group.bench_function(format!("batch/{n}"), |b| {
+            b.iter(|| crypto::verify_batch(black_box(&items)).unwrap())
+        });
+        let keys: Vec<ed25519_dalek::VerifyingKey> = txs
+            .iter()
+            .map(|t| ed25519_dalek::VerifyingKey::from_bytes(t.tx().from.as_bytes()).unwrap())
+            .collect();
+        let sigs: Vec<ed25519_dalek::Signature> = txs
+            .iter()
+            .map(|t| ed25519_dalek::Signature::from_bytes(t.signature().as_bytes()))
+            .collect();
+        let msgs: Vec<&[u8]> = messages.iter().map(Vec::as_slice).collect();
+        group.bench_function(format!("unchecked_batch/{n}"), |b| {
+            b.iter(|| ed25519_dalek::verify_batch(black_box(&msgs), &sigs, &keys).unwrap())
+        });
+        group.bench_function(format!("unchecked_verify_strict/{n}"), |b| {
+            b.iter(|| {
+                for ((key, sig), msg) in keys.iter().zip(&sigs).zip(&msgs) {
+                    key.verify_strict(msg, sig).unwrap();
+                }
+            })
+        });
+        group.bench_function(format!("one_by_one/{n}"), |b| {
+            b.iter(|| {
+                for item in &items {
+                    crypto::verify(item.key, item.message, item.signature).unwrap();
+                }
+            })
+        });
+    }
+    group.finish();
+}
+
+fn state_application(c: &mut Criterion) {
+    const N: u32 = 10_000;
+    let transactions = transfers(N);
+    let state = MemoryState::new(transactions.iter().map(|t| {
+        (
+            t.tx().from,
+            Account {
+                balance: Amount::from_base_units(1_000_000),
+                nonce: 0,
+            },
+        )
+    }));
+    let header = Header {
+        version: BLOCK_VERSION,
+        height: Height(1),
+        parent: BlockHash::ZERO,
+        merkle_root: MerkleRoot::ZERO,
+        timestamp: Timestamp(0),
+        target: Target::MAX,
+        miner: Address::from_bytes([9; 32]),
+        nonce: 0,
+    };
+    let block = Block {
+        header,
+        transactions,
+    };
+    let reward = ChainSpec::resolve("dev").unwrap().consensus.block_reward;
+    let mut group = c.benchmark_group("state");
+    group.throughput(Throughput::Elements(u64::from(N)));
+    group.sample_size(20);
+    group.bench_function("apply_10000_transfers", |b| {
+        b.iter_batched_ref(
+            || state.clone(),
+            |state| {
+                let change = apply_block(state, &block, reward).unwrap();
+                state.apply(&change);
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    decode_and_verify,
+    signature_verification,
+    state_application
+);
+criterion_main!(benches);

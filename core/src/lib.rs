@@ -1,11 +1,42 @@
 //! # tern-core
 //!
 //! Tern's consensus domain: everything that decides whether a transaction or block is
-//! valid, with no sockets and no async runtime.
+//! valid. No sockets, no async runtime, no clock reads in the rules themselves (callers
+//! pass "now"), so every rule is a deterministic function that tests can drive directly.
 //!
-//! - [`types`]: the quantities (hashes, addresses, amounts, heights, targets, work);
-//! - [`encoding`]: the one canonical byte encoding, the only user of bincode;
-//! - [`crypto`]: keys and the single/batch signature rule.
+//! ## Map
+//!
+//! | module | owns |
+//! |---|---|
+//! | [`types`] | the quantities: [`types::BlockHash`], [`types::TxId`], [`types::Address`] (bech32m text), [`types::Amount`] (checked), [`types::Height`], [`types::Target`] and [`types::Work`] (256-bit) |
+//! | [`encoding`] | the one canonical byte encoding for hashing, signing, storage and the wire; the only user of bincode |
+//! | [`crypto`] | keys, signatures, and the single/batch verification rule |
+//! | [`tx`] | transactions, their signing message and id |
+//! | [`block`] | headers, blocks, the RFC 6962 Merkle root |
+//! | [`pow`] | the ASERT difficulty rule, median time past, nonce search |
+//! | [`genesis`] | chain specs (`genesis/*.json`) and the genesis block and state |
+//! | [`state`] | accounts and the block state transition with undo records |
+//! | [`validation`] | the header and body rules and block signature checks |
+//! | [`error`] | every consensus rule as one error variant |
+//!
+//! ## How a block is judged
+//!
+//! [`validation::check_proof_of_work`] first (one hash, costly to fake), then
+//! [`validation::check_header`] against the parent, [`validation::check_body`], and
+//! [`validation::verify_signatures`] (CPU-heavy: callers run it off async threads). Last,
+//! [`state::apply_block`] applies the transactions to the parent's state and returns the
+//! new account values with an undo record, writing nothing; the store persists both
+//! atomically.
+//!
+//! ## Correctness and security notes
+//!
+//! - Nothing here panics on input: decoders bound every count before allocating, and all
+//!   arithmetic on amounts, heights and targets is checked or saturating by design.
+//! - Single and batch signature verification accept exactly the same signatures (see
+//!   [`crypto`]), so a block's validity never depends on how it was batched.
+//! - `docs/PROTOCOL.md` specifies every byte layout and rule; a test keeps its worked
+//!   example equal to what this crate computes.
+
 pub mod block;
 pub mod crypto;
 pub mod encoding;

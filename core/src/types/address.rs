@@ -13,7 +13,7 @@ use bech32::{Bech32m, Hrp};
 
 /// The longest human-readable prefix a chain spec may choose. Short prefixes keep
 /// addresses readable; bech32 itself would allow 83 characters.
-pub(crate) const MAX_PREFIX_LEN: usize = 16;
+pub const MAX_PREFIX_LEN: usize = 16;
 
 /// A 32-byte account address: the account's ed25519 public key.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]

@@ -10,7 +10,7 @@ mod hash;
 mod height;
 mod work;
 
-pub use address::{Address, AddressError, AddressPrefix};
+pub use address::{Address, AddressError, AddressPrefix, MAX_PREFIX_LEN};
 pub use amount::{Amount, AmountError, ParseAmountError};
 pub use hash::{BlockHash, HexError, MerkleRoot, SpecHash, TxId};
 pub use height::Height;
