@@ -180,7 +180,9 @@ fn mixed_order_keys_are_rejected_even_where_verify_strict_accepts() {
                 key.as_bytes(),
                 &message,
             );
-            (k.as_bytes()[0] % 8 == 0).then_some((key, signature, message))
+            k.as_bytes()[0]
+                .is_multiple_of(8)
+                .then_some((key, signature, message))
         })
         .expect("one challenge in eight is a multiple of eight");
     assert!(dalek_key(&key)

@@ -38,12 +38,15 @@
 //!   example equal to what this crate computes.
 
 pub mod block;
+pub mod chain;
 pub mod crypto;
 pub mod encoding;
 pub mod error;
 pub mod genesis;
 pub mod pow;
 pub mod state;
+pub mod store;
+pub mod testkit;
 pub mod tx;
 pub mod types;
 pub mod validation;

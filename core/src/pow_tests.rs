@@ -171,7 +171,7 @@ fn always_late(now: u64, _: Timestamp) -> u64 {
 }
 
 fn stall_and_jump(now: u64, median: Timestamp) -> u64 {
-    if (now / BLOCK_TIME_MS) % 100 == 0 {
+    if (now / BLOCK_TIME_MS).is_multiple_of(100) {
         now + 10 * HALF_LIFE_MS
     } else {
         median.as_millis() + 1

@@ -136,13 +136,46 @@ pub fn check_body(block: &Block, params: &ConsensusParams) -> Result<(), BlockEr
 /// Verifies every transaction signature in one batch; the error names the first bad one.
 /// CPU-heavy: the node calls it off the async threads.
 pub fn verify_signatures(block: &Block) -> Result<(), BlockError> {
-    let messages: Vec<Vec<u8>> = block
-        .transactions
-        .iter()
-        .map(|t| t.signing_message())
-        .collect();
-    let items: Vec<SignedMessage<'_>> = block
-        .transactions
+    verify_range(&block.transactions, 0)
+}
+
+/// Fewer transactions than this per thread are not worth a thread.
+const MIN_TRANSACTIONS_PER_THREAD: usize = 64;
+
+/// [`verify_signatures`] split across up to `threads` threads, with the same verdict: the
+/// first bad transaction in block order.
+pub fn verify_signatures_parallel(block: &Block, threads: usize) -> Result<(), BlockError> {
+    let txs = &block.transactions;
+    let threads = threads.min(txs.len() / MIN_TRANSACTIONS_PER_THREAD).max(1);
+    if threads == 1 {
+        return verify_range(txs, 0);
+    }
+    let chunk = txs.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = txs
+            .chunks(chunk)
+            .enumerate()
+            .map(|(i, part)| scope.spawn(move || verify_range(part, i.saturating_mul(chunk))))
+            .collect();
+        // Joined in order, so the first failing chunk holds the first bad transaction.
+        handles
+            .into_iter()
+            .map(|handle| {
+                handle
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect::<Result<Vec<()>, BlockError>>()
+            .map(|_| ())
+    })
+}
+
+fn verify_range(
+    txs: &[crate::tx::SignedTransaction],
+    first_index: usize,
+) -> Result<(), BlockError> {
+    let messages: Vec<Vec<u8>> = txs.iter().map(|t| t.signing_message()).collect();
+    let items: Vec<SignedMessage<'_>> = txs
         .iter()
         .zip(&messages)
         .map(|(t, message)| SignedMessage {
@@ -152,13 +185,9 @@ pub fn verify_signatures(block: &Block) -> Result<(), BlockError> {
         })
         .collect();
     crypto::verify_batch(&items).map_err(|failure| {
-        let id = block
-            .transactions
-            .get(failure.index)
-            .map(|t| t.id())
-            .unwrap_or_default();
+        let id = txs.get(failure.index).map(|t| t.id()).unwrap_or_default();
         BlockError::Transaction {
-            index: failure.index,
+            index: first_index.saturating_add(failure.index),
             id,
             error: TxError::BadSignature(failure.error),
         }

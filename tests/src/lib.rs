@@ -1,7 +1,17 @@
 //! # tern-tests
 //!
-//! The multi-node test harness (N real nodes on 127.0.0.1, each with a temporary data dir)
-//! and the end-to-end scenarios that run on it.
+//! End-to-end scenarios that run Tern as real processes, and what they share.
 //!
-//! It is empty until the node can run; consensus-level tests live beside the code in
-//! `tern-core`.
+//! - [`audit`]: checks a chain store from outside the chain: the tip is a valid canonical
+//!   block and the stored account state equals a replay of the canonical chain from
+//!   genesis.
+//! - [`blockfile`]: a file of blocks, so a scenario generated once can be imported by a
+//!   child process many times.
+//! - the `chain-importer` binary: imports a block file into a data directory, or audits
+//!   one; the crash test kills it with SIGKILL at random moments.
+//!
+//! The multi-node harness (N real nodes on 127.0.0.1, temporary data dirs) joins this crate
+//! with the node.
+
+pub mod audit;
+pub mod blockfile;

@@ -51,6 +51,20 @@ macro_rules! hash_newtype {
             }
         }
 
+        impl crate::encoding::Encode for $name {
+            fn encode(&self, w: &mut crate::encoding::Writer) {
+                w.array(&self.0);
+            }
+        }
+
+        impl crate::encoding::Decode for $name {
+            const MAX_ENCODED_LEN: usize = 32;
+
+            fn decode(r: &mut crate::encoding::Reader<'_>) -> Result<Self, crate::encoding::DecodeError> {
+                r.array(stringify!($name)).map(Self)
+            }
+        }
+
         impl FromStr for $name {
             type Err = HexError;
 

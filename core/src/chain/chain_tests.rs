@@ -1,0 +1,517 @@
+use super::*;
+use crate::crypto::dev_secret_key;
+use crate::crypto::SecretKey;
+use crate::state::{Account, AccountView};
+use crate::testkit::ChainBuilder;
+use crate::types::Address;
+
+fn dev() -> ChainSpec {
+    ChainSpec::resolve("dev").unwrap()
+}
+
+fn keys() -> Vec<SecretKey> {
+    (0..4).map(dev_secret_key).collect()
+}
+
+fn miner(i: u8) -> Address {
+    Address::from_bytes([i; 32])
+}
+
+/// "Now" far enough after genesis that no built block is in the future.
+fn now() -> Timestamp {
+    Timestamp::now()
+}
+
+struct Fixture {
+    dir: tempfile::TempDir,
+    chain: Chain,
+    builder: ChainBuilder,
+}
+
+fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let chain = Chain::open(dir.path(), dev()).unwrap();
+    Fixture {
+        dir,
+        chain,
+        builder: ChainBuilder::new(dev()),
+    }
+}
+
+impl Fixture {
+    fn submit_all(&mut self, blocks: &[Block]) -> Vec<SubmitOutcome> {
+        blocks
+            .iter()
+            .map(|b| self.chain.submit_block(b.clone(), now()).unwrap())
+            .collect()
+    }
+
+    /// The chain's account state equals the builder's state after `tip`, account by account.
+    fn assert_state_is(&self, tip: &BlockHash) {
+        let expected = self.builder.state(tip).unwrap();
+        let reader = self.chain.reader();
+        for (address, account) in expected.accounts() {
+            assert_eq!(
+                reader.account(address).unwrap(),
+                *account,
+                "account {address:?}"
+            );
+        }
+        // And nothing extra: every account the chain holds is in the expected state.
+        for (address, account) in self.chain.store.scan_all::<Accounts>().unwrap() {
+            assert_eq!(
+                expected.account(&address),
+                Some(account),
+                "unexpected account {address:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_new_store_starts_at_genesis() {
+    let f = fixture();
+    assert_eq!(f.chain.tip().hash, dev().genesis_hash());
+    assert_eq!(f.chain.tip().height(), Height::GENESIS);
+    f.assert_state_is(&f.builder.genesis());
+}
+
+#[test]
+fn extending_the_tip_connects_and_indexes() {
+    let mut f = fixture();
+    let genesis = f.builder.genesis();
+    let blocks = f.builder.extend(&genesis, 5, &keys(), 3, miner(9));
+    for outcome in f.submit_all(&blocks) {
+        assert_eq!(outcome.verdict, Verdict::Accepted);
+        let update = outcome.update.unwrap();
+        assert!(update.disconnected.is_empty());
+        assert_eq!(update.connected.len(), 1);
+    }
+    let tip = blocks.last().unwrap().hash();
+    assert_eq!(f.chain.tip().hash, tip);
+    f.assert_state_is(&tip);
+
+    let reader = f.chain.reader();
+    assert_eq!(reader.block_at(Height(3)).unwrap().unwrap(), blocks[2]);
+    assert_eq!(reader.block(&blocks[1].hash()).unwrap().unwrap(), blocks[1]);
+    let tx = &blocks[1].transactions[2];
+    let info = reader.transaction(&tx.id()).unwrap().unwrap();
+    assert_eq!(
+        (info.height, info.position, info.confirmations, info.block),
+        (Height(2), 2, 4, blocks[1].hash())
+    );
+    assert_eq!(reader.transaction(&crate::types::TxId::ZERO).unwrap(), None);
+    assert_eq!(f.submit_all(&blocks[..1])[0].verdict, Verdict::AlreadyKnown);
+}
+
+#[test]
+fn history_pages_newest_first_with_a_cursor() {
+    let mut f = fixture();
+    let genesis = f.builder.genesis();
+    let blocks = f.builder.extend(&genesis, 6, &keys(), 4, miner(9));
+    f.submit_all(&blocks);
+    let reader = f.chain.reader();
+    let address = keys()[1].address();
+    let expected: Vec<_> = blocks
+        .iter()
+        .flat_map(|b| {
+            b.transactions
+                .iter()
+                .enumerate()
+                .map(move |(p, t)| (b.header.height, p as u32, t))
+        })
+        .filter(|(_, _, t)| t.tx().from == address || t.tx().to == address)
+        .map(|(h, p, t)| (h, p, t.id()))
+        .rev()
+        .collect();
+    assert!(expected.len() > 5);
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = reader.history(&address, cursor, 5).unwrap();
+        assert!(page.entries.len() <= 5);
+        seen.extend(page.entries.iter().map(|e| (e.height, e.position, e.txid)));
+        match page.next {
+            Some(next) => cursor = Some(next.to_string().parse().unwrap()),
+            None => break,
+        }
+    }
+    assert_eq!(seen, expected);
+    assert!(reader
+        .history(&miner(77), None, 10)
+        .unwrap()
+        .entries
+        .is_empty());
+}
+
+/// Builds a main chain of `main_len` and a competing branch of `depth + 1` blocks from
+/// `depth` blocks below the main tip, then checks the reorg there and back.
+fn reorg_there_and_back(depth: usize) {
+    let mut f = fixture();
+    let genesis = f.builder.genesis();
+    let keys = keys();
+    let main = f.builder.extend(&genesis, depth + 2, &keys, 1, miner(1));
+    f.submit_all(&main);
+    let fork = main[1].hash();
+    let side = f.builder.extend(&fork, depth + 1, &keys, 2, miner(2));
+    let outcomes = f.submit_all(&side);
+    // Equal work does not switch; one block more does.
+    for outcome in &outcomes[..depth] {
+        assert_eq!(outcome.update, None);
+    }
+    let update = outcomes[depth].update.clone().unwrap();
+    assert_eq!(update.disconnected.len(), depth);
+    assert_eq!(update.connected.len(), depth + 1);
+    assert_eq!(
+        update.disconnected[0],
+        *main.last().unwrap(),
+        "newest first"
+    );
+    assert_eq!(update.connected[0], side[0], "oldest first");
+    let side_tip = side.last().unwrap().hash();
+    assert_eq!(f.chain.tip().hash, side_tip);
+    f.assert_state_is(&side_tip);
+    // Transactions only the main branch had come back.
+    let returned: std::collections::HashSet<_> = update
+        .returned_transactions()
+        .iter()
+        .map(|t| t.id())
+        .collect();
+    let side_ids: std::collections::HashSet<_> = side.iter().flat_map(|b| b.tx_ids()).collect();
+    let expected: std::collections::HashSet<_> = main[2..]
+        .iter()
+        .flat_map(|b| b.tx_ids())
+        .filter(|id| !side_ids.contains(id))
+        .collect();
+    assert_eq!(returned, expected);
+    assert!(!f
+        .chain
+        .reader()
+        .is_canonical(&main.last().unwrap().hash())
+        .unwrap());
+    for block in &main[2..] {
+        for tx in &block.transactions {
+            if !side_ids.contains(&tx.id()) {
+                assert_eq!(
+                    f.chain.reader().transaction(&tx.id()).unwrap(),
+                    None,
+                    "disconnected tx still indexed"
+                );
+            }
+        }
+    }
+
+    // And back: the main branch grows past the side branch.
+    let main_tip = main.last().unwrap().hash();
+    let more = f.builder.extend(&main_tip, 2, &keys, 1, miner(1));
+    let outcomes = f.submit_all(&more);
+    let back = outcomes[1].update.clone().unwrap();
+    assert_eq!(back.disconnected.len(), depth + 1);
+    assert_eq!(back.connected.len(), depth + 2);
+    let final_tip = more.last().unwrap().hash();
+    assert_eq!(f.chain.tip().hash, final_tip);
+    f.assert_state_is(&final_tip);
+}
+
+#[test]
+fn reorg_of_depth_1() {
+    reorg_there_and_back(1);
+}
+
+#[test]
+fn reorg_of_depth_10() {
+    reorg_there_and_back(10);
+}
+
+#[test]
+fn reorg_of_depth_1000() {
+    reorg_there_and_back(1000);
+}
+
+#[test]
+fn equal_work_keeps_the_first_seen() {
+    let mut f = fixture();
+    let genesis = f.builder.genesis();
+    let first = f.builder.extend(&genesis, 1, &keys(), 0, miner(1));
+    let second = f.builder.extend(&genesis, 1, &keys(), 0, miner(2));
+    f.submit_all(&first);
+    let outcome = f.submit_all(&second).remove(0);
+    assert_eq!(outcome.verdict, Verdict::Accepted);
+    assert_eq!(outcome.update, None);
+    assert_eq!(f.chain.tip().hash, first[0].hash());
+}
+
+#[test]
+fn an_invalid_block_is_marked_and_its_descendants_rejected_without_revalidation() {
+    let mut f = fixture();
+    let genesis = f.builder.genesis();
+    let good = f
+        .builder
+        .extend(&genesis, 1, &keys(), 0, miner(1))
+        .remove(0);
+    // Paying a transfer from an account that has nothing breaks a state rule.
+    let broke = dev_secret_key(50);
+    let bad_tx = f.builder.transfer(&good.hash(), &broke, miner(3), 5, 1, 0);
+    // The builder refuses state-invalid blocks, so assemble one by hand.
+    let mut bad = f.builder.child(&good.hash(), vec![], miner(1)).unwrap();
+    bad.transactions = vec![bad_tx];
+    bad.header.merkle_root = bad.computed_merkle_root();
+    bad.header.nonce = crate::pow::search_nonce(&bad.header, 0, u64::MAX).unwrap();
+    let bad_hash = bad.hash();
+
+    f.submit_all(std::slice::from_ref(&good));
+    let outcome = f.chain.submit_block(bad.clone(), now()).unwrap();
+    assert!(
+        matches!(outcome.verdict, Verdict::Rejected(Rejection::Invalid { hash, .. }) if hash == bad_hash),
+        "{outcome:?}"
+    );
+    assert_eq!(outcome.update, None);
+    assert_eq!(f.chain.tip().hash, good.hash());
+    assert_eq!(
+        f.chain
+            .reader()
+            .index_entry(&bad_hash)
+            .unwrap()
+            .unwrap()
+            .status,
+        BlockStatus::Invalid
+    );
+
+    // Resubmitting is answered from the mark.
+    assert_eq!(
+        f.chain.submit_block(bad.clone(), now()).unwrap().verdict,
+        Verdict::Rejected(Rejection::KnownInvalid { hash: bad_hash })
+    );
+    // A child of it is rejected without looking at its contents.
+    let mut child = bad.clone();
+    child.header.parent = bad_hash;
+    child.header.height = Height(3);
+    child.transactions.clear();
+    child.header.merkle_root = child.computed_merkle_root();
+    child.header.nonce = crate::pow::search_nonce(&child.header, 0, u64::MAX).unwrap();
+    assert_eq!(
+        f.chain.submit_block(child.clone(), now()).unwrap().verdict,
+        Verdict::Rejected(Rejection::InvalidAncestor {
+            hash: child.hash(),
+            ancestor: bad_hash
+        })
+    );
+}
+
+#[test]
+fn an_invalid_block_on_a_heavier_branch_leaves_the_tip_on_the_valid_branch() {
+    let mut f = fixture();
+    let genesis = f.builder.genesis();
+    let main = f.builder.extend(&genesis, 3, &keys(), 1, miner(1));
+    f.submit_all(&main);
+    // A side branch from genesis that would have more work, with a state-invalid third block.
+    let side = f.builder.extend(&genesis, 2, &keys(), 0, miner(2));
+    let mut bad = f.builder.child(&side[1].hash(), vec![], miner(2)).unwrap();
+    bad.transactions =
+        vec![f
+            .builder
+            .transfer(&side[1].hash(), &dev_secret_key(60), miner(5), 1, 0, 0)];
+    bad.header.merkle_root = bad.computed_merkle_root();
+    bad.header.nonce = crate::pow::search_nonce(&bad.header, 0, u64::MAX).unwrap();
+    let mut on_bad = f.builder.child(&side[1].hash(), vec![], miner(3)).unwrap();
+    on_bad.header.parent = bad.hash();
+    on_bad.header.height = Height(4);
+    on_bad.header.nonce = crate::pow::search_nonce(&on_bad.header, 0, u64::MAX).unwrap();
+    f.submit_all(&side);
+    f.submit_all(std::slice::from_ref(&bad));
+    let outcome = f.chain.submit_block(on_bad.clone(), now()).unwrap();
+    // The whole switch was tried and undone: the tip is where it was.
+    assert_eq!(f.chain.tip().hash, main[2].hash());
+    assert_eq!(outcome.update, None, "the net change is nothing");
+    assert!(
+        matches!(outcome.verdict, Verdict::Rejected(Rejection::InvalidAncestor { ancestor, .. }) if ancestor == bad.hash()),
+        "{outcome:?}"
+    );
+    f.assert_state_is(&main[2].hash());
+}
+
+#[test]
+fn orphans_connect_when_their_parent_arrives() {
+    let mut f = fixture();
+    let genesis = f.builder.genesis();
+    let blocks = f.builder.extend(&genesis, 4, &keys(), 1, miner(1));
+    for block in blocks[1..].iter().rev() {
+        assert_eq!(
+            f.chain.submit_block(block.clone(), now()).unwrap().verdict,
+            Verdict::Orphaned
+        );
+    }
+    assert_eq!(f.chain.orphan_count(), 3);
+    let outcome = f.chain.submit_block(blocks[0].clone(), now()).unwrap();
+    assert_eq!(outcome.verdict, Verdict::Accepted);
+    assert_eq!(outcome.update.unwrap().connected, blocks);
+    assert_eq!(f.chain.orphan_count(), 0);
+}
+
+#[test]
+fn a_block_from_the_future_is_not_marked() {
+    let mut f = fixture();
+    let genesis = f.builder.genesis();
+    f.builder.spacing_ms = 10 * 365 * 24 * 3600 * 1000;
+    let block = f
+        .builder
+        .extend(&genesis, 1, &keys(), 0, miner(1))
+        .remove(0);
+    let verdict = f.chain.submit_block(block.clone(), now()).unwrap().verdict;
+    assert!(
+        matches!(verdict, Verdict::Rejected(Rejection::NotYetValid { .. })),
+        "{verdict:?}"
+    );
+    assert_eq!(f.chain.reader().index_entry(&block.hash()).unwrap(), None);
+    // Once the clock catches up it is accepted.
+    let later = Timestamp(block.header.timestamp.as_millis());
+    assert_eq!(
+        f.chain.submit_block(block, later).unwrap().verdict,
+        Verdict::Accepted
+    );
+}
+
+#[test]
+fn a_body_that_does_not_match_its_header_is_refused_but_not_marked() {
+    let mut f = fixture();
+    let genesis = f.builder.genesis();
+    let block = f
+        .builder
+        .extend(&genesis, 1, &keys(), 2, miner(1))
+        .remove(0);
+    let mut tampered = block.clone();
+    tampered.transactions.pop();
+    let verdict = f.chain.submit_block(tampered, now()).unwrap().verdict;
+    assert!(
+        matches!(verdict, Verdict::Rejected(Rejection::BodyMismatch { .. })),
+        "{verdict:?}"
+    );
+    // The genuine block with the same header is still accepted.
+    assert_eq!(
+        f.chain.submit_block(block, now()).unwrap().verdict,
+        Verdict::Accepted
+    );
+}
+
+#[test]
+fn reopening_resumes_at_the_tip_without_replaying() {
+    let mut f = fixture();
+    let genesis = f.builder.genesis();
+    let blocks = f.builder.extend(&genesis, 10_000, &keys(), 0, miner(1));
+    f.submit_all(&blocks);
+    let tip = f.chain.tip();
+    assert_eq!(tip.height(), Height(10_000));
+    // Delete every body but the tip's: opening must not need them, so it cannot replay.
+    let mut batch = f.chain.store.batch();
+    for block in &blocks[..blocks.len() - 1] {
+        batch.delete::<BlockBodies>(&block.hash());
+    }
+    f.chain.store.write(batch).unwrap();
+    drop(f.chain);
+    let reopened = Chain::open(f.dir.path(), dev()).unwrap();
+    assert_eq!(reopened.tip(), tip);
+    assert_eq!(
+        reopened.reader().account(&miner(1)).unwrap(),
+        Account {
+            balance: crate::types::Amount::from_base_units(
+                dev().consensus.block_reward.base_units() * 10_000
+            ),
+            nonce: 0
+        }
+    );
+}
+
+#[test]
+fn an_interrupted_reorg_resumes_on_open() {
+    let mut f = fixture();
+    let genesis = f.builder.genesis();
+    let main = f.builder.extend(&genesis, 3, &keys(), 1, miner(1));
+    f.submit_all(&main);
+    let side = f.builder.extend(&genesis, 4, &keys(), 1, miner(2));
+    // Store the side branch as a crash mid-reorg would leave it: blocks indexed, the
+    // target recorded, the tip still on the main branch.
+    {
+        let store = &f.chain.store;
+        let mut parent = read_entry(store, &genesis).unwrap();
+        let mut batch = store.batch();
+        for (i, block) in side.iter().enumerate() {
+            let entry = BlockIndexEntry {
+                header: block.header,
+                cumulative_work: parent
+                    .cumulative_work
+                    .saturating_add(block.header.target.work()),
+                status: BlockStatus::Valid,
+                sequence: 100 + i as u64,
+            };
+            batch.put::<BlockIndex>(&block.hash(), &entry);
+            batch.put::<BlockBodies>(&block.hash(), block);
+            parent = entry;
+        }
+        batch.put::<Meta>(
+            &MetaKey::ReorgTarget,
+            &MetaValue(*side[3].hash().as_bytes()),
+        );
+        store.write(batch).unwrap();
+    }
+    drop(f.chain);
+    let reopened = Chain::open(f.dir.path(), dev()).unwrap();
+    assert_eq!(reopened.tip().hash, side[3].hash());
+}
+
+#[test]
+fn a_second_open_of_the_data_dir_is_refused() {
+    let f = fixture();
+    let error = Chain::open(f.dir.path(), dev()).unwrap_err();
+    assert!(
+        matches!(&error, ChainError::Store(StoreError::Locked(path)) if path == f.dir.path()),
+        "{error}"
+    );
+    assert!(error
+        .to_string()
+        .contains(&f.dir.path().display().to_string()));
+}
+
+#[test]
+fn another_chain_or_a_newer_schema_is_refused() {
+    let f = fixture();
+    let dir = f.dir;
+    {
+        let mut batch = f.chain.store.batch();
+        batch.put::<Meta>(&MetaKey::SchemaVersion, &MetaValue::from_u64(99));
+        f.chain.store.write(batch).unwrap();
+    }
+    drop(f.chain);
+    let error = Chain::open(dir.path(), dev()).unwrap_err();
+    assert!(
+        matches!(
+            error,
+            ChainError::Store(StoreError::NewerSchema { found: 99, .. })
+        ),
+        "{error}"
+    );
+
+    let other = tempfile::tempdir().unwrap();
+    drop(Chain::open(other.path(), dev()).unwrap());
+    let error = Chain::open(other.path(), ChainSpec::resolve("testnet").unwrap()).unwrap_err();
+    assert!(
+        matches!(error, ChainError::Store(StoreError::WrongChain { .. })),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_damaged_store_is_an_error_never_a_silent_reset() {
+    let f = fixture();
+    let dir = f.dir;
+    drop(f.chain);
+    std::fs::remove_file(dir.path().join("chain").join("CURRENT")).unwrap();
+    let error = Chain::open(dir.path(), dev()).unwrap_err();
+    assert!(
+        matches!(error, ChainError::Store(StoreError::Corrupt { .. })),
+        "{error}"
+    );
+    assert!(
+        !dir.path().join("chain").join("CURRENT").exists(),
+        "no new store was created"
+    );
+}

@@ -1,0 +1,159 @@
+//! Connecting and disconnecting one block: each is exactly one atomic store batch that
+//! moves the state, the undo record, every index and the tip pointer together.
+
+use crate::block::Block;
+use crate::error::BlockError;
+use crate::state::{apply_block, MemoryState};
+use crate::store::schema::{
+    Accounts, AddressHistory, BlockBodies, BlockIndex, BlockIndexEntry, Canonical, HistoryKey,
+    Meta, MetaKey, MetaValue, TxIndex, TxLocation, Undo,
+};
+use crate::store::{Store, StoreError};
+use crate::types::{Address, BlockHash};
+
+use super::outcome::TipInfo;
+
+/// Why a block could not be connected.
+#[derive(Debug)]
+pub(super) enum ConnectError {
+    /// The block breaks a state rule.
+    Invalid(BlockError),
+    /// The store failed.
+    Store(StoreError),
+}
+
+impl From<StoreError> for ConnectError {
+    fn from(error: StoreError) -> Self {
+        ConnectError::Store(error)
+    }
+}
+
+/// The accounts a block touches: senders, recipients and the miner.
+fn touched(block: &Block) -> Vec<Address> {
+    let mut addresses: Vec<Address> = block
+        .transactions
+        .iter()
+        .flat_map(|t| [t.tx().from, t.tx().to])
+        .collect();
+    addresses.push(block.header.miner);
+    addresses.sort_unstable();
+    addresses.dedup();
+    addresses
+}
+
+/// The history keys of a block's transactions: one per address touched, so a
+/// self-transfer appears once.
+fn history_keys(block: &Block) -> impl Iterator<Item = (HistoryKey, crate::types::TxId)> + '_ {
+    let height = block.header.height;
+    block
+        .transactions
+        .iter()
+        .enumerate()
+        .flat_map(move |(position, t)| {
+            let position = u32::try_from(position).unwrap_or(u32::MAX);
+            let from = HistoryKey {
+                address: t.tx().from,
+                height,
+                position,
+            };
+            let to = (t.tx().to != t.tx().from).then_some(HistoryKey {
+                address: t.tx().to,
+                height,
+                position,
+            });
+            std::iter::once(from)
+                .chain(to)
+                .map(move |key| (key, t.id()))
+        })
+}
+
+pub(super) fn read_block(store: &Store, hash: &BlockHash) -> Result<Block, StoreError> {
+    store
+        .get::<BlockBodies>(hash)?
+        .ok_or_else(|| store.corrupt(&format!("no body for indexed block {hash}")))
+}
+
+pub(super) fn read_entry(store: &Store, hash: &BlockHash) -> Result<BlockIndexEntry, StoreError> {
+    store
+        .get::<BlockIndex>(hash)?
+        .ok_or_else(|| store.corrupt(&format!("block {hash} missing from the index")))
+}
+
+/// Applies `block` (whose parent is the tip) and makes it the tip, in one batch.
+pub(super) fn connect(
+    store: &Store,
+    block: &Block,
+    entry: &BlockIndexEntry,
+    reward: crate::types::Amount,
+) -> Result<TipInfo, ConnectError> {
+    let addresses = touched(block);
+    let accounts = store.multi_get::<Accounts>(&addresses)?;
+    let before = MemoryState::new(
+        addresses
+            .iter()
+            .zip(accounts)
+            .filter_map(|(a, acc)| acc.map(|acc| (*a, acc))),
+    );
+    let change = apply_block(&before, block, reward).map_err(ConnectError::Invalid)?;
+
+    let hash = block.hash();
+    let mut batch = store.batch();
+    for (address, account) in &change.accounts {
+        batch.put::<Accounts>(address, account);
+    }
+    batch.put::<Undo>(&hash, &change.undo);
+    batch.put::<Canonical>(&block.header.height, &hash);
+    for (position, t) in block.transactions.iter().enumerate() {
+        let position = u32::try_from(position).unwrap_or(u32::MAX);
+        batch.put::<TxIndex>(
+            &t.id(),
+            &TxLocation {
+                block: hash,
+                position,
+            },
+        );
+    }
+    for (key, txid) in history_keys(block) {
+        batch.put::<AddressHistory>(&key, &txid);
+    }
+    batch.put::<Meta>(&MetaKey::Tip, &MetaValue(*hash.as_bytes()));
+    store.write(batch)?;
+    Ok(TipInfo {
+        hash,
+        header: block.header,
+        cumulative_work: entry.cumulative_work,
+    })
+}
+
+/// Takes the tip `block` off the chain with its undo record, in one batch; its parent
+/// becomes the tip.
+pub(super) fn disconnect(store: &Store, block: &Block) -> Result<TipInfo, StoreError> {
+    let hash = block.hash();
+    let undo = store
+        .get::<Undo>(&hash)?
+        .ok_or_else(|| store.corrupt(&format!("no undo record for canonical block {hash}")))?;
+    let parent = read_entry(store, &block.header.parent)?;
+
+    let mut batch = store.batch();
+    for (address, previous) in &undo.previous {
+        match previous {
+            Some(account) => batch.put::<Accounts>(address, account),
+            None => batch.delete::<Accounts>(address),
+        }
+    }
+    batch.delete::<Undo>(&hash);
+    batch.delete::<Canonical>(&block.header.height);
+    for t in &block.transactions {
+        batch.delete::<TxIndex>(&t.id());
+    }
+    for (key, _) in history_keys(block) {
+        batch.delete::<AddressHistory>(&key);
+    }
+    batch.put::<Meta>(&MetaKey::Tip, &MetaValue(*block.header.parent.as_bytes()));
+    store.write(batch)?;
+    Ok(TipInfo {
+        hash: block.header.parent,
+        header: parent.header,
+        cumulative_work: parent.cumulative_work,
+    })
+}

@@ -1,0 +1,438 @@
+//! The chain: every known block on every branch, fork choice, and the canonical chain
+//! with its state.
+//!
+//! [`Chain`] owns all writes. A submitted block is checked as far as it can be without
+//! state (proof of work, header against its parent, body, signatures on all cores), then
+//! stored in the block index whatever branch it is on. When a block gives a branch more
+//! cumulative work than the tip, the chain reorganises to it: disconnect down to the fork
+//! point, connect up the new branch, each block one atomic batch ([`connect`]). A block
+//! that fails a state rule on the way is marked invalid with every block above it, and the
+//! chain returns to the best valid branch, usually the old one. On equal work the tip
+//! stays: the first seen wins.
+//!
+//! The target of a reorg is written to the store before the reorg starts (in the same
+//! batch as the block that triggers it), so a crash in the middle resumes it on the next
+//! open instead of leaving the node on a branch with less work.
+
+mod actor;
+mod connect;
+mod orphans;
+mod outcome;
+mod reader;
+
+use std::path::Path;
+use std::sync::Arc;
+
+pub use actor::{spawn, ChainHandle, COMMAND_QUEUE, UPDATE_CAPACITY};
+pub use orphans::{OrphanPool, MAX_ORPHANS, MAX_ORPHAN_AGE_MS, MAX_ORPHAN_BYTES};
+pub use outcome::{ChainError, ChainUpdate, Rejection, SubmitOutcome, TipInfo, Verdict};
+pub use reader::{ChainReader, HistoryCursor, HistoryEntry, HistoryPage, TxInfo, MAX_HISTORY_PAGE};
+
+use crate::block::Block;
+use crate::error::BlockError;
+use crate::genesis::ChainSpec;
+use crate::pow::{median_time_past, MEDIAN_TIME_SPAN};
+use crate::store::schema::{
+    Accounts, BlockBodies, BlockIndex, BlockIndexEntry, BlockStatus, Canonical, Meta, MetaKey,
+    MetaValue, SCHEMA_VERSION,
+};
+use crate::store::{Opened, Store, StoreError};
+use crate::types::{BlockHash, Height, Timestamp};
+use crate::validation::{self, ParentContext};
+use connect::{read_block, read_entry, ConnectError};
+
+/// The canonical chain and the block index, with sole write access to the store.
+#[derive(Debug)]
+pub struct Chain {
+    store: Arc<Store>,
+    spec: ChainSpec,
+    tip: TipInfo,
+    orphans: OrphanPool,
+    next_sequence: u64,
+    verify_threads: usize,
+}
+
+/// A block found invalid while connecting, and why.
+type Failure = (BlockHash, BlockError);
+
+impl Chain {
+    /// Opens the chain in data directory `dir`, creating it with the genesis block of
+    /// `spec` if the directory holds no store, and finishing any reorg a crash interrupted.
+    pub fn open(dir: &Path, spec: ChainSpec) -> Result<Chain, ChainError> {
+        let (store, opened) = Store::open(dir, &spec)?;
+        if opened == Opened::Created {
+            write_genesis(&store, &spec)?;
+        }
+        let tip_hash = meta_hash(&store, MetaKey::Tip)?.ok_or_else(|| store.corrupt("no tip"))?;
+        let tip_entry = read_entry(&store, &tip_hash)?;
+        if store.get::<Canonical>(&tip_entry.header.height)? != Some(tip_hash) {
+            return Err(store
+                .corrupt(&format!("tip {tip_hash} is not on the canonical chain"))
+                .into());
+        }
+        let next_sequence = store
+            .get::<Meta>(&MetaKey::NextSequence)?
+            .map(|v| v.as_u64())
+            .unwrap_or(1);
+        let verify_threads = std::thread::available_parallelism()
+            .map(usize::from)
+            .unwrap_or(1);
+        let mut chain = Chain {
+            store: Arc::new(store),
+            spec,
+            tip: TipInfo {
+                hash: tip_hash,
+                header: tip_entry.header,
+                cumulative_work: tip_entry.cumulative_work,
+            },
+            orphans: OrphanPool::default(),
+            next_sequence,
+            verify_threads,
+        };
+        if let Some(target) = meta_hash(&chain.store, MetaKey::ReorgTarget)? {
+            chain.choose(target)?;
+        }
+        Ok(chain)
+    }
+
+    /// The canonical tip.
+    pub fn tip(&self) -> TipInfo {
+        self.tip
+    }
+
+    /// The chain spec.
+    pub fn spec(&self) -> &ChainSpec {
+        &self.spec
+    }
+
+    /// A reader for queries, which never blocks the chain.
+    pub fn reader(&self) -> ChainReader {
+        ChainReader::new(Arc::clone(&self.store), self.spec.clone())
+    }
+
+    /// How many blocks wait for their parent.
+    pub fn orphan_count(&self) -> usize {
+        self.orphans.len()
+    }
+
+    /// Flushes the store's log, for a clean shutdown.
+    pub fn flush(&self) -> Result<(), ChainError> {
+        Ok(self.store.flush()?)
+    }
+
+    /// Checks and stores a block, moves the tip if it gives a branch more work, and
+    /// connects any orphans that were waiting for it. `now` is the local clock, for the
+    /// future-timestamp rule.
+    pub fn submit_block(
+        &mut self,
+        block: Block,
+        now: Timestamp,
+    ) -> Result<SubmitOutcome, ChainError> {
+        let old_tip = self.tip;
+        let hash = block.hash();
+        let verdict = self.accept(block, now)?;
+        let mut waiting_on = if verdict == Verdict::Accepted {
+            vec![hash]
+        } else {
+            Vec::new()
+        };
+        while let Some(parent) = waiting_on.pop() {
+            for child in self.orphans.take_children(&parent) {
+                let child_hash = child.hash();
+                if self.accept(child, now)? == Verdict::Accepted {
+                    waiting_on.push(child_hash);
+                }
+            }
+        }
+        let update = self.update_since(&old_tip)?;
+        Ok(SubmitOutcome { verdict, update })
+    }
+
+    fn accept(&mut self, block: Block, now: Timestamp) -> Result<Verdict, ChainError> {
+        let hash = block.hash();
+        if let Some(entry) = self.store.get::<BlockIndex>(&hash)? {
+            return Ok(match entry.status {
+                BlockStatus::Valid => Verdict::AlreadyKnown,
+                BlockStatus::Invalid => Verdict::Rejected(Rejection::KnownInvalid { hash }),
+            });
+        }
+        if self.orphans.contains(&hash) {
+            return Ok(Verdict::AlreadyKnown);
+        }
+        if let Err(error) = validation::check_proof_of_work(&block.header) {
+            return Ok(Verdict::Rejected(Rejection::Invalid { hash, error }));
+        }
+        let Some(parent) = self.store.get::<BlockIndex>(&block.header.parent)? else {
+            self.orphans.insert(block, now);
+            return Ok(Verdict::Orphaned);
+        };
+        if parent.status == BlockStatus::Invalid {
+            self.store_block(&block, &parent, BlockStatus::Invalid)?;
+            return Ok(Verdict::Rejected(Rejection::InvalidAncestor {
+                hash,
+                ancestor: block.header.parent,
+            }));
+        }
+        let context = self.parent_context(&block.header.parent, &parent)?;
+        if let Err(error) =
+            validation::check_header(&block.header, &context, &self.spec.consensus, now)
+        {
+            if matches!(error, BlockError::TimestampTooFarInFuture { .. }) {
+                return Ok(Verdict::Rejected(Rejection::NotYetValid { hash, error }));
+            }
+            self.store_block(&block, &parent, BlockStatus::Invalid)?;
+            return Ok(Verdict::Rejected(Rejection::Invalid { hash, error }));
+        }
+        let computed = block.computed_merkle_root();
+        if computed != block.header.merkle_root {
+            let error = BlockError::MerkleRootMismatch {
+                computed,
+                found: block.header.merkle_root,
+            };
+            return Ok(Verdict::Rejected(Rejection::BodyMismatch { hash, error }));
+        }
+        // The transactions are now exactly those the header commits to, so a failure below
+        // is the block's own and marks it.
+        let body = validation::check_body(&block, &self.spec.consensus)
+            .and_then(|()| validation::verify_signatures_parallel(&block, self.verify_threads));
+        if let Err(error) = body {
+            self.store_block(&block, &parent, BlockStatus::Invalid)?;
+            return Ok(Verdict::Rejected(Rejection::Invalid { hash, error }));
+        }
+        let entry = self.store_block(&block, &parent, BlockStatus::Valid)?;
+        if entry.cumulative_work <= self.tip.cumulative_work {
+            return Ok(Verdict::Accepted);
+        }
+        let failures = self.choose(hash)?;
+        if let Some((_, error)) = failures.iter().find(|(bad, _)| *bad == hash) {
+            return Ok(Verdict::Rejected(Rejection::Invalid {
+                hash,
+                error: error.clone(),
+            }));
+        }
+        if let Some((ancestor, _)) = failures.first() {
+            return Ok(Verdict::Rejected(Rejection::InvalidAncestor {
+                hash,
+                ancestor: *ancestor,
+            }));
+        }
+        Ok(Verdict::Accepted)
+    }
+
+    /// Writes a block and its index entry (one batch) and returns the entry.
+    fn store_block(
+        &mut self,
+        block: &Block,
+        parent: &BlockIndexEntry,
+        status: BlockStatus,
+    ) -> Result<BlockIndexEntry, StoreError> {
+        let entry = BlockIndexEntry {
+            header: block.header,
+            cumulative_work: parent
+                .cumulative_work
+                .saturating_add(block.header.target.work()),
+            status,
+            sequence: self.next_sequence,
+        };
+        let hash = block.hash();
+        let mut batch = self.store.batch();
+        batch.put::<BlockIndex>(&hash, &entry);
+        if status == BlockStatus::Valid {
+            batch.put::<BlockBodies>(&hash, block);
+        }
+        batch.put::<Meta>(
+            &MetaKey::NextSequence,
+            &MetaValue::from_u64(self.next_sequence.saturating_add(1)),
+        );
+        if status == BlockStatus::Valid && entry.cumulative_work > self.tip.cumulative_work {
+            // Atomic with the block itself, so a crash before it is connected resumes.
+            batch.put::<Meta>(&MetaKey::ReorgTarget, &MetaValue(*hash.as_bytes()));
+        }
+        self.store.write(batch)?;
+        self.next_sequence = self.next_sequence.saturating_add(1);
+        Ok(entry)
+    }
+
+    /// The parent's hash, height and timestamp, and the median of its and its ten
+    /// predecessors' timestamps.
+    fn parent_context(
+        &self,
+        hash: &BlockHash,
+        parent: &BlockIndexEntry,
+    ) -> Result<ParentContext, StoreError> {
+        let mut timestamps = vec![parent.header.timestamp];
+        let mut cursor = parent.header;
+        while timestamps.len() < MEDIAN_TIME_SPAN && cursor.height > Height::GENESIS {
+            cursor = read_entry(&self.store, &cursor.parent)?.header;
+            timestamps.push(cursor.timestamp);
+        }
+        Ok(ParentContext {
+            hash: *hash,
+            height: parent.header.height,
+            timestamp: parent.header.timestamp,
+            median_time_past: median_time_past(&timestamps).unwrap_or(parent.header.timestamp),
+        })
+    }
+
+    /// Moves the tip to the best valid block among `candidate` and the current tip,
+    /// falling back to the old branch if the new one turns out invalid. Returns the blocks
+    /// found invalid.
+    fn choose(&mut self, candidate: BlockHash) -> Result<Vec<Failure>, StoreError> {
+        let candidates = [candidate, self.tip.hash];
+        let mut failures = Vec::new();
+        loop {
+            let mut best: Option<(BlockHash, BlockIndexEntry)> = None;
+            for hash in candidates {
+                let entry = read_entry(&self.store, &hash)?;
+                let beats_tip = entry.cumulative_work > self.tip.cumulative_work;
+                let beats_best = best.as_ref().is_none_or(|(_, b)| {
+                    (entry.cumulative_work, std::cmp::Reverse(entry.sequence))
+                        > (b.cumulative_work, std::cmp::Reverse(b.sequence))
+                });
+                if entry.status == BlockStatus::Valid && beats_tip && beats_best {
+                    best = Some((hash, entry));
+                }
+            }
+            let Some((target, _)) = best else { break };
+            if target != candidate {
+                // Falling back: record where we are heading, as for any reorg.
+                self.set_reorg_target(target)?;
+            }
+            if let Some(failure) = self.reorg_to(target)? {
+                tracing::warn!(block = %failure.0, error = %failure.1, "invalid block on the best branch");
+                failures.push(failure);
+            }
+        }
+        Ok(failures)
+    }
+
+    /// Records the block a reorg heads for. It is never cleared: once reached, or found
+    /// invalid, it no longer beats the tip, and fork choice ignores it.
+    fn set_reorg_target(&self, target: BlockHash) -> Result<(), StoreError> {
+        let mut batch = self.store.batch();
+        batch.put::<Meta>(&MetaKey::ReorgTarget, &MetaValue(*target.as_bytes()));
+        self.store.write(batch)
+    }
+
+    /// Reorganises to `target`: disconnect to the fork point, connect up to `target`.
+    /// Stops at the first block that breaks a state rule, marking it and the rest of the
+    /// branch invalid, and returns it.
+    fn reorg_to(&mut self, target: BlockHash) -> Result<Option<Failure>, StoreError> {
+        let mut branch = Vec::new();
+        let mut cursor = target;
+        let fork = loop {
+            let entry = read_entry(&self.store, &cursor)?;
+            if self.store.get::<Canonical>(&entry.header.height)? == Some(cursor) {
+                break cursor;
+            }
+            if entry.status == BlockStatus::Invalid {
+                self.mark_invalid(&branch)?;
+                return Ok(None);
+            }
+            branch.push((cursor, entry));
+            cursor = entry.header.parent;
+        };
+        let reorg_depth = self
+            .tip
+            .height()
+            .blocks_since(read_entry(&self.store, &fork)?.header.height)
+            .unwrap_or(0);
+        while self.tip.hash != fork {
+            let block = read_block(&self.store, &self.tip.hash)?;
+            self.tip = connect::disconnect(&self.store, &block)?;
+        }
+        branch.reverse();
+        for (i, (hash, entry)) in branch.iter().enumerate() {
+            let block = read_block(&self.store, hash)?;
+            match connect::connect(&self.store, &block, entry, self.spec.consensus.block_reward) {
+                Ok(tip) => self.tip = tip,
+                Err(ConnectError::Invalid(error)) => {
+                    self.mark_invalid(branch.get(i..).unwrap_or_default())?;
+                    return Ok(Some((*hash, error)));
+                }
+                Err(ConnectError::Store(error)) => return Err(error),
+            }
+        }
+        if reorg_depth > 0 {
+            tracing::info!(depth = reorg_depth, tip = %self.tip.hash, height = %self.tip.height(), "reorganised");
+        }
+        Ok(None)
+    }
+
+    fn mark_invalid(&self, blocks: &[(BlockHash, BlockIndexEntry)]) -> Result<(), StoreError> {
+        let mut batch = self.store.batch();
+        for (hash, entry) in blocks {
+            batch.put::<BlockIndex>(
+                hash,
+                &BlockIndexEntry {
+                    status: BlockStatus::Invalid,
+                    ..*entry
+                },
+            );
+        }
+        self.store.write(batch)
+    }
+
+    /// How the canonical chain moved from `old` to the current tip, if it did.
+    fn update_since(&self, old: &TipInfo) -> Result<Option<ChainUpdate>, StoreError> {
+        if old.hash == self.tip.hash {
+            return Ok(None);
+        }
+        let (mut a, mut b) = (old.header, self.tip.header);
+        let (mut a_hash, mut b_hash) = (old.hash, self.tip.hash);
+        let (mut disconnected, mut connected) = (Vec::new(), Vec::new());
+        while a_hash != b_hash {
+            if a.height >= b.height {
+                disconnected.push(read_block(&self.store, &a_hash)?);
+                a_hash = a.parent;
+                a = read_entry(&self.store, &a_hash)?.header;
+            } else {
+                connected.push(read_block(&self.store, &b_hash)?);
+                b_hash = b.parent;
+                b = read_entry(&self.store, &b_hash)?.header;
+            }
+        }
+        connected.reverse();
+        Ok(Some(ChainUpdate {
+            disconnected,
+            connected,
+            tip: self.tip,
+        }))
+    }
+}
+
+fn meta_hash(store: &Store, key: MetaKey) -> Result<Option<BlockHash>, StoreError> {
+    Ok(store.get::<Meta>(&key)?.map(|v| BlockHash::from_bytes(v.0)))
+}
+
+/// Writes the genesis block, its state and the metadata of a new store, in one batch.
+fn write_genesis(store: &Store, spec: &ChainSpec) -> Result<(), StoreError> {
+    let genesis = spec.genesis_block();
+    let hash = genesis.hash();
+    let entry = BlockIndexEntry {
+        header: genesis.header,
+        cumulative_work: genesis.header.target.work(),
+        status: BlockStatus::Valid,
+        sequence: 0,
+    };
+    let mut batch = store.batch();
+    batch.put::<BlockIndex>(&hash, &entry);
+    batch.put::<BlockBodies>(&hash, &genesis);
+    batch.put::<Canonical>(&Height::GENESIS, &hash);
+    for (address, account) in spec.genesis_state().accounts() {
+        batch.put::<Accounts>(address, account);
+    }
+    batch.put::<Meta>(&MetaKey::Genesis, &MetaValue(*hash.as_bytes()));
+    batch.put::<Meta>(&MetaKey::Tip, &MetaValue(*hash.as_bytes()));
+    batch.put::<Meta>(&MetaKey::NextSequence, &MetaValue::from_u64(1));
+    // Written last in the same batch: a store with a schema version is complete.
+    batch.put::<Meta>(
+        &MetaKey::SchemaVersion,
+        &MetaValue::from_u64(u64::from(SCHEMA_VERSION)),
+    );
+    store.write(batch)
+}
+
+#[cfg(test)]
+#[path = "chain_tests.rs"]
+mod tests;

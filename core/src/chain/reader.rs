@@ -1,0 +1,266 @@
+//! Queries, answered straight from the store's indexes without going through the chain
+//! actor, so readers never wait for block processing and never scan the chain.
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use crate::block::{Block, Header};
+use crate::genesis::ChainSpec;
+use crate::state::Account;
+use crate::store::schema::{
+    Accounts, AddressHistory, BlockBodies, BlockIndex, BlockIndexEntry, Canonical, HistoryKey,
+    KeyCodec, Meta, MetaKey, TxIndex,
+};
+use crate::store::{Store, StoreError};
+use crate::tx::SignedTransaction;
+use crate::types::{Address, BlockHash, Height, TxId};
+
+use super::outcome::TipInfo;
+
+/// The most entries one history page returns.
+pub const MAX_HISTORY_PAGE: usize = 100;
+
+/// Read access to the chain; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct ChainReader {
+    store: Arc<Store>,
+    spec: ChainSpec,
+}
+
+/// A canonical transaction with where it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TxInfo {
+    /// The transaction.
+    pub tx: SignedTransaction,
+    /// The block that includes it.
+    pub block: BlockHash,
+    /// That block's height.
+    pub height: Height,
+    /// Its position in the block.
+    pub position: u32,
+    /// How many blocks include it or build on it: 1 when it is in the tip.
+    pub confirmations: u64,
+}
+
+/// Where a history page ends; pass it back to get the next, older page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HistoryCursor {
+    /// Height of the last entry returned.
+    pub height: Height,
+    /// Position of the last entry returned.
+    pub position: u32,
+}
+
+impl fmt::Display for HistoryCursor {
+    /// `height:position`, as wallets pass it back over RPC.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.height, self.position)
+    }
+}
+
+impl FromStr for HistoryCursor {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let bad = || format!("a cursor is height:position, got {text:?}");
+        let (height, position) = text.split_once(':').ok_or_else(bad)?;
+        Ok(HistoryCursor {
+            height: Height(height.parse().map_err(|_| bad())?),
+            position: position.parse().map_err(|_| bad())?,
+        })
+    }
+}
+
+/// One transaction touching an address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HistoryEntry {
+    /// The transaction.
+    pub txid: TxId,
+    /// The height of its block.
+    pub height: Height,
+    /// Its position in the block.
+    pub position: u32,
+}
+
+/// A page of history, newest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryPage {
+    /// The entries, newest first.
+    pub entries: Vec<HistoryEntry>,
+    /// Where to continue, if there may be more.
+    pub next: Option<HistoryCursor>,
+}
+
+impl ChainReader {
+    pub(super) fn new(store: Arc<Store>, spec: ChainSpec) -> Self {
+        ChainReader { store, spec }
+    }
+
+    /// The chain spec.
+    pub fn spec(&self) -> &ChainSpec {
+        &self.spec
+    }
+
+    /// The canonical tip as stored.
+    pub fn tip(&self) -> Result<TipInfo, StoreError> {
+        let hash = self
+            .store
+            .get::<Meta>(&MetaKey::Tip)?
+            .ok_or_else(|| self.store.corrupt("no tip"))?;
+        let hash = BlockHash::from_bytes(hash.0);
+        let entry = self
+            .index_entry(&hash)?
+            .ok_or_else(|| self.store.corrupt("tip not in the index"))?;
+        Ok(TipInfo {
+            hash,
+            header: entry.header,
+            cumulative_work: entry.cumulative_work,
+        })
+    }
+
+    /// A block's index entry (header, work, status), on any branch.
+    pub fn index_entry(&self, hash: &BlockHash) -> Result<Option<BlockIndexEntry>, StoreError> {
+        self.store.get::<BlockIndex>(hash)
+    }
+
+    /// A header by hash, on any branch.
+    pub fn header(&self, hash: &BlockHash) -> Result<Option<Header>, StoreError> {
+        Ok(self.index_entry(hash)?.map(|e| e.header))
+    }
+
+    /// The canonical block hash at `height`.
+    pub fn hash_at(&self, height: Height) -> Result<Option<BlockHash>, StoreError> {
+        self.store.get::<Canonical>(&height)
+    }
+
+    /// A block by hash, on any branch.
+    pub fn block(&self, hash: &BlockHash) -> Result<Option<Block>, StoreError> {
+        self.store.get::<BlockBodies>(hash)
+    }
+
+    /// The canonical block at `height`.
+    pub fn block_at(&self, height: Height) -> Result<Option<Block>, StoreError> {
+        match self.hash_at(height)? {
+            Some(hash) => self.block(&hash),
+            None => Ok(None),
+        }
+    }
+
+    /// Whether `hash` is on the canonical chain.
+    pub fn is_canonical(&self, hash: &BlockHash) -> Result<bool, StoreError> {
+        match self.header(hash)? {
+            Some(header) => Ok(self.hash_at(header.height)? == Some(*hash)),
+            None => Ok(false),
+        }
+    }
+
+    /// A canonical transaction with its block and confirmations.
+    pub fn transaction(&self, id: &TxId) -> Result<Option<TxInfo>, StoreError> {
+        let Some(location) = self.store.get::<TxIndex>(id)? else {
+            return Ok(None);
+        };
+        let block = self.block(&location.block)?.ok_or_else(|| {
+            self.store.corrupt(&format!(
+                "tx index points at missing block {}",
+                location.block
+            ))
+        })?;
+        let tx = block
+            .transactions
+            .get(location.position as usize)
+            .cloned()
+            .ok_or_else(|| {
+                self.store
+                    .corrupt(&format!("tx index points past block {}", location.block))
+            })?;
+        let height = block.header.height;
+        let tip = self.tip()?.height();
+        let confirmations = tip.blocks_since(height).map_or(0, |d| d.saturating_add(1));
+        Ok(Some(TxInfo {
+            tx,
+            block: location.block,
+            height,
+            position: location.position,
+            confirmations,
+        }))
+    }
+
+    /// An account at the tip; an address never touched has balance 0 and nonce 0.
+    pub fn account(&self, address: &Address) -> Result<Account, StoreError> {
+        Ok(self.store.get::<Accounts>(address)?.unwrap_or_default())
+    }
+
+    /// Every account, in address order. Scans the whole table: for audits and tests, not
+    /// for serving requests.
+    pub fn all_accounts(&self) -> Result<Vec<(Address, Account)>, StoreError> {
+        self.store.scan_all::<Accounts>()
+    }
+
+    /// Canonical transactions touching `address`, newest first, at most `limit` (capped at
+    /// [`MAX_HISTORY_PAGE`]), starting below `cursor`.
+    pub fn history(
+        &self,
+        address: &Address,
+        cursor: Option<HistoryCursor>,
+        limit: usize,
+    ) -> Result<HistoryPage, StoreError> {
+        let limit = limit.clamp(1, MAX_HISTORY_PAGE);
+        let start = match cursor {
+            // The cursor's own entry was on the previous page: start just below it.
+            Some(c) => match c.position.checked_sub(1) {
+                Some(position) => HistoryKey {
+                    address: *address,
+                    height: c.height,
+                    position,
+                }
+                .to_key(),
+                None => match c.height.parent() {
+                    Some(height) => HistoryKey {
+                        address: *address,
+                        height,
+                        position: u32::MAX,
+                    }
+                    .to_key(),
+                    None => {
+                        return Ok(HistoryPage {
+                            entries: Vec::new(),
+                            next: None,
+                        })
+                    }
+                },
+            },
+            None => HistoryKey {
+                address: *address,
+                height: Height(u64::MAX),
+                position: u32::MAX,
+            }
+            .to_key(),
+        };
+        // One extra entry tells whether another page exists.
+        let mut found = self.store.scan_back::<AddressHistory>(
+            &start,
+            address.as_bytes(),
+            limit.saturating_add(1),
+        )?;
+        let more = found.len() > limit;
+        found.truncate(limit);
+        let entries: Vec<HistoryEntry> = found
+            .into_iter()
+            .map(|(key, txid)| HistoryEntry {
+                txid,
+                height: key.height,
+                position: key.position,
+            })
+            .collect();
+        let next = if more {
+            entries.last().map(|e| HistoryCursor {
+                height: e.height,
+                position: e.position,
+            })
+        } else {
+            None
+        };
+        Ok(HistoryPage { entries, next })
+    }
+}

@@ -1,0 +1,378 @@
+//! Persistent chain and state on RocksDB.
+//!
+//! Layers, bottom up: RocksDB with the column families of [`schema`]; typed reads
+//! ([`Store::get`]) and writes through a [`StoreBatch`], which is `#[must_use]` and is the
+//! only way to write, so every change lands in one atomic RocksDB `WriteBatch`.
+//!
+//! Opening a store takes an exclusive lock on the data directory, refuses a store written
+//! by a newer or unknown schema or for another chain, and never silently recreates a store
+//! that exists but cannot be read: a damaged store is an error naming the directory.
+
+pub mod schema;
+
+use std::fs::{File, TryLockError};
+use std::path::{Path, PathBuf};
+
+use rocksdb::{ColumnFamilyDescriptor, Direction, IteratorMode, Options, WriteBatch, DB};
+
+use crate::encoding::{self, DecodeError};
+use crate::genesis::ChainSpec;
+use crate::types::BlockHash;
+use schema::{KeyCodec, Meta, MetaKey, Table, COLUMN_FAMILIES, SCHEMA_VERSION};
+
+/// The lock file inside a data directory.
+const LOCK_FILE: &str = "tern.lock";
+
+/// The RocksDB directory inside a data directory.
+const DB_DIR: &str = "chain";
+
+/// Decoded entries of table `T`, in the order they were read.
+pub type Rows<T> = Vec<(<T as Table>::Key, <T as Table>::Value)>;
+
+/// Why the store failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Another process has the data directory open.
+    #[error("data directory {} is in use by another tern process", .0.display())]
+    Locked(PathBuf),
+    /// The data directory cannot be created or locked.
+    #[error("data directory {}: {reason}", path.display())]
+    DataDir {
+        /// The directory.
+        path: PathBuf,
+        /// The operating system's reason.
+        reason: String,
+    },
+    /// The store was written by a newer version of tern.
+    #[error("store {} has schema version {found}, this tern reads version {supported}; upgrade tern", path.display())]
+    NewerSchema {
+        /// The store.
+        path: PathBuf,
+        /// The stored version.
+        found: u64,
+        /// The version this software reads.
+        supported: u32,
+    },
+    /// The store holds another chain.
+    #[error("store {} holds chain {stored}, not {expected}; use another data directory", path.display())]
+    WrongChain {
+        /// The store.
+        path: PathBuf,
+        /// The genesis hash in the store.
+        stored: BlockHash,
+        /// The genesis hash of the chain spec.
+        expected: BlockHash,
+    },
+    /// The store exists but is damaged or incomplete.
+    #[error("store {} is damaged: {reason}; restore it from a backup or delete it to resync", path.display())]
+    Corrupt {
+        /// The store.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// RocksDB reported an error while running.
+    #[error("store {}: {reason}", path.display())]
+    Database {
+        /// The store.
+        path: PathBuf,
+        /// RocksDB's message.
+        reason: String,
+    },
+}
+
+/// The chain database of one data directory.
+#[derive(Debug)]
+pub struct Store {
+    db: DB,
+    path: PathBuf,
+    /// Held for the store's lifetime; the OS releases the lock when the process dies.
+    _lock: File,
+}
+
+/// Changes to write atomically. Dropping a batch without [`Store::write`] loses it, so the
+/// type is `#[must_use]`.
+#[must_use = "a batch does nothing until passed to Store::write"]
+pub struct StoreBatch<'a> {
+    store: &'a Store,
+    batch: WriteBatch,
+}
+
+impl StoreBatch<'_> {
+    /// Sets `key` to `value` in table `T`.
+    pub fn put<T: Table>(&mut self, key: &T::Key, value: &T::Value) {
+        if let Some(cf) = self.store.db.cf_handle(T::NAME) {
+            self.batch.put_cf(cf, key.to_key(), encoding::encode(value));
+        }
+    }
+
+    /// Removes `key` from table `T`.
+    pub fn delete<T: Table>(&mut self, key: &T::Key) {
+        if let Some(cf) = self.store.db.cf_handle(T::NAME) {
+            self.batch.delete_cf(cf, key.to_key());
+        }
+    }
+
+    /// How many operations the batch holds.
+    pub fn len(&self) -> usize {
+        self.batch.len()
+    }
+
+    /// Whether the batch holds nothing.
+    pub fn is_empty(&self) -> bool {
+        self.batch.is_empty()
+    }
+}
+
+/// Whether [`Store::open`] found a store or made a new one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Opened {
+    /// A new store was created; the caller must write genesis.
+    Created,
+    /// An existing store was opened and checked.
+    Existing,
+}
+
+impl Store {
+    /// Opens (or creates) the store in data directory `dir` for chain `spec`.
+    ///
+    /// A new store is created only when `dir` holds no store at all; one that exists but
+    /// cannot be read is [`StoreError::Corrupt`], never replaced.
+    pub fn open(dir: &Path, spec: &ChainSpec) -> Result<(Store, Opened), StoreError> {
+        let data_dir_error = |e: std::io::Error| StoreError::DataDir {
+            path: dir.to_owned(),
+            reason: e.to_string(),
+        };
+        std::fs::create_dir_all(dir).map_err(data_dir_error)?;
+        let lock = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join(LOCK_FILE))
+            .map_err(data_dir_error)?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => return Err(StoreError::Locked(dir.to_owned())),
+            Err(TryLockError::Error(e)) => return Err(data_dir_error(e)),
+        }
+
+        let path = dir.join(DB_DIR);
+        let exists = path.exists();
+        let mut options = Options::default();
+        options.create_if_missing(!exists);
+        options.create_missing_column_families(!exists);
+        options.set_paranoid_checks(true);
+        options.set_compression_type(rocksdb::DBCompressionType::Lz4);
+        options.set_keep_log_file_num(4);
+        let families =
+            COLUMN_FAMILIES.map(|name| ColumnFamilyDescriptor::new(name, Options::default()));
+        let db = DB::open_cf_descriptors(&options, &path, families).map_err(|e| {
+            if exists {
+                StoreError::Corrupt {
+                    path: path.clone(),
+                    reason: e.to_string(),
+                }
+            } else {
+                StoreError::Database {
+                    path: path.clone(),
+                    reason: e.to_string(),
+                }
+            }
+        })?;
+        let store = Store {
+            db,
+            path,
+            _lock: lock,
+        };
+        let opened = store.check_meta(spec, exists)?;
+        Ok((store, opened))
+    }
+
+    fn check_meta(&self, spec: &ChainSpec, existed: bool) -> Result<Opened, StoreError> {
+        let version = self.get::<Meta>(&MetaKey::SchemaVersion)?;
+        let Some(version) = version else {
+            // A store is complete once its first batch (genesis, with the version) lands.
+            // Without the version it must hold nothing at all: a crash before that batch.
+            if existed && !self.is_empty()? {
+                return Err(self.corrupt("data without a schema version"));
+            }
+            return Ok(Opened::Created);
+        };
+        let version = version.as_u64();
+        if version > u64::from(SCHEMA_VERSION) {
+            return Err(StoreError::NewerSchema {
+                path: self.path.clone(),
+                found: version,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        if version != u64::from(SCHEMA_VERSION) {
+            return Err(self.corrupt(&format!("unknown schema version {version}")));
+        }
+        let stored = self
+            .get::<Meta>(&MetaKey::Genesis)?
+            .ok_or_else(|| self.corrupt("no genesis hash"))?;
+        let stored = BlockHash::from_bytes(stored.0);
+        if stored != spec.genesis_hash() {
+            return Err(StoreError::WrongChain {
+                path: self.path.clone(),
+                stored,
+                expected: spec.genesis_hash(),
+            });
+        }
+        Ok(Opened::Existing)
+    }
+
+    fn is_empty(&self) -> Result<bool, StoreError> {
+        for name in COLUMN_FAMILIES {
+            let cf = self
+                .db
+                .cf_handle(name)
+                .ok_or_else(|| self.corrupt(&format!("missing column family {name}")))?;
+            if self
+                .db
+                .iterator_cf(cf, IteratorMode::Start)
+                .next()
+                .is_some()
+            {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// The RocksDB directory.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// A [`StoreError::Corrupt`] for this store.
+    pub fn corrupt(&self, reason: &str) -> StoreError {
+        StoreError::Corrupt {
+            path: self.path.clone(),
+            reason: reason.to_owned(),
+        }
+    }
+
+    fn database(&self, error: rocksdb::Error) -> StoreError {
+        if error.kind() == rocksdb::ErrorKind::Corruption {
+            return self.corrupt(error.as_ref());
+        }
+        StoreError::Database {
+            path: self.path.clone(),
+            reason: error.to_string(),
+        }
+    }
+
+    fn decoded<V>(&self, table: &str, value: Result<V, DecodeError>) -> Result<V, StoreError> {
+        value.map_err(|e| self.corrupt(&format!("bad value in {table}: {e}")))
+    }
+
+    fn cf<T: Table>(&self) -> Result<&rocksdb::ColumnFamily, StoreError> {
+        self.db
+            .cf_handle(T::NAME)
+            .ok_or_else(|| self.corrupt(&format!("missing column family {}", T::NAME)))
+    }
+
+    /// Reads `key` from table `T`.
+    pub fn get<T: Table>(&self, key: &T::Key) -> Result<Option<T::Value>, StoreError> {
+        let bytes = self
+            .db
+            .get_pinned_cf(self.cf::<T>()?, key.to_key())
+            .map_err(|e| self.database(e))?;
+        bytes
+            .map(|b| self.decoded(T::NAME, encoding::decode::<T::Value>(&b)))
+            .transpose()
+    }
+
+    /// Reads many keys of table `T` at once.
+    pub fn multi_get<T: Table>(
+        &self,
+        keys: &[T::Key],
+    ) -> Result<Vec<Option<T::Value>>, StoreError> {
+        let cf = self.cf::<T>()?;
+        let raw: Vec<Vec<u8>> = keys.iter().map(KeyCodec::to_key).collect();
+        self.db
+            .multi_get_cf(raw.iter().map(|k| (cf, k.as_slice())))
+            .into_iter()
+            .map(|result| {
+                let bytes = result.map_err(|e| self.database(e))?;
+                bytes
+                    .map(|b| self.decoded(T::NAME, encoding::decode::<T::Value>(&b)))
+                    .transpose()
+            })
+            .collect()
+    }
+
+    /// Up to `limit` entries of table `T` from `start` towards smaller keys, while the key
+    /// starts with `prefix`.
+    pub fn scan_back<T: Table>(
+        &self,
+        start: &[u8],
+        prefix: &[u8],
+        limit: usize,
+    ) -> Result<Rows<T>, StoreError> {
+        let iter = self.db.iterator_cf(
+            self.cf::<T>()?,
+            IteratorMode::From(start, Direction::Reverse),
+        );
+        let mut out = Vec::new();
+        for item in iter {
+            if out.len() >= limit {
+                break;
+            }
+            let (key, value) = item.map_err(|e| self.database(e))?;
+            if !key.starts_with(prefix) {
+                break;
+            }
+            let key = self.decoded(T::NAME, T::Key::from_key(&key))?;
+            let value = self.decoded(T::NAME, encoding::decode::<T::Value>(&value))?;
+            out.push((key, value));
+        }
+        Ok(out)
+    }
+
+    /// Every entry of table `T`, in key order. For start-up scans only.
+    pub fn scan_all<T: Table>(&self) -> Result<Rows<T>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.db.iterator_cf(self.cf::<T>()?, IteratorMode::Start) {
+            let (key, value) = item.map_err(|e| self.database(e))?;
+            out.push((
+                self.decoded(T::NAME, T::Key::from_key(&key))?,
+                self.decoded(T::NAME, encoding::decode::<T::Value>(&value))?,
+            ));
+        }
+        Ok(out)
+    }
+
+    /// A new, empty batch.
+    pub fn batch(&self) -> StoreBatch<'_> {
+        StoreBatch {
+            store: self,
+            batch: WriteBatch::default(),
+        }
+    }
+
+    /// Writes a batch atomically: all of it or, after a crash, none of it.
+    pub fn write(&self, batch: StoreBatch<'_>) -> Result<(), StoreError> {
+        self.db.write(batch.batch).map_err(|e| self.database(e))
+    }
+
+    /// Writes memory tables and the write-ahead log to disk, for a clean shutdown. (Every
+    /// written batch already survives a crash of the process; this makes the next open
+    /// fast and survives a crash of the machine.)
+    pub fn flush(&self) -> Result<(), StoreError> {
+        for name in COLUMN_FAMILIES {
+            let cf = self
+                .db
+                .cf_handle(name)
+                .ok_or_else(|| self.corrupt(&format!("missing column family {name}")))?;
+            self.db.flush_cf(cf).map_err(|e| self.database(e))?;
+        }
+        self.db.flush_wal(true).map_err(|e| self.database(e))
+    }
+}
+
+#[cfg(test)]
+#[path = "store_tests.rs"]
+mod tests;

@@ -1,0 +1,193 @@
+//! Deterministic chain building for tests, benchmarks and tools.
+//!
+//! [`ChainBuilder`] makes valid blocks on any branch of a chain, without a store: it keeps
+//! each block's header and resulting state, so it can compute the next target, timestamps
+//! and nonces and build transfers that apply. Mining uses the chain's real target, so use a
+//! spec with an easy one (the dev chain's takes about 256 hashes).
+
+use std::collections::HashMap;
+
+use crate::block::{merkle_root, Block, Header, BLOCK_VERSION};
+use crate::crypto::SecretKey;
+use crate::genesis::ChainSpec;
+use crate::pow::{median_time_past, next_target, search_nonce, MEDIAN_TIME_SPAN};
+use crate::state::{apply_block, MemoryState};
+use crate::tx::{SignedTransaction, Transaction};
+use crate::types::{Address, Amount, BlockHash, Timestamp};
+
+/// Builds valid blocks on any branch of a chain.
+#[derive(Debug)]
+pub struct ChainBuilder {
+    spec: ChainSpec,
+    genesis: BlockHash,
+    headers: HashMap<BlockHash, Header>,
+    states: HashMap<BlockHash, MemoryState>,
+    /// Milliseconds between a parent's timestamp and its child's.
+    pub spacing_ms: u64,
+}
+
+impl ChainBuilder {
+    /// A builder whose only block is `spec`'s genesis.
+    pub fn new(spec: ChainSpec) -> Self {
+        let genesis = spec.genesis_header();
+        let hash = genesis.hash();
+        let spacing_ms = spec.consensus.block_time_ms;
+        ChainBuilder {
+            headers: HashMap::from([(hash, genesis)]),
+            states: HashMap::from([(hash, spec.genesis_state())]),
+            genesis: hash,
+            spacing_ms,
+            spec,
+        }
+    }
+
+    /// The chain spec.
+    pub fn spec(&self) -> &ChainSpec {
+        &self.spec
+    }
+
+    /// The genesis hash.
+    pub fn genesis(&self) -> BlockHash {
+        self.genesis
+    }
+
+    /// The account state after block `hash`.
+    pub fn state(&self, hash: &BlockHash) -> Option<&MemoryState> {
+        self.states.get(hash)
+    }
+
+    /// A header built so far.
+    pub fn header(&self, hash: &BlockHash) -> Option<&Header> {
+        self.headers.get(hash)
+    }
+
+    /// A signed transfer from `from` on top of the state after `parent`, using the sender's
+    /// nonce there plus `pending` (transfers from the same sender earlier in the block).
+    pub fn transfer(
+        &self,
+        parent: &BlockHash,
+        from: &SecretKey,
+        to: Address,
+        amount: u64,
+        fee: u64,
+        pending: u64,
+    ) -> SignedTransaction {
+        let nonce = self
+            .states
+            .get(parent)
+            .and_then(|state| crate::state::AccountView::account(state, &from.address()))
+            .map_or(0, |a| a.nonce)
+            .saturating_add(pending);
+        Transaction {
+            chain_id: self.spec.consensus.chain_id,
+            from: from.address(),
+            to,
+            amount: Amount::from_base_units(amount),
+            fee: Amount::from_base_units(fee),
+            nonce,
+        }
+        .sign(from)
+    }
+
+    /// A valid, mined child of `parent` holding `transactions`, paying `miner`. `None` if
+    /// `parent` is unknown or the transactions do not apply.
+    pub fn child(
+        &mut self,
+        parent: &BlockHash,
+        transactions: Vec<SignedTransaction>,
+        miner: Address,
+    ) -> Option<Block> {
+        let parent_header = *self.headers.get(parent)?;
+        let mut timestamps = vec![parent_header.timestamp];
+        let mut cursor = parent_header;
+        while timestamps.len() < MEDIAN_TIME_SPAN && cursor.height.value() > 0 {
+            cursor = *self.headers.get(&cursor.parent)?;
+            timestamps.push(cursor.timestamp);
+        }
+        let median = median_time_past(&timestamps)?;
+        let timestamp = Timestamp(
+            parent_header
+                .timestamp
+                .as_millis()
+                .saturating_add(self.spacing_ms)
+                .max(median.as_millis().saturating_add(1)),
+        );
+        let mut header = Header {
+            version: BLOCK_VERSION,
+            height: parent_header.height.next()?,
+            parent: *parent,
+            merkle_root: merkle_root(
+                &transactions
+                    .iter()
+                    .map(SignedTransaction::id)
+                    .collect::<Vec<_>>(),
+            ),
+            timestamp,
+            target: next_target(
+                &self.spec.consensus.difficulty(),
+                parent_header.height,
+                parent_header.timestamp,
+            ),
+            miner,
+            nonce: 0,
+        };
+        header.nonce = search_nonce(&header, 0, u64::MAX)?;
+        let block = Block {
+            header,
+            transactions,
+        };
+        let state = self.states.get(parent)?;
+        let change = apply_block(state, &block, self.spec.consensus.block_reward).ok()?;
+        let mut next = state.clone();
+        next.apply(&change);
+        let hash = block.hash();
+        self.headers.insert(hash, header);
+        self.states.insert(hash, next);
+        Some(block)
+    }
+
+    /// `count` blocks on top of `parent`, each with `per_block` transfers between the
+    /// `keys` (round robin), mined by `miner`. Returns the blocks, oldest first.
+    pub fn extend(
+        &mut self,
+        parent: &BlockHash,
+        count: usize,
+        keys: &[SecretKey],
+        per_block: usize,
+        miner: Address,
+    ) -> Vec<Block> {
+        let mut blocks = Vec::with_capacity(count);
+        let mut tip = *parent;
+        for height in 0..count {
+            let mut pending: HashMap<Address, u64> = HashMap::new();
+            let mut txs = Vec::with_capacity(per_block);
+            for i in 0..per_block {
+                let (Some(from), Some(to)) = (
+                    keys.get((height + i) % keys.len().max(1)),
+                    keys.get((height + i + 1) % keys.len().max(1)),
+                ) else {
+                    break;
+                };
+                if from.address() == to.address() {
+                    break;
+                }
+                let earlier = pending.entry(from.address()).or_default();
+                txs.push(self.transfer(
+                    &tip,
+                    from,
+                    to.address(),
+                    1 + (height + i) as u64 % 1000,
+                    1,
+                    *earlier,
+                ));
+                *earlier += 1;
+            }
+            let Some(block) = self.child(&tip, txs, miner) else {
+                break;
+            };
+            tip = block.hash();
+            blocks.push(block);
+        }
+        blocks
+    }
+}
