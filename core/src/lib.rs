@@ -1,8 +1,10 @@
 //! # tern-core
 //!
 //! Tern's consensus domain: everything that decides whether a transaction or block is
-//! valid. No sockets, no async runtime, no clock reads in the rules themselves (callers
-//! pass "now"), so every rule is a deterministic function that tests can drive directly.
+//! valid, and the persistent chain built from them. No sockets and no async runtime (the
+//! chain actor runs on its own thread and talks through tokio channels); no clock reads in
+//! the rules themselves (callers pass "now"), so every rule is a deterministic function
+//! that tests can drive directly.
 //!
 //! ## Map
 //!
@@ -17,6 +19,9 @@
 //! | [`genesis`] | chain specs (`genesis/*.json`) and the genesis block and state |
 //! | [`state`] | accounts and the block state transition with undo records |
 //! | [`validation`] | the header and body rules and block signature checks |
+//! | [`store`] | RocksDB: the schema, typed tables, atomic batches, the data-dir lock |
+//! | [`chain`] | the block index, fork choice, connect/disconnect/reorg, orphans, the chain actor and its handle, queries |
+//! | [`testkit`] | building valid chains on any branch, for tests, benchmarks and tools |
 //! | [`error`] | every consensus rule as one error variant |
 //!
 //! ## How a block is judged
@@ -25,8 +30,16 @@
 //! [`validation::check_header`] against the parent, [`validation::check_body`], and
 //! [`validation::verify_signatures`] (CPU-heavy: callers run it off async threads). Last,
 //! [`state::apply_block`] applies the transactions to the parent's state and returns the
-//! new account values with an undo record, writing nothing; the store persists both
-//! atomically.
+//! new account values with an undo record, writing nothing; [`chain::Chain`] persists both
+//! with the indexes and the tip in one atomic batch.
+//!
+//! ## Data flow
+//!
+//! Miner, relay and sync all submit blocks through a [`chain::ChainHandle`]; the chain
+//! actor thread checks, stores and connects them, publishes the tip on a `watch` channel
+//! and each [`chain::ChainUpdate`] on a `broadcast` channel for the mempool, relay and RPC
+//! subscriptions. Queries ([`chain::ChainReader`]) read RocksDB directly and never wait
+//! for the actor.
 //!
 //! ## Correctness and security notes
 //!
