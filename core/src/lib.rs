@@ -56,6 +56,8 @@ pub mod crypto;
 pub mod encoding;
 pub mod error;
 pub mod genesis;
+pub mod mempool;
+pub mod miner;
 pub mod pow;
 pub mod state;
 pub mod store;

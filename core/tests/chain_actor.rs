@@ -1,7 +1,13 @@
 //! The chain actor through its handle: submissions from many tasks, the tip on `watch`,
 //! updates on `broadcast`, queries that do not queue behind block processing, and a clean
 //! stop when the last handle goes.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs
+)]
 
 use tern_core::chain::{spawn, Chain, Verdict};
 use tern_core::crypto::dev_secret_key;
@@ -34,7 +40,10 @@ async fn blocks_submitted_through_handles_move_the_tip_and_reach_subscribers() {
         .collect();
     for task in tasks {
         let verdict = task.await.unwrap();
-        assert!(matches!(verdict, Verdict::Accepted | Verdict::Orphaned), "{verdict:?}");
+        assert!(
+            matches!(verdict, Verdict::Accepted | Verdict::Orphaned),
+            "{verdict:?}"
+        );
     }
     let last = blocks.last().unwrap().hash();
     tip.wait_for(|t| t.hash == last).await.unwrap();
@@ -46,7 +55,10 @@ async fn blocks_submitted_through_handles_move_the_tip_and_reach_subscribers() {
         assert!(update.disconnected.is_empty());
         connected.extend(update.connected.iter().map(|b| b.hash()));
     }
-    assert_eq!(connected, blocks.iter().map(|b| b.hash()).collect::<Vec<_>>());
+    assert_eq!(
+        connected,
+        blocks.iter().map(|b| b.hash()).collect::<Vec<_>>()
+    );
 
     // Queries read the store directly.
     let tx = &blocks[4].transactions[1];

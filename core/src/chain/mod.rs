@@ -31,14 +31,13 @@ pub use reader::{ChainReader, HistoryCursor, HistoryEntry, HistoryPage, TxInfo, 
 use crate::block::Block;
 use crate::error::BlockError;
 use crate::genesis::ChainSpec;
-use crate::pow::{median_time_past, MEDIAN_TIME_SPAN};
 use crate::store::schema::{
     Accounts, BlockBodies, BlockIndex, BlockIndexEntry, BlockStatus, Canonical, Meta, MetaKey,
     MetaValue, SCHEMA_VERSION,
 };
 use crate::store::{Opened, Store, StoreError};
 use crate::types::{BlockHash, Height, Timestamp};
-use crate::validation::{self, ParentContext};
+use crate::validation;
 use connect::{read_block, read_entry, ConnectError};
 
 /// The canonical chain and the block index, with sole write access to the store.
@@ -173,7 +172,7 @@ impl Chain {
                 ancestor: block.header.parent,
             }));
         }
-        let context = self.parent_context(&block.header.parent, &parent)?;
+        let context = reader::parent_context(&self.store, &block.header.parent, &parent.header)?;
         if let Err(error) =
             validation::check_header(&block.header, &context, &self.spec.consensus, now)
         {
@@ -251,27 +250,6 @@ impl Chain {
         self.store.write(batch)?;
         self.next_sequence = self.next_sequence.saturating_add(1);
         Ok(entry)
-    }
-
-    /// The parent's hash, height and timestamp, and the median of its and its ten
-    /// predecessors' timestamps.
-    fn parent_context(
-        &self,
-        hash: &BlockHash,
-        parent: &BlockIndexEntry,
-    ) -> Result<ParentContext, StoreError> {
-        let mut timestamps = vec![parent.header.timestamp];
-        let mut cursor = parent.header;
-        while timestamps.len() < MEDIAN_TIME_SPAN && cursor.height > Height::GENESIS {
-            cursor = read_entry(&self.store, &cursor.parent)?.header;
-            timestamps.push(cursor.timestamp);
-        }
-        Ok(ParentContext {
-            hash: *hash,
-            height: parent.header.height,
-            timestamp: parent.header.timestamp,
-            median_time_past: median_time_past(&timestamps).unwrap_or(parent.header.timestamp),
-        })
     }
 
     /// Moves the tip to the best valid block among `candidate` and the current tip,

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use crate::block::{Block, Header};
 use crate::genesis::ChainSpec;
+use crate::pow::{median_time_past, MEDIAN_TIME_SPAN};
 use crate::state::Account;
 use crate::store::schema::{
     Accounts, AddressHistory, BlockBodies, BlockIndex, BlockIndexEntry, Canonical, HistoryKey,
@@ -15,6 +16,7 @@ use crate::store::schema::{
 use crate::store::{Store, StoreError};
 use crate::tx::SignedTransaction;
 use crate::types::{Address, BlockHash, Height, TxId};
+use crate::validation::ParentContext;
 
 use super::outcome::TipInfo;
 
@@ -122,6 +124,15 @@ impl ChainReader {
     /// A block's index entry (header, work, status), on any branch.
     pub fn index_entry(&self, hash: &BlockHash) -> Result<Option<BlockIndexEntry>, StoreError> {
         self.store.get::<BlockIndex>(hash)
+    }
+
+    /// What a child of block `hash` is checked against: its height, timestamp and the
+    /// median time past of it and its ten predecessors. `None` if `hash` is unknown.
+    pub fn parent_context(&self, hash: &BlockHash) -> Result<Option<ParentContext>, StoreError> {
+        let Some(parent) = self.header(hash)? else {
+            return Ok(None);
+        };
+        parent_context(&self.store, hash, &parent).map(Some)
     }
 
     /// A header by hash, on any branch.
@@ -263,4 +274,29 @@ impl ChainReader {
         };
         Ok(HistoryPage { entries, next })
     }
+}
+
+/// The context of `parent` (whose hash is `hash`), walking the index for timestamps.
+pub(super) fn parent_context(
+    store: &Store,
+    hash: &BlockHash,
+    parent: &Header,
+) -> Result<ParentContext, StoreError> {
+    let mut timestamps = vec![parent.timestamp];
+    let mut cursor = *parent;
+    while timestamps.len() < MEDIAN_TIME_SPAN && cursor.height > Height::GENESIS {
+        cursor = store
+            .get::<BlockIndex>(&cursor.parent)?
+            .ok_or_else(|| {
+                store.corrupt(&format!("block {} missing from the index", cursor.parent))
+            })?
+            .header;
+        timestamps.push(cursor.timestamp);
+    }
+    Ok(ParentContext {
+        hash: *hash,
+        height: parent.height,
+        timestamp: parent.timestamp,
+        median_time_past: median_time_past(&timestamps).unwrap_or(parent.timestamp),
+    })
 }

@@ -1,0 +1,636 @@
+//! The mempool: transactions waiting for a block.
+//!
+//! A pure data structure, no threads: the node owns one, feeds it transactions from RPC
+//! and peers through the same [`Mempool::admit`], tells it how the chain moved with
+//! [`Mempool::apply_update`], and asks it for block contents with [`Mempool::select`].
+//! Tip account state is passed in by the caller, so store access (and its errors) stays
+//! with the caller.
+//!
+//! Rules, each with its own [`MempoolError`] variant:
+//!
+//! - stateless checks first: chain id, `amount + fee`, signature;
+//! - the nonce is at least the sender's next on-chain nonce, and at most
+//!   [`MempoolConfig::max_nonce_gap`] past its next pending one ("future" transactions wait
+//!   for the gap to fill);
+//! - the sender's balance covers all its pending transactions together;
+//! - the fee rate is at least the rolling minimum;
+//! - a transaction with the same sender and nonce as a pending one replaces it only if its
+//!   fee is [`REPLACEMENT_MARGIN_PERCENT`] higher;
+//! - count, bytes and per-sender number are capped; when full, the lowest-rate
+//!   transaction at the end of some sender's queue is evicted (never a nonce before a later
+//!   one of the same sender), and the minimum rate rises above it, then decays;
+//! - transactions older than [`MempoolConfig::max_age_ms`] expire.
+
+mod error;
+mod fees;
+mod queue;
+mod select;
+
+pub use error::MempoolError;
+pub use fees::{FeeRate, INCREMENTAL_RATE};
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use crate::chain::ChainUpdate;
+use crate::encoding::{self, DecodeError};
+use crate::state::{Account, AccountView};
+use crate::tx::{SignedTransaction, SIGNED_TRANSACTION_LEN};
+use crate::types::{Address, Amount, ChainId, Timestamp, TxId};
+use fees::RollingFloor;
+use queue::{Entry, SenderQueue};
+
+/// How much more a replacement must pay than the transaction it replaces.
+pub const REPLACEMENT_MARGIN_PERCENT: u64 = 10;
+
+/// The mempool's limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MempoolConfig {
+    /// The most transactions held.
+    pub max_count: usize,
+    /// The most bytes of transactions held.
+    pub max_bytes: usize,
+    /// The most pending transactions per sender.
+    pub max_per_sender: usize,
+    /// How far past a sender's next pending nonce a transaction may be.
+    pub max_nonce_gap: u64,
+    /// The lowest fee rate accepted when the pool is not under pressure.
+    pub min_fee_rate: FeeRate,
+    /// How long a transaction may wait before it expires.
+    pub max_age_ms: u64,
+    /// How fast a raised minimum fee rate falls back: it halves every this many ms.
+    pub min_fee_half_life_ms: u64,
+}
+
+impl Default for MempoolConfig {
+    fn default() -> Self {
+        MempoolConfig {
+            max_count: 50_000,
+            max_bytes: 32 * 1024 * 1024,
+            max_per_sender: 64,
+            max_nonce_gap: 16,
+            min_fee_rate: FeeRate(1_000),
+            max_age_ms: 3 * 60 * 60 * 1000,
+            min_fee_half_life_ms: 10 * 60 * 1000,
+        }
+    }
+}
+
+/// What an admission did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Admission {
+    /// The admitted transaction.
+    pub id: TxId,
+    /// The pending transaction it replaced, if any.
+    pub replaced: Option<TxId>,
+    /// Whether it can go in the next block (no nonce gap before it).
+    pub ready: bool,
+}
+
+/// Figures for RPC and metrics.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MempoolStats {
+    /// Transactions held.
+    pub count: usize,
+    /// Bytes held.
+    pub bytes: usize,
+    /// The minimum fee rate now.
+    pub minimum_rate: FeeRate,
+    /// The minimum fee for a transfer now.
+    pub minimum_fee: Amount,
+    /// Rejections so far, by [`MempoolError::reason`].
+    pub rejections: BTreeMap<&'static str, u64>,
+    /// Transactions evicted for better-paying ones.
+    pub evicted: u64,
+    /// Transactions that expired.
+    pub expired: u64,
+}
+
+/// The pending-transaction pool.
+#[derive(Debug)]
+pub struct Mempool {
+    chain_id: ChainId,
+    config: MempoolConfig,
+    senders: HashMap<Address, SenderQueue>,
+    ids: HashMap<TxId, (Address, u64)>,
+    /// Each sender's last (highest-nonce) transaction, cheapest first: eviction order.
+    tails: BTreeSet<(FeeRate, Reverse<u64>, Address)>,
+    /// Every transaction by arrival, oldest first: expiry order.
+    arrivals: BTreeSet<(Timestamp, u64, TxId)>,
+    bytes: usize,
+    next_seq: u64,
+    floor: RollingFloor,
+    stats: MempoolStats,
+}
+
+/// Decodes a transaction submitted as bytes, with the mempool's errors.
+pub fn decode_transaction(bytes: &[u8]) -> Result<SignedTransaction, MempoolError> {
+    encoding::decode(bytes).map_err(|e| match e {
+        DecodeError::TooLarge { len, max } => MempoolError::TooLarge { size: len, max },
+        other => MempoolError::Malformed(other.to_string()),
+    })
+}
+
+/// A transaction whose stateless checks (chain id, `amount + fee`, signature) passed.
+/// Only [`verify`] makes one, so the expensive check can run outside the pool's lock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedTransaction(SignedTransaction);
+
+impl VerifiedTransaction {
+    /// The transaction.
+    pub fn get(&self) -> &SignedTransaction {
+        &self.0
+    }
+}
+
+/// Runs the stateless checks for chain `chain_id`.
+pub fn verify(
+    tx: SignedTransaction,
+    chain_id: ChainId,
+) -> Result<VerifiedTransaction, MempoolError> {
+    tx.check_fields(chain_id).map_err(|e| match e {
+        crate::error::TxError::WrongChain { expected, found } => {
+            MempoolError::WrongChain { expected, found }
+        }
+        _ => MempoolError::AmountPlusFeeOverflow,
+    })?;
+    match tx.verify_signature() {
+        Err(crate::error::TxError::BadSignature(e)) => Err(MempoolError::BadSignature(e)),
+        _ => Ok(VerifiedTransaction(tx)),
+    }
+}
+
+/// [`verify`] for many transactions, with their signatures checked in one batch (falling
+/// back to single checks only if the batch fails). Same verdicts, in the same order.
+pub fn verify_many(
+    txs: Vec<SignedTransaction>,
+    chain_id: ChainId,
+) -> Vec<Result<VerifiedTransaction, MempoolError>> {
+    let messages: Vec<Vec<u8>> = txs.iter().map(SignedTransaction::signing_message).collect();
+    let items: Vec<crate::crypto::SignedMessage<'_>> = txs
+        .iter()
+        .zip(&messages)
+        .map(|(t, message)| crate::crypto::SignedMessage {
+            key: &t.tx().from,
+            message,
+            signature: t.signature(),
+        })
+        .collect();
+    let all_signed = crate::crypto::verify_batch(&items).is_ok();
+    drop(items);
+    txs.into_iter()
+        .map(|tx| {
+            if all_signed {
+                tx.check_fields(chain_id).map_err(|e| match e {
+                    crate::error::TxError::WrongChain { expected, found } => {
+                        MempoolError::WrongChain { expected, found }
+                    }
+                    _ => MempoolError::AmountPlusFeeOverflow,
+                })?;
+                Ok(VerifiedTransaction(tx))
+            } else {
+                verify(tx, chain_id)
+            }
+        })
+        .collect()
+}
+
+/// Which admission rules apply beyond the state rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Policy {
+    /// A new transaction: the minimum fee applies.
+    New,
+    /// A transaction returned by a reorg: it was admitted before, so it may come back
+    /// even if the minimum fee has risen since.
+    Returned,
+}
+
+impl Mempool {
+    /// An empty pool for chain `chain_id`.
+    pub fn new(chain_id: ChainId, config: MempoolConfig) -> Self {
+        Mempool {
+            chain_id,
+            config,
+            senders: HashMap::new(),
+            ids: HashMap::new(),
+            tails: BTreeSet::new(),
+            arrivals: BTreeSet::new(),
+            bytes: 0,
+            next_seq: 0,
+            floor: RollingFloor::new(),
+            stats: MempoolStats::default(),
+        }
+    }
+
+    /// The limits.
+    pub fn config(&self) -> &MempoolConfig {
+        &self.config
+    }
+
+    /// How many transactions are pending.
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// Whether nothing is pending.
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    /// Whether `id` is pending.
+    pub fn contains(&self, id: &TxId) -> bool {
+        self.ids.contains_key(id)
+    }
+
+    /// A pending transaction.
+    pub fn get(&self, id: &TxId) -> Option<&SignedTransaction> {
+        let (sender, nonce) = self.ids.get(id)?;
+        self.senders.get(sender)?.txs.get(nonce).map(|e| &e.tx)
+    }
+
+    /// The next nonce `sender` should use given its tip `account`: after its pending ones.
+    pub fn next_nonce(&self, sender: &Address, account: &Account) -> u64 {
+        match self.senders.get(sender) {
+            Some(queue) => queue::next_nonce_from(account.nonce, &queue.txs),
+            None => account.nonce,
+        }
+    }
+
+    /// What `sender`'s pending transactions cost together.
+    pub fn pending_cost(&self, sender: &Address) -> Amount {
+        self.senders
+            .get(sender)
+            .and_then(|q| q.cost_without(None))
+            .unwrap_or(Amount::ZERO)
+    }
+
+    /// The minimum fee rate now.
+    pub fn minimum_rate(&self, now: Timestamp) -> FeeRate {
+        self.floor.current(
+            self.config.min_fee_rate,
+            self.config.min_fee_half_life_ms,
+            now,
+        )
+    }
+
+    /// Figures for RPC and metrics.
+    pub fn stats(&self, now: Timestamp) -> MempoolStats {
+        let minimum_rate = self.minimum_rate(now);
+        MempoolStats {
+            count: self.len(),
+            bytes: self.bytes,
+            minimum_rate,
+            minimum_fee: minimum_rate.fee_for(SIGNED_TRANSACTION_LEN),
+            ..self.stats.clone()
+        }
+    }
+
+    /// Up to `limit` pending transactions, highest fee rate first.
+    pub fn list(&self, limit: usize) -> Vec<&SignedTransaction> {
+        let mut all: Vec<&Entry> = self.senders.values().flat_map(|q| q.txs.values()).collect();
+        all.sort_by_key(|e| (Reverse(e.rate), e.seq));
+        all.into_iter().take(limit).map(|e| &e.tx).collect()
+    }
+
+    /// Admits a transaction after every check, given its sender's `account` at the tip.
+    pub fn admit(
+        &mut self,
+        tx: SignedTransaction,
+        account: Account,
+        now: Timestamp,
+    ) -> Result<Admission, MempoolError> {
+        if self.ids.contains_key(&tx.id()) {
+            return self.count_rejection(Err(MempoolError::AlreadyKnown));
+        }
+        let verified = verify(tx, self.chain_id);
+        let result = verified.and_then(|tx| self.admit_with(tx.0, account, now, Policy::New));
+        self.count_rejection(result)
+    }
+
+    /// Admits a transaction whose stateless checks already passed (see [`verify`]).
+    pub fn admit_verified(
+        &mut self,
+        tx: VerifiedTransaction,
+        account: Account,
+        now: Timestamp,
+    ) -> Result<Admission, MempoolError> {
+        let result = self.admit_with(tx.0, account, now, Policy::New);
+        self.count_rejection(result)
+    }
+
+    fn count_rejection(
+        &mut self,
+        result: Result<Admission, MempoolError>,
+    ) -> Result<Admission, MempoolError> {
+        if let Err(error) = &result {
+            *self.stats.rejections.entry(error.reason()).or_default() += 1;
+        }
+        result
+    }
+
+    fn admit_with(
+        &mut self,
+        tx: SignedTransaction,
+        account: Account,
+        now: Timestamp,
+        policy: Policy,
+    ) -> Result<Admission, MempoolError> {
+        let id = tx.id();
+        if self.ids.contains_key(&id) {
+            return Err(MempoolError::AlreadyKnown);
+        }
+        if tx.tx().chain_id != self.chain_id {
+            return Err(MempoolError::WrongChain {
+                expected: self.chain_id,
+                found: tx.tx().chain_id,
+            });
+        }
+        self.expire(now);
+        let size = SIGNED_TRANSACTION_LEN;
+        let rate = FeeRate::of(tx.tx().fee, size);
+        let minimum = self.minimum_rate(now);
+        if policy == Policy::New && rate < minimum {
+            return Err(MempoolError::FeeTooLow {
+                minimum: minimum.fee_for(size),
+            });
+        }
+
+        let sender = tx.tx().from;
+        let nonce = tx.tx().nonce;
+        // The caller's account is the newest view of the tip.
+        if let Some(queue) = self.senders.get_mut(&sender) {
+            queue.account = account;
+        }
+        let empty = SenderQueue {
+            account,
+            txs: BTreeMap::new(),
+        };
+        let queue = self.senders.get(&sender).unwrap_or(&empty);
+        if nonce < account.nonce {
+            return Err(MempoolError::NonceTooLow {
+                expected: account.nonce,
+            });
+        }
+        let replacing = queue.txs.get(&nonce).map(|e| (e.tx.id(), e.tx.tx().fee));
+        match replacing {
+            Some((_, old_fee)) => {
+                let margin = old_fee
+                    .base_units()
+                    .saturating_mul(100 + REPLACEMENT_MARGIN_PERCENT)
+                    .div_ceil(100);
+                let minimum =
+                    Amount::from_base_units(margin.max(old_fee.base_units().saturating_add(1)));
+                if tx.tx().fee < minimum {
+                    return Err(MempoolError::ReplacementUnderpriced { minimum });
+                }
+            }
+            None => {
+                let next = queue.next_nonce();
+                if nonce > next.saturating_add(self.config.max_nonce_gap) {
+                    return Err(MempoolError::NonceGap {
+                        expected: next,
+                        max_ahead: self.config.max_nonce_gap,
+                    });
+                }
+                if queue.txs.len() >= self.config.max_per_sender {
+                    return Err(MempoolError::SenderFull {
+                        limit: self.config.max_per_sender,
+                    });
+                }
+            }
+        }
+        let others = queue
+            .cost_without(Some(nonce))
+            .ok_or(MempoolError::AmountPlusFeeOverflow)?;
+        let cost = tx
+            .tx()
+            .total_cost()
+            .map_err(|_| MempoolError::AmountPlusFeeOverflow)?;
+        let needed = others
+            .checked_add(cost)
+            .map_err(|_| MempoolError::AmountPlusFeeOverflow)?;
+        if needed > account.balance {
+            return Err(MempoolError::InsufficientFunds {
+                available: account.balance,
+                needed,
+            });
+        }
+        if replacing.is_none() {
+            self.make_room(&sender, rate, size, now)?;
+        }
+
+        let replaced = replacing.map(|(old, _)| {
+            self.remove(&sender, nonce);
+            old
+        });
+        let seq = self.next_seq;
+        self.next_seq = self.next_seq.saturating_add(1);
+        self.insert(
+            sender,
+            account,
+            Entry {
+                tx,
+                rate,
+                size,
+                added: now,
+                seq,
+            },
+        );
+        let ready = self.senders.get(&sender).is_some_and(|q| q.is_ready(nonce));
+        Ok(Admission {
+            id,
+            replaced,
+            ready,
+        })
+    }
+
+    /// Evicts the cheapest sender tails (never `sender`'s own) until a transaction of
+    /// `size` bytes fits, as long as each pays less than `rate`.
+    fn make_room(
+        &mut self,
+        sender: &Address,
+        rate: FeeRate,
+        size: usize,
+        now: Timestamp,
+    ) -> Result<(), MempoolError> {
+        while self.ids.len() >= self.config.max_count
+            || self.bytes.saturating_add(size) > self.config.max_bytes
+        {
+            let cheapest = self
+                .tails
+                .iter()
+                .find(|(_, _, owner)| owner != sender)
+                .copied();
+            let Some((tail_rate, _, owner)) = cheapest else {
+                return Err(MempoolError::PoolFull {
+                    minimum_fee: self.minimum_rate(now).fee_for(size),
+                });
+            };
+            if tail_rate >= rate {
+                let needed = FeeRate(tail_rate.0.saturating_add(INCREMENTAL_RATE.0))
+                    .max(self.minimum_rate(now));
+                return Err(MempoolError::PoolFull {
+                    minimum_fee: needed.fee_for(size),
+                });
+            }
+            let last = self
+                .senders
+                .get(&owner)
+                .and_then(|q| q.txs.keys().next_back().copied());
+            if let Some(nonce) = last {
+                self.remove(&owner, nonce);
+                self.stats.evicted = self.stats.evicted.saturating_add(1);
+                self.floor.raise(
+                    tail_rate,
+                    self.config.min_fee_rate,
+                    self.config.min_fee_half_life_ms,
+                    now,
+                );
+            }
+        }
+        Ok(())
+    }
+
+    fn tail_key(&self, sender: &Address) -> Option<(FeeRate, Reverse<u64>, Address)> {
+        let (_, last) = self.senders.get(sender)?.txs.iter().next_back()?;
+        Some((last.rate, Reverse(last.seq), *sender))
+    }
+
+    fn insert(&mut self, sender: Address, account: Account, entry: Entry) {
+        if let Some(key) = self.tail_key(&sender) {
+            self.tails.remove(&key);
+        }
+        self.ids
+            .insert(entry.tx.id(), (sender, entry.tx.tx().nonce));
+        self.arrivals
+            .insert((entry.added, entry.seq, entry.tx.id()));
+        self.bytes = self.bytes.saturating_add(entry.size);
+        let queue = self.senders.entry(sender).or_insert_with(|| SenderQueue {
+            account,
+            txs: BTreeMap::new(),
+        });
+        queue.txs.insert(entry.tx.tx().nonce, entry);
+        if let Some(key) = self.tail_key(&sender) {
+            self.tails.insert(key);
+        }
+    }
+
+    fn remove(&mut self, sender: &Address, nonce: u64) -> Option<SignedTransaction> {
+        if let Some(key) = self.tail_key(sender) {
+            self.tails.remove(&key);
+        }
+        let queue = self.senders.get_mut(sender)?;
+        let entry = queue.txs.remove(&nonce);
+        if queue.txs.is_empty() {
+            self.senders.remove(sender);
+        } else if let Some(key) = self.tail_key(sender) {
+            self.tails.insert(key);
+        }
+        let entry = entry?;
+        self.ids.remove(&entry.tx.id());
+        self.arrivals
+            .remove(&(entry.added, entry.seq, entry.tx.id()));
+        self.bytes = self.bytes.saturating_sub(entry.size);
+        Some(entry.tx)
+    }
+
+    /// Drops transactions older than the configured age.
+    pub fn expire(&mut self, now: Timestamp) {
+        let cutoff = now.as_millis().saturating_sub(self.config.max_age_ms);
+        while let Some((added, _, id)) = self.arrivals.first().copied() {
+            if added.as_millis() >= cutoff {
+                break;
+            }
+            if let Some((sender, nonce)) = self.ids.get(&id).copied() {
+                self.remove(&sender, nonce);
+                self.stats.expired = self.stats.expired.saturating_add(1);
+            } else {
+                self.arrivals.pop_first();
+            }
+        }
+    }
+
+    /// The addresses whose tip accounts [`Self::apply_update`] needs for `update`.
+    pub fn accounts_needed(&self, update: &ChainUpdate) -> Vec<Address> {
+        let mut addresses: HashSet<Address> = HashSet::new();
+        for block in update.connected.iter().chain(&update.disconnected) {
+            for tx in &block.transactions {
+                addresses.extend([tx.tx().from, tx.tx().to]);
+            }
+            addresses.insert(block.header.miner);
+        }
+        let mut addresses: Vec<Address> = addresses.into_iter().collect();
+        addresses.sort_unstable();
+        addresses
+    }
+
+    /// Follows the chain: included transactions leave, transactions of disconnected blocks
+    /// come back if still valid, and every sender the update touched is revalidated
+    /// against its new tip `accounts` (which must hold [`Self::accounts_needed`]).
+    pub fn apply_update(
+        &mut self,
+        update: &ChainUpdate,
+        accounts: &impl AccountView,
+        now: Timestamp,
+    ) {
+        for tx in update.connected.iter().flat_map(|b| &b.transactions) {
+            if let Some((sender, nonce)) = self.ids.get(&tx.id()).copied() {
+                self.remove(&sender, nonce);
+            }
+        }
+        for address in self.accounts_needed(update) {
+            self.revalidate(&address, accounts.account(&address).unwrap_or_default());
+        }
+        for tx in update.returned_transactions() {
+            let account = accounts.account(&tx.tx().from).unwrap_or_default();
+            // Returned transactions were valid before; one that no longer is simply stays out.
+            let _ = self.admit_with(tx, account, now, Policy::Returned);
+        }
+    }
+
+    /// Every sender with pending transactions.
+    pub fn senders(&self) -> Vec<Address> {
+        self.senders.keys().copied().collect()
+    }
+
+    /// Revalidates every sender against `accounts` (which must hold [`Self::senders`]):
+    /// the way back after missing chain updates.
+    pub fn revalidate_all(&mut self, accounts: &impl AccountView) {
+        for sender in self.senders() {
+            self.revalidate(&sender, accounts.account(&sender).unwrap_or_default());
+        }
+    }
+
+    /// Drops `sender`'s transactions that its new tip `account` makes invalid: nonces
+    /// already used, and from the first one its balance no longer covers onwards.
+    fn revalidate(&mut self, sender: &Address, account: Account) {
+        let Some(queue) = self.senders.get_mut(sender) else {
+            return;
+        };
+        queue.account = account;
+        let mut spent = Amount::ZERO;
+        let mut drop_from_here = false;
+        let mut doomed = Vec::new();
+        for (nonce, entry) in &queue.txs {
+            let cost = entry.tx.tx().total_cost().unwrap_or(Amount::MAX);
+            if *nonce < account.nonce {
+                doomed.push(*nonce);
+                continue;
+            }
+            match spent.checked_add(cost) {
+                Ok(total) if !drop_from_here && total <= account.balance => spent = total,
+                _ => {
+                    drop_from_here = true;
+                    doomed.push(*nonce);
+                }
+            }
+        }
+        for nonce in doomed {
+            self.remove(sender, nonce);
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "mempool_tests.rs"]
+mod tests;

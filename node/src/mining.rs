@@ -1,0 +1,290 @@
+//! Block production: the mining loop and its nonce-search threads, and on-demand blocks
+//! for development chains.
+//!
+//! The loop builds a template from the mempool on the current tip
+//! ([`tern_core::miner::block_template`]) and searches nonces on the configured number of
+//! threads of tokio's blocking pool, never on the async workers. It abandons the search and
+//! rebuilds the template when the tip moves, when new transactions arrive (at most once per
+//! [`TEMPLATE_REFRESH`]), or when the settings change. A block found goes through the chain
+//! actor like any peer's.
+//!
+//! On development chains, where proof of work is nearly free, the loop waits for the
+//! chain's block time after the tip before mining the next block, so `--mine` produces a
+//! block about every `target_block_time_ms` instead of thousands per second.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tern_core::block::Block;
+use tern_core::chain::{ChainHandle, Verdict};
+use tern_core::miner::{block_template, transaction_limits};
+use tern_core::pow::search_nonce;
+use tern_core::types::{Address, BlockHash, Timestamp};
+use tokio::sync::{mpsc, watch};
+
+use crate::pool::PoolHandle;
+
+/// Nonces each search thread tries between checks for a reason to stop.
+const NONCES_PER_ROUND: u64 = 20_000;
+
+/// The shortest time between template rebuilds for new transactions.
+pub const TEMPLATE_REFRESH: Duration = Duration::from_secs(1);
+
+/// The most blocks one on-demand request may mine.
+pub const MAX_DEV_BLOCKS: u64 = 10_000;
+
+/// What the mining loop should do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MinerSettings {
+    /// Nonce-search threads; 0 stops mining.
+    pub threads: usize,
+    /// Who receives the rewards.
+    pub reward: Address,
+}
+
+/// What the miner is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MinerStatus {
+    /// The current settings, if mining was ever configured.
+    pub settings: Option<MinerSettings>,
+    /// Blocks this node mined that the chain accepted.
+    pub blocks_found: u64,
+}
+
+/// Why on-demand mining failed.
+#[derive(Debug, thiserror::Error)]
+pub enum MineError {
+    /// The chain spec does not allow on-demand blocks.
+    #[error("this chain does not allow on-demand mining (dev_mining is off in its spec)")]
+    NotAllowed,
+    /// Too many blocks asked for at once.
+    #[error("at most {MAX_DEV_BLOCKS} blocks can be mined per request, {0} were asked for")]
+    TooMany(u64),
+    /// The chain refused a mined block or stopped.
+    #[error("mining failed: {0}")]
+    Failed(String),
+}
+
+/// Controls the mining loop; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct MinerHandle {
+    settings: watch::Sender<Option<MinerSettings>>,
+    blocks_found: Arc<AtomicU64>,
+    chain: ChainHandle,
+    pool: PoolHandle,
+}
+
+impl MinerHandle {
+    /// Starts the mining loop (idle until [`Self::start`]). It stops when every handle is
+    /// dropped.
+    pub fn spawn(
+        chain: ChainHandle,
+        pool: PoolHandle,
+        initial: Option<MinerSettings>,
+    ) -> MinerHandle {
+        let (settings, receiver) = watch::channel(initial);
+        let blocks_found = Arc::new(AtomicU64::new(0));
+        let handle = MinerHandle {
+            settings,
+            blocks_found: Arc::clone(&blocks_found),
+            chain: chain.clone(),
+            pool: pool.clone(),
+        };
+        tokio::spawn(mining_loop(chain, pool, receiver, blocks_found));
+        handle
+    }
+
+    /// Mines with `threads` threads paying `reward`; 0 threads stops.
+    pub fn start(&self, threads: usize, reward: Address) {
+        self.settings
+            .send_replace(Some(MinerSettings { threads, reward }));
+    }
+
+    /// Stops mining.
+    pub fn stop(&self) {
+        self.settings.send_modify(|s| {
+            if let Some(settings) = s {
+                settings.threads = 0;
+            }
+        });
+    }
+
+    /// What the miner is doing.
+    pub fn status(&self) -> MinerStatus {
+        MinerStatus {
+            settings: *self.settings.borrow(),
+            blocks_found: self.blocks_found.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Mines `count` blocks on the tip now, paying `reward`, and returns their hashes, like
+    /// `generatetoaddress` on Bitcoin's regtest. Only on chains whose spec allows it.
+    pub async fn mine_now(&self, count: u64, reward: Address) -> Result<Vec<BlockHash>, MineError> {
+        if !self.chain.reader().spec().dev_mining {
+            return Err(MineError::NotAllowed);
+        }
+        if count > MAX_DEV_BLOCKS {
+            return Err(MineError::TooMany(count));
+        }
+        let mut hashes = Vec::new();
+        while (hashes.len() as u64) < count {
+            let tip = self.chain.tip();
+            // Templates must not offer what the tip already includes.
+            let _ = tokio::time::timeout(Duration::from_secs(10), self.pool.wait_synced(tip.hash))
+                .await;
+            let template = template(&self.chain, &self.pool, reward)?;
+            let stop = Arc::new(AtomicBool::new(false));
+            let Some(block) = search(template, 1, stop).await else {
+                continue;
+            };
+            let hash = block.hash();
+            let outcome = self
+                .chain
+                .submit_block(block)
+                .await
+                .map_err(|e| MineError::Failed(e.to_string()))?;
+            match outcome.verdict {
+                // Another block may have taken the tip meanwhile; then mine on it instead.
+                Verdict::Accepted if self.chain.tip().hash == hash => hashes.push(hash),
+                Verdict::Accepted | Verdict::AlreadyKnown => {}
+                other => {
+                    return Err(MineError::Failed(format!(
+                        "the chain refused a mined block: {other:?}"
+                    )))
+                }
+            }
+        }
+        if let Some(last) = hashes.last() {
+            self.pool.wait_synced(*last).await;
+        }
+        Ok(hashes)
+    }
+}
+
+fn template(chain: &ChainHandle, pool: &PoolHandle, reward: Address) -> Result<Block, MineError> {
+    let reader = chain.reader();
+    let tip = chain.tip();
+    let parent = reader
+        .parent_context(&tip.hash)
+        .map_err(|e| MineError::Failed(e.to_string()))?
+        .ok_or_else(|| MineError::Failed("the tip is not in the index".into()))?;
+    let params = &reader.spec().consensus;
+    let (max_count, max_bytes) = transaction_limits(params);
+    Ok(block_template(
+        params,
+        &parent,
+        pool.select(max_count, max_bytes),
+        reward,
+        Timestamp::now(),
+    ))
+}
+
+/// Searches nonces for `block` on `threads` blocking threads until one is found or `stop`
+/// is set.
+async fn search(block: Block, threads: usize, stop: Arc<AtomicBool>) -> Option<Block> {
+    let threads = threads.max(1);
+    let (found, mut results) = mpsc::channel(threads);
+    let stride = u64::MAX / threads as u64;
+    for i in 0..threads {
+        let (block, stop, found) = (block.clone(), Arc::clone(&stop), found.clone());
+        tokio::task::spawn_blocking(move || {
+            let mut start = stride.saturating_mul(i as u64);
+            while !stop.load(Ordering::Relaxed) {
+                if let Some(nonce) = search_nonce(&block.header, start, NONCES_PER_ROUND) {
+                    stop.store(true, Ordering::Relaxed);
+                    let mut solved = block;
+                    solved.header.nonce = nonce;
+                    // Only the first result is read; the others find a closed channel.
+                    let _ = found.blocking_send(solved);
+                    return;
+                }
+                start = start.wrapping_add(NONCES_PER_ROUND);
+            }
+        });
+    }
+    drop(found);
+    results.recv().await
+}
+
+async fn mining_loop(
+    chain: ChainHandle,
+    pool: PoolHandle,
+    mut settings: watch::Receiver<Option<MinerSettings>>,
+    blocks_found: Arc<AtomicU64>,
+) {
+    let mut tips = chain.watch_tip();
+    let mut admissions = pool.watch_admissions();
+    let spec = chain.reader().spec().clone();
+    loop {
+        let current = *settings.borrow_and_update();
+        let Some(MinerSettings { threads, reward }) = current.filter(|s| s.threads > 0) else {
+            if settings.changed().await.is_err() {
+                return;
+            }
+            continue;
+        };
+        if spec.dev_mining {
+            // Pace development chains to their block time.
+            let tip = chain.tip();
+            let due = tip
+                .header
+                .timestamp
+                .as_millis()
+                .saturating_add(spec.consensus.block_time_ms);
+            let wait = due.saturating_sub(Timestamp::now().as_millis());
+            if wait > 0 {
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_millis(wait)) => {}
+                    changed = settings.changed() => if changed.is_err() { return },
+                    _ = tips.changed() => {}
+                }
+                continue;
+            }
+        }
+        let block = match template(&chain, &pool, reward) {
+            Ok(block) => block,
+            Err(error) => {
+                tracing::error!(%error, "cannot build a block template");
+                tokio::time::sleep(TEMPLATE_REFRESH).await;
+                continue;
+            }
+        };
+        tips.borrow_and_update();
+        admissions.borrow_and_update();
+        let stop = Arc::new(AtomicBool::new(false));
+        let search = search(block, threads, Arc::clone(&stop));
+        tokio::pin!(search);
+        let refresh = tokio::time::sleep(TEMPLATE_REFRESH);
+        tokio::pin!(refresh);
+        let mut new_transactions = false;
+        let found = loop {
+            tokio::select! {
+                found = &mut search => break found,
+                _ = tips.changed() => break None,
+                changed = settings.changed() => {
+                    if changed.is_err() { stop.store(true, Ordering::Relaxed); return; }
+                    break None;
+                }
+                _ = admissions.changed(), if !new_transactions => new_transactions = true,
+                _ = &mut refresh, if new_transactions => break None,
+            }
+        };
+        stop.store(true, Ordering::Relaxed);
+        let Some(block) = found else { continue };
+        let (height, txs, hash) = (block.header.height, block.transactions.len(), block.hash());
+        match chain.submit_block(block).await {
+            Ok(outcome) if outcome.verdict == Verdict::Accepted => {
+                blocks_found.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(%height, txs, %hash, "mined a block");
+            }
+            Ok(outcome) => {
+                tracing::warn!(verdict = ?outcome.verdict, "the chain did not take a mined block")
+            }
+            Err(error) => {
+                tracing::error!(%error, "the chain stopped; mining stops");
+                return;
+            }
+        }
+    }
+}

@@ -1,0 +1,182 @@
+//! The node's mempool: one [`Mempool`] behind a lock held only for short synchronous
+//! sections, and the task that keeps it following the chain.
+//!
+//! Transactions from RPC and from peers take the same path, [`PoolHandle::submit`]:
+//! signature checks run on the blocking pool, then the sender's tip account is read and
+//! the transaction admitted under the lock.
+
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use tern_core::chain::{ChainHandle, ChainUpdate};
+use tern_core::mempool::{self, Admission, Mempool, MempoolConfig, MempoolError, MempoolStats};
+use tern_core::state::MemoryState;
+use tern_core::tx::SignedTransaction;
+use tern_core::types::{Address, BlockHash, Timestamp};
+use tokio::sync::{broadcast, watch};
+use tokio::task::JoinHandle;
+
+/// Why a transaction was not admitted.
+#[derive(Debug, thiserror::Error)]
+pub enum SubmitError {
+    /// The mempool refused it.
+    #[error(transparent)]
+    Rejected(#[from] MempoolError),
+    /// The node could not check it (the store failed or the node is stopping).
+    #[error("the node cannot take transactions now: {0}")]
+    Unavailable(String),
+}
+
+/// A cheap, cloneable handle to the node's mempool.
+#[derive(Debug, Clone)]
+pub struct PoolHandle {
+    pool: Arc<Mutex<Mempool>>,
+    chain: ChainHandle,
+    /// The tip the pool has caught up with.
+    synced: watch::Receiver<BlockHash>,
+    /// Bumped on every admission, so the miner can rebuild its template.
+    admissions: watch::Sender<u64>,
+}
+
+impl PoolHandle {
+    /// A pool following `chain`, and the task that keeps it following.
+    pub fn start(chain: ChainHandle, config: MempoolConfig) -> (PoolHandle, JoinHandle<()>) {
+        let chain_id = chain.reader().spec().consensus.chain_id;
+        let pool = Arc::new(Mutex::new(Mempool::new(chain_id, config)));
+        let (synced_sender, synced) = watch::channel(chain.tip().hash);
+        let updates = chain.subscribe();
+        let (admissions, _) = watch::channel(0);
+        let handle = PoolHandle {
+            pool,
+            chain,
+            synced,
+            admissions,
+        };
+        let follower = tokio::spawn(follow(handle.clone(), updates, synced_sender));
+        (handle, follower)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Mempool> {
+        // A panic while holding the lock cannot leave the pool half-updated in a way that
+        // matters more than stopping would: keep serving.
+        self.pool.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Checks and admits a transaction.
+    pub async fn submit(&self, tx: SignedTransaction) -> Result<Admission, SubmitError> {
+        let chain_id = self.chain.reader().spec().consensus.chain_id;
+        if self.lock().contains(&tx.id()) {
+            return Err(MempoolError::AlreadyKnown.into());
+        }
+        let verified = tokio::task::spawn_blocking(move || mempool::verify(tx, chain_id))
+            .await
+            .map_err(|e| SubmitError::Unavailable(e.to_string()))??;
+        let sender = verified.get().tx().from;
+        let account = self
+            .chain
+            .reader()
+            .account(&sender)
+            .map_err(|e| SubmitError::Unavailable(e.to_string()))?;
+        let admission = self
+            .lock()
+            .admit_verified(verified, account, Timestamp::now())?;
+        self.admissions.send_modify(|n| *n = n.wrapping_add(1));
+        Ok(admission)
+    }
+
+    /// Figures for RPC and metrics.
+    pub fn stats(&self) -> MempoolStats {
+        self.lock().stats(Timestamp::now())
+    }
+
+    /// The next nonce `sender` should use, counting its pending transactions.
+    pub fn next_nonce(&self, sender: &Address) -> Result<u64, SubmitError> {
+        let account = self
+            .chain
+            .reader()
+            .account(sender)
+            .map_err(|e| SubmitError::Unavailable(e.to_string()))?;
+        Ok(self.lock().next_nonce(sender, &account))
+    }
+
+    /// Up to `limit` pending transactions, best-paying first.
+    pub fn list(&self, limit: usize) -> Vec<SignedTransaction> {
+        self.lock().list(limit).into_iter().cloned().collect()
+    }
+
+    /// Whether `id` is pending.
+    pub fn contains(&self, id: &tern_core::types::TxId) -> bool {
+        self.lock().contains(id)
+    }
+
+    /// The best transactions for a block within `max_count` and `max_bytes`.
+    pub fn select(&self, max_count: usize, max_bytes: u64) -> Vec<SignedTransaction> {
+        self.lock().select(max_count, max_bytes)
+    }
+
+    /// Waits until the pool has followed the chain to `tip`.
+    pub async fn wait_synced(&self, tip: BlockHash) {
+        let mut synced = self.synced.clone();
+        // An error means the follower stopped; there is nothing to wait for then.
+        let _ = synced.wait_for(|hash| *hash == tip).await;
+    }
+
+    /// A receiver that changes whenever a transaction is admitted.
+    pub fn watch_admissions(&self) -> watch::Receiver<u64> {
+        self.admissions.subscribe()
+    }
+
+    fn apply(&self, update: &ChainUpdate) -> Result<(), String> {
+        let needed = self.lock().accounts_needed(update);
+        let accounts = self.accounts(needed)?;
+        self.lock()
+            .apply_update(update, &accounts, Timestamp::now());
+        Ok(())
+    }
+
+    fn revalidate_all(&self) -> Result<(), String> {
+        let senders = self.lock().senders();
+        let accounts = self.accounts(senders)?;
+        self.lock().revalidate_all(&accounts);
+        Ok(())
+    }
+
+    /// Tip accounts of `addresses`, read outside the lock.
+    fn accounts(&self, addresses: Vec<Address>) -> Result<MemoryState, String> {
+        let reader = self.chain.reader();
+        let accounts = addresses
+            .into_iter()
+            .map(|a| reader.account(&a).map(|account| (a, account)))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| e.to_string())?;
+        Ok(MemoryState::new(accounts))
+    }
+}
+
+/// Applies every chain update to the pool, and says which tip it has reached.
+async fn follow(
+    pool: PoolHandle,
+    mut updates: broadcast::Receiver<Arc<ChainUpdate>>,
+    synced: watch::Sender<BlockHash>,
+) {
+    loop {
+        let result = match updates.recv().await {
+            Ok(update) => pool.apply(&update).map(|()| update.tip.hash),
+            Err(broadcast::error::RecvError::Lagged(missed)) => {
+                // Updates were missed, so transactions of disconnected blocks may not come
+                // back; everything pending is still checked against the tip.
+                tracing::warn!(
+                    missed,
+                    "mempool fell behind the chain; revalidating everything"
+                );
+                pool.revalidate_all().map(|()| pool.chain.tip().hash)
+            }
+            Err(broadcast::error::RecvError::Closed) => return,
+        };
+        match result {
+            Ok(tip) => {
+                synced.send_replace(tip);
+            }
+            Err(error) => tracing::error!(%error, "mempool could not follow the chain"),
+        }
+    }
+}

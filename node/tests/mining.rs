@@ -1,0 +1,198 @@
+//! Block production against a real chain and mempool: on-demand dev blocks, mined
+//! transactions, continuous mining paced on the dev chain, and the switch that stops it.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs
+)]
+
+use std::time::Duration;
+
+use tern_core::chain::{spawn, Chain, ChainHandle};
+use tern_core::crypto::dev_secret_key;
+use tern_core::genesis::ChainSpec;
+use tern_core::mempool::{MempoolConfig, MempoolError};
+use tern_core::tx::Transaction;
+use tern_core::types::{Address, Amount, Height};
+use tern_node::mining::{MineError, MinerHandle};
+use tern_node::pool::{PoolHandle, SubmitError};
+
+struct Node {
+    chain: ChainHandle,
+    pool: PoolHandle,
+    miner: MinerHandle,
+    _dir: tempfile::TempDir,
+}
+
+fn node(chain: &str) -> Node {
+    let dir = tempfile::tempdir().unwrap();
+    let (chain, _thread) =
+        spawn(Chain::open(dir.path(), ChainSpec::resolve(chain).unwrap()).unwrap()).unwrap();
+    let (pool, _follower) = PoolHandle::start(chain.clone(), MempoolConfig::default());
+    let miner = MinerHandle::spawn(chain.clone(), pool.clone(), None);
+    Node {
+        chain,
+        pool,
+        miner,
+        _dir: dir,
+    }
+}
+
+const REWARD: Address = Address::from_bytes([7; 32]);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dev_mine_makes_blocks_now_and_pays_the_reward() {
+    let node = node("dev");
+    let hashes = node.miner.mine_now(5, REWARD).await.unwrap();
+    assert_eq!(hashes.len(), 5);
+    assert_eq!(node.chain.tip().hash, hashes[4]);
+    assert_eq!(node.chain.tip().height(), Height(5));
+    for (i, hash) in hashes.iter().enumerate() {
+        assert_eq!(
+            node.chain.reader().hash_at(Height(i as u64 + 1)).unwrap(),
+            Some(*hash)
+        );
+    }
+    let reward = node
+        .chain
+        .reader()
+        .spec()
+        .consensus
+        .block_reward
+        .base_units();
+    assert_eq!(
+        node.chain.reader().account(&REWARD).unwrap().balance,
+        Amount::from_base_units(5 * reward)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_submitted_transfer_is_mined_and_moves_exactly_amount_and_fee() {
+    let node = node("dev");
+    let (from, to) = (dev_secret_key(0), dev_secret_key(1));
+    let reader = node.chain.reader().clone();
+    let before = (
+        reader.account(&from.address()).unwrap(),
+        reader.account(&to.address()).unwrap(),
+    );
+    let tx = Transaction {
+        chain_id: reader.spec().consensus.chain_id,
+        from: from.address(),
+        to: to.address(),
+        amount: Amount::from_base_units(12_345),
+        fee: Amount::from_base_units(1_000),
+        nonce: node.pool.next_nonce(&from.address()).unwrap(),
+    }
+    .sign(&from);
+    let admission = node.pool.submit(tx.clone()).await.unwrap();
+    assert!(admission.ready);
+    assert!(matches!(
+        node.pool.submit(tx.clone()).await,
+        Err(SubmitError::Rejected(MempoolError::AlreadyKnown))
+    ));
+    assert_eq!(node.pool.next_nonce(&from.address()).unwrap(), 1);
+
+    let hashes = node.miner.mine_now(1, REWARD).await.unwrap();
+    let block = reader.block(&hashes[0]).unwrap().unwrap();
+    assert_eq!(block.transactions, vec![tx.clone()]);
+    assert!(!node.pool.contains(&tx.id()));
+    let after = (
+        reader.account(&from.address()).unwrap(),
+        reader.account(&to.address()).unwrap(),
+    );
+    assert_eq!(
+        after.0.balance,
+        before
+            .0
+            .balance
+            .checked_sub(Amount::from_base_units(13_345))
+            .unwrap()
+    );
+    assert_eq!(after.0.nonce, 1);
+    assert_eq!(
+        after.1.balance,
+        before
+            .1
+            .balance
+            .checked_add(Amount::from_base_units(12_345))
+            .unwrap()
+    );
+    assert_eq!(
+        reader.transaction(&tx.id()).unwrap().unwrap().confirmations,
+        1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_demand_blocks_only_where_the_spec_allows_and_within_bounds() {
+    let testnet = node("testnet");
+    assert!(matches!(
+        testnet.miner.mine_now(1, REWARD).await,
+        Err(MineError::NotAllowed)
+    ));
+    let dev = node("dev");
+    assert!(matches!(
+        dev.miner.mine_now(1_000_000, REWARD).await,
+        Err(MineError::TooMany(1_000_000))
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_miner_runs_paced_and_stops_when_told() {
+    let node = node("dev");
+    let mut tips = node.chain.watch_tip();
+    node.miner.start(1, REWARD);
+    tokio::time::timeout(
+        Duration::from_secs(20),
+        tips.wait_for(|t| t.height() >= Height(2)),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    node.miner.stop();
+    // A block may be in flight when the stop lands; after that, nothing.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let stopped_at = node.chain.tip().height();
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    assert_eq!(node.chain.tip().height(), stopped_at);
+    let status = node.miner.status();
+    assert!(status.blocks_found >= 2);
+    assert_eq!(status.settings.unwrap().threads, 0);
+    // Paced to the dev chain's 1 s block time, not as fast as the CPU allows.
+    let tip = node.chain.tip();
+    let first = node.chain.reader().block_at(Height(1)).unwrap().unwrap();
+    let spacing = (tip.header.timestamp.as_millis() - first.header.timestamp.as_millis())
+        / (tip.height().value() - 1).max(1);
+    assert!(spacing >= 900, "blocks {spacing} ms apart");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_miner_includes_transactions_that_arrive_while_it_waits() {
+    let node = node("dev");
+    node.miner.start(1, REWARD);
+    let from = dev_secret_key(2);
+    let tx = Transaction {
+        chain_id: node.chain.reader().spec().consensus.chain_id,
+        from: from.address(),
+        to: REWARD,
+        amount: Amount::from_base_units(1),
+        fee: Amount::from_base_units(500),
+        nonce: 0,
+    }
+    .sign(&from);
+    node.pool.submit(tx.clone()).await.unwrap();
+    let reader = node.chain.reader().clone();
+    let mined = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            if reader.transaction(&tx.id()).unwrap().is_some() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+    node.miner.stop();
+    assert!(mined.is_ok(), "the transaction was never mined");
+}
