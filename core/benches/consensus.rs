@@ -75,7 +75,7 @@ fn signature_verification(c: &mut Criterion) {
             .collect();
         group.throughput(Throughput::Elements(u64::from(n)));
         group.bench_function(format!("batch/{n}"), |b| {
-            b.iter(|| crypto::verify_batch(black_box(&items)).unwrap())
+            b.iter(|| tern_core::tx::verify_signatures(black_box(&txs)).unwrap())
         });
         let keys: Vec<ed25519_dalek::VerifyingKey> = txs
             .iter()

@@ -2,23 +2,14 @@
 
 use super::*;
 
-/// A deterministic source of exponential block times (splitmix64).
-struct Clock(u64);
+/// A deterministic source of exponential block times.
+struct Clock(crate::testkit::SplitMix64);
 
 impl Clock {
-    fn uniform(&mut self) -> f64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^= z >> 31;
-        ((z >> 11) as f64 + 1.0) / (1u64 << 53) as f64
-    }
-
     /// Milliseconds until a miner doing `hashes_per_ms` meets `target`.
     fn block_time(&mut self, target: Target, hashes_per_ms: f64) -> f64 {
         let expected_hashes = target.work().to_u128_saturating() as f64;
-        -self.uniform().ln() * expected_hashes / hashes_per_ms
+        -self.0.unit().ln() * expected_hashes / hashes_per_ms
     }
 }
 
@@ -61,7 +52,7 @@ fn mine(
     drift_rule: bool,
 ) -> Mined {
     let params = params();
-    let mut clock = Clock(42);
+    let mut clock = Clock(crate::testkit::SplitMix64(42));
     let mut stamps = vec![Timestamp(GENESIS_TIME)];
     let mut real_now = 0.0f64;
     let mut mined = Mined {

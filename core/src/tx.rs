@@ -169,6 +169,23 @@ impl Decode for SignedTransaction {
     }
 }
 
+/// Verifies the signatures of `txs` in one batch, with the verdict of checking each alone
+/// in order (see [`crate::crypto::verify_batch`]): the error names the first bad one by
+/// its position in `txs`.
+pub fn verify_signatures(txs: &[SignedTransaction]) -> Result<(), crypto::BatchError> {
+    let messages: Vec<Vec<u8>> = txs.iter().map(SignedTransaction::signing_message).collect();
+    let items: Vec<crypto::SignedMessage<'_>> = txs
+        .iter()
+        .zip(&messages)
+        .map(|(t, message)| crypto::SignedMessage {
+            key: &t.tx.from,
+            message,
+            signature: &t.signature,
+        })
+        .collect();
+    crypto::verify_batch(&items)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,7 +9,6 @@
 use std::collections::HashSet;
 
 use crate::block::{Block, Header, BLOCK_VERSION};
-use crate::crypto::{self, SignedMessage};
 use crate::error::{BlockError, TxError};
 use crate::genesis::ConsensusParams;
 use crate::pow;
@@ -174,17 +173,7 @@ fn verify_range(
     txs: &[crate::tx::SignedTransaction],
     first_index: usize,
 ) -> Result<(), BlockError> {
-    let messages: Vec<Vec<u8>> = txs.iter().map(|t| t.signing_message()).collect();
-    let items: Vec<SignedMessage<'_>> = txs
-        .iter()
-        .zip(&messages)
-        .map(|(t, message)| SignedMessage {
-            key: &t.tx().from,
-            message,
-            signature: t.signature(),
-        })
-        .collect();
-    crypto::verify_batch(&items).map_err(|failure| {
+    crate::tx::verify_signatures(txs).map_err(|failure| {
         let id = txs.get(failure.index).map(|t| t.id()).unwrap_or_default();
         BlockError::Transaction {
             index: first_index.saturating_add(failure.index),

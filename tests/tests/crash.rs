@@ -18,27 +18,10 @@ use tern_core::block::Block;
 use tern_core::chain::Chain;
 use tern_core::crypto::dev_secret_key;
 use tern_core::genesis::ChainSpec;
-use tern_core::testkit::ChainBuilder;
+use tern_core::testkit::{ChainBuilder, SplitMix64 as Rng};
 use tern_core::types::{Address, BlockHash};
 
 const IMPORTER: &str = env!("CARGO_BIN_EXE_chain-importer");
-
-/// A small deterministic generator (splitmix64), so a failure can be replayed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 /// A chain built in rounds: the tip grows by a few blocks with transfers, then often a
 /// competing branch forks a few blocks back and overtakes it. Blocks are listed in the

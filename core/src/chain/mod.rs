@@ -35,7 +35,7 @@ use crate::store::schema::{
     Accounts, BlockBodies, BlockIndex, BlockIndexEntry, BlockStatus, Canonical, Meta, MetaKey,
     MetaValue, SCHEMA_VERSION,
 };
-use crate::store::{Opened, Store, StoreError};
+use crate::store::{Store, StoreError};
 use crate::types::{BlockHash, Height, Timestamp};
 use crate::validation;
 use connect::{read_block, read_entry, ConnectError};
@@ -58,10 +58,7 @@ impl Chain {
     /// Opens the chain in data directory `dir`, creating it with the genesis block of
     /// `spec` if the directory holds no store, and finishing any reorg a crash interrupted.
     pub fn open(dir: &Path, spec: ChainSpec) -> Result<Chain, ChainError> {
-        let (store, opened) = Store::open(dir, &spec)?;
-        if opened == Opened::Created {
-            write_genesis(&store, &spec)?;
-        }
+        let store = Store::open(dir, &spec, |store| write_genesis(store, &spec))?;
         let tip_hash = meta_hash(&store, MetaKey::Tip)?.ok_or_else(|| store.corrupt("no tip"))?;
         let tip_entry = read_entry(&store, &tip_hash)?;
         if store.get::<Canonical>(&tip_entry.header.height)? != Some(tip_hash) {
@@ -384,7 +381,7 @@ fn meta_hash(store: &Store, key: MetaKey) -> Result<Option<BlockHash>, StoreErro
 }
 
 /// Writes the genesis block, its state and the metadata of a new store, in one batch.
-fn write_genesis(store: &Store, spec: &ChainSpec) -> Result<(), StoreError> {
+pub(crate) fn write_genesis(store: &Store, spec: &ChainSpec) -> Result<(), StoreError> {
     let genesis = spec.genesis_block();
     let hash = genesis.hash();
     let entry = BlockIndexEntry {

@@ -2,6 +2,7 @@
 //! wallet needs to fix it.
 
 use crate::crypto::SignatureError;
+use crate::error::TxError;
 use crate::types::{Amount, ChainId};
 
 /// A transaction the mempool refuses.
@@ -100,6 +101,24 @@ impl MempoolError {
             MempoolError::ReplacementUnderpriced { .. } => "replacement_underpriced",
             MempoolError::SenderFull { .. } => "sender_full",
             MempoolError::PoolFull { .. } => "pool_full",
+        }
+    }
+}
+
+/// The stateless transaction rules, as mempool rejections.
+impl From<TxError> for MempoolError {
+    fn from(error: TxError) -> Self {
+        match error {
+            TxError::WrongChain { expected, found } => MempoolError::WrongChain { expected, found },
+            TxError::BadSignature(e) => MempoolError::BadSignature(e),
+            TxError::AmountPlusFeeOverflow => MempoolError::AmountPlusFeeOverflow,
+            // State rules: the pool applies its own versions of these on admission.
+            TxError::NonceMismatch { expected, .. } => MempoolError::NonceTooLow { expected },
+            TxError::NonceExhausted => MempoolError::NonceTooLow { expected: u64::MAX },
+            TxError::InsufficientFunds { available, needed } => {
+                MempoolError::InsufficientFunds { available, needed }
+            }
+            TxError::RecipientBalanceOverflow => MempoolError::AmountPlusFeeOverflow,
         }
     }
 }

@@ -148,16 +148,8 @@ pub fn verify(
     tx: SignedTransaction,
     chain_id: ChainId,
 ) -> Result<VerifiedTransaction, MempoolError> {
-    tx.check_fields(chain_id).map_err(|e| match e {
-        crate::error::TxError::WrongChain { expected, found } => {
-            MempoolError::WrongChain { expected, found }
-        }
-        _ => MempoolError::AmountPlusFeeOverflow,
-    })?;
-    match tx.verify_signature() {
-        Err(crate::error::TxError::BadSignature(e)) => Err(MempoolError::BadSignature(e)),
-        _ => Ok(VerifiedTransaction(tx)),
-    }
+    tx.check_stateless(chain_id).map_err(MempoolError::from)?;
+    Ok(VerifiedTransaction(tx))
 }
 
 /// [`verify`] for many transactions, with their signatures checked in one batch (falling
@@ -166,31 +158,14 @@ pub fn verify_many(
     txs: Vec<SignedTransaction>,
     chain_id: ChainId,
 ) -> Vec<Result<VerifiedTransaction, MempoolError>> {
-    let messages: Vec<Vec<u8>> = txs.iter().map(SignedTransaction::signing_message).collect();
-    let items: Vec<crate::crypto::SignedMessage<'_>> = txs
-        .iter()
-        .zip(&messages)
-        .map(|(t, message)| crate::crypto::SignedMessage {
-            key: &t.tx().from,
-            message,
-            signature: t.signature(),
-        })
-        .collect();
-    let all_signed = crate::crypto::verify_batch(&items).is_ok();
-    drop(items);
+    let all_signed = crate::tx::verify_signatures(&txs).is_ok();
     txs.into_iter()
         .map(|tx| {
-            if all_signed {
-                tx.check_fields(chain_id).map_err(|e| match e {
-                    crate::error::TxError::WrongChain { expected, found } => {
-                        MempoolError::WrongChain { expected, found }
-                    }
-                    _ => MempoolError::AmountPlusFeeOverflow,
-                })?;
-                Ok(VerifiedTransaction(tx))
-            } else {
-                verify(tx, chain_id)
+            if !all_signed {
+                return verify(tx, chain_id);
             }
+            tx.check_fields(chain_id).map_err(MempoolError::from)?;
+            Ok(VerifiedTransaction(tx))
         })
         .collect()
 }

@@ -26,6 +26,22 @@ const LOCK_FILE: &str = "tern.lock";
 /// The RocksDB directory inside a data directory.
 const DB_DIR: &str = "chain";
 
+/// Where a new store is built before it is renamed to [`DB_DIR`].
+const STAGING_DB_DIR: &str = "chain.new";
+
+/// Opens (or, with `create`, creates) the RocksDB database at `path`.
+fn open_db(path: &Path, create: bool) -> Result<DB, rocksdb::Error> {
+    let mut options = Options::default();
+    options.create_if_missing(create);
+    options.create_missing_column_families(create);
+    options.set_paranoid_checks(true);
+    options.set_compression_type(rocksdb::DBCompressionType::Lz4);
+    options.set_keep_log_file_num(4);
+    let families =
+        COLUMN_FAMILIES.map(|name| ColumnFamilyDescriptor::new(name, Options::default()));
+    DB::open_cf_descriptors(&options, path, families)
+}
+
 /// Decoded entries of table `T`, in the order they were read.
 pub type Rows<T> = Vec<(<T as Table>::Key, <T as Table>::Value)>;
 
@@ -124,21 +140,19 @@ impl StoreBatch<'_> {
     }
 }
 
-/// Whether [`Store::open`] found a store or made a new one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Opened {
-    /// A new store was created; the caller must write genesis.
-    Created,
-    /// An existing store was opened and checked.
-    Existing,
-}
-
 impl Store {
-    /// Opens (or creates) the store in data directory `dir` for chain `spec`.
+    /// Opens the store in data directory `dir` for chain `spec`, creating it first if the
+    /// directory holds none: `initialise` writes its first contents (genesis).
     ///
-    /// A new store is created only when `dir` holds no store at all; one that exists but
-    /// cannot be read is [`StoreError::Corrupt`], never replaced.
-    pub fn open(dir: &Path, spec: &ChainSpec) -> Result<(Store, Opened), StoreError> {
+    /// A new store is built in a staging directory and renamed into place only once
+    /// `initialise` has run and everything is on disk, so a store directory always holds a
+    /// complete store, and a creation cut short by a crash is discarded on the next open.
+    /// A store that exists but cannot be read is [`StoreError::Corrupt`], never replaced.
+    pub fn open(
+        dir: &Path,
+        spec: &ChainSpec,
+        initialise: impl FnOnce(&Store) -> Result<(), StoreError>,
+    ) -> Result<Store, StoreError> {
         let data_dir_error = |e: std::io::Error| StoreError::DataDir {
             path: dir.to_owned(),
             reason: e.to_string(),
@@ -157,48 +171,48 @@ impl Store {
         }
 
         let path = dir.join(DB_DIR);
-        let exists = path.exists();
-        let mut options = Options::default();
-        options.create_if_missing(!exists);
-        options.create_missing_column_families(!exists);
-        options.set_paranoid_checks(true);
-        options.set_compression_type(rocksdb::DBCompressionType::Lz4);
-        options.set_keep_log_file_num(4);
-        let families =
-            COLUMN_FAMILIES.map(|name| ColumnFamilyDescriptor::new(name, Options::default()));
-        let db = DB::open_cf_descriptors(&options, &path, families).map_err(|e| {
-            if exists {
-                StoreError::Corrupt {
-                    path: path.clone(),
-                    reason: e.to_string(),
-                }
-            } else {
-                StoreError::Database {
-                    path: path.clone(),
-                    reason: e.to_string(),
-                }
+        if !path.exists() {
+            let staging = dir.join(STAGING_DB_DIR);
+            if staging.exists() {
+                std::fs::remove_dir_all(&staging).map_err(data_dir_error)?;
             }
+            let db = open_db(&staging, true).map_err(|e| StoreError::Database {
+                path: staging.clone(),
+                reason: e.to_string(),
+            })?;
+            // A second descriptor of the same lock: the lock holds until both are closed.
+            let store = Store {
+                db,
+                path: staging.clone(),
+                _lock: lock.try_clone().map_err(data_dir_error)?,
+            };
+            initialise(&store)?;
+            store.flush()?;
+            drop(store);
+            std::fs::rename(&staging, &path).map_err(data_dir_error)?;
+            // Make the rename itself durable.
+            File::open(dir)
+                .and_then(|d| d.sync_all())
+                .map_err(data_dir_error)?;
+        }
+        let db = open_db(&path, false).map_err(|e| StoreError::Corrupt {
+            path: path.clone(),
+            reason: e.to_string(),
         })?;
         let store = Store {
             db,
             path,
             _lock: lock,
         };
-        let opened = store.check_meta(spec, exists)?;
-        Ok((store, opened))
+        store.check_meta(spec)?;
+        Ok(store)
     }
 
-    fn check_meta(&self, spec: &ChainSpec, existed: bool) -> Result<Opened, StoreError> {
-        let version = self.get::<Meta>(&MetaKey::SchemaVersion)?;
-        let Some(version) = version else {
-            // A store is complete once its first batch (genesis, with the version) lands.
-            // Without the version it must hold nothing at all: a crash before that batch.
-            if existed && !self.is_empty()? {
-                return Err(self.corrupt("data without a schema version"));
-            }
-            return Ok(Opened::Created);
-        };
-        let version = version.as_u64();
+    fn check_meta(&self, spec: &ChainSpec) -> Result<(), StoreError> {
+        let version = self
+            .get::<Meta>(&MetaKey::SchemaVersion)?
+            .ok_or_else(|| self.corrupt("no schema version"))?
+            .as_u64();
         if version > u64::from(SCHEMA_VERSION) {
             return Err(StoreError::NewerSchema {
                 path: self.path.clone(),
@@ -220,25 +234,7 @@ impl Store {
                 expected: spec.genesis_hash(),
             });
         }
-        Ok(Opened::Existing)
-    }
-
-    fn is_empty(&self) -> Result<bool, StoreError> {
-        for name in COLUMN_FAMILIES {
-            let cf = self
-                .db
-                .cf_handle(name)
-                .ok_or_else(|| self.corrupt(&format!("missing column family {name}")))?;
-            if self
-                .db
-                .iterator_cf(cf, IteratorMode::Start)
-                .next()
-                .is_some()
-            {
-                return Ok(false);
-            }
-        }
-        Ok(true)
+        Ok(())
     }
 
     /// The RocksDB directory.

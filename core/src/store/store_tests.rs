@@ -7,17 +7,37 @@ fn dev() -> ChainSpec {
     ChainSpec::resolve("dev").unwrap()
 }
 
+fn open(dir: &Path) -> Result<Store, StoreError> {
+    Store::open(dir, &dev(), |store| {
+        crate::chain::write_genesis(store, &dev())
+    })
+}
+
 #[test]
-fn a_new_directory_is_created_and_reported_as_such() {
+fn a_new_directory_is_created_and_initialised_once() {
     let dir = tempfile::tempdir().unwrap();
-    let (_, opened) = Store::open(&dir.path().join("nested"), &dev()).unwrap();
-    assert_eq!(opened, Opened::Created);
+    let nested = dir.path().join("nested");
+    let mut runs = 0;
+    drop(
+        Store::open(&nested, &dev(), |store| {
+            runs += 1;
+            crate::chain::write_genesis(store, &dev())
+        })
+        .unwrap(),
+    );
+    drop(
+        Store::open(&nested, &dev(), |_| {
+            panic!("an existing store is not initialised again")
+        })
+        .unwrap(),
+    );
+    assert_eq!(runs, 1);
 }
 
 #[test]
 fn batches_write_typed_values_all_at_once() {
     let dir = tempfile::tempdir().unwrap();
-    let (store, _) = Store::open(dir.path(), &dev()).unwrap();
+    let store = open(dir.path()).unwrap();
     let address = Address::from_bytes([4; 32]);
     let account = Account {
         balance: Amount::from_base_units(12),
@@ -42,7 +62,7 @@ fn batches_write_typed_values_all_at_once() {
 #[test]
 fn a_value_that_does_not_decode_is_reported_as_damage() {
     let dir = tempfile::tempdir().unwrap();
-    let (store, _) = Store::open(dir.path(), &dev()).unwrap();
+    let store = open(dir.path()).unwrap();
     let cf = store.db.cf_handle(Accounts::NAME).unwrap();
     store.db.put_cf(cf, [4u8; 32], [1, 2, 3]).unwrap();
     let error = store
@@ -53,16 +73,17 @@ fn a_value_that_does_not_decode_is_reported_as_damage() {
 }
 
 #[test]
-fn an_empty_store_is_initialised_but_data_without_a_schema_version_is_damage() {
+fn an_interrupted_creation_is_discarded_and_a_store_without_schema_version_is_damage() {
     let dir = tempfile::tempdir().unwrap();
-    // Created, then a crash before the genesis batch: nothing to lose, start afresh.
-    drop(Store::open(dir.path(), &dev()).unwrap());
-    let (store, opened) = Store::open(dir.path(), &dev()).unwrap();
-    assert_eq!(opened, Opened::Created);
+    // What a crash half-way through creating a store leaves behind.
+    std::fs::create_dir_all(dir.path().join(STAGING_DB_DIR)).unwrap();
+    std::fs::write(dir.path().join(STAGING_DB_DIR).join("CURRENT"), b"junk").unwrap();
+    let store = open(dir.path()).unwrap();
+    assert!(!dir.path().join(STAGING_DB_DIR).exists());
     let mut batch = store.batch();
-    batch.put::<Canonical>(&Height(0), &BlockHash::ZERO);
+    batch.delete::<Meta>(&MetaKey::SchemaVersion);
     store.write(batch).unwrap();
     drop(store);
-    let error = Store::open(dir.path(), &dev()).unwrap_err();
+    let error = open(dir.path()).unwrap_err();
     assert!(matches!(error, StoreError::Corrupt { .. }), "{error}");
 }
