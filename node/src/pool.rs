@@ -108,6 +108,16 @@ impl PoolHandle {
         self.lock().contains(id)
     }
 
+    /// A pending transaction.
+    pub fn get(&self, id: &tern_core::types::TxId) -> Option<SignedTransaction> {
+        self.lock().get(id).cloned()
+    }
+
+    /// What `sender`'s pending transactions cost together.
+    pub fn pending_cost(&self, sender: &Address) -> tern_core::types::Amount {
+        self.lock().pending_cost(sender)
+    }
+
     /// The best transactions for a block within `max_count` and `max_bytes`.
     pub fn select(&self, max_count: usize, max_bytes: u64) -> Vec<SignedTransaction> {
         self.lock().select(max_count, max_bytes)

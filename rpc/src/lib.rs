@@ -1,7 +1,34 @@
 //! # tern-rpc
 //!
-//! The JSON-RPC interface of a Tern node: one jsonrpsee API definition that yields both the
-//! server and a typed Rust client, the JSON shapes converted from [`tern_core`] types, the
-//! error codes and the server's limits.
+//! The JSON-RPC interface of a Tern node: what wallets, explorers and scripts see.
 //!
-//! It is empty until the JSON-RPC issue lands.
+//! ## Map
+//!
+//! | module | owns |
+//! |---|---|
+//! | [`api`] | the API, defined once; jsonrpsee generates server traits and a typed client |
+//! | [`json`] | one JSON type per response, converted from [`tern_core`] types |
+//! | [`error`] | the error codes |
+//! | [`backend`] | [`backend::NodeBackend`]: what the server needs from the node |
+//! | [`server`] | the API over a backend, HTTP and WebSocket on one port, limits |
+//!
+//! ## Conventions
+//!
+//! Hashes are lowercase hex, addresses bech32m under the chain's prefix, amounts and fees
+//! decimal strings of base units. Invalid params name the bad field. A refused transaction
+//! is error 1001 with `data.reason` naming the mempool's rule.
+//!
+//! ## Security notes
+//!
+//! The server listens on 127.0.0.1 by default and warns when bound elsewhere. Methods that
+//! change what the node does (mining, on-demand blocks) are served only when admin access
+//! is enabled. Request and response sizes, batch length, connections and subscriptions are
+//! capped ([`server::RpcConfig`]).
+
+pub use jsonrpsee;
+
+pub mod api;
+pub mod backend;
+pub mod error;
+pub mod json;
+pub mod server;

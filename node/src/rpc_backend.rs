@@ -1,0 +1,97 @@
+//! The node as the RPC server sees it: [`tern_rpc::backend::NodeBackend`] over the chain
+//! actor, the mempool and the miner.
+
+use tern_core::chain::{ChainHandle, ChainReader};
+use tern_core::mempool::MempoolStats;
+use tern_core::tx::SignedTransaction;
+use tern_core::types::{Address, Amount, BlockHash, TxId};
+use tern_rpc::backend::{DevMineFailure, MinerState, NodeBackend, SubmitFailure};
+use tern_rpc::jsonrpsee::core::async_trait;
+
+use crate::mining::{MineError, MinerHandle};
+use crate::pool::{PoolHandle, SubmitError};
+
+/// The node's parts the RPC server uses.
+#[derive(Debug, Clone)]
+pub struct NodeRpc {
+    chain: ChainHandle,
+    pool: PoolHandle,
+    miner: MinerHandle,
+}
+
+impl NodeRpc {
+    /// The backend over these parts.
+    pub fn new(chain: ChainHandle, pool: PoolHandle, miner: MinerHandle) -> Self {
+        NodeRpc { chain, pool, miner }
+    }
+}
+
+#[async_trait]
+impl NodeBackend for NodeRpc {
+    fn chain(&self) -> &ChainReader {
+        self.chain.reader()
+    }
+
+    fn syncing(&self) -> bool {
+        // There is no sync yet: a node is always at the tip it knows.
+        false
+    }
+
+    async fn submit_transaction(&self, tx: SignedTransaction) -> Result<TxId, SubmitFailure> {
+        match self.pool.submit(tx).await {
+            Ok(admission) => Ok(admission.id),
+            Err(SubmitError::Rejected(e)) => Err(SubmitFailure::Rejected(e)),
+            Err(SubmitError::Unavailable(e)) => Err(SubmitFailure::Unavailable(e)),
+        }
+    }
+
+    fn pending_transaction(&self, id: &TxId) -> Option<SignedTransaction> {
+        self.pool.get(id)
+    }
+
+    fn pending(&self, address: &Address) -> Result<(u64, Amount), String> {
+        let nonce = self.pool.next_nonce(address).map_err(|e| e.to_string())?;
+        Ok((nonce, self.pool.pending_cost(address)))
+    }
+
+    fn mempool_stats(&self) -> MempoolStats {
+        self.pool.stats()
+    }
+
+    fn mempool_list(&self, limit: usize) -> Vec<SignedTransaction> {
+        self.pool.list(limit)
+    }
+
+    async fn dev_mine(
+        &self,
+        count: u64,
+        reward: Address,
+    ) -> Result<Vec<BlockHash>, DevMineFailure> {
+        self.miner
+            .mine_now(count, reward)
+            .await
+            .map_err(|e| match e {
+                MineError::NotAllowed | MineError::TooMany(_) => {
+                    DevMineFailure::NotAllowed(e.to_string())
+                }
+                MineError::Failed(_) => DevMineFailure::Failed(e.to_string()),
+            })
+    }
+
+    fn miner_state(&self) -> MinerState {
+        let status = self.miner.status();
+        MinerState {
+            threads: status.settings.map_or(0, |s| s.threads),
+            reward: status.settings.map(|s| s.reward),
+            blocks_found: status.blocks_found,
+        }
+    }
+
+    fn miner_start(&self, threads: usize, reward: Address) {
+        self.miner.start(threads, reward);
+    }
+
+    fn miner_stop(&self) {
+        self.miner.stop();
+    }
+}

@@ -1,0 +1,317 @@
+//! The JSON-RPC server against a real node: every method through the generated client, and
+//! each JSON-RPC error code through raw requests.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs
+)]
+
+use std::sync::Arc;
+
+use jsonrpsee::core::client::{ClientT, Error as ClientError};
+use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
+use jsonrpsee::rpc_params;
+use tern_core::chain::{spawn, Chain};
+use tern_core::crypto::{dev_secret_key, SecretKey};
+use tern_core::encoding;
+use tern_core::genesis::ChainSpec;
+use tern_core::mempool::MempoolConfig;
+use tern_core::tx::Transaction;
+use tern_core::types::Amount;
+use tern_node::mining::MinerHandle;
+use tern_node::pool::PoolHandle;
+use tern_node::rpc_backend::NodeRpc;
+use tern_rpc::api::{TernAdminApiClient, TernApiClient};
+use tern_rpc::json::{BlockId, BlockTransactions, TxStatus};
+use tern_rpc::server::{start, RpcConfig, RunningServer};
+
+struct Node {
+    client: HttpClient,
+    server: RunningServer,
+    spec: ChainSpec,
+    _dir: tempfile::TempDir,
+}
+
+async fn node(chain: &str, admin: bool) -> Node {
+    let spec = ChainSpec::resolve(chain).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (chain, _thread) = spawn(Chain::open(dir.path(), spec.clone()).unwrap()).unwrap();
+    let (pool, _follower) = PoolHandle::start(chain.clone(), MempoolConfig::default());
+    let miner = MinerHandle::spawn(chain.clone(), pool.clone(), None);
+    let backend = Arc::new(NodeRpc::new(chain, pool, miner));
+    let config = RpcConfig {
+        addr: "127.0.0.1:0".parse().unwrap(),
+        admin,
+        ..RpcConfig::default()
+    };
+    let server = start(backend, config).await.unwrap();
+    let client = HttpClientBuilder::default()
+        .build(format!("http://{}", server.addr))
+        .unwrap();
+    Node {
+        client,
+        server,
+        spec,
+        _dir: dir,
+    }
+}
+
+fn address(node: &Node, key: &SecretKey) -> String {
+    node.spec.format_address(&key.address())
+}
+
+fn signed_hex(
+    node: &Node,
+    from: &SecretKey,
+    to: &SecretKey,
+    amount: u64,
+    fee: u64,
+    nonce: u64,
+) -> (String, String) {
+    let tx = Transaction {
+        chain_id: node.spec.consensus.chain_id,
+        from: from.address(),
+        to: to.address(),
+        amount: Amount::from_base_units(amount),
+        fee: Amount::from_base_units(fee),
+        nonce,
+    }
+    .sign(from);
+    (hex::encode(encoding::encode(&tx)), tx.id().to_string())
+}
+
+fn code(error: ClientError) -> (i32, String, Option<serde_json::Value>) {
+    match error {
+        ClientError::Call(e) => (
+            e.code(),
+            e.message().to_owned(),
+            e.data().map(|d| serde_json::from_str(d.get()).unwrap()),
+        ),
+        other => panic!("expected a call error, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wallet_flow_over_rpc() {
+    let node = node("dev", true);
+    let node = node.await;
+    let c = &node.client;
+    let info = c.chain_info().await.unwrap();
+    assert_eq!(
+        (info.height, info.chain_id, info.dev_mining),
+        (0, 7357, true)
+    );
+    assert_eq!(info.genesis_hash, node.spec.genesis_hash().to_string());
+
+    let (alice, bob) = (dev_secret_key(0), dev_secret_key(1));
+    let before = c.account_get(address(&node, &bob)).await.unwrap();
+    let (tx, id) = signed_hex(&node, &alice, &bob, 25_000, 1_000, 0);
+    assert_eq!(c.tx_submit(tx.clone()).await.unwrap(), id);
+    assert!(matches!(
+        c.tx_get(id.clone()).await.unwrap(),
+        TxStatus::Pending { .. }
+    ));
+    let alice_pending = c.account_get(address(&node, &alice)).await.unwrap();
+    assert_eq!((alice_pending.nonce, alice_pending.pending_nonce), (0, 1));
+    let pool = c.mempool_info().await.unwrap();
+    assert_eq!(pool.count, 1);
+    let listed = c.mempool_list(Some(10)).await.unwrap();
+    assert_eq!(
+        (listed[0].txid.as_str(), listed[0].fee.as_str()),
+        (id.as_str(), "1000")
+    );
+
+    let hashes = c
+        .dev_mine(2, Some(address(&node, &dev_secret_key(9))))
+        .await
+        .unwrap();
+    assert_eq!(hashes.len(), 2);
+    match c.tx_get(id.clone()).await.unwrap() {
+        TxStatus::Confirmed {
+            height,
+            confirmations,
+            block_hash,
+            ..
+        } => {
+            assert_eq!(
+                (height, confirmations, block_hash.as_str()),
+                (1, 2, hashes[0].as_str())
+            );
+        }
+        other => panic!("not confirmed: {other:?}"),
+    }
+    let after = c.account_get(address(&node, &bob)).await.unwrap();
+    let moved = after.balance.parse::<u64>().unwrap() - before.balance.parse::<u64>().unwrap();
+    assert_eq!(moved, 25_000);
+
+    let by_height = c
+        .chain_get_block(BlockId::Height(1), Some(true))
+        .await
+        .unwrap()
+        .unwrap();
+    let by_hash = c
+        .chain_get_block(BlockId::Hash(hashes[0].clone()), Some(false))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(by_height.header, by_hash.header);
+    assert!(matches!(&by_height.transactions, BlockTransactions::Full(t) if t[0].id == id));
+    assert!(
+        matches!(&by_hash.transactions, BlockTransactions::Ids(ids) if ids == &vec![id.clone()])
+    );
+    assert_eq!(
+        c.chain_get_header(BlockId::Height(2))
+            .await
+            .unwrap()
+            .unwrap()
+            .hash,
+        hashes[1]
+    );
+    assert_eq!(
+        c.chain_get_block_hash(2).await.unwrap(),
+        Some(hashes[1].clone())
+    );
+    assert_eq!(c.chain_get_block_hash(3).await.unwrap(), None);
+    assert_eq!(
+        c.chain_get_block(BlockId::Height(99), None).await.unwrap(),
+        None
+    );
+
+    let history = c
+        .account_history(address(&node, &bob), None, Some(10))
+        .await
+        .unwrap();
+    assert_eq!(history.entries.len(), 1);
+    assert_eq!(history.entries[0].txid, id);
+    assert_eq!(history.next_cursor, None);
+
+    // Resubmitting a mined transaction names the rule and the nonce to use.
+    let (code, message, data) = code(c.tx_submit(tx).await.unwrap_err());
+    assert_eq!(code, tern_rpc::error::TX_REJECTED, "{message}");
+    let data = data.unwrap();
+    assert_eq!(
+        (data["reason"].as_str(), data["expected"].as_u64()),
+        (Some("nonce_too_low"), Some(1))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rejections_and_bad_params_are_explained() {
+    let node = node("dev", true).await;
+    let c = &node.client;
+    let (alice, bob) = (dev_secret_key(0), dev_secret_key(1));
+    let (cheap, _) = signed_hex(&node, &alice, &bob, 1, 1, 0);
+    let (code_, _, data) = code(c.tx_submit(cheap).await.unwrap_err());
+    assert_eq!(code_, tern_rpc::error::TX_REJECTED);
+    assert_eq!(data.as_ref().unwrap()["reason"], "fee_too_low");
+    assert_eq!(data.unwrap()["minimum"], "156");
+
+    let (code_, message, data) = code(c.account_get("tdev1notanaddress".into()).await.unwrap_err());
+    assert_eq!(code_, -32602);
+    assert!(message.contains("address"), "{message}");
+    assert_eq!(data.unwrap()["field"], "address");
+    let (code_, _, data) = code(c.tx_get("xyz".into()).await.unwrap_err());
+    assert_eq!(
+        (code_, data.unwrap()["field"].as_str()),
+        (-32602, Some("txid"))
+    );
+    let (code_, _, _) = code(c.tx_submit("zz".into()).await.unwrap_err());
+    assert_eq!(code_, -32602);
+    let (code_, _, data) = code(c.tx_submit("00".into()).await.unwrap_err());
+    assert_eq!(
+        (code_, data.unwrap()["reason"].as_str()),
+        (tern_rpc::error::TX_REJECTED, Some("malformed"))
+    );
+    let (code_, _, _) = code(
+        c.account_history(address(&node, &alice), Some("1:x".into()), None)
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(code_, -32602);
+    let (code_, _, _) = code(
+        c.account_history(address(&node, &alice), None, Some(101))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(code_, -32602);
+    let (code_, _, _) = code(
+        ClientT::request::<serde_json::Value, _>(c, "chain_getBlockHash", rpc_params!["one"])
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(code_, -32602);
+    let (code_, _, _) = code(
+        ClientT::request::<serde_json::Value, _>(c, "no_such_method", rpc_params![])
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(code_, -32601);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_methods_need_admin_access_and_dev_chains() {
+    let public = node("dev", false).await;
+    let (code_, _, _) = code(public.client.dev_mine(1, None).await.unwrap_err());
+    assert_eq!(code_, -32601, "admin methods are not served");
+    let testnet = node("testnet", true).await;
+    let reward = address(&testnet, &dev_secret_key(0));
+    let (code_, _, _) = code(
+        testnet
+            .client
+            .dev_mine(1, Some(reward.clone()))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(code_, tern_rpc::error::DEV_MINING_DISABLED);
+    let status = testnet
+        .client
+        .miner_start(reward.clone(), Some(0))
+        .await
+        .unwrap();
+    assert!(!status.running);
+    assert_eq!(status.reward_address, Some(reward));
+    assert!(!testnet.client.miner_stop().await.unwrap().running);
+}
+
+/// Sends raw bytes as an HTTP POST and returns the response body.
+async fn raw_post(addr: std::net::SocketAddr, body: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!(
+        "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    response
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn protocol_errors_get_their_json_rpc_codes() {
+    let node = node("dev", false).await;
+    let addr = node.server.addr;
+    assert!(raw_post(addr, "{not json").await.contains("-32700"));
+    assert!(raw_post(addr, r#"{"jsonrpc":"2.0","id":1}"#)
+        .await
+        .contains("-32600"));
+    assert!(
+        raw_post(addr, r#"{"jsonrpc":"2.0","id":1,"method":"nope"}"#)
+            .await
+            .contains("-32601")
+    );
+    assert!(raw_post(
+        addr,
+        r#"{"jsonrpc":"2.0","id":1,"method":"chain_getBlockHash","params":[-1]}"#
+    )
+    .await
+    .contains("-32602"));
+    let ok = raw_post(
+        addr,
+        r#"{"jsonrpc":"2.0","id":1,"method":"chain_info","params":[]}"#,
+    )
+    .await;
+    assert!(ok.contains("\"genesisHash\""), "{ok}");
+}

@@ -1,0 +1,82 @@
+//! The API, defined once: jsonrpsee generates the server traits and the typed client from
+//! it. Method names are a contract; each is documented in `docs/RPC.md`.
+
+use jsonrpsee::core::RpcResult;
+use jsonrpsee::proc_macros::rpc;
+
+use crate::json::{
+    AccountJson, BlockId, BlockJson, ChainInfo, HeaderJson, HistoryPageJson, MempoolEntry,
+    MempoolInfo, MinerStatusJson, TxStatus,
+};
+
+/// Methods for wallets, explorers and scripts: safe to expose.
+#[rpc(server, client)]
+pub trait TernApi {
+    /// The chain and its tip.
+    #[method(name = "chain_info")]
+    fn chain_info(&self) -> RpcResult<ChainInfo>;
+
+    /// A block by hash (any branch) or height (canonical chain); whole transactions if
+    /// `full`. `null` if unknown.
+    #[method(name = "chain_getBlock")]
+    fn chain_get_block(&self, block: BlockId, full: Option<bool>) -> RpcResult<Option<BlockJson>>;
+
+    /// A header by hash or height. `null` if unknown.
+    #[method(name = "chain_getHeader")]
+    fn chain_get_header(&self, block: BlockId) -> RpcResult<Option<HeaderJson>>;
+
+    /// The canonical block hash at `height`, or `null`.
+    #[method(name = "chain_getBlockHash")]
+    fn chain_get_block_hash(&self, height: u64) -> RpcResult<Option<String>>;
+
+    /// Submits a signed transaction (hex of its canonical encoding); returns its id.
+    #[method(name = "tx_submit")]
+    async fn tx_submit(&self, transaction: String) -> RpcResult<String>;
+
+    /// A transaction's status: pending, confirmed, or unknown.
+    #[method(name = "tx_get")]
+    fn tx_get(&self, txid: String) -> RpcResult<TxStatus>;
+
+    /// An account's balance and nonces.
+    #[method(name = "account_get")]
+    fn account_get(&self, address: String) -> RpcResult<AccountJson>;
+
+    /// Transactions touching `address`, newest first, at most `limit` (default and maximum
+    /// 100), continuing from `cursor`.
+    #[method(name = "account_history")]
+    fn account_history(
+        &self,
+        address: String,
+        cursor: Option<String>,
+        limit: Option<u32>,
+    ) -> RpcResult<HistoryPageJson>;
+
+    /// Mempool figures.
+    #[method(name = "mempool_info")]
+    fn mempool_info(&self) -> RpcResult<MempoolInfo>;
+
+    /// Up to `limit` (default 100, maximum 1,000) pending transactions, best-paying first.
+    #[method(name = "mempool_list")]
+    fn mempool_list(&self, limit: Option<u32>) -> RpcResult<Vec<MempoolEntry>>;
+}
+
+/// Methods that change what the node does: served only when admin access is enabled.
+#[rpc(server, client)]
+pub trait TernAdminApi {
+    /// Mines `count` blocks now on a development chain, paying `reward` (default: the
+    /// miner's reward address); returns their hashes.
+    #[method(name = "dev_mine")]
+    async fn dev_mine(&self, count: u64, reward: Option<String>) -> RpcResult<Vec<String>>;
+
+    /// What the miner is doing.
+    #[method(name = "miner_status")]
+    fn miner_status(&self) -> RpcResult<MinerStatusJson>;
+
+    /// Starts mining with `threads` (default 1) paying `reward`.
+    #[method(name = "miner_start")]
+    fn miner_start(&self, reward: String, threads: Option<usize>) -> RpcResult<MinerStatusJson>;
+
+    /// Stops mining.
+    #[method(name = "miner_stop")]
+    fn miner_stop(&self) -> RpcResult<MinerStatusJson>;
+}

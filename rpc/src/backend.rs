@@ -1,0 +1,69 @@
+//! What the RPC server needs from the node. The node implements [`NodeBackend`]; the RPC
+//! crate never reaches into P2P or mining internals.
+
+use jsonrpsee::core::async_trait;
+use tern_core::chain::ChainReader;
+use tern_core::mempool::{MempoolError, MempoolStats};
+use tern_core::tx::SignedTransaction;
+use tern_core::types::{Address, Amount, BlockHash, TxId};
+
+/// Why the node did not take a transaction.
+#[derive(Debug, thiserror::Error)]
+pub enum SubmitFailure {
+    /// The mempool refused it.
+    #[error(transparent)]
+    Rejected(#[from] MempoolError),
+    /// The node could not check it.
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+/// Why on-demand mining failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DevMineFailure {
+    /// The chain does not allow it.
+    #[error("{0}")]
+    NotAllowed(String),
+    /// It was tried and failed.
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// The miner's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MinerState {
+    /// Nonce-search threads running (0: stopped).
+    pub threads: usize,
+    /// Where rewards go.
+    pub reward: Option<Address>,
+    /// Blocks mined and accepted.
+    pub blocks_found: u64,
+}
+
+/// The node, as the RPC server sees it.
+#[async_trait]
+pub trait NodeBackend: Send + Sync + 'static {
+    /// Chain queries.
+    fn chain(&self) -> &ChainReader;
+    /// Whether the node is catching up with its peers.
+    fn syncing(&self) -> bool;
+    /// Admits a transaction to the mempool (the same path as a peer's).
+    async fn submit_transaction(&self, tx: SignedTransaction) -> Result<TxId, SubmitFailure>;
+    /// A pending transaction.
+    fn pending_transaction(&self, id: &TxId) -> Option<SignedTransaction>;
+    /// The next nonce `address` should use and the cost of its pending transactions.
+    fn pending(&self, address: &Address) -> Result<(u64, Amount), String>;
+    /// Mempool figures.
+    fn mempool_stats(&self) -> MempoolStats;
+    /// Up to `limit` pending transactions, best-paying first.
+    fn mempool_list(&self, limit: usize) -> Vec<SignedTransaction>;
+    /// Mines `count` blocks now (development chains only).
+    async fn dev_mine(&self, count: u64, reward: Address)
+        -> Result<Vec<BlockHash>, DevMineFailure>;
+    /// The miner's state.
+    fn miner_state(&self) -> MinerState;
+    /// Starts mining with `threads` threads paying `reward`.
+    fn miner_start(&self, threads: usize, reward: Address);
+    /// Stops mining.
+    fn miner_stop(&self);
+}

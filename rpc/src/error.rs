@@ -1,0 +1,64 @@
+//! Error codes. The JSON-RPC 2.0 codes (-32700 parse error, -32600 invalid request, -32601
+//! method not found, -32602 invalid params, -32603 internal error) keep their meaning;
+//! Tern's own codes are positive and stable, listed in `docs/RPC.md`.
+
+use jsonrpsee::types::{ErrorObject, ErrorObjectOwned};
+use serde_json::json;
+use tern_core::mempool::MempoolError;
+
+/// Invalid params: the message names the bad field.
+pub const INVALID_PARAMS: i32 = -32602;
+/// The node failed (its store, or it is stopping).
+pub const INTERNAL: i32 = -32603;
+/// The mempool refused a transaction; `data.reason` says why.
+pub const TX_REJECTED: i32 = 1001;
+/// The chain does not allow on-demand mining.
+pub const DEV_MINING_DISABLED: i32 = 1002;
+/// Mining failed.
+pub const MINING_FAILED: i32 = 1003;
+
+/// An invalid-params error naming `field`.
+pub fn invalid_param(field: &str, reason: impl std::fmt::Display) -> ErrorObjectOwned {
+    ErrorObject::owned(
+        INVALID_PARAMS,
+        format!("invalid {field}: {reason}"),
+        Some(json!({ "field": field })),
+    )
+}
+
+/// An internal error.
+pub fn internal(reason: impl std::fmt::Display) -> ErrorObjectOwned {
+    ErrorObject::owned(INTERNAL, format!("internal error: {reason}"), None::<()>)
+}
+
+/// A mempool rejection: `data` holds `reason` and the figures a wallet needs.
+pub fn rejected(error: &MempoolError) -> ErrorObjectOwned {
+    let mut data = json!({ "reason": error.reason() });
+    let extra = match error {
+        MempoolError::NonceTooLow { expected } => json!({ "expected": expected }),
+        MempoolError::NonceGap {
+            expected,
+            max_ahead,
+        } => json!({ "expected": expected, "maxAhead": max_ahead }),
+        MempoolError::InsufficientFunds { available, needed } => {
+            json!({ "available": available.to_string(), "needed": needed.to_string() })
+        }
+        MempoolError::FeeTooLow { minimum } | MempoolError::ReplacementUnderpriced { minimum } => {
+            json!({ "minimum": minimum.to_string() })
+        }
+        MempoolError::PoolFull { minimum_fee } => json!({ "minimum": minimum_fee.to_string() }),
+        MempoolError::SenderFull { limit } => json!({ "limit": limit }),
+        MempoolError::WrongChain { expected, found } => {
+            json!({ "expected": expected.0, "found": found.0 })
+        }
+        _ => json!({}),
+    };
+    if let (Some(data), Some(extra)) = (data.as_object_mut(), extra.as_object()) {
+        data.extend(extra.clone());
+    }
+    ErrorObject::owned(
+        TX_REJECTED,
+        format!("transaction rejected: {error}"),
+        Some(data),
+    )
+}

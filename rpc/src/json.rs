@@ -1,0 +1,341 @@
+//! The JSON shapes of the API, one type per response, converted from core types.
+//!
+//! Conventions: hashes are lowercase hex; addresses are bech32m under the chain's prefix;
+//! amounts and fees are decimal strings of base units (JavaScript cannot hold every u64);
+//! heights, nonces, positions and timestamps (milliseconds) are numbers.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use tern_core::block::{Block, Header};
+use tern_core::chain::{HistoryEntry, HistoryPage, TipInfo, TxInfo};
+use tern_core::genesis::ChainSpec;
+use tern_core::tx::SignedTransaction;
+use tern_core::types::AddressPrefix;
+
+/// A block named by its hash or its height on the canonical chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum BlockId {
+    /// A height on the canonical chain.
+    Height(u64),
+    /// A block hash (64 hex digits).
+    Hash(String),
+}
+
+/// `chain_info`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChainInfo {
+    /// The chain id in every transaction.
+    pub chain_id: u32,
+    /// The chain's name.
+    pub name: String,
+    /// The address prefix.
+    pub address_prefix: String,
+    /// The genesis hash, which identifies the chain.
+    pub genesis_hash: String,
+    /// The tip's height.
+    pub height: u64,
+    /// The tip's hash.
+    pub best_hash: String,
+    /// Cumulative work of the chain, decimal.
+    pub cumulative_work: String,
+    /// The target the next block must meet, 64 hex digits.
+    pub current_target: String,
+    /// Whether the node is catching up with its peers.
+    pub syncing: bool,
+    /// Whether the chain allows `dev_mine`.
+    pub dev_mining: bool,
+}
+
+impl ChainInfo {
+    /// The info of `spec` at `tip`.
+    pub fn new(spec: &ChainSpec, tip: &TipInfo, next_target: String, syncing: bool) -> Self {
+        ChainInfo {
+            chain_id: spec.consensus.chain_id.0,
+            name: spec.name.clone(),
+            address_prefix: spec.address_prefix.to_string(),
+            genesis_hash: spec.genesis_hash().to_string(),
+            height: tip.height().value(),
+            best_hash: tip.hash.to_string(),
+            cumulative_work: tip.cumulative_work.to_string(),
+            current_target: next_target,
+            syncing,
+            dev_mining: spec.dev_mining,
+        }
+    }
+}
+
+/// A block header with its hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HeaderJson {
+    /// The block hash.
+    pub hash: String,
+    /// The header version.
+    pub version: u32,
+    /// The height.
+    pub height: u64,
+    /// The parent's hash.
+    pub parent: String,
+    /// The transactions' Merkle root.
+    pub merkle_root: String,
+    /// Milliseconds since the Unix epoch.
+    pub timestamp: u64,
+    /// The proof-of-work target, 64 hex digits.
+    pub target: String,
+    /// Who was paid the reward and fees.
+    pub miner: String,
+    /// The proof-of-work nonce, decimal (it uses all 64 bits).
+    pub nonce: String,
+}
+
+impl HeaderJson {
+    /// The JSON form of `header`.
+    pub fn new(header: &Header, prefix: &AddressPrefix) -> Self {
+        HeaderJson {
+            hash: header.hash().to_string(),
+            version: header.version,
+            height: header.height.value(),
+            parent: header.parent.to_string(),
+            merkle_root: header.merkle_root.to_string(),
+            timestamp: header.timestamp.as_millis(),
+            target: header.target.to_string(),
+            miner: header.miner.to_bech32(prefix),
+            nonce: header.nonce.to_string(),
+        }
+    }
+}
+
+/// A transaction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TransactionJson {
+    /// The transaction id.
+    pub id: String,
+    /// The chain it is signed for.
+    pub chain_id: u32,
+    /// The sender's address.
+    pub from: String,
+    /// The recipient's address.
+    pub to: String,
+    /// Base units the recipient receives.
+    pub amount: String,
+    /// Base units the miner receives.
+    pub fee: String,
+    /// The sender's nonce.
+    pub nonce: u64,
+    /// The signature, 128 hex digits.
+    pub signature: String,
+}
+
+impl TransactionJson {
+    /// The JSON form of `tx`.
+    pub fn new(signed: &SignedTransaction, prefix: &AddressPrefix) -> Self {
+        let tx = signed.tx();
+        TransactionJson {
+            id: signed.id().to_string(),
+            chain_id: tx.chain_id.0,
+            from: tx.from.to_bech32(prefix),
+            to: tx.to.to_bech32(prefix),
+            amount: tx.amount.to_string(),
+            fee: tx.fee.to_string(),
+            nonce: tx.nonce,
+            signature: hex::encode(signed.signature().as_bytes()),
+        }
+    }
+}
+
+/// A block's transactions: ids, or whole transactions when asked for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum BlockTransactions {
+    /// Whole transactions.
+    Full(Vec<TransactionJson>),
+    /// Transaction ids.
+    Ids(Vec<String>),
+}
+
+/// `chain_getBlock`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BlockJson {
+    /// The header fields and hash.
+    #[serde(flatten)]
+    pub header: HeaderJson,
+    /// The encoded size in bytes.
+    pub size: u64,
+    /// The transactions.
+    pub transactions: BlockTransactions,
+}
+
+impl BlockJson {
+    /// The JSON form of `block`, with whole transactions if `full`.
+    pub fn new(block: &Block, full: bool, prefix: &AddressPrefix) -> Self {
+        let transactions = if full {
+            BlockTransactions::Full(
+                block
+                    .transactions
+                    .iter()
+                    .map(|t| TransactionJson::new(t, prefix))
+                    .collect(),
+            )
+        } else {
+            BlockTransactions::Ids(
+                block
+                    .transactions
+                    .iter()
+                    .map(|t| t.id().to_string())
+                    .collect(),
+            )
+        };
+        BlockJson {
+            header: HeaderJson::new(&block.header, prefix),
+            size: block.encoded_len(),
+            transactions,
+        }
+    }
+}
+
+/// `tx_get`: a transaction and where it is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "camelCase")]
+pub enum TxStatus {
+    /// Waiting in the mempool.
+    Pending {
+        /// The transaction.
+        transaction: TransactionJson,
+    },
+    /// On the canonical chain.
+    #[serde(rename_all = "camelCase")]
+    Confirmed {
+        /// The transaction.
+        transaction: TransactionJson,
+        /// The block's height.
+        height: u64,
+        /// The block's hash.
+        block_hash: String,
+        /// 1 when in the tip, more as blocks build on it.
+        confirmations: u64,
+    },
+    /// Neither pending nor on the canonical chain.
+    Unknown,
+}
+
+impl TxStatus {
+    /// The status of a confirmed transaction.
+    pub fn confirmed(info: &TxInfo, prefix: &AddressPrefix) -> Self {
+        TxStatus::Confirmed {
+            transaction: TransactionJson::new(&info.tx, prefix),
+            height: info.height.value(),
+            block_hash: info.block.to_string(),
+            confirmations: info.confirmations,
+        }
+    }
+}
+
+/// `account_get`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountJson {
+    /// The address.
+    pub address: String,
+    /// The balance at the tip.
+    pub balance: String,
+    /// The nonce at the tip: how many transactions it has sent.
+    pub nonce: u64,
+    /// The nonce its next transaction should use, after its pending ones.
+    pub pending_nonce: u64,
+    /// The balance once its pending transactions are mined (what it sends; incoming
+    /// pending transfers are not counted).
+    pub pending_balance: String,
+}
+
+/// One entry of `account_history`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HistoryEntryJson {
+    /// The transaction id.
+    pub txid: String,
+    /// The height of its block.
+    pub height: u64,
+    /// Its position in the block.
+    pub position: u32,
+}
+
+/// `account_history`: newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HistoryPageJson {
+    /// The entries, newest first.
+    pub entries: Vec<HistoryEntryJson>,
+    /// Pass this as `cursor` for the next, older page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub next_cursor: Option<String>,
+}
+
+impl From<HistoryPage> for HistoryPageJson {
+    fn from(page: HistoryPage) -> Self {
+        HistoryPageJson {
+            entries: page
+                .entries
+                .iter()
+                .map(
+                    |HistoryEntry {
+                         txid,
+                         height,
+                         position,
+                     }| HistoryEntryJson {
+                        txid: txid.to_string(),
+                        height: height.value(),
+                        position: *position,
+                    },
+                )
+                .collect(),
+            next_cursor: page.next.map(|c| c.to_string()),
+        }
+    }
+}
+
+/// `mempool_info`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MempoolInfo {
+    /// Transactions pending.
+    pub count: usize,
+    /// Their bytes.
+    pub bytes: usize,
+    /// The lowest fee a transfer is admitted with now.
+    pub minimum_fee: String,
+    /// Rejections since the node started, by reason.
+    pub rejections: BTreeMap<String, u64>,
+}
+
+/// One entry of `mempool_list`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MempoolEntry {
+    /// The transaction id.
+    pub txid: String,
+    /// Its fee.
+    pub fee: String,
+    /// Its sender.
+    pub sender: String,
+    /// Its nonce.
+    pub nonce: u64,
+}
+
+/// `miner_status`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MinerStatusJson {
+    /// Whether nonce-search threads are running.
+    pub running: bool,
+    /// How many.
+    pub threads: usize,
+    /// Where rewards go, if configured.
+    pub reward_address: Option<String>,
+    /// Blocks this node mined that the chain accepted.
+    pub blocks_found: u64,
+}

@@ -1,0 +1,336 @@
+//! The server: the API implemented over a [`NodeBackend`], on one port for HTTP and
+//! WebSocket, with limits on every dimension a client controls.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use jsonrpsee::core::{async_trait, RpcResult};
+use jsonrpsee::server::{BatchRequestConfig, RpcModule, Server, ServerConfig, ServerHandle};
+use tern_core::chain::HistoryCursor;
+use tern_core::mempool::decode_transaction;
+use tern_core::types::{Address, BlockHash, Height, TxId};
+
+use crate::api::{TernAdminApiServer, TernApiServer};
+use crate::backend::{DevMineFailure, NodeBackend, SubmitFailure};
+use crate::error::{self, internal, invalid_param};
+use crate::json::{
+    AccountJson, BlockId, BlockJson, ChainInfo, HeaderJson, HistoryPageJson, MempoolEntry,
+    MempoolInfo, MinerStatusJson, TransactionJson, TxStatus,
+};
+
+/// The default listening address.
+pub const DEFAULT_ADDR: &str = "127.0.0.1:8645";
+
+/// The most entries `mempool_list` returns.
+pub const MAX_MEMPOOL_LIST: u32 = 1_000;
+
+/// Server limits and access.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RpcConfig {
+    /// Where to listen.
+    pub addr: SocketAddr,
+    /// Whether to serve the admin methods (mining, on-demand blocks).
+    pub admin: bool,
+    /// The largest request body, in bytes.
+    pub max_request_bytes: u32,
+    /// The largest response body, in bytes.
+    pub max_response_bytes: u32,
+    /// The most calls in one batch.
+    pub max_batch: u32,
+    /// The most open connections.
+    pub max_connections: u32,
+    /// The most subscriptions per WebSocket connection.
+    pub max_subscriptions: u32,
+}
+
+impl Default for RpcConfig {
+    fn default() -> Self {
+        RpcConfig {
+            addr: SocketAddr::from(([127, 0, 0, 1], 8645)),
+            admin: false,
+            max_request_bytes: 1 << 20,
+            max_response_bytes: 16 << 20,
+            max_batch: 100,
+            max_connections: 100,
+            max_subscriptions: 64,
+        }
+    }
+}
+
+/// A running server.
+#[derive(Debug)]
+pub struct RunningServer {
+    /// Where it listens (useful with port 0).
+    pub addr: SocketAddr,
+    /// Stops it.
+    pub handle: ServerHandle,
+}
+
+/// The API over `backend`.
+pub struct TernRpc<B> {
+    backend: Arc<B>,
+}
+
+/// The methods to serve: the public API, plus the admin API if `admin`.
+pub fn methods<B: NodeBackend>(backend: Arc<B>, admin: bool) -> RpcModule<()> {
+    let mut module = RpcModule::new(());
+    // The two traits' method names are disjoint, so merging cannot fail.
+    let _ = module.merge(TernApiServer::into_rpc(TernRpc {
+        backend: Arc::clone(&backend),
+    }));
+    if admin {
+        let _ = module.merge(TernAdminApiServer::into_rpc(TernRpc { backend }));
+    }
+    module
+}
+
+/// Starts serving on `config.addr`.
+pub async fn start<B: NodeBackend>(
+    backend: Arc<B>,
+    config: RpcConfig,
+) -> std::io::Result<RunningServer> {
+    if !config.addr.ip().is_loopback() {
+        tracing::warn!(addr = %config.addr, "the RPC server listens beyond this machine");
+    }
+    let server_config = ServerConfig::builder()
+        .max_request_body_size(config.max_request_bytes)
+        .max_response_body_size(config.max_response_bytes)
+        .max_connections(config.max_connections)
+        .max_subscriptions_per_connection(config.max_subscriptions)
+        .set_batch_request_config(BatchRequestConfig::Limit(config.max_batch))
+        .build();
+    let server = Server::builder()
+        .set_config(server_config)
+        .build(config.addr)
+        .await?;
+    let addr = server.local_addr()?;
+    let handle = server.start(methods(backend, config.admin));
+    Ok(RunningServer { addr, handle })
+}
+
+fn parse_address<B: NodeBackend>(backend: &B, field: &str, text: &str) -> RpcResult<Address> {
+    Address::from_bech32(text, &backend.chain().spec().address_prefix)
+        .map_err(|e| invalid_param(field, e))
+}
+
+impl<B: NodeBackend> TernRpc<B> {
+    fn block_hash(&self, block: &BlockId) -> RpcResult<Option<BlockHash>> {
+        match block {
+            BlockId::Height(height) => self
+                .backend
+                .chain()
+                .hash_at(Height(*height))
+                .map_err(internal),
+            BlockId::Hash(text) => text
+                .parse()
+                .map(Some)
+                .map_err(|e| invalid_param("block", e)),
+        }
+    }
+
+    fn miner_json(&self) -> MinerStatusJson {
+        let state = self.backend.miner_state();
+        let prefix = &self.backend.chain().spec().address_prefix;
+        MinerStatusJson {
+            running: state.threads > 0,
+            threads: state.threads,
+            reward_address: state.reward.map(|a| a.to_bech32(prefix)),
+            blocks_found: state.blocks_found,
+        }
+    }
+}
+
+#[async_trait]
+impl<B: NodeBackend> TernApiServer for TernRpc<B> {
+    fn chain_info(&self) -> RpcResult<ChainInfo> {
+        let chain = self.backend.chain();
+        let tip = chain.tip().map_err(internal)?;
+        let parent = chain
+            .parent_context(&tip.hash)
+            .map_err(internal)?
+            .ok_or_else(|| internal("tip not indexed"))?;
+        let next = tern_core::pow::next_target(
+            &chain.spec().consensus.difficulty(),
+            parent.height,
+            parent.timestamp,
+        );
+        Ok(ChainInfo::new(
+            chain.spec(),
+            &tip,
+            next.to_string(),
+            self.backend.syncing(),
+        ))
+    }
+
+    fn chain_get_block(&self, block: BlockId, full: Option<bool>) -> RpcResult<Option<BlockJson>> {
+        let Some(hash) = self.block_hash(&block)? else {
+            return Ok(None);
+        };
+        let chain = self.backend.chain();
+        let found = chain.block(&hash).map_err(internal)?;
+        Ok(found.map(|b| BlockJson::new(&b, full.unwrap_or(false), &chain.spec().address_prefix)))
+    }
+
+    fn chain_get_header(&self, block: BlockId) -> RpcResult<Option<HeaderJson>> {
+        let Some(hash) = self.block_hash(&block)? else {
+            return Ok(None);
+        };
+        let chain = self.backend.chain();
+        let header = chain.header(&hash).map_err(internal)?;
+        Ok(header.map(|h| HeaderJson::new(&h, &chain.spec().address_prefix)))
+    }
+
+    fn chain_get_block_hash(&self, height: u64) -> RpcResult<Option<String>> {
+        Ok(self
+            .backend
+            .chain()
+            .hash_at(Height(height))
+            .map_err(internal)?
+            .map(|h| h.to_string()))
+    }
+
+    async fn tx_submit(&self, transaction: String) -> RpcResult<String> {
+        let bytes = hex::decode(transaction.trim_start_matches("0x"))
+            .map_err(|e| invalid_param("transaction", e))?;
+        let tx = decode_transaction(&bytes).map_err(|e| error::rejected(&e))?;
+        match self.backend.submit_transaction(tx).await {
+            Ok(id) => Ok(id.to_string()),
+            Err(SubmitFailure::Rejected(e)) => Err(error::rejected(&e)),
+            Err(SubmitFailure::Unavailable(e)) => Err(internal(e)),
+        }
+    }
+
+    fn tx_get(&self, txid: String) -> RpcResult<TxStatus> {
+        let id: TxId = txid.parse().map_err(|e| invalid_param("txid", e))?;
+        let chain = self.backend.chain();
+        let prefix = &chain.spec().address_prefix;
+        if let Some(info) = chain.transaction(&id).map_err(internal)? {
+            return Ok(TxStatus::confirmed(&info, prefix));
+        }
+        Ok(match self.backend.pending_transaction(&id) {
+            Some(tx) => TxStatus::Pending {
+                transaction: TransactionJson::new(&tx, prefix),
+            },
+            None => TxStatus::Unknown,
+        })
+    }
+
+    fn account_get(&self, address: String) -> RpcResult<AccountJson> {
+        let parsed = parse_address(&*self.backend, "address", &address)?;
+        let account = self.backend.chain().account(&parsed).map_err(internal)?;
+        let (pending_nonce, pending_cost) = self.backend.pending(&parsed).map_err(internal)?;
+        let pending_balance = account
+            .balance
+            .checked_sub(pending_cost)
+            .unwrap_or_default();
+        Ok(AccountJson {
+            address,
+            balance: account.balance.to_string(),
+            nonce: account.nonce,
+            pending_nonce,
+            pending_balance: pending_balance.to_string(),
+        })
+    }
+
+    fn account_history(
+        &self,
+        address: String,
+        cursor: Option<String>,
+        limit: Option<u32>,
+    ) -> RpcResult<HistoryPageJson> {
+        let parsed = parse_address(&*self.backend, "address", &address)?;
+        let cursor = cursor
+            .map(|c| c.parse::<HistoryCursor>())
+            .transpose()
+            .map_err(|e| invalid_param("cursor", e))?;
+        let limit = limit.unwrap_or(tern_core::chain::MAX_HISTORY_PAGE as u32);
+        if limit == 0 || limit as usize > tern_core::chain::MAX_HISTORY_PAGE {
+            return Err(invalid_param(
+                "limit",
+                format!("must be 1 to {}", tern_core::chain::MAX_HISTORY_PAGE),
+            ));
+        }
+        let page = self
+            .backend
+            .chain()
+            .history(&parsed, cursor, limit as usize)
+            .map_err(internal)?;
+        Ok(page.into())
+    }
+
+    fn mempool_info(&self) -> RpcResult<MempoolInfo> {
+        let stats = self.backend.mempool_stats();
+        Ok(MempoolInfo {
+            count: stats.count,
+            bytes: stats.bytes,
+            minimum_fee: stats.minimum_fee.to_string(),
+            rejections: stats
+                .rejections
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v))
+                .collect(),
+        })
+    }
+
+    fn mempool_list(&self, limit: Option<u32>) -> RpcResult<Vec<MempoolEntry>> {
+        let limit = limit.unwrap_or(100);
+        if limit > MAX_MEMPOOL_LIST {
+            return Err(invalid_param(
+                "limit",
+                format!("must be at most {MAX_MEMPOOL_LIST}"),
+            ));
+        }
+        let prefix = self.backend.chain().spec().address_prefix;
+        Ok(self
+            .backend
+            .mempool_list(limit as usize)
+            .iter()
+            .map(|t| MempoolEntry {
+                txid: t.id().to_string(),
+                fee: t.tx().fee.to_string(),
+                sender: t.tx().from.to_bech32(&prefix),
+                nonce: t.tx().nonce,
+            })
+            .collect())
+    }
+}
+
+#[async_trait]
+impl<B: NodeBackend> TernAdminApiServer for TernRpc<B> {
+    async fn dev_mine(&self, count: u64, reward: Option<String>) -> RpcResult<Vec<String>> {
+        let reward = match reward {
+            Some(text) => parse_address(&*self.backend, "reward", &text)?,
+            None => self.backend.miner_state().reward.ok_or_else(|| {
+                invalid_param("reward", "required: the miner has no reward address")
+            })?,
+        };
+        match self.backend.dev_mine(count, reward).await {
+            Ok(hashes) => Ok(hashes.iter().map(ToString::to_string).collect()),
+            Err(DevMineFailure::NotAllowed(e)) => Err(jsonrpsee::types::ErrorObject::owned(
+                error::DEV_MINING_DISABLED,
+                e,
+                None::<()>,
+            )),
+            Err(DevMineFailure::Failed(e)) => Err(jsonrpsee::types::ErrorObject::owned(
+                error::MINING_FAILED,
+                e,
+                None::<()>,
+            )),
+        }
+    }
+
+    fn miner_status(&self) -> RpcResult<MinerStatusJson> {
+        Ok(self.miner_json())
+    }
+
+    fn miner_start(&self, reward: String, threads: Option<usize>) -> RpcResult<MinerStatusJson> {
+        let reward = parse_address(&*self.backend, "reward", &reward)?;
+        self.backend.miner_start(threads.unwrap_or(1), reward);
+        Ok(self.miner_json())
+    }
+
+    fn miner_stop(&self) -> RpcResult<MinerStatusJson> {
+        self.backend.miner_stop();
+        Ok(self.miner_json())
+    }
+}
