@@ -1,11 +1,14 @@
 //! The node as the RPC server sees it: [`tern_rpc::backend::NodeBackend`] over the chain
 //! actor, the mempool and the miner.
 
+use std::sync::Arc;
 use tern_core::chain::{ChainHandle, ChainReader};
 use tern_core::mempool::MempoolStats;
 use tern_core::tx::SignedTransaction;
 use tern_core::types::{Address, Amount, BlockHash, TxId};
+
 use tern_rpc::backend::{DevMineFailure, MinerState, NodeBackend, SubmitFailure};
+use tern_rpc::heads::HeadsLog;
 use tern_rpc::jsonrpsee::core::async_trait;
 
 use crate::mining::{MineError, MinerHandle};
@@ -17,12 +20,49 @@ pub struct NodeRpc {
     chain: ChainHandle,
     pool: PoolHandle,
     miner: MinerHandle,
+    heads: Arc<HeadsLog>,
 }
 
 impl NodeRpc {
-    /// The backend over these parts.
+    /// The backend over these parts; starts the task that records tip changes for
+    /// subscribers.
     pub fn new(chain: ChainHandle, pool: PoolHandle, miner: MinerHandle) -> Self {
-        NodeRpc { chain, pool, miner }
+        let prefix = chain.reader().spec().address_prefix;
+        let heads = Arc::new(HeadsLog::new(new_epoch(), prefix));
+        tokio::spawn(record_heads(chain.clone(), Arc::clone(&heads)));
+        NodeRpc {
+            chain,
+            pool,
+            miner,
+            heads,
+        }
+    }
+}
+
+/// A number that differs between runs of the node: the start time in nanoseconds.
+fn new_epoch() -> u64 {
+    let since_epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    u64::try_from(since_epoch.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// Records every chain update in `heads`; if updates were missed, starts a new epoch so
+/// subscribers resync instead of missing events.
+async fn record_heads(chain: ChainHandle, heads: Arc<HeadsLog>) {
+    let mut updates = chain.subscribe();
+    loop {
+        match updates.recv().await {
+            Ok(update) => heads.record(&update),
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
+                tracing::warn!(
+                    missed,
+                    "head subscribers must resync: chain updates were missed"
+                );
+                heads.restart(new_epoch());
+            }
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+        }
     }
 }
 
@@ -30,6 +70,10 @@ impl NodeRpc {
 impl NodeBackend for NodeRpc {
     fn chain(&self) -> &ChainReader {
         self.chain.reader()
+    }
+
+    fn heads(&self) -> &HeadsLog {
+        &self.heads
     }
 
     fn syncing(&self) -> bool {

@@ -31,6 +31,7 @@ struct Node {
     client: HttpClient,
     server: RunningServer,
     spec: ChainSpec,
+    chain: tern_core::chain::ChainHandle,
     _dir: tempfile::TempDir,
 }
 
@@ -40,7 +41,7 @@ async fn node(chain: &str, admin: bool) -> Node {
     let (chain, _thread) = spawn(Chain::open(dir.path(), spec.clone()).unwrap()).unwrap();
     let (pool, _follower) = PoolHandle::start(chain.clone(), MempoolConfig::default());
     let miner = MinerHandle::spawn(chain.clone(), pool.clone(), None);
-    let backend = Arc::new(NodeRpc::new(chain, pool, miner));
+    let backend = Arc::new(NodeRpc::new(chain.clone(), pool, miner));
     let config = RpcConfig {
         addr: "127.0.0.1:0".parse().unwrap(),
         admin,
@@ -54,6 +55,7 @@ async fn node(chain: &str, admin: bool) -> Node {
         client,
         server,
         spec,
+        chain,
         _dir: dir,
     }
 }
@@ -314,4 +316,87 @@ async fn protocol_errors_get_their_json_rpc_codes() {
     )
     .await;
     assert!(ok.contains("\"genesisHash\""), "{ok}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_head_subscriber_disconnected_during_a_reorg_resumes_and_sees_every_event_once() {
+    use jsonrpsee::ws_client::WsClientBuilder;
+    use tern_core::testkit::ChainBuilder;
+    use tern_rpc::heads::{HeadEvent, HeadKind, ResumeFrom};
+
+    let node = node("dev", true).await;
+    let url = format!("ws://{}", node.server.addr);
+    let reward = address(&node, &dev_secret_key(9));
+
+    let ws = WsClientBuilder::default().build(&url).await.unwrap();
+    let mut heads = ws.chain_subscribe_heads(None).await.unwrap();
+    node.client.dev_mine(3, Some(reward.clone())).await.unwrap();
+    let mut seen: Vec<HeadEvent> = Vec::new();
+    for _ in 0..3 {
+        seen.push(heads.next().await.unwrap().unwrap());
+    }
+    assert_eq!(
+        seen.iter()
+            .map(|e| (e.seq, e.kind, e.header.height))
+            .collect::<Vec<_>>(),
+        [
+            (1, HeadKind::Connect, 1),
+            (2, HeadKind::Connect, 2),
+            (3, HeadKind::Connect, 3)
+        ]
+    );
+    let epoch = seen[0].epoch;
+    drop(heads);
+    drop(ws);
+
+    // While the client is away: a heavier branch from genesis takes over, then one more block.
+    let mut builder = ChainBuilder::new(node.spec.clone());
+    let genesis = builder.genesis();
+    let branch = builder.extend(&genesis, 4, &[], 0, dev_secret_key(8).address());
+    for block in &branch {
+        node.chain.submit_block(block.clone()).await.unwrap();
+    }
+    assert_eq!(node.chain.tip().hash, branch[3].hash());
+    node.client.dev_mine(1, Some(reward)).await.unwrap();
+
+    let ws = WsClientBuilder::default().build(&url).await.unwrap();
+    let mut heads = ws
+        .chain_subscribe_heads(Some(ResumeFrom { epoch, seq: 3 }))
+        .await
+        .unwrap();
+    let mut resumed = Vec::new();
+    for _ in 0..8 {
+        resumed.push(heads.next().await.unwrap().unwrap());
+    }
+    let got: Vec<(u64, HeadKind, u64)> = resumed
+        .iter()
+        .map(|e| (e.seq, e.kind, e.header.height))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (4, HeadKind::Disconnect, 3),
+            (5, HeadKind::Disconnect, 2),
+            (6, HeadKind::Disconnect, 1),
+            (7, HeadKind::Connect, 1),
+            (8, HeadKind::Connect, 2),
+            (9, HeadKind::Connect, 3),
+            (10, HeadKind::Connect, 4),
+            (11, HeadKind::Connect, 5),
+        ]
+    );
+    for (event, block) in resumed[3..7].iter().zip(&branch) {
+        assert_eq!(event.header.hash, block.hash().to_string());
+    }
+
+    // A resume point the node cannot serve is an error, never a silent gap.
+    let stale = ws
+        .chain_subscribe_heads(Some(ResumeFrom {
+            epoch: epoch + 1,
+            seq: 3,
+        }))
+        .await;
+    assert!(
+        matches!(stale, Err(ClientError::Call(e)) if e.code() == tern_rpc::error::RESYNC_NEEDED)
+    );
 }

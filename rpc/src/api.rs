@@ -1,9 +1,10 @@
 //! The API, defined once: jsonrpsee generates the server traits and the typed client from
 //! it. Method names are a contract; each is documented in `docs/RPC.md`.
 
-use jsonrpsee::core::RpcResult;
+use jsonrpsee::core::{RpcResult, SubscriptionResult};
 use jsonrpsee::proc_macros::rpc;
 
+use crate::heads::{HeadEvent, ResumeFrom};
 use crate::json::{
     AccountJson, BlockId, BlockJson, ChainInfo, HeaderJson, HistoryPageJson, MempoolEntry,
     MempoolInfo, MinerStatusJson, TxStatus,
@@ -58,6 +59,11 @@ pub trait TernApi {
     /// Up to `limit` (default 100, maximum 1,000) pending transactions, best-paying first.
     #[method(name = "mempool_list")]
     fn mempool_list(&self, limit: Option<u32>) -> RpcResult<Vec<MempoolEntry>>;
+
+    /// Every tip change from now on (WebSocket only), or every one after `since` first: a
+    /// reorg arrives as its disconnects, then its connects. See [`crate::heads`].
+    #[subscription(name = "chain_subscribeHeads" => "chain_head", unsubscribe = "chain_unsubscribeHeads", item = HeadEvent)]
+    async fn chain_subscribe_heads(&self, since: Option<ResumeFrom>) -> SubscriptionResult;
 }
 
 /// Methods that change what the node does: served only when admin access is enabled.

@@ -3,6 +3,8 @@
 
 use jsonrpsee::core::async_trait;
 use tern_core::chain::ChainReader;
+
+use crate::heads::HeadsLog;
 use tern_core::mempool::{MempoolError, MempoolStats};
 use tern_core::tx::SignedTransaction;
 use tern_core::types::{Address, Amount, BlockHash, TxId};
@@ -45,6 +47,8 @@ pub struct MinerState {
 pub trait NodeBackend: Send + Sync + 'static {
     /// Chain queries.
     fn chain(&self) -> &ChainReader;
+    /// The stream of tip changes, kept up to date by the node.
+    fn heads(&self) -> &HeadsLog;
     /// Whether the node is catching up with its peers.
     fn syncing(&self) -> bool;
     /// Admits a transaction to the mempool (the same path as a peer's).

@@ -16,6 +16,8 @@ pub const TX_REJECTED: i32 = 1001;
 pub const DEV_MINING_DISABLED: i32 = 1002;
 /// Mining failed.
 pub const MINING_FAILED: i32 = 1003;
+/// A subscription cannot resume where asked; the client must resync.
+pub const RESYNC_NEEDED: i32 = 1004;
 
 /// An invalid-params error naming `field`.
 pub fn invalid_param(field: &str, reason: impl std::fmt::Display) -> ErrorObjectOwned {

@@ -9,6 +9,7 @@
 //! | [`api`] | the API, defined once; jsonrpsee generates server traits and a typed client |
 //! | [`json`] | one JSON type per response, converted from [`tern_core`] types |
 //! | [`error`] | the error codes |
+//! | [`heads`] | the resumable stream of tip changes behind `chain_subscribeHeads` |
 //! | [`backend`] | [`backend::NodeBackend`]: what the server needs from the node |
 //! | [`server`] | the API over a backend, HTTP and WebSocket on one port, limits |
 //!
@@ -30,5 +31,6 @@ pub use jsonrpsee;
 pub mod api;
 pub mod backend;
 pub mod error;
+pub mod heads;
 pub mod json;
 pub mod server;

@@ -4,15 +4,20 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use jsonrpsee::core::{async_trait, RpcResult};
-use jsonrpsee::server::{BatchRequestConfig, RpcModule, Server, ServerConfig, ServerHandle};
+use jsonrpsee::core::{async_trait, to_json_raw_value, RpcResult, SubscriptionResult};
+use jsonrpsee::server::{
+    BatchRequestConfig, PendingSubscriptionSink, RpcModule, Server, ServerConfig, ServerHandle,
+};
+use jsonrpsee::types::ErrorObject;
 use tern_core::chain::HistoryCursor;
 use tern_core::mempool::decode_transaction;
 use tern_core::types::{Address, BlockHash, Height, TxId};
+use tokio::sync::broadcast::error::RecvError;
 
 use crate::api::{TernAdminApiServer, TernApiServer};
 use crate::backend::{DevMineFailure, NodeBackend, SubmitFailure};
 use crate::error::{self, internal, invalid_param};
+use crate::heads::ResumeFrom;
 use crate::json::{
     AccountJson, BlockId, BlockJson, ChainInfo, HeaderJson, HistoryPageJson, MempoolEntry,
     MempoolInfo, MinerStatusJson, TransactionJson, TxStatus,
@@ -270,6 +275,47 @@ impl<B: NodeBackend> TernApiServer for TernRpc<B> {
                 .map(|(k, v)| (k.to_owned(), v))
                 .collect(),
         })
+    }
+
+    async fn chain_subscribe_heads(
+        &self,
+        pending: PendingSubscriptionSink,
+        since: Option<ResumeFrom>,
+    ) -> SubscriptionResult {
+        let (missed, mut live) = match self.backend.heads().subscribe(since) {
+            Ok(stream) => stream,
+            Err(e) => {
+                pending
+                    .reject(ErrorObject::owned(
+                        error::RESYNC_NEEDED,
+                        e.to_string(),
+                        None::<()>,
+                    ))
+                    .await;
+                return Ok(());
+            }
+        };
+        let sink = pending.accept().await?;
+        let mut last = since.map_or(0, |s| s.seq);
+        for event in missed {
+            last = event.seq;
+            sink.send(to_json_raw_value(&event)?).await?;
+        }
+        loop {
+            tokio::select! {
+                () = sink.closed() => return Ok(()),
+                next = live.recv() => match next {
+                    Ok(event) if event.seq > last => {
+                        last = event.seq;
+                        sink.send(to_json_raw_value(&event)?).await?;
+                    }
+                    Ok(_) => {}
+                    // Never skip silently: the client resumes from `last` with a new subscription.
+                    Err(RecvError::Lagged(_)) => return Err(format!("fell behind after seq {last}; subscribe again from it").into()),
+                    Err(RecvError::Closed) => return Err("the stream restarted; resync and subscribe afresh".into()),
+                },
+            }
+        }
     }
 
     fn mempool_list(&self, limit: Option<u32>) -> RpcResult<Vec<MempoolEntry>> {

@@ -1,0 +1,317 @@
+//! The stream of tip changes behind `chain_subscribeHeads`, with a bounded backlog so a
+//! client that reconnects misses nothing.
+//!
+//! Every connected or disconnected block becomes an event with a sequence number; a reorg
+//! is its disconnects (newest first) then its connects (oldest first). A client resumes by
+//! passing the `epoch` and last `seq` it saw and receives every later event exactly once:
+//! first from the backlog, then live. Nothing is ever dropped silently: a resume point
+//! older than the backlog, a client that falls behind the live stream, or a node that
+//! restarted (a new epoch) each end in an error that tells the client to resync.
+
+use std::collections::VecDeque;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use serde::{Deserialize, Serialize};
+use tern_core::chain::ChainUpdate;
+use tern_core::types::AddressPrefix;
+use tokio::sync::broadcast;
+
+use crate::json::HeaderJson;
+
+/// Events kept for clients that reconnect.
+pub const HEADS_BACKLOG: usize = 1024;
+
+/// Events buffered for each live subscriber before it counts as fallen behind.
+pub const HEADS_LIVE_BUFFER: usize = 256;
+
+/// Whether a block joined or left the canonical chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HeadKind {
+    /// Now canonical.
+    Connect,
+    /// No longer canonical.
+    Disconnect,
+}
+
+/// One tip change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeadEvent {
+    /// Identifies this run of the node; sequence numbers restart with a new epoch.
+    pub epoch: u64,
+    /// Consecutive from 1 within an epoch.
+    pub seq: u64,
+    /// Connect or disconnect.
+    pub kind: HeadKind,
+    /// The block's header.
+    pub header: HeaderJson,
+}
+
+/// Where a reconnecting client left off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResumeFrom {
+    /// The epoch of the last event it saw.
+    pub epoch: u64,
+    /// The sequence number of the last event it saw.
+    pub seq: u64,
+}
+
+/// Why a client cannot resume where it asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ResumeError {
+    /// The node restarted since: sequence numbers mean something else now.
+    #[error("the node restarted (epoch {current}); resync from chain_info and subscribe afresh")]
+    OtherEpoch {
+        /// The current epoch.
+        current: u64,
+    },
+    /// The events after that point have left the backlog.
+    #[error("events after seq {asked} are no longer kept (oldest kept: {oldest}); resync and subscribe afresh")]
+    TooOld {
+        /// The requested point.
+        asked: u64,
+        /// The oldest event still kept.
+        oldest: u64,
+    },
+    /// The point is ahead of the stream.
+    #[error("seq {asked} has not happened yet (latest: {latest})")]
+    Ahead {
+        /// The requested point.
+        asked: u64,
+        /// The latest event.
+        latest: u64,
+    },
+}
+
+#[derive(Debug)]
+struct Log {
+    epoch: u64,
+    latest: u64,
+    backlog: VecDeque<HeadEvent>,
+    live: broadcast::Sender<HeadEvent>,
+}
+
+/// The head events of one node run.
+#[derive(Debug)]
+pub struct HeadsLog {
+    prefix: AddressPrefix,
+    log: Mutex<Log>,
+}
+
+impl HeadsLog {
+    /// An empty log for epoch `epoch`, showing addresses under `prefix`.
+    pub fn new(epoch: u64, prefix: AddressPrefix) -> Self {
+        let (live, _) = broadcast::channel(HEADS_LIVE_BUFFER);
+        HeadsLog {
+            prefix,
+            log: Mutex::new(Log {
+                epoch,
+                latest: 0,
+                backlog: VecDeque::new(),
+                live,
+            }),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Log> {
+        self.log.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The current epoch and latest sequence number.
+    pub fn position(&self) -> ResumeFrom {
+        let log = self.lock();
+        ResumeFrom {
+            epoch: log.epoch,
+            seq: log.latest,
+        }
+    }
+
+    /// Records a chain update as events, and sends them to live subscribers.
+    pub fn record(&self, update: &ChainUpdate) {
+        let mut log = self.lock();
+        let changes = update
+            .disconnected
+            .iter()
+            .map(|b| (HeadKind::Disconnect, b))
+            .chain(update.connected.iter().map(|b| (HeadKind::Connect, b)));
+        for (kind, block) in changes {
+            log.latest = log.latest.saturating_add(1);
+            let event = HeadEvent {
+                epoch: log.epoch,
+                seq: log.latest,
+                kind,
+                header: HeaderJson::new(&block.header, &self.prefix),
+            };
+            if log.backlog.len() >= HEADS_BACKLOG {
+                log.backlog.pop_front();
+            }
+            log.backlog.push_back(event.clone());
+            // No live subscribers is fine.
+            let _ = log.live.send(event);
+        }
+    }
+
+    /// Starts a new epoch, ending every live subscription: for when updates were missed
+    /// and the stream can no longer be complete.
+    pub fn restart(&self, epoch: u64) {
+        let mut log = self.lock();
+        let (live, _) = broadcast::channel(HEADS_LIVE_BUFFER);
+        *log = Log {
+            epoch,
+            latest: 0,
+            backlog: VecDeque::new(),
+            live,
+        };
+    }
+
+    /// The events after `since` (none without it) and a receiver for every later one,
+    /// taken together so nothing falls between them.
+    pub fn subscribe(
+        &self,
+        since: Option<ResumeFrom>,
+    ) -> Result<(Vec<HeadEvent>, broadcast::Receiver<HeadEvent>), ResumeError> {
+        let log = self.lock();
+        let live = log.live.subscribe();
+        let Some(since) = since else {
+            return Ok((Vec::new(), live));
+        };
+        if since.epoch != log.epoch {
+            return Err(ResumeError::OtherEpoch { current: log.epoch });
+        }
+        if since.seq > log.latest {
+            return Err(ResumeError::Ahead {
+                asked: since.seq,
+                latest: log.latest,
+            });
+        }
+        let oldest = log
+            .backlog
+            .front()
+            .map_or(log.latest.saturating_add(1), |e| e.seq);
+        if since.seq.saturating_add(1) < oldest {
+            return Err(ResumeError::TooOld {
+                asked: since.seq,
+                oldest,
+            });
+        }
+        let missed = log
+            .backlog
+            .iter()
+            .filter(|e| e.seq > since.seq)
+            .cloned()
+            .collect();
+        Ok((missed, live))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tern_core::chain::TipInfo;
+    use tern_core::genesis::ChainSpec;
+
+    fn update(connect: usize, disconnect: usize) -> ChainUpdate {
+        let spec = ChainSpec::resolve("dev").unwrap();
+        let block = spec.genesis_block();
+        ChainUpdate {
+            disconnected: vec![block.clone(); disconnect],
+            connected: vec![block.clone(); connect],
+            tip: TipInfo {
+                hash: block.hash(),
+                header: block.header,
+                cumulative_work: Default::default(),
+            },
+        }
+    }
+
+    fn log() -> HeadsLog {
+        HeadsLog::new(7, ChainSpec::resolve("dev").unwrap().address_prefix)
+    }
+
+    #[test]
+    fn a_reorg_is_its_disconnects_then_its_connects() {
+        let log = log();
+        let (_, mut live) = log.subscribe(None).unwrap();
+        log.record(&update(2, 1));
+        let kinds: Vec<(u64, HeadKind)> = (0..3)
+            .map(|_| live.try_recv().unwrap())
+            .map(|e| (e.seq, e.kind))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                (1, HeadKind::Disconnect),
+                (2, HeadKind::Connect),
+                (3, HeadKind::Connect)
+            ]
+        );
+    }
+
+    #[test]
+    fn resuming_replays_exactly_what_was_missed() {
+        let log = log();
+        log.record(&update(3, 0));
+        let (missed, mut live) = log
+            .subscribe(Some(ResumeFrom { epoch: 7, seq: 1 }))
+            .unwrap();
+        assert_eq!(missed.iter().map(|e| e.seq).collect::<Vec<_>>(), [2, 3]);
+        log.record(&update(1, 0));
+        assert_eq!(live.try_recv().unwrap().seq, 4);
+        assert!(live.try_recv().is_err());
+    }
+
+    #[test]
+    fn impossible_resume_points_are_errors() {
+        let log = log();
+        log.record(&update(HEADS_BACKLOG + 5, 0));
+        assert_eq!(
+            log.subscribe(Some(ResumeFrom { epoch: 8, seq: 1 }))
+                .unwrap_err(),
+            ResumeError::OtherEpoch { current: 7 }
+        );
+        assert_eq!(
+            log.subscribe(Some(ResumeFrom { epoch: 7, seq: 2 }))
+                .unwrap_err(),
+            ResumeError::TooOld {
+                asked: 2,
+                oldest: 6
+            }
+        );
+        assert!(
+            log.subscribe(Some(ResumeFrom { epoch: 7, seq: 5 })).is_ok(),
+            "the oldest kept event follows seq 5"
+        );
+        let latest = (HEADS_BACKLOG + 5) as u64;
+        assert_eq!(
+            log.subscribe(Some(ResumeFrom {
+                epoch: 7,
+                seq: latest + 1
+            }))
+            .unwrap_err(),
+            ResumeError::Ahead {
+                asked: latest + 1,
+                latest
+            }
+        );
+        assert!(log
+            .subscribe(Some(ResumeFrom {
+                epoch: 7,
+                seq: latest
+            }))
+            .unwrap()
+            .0
+            .is_empty());
+    }
+
+    #[test]
+    fn a_restart_ends_live_subscriptions() {
+        let log = log();
+        let (_, mut live) = log.subscribe(None).unwrap();
+        log.restart(9);
+        assert!(matches!(
+            live.try_recv(),
+            Err(broadcast::error::TryRecvError::Closed)
+        ));
+        assert_eq!(log.position(), ResumeFrom { epoch: 9, seq: 0 });
+    }
+}
