@@ -60,6 +60,10 @@ pub trait TernApi {
     #[method(name = "mempool_list")]
     fn mempool_list(&self, limit: Option<u32>) -> RpcResult<Vec<MempoolEntry>>;
 
+    /// The OpenRPC document listing every method this server serves.
+    #[method(name = "rpc.discover")]
+    fn rpc_discover(&self) -> RpcResult<serde_json::Value>;
+
     /// Every tip change from now on (WebSocket only), or every one after `since` first: a
     /// reorg arrives as its disconnects, then its connects. See [`crate::heads`].
     #[subscription(name = "chain_subscribeHeads" => "chain_head", unsubscribe = "chain_unsubscribeHeads", item = HeadEvent)]

@@ -11,6 +11,7 @@
 //! | [`error`] | the error codes |
 //! | [`heads`] | the resumable stream of tip changes behind `chain_subscribeHeads` |
 //! | [`backend`] | [`backend::NodeBackend`]: what the server needs from the node |
+//! | [`openrpc`] | the OpenRPC document served by `rpc.discover` |
 //! | [`server`] | the API over a backend, HTTP and WebSocket on one port, limits |
 //!
 //! ## Conventions
@@ -33,4 +34,5 @@ pub mod backend;
 pub mod error;
 pub mod heads;
 pub mod json;
+pub mod openrpc;
 pub mod server;

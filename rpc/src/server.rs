@@ -74,6 +74,8 @@ pub struct RunningServer {
 /// The API over `backend`.
 pub struct TernRpc<B> {
     backend: Arc<B>,
+    /// Whether the admin methods are served too (for `rpc.discover`).
+    admin: bool,
 }
 
 /// The methods to serve: the public API, plus the admin API if `admin`.
@@ -82,9 +84,10 @@ pub fn methods<B: NodeBackend>(backend: Arc<B>, admin: bool) -> RpcModule<()> {
     // The two traits' method names are disjoint, so merging cannot fail.
     let _ = module.merge(TernApiServer::into_rpc(TernRpc {
         backend: Arc::clone(&backend),
+        admin,
     }));
     if admin {
-        let _ = module.merge(TernAdminApiServer::into_rpc(TernRpc { backend }));
+        let _ = module.merge(TernAdminApiServer::into_rpc(TernRpc { backend, admin }));
     }
     module
 }
@@ -277,6 +280,10 @@ impl<B: NodeBackend> TernApiServer for TernRpc<B> {
         })
     }
 
+    fn rpc_discover(&self) -> RpcResult<serde_json::Value> {
+        Ok(crate::openrpc::document(self.admin))
+    }
+
     async fn chain_subscribe_heads(
         &self,
         pending: PendingSubscriptionSink,
@@ -378,5 +385,70 @@ impl<B: NodeBackend> TernAdminApiServer for TernRpc<B> {
     fn miner_stop(&self) -> RpcResult<MinerStatusJson> {
         self.backend.miner_stop();
         Ok(self.miner_json())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The document and the registered methods list the same names, with and without
+    /// admin access.
+    #[test]
+    fn the_openrpc_document_lists_exactly_the_registered_methods() {
+        for admin in [false, true] {
+            let module = methods(Arc::new(NoBackend), admin);
+            let mut registered: Vec<&str> = module.method_names().collect();
+            let mut documented = crate::openrpc::method_names(admin);
+            registered.sort_unstable();
+            documented.sort_unstable();
+            assert_eq!(registered, documented, "admin = {admin}");
+        }
+    }
+
+    /// A backend that is never called: building the module only needs the type.
+    struct NoBackend;
+
+    #[async_trait]
+    impl NodeBackend for NoBackend {
+        fn chain(&self) -> &tern_core::chain::ChainReader {
+            unreachable!("not called when listing methods")
+        }
+        fn heads(&self) -> &crate::heads::HeadsLog {
+            unreachable!("not called when listing methods")
+        }
+        fn syncing(&self) -> bool {
+            false
+        }
+        async fn submit_transaction(
+            &self,
+            _: tern_core::tx::SignedTransaction,
+        ) -> Result<TxId, SubmitFailure> {
+            unreachable!("not called when listing methods")
+        }
+        fn pending_transaction(&self, _: &TxId) -> Option<tern_core::tx::SignedTransaction> {
+            None
+        }
+        fn pending(&self, _: &Address) -> Result<(u64, tern_core::types::Amount), String> {
+            Ok((0, tern_core::types::Amount::ZERO))
+        }
+        fn mempool_stats(&self) -> tern_core::mempool::MempoolStats {
+            Default::default()
+        }
+        fn mempool_list(&self, _: usize) -> Vec<tern_core::tx::SignedTransaction> {
+            Vec::new()
+        }
+        async fn dev_mine(&self, _: u64, _: Address) -> Result<Vec<BlockHash>, DevMineFailure> {
+            Ok(Vec::new())
+        }
+        fn miner_state(&self) -> crate::backend::MinerState {
+            crate::backend::MinerState {
+                threads: 0,
+                reward: None,
+                blocks_found: 0,
+            }
+        }
+        fn miner_start(&self, _: usize, _: Address) {}
+        fn miner_stop(&self) {}
     }
 }
