@@ -76,6 +76,10 @@ impl NodeBackend for NodeRpc {
         &self.heads
     }
 
+    fn watch_admissions(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.pool.watch_admissions()
+    }
+
     fn syncing(&self) -> bool {
         // There is no sync yet: a node is always at the tip it knows.
         false

@@ -400,3 +400,40 @@ async fn a_head_subscriber_disconnected_during_a_reorg_resumes_and_sees_every_ev
         matches!(stale, Err(ClientError::Call(e)) if e.code() == tern_rpc::error::RESYNC_NEEDED)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transaction_status_subscription_follows_it_to_n_confirmations() {
+    use jsonrpsee::ws_client::WsClientBuilder;
+    let node = node("dev", true).await;
+    let ws = WsClientBuilder::default()
+        .build(format!("ws://{}", node.server.addr))
+        .await
+        .unwrap();
+    let (tx, id) = signed_hex(&node, &dev_secret_key(3), &dev_secret_key(4), 10, 1_000, 0);
+    let mut status = ws.tx_subscribe_status(id.clone(), Some(2)).await.unwrap();
+    assert_eq!(status.next().await.unwrap().unwrap(), TxStatus::Unknown);
+    node.client.tx_submit(tx).await.unwrap();
+    assert!(matches!(
+        status.next().await.unwrap().unwrap(),
+        TxStatus::Pending { .. }
+    ));
+    let reward = address(&node, &dev_secret_key(9));
+    node.client.dev_mine(1, Some(reward.clone())).await.unwrap();
+    assert!(matches!(
+        status.next().await.unwrap().unwrap(),
+        TxStatus::Confirmed {
+            confirmations: 1,
+            ..
+        }
+    ));
+    node.client.dev_mine(1, Some(reward)).await.unwrap();
+    assert!(matches!(
+        status.next().await.unwrap().unwrap(),
+        TxStatus::Confirmed {
+            confirmations: 2,
+            ..
+        }
+    ));
+    let bad = ws.tx_subscribe_status(id, Some(0)).await;
+    assert!(matches!(bad, Err(ClientError::Call(e)) if e.code() == -32602));
+}

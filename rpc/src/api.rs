@@ -68,6 +68,15 @@ pub trait TernApi {
     /// reorg arrives as its disconnects, then its connects. See [`crate::heads`].
     #[subscription(name = "chain_subscribeHeads" => "chain_head", unsubscribe = "chain_unsubscribeHeads", item = HeadEvent)]
     async fn chain_subscribe_heads(&self, since: Option<ResumeFrom>) -> SubscriptionResult;
+
+    /// The status of transaction `txid` now and at every change, until it has
+    /// `confirmations` (default 1, at most 100); the subscription ends after that event.
+    #[subscription(name = "tx_subscribeStatus" => "tx_status", unsubscribe = "tx_unsubscribeStatus", item = TxStatus)]
+    async fn tx_subscribe_status(
+        &self,
+        txid: String,
+        confirmations: Option<u64>,
+    ) -> SubscriptionResult;
 }
 
 /// Methods that change what the node does: served only when admin access is enabled.

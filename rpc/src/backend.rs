@@ -49,6 +49,8 @@ pub trait NodeBackend: Send + Sync + 'static {
     fn chain(&self) -> &ChainReader;
     /// The stream of tip changes, kept up to date by the node.
     fn heads(&self) -> &HeadsLog;
+    /// A receiver that changes whenever the mempool admits a transaction.
+    fn watch_admissions(&self) -> tokio::sync::watch::Receiver<u64>;
     /// Whether the node is catching up with its peers.
     fn syncing(&self) -> bool;
     /// Admits a transaction to the mempool (the same path as a peer's).

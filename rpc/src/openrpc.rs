@@ -85,6 +85,18 @@ const METHODS: &[Method] = &[
         admin: false,
     },
     Method {
+        name: "tx_subscribeStatus",
+        summary: "Subscribe to a transaction's status until it has N confirmations.",
+        params: &[("txid", true), ("confirmations", false)],
+        admin: false,
+    },
+    Method {
+        name: "tx_unsubscribeStatus",
+        summary: "End a status subscription.",
+        params: &[("subscription", true)],
+        admin: false,
+    },
+    Method {
         name: "rpc.discover",
         summary: "This document.",
         params: &[],

@@ -26,6 +26,9 @@ use crate::json::{
 /// The default listening address.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:8645";
 
+/// The most confirmations `tx_subscribeStatus` follows a transaction to.
+pub const MAX_STATUS_CONFIRMATIONS: u64 = 100;
+
 /// The most entries `mempool_list` returns.
 pub const MAX_MEMPOOL_LIST: u32 = 1_000;
 
@@ -136,6 +139,20 @@ impl<B: NodeBackend> TernRpc<B> {
         }
     }
 
+    fn tx_status(&self, id: &TxId) -> RpcResult<TxStatus> {
+        let chain = self.backend.chain();
+        let prefix = &chain.spec().address_prefix;
+        if let Some(info) = chain.transaction(id).map_err(internal)? {
+            return Ok(TxStatus::confirmed(&info, prefix));
+        }
+        Ok(match self.backend.pending_transaction(id) {
+            Some(tx) => TxStatus::Pending {
+                transaction: TransactionJson::new(&tx, prefix),
+            },
+            None => TxStatus::Unknown,
+        })
+    }
+
     fn miner_json(&self) -> MinerStatusJson {
         let state = self.backend.miner_state();
         let prefix = &self.backend.chain().spec().address_prefix;
@@ -210,17 +227,61 @@ impl<B: NodeBackend> TernApiServer for TernRpc<B> {
 
     fn tx_get(&self, txid: String) -> RpcResult<TxStatus> {
         let id: TxId = txid.parse().map_err(|e| invalid_param("txid", e))?;
-        let chain = self.backend.chain();
-        let prefix = &chain.spec().address_prefix;
-        if let Some(info) = chain.transaction(&id).map_err(internal)? {
-            return Ok(TxStatus::confirmed(&info, prefix));
+        self.tx_status(&id)
+    }
+
+    async fn tx_subscribe_status(
+        &self,
+        pending: PendingSubscriptionSink,
+        txid: String,
+        confirmations: Option<u64>,
+    ) -> SubscriptionResult {
+        let wanted = confirmations.unwrap_or(1);
+        let id = match txid.parse::<TxId>() {
+            Ok(id) if (1..=MAX_STATUS_CONFIRMATIONS).contains(&wanted) => id,
+            Ok(_) => {
+                pending
+                    .reject(invalid_param(
+                        "confirmations",
+                        format!("must be 1 to {MAX_STATUS_CONFIRMATIONS}"),
+                    ))
+                    .await;
+                return Ok(());
+            }
+            Err(e) => {
+                pending.reject(invalid_param("txid", e)).await;
+                return Ok(());
+            }
+        };
+        // Triggers only: the status is recomputed from scratch each time, so a trigger
+        // that lags loses nothing.
+        let (_, mut tips) = self
+            .backend
+            .heads()
+            .subscribe(None)
+            .map_err(|e| e.to_string())?;
+        let mut admissions = self.backend.watch_admissions();
+        let sink = pending.accept().await?;
+        let mut last: Option<TxStatus> = None;
+        loop {
+            let status = self.tx_status(&id).map_err(|e| e.message().to_owned())?;
+            if last.as_ref() != Some(&status) {
+                sink.send(to_json_raw_value(&status)?).await?;
+                if matches!(status, TxStatus::Confirmed { confirmations, .. } if confirmations >= wanted)
+                {
+                    return Ok(());
+                }
+                last = Some(status);
+            }
+            tokio::select! {
+                () = sink.closed() => return Ok(()),
+                tip = tips.recv() => if let Err(RecvError::Closed) = tip {
+                    // The head stream restarted: follow the new one.
+                    tips = self.backend.heads().subscribe(None).map_err(|e| e.to_string())?.1;
+                },
+                changed = admissions.changed() => if changed.is_err() { return Ok(()) },
+            }
         }
-        Ok(match self.backend.pending_transaction(&id) {
-            Some(tx) => TxStatus::Pending {
-                transaction: TransactionJson::new(&tx, prefix),
-            },
-            None => TxStatus::Unknown,
-        })
     }
 
     fn account_get(&self, address: String) -> RpcResult<AccountJson> {
@@ -416,6 +477,9 @@ mod tests {
         }
         fn heads(&self) -> &crate::heads::HeadsLog {
             unreachable!("not called when listing methods")
+        }
+        fn watch_admissions(&self) -> tokio::sync::watch::Receiver<u64> {
+            tokio::sync::watch::channel(0).1
         }
         fn syncing(&self) -> bool {
             false
