@@ -9,6 +9,7 @@
 //! | [`pool`] | the node's mempool behind a short-held lock, the one admission path for RPC and peers, and the task that makes it follow the chain |
 //! | [`mining`] | the mining loop and its nonce-search threads, and on-demand blocks for development chains |
 //! | [`rpc_backend`] | the node as the RPC server sees it |
+//! | [`wallet`] | `tern wallet`: the encrypted key file and the commands that use a node's RPC |
 //!
 //! Still to come: the peer-to-peer layer (transport, handshake, peer manager, relay),
 //! sync, the service that wires everything with the RPC server, and the `tern` binary.
@@ -29,3 +30,4 @@
 pub mod mining;
 pub mod pool;
 pub mod rpc_backend;
+pub mod wallet;

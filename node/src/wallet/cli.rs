@@ -1,0 +1,366 @@
+//! The `tern wallet` commands. Each talks to a node over JSON-RPC with the typed client;
+//! secret keys never leave the wallet file except as signatures.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Subcommand};
+use tern_core::crypto::{dev_secret_key, SecretKey};
+use tern_core::encoding;
+use tern_core::tx::Transaction;
+use tern_core::types::{Address, AddressPrefix, Amount, ChainId};
+use tern_rpc::api::TernApiClient;
+use tern_rpc::json::TxStatus;
+use tern_rpc::jsonrpsee::core::client::Error as ClientError;
+use tern_rpc::jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
+
+use super::keystore::Keystore;
+
+/// How many development accounts `dev-accounts` lists and `import --dev` accepts.
+const DEV_ACCOUNTS: u32 = 10;
+
+/// How long `send --wait` waits for confirmations.
+const WAIT_LIMIT: Duration = Duration::from_secs(300);
+
+/// `tern wallet` options.
+#[derive(Debug, Args)]
+pub struct WalletArgs {
+    /// The wallet file.
+    #[arg(long, env = "TERN_WALLET", default_value_os_t = default_wallet_path())]
+    pub wallet: PathBuf,
+    /// The node's JSON-RPC URL.
+    #[arg(long, env = "TERN_RPC", default_value = "http://127.0.0.1:8645")]
+    pub rpc: String,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: WalletCommand,
+}
+
+/// The wallet commands.
+#[derive(Debug, Subcommand)]
+pub enum WalletCommand {
+    /// Create a new account with a fresh random key.
+    New {
+        /// A name for it.
+        #[arg(long)]
+        name: String,
+    },
+    /// Import an account from its secret key or a development account number.
+    Import {
+        /// A name for it.
+        #[arg(long)]
+        name: String,
+        /// The 32-byte ed25519 secret key, hex.
+        #[arg(long, conflicts_with = "dev", required_unless_present = "dev")]
+        secret: Option<String>,
+        /// Development account number (0 to 9): the dev chain's well-known funded keys.
+        #[arg(long)]
+        dev: Option<u32>,
+    },
+    /// List the wallet's accounts and addresses.
+    List,
+    /// Print an account's address.
+    Address {
+        /// The account's name.
+        name: String,
+    },
+    /// Print the balance and nonces of an account (a name or an address).
+    Balance {
+        /// A name in the wallet, or an address.
+        account: String,
+    },
+    /// Send coins: fetches the nonce, signs, submits, and optionally waits.
+    Send {
+        /// The sending account's name.
+        #[arg(long)]
+        from: String,
+        /// The recipient: a name in the wallet, or an address.
+        #[arg(long)]
+        to: String,
+        /// Base units to send.
+        #[arg(long)]
+        amount: String,
+        /// Base units to pay the miner; the node's current minimum if left out.
+        #[arg(long)]
+        fee: Option<String>,
+        /// Wait until the transfer has this many confirmations.
+        #[arg(long, default_value_t = 0)]
+        wait: u64,
+    },
+    /// Transactions touching an account, newest first.
+    History {
+        /// A name in the wallet, or an address.
+        account: String,
+        /// How many.
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+    },
+    /// The development chain's funded accounts, with their secret keys.
+    DevAccounts,
+}
+
+/// The default wallet file: `$HOME/.tern/wallet.json`.
+fn default_wallet_path() -> PathBuf {
+    std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_default()
+        .join(".tern")
+        .join("wallet.json")
+}
+
+/// A failed command, as one line for the user.
+#[derive(Debug)]
+pub struct CliError(pub String);
+
+impl<E: std::fmt::Display> From<E> for CliError {
+    fn from(error: E) -> Self {
+        CliError(error.to_string())
+    }
+}
+
+fn rpc_error(error: ClientError) -> CliError {
+    match error {
+        ClientError::Call(e) => match e.data() {
+            Some(data) => CliError(format!("{} ({})", e.message(), data.get())),
+            None => CliError(e.message().to_owned()),
+        },
+        ClientError::Transport(e) => CliError(format!("cannot reach the node: {e}")),
+        other => CliError(other.to_string()),
+    }
+}
+
+fn password() -> Result<String, CliError> {
+    if let Ok(password) = std::env::var("TERN_WALLET_PASSWORD") {
+        return Ok(password);
+    }
+    Ok(rpassword::prompt_password("Wallet password: ")?)
+}
+
+struct Session {
+    client: HttpClient,
+    prefix: AddressPrefix,
+    chain_id: ChainId,
+}
+
+async fn connect(url: &str) -> Result<Session, CliError> {
+    let client = HttpClientBuilder::default()
+        .build(url)
+        .map_err(|e| CliError(format!("{url}: {e}")))?;
+    let info = client.chain_info().await.map_err(rpc_error)?;
+    Ok(Session {
+        prefix: AddressPrefix::new(&info.address_prefix)?,
+        chain_id: ChainId(info.chain_id),
+        client,
+    })
+}
+
+/// A wallet name or an address.
+fn resolve(store: &Keystore, prefix: &AddressPrefix, account: &str) -> Result<Address, CliError> {
+    if let Some(found) = store.accounts()?.into_iter().find(|a| a.name == account) {
+        return found
+            .address()
+            .ok_or_else(|| CliError(format!("account {account:?} has a bad public key")));
+    }
+    Address::from_bech32(account, prefix).map_err(|e| {
+        CliError(format!(
+            "{account:?} is neither an account in the wallet nor an address: {e}"
+        ))
+    })
+}
+
+/// Runs a wallet command, printing its result.
+pub async fn run(args: WalletArgs) -> Result<(), CliError> {
+    let store = Keystore::new(&args.wallet);
+    match args.command {
+        WalletCommand::New { name } => {
+            let mut seed = [0u8; 32];
+            chacha20poly1305::aead::rand_core::RngCore::fill_bytes(
+                &mut chacha20poly1305::aead::OsRng,
+                &mut seed,
+            );
+            let key = SecretKey::from_bytes(seed);
+            store.add(&name, &key, &password()?)?;
+            println!(
+                "created {name}: public key {}",
+                hex::encode(key.address().as_bytes())
+            );
+        }
+        WalletCommand::Import { name, secret, dev } => {
+            let key = match (secret, dev) {
+                (Some(secret), _) => {
+                    let seed: [u8; 32] = hex::decode(secret.trim())
+                        .ok()
+                        .and_then(|s| s.try_into().ok())
+                        .ok_or_else(|| CliError("--secret must be 64 hex digits".into()))?;
+                    SecretKey::from_bytes(seed)
+                }
+                (None, Some(index)) if index < DEV_ACCOUNTS => dev_secret_key(index),
+                (None, Some(index)) => {
+                    return Err(CliError(format!(
+                        "--dev takes 0 to {}, not {index}",
+                        DEV_ACCOUNTS - 1
+                    )))
+                }
+                (None, None) => return Err(CliError("give --secret or --dev".into())),
+            };
+            store.add(&name, &key, &password()?)?;
+            println!(
+                "imported {name}: public key {}",
+                hex::encode(key.address().as_bytes())
+            );
+        }
+        WalletCommand::List => {
+            let session = connect(&args.rpc).await?;
+            for account in store.accounts()? {
+                let address = account
+                    .address()
+                    .map(|a| a.to_bech32(&session.prefix))
+                    .unwrap_or_else(|| "(bad key)".into());
+                println!("{}\t{address}", account.name);
+            }
+        }
+        WalletCommand::Address { name } => {
+            let session = connect(&args.rpc).await?;
+            println!(
+                "{}",
+                resolve(&store, &session.prefix, &name)?.to_bech32(&session.prefix)
+            );
+        }
+        WalletCommand::Balance { account } => {
+            let session = connect(&args.rpc).await?;
+            let address = resolve(&store, &session.prefix, &account)?.to_bech32(&session.prefix);
+            let info = session
+                .client
+                .account_get(address.clone())
+                .await
+                .map_err(rpc_error)?;
+            println!(
+                "{address}\nbalance {}\nnonce {}\npending balance {}\nnext nonce {}",
+                info.balance, info.nonce, info.pending_balance, info.pending_nonce
+            );
+        }
+        WalletCommand::Send {
+            from,
+            to,
+            amount,
+            fee,
+            wait,
+        } => send(&args.rpc, &store, &from, &to, &amount, fee, wait).await?,
+        WalletCommand::History { account, limit } => {
+            let session = connect(&args.rpc).await?;
+            let address = resolve(&store, &session.prefix, &account)?.to_bech32(&session.prefix);
+            let page = session
+                .client
+                .account_history(address, None, Some(limit.clamp(1, 100)))
+                .await
+                .map_err(rpc_error)?;
+            for entry in page.entries {
+                println!(
+                    "{}\theight {}\tposition {}",
+                    entry.txid, entry.height, entry.position
+                );
+            }
+        }
+        WalletCommand::DevAccounts => {
+            let session = connect(&args.rpc).await?;
+            for index in 0..DEV_ACCOUNTS {
+                let key = dev_secret_key(index);
+                let address = key.address().to_bech32(&session.prefix);
+                let balance = session
+                    .client
+                    .account_get(address.clone())
+                    .await
+                    .map_err(rpc_error)?
+                    .balance;
+                println!(
+                    "{index}\t{address}\t{}\tbalance {balance}",
+                    hex::encode(key.to_bytes())
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn send(
+    url: &str,
+    store: &Keystore,
+    from: &str,
+    to: &str,
+    amount: &str,
+    fee: Option<String>,
+    wait: u64,
+) -> Result<(), CliError> {
+    let session = connect(url).await?;
+    let amount: Amount = amount
+        .parse()
+        .map_err(|e| CliError(format!("--amount: {e}")))?;
+    let to = resolve(store, &session.prefix, to)?;
+    let keys = store.unlock(&password()?)?;
+    let key = keys
+        .into_iter()
+        .find(|(name, _)| name == from)
+        .map(|(_, key)| key)
+        .ok_or_else(|| CliError(format!("the wallet has no account named {from:?}")))?;
+    let sender = key.address().to_bech32(&session.prefix);
+    let fee: Amount = match fee {
+        Some(fee) => fee.parse().map_err(|e| CliError(format!("--fee: {e}")))?,
+        None => session
+            .client
+            .mempool_info()
+            .await
+            .map_err(rpc_error)?
+            .minimum_fee
+            .parse()?,
+    };
+    let nonce = session
+        .client
+        .account_get(sender)
+        .await
+        .map_err(rpc_error)?
+        .pending_nonce;
+    let tx = Transaction {
+        chain_id: session.chain_id,
+        from: key.address(),
+        to,
+        amount,
+        fee,
+        nonce,
+    }
+    .sign(&key);
+    let txid = session
+        .client
+        .tx_submit(hex::encode(encoding::encode(&tx)))
+        .await
+        .map_err(rpc_error)?;
+    println!("submitted {txid} (amount {amount}, fee {fee}, nonce {nonce})");
+    if wait == 0 {
+        return Ok(());
+    }
+    let deadline = tokio::time::Instant::now() + WAIT_LIMIT;
+    loop {
+        if let TxStatus::Confirmed {
+            height,
+            block_hash,
+            confirmations,
+            ..
+        } = session
+            .client
+            .tx_get(txid.clone())
+            .await
+            .map_err(rpc_error)?
+        {
+            if confirmations >= wait {
+                println!("confirmed in block {block_hash} at height {height} ({confirmations} confirmations)");
+                return Ok(());
+            }
+        }
+        if tokio::time::Instant::now() > deadline {
+            return Err(CliError(format!(
+                "{txid} did not reach {wait} confirmations within {} s",
+                WAIT_LIMIT.as_secs()
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
