@@ -515,3 +515,34 @@ fn a_damaged_store_is_an_error_never_a_silent_reset() {
         "no new store was created"
     );
 }
+
+#[test]
+fn junk_headers_leave_no_trace_in_the_index() {
+    let mut f = fixture();
+    let genesis = f.builder.genesis();
+    let good = f
+        .builder
+        .extend(&genesis, 1, &keys(), 0, miner(1))
+        .remove(0);
+    f.submit_all(std::slice::from_ref(&good));
+    // The easiest possible target makes proof of work free; the header rules refuse it.
+    let mut junk = good.clone();
+    junk.header.target = crate::types::Target::MAX;
+    junk.header.nonce = 12345;
+    let verdict = f.chain.submit_block(junk.clone(), now()).unwrap().verdict;
+    assert!(
+        matches!(
+            verdict,
+            Verdict::Rejected(Rejection::Invalid {
+                error: BlockError::WrongTarget { .. },
+                ..
+            })
+        ),
+        "{verdict:?}"
+    );
+    assert_eq!(
+        f.chain.reader().index_entry(&junk.hash()).unwrap(),
+        None,
+        "junk must not be stored"
+    );
+}

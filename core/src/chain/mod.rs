@@ -162,8 +162,10 @@ impl Chain {
             self.orphans.insert(block, now);
             return Ok(Verdict::Orphaned);
         };
+        // Nothing is stored, not even an invalid mark, until the header passes every
+        // header rule: only then has real work at the chain's difficulty been spent on it.
+        // (Its own target could be the easiest possible, making junk free to produce.)
         if parent.status == BlockStatus::Invalid {
-            self.store_block(&block, &parent, BlockStatus::Invalid)?;
             return Ok(Verdict::Rejected(Rejection::InvalidAncestor {
                 hash,
                 ancestor: block.header.parent,
@@ -176,7 +178,6 @@ impl Chain {
             if matches!(error, BlockError::TimestampTooFarInFuture { .. }) {
                 return Ok(Verdict::Rejected(Rejection::NotYetValid { hash, error }));
             }
-            self.store_block(&block, &parent, BlockStatus::Invalid)?;
             return Ok(Verdict::Rejected(Rejection::Invalid { hash, error }));
         }
         let computed = block.computed_merkle_root();

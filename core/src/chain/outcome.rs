@@ -58,8 +58,9 @@ impl ChainUpdate {
 /// Why a submitted block was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Rejection {
-    /// The block breaks a consensus rule. If its proof of work was valid it is marked
-    /// invalid in the index, and so is every block that builds on it.
+    /// The block breaks a consensus rule. If its header passed every header rule (so real
+    /// work went into it) it is marked invalid in the index, and every block that builds
+    /// on it is refused; otherwise nothing about it is kept.
     #[error("block {hash} is invalid: {error}")]
     Invalid {
         /// The block.
