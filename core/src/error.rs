@@ -53,6 +53,14 @@ pub enum BlockError {
     /// The header's version is not one this software validates.
     #[error("unsupported block version {0}")]
     UnsupportedVersion(u32),
+    /// The target is easier than the chain allows any block to be.
+    #[error("target {found} is easier than the chain's maximum {max}")]
+    TargetAboveMaximum {
+        /// The header's target.
+        found: Target,
+        /// The chain spec's `max_target`.
+        max: Target,
+    },
     /// The header's hash is above its target.
     #[error("header hash {hash} does not meet its target")]
     InsufficientProofOfWork {

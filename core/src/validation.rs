@@ -27,11 +27,18 @@ pub struct ParentContext {
     pub median_time_past: Timestamp,
 }
 
-/// Checks the header's proof of work alone: the hash meets the header's own target. Needs
-/// no context, so it runs first on anything received.
-pub fn check_proof_of_work(header: &Header) -> Result<(), BlockError> {
+/// Checks what a header proves alone: a known version, a target no easier than the chain
+/// allows, and a hash that meets it. Needs no parent, so it runs first on anything
+/// received, orphans included: with the target capped, passing it always costs real work.
+pub fn check_proof_of_work(header: &Header, params: &ConsensusParams) -> Result<(), BlockError> {
     if header.version != BLOCK_VERSION {
         return Err(BlockError::UnsupportedVersion(header.version));
+    }
+    if header.target > params.max_target {
+        return Err(BlockError::TargetAboveMaximum {
+            found: header.target,
+            max: params.max_target,
+        });
     }
     let hash = header.hash();
     if !header.target.is_met_by(&hash) {
@@ -49,7 +56,7 @@ pub fn check_header(
     params: &ConsensusParams,
     now: Timestamp,
 ) -> Result<(), BlockError> {
-    check_proof_of_work(header)?;
+    check_proof_of_work(header, params)?;
     if header.parent != parent.hash {
         return Err(BlockError::WrongParent {
             expected: parent.hash,

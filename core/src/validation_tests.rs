@@ -113,6 +113,21 @@ fn insufficient_proof_of_work() {
 }
 
 #[test]
+fn target_above_maximum() {
+    let spec = spec();
+    let mut block = valid_block(&spec, vec![]);
+    block.header.target = Target::MAX;
+    let block = seal(block);
+    assert_eq!(
+        check(&spec, &block),
+        Err(BlockError::TargetAboveMaximum {
+            found: Target::MAX,
+            max: spec.consensus.max_target
+        })
+    );
+}
+
+#[test]
 fn wrong_parent() {
     let spec = spec();
     let mut block = valid_block(&spec, vec![]);
@@ -180,12 +195,16 @@ fn wrong_target() {
     let spec = spec();
     let mut block = valid_block(&spec, vec![]);
     let expected = block.header.target;
-    block.header.target = Target::MAX;
+    // Harder than required (an easier one would break the maximum first).
+    let mut bytes = expected.to_be_bytes();
+    bytes[1] = 0x7f;
+    let harder = Target::from_be_bytes(bytes).unwrap();
+    block.header.target = harder;
     assert_eq!(
         check(&spec, &seal(block)),
         Err(BlockError::WrongTarget {
             expected,
-            found: Target::MAX
+            found: harder
         })
     );
 }

@@ -525,7 +525,8 @@ fn junk_headers_leave_no_trace_in_the_index() {
         .extend(&genesis, 1, &keys(), 0, miner(1))
         .remove(0);
     f.submit_all(std::slice::from_ref(&good));
-    // The easiest possible target makes proof of work free; the header rules refuse it.
+    // The easiest possible target would make proof of work free: refused before anything
+    // else, and nothing about it is kept.
     let mut junk = good.clone();
     junk.header.target = crate::types::Target::MAX;
     junk.header.nonce = 12345;
@@ -534,7 +535,7 @@ fn junk_headers_leave_no_trace_in_the_index() {
         matches!(
             verdict,
             Verdict::Rejected(Rejection::Invalid {
-                error: BlockError::WrongTarget { .. },
+                error: BlockError::TargetAboveMaximum { .. },
                 ..
             })
         ),
@@ -545,4 +546,31 @@ fn junk_headers_leave_no_trace_in_the_index() {
         None,
         "junk must not be stored"
     );
+    // Nor can such a block wait as an orphan.
+    let mut orphan = junk.clone();
+    orphan.header.parent = BlockHash::from_bytes([7; 32]);
+    let verdict = f.chain.submit_block(orphan, now()).unwrap().verdict;
+    assert!(
+        matches!(verdict, Verdict::Rejected(Rejection::Invalid { .. })),
+        "{verdict:?}"
+    );
+    assert_eq!(f.chain.orphan_count(), 0);
+    // A header with real work at the wrong difficulty is refused and not stored either.
+    let mut wrong = good.clone();
+    let mut bytes = wrong.header.target.to_be_bytes();
+    bytes[1] = 0x7f;
+    wrong.header.target = crate::types::Target::from_be_bytes(bytes).unwrap();
+    wrong.header.nonce = crate::pow::search_nonce(&wrong.header, 0, u64::MAX).unwrap();
+    let verdict = f.chain.submit_block(wrong.clone(), now()).unwrap().verdict;
+    assert!(
+        matches!(
+            verdict,
+            Verdict::Rejected(Rejection::Invalid {
+                error: BlockError::WrongTarget { .. },
+                ..
+            })
+        ),
+        "{verdict:?}"
+    );
+    assert_eq!(f.chain.reader().index_entry(&wrong.hash()).unwrap(), None);
 }

@@ -155,7 +155,7 @@ impl Chain {
         if self.orphans.contains(&hash) {
             return Ok(Verdict::AlreadyKnown);
         }
-        if let Err(error) = validation::check_proof_of_work(&block.header) {
+        if let Err(error) = validation::check_proof_of_work(&block.header, &self.spec.consensus) {
             return Ok(Verdict::Rejected(Rejection::Invalid { hash, error }));
         }
         let Some(parent) = self.store.get::<BlockIndex>(&block.header.parent)? else {
