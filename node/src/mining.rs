@@ -237,7 +237,8 @@ async fn mining_loop(
                 tokio::select! {
                     _ = tokio::time::sleep(Duration::from_millis(wait)) => {}
                     changed = settings.changed() => if changed.is_err() { return },
-                    _ = tips.changed() => {}
+                    // A closed tip channel means the chain stopped: so does mining.
+                    changed = tips.changed() => if changed.is_err() { return },
                 }
                 continue;
             }
@@ -261,7 +262,10 @@ async fn mining_loop(
         let found = loop {
             tokio::select! {
                 found = &mut search => break found,
-                _ = tips.changed() => break None,
+                changed = tips.changed() => {
+                    if changed.is_err() { stop.store(true, Ordering::Relaxed); return; }
+                    break None;
+                }
                 changed = settings.changed() => {
                     if changed.is_err() { stop.store(true, Ordering::Relaxed); return; }
                     break None;

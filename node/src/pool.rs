@@ -168,8 +168,18 @@ async fn follow(
     mut updates: broadcast::Receiver<Arc<ChainUpdate>>,
     synced: watch::Sender<BlockHash>,
 ) {
+    let mut tips = pool.chain.watch_tip();
     loop {
-        let result = match updates.recv().await {
+        let received = tokio::select! {
+            received = updates.recv() => received,
+            changed = tips.changed() => match changed {
+                // The update itself comes through `updates`.
+                Ok(()) => continue,
+                // The chain stopped.
+                Err(_) => return,
+            },
+        };
+        let result = match received {
             Ok(update) => pool.apply(&update).map(|()| update.tip.hash),
             Err(broadcast::error::RecvError::Lagged(missed)) => {
                 // Updates were missed, so transactions of disconnected blocks may not come

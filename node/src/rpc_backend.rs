@@ -51,8 +51,16 @@ fn new_epoch() -> u64 {
 /// subscribers resync instead of missing events.
 async fn record_heads(chain: ChainHandle, heads: Arc<HeadsLog>) {
     let mut updates = chain.subscribe();
+    let mut tips = chain.watch_tip();
     loop {
-        match updates.recv().await {
+        let received = tokio::select! {
+            received = updates.recv() => received,
+            changed = tips.changed() => match changed {
+                Ok(()) => continue,
+                Err(_) => return,
+            },
+        };
+        match received {
             Ok(update) => heads.record(&update),
             Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
                 tracing::warn!(

@@ -196,3 +196,38 @@ async fn the_miner_includes_transactions_that_arrive_while_it_waits() {
     node.miner.stop();
     assert!(mined.is_ok(), "the transaction was never mined");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutting_the_chain_down_stops_everything_following_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = ChainSpec::resolve("dev").unwrap();
+    let (chain, thread) = spawn(Chain::open(dir.path(), spec.clone()).unwrap()).unwrap();
+    let (pool, follower) = PoolHandle::start(chain.clone(), MempoolConfig::default());
+    let miner = MinerHandle::spawn(chain.clone(), pool.clone(), None);
+    miner.start(1, REWARD);
+    let mut tips = chain.watch_tip();
+    tokio::time::timeout(
+        Duration::from_secs(20),
+        tips.wait_for(|t| t.height() >= Height(1)),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    chain.shutdown().await;
+    tokio::time::timeout(Duration::from_secs(10), follower)
+        .await
+        .expect("the mempool follower stops")
+        .unwrap();
+    let ended = tokio::task::spawn_blocking(move || thread.join().unwrap());
+    tokio::time::timeout(Duration::from_secs(10), ended)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    // Submitting now is a clear error, not a hang.
+    let block = spec.genesis_block();
+    assert!(matches!(
+        chain.submit_block(block).await,
+        Err(tern_core::chain::ChainError::Stopped)
+    ));
+}

@@ -6,6 +6,7 @@
 //! replies on oneshot channels. The tip is published on a `watch` channel, and every move
 //! of the tip on a bounded `broadcast` channel (a subscriber that falls more than
 //! [`UPDATE_CAPACITY`] updates behind is told it lagged, and must resync from the reader).
+//! When the actor stops, the tip channel closes: followers watch it to stop too.
 //! Queries go straight to the store through [`ChainHandle::reader`] and never queue here.
 
 use std::sync::Arc;
@@ -29,6 +30,7 @@ enum Command {
         block: Box<Block>,
         reply: oneshot::Sender<Result<SubmitOutcome, ChainError>>,
     },
+    Shutdown,
 }
 
 /// A cheap, cloneable handle to the chain actor.
@@ -44,12 +46,14 @@ impl std::fmt::Debug for Command {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Command::Submit { block, .. } => write!(f, "Submit({})", block.hash()),
+            Command::Shutdown => f.write_str("Shutdown"),
         }
     }
 }
 
-/// Starts the actor on its own thread. It stops, flushing the store, when the last handle
-/// is dropped; the join handle returns how it ended. Fails only if the OS refuses a thread.
+/// Starts the actor on its own thread. It stops, flushing the store, on
+/// [`ChainHandle::shutdown`] or when the last handle is dropped; the join handle returns
+/// how it ended. Fails only if the OS refuses a thread.
 pub fn spawn(chain: Chain) -> std::io::Result<(ChainHandle, JoinHandle<Result<(), ChainError>>)> {
     let (commands, mut inbox) = mpsc::channel(COMMAND_QUEUE);
     let (tip_sender, tip) = watch::channel(chain.tip());
@@ -80,8 +84,11 @@ pub fn spawn(chain: Chain) -> std::io::Result<(ChainHandle, JoinHandle<Result<()
                         // The caller may have given up waiting; the block is processed anyway.
                         let _ = reply.send(result);
                     }
+                    Command::Shutdown => break,
                 }
             }
+            // Dropping `tip_sender` with this closure closes the tip channel: everything
+            // following the chain watches it to learn that the chain stopped.
             chain.flush()
         })?;
     Ok((handle, thread))
@@ -100,6 +107,14 @@ impl ChainHandle {
             .await
             .map_err(|_| ChainError::Stopped)?;
         answer.await.map_err(|_| ChainError::Stopped)?
+    }
+
+    /// Asks the actor to finish the block in hand, flush the store and stop; then the tip
+    /// and update channels close, which stops everything following them. Blocks still
+    /// queued are dropped (their senders get [`ChainError::Stopped`]).
+    pub async fn shutdown(&self) {
+        // Already stopped is fine.
+        let _ = self.commands.send(Command::Shutdown).await;
     }
 
     /// The current tip.
