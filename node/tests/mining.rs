@@ -21,6 +21,7 @@ use tern_node::pool::{PoolHandle, SubmitError};
 
 struct Node {
     chain: ChainHandle,
+    thread: Option<std::thread::JoinHandle<Result<(), tern_core::chain::ChainError>>>,
     pool: PoolHandle,
     miner: MinerHandle,
     _dir: tempfile::TempDir,
@@ -28,15 +29,30 @@ struct Node {
 
 fn node(chain: &str) -> Node {
     let dir = tempfile::tempdir().unwrap();
-    let (chain, _thread) =
+    let (chain, thread) =
         spawn(Chain::open(dir.path(), ChainSpec::resolve(chain).unwrap()).unwrap()).unwrap();
     let (pool, _follower) = PoolHandle::start(chain.clone(), MempoolConfig::default());
     let miner = MinerHandle::spawn(chain.clone(), pool.clone(), None);
     Node {
         chain,
+        thread: Some(thread),
         pool,
         miner,
         _dir: dir,
+    }
+}
+
+impl Drop for Node {
+    /// Stops the chain and waits for its thread, so RocksDB is closed before the test
+    /// process exits (a store still closing at exit aborts the process).
+    fn drop(&mut self) {
+        let chain = self.chain.clone();
+        if let Some(thread) = self.thread.take() {
+            tokio::task::block_in_place(|| {
+                tokio::runtime::Handle::current().block_on(chain.shutdown());
+                let _ = thread.join();
+            });
+        }
     }
 }
 

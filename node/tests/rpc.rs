@@ -32,13 +32,14 @@ struct Node {
     server: RunningServer,
     spec: ChainSpec,
     chain: tern_core::chain::ChainHandle,
+    thread: Option<std::thread::JoinHandle<Result<(), tern_core::chain::ChainError>>>,
     _dir: tempfile::TempDir,
 }
 
 async fn node(chain: &str, admin: bool) -> Node {
     let spec = ChainSpec::resolve(chain).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let (chain, _thread) = spawn(Chain::open(dir.path(), spec.clone()).unwrap()).unwrap();
+    let (chain, thread) = spawn(Chain::open(dir.path(), spec.clone()).unwrap()).unwrap();
     let (pool, _follower) = PoolHandle::start(chain.clone(), MempoolConfig::default());
     let miner = MinerHandle::spawn(chain.clone(), pool.clone(), None);
     let backend = Arc::new(NodeRpc::new(chain.clone(), pool, miner));
@@ -56,7 +57,22 @@ async fn node(chain: &str, admin: bool) -> Node {
         server,
         spec,
         chain,
+        thread: Some(thread),
         _dir: dir,
+    }
+}
+
+impl Drop for Node {
+    /// Stops the chain and waits for its thread, so RocksDB is closed before the test
+    /// process exits (a store still closing at exit aborts the process).
+    fn drop(&mut self) {
+        let chain = self.chain.clone();
+        if let Some(thread) = self.thread.take() {
+            tokio::task::block_in_place(|| {
+                tokio::runtime::Handle::current().block_on(chain.shutdown());
+                let _ = thread.join();
+            });
+        }
     }
 }
 

@@ -65,11 +65,11 @@ fn balance(text: &str) -> u64 {
 async fn a_send_between_dev_accounts_confirms_and_moves_exactly_amount_and_fee() {
     let dir = tempfile::tempdir().unwrap();
     let spec = ChainSpec::resolve("dev").unwrap();
-    let (chain, _thread) = spawn(Chain::open(&dir.path().join("node"), spec).unwrap()).unwrap();
+    let (chain, thread) = spawn(Chain::open(&dir.path().join("node"), spec).unwrap()).unwrap();
     let (pool, _follower) = PoolHandle::start(chain.clone(), MempoolConfig::default());
     let miner = MinerHandle::spawn(chain.clone(), pool.clone(), None);
     miner.start(1, Address::from_bytes([9; 32]));
-    let backend = Arc::new(NodeRpc::new(chain, pool, miner));
+    let backend = Arc::new(NodeRpc::new(chain.clone(), pool, miner));
     let server = start(
         backend,
         RpcConfig {
@@ -139,6 +139,15 @@ async fn a_send_between_dev_accounts_confirms_and_moves_exactly_amount_and_fee()
     let dev = stdout(&wallet.run("", &["dev-accounts"]).await);
     assert_eq!(dev.lines().count(), 10);
     assert!(dev.contains(&hex::encode(dev_secret_key(3).to_bytes())));
+
+    // Close the store before the test process exits.
+    server.handle.stop().unwrap();
+    chain.shutdown().await;
+    tokio::task::spawn_blocking(move || thread.join())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
