@@ -7,13 +7,15 @@
 
 use std::collections::HashMap;
 
-use crate::block::{merkle_root, Block, Header, BLOCK_VERSION};
+use crate::block::{Block, Header};
 use crate::crypto::SecretKey;
 use crate::genesis::ChainSpec;
-use crate::pow::{median_time_past, next_target, search_nonce, MEDIAN_TIME_SPAN};
+use crate::miner::block_template;
+use crate::pow::{median_time_past, search_nonce, MEDIAN_TIME_SPAN};
 use crate::state::{apply_block, MemoryState};
 use crate::tx::{SignedTransaction, Transaction};
 use crate::types::{Address, Amount, BlockHash, Timestamp};
+use crate::validation::ParentContext;
 
 /// Builds valid blocks on any branch of a chain.
 #[derive(Debug)]
@@ -104,44 +106,26 @@ impl ChainBuilder {
             cursor = *self.headers.get(&cursor.parent)?;
             timestamps.push(cursor.timestamp);
         }
-        let median = median_time_past(&timestamps)?;
-        let timestamp = Timestamp(
+        let context = ParentContext {
+            hash: *parent,
+            height: parent_header.height,
+            timestamp: parent_header.timestamp,
+            median_time_past: median_time_past(&timestamps)?,
+        };
+        let when = Timestamp(
             parent_header
                 .timestamp
                 .as_millis()
-                .saturating_add(self.spacing_ms)
-                .max(median.as_millis().saturating_add(1)),
+                .saturating_add(self.spacing_ms),
         );
-        let mut header = Header {
-            version: BLOCK_VERSION,
-            height: parent_header.height.next()?,
-            parent: *parent,
-            merkle_root: merkle_root(
-                &transactions
-                    .iter()
-                    .map(SignedTransaction::id)
-                    .collect::<Vec<_>>(),
-            ),
-            timestamp,
-            target: next_target(
-                &self.spec.consensus.difficulty(),
-                parent_header.height,
-                parent_header.timestamp,
-            ),
-            miner,
-            nonce: 0,
-        };
-        header.nonce = search_nonce(&header, 0, u64::MAX)?;
-        let block = Block {
-            header,
-            transactions,
-        };
+        let mut block = block_template(&self.spec.consensus, &context, transactions, miner, when);
+        block.header.nonce = search_nonce(&block.header, 0, u64::MAX)?;
         let state = self.states.get(parent)?;
         let change = apply_block(state, &block, self.spec.consensus.block_reward).ok()?;
         let mut next = state.clone();
         next.apply(&change);
         let hash = block.hash();
-        self.headers.insert(hash, header);
+        self.headers.insert(hash, block.header);
         self.states.insert(hash, next);
         Some(block)
     }

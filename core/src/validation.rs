@@ -96,10 +96,21 @@ pub fn check_header(
     Ok(())
 }
 
-/// Checks the body rules that need neither state nor signatures: transaction count, size,
-/// Merkle root, no duplicate transaction, no two transactions with the same sender and
+/// Checks the body rules that need neither state nor signatures: Merkle root, transaction
+/// count, size, no duplicate transaction, no two transactions with the same sender and
 /// nonce, and each transaction's chain id and `amount + fee`.
 pub fn check_body(block: &Block, params: &ConsensusParams) -> Result<(), BlockError> {
+    // The Merkle root first: until it matches, the transactions may be a tampered copy of
+    // a valid block's, and no later rule may be blamed on the header. After it, every
+    // failure is the block's own (see `Chain`, which marks such blocks invalid).
+    let ids = block.tx_ids();
+    let computed = crate::block::merkle_root(&ids);
+    if computed != block.header.merkle_root {
+        return Err(BlockError::MerkleRootMismatch {
+            computed,
+            found: block.header.merkle_root,
+        });
+    }
     let count = block.transactions.len() as u64;
     if count > params.max_block_transactions {
         return Err(BlockError::TooManyTransactions {
@@ -112,14 +123,6 @@ pub fn check_body(block: &Block, params: &ConsensusParams) -> Result<(), BlockEr
         return Err(BlockError::TooLarge {
             size,
             max: params.max_block_bytes,
-        });
-    }
-    let ids = block.tx_ids();
-    let computed = crate::block::merkle_root(&ids);
-    if computed != block.header.merkle_root {
-        return Err(BlockError::MerkleRootMismatch {
-            computed,
-            found: block.header.merkle_root,
         });
     }
     let mut seen_ids = HashSet::with_capacity(ids.len());

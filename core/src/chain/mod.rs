@@ -180,21 +180,19 @@ impl Chain {
             }
             return Ok(Verdict::Rejected(Rejection::Invalid { hash, error }));
         }
-        let computed = block.computed_merkle_root();
-        if computed != block.header.merkle_root {
-            let error = BlockError::MerkleRootMismatch {
-                computed,
-                found: block.header.merkle_root,
-            };
-            return Ok(Verdict::Rejected(Rejection::BodyMismatch { hash, error }));
-        }
-        // The transactions are now exactly those the header commits to, so a failure below
-        // is the block's own and marks it.
+        // A body that does not match its header may be a tampered copy of a valid block:
+        // refuse it without marking anything. Any other failure is the block's own.
         let body = validation::check_body(&block, &self.spec.consensus)
             .and_then(|()| validation::verify_signatures_parallel(&block, self.verify_threads));
-        if let Err(error) = body {
-            self.store_block(&block, &parent, BlockStatus::Invalid)?;
-            return Ok(Verdict::Rejected(Rejection::Invalid { hash, error }));
+        match body {
+            Ok(()) => {}
+            Err(error @ BlockError::MerkleRootMismatch { .. }) => {
+                return Ok(Verdict::Rejected(Rejection::BodyMismatch { hash, error }));
+            }
+            Err(error) => {
+                self.store_block(&block, &parent, BlockStatus::Invalid)?;
+                return Ok(Verdict::Rejected(Rejection::Invalid { hash, error }));
+            }
         }
         let entry = self.store_block(&block, &parent, BlockStatus::Valid)?;
         if entry.cumulative_work <= self.tip.cumulative_work {

@@ -112,20 +112,25 @@ pub struct Store {
 pub struct StoreBatch<'a> {
     store: &'a Store,
     batch: WriteBatch,
+    /// A table whose column family was missing: the write is refused rather than partly
+    /// lost. (Opening checks every family exists, so this means damage.)
+    missing: Option<&'static str>,
 }
 
 impl StoreBatch<'_> {
     /// Sets `key` to `value` in table `T`.
     pub fn put<T: Table>(&mut self, key: &T::Key, value: &T::Value) {
-        if let Some(cf) = self.store.db.cf_handle(T::NAME) {
-            self.batch.put_cf(cf, key.to_key(), encoding::encode(value));
+        match self.store.db.cf_handle(T::NAME) {
+            Some(cf) => self.batch.put_cf(cf, key.to_key(), encoding::encode(value)),
+            None => self.missing = Some(T::NAME),
         }
     }
 
     /// Removes `key` from table `T`.
     pub fn delete<T: Table>(&mut self, key: &T::Key) {
-        if let Some(cf) = self.store.db.cf_handle(T::NAME) {
-            self.batch.delete_cf(cf, key.to_key());
+        match self.store.db.cf_handle(T::NAME) {
+            Some(cf) => self.batch.delete_cf(cf, key.to_key()),
+            None => self.missing = Some(T::NAME),
         }
     }
 
@@ -346,11 +351,15 @@ impl Store {
         StoreBatch {
             store: self,
             batch: WriteBatch::default(),
+            missing: None,
         }
     }
 
     /// Writes a batch atomically: all of it or, after a crash, none of it.
     pub fn write(&self, batch: StoreBatch<'_>) -> Result<(), StoreError> {
+        if let Some(table) = batch.missing {
+            return Err(self.corrupt(&format!("missing column family {table}")));
+        }
         self.db.write(batch.batch).map_err(|e| self.database(e))
     }
 
