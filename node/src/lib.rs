@@ -28,6 +28,8 @@
 //! `.await`.
 
 pub mod mining;
+pub mod p2p;
 pub mod pool;
 pub mod rpc_backend;
+pub mod service;
 pub mod wallet;

@@ -11,7 +11,7 @@ use tern_core::chain::{ChainHandle, ChainUpdate};
 use tern_core::mempool::{self, Admission, Mempool, MempoolConfig, MempoolError, MempoolStats};
 use tern_core::state::MemoryState;
 use tern_core::tx::SignedTransaction;
-use tern_core::types::{Address, BlockHash, Timestamp};
+use tern_core::types::{Address, BlockHash, Timestamp, TxId};
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 
@@ -35,7 +35,13 @@ pub struct PoolHandle {
     synced: watch::Receiver<BlockHash>,
     /// Bumped on every admission, so the miner can rebuild its template.
     admissions: watch::Sender<u64>,
+    /// The id of every admitted transaction, for relay to announce.
+    admitted: broadcast::Sender<TxId>,
 }
+
+/// Admitted ids buffered for a slow follower (relay); one that falls further behind misses
+/// announcements, and its peers learn those transactions from other peers or blocks.
+pub const ADMITTED_BACKLOG: usize = 16_384;
 
 impl PoolHandle {
     /// A pool following `chain`, and the task that keeps it following.
@@ -45,11 +51,13 @@ impl PoolHandle {
         let (synced_sender, synced) = watch::channel(chain.tip().hash);
         let updates = chain.subscribe();
         let (admissions, _) = watch::channel(0);
+        let (admitted, _) = broadcast::channel(ADMITTED_BACKLOG);
         let handle = PoolHandle {
             pool,
             chain,
             synced,
             admissions,
+            admitted,
         };
         let follower = tokio::spawn(follow(handle.clone(), updates, synced_sender));
         (handle, follower)
@@ -61,15 +69,33 @@ impl PoolHandle {
         self.pool.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Checks and admits a transaction.
-    pub async fn submit(&self, tx: SignedTransaction) -> Result<Admission, SubmitError> {
+    /// Checks and admits transactions in order, their signatures verified in one batch:
+    /// for relay, where a burst from one sender must be admitted nonce after nonce.
+    pub async fn submit_many(
+        &self,
+        txs: Vec<SignedTransaction>,
+    ) -> Vec<Result<Admission, SubmitError>> {
         let chain_id = self.chain.reader().spec().consensus.chain_id;
-        if self.lock().contains(&tx.id()) {
-            return Err(MempoolError::AlreadyKnown.into());
-        }
-        let verified = tokio::task::spawn_blocking(move || mempool::verify(tx, chain_id))
-            .await
-            .map_err(|e| SubmitError::Unavailable(e.to_string()))??;
+        let count = txs.len();
+        let verified =
+            match tokio::task::spawn_blocking(move || mempool::verify_many(txs, chain_id)).await {
+                Ok(verified) => verified,
+                Err(e) => {
+                    let error = e.to_string();
+                    return (0..count)
+                        .map(|_| Err(SubmitError::Unavailable(error.clone())))
+                        .collect();
+                }
+            };
+        verified
+            .into_iter()
+            .map(|verified| self.admit(verified?))
+            .collect()
+    }
+
+    /// Admits a transaction whose stateless checks passed, against the sender's tip account.
+    fn admit(&self, verified: mempool::VerifiedTransaction) -> Result<Admission, SubmitError> {
+        let id = verified.get().id();
         let sender = verified.get().tx().from;
         let account = self
             .chain
@@ -80,7 +106,20 @@ impl PoolHandle {
             .lock()
             .admit_verified(verified, account, Timestamp::now())?;
         self.admissions.send_modify(|n| *n = n.wrapping_add(1));
+        let _ = self.admitted.send(id);
         Ok(admission)
+    }
+
+    /// Checks and admits a transaction.
+    pub async fn submit(&self, tx: SignedTransaction) -> Result<Admission, SubmitError> {
+        let chain_id = self.chain.reader().spec().consensus.chain_id;
+        if self.lock().contains(&tx.id()) {
+            return Err(MempoolError::AlreadyKnown.into());
+        }
+        let verified = tokio::task::spawn_blocking(move || mempool::verify(tx, chain_id))
+            .await
+            .map_err(|e| SubmitError::Unavailable(e.to_string()))??;
+        self.admit(verified)
     }
 
     /// Figures for RPC and metrics.
@@ -128,6 +167,11 @@ impl PoolHandle {
         let mut synced = self.synced.clone();
         // An error means the follower stopped; there is nothing to wait for then.
         let _ = synced.wait_for(|hash| *hash == tip).await;
+    }
+
+    /// The id of every transaction admitted from now on.
+    pub fn subscribe_admitted(&self) -> broadcast::Receiver<TxId> {
+        self.admitted.subscribe()
     }
 
     /// A receiver that changes whenever a transaction is admitted.

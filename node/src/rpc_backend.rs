@@ -1,17 +1,24 @@
 //! The node as the RPC server sees it: [`tern_rpc::backend::NodeBackend`] over the chain
-//! actor, the mempool and the miner.
+//! actor, the mempool, the miner and the network.
 
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Duration;
+
 use tern_core::chain::{ChainHandle, ChainReader};
 use tern_core::mempool::MempoolStats;
 use tern_core::tx::SignedTransaction;
 use tern_core::types::{Address, Amount, BlockHash, TxId};
 
-use tern_rpc::backend::{DevMineFailure, MinerState, NodeBackend, SubmitFailure};
+use tern_rpc::backend::{DevMineFailure, MinerState, NetFailure, NodeBackend, SubmitFailure};
 use tern_rpc::heads::HeadsLog;
 use tern_rpc::jsonrpsee::core::async_trait;
+use tern_rpc::net::{BanJson, NetInfoJson, PeerJson};
 
 use crate::mining::{MineError, MinerHandle};
+use crate::p2p::bans::{BanTarget, BanTargetError};
+use crate::p2p::{Direction, NetworkHandle};
 use crate::pool::{PoolHandle, SubmitError};
 
 /// The node's parts the RPC server uses.
@@ -20,13 +27,19 @@ pub struct NodeRpc {
     chain: ChainHandle,
     pool: PoolHandle,
     miner: MinerHandle,
+    network: NetworkHandle,
     heads: Arc<HeadsLog>,
 }
 
 impl NodeRpc {
     /// The backend over these parts; starts the task that records tip changes for
     /// subscribers.
-    pub fn new(chain: ChainHandle, pool: PoolHandle, miner: MinerHandle) -> Self {
+    pub fn new(
+        chain: ChainHandle,
+        pool: PoolHandle,
+        miner: MinerHandle,
+        network: NetworkHandle,
+    ) -> Self {
         let prefix = chain.reader().spec().address_prefix;
         let heads = Arc::new(HeadsLog::new(new_epoch(), prefix));
         tokio::spawn(record_heads(chain.clone(), Arc::clone(&heads)));
@@ -34,6 +47,7 @@ impl NodeRpc {
             chain,
             pool,
             miner,
+            network,
             heads,
         }
     }
@@ -150,4 +164,90 @@ impl NodeBackend for NodeRpc {
     fn miner_stop(&self) {
         self.miner.stop();
     }
+
+    async fn net_info(&self) -> Result<NetInfoJson, String> {
+        let info = self.network.info().await.map_err(|e| e.to_string())?;
+        Ok(NetInfoJson {
+            node_id: info.node_id.to_string(),
+            listen_address: info.listen_addr.map(|a| a.to_string()),
+            inbound: info.inbound,
+            outbound: info.outbound,
+            known_addresses: info.known_addresses,
+            bans: info.bans,
+        })
+    }
+
+    async fn net_peers(&self) -> Result<Vec<PeerJson>, String> {
+        let peers = self.network.peers().await.map_err(|e| e.to_string())?;
+        Ok(peers
+            .into_iter()
+            .map(|p| PeerJson {
+                node_id: p.node_id.to_string(),
+                address: p.addr.to_string(),
+                listen_address: p.listen_addr.map(|a| a.to_string()),
+                direction: match p.direction {
+                    Direction::Inbound => "inbound".into(),
+                    Direction::Outbound => "outbound".into(),
+                },
+                best_height: p.best_height.value(),
+                best_hash: p.best_hash.to_string(),
+                user_agent: p.user_agent,
+                rtt_ms: p.rtt.map(|d| d.as_secs_f64() * 1_000.0),
+                bytes_in: p.stats.bytes_in.load(Ordering::Relaxed),
+                bytes_out: p.stats.bytes_out.load(Ordering::Relaxed),
+                connected_secs: p.connected_for.as_secs(),
+            })
+            .collect())
+    }
+
+    async fn net_add_peer(&self, address: &str) -> Result<(), NetFailure> {
+        let addr = resolve(address).await?;
+        self.network
+            .add_peer(addr)
+            .await
+            .map_err(|e| NetFailure::Unavailable(e.to_string()))
+    }
+
+    async fn net_ban(&self, target: &str, duration: Duration) -> Result<usize, NetFailure> {
+        let target: BanTarget = target
+            .parse()
+            .map_err(|e: BanTargetError| NetFailure::Invalid(e.to_string()))?;
+        self.network
+            .ban(target, duration)
+            .await
+            .map_err(|e| NetFailure::Unavailable(e.to_string()))
+    }
+
+    async fn net_unban(&self, target: &str) -> Result<bool, NetFailure> {
+        let target: BanTarget = target
+            .parse()
+            .map_err(|e: BanTargetError| NetFailure::Invalid(e.to_string()))?;
+        self.network
+            .unban(target)
+            .await
+            .map_err(|e| NetFailure::Unavailable(e.to_string()))
+    }
+
+    async fn net_bans(&self) -> Result<Vec<BanJson>, String> {
+        let bans = self.network.bans().await.map_err(|e| e.to_string())?;
+        Ok(bans
+            .into_iter()
+            .map(|b| BanJson {
+                target: b.target,
+                until_ms: b.until_ms,
+                reason: b.reason,
+            })
+            .collect())
+    }
+}
+
+/// The first address `host:port` resolves to.
+async fn resolve(address: &str) -> Result<SocketAddr, NetFailure> {
+    let invalid = |why: String| NetFailure::Invalid(format!("{address:?}: {why}"));
+    let mut addrs = tokio::net::lookup_host(address)
+        .await
+        .map_err(|e| invalid(e.to_string()))?;
+    addrs
+        .next()
+        .ok_or_else(|| invalid("resolves to no address".into()))
 }

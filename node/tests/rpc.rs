@@ -8,80 +8,60 @@
     missing_docs
 )]
 
-use std::sync::Arc;
-
 use jsonrpsee::core::client::{ClientT, Error as ClientError};
 use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
 use jsonrpsee::rpc_params;
-use tern_core::chain::{spawn, Chain};
 use tern_core::crypto::{dev_secret_key, SecretKey};
 use tern_core::encoding;
 use tern_core::genesis::ChainSpec;
-use tern_core::mempool::MempoolConfig;
 use tern_core::tx::Transaction;
 use tern_core::types::Amount;
-use tern_node::mining::MinerHandle;
-use tern_node::pool::PoolHandle;
-use tern_node::rpc_backend::NodeRpc;
+use tern_node::service::{Node, NodeConfig};
 use tern_rpc::api::{TernAdminApiClient, TernApiClient};
 use tern_rpc::json::{BlockId, BlockTransactions, TxStatus};
-use tern_rpc::server::{start, RpcConfig, RunningServer};
+use tern_rpc::server::RpcConfig;
 
-struct Node {
+struct TestNode {
     client: HttpClient,
-    server: RunningServer,
+    rpc_addr: std::net::SocketAddr,
     spec: ChainSpec,
     chain: tern_core::chain::ChainHandle,
-    thread: Option<std::thread::JoinHandle<Result<(), tern_core::chain::ChainError>>>,
+    /// Dropping the node stops it and closes its store.
+    _node: Node,
     _dir: tempfile::TempDir,
 }
 
-async fn node(chain: &str, admin: bool) -> Node {
+async fn node(chain: &str, admin: bool) -> TestNode {
     let spec = ChainSpec::resolve(chain).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let (chain, thread) = spawn(Chain::open(dir.path(), spec.clone()).unwrap()).unwrap();
-    let (pool, _follower) = PoolHandle::start(chain.clone(), MempoolConfig::default());
-    let miner = MinerHandle::spawn(chain.clone(), pool.clone(), None);
-    let backend = Arc::new(NodeRpc::new(chain.clone(), pool, miner));
-    let config = RpcConfig {
+    let mut config = NodeConfig::new(spec.clone(), dir.path().to_path_buf());
+    config.p2p.listen = Some("127.0.0.1:0".parse().unwrap());
+    config.rpc = Some(RpcConfig {
         addr: "127.0.0.1:0".parse().unwrap(),
         admin,
         ..RpcConfig::default()
-    };
-    let server = start(backend, config).await.unwrap();
+    });
+    let node = Node::start(config).await.unwrap();
+    let rpc_addr = node.rpc_addr().unwrap();
     let client = HttpClientBuilder::default()
-        .build(format!("http://{}", server.addr))
+        .build(format!("http://{rpc_addr}"))
         .unwrap();
-    Node {
+    TestNode {
         client,
-        server,
+        rpc_addr,
         spec,
-        chain,
-        thread: Some(thread),
+        chain: node.chain().clone(),
+        _node: node,
         _dir: dir,
     }
 }
 
-impl Drop for Node {
-    /// Stops the chain and waits for its thread, so RocksDB is closed before the test
-    /// process exits (a store still closing at exit aborts the process).
-    fn drop(&mut self) {
-        let chain = self.chain.clone();
-        if let Some(thread) = self.thread.take() {
-            tokio::task::block_in_place(|| {
-                tokio::runtime::Handle::current().block_on(chain.shutdown());
-                let _ = thread.join();
-            });
-        }
-    }
-}
-
-fn address(node: &Node, key: &SecretKey) -> String {
+fn address(node: &TestNode, key: &SecretKey) -> String {
     node.spec.format_address(&key.address())
 }
 
 fn signed_hex(
-    node: &Node,
+    node: &TestNode,
     from: &SecretKey,
     to: &SecretKey,
     amount: u64,
@@ -310,7 +290,7 @@ async fn raw_post(addr: std::net::SocketAddr, body: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn protocol_errors_get_their_json_rpc_codes() {
     let node = node("dev", false).await;
-    let addr = node.server.addr;
+    let addr = node.rpc_addr;
     assert!(raw_post(addr, "{not json").await.contains("-32700"));
     assert!(raw_post(addr, r#"{"jsonrpc":"2.0","id":1}"#)
         .await
@@ -341,7 +321,7 @@ async fn a_head_subscriber_disconnected_during_a_reorg_resumes_and_sees_every_ev
     use tern_rpc::heads::{HeadEvent, HeadKind, ResumeFrom};
 
     let node = node("dev", true).await;
-    let url = format!("ws://{}", node.server.addr);
+    let url = format!("ws://{}", node.rpc_addr);
     let reward = address(&node, &dev_secret_key(9));
 
     let ws = WsClientBuilder::default().build(&url).await.unwrap();
@@ -422,7 +402,7 @@ async fn a_transaction_status_subscription_follows_it_to_n_confirmations() {
     use jsonrpsee::ws_client::WsClientBuilder;
     let node = node("dev", true).await;
     let ws = WsClientBuilder::default()
-        .build(format!("ws://{}", node.server.addr))
+        .build(format!("ws://{}", node.rpc_addr))
         .await
         .unwrap();
     let (tx, id) = signed_hex(&node, &dev_secret_key(3), &dev_secret_key(4), 10, 1_000, 0);

@@ -8,17 +8,13 @@
 )]
 
 use std::process::{Command, Output};
-use std::sync::Arc;
 
-use tern_core::chain::{spawn, Chain};
 use tern_core::crypto::dev_secret_key;
 use tern_core::genesis::ChainSpec;
-use tern_core::mempool::MempoolConfig;
 use tern_core::types::Address;
-use tern_node::mining::MinerHandle;
-use tern_node::pool::PoolHandle;
-use tern_node::rpc_backend::NodeRpc;
-use tern_rpc::server::{start, RpcConfig};
+use tern_node::mining::MinerSettings;
+use tern_node::service::{Node, NodeConfig};
+use tern_rpc::server::RpcConfig;
 
 const TERN: &str = env!("CARGO_BIN_EXE_tern");
 
@@ -65,23 +61,20 @@ fn balance(text: &str) -> u64 {
 async fn a_send_between_dev_accounts_confirms_and_moves_exactly_amount_and_fee() {
     let dir = tempfile::tempdir().unwrap();
     let spec = ChainSpec::resolve("dev").unwrap();
-    let (chain, thread) = spawn(Chain::open(&dir.path().join("node"), spec).unwrap()).unwrap();
-    let (pool, _follower) = PoolHandle::start(chain.clone(), MempoolConfig::default());
-    let miner = MinerHandle::spawn(chain.clone(), pool.clone(), None);
-    miner.start(1, Address::from_bytes([9; 32]));
-    let backend = Arc::new(NodeRpc::new(chain.clone(), pool, miner));
-    let server = start(
-        backend,
-        RpcConfig {
-            addr: "127.0.0.1:0".parse().unwrap(),
-            ..RpcConfig::default()
-        },
-    )
-    .await
-    .unwrap();
+    let mut config = NodeConfig::new(spec, dir.path().join("node"));
+    config.p2p.listen = Some("127.0.0.1:0".parse().unwrap());
+    config.rpc = Some(RpcConfig {
+        addr: "127.0.0.1:0".parse().unwrap(),
+        ..RpcConfig::default()
+    });
+    config.mining = Some(MinerSettings {
+        threads: 1,
+        reward: Address::from_bytes([9; 32]),
+    });
+    let node = Node::start(config).await.unwrap();
     let wallet = Wallet {
         file: dir.path().join("wallet.json"),
-        rpc: format!("http://{}", server.addr),
+        rpc: format!("http://{}", node.rpc_addr().unwrap()),
     };
 
     stdout(
@@ -140,14 +133,7 @@ async fn a_send_between_dev_accounts_confirms_and_moves_exactly_amount_and_fee()
     assert_eq!(dev.lines().count(), 10);
     assert!(dev.contains(&hex::encode(dev_secret_key(3).to_bytes())));
 
-    // Close the store before the test process exits.
-    server.handle.stop().unwrap();
-    chain.shutdown().await;
-    tokio::task::spawn_blocking(move || thread.join())
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    node.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

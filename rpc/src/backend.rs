@@ -5,6 +5,7 @@ use jsonrpsee::core::async_trait;
 use tern_core::chain::ChainReader;
 
 use crate::heads::HeadsLog;
+use crate::net::{BanJson, NetInfoJson, PeerJson};
 use tern_core::mempool::{MempoolError, MempoolStats};
 use tern_core::tx::SignedTransaction;
 use tern_core::types::{Address, Amount, BlockHash, TxId};
@@ -29,6 +30,17 @@ pub enum DevMineFailure {
     /// It was tried and failed.
     #[error("{0}")]
     Failed(String),
+}
+
+/// Why a network request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum NetFailure {
+    /// The parameter is not an address, node id or IP address the node can use.
+    #[error("{0}")]
+    Invalid(String),
+    /// The network layer could not answer.
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 /// The miner's state.
@@ -72,4 +84,20 @@ pub trait NodeBackend: Send + Sync + 'static {
     fn miner_start(&self, threads: usize, reward: Address);
     /// Stops mining.
     fn miner_stop(&self);
+    /// The network's identity and counts.
+    async fn net_info(&self) -> Result<NetInfoJson, String>;
+    /// The connected peers.
+    async fn net_peers(&self) -> Result<Vec<PeerJson>, String>;
+    /// Connects to `address` (`host:port`) and keeps it as a seed.
+    async fn net_add_peer(&self, address: &str) -> Result<(), NetFailure>;
+    /// Bans a node id or IP address and disconnects it; how many connections closed.
+    async fn net_ban(
+        &self,
+        target: &str,
+        duration: std::time::Duration,
+    ) -> Result<usize, NetFailure>;
+    /// Lifts a ban; false if there was none.
+    async fn net_unban(&self, target: &str) -> Result<bool, NetFailure>;
+    /// The bans in force.
+    async fn net_bans(&self) -> Result<Vec<BanJson>, String>;
 }

@@ -9,6 +9,7 @@
 //! | [`api`] | the API, defined once; jsonrpsee generates server traits and a typed client |
 //! | [`json`] | one JSON type per response, converted from [`tern_core`] types |
 //! | [`error`] | the error codes |
+//! | [`net`] | the network methods (`net_*`, `node_health`) and their JSON shapes |
 //! | [`heads`] | the resumable stream of tip changes behind `chain_subscribeHeads` |
 //! | [`backend`] | [`backend::NodeBackend`]: what the server needs from the node |
 //! | [`openrpc`] | the OpenRPC document served by `rpc.discover` |
@@ -23,8 +24,8 @@
 //! ## Security notes
 //!
 //! The server listens on 127.0.0.1 by default and warns when bound elsewhere. Methods that
-//! change what the node does (mining, on-demand blocks) are served only when admin access
-//! is enabled. Request and response sizes, batch length, connections and subscriptions are
+//! change what the node does (mining, on-demand blocks, peers and bans) are served only
+//! when admin access is enabled. Request and response sizes, batch length, connections and subscriptions are
 //! capped ([`server::RpcConfig`]).
 
 pub use jsonrpsee;
@@ -34,5 +35,6 @@ pub mod backend;
 pub mod error;
 pub mod heads;
 pub mod json;
+pub mod net;
 pub mod openrpc;
 pub mod server;

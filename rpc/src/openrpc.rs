@@ -13,6 +13,48 @@ struct Method {
 
 const METHODS: &[Method] = &[
     Method {
+        name: "net_info",
+        summary: "This node's id, listen address and peer counts.",
+        params: &[],
+        admin: false,
+    },
+    Method {
+        name: "net_peers",
+        summary: "Connected peers: id, address, direction, height, round trip, bytes.",
+        params: &[],
+        admin: false,
+    },
+    Method {
+        name: "node_health",
+        summary: "ok, syncing or no_peers, with the reason.",
+        params: &[],
+        admin: false,
+    },
+    Method {
+        name: "net_addPeer",
+        summary: "Connect to host:port now and keep trying it.",
+        params: &[("address", true)],
+        admin: true,
+    },
+    Method {
+        name: "net_ban",
+        summary: "Ban a node id or IP address and disconnect it.",
+        params: &[("target", true), ("durationSecs", false)],
+        admin: true,
+    },
+    Method {
+        name: "net_unban",
+        summary: "Lift a ban.",
+        params: &[("target", true)],
+        admin: true,
+    },
+    Method {
+        name: "net_bans",
+        summary: "The bans in force.",
+        params: &[],
+        admin: true,
+    },
+    Method {
         name: "chain_info",
         summary: "The chain and its tip.",
         params: &[],

@@ -22,6 +22,7 @@ use crate::json::{
     AccountJson, BlockId, BlockJson, ChainInfo, HeaderJson, HistoryPageJson, MempoolEntry,
     MempoolInfo, MinerStatusJson, TransactionJson, TxStatus,
 };
+use crate::net::{NetRpc, TernNetAdminApiServer, TernNetApiServer};
 
 /// The default listening address.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:8645";
@@ -84,12 +85,18 @@ pub struct TernRpc<B> {
 /// The methods to serve: the public API, plus the admin API if `admin`.
 pub fn methods<B: NodeBackend>(backend: Arc<B>, admin: bool) -> RpcModule<()> {
     let mut module = RpcModule::new(());
-    // The two traits' method names are disjoint, so merging cannot fail.
+    // The traits' method names are disjoint, so merging cannot fail.
     let _ = module.merge(TernApiServer::into_rpc(TernRpc {
         backend: Arc::clone(&backend),
         admin,
     }));
+    let _ = module.merge(TernNetApiServer::into_rpc(NetRpc {
+        backend: Arc::clone(&backend),
+    }));
     if admin {
+        let _ = module.merge(TernNetAdminApiServer::into_rpc(NetRpc {
+            backend: Arc::clone(&backend),
+        }));
         let _ = module.merge(TernAdminApiServer::into_rpc(TernRpc { backend, admin }));
     }
     module
@@ -514,5 +521,27 @@ mod tests {
         }
         fn miner_start(&self, _: usize, _: Address) {}
         fn miner_stop(&self) {}
+        async fn net_info(&self) -> Result<crate::net::NetInfoJson, String> {
+            unreachable!("not called when listing methods")
+        }
+        async fn net_peers(&self) -> Result<Vec<crate::net::PeerJson>, String> {
+            unreachable!("not called when listing methods")
+        }
+        async fn net_add_peer(&self, _: &str) -> Result<(), crate::backend::NetFailure> {
+            unreachable!("not called when listing methods")
+        }
+        async fn net_ban(
+            &self,
+            _: &str,
+            _: std::time::Duration,
+        ) -> Result<usize, crate::backend::NetFailure> {
+            unreachable!("not called when listing methods")
+        }
+        async fn net_unban(&self, _: &str) -> Result<bool, crate::backend::NetFailure> {
+            unreachable!("not called when listing methods")
+        }
+        async fn net_bans(&self) -> Result<Vec<crate::net::BanJson>, String> {
+            unreachable!("not called when listing methods")
+        }
     }
 }

@@ -10,8 +10,12 @@
 //! - the `chain-importer` binary: imports a block file into a data directory, or audits
 //!   one; the crash test kills it with SIGKILL at random moments.
 //!
-//! The multi-node harness (N real nodes on 127.0.0.1, temporary data dirs) joins this crate
-//! with the node.
+//! - [`net`]: the multi-node harness: real nodes in this process, each with its own data
+//!   dir, talking over TCP on 127.0.0.1.
+//! - [`hostile`]: a peer that speaks the protocol only as far as a test wants, to break
+//!   its rules on purpose.
 
 pub mod audit;
 pub mod blockfile;
+pub mod hostile;
+pub mod net;

@@ -103,6 +103,27 @@ impl MempoolError {
             MempoolError::PoolFull { .. } => "pool_full",
         }
     }
+
+    /// Whether the transaction is invalid on its own, whatever the chain state: a peer
+    /// that relays it did not check it, and is banned. Every other reason can happen to an
+    /// honest peer through a race (a nonce used meanwhile, a pool that filled up).
+    pub fn is_intrinsic(&self) -> bool {
+        match self {
+            MempoolError::TooLarge { .. }
+            | MempoolError::Malformed(_)
+            | MempoolError::WrongChain { .. }
+            | MempoolError::AmountPlusFeeOverflow
+            | MempoolError::BadSignature(_) => true,
+            MempoolError::AlreadyKnown
+            | MempoolError::NonceTooLow { .. }
+            | MempoolError::NonceGap { .. }
+            | MempoolError::InsufficientFunds { .. }
+            | MempoolError::FeeTooLow { .. }
+            | MempoolError::ReplacementUnderpriced { .. }
+            | MempoolError::SenderFull { .. }
+            | MempoolError::PoolFull { .. } => false,
+        }
+    }
 }
 
 /// The stateless transaction rules, as mempool rejections.

@@ -1,0 +1,239 @@
+//! The address book: where other nodes can be reached, persisted across restarts.
+//!
+//! Addresses that a connection has worked with ("tried") are kept apart from those only
+//! heard of through gossip ("new"), and tried ones are dialled first. Each failed dial
+//! doubles the wait before the next one; a new address that keeps failing is forgotten.
+//! The book is bounded: gossip cannot grow it past [`MAX_ADDRESSES`].
+
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::persist::{self, unix_millis};
+
+/// The file in the data dir that holds the address book.
+pub const PEERS_FILE: &str = "peers.json";
+
+/// Addresses kept at most.
+pub const MAX_ADDRESSES: usize = 4_096;
+
+/// The wait after the first failure; it doubles with each further one.
+pub const FIRST_BACKOFF: Duration = Duration::from_secs(1);
+
+/// The longest wait between attempts.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(30 * 60);
+
+/// Failures after which an address never seen working is forgotten.
+pub const MAX_NEW_FAILURES: u32 = 5;
+
+/// What the book knows of one address.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AddrEntry {
+    /// The address.
+    pub addr: SocketAddr,
+    /// Whether a connection to it has ever completed a handshake.
+    pub tried: bool,
+    /// Dial failures since the last success.
+    pub failures: u32,
+    /// Not to be dialled before this time (ms since the Unix epoch).
+    pub retry_after_ms: u64,
+}
+
+/// The address book.
+#[derive(Debug)]
+pub struct AddressBook {
+    entries: HashMap<SocketAddr, AddrEntry>,
+    path: Option<PathBuf>,
+}
+
+impl AddressBook {
+    /// The book saved in `dir`, or an empty one. `None` keeps it in memory only.
+    pub fn load(dir: Option<&Path>) -> AddressBook {
+        let path = dir.map(|d| d.join(PEERS_FILE));
+        let saved: Vec<AddrEntry> = path.as_deref().map(persist::load).unwrap_or_default();
+        let entries = saved
+            .into_iter()
+            .take(MAX_ADDRESSES)
+            .map(|e| (e.addr, e))
+            .collect();
+        AddressBook { entries, path }
+    }
+
+    /// How many addresses the book holds.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether the book is empty.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Whether `addr` has worked before.
+    pub fn is_tried(&self, addr: &SocketAddr) -> bool {
+        self.entries.get(addr).is_some_and(|e| e.tried)
+    }
+
+    /// Records an address heard of. When the book is full, the new address that has
+    /// failed most makes room; tried addresses are never pushed out by gossip.
+    pub fn add_heard(&mut self, addr: SocketAddr) {
+        if self.entries.contains_key(&addr) {
+            return;
+        }
+        if self.entries.len() >= MAX_ADDRESSES {
+            let victim = self
+                .entries
+                .values()
+                .filter(|e| !e.tried)
+                .max_by_key(|e| e.failures)
+                .map(|e| e.addr);
+            match victim {
+                Some(victim) => {
+                    self.entries.remove(&victim);
+                }
+                None => return,
+            }
+        }
+        self.entries.insert(
+            addr,
+            AddrEntry {
+                addr,
+                tried: false,
+                failures: 0,
+                retry_after_ms: 0,
+            },
+        );
+    }
+
+    /// Records that a connection to `addr` worked.
+    pub fn mark_success(&mut self, addr: SocketAddr) {
+        self.add_heard(addr);
+        if let Some(entry) = self.entries.get_mut(&addr) {
+            entry.tried = true;
+            entry.failures = 0;
+            entry.retry_after_ms = 0;
+        }
+    }
+
+    /// Records a failed dial: back off, and forget a new address that keeps failing.
+    pub fn mark_failure(&mut self, addr: SocketAddr) {
+        let Some(entry) = self.entries.get_mut(&addr) else {
+            return;
+        };
+        entry.failures = entry.failures.saturating_add(1);
+        if !entry.tried && entry.failures >= MAX_NEW_FAILURES {
+            self.entries.remove(&addr);
+            return;
+        }
+        let doublings = entry.failures.saturating_sub(1).min(20);
+        let wait = FIRST_BACKOFF
+            .saturating_mul(1u32 << doublings)
+            .min(MAX_BACKOFF);
+        let wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
+        entry.retry_after_ms = unix_millis().saturating_add(wait_ms);
+    }
+
+    /// Forgets `addr` (it turned out to be ourselves).
+    pub fn remove(&mut self, addr: &SocketAddr) {
+        self.entries.remove(addr);
+    }
+
+    /// Up to `count` addresses to dial now, tried ones first, skipping `exclude`.
+    pub fn candidates(&self, count: usize, exclude: &HashSet<SocketAddr>) -> Vec<SocketAddr> {
+        let now = unix_millis();
+        let mut ready: Vec<&AddrEntry> = self
+            .entries
+            .values()
+            .filter(|e| e.retry_after_ms <= now && !exclude.contains(&e.addr))
+            .collect();
+        ready.sort_by_key(|e| (!e.tried, e.failures, e.addr));
+        ready.into_iter().take(count).map(|e| e.addr).collect()
+    }
+
+    /// Up to `count` addresses to tell a peer about: tried ones first, then new ones that
+    /// have not failed.
+    pub fn for_gossip(&self, count: usize) -> Vec<SocketAddr> {
+        let mut good: Vec<&AddrEntry> = self
+            .entries
+            .values()
+            .filter(|e| e.tried || e.failures == 0)
+            .collect();
+        good.sort_by_key(|e| (!e.tried, e.addr));
+        good.into_iter().take(count).map(|e| e.addr).collect()
+    }
+
+    /// Writes the book to its file, if it has one.
+    pub fn save(&self) {
+        if let Some(path) = &self.path {
+            let mut entries: Vec<&AddrEntry> = self.entries.values().collect();
+            entries.sort_by_key(|e| (!e.tried, e.addr));
+            if let Err(error) = persist::save(path, &entries) {
+                tracing::warn!(path = %path.display(), %error, "cannot save the address book");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addr(port: u16) -> SocketAddr {
+        SocketAddr::from(([10, 0, 0, 1], port))
+    }
+
+    #[test]
+    fn tried_addresses_come_first_and_survive_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut book = AddressBook::load(Some(dir.path()));
+        book.add_heard(addr(1));
+        book.mark_success(addr(2));
+        book.save();
+        let book = AddressBook::load(Some(dir.path()));
+        assert_eq!(book.candidates(10, &HashSet::new()), vec![addr(2), addr(1)]);
+        assert!(book.is_tried(&addr(2)));
+    }
+
+    #[test]
+    fn a_failure_backs_off_and_a_failing_new_address_is_forgotten() {
+        let mut book = AddressBook::load(None);
+        book.add_heard(addr(1));
+        book.mark_failure(addr(1));
+        assert!(
+            book.candidates(10, &HashSet::new()).is_empty(),
+            "backing off"
+        );
+        for _ in 1..MAX_NEW_FAILURES {
+            book.mark_failure(addr(1));
+        }
+        assert!(book.is_empty());
+        book.mark_success(addr(2));
+        for _ in 0..(MAX_NEW_FAILURES * 2) {
+            book.mark_failure(addr(2));
+        }
+        assert_eq!(book.len(), 1, "a tried address is kept, only backed off");
+    }
+
+    #[test]
+    fn gossip_cannot_grow_the_book_past_its_bound_or_push_out_tried_addresses() {
+        let mut book = AddressBook::load(None);
+        book.mark_success(addr(0));
+        for port in 1..=(MAX_ADDRESSES as u16 + 100) {
+            book.add_heard(addr(port));
+        }
+        assert_eq!(book.len(), MAX_ADDRESSES);
+        assert!(book.is_tried(&addr(0)));
+    }
+
+    #[test]
+    fn excluded_addresses_are_not_candidates() {
+        let mut book = AddressBook::load(None);
+        book.add_heard(addr(1));
+        book.add_heard(addr(2));
+        let exclude = HashSet::from([addr(1)]);
+        assert_eq!(book.candidates(10, &exclude), vec![addr(2)]);
+    }
+}

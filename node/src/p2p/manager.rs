@@ -1,0 +1,949 @@
+//! The peer manager: one actor that owns every connection slot, the address book, the
+//! bans and the relay bookkeeping.
+//!
+//! It never waits on a peer: messages to peers go through their bounded send queues with
+//! `try_send`, and a peer whose queue is full is dropped as too slow. Connection tasks
+//! and the admission workers report to it over bounded channels.
+
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tern_core::block::{Block, Header};
+use tern_core::chain::{ChainHandle, ChainUpdate, Rejection, Verdict};
+use tern_core::tx::SignedTransaction;
+use tern_core::types::{BlockHash, Height, TxId};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use super::addrbook::AddressBook;
+use super::bans::{BanList, BanTarget};
+use super::handle::{Command, NetworkHandle, NetworkInfo, PeerInfo};
+use super::headers;
+use super::hello::HelloError;
+use super::identity::{NodeId, NodeKey, NodeKeyError};
+use super::message::{
+    Hello, InvItem, Message, MessageKind, MAX_ADDRS_PER_MESSAGE, MAX_GETDATA_PER_MESSAGE,
+    MAX_HEADERS_PER_MESSAGE, MAX_INVENTORY_PER_MESSAGE,
+};
+use super::peer::{
+    self, CloseReason, Misbehaviour, Opening, PeerContext, PeerEvent, PeerStats, SendQueue,
+};
+use super::relay::{Delivery, Relay};
+use super::workers::{self, Outcome, BLOCK_QUEUE, TX_QUEUE};
+use super::{ConnId, Direction, P2pConfig};
+use crate::pool::{PoolHandle, SubmitError};
+
+/// Events from connection tasks waiting for the manager.
+const EVENT_QUEUE: usize = 1_024;
+/// Commands from handles waiting for the manager.
+const COMMAND_QUEUE: usize = 64;
+/// Verdicts from the admission workers waiting for the manager.
+const OUTCOME_QUEUE: usize = 1_024;
+/// Admitted transaction ids waiting for the next announcement batch. Past it, ids are not
+/// announced; peers still learn of them in blocks.
+pub const MAX_PENDING_ANNOUNCEMENTS: usize = 65_536;
+/// Blocks asked of one peer at once while catching up from its headers; below
+/// [`BLOCK_QUEUE`], so fetched blocks are never dropped for want of room.
+pub const MAX_BLOCKS_PER_REQUEST: usize = 128;
+/// A peer's request for addresses is answered at most this often.
+pub const ADDR_ANSWER_INTERVAL: Duration = Duration::from_secs(60);
+/// How often timeouts and outbound slots are checked.
+const HOUSEKEEPING_INTERVAL: Duration = Duration::from_millis(500);
+/// How often the address book is saved.
+const SAVE_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Why the network layer could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum P2pError {
+    /// The listening socket could not be opened.
+    #[error("cannot listen for peers on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The node key could not be loaded or created.
+    #[error(transparent)]
+    Key(#[from] NodeKeyError),
+}
+
+/// Starts the network layer: binds the listener, loads the key, address book and bans,
+/// and spawns the manager. The task ends after [`NetworkHandle::shutdown`].
+pub async fn start(
+    config: P2pConfig,
+    chain: ChainHandle,
+    pool: PoolHandle,
+) -> Result<(NetworkHandle, JoinHandle<()>), P2pError> {
+    let key = match &config.data_dir {
+        Some(dir) => NodeKey::load_or_create(dir)?,
+        None => NodeKey::generate()?,
+    };
+    let listener = match config.listen {
+        Some(addr) => Some(
+            TcpListener::bind(addr)
+                .await
+                .map_err(|source| P2pError::Bind { addr, source })?,
+        ),
+        None => None,
+    };
+    let listen_addr = listener.as_ref().and_then(|l| l.local_addr().ok());
+    let (events_sender, events) = mpsc::channel(EVENT_QUEUE);
+    let (commands_sender, commands) = mpsc::channel(COMMAND_QUEUE);
+    let (outcomes_sender, outcomes) = mpsc::channel(OUTCOME_QUEUE);
+    let (txs, tx_inbox) = mpsc::channel(TX_QUEUE);
+    let (blocks, block_inbox) = mpsc::channel(BLOCK_QUEUE);
+    tokio::spawn(workers::admit_transactions(
+        pool.clone(),
+        tx_inbox,
+        outcomes_sender.clone(),
+    ));
+    tokio::spawn(workers::submit_blocks(
+        chain.clone(),
+        block_inbox,
+        outcomes_sender,
+    ));
+
+    let cancel = CancellationToken::new();
+    let node_id = key.id();
+    let data_dir = config.data_dir.clone();
+    let config = Arc::new(config);
+    let manager = Manager {
+        ctx: PeerContext {
+            key,
+            chain,
+            pool,
+            events: events_sender,
+            config: Arc::clone(&config),
+            listen_port: listen_addr.map_or(0, |a| a.port()),
+        },
+        node_id,
+        listen_addr,
+        cancel: cancel.clone(),
+        next_conn: 0,
+        connections: HashMap::new(),
+        book: AddressBook::load(data_dir.as_deref()),
+        bans: BanList::load(data_dir.as_deref()),
+        relay: Relay::new(config.request_timeout),
+        seeds: config.seeds.iter().copied().collect(),
+        own_addrs: HashSet::new(),
+        pending_announcements: Vec::new(),
+        txs,
+        blocks,
+        config,
+    };
+    tracing::info!(node_id = %node_id, listen = ?listen_addr, "p2p started");
+    let task = tokio::spawn(manager.run(listener, events, commands, outcomes));
+    let handle = NetworkHandle {
+        commands: commands_sender,
+        node_id,
+        listen_addr,
+        cancel,
+    };
+    Ok((handle, task))
+}
+
+/// One connection slot, from dial or accept to close.
+#[derive(Debug)]
+struct Connection {
+    addr: SocketAddr,
+    direction: Direction,
+    cancel: CancellationToken,
+    /// Set once the connection is established and admitted.
+    peer: Option<Peer>,
+}
+
+/// What the manager knows of an admitted peer.
+#[derive(Debug)]
+struct Peer {
+    node_id: NodeId,
+    hello: Hello,
+    best_height: Height,
+    best_hash: BlockHash,
+    queue: SendQueue,
+    stats: Arc<PeerStats>,
+    connected_at: Instant,
+    listen_addr: Option<SocketAddr>,
+    /// We sent `GetAddrs` and await its answer.
+    asked_addrs: bool,
+    addrs_answered_at: Option<Instant>,
+    /// We sent `GetHeaders` and await its answer.
+    asked_headers: bool,
+    /// The peer has more blocks for us: ask for headers again once the blocks requested
+    /// from it are in.
+    more_headers: bool,
+}
+
+struct Manager {
+    ctx: PeerContext,
+    config: Arc<P2pConfig>,
+    node_id: NodeId,
+    listen_addr: Option<SocketAddr>,
+    cancel: CancellationToken,
+    next_conn: u64,
+    connections: HashMap<ConnId, Connection>,
+    book: AddressBook,
+    bans: BanList,
+    relay: Relay,
+    seeds: HashSet<SocketAddr>,
+    /// Addresses that turned out to reach this node.
+    own_addrs: HashSet<SocketAddr>,
+    pending_announcements: Vec<TxId>,
+    txs: mpsc::Sender<(ConnId, SignedTransaction)>,
+    blocks: mpsc::Sender<(ConnId, Block)>,
+}
+
+impl Manager {
+    async fn run(
+        mut self,
+        listener: Option<TcpListener>,
+        mut events: mpsc::Receiver<PeerEvent>,
+        mut commands: mpsc::Receiver<Command>,
+        mut outcomes: mpsc::Receiver<Outcome>,
+    ) {
+        let mut updates = self.ctx.chain.subscribe();
+        let mut admitted = self.ctx.pool.subscribe_admitted();
+        let mut announce = tokio::time::interval(self.config.tx_announce_interval);
+        let mut housekeeping = tokio::time::interval(HOUSEKEEPING_INTERVAL);
+        let mut last_save = Instant::now();
+        for seed in self.seeds.clone() {
+            self.book.add_heard(seed);
+        }
+        loop {
+            tokio::select! {
+                () = self.cancel.cancelled() => break,
+                accepted = accept(listener.as_ref()) => {
+                    if let Some((stream, addr)) = accepted {
+                        self.on_accept(stream, addr);
+                    }
+                }
+                Some(event) = events.recv() => self.on_event(event),
+                Some(command) = commands.recv() => self.on_command(command),
+                Some(outcome) = outcomes.recv() => self.on_outcome(outcome),
+                update = updates.recv() => match update {
+                    Ok(update) => self.on_chain_update(&update),
+                    // Missed updates: announcing the tip is enough for peers to catch up.
+                    Err(RecvError::Lagged(_)) => self.announce_blocks(&[self.ctx.chain.tip().hash]),
+                    Err(RecvError::Closed) => break,
+                },
+                id = admitted.recv() => match id {
+                    Ok(id) if self.pending_announcements.len() < MAX_PENDING_ANNOUNCEMENTS => {
+                        self.pending_announcements.push(id);
+                    }
+                    Ok(_) | Err(RecvError::Lagged(_)) => {
+                        tracing::debug!("too many admissions to announce; some are left to blocks");
+                    }
+                    Err(RecvError::Closed) => break,
+                },
+                _ = announce.tick() => self.flush_announcements(),
+                _ = housekeeping.tick() => {
+                    self.housekeeping();
+                    if last_save.elapsed() >= SAVE_INTERVAL {
+                        self.book.save();
+                        last_save = Instant::now();
+                    }
+                }
+            }
+        }
+        for connection in self.connections.values() {
+            connection.cancel.cancel();
+        }
+        self.book.save();
+        tracing::info!("p2p stopped");
+    }
+
+    // ---- connections -------------------------------------------------------------------
+
+    fn spawn_connection(&mut self, addr: SocketAddr, direction: Direction, opening: Opening) {
+        let conn = ConnId(self.next_conn);
+        self.next_conn = self.next_conn.wrapping_add(1);
+        let cancel = self.cancel.child_token();
+        self.connections.insert(
+            conn,
+            Connection {
+                addr,
+                direction,
+                cancel: cancel.clone(),
+                peer: None,
+            },
+        );
+        tokio::spawn(peer::run(self.ctx.clone(), conn, opening, cancel));
+    }
+
+    fn on_accept(&mut self, stream: TcpStream, addr: SocketAddr) {
+        if self.bans.is_banned(&BanTarget::Ip(addr.ip())) {
+            tracing::debug!(%addr, "refused a connection from a banned address");
+            return;
+        }
+        let inbound = self.count(|c| c.direction == Direction::Inbound);
+        if inbound >= self.config.max_inbound {
+            tracing::debug!(%addr, inbound, "refused a connection: inbound slots full");
+            return;
+        }
+        let same_ip = self.count(|c| c.direction == Direction::Inbound && c.addr.ip() == addr.ip());
+        if same_ip >= self.config.max_inbound_per_ip {
+            tracing::debug!(%addr, same_ip, "refused a connection: too many from one address");
+            return;
+        }
+        self.spawn_connection(addr, Direction::Inbound, Opening::Accepted(stream));
+    }
+
+    fn dial(&mut self, addr: SocketAddr) {
+        if self.bans.is_banned(&BanTarget::Ip(addr.ip())) {
+            return;
+        }
+        tracing::debug!(%addr, "dialling");
+        self.spawn_connection(addr, Direction::Outbound, Opening::Dial(addr));
+    }
+
+    fn count(&self, filter: impl Fn(&Connection) -> bool) -> usize {
+        self.connections.values().filter(|c| filter(c)).count()
+    }
+
+    fn peer(&mut self, conn: ConnId) -> Option<&mut Peer> {
+        self.connections.get_mut(&conn)?.peer.as_mut()
+    }
+
+    fn ready_peers(&self) -> Vec<ConnId> {
+        self.connections
+            .iter()
+            .filter(|(_, c)| c.peer.is_some())
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
+    fn on_event(&mut self, event: PeerEvent) {
+        match event {
+            PeerEvent::Ready {
+                conn,
+                node_id,
+                hello,
+                queue,
+                stats,
+                reply,
+            } => {
+                let verdict = self.admit(conn, node_id, *hello, queue, stats);
+                let admitted = verdict.is_ok();
+                let _ = reply.send(verdict);
+                if admitted {
+                    self.after_admission(conn);
+                }
+            }
+            PeerEvent::Message { conn, message } => self.on_message(conn, message),
+            PeerEvent::Closed { conn, reason } => self.on_closed(conn, reason),
+        }
+    }
+
+    /// Decides whether to keep a newly established connection.
+    fn admit(
+        &mut self,
+        conn: ConnId,
+        node_id: NodeId,
+        hello: Hello,
+        queue: SendQueue,
+        stats: Arc<PeerStats>,
+    ) -> Result<(), String> {
+        let (addr, direction) = match self.connections.get(&conn) {
+            Some(c) => (c.addr, c.direction),
+            None => return Err("closing".into()),
+        };
+        if self.bans.is_banned(&BanTarget::Node(node_id)) {
+            return Err("banned".into());
+        }
+        let existing = self
+            .connections
+            .iter()
+            .find(|(_, c)| c.peer.as_ref().is_some_and(|p| p.node_id == node_id))
+            .map(|(id, c)| (*id, c.direction));
+        if let Some((other, other_direction)) = existing {
+            // Two nodes that dial each other at once end up with two connections. Both
+            // keep the one dialled by the lower node id, so they agree without talking.
+            let dialer = |d: Direction| match d {
+                Direction::Outbound => self.node_id,
+                Direction::Inbound => node_id,
+            };
+            let preferred = self.node_id.min(node_id);
+            if dialer(direction) == preferred && dialer(other_direction) != preferred {
+                self.kick(other, "replaced by a connection in the preferred direction");
+            } else {
+                return Err("already connected".into());
+            }
+        }
+        let listen_addr = match direction {
+            Direction::Outbound => Some(addr),
+            Direction::Inbound => {
+                (hello.listen_port != 0).then(|| SocketAddr::new(addr.ip(), hello.listen_port))
+            }
+        };
+        match (direction, listen_addr) {
+            (Direction::Outbound, _) => self.book.mark_success(addr),
+            (Direction::Inbound, Some(listen)) => self.book.add_heard(listen),
+            (Direction::Inbound, None) => {}
+        }
+        self.relay.add_peer(conn);
+        tracing::info!(
+            peer = ?node_id,
+            %addr,
+            ?direction,
+            height = hello.best_height.value(),
+            agent = %hello.user_agent,
+            "peer connected"
+        );
+        let peer = Peer {
+            node_id,
+            best_height: hello.best_height,
+            best_hash: hello.best_hash,
+            hello,
+            queue,
+            stats,
+            connected_at: Instant::now(),
+            listen_addr,
+            asked_addrs: false,
+            addrs_answered_at: None,
+            asked_headers: false,
+            more_headers: false,
+        };
+        if let Some(connection) = self.connections.get_mut(&conn) {
+            connection.peer = Some(peer);
+        }
+        Ok(())
+    }
+
+    fn after_admission(&mut self, conn: ConnId) {
+        let our_work = self.ctx.chain.tip().cumulative_work;
+        let Some(connection) = self.connections.get_mut(&conn) else {
+            return;
+        };
+        let direction = connection.direction;
+        let Some(peer) = connection.peer.as_mut() else {
+            return;
+        };
+        let ahead = peer.hello.cumulative_work > our_work;
+        if direction == Direction::Outbound {
+            peer.asked_addrs = true;
+            self.send(conn, &Message::GetAddrs);
+        }
+        if ahead {
+            self.request_headers(conn);
+        }
+    }
+
+    fn on_closed(&mut self, conn: ConnId, reason: CloseReason) {
+        let Some(connection) = self.connections.remove(&conn) else {
+            return;
+        };
+        let addr = connection.addr;
+        match connection.peer {
+            Some(peer) => {
+                if let Some(offence) = reason.misbehaviour() {
+                    self.ban(peer.node_id, addr, &offence);
+                }
+                let retries = self.relay.remove_peer(conn, Instant::now());
+                self.send_requests(retries);
+                tracing::info!(peer = ?peer.node_id, %addr, %reason, "peer disconnected");
+            }
+            None => match reason {
+                CloseReason::Hello(HelloError::SelfConnection) => {
+                    tracing::debug!(%addr, "that address is this node; forgetting it");
+                    self.own_addrs.insert(addr);
+                    self.book.remove(&addr);
+                }
+                CloseReason::Hello(
+                    ref e @ (HelloError::WrongChain { .. }
+                    | HelloError::WrongGenesis { .. }
+                    | HelloError::UnsupportedVersion { .. }),
+                ) => {
+                    tracing::warn!(%addr, reason = %e, "refused an incompatible peer");
+                    if connection.direction == Direction::Outbound {
+                        self.book.remove(&addr);
+                    }
+                }
+                reason if connection.direction == Direction::Outbound => {
+                    tracing::debug!(%addr, %reason, "could not connect");
+                    self.book.mark_failure(addr);
+                }
+                reason => tracing::debug!(%addr, %reason, "inbound connection failed"),
+            },
+        }
+    }
+
+    /// Closes a connection; its task reports back with `Closed`.
+    fn kick(&mut self, conn: ConnId, why: &str) {
+        if let Some(connection) = self.connections.get(&conn) {
+            tracing::debug!(addr = %connection.addr, why, "closing connection");
+            connection.cancel.cancel();
+        }
+    }
+
+    /// Bans a peer for breaking a rule and closes its connection.
+    fn punish(&mut self, conn: ConnId, offence: Misbehaviour) {
+        let Some((node_id, addr)) = self
+            .connections
+            .get(&conn)
+            .and_then(|c| c.peer.as_ref().map(|p| (p.node_id, c.addr)))
+        else {
+            return;
+        };
+        self.ban(node_id, addr, &offence.to_string());
+        self.kick(conn, "misbehaviour");
+    }
+
+    fn ban(&mut self, node_id: NodeId, addr: SocketAddr, offence: &str) {
+        let duration = self.config.ban_duration;
+        self.bans.ban(BanTarget::Node(node_id), duration, offence);
+        // Every testnet node shares the loopback address: banning it would cut them all off.
+        if !addr.ip().is_loopback() {
+            self.bans.ban(BanTarget::Ip(addr.ip()), duration, offence);
+        }
+        tracing::warn!(peer = ?node_id, %addr, offence, ?duration, "banned peer");
+    }
+
+    /// Queues `message` for `conn`; a peer that cannot take it is dropped as too slow.
+    fn send(&mut self, conn: ConnId, message: &Message) -> bool {
+        let Some(peer) = self.peer(conn) else {
+            return false;
+        };
+        if peer.queue.try_send(message).is_ok() {
+            return true;
+        }
+        self.kick(conn, "send queue full: the peer is not reading");
+        false
+    }
+
+    fn send_get_data(&mut self, conn: ConnId, items: Vec<InvItem>) {
+        for chunk in items.chunks(MAX_GETDATA_PER_MESSAGE) {
+            if !self.send(conn, &Message::GetData(chunk.to_vec())) {
+                return;
+            }
+        }
+    }
+
+    fn send_requests(&mut self, requests: Vec<(ConnId, InvItem)>) {
+        let mut by_peer: HashMap<ConnId, Vec<InvItem>> = HashMap::new();
+        for (conn, item) in requests {
+            by_peer.entry(conn).or_default().push(item);
+        }
+        for (conn, items) in by_peer {
+            self.send_get_data(conn, items);
+        }
+    }
+
+    // ---- messages ----------------------------------------------------------------------
+
+    fn on_message(&mut self, conn: ConnId, message: Message) {
+        if self.peer(conn).is_none() {
+            return;
+        }
+        match message {
+            Message::GetAddrs => self.answer_addrs(conn),
+            Message::Addrs(addrs) => self.on_addrs(conn, addrs),
+            Message::Inventory(items) => self.on_inventory(conn, &items),
+            Message::NotFound(items) => {
+                let retries = self.relay.not_found(conn, &items, Instant::now());
+                self.send_requests(retries);
+            }
+            Message::Tx(tx) => self.on_tx(conn, *tx),
+            Message::Block(block) => self.on_block(conn, *block),
+            Message::Headers(headers) => self.on_headers(conn, headers),
+            other => tracing::debug!(kind = ?other.kind(), "message not for the manager"),
+        }
+    }
+
+    fn answer_addrs(&mut self, conn: ConnId) {
+        let Some(peer) = self.peer(conn) else {
+            return;
+        };
+        if peer
+            .addrs_answered_at
+            .is_some_and(|at| at.elapsed() < ADDR_ANSWER_INTERVAL)
+        {
+            return;
+        }
+        peer.addrs_answered_at = Some(Instant::now());
+        let asker = peer.listen_addr;
+        let mut addrs: Vec<SocketAddr> = self
+            .connections
+            .values()
+            .filter_map(|c| c.peer.as_ref()?.listen_addr)
+            .collect();
+        addrs.extend(self.book.for_gossip(MAX_ADDRS_PER_MESSAGE));
+        let mut seen = HashSet::new();
+        addrs.retain(|a| Some(*a) != asker && seen.insert(*a));
+        addrs.truncate(MAX_ADDRS_PER_MESSAGE);
+        self.send(conn, &Message::Addrs(addrs));
+    }
+
+    fn on_addrs(&mut self, conn: ConnId, addrs: Vec<SocketAddr>) {
+        let Some((peer_ip, asked)) = self
+            .connections
+            .get_mut(&conn)
+            .and_then(|c| Some((c.addr.ip(), &mut c.peer.as_mut()?.asked_addrs)))
+        else {
+            return;
+        };
+        if !std::mem::replace(asked, false) {
+            return self.punish(conn, Misbehaviour::Unsolicited(MessageKind::Addrs));
+        }
+        for addr in addrs {
+            let routable = addr.port() != 0 && !addr.ip().is_unspecified();
+            // Loopback addresses only mean something coming from a loopback peer.
+            let local_ok = !addr.ip().is_loopback() || peer_ip.is_loopback();
+            if routable && local_ok && !self.own_addrs.contains(&addr) {
+                self.book.add_heard(addr);
+            }
+        }
+    }
+
+    fn on_inventory(&mut self, conn: ConnId, items: &[InvItem]) {
+        let reader = self.ctx.chain.reader();
+        let pool = &self.ctx.pool;
+        let have = |item: &InvItem| match item {
+            InvItem::Tx(id) => pool.contains(id),
+            InvItem::Block(hash) => matches!(reader.index_entry(hash), Ok(Some(_))),
+        };
+        let request = self.relay.announced(conn, items, have, Instant::now());
+        self.send_get_data(conn, request);
+    }
+
+    fn on_tx(&mut self, conn: ConnId, tx: SignedTransaction) {
+        let item = InvItem::Tx(tx.id());
+        if self.relay.received(conn, item) == Delivery::Unsolicited {
+            return self.punish(conn, Misbehaviour::Unsolicited(MessageKind::Tx));
+        }
+        self.relay.mark_recent(item);
+        if self.txs.try_send((conn, tx)).is_err() {
+            self.relay.forget_recent(&item);
+        }
+    }
+
+    fn on_block(&mut self, conn: ConnId, block: Block) {
+        let hash = block.hash();
+        let item = InvItem::Block(hash);
+        if self.relay.received(conn, item) == Delivery::Unsolicited {
+            return self.punish(conn, Misbehaviour::Unsolicited(MessageKind::Block));
+        }
+        self.relay.mark_recent(item);
+        if let Some(peer) = self.peer(conn) {
+            if block.header.height > peer.best_height {
+                peer.best_height = block.header.height;
+                peer.best_hash = hash;
+            }
+        }
+        if self.blocks.try_send((conn, block)).is_err() {
+            tracing::debug!(%hash, "block queue full; the block will be fetched again");
+            self.relay.forget_recent(&item);
+        }
+    }
+
+    /// Asks `conn` for the headers after our tip, unless a request is already out.
+    fn request_headers(&mut self, conn: ConnId) {
+        let locator = match headers::locator(self.ctx.chain.reader()) {
+            Ok(locator) => locator,
+            Err(error) => {
+                tracing::error!(%error, "cannot read the chain to build a locator");
+                return;
+            }
+        };
+        let Some(peer) = self.peer(conn) else {
+            return;
+        };
+        if std::mem::replace(&mut peer.asked_headers, true) {
+            return;
+        }
+        self.send(
+            conn,
+            &Message::GetHeaders {
+                locator,
+                stop: None,
+            },
+        );
+    }
+
+    /// Headers answer our locator: fetch the blocks we lack, a batch at a time.
+    fn on_headers(&mut self, conn: ConnId, headers: Vec<Header>) {
+        let Some(peer) = self.peer(conn) else {
+            return;
+        };
+        if !std::mem::replace(&mut peer.asked_headers, false) {
+            return self.punish(conn, Misbehaviour::Unsolicited(MessageKind::Headers));
+        }
+        let reader = self.ctx.chain.reader().clone();
+        let known = |hash: &BlockHash| matches!(reader.index_entry(hash), Ok(Some(_)));
+        let hashes: Vec<BlockHash> = headers.iter().map(Header::hash).collect();
+        let linked = headers
+            .iter()
+            .skip(1)
+            .zip(&hashes)
+            .all(|(header, parent)| header.parent == *parent);
+        if !linked {
+            return self.punish(conn, Misbehaviour::BadHeaders("not a chain".into()));
+        }
+        if let Some(first) = headers.first() {
+            if !known(&first.parent) {
+                let offence =
+                    Misbehaviour::BadHeaders("the first does not follow our locator".into());
+                return self.punish(conn, offence);
+            }
+        }
+        let unknown: Vec<BlockHash> = hashes.iter().filter(|h| !known(h)).copied().collect();
+        let now = Instant::now();
+        let mut requested = Vec::new();
+        for hash in unknown.iter().take(MAX_BLOCKS_PER_REQUEST) {
+            if self.relay.request(conn, InvItem::Block(*hash), now) {
+                requested.push(InvItem::Block(*hash));
+            }
+        }
+        let full = headers.len() == MAX_HEADERS_PER_MESSAGE;
+        if let Some(peer) = self.peer(conn) {
+            peer.more_headers = !requested.is_empty() && (full || unknown.len() > requested.len());
+            if let (Some(last), Some(hash)) = (headers.last(), hashes.last()) {
+                if last.height > peer.best_height {
+                    peer.best_height = last.height;
+                    peer.best_hash = *hash;
+                }
+            }
+        }
+        self.send_get_data(conn, requested);
+    }
+
+    // ---- verdicts ----------------------------------------------------------------------
+
+    fn on_outcome(&mut self, outcome: Outcome) {
+        match outcome {
+            Outcome::Tx { conn, id, result } => match result {
+                Ok(()) => {}
+                Err(SubmitError::Rejected(e)) if e.is_intrinsic() => {
+                    self.punish(conn, Misbehaviour::InvalidTransaction(e.to_string()));
+                }
+                // A race (nonce used meanwhile, pool full): an honest peer can send it.
+                Err(SubmitError::Rejected(_)) => {}
+                Err(SubmitError::Unavailable(error)) => {
+                    tracing::debug!(%id, %error, "could not check a relayed transaction");
+                    self.relay.forget_recent(&InvItem::Tx(id));
+                }
+            },
+            Outcome::Block { conn, hash, result } => {
+                self.on_block_outcome(conn, hash, result);
+                self.continue_catch_up(conn);
+            }
+        }
+    }
+
+    fn on_block_outcome(
+        &mut self,
+        conn: ConnId,
+        hash: BlockHash,
+        result: Result<Verdict, tern_core::chain::ChainError>,
+    ) {
+        match result {
+            Ok(verdict) => match verdict {
+                Verdict::Accepted | Verdict::AlreadyKnown => {}
+                // We lack its ancestors: ask the sender where its chain leaves ours.
+                Verdict::Orphaned => self.request_headers(conn),
+                // It may become valid once our clock catches up: fetch it again then.
+                Verdict::Rejected(Rejection::NotYetValid { .. }) => {
+                    self.relay.forget_recent(&InvItem::Block(hash));
+                }
+                Verdict::Rejected(rejection) => {
+                    self.punish(conn, Misbehaviour::InvalidBlock(rejection.to_string()));
+                }
+            },
+            Err(error) => {
+                tracing::error!(%hash, %error, "the chain could not take a block");
+                self.relay.forget_recent(&InvItem::Block(hash));
+            }
+        }
+    }
+
+    fn continue_catch_up(&mut self, conn: ConnId) {
+        let in_flight = self.relay.in_flight_from(conn);
+        if let Some(peer) = self.peer(conn) {
+            if peer.more_headers && in_flight == 0 {
+                peer.more_headers = false;
+                self.request_headers(conn);
+            }
+        }
+    }
+
+    // ---- announcements -----------------------------------------------------------------
+
+    fn on_chain_update(&mut self, update: &ChainUpdate) {
+        let hashes: Vec<BlockHash> = update.connected.iter().map(Block::hash).collect();
+        self.announce_blocks(&hashes);
+    }
+
+    /// Blocks go out at once, to every peer that does not know them.
+    fn announce_blocks(&mut self, hashes: &[BlockHash]) {
+        let items: Vec<InvItem> = hashes.iter().map(|h| InvItem::Block(*h)).collect();
+        for item in &items {
+            self.relay.mark_recent(*item);
+        }
+        self.announce(&items);
+    }
+
+    /// Transactions go out in one batch per peer per tick.
+    fn flush_announcements(&mut self) {
+        if self.pending_announcements.is_empty() {
+            return;
+        }
+        let items: Vec<InvItem> = self
+            .pending_announcements
+            .drain(..)
+            .map(InvItem::Tx)
+            .collect();
+        self.announce(&items);
+    }
+
+    fn announce(&mut self, items: &[InvItem]) {
+        for conn in self.ready_peers() {
+            let fresh = self.relay.to_announce(conn, items);
+            for chunk in fresh.chunks(MAX_INVENTORY_PER_MESSAGE) {
+                if !self.send(conn, &Message::Inventory(chunk.to_vec())) {
+                    break;
+                }
+            }
+        }
+    }
+
+    // ---- housekeeping ------------------------------------------------------------------
+
+    fn housekeeping(&mut self) {
+        let retries = self.relay.expire(Instant::now());
+        self.send_requests(retries);
+        for seed in self.seeds.clone() {
+            self.book.add_heard(seed);
+        }
+        self.fill_outbound();
+    }
+
+    /// Dials addresses from the book until the outbound target is met.
+    fn fill_outbound(&mut self) {
+        let outbound = self.count(|c| c.direction == Direction::Outbound);
+        let Some(wanted) = self.config.outbound_target.checked_sub(outbound) else {
+            return;
+        };
+        if wanted == 0 {
+            return;
+        }
+        let mut exclude = self.own_addrs.clone();
+        for connection in self.connections.values() {
+            exclude.insert(connection.addr);
+            if let Some(listen) = connection.peer.as_ref().and_then(|p| p.listen_addr) {
+                exclude.insert(listen);
+            }
+        }
+        for addr in self.book.candidates(wanted, &exclude) {
+            self.dial(addr);
+        }
+    }
+
+    // ---- commands ----------------------------------------------------------------------
+
+    fn on_command(&mut self, command: Command) {
+        match command {
+            Command::Info(reply) => {
+                let _ = reply.send(self.info());
+            }
+            Command::Peers(reply) => {
+                let _ = reply.send(self.peer_infos());
+            }
+            Command::AddPeer(addr, reply) => {
+                self.seeds.insert(addr);
+                self.book.add_heard(addr);
+                let connected = self.connections.values().any(|c| {
+                    c.addr == addr || c.peer.as_ref().and_then(|p| p.listen_addr) == Some(addr)
+                });
+                if !connected {
+                    self.dial(addr);
+                }
+                let _ = reply.send(());
+            }
+            Command::Ban {
+                target,
+                duration,
+                reply,
+            } => {
+                self.bans.ban(target, duration, "banned by the operator");
+                let matching: Vec<ConnId> = self
+                    .connections
+                    .iter()
+                    .filter(|(_, c)| match target {
+                        BanTarget::Node(id) => c.peer.as_ref().is_some_and(|p| p.node_id == id),
+                        BanTarget::Ip(ip) => c.addr.ip() == ip,
+                    })
+                    .map(|(id, _)| *id)
+                    .collect();
+                for conn in &matching {
+                    self.kick(*conn, "banned by the operator");
+                }
+                let _ = reply.send(matching.len());
+            }
+            Command::Unban(target, reply) => {
+                let _ = reply.send(self.bans.unban(&target));
+            }
+            Command::Bans(reply) => {
+                let _ = reply.send(self.bans.list());
+            }
+        }
+    }
+
+    fn info(&self) -> NetworkInfo {
+        let ready = |d: Direction| self.count(|c| c.peer.is_some() && c.direction == d);
+        NetworkInfo {
+            node_id: self.node_id,
+            listen_addr: self.listen_addr,
+            inbound: ready(Direction::Inbound),
+            outbound: ready(Direction::Outbound),
+            known_addresses: self.book.len(),
+            bans: self.bans.list().len(),
+            relay: self.relay.stats(),
+        }
+    }
+
+    fn peer_infos(&self) -> Vec<PeerInfo> {
+        let mut peers: Vec<PeerInfo> = self
+            .connections
+            .values()
+            .filter_map(|c| {
+                let peer = c.peer.as_ref()?;
+                let rtt = peer.stats.rtt_micros.load(Ordering::Relaxed);
+                Some(PeerInfo {
+                    node_id: peer.node_id,
+                    addr: c.addr,
+                    listen_addr: peer.listen_addr,
+                    direction: c.direction,
+                    best_height: peer.best_height,
+                    best_hash: peer.best_hash,
+                    user_agent: peer.hello.user_agent.clone(),
+                    connected_for: peer.connected_at.elapsed(),
+                    rtt: (rtt > 0).then(|| Duration::from_micros(rtt)),
+                    stats: Arc::clone(&peer.stats),
+                })
+            })
+            .collect();
+        peers.sort_by_key(|p| p.addr);
+        peers
+    }
+}
+
+/// The next inbound connection, or never if we do not listen.
+async fn accept(listener: Option<&TcpListener>) -> Option<(TcpStream, SocketAddr)> {
+    let Some(listener) = listener else {
+        return std::future::pending().await;
+    };
+    match listener.accept().await {
+        Ok(accepted) => Some(accepted),
+        Err(error) => {
+            // Out of file descriptors, typically: wait instead of spinning.
+            tracing::warn!(%error, "cannot accept connections");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            None
+        }
+    }
+}

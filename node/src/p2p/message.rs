@@ -1,0 +1,410 @@
+//! The wire messages and their limits.
+//!
+//! Messages use the consensus encoding ([`tern_core::encoding`]): a one-byte tag, then the
+//! fields. Every list a peer can send has a limit named here; a message beyond one fails to
+//! decode, and a peer that sends it is banned. `docs/PROTOCOL.md` lists the layouts.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+
+use tern_core::block::{Block, Header, HEADER_LEN};
+use tern_core::encoding::{Decode, DecodeError, Encode, Reader, Writer};
+use tern_core::tx::{SignedTransaction, SIGNED_TRANSACTION_LEN};
+use tern_core::types::{BlockHash, ChainId, Height, TxId, Work};
+
+use super::transport::MAX_MESSAGE_LEN;
+
+/// The protocol version this node speaks. A peer with another version is disconnected.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Addresses in one [`Message::Addrs`].
+pub const MAX_ADDRS_PER_MESSAGE: usize = 1_000;
+/// Ids in one [`Message::Inventory`].
+pub const MAX_INVENTORY_PER_MESSAGE: usize = 5_000;
+/// Ids in one [`Message::GetData`] or [`Message::NotFound`].
+pub const MAX_GETDATA_PER_MESSAGE: usize = 1_000;
+/// Hashes in one block locator.
+pub const MAX_LOCATOR_HASHES: usize = 64;
+/// Headers in one [`Message::Headers`].
+pub const MAX_HEADERS_PER_MESSAGE: usize = 2_000;
+/// Bytes of a user agent.
+pub const MAX_USER_AGENT_LEN: usize = 64;
+/// Bytes of a goodbye reason.
+pub const MAX_REASON_LEN: usize = 256;
+
+/// The smallest encoded inventory item: a tag and a hash.
+const INV_ITEM_LEN: usize = 33;
+/// The smallest encoded address: a tag, four bytes and a port.
+const MIN_ADDR_LEN: usize = 7;
+
+/// A thing a peer can announce or ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum InvItem {
+    /// A transaction, by id.
+    Tx(TxId),
+    /// A block, by hash.
+    Block(BlockHash),
+}
+
+/// What each side says first, right after the Noise handshake.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hello {
+    /// [`PROTOCOL_VERSION`] of the sender.
+    pub version: u32,
+    /// The sender's chain.
+    pub chain_id: ChainId,
+    /// The sender's genesis block.
+    pub genesis: BlockHash,
+    /// The sender's tip height.
+    pub best_height: Height,
+    /// The sender's tip.
+    pub best_hash: BlockHash,
+    /// The work of the sender's chain.
+    pub cumulative_work: Work,
+    /// The TCP port the sender accepts connections on, or 0 if it does not listen.
+    pub listen_port: u16,
+    /// Free text naming the software, at most [`MAX_USER_AGENT_LEN`] bytes.
+    pub user_agent: String,
+}
+
+/// One peer-to-peer message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Message {
+    /// The first message on a connection.
+    Hello(Hello),
+    /// Asks for a [`Message::Pong`] with the same nonce; measures round-trip time.
+    Ping(u64),
+    /// Answers a [`Message::Ping`].
+    Pong(u64),
+    /// Asks for addresses of other nodes.
+    GetAddrs,
+    /// Addresses of nodes believed to accept connections; only as an answer to
+    /// [`Message::GetAddrs`].
+    Addrs(Vec<SocketAddr>),
+    /// "I have these": ids of new transactions and blocks.
+    Inventory(Vec<InvItem>),
+    /// "Send me these": answered with [`Message::Tx`], [`Message::Block`] and
+    /// [`Message::NotFound`].
+    GetData(Vec<InvItem>),
+    /// Requested items the sender does not have.
+    NotFound(Vec<InvItem>),
+    /// A transaction; only as an answer to [`Message::GetData`].
+    Tx(Box<SignedTransaction>),
+    /// A block; only as an answer to [`Message::GetData`].
+    Block(Box<Block>),
+    /// Asks for the canonical headers after the first locator hash the receiver knows.
+    GetHeaders {
+        /// Hashes from the sender's tip back to genesis, densest near the tip.
+        locator: Vec<BlockHash>,
+        /// Stop after this block, if given.
+        stop: Option<BlockHash>,
+    },
+    /// Answers [`Message::GetHeaders`]: consecutive headers, oldest first.
+    Headers(Vec<Header>),
+    /// "I am closing the connection, and why."
+    Goodbye(String),
+}
+
+/// The kind of a message, for statistics and logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[allow(missing_docs)]
+pub enum MessageKind {
+    Hello,
+    Ping,
+    Pong,
+    GetAddrs,
+    Addrs,
+    Inventory,
+    GetData,
+    NotFound,
+    Tx,
+    Block,
+    GetHeaders,
+    Headers,
+    Goodbye,
+}
+
+impl MessageKind {
+    /// The number of kinds, for counters indexed by kind.
+    pub const COUNT: usize = 13;
+
+    /// The index of this kind in counters.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl Message {
+    /// This message's kind.
+    pub fn kind(&self) -> MessageKind {
+        match self {
+            Message::Hello(_) => MessageKind::Hello,
+            Message::Ping(_) => MessageKind::Ping,
+            Message::Pong(_) => MessageKind::Pong,
+            Message::GetAddrs => MessageKind::GetAddrs,
+            Message::Addrs(_) => MessageKind::Addrs,
+            Message::Inventory(_) => MessageKind::Inventory,
+            Message::GetData(_) => MessageKind::GetData,
+            Message::NotFound(_) => MessageKind::NotFound,
+            Message::Tx(_) => MessageKind::Tx,
+            Message::Block(_) => MessageKind::Block,
+            Message::GetHeaders { .. } => MessageKind::GetHeaders,
+            Message::Headers(_) => MessageKind::Headers,
+            Message::Goodbye(_) => MessageKind::Goodbye,
+        }
+    }
+}
+
+impl Encode for InvItem {
+    fn encode(&self, w: &mut Writer) {
+        match self {
+            InvItem::Tx(id) => {
+                w.u8(0);
+                id.encode(w);
+            }
+            InvItem::Block(hash) => {
+                w.u8(1);
+                hash.encode(w);
+            }
+        }
+    }
+}
+
+impl Decode for InvItem {
+    const MAX_ENCODED_LEN: usize = INV_ITEM_LEN;
+
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        match r.u8("inventory kind")? {
+            0 => Ok(InvItem::Tx(TxId::decode(r)?)),
+            1 => Ok(InvItem::Block(BlockHash::decode(r)?)),
+            other => Err(invalid("inventory kind", format!("unknown kind {other}"))),
+        }
+    }
+}
+
+/// A socket address: 4 or 6, the address bytes, then the port.
+#[derive(Debug)]
+struct WireAddr(SocketAddr);
+
+impl Encode for WireAddr {
+    fn encode(&self, w: &mut Writer) {
+        match self.0.ip() {
+            IpAddr::V4(ip) => {
+                w.u8(4);
+                w.array(&ip.octets());
+            }
+            IpAddr::V6(ip) => {
+                w.u8(6);
+                w.array(&ip.octets());
+            }
+        }
+        w.u16(self.0.port());
+    }
+}
+
+impl Decode for WireAddr {
+    const MAX_ENCODED_LEN: usize = 1 + 16 + 2;
+
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let ip = match r.u8("address family")? {
+            4 => IpAddr::V4(Ipv4Addr::from(r.array::<4>("ipv4 address")?)),
+            6 => IpAddr::V6(Ipv6Addr::from(r.array::<16>("ipv6 address")?)),
+            other => return Err(invalid("address family", format!("unknown family {other}"))),
+        };
+        Ok(WireAddr(SocketAddr::new(ip, r.u16("port")?)))
+    }
+}
+
+impl Encode for Hello {
+    fn encode(&self, w: &mut Writer) {
+        w.u32(self.version);
+        w.u32(self.chain_id.0);
+        self.genesis.encode(w);
+        w.u64(self.best_height.value());
+        self.best_hash.encode(w);
+        w.array(&self.cumulative_work.to_be_bytes());
+        w.u16(self.listen_port);
+        w.bytes(self.user_agent.as_bytes());
+    }
+}
+
+impl Decode for Hello {
+    const MAX_ENCODED_LEN: usize = 4 + 4 + 32 + 8 + 32 + 32 + 2 + 8 + MAX_USER_AGENT_LEN;
+
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(Hello {
+            version: r.u32("version")?,
+            chain_id: ChainId(r.u32("chain id")?),
+            genesis: BlockHash::decode(r)?,
+            best_height: Height(r.u64("best height")?),
+            best_hash: BlockHash::decode(r)?,
+            cumulative_work: Work::from_be_bytes(r.array("cumulative work")?),
+            listen_port: r.u16("listen port")?,
+            user_agent: text(r, "user agent", MAX_USER_AGENT_LEN)?,
+        })
+    }
+}
+
+impl Encode for Message {
+    fn encode(&self, w: &mut Writer) {
+        w.u8(self.kind() as u8);
+        match self {
+            Message::Hello(hello) => hello.encode(w),
+            Message::Ping(nonce) | Message::Pong(nonce) => w.u64(*nonce),
+            Message::GetAddrs => {}
+            Message::Addrs(addrs) => {
+                let wire: Vec<WireAddr> = addrs.iter().copied().map(WireAddr).collect();
+                w.seq(&wire);
+            }
+            Message::Inventory(items) | Message::GetData(items) | Message::NotFound(items) => {
+                w.seq(items)
+            }
+            Message::Tx(tx) => tx.encode(w),
+            Message::Block(block) => block.encode(w),
+            Message::GetHeaders { locator, stop } => {
+                w.seq(locator);
+                match stop {
+                    Some(hash) => {
+                        w.u8(1);
+                        hash.encode(w);
+                    }
+                    None => w.u8(0),
+                }
+            }
+            Message::Headers(headers) => w.seq(headers),
+            Message::Goodbye(reason) => w.bytes(reason.as_bytes()),
+        }
+    }
+}
+
+impl Decode for Message {
+    const MAX_ENCODED_LEN: usize = MAX_MESSAGE_LEN;
+
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let tag = r.u8("message kind")?;
+        let message = match tag {
+            0 => Message::Hello(Hello::decode(r)?),
+            1 => Message::Ping(r.u64("nonce")?),
+            2 => Message::Pong(r.u64("nonce")?),
+            3 => Message::GetAddrs,
+            4 => Message::Addrs(
+                r.seq::<WireAddr>("addresses", MAX_ADDRS_PER_MESSAGE, MIN_ADDR_LEN)?
+                    .into_iter()
+                    .map(|a| a.0)
+                    .collect(),
+            ),
+            5 => Message::Inventory(r.seq("inventory", MAX_INVENTORY_PER_MESSAGE, INV_ITEM_LEN)?),
+            6 => Message::GetData(r.seq("getdata", MAX_GETDATA_PER_MESSAGE, INV_ITEM_LEN)?),
+            7 => Message::NotFound(r.seq("notfound", MAX_GETDATA_PER_MESSAGE, INV_ITEM_LEN)?),
+            8 => Message::Tx(Box::new(SignedTransaction::decode(r)?)),
+            9 => Message::Block(Box::new(Block::decode(r)?)),
+            10 => {
+                let locator = r.seq("locator", MAX_LOCATOR_HASHES, 32)?;
+                let stop = match r.u8("stop flag")? {
+                    0 => None,
+                    1 => Some(BlockHash::decode(r)?),
+                    other => return Err(invalid("stop flag", format!("{other} is not 0 or 1"))),
+                };
+                Message::GetHeaders { locator, stop }
+            }
+            11 => Message::Headers(r.seq("headers", MAX_HEADERS_PER_MESSAGE, HEADER_LEN)?),
+            12 => Message::Goodbye(text(r, "reason", MAX_REASON_LEN)?),
+            other => return Err(invalid("message kind", format!("unknown kind {other}"))),
+        };
+        Ok(message)
+    }
+}
+
+/// The smallest a transaction message can be, for tests that count bytes.
+pub const TX_MESSAGE_LEN: usize = 1 + SIGNED_TRANSACTION_LEN;
+
+fn text(r: &mut Reader<'_>, what: &'static str, max: usize) -> Result<String, DecodeError> {
+    String::from_utf8(r.bytes(what, max)?).map_err(|_| invalid(what, "not UTF-8".into()))
+}
+
+fn invalid(what: &'static str, reason: String) -> DecodeError {
+    DecodeError::Invalid { what, reason }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tern_core::encoding::{decode, encode};
+    use tern_core::genesis::ChainSpec;
+
+    fn round_trip(message: Message) {
+        let bytes = encode(&message);
+        assert_eq!(decode::<Message>(&bytes).unwrap(), message);
+    }
+
+    #[test]
+    fn every_kind_round_trips() {
+        let spec = ChainSpec::resolve("dev").unwrap();
+        let block = spec.genesis_block();
+        let hash = block.hash();
+        round_trip(Message::Hello(Hello {
+            version: PROTOCOL_VERSION,
+            chain_id: spec.consensus.chain_id,
+            genesis: hash,
+            best_height: Height(7),
+            best_hash: hash,
+            cumulative_work: block.header.target.work(),
+            listen_port: 9000,
+            user_agent: "tern/test".into(),
+        }));
+        round_trip(Message::Ping(1));
+        round_trip(Message::Pong(u64::MAX));
+        round_trip(Message::GetAddrs);
+        round_trip(Message::Addrs(vec![
+            "127.0.0.1:1".parse().unwrap(),
+            "[::1]:65535".parse().unwrap(),
+        ]));
+        let items = vec![InvItem::Block(hash), InvItem::Tx(TxId::from_bytes([3; 32]))];
+        round_trip(Message::Inventory(items.clone()));
+        round_trip(Message::GetData(items.clone()));
+        round_trip(Message::NotFound(items));
+        round_trip(Message::Block(Box::new(block.clone())));
+        round_trip(Message::GetHeaders {
+            locator: vec![hash],
+            stop: Some(hash),
+        });
+        round_trip(Message::GetHeaders {
+            locator: vec![],
+            stop: None,
+        });
+        round_trip(Message::Headers(vec![block.header]));
+        round_trip(Message::Goodbye("shutting down".into()));
+    }
+
+    #[test]
+    fn lists_beyond_their_limit_fail_to_decode() {
+        let items = vec![InvItem::Tx(TxId::from_bytes([1; 32])); MAX_INVENTORY_PER_MESSAGE + 1];
+        let error = decode::<Message>(&encode(&Message::Inventory(items))).unwrap_err();
+        assert!(
+            matches!(
+                error,
+                DecodeError::TooLong {
+                    what: "inventory",
+                    ..
+                }
+            ),
+            "{error}"
+        );
+        let addrs = vec!["10.0.0.1:1".parse().unwrap(); MAX_ADDRS_PER_MESSAGE + 1];
+        assert!(decode::<Message>(&encode(&Message::Addrs(addrs))).is_err());
+    }
+
+    #[test]
+    fn unknown_tags_and_truncations_are_errors_not_panics() {
+        assert!(decode::<Message>(&[200]).is_err());
+        assert!(decode::<Message>(&[]).is_err());
+        assert!(decode::<Message>(&[1, 0, 0]).is_err());
+        assert!(decode::<Message>(&[5, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]).is_err());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..512)) {
+            let _ = decode::<Message>(&bytes);
+        }
+    }
+}

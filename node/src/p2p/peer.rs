@@ -1,0 +1,638 @@
+//! One connection: the task that owns it from dial (or accept) to close.
+//!
+//! The task opens the connection ([`super::hello::establish`]), asks the peer manager to
+//! admit it, then reads messages until the connection ends. It answers what needs no
+//! shared state itself (pings, requests for data and headers, served straight from the
+//! mempool and the store) and forwards the rest to the manager. A second task writes: it
+//! drains the peer's [`SendQueue`], which is bounded in bytes, so a peer that does not read
+//! cannot make us buffer more than [`SEND_QUEUE_BYTES`].
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tern_core::chain::ChainHandle;
+use tern_core::encoding::{self, DecodeError};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
+use tokio_util::sync::CancellationToken;
+
+use super::headers;
+use super::hello::{self, HelloError};
+use super::identity::{NodeId, NodeKey};
+use super::message::{Hello, InvItem, Message, MessageKind, MAX_HEADERS_PER_MESSAGE};
+use super::transport::{FrameReader, FrameWriter, Role, TransportError};
+use super::{ConnId, P2pConfig};
+use crate::pool::PoolHandle;
+
+/// Bytes of encoded messages waiting to be written to one peer.
+pub const SEND_QUEUE_BYTES: usize = 16 * 1024 * 1024;
+
+/// How long one message may take to write before the peer counts as too slow.
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Inventory items a peer may announce in a burst...
+pub const ANNOUNCE_BURST: f64 = 8_192.0;
+/// ...and per second after it.
+pub const ANNOUNCE_RATE: f64 = 4_096.0;
+
+/// Counters of one connection, shared with the manager and RPC.
+#[derive(Debug, Default)]
+pub struct PeerStats {
+    /// Bytes read off the socket.
+    pub bytes_in: AtomicU64,
+    /// Bytes written to the socket.
+    pub bytes_out: AtomicU64,
+    /// Messages received, by [`MessageKind`].
+    pub received: [AtomicU64; MessageKind::COUNT],
+    /// Messages sent, by [`MessageKind`].
+    pub sent: [AtomicU64; MessageKind::COUNT],
+    /// The last ping round trip in microseconds; 0 before the first pong.
+    pub rtt_micros: AtomicU64,
+}
+
+impl PeerStats {
+    /// Messages of `kind` received.
+    pub fn received(&self, kind: MessageKind) -> u64 {
+        self.received
+            .get(kind.index())
+            .map_or(0, |c| c.load(Ordering::Relaxed))
+    }
+
+    /// Messages of `kind` sent.
+    pub fn sent(&self, kind: MessageKind) -> u64 {
+        self.sent
+            .get(kind.index())
+            .map_or(0, |c| c.load(Ordering::Relaxed))
+    }
+
+    fn count(counters: &[AtomicU64; MessageKind::COUNT], kind: MessageKind) {
+        if let Some(counter) = counters.get(kind.index()) {
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// The peer's send queue is full: it is not reading fast enough.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the peer's send queue is full")]
+pub struct QueueFull;
+
+struct Outgoing {
+    bytes: Vec<u8>,
+    kind: MessageKind,
+    /// Returned to the queue's byte budget once written.
+    _permit: OwnedSemaphorePermit,
+}
+
+/// Messages waiting to be written to one peer, bounded by [`SEND_QUEUE_BYTES`].
+#[derive(Clone)]
+pub(crate) struct SendQueue {
+    // Unbounded as a channel, but every item holds permits of `budget` for its size, so
+    // the bytes it can hold are bounded by the semaphore.
+    sender: mpsc::UnboundedSender<Outgoing>,
+    budget: Arc<Semaphore>,
+}
+
+impl std::fmt::Debug for SendQueue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SendQueue")
+            .field("free_bytes", &self.budget.available_permits())
+            .finish()
+    }
+}
+
+impl SendQueue {
+    fn new() -> (SendQueue, mpsc::UnboundedReceiver<Outgoing>) {
+        let (sender, receiver) = mpsc::unbounded_channel();
+        let budget = Arc::new(Semaphore::new(SEND_QUEUE_BYTES));
+        (SendQueue { sender, budget }, receiver)
+    }
+
+    fn permits(bytes: &[u8]) -> u32 {
+        // A message is at most MAX_MESSAGE_LEN, below the budget, so this never clamps.
+        bytes.len().clamp(1, SEND_QUEUE_BYTES) as u32
+    }
+
+    /// Queues `message` now, or fails if the peer is too far behind: for relay, which
+    /// must never wait on one slow peer.
+    pub(crate) fn try_send(&self, message: &Message) -> Result<(), QueueFull> {
+        let bytes = encoding::encode(message);
+        let permit = Arc::clone(&self.budget)
+            .try_acquire_many_owned(Self::permits(&bytes))
+            .map_err(|_| QueueFull)?;
+        self.push(bytes, message.kind(), permit)
+    }
+
+    /// Queues `message`, waiting for room: for answers to the peer's own requests, so a
+    /// peer that asks faster than it reads only slows itself down.
+    pub(crate) async fn send(&self, message: &Message) -> Result<(), QueueFull> {
+        let bytes = encoding::encode(message);
+        let permit = Arc::clone(&self.budget)
+            .acquire_many_owned(Self::permits(&bytes))
+            .await
+            .map_err(|_| QueueFull)?;
+        self.push(bytes, message.kind(), permit)
+    }
+
+    fn push(
+        &self,
+        bytes: Vec<u8>,
+        kind: MessageKind,
+        permit: OwnedSemaphorePermit,
+    ) -> Result<(), QueueFull> {
+        self.sender
+            .send(Outgoing {
+                bytes,
+                kind,
+                _permit: permit,
+            })
+            .map_err(|_| QueueFull)
+    }
+}
+
+/// A rule a peer broke. Each one ends the connection and bans the peer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Misbehaviour {
+    /// A message that does not decode, or breaks a size or count limit.
+    #[error("malformed message: {0}")]
+    Malformed(DecodeError),
+    /// A frame or message over the transport's limits.
+    #[error("oversized message: {0}")]
+    Oversized(String),
+    /// A second hello.
+    #[error("a second hello")]
+    RepeatedHello,
+    /// More announcements than [`ANNOUNCE_BURST`] and [`ANNOUNCE_RATE`] allow.
+    #[error("announcement flood")]
+    AnnouncementFlood,
+    /// Data, addresses or headers we never asked this peer for.
+    #[error("unsolicited {0:?}")]
+    Unsolicited(MessageKind),
+    /// A transaction invalid whatever the chain state.
+    #[error("invalid transaction: {0}")]
+    InvalidTransaction(String),
+    /// A block that breaks a consensus rule.
+    #[error("invalid block: {0}")]
+    InvalidBlock(String),
+    /// Headers that are not a chain.
+    #[error("headers do not connect: {0}")]
+    BadHeaders(String),
+}
+
+/// Why a connection ended.
+#[derive(Debug, thiserror::Error)]
+pub enum CloseReason {
+    /// The TCP connection could not be made.
+    #[error("dial failed: {0}")]
+    DialFailed(std::io::Error),
+    /// The handshake or hello failed or was refused.
+    #[error(transparent)]
+    Hello(#[from] HelloError),
+    /// The manager did not admit the peer.
+    #[error("refused: {0}")]
+    Refused(String),
+    /// The connection failed after it was established.
+    #[error(transparent)]
+    Transport(TransportError),
+    /// The peer broke a rule.
+    #[error(transparent)]
+    Misbehaviour(#[from] Misbehaviour),
+    /// No pong within the ping timeout.
+    #[error("no pong within {0:?}")]
+    PingTimeout(Duration),
+    /// The peer could not keep up with what we send.
+    #[error("the peer is not reading fast enough")]
+    TooSlow,
+    /// The peer said goodbye.
+    #[error("peer said goodbye: {0}")]
+    Goodbye(String),
+    /// The manager closed it (ban, duplicate, replaced) or the node is stopping.
+    #[error("closed by this node")]
+    Closed,
+}
+
+impl CloseReason {
+    /// The misbehaviour to ban for, if any.
+    pub fn misbehaviour(&self) -> Option<String> {
+        match self {
+            CloseReason::Misbehaviour(m) => Some(m.to_string()),
+            CloseReason::Transport(e @ TransportError::MessageTooLarge { .. })
+            | CloseReason::Transport(e @ TransportError::Overrun) => Some(e.to_string()),
+            _ => None,
+        }
+    }
+}
+
+/// What connection tasks tell the manager.
+#[derive(Debug)]
+pub(crate) enum PeerEvent {
+    /// The connection is established; the manager answers whether to keep it.
+    Ready {
+        conn: ConnId,
+        node_id: NodeId,
+        hello: Box<Hello>,
+        queue: SendQueue,
+        stats: Arc<PeerStats>,
+        reply: oneshot::Sender<Result<(), String>>,
+    },
+    /// A message for the manager to handle.
+    Message { conn: ConnId, message: Message },
+    /// The connection ended; nothing more will come from `conn`.
+    Closed { conn: ConnId, reason: CloseReason },
+}
+
+/// What every connection task needs from the node.
+#[derive(Debug, Clone)]
+pub(crate) struct PeerContext {
+    pub(crate) key: NodeKey,
+    pub(crate) chain: ChainHandle,
+    pub(crate) pool: PoolHandle,
+    pub(crate) events: mpsc::Sender<PeerEvent>,
+    pub(crate) config: Arc<P2pConfig>,
+    pub(crate) listen_port: u16,
+}
+
+impl PeerContext {
+    /// Our hello, with the current tip.
+    pub(crate) fn hello(&self) -> Hello {
+        let tip = self.chain.tip();
+        Hello {
+            version: super::message::PROTOCOL_VERSION,
+            chain_id: self.chain.reader().spec().consensus.chain_id,
+            genesis: self.chain.reader().spec().genesis_hash(),
+            best_height: tip.height(),
+            best_hash: tip.hash,
+            cumulative_work: tip.cumulative_work,
+            listen_port: self.listen_port,
+            user_agent: self.config.user_agent.clone(),
+        }
+    }
+}
+
+/// How a connection starts.
+#[derive(Debug)]
+pub(crate) enum Opening {
+    /// We dial this address.
+    Dial(SocketAddr),
+    /// They dialled us.
+    Accepted(TcpStream),
+}
+
+/// Runs one connection to its end, then reports [`PeerEvent::Closed`].
+pub(crate) async fn run(
+    ctx: PeerContext,
+    conn: ConnId,
+    opening: Opening,
+    cancel: CancellationToken,
+) {
+    let opened = tokio::select! {
+        opened = open(&ctx, conn, opening) => opened,
+        () = cancel.cancelled() => Err(CloseReason::Closed),
+    };
+    let reason = match opened {
+        Ok(admitted) => serve(&ctx, conn, admitted, &cancel).await,
+        Err(reason) => reason,
+    };
+    let _ = ctx.events.send(PeerEvent::Closed { conn, reason }).await;
+}
+
+/// A connection the manager admitted.
+struct Admitted {
+    reader: FrameReader,
+    writer: FrameWriter,
+    queue: SendQueue,
+    outgoing: mpsc::UnboundedReceiver<Outgoing>,
+    stats: Arc<PeerStats>,
+}
+
+/// Dials (or takes the accepted stream), establishes the connection and asks the manager
+/// to admit it.
+async fn open(ctx: &PeerContext, conn: ConnId, opening: Opening) -> Result<Admitted, CloseReason> {
+    let (stream, role) = match opening {
+        Opening::Dial(addr) => {
+            let connect = TcpStream::connect(addr);
+            match tokio::time::timeout(ctx.config.handshake_timeout, connect).await {
+                Ok(Ok(stream)) => (stream, Role::Initiator),
+                Ok(Err(e)) => return Err(CloseReason::DialFailed(e)),
+                Err(_) => {
+                    return Err(CloseReason::DialFailed(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        "connect timed out",
+                    )))
+                }
+            }
+        }
+        Opening::Accepted(stream) => (stream, Role::Responder),
+    };
+    let hello::Established {
+        node_id,
+        hello,
+        reader,
+        mut writer,
+    } = hello::establish(
+        stream,
+        &ctx.key,
+        role,
+        &ctx.hello(),
+        ctx.config.handshake_timeout,
+    )
+    .await?;
+    let stats = Arc::new(PeerStats::default());
+    let (queue, outgoing) = SendQueue::new();
+    let (reply, verdict) = oneshot::channel();
+    let ready = PeerEvent::Ready {
+        conn,
+        node_id,
+        hello: Box::new(hello),
+        queue: queue.clone(),
+        stats: Arc::clone(&stats),
+        reply,
+    };
+    if ctx.events.send(ready).await.is_err() {
+        return Err(CloseReason::Closed);
+    }
+    match verdict.await {
+        Ok(Ok(())) => Ok(Admitted {
+            reader,
+            writer,
+            queue,
+            outgoing,
+            stats,
+        }),
+        Ok(Err(reason)) => {
+            let goodbye = encoding::encode(&Message::Goodbye(reason.clone()));
+            let _ =
+                tokio::time::timeout(Duration::from_secs(1), writer.write_message(&goodbye)).await;
+            Err(CloseReason::Refused(reason))
+        }
+        Err(_) => Err(CloseReason::Closed),
+    }
+}
+
+/// Reads and answers until the connection ends.
+async fn serve(
+    ctx: &PeerContext,
+    conn: ConnId,
+    admitted: Admitted,
+    cancel: &CancellationToken,
+) -> CloseReason {
+    let Admitted {
+        reader,
+        writer,
+        queue,
+        outgoing,
+        stats,
+    } = admitted;
+    let stop = CancellationToken::new();
+    let mut write_task = tokio::spawn(write_loop(
+        writer,
+        outgoing,
+        Arc::clone(&stats),
+        stop.clone(),
+    ));
+    let mut session = Session {
+        ctx,
+        conn,
+        queue,
+        stats,
+        announce_budget: ANNOUNCE_BURST,
+        budget_at: Instant::now(),
+        ping: None,
+        next_ping: 0,
+    };
+    let reason = tokio::select! {
+        reason = session.read_loop(reader) => reason,
+        written = &mut write_task => written.unwrap_or(CloseReason::Closed),
+        () = cancel.cancelled() => {
+            // The node is stopping or dropping this peer: say goodbye if there is room.
+            let _ = session.queue.try_send(&Message::Goodbye("closing".into()));
+            CloseReason::Closed
+        }
+    };
+    // Let the writer flush what is queued, but never wait long on a peer that does not
+    // read.
+    stop.cancel();
+    if tokio::time::timeout(Duration::from_secs(1), &mut write_task)
+        .await
+        .is_err()
+    {
+        write_task.abort();
+    }
+    reason
+}
+
+/// Writes queued messages until the queue closes, a write fails, or `stop` fires; then
+/// writes what is already queued (a goodbye, say) and closes the sending direction.
+async fn write_loop(
+    mut writer: FrameWriter,
+    mut outgoing: mpsc::UnboundedReceiver<Outgoing>,
+    stats: Arc<PeerStats>,
+    stop: CancellationToken,
+) -> CloseReason {
+    loop {
+        let message = tokio::select! {
+            biased;
+            message = outgoing.recv() => match message {
+                Some(message) => message,
+                None => break,
+            },
+            () = stop.cancelled() => match outgoing.try_recv() {
+                Ok(message) => message,
+                Err(_) => break,
+            },
+        };
+        let before = writer.wire_bytes();
+        match tokio::time::timeout(WRITE_TIMEOUT, writer.write_message(&message.bytes)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return CloseReason::Transport(e),
+            Err(_) => return CloseReason::TooSlow,
+        }
+        stats.bytes_out.fetch_add(
+            writer.wire_bytes().saturating_sub(before),
+            Ordering::Relaxed,
+        );
+        PeerStats::count(&stats.sent, message.kind);
+    }
+    writer.close().await;
+    CloseReason::Closed
+}
+
+/// The reading side of an admitted connection.
+struct Session<'a> {
+    ctx: &'a PeerContext,
+    conn: ConnId,
+    queue: SendQueue,
+    stats: Arc<PeerStats>,
+    announce_budget: f64,
+    budget_at: Instant,
+    /// The nonce and send time of the ping awaiting its pong.
+    ping: Option<(u64, Instant)>,
+    next_ping: u64,
+}
+
+impl Session<'_> {
+    async fn read_loop(&mut self, mut reader: FrameReader) -> CloseReason {
+        let config = &self.ctx.config;
+        let mut ticker = tokio::time::interval(config.ping_interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        ticker.tick().await;
+        loop {
+            let bytes = tokio::select! {
+                read = reader.read_message() => match read {
+                    Ok(bytes) => bytes,
+                    Err(e @ (TransportError::MessageTooLarge { .. } | TransportError::Overrun)) => {
+                        return Misbehaviour::Oversized(e.to_string()).into()
+                    }
+                    Err(e) => return CloseReason::Transport(e),
+                },
+                _ = ticker.tick() => {
+                    if let Err(reason) = self.ping() {
+                        return reason;
+                    }
+                    continue;
+                }
+            };
+            self.stats
+                .bytes_in
+                .store(reader.wire_bytes(), Ordering::Relaxed);
+            let message = match encoding::decode::<Message>(&bytes) {
+                Ok(message) => message,
+                Err(e) => return Misbehaviour::Malformed(e).into(),
+            };
+            PeerStats::count(&self.stats.received, message.kind());
+            if let Err(reason) = self.handle(message).await {
+                return reason;
+            }
+        }
+    }
+
+    /// Sends a ping, or gives up on a peer that did not answer the last one in time.
+    fn ping(&mut self) -> Result<(), CloseReason> {
+        let timeout = self.ctx.config.ping_timeout;
+        if let Some((_, sent)) = self.ping {
+            if sent.elapsed() >= timeout {
+                return Err(CloseReason::PingTimeout(timeout));
+            }
+            return Ok(());
+        }
+        self.next_ping = self.next_ping.wrapping_add(1);
+        self.ping = Some((self.next_ping, Instant::now()));
+        self.queue
+            .try_send(&Message::Ping(self.next_ping))
+            .map_err(|_| CloseReason::TooSlow)
+    }
+
+    async fn handle(&mut self, message: Message) -> Result<(), CloseReason> {
+        match message {
+            Message::Ping(nonce) => self
+                .queue
+                .send(&Message::Pong(nonce))
+                .await
+                .map_err(|_| CloseReason::Closed),
+            Message::Pong(nonce) => {
+                if let Some((expected, sent)) = self.ping {
+                    if nonce == expected {
+                        let micros = u64::try_from(sent.elapsed().as_micros()).unwrap_or(u64::MAX);
+                        self.stats
+                            .rtt_micros
+                            .store(micros.max(1), Ordering::Relaxed);
+                        self.ping = None;
+                    }
+                }
+                Ok(())
+            }
+            Message::Hello(_) => Err(Misbehaviour::RepeatedHello.into()),
+            Message::Goodbye(reason) => Err(CloseReason::Goodbye(reason)),
+            Message::GetData(items) => self.serve_data(items).await,
+            Message::GetHeaders { locator, stop } => self.serve_headers(locator, stop).await,
+            Message::Inventory(items) => {
+                self.spend_announce_budget(items.len())?;
+                self.forward(Message::Inventory(items)).await
+            }
+            other @ (Message::GetAddrs
+            | Message::Addrs(_)
+            | Message::NotFound(_)
+            | Message::Tx(_)
+            | Message::Block(_)
+            | Message::Headers(_)) => self.forward(other).await,
+        }
+    }
+
+    async fn forward(&self, message: Message) -> Result<(), CloseReason> {
+        self.ctx
+            .events
+            .send(PeerEvent::Message {
+                conn: self.conn,
+                message,
+            })
+            .await
+            .map_err(|_| CloseReason::Closed)
+    }
+
+    fn spend_announce_budget(&mut self, items: usize) -> Result<(), CloseReason> {
+        let now = Instant::now();
+        let refill = now.duration_since(self.budget_at).as_secs_f64() * ANNOUNCE_RATE;
+        self.budget_at = now;
+        self.announce_budget = (self.announce_budget + refill).min(ANNOUNCE_BURST) - items as f64;
+        if self.announce_budget < 0.0 {
+            return Err(Misbehaviour::AnnouncementFlood.into());
+        }
+        Ok(())
+    }
+
+    /// Answers a data request from the mempool and the store.
+    async fn serve_data(&self, items: Vec<InvItem>) -> Result<(), CloseReason> {
+        let mut missing = Vec::new();
+        for item in items {
+            let found = match item {
+                InvItem::Tx(id) => self.ctx.pool.get(&id).map(|tx| Message::Tx(Box::new(tx))),
+                InvItem::Block(hash) => {
+                    let reader = self.ctx.chain.reader().clone();
+                    tokio::task::spawn_blocking(move || reader.block(&hash))
+                        .await
+                        .ok()
+                        .and_then(Result::ok)
+                        .flatten()
+                        .map(|block| Message::Block(Box::new(block)))
+                }
+            };
+            match found {
+                Some(message) => self
+                    .queue
+                    .send(&message)
+                    .await
+                    .map_err(|_| CloseReason::Closed)?,
+                None => missing.push(item),
+            }
+        }
+        if !missing.is_empty() {
+            self.queue
+                .send(&Message::NotFound(missing))
+                .await
+                .map_err(|_| CloseReason::Closed)?;
+        }
+        Ok(())
+    }
+
+    /// Answers a header request from the store.
+    async fn serve_headers(
+        &self,
+        locator: Vec<tern_core::types::BlockHash>,
+        stop: Option<tern_core::types::BlockHash>,
+    ) -> Result<(), CloseReason> {
+        let reader = self.ctx.chain.reader().clone();
+        let headers = tokio::task::spawn_blocking(move || {
+            headers::headers_after(&reader, &locator, stop, MAX_HEADERS_PER_MESSAGE)
+        })
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .unwrap_or_default();
+        self.queue
+            .send(&Message::Headers(headers))
+            .await
+            .map_err(|_| CloseReason::Closed)
+    }
+}

@@ -1,0 +1,437 @@
+//! Who knows what, and who we are waiting on: the bookkeeping behind "announce by id, ask
+//! once".
+//!
+//! - Each peer has a bounded set of items it is known to have (it announced them, sent
+//!   them, or we announced them to it); we never announce an item to a peer in its set.
+//! - A global bounded set holds items recently received or rejected; announcements of
+//!   those are ignored, so a rejected transaction is not fetched again from every peer.
+//! - An item is requested from one announcer at a time. Further announcers wait in line
+//!   (a few per item); if the request times out or the peer says "not found", the next
+//!   one is asked.
+//! - Each peer has a bounded set of items ever requested from it, so a late answer to a
+//!   timed-out request is not mistaken for unsolicited data.
+//!
+//! Everything here is synchronous and owned by the peer manager.
+
+use std::collections::{HashMap, VecDeque};
+use std::num::NonZeroUsize;
+use std::time::{Duration, Instant};
+
+use lru::LruCache;
+
+use super::message::InvItem;
+use super::ConnId;
+
+/// Items a peer is remembered to know.
+pub const KNOWN_PER_PEER: usize = 16_384;
+/// Items remembered as requested from one peer.
+pub const REQUESTED_PER_PEER: usize = 8_192;
+/// Items recently received or rejected, network-wide.
+pub const RECENT_ITEMS: usize = 65_536;
+/// Items being fetched at once.
+pub const MAX_IN_FLIGHT: usize = 16_384;
+/// Items being fetched from one peer at once.
+pub const MAX_IN_FLIGHT_PER_PEER: usize = 4_096;
+/// Other announcers remembered per item, to ask if the first does not deliver.
+pub const MAX_ALTERNATES: usize = 8;
+/// How long a peer has to deliver a requested item.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Debug)]
+struct InFlight {
+    peer: ConnId,
+    deadline: Instant,
+    alternates: VecDeque<ConnId>,
+}
+
+#[derive(Debug)]
+struct PeerRelay {
+    known: LruCache<InvItem, ()>,
+    requested: LruCache<InvItem, ()>,
+    in_flight: usize,
+}
+
+impl PeerRelay {
+    fn new() -> PeerRelay {
+        PeerRelay {
+            known: LruCache::new(non_zero(KNOWN_PER_PEER)),
+            requested: LruCache::new(non_zero(REQUESTED_PER_PEER)),
+            in_flight: 0,
+        }
+    }
+}
+
+fn non_zero(n: usize) -> NonZeroUsize {
+    NonZeroUsize::new(n).unwrap_or(NonZeroUsize::MIN)
+}
+
+/// Whether a received item had been asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// We asked this peer for it.
+    Solicited,
+    /// We never asked this peer for it: misbehaviour.
+    Unsolicited,
+}
+
+/// Sizes, for statistics and tests that check the bounds hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RelayStats {
+    /// Items being fetched.
+    pub in_flight: usize,
+    /// Items in the recently received or rejected set.
+    pub recent: usize,
+    /// The largest known set among peers.
+    pub largest_known_set: usize,
+}
+
+/// The relay bookkeeping.
+#[derive(Debug)]
+pub struct Relay {
+    peers: HashMap<ConnId, PeerRelay>,
+    in_flight: HashMap<InvItem, InFlight>,
+    recent: LruCache<InvItem, ()>,
+    timeout: Duration,
+}
+
+impl Default for Relay {
+    fn default() -> Relay {
+        Relay::new(REQUEST_TIMEOUT)
+    }
+}
+
+impl Relay {
+    /// Bookkeeping with this request timeout.
+    pub fn new(timeout: Duration) -> Relay {
+        Relay {
+            peers: HashMap::new(),
+            in_flight: HashMap::new(),
+            recent: LruCache::new(non_zero(RECENT_ITEMS)),
+            timeout,
+        }
+    }
+
+    /// Starts tracking a peer.
+    pub fn add_peer(&mut self, peer: ConnId) {
+        self.peers.entry(peer).or_insert_with(PeerRelay::new);
+    }
+
+    /// Stops tracking a peer; what it was fetching for us goes to the next announcer.
+    /// Returns the new requests to send.
+    pub fn remove_peer(&mut self, peer: ConnId, now: Instant) -> Vec<(ConnId, InvItem)> {
+        self.peers.remove(&peer);
+        let items: Vec<InvItem> = self
+            .in_flight
+            .iter()
+            .filter(|(_, f)| f.peer == peer)
+            .map(|(item, _)| *item)
+            .collect();
+        for flight in self.in_flight.values_mut() {
+            flight.alternates.retain(|p| *p != peer);
+        }
+        items
+            .into_iter()
+            .filter_map(|item| self.retry(item, now))
+            .collect()
+    }
+
+    /// A peer announced `items`. Returns those to request from it now; `have` says which
+    /// we already hold.
+    pub fn announced(
+        &mut self,
+        peer: ConnId,
+        items: &[InvItem],
+        have: impl Fn(&InvItem) -> bool,
+        now: Instant,
+    ) -> Vec<InvItem> {
+        let mut request = Vec::new();
+        for item in items {
+            self.mark_known(peer, *item);
+            if self.recent.contains(item) {
+                continue;
+            }
+            if let Some(flight) = self.in_flight.get_mut(item) {
+                if flight.peer != peer
+                    && !flight.alternates.contains(&peer)
+                    && flight.alternates.len() < MAX_ALTERNATES
+                {
+                    flight.alternates.push_back(peer);
+                }
+                continue;
+            }
+            if have(item) {
+                self.recent.put(*item, ());
+                continue;
+            }
+            if self.start_request(peer, *item, VecDeque::new(), now) {
+                request.push(*item);
+            }
+        }
+        request
+    }
+
+    /// Asks `peer` for `item` directly (sync asks for blocks it learned from headers).
+    /// False if the item is already being fetched or a bound is reached.
+    pub fn request(&mut self, peer: ConnId, item: InvItem, now: Instant) -> bool {
+        !self.in_flight.contains_key(&item) && self.start_request(peer, item, VecDeque::new(), now)
+    }
+
+    fn can_request(&self, peer: ConnId) -> bool {
+        self.in_flight.len() < MAX_IN_FLIGHT
+            && self
+                .peers
+                .get(&peer)
+                .is_some_and(|state| state.in_flight < MAX_IN_FLIGHT_PER_PEER)
+    }
+
+    fn start_request(
+        &mut self,
+        peer: ConnId,
+        item: InvItem,
+        alternates: VecDeque<ConnId>,
+        now: Instant,
+    ) -> bool {
+        if !self.can_request(peer) {
+            return false;
+        }
+        if let Some(state) = self.peers.get_mut(&peer) {
+            state.in_flight = state.in_flight.saturating_add(1);
+            state.requested.put(item, ());
+        }
+        self.in_flight.insert(
+            item,
+            InFlight {
+                peer,
+                deadline: now + self.timeout,
+                alternates,
+            },
+        );
+        true
+    }
+
+    /// A peer sent `item`. Whether we had asked it; either way the item is no longer
+    /// awaited and the peer is known to have it.
+    pub fn received(&mut self, peer: ConnId, item: InvItem) -> Delivery {
+        let solicited = self
+            .peers
+            .get_mut(&peer)
+            .is_some_and(|state| state.requested.pop(&item).is_some());
+        if let Some(flight) = self.in_flight.get(&item) {
+            if flight.peer == peer {
+                self.finish(item);
+            }
+        }
+        self.mark_known(peer, item);
+        if solicited {
+            Delivery::Solicited
+        } else {
+            Delivery::Unsolicited
+        }
+    }
+
+    /// Remembers `item` as handled (admitted or rejected), so announcements of it are
+    /// ignored for a while.
+    pub fn mark_recent(&mut self, item: InvItem) {
+        self.recent.put(item, ());
+    }
+
+    /// Forgets that `item` was handled, so it can be fetched again (it was dropped before
+    /// it could be checked).
+    pub fn forget_recent(&mut self, item: &InvItem) {
+        self.recent.pop(item);
+    }
+
+    /// A peer does not have `items` after all. Returns the requests to send instead.
+    pub fn not_found(
+        &mut self,
+        peer: ConnId,
+        items: &[InvItem],
+        now: Instant,
+    ) -> Vec<(ConnId, InvItem)> {
+        let mut retries = Vec::new();
+        for item in items {
+            if let Some(state) = self.peers.get_mut(&peer) {
+                state.requested.pop(item);
+            }
+            if self.in_flight.get(item).is_some_and(|f| f.peer == peer) {
+                retries.extend(self.retry(*item, now));
+            }
+        }
+        retries
+    }
+
+    /// Requests past their deadline move to the next announcer. Returns the new requests
+    /// and, for each, the peer that failed to deliver.
+    pub fn expire(&mut self, now: Instant) -> Vec<(ConnId, InvItem)> {
+        let late: Vec<InvItem> = self
+            .in_flight
+            .iter()
+            .filter(|(_, f)| f.deadline <= now)
+            .map(|(item, _)| *item)
+            .collect();
+        late.into_iter()
+            .filter_map(|item| self.retry(item, now))
+            .collect()
+    }
+
+    /// Ends the request for `item` and asks its next announcer, if any.
+    fn retry(&mut self, item: InvItem, now: Instant) -> Option<(ConnId, InvItem)> {
+        let mut alternates = self.finish(item)?.alternates;
+        while let Some(next) = alternates.pop_front() {
+            if self.can_request(next) {
+                self.start_request(next, item, alternates, now);
+                return Some((next, item));
+            }
+        }
+        None
+    }
+
+    fn finish(&mut self, item: InvItem) -> Option<InFlight> {
+        let flight = self.in_flight.remove(&item)?;
+        if let Some(state) = self.peers.get_mut(&flight.peer) {
+            state.in_flight = state.in_flight.saturating_sub(1);
+        }
+        Some(flight)
+    }
+
+    /// Remembers that `peer` has `item`.
+    pub fn mark_known(&mut self, peer: ConnId, item: InvItem) {
+        if let Some(state) = self.peers.get_mut(&peer) {
+            state.known.put(item, ());
+        }
+    }
+
+    /// The items of `items` that `peer` is not known to have, now marked as known: what
+    /// to announce to it.
+    pub fn to_announce(&mut self, peer: ConnId, items: &[InvItem]) -> Vec<InvItem> {
+        let Some(state) = self.peers.get_mut(&peer) else {
+            return Vec::new();
+        };
+        items
+            .iter()
+            .filter(|item| state.known.put(**item, ()).is_none())
+            .copied()
+            .collect()
+    }
+
+    /// How many items `peer` is fetching for us.
+    pub fn in_flight_from(&self, peer: ConnId) -> usize {
+        self.peers.get(&peer).map_or(0, |s| s.in_flight)
+    }
+
+    /// Current sizes.
+    pub fn stats(&self) -> RelayStats {
+        RelayStats {
+            in_flight: self.in_flight.len(),
+            recent: self.recent.len(),
+            largest_known_set: self
+                .peers
+                .values()
+                .map(|p| p.known.len())
+                .max()
+                .unwrap_or(0),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tern_core::types::TxId;
+
+    fn tx(n: u8) -> InvItem {
+        InvItem::Tx(TxId::from_bytes([n; 32]))
+    }
+
+    fn relay(peers: &[u64]) -> Relay {
+        let mut relay = Relay::default();
+        for p in peers {
+            relay.add_peer(ConnId(*p));
+        }
+        relay
+    }
+
+    #[test]
+    fn an_item_is_requested_once_whoever_announces_it() {
+        let mut r = relay(&[1, 2, 3]);
+        let now = Instant::now();
+        assert_eq!(
+            r.announced(ConnId(1), &[tx(1)], |_| false, now),
+            vec![tx(1)]
+        );
+        assert!(r.announced(ConnId(2), &[tx(1)], |_| false, now).is_empty());
+        assert!(r.announced(ConnId(3), &[tx(1)], |_| false, now).is_empty());
+        assert_eq!(r.received(ConnId(1), tx(1)), Delivery::Solicited);
+        r.mark_recent(tx(1));
+        assert!(r.announced(ConnId(2), &[tx(1)], |_| false, now).is_empty());
+        assert_eq!(r.stats().in_flight, 0);
+    }
+
+    #[test]
+    fn a_timed_out_request_goes_to_the_next_announcer_and_a_late_answer_is_still_solicited() {
+        let mut r = relay(&[1, 2]);
+        let now = Instant::now();
+        r.announced(ConnId(1), &[tx(1)], |_| false, now);
+        r.announced(ConnId(2), &[tx(1)], |_| false, now);
+        assert!(r.expire(now).is_empty());
+        assert_eq!(r.expire(now + REQUEST_TIMEOUT), vec![(ConnId(2), tx(1))]);
+        assert_eq!(r.received(ConnId(1), tx(1)), Delivery::Solicited);
+        assert_eq!(r.received(ConnId(2), tx(1)), Delivery::Solicited);
+        assert_eq!(
+            r.received(ConnId(2), tx(1)),
+            Delivery::Unsolicited,
+            "asked once, sent twice"
+        );
+    }
+
+    #[test]
+    fn not_found_and_disconnects_move_requests_on() {
+        let mut r = relay(&[1, 2, 3]);
+        let now = Instant::now();
+        r.announced(ConnId(1), &[tx(1), tx(2)], |_| false, now);
+        r.announced(ConnId(2), &[tx(1)], |_| false, now);
+        r.announced(ConnId(3), &[tx(2)], |_| false, now);
+        assert_eq!(
+            r.not_found(ConnId(1), &[tx(1)], now),
+            vec![(ConnId(2), tx(1))]
+        );
+        assert_eq!(r.remove_peer(ConnId(1), now), vec![(ConnId(3), tx(2))]);
+    }
+
+    #[test]
+    fn data_never_asked_for_is_unsolicited() {
+        let mut r = relay(&[1]);
+        assert_eq!(r.received(ConnId(1), tx(9)), Delivery::Unsolicited);
+    }
+
+    #[test]
+    fn items_are_announced_only_to_peers_that_do_not_know_them() {
+        let mut r = relay(&[1, 2]);
+        let now = Instant::now();
+        r.announced(ConnId(1), &[tx(1)], |_| true, now);
+        assert!(r.to_announce(ConnId(1), &[tx(1)]).is_empty());
+        assert_eq!(
+            r.to_announce(ConnId(2), &[tx(1), tx(2)]),
+            vec![tx(1), tx(2)]
+        );
+        assert!(r.to_announce(ConnId(2), &[tx(1)]).is_empty());
+    }
+
+    #[test]
+    fn a_flood_of_announcements_stays_within_the_bounds() {
+        let mut r = relay(&[1]);
+        let now = Instant::now();
+        let items: Vec<InvItem> = (0..20_000u32)
+            .map(|i| {
+                let mut bytes = [0u8; 32];
+                bytes[..4].copy_from_slice(&i.to_le_bytes());
+                InvItem::Tx(TxId::from_bytes(bytes))
+            })
+            .collect();
+        let requested = r.announced(ConnId(1), &items, |_| false, now);
+        assert_eq!(requested.len(), MAX_IN_FLIGHT_PER_PEER);
+        let stats = r.stats();
+        assert!(stats.in_flight <= MAX_IN_FLIGHT);
+        assert!(stats.largest_known_set <= KNOWN_PER_PEER);
+    }
+}

@@ -1,0 +1,86 @@
+//! The tasks that check what peers send: transactions through the mempool's admission,
+//! blocks through the chain actor, each reporting back to the manager so it can judge the
+//! sender.
+
+use tern_core::block::Block;
+use tern_core::chain::{ChainError, ChainHandle, Verdict};
+use tern_core::tx::SignedTransaction;
+use tern_core::types::{BlockHash, TxId};
+use tokio::sync::mpsc;
+
+use super::relay::MAX_IN_FLIGHT;
+use super::ConnId;
+use crate::pool::{PoolHandle, SubmitError};
+
+/// Fetched transactions waiting for admission. As large as the requests that can be in
+/// flight, so a fetched transaction is never dropped for want of room.
+pub(crate) const TX_QUEUE: usize = MAX_IN_FLIGHT;
+
+/// Fetched blocks waiting for the chain actor. The manager asks for blocks in batches
+/// smaller than this (see `manager::MAX_BLOCKS_PER_REQUEST`).
+pub(crate) const BLOCK_QUEUE: usize = 256;
+
+/// Transactions verified in one signature batch.
+const ADMISSION_BATCH: usize = 256;
+
+/// What became of something a peer sent.
+#[derive(Debug)]
+pub(crate) enum Outcome {
+    Tx {
+        conn: ConnId,
+        id: TxId,
+        result: Result<(), SubmitError>,
+    },
+    Block {
+        conn: ConnId,
+        hash: BlockHash,
+        /// The chain's verdict; whether the tip moved reaches the manager as a chain
+        /// update instead.
+        result: Result<Verdict, ChainError>,
+    },
+}
+
+/// Admits transactions from `inbox` into the pool: whatever has arrived is taken as one
+/// batch, its signatures verified together, and admitted in arrival order (a sender's
+/// burst arrives in nonce order, and must be admitted so).
+pub(crate) async fn admit_transactions(
+    pool: PoolHandle,
+    mut inbox: mpsc::Receiver<(ConnId, SignedTransaction)>,
+    outcomes: mpsc::Sender<Outcome>,
+) {
+    let mut batch = Vec::with_capacity(ADMISSION_BATCH);
+    while inbox.recv_many(&mut batch, ADMISSION_BATCH).await > 0 {
+        let (senders, txs): (Vec<ConnId>, Vec<SignedTransaction>) = batch.drain(..).unzip();
+        let ids: Vec<TxId> = txs.iter().map(SignedTransaction::id).collect();
+        let results = pool.submit_many(txs).await;
+        for ((conn, id), result) in senders.into_iter().zip(ids).zip(results) {
+            let result = result.map(|_| ());
+            if outcomes
+                .send(Outcome::Tx { conn, id, result })
+                .await
+                .is_err()
+            {
+                return;
+            }
+        }
+    }
+}
+
+/// Submits blocks from `inbox` to the chain actor, in the order they arrived.
+pub(crate) async fn submit_blocks(
+    chain: ChainHandle,
+    mut inbox: mpsc::Receiver<(ConnId, Block)>,
+    outcomes: mpsc::Sender<Outcome>,
+) {
+    while let Some((conn, block)) = inbox.recv().await {
+        let hash = block.hash();
+        let result = chain.submit_block(block).await.map(|o| o.verdict);
+        if outcomes
+            .send(Outcome::Block { conn, hash, result })
+            .await
+            .is_err()
+        {
+            return;
+        }
+    }
+}

@@ -1,0 +1,240 @@
+//! The node service: starts the chain actor, the mempool, the network, the miner and the
+//! RPC server in order, and stops them in the reverse order.
+//!
+//! Shutdown order matters: the RPC server stops taking calls first, the miner stops, peers
+//! get a goodbye and the address book is saved, and only then does the chain actor flush
+//! and close the store, so nothing writes to a closing store.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tern_core::chain::{self, Chain, ChainError, ChainHandle};
+use tern_core::genesis::ChainSpec;
+use tern_core::mempool::MempoolConfig;
+use tern_rpc::server::{RpcConfig, RunningServer};
+use tokio::task::JoinHandle;
+
+use crate::mining::{MinerHandle, MinerSettings};
+use crate::p2p::{self, NetworkHandle, P2pConfig, P2pError};
+use crate::pool::PoolHandle;
+use crate::rpc_backend::NodeRpc;
+
+/// How long the network gets to say goodbye and save its files at shutdown.
+pub const NETWORK_STOP_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Everything a node needs to start.
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    /// The chain to follow.
+    pub spec: ChainSpec,
+    /// Where the store, node key, address book and bans live.
+    pub data_dir: PathBuf,
+    /// The network layer; its `data_dir` is set to [`Self::data_dir`].
+    pub p2p: P2pConfig,
+    /// The RPC server, if any.
+    pub rpc: Option<RpcConfig>,
+    /// Mempool limits.
+    pub mempool: MempoolConfig,
+    /// Mine from the start with these settings.
+    pub mining: Option<MinerSettings>,
+}
+
+impl NodeConfig {
+    /// A configuration with defaults for everything but the chain and the data dir.
+    pub fn new(spec: ChainSpec, data_dir: PathBuf) -> NodeConfig {
+        NodeConfig {
+            spec,
+            data_dir,
+            p2p: P2pConfig::default(),
+            rpc: Some(RpcConfig::default()),
+            mempool: MempoolConfig::default(),
+            mining: None,
+        }
+    }
+}
+
+/// Why a node could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The store could not be opened (locked by another node, damaged, another chain).
+    #[error(transparent)]
+    Chain(#[from] ChainError),
+    /// The chain actor's thread could not be started.
+    #[error("cannot start the chain thread: {0}")]
+    Thread(std::io::Error),
+    /// The network layer could not start.
+    #[error(transparent)]
+    P2p(#[from] P2pError),
+    /// The RPC server could not listen.
+    #[error("cannot listen for RPC on {addr}: {source}")]
+    Rpc {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+type ChainThread = std::thread::JoinHandle<Result<(), ChainError>>;
+
+/// A running node.
+#[derive(Debug)]
+pub struct Node {
+    chain: ChainHandle,
+    pool: PoolHandle,
+    miner: MinerHandle,
+    network: NetworkHandle,
+    rpc: Option<RunningServer>,
+    network_task: Option<JoinHandle<()>>,
+    pool_task: JoinHandle<()>,
+    chain_thread: Option<ChainThread>,
+}
+
+impl Node {
+    /// Opens the store and starts every part. If a part fails to start, those already
+    /// started are stopped again before the error is returned.
+    pub async fn start(config: NodeConfig) -> Result<Node, StartError> {
+        let NodeConfig {
+            spec,
+            data_dir,
+            mut p2p,
+            rpc,
+            mempool,
+            mining,
+        } = config;
+        let dir = data_dir.clone();
+        let opened = tokio::task::spawn_blocking(move || Chain::open(&dir, spec))
+            .await
+            .map_err(|e| StartError::Thread(std::io::Error::other(e)))??;
+        let (chain, chain_thread) = chain::spawn(opened).map_err(StartError::Thread)?;
+        let (pool, pool_task) = PoolHandle::start(chain.clone(), mempool);
+        let miner = MinerHandle::spawn(chain.clone(), pool.clone(), None);
+        p2p.data_dir = Some(data_dir);
+        let network = match p2p::start(p2p, chain.clone(), pool.clone()).await {
+            Ok(network) => network,
+            Err(error) => {
+                stop_chain(&chain, chain_thread).await;
+                return Err(error.into());
+            }
+        };
+        let (network, network_task) = network;
+        let mut node = Node {
+            chain,
+            pool,
+            miner,
+            network,
+            rpc: None,
+            network_task: Some(network_task),
+            pool_task,
+            chain_thread: Some(chain_thread),
+        };
+        if let Some(config) = rpc {
+            let addr = config.addr;
+            let backend = Arc::new(NodeRpc::new(
+                node.chain.clone(),
+                node.pool.clone(),
+                node.miner.clone(),
+                node.network.clone(),
+            ));
+            match tern_rpc::server::start(backend, config).await {
+                Ok(server) => node.rpc = Some(server),
+                Err(source) => {
+                    node.stop().await;
+                    return Err(StartError::Rpc { addr, source });
+                }
+            }
+        }
+        if let Some(settings) = mining {
+            node.miner.start(settings.threads, settings.reward);
+        }
+        Ok(node)
+    }
+
+    /// The chain actor.
+    pub fn chain(&self) -> &ChainHandle {
+        &self.chain
+    }
+
+    /// The mempool.
+    pub fn pool(&self) -> &PoolHandle {
+        &self.pool
+    }
+
+    /// The miner.
+    pub fn miner(&self) -> &MinerHandle {
+        &self.miner
+    }
+
+    /// The network layer.
+    pub fn network(&self) -> &NetworkHandle {
+        &self.network
+    }
+
+    /// Where the RPC server listens, if it runs.
+    pub fn rpc_addr(&self) -> Option<SocketAddr> {
+        self.rpc.as_ref().map(|server| server.addr)
+    }
+
+    /// Where the node accepts peers, if it listens.
+    pub fn p2p_addr(&self) -> Option<SocketAddr> {
+        self.network.listen_addr()
+    }
+
+    /// Stops every part in order and waits until the store is closed.
+    pub async fn shutdown(mut self) {
+        self.stop().await;
+    }
+
+    async fn stop(&mut self) {
+        if let Some(server) = self.rpc.take() {
+            let _ = server.handle.stop();
+            server.handle.stopped().await;
+        }
+        self.miner.stop();
+        self.network.shutdown();
+        if let Some(task) = self.network_task.take() {
+            if tokio::time::timeout(NETWORK_STOP_TIMEOUT, task)
+                .await
+                .is_err()
+            {
+                tracing::warn!("the network did not stop in time");
+            }
+        }
+        if let Some(thread) = self.chain_thread.take() {
+            stop_chain(&self.chain, thread).await;
+        }
+        self.pool_task.abort();
+    }
+}
+
+impl Drop for Node {
+    /// A node dropped without [`Node::shutdown`] (a failing test, say) still closes its
+    /// store: RocksDB must not be closing while the process exits.
+    fn drop(&mut self) {
+        let Some(thread) = self.chain_thread.take() else {
+            return;
+        };
+        self.network.shutdown();
+        let chain = self.chain.clone();
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        if runtime.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread {
+            tokio::task::block_in_place(|| {
+                runtime.block_on(chain.shutdown());
+                let _ = thread.join();
+            });
+        }
+    }
+}
+
+async fn stop_chain(chain: &ChainHandle, thread: ChainThread) {
+    chain.shutdown().await;
+    match tokio::task::spawn_blocking(move || thread.join()).await {
+        Ok(Ok(Ok(()))) => {}
+        Ok(Ok(Err(error))) => tracing::error!(%error, "the chain did not close cleanly"),
+        _ => tracing::error!("the chain thread panicked"),
+    }
+}

@@ -1,0 +1,151 @@
+//! A multi-node harness: real nodes (chain actor, RocksDB store, mempool, network, miner)
+//! in this process, each with its own data dir, talking over TCP on 127.0.0.1.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use tern_core::genesis::ChainSpec;
+use tern_core::mempool::MempoolConfig;
+use tern_node::p2p::P2pConfig;
+use tern_node::service::{Node, NodeConfig, StartError};
+use tern_rpc::server::RpcConfig;
+
+/// How a test node is set up.
+#[derive(Debug, Clone)]
+pub struct NodeOptions {
+    /// The chain.
+    pub spec: ChainSpec,
+    /// Peers to dial at start.
+    pub seeds: Vec<SocketAddr>,
+    /// Outbound connections to keep.
+    pub outbound_target: usize,
+    /// Ping interval and timeout.
+    pub ping: (Duration, Duration),
+    /// Mempool limits.
+    pub mempool: MempoolConfig,
+    /// Whether to serve RPC (on a free port).
+    pub rpc: bool,
+}
+
+impl NodeOptions {
+    /// A dev-chain node with no peers, a small outbound target and no RPC.
+    pub fn dev() -> NodeOptions {
+        NodeOptions {
+            spec: dev_spec(),
+            seeds: Vec::new(),
+            outbound_target: 8,
+            ping: (Duration::from_secs(30), Duration::from_secs(20)),
+            mempool: MempoolConfig::default(),
+            rpc: false,
+        }
+    }
+
+    /// The same, dialling `seeds`.
+    pub fn with_seeds(mut self, seeds: &[SocketAddr]) -> NodeOptions {
+        self.seeds = seeds.to_vec();
+        self
+    }
+
+    /// The same, keeping `target` outbound connections.
+    pub fn with_outbound_target(mut self, target: usize) -> NodeOptions {
+        self.outbound_target = target;
+        self
+    }
+}
+
+/// The dev chain spec.
+pub fn dev_spec() -> ChainSpec {
+    // The dev spec is compiled in; resolving it cannot fail.
+    #[allow(clippy::expect_used)]
+    ChainSpec::resolve("dev").expect("the built-in dev chain spec")
+}
+
+/// A node and its data dir (removed when the node is dropped, unless kept).
+#[derive(Debug)]
+pub struct TestNode {
+    /// The running node.
+    pub node: Node,
+    dir: PathBuf,
+    _temp: Option<tempfile::TempDir>,
+}
+
+impl TestNode {
+    /// Starts a node in a fresh temporary data dir.
+    pub async fn start(options: NodeOptions) -> Result<TestNode, StartError> {
+        let temp = tempfile::tempdir().map_err(StartError::Thread)?;
+        let dir = temp.path().to_path_buf();
+        let node = Node::start(config(options, &dir)).await?;
+        Ok(TestNode {
+            node,
+            dir,
+            _temp: Some(temp),
+        })
+    }
+
+    /// Starts a node in `dir`, which the caller owns (to restart a node on it).
+    pub async fn start_in(options: NodeOptions, dir: &Path) -> Result<TestNode, StartError> {
+        let node = Node::start(config(options, dir)).await?;
+        Ok(TestNode {
+            node,
+            dir: dir.to_path_buf(),
+            _temp: None,
+        })
+    }
+
+    /// The node's data dir.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Where the node accepts peers.
+    pub fn p2p_addr(&self) -> SocketAddr {
+        // Test nodes always listen.
+        #[allow(clippy::expect_used)]
+        self.node.p2p_addr().expect("test nodes listen")
+    }
+
+    /// Stops the node cleanly.
+    pub async fn shutdown(self) {
+        self.node.shutdown().await;
+    }
+}
+
+fn config(options: NodeOptions, dir: &Path) -> NodeConfig {
+    let mut config = NodeConfig::new(options.spec, dir.to_path_buf());
+    config.p2p = P2pConfig {
+        listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
+        seeds: options.seeds,
+        outbound_target: options.outbound_target,
+        // Every test node is on 127.0.0.1.
+        max_inbound_per_ip: 64,
+        ping_interval: options.ping.0,
+        ping_timeout: options.ping.1,
+        ..P2pConfig::default()
+    };
+    config.rpc = options.rpc.then(|| RpcConfig {
+        addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+        admin: true,
+        ..RpcConfig::default()
+    });
+    config.mempool = options.mempool;
+    config
+}
+
+/// Waits until `condition` holds, checking every 20 ms; false if `timeout` passes first.
+pub async fn eventually<F, Fut>(timeout: Duration, mut condition: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if condition().await {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

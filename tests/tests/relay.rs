@@ -1,0 +1,136 @@
+//! Relay across real nodes on 127.0.0.1: transactions and blocks cross a line of five
+//! nodes, each transaction body crossing each link exactly once.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs
+)]
+
+use std::time::Duration;
+
+use tern_core::crypto::dev_secret_key;
+use tern_core::tx::Transaction;
+use tern_core::types::Amount;
+use tern_node::p2p::message::MessageKind;
+use tern_tests::net::{dev_spec, eventually, NodeOptions, TestNode};
+
+const PATIENCE: Duration = Duration::from_secs(30);
+
+/// A line A-B-C-D-E: each node dials only the one before it.
+async fn line(length: usize) -> Vec<TestNode> {
+    let mut nodes: Vec<TestNode> = Vec::new();
+    for _ in 0..length {
+        let seeds: Vec<_> = nodes.last().map(|n| n.p2p_addr()).into_iter().collect();
+        let options = NodeOptions::dev()
+            .with_seeds(&seeds)
+            .with_outbound_target(1);
+        nodes.push(TestNode::start(options).await.unwrap());
+    }
+    for (i, node) in nodes.iter().enumerate() {
+        let expected = if i == 0 || i == length - 1 { 1 } else { 2 };
+        let network = node.node.network().clone();
+        assert!(
+            eventually(PATIENCE, || {
+                let network = network.clone();
+                async move { network.peers().await.unwrap().len() == expected }
+            })
+            .await,
+            "node {i} did not get its {expected} peers"
+        );
+    }
+    nodes
+}
+
+async fn shutdown(nodes: Vec<TestNode>) {
+    for node in nodes {
+        node.shutdown().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transactions_and_blocks_cross_a_line_of_five_nodes_once_per_link() {
+    let nodes = line(5).await;
+    let spec = dev_spec();
+    let (a, e) = (&nodes[0], &nodes[4]);
+
+    // Twenty transfers from three senders, submitted at A.
+    let mut ids = Vec::new();
+    for i in 0..20u64 {
+        let from = dev_secret_key((i % 3) as u32);
+        let to = dev_secret_key(5);
+        let tx = Transaction {
+            chain_id: spec.consensus.chain_id,
+            from: from.address(),
+            to: to.address(),
+            amount: Amount::from_base_units(1_000 + i),
+            fee: Amount::from_base_units(1_000),
+            nonce: i / 3,
+        }
+        .sign(&from);
+        ids.push(tx.id());
+        a.node.pool().submit(tx).await.unwrap();
+    }
+    let far_pool = e.node.pool().clone();
+    let ids_at_e = ids.clone();
+    assert!(
+        eventually(PATIENCE, || {
+            let pool = far_pool.clone();
+            let ids = ids_at_e.clone();
+            async move { ids.iter().all(|id| pool.contains(id)) }
+        })
+        .await,
+        "the transactions did not reach E"
+    );
+
+    // A block mined at E reaches A, and everyone ends on the same tip.
+    let reward = dev_secret_key(7).address();
+    let mined = e.node.miner().mine_now(1, reward).await.unwrap();
+    let tip = *mined.last().unwrap();
+    for (i, node) in nodes.iter().enumerate() {
+        let chain = node.node.chain().clone();
+        assert!(
+            eventually(PATIENCE, || {
+                let chain = chain.clone();
+                async move { chain.tip().hash == tip }
+            })
+            .await,
+            "node {i} did not reach the tip mined at E"
+        );
+    }
+    let included = e.node.chain().reader().block(&tip).unwrap().unwrap();
+    assert_eq!(
+        included.transactions.len(),
+        ids.len(),
+        "E mined the relayed transactions"
+    );
+
+    // Each link carried each transaction body once: 4 links x 20 transactions in total,
+    // and the block once per link.
+    let mut tx_bodies = 0;
+    let mut block_bodies = 0;
+    for node in &nodes {
+        for peer in node.node.network().peers().await.unwrap() {
+            tx_bodies += peer.stats.received(MessageKind::Tx);
+            block_bodies += peer.stats.received(MessageKind::Block);
+        }
+    }
+    assert_eq!(
+        tx_bodies,
+        4 * ids.len() as u64,
+        "a transaction body crossed a link twice"
+    );
+    assert_eq!(block_bodies, 4, "a block body crossed a link twice");
+
+    // A's pool dropped what the block included.
+    let pool = a.node.pool().clone();
+    assert!(
+        eventually(PATIENCE, || {
+            let pool = pool.clone();
+            async move { pool.stats().count == 0 }
+        })
+        .await
+    );
+    shutdown(nodes).await;
+}
