@@ -24,6 +24,9 @@ use crate::rpc_backend::NodeRpc;
 /// How long the network gets to say goodbye and save its files at shutdown.
 pub const NETWORK_STOP_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How long shutdown waits for the last reader of the store to let go.
+pub const STORE_CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Everything a node needs to start.
 #[derive(Debug, Clone)]
 pub struct NodeConfig {
@@ -182,9 +185,20 @@ impl Node {
         self.network.listen_addr()
     }
 
-    /// Stops every part in order and waits until the store is closed.
+    /// Stops every part in order and waits until the store is closed, so the data dir
+    /// can be opened again at once.
     pub async fn shutdown(mut self) {
         self.stop().await;
+        let closed = self.chain.reader().closed();
+        // Our own handles go first; the tasks that still hold one end on their own once
+        // the chain has stopped.
+        drop(self);
+        if tokio::time::timeout(STORE_CLOSE_TIMEOUT, closed)
+            .await
+            .is_err()
+        {
+            tracing::warn!("the store is still open: a task holds a chain reader");
+        }
     }
 
     async fn stop(&mut self) {

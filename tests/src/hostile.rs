@@ -7,9 +7,8 @@ use std::time::Duration;
 use tern_core::encoding;
 use tern_core::genesis::ChainSpec;
 use tern_core::types::Height;
-use tern_node::p2p::hello::{self, Established, HelloError};
 use tern_node::p2p::message::{Hello, Message, PROTOCOL_VERSION};
-use tern_node::p2p::transport::{FrameReader, FrameWriter, Role, TransportError};
+use tern_node::p2p::transport::{self, FrameReader, FrameWriter, Role, TransportError};
 use tern_node::p2p::{NodeId, NodeKey};
 use tokio::net::TcpStream;
 
@@ -42,23 +41,34 @@ pub fn hello_for(spec: &ChainSpec) -> Hello {
 }
 
 impl HostilePeer {
-    /// Dials `addr`, runs the handshake and exchanges hellos, sending `hello`.
-    pub async fn connect(addr: SocketAddr, hello: &Hello) -> Result<HostilePeer, HelloError> {
-        let key = NodeKey::generate().map_err(|e| HelloError::NotHello(e.to_string()))?;
-        let stream = TcpStream::connect(addr).await.map_err(TransportError::Io)?;
-        let Established {
-            node_id,
-            hello: their_hello,
-            reader,
-            writer,
-        } = hello::establish(
-            stream,
-            &key,
-            Role::Initiator,
-            hello,
-            Duration::from_secs(10),
-        )
-        .await?;
+    /// Dials `addr`, runs the Noise handshake, sends `hello` and reads the node's hello,
+    /// without checking either: the test decides what is wrong.
+    pub async fn connect(addr: SocketAddr, hello: &Hello) -> Result<HostilePeer, TransportError> {
+        let key = NodeKey::generate().map_err(|e| TransportError::Handshake(e.to_string()))?;
+        HostilePeer::connect_as(addr, hello, key).await
+    }
+
+    /// [`HostilePeer::connect`] with a given identity (to come back after a ban).
+    pub async fn connect_as(
+        addr: SocketAddr,
+        hello: &Hello,
+        key: NodeKey,
+    ) -> Result<HostilePeer, TransportError> {
+        let stream = TcpStream::connect(addr).await?;
+        let (node_id, mut reader, mut writer) =
+            transport::handshake(stream, &key, Role::Initiator).await?;
+        writer
+            .write_message(&encoding::encode(&Message::Hello(hello.clone())))
+            .await?;
+        let bytes = reader.read_message().await?;
+        let their_hello = match encoding::decode::<Message>(&bytes) {
+            Ok(Message::Hello(hello)) => hello,
+            _ => {
+                return Err(TransportError::Handshake(
+                    "the node did not say hello".into(),
+                ))
+            }
+        };
         Ok(HostilePeer {
             key,
             node_id,

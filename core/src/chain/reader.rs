@@ -99,6 +99,14 @@ impl ChainReader {
         ChainReader { store, spec }
     }
 
+    /// Resolves once the store is closed, which happens when the chain and every reader
+    /// are gone. A node waits on it at shutdown so that the next start (or the process
+    /// exit) finds the database shut.
+    pub fn closed(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut closed = self.store.watch_closed();
+        async move { while closed.changed().await.is_ok() {} }
+    }
+
     /// The chain spec.
     pub fn spec(&self) -> &ChainSpec {
         &self.spec

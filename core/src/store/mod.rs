@@ -104,6 +104,9 @@ pub struct Store {
     path: PathBuf,
     /// Held for the store's lifetime; the OS releases the lock when the process dies.
     _lock: File,
+    /// Dropped with the store: its receivers learn that the database is closed and the
+    /// data directory unlocked.
+    closed: tokio::sync::watch::Sender<()>,
 }
 
 /// Changes to write atomically. Dropping a batch without [`Store::write`] loses it, so the
@@ -190,6 +193,7 @@ impl Store {
                 db,
                 path: staging.clone(),
                 _lock: lock.try_clone().map_err(data_dir_error)?,
+                closed: tokio::sync::watch::Sender::new(()),
             };
             initialise(&store)?;
             store.flush()?;
@@ -208,6 +212,7 @@ impl Store {
             db,
             path,
             _lock: lock,
+            closed: tokio::sync::watch::Sender::new(()),
         };
         store.check_meta(spec)?;
         Ok(store)
@@ -240,6 +245,12 @@ impl Store {
             });
         }
         Ok(())
+    }
+
+    /// A receiver whose `changed()` fails once the store is closed: the database shut and
+    /// the data directory unlocked. Holding it does not keep the store open.
+    pub fn watch_closed(&self) -> tokio::sync::watch::Receiver<()> {
+        self.closed.subscribe()
     }
 
     /// The RocksDB directory.
