@@ -8,18 +8,23 @@
 //! |---|---|
 //! | [`pool`] | the node's mempool behind a short-held lock, the one admission path for RPC and peers, and the task that makes it follow the chain |
 //! | [`mining`] | the mining loop and its nonce-search threads, and on-demand blocks for development chains |
+//! | [`p2p`] | the gossip network: Noise transport, messages, peer manager, relay, bans |
 //! | [`rpc_backend`] | the node as the RPC server sees it |
+//! | [`service`] | [`service::Node`]: starts every part in order and stops them in reverse |
+//! | [`run`] | `tern node`: flags, signals, logging |
 //! | [`wallet`] | `tern wallet`: the encrypted key file and the commands that use a node's RPC |
+//! | [`cli_error`] | how a command fails: one line and a non-zero exit |
 //!
-//! Still to come: the peer-to-peer layer (transport, handshake, peer manager, relay),
-//! sync, the service that wires everything with the RPC server, and the `tern` binary.
+//! Still to come: headers-first parallel sync (today a node behind its peers fetches
+//! headers and then blocks from one peer), a config file, metrics.
 //!
 //! ## Data flow
 //!
 //! The chain actor ([`tern_core::chain`]) owns every write to the chain. A transaction
-//! enters through [`pool::PoolHandle::submit`]; the miner builds templates from the pool
-//! and submits blocks to the chain actor like any peer would; every chain update flows back
-//! to the pool, which drops what was included and takes back what a reorg returned.
+//! enters through [`pool::PoolHandle::submit`], from RPC or from a peer; the miner builds
+//! templates from the pool and submits blocks to the chain actor, as the network does with
+//! peers' blocks; every chain update flows back to the pool, which drops what was included
+//! and takes back what a reorg returned, and to the network, which announces new tips.
 //!
 //! ## Concurrency notes
 //!
@@ -27,9 +32,11 @@
 //! workers. The mempool lock is held only for synchronous sections and never across an
 //! `.await`.
 
+pub mod cli_error;
 pub mod mining;
 pub mod p2p;
 pub mod pool;
 pub mod rpc_backend;
+pub mod run;
 pub mod service;
 pub mod wallet;

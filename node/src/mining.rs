@@ -280,7 +280,7 @@ async fn mining_loop(
         match chain.submit_block(block).await {
             Ok(outcome) if outcome.verdict == Verdict::Accepted => {
                 blocks_found.fetch_add(1, Ordering::Relaxed);
-                tracing::info!(%height, txs, %hash, "mined a block");
+                tracing::debug!(%height, txs, %hash, "mined a block");
             }
             Ok(outcome) => {
                 tracing::warn!(verdict = ?outcome.verdict, "the chain did not take a mined block")

@@ -152,6 +152,7 @@ impl Node {
         if let Some(settings) = mining {
             node.miner.start(settings.threads, settings.reward);
         }
+        tokio::spawn(log_chain_updates(node.chain.clone()));
         Ok(node)
     }
 
@@ -250,5 +251,56 @@ async fn stop_chain(chain: &ChainHandle, thread: ChainThread) {
         Ok(Ok(Ok(()))) => {}
         Ok(Ok(Err(error))) => tracing::error!(%error, "the chain did not close cleanly"),
         _ => tracing::error!("the chain thread panicked"),
+    }
+}
+
+/// Blocks this close to our clock are logged one line each at info; older ones (a node
+/// catching up) at debug, where they do not drown everything else.
+const LIVE_BLOCK_AGE_MS: u64 = 60_000;
+
+/// One line per new block and per reorg. Ends when the chain stops.
+async fn log_chain_updates(chain: ChainHandle) {
+    let mut updates = chain.subscribe();
+    let mut tips = chain.watch_tip();
+    drop(chain);
+    loop {
+        let update = tokio::select! {
+            update = updates.recv() => update,
+            changed = tips.changed() => match changed {
+                Ok(()) => continue,
+                Err(_) => return,
+            },
+        };
+        let update = match update {
+            Ok(update) => update,
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
+                tracing::debug!(missed, "chain log fell behind");
+                continue;
+            }
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+        };
+        if !update.disconnected.is_empty() {
+            tracing::warn!(
+                depth = update.disconnected.len(),
+                connected = update.connected.len(),
+                tip = %update.tip.hash,
+                height = update.tip.height().value(),
+                "reorg"
+            );
+        }
+        let now = tern_core::types::Timestamp::now().as_millis();
+        for block in &update.connected {
+            let age = now.saturating_sub(block.header.timestamp.as_millis());
+            if age <= LIVE_BLOCK_AGE_MS {
+                tracing::info!(
+                    height = block.header.height.value(),
+                    txs = block.transactions.len(),
+                    hash = %block.hash(),
+                    "block connected"
+                );
+            } else {
+                tracing::debug!(height = block.header.height.value(), hash = %block.hash(), "block connected");
+            }
+        }
     }
 }

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
+
+use crate::cli_error::CliError;
 use tern_core::crypto::{dev_secret_key, SecretKey};
 use tern_core::encoding;
 use tern_core::tx::Transaction;
@@ -106,16 +108,6 @@ fn default_wallet_path() -> PathBuf {
         .unwrap_or_default()
         .join(".tern")
         .join("wallet.json")
-}
-
-/// A failed command, as one line for the user.
-#[derive(Debug)]
-pub struct CliError(pub String);
-
-impl<E: std::fmt::Display> From<E> for CliError {
-    fn from(error: E) -> Self {
-        CliError(error.to_string())
-    }
 }
 
 fn rpc_error(error: ClientError) -> CliError {
