@@ -149,3 +149,29 @@ where
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// A line of `length` nodes, each dialling only the one before it (outbound target 1), once
+/// every node has its neighbours.
+pub async fn line(length: usize, options: NodeOptions) -> Result<Vec<TestNode>, StartError> {
+    let mut nodes: Vec<TestNode> = Vec::with_capacity(length);
+    for _ in 0..length {
+        let seeds: Vec<SocketAddr> = nodes.last().map(TestNode::p2p_addr).into_iter().collect();
+        let options = options.clone().with_seeds(&seeds).with_outbound_target(1);
+        nodes.push(TestNode::start(options).await?);
+    }
+    for (i, node) in nodes.iter().enumerate() {
+        let neighbours = usize::from(i > 0) + usize::from(i + 1 < length);
+        let network = node.node.network().clone();
+        let connected = eventually(Duration::from_secs(30), || {
+            let network = network.clone();
+            async move { network.peers().await.map_or(0, |p| p.len()) >= neighbours }
+        })
+        .await;
+        if !connected {
+            return Err(StartError::Thread(std::io::Error::other(format!(
+                "node {i} of the line did not get its {neighbours} neighbours"
+            ))));
+        }
+    }
+    Ok(nodes)
+}

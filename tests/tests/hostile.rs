@@ -79,6 +79,11 @@ async fn is_banned(node: &TestNode, peer: &HostilePeer) -> bool {
         .any(|ban| ban.target == id)
 }
 
+/// Whether the node bans the peer soon (it does so once it has handled the close).
+async fn gets_banned(node: &TestNode, peer: &HostilePeer) -> bool {
+    eventually(PATIENCE, || is_banned(node, peer)).await
+}
+
 /// Whether the node closes a raw socket within the patience.
 async fn raw_socket_closed(stream: &mut TcpStream) -> bool {
     let mut buf = [0u8; 1024];
@@ -166,7 +171,7 @@ async fn an_oversized_message_gets_the_peer_banned() {
     let declared = (MAX_MESSAGE_LEN as u32 + 1).to_le_bytes();
     peer.send_raw_chunk(&declared).await.unwrap();
     assert!(peer.is_closed_within(PATIENCE).await);
-    assert!(is_banned(&a, &peer).await);
+    assert!(gets_banned(&a, &peer).await);
     // A banned node that comes back is refused at once.
     let again =
         HostilePeer::connect_as(a.p2p_addr(), &hello_for(&dev_spec()), peer.key.clone()).await;
@@ -203,7 +208,7 @@ async fn an_invalid_block_gets_the_peer_banned() {
     assert_eq!(request, Some(Message::GetData(vec![InvItem::Block(hash)])));
     peer.send(&Message::Block(Box::new(block))).await.unwrap();
     assert!(peer.is_closed_within(PATIENCE).await);
-    assert!(is_banned(&a, &peer).await);
+    assert!(gets_banned(&a, &peer).await);
     assert_eq!(a.node.chain().tip().height().value(), 0);
     still_relays(&a, &b, 0).await;
     b.shutdown().await;
@@ -229,7 +234,7 @@ async fn unsolicited_data_gets_the_peer_banned() {
         .unwrap();
     peer.send(&Message::Tx(Box::new(tx.clone()))).await.unwrap();
     assert!(peer.is_closed_within(PATIENCE).await);
-    assert!(is_banned(&a, &peer).await);
+    assert!(gets_banned(&a, &peer).await);
     assert!(
         !a.node.pool().contains(&tx.id()),
         "unsolicited data is not even looked at"
@@ -265,7 +270,7 @@ async fn ten_thousand_unsolicited_announcements_get_the_peer_banned_within_bound
         assert!(relay.in_flight <= MAX_IN_FLIGHT_PER_PEER, "{relay:?}");
     }
     assert!(closed_early || peer.is_closed_within(PATIENCE).await);
-    assert!(is_banned(&a, &peer).await);
+    assert!(gets_banned(&a, &peer).await);
     // Its requests are forgotten with it.
     let network = a.node.network().clone();
     assert!(

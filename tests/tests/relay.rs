@@ -14,34 +14,9 @@ use tern_core::crypto::dev_secret_key;
 use tern_core::tx::Transaction;
 use tern_core::types::Amount;
 use tern_node::p2p::message::MessageKind;
-use tern_tests::net::{dev_spec, eventually, NodeOptions, TestNode};
+use tern_tests::net::{dev_spec, eventually, line, NodeOptions, TestNode};
 
 const PATIENCE: Duration = Duration::from_secs(30);
-
-/// A line A-B-C-D-E: each node dials only the one before it.
-async fn line(length: usize) -> Vec<TestNode> {
-    let mut nodes: Vec<TestNode> = Vec::new();
-    for _ in 0..length {
-        let seeds: Vec<_> = nodes.last().map(|n| n.p2p_addr()).into_iter().collect();
-        let options = NodeOptions::dev()
-            .with_seeds(&seeds)
-            .with_outbound_target(1);
-        nodes.push(TestNode::start(options).await.unwrap());
-    }
-    for (i, node) in nodes.iter().enumerate() {
-        let expected = if i == 0 || i == length - 1 { 1 } else { 2 };
-        let network = node.node.network().clone();
-        assert!(
-            eventually(PATIENCE, || {
-                let network = network.clone();
-                async move { network.peers().await.unwrap().len() == expected }
-            })
-            .await,
-            "node {i} did not get its {expected} peers"
-        );
-    }
-    nodes
-}
 
 async fn shutdown(nodes: Vec<TestNode>) {
     for node in nodes {
@@ -51,7 +26,7 @@ async fn shutdown(nodes: Vec<TestNode>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transactions_and_blocks_cross_a_line_of_five_nodes_once_per_link() {
-    let nodes = line(5).await;
+    let nodes = line(5, NodeOptions::dev()).await.unwrap();
     let spec = dev_spec();
     let (a, e) = (&nodes[0], &nodes[4]);
 

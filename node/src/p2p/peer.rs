@@ -636,3 +636,32 @@ impl Session<'_> {
             .map_err(|_| CloseReason::Closed)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tern_core::types::TxId;
+
+    #[test]
+    fn a_send_queue_refuses_more_than_its_byte_budget() {
+        let (queue, mut outgoing) = SendQueue::new();
+        let items = vec![
+            InvItem::Tx(TxId::from_bytes([1; 32]));
+            super::super::message::MAX_INVENTORY_PER_MESSAGE
+        ];
+        let message = Message::Inventory(items);
+        let size = encoding::encode(&message).len();
+        let mut queued = 0;
+        while queue.try_send(&message).is_ok() {
+            queued += 1;
+        }
+        assert!(queued * size <= SEND_QUEUE_BYTES);
+        assert!(
+            (queued + 1) * size > SEND_QUEUE_BYTES,
+            "the whole budget is usable"
+        );
+        // Writing one frees its bytes for the next.
+        drop(outgoing.try_recv().unwrap());
+        assert!(queue.try_send(&message).is_ok());
+    }
+}

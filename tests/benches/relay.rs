@@ -1,0 +1,146 @@
+//! Relay across a line of five nodes on loopback (A-B-C-D-E): how long a transaction and a
+//! block take to reach the far end, and the bytes each transaction costs per link.
+//!
+//! `cargo bench -p tern-tests --bench relay` prints the figures; `docs/PERFORMANCE.md`
+//! records them.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    missing_docs
+)]
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use tern_core::crypto::dev_secret_key;
+use tern_core::mempool::MempoolConfig;
+use tern_core::tx::Transaction;
+use tern_core::types::Amount;
+use tern_tests::net::{dev_spec, line, NodeOptions, TestNode};
+
+const TRANSACTIONS: u64 = 1_000;
+const SENDERS: u64 = 10;
+const BLOCKS: usize = 50;
+/// Submission pace: latency, not queueing, is what is measured.
+const SUBMIT_INTERVAL: Duration = Duration::from_millis(4);
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[index.min(sorted.len() - 1)]
+}
+
+fn report(what: &str, mut samples: Vec<Duration>) {
+    samples.sort();
+    println!(
+        "{what}: n={} p50={:.1} ms p99={:.1} ms max={:.1} ms",
+        samples.len(),
+        percentile(&samples, 0.50).as_secs_f64() * 1e3,
+        percentile(&samples, 0.99).as_secs_f64() * 1e3,
+        samples.last().unwrap().as_secs_f64() * 1e3,
+    );
+}
+
+async fn bytes_sent(nodes: &[TestNode]) -> u64 {
+    let mut total = 0;
+    for node in nodes {
+        for peer in node.node.network().peers().await.unwrap() {
+            total += peer.stats.bytes_out.load(Ordering::Relaxed);
+        }
+    }
+    total
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(run());
+}
+
+async fn run() {
+    let mut options = NodeOptions::dev();
+    options.mempool = MempoolConfig {
+        max_per_sender: 1_000,
+        ..MempoolConfig::default()
+    };
+    let nodes = line(5, options).await.unwrap();
+    let spec = dev_spec();
+    let (a, e) = (&nodes[0], &nodes[4]);
+    let links = (nodes.len() - 1) as u64;
+
+    // Transactions: stamp each at submission to A and at admission at E.
+    let mut arrivals = e.node.pool().subscribe_admitted();
+    let collector = tokio::spawn(async move {
+        let mut seen = HashMap::new();
+        while seen.len() < TRANSACTIONS as usize {
+            match arrivals.recv().await {
+                Ok(id) => {
+                    seen.insert(id, Instant::now());
+                }
+                Err(_) => break,
+            }
+        }
+        seen
+    });
+    let before = bytes_sent(&nodes).await;
+    let mut submitted = HashMap::new();
+    let mut ticker = tokio::time::interval(SUBMIT_INTERVAL);
+    for i in 0..TRANSACTIONS {
+        ticker.tick().await;
+        let from = dev_secret_key((i % SENDERS) as u32);
+        let tx = Transaction {
+            chain_id: spec.consensus.chain_id,
+            from: from.address(),
+            to: dev_secret_key(9).address(),
+            amount: Amount::from_base_units(1 + i),
+            fee: Amount::from_base_units(1_000),
+            nonce: i / SENDERS,
+        }
+        .sign(&from);
+        submitted.insert(tx.id(), Instant::now());
+        a.node.pool().submit(tx).await.unwrap();
+    }
+    let arrived = tokio::time::timeout(Duration::from_secs(60), collector)
+        .await
+        .expect("every transaction reaches E")
+        .unwrap();
+    // Let the last announcements settle before counting bytes.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let tx_bytes = bytes_sent(&nodes).await - before;
+    let latencies: Vec<Duration> = arrived
+        .iter()
+        .map(|(id, at)| at.duration_since(submitted[id]))
+        .collect();
+    report("transaction A->E (4 hops)", latencies);
+    println!(
+        "bytes per transaction per link: {:.0} (all messages both ways; a signed transaction is 156 bytes)",
+        tx_bytes as f64 / TRANSACTIONS as f64 / links as f64
+    );
+
+    // Blocks: mined at E, timed until A's tip is the block.
+    let reward = dev_secret_key(8).address();
+    let mut block_latencies = Vec::new();
+    for _ in 0..BLOCKS {
+        let mut tip = a.node.chain().watch_tip();
+        let mined = e.node.miner().mine_now(1, reward).await.unwrap();
+        let hash = *mined.last().unwrap();
+        // Timed from the block being connected at E to it being connected at A.
+        let started = Instant::now();
+        tokio::time::timeout(Duration::from_secs(30), tip.wait_for(|t| t.hash == hash))
+            .await
+            .expect("the block reaches A")
+            .unwrap();
+        block_latencies.push(started.elapsed());
+    }
+    report(
+        "block E->A (4 hops, first one carries the 1,000 transactions)",
+        block_latencies,
+    );
+    for node in nodes {
+        node.shutdown().await;
+    }
+}
