@@ -26,6 +26,8 @@ pub struct NodeOptions {
     pub mempool: MempoolConfig,
     /// Whether to serve RPC (on a free port).
     pub rpc: bool,
+    /// Time a peer has to deliver what was asked of it.
+    pub request_timeout: Duration,
 }
 
 impl NodeOptions {
@@ -38,6 +40,7 @@ impl NodeOptions {
             ping: (Duration::from_secs(30), Duration::from_secs(20)),
             mempool: MempoolConfig::default(),
             rpc: false,
+            request_timeout: P2pConfig::default().request_timeout,
         }
     }
 
@@ -121,6 +124,7 @@ fn config(options: NodeOptions, dir: &Path) -> NodeConfig {
         max_inbound_per_ip: 64,
         ping_interval: options.ping.0,
         ping_timeout: options.ping.1,
+        request_timeout: options.request_timeout,
         ..P2pConfig::default()
     };
     config.rpc = options.rpc.then(|| RpcConfig {

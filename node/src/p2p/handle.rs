@@ -6,13 +6,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tern_core::types::{BlockHash, Height};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::bans::{Ban, BanTarget};
 use super::identity::NodeId;
 use super::peer::PeerStats;
 use super::relay::RelayStats;
+use super::sync::SyncStatus;
 use super::Direction;
 
 /// One connected peer, as the node sees it.
@@ -88,6 +89,7 @@ pub struct NetworkHandle {
     pub(crate) node_id: NodeId,
     pub(crate) listen_addr: Option<SocketAddr>,
     pub(crate) cancel: CancellationToken,
+    pub(crate) sync_status: watch::Receiver<SyncStatus>,
 }
 
 impl NetworkHandle {
@@ -112,6 +114,11 @@ impl NetworkHandle {
             .await
             .map_err(|_| NetworkError::Stopped)?;
         answer.await.map_err(|_| NetworkError::Stopped)
+    }
+
+    /// Where sync stands (updated twice a second).
+    pub fn sync_status(&self) -> SyncStatus {
+        *self.sync_status.borrow()
     }
 
     /// Counts and sizes.

@@ -14,27 +14,27 @@ use std::time::{Duration, Instant};
 use tern_core::block::{Block, Header};
 use tern_core::chain::{ChainHandle, ChainUpdate, Rejection, Verdict};
 use tern_core::tx::SignedTransaction;
-use tern_core::types::{BlockHash, Height, TxId};
+use tern_core::types::{BlockHash, Height, Timestamp, TxId};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::broadcast::error::RecvError;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::addrbook::AddressBook;
 use super::bans::{BanList, BanTarget};
 use super::handle::{Command, NetworkHandle, NetworkInfo, PeerInfo};
-use super::headers;
 use super::hello::HelloError;
 use super::identity::{NodeId, NodeKey, NodeKeyError};
 use super::message::{
     Hello, InvItem, Message, MessageKind, MAX_ADDRS_PER_MESSAGE, MAX_GETDATA_PER_MESSAGE,
-    MAX_HEADERS_PER_MESSAGE, MAX_INVENTORY_PER_MESSAGE,
+    MAX_INVENTORY_PER_MESSAGE,
 };
 use super::peer::{
     self, CloseReason, Misbehaviour, Opening, PeerContext, PeerEvent, PeerStats, SendQueue,
 };
 use super::relay::{Delivery, Relay};
+use super::sync::{Judgement, Sync, SyncConfig, SyncStatus};
 use super::workers::{self, Outcome, BLOCK_QUEUE, TX_QUEUE};
 use super::{ConnId, Direction, P2pConfig};
 use crate::pool::{PoolHandle, SubmitError};
@@ -48,9 +48,8 @@ const OUTCOME_QUEUE: usize = 1_024;
 /// Admitted transaction ids waiting for the next announcement batch. Past it, ids are not
 /// announced; peers still learn of them in blocks.
 pub const MAX_PENDING_ANNOUNCEMENTS: usize = 65_536;
-/// Blocks asked of one peer at once while catching up from its headers; below
-/// [`BLOCK_QUEUE`], so fetched blocks are never dropped for want of room.
-pub const MAX_BLOCKS_PER_REQUEST: usize = 128;
+/// How often a syncing node logs its progress.
+const PROGRESS_LOG_INTERVAL: Duration = Duration::from_secs(5);
 /// A peer's request for addresses is answered at most this often.
 pub const ADDR_ANSWER_INTERVAL: Duration = Duration::from_secs(60);
 /// How often timeouts and outbound slots are checked.
@@ -111,6 +110,7 @@ pub async fn start(
     ));
 
     let cancel = CancellationToken::new();
+    let (sync_status, sync_status_receiver) = watch::channel(SyncStatus::default());
     let node_id = key.id();
     let data_dir = config.data_dir.clone();
     let config = Arc::new(config);
@@ -131,6 +131,14 @@ pub async fn start(
         book: AddressBook::load(data_dir.as_deref()),
         bans: BanList::load(data_dir.as_deref()),
         relay: Relay::new(config.request_timeout),
+        sync: Sync::new(SyncConfig {
+            max_peers: config.sync_peers,
+            window: config.sync_window,
+            request_timeout: config.request_timeout,
+        }),
+        sync_status,
+        was_syncing: false,
+        last_progress_log: Instant::now(),
         seeds: config.seeds.iter().copied().collect(),
         own_addrs: HashSet::new(),
         pending_announcements: Vec::new(),
@@ -145,6 +153,7 @@ pub async fn start(
         node_id,
         listen_addr,
         cancel,
+        sync_status: sync_status_receiver,
     };
     Ok((handle, task))
 }
@@ -173,11 +182,6 @@ struct Peer {
     /// We sent `GetAddrs` and await its answer.
     asked_addrs: bool,
     addrs_answered_at: Option<Instant>,
-    /// We sent `GetHeaders` and await its answer.
-    asked_headers: bool,
-    /// The peer has more blocks for us: ask for headers again once the blocks requested
-    /// from it are in.
-    more_headers: bool,
 }
 
 struct Manager {
@@ -191,6 +195,10 @@ struct Manager {
     book: AddressBook,
     bans: BanList,
     relay: Relay,
+    sync: Sync,
+    sync_status: watch::Sender<SyncStatus>,
+    was_syncing: bool,
+    last_progress_log: Instant,
     seeds: HashSet<SocketAddr>,
     /// Addresses that turned out to reach this node.
     own_addrs: HashSet<SocketAddr>,
@@ -406,9 +414,9 @@ impl Manager {
             listen_addr,
             asked_addrs: false,
             addrs_answered_at: None,
-            asked_headers: false,
-            more_headers: false,
         };
+        self.sync
+            .add_peer(conn, peer.hello.cumulative_work, peer.hello.best_height);
         if let Some(connection) = self.connections.get_mut(&conn) {
             connection.peer = Some(peer);
         }
@@ -416,22 +424,18 @@ impl Manager {
     }
 
     fn after_admission(&mut self, conn: ConnId) {
-        let our_work = self.ctx.chain.tip().cumulative_work;
-        let Some(connection) = self.connections.get_mut(&conn) else {
-            return;
-        };
-        let direction = connection.direction;
-        let Some(peer) = connection.peer.as_mut() else {
-            return;
-        };
-        let ahead = peer.hello.cumulative_work > our_work;
-        if direction == Direction::Outbound {
-            peer.asked_addrs = true;
+        let outbound = self
+            .connections
+            .get(&conn)
+            .is_some_and(|c| c.direction == Direction::Outbound);
+        if outbound {
+            if let Some(peer) = self.peer(conn) {
+                peer.asked_addrs = true;
+            }
             self.send(conn, &Message::GetAddrs);
         }
-        if ahead {
-            self.request_headers(conn);
-        }
+        // A peer with more work gets asked for headers.
+        self.drive_sync();
     }
 
     fn on_closed(&mut self, conn: ConnId, reason: CloseReason) {
@@ -446,6 +450,8 @@ impl Manager {
                 }
                 let retries = self.relay.remove_peer(conn, Instant::now());
                 self.send_requests(retries);
+                self.sync.remove_peer(conn);
+                self.drive_sync();
                 tracing::info!(peer = ?peer.node_id, %addr, %reason, "peer disconnected");
             }
             None => match reason {
@@ -547,6 +553,15 @@ impl Manager {
             Message::NotFound(items) => {
                 let retries = self.relay.not_found(conn, &items, Instant::now());
                 self.send_requests(retries);
+                let blocks: Vec<BlockHash> = items
+                    .iter()
+                    .filter_map(|item| match item {
+                        InvItem::Block(hash) => Some(*hash),
+                        InvItem::Tx(_) => None,
+                    })
+                    .collect();
+                self.sync.on_not_found(conn, &blocks);
+                self.drive_sync();
             }
             Message::Tx(tx) => self.on_tx(conn, *tx),
             Message::Block(block) => self.on_block(conn, *block),
@@ -603,9 +618,13 @@ impl Manager {
     fn on_inventory(&mut self, conn: ConnId, items: &[InvItem]) {
         let reader = self.ctx.chain.reader();
         let pool = &self.ctx.pool;
+        let sync = &self.sync;
+        // Blocks whose headers sync holds are fetched by sync.
         let have = |item: &InvItem| match item {
             InvItem::Tx(id) => pool.contains(id),
-            InvItem::Block(hash) => matches!(reader.index_entry(hash), Ok(Some(_))),
+            InvItem::Block(hash) => {
+                sync.is_pending(hash) || matches!(reader.index_entry(hash), Ok(Some(_)))
+            }
         };
         let request = self.relay.announced(conn, items, have, Instant::now());
         self.send_get_data(conn, request);
@@ -625,6 +644,16 @@ impl Manager {
     fn on_block(&mut self, conn: ConnId, block: Block) {
         let hash = block.hash();
         let item = InvItem::Block(hash);
+        let block = match self.sync.on_block(conn, block) {
+            Ok(Some(block)) => block,
+            Ok(None) => {
+                // Sync took it (or it was a late answer to a sync request).
+                self.relay.mark_known(conn, item);
+                self.drive_sync();
+                return;
+            }
+            Err(error) => return self.punish(conn, Misbehaviour::InvalidBlock(error.to_string())),
+        };
         if self.relay.received(conn, item) == Delivery::Unsolicited {
             return self.punish(conn, Misbehaviour::Unsolicited(MessageKind::Block));
         }
@@ -641,75 +670,78 @@ impl Manager {
         }
     }
 
-    /// Asks `conn` for the headers after our tip, unless a request is already out.
-    fn request_headers(&mut self, conn: ConnId) {
-        let locator = match headers::locator(self.ctx.chain.reader()) {
-            Ok(locator) => locator,
-            Err(error) => {
-                tracing::error!(%error, "cannot read the chain to build a locator");
-                return;
-            }
-        };
-        let Some(peer) = self.peer(conn) else {
-            return;
-        };
-        if std::mem::replace(&mut peer.asked_headers, true) {
-            return;
-        }
-        self.send(
-            conn,
-            &Message::GetHeaders {
-                locator,
-                stop: None,
-            },
-        );
-    }
-
-    /// Headers answer our locator: fetch the blocks we lack, a batch at a time.
+    /// A header answer: only to a request sync made.
     fn on_headers(&mut self, conn: ConnId, headers: Vec<Header>) {
-        let Some(peer) = self.peer(conn) else {
-            return;
-        };
-        if !std::mem::replace(&mut peer.asked_headers, false) {
+        if !self.sync.awaits_headers_from(conn) {
             return self.punish(conn, Misbehaviour::Unsolicited(MessageKind::Headers));
         }
         let reader = self.ctx.chain.reader().clone();
-        let known = |hash: &BlockHash| matches!(reader.index_entry(hash), Ok(Some(_)));
-        let hashes: Vec<BlockHash> = headers.iter().map(Header::hash).collect();
-        let linked = headers
-            .iter()
-            .skip(1)
-            .zip(&hashes)
-            .all(|(header, parent)| header.parent == *parent);
-        if !linked {
-            return self.punish(conn, Misbehaviour::BadHeaders("not a chain".into()));
+        let our_work = self.ctx.chain.tip().cumulative_work;
+        if let Err(error) =
+            self.sync
+                .on_headers(conn, &headers, &reader, our_work, Timestamp::now())
+        {
+            return self.punish(conn, Misbehaviour::BadHeaders(error.to_string()));
         }
-        if let Some(first) = headers.first() {
-            if !known(&first.parent) {
-                let offence =
-                    Misbehaviour::BadHeaders("the first does not follow our locator".into());
-                return self.punish(conn, offence);
+        if let (Some(peer), Some(last)) = (self.peer(conn), headers.last()) {
+            if last.height > peer.best_height {
+                peer.best_height = last.height;
+                peer.best_hash = last.hash();
             }
         }
-        let unknown: Vec<BlockHash> = hashes.iter().filter(|h| !known(h)).copied().collect();
-        let now = Instant::now();
-        let mut requested = Vec::new();
-        for hash in unknown.iter().take(MAX_BLOCKS_PER_REQUEST) {
-            if self.relay.request(conn, InvItem::Block(*hash), now) {
-                requested.push(InvItem::Block(*hash));
+        self.drive_sync();
+    }
+
+    /// Lets sync expire late requests, then sends what it asks for and hands downloaded
+    /// blocks to the chain in order.
+    fn drive_sync(&mut self) {
+        let tip = self.ctx.chain.tip();
+        let reader = self.ctx.chain.reader().clone();
+        let actions = self.sync.drive(Instant::now(), &tip, &reader);
+        if let Some((conn, locator)) = actions.headers {
+            self.send(
+                conn,
+                &Message::GetHeaders {
+                    locator,
+                    stop: None,
+                },
+            );
+        }
+        for (conn, hashes) in actions.blocks {
+            self.send_get_data(conn, hashes.into_iter().map(InvItem::Block).collect());
+        }
+        for (conn, block) in actions.submit {
+            if let Err(error) = self.blocks.try_send((conn, block)) {
+                let (conn, block) = error.into_inner();
+                self.sync.unsubmit(conn, block);
             }
         }
-        let full = headers.len() == MAX_HEADERS_PER_MESSAGE;
-        if let Some(peer) = self.peer(conn) {
-            peer.more_headers = !requested.is_empty() && (full || unknown.len() > requested.len());
-            if let (Some(last), Some(hash)) = (headers.last(), hashes.last()) {
-                if last.height > peer.best_height {
-                    peer.best_height = last.height;
-                    peer.best_hash = *hash;
-                }
-            }
+    }
+
+    /// Publishes the sync status, and logs progress while syncing.
+    fn report_sync(&mut self) {
+        let tip = self.ctx.chain.tip();
+        let status = self.sync.status(&tip);
+        self.sync_status.send_replace(status);
+        if status.syncing && self.last_progress_log.elapsed() >= PROGRESS_LOG_INTERVAL {
+            self.last_progress_log = Instant::now();
+            tracing::info!(
+                height = status.current_height.value(),
+                target = status.target_height.value(),
+                blocks_per_sec = format!("{:.1}", status.blocks_per_sec),
+                txs_per_sec = format!("{:.0}", status.txs_per_sec),
+                eta_secs = status.eta_secs,
+                peers = status.peers,
+                "syncing"
+            );
         }
-        self.send_get_data(conn, requested);
+        if self.was_syncing && !status.syncing {
+            tracing::info!(
+                height = tip.height().value(),
+                "synced; following new blocks"
+            );
+        }
+        self.was_syncing = status.syncing;
     }
 
     // ---- verdicts ----------------------------------------------------------------------
@@ -729,8 +761,27 @@ impl Manager {
                 }
             },
             Outcome::Block { conn, hash, result } => {
-                self.on_block_outcome(conn, hash, result);
-                self.continue_catch_up(conn);
+                if self.sync.is_submitted(&hash) {
+                    let judgement = match &result {
+                        Ok(Verdict::Accepted | Verdict::AlreadyKnown | Verdict::Orphaned) => {
+                            Judgement::Accepted
+                        }
+                        Ok(Verdict::Rejected(Rejection::NotYetValid { .. })) | Err(_) => {
+                            Judgement::Inconclusive
+                        }
+                        Ok(Verdict::Rejected(_)) => Judgement::Invalid,
+                    };
+                    if let Some(sender) = self.sync.on_verdict(&hash, judgement) {
+                        let reason = match result {
+                            Ok(Verdict::Rejected(rejection)) => rejection.to_string(),
+                            _ => format!("block {hash} is invalid"),
+                        };
+                        self.punish(sender, Misbehaviour::InvalidBlock(reason));
+                    }
+                } else {
+                    self.on_block_outcome(conn, hash, result);
+                }
+                self.drive_sync();
             }
         }
     }
@@ -745,7 +796,7 @@ impl Manager {
             Ok(verdict) => match verdict {
                 Verdict::Accepted | Verdict::AlreadyKnown => {}
                 // We lack its ancestors: ask the sender where its chain leaves ours.
-                Verdict::Orphaned => self.request_headers(conn),
+                Verdict::Orphaned => self.sync.hint(conn),
                 // It may become valid once our clock catches up: fetch it again then.
                 Verdict::Rejected(Rejection::NotYetValid { .. }) => {
                     self.relay.forget_recent(&InvItem::Block(hash));
@@ -757,16 +808,6 @@ impl Manager {
             Err(error) => {
                 tracing::error!(%hash, %error, "the chain could not take a block");
                 self.relay.forget_recent(&InvItem::Block(hash));
-            }
-        }
-    }
-
-    fn continue_catch_up(&mut self, conn: ConnId) {
-        let in_flight = self.relay.in_flight_from(conn);
-        if let Some(peer) = self.peer(conn) {
-            if peer.more_headers && in_flight == 0 {
-                peer.more_headers = false;
-                self.request_headers(conn);
             }
         }
     }
@@ -816,6 +857,8 @@ impl Manager {
     fn housekeeping(&mut self) {
         let retries = self.relay.expire(Instant::now());
         self.send_requests(retries);
+        self.drive_sync();
+        self.report_sync();
         for seed in self.seeds.clone() {
             self.book.add_heard(seed);
         }

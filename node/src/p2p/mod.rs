@@ -13,6 +13,7 @@
 //! | [`relay`] | who knows what and who we wait on (announce once, ask once) |
 //! | [`addrbook`], [`bans`] | addresses and bans, persisted in the data dir |
 //! | [`headers`] | block locators and header answers |
+//! | [`sync`] | headers-first sync, bodies from many peers at once, progress |
 //! | [`handle`] | [`NetworkHandle`], the request/response API the node and RPC use |
 //!
 //! ## Data flow
@@ -44,6 +45,7 @@ pub mod message;
 pub mod peer;
 mod persist;
 pub mod relay;
+pub mod sync;
 pub mod transport;
 mod workers;
 
@@ -97,6 +99,10 @@ pub struct P2pConfig {
     pub request_timeout: Duration,
     /// How often newly admitted transactions are announced, in one batch per peer.
     pub tx_announce_interval: Duration,
+    /// Peers to download blocks from at once while syncing.
+    pub sync_peers: usize,
+    /// Blocks fetched ahead of the connected tip while syncing.
+    pub sync_window: usize,
     /// Sent in hellos.
     pub user_agent: String,
 }
@@ -116,6 +122,8 @@ impl Default for P2pConfig {
             handshake_timeout: Duration::from_secs(10),
             request_timeout: relay::REQUEST_TIMEOUT,
             tx_announce_interval: Duration::from_millis(100),
+            sync_peers: sync::SyncConfig::default().max_peers,
+            sync_window: sync::SyncConfig::default().window,
             user_agent: format!("tern/{}", env!("CARGO_PKG_VERSION")),
         }
     }

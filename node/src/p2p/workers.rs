@@ -16,8 +16,8 @@ use crate::pool::{PoolHandle, SubmitError};
 /// flight, so a fetched transaction is never dropped for want of room.
 pub(crate) const TX_QUEUE: usize = MAX_IN_FLIGHT;
 
-/// Fetched blocks waiting for the chain actor. The manager asks for blocks in batches
-/// smaller than this (see `manager::MAX_BLOCKS_PER_REQUEST`).
+/// Fetched blocks waiting for the chain actor: relay's, and sync's (at most
+/// `sync::SUBMIT_AHEAD` at once). A block that finds it full is fetched again later.
 pub(crate) const BLOCK_QUEUE: usize = 256;
 
 /// Transactions verified in one signature batch.

@@ -1,0 +1,524 @@
+//! Sync: reach the chain with the most work among our peers, from several peers at once.
+//!
+//! 1. **Headers first.** A peer that claims more work than our tip (in its hello), or that
+//!    sent a block whose parent we lack, is asked for headers after our chain (a block
+//!    locator). They are checked against every header rule and kept in a
+//!    [`HeaderChain`] before any body is fetched; a full answer is followed by the next
+//!    request at once. Headers whose chain, once complete, has no more work than ours are
+//!    dropped, and at most [`MAX_UNPROVEN_HEADERS`] are kept before their work beats ours.
+//! 2. **Bodies in parallel.** The blocks of the first [`SyncConfig::window`] pending
+//!    headers are requested from up to [`SyncConfig::max_peers`] peers, each with an
+//!    allowance of blocks in flight that grows with every delivery and halves when a
+//!    request times out; a timed-out or refused block goes to another peer. A body that
+//!    does not match its header gets the sender banned.
+//! 3. **In order.** Downloaded blocks go to the chain actor in height order (at most
+//!    [`SUBMIT_AHEAD`] waiting for a verdict), which checks them fully, signatures batched
+//!    on its own thread, and reorgs if the branch has more work. A block the chain refuses
+//!    ends this header chain and gets its sender banned.
+//!
+//! Resuming after a restart needs nothing special: the locator starts from the tip we
+//! have, so nothing connected is fetched again.
+//!
+//! Everything here is synchronous and owned by the peer manager, which sends what
+//! [`Sync::drive`] asks for.
+
+mod header_chain;
+mod progress;
+
+use std::collections::HashMap;
+use std::num::NonZeroUsize;
+use std::time::{Duration, Instant};
+
+use lru::LruCache;
+
+use tern_core::block::{Block, Header};
+use tern_core::chain::{ChainReader, TipInfo};
+use tern_core::types::{BlockHash, Height, Timestamp, Work};
+
+pub use header_chain::{HeaderChain, HeaderChainError, PendingHeader, MAX_PENDING_HEADERS};
+pub use progress::SyncStatus;
+
+use super::message::MAX_LOCATOR_HASHES;
+use super::ConnId;
+use progress::Progress;
+
+/// Headers kept at most while their chain has no more work than ours.
+pub const MAX_UNPROVEN_HEADERS: usize = 10_000;
+
+/// Blocks handed to the chain actor and not yet judged.
+pub const SUBMIT_AHEAD: usize = 32;
+
+/// (peer, block) requests remembered, so a late answer is not taken for unsolicited data.
+pub const REMEMBERED_REQUESTS: usize = 16_384;
+
+/// Blocks a peer may have in flight to start with...
+pub const INITIAL_ALLOWANCE: usize = 16;
+/// ...and at most, after many deliveries.
+pub const MAX_ALLOWANCE: usize = 128;
+
+/// How sync behaves.
+#[derive(Debug, Clone, Copy)]
+pub struct SyncConfig {
+    /// Peers to download bodies from at once.
+    pub max_peers: usize,
+    /// Pending headers whose bodies may be fetched ahead of the connected tip. The memory
+    /// it can take is this times the chain's largest block.
+    pub window: usize,
+    /// Time a peer has to deliver requested blocks or headers.
+    pub request_timeout: Duration,
+}
+
+impl Default for SyncConfig {
+    fn default() -> SyncConfig {
+        SyncConfig {
+            max_peers: 8,
+            window: 512,
+            request_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct SyncPeer {
+    /// The most work it has shown or claimed.
+    claimed: Work,
+    best_height: Height,
+    allowance: usize,
+    in_flight: usize,
+    /// It answered a header request with nothing new: do not ask again until it shows
+    /// something new.
+    exhausted: bool,
+    /// It sent a block we cannot place: it has a chain we lack, whatever its hello said.
+    hinted: bool,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Request {
+    peer: ConnId,
+    deadline: Instant,
+}
+
+/// What the manager should send or submit after [`Sync::drive`].
+#[derive(Debug, Default)]
+pub struct Actions {
+    /// `GetHeaders` with this locator to this peer.
+    pub headers: Option<(ConnId, Vec<BlockHash>)>,
+    /// `GetData` for these blocks, per peer.
+    pub blocks: Vec<(ConnId, Vec<BlockHash>)>,
+    /// Blocks to hand to the chain actor, in order, with the peer that sent each.
+    pub submit: Vec<(ConnId, Block)>,
+}
+
+/// Why a peer's sync data was refused. Each gets the peer banned.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    /// Its headers broke a rule or did not attach.
+    #[error(transparent)]
+    Headers(#[from] HeaderChainError),
+    /// A body did not match its header.
+    #[error("block {0}: the transactions do not match the header's Merkle root")]
+    BodyMismatch(BlockHash),
+}
+
+/// The sync state.
+#[derive(Debug)]
+pub struct Sync {
+    config: SyncConfig,
+    chain: HeaderChain,
+    peers: HashMap<ConnId, SyncPeer>,
+    header_request: Option<Request>,
+    /// The peer whose last header answer was full: it has more.
+    more_from: Option<ConnId>,
+    in_flight: HashMap<BlockHash, Request>,
+    /// The last peer that failed to deliver each block, to try another first.
+    failed_from: HashMap<BlockHash, ConnId>,
+    downloaded: HashMap<BlockHash, (ConnId, Block)>,
+    /// Handed to the chain, verdict pending: the sender and the transaction count.
+    submitted: HashMap<BlockHash, (ConnId, usize)>,
+    requested: LruCache<(ConnId, BlockHash), ()>,
+    progress: Progress,
+}
+
+/// What the chain made of a block sync submitted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Judgement {
+    /// Stored (connected, on a side branch, or waiting for its parent).
+    Accepted,
+    /// It breaks a consensus rule: its sender is to blame.
+    Invalid,
+    /// Not decided (too far in the future for now, or the store failed): start over
+    /// later, blaming nobody.
+    Inconclusive,
+}
+
+impl Sync {
+    /// Idle sync state.
+    pub fn new(config: SyncConfig) -> Sync {
+        Sync {
+            config,
+            chain: HeaderChain::default(),
+            peers: HashMap::new(),
+            header_request: None,
+            more_from: None,
+            in_flight: HashMap::new(),
+            failed_from: HashMap::new(),
+            downloaded: HashMap::new(),
+            submitted: HashMap::new(),
+            requested: LruCache::new(
+                NonZeroUsize::new(REMEMBERED_REQUESTS).unwrap_or(NonZeroUsize::MIN),
+            ),
+            progress: Progress::default(),
+        }
+    }
+
+    /// A new peer, with what its hello claims.
+    pub fn add_peer(&mut self, peer: ConnId, claimed: Work, best_height: Height) {
+        self.peers.insert(
+            peer,
+            SyncPeer {
+                claimed,
+                best_height,
+                allowance: INITIAL_ALLOWANCE,
+                in_flight: 0,
+                exhausted: false,
+                hinted: false,
+            },
+        );
+    }
+
+    /// A peer left; what it was fetching goes to others at the next [`Sync::drive`].
+    pub fn remove_peer(&mut self, peer: ConnId) {
+        self.peers.remove(&peer);
+        self.in_flight.retain(|_, r| r.peer != peer);
+        if self.header_request.is_some_and(|r| r.peer == peer) {
+            self.header_request = None;
+        }
+        if self.more_from == Some(peer) {
+            self.more_from = None;
+        }
+    }
+
+    /// `peer` sent a block we could not place, or announced something new: it may have
+    /// a chain we lack, so ask it for headers.
+    pub fn hint(&mut self, peer: ConnId) {
+        if let Some(state) = self.peers.get_mut(&peer) {
+            state.hinted = true;
+            state.exhausted = false;
+        }
+    }
+
+    /// Whether a header request to `peer` is outstanding.
+    pub fn awaits_headers_from(&self, peer: ConnId) -> bool {
+        self.header_request.is_some_and(|r| r.peer == peer)
+    }
+
+    /// Whether `hash` is a pending header (its block will be fetched by sync).
+    pub fn is_pending(&self, hash: &BlockHash) -> bool {
+        self.chain.get(hash).is_some()
+    }
+
+    /// Whether `hash` was handed to the chain by sync and awaits its verdict.
+    pub fn is_submitted(&self, hash: &BlockHash) -> bool {
+        self.submitted.contains_key(hash)
+    }
+
+    /// Whether we are behind: headers are pending or being asked for.
+    pub fn is_syncing(&self) -> bool {
+        !self.chain.is_empty() || self.header_request.is_some()
+    }
+
+    /// Takes a header answer from `peer` (the caller checked it was asked for).
+    pub fn on_headers(
+        &mut self,
+        peer: ConnId,
+        headers: &[Header],
+        reader: &ChainReader,
+        our_work: Work,
+        now: Timestamp,
+    ) -> Result<(), SyncError> {
+        self.header_request = None;
+        let params = &reader.spec().consensus;
+        let extension = self.chain.extend(headers, reader, params, now)?;
+        for hash in &extension.dropped {
+            self.forget_block(hash);
+        }
+        let full = headers.len() == super::message::MAX_HEADERS_PER_MESSAGE
+            && extension.added == headers.len();
+        let chain_work = self.chain.last().map(|h| h.work);
+        if let Some(state) = self.peers.get_mut(&peer) {
+            if let Some(last) = headers.last() {
+                state.best_height = state.best_height.max(last.height);
+            }
+            if let Some(work) = chain_work {
+                state.claimed = state.claimed.max(work);
+            }
+            state.exhausted = !full;
+        }
+        self.more_from = full.then_some(peer);
+        let worth_it = chain_work.is_some_and(|work| work > our_work);
+        let proven_or_small = worth_it || self.chain.len() < MAX_UNPROVEN_HEADERS;
+        if (!full && !worth_it) || !proven_or_small {
+            // Nothing here beats our chain (perhaps we moved on meanwhile).
+            for hash in self.chain.clear() {
+                self.forget_block(&hash);
+            }
+        }
+        Ok(())
+    }
+
+    /// Takes a block from `peer` if sync asked for it. Gives the block back if sync has
+    /// nothing to do with it, so relay can judge it.
+    pub fn on_block(&mut self, peer: ConnId, block: Block) -> Result<Option<Block>, SyncError> {
+        let hash = block.hash();
+        let asked = self.requested.pop(&(peer, hash)).is_some();
+        let wanted = self.chain.get(&hash).is_some()
+            && !self.downloaded.contains_key(&hash)
+            && !self.submitted.contains_key(&hash);
+        if !wanted {
+            // A late answer (someone else delivered first, or the chain moved on) is
+            // dropped without blame.
+            return Ok(if asked { None } else { Some(block) });
+        }
+        // The hash covers the header, so only the body can differ from what we expect.
+        if block.computed_merkle_root() != block.header.merkle_root {
+            return Err(SyncError::BodyMismatch(hash));
+        }
+        if let Some(request) = self.in_flight.remove(&hash) {
+            if let Some(state) = self.peers.get_mut(&request.peer) {
+                state.in_flight = state.in_flight.saturating_sub(1);
+            }
+        }
+        if let Some(state) = self.peers.get_mut(&peer) {
+            state.allowance = (state.allowance + 1).min(MAX_ALLOWANCE);
+            state.best_height = state.best_height.max(block.header.height);
+        }
+        self.failed_from.remove(&hash);
+        self.downloaded.insert(hash, (peer, block));
+        Ok(None)
+    }
+
+    /// `peer` does not have these blocks: ask someone else.
+    pub fn on_not_found(&mut self, peer: ConnId, hashes: &[BlockHash]) {
+        for hash in hashes {
+            if self.in_flight.get(hash).is_some_and(|r| r.peer == peer) {
+                self.in_flight.remove(hash);
+                self.failed_from.insert(*hash, peer);
+                if let Some(state) = self.peers.get_mut(&peer) {
+                    state.in_flight = state.in_flight.saturating_sub(1);
+                }
+            }
+        }
+    }
+
+    /// The chain's judgement on a block sync submitted. Returns the peer to ban if the
+    /// block is invalid; the rest of that header chain is dropped then (and when the
+    /// judgement is inconclusive).
+    pub fn on_verdict(&mut self, hash: &BlockHash, judgement: Judgement) -> Option<ConnId> {
+        let (sender, txs) = self.submitted.remove(hash)?;
+        if judgement == Judgement::Accepted {
+            self.progress.connected(txs);
+            self.chain.connected(hash);
+            return None;
+        }
+        for dropped in self.chain.clear() {
+            self.forget_block(&dropped);
+        }
+        self.submitted.clear();
+        (judgement == Judgement::Invalid).then_some(sender)
+    }
+
+    /// Puts a block back that the chain actor could not take yet (its queue was full).
+    pub fn unsubmit(&mut self, peer: ConnId, block: Block) {
+        let hash = block.hash();
+        if self.submitted.remove(&hash).is_some() {
+            self.downloaded.insert(hash, (peer, block));
+        }
+    }
+
+    fn forget_block(&mut self, hash: &BlockHash) {
+        if let Some(request) = self.in_flight.remove(hash) {
+            if let Some(state) = self.peers.get_mut(&request.peer) {
+                state.in_flight = state.in_flight.saturating_sub(1);
+            }
+        }
+        self.downloaded.remove(hash);
+        self.failed_from.remove(hash);
+    }
+
+    /// Expires late requests and decides what to ask and submit next.
+    pub fn drive(&mut self, now: Instant, tip: &TipInfo, reader: &ChainReader) -> Actions {
+        self.expire(now);
+        let mut actions = Actions {
+            headers: self.next_header_request(now, tip, reader),
+            ..Actions::default()
+        };
+        actions.blocks = self.next_block_requests(now);
+        actions.submit = self.next_submissions();
+        self.progress.sample(now);
+        actions
+    }
+
+    fn expire(&mut self, now: Instant) {
+        let late: Vec<(BlockHash, ConnId)> = self
+            .in_flight
+            .iter()
+            .filter(|(_, r)| r.deadline <= now)
+            .map(|(hash, r)| (*hash, r.peer))
+            .collect();
+        for (hash, peer) in late {
+            self.in_flight.remove(&hash);
+            self.failed_from.insert(hash, peer);
+            if let Some(state) = self.peers.get_mut(&peer) {
+                state.in_flight = state.in_flight.saturating_sub(1);
+                state.allowance = (state.allowance / 2).max(1);
+            }
+        }
+        if let Some(request) = self.header_request {
+            if request.deadline <= now {
+                self.header_request = None;
+                if let Some(state) = self.peers.get_mut(&request.peer) {
+                    state.exhausted = true;
+                }
+            }
+        }
+    }
+
+    fn next_header_request(
+        &mut self,
+        now: Instant,
+        tip: &TipInfo,
+        reader: &ChainReader,
+    ) -> Option<(ConnId, Vec<BlockHash>)> {
+        if self.header_request.is_some() || self.chain.len() >= MAX_PENDING_HEADERS / 2 {
+            return None;
+        }
+        let best_known = self
+            .chain
+            .last()
+            .map_or(tip.cumulative_work, |h| h.work.max(tip.cumulative_work));
+        let source = self
+            .more_from
+            .filter(|p| self.peers.contains_key(p))
+            .or_else(|| {
+                self.peers
+                    .iter()
+                    .filter(|(_, s)| !s.exhausted && (s.claimed > best_known || s.hinted))
+                    .max_by_key(|(_, s)| s.claimed)
+                    .map(|(peer, _)| *peer)
+            })?;
+        let mut locator: Vec<BlockHash> = self.chain.last().map(|h| h.hash).into_iter().collect();
+        match super::headers::locator(reader) {
+            Ok(ours) => locator.extend(ours),
+            Err(error) => {
+                tracing::error!(%error, "cannot read the chain to build a locator");
+                return None;
+            }
+        }
+        locator.truncate(MAX_LOCATOR_HASHES);
+        if let Some(state) = self.peers.get_mut(&source) {
+            state.hinted = false;
+        }
+        self.header_request = Some(Request {
+            peer: source,
+            deadline: now + self.config.request_timeout,
+        });
+        Some((source, locator))
+    }
+
+    fn next_block_requests(&mut self, now: Instant) -> Vec<(ConnId, Vec<BlockHash>)> {
+        let wanted: Vec<(BlockHash, Height)> = self
+            .chain
+            .iter()
+            .take(self.config.window)
+            .filter(|h| {
+                !self.in_flight.contains_key(&h.hash)
+                    && !self.downloaded.contains_key(&h.hash)
+                    && !self.submitted.contains_key(&h.hash)
+            })
+            .map(|h| (h.hash, h.header.height))
+            .collect();
+        if wanted.is_empty() {
+            return Vec::new();
+        }
+        // The peers with the most work, up to the configured number.
+        let mut helpers: Vec<(ConnId, Work)> =
+            self.peers.iter().map(|(p, s)| (*p, s.claimed)).collect();
+        helpers.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        helpers.truncate(self.config.max_peers);
+        let mut batches: HashMap<ConnId, Vec<BlockHash>> = HashMap::new();
+        for (hash, height) in wanted {
+            let avoid = self.failed_from.get(&hash).copied();
+            let pick = helpers
+                .iter()
+                .filter_map(|(peer, _)| {
+                    let state = self.peers.get(peer)?;
+                    let free = state.allowance.saturating_sub(state.in_flight);
+                    (free > 0 && state.best_height >= height).then_some((*peer, free))
+                })
+                // Most free allowance first; the peer that just failed this block last.
+                .max_by_key(|(peer, free)| (Some(*peer) != avoid, *free));
+            let Some((peer, _)) = pick else {
+                continue;
+            };
+            if let Some(state) = self.peers.get_mut(&peer) {
+                state.in_flight += 1;
+            }
+            self.requested.put((peer, hash), ());
+            self.in_flight.insert(
+                hash,
+                Request {
+                    peer,
+                    deadline: now + self.config.request_timeout,
+                },
+            );
+            batches.entry(peer).or_default().push(hash);
+        }
+        let mut batches: Vec<(ConnId, Vec<BlockHash>)> = batches.into_iter().collect();
+        batches.sort_by_key(|(peer, _)| *peer);
+        batches
+    }
+
+    fn next_submissions(&mut self) -> Vec<(ConnId, Block)> {
+        let mut ready = Vec::new();
+        let mut outstanding = self.submitted.len();
+        let mut order = Vec::new();
+        for pending in self.chain.iter() {
+            if outstanding >= SUBMIT_AHEAD {
+                break;
+            }
+            if self.submitted.contains_key(&pending.hash) {
+                continue;
+            }
+            if !self.downloaded.contains_key(&pending.hash) {
+                break;
+            }
+            order.push(pending.hash);
+            outstanding += 1;
+        }
+        for hash in order {
+            if let Some((peer, block)) = self.downloaded.remove(&hash) {
+                self.submitted
+                    .insert(hash, (peer, block.transactions.len()));
+                ready.push((peer, block));
+            }
+        }
+        ready
+    }
+
+    fn target_height(&self, tip: &TipInfo) -> Height {
+        let peers = self.peers.values().map(|s| s.best_height);
+        let headers = self.chain.last().map(|h| h.header.height);
+        peers.chain(headers).fold(tip.height(), std::cmp::Ord::max)
+    }
+
+    /// Where sync stands, for logs and RPC.
+    pub fn status(&self, tip: &TipInfo) -> SyncStatus {
+        let peers_used = self.peers.values().filter(|s| s.in_flight > 0).count();
+        self.progress.status(
+            self.is_syncing(),
+            tip.height(),
+            self.target_height(tip),
+            peers_used,
+        )
+    }
+}
