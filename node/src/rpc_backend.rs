@@ -14,10 +14,11 @@ use tern_core::types::{Address, Amount, BlockHash, TxId};
 use tern_rpc::backend::{DevMineFailure, MinerState, NetFailure, NodeBackend, SubmitFailure};
 use tern_rpc::heads::HeadsLog;
 use tern_rpc::jsonrpsee::core::async_trait;
-use tern_rpc::net::{BanJson, NetInfoJson, PeerJson};
+use tern_rpc::net::{BanJson, NetInfoJson, PeerJson, SyncStatusJson};
 
 use crate::mining::{MineError, MinerHandle};
 use crate::p2p::bans::{BanTarget, BanTargetError};
+use crate::p2p::message::MessageKind;
 use crate::p2p::{Direction, NetworkHandle};
 use crate::pool::{PoolHandle, SubmitError};
 
@@ -102,9 +103,17 @@ impl NodeBackend for NodeRpc {
         self.pool.watch_admissions()
     }
 
-    fn syncing(&self) -> bool {
-        // There is no sync yet: a node is always at the tip it knows.
-        false
+    fn sync_status(&self) -> SyncStatusJson {
+        let status = self.network.sync_status();
+        SyncStatusJson {
+            syncing: status.syncing,
+            current_height: status.current_height.value(),
+            target_height: status.target_height.value(),
+            blocks_per_sec: status.blocks_per_sec,
+            txs_per_sec: status.txs_per_sec,
+            eta_secs: status.eta_secs,
+            peers: status.peers,
+        }
     }
 
     async fn submit_transaction(&self, tx: SignedTransaction) -> Result<TxId, SubmitFailure> {
@@ -195,6 +204,8 @@ impl NodeBackend for NodeRpc {
                 rtt_ms: p.rtt.map(|d| d.as_secs_f64() * 1_000.0),
                 bytes_in: p.stats.bytes_in.load(Ordering::Relaxed),
                 bytes_out: p.stats.bytes_out.load(Ordering::Relaxed),
+                blocks_in: p.stats.received(MessageKind::Block),
+                txs_in: p.stats.received(MessageKind::Tx),
                 connected_secs: p.connected_for.as_secs(),
             })
             .collect())

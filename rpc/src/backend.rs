@@ -5,7 +5,7 @@ use jsonrpsee::core::async_trait;
 use tern_core::chain::ChainReader;
 
 use crate::heads::HeadsLog;
-use crate::net::{BanJson, NetInfoJson, PeerJson};
+use crate::net::{BanJson, NetInfoJson, PeerJson, SyncStatusJson};
 use tern_core::mempool::{MempoolError, MempoolStats};
 use tern_core::tx::SignedTransaction;
 use tern_core::types::{Address, Amount, BlockHash, TxId};
@@ -64,7 +64,11 @@ pub trait NodeBackend: Send + Sync + 'static {
     /// A receiver that changes whenever the mempool admits a transaction.
     fn watch_admissions(&self) -> tokio::sync::watch::Receiver<u64>;
     /// Whether the node is catching up with its peers.
-    fn syncing(&self) -> bool;
+    fn syncing(&self) -> bool {
+        self.sync_status().syncing
+    }
+    /// Where sync stands.
+    fn sync_status(&self) -> SyncStatusJson;
     /// Admits a transaction to the mempool (the same path as a peer's).
     async fn submit_transaction(&self, tx: SignedTransaction) -> Result<TxId, SubmitFailure>;
     /// A pending transaction.

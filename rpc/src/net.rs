@@ -58,6 +58,10 @@ pub struct PeerJson {
     pub bytes_in: u64,
     /// Bytes sent to it.
     pub bytes_out: u64,
+    /// Blocks received from it.
+    pub blocks_in: u64,
+    /// Transactions received from it.
+    pub txs_in: u64,
     /// Seconds since it connected.
     pub connected_secs: u64,
 }
@@ -72,6 +76,26 @@ pub struct BanJson {
     pub until_ms: u64,
     /// Why.
     pub reason: String,
+}
+
+/// `chain_syncStatus`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncStatusJson {
+    /// Whether the node is behind its peers and catching up.
+    pub syncing: bool,
+    /// Our tip height.
+    pub current_height: u64,
+    /// The best height our peers have shown.
+    pub target_height: u64,
+    /// Blocks connected per second over the last seconds.
+    pub blocks_per_sec: f64,
+    /// Transactions connected per second over the last seconds.
+    pub txs_per_sec: f64,
+    /// Seconds to reach the target at that rate, if moving.
+    pub eta_secs: Option<u64>,
+    /// Peers with blocks in flight to us.
+    pub peers: usize,
 }
 
 /// `node_health`.
@@ -98,6 +122,10 @@ pub trait TernNetApi {
     /// The connected peers.
     #[method(name = "net_peers")]
     async fn net_peers(&self) -> RpcResult<Vec<PeerJson>>;
+
+    /// Whether the node is catching up, how far it is and how fast it goes.
+    #[method(name = "chain_syncStatus")]
+    async fn chain_sync_status(&self) -> RpcResult<SyncStatusJson>;
 
     /// Whether the node is fit to serve: `ok`, `syncing` or `no_peers`, with the reason.
     #[method(name = "node_health")]
@@ -145,6 +173,10 @@ impl<B: NodeBackend> TernNetApiServer for NetRpc<B> {
 
     async fn net_peers(&self) -> RpcResult<Vec<PeerJson>> {
         self.backend.net_peers().await.map_err(internal)
+    }
+
+    async fn chain_sync_status(&self) -> RpcResult<SyncStatusJson> {
+        Ok(self.backend.sync_status())
     }
 
     async fn node_health(&self) -> RpcResult<HealthJson> {

@@ -25,6 +25,12 @@ const METHODS: &[Method] = &[
         admin: false,
     },
     Method {
+        name: "chain_syncStatus",
+        summary: "Syncing or not; current and best known height, rate, ETA.",
+        params: &[],
+        admin: false,
+    },
+    Method {
         name: "node_health",
         summary: "ok, syncing or no_peers, with the reason.",
         params: &[],

@@ -488,8 +488,8 @@ mod tests {
         fn watch_admissions(&self) -> tokio::sync::watch::Receiver<u64> {
             tokio::sync::watch::channel(0).1
         }
-        fn syncing(&self) -> bool {
-            false
+        fn sync_status(&self) -> crate::net::SyncStatusJson {
+            unreachable!("not called when listing methods")
         }
         async fn submit_transaction(
             &self,
