@@ -8,15 +8,14 @@
 //! |---|---|
 //! | [`pool`] | the node's mempool behind a short-held lock, the one admission path for RPC and peers, and the task that makes it follow the chain |
 //! | [`mining`] | the mining loop and its nonce-search threads, and on-demand blocks for development chains |
-//! | [`p2p`] | the gossip network: Noise transport, messages, peer manager, relay, bans |
+//! | [`p2p`] | the gossip network: Noise transport, messages, peer manager, relay, bans, sync |
 //! | [`rpc_backend`] | the node as the RPC server sees it |
 //! | [`service`] | [`service::Node`]: starts every part in order and stops them in reverse |
 //! | [`run`] | `tern node`: flags, signals, logging |
 //! | [`wallet`] | `tern wallet`: the encrypted key file and the commands that use a node's RPC |
 //! | [`cli_error`] | how a command fails: one line and a non-zero exit |
 //!
-//! Still to come: headers-first parallel sync (today a node behind its peers fetches
-//! headers and then blocks from one peer), a config file, metrics.
+//! Still to come: a config file, metrics, `tern testnet`.
 //!
 //! ## Data flow
 //!
