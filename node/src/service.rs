@@ -70,6 +70,9 @@ pub enum StartError {
     /// The network layer could not start.
     #[error(transparent)]
     P2p(#[from] P2pError),
+    /// The RPC cookie file could not be written.
+    #[error("cannot write the RPC cookie file: {0}")]
+    Cookie(std::io::Error),
     /// The RPC server could not listen.
     #[error("cannot listen for RPC on {addr}: {source}")]
     Rpc {
@@ -90,6 +93,8 @@ pub struct Node {
     miner: MinerHandle,
     network: NetworkHandle,
     rpc: Option<RunningServer>,
+    /// The RPC cookie file, removed at shutdown.
+    cookie: Option<PathBuf>,
     network_task: Option<JoinHandle<()>>,
     pool_task: JoinHandle<()>,
     chain_thread: Option<ChainThread>,
@@ -114,7 +119,7 @@ impl Node {
         let (chain, chain_thread) = chain::spawn(opened).map_err(StartError::Thread)?;
         let (pool, pool_task) = PoolHandle::start(chain.clone(), mempool);
         let miner = MinerHandle::spawn(chain.clone(), pool.clone(), None);
-        p2p.data_dir = Some(data_dir);
+        p2p.data_dir = Some(data_dir.clone());
         let network = match p2p::start(p2p, chain.clone(), pool.clone()).await {
             Ok(network) => network,
             Err(error) => {
@@ -129,12 +134,28 @@ impl Node {
             miner,
             network,
             rpc: None,
+            cookie: None,
             network_task: Some(network_task),
             pool_task,
             chain_thread: Some(chain_thread),
         };
-        if let Some(config) = rpc {
+        if let Some(mut config) = rpc {
             let addr = config.addr;
+            // A fresh admin token each start, in the data dir for local tools to read.
+            let cookie = tern_rpc::access::new_token().and_then(|token| {
+                let path = tern_rpc::access::write_cookie(&data_dir, &token)?;
+                Ok((token, path))
+            });
+            match cookie {
+                Ok((token, path)) => {
+                    config.cookie = Some(token);
+                    node.cookie = Some(path);
+                }
+                Err(source) => {
+                    node.stop().await;
+                    return Err(StartError::Cookie(source));
+                }
+            }
             let backend = Arc::new(NodeRpc::new(
                 node.chain.clone(),
                 node.pool.clone(),
@@ -181,6 +202,11 @@ impl Node {
         self.rpc.as_ref().map(|server| server.addr)
     }
 
+    /// The RPC cookie file holding this run's admin token, if RPC is served.
+    pub fn cookie_path(&self) -> Option<&std::path::Path> {
+        self.cookie.as_deref()
+    }
+
     /// Where the node accepts peers, if it listens.
     pub fn p2p_addr(&self) -> Option<SocketAddr> {
         self.network.listen_addr()
@@ -207,6 +233,9 @@ impl Node {
             let _ = server.handle.stop();
             server.handle.stopped().await;
         }
+        if let Some(cookie) = self.cookie.take() {
+            let _ = std::fs::remove_file(cookie);
+        }
         self.miner.stop();
         self.network.shutdown();
         if let Some(task) = self.network_task.take() {
@@ -228,6 +257,9 @@ impl Drop for Node {
     /// A node dropped without [`Node::shutdown`] (a failing test, say) still closes its
     /// store: RocksDB must not be closing while the process exits.
     fn drop(&mut self) {
+        if let Some(cookie) = self.cookie.take() {
+            let _ = std::fs::remove_file(cookie);
+        }
         let Some(thread) = self.chain_thread.take() else {
             return;
         };

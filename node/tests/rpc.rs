@@ -8,6 +8,7 @@
     missing_docs
 )]
 
+use base64::Engine as _;
 use jsonrpsee::core::client::{ClientT, Error as ClientError};
 use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
 use jsonrpsee::rpc_params;
@@ -251,8 +252,39 @@ async fn rejections_and_bad_params_are_explained() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_methods_need_admin_access_and_dev_chains() {
     let public = node("dev", false).await;
-    let (code_, _, _) = code(public.client.dev_mine(1, None).await.unwrap_err());
-    assert_eq!(code_, -32601, "admin methods are not served");
+    let (code_, message, _) = code(public.client.dev_mine(1, None).await.unwrap_err());
+    assert_eq!(code_, 1005, "admin methods need the token: {message}");
+    assert!(message.contains(".cookie"), "{message}");
+
+    // The token from the cookie file opens them, as a bearer token or as basic auth.
+    let token = tern_rpc::access::read_cookie(&public._dir.path().join(".cookie")).unwrap();
+    let reward = address(&public, &dev_secret_key(0));
+    for header in [
+        format!("Bearer {token}"),
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("__cookie__:{token}"))
+        ),
+    ] {
+        let mut headers = jsonrpsee::http_client::HeaderMap::new();
+        headers.insert("authorization", header.parse().unwrap());
+        let admin = HttpClientBuilder::default()
+            .set_headers(headers)
+            .build(format!("http://{}", public.rpc_addr))
+            .unwrap();
+        assert_eq!(
+            admin.dev_mine(1, Some(reward.clone())).await.unwrap().len(),
+            1
+        );
+    }
+    let mut headers = jsonrpsee::http_client::HeaderMap::new();
+    headers.insert("authorization", "Bearer wrong".parse().unwrap());
+    let wrong = HttpClientBuilder::default()
+        .set_headers(headers)
+        .build(format!("http://{}", public.rpc_addr))
+        .unwrap();
+    let (code_, _, _) = code(wrong.miner_status().await.unwrap_err());
+    assert_eq!(code_, 1005);
     let testnet = node("testnet", true).await;
     let reward = address(&testnet, &dev_secret_key(0));
     let (code_, _, _) = code(
@@ -496,9 +528,9 @@ async fn network_methods_over_rpc() {
     assert_eq!(status, -32602);
     assert!(message.contains("address"), "{message}");
 
-    // Without admin access the admin network methods do not exist.
+    // Without admin access the admin network methods refuse.
     let public = node("dev", false).await;
     let (status, _, _) = code(public.client.net_bans().await.unwrap_err());
-    assert_eq!(status, -32601);
+    assert_eq!(status, 1005);
     public.client.net_info().await.unwrap();
 }

@@ -133,7 +133,10 @@ async fn a_send_between_dev_accounts_confirms_and_moves_exactly_amount_and_fee()
     assert_eq!(dev.lines().count(), 10);
     assert!(dev.contains(&hex::encode(dev_secret_key(3).to_bytes())));
 
+    let cookie = node.cookie_path().unwrap().to_path_buf();
+    assert!(cookie.exists(), "the RPC cookie is written at start");
     node.shutdown().await;
+    assert!(!cookie.exists(), "and removed at shutdown");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -79,23 +79,24 @@ pub trait TernApi {
     ) -> SubscriptionResult;
 }
 
-/// Methods that change what the node does: served only when admin access is enabled.
+/// Methods that change what the node does: each call needs admin access (see
+/// [`crate::access`]).
 #[rpc(server, client)]
 pub trait TernAdminApi {
     /// Mines `count` blocks now on a development chain, paying `reward` (default: the
     /// miner's reward address); returns their hashes.
-    #[method(name = "dev_mine")]
+    #[method(name = "dev_mine", with_extensions)]
     async fn dev_mine(&self, count: u64, reward: Option<String>) -> RpcResult<Vec<String>>;
 
     /// What the miner is doing.
-    #[method(name = "miner_status")]
+    #[method(name = "miner_status", with_extensions)]
     fn miner_status(&self) -> RpcResult<MinerStatusJson>;
 
     /// Starts mining with `threads` (default 1) paying `reward`.
-    #[method(name = "miner_start")]
+    #[method(name = "miner_start", with_extensions)]
     fn miner_start(&self, reward: String, threads: Option<usize>) -> RpcResult<MinerStatusJson>;
 
     /// Stops mining.
-    #[method(name = "miner_stop")]
+    #[method(name = "miner_stop", with_extensions)]
     fn miner_stop(&self) -> RpcResult<MinerStatusJson>;
 }

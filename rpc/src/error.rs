@@ -18,6 +18,8 @@ pub const DEV_MINING_DISABLED: i32 = 1002;
 pub const MINING_FAILED: i32 = 1003;
 /// A subscription cannot resume where asked; the client must resync.
 pub const RESYNC_NEEDED: i32 = 1004;
+/// An admin method was called without admin access.
+pub const ADMIN_REQUIRED: i32 = 1005;
 
 /// An invalid-params error naming `field`.
 pub fn invalid_param(field: &str, reason: impl std::fmt::Display) -> ErrorObjectOwned {

@@ -6,6 +6,7 @@
 //!
 //! | module | owns |
 //! |---|---|
+//! | [`access`] | who may call the admin methods: the cookie token, or loopback with admin on |
 //! | [`api`] | the API, defined once; jsonrpsee generates server traits and a typed client |
 //! | [`json`] | one JSON type per response, converted from [`tern_core`] types |
 //! | [`error`] | the error codes |
@@ -24,12 +25,13 @@
 //! ## Security notes
 //!
 //! The server listens on 127.0.0.1 by default and warns when bound elsewhere. Methods that
-//! change what the node does (mining, on-demand blocks, peers and bans) are served only
-//! when admin access is enabled. Request and response sizes, batch length, connections and subscriptions are
+//! change what the node does (mining, on-demand blocks, peers and bans) need the token from
+//! the node's cookie file, or a server on loopback with admin explicitly enabled. Request and response sizes, batch length, connections and subscriptions are
 //! capped ([`server::RpcConfig`]).
 
 pub use jsonrpsee;
 
+pub mod access;
 pub mod api;
 pub mod backend;
 pub mod error;

@@ -5,8 +5,10 @@ use std::time::Duration;
 
 use jsonrpsee::core::{async_trait, RpcResult};
 use jsonrpsee::proc_macros::rpc;
+use jsonrpsee::Extensions;
 use serde::{Deserialize, Serialize};
 
+use crate::access::require_admin;
 use crate::backend::{NetFailure, NodeBackend};
 use crate::error::{internal, invalid_param};
 
@@ -132,24 +134,24 @@ pub trait TernNetApi {
     async fn node_health(&self) -> RpcResult<HealthJson>;
 }
 
-/// Network methods that change what the node does: admin only.
+/// Network methods that change what the node does: each call needs admin access.
 #[rpc(server, client)]
 pub trait TernNetAdminApi {
     /// Connects to `address` (`host:port`) now and keeps trying it.
-    #[method(name = "net_addPeer")]
+    #[method(name = "net_addPeer", with_extensions)]
     async fn net_add_peer(&self, address: String) -> RpcResult<()>;
 
     /// Bans `target` (a node id or an IP address) for `duration_secs` (default one day)
     /// and disconnects it; returns how many connections were closed.
-    #[method(name = "net_ban")]
+    #[method(name = "net_ban", with_extensions)]
     async fn net_ban(&self, target: String, duration_secs: Option<u64>) -> RpcResult<usize>;
 
     /// Lifts a ban; false if there was none.
-    #[method(name = "net_unban")]
+    #[method(name = "net_unban", with_extensions)]
     async fn net_unban(&self, target: String) -> RpcResult<bool>;
 
     /// The bans in force.
-    #[method(name = "net_bans")]
+    #[method(name = "net_bans", with_extensions)]
     async fn net_bans(&self) -> RpcResult<Vec<BanJson>>;
 }
 
@@ -210,14 +212,21 @@ impl<B: NodeBackend> TernNetApiServer for NetRpc<B> {
 
 #[async_trait]
 impl<B: NodeBackend> TernNetAdminApiServer for NetRpc<B> {
-    async fn net_add_peer(&self, address: String) -> RpcResult<()> {
+    async fn net_add_peer(&self, ext: &Extensions, address: String) -> RpcResult<()> {
+        require_admin(ext)?;
         self.backend
             .net_add_peer(&address)
             .await
             .map_err(|e| failure("address", e))
     }
 
-    async fn net_ban(&self, target: String, duration_secs: Option<u64>) -> RpcResult<usize> {
+    async fn net_ban(
+        &self,
+        ext: &Extensions,
+        target: String,
+        duration_secs: Option<u64>,
+    ) -> RpcResult<usize> {
+        require_admin(ext)?;
         let secs = duration_secs.unwrap_or(DEFAULT_BAN_SECS);
         if secs == 0 || secs > MAX_BAN_SECS {
             return Err(invalid_param(
@@ -231,14 +240,16 @@ impl<B: NodeBackend> TernNetAdminApiServer for NetRpc<B> {
             .map_err(|e| failure("target", e))
     }
 
-    async fn net_unban(&self, target: String) -> RpcResult<bool> {
+    async fn net_unban(&self, ext: &Extensions, target: String) -> RpcResult<bool> {
+        require_admin(ext)?;
         self.backend
             .net_unban(&target)
             .await
             .map_err(|e| failure("target", e))
     }
 
-    async fn net_bans(&self) -> RpcResult<Vec<BanJson>> {
+    async fn net_bans(&self, ext: &Extensions) -> RpcResult<Vec<BanJson>> {
+        require_admin(ext)?;
         self.backend.net_bans().await.map_err(internal)
     }
 }

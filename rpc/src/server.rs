@@ -9,11 +9,13 @@ use jsonrpsee::server::{
     BatchRequestConfig, PendingSubscriptionSink, RpcModule, Server, ServerConfig, ServerHandle,
 };
 use jsonrpsee::types::ErrorObject;
+use jsonrpsee::Extensions;
 use tern_core::chain::HistoryCursor;
 use tern_core::mempool::decode_transaction;
 use tern_core::types::{Address, BlockHash, Height, TxId};
 use tokio::sync::broadcast::error::RecvError;
 
+use crate::access::{require_admin, AccessPolicy};
 use crate::api::{TernAdminApiServer, TernApiServer};
 use crate::backend::{DevMineFailure, NodeBackend, SubmitFailure};
 use crate::error::{self, internal, invalid_param};
@@ -34,12 +36,16 @@ pub const MAX_STATUS_CONFIRMATIONS: u64 = 100;
 pub const MAX_MEMPOOL_LIST: u32 = 1_000;
 
 /// Server limits and access.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RpcConfig {
     /// Where to listen.
     pub addr: SocketAddr,
-    /// Whether to serve the admin methods (mining, on-demand blocks).
+    /// Admin methods without a token for every caller, when the server listens on a
+    /// loopback address (`tern node --rpc-admin`). Elsewhere the token is still needed.
     pub admin: bool,
+    /// The token from the node's cookie file: a request carrying it may call the admin
+    /// methods (see [`crate::access`]).
+    pub cookie: Option<String>,
     /// The largest request body, in bytes.
     pub max_request_bytes: u32,
     /// The largest response body, in bytes.
@@ -57,6 +63,7 @@ impl Default for RpcConfig {
         RpcConfig {
             addr: SocketAddr::from(([127, 0, 0, 1], 8645)),
             admin: false,
+            cookie: None,
             max_request_bytes: 1 << 20,
             max_response_bytes: 16 << 20,
             max_batch: 100,
@@ -117,12 +124,16 @@ pub async fn start<B: NodeBackend>(
         .max_subscriptions_per_connection(config.max_subscriptions)
         .set_batch_request_config(BatchRequestConfig::Limit(config.max_batch))
         .build();
+    let policy = AccessPolicy::new(&config);
+    let serve_admin = policy.serves_admin();
+    let access = tower::ServiceBuilder::new().map_request(move |request| policy.mark(request));
     let server = Server::builder()
         .set_config(server_config)
+        .set_http_middleware(access)
         .build(config.addr)
         .await?;
     let addr = server.local_addr()?;
-    let handle = server.start(methods(backend, config.admin));
+    let handle = server.start(methods(backend, serve_admin));
     Ok(RunningServer { addr, handle })
 }
 
@@ -418,7 +429,13 @@ impl<B: NodeBackend> TernApiServer for TernRpc<B> {
 
 #[async_trait]
 impl<B: NodeBackend> TernAdminApiServer for TernRpc<B> {
-    async fn dev_mine(&self, count: u64, reward: Option<String>) -> RpcResult<Vec<String>> {
+    async fn dev_mine(
+        &self,
+        ext: &Extensions,
+        count: u64,
+        reward: Option<String>,
+    ) -> RpcResult<Vec<String>> {
+        require_admin(ext)?;
         let reward = match reward {
             Some(text) => parse_address(&*self.backend, "reward", &text)?,
             None => self.backend.miner_state().reward.ok_or_else(|| {
@@ -440,17 +457,25 @@ impl<B: NodeBackend> TernAdminApiServer for TernRpc<B> {
         }
     }
 
-    fn miner_status(&self) -> RpcResult<MinerStatusJson> {
+    fn miner_status(&self, ext: &Extensions) -> RpcResult<MinerStatusJson> {
+        require_admin(ext)?;
         Ok(self.miner_json())
     }
 
-    fn miner_start(&self, reward: String, threads: Option<usize>) -> RpcResult<MinerStatusJson> {
+    fn miner_start(
+        &self,
+        ext: &Extensions,
+        reward: String,
+        threads: Option<usize>,
+    ) -> RpcResult<MinerStatusJson> {
+        require_admin(ext)?;
         let reward = parse_address(&*self.backend, "reward", &reward)?;
         self.backend.miner_start(threads.unwrap_or(1), reward);
         Ok(self.miner_json())
     }
 
-    fn miner_stop(&self) -> RpcResult<MinerStatusJson> {
+    fn miner_stop(&self, ext: &Extensions) -> RpcResult<MinerStatusJson> {
+        require_admin(ext)?;
         self.backend.miner_stop();
         Ok(self.miner_json())
     }

@@ -128,6 +128,23 @@ fn password() -> Result<String, CliError> {
     Ok(rpassword::prompt_password("Wallet password: ")?)
 }
 
+/// The password for a key being added. A new wallet file's password is asked twice: a
+/// typo would otherwise lock the key away for good.
+fn password_for(wallet: &std::path::Path) -> Result<String, CliError> {
+    if wallet.exists() || std::env::var_os("TERN_WALLET_PASSWORD").is_some() {
+        return password();
+    }
+    eprintln!("Creating a new wallet file at {}", wallet.display());
+    let first = rpassword::prompt_password("New wallet password: ")?;
+    let again = rpassword::prompt_password("Repeat the password: ")?;
+    if first != again {
+        return Err(CliError(
+            "the passwords do not match; nothing was written".into(),
+        ));
+    }
+    Ok(first)
+}
+
 struct Session {
     client: HttpClient,
     prefix: AddressPrefix,
@@ -171,7 +188,7 @@ pub async fn run(args: WalletArgs) -> Result<(), CliError> {
                 &mut seed,
             );
             let key = SecretKey::from_bytes(seed);
-            store.add(&name, &key, &password()?)?;
+            store.add(&name, &key, &password_for(&args.wallet)?)?;
             println!(
                 "created {name}: public key {}",
                 hex::encode(key.address().as_bytes())
@@ -195,7 +212,7 @@ pub async fn run(args: WalletArgs) -> Result<(), CliError> {
                 }
                 (None, None) => return Err(CliError("give --secret or --dev".into())),
             };
-            store.add(&name, &key, &password()?)?;
+            store.add(&name, &key, &password_for(&args.wallet)?)?;
             println!(
                 "imported {name}: public key {}",
                 hex::encode(key.address().as_bytes())

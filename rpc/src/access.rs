@@ -1,0 +1,146 @@
+//! Who may call the admin methods (mining, on-demand blocks, peers, bans).
+//!
+//! Like bitcoind's `.cookie`: at start the node writes a fresh random token to
+//! [`COOKIE_FILE`] in its data directory (readable by its user only) and deletes it at
+//! shutdown. A request carrying the token, as `Authorization: Bearer <token>` or as HTTP
+//! basic auth with user [`COOKIE_USER`] (`curl --user __cookie__:<token>`), may call
+//! them. So may every request when admin access is explicitly enabled
+//! ([`crate::server::RpcConfig::admin`]) on a server that listens on a loopback address,
+//! where only local users can reach it. Anyone else gets error
+//! [`crate::error::ADMIN_REQUIRED`].
+//!
+//! The check happens once per HTTP request or WebSocket connection, in a middleware that
+//! marks the request's extensions with [`AdminAccess`]; each admin method looks for it.
+
+use std::path::{Path, PathBuf};
+
+use base64::Engine as _;
+use jsonrpsee::server::HttpRequest;
+use jsonrpsee::types::{ErrorObject, ErrorObjectOwned};
+use jsonrpsee::Extensions;
+
+use crate::error::ADMIN_REQUIRED;
+use crate::server::RpcConfig;
+
+/// The cookie file's name inside the data directory.
+pub const COOKIE_FILE: &str = ".cookie";
+
+/// The user name for HTTP basic auth with the cookie token.
+pub const COOKIE_USER: &str = "__cookie__";
+
+/// The HTTP header carrying the token.
+const AUTHORIZATION: &str = "authorization";
+
+/// The mark of a request that may call admin methods.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AdminAccess;
+
+/// An admin method's first check.
+pub fn require_admin(extensions: &Extensions) -> Result<(), ErrorObjectOwned> {
+    if extensions.get::<AdminAccess>().is_some() {
+        return Ok(());
+    }
+    Err(ErrorObject::owned(
+        ADMIN_REQUIRED,
+        format!(
+            "admin method: send the token from the node's {COOKIE_FILE} file \
+             (Authorization: Bearer <token>, or basic auth as {COOKIE_USER}), \
+             or run the node with --rpc-admin on a loopback address"
+        ),
+        None::<()>,
+    ))
+}
+
+/// Decides, per request, whether it has admin access.
+#[derive(Debug, Clone)]
+pub(crate) struct AccessPolicy {
+    everyone: bool,
+    bearer: Option<String>,
+    basic: Option<String>,
+}
+
+impl AccessPolicy {
+    pub(crate) fn new(config: &RpcConfig) -> AccessPolicy {
+        let everyone = config.admin && config.addr.ip().is_loopback();
+        if config.admin && !everyone {
+            tracing::warn!(
+                addr = %config.addr,
+                "admin RPC without a token only on a loopback address; here it needs the cookie"
+            );
+        }
+        let credentials = |token: &String| {
+            let basic =
+                base64::engine::general_purpose::STANDARD.encode(format!("{COOKIE_USER}:{token}"));
+            (format!("Bearer {token}"), format!("Basic {basic}"))
+        };
+        let (bearer, basic) = config.cookie.as_ref().map(credentials).unzip();
+        AccessPolicy {
+            everyone,
+            bearer,
+            basic,
+        }
+    }
+
+    /// Whether the admin methods are served at all.
+    pub(crate) fn serves_admin(&self) -> bool {
+        self.everyone || self.bearer.is_some()
+    }
+
+    /// Marks `request` with [`AdminAccess`] if it may call admin methods.
+    pub(crate) fn mark(&self, mut request: HttpRequest) -> HttpRequest {
+        let presented = request
+            .headers()
+            .get(AUTHORIZATION)
+            .and_then(|value| value.to_str().ok());
+        let token_ok = presented.is_some_and(|presented| {
+            self.bearer.as_deref() == Some(presented) || self.basic.as_deref() == Some(presented)
+        });
+        if self.everyone || token_ok {
+            request.extensions_mut().insert(AdminAccess);
+        }
+        request
+    }
+}
+
+/// A fresh random token: 32 bytes as hex.
+pub fn new_token() -> std::io::Result<String> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(std::io::Error::other)?;
+    Ok(hex::encode(bytes))
+}
+
+/// Writes `token` to the cookie file in `dir` as `__cookie__:<token>`, readable by its
+/// owner only. Returns the file's path.
+pub fn write_cookie(dir: &Path, token: &str) -> std::io::Result<PathBuf> {
+    let path = dir.join(COOKIE_FILE);
+    let text = format!("{COOKIE_USER}:{token}");
+    #[cfg(unix)]
+    {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&path)?;
+        file.write_all(text.as_bytes())?;
+    }
+    #[cfg(not(unix))]
+    std::fs::write(&path, text)?;
+    Ok(path)
+}
+
+/// The token in a cookie file.
+pub fn read_cookie(path: &Path) -> std::io::Result<String> {
+    let text = std::fs::read_to_string(path)?;
+    text.trim()
+        .strip_prefix(&format!("{COOKIE_USER}:"))
+        .map(str::to_owned)
+        .ok_or_else(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("{} is not a cookie file", path.display()),
+            )
+        })
+}
