@@ -12,10 +12,11 @@
 //! | [`rpc_backend`] | the node as the RPC server sees it |
 //! | [`service`] | [`service::Node`]: starts every part in order and stops them in reverse |
 //! | [`run`] | `tern node`: flags, signals, logging |
+//! | [`testnet`] | `tern testnet`: a local multi-node network in one command |
 //! | [`wallet`] | `tern wallet`: the encrypted key file and the commands that use a node's RPC |
 //! | [`cli_error`] | how a command fails: one line and a non-zero exit |
 //!
-//! Still to come: a config file, metrics, `tern testnet`.
+//! Still to come: a config file, metrics.
 //!
 //! ## Data flow
 //!
@@ -38,4 +39,5 @@ pub mod pool;
 pub mod rpc_backend;
 pub mod run;
 pub mod service;
+pub mod testnet;
 pub mod wallet;

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use tern_node::cli_error::CliError;
 use tern_node::run::{self, NodeArgs};
+use tern_node::testnet::{self, TestnetArgs};
 use tern_node::wallet::cli::{self, WalletArgs};
 
 /// Tern: a proof-of-work, account-based full node and its tools.
@@ -23,6 +24,8 @@ struct Cli {
 enum Command {
     /// Run a full node until SIGINT or SIGTERM.
     Node(Box<NodeArgs>),
+    /// Run a local network of nodes on 127.0.0.1 until Ctrl-C.
+    Testnet(TestnetArgs),
     /// Manage keys and send transactions through a node's JSON-RPC.
     Wallet(WalletArgs),
 }
@@ -30,12 +33,19 @@ enum Command {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Err(CliError(message)) = init_logging(cli.log.as_deref()) {
+    // A node's log is its output; the testnet and wallet print their own, so only
+    // warnings get in the way of it unless asked.
+    let default_log = match cli.command {
+        Command::Node(_) => "info",
+        Command::Testnet(_) | Command::Wallet(_) => "warn",
+    };
+    if let Err(CliError(message)) = init_logging(cli.log.as_deref(), default_log) {
         eprintln!("tern: {message}");
         return ExitCode::FAILURE;
     }
     let result = match cli.command {
         Command::Node(args) => run::run(*args).await,
+        Command::Testnet(args) => testnet::run(args).await,
         Command::Wallet(args) => cli::run(args).await,
     };
     match result {
@@ -47,14 +57,14 @@ async fn main() -> ExitCode {
     }
 }
 
-/// Logs to stderr, filtered by `--log`, else `RUST_LOG`, else `info`.
-fn init_logging(flag: Option<&str>) -> Result<(), CliError> {
+/// Logs to stderr, filtered by `--log`, else `RUST_LOG`, else `default`.
+fn init_logging(flag: Option<&str>, default: &str) -> Result<(), CliError> {
     use tracing_subscriber::EnvFilter;
     let filter = match flag {
         Some(text) => {
             EnvFilter::try_new(text).map_err(|e| CliError(format!("--log {text:?}: {e}")))?
         }
-        None => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        None => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default)),
     };
     tracing_subscriber::fmt()
         .with_env_filter(filter)

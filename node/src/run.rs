@@ -158,7 +158,7 @@ pub async fn run(args: NodeArgs) -> Result<(), CliError> {
 }
 
 /// Waits for SIGINT (Ctrl-C) or SIGTERM; returns its name.
-async fn wait_for_signal() -> &'static str {
+pub async fn wait_for_signal() -> &'static str {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};

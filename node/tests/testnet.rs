@@ -1,0 +1,181 @@
+//! `tern testnet` as a user runs it: the network comes up and mines, a wallet transfer
+//! confirms on every node, Ctrl-C stops everything cleanly, and a second run on the same
+//! `--datadir` resumes the chain.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs
+)]
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
+use tern_rpc::api::TernApiClient;
+use tern_rpc::json::TxStatus;
+
+const TERN: &str = env!("CARGO_BIN_EXE_tern");
+const NODES: u16 = 3;
+
+/// A base port whose 2 x NODES ports are free now.
+fn free_base() -> u16 {
+    let seed = u16::try_from(std::process::id() % 1000).unwrap();
+    for attempt in 0..200u16 {
+        let base = 30_000 + ((seed + attempt * 37) % 1000) * 20;
+        let all_free = (0..2 * NODES).all(|i| TcpListener::bind(("127.0.0.1", base + i)).is_ok());
+        if all_free {
+            return base;
+        }
+    }
+    panic!("no free port range");
+}
+
+struct Testnet {
+    child: Child,
+    clients: Vec<HttpClient>,
+}
+
+impl Testnet {
+    fn start(dir: &Path, base: u16) -> Testnet {
+        let child = Command::new(TERN)
+            .args(["testnet", "--nodes", &NODES.to_string(), "--datadir"])
+            .arg(dir)
+            .args(["--base-port", &base.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let clients = (0..NODES)
+            .map(|i| {
+                HttpClientBuilder::default()
+                    .build(format!("http://127.0.0.1:{}", base + 2 * i))
+                    .unwrap()
+            })
+            .collect();
+        Testnet { child, clients }
+    }
+
+    /// Waits until every node is at `min_height` or more, on one tip.
+    async fn wait_until_aligned(&self, min_height: u64) -> (u64, String) {
+        let deadline = Instant::now() + Duration::from_secs(90);
+        loop {
+            let mut tips = Vec::new();
+            for client in &self.clients {
+                if let Ok(info) = client.chain_info().await {
+                    tips.push((info.height, info.best_hash));
+                }
+            }
+            if tips.len() == self.clients.len()
+                && tips.iter().all(|t| t.0 >= min_height && *t == tips[0])
+            {
+                return tips[0].clone();
+            }
+            assert!(Instant::now() < deadline, "nodes not aligned: {tips:?}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Sends SIGINT and waits for the exit status.
+    fn interrupt(&mut self) -> (std::process::ExitStatus, Duration) {
+        let started = Instant::now();
+        let pid = self.child.id().to_string();
+        assert!(Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success());
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return (status, started.elapsed());
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "the testnet did not stop"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Testnet {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn wallet(file: &Path, rpc: &str, args: &[&str]) -> String {
+    let output = Command::new(TERN)
+        .args(["wallet", "--wallet"])
+        .arg(file)
+        .args(["--rpc", rpc])
+        .args(args)
+        .env("TERN_WALLET_PASSWORD", "test")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "tern wallet {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_local_testnet_mines_confirms_a_transfer_stops_cleanly_and_resumes() {
+    let dirs = tempfile::tempdir().unwrap();
+    let data = dirs.path().join("net");
+    let base = free_base();
+    let mut net = Testnet::start(&data, base);
+    net.wait_until_aligned(5).await;
+
+    let file = dirs.path().join("wallet.json");
+    let rpc = format!("http://127.0.0.1:{base}");
+    wallet(&file, &rpc, &["import", "--name", "alice", "--dev", "0"]);
+    wallet(&file, &rpc, &["import", "--name", "bob", "--dev", "1"]);
+    let sent = wallet(
+        &file,
+        &rpc,
+        &[
+            "send", "--from", "alice", "--to", "bob", "--amount", "1000000", "--wait", "1",
+        ],
+    );
+    assert!(sent.contains("confirmed in block"), "{sent}");
+    let txid = sent
+        .split_whitespace()
+        .nth(1)
+        .expect("submitted <txid> ...")
+        .to_owned();
+    let (height, _) = net.wait_until_aligned(0).await;
+    for client in &net.clients {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let TxStatus::Confirmed { .. } = client.tx_get(txid.clone()).await.unwrap() {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{txid} not confirmed on every node"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    let (status, took) = net.interrupt();
+    assert!(status.success(), "exit status {status:?}");
+    assert!(took < Duration::from_secs(10), "stopping took {took:?}");
+
+    // The same --datadir resumes the same chain.
+    let net = Testnet::start(&data, base);
+    let (resumed, _) = net.wait_until_aligned(height).await;
+    assert!(resumed >= height);
+    let client = &net.clients[0];
+    assert!(matches!(
+        client.tx_get(txid).await.unwrap(),
+        TxStatus::Confirmed { .. }
+    ));
+}
