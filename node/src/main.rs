@@ -12,9 +12,8 @@ use tern_node::wallet::cli::{self, WalletArgs};
 #[derive(Debug, Parser)]
 #[command(name = "tern", version)]
 struct Cli {
-    /// Log filter, as in RUST_LOG (e.g. `info`, `tern_node=debug`) [default: RUST_LOG or
-    /// info].
-    #[arg(long, global = true, value_name = "FILTER")]
+    /// Log filter for testnet and wallet, as in RUST_LOG [default: RUST_LOG or warn].
+    #[arg(long, value_name = "FILTER")]
     log: Option<String>,
     #[command(subcommand)]
     command: Command,
@@ -24,27 +23,42 @@ struct Cli {
 enum Command {
     /// Run a full node until SIGINT or SIGTERM.
     Node(Box<NodeArgs>),
+    /// Node configuration files.
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// Run a local network of nodes on 127.0.0.1 until Ctrl-C.
     Testnet(TestnetArgs),
     /// Manage keys and send transactions through a node's JSON-RPC.
     Wallet(WalletArgs),
 }
 
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Print the full default configuration, with a comment on every key.
+    Default,
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    // A node's log is its output; the testnet and wallet print their own, so only
-    // warnings get in the way of it unless asked.
-    let default_log = match cli.command {
-        Command::Node(_) => "info",
-        Command::Testnet(_) | Command::Wallet(_) => "warn",
-    };
-    if let Err(CliError(message)) = init_logging(cli.log.as_deref(), default_log) {
-        eprintln!("tern: {message}");
-        return ExitCode::FAILURE;
+    // A node's log is its output (`tern node` sets it up from its flags and config file);
+    // the testnet and wallet print their own, so only warnings get in their way.
+    if !matches!(cli.command, Command::Node(_)) {
+        let filter = cli
+            .log
+            .or_else(|| std::env::var("RUST_LOG").ok().filter(|f| !f.is_empty()))
+            .unwrap_or_else(|| "warn".into());
+        if let Err(CliError(message)) = run::init_logging(&filter) {
+            eprintln!("tern: {message}");
+            return ExitCode::FAILURE;
+        }
     }
     let result = match cli.command {
         Command::Node(args) => run::run(*args).await,
+        Command::Config(ConfigCommand::Default) => {
+            print!("{}", tern_node::config::default_toml());
+            Ok(())
+        }
         Command::Testnet(args) => testnet::run(args).await,
         Command::Wallet(args) => cli::run(args).await,
     };
@@ -55,20 +69,4 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-/// Logs to stderr, filtered by `--log`, else `RUST_LOG`, else `default`.
-fn init_logging(flag: Option<&str>, default: &str) -> Result<(), CliError> {
-    use tracing_subscriber::EnvFilter;
-    let filter = match flag {
-        Some(text) => {
-            EnvFilter::try_new(text).map_err(|e| CliError(format!("--log {text:?}: {e}")))?
-        }
-        None => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default)),
-    };
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
-    Ok(())
 }

@@ -9,57 +9,66 @@ use tern_core::types::Address;
 use tern_rpc::server::RpcConfig;
 
 use crate::cli_error::CliError;
+use crate::config::FileConfig;
 use crate::mining::MinerSettings;
 use crate::p2p::{P2pConfig, DEFAULT_P2P_PORT};
 use crate::service::{Node, NodeConfig};
 
-/// Flags of `tern node`.
+/// Flags of `tern node`. Each overrides the same key of the `--config` file, which
+/// overrides the defaults shown by `tern config default`.
 #[derive(Debug, Args)]
 pub struct NodeArgs {
-    /// The chain: `dev`, `testnet`, or the path of a chain spec file.
-    #[arg(long, default_value = "dev", env = "TERN_GENESIS")]
-    pub genesis: String,
+    /// A TOML configuration file (`tern config default` prints every key).
+    #[arg(long, value_name = "FILE", env = "TERN_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// The chain: `dev`, `testnet`, or the path of a chain spec file [default: dev].
+    #[arg(long, env = "TERN_GENESIS")]
+    pub genesis: Option<String>,
     /// The data directory [default: $XDG_DATA_HOME/tern/<chain> or
     /// ~/.local/share/tern/<chain>].
     #[arg(long, env = "TERN_DATADIR")]
     pub datadir: Option<PathBuf>,
-    /// Where to accept peers.
-    #[arg(long, default_value_t = SocketAddr::from(([0, 0, 0, 0], DEFAULT_P2P_PORT)))]
-    pub p2p_addr: SocketAddr,
+    /// Where to accept peers [default: 0.0.0.0:8646].
+    #[arg(long)]
+    pub p2p_addr: Option<SocketAddr>,
     /// Accept no inbound peers (dial out only).
     #[arg(long)]
     pub no_listen: bool,
-    /// Where to serve JSON-RPC (HTTP and WebSocket).
-    #[arg(long, default_value_t = RpcConfig::default().addr)]
-    pub rpc_addr: SocketAddr,
+    /// Where to serve JSON-RPC, HTTP and WebSocket [default: 127.0.0.1:8645].
+    #[arg(long)]
+    pub rpc_addr: Option<SocketAddr>,
     /// Serve no JSON-RPC.
     #[arg(long)]
     pub no_rpc: bool,
-    /// Also serve the admin methods (mining, peers, bans). Keep the RPC on loopback then.
+    /// Admin methods (mining, peers, bans) without the cookie token, when the RPC listens
+    /// on a loopback address.
     #[arg(long)]
     pub rpc_admin: bool,
-    /// A peer to connect to, as host:port. Repeatable.
+    /// A peer to connect to, as host:port. Repeatable; adds to the file's peers.
     #[arg(long = "peer", value_name = "HOST:PORT")]
     pub peers: Vec<String>,
-    /// Outbound connections to keep.
-    #[arg(long, default_value_t = P2pConfig::default().outbound_target)]
-    pub outbound: usize,
-    /// Inbound connections to accept at most.
-    #[arg(long, default_value_t = P2pConfig::default().max_inbound)]
-    pub max_inbound: usize,
-    /// Inbound connections from one IP address at most (raise it for a testnet on one
-    /// host).
-    #[arg(long, default_value_t = P2pConfig::default().max_inbound_per_ip)]
-    pub max_inbound_per_ip: usize,
+    /// Outbound connections to keep [default: 8].
+    #[arg(long)]
+    pub outbound: Option<usize>,
+    /// Inbound connections to accept at most [default: 64].
+    #[arg(long)]
+    pub max_inbound: Option<usize>,
+    /// Inbound connections from one IP address at most; raise it for a testnet on one
+    /// host [default: 4].
+    #[arg(long)]
+    pub max_inbound_per_ip: Option<usize>,
     /// Mine blocks (to --mine-to, or on a dev chain to dev account 0).
     #[arg(long)]
     pub mine: bool,
     /// Where mining rewards go; implies --mine.
     #[arg(long, value_name = "ADDRESS")]
     pub mine_to: Option<String>,
-    /// Nonce-search threads when mining.
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=256))]
-    pub mine_threads: u16,
+    /// Nonce-search threads when mining [default: 1].
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub mine_threads: Option<u16>,
+    /// Log filter, as in RUST_LOG [default: RUST_LOG, else the file's `log`, else info].
+    #[arg(long, value_name = "FILTER")]
+    pub log: Option<String>,
 }
 
 /// Where a chain's data lives unless `--datadir` says otherwise.
@@ -82,48 +91,92 @@ pub async fn resolve_peer(text: &str) -> Result<SocketAddr, CliError> {
         .ok_or_else(|| failed("no address".into()))
 }
 
-/// The node's configuration from its flags.
-pub async fn config(args: NodeArgs) -> Result<NodeConfig, CliError> {
-    let spec = ChainSpec::resolve(&args.genesis)?;
-    let data_dir = match args.datadir {
+/// The node's configuration from its flags over its config file over the defaults, and
+/// the log filter.
+pub async fn config(args: NodeArgs) -> Result<(NodeConfig, String), CliError> {
+    let file = match &args.config {
+        Some(path) => FileConfig::load(path)?,
+        None => FileConfig::default(),
+    };
+    let genesis = args
+        .genesis
+        .or(file.genesis)
+        .unwrap_or_else(|| "dev".into());
+    let spec = ChainSpec::resolve(&genesis)?;
+    let data_dir = match args.datadir.or(file.datadir) {
         Some(dir) => dir,
         None => default_data_dir(&spec.name)?,
     };
-    let mut seeds = Vec::with_capacity(args.peers.len());
-    for peer in &args.peers {
+    let mut seeds = Vec::new();
+    for peer in file.p2p.peers.unwrap_or_default().iter().chain(&args.peers) {
         seeds.push(resolve_peer(peer).await?);
     }
-    let mining = match (&args.mine_to, args.mine) {
-        (Some(text), _) => Some(parse_reward(&spec, text)?),
+    let mine = args.mine || args.mine_to.is_some() || file.mining.enabled.unwrap_or(false);
+    let reward_text = args.mine_to.or(file.mining.reward);
+    let mining = match (reward_text, mine) {
+        (Some(text), true) => Some(parse_reward(&spec, &text)?),
         (None, true) if spec.dev_mining => Some(tern_core::crypto::dev_secret_key(0).address()),
         (None, true) => {
             return Err(CliError(format!(
-                "--mine needs --mine-to ADDRESS on {} (only dev chains have a default)",
+                "mining needs a reward address (--mine-to or [mining] reward) on {}; only \
+                 dev chains have a default",
                 spec.name
             )))
         }
-        (None, false) => None,
+        (_, false) => None,
     }
     .map(|reward| MinerSettings {
-        threads: usize::from(args.mine_threads),
+        threads: usize::from(
+            args.mine_threads
+                .or(file.mining.threads)
+                .unwrap_or(1)
+                .max(1),
+        ),
         reward,
     });
+    let defaults = P2pConfig::default();
+    let listen = !args.no_listen && file.p2p.listen.unwrap_or(true);
+    let p2p_addr = args
+        .p2p_addr
+        .or(file.p2p.addr)
+        .unwrap_or(SocketAddr::from(([0, 0, 0, 0], DEFAULT_P2P_PORT)));
+    let rpc_enabled = !args.no_rpc && file.rpc.enabled.unwrap_or(true);
+    let rpc_addr = args
+        .rpc_addr
+        .or(file.rpc.addr)
+        .unwrap_or(RpcConfig::default().addr);
+    let admin = args.rpc_admin || file.rpc.admin.unwrap_or(false);
     let mut config = NodeConfig::new(spec, data_dir);
     config.p2p = P2pConfig {
-        listen: (!args.no_listen).then_some(args.p2p_addr),
+        listen: listen.then_some(p2p_addr),
         seeds,
-        outbound_target: args.outbound,
-        max_inbound: args.max_inbound,
-        max_inbound_per_ip: args.max_inbound_per_ip,
-        ..P2pConfig::default()
+        outbound_target: args
+            .outbound
+            .or(file.p2p.outbound)
+            .unwrap_or(defaults.outbound_target),
+        max_inbound: args
+            .max_inbound
+            .or(file.p2p.max_inbound)
+            .unwrap_or(defaults.max_inbound),
+        max_inbound_per_ip: args
+            .max_inbound_per_ip
+            .or(file.p2p.max_inbound_per_ip)
+            .unwrap_or(defaults.max_inbound_per_ip),
+        ..defaults
     };
-    config.rpc = (!args.no_rpc).then(|| RpcConfig {
-        addr: args.rpc_addr,
-        admin: args.rpc_admin,
+    config.rpc = rpc_enabled.then(|| RpcConfig {
+        addr: rpc_addr,
+        admin,
         ..RpcConfig::default()
     });
     config.mining = mining;
-    Ok(config)
+    let log = match (args.log, std::env::var("RUST_LOG").ok(), file.log) {
+        (Some(flag), _, _) => flag,
+        (None, Some(env), _) if !env.is_empty() => env,
+        (None, _, Some(file)) => file,
+        _ => "info".into(),
+    };
+    Ok((config, log))
 }
 
 fn parse_reward(spec: &ChainSpec, text: &str) -> Result<Address, CliError> {
@@ -133,7 +186,8 @@ fn parse_reward(spec: &ChainSpec, text: &str) -> Result<Address, CliError> {
 
 /// Runs a node until SIGINT or SIGTERM.
 pub async fn run(args: NodeArgs) -> Result<(), CliError> {
-    let config = config(args).await?;
+    let (config, log) = config(args).await?;
+    init_logging(&log)?;
     let chain_name = config.spec.name.clone();
     let data_dir = config.data_dir.clone();
     std::fs::create_dir_all(&data_dir)
@@ -171,4 +225,15 @@ pub async fn wait_for_signal() -> &'static str {
     }
     let _ = tokio::signal::ctrl_c().await;
     "SIGINT"
+}
+
+/// Logs to stderr with `filter` (the syntax of RUST_LOG).
+pub fn init_logging(filter: &str) -> Result<(), CliError> {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .map_err(|e| CliError(format!("log filter {filter:?}: {e}")))?;
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    Ok(())
 }

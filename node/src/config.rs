@@ -1,0 +1,199 @@
+//! The node's configuration file (TOML). Every `tern node` flag has a key here; a flag
+//! given on the command line wins over the file, and the file over the defaults.
+//! `tern config default` prints [`default_toml`], every key with its default and a
+//! comment; a test checks that it parses back to the defaults.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::cli_error::CliError;
+use crate::p2p::{P2pConfig, DEFAULT_P2P_PORT};
+use tern_rpc::server::RpcConfig;
+
+/// The whole file. Unknown keys are errors, so a typo never goes unnoticed.
+#[derive(Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// `dev`, `testnet`, or a chain spec path.
+    pub genesis: Option<String>,
+    /// The data directory.
+    pub datadir: Option<PathBuf>,
+    /// Log filter, as in `RUST_LOG`.
+    pub log: Option<String>,
+    /// Peer-to-peer settings.
+    #[serde(default)]
+    pub p2p: P2pSection,
+    /// RPC settings.
+    #[serde(default)]
+    pub rpc: RpcSection,
+    /// Mining settings.
+    #[serde(default)]
+    pub mining: MiningSection,
+}
+
+/// `[p2p]`.
+#[derive(Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct P2pSection {
+    /// Accept peers at all.
+    pub listen: Option<bool>,
+    /// Where to accept peers.
+    pub addr: Option<SocketAddr>,
+    /// Peers to connect to, `host:port`.
+    pub peers: Option<Vec<String>>,
+    /// Outbound connections to keep.
+    pub outbound: Option<usize>,
+    /// Inbound connections at most.
+    pub max_inbound: Option<usize>,
+    /// Inbound connections per IP address at most.
+    pub max_inbound_per_ip: Option<usize>,
+}
+
+/// `[rpc]`.
+#[derive(Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct RpcSection {
+    /// Serve JSON-RPC at all.
+    pub enabled: Option<bool>,
+    /// Where to serve it.
+    pub addr: Option<SocketAddr>,
+    /// Admin methods without the cookie token, on a loopback address.
+    pub admin: Option<bool>,
+}
+
+/// `[mining]`.
+#[derive(Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct MiningSection {
+    /// Mine at all.
+    pub enabled: Option<bool>,
+    /// Where rewards go.
+    pub reward: Option<String>,
+    /// Nonce-search threads.
+    pub threads: Option<u16>,
+}
+
+impl FileConfig {
+    /// Reads and checks `path`. Errors are one line naming the file and the line.
+    pub fn load(path: &Path) -> Result<FileConfig, CliError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| CliError(format!("config {}: {e}", path.display())))?;
+        FileConfig::parse(&text, &path.display().to_string())
+    }
+
+    /// Parses TOML `text` from `origin`.
+    pub fn parse(text: &str, origin: &str) -> Result<FileConfig, CliError> {
+        toml::from_str(text).map_err(|e| {
+            let line = e.span().map(|span| {
+                let before = text.get(..span.start).unwrap_or_default();
+                before.matches('\n').count() + 1
+            });
+            let message = e.message().replace('\n', " ");
+            match line {
+                Some(line) => CliError(format!("config {origin} line {line}: {message}")),
+                None => CliError(format!("config {origin}: {message}")),
+            }
+        })
+    }
+}
+
+/// The full default configuration, with a comment on every key.
+pub fn default_toml() -> String {
+    let p2p = P2pConfig::default();
+    let rpc = RpcConfig::default();
+    format!(
+        r#"# Tern node configuration. Every key is optional; these are the defaults.
+# Flags given to `tern node` win over this file.
+
+# The chain: "dev", "testnet", or the path of a chain spec file.
+genesis = "dev"
+
+# The data directory. Default: $XDG_DATA_HOME/tern/<chain name>, or
+# ~/.local/share/tern/<chain name>.
+# datadir = "/var/lib/tern"
+
+# Log filter, as in RUST_LOG (e.g. "info,tern_node::p2p=debug"). RUST_LOG and --log win.
+log = "info"
+
+[p2p]
+# Accept connections from peers (false: dial out only).
+listen = true
+# Where to accept them.
+addr = "0.0.0.0:{DEFAULT_P2P_PORT}"
+# Peers to connect to at start and to keep retrying, as "host:port".
+peers = []
+# Outbound connections to keep.
+outbound = {outbound}
+# Inbound connections to accept at most.
+max_inbound = {max_inbound}
+# Inbound connections from one IP address at most (raise it for a testnet on one host).
+max_inbound_per_ip = {per_ip}
+
+[rpc]
+# Serve JSON-RPC over HTTP and WebSocket.
+enabled = true
+# Where. A non-loopback address is logged as a warning.
+addr = "{rpc_addr}"
+# Let every caller use the admin methods (mining, peers, bans) without the token in
+# <datadir>/.cookie. Only takes effect on a loopback address.
+admin = false
+
+[mining]
+# Mine blocks.
+enabled = false
+# Where rewards go (on dev chains, dev account 0 when not set).
+# reward = "tdev1..."
+# Nonce-search threads.
+threads = 1
+"#,
+        outbound = p2p.outbound_target,
+        max_inbound = p2p.max_inbound,
+        per_ip = p2p.max_inbound_per_ip,
+        rpc_addr = rpc.addr,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_printed_default_parses_back_to_the_defaults() {
+        let config = FileConfig::parse(&default_toml(), "default").unwrap();
+        assert_eq!(config.genesis.as_deref(), Some("dev"));
+        assert_eq!(
+            config.p2p.outbound,
+            Some(P2pConfig::default().outbound_target)
+        );
+        assert_eq!(
+            config.p2p.max_inbound,
+            Some(P2pConfig::default().max_inbound)
+        );
+        assert_eq!(config.rpc.addr, Some(RpcConfig::default().addr));
+        assert_eq!(config.rpc.admin, Some(false));
+        assert_eq!(config.mining.enabled, Some(false));
+        assert_eq!(config.mining.threads, Some(1));
+    }
+
+    #[test]
+    fn an_unknown_key_is_a_one_line_error_naming_file_and_line() {
+        let error =
+            FileConfig::parse("genesis = \"dev\"\n[p2p]\noutbund = 3\n", "node.toml").unwrap_err();
+        assert!(
+            error
+                .0
+                .starts_with("config node.toml line 3: unknown field `outbund`"),
+            "{}",
+            error.0
+        );
+        assert!(!error.0.contains('\n'));
+    }
+
+    #[test]
+    fn a_wrong_type_names_the_line() {
+        let error = FileConfig::parse("[rpc]\naddr = 12\n", "node.toml").unwrap_err();
+        assert!(error.0.contains("line 2"), "{}", error.0);
+    }
+}
