@@ -31,6 +31,17 @@ pub struct FileConfig {
     /// Mining settings.
     #[serde(default)]
     pub mining: MiningSection,
+    /// Metrics settings.
+    #[serde(default)]
+    pub metrics: MetricsSection,
+}
+
+/// `[metrics]`.
+#[derive(Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSection {
+    /// Where to serve `/metrics`, `/healthy` and `/ready`; none when absent.
+    pub addr: Option<SocketAddr>,
 }
 
 /// `[p2p]`.
@@ -147,6 +158,10 @@ enabled = false
 # reward = "tdev1..."
 # Nonce-search threads.
 threads = 1
+
+[metrics]
+# Where to serve /metrics (Prometheus text), /healthy and /ready. Off when absent.
+# addr = "127.0.0.1:9645"
 "#,
         outbound = p2p.outbound_target,
         max_inbound = p2p.max_inbound,

@@ -12,12 +12,12 @@
 //! | [`rpc_backend`] | the node as the RPC server sees it |
 //! | [`service`] | [`service::Node`]: starts every part in order and stops them in reverse |
 //! | [`run`] | `tern node`: flags, signals, logging |
+//! | [`metrics`] | `/metrics` (Prometheus), `/healthy` and `/ready` on a small HTTP listener |
 //! | [`config`] | the TOML configuration file and `tern config default` |
 //! | [`testnet`] | `tern testnet`: a local multi-node network in one command |
 //! | [`wallet`] | `tern wallet`: the encrypted key file and the commands that use a node's RPC |
 //! | [`cli_error`] | how a command fails: one line and a non-zero exit |
 //!
-//! Still to come: metrics.
 //!
 //! ## Data flow
 //!
@@ -35,6 +35,7 @@
 
 pub mod cli_error;
 pub mod config;
+pub mod metrics;
 pub mod mining;
 pub mod p2p;
 pub mod pool;

@@ -66,6 +66,9 @@ pub struct NodeArgs {
     /// Nonce-search threads when mining [default: 1].
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub mine_threads: Option<u16>,
+    /// Where to serve /metrics (Prometheus), /healthy and /ready [default: off].
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
     /// Log filter, as in RUST_LOG [default: RUST_LOG, else the file's `log`, else info].
     #[arg(long, value_name = "FILTER")]
     pub log: Option<String>,
@@ -170,6 +173,7 @@ pub async fn config(args: NodeArgs) -> Result<(NodeConfig, String), CliError> {
         ..RpcConfig::default()
     });
     config.mining = mining;
+    config.metrics = args.metrics_addr.or(file.metrics.addr);
     let log = match (args.log, std::env::var("RUST_LOG").ok(), file.log) {
         (Some(flag), _, _) => flag,
         (None, Some(env), _) if !env.is_empty() => env,
@@ -201,6 +205,7 @@ pub async fn run(args: NodeArgs) -> Result<(), CliError> {
         tip = %tip.hash,
         p2p = ?node.p2p_addr(),
         rpc = ?node.rpc_addr(),
+        metrics = ?node.metrics_addr(),
         node_id = %node.network().node_id(),
         "node running"
     );

@@ -16,6 +16,7 @@ use tern_core::mempool::MempoolConfig;
 use tern_rpc::server::{RpcConfig, RunningServer};
 use tokio::task::JoinHandle;
 
+use crate::metrics::Metrics;
 use crate::mining::{MinerHandle, MinerSettings};
 use crate::p2p::{self, NetworkHandle, P2pConfig, P2pError};
 use crate::pool::PoolHandle;
@@ -42,6 +43,8 @@ pub struct NodeConfig {
     pub mempool: MempoolConfig,
     /// Mine from the start with these settings.
     pub mining: Option<MinerSettings>,
+    /// Where to serve `/metrics`, `/healthy` and `/ready`, if anywhere.
+    pub metrics: Option<SocketAddr>,
 }
 
 impl NodeConfig {
@@ -54,6 +57,7 @@ impl NodeConfig {
             rpc: Some(RpcConfig::default()),
             mempool: MempoolConfig::default(),
             mining: None,
+            metrics: None,
         }
     }
 }
@@ -73,6 +77,14 @@ pub enum StartError {
     /// The RPC cookie file could not be written.
     #[error("cannot write the RPC cookie file: {0}")]
     Cookie(std::io::Error),
+    /// The metrics listener could not listen.
+    #[error("cannot listen for metrics on {addr}: {source}")]
+    Metrics {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
     /// The RPC server could not listen.
     #[error("cannot listen for RPC on {addr}: {source}")]
     Rpc {
@@ -95,6 +107,8 @@ pub struct Node {
     rpc: Option<RunningServer>,
     /// The RPC cookie file, removed at shutdown.
     cookie: Option<PathBuf>,
+    metrics_addr: Option<SocketAddr>,
+    metrics_tasks: Vec<JoinHandle<()>>,
     network_task: Option<JoinHandle<()>>,
     pool_task: JoinHandle<()>,
     chain_thread: Option<ChainThread>,
@@ -111,6 +125,7 @@ impl Node {
             rpc,
             mempool,
             mining,
+            metrics,
         } = config;
         let dir = data_dir.clone();
         let opened = tokio::task::spawn_blocking(move || Chain::open(&dir, spec))
@@ -135,11 +150,35 @@ impl Node {
             network,
             rpc: None,
             cookie: None,
+            metrics_addr: None,
+            metrics_tasks: Vec::new(),
             network_task: Some(network_task),
             pool_task,
             chain_thread: Some(chain_thread),
         };
+        let counters = Arc::new(Metrics::default());
+        if let Some(addr) = metrics {
+            let served = crate::metrics::serve(
+                addr,
+                Arc::clone(&counters),
+                node.chain.clone(),
+                node.pool.clone(),
+                node.network.clone(),
+            )
+            .await;
+            match served {
+                Ok((bound, tasks)) => {
+                    node.metrics_addr = Some(bound);
+                    node.metrics_tasks = tasks;
+                }
+                Err(source) => {
+                    node.stop().await;
+                    return Err(StartError::Metrics { addr, source });
+                }
+            }
+        }
         if let Some(mut config) = rpc {
+            config.metrics = Some(Arc::clone(&counters.rpc));
             let addr = config.addr;
             // A fresh admin token each start, in the data dir for local tools to read.
             let cookie = tern_rpc::access::new_token().and_then(|token| {
@@ -207,6 +246,11 @@ impl Node {
         self.cookie.as_deref()
     }
 
+    /// Where `/metrics`, `/healthy` and `/ready` are served, if they are.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
+    }
+
     /// Where the node accepts peers, if it listens.
     pub fn p2p_addr(&self) -> Option<SocketAddr> {
         self.network.listen_addr()
@@ -235,6 +279,10 @@ impl Node {
         }
         if let Some(cookie) = self.cookie.take() {
             let _ = std::fs::remove_file(cookie);
+        }
+        for task in self.metrics_tasks.drain(..) {
+            task.abort();
+            let _ = task.await;
         }
         self.miner.stop();
         self.network.shutdown();

@@ -10,6 +10,7 @@
 //! | [`api`] | the API, defined once; jsonrpsee generates server traits and a typed client |
 //! | [`json`] | one JSON type per response, converted from [`tern_core`] types |
 //! | [`error`] | the error codes |
+//! | [`metrics`] | call counts and latencies by method, for the node's `/metrics` |
 //! | [`net`] | the network methods (`net_*`, `node_health`) and their JSON shapes |
 //! | [`heads`] | the resumable stream of tip changes behind `chain_subscribeHeads` |
 //! | [`backend`] | [`backend::NodeBackend`]: what the server needs from the node |
@@ -37,6 +38,7 @@ pub mod backend;
 pub mod error;
 pub mod heads;
 pub mod json;
+pub mod metrics;
 pub mod net;
 pub mod openrpc;
 pub mod server;

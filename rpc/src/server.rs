@@ -24,7 +24,9 @@ use crate::json::{
     AccountJson, BlockId, BlockJson, ChainInfo, HeaderJson, HistoryPageJson, MempoolEntry,
     MempoolInfo, MinerStatusJson, TransactionJson, TxStatus,
 };
+use crate::metrics::{Measured, RpcMetrics};
 use crate::net::{NetRpc, TernNetAdminApiServer, TernNetApiServer};
+use jsonrpsee::server::middleware::rpc::RpcServiceBuilder;
 
 /// The default listening address.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:8645";
@@ -36,7 +38,7 @@ pub const MAX_STATUS_CONFIRMATIONS: u64 = 100;
 pub const MAX_MEMPOOL_LIST: u32 = 1_000;
 
 /// Server limits and access.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct RpcConfig {
     /// Where to listen.
     pub addr: SocketAddr,
@@ -56,6 +58,8 @@ pub struct RpcConfig {
     pub max_connections: u32,
     /// The most subscriptions per WebSocket connection.
     pub max_subscriptions: u32,
+    /// Where to count calls and their latency, if anywhere.
+    pub metrics: Option<Arc<RpcMetrics>>,
 }
 
 impl Default for RpcConfig {
@@ -69,6 +73,7 @@ impl Default for RpcConfig {
             max_batch: 100,
             max_connections: 100,
             max_subscriptions: 64,
+            metrics: None,
         }
     }
 }
@@ -127,9 +132,15 @@ pub async fn start<B: NodeBackend>(
     let policy = AccessPolicy::new(&config);
     let serve_admin = policy.serves_admin();
     let access = tower::ServiceBuilder::new().map_request(move |request| policy.mark(request));
+    let metrics = config.metrics.clone().unwrap_or_default();
+    let measured = RpcServiceBuilder::new().layer_fn(move |inner| Measured {
+        inner,
+        metrics: Arc::clone(&metrics),
+    });
     let server = Server::builder()
         .set_config(server_config)
         .set_http_middleware(access)
+        .set_rpc_middleware(measured)
         .build(config.addr)
         .await?;
     let addr = server.local_addr()?;

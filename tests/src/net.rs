@@ -28,6 +28,8 @@ pub struct NodeOptions {
     pub rpc: bool,
     /// Time a peer has to deliver what was asked of it.
     pub request_timeout: Duration,
+    /// Whether to serve metrics and health (on a free port).
+    pub metrics: bool,
 }
 
 impl NodeOptions {
@@ -41,6 +43,7 @@ impl NodeOptions {
             mempool: MempoolConfig::default(),
             rpc: false,
             request_timeout: P2pConfig::default().request_timeout,
+            metrics: false,
         }
     }
 
@@ -133,6 +136,9 @@ fn config(options: NodeOptions, dir: &Path) -> NodeConfig {
         ..RpcConfig::default()
     });
     config.mempool = options.mempool;
+    config.metrics = options
+        .metrics
+        .then(|| SocketAddr::from(([127, 0, 0, 1], 0)));
     config
 }
 

@@ -90,6 +90,7 @@ pub struct NetworkHandle {
     pub(crate) listen_addr: Option<SocketAddr>,
     pub(crate) cancel: CancellationToken,
     pub(crate) sync_status: watch::Receiver<SyncStatus>,
+    pub(crate) totals: Arc<PeerStats>,
 }
 
 impl NetworkHandle {
@@ -119,6 +120,15 @@ impl NetworkHandle {
     /// Where sync stands (updated twice a second).
     pub fn sync_status(&self) -> SyncStatus {
         *self.sync_status.borrow()
+    }
+
+    /// Bytes received and sent over every connection since start.
+    pub fn bytes_total(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering;
+        (
+            self.totals.bytes_in.load(Ordering::Relaxed),
+            self.totals.bytes_out.load(Ordering::Relaxed),
+        )
     }
 
     /// Counts and sizes.

@@ -110,6 +110,7 @@ pub async fn start(
     ));
 
     let cancel = CancellationToken::new();
+    let totals = Arc::new(PeerStats::default());
     let (sync_status, sync_status_receiver) = watch::channel(SyncStatus::default());
     let node_id = key.id();
     let data_dir = config.data_dir.clone();
@@ -122,6 +123,7 @@ pub async fn start(
             events: events_sender,
             config: Arc::clone(&config),
             listen_port: listen_addr.map_or(0, |a| a.port()),
+            totals: Arc::clone(&totals),
         },
         node_id,
         listen_addr,
@@ -154,6 +156,7 @@ pub async fn start(
         listen_addr,
         cancel,
         sync_status: sync_status_receiver,
+        totals,
     };
     Ok((handle, task))
 }

@@ -252,6 +252,8 @@ pub(crate) struct PeerContext {
     pub(crate) events: mpsc::Sender<PeerEvent>,
     pub(crate) config: Arc<P2pConfig>,
     pub(crate) listen_port: u16,
+    /// Bytes in and out over every connection since start (for metrics).
+    pub(crate) totals: Arc<PeerStats>,
 }
 
 impl PeerContext {
@@ -390,6 +392,7 @@ async fn serve(
         writer,
         outgoing,
         Arc::clone(&stats),
+        Arc::clone(&ctx.totals),
         stop.clone(),
     ));
     let mut session = Session {
@@ -429,6 +432,7 @@ async fn write_loop(
     mut writer: FrameWriter,
     mut outgoing: mpsc::UnboundedReceiver<Outgoing>,
     stats: Arc<PeerStats>,
+    totals: Arc<PeerStats>,
     stop: CancellationToken,
 ) -> CloseReason {
     loop {
@@ -449,10 +453,9 @@ async fn write_loop(
             Ok(Err(e)) => return CloseReason::Transport(e),
             Err(_) => return CloseReason::TooSlow,
         }
-        stats.bytes_out.fetch_add(
-            writer.wire_bytes().saturating_sub(before),
-            Ordering::Relaxed,
-        );
+        let written = writer.wire_bytes().saturating_sub(before);
+        stats.bytes_out.fetch_add(written, Ordering::Relaxed);
+        totals.bytes_out.fetch_add(written, Ordering::Relaxed);
         PeerStats::count(&stats.sent, message.kind);
     }
     writer.close().await;
@@ -494,9 +497,12 @@ impl Session<'_> {
                     continue;
                 }
             };
-            self.stats
+            let total = reader.wire_bytes();
+            let before = self.stats.bytes_in.swap(total, Ordering::Relaxed);
+            self.ctx
+                .totals
                 .bytes_in
-                .store(reader.wire_bytes(), Ordering::Relaxed);
+                .fetch_add(total.saturating_sub(before), Ordering::Relaxed);
             let message = match encoding::decode::<Message>(&bytes) {
                 Ok(message) => message,
                 Err(e) => return Misbehaviour::Malformed(e).into(),

@@ -1,0 +1,311 @@
+//! Metrics and health over a small HTTP listener, for Prometheus and load balancers.
+//!
+//! - `GET /metrics`: Prometheus (OpenMetrics) text: chain height, peers, mempool size and
+//!   bytes, blocks and transactions connected, transactions admitted, mempool rejections
+//!   by reason, bytes in and out, RPC calls and latency by method.
+//! - `GET /healthy`: 200 while the node runs.
+//! - `GET /ready`: 200 when the node has peers and is not syncing, else 503 with the
+//!   reason.
+//!
+//! Gauges and the counters kept elsewhere (mempool, network) are read at scrape time; the
+//! chain counters follow the chain's updates.
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use http_body_util::Full;
+use hyper::body::{Bytes, Incoming};
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+use tern_core::chain::ChainHandle;
+use tern_rpc::metrics::RpcMetrics;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+use crate::p2p::NetworkHandle;
+use crate::pool::PoolHandle;
+
+/// `direction="in"|"out"|"inbound"|"outbound"`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DirectionLabel {
+    direction: &'static str,
+}
+
+/// `reason="<mempool rule>"`: one of the mempool's fixed reason names.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabel {
+    reason: &'static str,
+}
+
+/// Every metric the node exposes.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    height: Gauge,
+    peers: Family<DirectionLabel, Gauge>,
+    mempool_transactions: Gauge,
+    mempool_bytes: Gauge,
+    blocks_connected: Counter,
+    transactions_connected: Counter,
+    transactions_admitted: Counter,
+    rejections: Family<ReasonLabel, Counter>,
+    bytes: Family<DirectionLabel, Counter>,
+    /// What the scrape-time counters read last, to add only the difference.
+    last: Mutex<Snapshot>,
+    /// RPC figures, filled in by the RPC server's middleware.
+    pub rpc: Arc<RpcMetrics>,
+}
+
+#[derive(Debug, Default)]
+struct Snapshot {
+    rejections: BTreeMap<&'static str, u64>,
+    bytes_in: u64,
+    bytes_out: u64,
+    admitted: u64,
+}
+
+impl Default for Metrics {
+    fn default() -> Metrics {
+        let mut metrics = Metrics {
+            registry: Registry::default(),
+            height: Gauge::default(),
+            peers: Family::default(),
+            mempool_transactions: Gauge::default(),
+            mempool_bytes: Gauge::default(),
+            blocks_connected: Counter::default(),
+            transactions_connected: Counter::default(),
+            transactions_admitted: Counter::default(),
+            rejections: Family::default(),
+            bytes: Family::default(),
+            last: Mutex::new(Snapshot::default()),
+            rpc: Arc::new(RpcMetrics::default()),
+        };
+        let r = &mut metrics.registry;
+        r.register(
+            "tern_chain_height",
+            "Height of the canonical tip",
+            metrics.height.clone(),
+        );
+        r.register(
+            "tern_peers",
+            "Connected peers by direction",
+            metrics.peers.clone(),
+        );
+        r.register(
+            "tern_mempool_transactions",
+            "Transactions in the mempool",
+            metrics.mempool_transactions.clone(),
+        );
+        r.register(
+            "tern_mempool_bytes",
+            "Bytes in the mempool",
+            metrics.mempool_bytes.clone(),
+        );
+        r.register(
+            "tern_blocks_connected",
+            "Blocks validated and connected to the canonical chain",
+            metrics.blocks_connected.clone(),
+        );
+        r.register(
+            "tern_transactions_connected",
+            "Transactions in blocks validated and connected",
+            metrics.transactions_connected.clone(),
+        );
+        r.register(
+            "tern_transactions_admitted",
+            "Transactions validated and admitted to the mempool",
+            metrics.transactions_admitted.clone(),
+        );
+        r.register(
+            "tern_mempool_rejections",
+            "Transactions the mempool refused, by reason",
+            metrics.rejections.clone(),
+        );
+        r.register(
+            "tern_p2p_bytes",
+            "Bytes over peer connections, by direction",
+            metrics.bytes.clone(),
+        );
+        metrics.rpc.register(&mut metrics.registry);
+        metrics
+    }
+}
+
+fn direction(direction: &'static str) -> DirectionLabel {
+    DirectionLabel { direction }
+}
+
+impl Metrics {
+    /// Reads the gauges and the counters kept elsewhere.
+    async fn refresh(&self, chain: &ChainHandle, pool: &PoolHandle, network: &NetworkHandle) {
+        let tip = chain.tip();
+        self.height
+            .set(i64::try_from(tip.height().value()).unwrap_or(i64::MAX));
+        if let Ok(info) = network.info().await {
+            self.peers
+                .get_or_create(&direction("inbound"))
+                .set(info.inbound as i64);
+            self.peers
+                .get_or_create(&direction("outbound"))
+                .set(info.outbound as i64);
+        }
+        let stats = pool.stats();
+        self.mempool_transactions.set(stats.count as i64);
+        self.mempool_bytes.set(stats.bytes as i64);
+        let (bytes_in, bytes_out) = network.bytes_total();
+        let admitted = *pool.watch_admissions().borrow();
+        let mut last = self.last.lock().unwrap_or_else(PoisonError::into_inner);
+        for (reason, count) in &stats.rejections {
+            let before = last.rejections.insert(reason, *count).unwrap_or(0);
+            self.rejections
+                .get_or_create(&ReasonLabel { reason })
+                .inc_by(count.saturating_sub(before));
+        }
+        self.bytes
+            .get_or_create(&direction("in"))
+            .inc_by(bytes_in.saturating_sub(last.bytes_in));
+        self.bytes
+            .get_or_create(&direction("out"))
+            .inc_by(bytes_out.saturating_sub(last.bytes_out));
+        self.transactions_admitted
+            .inc_by(admitted.saturating_sub(last.admitted));
+        (last.bytes_in, last.bytes_out, last.admitted) = (bytes_in, bytes_out, admitted);
+    }
+
+    /// The text exposition.
+    fn encode(&self) -> String {
+        let mut text = String::new();
+        if let Err(error) = prometheus_client::encoding::text::encode(&mut text, &self.registry) {
+            tracing::error!(%error, "cannot encode metrics");
+        }
+        text
+    }
+}
+
+/// Counts blocks and transactions as the chain connects them. Ends with the chain.
+async fn follow_chain(chain: ChainHandle, metrics: Arc<Metrics>) {
+    let mut updates = chain.subscribe();
+    let mut tips = chain.watch_tip();
+    drop(chain);
+    loop {
+        tokio::select! {
+            update = updates.recv() => match update {
+                Ok(update) => {
+                    let blocks = update.connected.len() as u64;
+                    let txs: usize = update.connected.iter().map(|b| b.transactions.len()).sum();
+                    metrics.blocks_connected.inc_by(blocks);
+                    metrics.transactions_connected.inc_by(txs as u64);
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+            },
+            changed = tips.changed() => if changed.is_err() { return },
+        }
+    }
+}
+
+/// What the metrics endpoint reads.
+#[derive(Debug, Clone)]
+struct Sources {
+    metrics: Arc<Metrics>,
+    chain: ChainHandle,
+    pool: PoolHandle,
+    network: NetworkHandle,
+}
+
+/// Starts the listener on `addr`; the returned tasks end when aborted.
+pub async fn serve(
+    addr: SocketAddr,
+    metrics: Arc<Metrics>,
+    chain: ChainHandle,
+    pool: PoolHandle,
+    network: NetworkHandle,
+) -> std::io::Result<(SocketAddr, Vec<JoinHandle<()>>)> {
+    let listener = TcpListener::bind(addr).await?;
+    let bound = listener.local_addr()?;
+    let follower = tokio::spawn(follow_chain(chain.clone(), Arc::clone(&metrics)));
+    let sources = Sources {
+        metrics,
+        chain,
+        pool,
+        network,
+    };
+    let server = tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                continue;
+            };
+            let sources = sources.clone();
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |request| {
+                    let sources = sources.clone();
+                    async move { Ok::<_, Infallible>(answer(&sources, &request).await) }
+                });
+                let connection = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service);
+                let _ = tokio::time::timeout(std::time::Duration::from_secs(30), connection).await;
+            });
+        }
+    });
+    Ok((bound, vec![follower, server]))
+}
+
+async fn answer(sources: &Sources, request: &Request<Incoming>) -> Response<Full<Bytes>> {
+    let respond = |status: StatusCode, content_type: &str, body: String| {
+        let mut response = Response::new(Full::new(Bytes::from(body)));
+        *response.status_mut() = status;
+        if let Ok(value) = content_type.parse() {
+            response.headers_mut().insert("content-type", value);
+        }
+        response
+    };
+    let plain = "text/plain; charset=utf-8";
+    match request.uri().path() {
+        "/metrics" => {
+            sources
+                .metrics
+                .refresh(&sources.chain, &sources.pool, &sources.network)
+                .await;
+            respond(
+                StatusCode::OK,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                sources.metrics.encode(),
+            )
+        }
+        "/healthy" => respond(StatusCode::OK, plain, "ok\n".into()),
+        "/ready" => {
+            let peers = sources
+                .network
+                .info()
+                .await
+                .map_or(0, |info| info.inbound + info.outbound);
+            let syncing = sources.network.sync_status().syncing;
+            match (peers, syncing) {
+                (0, _) => respond(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    plain,
+                    "not ready: no peers\n".into(),
+                ),
+                (_, true) => respond(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    plain,
+                    "not ready: syncing\n".into(),
+                ),
+                _ => respond(StatusCode::OK, plain, "ready\n".into()),
+            }
+        }
+        _ => respond(
+            StatusCode::NOT_FOUND,
+            plain,
+            "not found: try /metrics, /healthy or /ready\n".into(),
+        ),
+    }
+}

@@ -1,0 +1,126 @@
+//! The metrics and health listener of a real node: Prometheus text with the figures an
+//! operator watches, and readiness that follows peers.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs
+)]
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tern_core::crypto::dev_secret_key;
+use tern_core::tx::Transaction;
+use tern_core::types::Amount;
+use tern_tests::net::{dev_spec, eventually, NodeOptions, TestNode};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// `GET path` over HTTP/1.1; the status code and the body.
+async fn get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: tern\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap();
+    let body = response
+        .split("\r\n\r\n")
+        .nth(1)
+        .unwrap_or_default()
+        .to_owned();
+    (status, body)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_and_health_follow_the_node() {
+    let mut options = NodeOptions::dev();
+    options.metrics = true;
+    options.rpc = true;
+    let a = TestNode::start(options).await.unwrap();
+    let addr = a.node.metrics_addr().unwrap();
+    assert_eq!(get(addr, "/healthy").await, (200, "ok\n".into()));
+    let (status, body) = get(addr, "/ready").await;
+    assert_eq!((status, body.as_str()), (503, "not ready: no peers\n"));
+    assert_eq!(get(addr, "/nothing").await.0, 404);
+
+    let b = TestNode::start(NodeOptions::dev().with_seeds(&[a.p2p_addr()]))
+        .await
+        .unwrap();
+    let spec = dev_spec();
+    let from = dev_secret_key(0);
+    let tx = Transaction {
+        chain_id: spec.consensus.chain_id,
+        from: from.address(),
+        to: dev_secret_key(1).address(),
+        amount: Amount::from_base_units(5),
+        fee: Amount::from_base_units(1_000),
+        nonce: 0,
+    }
+    .sign(&from);
+    a.node.pool().submit(tx).await.unwrap();
+    a.node
+        .miner()
+        .mine_now(2, dev_secret_key(9).address())
+        .await
+        .unwrap();
+    // Nonce 0 again, now used: one rejection, reason nonce_too_low.
+    let stale = Transaction {
+        chain_id: spec.consensus.chain_id,
+        from: from.address(),
+        to: dev_secret_key(2).address(),
+        amount: Amount::from_base_units(6),
+        fee: Amount::from_base_units(1_000),
+        nonce: 0,
+    }
+    .sign(&from);
+    assert!(a.node.pool().submit(stale).await.is_err());
+    // One RPC call to count.
+    let rpc = a.node.rpc_addr().unwrap();
+    let mut stream = TcpStream::connect(rpc).await.unwrap();
+    let body = r#"{"jsonrpc":"2.0","id":1,"method":"chain_info"}"#;
+    let request = format!(
+        "POST / HTTP/1.1\r\nHost: tern\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.unwrap();
+    assert!(answer.contains("\"height\":2"), "{answer}");
+
+    assert!(
+        eventually(Duration::from_secs(20), || async move {
+            get(addr, "/ready").await.0 == 200
+        })
+        .await,
+        "a node with a peer, not syncing, is ready"
+    );
+    let (status, text) = get(addr, "/metrics").await;
+    assert_eq!(status, 200);
+    for expected in [
+        "tern_chain_height 2",
+        "tern_peers{direction=\"inbound\"} 1",
+        "tern_mempool_transactions 0",
+        "tern_blocks_connected_total 2",
+        "tern_transactions_connected_total 1",
+        "tern_transactions_admitted_total 1",
+        "tern_mempool_rejections_total{reason=\"nonce_too_low\"} 1",
+        "tern_rpc_calls_total{method=\"chain_info\"} 1",
+        "tern_rpc_call_seconds_count{method=\"chain_info\"} 1",
+        "# EOF",
+    ] {
+        assert!(text.contains(expected), "no {expected:?} in:\n{text}");
+    }
+    assert!(
+        text.contains("tern_p2p_bytes_total{direction=\"out\"}"),
+        "{text}"
+    );
+    b.shutdown().await;
+    a.shutdown().await;
+}
