@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use tern_core::genesis::ChainSpec;
 use tern_core::mempool::MempoolConfig;
+use tern_core::types::{BlockHash, TxId};
 use tern_node::p2p::P2pConfig;
 use tern_node::service::{Node, NodeConfig, StartError};
 use tern_rpc::server::RpcConfig;
@@ -109,6 +110,28 @@ impl TestNode {
         // Test nodes always listen.
         #[allow(clippy::expect_used)]
         self.node.p2p_addr().expect("test nodes listen")
+    }
+
+    /// How many peers are connected now.
+    pub async fn peer_count(&self) -> usize {
+        self.node.network().peers().await.map_or(0, |p| p.len())
+    }
+
+    /// Whether exactly `count` peers are connected within `patience`.
+    pub async fn reaches_peers(&self, count: usize, patience: Duration) -> bool {
+        eventually(patience, || async move { self.peer_count().await == count }).await
+    }
+
+    /// Whether the tip is `tip` within `patience`.
+    pub async fn reaches_tip(&self, tip: BlockHash, patience: Duration) -> bool {
+        let mut tips = self.node.chain().watch_tip();
+        let reached = tokio::time::timeout(patience, tips.wait_for(|t| t.hash == tip)).await;
+        reached.is_ok_and(|r| r.is_ok())
+    }
+
+    /// Whether the mempool holds `id` within `patience`.
+    pub async fn has_pending(&self, id: TxId, patience: Duration) -> bool {
+        eventually(patience, || async move { self.node.pool().contains(&id) }).await
     }
 
     /// Stops the node cleanly.

@@ -31,14 +31,7 @@ async fn honest_pair() -> (TestNode, TestNode) {
     let b = TestNode::start(NodeOptions::dev().with_seeds(&[a.p2p_addr()]))
         .await
         .unwrap();
-    let network = b.node.network().clone();
-    assert!(
-        eventually(PATIENCE, || {
-            let network = network.clone();
-            async move { network.peers().await.unwrap().len() == 1 }
-        })
-        .await
-    );
+    assert!(b.reaches_peers(1, PATIENCE).await);
     (a, b)
 }
 
@@ -57,13 +50,8 @@ async fn still_relays(a: &TestNode, b: &TestNode, nonce: u64) {
     .sign(&from);
     let id = tx.id();
     a.node.pool().submit(tx).await.unwrap();
-    let pool = b.node.pool().clone();
     assert!(
-        eventually(PATIENCE, || {
-            let pool = pool.clone();
-            async move { pool.contains(&id) }
-        })
-        .await,
+        b.has_pending(id, PATIENCE).await,
         "relay stopped after an attack"
     );
 }

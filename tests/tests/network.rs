@@ -30,12 +30,7 @@ async fn peer_count(network: &NetworkHandle) -> usize {
 }
 
 async fn wait_for_peers(node: &TestNode, count: usize) -> bool {
-    let network = node.node.network().clone();
-    eventually(PATIENCE, || {
-        let network = network.clone();
-        async move { peer_count(&network).await >= count }
-    })
-    .await
+    node.reaches_peers(count, PATIENCE).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

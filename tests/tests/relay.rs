@@ -47,30 +47,17 @@ async fn transactions_and_blocks_cross_a_line_of_five_nodes_once_per_link() {
         ids.push(tx.id());
         a.node.pool().submit(tx).await.unwrap();
     }
-    let far_pool = e.node.pool().clone();
-    let ids_at_e = ids.clone();
-    assert!(
-        eventually(PATIENCE, || {
-            let pool = far_pool.clone();
-            let ids = ids_at_e.clone();
-            async move { ids.iter().all(|id| pool.contains(id)) }
-        })
-        .await,
-        "the transactions did not reach E"
-    );
+    for id in &ids {
+        assert!(e.has_pending(*id, PATIENCE).await, "{id} did not reach E");
+    }
 
     // A block mined at E reaches A, and everyone ends on the same tip.
     let reward = dev_secret_key(7).address();
     let mined = e.node.miner().mine_now(1, reward).await.unwrap();
     let tip = *mined.last().unwrap();
     for (i, node) in nodes.iter().enumerate() {
-        let chain = node.node.chain().clone();
         assert!(
-            eventually(PATIENCE, || {
-                let chain = chain.clone();
-                async move { chain.tip().hash == tip }
-            })
-            .await,
+            node.reaches_tip(tip, PATIENCE).await,
             "node {i} did not reach the tip mined at E"
         );
     }
@@ -108,6 +95,6 @@ async fn transactions_and_blocks_cross_a_line_of_five_nodes_once_per_link() {
         .await
     );
     // Handles the test holds keep a node's store open; let go before stopping.
-    drop((pool, far_pool));
+    drop(pool);
     shutdown(nodes).await;
 }

@@ -16,7 +16,7 @@ use tern_core::genesis::ChainSpec;
 use tern_core::tx::Transaction;
 use tern_core::types::{Amount, BlockHash};
 use tern_node::p2p::bans::BanTarget;
-use tern_tests::net::{eventually, NodeOptions, TestNode};
+use tern_tests::net::{NodeOptions, TestNode};
 
 const PATIENCE: Duration = Duration::from_secs(60);
 
@@ -37,28 +37,17 @@ fn split_spec() -> ChainSpec {
     ChainSpec::from_json(&json.to_string(), "split test").unwrap()
 }
 
-async fn peer_count(node: &TestNode) -> usize {
-    node.node.network().peers().await.unwrap().len()
-}
-
 async fn wait_for_peers(node: &TestNode, count: usize) {
-    let network = node.node.network().clone();
     assert!(
-        eventually(PATIENCE, || {
-            let network = network.clone();
-            async move { network.peers().await.unwrap().len() == count }
-        })
-        .await,
+        node.reaches_peers(count, PATIENCE).await,
         "a node did not get to {count} peers"
     );
 }
 
 async fn wait_for_tip(nodes: &[&TestNode], tip: BlockHash) {
     for node in nodes {
-        let mut tips = node.node.chain().watch_tip();
-        let reached = tokio::time::timeout(PATIENCE, tips.wait_for(|t| t.hash == tip)).await;
         assert!(
-            reached.is_ok_and(|r| r.is_ok()),
+            node.reaches_tip(tip, PATIENCE).await,
             "a node did not reach {tip}: at {:?}",
             node.node.chain().tip().height()
         );
@@ -177,23 +166,17 @@ async fn a_healed_split_converges_on_the_side_with_more_work() {
     wait_for_tip(&all, small_tip).await;
 
     // The large side's transaction is back in its pools, and is mined again.
-    let pool = large[0].node.pool().clone();
     assert!(
-        eventually(PATIENCE, || {
-            let pool = pool.clone();
-            async move { pool.contains(&txid) }
-        })
-        .await,
+        large[0].has_pending(txid, PATIENCE).await,
         "the reorged-out transaction did not return to the pool"
     );
-    drop(pool);
     let confirmed = mine(&large[0]).await;
     wait_for_tip(&all, confirmed).await;
     for node in &nodes {
         let info = node.node.chain().reader().transaction(&txid).unwrap();
         assert_eq!(info.map(|i| i.block), Some(confirmed));
     }
-    assert!(peer_count(&nodes[0]).await >= 1);
+    assert!(nodes[0].peer_count().await >= 1);
     for node in nodes {
         node.shutdown().await;
     }

@@ -47,14 +47,6 @@ async fn source(blocks: &[Block]) -> TestNode {
     node
 }
 
-async fn reaches(node: &TestNode, tip: tern_core::types::BlockHash, patience: Duration) -> bool {
-    let mut tips = node.node.chain().watch_tip();
-    let reached = tokio::time::timeout(patience, tips.wait_for(|t| t.hash == tip))
-        .await
-        .is_ok_and(|r| r.is_ok());
-    reached
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fresh_node_syncs_a_long_chain_from_several_peers_around_a_staller() {
     let blocks = long_chain();
@@ -103,7 +95,7 @@ async fn a_fresh_node_syncs_a_long_chain_from_several_peers_around_a_staller() {
     });
 
     assert!(
-        reaches(&fresh, tip, Duration::from_secs(120)).await,
+        fresh.reaches_tip(tip, Duration::from_secs(120)).await,
         "the fresh node did not reach the tip: {:?}",
         fresh.node.network().sync_status()
     );
