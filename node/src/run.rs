@@ -24,8 +24,8 @@ pub struct NodeArgs {
     /// The chain: `dev`, `testnet`, or the path of a chain spec file [default: dev].
     #[arg(long, env = "TERN_GENESIS")]
     pub genesis: Option<String>,
-    /// The data directory [default: $XDG_DATA_HOME/tern/<chain> or
-    /// ~/.local/share/tern/<chain>].
+    /// The data directory [default: $XDG_DATA_HOME/tern/CHAIN or
+    /// ~/.local/share/tern/CHAIN].
     #[arg(long, env = "TERN_DATADIR")]
     pub datadir: Option<PathBuf>,
     /// Where to accept peers [default: 0.0.0.0:8646].

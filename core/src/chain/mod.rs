@@ -5,7 +5,7 @@
 //! state (proof of work, header against its parent, body, signatures on all cores), then
 //! stored in the block index whatever branch it is on. When a block gives a branch more
 //! cumulative work than the tip, the chain reorganises to it: disconnect down to the fork
-//! point, connect up the new branch, each block one atomic batch ([`connect`]). A block
+//! point, connect up the new branch, each block one atomic batch (`connect`). A block
 //! that fails a state rule on the way is marked invalid with every block above it, and the
 //! chain returns to the best valid branch, usually the old one. On equal work the tip
 //! stays: the first seen wins.

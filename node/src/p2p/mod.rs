@@ -8,7 +8,8 @@
 //! | [`transport`] | Noise XX over TCP; length-prefixed frames, split and reassembled |
 //! | [`message`] | the wire messages and every size and count limit |
 //! | [`hello`] | opening a connection: handshake, hello, chain and self checks |
-//! | [`peer`] | the task that owns one connection; its bounded send queue; misbehaviour |
+//! | [`peer`] | the task that owns one connection; misbehaviour and close reasons |
+//! | [`send_queue`] | a peer's outgoing messages, bounded in bytes |
 //! | [`manager`] | the peer manager actor: slots, dialling, bans, relay decisions |
 //! | [`relay`] | who knows what and who we wait on (announce once, ask once) |
 //! | [`addrbook`], [`bans`] | addresses and bans, persisted in the data dir |
@@ -45,6 +46,7 @@ pub mod message;
 pub mod peer;
 mod persist;
 pub mod relay;
+pub mod send_queue;
 pub mod sync;
 pub mod transport;
 mod workers;

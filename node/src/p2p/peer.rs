@@ -4,8 +4,8 @@
 //! admit it, then reads messages until the connection ends. It answers what needs no
 //! shared state itself (pings, requests for data and headers, served straight from the
 //! mempool and the store) and forwards the rest to the manager. A second task writes: it
-//! drains the peer's [`SendQueue`], which is bounded in bytes, so a peer that does not read
-//! cannot make us buffer more than [`SEND_QUEUE_BYTES`].
+//! drains the peer's `SendQueue`, which is bounded in bytes, so a peer that does not read
+//! cannot make us buffer more than [`SEND_QUEUE_BYTES`](super::send_queue::SEND_QUEUE_BYTES).
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -15,19 +15,18 @@ use std::time::{Duration, Instant};
 use tern_core::chain::ChainHandle;
 use tern_core::encoding::{self, DecodeError};
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use super::headers;
 use super::hello::{self, HelloError};
 use super::identity::{NodeId, NodeKey};
 use super::message::{Hello, InvItem, Message, MessageKind, MAX_HEADERS_PER_MESSAGE};
+use super::send_queue::Outgoing;
+pub(crate) use super::send_queue::SendQueue;
 use super::transport::{FrameReader, FrameWriter, Role, TransportError};
 use super::{ConnId, P2pConfig};
 use crate::pool::PoolHandle;
-
-/// Bytes of encoded messages waiting to be written to one peer.
-pub const SEND_QUEUE_BYTES: usize = 16 * 1024 * 1024;
 
 /// How long one message may take to write before the peer counts as too slow.
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -71,84 +70,6 @@ impl PeerStats {
         if let Some(counter) = counters.get(kind.index()) {
             counter.fetch_add(1, Ordering::Relaxed);
         }
-    }
-}
-
-/// The peer's send queue is full: it is not reading fast enough.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("the peer's send queue is full")]
-pub struct QueueFull;
-
-struct Outgoing {
-    bytes: Vec<u8>,
-    kind: MessageKind,
-    /// Returned to the queue's byte budget once written.
-    _permit: OwnedSemaphorePermit,
-}
-
-/// Messages waiting to be written to one peer, bounded by [`SEND_QUEUE_BYTES`].
-#[derive(Clone)]
-pub(crate) struct SendQueue {
-    // Unbounded as a channel, but every item holds permits of `budget` for its size, so
-    // the bytes it can hold are bounded by the semaphore.
-    sender: mpsc::UnboundedSender<Outgoing>,
-    budget: Arc<Semaphore>,
-}
-
-impl std::fmt::Debug for SendQueue {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SendQueue")
-            .field("free_bytes", &self.budget.available_permits())
-            .finish()
-    }
-}
-
-impl SendQueue {
-    fn new() -> (SendQueue, mpsc::UnboundedReceiver<Outgoing>) {
-        let (sender, receiver) = mpsc::unbounded_channel();
-        let budget = Arc::new(Semaphore::new(SEND_QUEUE_BYTES));
-        (SendQueue { sender, budget }, receiver)
-    }
-
-    fn permits(bytes: &[u8]) -> u32 {
-        // A message is at most MAX_MESSAGE_LEN, below the budget, so this never clamps.
-        bytes.len().clamp(1, SEND_QUEUE_BYTES) as u32
-    }
-
-    /// Queues `message` now, or fails if the peer is too far behind: for relay, which
-    /// must never wait on one slow peer.
-    pub(crate) fn try_send(&self, message: &Message) -> Result<(), QueueFull> {
-        let bytes = encoding::encode(message);
-        let permit = Arc::clone(&self.budget)
-            .try_acquire_many_owned(Self::permits(&bytes))
-            .map_err(|_| QueueFull)?;
-        self.push(bytes, message.kind(), permit)
-    }
-
-    /// Queues `message`, waiting for room: for answers to the peer's own requests, so a
-    /// peer that asks faster than it reads only slows itself down.
-    pub(crate) async fn send(&self, message: &Message) -> Result<(), QueueFull> {
-        let bytes = encoding::encode(message);
-        let permit = Arc::clone(&self.budget)
-            .acquire_many_owned(Self::permits(&bytes))
-            .await
-            .map_err(|_| QueueFull)?;
-        self.push(bytes, message.kind(), permit)
-    }
-
-    fn push(
-        &self,
-        bytes: Vec<u8>,
-        kind: MessageKind,
-        permit: OwnedSemaphorePermit,
-    ) -> Result<(), QueueFull> {
-        self.sender
-            .send(Outgoing {
-                bytes,
-                kind,
-                _permit: permit,
-            })
-            .map_err(|_| QueueFull)
     }
 }
 
@@ -640,34 +561,5 @@ impl Session<'_> {
             .send(&Message::Headers(headers))
             .await
             .map_err(|_| CloseReason::Closed)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use tern_core::types::TxId;
-
-    #[test]
-    fn a_send_queue_refuses_more_than_its_byte_budget() {
-        let (queue, mut outgoing) = SendQueue::new();
-        let items = vec![
-            InvItem::Tx(TxId::from_bytes([1; 32]));
-            super::super::message::MAX_INVENTORY_PER_MESSAGE
-        ];
-        let message = Message::Inventory(items);
-        let size = encoding::encode(&message).len();
-        let mut queued = 0;
-        while queue.try_send(&message).is_ok() {
-            queued += 1;
-        }
-        assert!(queued * size <= SEND_QUEUE_BYTES);
-        assert!(
-            (queued + 1) * size > SEND_QUEUE_BYTES,
-            "the whole budget is usable"
-        );
-        // Writing one frees its bytes for the next.
-        drop(outgoing.try_recv().unwrap());
-        assert!(queue.try_send(&message).is_ok());
     }
 }

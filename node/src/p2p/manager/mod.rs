@@ -7,14 +7,13 @@
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tern_core::block::{Block, Header};
-use tern_core::chain::{ChainHandle, ChainUpdate, Rejection, Verdict};
+use tern_core::block::Block;
+use tern_core::chain::ChainHandle;
 use tern_core::tx::SignedTransaction;
-use tern_core::types::{BlockHash, Height, Timestamp, TxId};
+use tern_core::types::{BlockHash, Height, TxId};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{mpsc, watch};
@@ -23,21 +22,21 @@ use tokio_util::sync::CancellationToken;
 
 use super::addrbook::AddressBook;
 use super::bans::{BanList, BanTarget};
-use super::handle::{Command, NetworkHandle, NetworkInfo, PeerInfo};
+use super::handle::{Command, NetworkHandle};
 use super::hello::HelloError;
 use super::identity::{NodeId, NodeKey, NodeKeyError};
-use super::message::{
-    Hello, InvItem, Message, MessageKind, MAX_ADDRS_PER_MESSAGE, MAX_GETDATA_PER_MESSAGE,
-    MAX_INVENTORY_PER_MESSAGE,
-};
+use super::message::{Hello, InvItem, Message, MAX_GETDATA_PER_MESSAGE};
 use super::peer::{
     self, CloseReason, Misbehaviour, Opening, PeerContext, PeerEvent, PeerStats, SendQueue,
 };
-use super::relay::{Delivery, Relay};
-use super::sync::{Judgement, Sync, SyncConfig, SyncStatus};
+use super::relay::Relay;
+use super::sync::{Sync, SyncConfig, SyncStatus};
 use super::workers::{self, Outcome, BLOCK_QUEUE, TX_QUEUE};
 use super::{ConnId, Direction, P2pConfig};
-use crate::pool::{PoolHandle, SubmitError};
+use crate::pool::PoolHandle;
+
+mod commands;
+mod traffic;
 
 /// Events from connection tasks waiting for the manager.
 const EVENT_QUEUE: usize = 1_024;
@@ -543,318 +542,6 @@ impl Manager {
         }
     }
 
-    // ---- messages ----------------------------------------------------------------------
-
-    fn on_message(&mut self, conn: ConnId, message: Message) {
-        if self.peer(conn).is_none() {
-            return;
-        }
-        match message {
-            Message::GetAddrs => self.answer_addrs(conn),
-            Message::Addrs(addrs) => self.on_addrs(conn, addrs),
-            Message::Inventory(items) => self.on_inventory(conn, &items),
-            Message::NotFound(items) => {
-                let retries = self.relay.not_found(conn, &items, Instant::now());
-                self.send_requests(retries);
-                let blocks: Vec<BlockHash> = items
-                    .iter()
-                    .filter_map(|item| match item {
-                        InvItem::Block(hash) => Some(*hash),
-                        InvItem::Tx(_) => None,
-                    })
-                    .collect();
-                self.sync.on_not_found(conn, &blocks);
-                self.drive_sync();
-            }
-            Message::Tx(tx) => self.on_tx(conn, *tx),
-            Message::Block(block) => self.on_block(conn, *block),
-            Message::Headers(headers) => self.on_headers(conn, headers),
-            other => tracing::debug!(kind = ?other.kind(), "message not for the manager"),
-        }
-    }
-
-    fn answer_addrs(&mut self, conn: ConnId) {
-        let Some(peer) = self.peer(conn) else {
-            return;
-        };
-        if peer
-            .addrs_answered_at
-            .is_some_and(|at| at.elapsed() < ADDR_ANSWER_INTERVAL)
-        {
-            return;
-        }
-        peer.addrs_answered_at = Some(Instant::now());
-        let asker = peer.listen_addr;
-        let mut addrs: Vec<SocketAddr> = self
-            .connections
-            .values()
-            .filter_map(|c| c.peer.as_ref()?.listen_addr)
-            .collect();
-        addrs.extend(self.book.for_gossip(MAX_ADDRS_PER_MESSAGE));
-        let mut seen = HashSet::new();
-        addrs.retain(|a| Some(*a) != asker && seen.insert(*a));
-        addrs.truncate(MAX_ADDRS_PER_MESSAGE);
-        self.send(conn, &Message::Addrs(addrs));
-    }
-
-    fn on_addrs(&mut self, conn: ConnId, addrs: Vec<SocketAddr>) {
-        let Some((peer_ip, asked)) = self
-            .connections
-            .get_mut(&conn)
-            .and_then(|c| Some((c.addr.ip(), &mut c.peer.as_mut()?.asked_addrs)))
-        else {
-            return;
-        };
-        if !std::mem::replace(asked, false) {
-            return self.punish(conn, Misbehaviour::Unsolicited(MessageKind::Addrs));
-        }
-        for addr in addrs {
-            let routable = addr.port() != 0 && !addr.ip().is_unspecified();
-            // Loopback addresses only mean something coming from a loopback peer.
-            let local_ok = !addr.ip().is_loopback() || peer_ip.is_loopback();
-            if routable && local_ok && !self.own_addrs.contains(&addr) {
-                self.book.add_heard(addr);
-            }
-        }
-    }
-
-    fn on_inventory(&mut self, conn: ConnId, items: &[InvItem]) {
-        let reader = self.ctx.chain.reader();
-        let pool = &self.ctx.pool;
-        let sync = &self.sync;
-        // Blocks whose headers sync holds are fetched by sync.
-        let have = |item: &InvItem| match item {
-            InvItem::Tx(id) => pool.contains(id),
-            InvItem::Block(hash) => {
-                sync.is_pending(hash) || matches!(reader.index_entry(hash), Ok(Some(_)))
-            }
-        };
-        let request = self.relay.announced(conn, items, have, Instant::now());
-        self.send_get_data(conn, request);
-    }
-
-    fn on_tx(&mut self, conn: ConnId, tx: SignedTransaction) {
-        let item = InvItem::Tx(tx.id());
-        if self.relay.received(conn, item) == Delivery::Unsolicited {
-            return self.punish(conn, Misbehaviour::Unsolicited(MessageKind::Tx));
-        }
-        self.relay.mark_recent(item);
-        if self.txs.try_send((conn, tx)).is_err() {
-            self.relay.forget_recent(&item);
-        }
-    }
-
-    fn on_block(&mut self, conn: ConnId, block: Block) {
-        let hash = block.hash();
-        let item = InvItem::Block(hash);
-        let block = match self.sync.on_block(conn, block) {
-            Ok(Some(block)) => block,
-            Ok(None) => {
-                // Sync took it (or it was a late answer to a sync request).
-                self.relay.mark_known(conn, item);
-                self.drive_sync();
-                return;
-            }
-            Err(error) => return self.punish(conn, Misbehaviour::InvalidBlock(error.to_string())),
-        };
-        if self.relay.received(conn, item) == Delivery::Unsolicited {
-            return self.punish(conn, Misbehaviour::Unsolicited(MessageKind::Block));
-        }
-        self.relay.mark_recent(item);
-        if let Some(peer) = self.peer(conn) {
-            if block.header.height > peer.best_height {
-                peer.best_height = block.header.height;
-                peer.best_hash = hash;
-            }
-        }
-        if self.blocks.try_send((conn, block)).is_err() {
-            tracing::debug!(%hash, "block queue full; the block will be fetched again");
-            self.relay.forget_recent(&item);
-        }
-    }
-
-    /// A header answer: only to a request sync made.
-    fn on_headers(&mut self, conn: ConnId, headers: Vec<Header>) {
-        if !self.sync.awaits_headers_from(conn) {
-            return self.punish(conn, Misbehaviour::Unsolicited(MessageKind::Headers));
-        }
-        let reader = self.ctx.chain.reader().clone();
-        let our_work = self.ctx.chain.tip().cumulative_work;
-        if let Err(error) =
-            self.sync
-                .on_headers(conn, &headers, &reader, our_work, Timestamp::now())
-        {
-            return self.punish(conn, Misbehaviour::BadHeaders(error.to_string()));
-        }
-        if let (Some(peer), Some(last)) = (self.peer(conn), headers.last()) {
-            if last.height > peer.best_height {
-                peer.best_height = last.height;
-                peer.best_hash = last.hash();
-            }
-        }
-        self.drive_sync();
-    }
-
-    /// Lets sync expire late requests, then sends what it asks for and hands downloaded
-    /// blocks to the chain in order.
-    fn drive_sync(&mut self) {
-        let tip = self.ctx.chain.tip();
-        let reader = self.ctx.chain.reader().clone();
-        let actions = self.sync.drive(Instant::now(), &tip, &reader);
-        if let Some((conn, locator)) = actions.headers {
-            self.send(
-                conn,
-                &Message::GetHeaders {
-                    locator,
-                    stop: None,
-                },
-            );
-        }
-        for (conn, hashes) in actions.blocks {
-            self.send_get_data(conn, hashes.into_iter().map(InvItem::Block).collect());
-        }
-        for (conn, block) in actions.submit {
-            if let Err(error) = self.blocks.try_send((conn, block)) {
-                let (conn, block) = error.into_inner();
-                self.sync.unsubmit(conn, block);
-            }
-        }
-    }
-
-    /// Publishes the sync status, and logs progress while syncing.
-    fn report_sync(&mut self) {
-        let tip = self.ctx.chain.tip();
-        let status = self.sync.status(&tip);
-        self.sync_status.send_replace(status);
-        if status.syncing && self.last_progress_log.elapsed() >= PROGRESS_LOG_INTERVAL {
-            self.last_progress_log = Instant::now();
-            tracing::info!(
-                height = status.current_height.value(),
-                target = status.target_height.value(),
-                blocks_per_sec = format!("{:.1}", status.blocks_per_sec),
-                txs_per_sec = format!("{:.0}", status.txs_per_sec),
-                eta_secs = status.eta_secs,
-                peers = status.peers,
-                "syncing"
-            );
-        }
-        if self.was_syncing && !status.syncing {
-            tracing::info!(
-                height = tip.height().value(),
-                "synced; following new blocks"
-            );
-        }
-        self.was_syncing = status.syncing;
-    }
-
-    // ---- verdicts ----------------------------------------------------------------------
-
-    fn on_outcome(&mut self, outcome: Outcome) {
-        match outcome {
-            Outcome::Tx { conn, id, result } => match result {
-                Ok(()) => {}
-                Err(SubmitError::Rejected(e)) if e.is_intrinsic() => {
-                    self.punish(conn, Misbehaviour::InvalidTransaction(e.to_string()));
-                }
-                // A race (nonce used meanwhile, pool full): an honest peer can send it.
-                Err(SubmitError::Rejected(_)) => {}
-                Err(SubmitError::Unavailable(error)) => {
-                    tracing::debug!(%id, %error, "could not check a relayed transaction");
-                    self.relay.forget_recent(&InvItem::Tx(id));
-                }
-            },
-            Outcome::Block { conn, hash, result } => {
-                if self.sync.is_submitted(&hash) {
-                    let judgement = match &result {
-                        Ok(Verdict::Accepted | Verdict::AlreadyKnown | Verdict::Orphaned) => {
-                            Judgement::Accepted
-                        }
-                        Ok(Verdict::Rejected(Rejection::NotYetValid { .. })) | Err(_) => {
-                            Judgement::Inconclusive
-                        }
-                        Ok(Verdict::Rejected(_)) => Judgement::Invalid,
-                    };
-                    if let Some(sender) = self.sync.on_verdict(&hash, judgement) {
-                        let reason = match result {
-                            Ok(Verdict::Rejected(rejection)) => rejection.to_string(),
-                            _ => format!("block {hash} is invalid"),
-                        };
-                        self.punish(sender, Misbehaviour::InvalidBlock(reason));
-                    }
-                } else {
-                    self.on_block_outcome(conn, hash, result);
-                }
-                self.drive_sync();
-            }
-        }
-    }
-
-    fn on_block_outcome(
-        &mut self,
-        conn: ConnId,
-        hash: BlockHash,
-        result: Result<Verdict, tern_core::chain::ChainError>,
-    ) {
-        match result {
-            Ok(verdict) => match verdict {
-                Verdict::Accepted | Verdict::AlreadyKnown => {}
-                // We lack its ancestors: ask the sender where its chain leaves ours.
-                Verdict::Orphaned => self.sync.hint(conn),
-                // It may become valid once our clock catches up: fetch it again then.
-                Verdict::Rejected(Rejection::NotYetValid { .. }) => {
-                    self.relay.forget_recent(&InvItem::Block(hash));
-                }
-                Verdict::Rejected(rejection) => {
-                    self.punish(conn, Misbehaviour::InvalidBlock(rejection.to_string()));
-                }
-            },
-            Err(error) => {
-                tracing::error!(%hash, %error, "the chain could not take a block");
-                self.relay.forget_recent(&InvItem::Block(hash));
-            }
-        }
-    }
-
-    // ---- announcements -----------------------------------------------------------------
-
-    fn on_chain_update(&mut self, update: &ChainUpdate) {
-        let hashes: Vec<BlockHash> = update.connected.iter().map(Block::hash).collect();
-        self.announce_blocks(&hashes);
-    }
-
-    /// Blocks go out at once, to every peer that does not know them.
-    fn announce_blocks(&mut self, hashes: &[BlockHash]) {
-        let items: Vec<InvItem> = hashes.iter().map(|h| InvItem::Block(*h)).collect();
-        for item in &items {
-            self.relay.mark_recent(*item);
-        }
-        self.announce(&items);
-    }
-
-    /// Transactions go out in one batch per peer per tick.
-    fn flush_announcements(&mut self) {
-        if self.pending_announcements.is_empty() {
-            return;
-        }
-        let items: Vec<InvItem> = self
-            .pending_announcements
-            .drain(..)
-            .map(InvItem::Tx)
-            .collect();
-        self.announce(&items);
-    }
-
-    fn announce(&mut self, items: &[InvItem]) {
-        for conn in self.ready_peers() {
-            let fresh = self.relay.to_announce(conn, items);
-            for chunk in fresh.chunks(MAX_INVENTORY_PER_MESSAGE) {
-                if !self.send(conn, &Message::Inventory(chunk.to_vec())) {
-                    break;
-                }
-            }
-        }
-    }
-
     // ---- housekeeping ------------------------------------------------------------------
 
     fn housekeeping(&mut self) {
@@ -887,94 +574,6 @@ impl Manager {
         for addr in self.book.candidates(wanted, &exclude) {
             self.dial(addr);
         }
-    }
-
-    // ---- commands ----------------------------------------------------------------------
-
-    fn on_command(&mut self, command: Command) {
-        match command {
-            Command::Info(reply) => {
-                let _ = reply.send(self.info());
-            }
-            Command::Peers(reply) => {
-                let _ = reply.send(self.peer_infos());
-            }
-            Command::AddPeer(addr, reply) => {
-                self.seeds.insert(addr);
-                self.book.add_heard(addr);
-                let connected = self.connections.values().any(|c| {
-                    c.addr == addr || c.peer.as_ref().and_then(|p| p.listen_addr) == Some(addr)
-                });
-                if !connected {
-                    self.dial(addr);
-                }
-                let _ = reply.send(());
-            }
-            Command::Ban {
-                target,
-                duration,
-                reply,
-            } => {
-                self.bans.ban(target, duration, "banned by the operator");
-                let matching: Vec<ConnId> = self
-                    .connections
-                    .iter()
-                    .filter(|(_, c)| match target {
-                        BanTarget::Node(id) => c.peer.as_ref().is_some_and(|p| p.node_id == id),
-                        BanTarget::Ip(ip) => c.addr.ip() == ip,
-                    })
-                    .map(|(id, _)| *id)
-                    .collect();
-                for conn in &matching {
-                    self.kick(*conn, "banned by the operator");
-                }
-                let _ = reply.send(matching.len());
-            }
-            Command::Unban(target, reply) => {
-                let _ = reply.send(self.bans.unban(&target));
-            }
-            Command::Bans(reply) => {
-                let _ = reply.send(self.bans.list());
-            }
-        }
-    }
-
-    fn info(&self) -> NetworkInfo {
-        let ready = |d: Direction| self.count(|c| c.peer.is_some() && c.direction == d);
-        NetworkInfo {
-            node_id: self.node_id,
-            listen_addr: self.listen_addr,
-            inbound: ready(Direction::Inbound),
-            outbound: ready(Direction::Outbound),
-            known_addresses: self.book.len(),
-            bans: self.bans.list().len(),
-            relay: self.relay.stats(),
-        }
-    }
-
-    fn peer_infos(&self) -> Vec<PeerInfo> {
-        let mut peers: Vec<PeerInfo> = self
-            .connections
-            .values()
-            .filter_map(|c| {
-                let peer = c.peer.as_ref()?;
-                let rtt = peer.stats.rtt_micros.load(Ordering::Relaxed);
-                Some(PeerInfo {
-                    node_id: peer.node_id,
-                    addr: c.addr,
-                    listen_addr: peer.listen_addr,
-                    direction: c.direction,
-                    best_height: peer.best_height,
-                    best_hash: peer.best_hash,
-                    user_agent: peer.hello.user_agent.clone(),
-                    connected_for: peer.connected_at.elapsed(),
-                    rtt: (rtt > 0).then(|| Duration::from_micros(rtt)),
-                    stats: Arc::clone(&peer.stats),
-                })
-            })
-            .collect();
-        peers.sort_by_key(|p| p.addr);
-        peers
     }
 }
 

@@ -1,0 +1,99 @@
+//! The manager's answers to [`NetworkHandle`](crate::p2p::NetworkHandle) requests: info,
+//! peers, adding peers, bans.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::Manager;
+use crate::p2p::bans::BanTarget;
+use crate::p2p::handle::{Command, NetworkInfo, PeerInfo};
+use crate::p2p::{ConnId, Direction};
+
+impl Manager {
+    pub(super) fn on_command(&mut self, command: Command) {
+        match command {
+            Command::Info(reply) => {
+                let _ = reply.send(self.info());
+            }
+            Command::Peers(reply) => {
+                let _ = reply.send(self.peer_infos());
+            }
+            Command::AddPeer(addr, reply) => {
+                self.seeds.insert(addr);
+                self.book.add_heard(addr);
+                let connected = self.connections.values().any(|c| {
+                    c.addr == addr || c.peer.as_ref().and_then(|p| p.listen_addr) == Some(addr)
+                });
+                if !connected {
+                    self.dial(addr);
+                }
+                let _ = reply.send(());
+            }
+            Command::Ban {
+                target,
+                duration,
+                reply,
+            } => {
+                self.bans.ban(target, duration, "banned by the operator");
+                let matching: Vec<ConnId> = self
+                    .connections
+                    .iter()
+                    .filter(|(_, c)| match target {
+                        BanTarget::Node(id) => c.peer.as_ref().is_some_and(|p| p.node_id == id),
+                        BanTarget::Ip(ip) => c.addr.ip() == ip,
+                    })
+                    .map(|(id, _)| *id)
+                    .collect();
+                for conn in &matching {
+                    self.kick(*conn, "banned by the operator");
+                }
+                let _ = reply.send(matching.len());
+            }
+            Command::Unban(target, reply) => {
+                let _ = reply.send(self.bans.unban(&target));
+            }
+            Command::Bans(reply) => {
+                let _ = reply.send(self.bans.list());
+            }
+        }
+    }
+
+    pub(super) fn info(&self) -> NetworkInfo {
+        let ready = |d: Direction| self.count(|c| c.peer.is_some() && c.direction == d);
+        NetworkInfo {
+            node_id: self.node_id,
+            listen_addr: self.listen_addr,
+            inbound: ready(Direction::Inbound),
+            outbound: ready(Direction::Outbound),
+            known_addresses: self.book.len(),
+            bans: self.bans.list().len(),
+            relay: self.relay.stats(),
+        }
+    }
+
+    pub(super) fn peer_infos(&self) -> Vec<PeerInfo> {
+        let mut peers: Vec<PeerInfo> = self
+            .connections
+            .values()
+            .filter_map(|c| {
+                let peer = c.peer.as_ref()?;
+                let rtt = peer.stats.rtt_micros.load(Ordering::Relaxed);
+                Some(PeerInfo {
+                    node_id: peer.node_id,
+                    addr: c.addr,
+                    listen_addr: peer.listen_addr,
+                    direction: c.direction,
+                    best_height: peer.best_height,
+                    best_hash: peer.best_hash,
+                    user_agent: peer.hello.user_agent.clone(),
+                    connected_for: peer.connected_at.elapsed(),
+                    rtt: (rtt > 0).then(|| Duration::from_micros(rtt)),
+                    stats: Arc::clone(&peer.stats),
+                })
+            })
+            .collect();
+        peers.sort_by_key(|p| p.addr);
+        peers
+    }
+}
