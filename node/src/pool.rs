@@ -169,7 +169,8 @@ impl PoolHandle {
         let _ = synced.wait_for(|hash| *hash == tip).await;
     }
 
-    /// The id of every transaction admitted from now on.
+    /// The id of every transaction admitted from now on, and of every transaction a reorg
+    /// returns to the pool.
     pub fn subscribe_admitted(&self) -> broadcast::Receiver<TxId> {
         self.admitted.subscribe()
     }
@@ -182,8 +183,20 @@ impl PoolHandle {
     fn apply(&self, update: &ChainUpdate) -> Result<(), String> {
         let needed = self.lock().accounts_needed(update);
         let accounts = self.accounts(needed)?;
-        self.lock()
-            .apply_update(update, &accounts, Timestamp::now());
+        let mut pool = self.lock();
+        pool.apply_update(update, &accounts, Timestamp::now());
+        // Transactions a reorg gave back are announced again like new ones: peers on
+        // the winning side may never have seen them.
+        let returned: Vec<TxId> = update
+            .returned_transactions()
+            .iter()
+            .map(SignedTransaction::id)
+            .filter(|id| pool.contains(id))
+            .collect();
+        drop(pool);
+        for id in returned {
+            let _ = self.admitted.send(id);
+        }
         Ok(())
     }
 

@@ -170,6 +170,11 @@ async fn a_healed_split_converges_on_the_side_with_more_work() {
         large[0].has_pending(txid, PATIENCE).await,
         "the reorged-out transaction did not return to the pool"
     );
+    // ...and is announced again: the winning side, which never saw it, gets it too.
+    assert!(
+        small[0].has_pending(txid, PATIENCE).await,
+        "the returned transaction was not relayed to the winning side"
+    );
     let confirmed = mine(&large[0]).await;
     wait_for_tip(&all, confirmed).await;
     for node in &nodes {

@@ -242,8 +242,9 @@ impl Sync {
         for hash in &extension.dropped {
             self.forget_block(hash);
         }
-        let full = headers.len() == super::message::MAX_HEADERS_PER_MESSAGE
-            && extension.added == headers.len();
+        // A full answer means the peer has more, even if we kept fewer (at the pending
+        // bound): it is asked again once the bodies catch up.
+        let full = headers.len() == super::message::MAX_HEADERS_PER_MESSAGE;
         let chain_work = self.chain.last().map(|h| h.work);
         if let Some(state) = self.peers.get_mut(&peer) {
             if let Some(last) = headers.last() {
