@@ -16,9 +16,7 @@ use std::time::{Duration, Instant};
 
 use tern_core::crypto::dev_secret_key;
 use tern_core::mempool::MempoolConfig;
-use tern_core::tx::Transaction;
-use tern_core::types::Amount;
-use tern_tests::net::{dev_spec, line, NodeOptions, TestNode};
+use tern_tests::net::{dev_spec, dev_transfer, line, NodeOptions, TestNode};
 
 const TRANSACTIONS: u64 = 1_000;
 const SENDERS: u64 = 10;
@@ -91,16 +89,7 @@ async fn run() {
     let mut ticker = tokio::time::interval(SUBMIT_INTERVAL);
     for i in 0..TRANSACTIONS {
         ticker.tick().await;
-        let from = dev_secret_key((i % SENDERS) as u32);
-        let tx = Transaction {
-            chain_id: spec.consensus.chain_id,
-            from: from.address(),
-            to: dev_secret_key(9).address(),
-            amount: Amount::from_base_units(1 + i),
-            fee: Amount::from_base_units(1_000),
-            nonce: i / SENDERS,
-        }
-        .sign(&from);
+        let tx = dev_transfer(&spec, (i % SENDERS) as u32, 9, 1 + i, i / SENDERS);
         submitted.insert(tx.id(), Instant::now());
         a.node.pool().submit(tx).await.unwrap();
     }

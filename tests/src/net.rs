@@ -5,9 +5,11 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use tern_core::crypto::dev_secret_key;
 use tern_core::genesis::ChainSpec;
 use tern_core::mempool::MempoolConfig;
-use tern_core::types::{BlockHash, TxId};
+use tern_core::tx::{SignedTransaction, Transaction};
+use tern_core::types::{Amount, BlockHash, TxId};
 use tern_node::p2p::P2pConfig;
 use tern_node::service::{Node, NodeConfig, StartError};
 use tern_rpc::server::RpcConfig;
@@ -59,6 +61,27 @@ impl NodeOptions {
         self.outbound_target = target;
         self
     }
+}
+
+/// A transfer of `amount` from dev account `from` to dev account `to` with `nonce`, on
+/// `spec`'s chain, paying a fee of 1,000 (above every test pool's minimum).
+pub fn dev_transfer(
+    spec: &ChainSpec,
+    from: u32,
+    to: u32,
+    amount: u64,
+    nonce: u64,
+) -> SignedTransaction {
+    let key = dev_secret_key(from);
+    Transaction {
+        chain_id: spec.consensus.chain_id,
+        from: key.address(),
+        to: dev_secret_key(to).address(),
+        amount: Amount::from_base_units(amount),
+        fee: Amount::from_base_units(1_000),
+        nonce,
+    }
+    .sign(&key)
 }
 
 /// The dev chain spec.

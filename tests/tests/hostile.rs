@@ -13,13 +13,12 @@ use std::time::Duration;
 
 use tern_core::crypto::dev_secret_key;
 use tern_core::testkit::ChainBuilder;
-use tern_core::tx::Transaction;
-use tern_core::types::{Amount, TxId};
+use tern_core::types::TxId;
 use tern_node::p2p::message::{InvItem, Message, MAX_INVENTORY_PER_MESSAGE};
 use tern_node::p2p::relay::MAX_IN_FLIGHT_PER_PEER;
 use tern_node::p2p::transport::MAX_MESSAGE_LEN;
 use tern_tests::hostile::{hello_for, HostilePeer};
-use tern_tests::net::{dev_spec, eventually, NodeOptions, TestNode};
+use tern_tests::net::{dev_spec, dev_transfer, eventually, NodeOptions, TestNode};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -37,17 +36,7 @@ async fn honest_pair() -> (TestNode, TestNode) {
 
 /// A transfer submitted at A reaches B: relay still works.
 async fn still_relays(a: &TestNode, b: &TestNode, nonce: u64) {
-    let spec = dev_spec();
-    let from = dev_secret_key(0);
-    let tx = Transaction {
-        chain_id: spec.consensus.chain_id,
-        from: from.address(),
-        to: dev_secret_key(1).address(),
-        amount: Amount::from_base_units(10),
-        fee: Amount::from_base_units(1_000),
-        nonce,
-    }
-    .sign(&from);
+    let tx = dev_transfer(&dev_spec(), 0, 1, 10, nonce);
     let id = tx.id();
     a.node.pool().submit(tx).await.unwrap();
     assert!(
@@ -207,16 +196,7 @@ async fn an_invalid_block_gets_the_peer_banned() {
 async fn unsolicited_data_gets_the_peer_banned() {
     let (a, b) = honest_pair().await;
     let spec = dev_spec();
-    let from = dev_secret_key(4);
-    let tx = Transaction {
-        chain_id: spec.consensus.chain_id,
-        from: from.address(),
-        to: dev_secret_key(5).address(),
-        amount: Amount::from_base_units(1),
-        fee: Amount::from_base_units(1_000),
-        nonce: 0,
-    }
-    .sign(&from);
+    let tx = dev_transfer(&spec, 4, 5, 1, 0);
     let mut peer = HostilePeer::connect(a.p2p_addr(), &hello_for(&spec))
         .await
         .unwrap();

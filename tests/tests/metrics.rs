@@ -12,9 +12,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use tern_core::crypto::dev_secret_key;
-use tern_core::tx::Transaction;
-use tern_core::types::Amount;
-use tern_tests::net::{dev_spec, eventually, NodeOptions, TestNode};
+use tern_tests::net::{dev_spec, dev_transfer, eventually, NodeOptions, TestNode};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -54,16 +52,7 @@ async fn metrics_and_health_follow_the_node() {
         .await
         .unwrap();
     let spec = dev_spec();
-    let from = dev_secret_key(0);
-    let tx = Transaction {
-        chain_id: spec.consensus.chain_id,
-        from: from.address(),
-        to: dev_secret_key(1).address(),
-        amount: Amount::from_base_units(5),
-        fee: Amount::from_base_units(1_000),
-        nonce: 0,
-    }
-    .sign(&from);
+    let tx = dev_transfer(&spec, 0, 1, 5, 0);
     a.node.pool().submit(tx).await.unwrap();
     a.node
         .miner()
@@ -71,15 +60,7 @@ async fn metrics_and_health_follow_the_node() {
         .await
         .unwrap();
     // Nonce 0 again, now used: one rejection, reason nonce_too_low.
-    let stale = Transaction {
-        chain_id: spec.consensus.chain_id,
-        from: from.address(),
-        to: dev_secret_key(2).address(),
-        amount: Amount::from_base_units(6),
-        fee: Amount::from_base_units(1_000),
-        nonce: 0,
-    }
-    .sign(&from);
+    let stale = dev_transfer(&spec, 0, 2, 6, 0);
     assert!(a.node.pool().submit(stale).await.is_err());
     // One RPC call to count.
     let rpc = a.node.rpc_addr().unwrap();

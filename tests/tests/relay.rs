@@ -11,10 +11,8 @@
 use std::time::Duration;
 
 use tern_core::crypto::dev_secret_key;
-use tern_core::tx::Transaction;
-use tern_core::types::Amount;
 use tern_node::p2p::message::MessageKind;
-use tern_tests::net::{dev_spec, eventually, line, NodeOptions, TestNode};
+use tern_tests::net::{dev_spec, dev_transfer, eventually, line, NodeOptions, TestNode};
 
 const PATIENCE: Duration = Duration::from_secs(30);
 
@@ -33,17 +31,7 @@ async fn transactions_and_blocks_cross_a_line_of_five_nodes_once_per_link() {
     // Twenty transfers from three senders, submitted at A.
     let mut ids = Vec::new();
     for i in 0..20u64 {
-        let from = dev_secret_key((i % 3) as u32);
-        let to = dev_secret_key(5);
-        let tx = Transaction {
-            chain_id: spec.consensus.chain_id,
-            from: from.address(),
-            to: to.address(),
-            amount: Amount::from_base_units(1_000 + i),
-            fee: Amount::from_base_units(1_000),
-            nonce: i / 3,
-        }
-        .sign(&from);
+        let tx = dev_transfer(&spec, (i % 3) as u32, 5, 1_000 + i, i / 3);
         ids.push(tx.id());
         a.node.pool().submit(tx).await.unwrap();
     }

@@ -13,10 +13,9 @@ use std::time::Duration;
 
 use tern_core::crypto::dev_secret_key;
 use tern_core::genesis::ChainSpec;
-use tern_core::tx::Transaction;
-use tern_core::types::{Amount, BlockHash};
+use tern_core::types::BlockHash;
 use tern_node::p2p::bans::BanTarget;
-use tern_tests::net::{NodeOptions, TestNode};
+use tern_tests::net::{dev_transfer, NodeOptions, TestNode};
 
 const PATIENCE: Duration = Duration::from_secs(60);
 
@@ -108,16 +107,7 @@ async fn a_healed_split_converges_on_the_side_with_more_work() {
     }
 
     // A transaction only the large side sees, mined there in the first of its blocks.
-    let from = dev_secret_key(3);
-    let tx = Transaction {
-        chain_id: spec.consensus.chain_id,
-        from: from.address(),
-        to: dev_secret_key(4).address(),
-        amount: Amount::from_base_units(12_345),
-        fee: Amount::from_base_units(1_000),
-        nonce: 0,
-    }
-    .sign(&from);
+    let tx = dev_transfer(&spec, 3, 4, 12_345, 0);
     let txid = tx.id();
     large[0].node.pool().submit(tx).await.unwrap();
 
