@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use tern_core::block::Block;
 use tern_core::chain::ChainHandle;
 use tern_core::encoding::{self, DecodeError};
 use tokio::net::TcpStream;
@@ -160,6 +161,12 @@ pub(crate) enum PeerEvent {
     },
     /// A message for the manager to handle.
     Message { conn: ConnId, message: Message },
+    /// A block, with whether its transactions match its header's Merkle root.
+    Block {
+        conn: ConnId,
+        block: Box<Block>,
+        body_matches: bool,
+    },
     /// The connection ended; nothing more will come from `conn`.
     Closed { conn: ConnId, reason: CloseReason },
 }
@@ -478,13 +485,33 @@ impl Session<'_> {
                 self.spend_announce_budget(items.len())?;
                 self.forward(Message::Inventory(items)).await
             }
+            Message::Block(block) => self.forward_block(*block).await,
             other @ (Message::GetAddrs
             | Message::Addrs(_)
             | Message::NotFound(_)
             | Message::Tx(_)
-            | Message::Block(_)
             | Message::Headers(_)) => self.forward(other).await,
         }
+    }
+
+    /// Checks a block's body against its header's Merkle root on the blocking pool (up to
+    /// tens of milliseconds for the largest blocks), so the manager never does it.
+    async fn forward_block(&self, block: Block) -> Result<(), CloseReason> {
+        let (block, body_matches) = tokio::task::spawn_blocking(move || {
+            let matches = block.computed_merkle_root() == block.header.merkle_root;
+            (block, matches)
+        })
+        .await
+        .map_err(|_| CloseReason::Closed)?;
+        self.ctx
+            .events
+            .send(PeerEvent::Block {
+                conn: self.conn,
+                block: Box::new(block),
+                body_matches,
+            })
+            .await
+            .map_err(|_| CloseReason::Closed)
     }
 
     async fn forward(&self, message: Message) -> Result<(), CloseReason> {

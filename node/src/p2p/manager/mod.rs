@@ -346,6 +346,15 @@ impl Manager {
                 }
             }
             PeerEvent::Message { conn, message } => self.on_message(conn, message),
+            PeerEvent::Block {
+                conn,
+                block,
+                body_matches,
+            } => {
+                if self.peer(conn).is_some() {
+                    self.on_block(conn, *block, body_matches);
+                }
+            }
             PeerEvent::Closed { conn, reason } => self.on_closed(conn, reason),
         }
     }

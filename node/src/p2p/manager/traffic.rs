@@ -46,7 +46,6 @@ impl Manager {
                 self.drive_sync();
             }
             Message::Tx(tx) => self.on_tx(conn, *tx),
-            Message::Block(block) => self.on_block(conn, *block),
             Message::Headers(headers) => self.on_headers(conn, headers),
             other => tracing::debug!(kind = ?other.kind(), "message not for the manager"),
         }
@@ -123,10 +122,10 @@ impl Manager {
         }
     }
 
-    pub(super) fn on_block(&mut self, conn: ConnId, block: Block) {
+    pub(super) fn on_block(&mut self, conn: ConnId, block: Block, body_matches: bool) {
         let hash = block.hash();
         let item = InvItem::Block(hash);
-        let block = match self.sync.on_block(conn, block) {
+        let block = match self.sync.on_block(conn, block, body_matches) {
             Ok(Some(block)) => block,
             Ok(None) => {
                 // Sync took it (or it was a late answer to a sync request).

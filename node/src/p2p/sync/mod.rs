@@ -268,8 +268,15 @@ impl Sync {
     }
 
     /// Takes a block from `peer` if sync asked for it. Gives the block back if sync has
-    /// nothing to do with it, so relay can judge it.
-    pub fn on_block(&mut self, peer: ConnId, block: Block) -> Result<Option<Block>, SyncError> {
+    /// nothing to do with it, so relay can judge it. `body_matches` says whether its
+    /// transactions match its header's Merkle root (the connection task checked, on the
+    /// blocking pool, so the manager never hashes a whole block).
+    pub fn on_block(
+        &mut self,
+        peer: ConnId,
+        block: Block,
+        body_matches: bool,
+    ) -> Result<Option<Block>, SyncError> {
         let hash = block.hash();
         let asked = self.requested.pop(&(peer, hash)).is_some();
         let wanted = self.chain.get(&hash).is_some()
@@ -281,7 +288,7 @@ impl Sync {
             return Ok(if asked { None } else { Some(block) });
         }
         // The hash covers the header, so only the body can differ from what we expect.
-        if block.computed_merkle_root() != block.header.merkle_root {
+        if !body_matches {
             return Err(SyncError::BodyMismatch(hash));
         }
         if let Some(request) = self.in_flight.remove(&hash) {
