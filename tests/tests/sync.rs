@@ -1,5 +1,6 @@
 //! Sync between real nodes on 127.0.0.1: a fresh node reaches a long chain from several
-//! peers at once, around a peer that never sends bodies.
+//! peers at once, around a peer that never sends bodies; peers that lie about headers or
+//! bodies are banned.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -139,4 +140,87 @@ async fn a_fresh_node_syncs_a_long_chain_from_several_peers_around_a_staller() {
     for node in sources {
         node.shutdown().await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bodies_that_do_not_match_their_headers_and_bad_headers_get_the_sender_banned() {
+    let spec = dev_spec();
+    let keys: Vec<_> = (0..10).map(dev_secret_key).collect();
+    let mut builder = ChainBuilder::new(spec.clone());
+    let genesis = builder.genesis();
+    let blocks = builder.extend(&genesis, 20, &keys, 2, dev_secret_key(0).address());
+    let headers: Vec<_> = blocks.iter().map(|b| b.header).collect();
+    let work = blocks
+        .iter()
+        .fold(spec.genesis_header().target.work(), |w, b| {
+            w.saturating_add(b.header.target.work())
+        });
+    let mut hello = hello_for(&spec);
+    hello.best_height = blocks.last().unwrap().header.height;
+    hello.best_hash = blocks.last().unwrap().hash();
+    hello.cumulative_work = work;
+    let fresh = TestNode::start(NodeOptions::dev()).await.unwrap();
+
+    // Headers that are fine, then a body with a transaction left out.
+    let mut liar = HostilePeer::connect(fresh.p2p_addr(), &hello)
+        .await
+        .unwrap();
+    let mut asked_for_bodies = false;
+    while let Some(message) = liar.recv(Duration::from_secs(20)).await {
+        match message {
+            Message::GetHeaders { .. } => {
+                liar.send(&Message::Headers(headers.clone())).await.unwrap();
+            }
+            Message::GetData(items) => {
+                asked_for_bodies = true;
+                let mut tampered = blocks[0].clone();
+                tampered.transactions.pop();
+                assert!(items.contains(&tern_node::p2p::message::InvItem::Block(tampered.hash())));
+                let _ = liar.send(&Message::Block(Box::new(tampered))).await;
+                break;
+            }
+            _ => {}
+        }
+    }
+    assert!(asked_for_bodies);
+    assert!(liar.is_closed_within(Duration::from_secs(20)).await);
+    let id = liar.key.id().to_string();
+    let network = fresh.node.network().clone();
+    let banned = eventually(Duration::from_secs(20), || {
+        let network = network.clone();
+        let id = id.clone();
+        async move { network.bans().await.unwrap().iter().any(|b| b.target == id) }
+    })
+    .await;
+    assert!(
+        banned,
+        "a body that does not match its header gets its sender banned"
+    );
+
+    // Headers that break a rule (a height out of sequence) get the sender banned too. Once
+    // the first liar is gone, nobody claims its chain: the next peer is asked for headers.
+    assert!(fresh.reaches_peers(0, Duration::from_secs(20)).await);
+    let mut liar = HostilePeer::connect(fresh.p2p_addr(), &hello)
+        .await
+        .unwrap();
+    while let Some(message) = liar.recv(Duration::from_secs(20)).await {
+        if let Message::GetHeaders { .. } = message {
+            let mut bad = headers.clone();
+            bad[5].height = tern_core::types::Height(99);
+            let _ = liar.send(&Message::Headers(bad)).await;
+            break;
+        }
+    }
+    assert!(liar.is_closed_within(Duration::from_secs(20)).await);
+    let id = liar.key.id().to_string();
+    let banned = eventually(Duration::from_secs(20), || {
+        let network = network.clone();
+        let id = id.clone();
+        async move { network.bans().await.unwrap().iter().any(|b| b.target == id) }
+    })
+    .await;
+    assert!(banned, "invalid headers get their sender banned");
+    assert_eq!(fresh.node.chain().tip().height().value(), 0);
+    drop(network);
+    fresh.shutdown().await;
 }

@@ -191,6 +191,9 @@ impl Manager {
         for (conn, hashes) in actions.blocks {
             self.send_get_data(conn, hashes.into_iter().map(InvItem::Block).collect());
         }
+        for conn in actions.drop {
+            self.kick(conn, "stalled: requested blocks never came");
+        }
         for (conn, block) in actions.submit {
             if let Err(error) = self.blocks.try_send((conn, block)) {
                 let (conn, block) = error.into_inner();

@@ -51,6 +51,10 @@ pub const SUBMIT_AHEAD: usize = 32;
 /// (peer, block) requests remembered, so a late answer is not taken for unsolicited data.
 pub const REMEMBERED_REQUESTS: usize = 16_384;
 
+/// Timed-out block requests in a row after which a peer is dropped: it claims a chain it
+/// does not serve. Not banned: an overloaded honest peer looks the same.
+pub const MAX_STALLS: u32 = 3;
+
 /// Blocks a peer may have in flight to start with...
 pub const INITIAL_ALLOWANCE: usize = 16;
 /// ...and at most, after many deliveries.
@@ -90,6 +94,8 @@ struct SyncPeer {
     exhausted: bool,
     /// It sent a block we cannot place: it has a chain we lack, whatever its hello said.
     hinted: bool,
+    /// Requests that timed out since its last delivery.
+    stalls: u32,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -107,6 +113,8 @@ pub struct Actions {
     pub blocks: Vec<(ConnId, Vec<BlockHash>)>,
     /// Blocks to hand to the chain actor, in order, with the peer that sent each.
     pub submit: Vec<(ConnId, Block)>,
+    /// Peers to disconnect: they stalled [`MAX_STALLS`] times in a row.
+    pub drop: Vec<ConnId>,
 }
 
 /// Why a peer's sync data was refused. Each gets the peer banned.
@@ -182,14 +190,24 @@ impl Sync {
                 in_flight: 0,
                 exhausted: false,
                 hinted: false,
+                stalls: 0,
             },
         );
     }
 
-    /// A peer left; what it was fetching goes to others at the next [`Sync::drive`].
+    /// A peer left; what it was fetching goes to others at the next [`Sync::drive`]. If no
+    /// peer left claims the pending chain's work, nobody can serve it: it is dropped (and
+    /// asked for again from whoever shows more work later).
     pub fn remove_peer(&mut self, peer: ConnId) {
         self.peers.remove(&peer);
         self.in_flight.retain(|_, r| r.peer != peer);
+        if let Some(work) = self.chain.last().map(|h| h.work) {
+            if !self.peers.values().any(|s| s.claimed >= work) {
+                for hash in self.chain.clear() {
+                    self.forget_block(&hash);
+                }
+            }
+        }
         if self.header_request.is_some_and(|r| r.peer == peer) {
             self.header_request = None;
         }
@@ -297,6 +315,7 @@ impl Sync {
             }
         }
         if let Some(state) = self.peers.get_mut(&peer) {
+            state.stalls = 0;
             state.allowance = (state.allowance + 1).min(MAX_ALLOWANCE);
             state.best_height = state.best_height.max(block.header.height);
         }
@@ -355,9 +374,10 @@ impl Sync {
 
     /// Expires late requests and decides what to ask and submit next.
     pub fn drive(&mut self, now: Instant, tip: &TipInfo, reader: &ChainReader) -> Actions {
-        self.expire(now);
+        let drop = self.expire(now);
         let mut actions = Actions {
             headers: self.next_header_request(now, tip, reader),
+            drop,
             ..Actions::default()
         };
         actions.blocks = self.next_block_requests(now);
@@ -366,7 +386,8 @@ impl Sync {
         actions
     }
 
-    fn expire(&mut self, now: Instant) {
+    /// Ends late requests; returns the peers that have now stalled too often.
+    fn expire(&mut self, now: Instant) -> Vec<ConnId> {
         let late: Vec<(BlockHash, ConnId)> = self
             .in_flight
             .iter()
@@ -379,6 +400,7 @@ impl Sync {
             if let Some(state) = self.peers.get_mut(&peer) {
                 state.in_flight = state.in_flight.saturating_sub(1);
                 state.allowance = (state.allowance / 2).max(1);
+                state.stalls = state.stalls.saturating_add(1);
             }
         }
         if let Some(request) = self.header_request {
@@ -389,6 +411,11 @@ impl Sync {
                 }
             }
         }
+        self.peers
+            .iter()
+            .filter(|(_, s)| s.stalls >= MAX_STALLS)
+            .map(|(peer, _)| *peer)
+            .collect()
     }
 
     fn next_header_request(
