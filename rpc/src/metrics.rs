@@ -65,7 +65,7 @@ impl RpcMetrics {
     }
 
     fn observe(&self, method: &str, seconds: f64, error: bool) {
-        let known = crate::openrpc::method_names(true).contains(&method)
+        let known = crate::openrpc::is_method(method)
             || method.ends_with("subscribeHeads")
             || method.ends_with("subscribeStatus");
         let label = MethodLabel {

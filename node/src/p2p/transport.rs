@@ -210,7 +210,9 @@ impl FrameReader {
         if rest.len() > len {
             return Err(TransportError::Overrun);
         }
-        let mut message = Vec::with_capacity(len);
+        // Grown as chunks arrive, not reserved from the declared length: a peer that
+        // declares 8 MiB and sends 4 bytes costs us 4 bytes, not 8 MiB.
+        let mut message = Vec::with_capacity(len.min(MAX_CHUNK_PLAINTEXT));
         message.extend_from_slice(rest);
         while message.len() < len {
             let chunk = self.read_chunk().await?;
