@@ -1,6 +1,6 @@
 //! The chain actor through its handle: submissions from many tasks, the tip on `watch`,
-//! updates on `broadcast`, queries that do not queue behind block processing, and a clean
-//! stop when the last handle goes.
+//! every update once on the event stream, queries that do not queue behind block
+//! processing, and a clean stop when the last handle goes, which ends the stream.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -9,7 +9,7 @@
     missing_docs
 )]
 
-use tern_core::chain::{spawn, Chain, Verdict};
+use tern_core::chain::{spawn, Chain, ChainEvent, Verdict};
 use tern_core::crypto::dev_secret_key;
 use tern_core::genesis::ChainSpec;
 use tern_core::testkit::ChainBuilder;
@@ -21,7 +21,7 @@ async fn blocks_submitted_through_handles_move_the_tip_and_reach_subscribers() {
     let dir = tempfile::tempdir().unwrap();
     let (handle, thread) = spawn(Chain::open(dir.path(), spec.clone()).unwrap()).unwrap();
     let mut tip = handle.watch_tip();
-    let mut updates = handle.subscribe();
+    let mut events = handle.events();
 
     let mut builder = ChainBuilder::new(spec);
     let keys: Vec<_> = (0..3).map(dev_secret_key).collect();
@@ -51,7 +51,10 @@ async fn blocks_submitted_through_handles_move_the_tip_and_reach_subscribers() {
 
     // Every block was announced exactly once, in order, across the updates.
     let mut connected = Vec::new();
-    while let Ok(update) = updates.try_recv() {
+    while connected.len() < blocks.len() {
+        let Some(ChainEvent::Update(update)) = events.next().await else {
+            panic!("the stream ended or lagged before every block was announced");
+        };
         assert!(update.disconnected.is_empty());
         connected.extend(update.connected.iter().map(|b| b.hash()));
     }
@@ -65,6 +68,19 @@ async fn blocks_submitted_through_handles_move_the_tip_and_reach_subscribers() {
     let info = handle.reader().transaction(&tx.id()).unwrap().unwrap();
     assert_eq!(info.confirmations, 16);
 
+    // Queries on the blocking pool answer the same.
+    let id = tx.id();
+    let again = handle
+        .reads()
+        .run(move |reader| reader.transaction(&id))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(again, info);
+
+    // The stream holds nothing open: the last handle going stops the actor, and the
+    // stream ends with it.
     drop(handle);
     thread.join().unwrap().unwrap();
+    assert!(events.next().await.is_none());
 }

@@ -22,6 +22,8 @@ pub struct FileConfig {
     pub datadir: Option<PathBuf>,
     /// Log filter, as in `RUST_LOG`.
     pub log: Option<String>,
+    /// Warn below this much free space in the data directory, in MiB.
+    pub min_free_space: Option<u64>,
     /// Peer-to-peer settings.
     #[serde(default)]
     pub p2p: P2pSection,
@@ -128,6 +130,11 @@ genesis = "dev"
 # Log filter, as in RUST_LOG (e.g. "info,tern_node::p2p=debug"). RUST_LOG and --log win.
 log = "info"
 
+# Warn when the data directory's file system has less free space than this, in MiB.
+# A node whose disk fills up stops (with a non-zero exit) rather than run on unable to
+# write; it resumes where it stopped once space is freed.
+min_free_space = {min_free_space}
+
 [p2p]
 # Accept connections from peers (false: dial out only).
 listen = true
@@ -167,6 +174,7 @@ threads = 1
         max_inbound = p2p.max_inbound,
         per_ip = p2p.max_inbound_per_ip,
         rpc_addr = rpc.addr,
+        min_free_space = crate::service::DEFAULT_MIN_FREE_SPACE_MIB,
     )
 }
 
@@ -190,6 +198,10 @@ mod tests {
         assert_eq!(config.rpc.admin, Some(false));
         assert_eq!(config.mining.enabled, Some(false));
         assert_eq!(config.mining.threads, Some(1));
+        assert_eq!(
+            config.min_free_space,
+            Some(crate::service::DEFAULT_MIN_FREE_SPACE_MIB)
+        );
     }
 
     #[test]

@@ -10,7 +10,10 @@
 //! | [`mining`] | the mining loop and its nonce-search threads, and on-demand blocks for development chains |
 //! | [`p2p`] | the gossip network: Noise transport, messages, peer manager, relay, bans, sync |
 //! | [`rpc_backend`] | the node as the RPC server sees it |
-//! | [`service`] | [`service::Node`]: starts every part in order and stops them in reverse |
+//! | [`service`] | [`service::Node`]: starts every part in order and stops them in reverse; the task tree |
+//! | [`tasks`] | the task manager: every task and thread spawned through it, critical failures, [`tasks::Health`] |
+//! | [`disk`] | free space in the data directory, warned about before it runs out |
+//! | [`fault`] | panics on purpose at a chosen point, for tests (debug builds only) |
 //! | [`run`] | `tern node`: flags, signals, logging |
 //! | [`metrics`] | `/metrics` (Prometheus), `/healthy` and `/ready` on a small HTTP listener |
 //! | [`config`] | the TOML configuration file and `tern config default` |
@@ -29,12 +32,22 @@
 //!
 //! ## Concurrency notes
 //!
-//! Signature checks and nonce searches run on tokio's blocking pool, never on the async
-//! workers. The mempool lock is held only for synchronous sections and never across an
+//! Every task and thread is spawned through [`tasks::TaskExecutor`]; the table in
+//! [`service`] lists them. A panic anywhere, a critical task that ends early, or a store
+//! that cannot be written turns [`tasks::Health`] to failed and stops the node with a
+//! non-zero exit. Shutdown joins every task: nothing is left running, and no timeout
+//! stands in for ownership.
+//!
+//! Signature checks, nonce searches and every store read made from async code run on
+//! tokio's blocking pool ([`tern_core::chain::AsyncChainReader`]), never on the async
+//! workers. Work awaited in place on the blocking pool is part of the task that awaits
+//! it. The mempool lock is held only for synchronous sections and never across an
 //! `.await`.
 
 pub mod cli_error;
 pub mod config;
+pub mod disk;
+pub mod fault;
 pub mod metrics;
 pub mod mining;
 pub mod p2p;
@@ -42,5 +55,6 @@ pub mod pool;
 pub mod rpc_backend;
 pub mod run;
 pub mod service;
+pub mod tasks;
 pub mod testnet;
 pub mod wallet;

@@ -3,17 +3,23 @@
 //! - `GET /metrics`: Prometheus (OpenMetrics) text: chain height, peers, mempool size and
 //!   bytes, blocks and transactions connected, transactions admitted, mempool rejections
 //!   by reason, bytes in and out, RPC calls and latency by method.
-//! - `GET /healthy`: 200 while the node runs.
-//! - `GET /ready`: 200 when the node has peers and is not syncing, else 503 with the
-//!   reason.
+//! - `GET /healthy`: 200 while the node runs; 503 naming the failed task and the cause
+//!   from the moment a critical failure happens (see [`crate::tasks`]) until the process
+//!   exits.
+//! - `GET /ready`: 200 when the node is healthy, has peers and is not syncing, else 503
+//!   with the reason.
 //!
-//! Gauges and the counters kept elsewhere (mempool, network) are read at scrape time; the
-//! chain counters follow the chain's updates.
+//! Gauges and the counters kept elsewhere (mempool, network, free disk space) are read
+//! at scrape time; the chain counters follow the chain's events. At most
+//! [`MAX_METRICS_CONNECTIONS`] connections are served at once; more wait in the kernel's
+//! accept queue.
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
@@ -24,13 +30,21 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
-use tern_core::chain::ChainHandle;
+use tern_core::chain::{ChainEvent, ChainHandle};
 use tern_rpc::metrics::RpcMetrics;
 use tokio::net::TcpListener;
-use tokio::task::JoinHandle;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
 
 use crate::p2p::NetworkHandle;
 use crate::pool::PoolHandle;
+use crate::tasks::{Health, TaskExecutor};
+
+/// Metrics connections served at once.
+pub const MAX_METRICS_CONNECTIONS: usize = 16;
+
+/// How long one metrics connection may stay open.
+pub const METRICS_CONNECTION_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// `direction="in"|"out"|"inbound"|"outbound"`.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -57,6 +71,9 @@ pub struct Metrics {
     transactions_admitted: Counter,
     rejections: Family<ReasonLabel, Counter>,
     bytes: Family<DirectionLabel, Counter>,
+    datadir_free: Gauge,
+    /// The disk monitor's last measurement.
+    free_bytes: Arc<AtomicU64>,
     /// What the scrape-time counters read last, to add only the difference.
     last: Mutex<Snapshot>,
     /// RPC figures, filled in by the RPC server's middleware.
@@ -71,8 +88,9 @@ struct Snapshot {
     admitted: u64,
 }
 
-impl Default for Metrics {
-    fn default() -> Metrics {
+impl Metrics {
+    /// Every metric, with free disk space read from `free_bytes` (the disk monitor's).
+    pub fn new(free_bytes: Arc<AtomicU64>) -> Metrics {
         let mut metrics = Metrics {
             registry: Registry::default(),
             height: Gauge::default(),
@@ -84,6 +102,8 @@ impl Default for Metrics {
             transactions_admitted: Counter::default(),
             rejections: Family::default(),
             bytes: Family::default(),
+            datadir_free: Gauge::default(),
+            free_bytes,
             last: Mutex::new(Snapshot::default()),
             rpc: Arc::new(RpcMetrics::default()),
         };
@@ -133,6 +153,11 @@ impl Default for Metrics {
             "Bytes over peer connections, by direction",
             metrics.bytes.clone(),
         );
+        r.register(
+            "tern_datadir_free_bytes",
+            "Bytes free on the file system of the data directory",
+            metrics.datadir_free.clone(),
+        );
         metrics.rpc.register(&mut metrics.registry);
         metrics
     }
@@ -145,6 +170,9 @@ fn direction(direction: &'static str) -> DirectionLabel {
 impl Metrics {
     /// Reads the gauges and the counters kept elsewhere.
     async fn refresh(&self, chain: &ChainHandle, pool: &PoolHandle, network: &NetworkHandle) {
+        let free = self.free_bytes.load(Ordering::Relaxed);
+        self.datadir_free
+            .set(i64::try_from(free).unwrap_or(i64::MAX));
         let tip = chain.tip();
         self.height
             .set(i64::try_from(tip.height().value()).unwrap_or(i64::MAX));
@@ -191,71 +219,85 @@ impl Metrics {
 
 /// Counts blocks and transactions as the chain connects them. Ends with the chain.
 async fn follow_chain(chain: ChainHandle, metrics: Arc<Metrics>) {
-    let mut updates = chain.subscribe();
-    let mut tips = chain.watch_tip();
+    let mut events = chain.events();
     drop(chain);
-    loop {
-        tokio::select! {
-            update = updates.recv() => match update {
-                Ok(update) => {
-                    let blocks = update.connected.len() as u64;
-                    let txs: usize = update.connected.iter().map(|b| b.transactions.len()).sum();
-                    metrics.blocks_connected.inc_by(blocks);
-                    metrics.transactions_connected.inc_by(txs as u64);
-                }
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
-            },
-            changed = tips.changed() => if changed.is_err() { return },
+    while let Some(event) = events.next().await {
+        if let ChainEvent::Update(update) = event {
+            let blocks = update.connected.len() as u64;
+            let txs: usize = update.connected.iter().map(|b| b.transactions.len()).sum();
+            metrics.blocks_connected.inc_by(blocks);
+            metrics.transactions_connected.inc_by(txs as u64);
         }
     }
 }
 
 /// What the metrics endpoint reads.
 #[derive(Debug, Clone)]
-struct Sources {
-    metrics: Arc<Metrics>,
-    chain: ChainHandle,
-    pool: PoolHandle,
-    network: NetworkHandle,
+pub struct Sources {
+    /// The counters and gauges.
+    pub metrics: Arc<Metrics>,
+    /// The chain, for the tip.
+    pub chain: ChainHandle,
+    /// The mempool.
+    pub pool: PoolHandle,
+    /// The network.
+    pub network: NetworkHandle,
+    /// Whether the node has failed.
+    pub health: Health,
 }
 
-/// Starts the listener on `addr`; the returned tasks end when aborted.
+/// Starts the listener on `addr` as the critical task `metrics`, until `stop` fires.
+/// Returns the address it listens on.
 pub async fn serve(
     addr: SocketAddr,
-    metrics: Arc<Metrics>,
-    chain: ChainHandle,
-    pool: PoolHandle,
-    network: NetworkHandle,
-) -> std::io::Result<(SocketAddr, Vec<JoinHandle<()>>)> {
+    sources: Sources,
+    tasks: &TaskExecutor,
+    stop: CancellationToken,
+) -> std::io::Result<SocketAddr> {
     let listener = TcpListener::bind(addr).await?;
     let bound = listener.local_addr()?;
-    let follower = tokio::spawn(follow_chain(chain.clone(), Arc::clone(&metrics)));
-    let sources = Sources {
-        metrics,
-        chain,
-        pool,
-        network,
-    };
-    let server = tokio::spawn(async move {
+    tasks.spawn(
+        "metrics follower",
+        follow_chain(sources.chain.clone(), Arc::clone(&sources.metrics)),
+    );
+    let connections = Arc::new(Semaphore::new(MAX_METRICS_CONNECTIONS));
+    let executor = tasks.clone();
+    tasks.spawn_critical("metrics", async move {
         loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            let permit = tokio::select! {
+                () = stop.cancelled() => return,
+                permit = Arc::clone(&connections).acquire_owned() => match permit {
+                    Ok(permit) => permit,
+                    Err(_) => return,
+                },
+            };
+            let accepted = tokio::select! {
+                () = stop.cancelled() => return,
+                accepted = listener.accept() => accepted,
+            };
+            let Ok((stream, _)) = accepted else {
+                // Out of file descriptors, typically: wait instead of spinning.
+                tokio::time::sleep(Duration::from_millis(100)).await;
                 continue;
             };
             let sources = sources.clone();
-            tokio::spawn(async move {
+            let stop = stop.clone();
+            executor.spawn("metrics connection", async move {
+                let _permit = permit;
                 let service = hyper::service::service_fn(move |request| {
                     let sources = sources.clone();
                     async move { Ok::<_, Infallible>(answer(&sources, &request).await) }
                 });
                 let connection = hyper::server::conn::http1::Builder::new()
                     .serve_connection(TokioIo::new(stream), service);
-                let _ = tokio::time::timeout(std::time::Duration::from_secs(30), connection).await;
+                tokio::select! {
+                    () = stop.cancelled() => {}
+                    _ = tokio::time::timeout(METRICS_CONNECTION_TIMEOUT, connection) => {}
+                }
             });
         }
     });
-    Ok((bound, vec![follower, server]))
+    Ok(bound)
 }
 
 async fn answer(sources: &Sources, request: &Request<Incoming>) -> Response<Full<Bytes>> {
@@ -280,8 +322,22 @@ async fn answer(sources: &Sources, request: &Request<Incoming>) -> Response<Full
                 sources.metrics.encode(),
             )
         }
-        "/healthy" => respond(StatusCode::OK, plain, "ok\n".into()),
+        "/healthy" => match sources.health.failure() {
+            Some(failure) => respond(
+                StatusCode::SERVICE_UNAVAILABLE,
+                plain,
+                format!("failed: {failure}\n"),
+            ),
+            None => respond(StatusCode::OK, plain, "ok\n".into()),
+        },
         "/ready" => {
+            if let Some(failure) = sources.health.failure() {
+                return respond(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    plain,
+                    format!("not ready: failed: {failure}\n"),
+                );
+            }
             let peers = sources
                 .network
                 .info()

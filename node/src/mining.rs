@@ -24,6 +24,7 @@ use tern_core::types::{Address, BlockHash, Timestamp};
 use tokio::sync::{mpsc, watch};
 
 use crate::pool::PoolHandle;
+use crate::tasks::TaskExecutor;
 
 /// Nonces each search thread tries between checks for a reason to stop.
 const NONCES_PER_ROUND: u64 = 20_000;
@@ -70,28 +71,41 @@ pub enum MineError {
 #[derive(Debug, Clone)]
 pub struct MinerHandle {
     settings: watch::Sender<Option<MinerSettings>>,
+    /// True while the mining loop is parked, waiting for settings that mine.
+    parked: watch::Receiver<bool>,
     blocks_found: Arc<AtomicU64>,
     chain: ChainHandle,
     pool: PoolHandle,
+    tasks: TaskExecutor,
 }
 
 impl MinerHandle {
-    /// Starts the mining loop (idle until [`Self::start`]). It stops when every handle is
-    /// dropped.
+    /// Starts the mining loop (idle until [`Self::start`]) as the critical task `miner`.
+    /// It stops when the chain stops or every handle is dropped.
     pub fn spawn(
         chain: ChainHandle,
         pool: PoolHandle,
         initial: Option<MinerSettings>,
+        tasks: &TaskExecutor,
     ) -> MinerHandle {
         let (settings, receiver) = watch::channel(initial);
+        let (parked_sender, parked) = watch::channel(false);
         let blocks_found = Arc::new(AtomicU64::new(0));
         let handle = MinerHandle {
             settings,
+            parked,
             blocks_found: Arc::clone(&blocks_found),
             chain: chain.clone(),
             pool: pool.clone(),
+            tasks: tasks.clone(),
         };
-        tokio::spawn(mining_loop(chain, pool, receiver, blocks_found));
+        let miner = Miner {
+            chain,
+            pool,
+            tasks: tasks.clone(),
+            parked: parked_sender,
+        };
+        tasks.spawn_critical("miner", mining_loop(miner, receiver, blocks_found));
         handle
     }
 
@@ -108,6 +122,14 @@ impl MinerHandle {
                 settings.threads = 0;
             }
         });
+    }
+
+    /// Waits until the mining loop is parked (after [`Self::stop`], once the block in
+    /// hand, if any, has been submitted): from then on it mines nothing until started.
+    pub async fn wait_idle(&self) {
+        let mut parked = self.parked.clone();
+        // An error means the loop has ended, which is as idle as it gets.
+        let _ = parked.wait_for(|parked| *parked).await;
     }
 
     /// What the miner is doing.
@@ -133,9 +155,9 @@ impl MinerHandle {
             // Templates must not offer what the tip already includes.
             let _ = tokio::time::timeout(Duration::from_secs(10), self.pool.wait_synced(tip.hash))
                 .await;
-            let template = template(&self.chain, &self.pool, reward)?;
+            let template = template(&self.chain, &self.pool, reward).await?;
             let stop = Arc::new(AtomicBool::new(false));
-            let Some(block) = search(template, 1, stop).await else {
+            let Some(block) = search(&self.tasks, template, 1, stop).await else {
                 continue;
             };
             let hash = block.hash();
@@ -162,14 +184,27 @@ impl MinerHandle {
     }
 }
 
-fn template(chain: &ChainHandle, pool: &PoolHandle, reward: Address) -> Result<Block, MineError> {
-    let reader = chain.reader();
+/// What the mining loop works with.
+struct Miner {
+    chain: ChainHandle,
+    pool: PoolHandle,
+    tasks: TaskExecutor,
+    parked: watch::Sender<bool>,
+}
+
+async fn template(
+    chain: &ChainHandle,
+    pool: &PoolHandle,
+    reward: Address,
+) -> Result<Block, MineError> {
     let tip = chain.tip();
-    let parent = reader
-        .parent_context(&tip.hash)
+    let parent = chain
+        .reads()
+        .run(move |reader| reader.parent_context(&tip.hash))
+        .await
         .map_err(|e| MineError::Failed(e.to_string()))?
         .ok_or_else(|| MineError::Failed("the tip is not in the index".into()))?;
-    let params = &reader.spec().consensus;
+    let params = &chain.reader().spec().consensus;
     let (max_count, max_bytes) = transaction_limits(params);
     Ok(block_template(
         params,
@@ -182,13 +217,18 @@ fn template(chain: &ChainHandle, pool: &PoolHandle, reward: Address) -> Result<B
 
 /// Searches nonces for `block` on `threads` blocking threads until one is found or `stop`
 /// is set.
-async fn search(block: Block, threads: usize, stop: Arc<AtomicBool>) -> Option<Block> {
+async fn search(
+    tasks: &TaskExecutor,
+    block: Block,
+    threads: usize,
+    stop: Arc<AtomicBool>,
+) -> Option<Block> {
     let threads = threads.max(1);
     let (found, mut results) = mpsc::channel(threads);
     let stride = u64::MAX / threads as u64;
     for i in 0..threads {
         let (block, stop, found) = (block.clone(), Arc::clone(&stop), found.clone());
-        tokio::task::spawn_blocking(move || {
+        tasks.spawn_blocking("nonce search", move || {
             let mut start = stride.saturating_mul(i as u64);
             while !stop.load(Ordering::Relaxed) {
                 if let Some(nonce) = search_nonce(&block.header, start, NONCES_PER_ROUND) {
@@ -208,20 +248,29 @@ async fn search(block: Block, threads: usize, stop: Arc<AtomicBool>) -> Option<B
 }
 
 async fn mining_loop(
-    chain: ChainHandle,
-    pool: PoolHandle,
+    miner: Miner,
     mut settings: watch::Receiver<Option<MinerSettings>>,
     blocks_found: Arc<AtomicU64>,
 ) {
+    let Miner {
+        chain,
+        pool,
+        tasks,
+        parked,
+    } = miner;
     let mut tips = chain.watch_tip();
     let mut admissions = pool.watch_admissions();
     let spec = chain.reader().spec().clone();
     loop {
         let current = *settings.borrow_and_update();
         let Some(MinerSettings { threads, reward }) = current.filter(|s| s.threads > 0) else {
-            if settings.changed().await.is_err() {
-                return;
+            parked.send_replace(true);
+            tokio::select! {
+                changed = settings.changed() => if changed.is_err() { return },
+                // A closed tip channel means the chain stopped: so does the miner.
+                changed = tips.changed() => if changed.is_err() { return } else { continue },
             }
+            parked.send_replace(false);
             continue;
         };
         if spec.dev_mining {
@@ -243,7 +292,7 @@ async fn mining_loop(
                 continue;
             }
         }
-        let block = match template(&chain, &pool, reward) {
+        let block = match template(&chain, &pool, reward).await {
             Ok(block) => block,
             Err(error) => {
                 tracing::error!(%error, "cannot build a block template");
@@ -254,7 +303,7 @@ async fn mining_loop(
         tips.borrow_and_update();
         admissions.borrow_and_update();
         let stop = Arc::new(AtomicBool::new(false));
-        let search = search(block, threads, Arc::clone(&stop));
+        let search = search(&tasks, block, threads, Arc::clone(&stop));
         tokio::pin!(search);
         let refresh = tokio::time::sleep(TEMPLATE_REFRESH);
         tokio::pin!(refresh);

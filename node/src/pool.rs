@@ -7,13 +7,14 @@
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use tern_core::chain::{ChainHandle, ChainUpdate};
+use tern_core::chain::{ChainEvent, ChainEvents, ChainHandle, ChainUpdate};
 use tern_core::mempool::{self, Admission, Mempool, MempoolConfig, MempoolError, MempoolStats};
-use tern_core::state::MemoryState;
+use tern_core::state::{AccountView, MemoryState};
 use tern_core::tx::SignedTransaction;
 use tern_core::types::{Address, BlockHash, Timestamp, TxId};
 use tokio::sync::{broadcast, watch};
-use tokio::task::JoinHandle;
+
+use crate::tasks::TaskExecutor;
 
 /// Why a transaction was not admitted.
 #[derive(Debug, thiserror::Error)]
@@ -44,12 +45,13 @@ pub struct PoolHandle {
 pub const ADMITTED_BACKLOG: usize = 16_384;
 
 impl PoolHandle {
-    /// A pool following `chain`, and the task that keeps it following.
-    pub fn start(chain: ChainHandle, config: MempoolConfig) -> (PoolHandle, JoinHandle<()>) {
+    /// A pool following `chain`, kept following by the critical task `mempool follower`,
+    /// which ends when the chain stops.
+    pub fn start(chain: ChainHandle, config: MempoolConfig, tasks: &TaskExecutor) -> PoolHandle {
         let chain_id = chain.reader().spec().consensus.chain_id;
         let pool = Arc::new(Mutex::new(Mempool::new(chain_id, config)));
         let (synced_sender, synced) = watch::channel(chain.tip().hash);
-        let updates = chain.subscribe();
+        let events = chain.events();
         let (admissions, _) = watch::channel(0);
         let (admitted, _) = broadcast::channel(ADMITTED_BACKLOG);
         let handle = PoolHandle {
@@ -59,8 +61,11 @@ impl PoolHandle {
             admissions,
             admitted,
         };
-        let follower = tokio::spawn(follow(handle.clone(), updates, synced_sender));
-        (handle, follower)
+        tasks.spawn_critical(
+            "mempool follower",
+            follow(handle.clone(), events, synced_sender),
+        );
+        handle
     }
 
     fn lock(&self) -> MutexGuard<'_, Mempool> {
@@ -77,31 +82,43 @@ impl PoolHandle {
     ) -> Vec<Result<Admission, SubmitError>> {
         let chain_id = self.chain.reader().spec().consensus.chain_id;
         let count = txs.len();
+        let unavailable = |error: String| {
+            (0..count)
+                .map(|_| Err(SubmitError::Unavailable(error.clone())))
+                .collect()
+        };
         let verified =
             match tokio::task::spawn_blocking(move || mempool::verify_many(txs, chain_id)).await {
                 Ok(verified) => verified,
-                Err(e) => {
-                    let error = e.to_string();
-                    return (0..count)
-                        .map(|_| Err(SubmitError::Unavailable(error.clone())))
-                        .collect();
-                }
+                Err(e) => return unavailable(e.to_string()),
             };
+        let mut senders: Vec<Address> = verified
+            .iter()
+            .filter_map(|v| Some(v.as_ref().ok()?.get().tx().from))
+            .collect();
+        senders.sort_unstable();
+        senders.dedup();
+        let accounts = match self.accounts(senders).await {
+            Ok(accounts) => accounts,
+            Err(error) => return unavailable(error),
+        };
         verified
             .into_iter()
-            .map(|verified| self.admit(verified?))
+            .map(|verified| self.admit(verified?, &accounts))
             .collect()
     }
 
-    /// Admits a transaction whose stateless checks passed, against the sender's tip account.
-    fn admit(&self, verified: mempool::VerifiedTransaction) -> Result<Admission, SubmitError> {
+    /// Admits a transaction whose stateless checks passed, against its sender's tip
+    /// account (read beforehand, off the async threads).
+    fn admit(
+        &self,
+        verified: mempool::VerifiedTransaction,
+        accounts: &MemoryState,
+    ) -> Result<Admission, SubmitError> {
         let id = verified.get().id();
-        let sender = verified.get().tx().from;
-        let account = self
-            .chain
-            .reader()
-            .account(&sender)
-            .map_err(|e| SubmitError::Unavailable(e.to_string()))?;
+        let account = accounts
+            .account(&verified.get().tx().from)
+            .unwrap_or_default();
         let admission = self
             .lock()
             .admit_verified(verified, account, Timestamp::now())?;
@@ -119,7 +136,11 @@ impl PoolHandle {
         let verified = tokio::task::spawn_blocking(move || mempool::verify(tx, chain_id))
             .await
             .map_err(|e| SubmitError::Unavailable(e.to_string()))??;
-        self.admit(verified)
+        let accounts = self
+            .accounts(vec![verified.get().tx().from])
+            .await
+            .map_err(SubmitError::Unavailable)?;
+        self.admit(verified, &accounts)
     }
 
     /// Figures for RPC and metrics.
@@ -128,12 +149,12 @@ impl PoolHandle {
     }
 
     /// The next nonce `sender` should use, counting its pending transactions.
-    pub fn next_nonce(&self, sender: &Address) -> Result<u64, SubmitError> {
-        let account = self
-            .chain
-            .reader()
-            .account(sender)
-            .map_err(|e| SubmitError::Unavailable(e.to_string()))?;
+    pub async fn next_nonce(&self, sender: &Address) -> Result<u64, SubmitError> {
+        let accounts = self
+            .accounts(vec![*sender])
+            .await
+            .map_err(SubmitError::Unavailable)?;
+        let account = accounts.account(sender).unwrap_or_default();
         Ok(self.lock().next_nonce(sender, &account))
     }
 
@@ -180,9 +201,9 @@ impl PoolHandle {
         self.admissions.subscribe()
     }
 
-    fn apply(&self, update: &ChainUpdate) -> Result<(), String> {
+    async fn apply(&self, update: &ChainUpdate) -> Result<(), String> {
         let needed = self.lock().accounts_needed(update);
-        let accounts = self.accounts(needed)?;
+        let accounts = self.accounts(needed).await?;
         let mut pool = self.lock();
         pool.apply_update(update, &accounts, Timestamp::now());
         // Transactions a reorg gave back are announced again like new ones: peers on
@@ -200,54 +221,44 @@ impl PoolHandle {
         Ok(())
     }
 
-    fn revalidate_all(&self) -> Result<(), String> {
+    async fn revalidate_all(&self) -> Result<(), String> {
         let senders = self.lock().senders();
-        let accounts = self.accounts(senders)?;
+        let accounts = self.accounts(senders).await?;
         self.lock().revalidate_all(&accounts);
         Ok(())
     }
 
-    /// Tip accounts of `addresses`, read outside the lock.
-    fn accounts(&self, addresses: Vec<Address>) -> Result<MemoryState, String> {
-        let reader = self.chain.reader();
-        let accounts = addresses
-            .into_iter()
-            .map(|a| reader.account(&a).map(|account| (a, account)))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| e.to_string())?;
-        Ok(MemoryState::new(accounts))
+    /// Tip accounts of `addresses`, read outside the lock and off the async threads.
+    async fn accounts(&self, addresses: Vec<Address>) -> Result<MemoryState, String> {
+        self.chain
+            .reads()
+            .run(move |reader| {
+                addresses
+                    .into_iter()
+                    .map(|a| reader.account(&a).map(|account| (a, account)))
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .await
+            .map(MemoryState::new)
+            .map_err(|e| e.to_string())
     }
 }
 
-/// Applies every chain update to the pool, and says which tip it has reached.
-async fn follow(
-    pool: PoolHandle,
-    mut updates: broadcast::Receiver<Arc<ChainUpdate>>,
-    synced: watch::Sender<BlockHash>,
-) {
-    let mut tips = pool.chain.watch_tip();
-    loop {
-        let received = tokio::select! {
-            received = updates.recv() => received,
-            changed = tips.changed() => match changed {
-                // The update itself comes through `updates`.
-                Ok(()) => continue,
-                // The chain stopped.
-                Err(_) => return,
-            },
-        };
-        let result = match received {
-            Ok(update) => pool.apply(&update).map(|()| update.tip.hash),
-            Err(broadcast::error::RecvError::Lagged(missed)) => {
+/// Applies every chain update to the pool, and says which tip it has reached. Ends when
+/// the chain stops.
+async fn follow(pool: PoolHandle, mut events: ChainEvents, synced: watch::Sender<BlockHash>) {
+    while let Some(event) = events.next().await {
+        let result = match event {
+            ChainEvent::Update(update) => pool.apply(&update).await.map(|()| update.tip.hash),
+            ChainEvent::Lagged { missed } => {
                 // Updates were missed, so transactions of disconnected blocks may not come
                 // back; everything pending is still checked against the tip.
                 tracing::warn!(
                     missed,
                     "mempool fell behind the chain; revalidating everything"
                 );
-                pool.revalidate_all().map(|()| pool.chain.tip().hash)
+                pool.revalidate_all().await.map(|()| pool.chain.tip().hash)
             }
-            Err(broadcast::error::RecvError::Closed) => return,
         };
         match result {
             Ok(tip) => {

@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tern_core::chain::{ChainHandle, ChainReader};
+use tern_core::chain::{AsyncChainReader, ChainEvent, ChainHandle};
 use tern_core::mempool::MempoolStats;
 use tern_core::tx::SignedTransaction;
 use tern_core::types::{Address, Amount, BlockHash, TxId};
@@ -21,6 +21,7 @@ use crate::p2p::bans::{BanTarget, BanTargetError};
 use crate::p2p::message::MessageKind;
 use crate::p2p::{Direction, NetworkHandle};
 use crate::pool::{PoolHandle, SubmitError};
+use crate::tasks::{Health, TaskExecutor};
 
 /// The node's parts the RPC server uses.
 #[derive(Debug, Clone)]
@@ -29,26 +30,30 @@ pub struct NodeRpc {
     pool: PoolHandle,
     miner: MinerHandle,
     network: NetworkHandle,
+    health: Health,
     heads: Arc<HeadsLog>,
 }
 
 impl NodeRpc {
-    /// The backend over these parts; starts the task that records tip changes for
-    /// subscribers.
+    /// The backend over these parts; starts the critical task `rpc heads` that records
+    /// tip changes for subscribers.
     pub fn new(
         chain: ChainHandle,
         pool: PoolHandle,
         miner: MinerHandle,
         network: NetworkHandle,
+        health: Health,
+        tasks: &TaskExecutor,
     ) -> Self {
         let prefix = chain.reader().spec().address_prefix;
         let heads = Arc::new(HeadsLog::new(new_epoch(), prefix));
-        tokio::spawn(record_heads(chain.clone(), Arc::clone(&heads)));
+        tasks.spawn_critical("rpc heads", record_heads(chain.clone(), Arc::clone(&heads)));
         NodeRpc {
             chain,
             pool,
             miner,
             network,
+            health,
             heads,
         }
     }
@@ -63,36 +68,32 @@ fn new_epoch() -> u64 {
 }
 
 /// Records every chain update in `heads`; if updates were missed, starts a new epoch so
-/// subscribers resync instead of missing events.
+/// subscribers resync instead of missing events. Ends when the chain stops.
 async fn record_heads(chain: ChainHandle, heads: Arc<HeadsLog>) {
-    let mut updates = chain.subscribe();
-    let mut tips = chain.watch_tip();
-    loop {
-        let received = tokio::select! {
-            received = updates.recv() => received,
-            changed = tips.changed() => match changed {
-                Ok(()) => continue,
-                Err(_) => return,
-            },
-        };
-        match received {
-            Ok(update) => heads.record(&update),
-            Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
+    let mut events = chain.events();
+    drop(chain);
+    while let Some(event) = events.next().await {
+        match event {
+            ChainEvent::Update(update) => heads.record(&update),
+            ChainEvent::Lagged { missed } => {
                 tracing::warn!(
                     missed,
                     "head subscribers must resync: chain updates were missed"
                 );
                 heads.restart(new_epoch());
             }
-            Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
         }
     }
 }
 
 #[async_trait]
 impl NodeBackend for NodeRpc {
-    fn chain(&self) -> &ChainReader {
-        self.chain.reader()
+    fn chain(&self) -> &AsyncChainReader {
+        self.chain.reads()
+    }
+
+    fn failure(&self) -> Option<String> {
+        self.health.failure().map(|f| f.to_string())
     }
 
     fn heads(&self) -> &HeadsLog {
@@ -128,8 +129,12 @@ impl NodeBackend for NodeRpc {
         self.pool.get(id)
     }
 
-    fn pending(&self, address: &Address) -> Result<(u64, Amount), String> {
-        let nonce = self.pool.next_nonce(address).map_err(|e| e.to_string())?;
+    async fn pending(&self, address: &Address) -> Result<(u64, Amount), String> {
+        let nonce = self
+            .pool
+            .next_nonce(address)
+            .await
+            .map_err(|e| e.to_string())?;
         Ok((nonce, self.pool.pending_cost(address)))
     }
 

@@ -10,9 +10,10 @@ use tern_rpc::server::RpcConfig;
 
 use crate::cli_error::CliError;
 use crate::config::FileConfig;
+use crate::fault::FaultPlan;
 use crate::mining::MinerSettings;
 use crate::p2p::{P2pConfig, DEFAULT_P2P_PORT};
-use crate::service::{Node, NodeConfig};
+use crate::service::{Node, NodeConfig, DEFAULT_MIN_FREE_SPACE_MIB};
 
 /// Flags of `tern node`. Each overrides the same key of the `--config` file, which
 /// overrides the defaults shown by `tern config default`.
@@ -69,6 +70,10 @@ pub struct NodeArgs {
     /// Where to serve /metrics (Prometheus), /healthy and /ready [default: off].
     #[arg(long, value_name = "ADDR")]
     pub metrics_addr: Option<SocketAddr>,
+    /// Warn when the data directory's file system has less free space than this, in MiB
+    /// [default: 1024].
+    #[arg(long, value_name = "MIB")]
+    pub min_free_space: Option<u64>,
     /// Log filter, as in RUST_LOG [default: RUST_LOG, else the file's `log`, else info].
     #[arg(long, value_name = "FILTER")]
     pub log: Option<String>,
@@ -174,6 +179,12 @@ pub async fn config(args: NodeArgs) -> Result<(NodeConfig, String), CliError> {
     });
     config.mining = mining;
     config.metrics = args.metrics_addr.or(file.metrics.addr);
+    config.min_free_space = args
+        .min_free_space
+        .or(file.min_free_space)
+        .unwrap_or(DEFAULT_MIN_FREE_SPACE_MIB)
+        .saturating_mul(1 << 20);
+    config.faults = FaultPlan::from_env();
     let log = match (args.log, std::env::var("RUST_LOG").ok(), file.log) {
         (Some(flag), _, _) => flag,
         (None, Some(env), _) if !env.is_empty() => env,
@@ -188,7 +199,8 @@ fn parse_reward(spec: &ChainSpec, text: &str) -> Result<Address, CliError> {
         .map_err(|e| CliError(format!("--mine-to {text:?}: {e}")))
 }
 
-/// Runs a node until SIGINT or SIGTERM.
+/// Runs a node until SIGINT or SIGTERM, or until a critical failure: then the node is
+/// stopped in order and the command fails, naming the part that failed and why.
 pub async fn run(args: NodeArgs) -> Result<(), CliError> {
     let (config, log) = config(args).await?;
     init_logging(&log)?;
@@ -209,11 +221,20 @@ pub async fn run(args: NodeArgs) -> Result<(), CliError> {
         node_id = %node.network().node_id(),
         "node running"
     );
-    let signal = wait_for_signal().await;
-    tracing::info!(signal, "stopping");
-    node.shutdown().await;
-    tracing::info!("stopped");
-    Ok(())
+    tokio::select! {
+        signal = wait_for_signal() => tracing::info!(signal, "stopping"),
+        failure = node.failed() => tracing::error!(%failure, "stopping after a critical failure"),
+    }
+    match node.shutdown().await {
+        None => {
+            tracing::info!("stopped");
+            Ok(())
+        }
+        Some(failure) => {
+            tracing::error!(%failure, "stopped after a critical failure");
+            Err(CliError(format!("the node failed: {failure}")))
+        }
+    }
 }
 
 /// Waits for SIGINT (Ctrl-C) or SIGTERM; returns its name.
@@ -236,8 +257,11 @@ pub async fn wait_for_signal() -> &'static str {
 pub fn init_logging(filter: &str) -> Result<(), CliError> {
     let filter = tracing_subscriber::EnvFilter::try_new(filter)
         .map_err(|e| CliError(format!("log filter {filter:?}: {e}")))?;
+    // Colours only on a terminal: a log file or journald gets plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(std::io::stderr)
         .init();
     Ok(())

@@ -1,32 +1,51 @@
 //! The node service: starts the chain actor, the mempool, the network, the miner and the
-//! RPC server in order, and stops them in the reverse order.
+//! RPC server in order, every task through one [`TaskManager`], and stops them in the
+//! reverse order.
+//!
+//! The task tree, as [`Node::start`] builds it (critical tasks in bold; see
+//! [`crate::tasks`] for what critical means):
+//!
+//! | task | spawned by | ends when |
+//! |---|---|---|
+//! | **`chain`** (OS thread) | here | shutdown, or the first store error |
+//! | **`mempool follower`** | [`PoolHandle::start`] | the chain's event stream ends |
+//! | **`miner`**, `nonce search` (blocking) | [`MinerHandle::spawn`] | the chain stops |
+//! | **`network`** | [`p2p::start`] | shutdown, after every `peer` has ended |
+//! | `peer`, `transaction admission`, `block submission` | the network manager | their connection or inbox closes |
+//! | `bans writer`, `address book writer` | the network manager | the manager is gone and the last snapshot written |
+//! | **`rpc server`**, **`rpc heads`** | here, [`NodeRpc::new`] | shutdown; the chain stops |
+//! | **`metrics`**, `metrics connection`, `metrics follower` | [`crate::metrics::serve`] | shutdown; the chain stops |
+//! | `disk space` | [`crate::disk`] | shutdown |
+//! | `chain log` | here | the chain stops |
 //!
 //! Shutdown order matters: the RPC server stops taking calls first, the miner stops, peers
 //! get a goodbye and the address book is saved, and only then does the chain actor flush
-//! and close the store, so nothing writes to a closing store.
+//! and close the store, so nothing writes to a closing store. [`Node::shutdown`] returns
+//! once every task and thread has ended and the store is closed.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tern_core::chain::{self, Chain, ChainError, ChainHandle};
+use tern_core::chain::{self, Chain, ChainError, ChainEvent, ChainHandle};
 use tern_core::genesis::ChainSpec;
 use tern_core::mempool::MempoolConfig;
 use tern_rpc::server::{RpcConfig, RunningServer};
 use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
+use crate::disk::DiskMonitor;
+use crate::fault::{FaultPlan, Part};
 use crate::metrics::Metrics;
 use crate::mining::{MinerHandle, MinerSettings};
 use crate::p2p::{self, NetworkHandle, P2pConfig, P2pError};
 use crate::pool::PoolHandle;
 use crate::rpc_backend::NodeRpc;
+use crate::tasks::{CriticalFailure, FailureCause, Health, TaskManager, ThreadFailure};
 
-/// How long the network gets to say goodbye and save its files at shutdown.
-pub const NETWORK_STOP_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// How long shutdown waits for the last reader of the store to let go.
-pub const STORE_CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
+/// While shutdown waits for the store to close, how often it says what it waits for.
+const STORE_CLOSE_REMINDER: Duration = Duration::from_secs(10);
 
 /// Everything a node needs to start.
 #[derive(Debug, Clone)]
@@ -45,7 +64,14 @@ pub struct NodeConfig {
     pub mining: Option<MinerSettings>,
     /// Where to serve `/metrics`, `/healthy` and `/ready`, if anywhere.
     pub metrics: Option<SocketAddr>,
+    /// Below this much free space in the data directory, warn (bytes).
+    pub min_free_space: u64,
+    /// Where the node panics on purpose (tests; debug builds only).
+    pub faults: FaultPlan,
 }
+
+/// The default of `--min-free-space`, in MiB.
+pub const DEFAULT_MIN_FREE_SPACE_MIB: u64 = 1024;
 
 impl NodeConfig {
     /// A configuration with defaults for everything but the chain and the data dir.
@@ -58,6 +84,8 @@ impl NodeConfig {
             mempool: MempoolConfig::default(),
             mining: None,
             metrics: None,
+            min_free_space: DEFAULT_MIN_FREE_SPACE_MIB << 20,
+            faults: FaultPlan::default(),
         }
     }
 }
@@ -95,23 +123,22 @@ pub enum StartError {
     },
 }
 
-type ChainThread = std::thread::JoinHandle<Result<(), ChainError>>;
-
 /// A running node.
 #[derive(Debug)]
 pub struct Node {
+    tasks: TaskManager,
     chain: ChainHandle,
     pool: PoolHandle,
     miner: MinerHandle,
     network: NetworkHandle,
+    network_task: Option<JoinHandle<()>>,
     rpc: Option<RunningServer>,
     /// The RPC cookie file, removed at shutdown.
     cookie: Option<PathBuf>,
     metrics_addr: Option<SocketAddr>,
-    metrics_tasks: Vec<JoinHandle<()>>,
-    network_task: Option<JoinHandle<()>>,
-    pool_task: JoinHandle<()>,
-    chain_thread: Option<ChainThread>,
+    /// Stops the metrics listener and the disk monitor.
+    services: CancellationToken,
+    stopped: bool,
 }
 
 impl Node {
@@ -126,51 +153,83 @@ impl Node {
             mempool,
             mining,
             metrics,
+            min_free_space,
+            faults,
         } = config;
         let dir = data_dir.clone();
         let opened = tokio::task::spawn_blocking(move || Chain::open(&dir, spec))
             .await
             .map_err(|e| StartError::Thread(std::io::Error::other(e)))??;
-        let (chain, chain_thread) = chain::spawn(opened).map_err(StartError::Thread)?;
-        let (pool, pool_task) = PoolHandle::start(chain.clone(), mempool);
-        let miner = MinerHandle::spawn(chain.clone(), pool.clone(), None);
+        let tasks = TaskManager::new();
+        let executor = tasks.executor().clone();
+        let (chain, actor) = chain::actor(opened);
+        let fault = faults.point(Part::Chain);
+        let actor = actor.with_block_hook(move |_| fault.hit());
+        let supervisor = executor.clone();
+        executor
+            .spawn_critical_thread("chain", move || {
+                // The failure is recorded before anything following the chain can see it
+                // stop, so the chain, not a follower, is named as the cause.
+                actor
+                    .run_reporting(|ended| {
+                        let cause = match ended {
+                            Ok(()) => return,
+                            Err(ChainError::Panicked(message)) => {
+                                FailureCause::Panicked(message.clone())
+                            }
+                            Err(error) => FailureCause::Failed(error.to_string()),
+                        };
+                        supervisor.fail("chain", cause);
+                    })
+                    .map_err(|_| ThreadFailure::Reported)
+            })
+            .map_err(StartError::Thread)?;
+        let pool = PoolHandle::start(chain.clone(), mempool, &executor);
+        let miner = MinerHandle::spawn(chain.clone(), pool.clone(), None, &executor);
         p2p.data_dir = Some(data_dir.clone());
-        let network = match p2p::start(p2p, chain.clone(), pool.clone()).await {
-            Ok(network) => network,
+        let started = p2p::start(p2p, chain.clone(), pool.clone(), &executor, &faults).await;
+        let (network, network_task) = match started {
+            Ok(started) => started,
             Err(error) => {
-                stop_chain(&chain, chain_thread).await;
+                tasks.begin_shutdown();
+                chain.shutdown().await;
+                drop((chain, pool, miner));
+                tasks.wait().await;
                 return Err(error.into());
             }
         };
-        let (network, network_task) = network;
         let mut node = Node {
+            tasks,
             chain,
             pool,
             miner,
             network,
+            network_task: Some(network_task),
             rpc: None,
             cookie: None,
             metrics_addr: None,
-            metrics_tasks: Vec::new(),
-            network_task: Some(network_task),
-            pool_task,
-            chain_thread: Some(chain_thread),
+            services: CancellationToken::new(),
+            stopped: false,
         };
-        let counters = Arc::new(Metrics::default());
+        let disk = DiskMonitor::new(data_dir.clone(), min_free_space);
+        let counters = Arc::new(Metrics::new(disk.free_bytes()));
+        executor.spawn("disk space", disk.run(node.services.child_token()));
         if let Some(addr) = metrics {
             let served = crate::metrics::serve(
                 addr,
-                Arc::clone(&counters),
-                node.chain.clone(),
-                node.pool.clone(),
-                node.network.clone(),
+                crate::metrics::Sources {
+                    metrics: Arc::clone(&counters),
+                    chain: node.chain.clone(),
+                    pool: node.pool.clone(),
+                    network: node.network.clone(),
+                    health: node.health(),
+                },
+                &executor,
+                node.services.child_token(),
             )
             .await;
             match served {
-                Ok((bound, tasks)) => {
-                    node.metrics_addr = Some(bound);
-                    node.metrics_tasks = tasks;
-                }
+                Ok(bound) => node.metrics_addr = Some(bound),
                 Err(source) => {
                     node.stop().await;
                     return Err(StartError::Metrics { addr, source });
@@ -200,9 +259,15 @@ impl Node {
                 node.pool.clone(),
                 node.miner.clone(),
                 node.network.clone(),
+                node.health(),
+                &executor,
             ));
             match tern_rpc::server::start(backend, config).await {
-                Ok(server) => node.rpc = Some(server),
+                Ok(server) => {
+                    let stopped = server.handle.clone();
+                    executor.spawn_critical("rpc server", async move { stopped.stopped().await });
+                    node.rpc = Some(server);
+                }
                 Err(source) => {
                     node.stop().await;
                     return Err(StartError::Rpc { addr, source });
@@ -212,7 +277,7 @@ impl Node {
         if let Some(settings) = mining {
             node.miner.start(settings.threads, settings.reward);
         }
-        tokio::spawn(log_chain_updates(node.chain.clone()));
+        executor.spawn("chain log", log_chain_updates(node.chain.clone()));
         Ok(node)
     }
 
@@ -236,6 +301,17 @@ impl Node {
         &self.network
     }
 
+    /// Whether the node is healthy: a critical failure, once one happens.
+    pub fn health(&self) -> Health {
+        self.tasks.executor().health()
+    }
+
+    /// Resolves on the node's first critical failure: then it should be shut down, and the
+    /// process exit non-zero.
+    pub async fn failed(&self) -> Arc<CriticalFailure> {
+        self.health().failed().await
+    }
+
     /// Where the RPC server listens, if it runs.
     pub fn rpc_addr(&self) -> Option<SocketAddr> {
         self.rpc.as_ref().map(|server| server.addr)
@@ -256,23 +332,36 @@ impl Node {
         self.network.listen_addr()
     }
 
-    /// Stops every part in order and waits until the store is closed, so the data dir
-    /// can be opened again at once.
-    pub async fn shutdown(mut self) {
+    /// How many of the node's tasks and threads are running.
+    pub fn running_tasks(&self) -> usize {
+        self.tasks.running()
+    }
+
+    /// Stops every part in order, waits until every task and thread has ended, and then
+    /// until the store is closed, so the data dir can be opened again at once. Returns the
+    /// critical failure that took the node down, if one did.
+    pub async fn shutdown(mut self) -> Option<Arc<CriticalFailure>> {
         self.stop().await;
+        let failure = self.health().failure();
         let closed = self.chain.reader().closed();
-        // Our own handles go first; the tasks that still hold one end on their own once
-        // the chain has stopped.
+        // Our own handles go last; once every task has ended, only a caller that still
+        // holds a handle can keep the store open.
         drop(self);
-        if tokio::time::timeout(STORE_CLOSE_TIMEOUT, closed)
+        tokio::pin!(closed);
+        while tokio::time::timeout(STORE_CLOSE_REMINDER, &mut closed)
             .await
             .is_err()
         {
-            tracing::warn!("the store is still open: a task holds a chain reader");
+            tracing::warn!("still waiting for the store to close: something holds a chain handle");
         }
+        failure
     }
 
     async fn stop(&mut self) {
+        if std::mem::replace(&mut self.stopped, true) {
+            return;
+        }
+        self.tasks.begin_shutdown();
         if let Some(server) = self.rpc.take() {
             let _ = server.handle.stop();
             server.handle.stopped().await;
@@ -280,57 +369,35 @@ impl Node {
         if let Some(cookie) = self.cookie.take() {
             let _ = std::fs::remove_file(cookie);
         }
-        for task in self.metrics_tasks.drain(..) {
-            task.abort();
-            let _ = task.await;
-        }
+        self.services.cancel();
         self.miner.stop();
         self.network.shutdown();
-        if let Some(task) = self.network_task.take() {
-            if tokio::time::timeout(NETWORK_STOP_TIMEOUT, task)
-                .await
-                .is_err()
-            {
-                tracing::warn!("the network did not stop in time");
-            }
+        if let Some(network) = self.network_task.take() {
+            // The manager ends after every peer task has: goodbyes sent, book saved.
+            let _ = network.await;
         }
-        if let Some(thread) = self.chain_thread.take() {
-            stop_chain(&self.chain, thread).await;
-        }
-        self.pool_task.abort();
+        self.chain.shutdown().await;
+        // The rest follow the chain and end with it.
+        self.tasks.wait().await;
     }
 }
 
 impl Drop for Node {
-    /// A node dropped without [`Node::shutdown`] (a failing test, say) still closes its
-    /// store: RocksDB must not be closing while the process exits.
+    /// A node dropped without [`Node::shutdown`] (a failing test, say) still stops its
+    /// tasks and closes its store: RocksDB must not be closing while the process exits.
     fn drop(&mut self) {
         if let Some(cookie) = self.cookie.take() {
             let _ = std::fs::remove_file(cookie);
         }
-        let Some(thread) = self.chain_thread.take() else {
+        if self.stopped {
             return;
-        };
-        self.network.shutdown();
-        let chain = self.chain.clone();
+        }
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
         };
         if runtime.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread {
-            tokio::task::block_in_place(|| {
-                runtime.block_on(chain.shutdown());
-                let _ = thread.join();
-            });
+            tokio::task::block_in_place(|| runtime.block_on(self.stop()));
         }
-    }
-}
-
-async fn stop_chain(chain: &ChainHandle, thread: ChainThread) {
-    chain.shutdown().await;
-    match tokio::task::spawn_blocking(move || thread.join()).await {
-        Ok(Ok(Ok(()))) => {}
-        Ok(Ok(Err(error))) => tracing::error!(%error, "the chain did not close cleanly"),
-        _ => tracing::error!("the chain thread panicked"),
     }
 }
 
@@ -340,24 +407,15 @@ const LIVE_BLOCK_AGE_MS: u64 = 60_000;
 
 /// One line per new block and per reorg. Ends when the chain stops.
 async fn log_chain_updates(chain: ChainHandle) {
-    let mut updates = chain.subscribe();
-    let mut tips = chain.watch_tip();
+    let mut events = chain.events();
     drop(chain);
-    loop {
-        let update = tokio::select! {
-            update = updates.recv() => update,
-            changed = tips.changed() => match changed {
-                Ok(()) => continue,
-                Err(_) => return,
-            },
-        };
-        let update = match update {
-            Ok(update) => update,
-            Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
+    while let Some(event) = events.next().await {
+        let update = match event {
+            ChainEvent::Update(update) => update,
+            ChainEvent::Lagged { missed } => {
                 tracing::debug!(missed, "chain log fell behind");
                 continue;
             }
-            Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
         };
         if !update.disconnected.is_empty() {
             tracing::warn!(

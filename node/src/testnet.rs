@@ -152,9 +152,18 @@ pub async fn run(args: TestnetArgs) -> Result<(), CliError> {
     let signal = wait_for_signal();
     tokio::pin!(signal);
     let mut drawn = false;
+    let mut failed = Box::pin(futures_util::future::select_all(
+        nodes.iter().map(|node| Box::pin(node.failed())),
+    ));
+    let mut failure = None;
     loop {
         tokio::select! {
             _ = &mut signal => break,
+            (failed, index, _) = &mut failed => {
+                eprintln!("\nnode {index} failed: {failed}");
+                failure = Some(format!("node {index} failed: {failed}"));
+                break;
+            }
             _ = ticker.tick() => {
                 ticks += 1;
                 let lines = status_lines(&nodes).await;
@@ -167,12 +176,16 @@ pub async fn run(args: TestnetArgs) -> Result<(), CliError> {
             }
         }
     }
+    drop(failed);
     println!("\nstopping {} nodes", nodes.len());
     for node in nodes {
         node.shutdown().await;
     }
     println!("stopped");
-    Ok(())
+    match failure {
+        Some(failure) => Err(CliError(failure)),
+        None => Ok(()),
+    }
 }
 
 fn print_welcome(spec: &ChainSpec, root: &Root, nodes: &[Node], miners: u16) {

@@ -79,13 +79,12 @@ fn a_data_dir_in_use_by_another_node_is_refused() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    // The lock file appears once the store is open.
+    // The cookie file is written once the store is open and the RPC server runs.
     let deadline = Instant::now() + Duration::from_secs(30);
-    while !Path::new(&dir).join("chain").exists() {
+    while !Path::new(&dir).join(".cookie").exists() {
         assert!(Instant::now() < deadline, "the first node did not start");
         std::thread::sleep(Duration::from_millis(50));
     }
-    std::thread::sleep(Duration::from_millis(200));
     let line = one_line_error(&tern(&node_args(
         &dir,
         &["--p2p-addr", "127.0.0.1:0", "--rpc-addr", "127.0.0.1:0"],

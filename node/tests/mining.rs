@@ -18,12 +18,14 @@ use tern_core::tx::Transaction;
 use tern_core::types::{Address, Amount, Height};
 use tern_node::mining::{MineError, MinerHandle};
 use tern_node::pool::{PoolHandle, SubmitError};
+use tern_node::tasks::TaskManager;
 
 struct Node {
     chain: ChainHandle,
     thread: Option<std::thread::JoinHandle<Result<(), tern_core::chain::ChainError>>>,
     pool: PoolHandle,
     miner: MinerHandle,
+    _tasks: TaskManager,
     _dir: tempfile::TempDir,
 }
 
@@ -31,13 +33,15 @@ fn node(chain: &str) -> Node {
     let dir = tempfile::tempdir().unwrap();
     let (chain, thread) =
         spawn(Chain::open(dir.path(), ChainSpec::resolve(chain).unwrap()).unwrap()).unwrap();
-    let (pool, _follower) = PoolHandle::start(chain.clone(), MempoolConfig::default());
-    let miner = MinerHandle::spawn(chain.clone(), pool.clone(), None);
+    let tasks = TaskManager::new();
+    let pool = PoolHandle::start(chain.clone(), MempoolConfig::default(), tasks.executor());
+    let miner = MinerHandle::spawn(chain.clone(), pool.clone(), None, tasks.executor());
     Node {
         chain,
         thread: Some(thread),
         pool,
         miner,
+        _tasks: tasks,
         _dir: dir,
     }
 }
@@ -99,7 +103,7 @@ async fn a_submitted_transfer_is_mined_and_moves_exactly_amount_and_fee() {
         to: to.address(),
         amount: Amount::from_base_units(12_345),
         fee: Amount::from_base_units(1_000),
-        nonce: node.pool.next_nonce(&from.address()).unwrap(),
+        nonce: node.pool.next_nonce(&from.address()).await.unwrap(),
     }
     .sign(&from);
     let admission = node.pool.submit(tx.clone()).await.unwrap();
@@ -108,7 +112,7 @@ async fn a_submitted_transfer_is_mined_and_moves_exactly_amount_and_fee() {
         node.pool.submit(tx.clone()).await,
         Err(SubmitError::Rejected(MempoolError::AlreadyKnown))
     ));
-    assert_eq!(node.pool.next_nonce(&from.address()).unwrap(), 1);
+    assert_eq!(node.pool.next_nonce(&from.address()).await.unwrap(), 1);
 
     let hashes = node.miner.mine_now(1, REWARD).await.unwrap();
     let block = reader.block(&hashes[0]).unwrap().unwrap();
@@ -168,10 +172,14 @@ async fn the_miner_runs_paced_and_stops_when_told() {
     .unwrap()
     .unwrap();
     node.miner.stop();
-    // A block may be in flight when the stop lands; after that, nothing.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // A block may be in flight when the stop lands; once the loop is parked, nothing more
+    // comes from it.
+    tokio::time::timeout(Duration::from_secs(20), node.miner.wait_idle())
+        .await
+        .expect("the miner parks once stopped");
     let stopped_at = node.chain.tip().height();
-    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    // Blocks still reaching the chain would show in the pool's synced tip too.
+    node.pool.wait_synced(node.chain.tip().hash).await;
     assert_eq!(node.chain.tip().height(), stopped_at);
     let status = node.miner.status();
     assert!(status.blocks_found >= 2);
@@ -218,8 +226,10 @@ async fn shutting_the_chain_down_stops_everything_following_it() {
     let dir = tempfile::tempdir().unwrap();
     let spec = ChainSpec::resolve("dev").unwrap();
     let (chain, thread) = spawn(Chain::open(dir.path(), spec.clone()).unwrap()).unwrap();
-    let (pool, follower) = PoolHandle::start(chain.clone(), MempoolConfig::default());
-    let miner = MinerHandle::spawn(chain.clone(), pool.clone(), None);
+    let tasks = TaskManager::new();
+    let health = tasks.executor().health();
+    let pool = PoolHandle::start(chain.clone(), MempoolConfig::default(), tasks.executor());
+    let miner = MinerHandle::spawn(chain.clone(), pool.clone(), None, tasks.executor());
     miner.start(1, REWARD);
     let mut tips = chain.watch_tip();
     tokio::time::timeout(
@@ -229,11 +239,13 @@ async fn shutting_the_chain_down_stops_everything_following_it() {
     .await
     .unwrap()
     .unwrap();
+    tasks.begin_shutdown();
     chain.shutdown().await;
-    tokio::time::timeout(Duration::from_secs(10), follower)
+    // The mempool follower and the miner end with the chain: every task is joined.
+    tokio::time::timeout(Duration::from_secs(10), tasks.wait())
         .await
-        .expect("the mempool follower stops")
-        .unwrap();
+        .expect("every task following the chain stops");
+    assert!(health.failure().is_none(), "{:?}", health.failure());
     let ended = tokio::task::spawn_blocking(move || thread.join().unwrap());
     tokio::time::timeout(Duration::from_secs(10), ended)
         .await

@@ -9,91 +9,15 @@
     missing_docs
 )]
 
-use std::net::{SocketAddr, TcpListener};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
 use tern_rpc::api::{TernAdminApiClient, TernApiClient};
 use tern_rpc::net::TernNetApiClient;
 
-const TERN: &str = env!("CARGO_BIN_EXE_tern");
+mod support;
+use support::NodeProcess;
+
 const LENGTH: u64 = 2_000;
-
-/// A free port on 127.0.0.1 (free when asked; tests run few enough nodes for that to hold).
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A `tern node` child process, killed when dropped.
-struct NodeProcess {
-    child: Child,
-    p2p: SocketAddr,
-    rpc: HttpClient,
-}
-
-impl NodeProcess {
-    fn start(dir: &Path, peers: &[SocketAddr], admin: bool) -> NodeProcess {
-        let p2p = SocketAddr::from(([127, 0, 0, 1], free_port()));
-        let rpc = SocketAddr::from(([127, 0, 0, 1], free_port()));
-        let mut command = Command::new(TERN);
-        command
-            .args(["node", "--genesis", "dev", "--datadir"])
-            .arg(dir)
-            .args([
-                "--p2p-addr",
-                &p2p.to_string(),
-                "--rpc-addr",
-                &rpc.to_string(),
-            ])
-            .args(["--max-inbound-per-ip", "64", "--log", "warn"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        if admin {
-            command.arg("--rpc-admin");
-        }
-        for peer in peers {
-            command.args(["--peer", &peer.to_string()]);
-        }
-        let child = command.spawn().unwrap();
-        let rpc = HttpClientBuilder::default()
-            .build(format!("http://{rpc}"))
-            .unwrap();
-        NodeProcess { child, p2p, rpc }
-    }
-
-    /// The tip height, once the RPC server answers.
-    async fn height(&self) -> Option<u64> {
-        self.rpc.chain_info().await.ok().map(|info| info.height)
-    }
-
-    async fn wait_for_height(&self, height: u64, patience: Duration) -> bool {
-        let deadline = Instant::now() + patience;
-        while Instant::now() < deadline {
-            if self.height().await.is_some_and(|h| h >= height) {
-                return true;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        false
-    }
-
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for NodeProcess {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sync_killed_halfway_resumes_where_it_stopped() {

@@ -15,20 +15,24 @@ use crate::json::{
 pub trait TernApi {
     /// The chain and its tip.
     #[method(name = "chain_info")]
-    fn chain_info(&self) -> RpcResult<ChainInfo>;
+    async fn chain_info(&self) -> RpcResult<ChainInfo>;
 
     /// A block by hash (any branch) or height (canonical chain); whole transactions if
     /// `full`. `null` if unknown.
     #[method(name = "chain_getBlock")]
-    fn chain_get_block(&self, block: BlockId, full: Option<bool>) -> RpcResult<Option<BlockJson>>;
+    async fn chain_get_block(
+        &self,
+        block: BlockId,
+        full: Option<bool>,
+    ) -> RpcResult<Option<BlockJson>>;
 
     /// A header by hash or height. `null` if unknown.
     #[method(name = "chain_getHeader")]
-    fn chain_get_header(&self, block: BlockId) -> RpcResult<Option<HeaderJson>>;
+    async fn chain_get_header(&self, block: BlockId) -> RpcResult<Option<HeaderJson>>;
 
     /// The canonical block hash at `height`, or `null`.
     #[method(name = "chain_getBlockHash")]
-    fn chain_get_block_hash(&self, height: u64) -> RpcResult<Option<String>>;
+    async fn chain_get_block_hash(&self, height: u64) -> RpcResult<Option<String>>;
 
     /// Submits a signed transaction (hex of its canonical encoding); returns its id.
     #[method(name = "tx_submit")]
@@ -36,16 +40,16 @@ pub trait TernApi {
 
     /// A transaction's status: pending, confirmed, or unknown.
     #[method(name = "tx_get")]
-    fn tx_get(&self, txid: String) -> RpcResult<TxStatus>;
+    async fn tx_get(&self, txid: String) -> RpcResult<TxStatus>;
 
     /// An account's balance and nonces.
     #[method(name = "account_get")]
-    fn account_get(&self, address: String) -> RpcResult<AccountJson>;
+    async fn account_get(&self, address: String) -> RpcResult<AccountJson>;
 
     /// Transactions touching `address`, newest first, at most `limit` (default and maximum
     /// 100), continuing from `cursor`.
     #[method(name = "account_history")]
-    fn account_history(
+    async fn account_history(
         &self,
         address: String,
         cursor: Option<String>,

@@ -2,7 +2,7 @@
 //! crate never reaches into P2P or mining internals.
 
 use jsonrpsee::core::async_trait;
-use tern_core::chain::ChainReader;
+use tern_core::chain::AsyncChainReader;
 
 use crate::heads::HeadsLog;
 use crate::net::{BanJson, NetInfoJson, PeerJson, SyncStatusJson};
@@ -57,8 +57,11 @@ pub struct MinerState {
 /// The node, as the RPC server sees it.
 #[async_trait]
 pub trait NodeBackend: Send + Sync + 'static {
-    /// Chain queries.
-    fn chain(&self) -> &ChainReader;
+    /// Chain queries, run off the async threads.
+    fn chain(&self) -> &AsyncChainReader;
+    /// Why the node is failing (a critical task died or the store cannot be written), if
+    /// it is: then it is stopping, and must not be trusted.
+    fn failure(&self) -> Option<String>;
     /// The stream of tip changes, kept up to date by the node.
     fn heads(&self) -> &HeadsLog;
     /// A receiver that changes whenever the mempool admits a transaction.
@@ -74,7 +77,7 @@ pub trait NodeBackend: Send + Sync + 'static {
     /// A pending transaction.
     fn pending_transaction(&self, id: &TxId) -> Option<SignedTransaction>;
     /// The next nonce `address` should use and the cost of its pending transactions.
-    fn pending(&self, address: &Address) -> Result<(u64, Amount), String>;
+    async fn pending(&self, address: &Address) -> Result<(u64, Amount), String>;
     /// Mempool figures.
     fn mempool_stats(&self) -> MempoolStats;
     /// Up to `limit` pending transactions, best-paying first.

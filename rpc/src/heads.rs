@@ -214,8 +214,12 @@ mod tests {
         let spec = ChainSpec::resolve("dev").unwrap();
         let block = spec.genesis_block();
         ChainUpdate {
-            disconnected: vec![block.clone(); disconnect],
-            connected: vec![block.clone(); connect],
+            disconnected: (0..disconnect)
+                .map(|_| std::sync::Arc::new(block.clone()))
+                .collect(),
+            connected: (0..connect)
+                .map(|_| std::sync::Arc::new(block.clone()))
+                .collect(),
             tip: TipInfo {
                 hash: block.hash(),
                 header: block.header,

@@ -104,7 +104,7 @@ pub struct SyncStatusJson {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct HealthJson {
-    /// `ok`, `syncing` or `no_peers`.
+    /// `ok`, `syncing`, `no_peers` or `failed`.
     pub status: String,
     /// A sentence saying why.
     pub reason: String,
@@ -129,7 +129,8 @@ pub trait TernNetApi {
     #[method(name = "chain_syncStatus")]
     async fn chain_sync_status(&self) -> RpcResult<SyncStatusJson>;
 
-    /// Whether the node is fit to serve: `ok`, `syncing` or `no_peers`, with the reason.
+    /// Whether the node is fit to serve: `ok`, `syncing`, `no_peers` or `failed`, with the
+    /// reason.
     #[method(name = "node_health")]
     async fn node_health(&self) -> RpcResult<HealthJson>;
 }
@@ -182,16 +183,26 @@ impl<B: NodeBackend> TernNetApiServer for NetRpc<B> {
     }
 
     async fn node_health(&self) -> RpcResult<HealthJson> {
-        let info = self.backend.net_info().await.map_err(internal)?;
         let height = self
             .backend
             .chain()
-            .tip()
+            .run(|chain| chain.tip())
+            .await
             .map_err(internal)?
             .height()
             .value();
-        let peers = info.inbound + info.outbound;
-        let (status, reason) = if peers == 0 {
+        let failure = self.backend.failure();
+        // A failing node's network may already be gone: its failure is the answer.
+        let peers = match failure {
+            Some(_) => 0,
+            None => {
+                let info = self.backend.net_info().await.map_err(internal)?;
+                info.inbound + info.outbound
+            }
+        };
+        let (status, reason) = if let Some(failure) = failure {
+            ("failed", format!("{failure}; the node is stopping"))
+        } else if peers == 0 {
             ("no_peers", "no peer is connected".to_owned())
         } else if self.backend.syncing() {
             (

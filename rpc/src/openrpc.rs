@@ -32,7 +32,7 @@ const METHODS: &[Method] = &[
     },
     Method {
         name: "node_health",
-        summary: "ok, syncing or no_peers, with the reason.",
+        summary: "ok, syncing, no_peers or failed, with the reason.",
         params: &[],
         admin: false,
     },

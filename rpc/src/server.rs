@@ -154,13 +154,16 @@ fn parse_address<B: NodeBackend>(backend: &B, field: &str, text: &str) -> RpcRes
 }
 
 impl<B: NodeBackend> TernRpc<B> {
-    fn block_hash(&self, block: &BlockId) -> RpcResult<Option<BlockHash>> {
+    async fn block_hash(&self, block: &BlockId) -> RpcResult<Option<BlockHash>> {
         match block {
-            BlockId::Height(height) => self
-                .backend
-                .chain()
-                .hash_at(Height(*height))
-                .map_err(internal),
+            BlockId::Height(height) => {
+                let height = Height(*height);
+                self.backend
+                    .chain()
+                    .run(move |chain| chain.hash_at(height))
+                    .await
+                    .map_err(internal)
+            }
             BlockId::Hash(text) => text
                 .parse()
                 .map(Some)
@@ -168,18 +171,29 @@ impl<B: NodeBackend> TernRpc<B> {
         }
     }
 
-    fn tx_status(&self, id: &TxId) -> RpcResult<TxStatus> {
+    /// The status from the store and the pool.
+    async fn tx_status(&self, id: &TxId) -> RpcResult<TxStatus> {
         let chain = self.backend.chain();
-        let prefix = &chain.spec().address_prefix;
-        if let Some(info) = chain.transaction(id).map_err(internal)? {
-            return Ok(TxStatus::confirmed(&info, prefix));
+        let prefix = chain.spec().address_prefix;
+        let wanted = *id;
+        if let Some(info) = chain
+            .run(move |chain| chain.transaction(&wanted))
+            .await
+            .map_err(internal)?
+        {
+            return Ok(TxStatus::confirmed(&info, &prefix));
         }
-        Ok(match self.backend.pending_transaction(id) {
+        Ok(self.pool_status(id))
+    }
+
+    /// The status as far as the pool knows it (no store read): pending or unknown.
+    fn pool_status(&self, id: &TxId) -> TxStatus {
+        match self.backend.pending_transaction(id) {
             Some(tx) => TxStatus::Pending {
-                transaction: TransactionJson::new(&tx, prefix),
+                transaction: TransactionJson::new(&tx, &self.backend.chain().spec().address_prefix),
             },
             None => TxStatus::Unknown,
-        })
+        }
     }
 
     fn miner_json(&self) -> MinerStatusJson {
@@ -196,13 +210,16 @@ impl<B: NodeBackend> TernRpc<B> {
 
 #[async_trait]
 impl<B: NodeBackend> TernApiServer for TernRpc<B> {
-    fn chain_info(&self) -> RpcResult<ChainInfo> {
+    async fn chain_info(&self) -> RpcResult<ChainInfo> {
         let chain = self.backend.chain();
-        let tip = chain.tip().map_err(internal)?;
-        let parent = chain
-            .parent_context(&tip.hash)
-            .map_err(internal)?
-            .ok_or_else(|| internal("tip not indexed"))?;
+        let (tip, parent) = chain
+            .run(|chain| {
+                let tip = chain.tip()?;
+                Ok((tip, chain.parent_context(&tip.hash)?))
+            })
+            .await
+            .map_err(internal)?;
+        let parent = parent.ok_or_else(|| internal("tip not indexed"))?;
         let next = tern_core::pow::next_target(
             &chain.spec().consensus.difficulty(),
             parent.height,
@@ -216,30 +233,38 @@ impl<B: NodeBackend> TernApiServer for TernRpc<B> {
         ))
     }
 
-    fn chain_get_block(&self, block: BlockId, full: Option<bool>) -> RpcResult<Option<BlockJson>> {
-        let Some(hash) = self.block_hash(&block)? else {
+    async fn chain_get_block(
+        &self,
+        block: BlockId,
+        full: Option<bool>,
+    ) -> RpcResult<Option<BlockJson>> {
+        let Some(hash) = self.block_hash(&block).await? else {
             return Ok(None);
         };
         let chain = self.backend.chain();
-        let found = chain.block(&hash).map_err(internal)?;
+        let found = chain
+            .run(move |chain| chain.block(&hash))
+            .await
+            .map_err(internal)?;
         Ok(found.map(|b| BlockJson::new(&b, full.unwrap_or(false), &chain.spec().address_prefix)))
     }
 
-    fn chain_get_header(&self, block: BlockId) -> RpcResult<Option<HeaderJson>> {
-        let Some(hash) = self.block_hash(&block)? else {
+    async fn chain_get_header(&self, block: BlockId) -> RpcResult<Option<HeaderJson>> {
+        let Some(hash) = self.block_hash(&block).await? else {
             return Ok(None);
         };
         let chain = self.backend.chain();
-        let header = chain.header(&hash).map_err(internal)?;
+        let header = chain
+            .run(move |chain| chain.header(&hash))
+            .await
+            .map_err(internal)?;
         Ok(header.map(|h| HeaderJson::new(&h, &chain.spec().address_prefix)))
     }
 
-    fn chain_get_block_hash(&self, height: u64) -> RpcResult<Option<String>> {
+    async fn chain_get_block_hash(&self, height: u64) -> RpcResult<Option<String>> {
         Ok(self
-            .backend
-            .chain()
-            .hash_at(Height(height))
-            .map_err(internal)?
+            .block_hash(&BlockId::Height(height))
+            .await?
             .map(|h| h.to_string()))
     }
 
@@ -254,9 +279,9 @@ impl<B: NodeBackend> TernApiServer for TernRpc<B> {
         }
     }
 
-    fn tx_get(&self, txid: String) -> RpcResult<TxStatus> {
+    async fn tx_get(&self, txid: String) -> RpcResult<TxStatus> {
         let id: TxId = txid.parse().map_err(|e| invalid_param("txid", e))?;
-        self.tx_status(&id)
+        self.tx_status(&id).await
     }
 
     async fn tx_subscribe_status(
@@ -282,8 +307,9 @@ impl<B: NodeBackend> TernApiServer for TernRpc<B> {
                 return Ok(());
             }
         };
-        // Triggers only: the status is recomputed from scratch each time, so a trigger
-        // that lags loses nothing.
+        // Triggers only: a new tip recomputes the status from the store, an admission from
+        // the pool alone (a transaction confirms only with a new tip), so a trigger that
+        // lags loses nothing and a flood of admissions costs no store reads.
         let (_, mut tips) = self
             .backend
             .heads()
@@ -292,8 +318,18 @@ impl<B: NodeBackend> TernApiServer for TernRpc<B> {
         let mut admissions = self.backend.watch_admissions();
         let sink = pending.accept().await?;
         let mut last: Option<TxStatus> = None;
+        let mut tip_moved = true;
         loop {
-            let status = self.tx_status(&id).map_err(|e| e.message().to_owned())?;
+            let status = match &last {
+                Some(TxStatus::Unknown | TxStatus::Pending { .. }) if !tip_moved => {
+                    self.pool_status(&id)
+                }
+                Some(confirmed) if !tip_moved => confirmed.clone(),
+                _ => self
+                    .tx_status(&id)
+                    .await
+                    .map_err(|e| e.message().to_owned())?,
+            };
             if last.as_ref() != Some(&status) {
                 sink.send(to_json_raw_value(&status)?).await?;
                 if matches!(status, TxStatus::Confirmed { confirmations, .. } if confirmations >= wanted)
@@ -304,19 +340,31 @@ impl<B: NodeBackend> TernApiServer for TernRpc<B> {
             }
             tokio::select! {
                 () = sink.closed() => return Ok(()),
-                tip = tips.recv() => if let Err(RecvError::Closed) = tip {
-                    // The head stream restarted: follow the new one.
-                    tips = self.backend.heads().subscribe(None).map_err(|e| e.to_string())?.1;
+                tip = tips.recv() => {
+                    tip_moved = true;
+                    if let Err(RecvError::Closed) = tip {
+                        // The head stream restarted: follow the new one.
+                        tips = self.backend.heads().subscribe(None).map_err(|e| e.to_string())?.1;
+                    }
                 },
-                changed = admissions.changed() => if changed.is_err() { return Ok(()) },
+                changed = admissions.changed() => {
+                    tip_moved = false;
+                    if changed.is_err() { return Ok(()) }
+                },
             }
         }
     }
 
-    fn account_get(&self, address: String) -> RpcResult<AccountJson> {
+    async fn account_get(&self, address: String) -> RpcResult<AccountJson> {
         let parsed = parse_address(&*self.backend, "address", &address)?;
-        let account = self.backend.chain().account(&parsed).map_err(internal)?;
-        let (pending_nonce, pending_cost) = self.backend.pending(&parsed).map_err(internal)?;
+        let account = self
+            .backend
+            .chain()
+            .run(move |chain| chain.account(&parsed))
+            .await
+            .map_err(internal)?;
+        let (pending_nonce, pending_cost) =
+            self.backend.pending(&parsed).await.map_err(internal)?;
         let pending_balance = account
             .balance
             .checked_sub(pending_cost)
@@ -330,7 +378,7 @@ impl<B: NodeBackend> TernApiServer for TernRpc<B> {
         })
     }
 
-    fn account_history(
+    async fn account_history(
         &self,
         address: String,
         cursor: Option<String>,
@@ -351,7 +399,8 @@ impl<B: NodeBackend> TernApiServer for TernRpc<B> {
         let page = self
             .backend
             .chain()
-            .history(&parsed, cursor, limit as usize)
+            .run(move |chain| chain.history(&parsed, cursor, limit as usize))
+            .await
             .map_err(internal)?;
         Ok(page.into())
     }
@@ -515,8 +564,11 @@ mod tests {
 
     #[async_trait]
     impl NodeBackend for NoBackend {
-        fn chain(&self) -> &tern_core::chain::ChainReader {
+        fn chain(&self) -> &tern_core::chain::AsyncChainReader {
             unreachable!("not called when listing methods")
+        }
+        fn failure(&self) -> Option<String> {
+            None
         }
         fn heads(&self) -> &crate::heads::HeadsLog {
             unreachable!("not called when listing methods")
@@ -536,7 +588,7 @@ mod tests {
         fn pending_transaction(&self, _: &TxId) -> Option<tern_core::tx::SignedTransaction> {
             None
         }
-        fn pending(&self, _: &Address) -> Result<(u64, tern_core::types::Amount), String> {
+        async fn pending(&self, _: &Address) -> Result<(u64, tern_core::types::Amount), String> {
             Ok((0, tern_core::types::Amount::ZERO))
         }
         fn mempool_stats(&self) -> tern_core::mempool::MempoolStats {

@@ -12,10 +12,12 @@
 //!
 //! - [`net`]: the multi-node harness: real nodes in this process, each with its own data
 //!   dir, talking over TCP on 127.0.0.1.
+//! - [`http`]: plain HTTP/1.1 requests, for health checks and raw JSON-RPC calls.
 //! - [`hostile`]: a peer that speaks the protocol only as far as a test wants, to break
 //!   its rules on purpose.
 
 pub mod audit;
 pub mod blockfile;
 pub mod hostile;
+pub mod http;
 pub mod net;

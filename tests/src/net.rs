@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tern_core::crypto::dev_secret_key;
@@ -10,8 +11,10 @@ use tern_core::genesis::ChainSpec;
 use tern_core::mempool::MempoolConfig;
 use tern_core::tx::{SignedTransaction, Transaction};
 use tern_core::types::{Amount, BlockHash, TxId};
+use tern_node::fault::FaultPlan;
 use tern_node::p2p::P2pConfig;
 use tern_node::service::{Node, NodeConfig, StartError};
+use tern_node::tasks::CriticalFailure;
 use tern_rpc::server::RpcConfig;
 
 /// How a test node is set up.
@@ -33,6 +36,8 @@ pub struct NodeOptions {
     pub request_timeout: Duration,
     /// Whether to serve metrics and health (on a free port).
     pub metrics: bool,
+    /// Where the node panics on purpose.
+    pub faults: FaultPlan,
 }
 
 impl NodeOptions {
@@ -47,6 +52,7 @@ impl NodeOptions {
             rpc: false,
             request_timeout: P2pConfig::default().request_timeout,
             metrics: false,
+            faults: FaultPlan::default(),
         }
     }
 
@@ -157,9 +163,21 @@ impl TestNode {
         eventually(patience, || async move { self.node.pool().contains(&id) }).await
     }
 
-    /// Stops the node cleanly.
+    /// Stops the node in order and returns the critical failure that took it down, if
+    /// one did.
+    pub async fn stop(self) -> Option<Arc<CriticalFailure>> {
+        self.node.shutdown().await
+    }
+
+    /// Stops the node cleanly. A critical failure during its life (a panic in any task,
+    /// a critical task that ended) fails the test.
     pub async fn shutdown(self) {
-        self.node.shutdown().await;
+        if let Some(failure) = self.stop().await {
+            #[allow(clippy::panic)]
+            {
+                panic!("the node failed: {failure}");
+            }
+        }
     }
 }
 
@@ -182,6 +200,7 @@ fn config(options: NodeOptions, dir: &Path) -> NodeConfig {
         ..RpcConfig::default()
     });
     config.mempool = options.mempool;
+    config.faults = options.faults;
     config.metrics = options
         .metrics
         .then(|| SocketAddr::from(([127, 0, 0, 1], 0)));

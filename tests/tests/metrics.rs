@@ -13,27 +13,9 @@ use std::time::Duration;
 
 use tern_core::crypto::dev_secret_key;
 use tern_tests::net::{dev_spec, dev_transfer, eventually, NodeOptions, TestNode};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
-/// `GET path` over HTTP/1.1; the status code and the body.
 async fn get(addr: SocketAddr, path: &str) -> (u16, String) {
-    let mut stream = TcpStream::connect(addr).await.unwrap();
-    let request = format!("GET {path} HTTP/1.1\r\nHost: tern\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.unwrap();
-    let status = response
-        .split_whitespace()
-        .nth(1)
-        .and_then(|code| code.parse().ok())
-        .unwrap();
-    let body = response
-        .split("\r\n\r\n")
-        .nth(1)
-        .unwrap_or_default()
-        .to_owned();
-    (status, body)
+    tern_tests::http::get(addr, path).await.unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -64,15 +46,8 @@ async fn metrics_and_health_follow_the_node() {
     assert!(a.node.pool().submit(stale).await.is_err());
     // One RPC call to count.
     let rpc = a.node.rpc_addr().unwrap();
-    let mut stream = TcpStream::connect(rpc).await.unwrap();
     let body = r#"{"jsonrpc":"2.0","id":1,"method":"chain_info"}"#;
-    let request = format!(
-        "POST / HTTP/1.1\r\nHost: tern\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).await.unwrap();
+    let (_, answer) = tern_tests::http::post_json(rpc, body).await.unwrap();
     assert!(answer.contains("\"height\":2"), "{answer}");
 
     assert!(

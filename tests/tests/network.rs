@@ -29,6 +29,17 @@ async fn peer_count(network: &NetworkHandle) -> usize {
     network.peers().await.unwrap().len()
 }
 
+/// Whether `node` has refused more than `before` connections at the handshake within
+/// [`PATIENCE`].
+async fn refuses(node: &TestNode, before: u64) -> bool {
+    let network = node.node.network().clone();
+    eventually(PATIENCE, || {
+        let network = network.clone();
+        async move { network.info().await.is_ok_and(|info| info.refused > before) }
+    })
+    .await
+}
+
 async fn wait_for_peers(node: &TestNode, count: usize) -> bool {
     node.reaches_peers(count, PATIENCE).await
 }
@@ -42,8 +53,10 @@ async fn nodes_on_another_genesis_or_chain_are_refused() {
     ] {
         let mut options = NodeOptions::dev().with_seeds(&[a.p2p_addr()]);
         options.spec = spec;
+        let before = a.node.network().info().await.unwrap().refused;
         let stranger = TestNode::start(options).await.unwrap();
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        // The stranger dialled and was refused: both ends count the refusal.
+        assert!(refuses(&stranger, 0).await && refuses(&a, before).await);
         assert_eq!(peer_count(stranger.node.network()).await, 0);
         assert_eq!(peer_count(a.node.network()).await, 0);
         // Refused, not banned: another chain is not an offence.
@@ -58,7 +71,7 @@ async fn a_node_that_dials_itself_drops_the_connection() {
     let a = TestNode::start(NodeOptions::dev()).await.unwrap();
     let b = TestNode::start(NodeOptions::dev()).await.unwrap();
     a.node.network().add_peer(a.p2p_addr()).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(refuses(&a, 0).await, "the self-dial was never tried");
     assert_eq!(peer_count(a.node.network()).await, 0);
     // It still connects to others.
     a.node.network().add_peer(b.p2p_addr()).await.unwrap();

@@ -4,17 +4,24 @@
 //! It runs on a dedicated OS thread rather than an async task because everything it does
 //! blocks: store writes, and signature checks spread over all cores. Callers await
 //! replies on oneshot channels. The tip is published on a `watch` channel, and every move
-//! of the tip on a bounded `broadcast` channel (a subscriber that falls more than
-//! [`UPDATE_CAPACITY`] updates behind is told it lagged, and must resync from the reader).
-//! When the actor stops, the tip channel closes: followers watch it to stop too.
-//! Queries go straight to the store through [`ChainHandle::reader`] and never queue here.
+//! of the tip as one [`ChainEvent`] on [`ChainHandle::events`]: a stream of `Arc`-shared
+//! updates that ends when the actor stops, because only the actor holds its sender.
+//! Handles hold a weak reference to it, so keeping a handle never keeps the stream open.
+//!
+//! The actor stops on [`ChainHandle::shutdown`], when every handle is gone, or on the
+//! first store error: a store that cannot be read or written is not something the chain
+//! can work around, and the node must stop visibly rather than go on with a chain that no
+//! longer moves. [`ChainActor::run_reporting`] hands that error (or a panic, as
+//! [`ChainError::Panicked`]) to whoever runs the thread before anyone else can see that
+//! the chain stopped.
 
-use std::sync::Arc;
-use std::thread::JoinHandle;
+use std::sync::{Arc, Weak};
 
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
-use super::{Chain, ChainError, ChainReader, ChainUpdate, SubmitOutcome, TipInfo};
+use super::{
+    AsyncChainReader, Chain, ChainError, ChainReader, ChainUpdate, SubmitOutcome, TipInfo,
+};
 use crate::block::Block;
 use crate::types::Timestamp;
 
@@ -22,24 +29,15 @@ use crate::types::Timestamp;
 /// produces blocks (sync, relay, the miner) to the speed the chain can take them.
 pub const COMMAND_QUEUE: usize = 64;
 
-/// Chain updates buffered for each subscriber.
+/// Chain events buffered for each follower. One that falls further behind gets
+/// [`ChainEvent::Lagged`] and must resync from the reader.
 pub const UPDATE_CAPACITY: usize = 256;
 
-enum Command {
-    Submit {
-        block: Box<Block>,
-        reply: oneshot::Sender<Result<SubmitOutcome, ChainError>>,
-    },
-    Shutdown,
-}
+type Reply = oneshot::Sender<Result<SubmitOutcome, ChainError>>;
 
-/// A cheap, cloneable handle to the chain actor.
-#[derive(Debug, Clone)]
-pub struct ChainHandle {
-    commands: mpsc::Sender<Command>,
-    tip: watch::Receiver<TipInfo>,
-    updates: broadcast::Sender<Arc<ChainUpdate>>,
-    reader: ChainReader,
+enum Command {
+    Submit { block: Box<Block>, reply: Reply },
+    Shutdown,
 }
 
 impl std::fmt::Debug for Command {
@@ -51,47 +49,192 @@ impl std::fmt::Debug for Command {
     }
 }
 
-/// Starts the actor on its own thread. It stops, flushing the store, on
-/// [`ChainHandle::shutdown`] or when the last handle is dropped; the join handle returns
-/// how it ended. Fails only if the OS refuses a thread.
-pub fn spawn(chain: Chain) -> std::io::Result<(ChainHandle, JoinHandle<Result<(), ChainError>>)> {
-    let (commands, mut inbox) = mpsc::channel(COMMAND_QUEUE);
+type Updates = broadcast::Sender<Arc<ChainUpdate>>;
+
+/// Called on the actor's thread before each submitted block (fault injection).
+type BlockHook = Box<dyn FnMut(&Block) + Send>;
+
+/// A cheap, cloneable handle to the chain actor.
+#[derive(Debug, Clone)]
+pub struct ChainHandle {
+    commands: mpsc::Sender<Command>,
+    tip: watch::Receiver<TipInfo>,
+    /// Weak: only the actor keeps the event stream open.
+    updates: Weak<Updates>,
+    reader: ChainReader,
+    reads: AsyncChainReader,
+}
+
+/// Something that happened to the canonical chain.
+#[derive(Debug, Clone)]
+pub enum ChainEvent {
+    /// The tip moved: blocks disconnected and connected, shared with every follower.
+    Update(Arc<ChainUpdate>),
+    /// The follower fell more than [`UPDATE_CAPACITY`] updates behind and missed
+    /// `missed` of them: it must resync from the store (the tip is always current).
+    Lagged {
+        /// How many updates were missed.
+        missed: u64,
+    },
+}
+
+/// The chain's events from the moment of [`ChainHandle::events`] on. Ends (returns
+/// `None`) when the chain actor stops.
+#[derive(Debug)]
+pub struct ChainEvents {
+    receiver: Option<broadcast::Receiver<Arc<ChainUpdate>>>,
+}
+
+impl ChainEvents {
+    /// The next event, or `None` once the chain has stopped. Cancel-safe: dropping the
+    /// future loses no event.
+    pub async fn next(&mut self) -> Option<ChainEvent> {
+        let receiver = self.receiver.as_mut()?;
+        match receiver.recv().await {
+            Ok(update) => Some(ChainEvent::Update(update)),
+            Err(broadcast::error::RecvError::Lagged(missed)) => Some(ChainEvent::Lagged { missed }),
+            Err(broadcast::error::RecvError::Closed) => {
+                self.receiver = None;
+                None
+            }
+        }
+    }
+}
+
+/// The actor, ready to run on a thread of its caller's choosing.
+pub struct ChainActor {
+    chain: Chain,
+    inbox: mpsc::Receiver<Command>,
+    tip: watch::Sender<TipInfo>,
+    updates: Arc<Updates>,
+    before_block: Option<BlockHook>,
+}
+
+impl std::fmt::Debug for ChainActor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChainActor")
+            .field("tip", &self.chain.tip().hash)
+            .finish()
+    }
+}
+
+/// The actor over `chain` and its handle. Nothing runs until [`ChainActor::run`].
+pub fn actor(chain: Chain) -> (ChainHandle, ChainActor) {
+    let (commands, inbox) = mpsc::channel(COMMAND_QUEUE);
     let (tip_sender, tip) = watch::channel(chain.tip());
-    let (updates, _) = broadcast::channel(UPDATE_CAPACITY);
+    let updates = Arc::new(broadcast::channel(UPDATE_CAPACITY).0);
+    let reader = chain.reader();
     let handle = ChainHandle {
         commands,
         tip,
-        updates: updates.clone(),
-        reader: chain.reader(),
+        updates: Arc::downgrade(&updates),
+        reads: AsyncChainReader::new(reader.clone()),
+        reader,
     };
-    let mut chain = chain;
+    let actor = ChainActor {
+        chain,
+        inbox,
+        tip: tip_sender,
+        updates,
+        before_block: None,
+    };
+    (handle, actor)
+}
+
+/// Starts the actor on a plain thread of its own (tools and tests; the node runs it on a
+/// supervised thread). The join handle returns how it ended. Fails only if the OS
+/// refuses a thread.
+pub fn spawn(
+    chain: Chain,
+) -> std::io::Result<(ChainHandle, std::thread::JoinHandle<Result<(), ChainError>>)> {
+    let (handle, actor) = actor(chain);
     let thread = std::thread::Builder::new()
         .name("chain".into())
-        .spawn(move || {
-            while let Some(command) = inbox.blocking_recv() {
-                match command {
-                    Command::Submit { block, reply } => {
-                        let result = chain.submit_block(*block, Timestamp::now());
-                        if let Ok(SubmitOutcome {
-                            update: Some(update),
-                            ..
-                        }) = &result
-                        {
-                            tip_sender.send_replace(update.tip);
-                            // No subscribers is fine: nobody is following.
-                            let _ = updates.send(Arc::new(update.clone()));
-                        }
-                        // The caller may have given up waiting; the block is processed anyway.
-                        let _ = reply.send(result);
-                    }
-                    Command::Shutdown => break,
+        .spawn(move || actor.run())?;
+    Ok((handle, thread))
+}
+
+impl ChainActor {
+    /// Calls `hook` on the actor's thread before each submitted block is processed: the
+    /// node's fault injection uses it to make the actor fail at a chosen moment.
+    pub fn with_block_hook(mut self, hook: impl FnMut(&Block) + Send + 'static) -> ChainActor {
+        self.before_block = Some(Box::new(hook));
+        self
+    }
+
+    /// Processes commands until shutdown, the last handle going, or a store error; then
+    /// flushes the store (if it still works) and closes it. Blocks its thread throughout.
+    pub fn run(self) -> Result<(), ChainError> {
+        self.run_reporting(|_| {})
+    }
+
+    /// [`Self::run`], calling `on_stop` with how it ended before anyone can tell that it
+    /// did: before the block that failed gets its answer, and before the tip and event
+    /// channels close. A supervisor records the failure there, so that the chain, not a
+    /// follower that saw it stop, is named as the cause. A panic while processing a block
+    /// ends the actor with [`ChainError::Panicked`].
+    pub fn run_reporting(
+        mut self,
+        on_stop: impl FnOnce(&Result<(), ChainError>),
+    ) -> Result<(), ChainError> {
+        let mut unanswered = None;
+        let result = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.serve(&mut unanswered)
+        })) {
+            Ok(result) => result,
+            Err(panic) => Err(ChainError::Panicked(panic_message(&*panic))),
+        };
+        on_stop(&result);
+        if let (Some(reply), Err(error)) = (unanswered, &result) {
+            let _ = reply.send(Err(error.clone()));
+        }
+        // Dropping the actor now closes the tip and event channels: everything following
+        // the chain learns that it stopped.
+        result
+    }
+
+    /// The command loop. The reply for the block in hand waits in `unanswered` while the
+    /// block is processed, so that a failure can be reported before it is answered.
+    fn serve(&mut self, unanswered: &mut Option<Reply>) -> Result<(), ChainError> {
+        while let Some(command) = self.inbox.blocking_recv() {
+            let (block, reply) = match command {
+                Command::Submit { block, reply } => (block, reply),
+                Command::Shutdown => break,
+            };
+            *unanswered = Some(reply);
+            if let Some(hook) = self.before_block.as_mut() {
+                hook(&block);
+            }
+            let result = self.chain.submit_block(*block, Timestamp::now());
+            if let Err(ChainError::Store(error)) = result {
+                tracing::error!(%error, "the store failed; the chain stops");
+                return Err(ChainError::Store(error));
+            }
+            if let Ok(outcome) = &result {
+                if let Some(update) = &outcome.update {
+                    self.tip.send_replace(update.tip);
+                    // No followers is fine: nobody is listening.
+                    let _ = self.updates.send(Arc::clone(update));
                 }
             }
-            // Dropping `tip_sender` with this closure closes the tip channel: everything
-            // following the chain watches it to learn that the chain stopped.
-            chain.flush()
-        })?;
-    Ok((handle, thread))
+            if let Some(reply) = unanswered.take() {
+                // The caller may have given up waiting; the block is processed anyway.
+                let _ = reply.send(result);
+            }
+        }
+        self.chain.flush()
+    }
+}
+
+/// The text of a panic's payload (a `&str` or a `String`, as `panic!` makes them).
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(text) = payload.downcast_ref::<&str>() {
+        return (*text).to_owned();
+    }
+    if let Some(text) = payload.downcast_ref::<String>() {
+        return text.clone();
+    }
+    "(no message)".into()
 }
 
 impl ChainHandle {
@@ -110,11 +253,16 @@ impl ChainHandle {
     }
 
     /// Asks the actor to finish the block in hand, flush the store and stop; then the tip
-    /// and update channels close, which stops everything following them. Blocks still
+    /// and event channels close, which stops everything following them. Blocks still
     /// queued are dropped (their senders get [`ChainError::Stopped`]).
     pub async fn shutdown(&self) {
         // Already stopped is fine.
         let _ = self.commands.send(Command::Shutdown).await;
+    }
+
+    /// Whether the actor has stopped taking blocks.
+    pub fn is_stopped(&self) -> bool {
+        self.commands.is_closed()
     }
 
     /// The current tip.
@@ -122,18 +270,28 @@ impl ChainHandle {
         *self.tip.borrow()
     }
 
-    /// A receiver that sees every new tip (the latest one, not every step).
+    /// A receiver that sees every new tip (the latest one, not every step). Its
+    /// `changed()` fails once the chain has stopped.
     pub fn watch_tip(&self) -> watch::Receiver<TipInfo> {
         self.tip.clone()
     }
 
-    /// A receiver of every chain update from now on.
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<ChainUpdate>> {
-        self.updates.subscribe()
+    /// Every chain event from now on; the stream ends when the chain stops (at once if it
+    /// already has).
+    pub fn events(&self) -> ChainEvents {
+        ChainEvents {
+            receiver: self.updates.upgrade().map(|sender| sender.subscribe()),
+        }
     }
 
-    /// Queries that read the store directly.
+    /// Queries that read the store directly, blocking the calling thread: for the chain's
+    /// own threads and the blocking pool. Async code uses [`Self::reads`].
     pub fn reader(&self) -> &ChainReader {
         &self.reader
+    }
+
+    /// Queries run on the blocking pool, for async code.
+    pub fn reads(&self) -> &AsyncChainReader {
+        &self.reads
     }
 }

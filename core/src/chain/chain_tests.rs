@@ -163,11 +163,11 @@ fn reorg_there_and_back(depth: usize) {
     assert_eq!(update.disconnected.len(), depth);
     assert_eq!(update.connected.len(), depth + 1);
     assert_eq!(
-        update.disconnected[0],
+        *update.disconnected[0],
         *main.last().unwrap(),
         "newest first"
     );
-    assert_eq!(update.connected[0], side[0], "oldest first");
+    assert_eq!(*update.connected[0], side[0], "oldest first");
     let side_tip = side.last().unwrap().hash();
     assert_eq!(f.chain.tip().hash, side_tip);
     f.assert_state_is(&side_tip);
@@ -344,7 +344,14 @@ fn orphans_connect_when_their_parent_arrives() {
     assert_eq!(f.chain.orphan_count(), 3);
     let outcome = f.chain.submit_block(blocks[0].clone(), now()).unwrap();
     assert_eq!(outcome.verdict, Verdict::Accepted);
-    assert_eq!(outcome.update.unwrap().connected, blocks);
+    let connected: Vec<Block> = outcome
+        .update
+        .unwrap()
+        .connected
+        .iter()
+        .map(|b| (**b).clone())
+        .collect();
+    assert_eq!(connected, blocks);
     assert_eq!(f.chain.orphan_count(), 0);
 }
 

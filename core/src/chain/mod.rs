@@ -15,6 +15,7 @@
 //! open instead of leaving the node on a branch with less work.
 
 mod actor;
+mod async_reader;
 mod connect;
 mod orphans;
 mod outcome;
@@ -23,7 +24,11 @@ mod reader;
 use std::path::Path;
 use std::sync::Arc;
 
-pub use actor::{spawn, ChainHandle, COMMAND_QUEUE, UPDATE_CAPACITY};
+pub use actor::{
+    actor, panic_message, spawn, ChainActor, ChainEvent, ChainEvents, ChainHandle, COMMAND_QUEUE,
+    UPDATE_CAPACITY,
+};
+pub use async_reader::{AsyncChainReader, MAX_CONCURRENT_READS};
 pub use orphans::{OrphanPool, MAX_ORPHANS, MAX_ORPHAN_AGE_MS, MAX_ORPHAN_BYTES};
 pub use outcome::{ChainError, ChainUpdate, Rejection, SubmitOutcome, TipInfo, Verdict};
 pub use reader::{ChainReader, HistoryCursor, HistoryEntry, HistoryPage, TxInfo, MAX_HISTORY_PAGE};
@@ -348,7 +353,7 @@ impl Chain {
     }
 
     /// How the canonical chain moved from `old` to the current tip, if it did.
-    fn update_since(&self, old: &TipInfo) -> Result<Option<ChainUpdate>, StoreError> {
+    fn update_since(&self, old: &TipInfo) -> Result<Option<Arc<ChainUpdate>>, StoreError> {
         if old.hash == self.tip.hash {
             return Ok(None);
         }
@@ -357,21 +362,21 @@ impl Chain {
         let (mut disconnected, mut connected) = (Vec::new(), Vec::new());
         while a_hash != b_hash {
             if a.height >= b.height {
-                disconnected.push(read_block(&self.store, &a_hash)?);
+                disconnected.push(Arc::new(read_block(&self.store, &a_hash)?));
                 a_hash = a.parent;
                 a = read_entry(&self.store, &a_hash)?.header;
             } else {
-                connected.push(read_block(&self.store, &b_hash)?);
+                connected.push(Arc::new(read_block(&self.store, &b_hash)?));
                 b_hash = b.parent;
                 b = read_entry(&self.store, &b_hash)?.header;
             }
         }
         connected.reverse();
-        Ok(Some(ChainUpdate {
+        Ok(Some(Arc::new(ChainUpdate {
             disconnected,
             connected,
             tip: self.tip,
-        }))
+        })))
     }
 }
 

@@ -1,5 +1,7 @@
 //! What the chain reports: the tip, what changed, and the verdict on a submitted block.
 
+use std::sync::Arc;
+
 use crate::block::{Block, Header};
 use crate::error::BlockError;
 use crate::store::StoreError;
@@ -26,12 +28,15 @@ impl TipInfo {
 
 /// How the canonical chain moved: blocks taken off the old tip (newest first), then blocks
 /// put on (oldest first). A reorg has both; extending the tip has only `connected`.
+///
+/// Blocks are shared (`Arc`): one update goes to every follower of the chain and to the
+/// submitter without copying a block body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChainUpdate {
     /// Blocks no longer canonical, from the old tip down.
-    pub disconnected: Vec<Block>,
+    pub disconnected: Vec<Arc<Block>>,
     /// Blocks newly canonical, from the fork point up.
-    pub connected: Vec<Block>,
+    pub connected: Vec<Arc<Block>>,
     /// The tip afterwards.
     pub tip: TipInfo,
 }
@@ -121,12 +126,12 @@ pub struct SubmitOutcome {
     /// The verdict on the submitted block.
     pub verdict: Verdict,
     /// How the canonical chain changed, if it did (possibly by connecting orphans that
-    /// were waiting for this block).
-    pub update: Option<ChainUpdate>,
+    /// were waiting for this block). The same update the chain's followers receive.
+    pub update: Option<Arc<ChainUpdate>>,
 }
 
 /// A failure of the node itself, not of the block: the store could not be read or written.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum ChainError {
     /// The store failed.
     #[error(transparent)]
@@ -134,4 +139,7 @@ pub enum ChainError {
     /// The chain actor has stopped.
     #[error("the chain actor has stopped")]
     Stopped,
+    /// The chain actor panicked while processing a block (a bug), and stopped.
+    #[error("the chain actor panicked: {0}")]
+    Panicked(String),
 }

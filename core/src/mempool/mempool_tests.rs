@@ -317,7 +317,7 @@ fn connected_transactions_leave_and_now_invalid_ones_are_dropped() {
     block.transactions = vec![txs[0].clone()];
     let update = ChainUpdate {
         disconnected: vec![],
-        connected: vec![block.clone()],
+        connected: vec![std::sync::Arc::new(block.clone())],
         tip: TipInfo {
             hash: block.hash(),
             header: block.header,

@@ -46,7 +46,7 @@ fn open_db(path: &Path, create: bool) -> Result<DB, rocksdb::Error> {
 pub type Rows<T> = Vec<(<T as Table>::Key, <T as Table>::Value)>;
 
 /// Why the store failed.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     /// Another process has the data directory open.
     #[error("data directory {} is in use by another tern process", .0.display())]
@@ -87,6 +87,9 @@ pub enum StoreError {
         /// What is wrong.
         reason: String,
     },
+    /// The node is shutting down and the query was not run.
+    #[error("the store reader has stopped: the node is shutting down")]
+    ReaderStopped,
     /// RocksDB reported an error while running.
     #[error("store {}: {reason}", path.display())]
     Database {

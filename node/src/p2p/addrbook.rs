@@ -12,7 +12,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::persist::{self, unix_millis};
+use super::persist::{self, unix_millis, FileWriter};
+use crate::tasks::TaskExecutor;
 
 /// The file in the data dir that holds the address book.
 pub const PEERS_FILE: &str = "peers.json";
@@ -46,20 +47,22 @@ pub struct AddrEntry {
 #[derive(Debug)]
 pub struct AddressBook {
     entries: HashMap<SocketAddr, AddrEntry>,
-    path: Option<PathBuf>,
+    writer: Option<FileWriter>,
 }
 
 impl AddressBook {
-    /// The book saved in `dir`, or an empty one. `None` keeps it in memory only.
-    pub fn load(dir: Option<&Path>) -> AddressBook {
-        let path = dir.map(|d| d.join(PEERS_FILE));
+    /// The book saved in `dir`, or an empty one; [`Self::save`] writes it there on the
+    /// task `address book writer`. `None` keeps it in memory only.
+    pub fn load(dir: Option<&Path>, tasks: &TaskExecutor) -> AddressBook {
+        let path: Option<PathBuf> = dir.map(|d| d.join(PEERS_FILE));
         let saved: Vec<AddrEntry> = path.as_deref().map(persist::load).unwrap_or_default();
         let entries = saved
             .into_iter()
             .take(MAX_ADDRESSES)
             .map(|e| (e.addr, e))
             .collect();
-        AddressBook { entries, path }
+        let writer = path.map(|path| FileWriter::spawn(path, "address book writer", tasks));
+        AddressBook { entries, writer }
     }
 
     /// How many addresses the book holds.
@@ -165,14 +168,12 @@ impl AddressBook {
         good.into_iter().take(count).map(|e| e.addr).collect()
     }
 
-    /// Writes the book to its file, if it has one.
+    /// Queues the book to be written to its file, if it has one.
     pub fn save(&self) {
-        if let Some(path) = &self.path {
+        if let Some(writer) = &self.writer {
             let mut entries: Vec<&AddrEntry> = self.entries.values().collect();
             entries.sort_by_key(|e| (!e.tried, e.addr));
-            if let Err(error) = persist::save(path, &entries) {
-                tracing::warn!(path = %path.display(), %error, "cannot save the address book");
-            }
+            writer.save(&entries);
         }
     }
 }
@@ -180,26 +181,30 @@ impl AddressBook {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tasks::TaskManager;
 
     fn addr(port: u16) -> SocketAddr {
         SocketAddr::from(([10, 0, 0, 1], port))
     }
 
-    #[test]
-    fn tried_addresses_come_first_and_survive_a_restart() {
+    #[tokio::test]
+    async fn tried_addresses_come_first_and_survive_a_restart() {
         let dir = tempfile::tempdir().unwrap();
-        let mut book = AddressBook::load(Some(dir.path()));
+        let tasks = TaskManager::new();
+        let mut book = AddressBook::load(Some(dir.path()), tasks.executor());
         book.add_heard(addr(1));
         book.mark_success(addr(2));
         book.save();
-        let book = AddressBook::load(Some(dir.path()));
+        drop(book);
+        tasks.wait().await;
+        let book = AddressBook::load(Some(dir.path()), tasks.executor());
         assert_eq!(book.candidates(10, &HashSet::new()), vec![addr(2), addr(1)]);
         assert!(book.is_tried(&addr(2)));
     }
 
     #[test]
     fn a_failure_backs_off_and_a_failing_new_address_is_forgotten() {
-        let mut book = AddressBook::load(None);
+        let mut book = AddressBook::load(None, TaskManager::new().executor());
         book.add_heard(addr(1));
         book.mark_failure(addr(1));
         assert!(
@@ -219,7 +224,7 @@ mod tests {
 
     #[test]
     fn gossip_cannot_grow_the_book_past_its_bound_or_push_out_tried_addresses() {
-        let mut book = AddressBook::load(None);
+        let mut book = AddressBook::load(None, TaskManager::new().executor());
         book.mark_success(addr(0));
         for port in 1..=(MAX_ADDRESSES as u16 + 100) {
             book.add_heard(addr(port));
@@ -230,7 +235,7 @@ mod tests {
 
     #[test]
     fn excluded_addresses_are_not_candidates() {
-        let mut book = AddressBook::load(None);
+        let mut book = AddressBook::load(None, TaskManager::new().executor());
         book.add_heard(addr(1));
         book.add_heard(addr(2));
         let exclude = HashSet::from([addr(1)]);

@@ -15,7 +15,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::identity::NodeId;
-use super::persist::{self, unix_millis};
+use super::persist::{self, unix_millis, FileWriter};
+use crate::tasks::TaskExecutor;
 
 /// The file in the data dir that holds the bans.
 pub const BANS_FILE: &str = "bans.json";
@@ -79,13 +80,14 @@ pub struct Ban {
 #[derive(Debug)]
 pub struct BanList {
     bans: HashMap<BanTarget, Ban>,
-    path: Option<PathBuf>,
+    writer: Option<FileWriter>,
 }
 
 impl BanList {
-    /// The bans saved in `dir`, or none. `None` keeps them in memory only.
-    pub fn load(dir: Option<&std::path::Path>) -> BanList {
-        let path = dir.map(|d| d.join(BANS_FILE));
+    /// The bans saved in `dir`, or none; changes are saved there by the task `bans
+    /// writer`. `None` keeps them in memory only.
+    pub fn load(dir: Option<&std::path::Path>, tasks: &TaskExecutor) -> BanList {
+        let path: Option<PathBuf> = dir.map(|d| d.join(BANS_FILE));
         let saved: Vec<Ban> = path.as_deref().map(persist::load).unwrap_or_default();
         let now = unix_millis();
         let bans = saved
@@ -93,7 +95,8 @@ impl BanList {
             .filter(|ban| ban.until_ms > now)
             .filter_map(|ban| Some((ban.target.parse().ok()?, ban)))
             .collect();
-        BanList { bans, path }
+        let writer = path.map(|path| FileWriter::spawn(path, "bans writer", tasks));
+        BanList { bans, writer }
     }
 
     /// Bans `target` for `duration`, replacing an earlier ban of it.
@@ -156,10 +159,8 @@ impl BanList {
     }
 
     fn save(&self) {
-        if let Some(path) = &self.path {
-            if let Err(error) = persist::save(path, &self.list()) {
-                tracing::warn!(path = %path.display(), %error, "cannot save bans");
-            }
+        if let Some(writer) = &self.writer {
+            writer.save(&self.list());
         }
     }
 }
@@ -167,33 +168,50 @@ impl BanList {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tasks::TaskManager;
 
     fn node(byte: u8) -> BanTarget {
         BanTarget::Node(NodeId::from_bytes([byte; 32]))
     }
 
-    #[test]
-    fn bans_survive_a_restart_and_unban_lifts_them() {
+    /// Loads the bans in `dir`, changes them with `change`, and waits until they are saved.
+    async fn reload_after(dir: &std::path::Path, change: impl FnOnce(&mut BanList)) -> BanList {
+        let tasks = TaskManager::new();
+        let mut bans = BanList::load(Some(dir), tasks.executor());
+        change(&mut bans);
+        drop(bans);
+        tasks.wait().await;
+        BanList::load(Some(dir), TaskManager::new().executor())
+    }
+
+    #[tokio::test]
+    async fn bans_survive_a_restart_and_unban_lifts_them() {
         let dir = tempfile::tempdir().unwrap();
-        let mut bans = BanList::load(Some(dir.path()));
-        bans.ban(node(1), Duration::from_secs(60), "invalid block");
-        bans.ban(
-            BanTarget::Ip("10.0.0.9".parse().unwrap()),
-            Duration::from_secs(60),
-            "manual",
-        );
-        let mut again = BanList::load(Some(dir.path()));
+        let again = reload_after(dir.path(), |bans| {
+            bans.ban(node(1), Duration::from_secs(60), "invalid block");
+            bans.ban(
+                BanTarget::Ip("10.0.0.9".parse().unwrap()),
+                Duration::from_secs(60),
+                "manual",
+            );
+        })
+        .await;
         assert!(again.is_banned(&node(1)));
         assert!(again.is_banned(&"10.0.0.9".parse().unwrap()));
         assert!(!again.is_banned(&node(2)));
-        assert!(again.unban(&node(1)));
-        assert!(!again.unban(&node(1)));
-        assert!(!BanList::load(Some(dir.path())).is_banned(&node(1)));
+        drop(again);
+        let after = reload_after(dir.path(), |bans| {
+            assert!(bans.unban(&node(1)));
+            assert!(!bans.unban(&node(1)));
+        })
+        .await;
+        assert!(!after.is_banned(&node(1)));
+        assert!(after.is_banned(&"10.0.0.9".parse().unwrap()));
     }
 
     #[test]
     fn expired_bans_are_not_in_force() {
-        let mut bans = BanList::load(None);
+        let mut bans = BanList::load(None, TaskManager::new().executor());
         bans.ban(node(1), Duration::ZERO, "brief");
         assert!(!bans.is_banned(&node(1)));
         assert!(bans.list().is_empty());
@@ -201,7 +219,7 @@ mod tests {
 
     #[test]
     fn the_list_is_bounded() {
-        let mut bans = BanList::load(None);
+        let mut bans = BanList::load(None, TaskManager::new().executor());
         for i in 0..(MAX_BANS + 10) {
             let ip = std::net::Ipv4Addr::from(u32::try_from(i).unwrap());
             bans.ban(
@@ -226,11 +244,14 @@ mod tests {
         assert!("nonsense".parse::<BanTarget>().is_err());
     }
 
-    #[test]
-    fn a_damaged_file_is_set_aside_not_fatal() {
+    #[tokio::test]
+    async fn a_damaged_file_is_set_aside_not_fatal() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join(BANS_FILE), "{not json").unwrap();
-        assert!(BanList::load(Some(dir.path())).list().is_empty());
+        let tasks = TaskManager::new();
+        assert!(BanList::load(Some(dir.path()), tasks.executor())
+            .list()
+            .is_empty());
         assert!(dir.path().join("bans.json.damaged").exists());
     }
 }

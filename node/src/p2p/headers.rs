@@ -4,12 +4,16 @@
 //! [`DENSE_LOCATOR_STEPS`] one apart, then twice as far apart each step. The answering
 //! node finds the first one on its own canonical chain and sends the headers after it.
 
+use std::sync::Arc;
+
 use tern_core::block::Header;
-use tern_core::chain::ChainReader;
+use tern_core::chain::{ChainHandle, ChainReader};
 use tern_core::store::StoreError;
 use tern_core::types::{BlockHash, Height};
+use tokio::sync::watch;
 
 use super::message::MAX_LOCATOR_HASHES;
+use crate::tasks::TaskExecutor;
 
 /// Locator entries one block apart before the steps start doubling.
 pub const DENSE_LOCATOR_STEPS: u64 = 10;
@@ -41,6 +45,31 @@ pub fn locator(reader: &ChainReader) -> Result<Vec<BlockHash>, StoreError> {
         }
     }
     Ok(hashes)
+}
+
+/// Our locator, kept current as the tip moves by the task `sync locator` (on the blocking
+/// pool, so the manager that reads it never waits on the disk). A burst of new tips costs
+/// one locator, for the latest: the tip is followed on a `watch`. Ends with the chain.
+pub async fn follow_locator(
+    chain: &ChainHandle,
+    tasks: &TaskExecutor,
+) -> watch::Receiver<Arc<Vec<BlockHash>>> {
+    let first = chain.reads().run(locator).await;
+    let (sender, receiver) = watch::channel(Arc::new(first.unwrap_or_default()));
+    let mut tips = chain.watch_tip();
+    let reads = chain.reads().clone();
+    tasks.spawn("sync locator", async move {
+        while tips.changed().await.is_ok() {
+            tips.borrow_and_update();
+            match reads.run(locator).await {
+                Ok(hashes) => {
+                    sender.send_replace(Arc::new(hashes));
+                }
+                Err(error) => tracing::warn!(%error, "cannot read the chain for a locator"),
+            }
+        }
+    });
+    receiver
 }
 
 /// Up to `max` canonical headers after the first `locator` hash on our canonical chain

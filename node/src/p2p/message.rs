@@ -45,6 +45,19 @@ pub enum InvItem {
     Block(BlockHash),
 }
 
+impl InvItem {
+    /// The block hashes among `items`, in order.
+    pub fn blocks(items: &[InvItem]) -> Vec<BlockHash> {
+        items
+            .iter()
+            .filter_map(|item| match item {
+                InvItem::Block(hash) => Some(*hash),
+                InvItem::Tx(_) => None,
+            })
+            .collect()
+    }
+}
+
 /// What each side says first, right after the Noise handshake.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Hello {

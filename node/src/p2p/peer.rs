@@ -7,14 +7,16 @@
 //! drains the peer's `SendQueue`, which is bounded in bytes, so a peer that does not read
 //! cannot make us buffer more than [`SEND_QUEUE_BYTES`](super::send_queue::SEND_QUEUE_BYTES).
 
+use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tern_core::block::Block;
+use tern_core::block::{Block, Header};
 use tern_core::chain::ChainHandle;
 use tern_core::encoding::{self, DecodeError};
+use tern_core::types::BlockHash;
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
@@ -25,12 +27,18 @@ use super::identity::{NodeId, NodeKey};
 use super::message::{Hello, InvItem, Message, MessageKind, MAX_HEADERS_PER_MESSAGE};
 use super::send_queue::Outgoing;
 pub(crate) use super::send_queue::SendQueue;
+use super::sync::StoredParent;
 use super::transport::{FrameReader, FrameWriter, Role, TransportError};
 use super::{ConnId, P2pConfig};
+use crate::fault::FaultPoint;
 use crate::pool::PoolHandle;
 
 /// How long one message may take to write before the peer counts as too slow.
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long a closing connection may spend writing what is still queued (a goodbye, say)
+/// before it is dropped: a peer that does not read cannot hold up shutdown.
+pub const GOODBYE_FLUSH_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Inventory items a peer may announce in a burst...
 pub const ANNOUNCE_BURST: f64 = 8_192.0;
@@ -133,6 +141,9 @@ pub enum CloseReason {
     /// The manager closed it (ban, duplicate, replaced) or the node is stopping.
     #[error("closed by this node")]
     Closed,
+    /// The connection's task panicked (a bug; the node fails with it).
+    #[error("the connection task panicked")]
+    TaskPanicked,
 }
 
 impl CloseReason {
@@ -161,14 +172,26 @@ pub(crate) enum PeerEvent {
     },
     /// A message for the manager to handle.
     Message { conn: ConnId, message: Message },
+    /// Announced items, with the announced blocks the store already holds (looked up
+    /// here, on the blocking pool, so the manager never reads the store for them).
+    Inventory {
+        conn: ConnId,
+        items: Vec<InvItem>,
+        stored: HashSet<BlockHash>,
+    },
+    /// A header answer, with the stored block its first header's parent is, if it is one
+    /// (read here, on the blocking pool, so sync never reads the store).
+    Headers {
+        conn: ConnId,
+        headers: Vec<Header>,
+        stored_parent: Option<StoredParent>,
+    },
     /// A block, with whether its transactions match its header's Merkle root.
     Block {
         conn: ConnId,
         block: Box<Block>,
         body_matches: bool,
     },
-    /// The connection ended; nothing more will come from `conn`.
-    Closed { conn: ConnId, reason: CloseReason },
 }
 
 /// What every connection task needs from the node.
@@ -182,6 +205,8 @@ pub(crate) struct PeerContext {
     pub(crate) listen_port: u16,
     /// Bytes in and out over every connection since start (for metrics).
     pub(crate) totals: Arc<PeerStats>,
+    /// Passed once per message read (fault injection in tests).
+    pub(crate) fault: FaultPoint,
 }
 
 impl PeerContext {
@@ -210,22 +235,23 @@ pub(crate) enum Opening {
     Accepted(TcpStream),
 }
 
-/// Runs one connection to its end, then reports [`PeerEvent::Closed`].
+/// Runs one connection to its end and returns why it ended. The manager learns of the
+/// end from the task itself ending, however it ends (a panic included), so a slot is
+/// freed exactly when its connection task is gone.
 pub(crate) async fn run(
     ctx: PeerContext,
     conn: ConnId,
     opening: Opening,
     cancel: CancellationToken,
-) {
+) -> CloseReason {
     let opened = tokio::select! {
         opened = open(&ctx, conn, opening) => opened,
         () = cancel.cancelled() => Err(CloseReason::Closed),
     };
-    let reason = match opened {
+    match opened {
         Ok(admitted) => serve(&ctx, conn, admitted, &cancel).await,
         Err(reason) => reason,
-    };
-    let _ = ctx.events.send(PeerEvent::Closed { conn, reason }).await;
+    }
 }
 
 /// A connection the manager admitted.
@@ -316,13 +342,16 @@ async fn serve(
         stats,
     } = admitted;
     let stop = CancellationToken::new();
-    let mut write_task = tokio::spawn(write_loop(
+    // The writing half runs in this same task, as a future polled beside the reading
+    // half: it needs no task of its own, and is polled to its end exactly once.
+    let writing = write_loop(
         writer,
         outgoing,
         Arc::clone(&stats),
         Arc::clone(&ctx.totals),
         stop.clone(),
-    ));
+    );
+    tokio::pin!(writing);
     let mut session = Session {
         ctx,
         conn,
@@ -333,23 +362,20 @@ async fn serve(
         ping: None,
         next_ping: 0,
     };
-    let reason = tokio::select! {
-        reason = session.read_loop(reader) => reason,
-        written = &mut write_task => written.unwrap_or(CloseReason::Closed),
+    let (reason, writer_done) = tokio::select! {
+        reason = session.read_loop(reader) => (reason, false),
+        written = &mut writing => (written, true),
         () = cancel.cancelled() => {
             // The node is stopping or dropping this peer: say goodbye if there is room.
             let _ = session.queue.try_send(&Message::Goodbye("closing".into()));
-            CloseReason::Closed
+            (CloseReason::Closed, false)
         }
     };
-    // Let the writer flush what is queued, but never wait long on a peer that does not
-    // read.
-    stop.cancel();
-    if tokio::time::timeout(Duration::from_secs(1), &mut write_task)
-        .await
-        .is_err()
-    {
-        write_task.abort();
+    if !writer_done {
+        // Let the writer flush what is queued, but never wait long on a peer that does
+        // not read.
+        stop.cancel();
+        let _ = tokio::time::timeout(GOODBYE_FLUSH_TIMEOUT, &mut writing).await;
     }
     reason
 }
@@ -436,6 +462,7 @@ impl Session<'_> {
                 Err(e) => return Misbehaviour::Malformed(e).into(),
             };
             PeerStats::count(&self.stats.received, message.kind());
+            self.ctx.fault.hit();
             if let Err(reason) = self.handle(message).await {
                 return reason;
             }
@@ -483,14 +510,14 @@ impl Session<'_> {
             Message::GetHeaders { locator, stop } => self.serve_headers(locator, stop).await,
             Message::Inventory(items) => {
                 self.spend_announce_budget(items.len())?;
-                self.forward(Message::Inventory(items)).await
+                self.forward_inventory(items).await
             }
             Message::Block(block) => self.forward_block(*block).await,
+            Message::Headers(headers) => self.forward_headers(headers).await,
             other @ (Message::GetAddrs
             | Message::Addrs(_)
             | Message::NotFound(_)
-            | Message::Tx(_)
-            | Message::Headers(_)) => self.forward(other).await,
+            | Message::Tx(_)) => self.forward(other).await,
         }
     }
 
@@ -509,6 +536,64 @@ impl Session<'_> {
                 conn: self.conn,
                 block: Box::new(block),
                 body_matches,
+            })
+            .await
+            .map_err(|_| CloseReason::Closed)
+    }
+
+    async fn forward_headers(&self, headers: Vec<Header>) -> Result<(), CloseReason> {
+        let stored_parent = match headers.first() {
+            Some(first) => {
+                let parent = first.parent;
+                self.ctx
+                    .chain
+                    .reads()
+                    .run(move |reader| StoredParent::read(reader, &parent))
+                    .await
+                    // Unreadable is as good as absent: the headers then do not attach.
+                    .unwrap_or_default()
+            }
+            None => None,
+        };
+        self.ctx
+            .events
+            .send(PeerEvent::Headers {
+                conn: self.conn,
+                headers,
+                stored_parent,
+            })
+            .await
+            .map_err(|_| CloseReason::Closed)
+    }
+
+    async fn forward_inventory(&self, items: Vec<InvItem>) -> Result<(), CloseReason> {
+        let blocks = InvItem::blocks(&items);
+        let stored = if blocks.is_empty() {
+            HashSet::new()
+        } else {
+            self.ctx
+                .chain
+                .reads()
+                .run(move |reader| {
+                    let mut stored = HashSet::new();
+                    for hash in blocks {
+                        if reader.index_entry(&hash)?.is_some() {
+                            stored.insert(hash);
+                        }
+                    }
+                    Ok(stored)
+                })
+                .await
+                // A store that cannot answer makes every block look new: at worst we
+                // fetch one we have, and the chain says it already knows it.
+                .unwrap_or_default()
+        };
+        self.ctx
+            .events
+            .send(PeerEvent::Inventory {
+                conn: self.conn,
+                items,
+                stored,
             })
             .await
             .map_err(|_| CloseReason::Closed)
@@ -542,15 +627,15 @@ impl Session<'_> {
         for item in items {
             let found = match item {
                 InvItem::Tx(id) => self.ctx.pool.get(&id).map(|tx| Message::Tx(Box::new(tx))),
-                InvItem::Block(hash) => {
-                    let reader = self.ctx.chain.reader().clone();
-                    tokio::task::spawn_blocking(move || reader.block(&hash))
-                        .await
-                        .ok()
-                        .and_then(Result::ok)
-                        .flatten()
-                        .map(|block| Message::Block(Box::new(block)))
-                }
+                InvItem::Block(hash) => self
+                    .ctx
+                    .chain
+                    .reads()
+                    .run(move |reader| reader.block(&hash))
+                    .await
+                    .ok()
+                    .flatten()
+                    .map(|block| Message::Block(Box::new(block))),
             };
             match found {
                 Some(message) => self
@@ -576,14 +661,15 @@ impl Session<'_> {
         locator: Vec<tern_core::types::BlockHash>,
         stop: Option<tern_core::types::BlockHash>,
     ) -> Result<(), CloseReason> {
-        let reader = self.ctx.chain.reader().clone();
-        let headers = tokio::task::spawn_blocking(move || {
-            headers::headers_after(&reader, &locator, stop, MAX_HEADERS_PER_MESSAGE)
-        })
-        .await
-        .ok()
-        .and_then(Result::ok)
-        .unwrap_or_default();
+        let headers = self
+            .ctx
+            .chain
+            .reads()
+            .run(move |reader| {
+                headers::headers_after(reader, &locator, stop, MAX_HEADERS_PER_MESSAGE)
+            })
+            .await
+            .unwrap_or_default();
         self.queue
             .send(&Message::Headers(headers))
             .await

@@ -1,11 +1,19 @@
-//! Small JSON files in the data dir (address book, bans): written beside and renamed into
-//! place, so a crash leaves the old file or the new one, never half of one.
+//! Small JSON files in the data dir (address book, bans): written beside, synced, and
+//! renamed into place, so a crash leaves the old file or the new one, never half of one.
+//!
+//! Writes happen on a [`FileWriter`]'s own task, off the network manager, and coalesce:
+//! a burst of bans while a write is under way costs one more write, not one per ban.
 
-use std::path::Path;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use tokio::sync::watch;
+
+use crate::tasks::TaskExecutor;
 
 /// Milliseconds since the Unix epoch: what persisted deadlines are measured in, since they
 /// must survive a restart.
@@ -44,10 +52,60 @@ pub(crate) fn load<T: DeserializeOwned + Default>(path: &Path) -> T {
     }
 }
 
-/// Writes `value` to `path` atomically.
-pub(crate) fn save<T: Serialize>(path: &Path, value: &T) -> std::io::Result<()> {
-    let text = serde_json::to_string_pretty(value).map_err(std::io::Error::other)?;
+/// Writes `text` to `path` atomically and durably: into a file beside it, synced, renamed
+/// over it, and the directory synced so the rename itself survives a power cut.
+pub(crate) fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
     let partial = path.with_extension("json.new");
-    std::fs::write(&partial, text)?;
-    std::fs::rename(&partial, path)
+    let mut file = std::fs::File::create(&partial)?;
+    file.write_all(text.as_bytes())?;
+    file.sync_all()?;
+    drop(file);
+    std::fs::rename(&partial, path)?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
+}
+
+/// Saves snapshots of one JSON file in the background, always the latest one.
+#[derive(Debug)]
+pub(crate) struct FileWriter {
+    latest: watch::Sender<Option<Arc<str>>>,
+}
+
+impl FileWriter {
+    /// A writer for `path`, whose task (`name`) ends once the writer is dropped and its
+    /// last snapshot written.
+    pub(crate) fn spawn(path: PathBuf, name: &'static str, tasks: &TaskExecutor) -> FileWriter {
+        let (latest, snapshots) = watch::channel(None);
+        tasks.spawn(name, write_snapshots(path, snapshots));
+        FileWriter { latest }
+    }
+
+    /// Queues `value` to be written, replacing any snapshot not yet written.
+    pub(crate) fn save<T: Serialize>(&self, value: &T) {
+        match serde_json::to_string_pretty(value) {
+            Ok(text) => {
+                self.latest.send_replace(Some(text.into()));
+            }
+            Err(error) => tracing::error!(%error, "cannot encode a file to save"),
+        }
+    }
+}
+
+/// Writes each new snapshot until the writer is gone; the last one is written too, since
+/// a value sent before the sender dropped still counts as changed.
+async fn write_snapshots(path: PathBuf, mut snapshots: watch::Receiver<Option<Arc<str>>>) {
+    while snapshots.changed().await.is_ok() {
+        let Some(text) = snapshots.borrow_and_update().clone() else {
+            continue;
+        };
+        let target = path.clone();
+        let written = tokio::task::spawn_blocking(move || write_atomically(&target, &text)).await;
+        match written {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::warn!(path = %path.display(), %error, "cannot save"),
+            Err(error) => tracing::warn!(path = %path.display(), %error, "cannot save"),
+        }
+    }
 }

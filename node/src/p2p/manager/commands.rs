@@ -68,6 +68,7 @@ impl Manager {
             outbound: ready(Direction::Outbound),
             known_addresses: self.book.len(),
             bans: self.bans.list().len(),
+            refused: self.refused,
             relay: self.relay.stats(),
         }
     }

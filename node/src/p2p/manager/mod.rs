@@ -3,15 +3,20 @@
 //!
 //! It never waits on a peer: messages to peers go through their bounded send queues with
 //! `try_send`, and a peer whose queue is full is dropped as too slow. Connection tasks
-//! and the admission workers report to it over bounded channels.
+//! and the admission workers report to it over bounded channels. A connection's slot is
+//! freed when its task ends, whatever way it ends: the manager holds every connection
+//! task's handle and learns the close reason from the task's own result.
 
 use std::collections::{HashMap, HashSet};
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futures_util::stream::{FuturesUnordered, StreamExt};
 use tern_core::block::Block;
-use tern_core::chain::ChainHandle;
+use tern_core::chain::{ChainEvent, ChainHandle};
 use tern_core::tx::SignedTransaction;
 use tern_core::types::{BlockHash, Height, TxId};
 use tokio::net::{TcpListener, TcpStream};
@@ -33,7 +38,9 @@ use super::relay::Relay;
 use super::sync::{Sync, SyncConfig, SyncStatus};
 use super::workers::{self, Outcome, BLOCK_QUEUE, TX_QUEUE};
 use super::{ConnId, Direction, P2pConfig};
+use crate::fault::{FaultPlan, FaultPoint, Part};
 use crate::pool::PoolHandle;
+use crate::tasks::TaskExecutor;
 
 mod commands;
 mod traffic;
@@ -73,11 +80,15 @@ pub enum P2pError {
 }
 
 /// Starts the network layer: binds the listener, loads the key, address book and bans,
-/// and spawns the manager. The task ends after [`NetworkHandle::shutdown`].
+/// and spawns the manager as the critical task `network`, with the admission workers and
+/// every connection as tracked tasks of `tasks`. The manager's task ends after
+/// [`NetworkHandle::shutdown`], once every connection task has reported its end.
 pub async fn start(
     config: P2pConfig,
     chain: ChainHandle,
     pool: PoolHandle,
+    tasks: &TaskExecutor,
+    faults: &FaultPlan,
 ) -> Result<(NetworkHandle, JoinHandle<()>), P2pError> {
     let key = match &config.data_dir {
         Some(dir) => NodeKey::load_or_create(dir)?,
@@ -97,17 +108,16 @@ pub async fn start(
     let (outcomes_sender, outcomes) = mpsc::channel(OUTCOME_QUEUE);
     let (txs, tx_inbox) = mpsc::channel(TX_QUEUE);
     let (blocks, block_inbox) = mpsc::channel(BLOCK_QUEUE);
-    tokio::spawn(workers::admit_transactions(
-        pool.clone(),
-        tx_inbox,
-        outcomes_sender.clone(),
-    ));
-    tokio::spawn(workers::submit_blocks(
-        chain.clone(),
-        block_inbox,
-        outcomes_sender,
-    ));
+    tasks.spawn(
+        "transaction admission",
+        workers::admit_transactions(pool.clone(), tx_inbox, outcomes_sender.clone()),
+    );
+    tasks.spawn(
+        "block submission",
+        workers::submit_blocks(chain.clone(), block_inbox, outcomes_sender),
+    );
 
+    let locator = super::headers::follow_locator(&chain, tasks).await;
     let cancel = CancellationToken::new();
     let totals = Arc::new(PeerStats::default());
     let (sync_status, sync_status_receiver) = watch::channel(SyncStatus::default());
@@ -123,14 +133,18 @@ pub async fn start(
             config: Arc::clone(&config),
             listen_port: listen_addr.map_or(0, |a| a.port()),
             totals: Arc::clone(&totals),
+            fault: faults.point(Part::Peer),
         },
+        tasks: tasks.clone(),
+        connection_tasks: FuturesUnordered::new(),
+        fault: faults.point(Part::Network),
         node_id,
         listen_addr,
         cancel: cancel.clone(),
         next_conn: 0,
         connections: HashMap::new(),
-        book: AddressBook::load(data_dir.as_deref()),
-        bans: BanList::load(data_dir.as_deref()),
+        book: AddressBook::load(data_dir.as_deref(), tasks),
+        bans: BanList::load(data_dir.as_deref(), tasks),
         relay: Relay::new(config.request_timeout),
         sync: Sync::new(SyncConfig {
             max_peers: config.sync_peers,
@@ -142,13 +156,15 @@ pub async fn start(
         last_progress_log: Instant::now(),
         seeds: config.seeds.iter().copied().collect(),
         own_addrs: HashSet::new(),
+        refused: 0,
+        locator,
         pending_announcements: Vec::new(),
         txs,
         blocks,
         config,
     };
     tracing::info!(node_id = %node_id, listen = ?listen_addr, "p2p started");
-    let task = tokio::spawn(manager.run(listener, events, commands, outcomes));
+    let task = tasks.spawn_critical("network", manager.run(listener, events, commands, outcomes));
     let handle = NetworkHandle {
         commands: commands_sender,
         node_id,
@@ -186,8 +202,16 @@ struct Peer {
     addrs_answered_at: Option<Instant>,
 }
 
+/// A connection's task, yielding why the connection ended once the task has.
+type ConnectionTask = Pin<Box<dyn Future<Output = (ConnId, CloseReason)> + Send>>;
+
 struct Manager {
     ctx: PeerContext,
+    tasks: TaskExecutor,
+    /// Every connection's task: a connection's slot is freed when its task ends, however
+    /// it ends, so no slot outlives its connection.
+    connection_tasks: FuturesUnordered<ConnectionTask>,
+    fault: FaultPoint,
     config: Arc<P2pConfig>,
     node_id: NodeId,
     listen_addr: Option<SocketAddr>,
@@ -204,6 +228,10 @@ struct Manager {
     seeds: HashSet<SocketAddr>,
     /// Addresses that turned out to reach this node.
     own_addrs: HashSet<SocketAddr>,
+    /// Connections refused during the handshake (see `NetworkInfo::refused`).
+    refused: u64,
+    /// Our canonical chain's block locator, kept current by the `sync locator` task.
+    locator: watch::Receiver<Arc<Vec<BlockHash>>>,
     pending_announcements: Vec<TxId>,
     txs: mpsc::Sender<(ConnId, SignedTransaction)>,
     blocks: mpsc::Sender<(ConnId, Block)>,
@@ -217,7 +245,7 @@ impl Manager {
         mut commands: mpsc::Receiver<Command>,
         mut outcomes: mpsc::Receiver<Outcome>,
     ) {
-        let mut updates = self.ctx.chain.subscribe();
+        let mut chain_events = self.ctx.chain.events();
         let mut admitted = self.ctx.pool.subscribe_admitted();
         let mut announce = tokio::time::interval(self.config.tx_announce_interval);
         let mut housekeeping = tokio::time::interval(HOUSEKEEPING_INTERVAL);
@@ -234,13 +262,17 @@ impl Manager {
                     }
                 }
                 Some(event) = events.recv() => self.on_event(event),
+                Some((conn, reason)) = self.connection_tasks.next(), if !self.connection_tasks.is_empty() => {
+                    self.on_closed(conn, reason);
+                }
                 Some(command) = commands.recv() => self.on_command(command),
                 Some(outcome) = outcomes.recv() => self.on_outcome(outcome),
-                update = updates.recv() => match update {
-                    Ok(update) => self.on_chain_update(&update),
+                event = chain_events.next() => match event {
+                    Some(ChainEvent::Update(update)) => self.on_chain_update(&update),
                     // Missed updates: announcing the tip is enough for peers to catch up.
-                    Err(RecvError::Lagged(_)) => self.announce_blocks(&[self.ctx.chain.tip().hash]),
-                    Err(RecvError::Closed) => break,
+                    Some(ChainEvent::Lagged { .. }) => self.announce_blocks(&[self.ctx.chain.tip().hash]),
+                    // The chain stopped: there is nothing left to relay.
+                    None => break,
                 },
                 id = admitted.recv() => match id {
                     Ok(id) if self.pending_announcements.len() < MAX_PENDING_ANNOUNCEMENTS => {
@@ -253,6 +285,7 @@ impl Manager {
                 },
                 _ = announce.tick() => self.flush_announcements(),
                 _ = housekeeping.tick() => {
+                    self.fault.hit();
                     self.housekeeping();
                     if last_save.elapsed() >= SAVE_INTERVAL {
                         self.book.save();
@@ -263,6 +296,18 @@ impl Manager {
         }
         for connection in self.connections.values() {
             connection.cancel.cancel();
+        }
+        // Every connection task says goodbye to its peer and ends; wait for all of them,
+        // so the address book saved below knows how each one ended.
+        while !self.connection_tasks.is_empty() {
+            tokio::select! {
+                Some((conn, reason)) = self.connection_tasks.next() => self.on_closed(conn, reason),
+                Some(event) = events.recv() => {
+                    if let PeerEvent::Ready { reply, .. } = event {
+                        let _ = reply.send(Err("the node is stopping".into()));
+                    }
+                }
+            }
         }
         self.book.save();
         tracing::info!("p2p stopped");
@@ -283,7 +328,13 @@ impl Manager {
                 peer: None,
             },
         );
-        tokio::spawn(peer::run(self.ctx.clone(), conn, opening, cancel));
+        let task = self
+            .tasks
+            .spawn_with_output("peer", peer::run(self.ctx.clone(), conn, opening, cancel));
+        self.connection_tasks.push(Box::pin(async move {
+            let reason = task.await.ok().flatten();
+            (conn, reason.unwrap_or(CloseReason::TaskPanicked))
+        }));
     }
 
     fn on_accept(&mut self, stream: TcpStream, addr: SocketAddr) {
@@ -346,6 +397,16 @@ impl Manager {
                 }
             }
             PeerEvent::Message { conn, message } => self.on_message(conn, message),
+            PeerEvent::Inventory {
+                conn,
+                items,
+                stored,
+            } => self.on_inventory(conn, &items, &stored),
+            PeerEvent::Headers {
+                conn,
+                headers,
+                stored_parent,
+            } => self.on_headers(conn, headers, stored_parent),
             PeerEvent::Block {
                 conn,
                 block,
@@ -355,7 +416,6 @@ impl Manager {
                     self.on_block(conn, *block, body_matches);
                 }
             }
-            PeerEvent::Closed { conn, reason } => self.on_closed(conn, reason),
         }
     }
 
@@ -467,6 +527,7 @@ impl Manager {
             }
             None => match reason {
                 CloseReason::Hello(HelloError::SelfConnection) => {
+                    self.refused = self.refused.saturating_add(1);
                     tracing::debug!(%addr, "that address is this node; forgetting it");
                     self.own_addrs.insert(addr);
                     self.book.remove(&addr);
@@ -476,6 +537,7 @@ impl Manager {
                     | HelloError::WrongGenesis { .. }
                     | HelloError::UnsupportedVersion { .. }),
                 ) => {
+                    self.refused = self.refused.saturating_add(1);
                     tracing::warn!(%addr, reason = %e, "refused an incompatible peer");
                     if connection.direction == Direction::Outbound {
                         self.book.remove(&addr);

@@ -16,7 +16,7 @@ use crate::p2p::message::{
 };
 use crate::p2p::peer::Misbehaviour;
 use crate::p2p::relay::Delivery;
-use crate::p2p::sync::Judgement;
+use crate::p2p::sync::{Judgement, StoredParent};
 use crate::p2p::workers::Outcome;
 use crate::p2p::ConnId;
 use crate::pool::SubmitError;
@@ -31,22 +31,18 @@ impl Manager {
         match message {
             Message::GetAddrs => self.answer_addrs(conn),
             Message::Addrs(addrs) => self.on_addrs(conn, addrs),
-            Message::Inventory(items) => self.on_inventory(conn, &items),
+            // Announcements come as `PeerEvent::Inventory`, with what the store holds.
+            Message::Inventory(items) => self.on_inventory(conn, &items, &HashSet::new()),
             Message::NotFound(items) => {
                 let retries = self.relay.not_found(conn, &items, Instant::now());
                 self.send_requests(retries);
-                let blocks: Vec<BlockHash> = items
-                    .iter()
-                    .filter_map(|item| match item {
-                        InvItem::Block(hash) => Some(*hash),
-                        InvItem::Tx(_) => None,
-                    })
-                    .collect();
+                let blocks = InvItem::blocks(&items);
                 self.sync.on_not_found(conn, &blocks);
                 self.drive_sync();
             }
             Message::Tx(tx) => self.on_tx(conn, *tx),
-            Message::Headers(headers) => self.on_headers(conn, headers),
+            // Header answers come as `PeerEvent::Headers`, with their stored parent.
+            Message::Headers(headers) => self.on_headers(conn, headers, None),
             other => tracing::debug!(kind = ?other.kind(), "message not for the manager"),
         }
     }
@@ -96,16 +92,23 @@ impl Manager {
         }
     }
 
-    pub(super) fn on_inventory(&mut self, conn: ConnId, items: &[InvItem]) {
-        let reader = self.ctx.chain.reader();
+    /// Announced items: those we lack are requested. `stored` are the announced blocks
+    /// the store holds, looked up by the peer's task.
+    pub(super) fn on_inventory(
+        &mut self,
+        conn: ConnId,
+        items: &[InvItem],
+        stored: &HashSet<BlockHash>,
+    ) {
+        if self.peer(conn).is_none() {
+            return;
+        }
         let pool = &self.ctx.pool;
         let sync = &self.sync;
         // Blocks whose headers sync holds are fetched by sync.
         let have = |item: &InvItem| match item {
             InvItem::Tx(id) => pool.contains(id),
-            InvItem::Block(hash) => {
-                sync.is_pending(hash) || matches!(reader.index_entry(hash), Ok(Some(_)))
-            }
+            InvItem::Block(hash) => sync.is_pending(hash) || stored.contains(hash),
         };
         let request = self.relay.announced(conn, items, have, Instant::now());
         self.send_get_data(conn, request);
@@ -151,17 +154,30 @@ impl Manager {
         }
     }
 
-    /// A header answer: only to a request sync made.
-    pub(super) fn on_headers(&mut self, conn: ConnId, headers: Vec<Header>) {
+    /// A header answer: only to a request sync made. `stored_parent` is the stored block
+    /// the first header's parent is, if it is one.
+    pub(super) fn on_headers(
+        &mut self,
+        conn: ConnId,
+        headers: Vec<Header>,
+        stored_parent: Option<StoredParent>,
+    ) {
+        if self.peer(conn).is_none() {
+            return;
+        }
         if !self.sync.awaits_headers_from(conn) {
             return self.punish(conn, Misbehaviour::Unsolicited(MessageKind::Headers));
         }
-        let reader = self.ctx.chain.reader().clone();
         let our_work = self.ctx.chain.tip().cumulative_work;
-        if let Err(error) =
-            self.sync
-                .on_headers(conn, &headers, &reader, our_work, Timestamp::now())
-        {
+        let params = &self.ctx.chain.reader().spec().consensus;
+        if let Err(error) = self.sync.on_headers(
+            conn,
+            &headers,
+            stored_parent.as_ref(),
+            params,
+            our_work,
+            Timestamp::now(),
+        ) {
             return self.punish(conn, Misbehaviour::BadHeaders(error.to_string()));
         }
         if let (Some(peer), Some(last)) = (self.peer(conn), headers.last()) {
@@ -177,8 +193,8 @@ impl Manager {
     /// blocks to the chain in order.
     pub(super) fn drive_sync(&mut self) {
         let tip = self.ctx.chain.tip();
-        let reader = self.ctx.chain.reader().clone();
-        let actions = self.sync.drive(Instant::now(), &tip, &reader);
+        let locator = std::sync::Arc::clone(&self.locator.borrow());
+        let actions = self.sync.drive(Instant::now(), &tip, &locator);
         if let Some((conn, locator)) = actions.headers {
             self.send(
                 conn,
@@ -299,7 +315,7 @@ impl Manager {
     // ---- announcements -----------------------------------------------------------------
 
     pub(super) fn on_chain_update(&mut self, update: &ChainUpdate) {
-        let hashes: Vec<BlockHash> = update.connected.iter().map(Block::hash).collect();
+        let hashes: Vec<BlockHash> = update.connected.iter().map(|b| b.hash()).collect();
         self.announce_blocks(&hashes);
     }
 

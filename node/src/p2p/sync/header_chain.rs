@@ -5,8 +5,13 @@
 //! height order. New headers attach after its last header, after any earlier one (the
 //! peer's chain forks from what we had; the rest is dropped), or after any block in our
 //! store (a new chain altogether).
+//!
+//! It never reads the store itself, so the network manager that owns it never waits on
+//! the disk: what validation needs of a stored parent comes as a [`StoredParent`], read on
+//! the blocking pool by the connection task that received the headers, and the base's
+//! recent timestamps are kept from then on.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 
 use tern_core::block::Header;
 use tern_core::chain::ChainReader;
@@ -59,10 +64,50 @@ pub struct Extension {
     pub dropped: Vec<BlockHash>,
 }
 
+/// A stored block that headers may attach to: what validating a child needs of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredParent {
+    /// Its hash.
+    pub hash: BlockHash,
+    /// Its header.
+    pub header: Header,
+    /// The work of the chain up to and including it.
+    pub work: Work,
+    /// Its timestamp and up to ten of its ancestors', oldest first.
+    pub timestamps: VecDeque<Timestamp>,
+}
+
+impl StoredParent {
+    /// Reads `hash` from the store, if it is there. Blocks on the disk: run it on the
+    /// blocking pool.
+    pub fn read(
+        reader: &ChainReader,
+        hash: &BlockHash,
+    ) -> Result<Option<StoredParent>, StoreError> {
+        let Some(entry) = reader.index_entry(hash)? else {
+            return Ok(None);
+        };
+        Ok(Some(StoredParent {
+            hash: *hash,
+            header: entry.header,
+            work: entry.cumulative_work,
+            timestamps: stored_timestamps(reader, hash)?,
+        }))
+    }
+}
+
 /// The validated headers after a block we have.
+///
+/// The headers are consecutive, so a header's place follows from its height, and
+/// `heights` finds a hash's height: every lookup by hash is a map lookup, never a scan
+/// of up to [`MAX_PENDING_HEADERS`] headers.
 #[derive(Debug, Default)]
 pub struct HeaderChain {
     headers: VecDeque<PendingHeader>,
+    heights: HashMap<BlockHash, Height>,
+    /// Timestamps of the base (the stored block before the first header) and up to ten
+    /// of its ancestors, oldest first: the median-time rule for the first headers.
+    base_timestamps: VecDeque<Timestamp>,
 }
 
 impl HeaderChain {
@@ -92,8 +137,24 @@ impl HeaderChain {
     }
 
     fn position(&self, hash: &BlockHash) -> Option<usize> {
-        // Searched from the back: new headers attach near the end.
-        self.headers.iter().rposition(|h| h.hash == *hash)
+        let height = self.heights.get(hash)?;
+        let front = self.headers.front()?.header.height;
+        let i = usize::try_from(height.blocks_since(front)?).ok()?;
+        (self.headers.get(i)?.hash == *hash).then_some(i)
+    }
+
+    fn push(&mut self, header: PendingHeader) {
+        self.heights.insert(header.hash, header.header.height);
+        self.headers.push_back(header);
+    }
+
+    /// Removes the headers in `range` and returns their hashes.
+    fn remove(&mut self, range: impl std::ops::RangeBounds<usize>) -> Vec<BlockHash> {
+        let removed: Vec<BlockHash> = self.headers.drain(range).map(|h| h.hash).collect();
+        for hash in &removed {
+            self.heights.remove(hash);
+        }
+        removed
     }
 
     /// Forgets headers from the front up to and including `hash` (their blocks are
@@ -102,21 +163,27 @@ impl HeaderChain {
         let Some(i) = self.position(hash) else {
             return false;
         };
-        self.headers.drain(..=i);
+        for header in self.headers.drain(..=i) {
+            self.heights.remove(&header.hash);
+            push_recent(&mut self.base_timestamps, header.header.timestamp);
+        }
         true
     }
 
     /// Forgets everything (the chain proved bad, or not worth following).
     pub fn clear(&mut self) -> Vec<BlockHash> {
-        self.headers.drain(..).map(|h| h.hash).collect()
+        self.base_timestamps.clear();
+        self.remove(..)
     }
 
-    /// Checks `headers` (consecutive, oldest first) and adds them. Headers past
-    /// [`MAX_PENDING_HEADERS`] are left out, to be asked for again later.
+    /// Checks `headers` (consecutive, oldest first) and adds them. They attach to a header
+    /// of the chain, or else to `stored`, the stored block that is the first header's
+    /// parent, if it is one. Headers past [`MAX_PENDING_HEADERS`] are left out, to be
+    /// asked for again later.
     pub fn extend(
         &mut self,
         headers: &[Header],
-        reader: &ChainReader,
+        stored: Option<&StoredParent>,
         params: &ConsensusParams,
         now: Timestamp,
     ) -> Result<Extension, HeaderChainError> {
@@ -124,24 +191,26 @@ impl HeaderChain {
             return Ok(Extension::default());
         };
         let mut extension = Extension::default();
-        let (mut parent, mut work, mut recent) = match self.position(&first.parent) {
-            Some(i) => {
-                extension.dropped = self.headers.drain(i + 1..).map(|h| h.hash).collect();
-                self.tail_context(reader)?
-            }
-            None => {
-                let Some(entry) = reader.index_entry(&first.parent)? else {
-                    return Err(HeaderChainError::Detached);
-                };
-                extension.dropped = self.clear();
-                let recent = stored_timestamps(reader, &first.parent)?;
-                (first.parent, entry.cumulative_work, recent)
-            }
-        };
-        let mut parent_header = match self.headers.back() {
-            Some(last) => last.header,
-            None => reader.header(&parent)?.ok_or(HeaderChainError::Detached)?,
-        };
+        let (mut parent, mut work, mut recent, mut parent_header) =
+            match self.position(&first.parent) {
+                Some(i) => {
+                    extension.dropped = self.remove(i + 1..);
+                    self.tail_context()?
+                }
+                None => {
+                    let Some(stored) = stored.filter(|s| s.hash == first.parent) else {
+                        return Err(HeaderChainError::Detached);
+                    };
+                    extension.dropped = self.clear();
+                    self.base_timestamps = stored.timestamps.clone();
+                    (
+                        stored.hash,
+                        stored.work,
+                        stored.timestamps.clone(),
+                        stored.header,
+                    )
+                }
+            };
         for header in headers {
             if self.headers.len() >= MAX_PENDING_HEADERS {
                 break;
@@ -157,7 +226,7 @@ impl HeaderChain {
             check_header(header, &context, params, now)
                 .map_err(|error| HeaderChainError::Invalid { hash, error })?;
             work = work.saturating_add(header.target.work());
-            self.headers.push_back(PendingHeader {
+            self.push(PendingHeader {
                 hash,
                 header: *header,
                 work,
@@ -170,12 +239,11 @@ impl HeaderChain {
         Ok(extension)
     }
 
-    /// The last header's hash, work and recent timestamps (reading the store for those
-    /// before the chain starts).
+    /// The last header's hash, work, recent timestamps (the base's before the chain
+    /// starts) and header.
     fn tail_context(
         &self,
-        reader: &ChainReader,
-    ) -> Result<(BlockHash, Work, VecDeque<Timestamp>), HeaderChainError> {
+    ) -> Result<(BlockHash, Work, VecDeque<Timestamp>, Header), HeaderChainError> {
         let Some(last) = self.headers.back() else {
             return Err(HeaderChainError::Detached);
         };
@@ -189,18 +257,13 @@ impl HeaderChain {
             .into_iter()
             .rev()
             .collect();
-        if recent.len() < MEDIAN_TIME_SPAN {
-            if let Some(first) = self.headers.front() {
-                let mut older = stored_timestamps(reader, &first.header.parent)?;
-                while recent.len() < MEDIAN_TIME_SPAN {
-                    match older.pop_back() {
-                        Some(t) => recent.push_front(t),
-                        None => break,
-                    }
-                }
+        for timestamp in self.base_timestamps.iter().rev() {
+            if recent.len() >= MEDIAN_TIME_SPAN {
+                break;
             }
+            recent.push_front(*timestamp);
         }
-        Ok((last.hash, last.work, recent))
+        Ok((last.hash, last.work, recent, last.header))
     }
 }
 

@@ -20,7 +20,8 @@
 //! have, so nothing connected is fetched again.
 //!
 //! Everything here is synchronous and owned by the peer manager, which sends what
-//! [`Sync::drive`] asks for.
+//! [`Sync::drive`] asks for. Nothing here reads the store: the locator and a header
+//! answer's stored parent are read on the blocking pool and handed in.
 
 mod header_chain;
 mod progress;
@@ -32,10 +33,13 @@ use std::time::{Duration, Instant};
 use lru::LruCache;
 
 use tern_core::block::{Block, Header};
-use tern_core::chain::{ChainReader, TipInfo};
+use tern_core::chain::TipInfo;
+use tern_core::genesis::ConsensusParams;
 use tern_core::types::{BlockHash, Height, Timestamp, Work};
 
-pub use header_chain::{HeaderChain, HeaderChainError, PendingHeader, MAX_PENDING_HEADERS};
+pub use header_chain::{
+    HeaderChain, HeaderChainError, PendingHeader, StoredParent, MAX_PENDING_HEADERS,
+};
 pub use progress::SyncStatus;
 
 use super::message::MAX_LOCATOR_HASHES;
@@ -250,13 +254,13 @@ impl Sync {
         &mut self,
         peer: ConnId,
         headers: &[Header],
-        reader: &ChainReader,
+        stored: Option<&StoredParent>,
+        params: &ConsensusParams,
         our_work: Work,
         now: Timestamp,
     ) -> Result<(), SyncError> {
         self.header_request = None;
-        let params = &reader.spec().consensus;
-        let extension = self.chain.extend(headers, reader, params, now)?;
+        let extension = self.chain.extend(headers, stored, params, now)?;
         for hash in &extension.dropped {
             self.forget_block(hash);
         }
@@ -372,11 +376,13 @@ impl Sync {
         self.failed_from.remove(hash);
     }
 
-    /// Expires late requests and decides what to ask and submit next.
-    pub fn drive(&mut self, now: Instant, tip: &TipInfo, reader: &ChainReader) -> Actions {
+    /// Expires late requests and decides what to ask and submit next. `locator` is our
+    /// canonical chain's locator (see [`super::headers::locator`]), kept up to date off
+    /// the manager's task.
+    pub fn drive(&mut self, now: Instant, tip: &TipInfo, locator: &[BlockHash]) -> Actions {
         let drop = self.expire(now);
         let mut actions = Actions {
-            headers: self.next_header_request(now, tip, reader),
+            headers: self.next_header_request(now, tip, locator),
             drop,
             ..Actions::default()
         };
@@ -422,7 +428,7 @@ impl Sync {
         &mut self,
         now: Instant,
         tip: &TipInfo,
-        reader: &ChainReader,
+        ours: &[BlockHash],
     ) -> Option<(ConnId, Vec<BlockHash>)> {
         if self.header_request.is_some() || self.chain.len() >= MAX_PENDING_HEADERS / 2 {
             return None;
@@ -442,13 +448,7 @@ impl Sync {
                     .map(|(peer, _)| *peer)
             })?;
         let mut locator: Vec<BlockHash> = self.chain.last().map(|h| h.hash).into_iter().collect();
-        match super::headers::locator(reader) {
-            Ok(ours) => locator.extend(ours),
-            Err(error) => {
-                tracing::error!(%error, "cannot read the chain to build a locator");
-                return None;
-            }
-        }
+        locator.extend_from_slice(ours);
         locator.truncate(MAX_LOCATOR_HASHES);
         if let Some(state) = self.peers.get_mut(&source) {
             state.hinted = false;

@@ -1,0 +1,100 @@
+//! A node that fails does so visibly. A panic injected into the chain actor's thread, the
+//! network manager or a peer task turns `/healthy`, `/ready` and `node_health` to failed at
+//! once, naming the task; the node then stops in order, and the next start on the same
+//! data directory has everything that was acknowledged before the failure.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs
+)]
+
+use std::time::Duration;
+
+use tern_core::crypto::dev_secret_key;
+use tern_core::types::Height;
+use tern_node::fault::{FaultPlan, Part};
+use tern_tests::http::{get, post_json};
+use tern_tests::net::{NodeOptions, TestNode};
+
+/// Bounds every wait below: a node that does not notice its own failure hangs the test
+/// only this long.
+const PATIENCE: Duration = Duration::from_secs(30);
+
+fn failing_at(part: Part, pass: u64) -> NodeOptions {
+    let mut options = NodeOptions::dev();
+    options.metrics = true;
+    options.rpc = true;
+    options.faults = FaultPlan {
+        panic_at: Some((part, pass)),
+    };
+    options
+}
+
+/// Waits for the node's failure and checks that every health surface reports it, naming
+/// `task`, while the node is still up.
+async fn fails_visibly(node: &TestNode, task: &str) {
+    let failure = tokio::time::timeout(PATIENCE, node.node.failed())
+        .await
+        .expect("the node notices the failure");
+    assert_eq!(failure.task, task, "{failure}");
+    let metrics = node.node.metrics_addr().unwrap();
+    let (status, body) = get(metrics, "/healthy").await.unwrap();
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        body.starts_with(&format!("failed: {task} panicked")),
+        "{body}"
+    );
+    let (status, body) = get(metrics, "/ready").await.unwrap();
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains(task), "{body}");
+    let rpc = node.node.rpc_addr().unwrap();
+    let call = r#"{"jsonrpc":"2.0","id":1,"method":"node_health"}"#;
+    let (_, answer) = post_json(rpc, call).await.unwrap();
+    assert!(answer.contains(r#""status":"failed""#), "{answer}");
+    assert!(answer.contains(task), "{answer}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panic_in_the_chain_actor_fails_the_node_and_loses_nothing_acknowledged() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = TestNode::start_in(failing_at(Part::Chain, 3), dir.path())
+        .await
+        .unwrap();
+    let reward = dev_secret_key(9).address();
+    let mined = node.node.miner().mine_now(2, reward).await.unwrap();
+    // The third block is the one the actor panics on: the caller gets an error, not a hang.
+    assert!(node.node.miner().mine_now(1, reward).await.is_err());
+    fails_visibly(&node, "chain").await;
+    let failure = node.stop().await.expect("shutdown reports the failure");
+    assert_eq!(failure.task, "chain");
+
+    let again = TestNode::start_in(NodeOptions::dev(), dir.path())
+        .await
+        .unwrap();
+    assert_eq!(again.node.chain().tip().hash, mined[1]);
+    assert_eq!(again.node.chain().tip().height(), Height(2));
+    again.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panic_in_the_network_manager_fails_the_node() {
+    // Housekeeping ticks twice a second: the third comes after about a second.
+    let node = TestNode::start(failing_at(Part::Network, 3)).await.unwrap();
+    fails_visibly(&node, "network").await;
+    assert_eq!(node.stop().await.unwrap().task, "network");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panic_in_a_peer_task_fails_the_node_but_not_its_peer() {
+    let node = TestNode::start(failing_at(Part::Peer, 1)).await.unwrap();
+    // The first message the node reads from this peer panics its connection task.
+    let peer = TestNode::start(NodeOptions::dev().with_seeds(&[node.p2p_addr()]))
+        .await
+        .unwrap();
+    fails_visibly(&node, "peer").await;
+    assert_eq!(node.stop().await.unwrap().task, "peer");
+    // The other side lost a connection, nothing more: it shuts down healthy.
+    peer.shutdown().await;
+}
