@@ -83,6 +83,28 @@ impl HostilePeer {
         self.writer.write_message(&encoding::encode(message)).await
     }
 
+    /// Sends `message` as the protocol frames it, but waits `pause` after its first Noise
+    /// message: what a large message on a slow link looks like to the node. The message
+    /// must need more than one Noise message.
+    pub async fn send_split(
+        &mut self,
+        message: &Message,
+        pause: Duration,
+    ) -> Result<(), TransportError> {
+        let bytes = encoding::encode(message);
+        let mut plaintext = (bytes.len() as u32).to_le_bytes().to_vec();
+        plaintext.extend_from_slice(&bytes);
+        let mut chunks = plaintext.chunks(transport::MAX_CHUNK_PLAINTEXT);
+        if let Some(first) = chunks.next() {
+            self.writer.write_raw_chunk(first).await?;
+        }
+        tokio::time::sleep(pause).await;
+        for chunk in chunks {
+            self.writer.write_raw_chunk(chunk).await?;
+        }
+        Ok(())
+    }
+
     /// Sends one raw Noise transport message: framing the node must refuse.
     pub async fn send_raw_chunk(&mut self, plaintext: &[u8]) -> Result<(), TransportError> {
         self.writer.write_raw_chunk(plaintext).await

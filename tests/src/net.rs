@@ -38,6 +38,8 @@ pub struct NodeOptions {
     pub metrics: bool,
     /// Where the node panics on purpose.
     pub faults: FaultPlan,
+    /// How long one message may take to write to a peer.
+    pub write_timeout: Duration,
 }
 
 impl NodeOptions {
@@ -53,6 +55,7 @@ impl NodeOptions {
             request_timeout: P2pConfig::default().request_timeout,
             metrics: false,
             faults: FaultPlan::default(),
+            write_timeout: P2pConfig::default().write_timeout,
         }
     }
 
@@ -192,6 +195,7 @@ fn config(options: NodeOptions, dir: &Path) -> NodeConfig {
         ping_interval: options.ping.0,
         ping_timeout: options.ping.1,
         request_timeout: options.request_timeout,
+        write_timeout: options.write_timeout,
         ..P2pConfig::default()
     };
     config.rpc = options.rpc.then(|| RpcConfig {

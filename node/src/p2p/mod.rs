@@ -97,6 +97,8 @@ pub struct P2pConfig {
     pub ping_timeout: Duration,
     /// Time allowed to connect, handshake and exchange hellos.
     pub handshake_timeout: Duration,
+    /// How long one message may take to write before the peer counts as too slow.
+    pub write_timeout: Duration,
     /// Time a peer has to deliver requested data before another announcer is asked.
     pub request_timeout: Duration,
     /// How often newly admitted transactions are announced, in one batch per peer.
@@ -122,6 +124,7 @@ impl Default for P2pConfig {
             ping_interval: Duration::from_secs(30),
             ping_timeout: Duration::from_secs(20),
             handshake_timeout: Duration::from_secs(10),
+            write_timeout: Duration::from_secs(30),
             request_timeout: relay::REQUEST_TIMEOUT,
             tx_announce_interval: Duration::from_millis(100),
             sync_peers: sync::SyncConfig::default().max_peers,

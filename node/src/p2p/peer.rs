@@ -33,9 +33,6 @@ use super::{ConnId, P2pConfig};
 use crate::fault::FaultPoint;
 use crate::pool::PoolHandle;
 
-/// How long one message may take to write before the peer counts as too slow.
-pub const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
-
 /// How long a closing connection may spend writing what is still queued (a goodbye, say)
 /// before it is dropped: a peer that does not read cannot hold up shutdown.
 pub const GOODBYE_FLUSH_TIMEOUT: Duration = Duration::from_secs(1);
@@ -349,6 +346,7 @@ async fn serve(
         outgoing,
         Arc::clone(&stats),
         Arc::clone(&ctx.totals),
+        ctx.config.write_timeout,
         stop.clone(),
     );
     tokio::pin!(writing);
@@ -387,6 +385,7 @@ async fn write_loop(
     mut outgoing: mpsc::UnboundedReceiver<Outgoing>,
     stats: Arc<PeerStats>,
     totals: Arc<PeerStats>,
+    write_timeout: Duration,
     stop: CancellationToken,
 ) -> CloseReason {
     loop {
@@ -402,7 +401,7 @@ async fn write_loop(
             },
         };
         let before = writer.wire_bytes();
-        match tokio::time::timeout(WRITE_TIMEOUT, writer.write_message(&message.bytes)).await {
+        match tokio::time::timeout(write_timeout, writer.write_message(&message.bytes)).await {
             Ok(Ok(())) => {}
             Ok(Err(e)) => return CloseReason::Transport(e),
             Err(_) => return CloseReason::TooSlow,

@@ -13,6 +13,11 @@
 //!
 //! The two directions are independent (each has its own key and nonce), so a connection
 //! splits into a [`FrameReader`] and a [`FrameWriter`] that separate tasks own.
+//!
+//! [`FrameReader::read_message`] is cancel-safe: a message that arrives in several Noise
+//! messages is reassembled in the reader itself, not in the future reading it, so a
+//! `select!` that drops the read for a timer (the ping tick) loses nothing and the stream
+//! keeps its framing. Only whole frames are taken off the socket.
 
 use std::sync::Arc;
 
@@ -158,6 +163,7 @@ pub async fn handshake(
             nonce: 0,
             chunk: vec![0u8; MAX_NOISE_MESSAGE],
             wire_bytes: 0,
+            partial: None,
         },
         FrameWriter {
             frames: sink,
@@ -186,6 +192,8 @@ pub struct FrameReader {
     nonce: u64,
     chunk: Vec<u8>,
     wire_bytes: u64,
+    /// The message being reassembled: its declared length and the bytes so far.
+    partial: Option<(usize, Vec<u8>)>,
 }
 
 impl std::fmt::Debug for FrameReader {
@@ -197,31 +205,51 @@ impl std::fmt::Debug for FrameReader {
 }
 
 impl FrameReader {
-    /// Reads one whole application message.
+    /// Reads one whole application message. Cancel-safe: dropping the future between
+    /// the chunks of a message keeps what was read for the next call.
     pub async fn read_message(&mut self) -> Result<Vec<u8>, TransportError> {
-        let first = self.read_chunk().await?;
-        let (prefix, rest) = first
-            .split_first_chunk::<LENGTH_PREFIX>()
-            .ok_or(TransportError::MissingLength)?;
-        let len = u32::from_le_bytes(*prefix) as usize;
-        if len > MAX_MESSAGE_LEN {
-            return Err(TransportError::MessageTooLarge { len });
-        }
-        if rest.len() > len {
-            return Err(TransportError::Overrun);
-        }
-        // Grown as chunks arrive, not reserved from the declared length: a peer that
-        // declares 8 MiB and sends 4 bytes costs us 4 bytes, not 8 MiB.
-        let mut message = Vec::with_capacity(len.min(MAX_CHUNK_PLAINTEXT));
-        message.extend_from_slice(rest);
-        while message.len() < len {
+        loop {
+            // The only await: a whole frame is taken off the socket, or nothing is.
             let chunk = self.read_chunk().await?;
-            if message.len().saturating_add(chunk.len()) > len {
-                return Err(TransportError::Overrun);
+            if let Some(message) = self.reassemble(chunk)? {
+                return Ok(message);
             }
-            message.extend_from_slice(&chunk);
         }
-        Ok(message)
+    }
+
+    /// Adds one decrypted chunk to the message being reassembled; the message once whole.
+    fn reassemble(&mut self, chunk: Vec<u8>) -> Result<Option<Vec<u8>>, TransportError> {
+        let (len, mut message) = match self.partial.take() {
+            Some((len, mut message)) => {
+                if message.len().saturating_add(chunk.len()) > len {
+                    return Err(TransportError::Overrun);
+                }
+                message.extend_from_slice(&chunk);
+                (len, message)
+            }
+            None => {
+                let (prefix, rest) = chunk
+                    .split_first_chunk::<LENGTH_PREFIX>()
+                    .ok_or(TransportError::MissingLength)?;
+                let len = u32::from_le_bytes(*prefix) as usize;
+                if len > MAX_MESSAGE_LEN {
+                    return Err(TransportError::MessageTooLarge { len });
+                }
+                if rest.len() > len {
+                    return Err(TransportError::Overrun);
+                }
+                // Grown as chunks arrive, not reserved from the declared length: a peer
+                // that declares 8 MiB and sends 4 bytes costs us 4 bytes, not 8 MiB.
+                let mut message = Vec::with_capacity(len.min(MAX_CHUNK_PLAINTEXT));
+                message.extend_from_slice(rest);
+                (len, message)
+            }
+        };
+        if message.len() == len {
+            return Ok(Some(std::mem::take(&mut message)));
+        }
+        self.partial = Some((len, message));
+        Ok(None)
     }
 
     /// Every byte read off the socket so far, framing and tags included.
@@ -315,6 +343,7 @@ impl FrameWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
     use tokio::net::TcpListener;
 
     #[test]
@@ -365,6 +394,24 @@ mod tests {
         assert_eq!(b_read.read_message().await.unwrap(), b"after");
         assert_eq!(received, sender.await.unwrap());
         assert!(b_read.wire_bytes() > 300_000);
+    }
+
+    /// A read dropped between the chunks of a message (a timer won the `select!`) loses
+    /// nothing: the next read returns the whole message, and the stream keeps its framing.
+    #[tokio::test]
+    async fn a_read_cancelled_mid_message_resumes_where_it_stopped() {
+        let ((_, _, mut a_write), (_, mut b_read, _), _, _) = pair().await;
+        let message: Vec<u8> = (0..100u8).collect();
+        let mut first = 100u32.to_le_bytes().to_vec();
+        first.extend_from_slice(&message[..40]);
+        a_write.write_raw_chunk(&first).await.unwrap();
+        let cancelled =
+            tokio::time::timeout(Duration::from_millis(50), b_read.read_message()).await;
+        assert!(cancelled.is_err(), "the message is not whole yet");
+        a_write.write_raw_chunk(&message[40..]).await.unwrap();
+        a_write.write_message(b"next").await.unwrap();
+        assert_eq!(b_read.read_message().await.unwrap(), message);
+        assert_eq!(b_read.read_message().await.unwrap(), b"next");
     }
 
     #[tokio::test]
