@@ -15,7 +15,7 @@ use tern_core::crypto::dev_secret_key;
 use tern_core::testkit::ChainBuilder;
 use tern_core::types::TxId;
 use tern_node::p2p::message::{InvItem, Message, MAX_INVENTORY_PER_MESSAGE};
-use tern_node::p2p::relay::MAX_IN_FLIGHT_PER_PEER;
+use tern_node::p2p::relay::MAX_TX_IN_FLIGHT_PER_PEER;
 use tern_node::p2p::transport::MAX_MESSAGE_LEN;
 use tern_tests::hostile::{hello_for, HostilePeer};
 use tern_tests::net::{dev_spec, dev_transfer, eventually, NodeOptions, TestNode};
@@ -235,7 +235,7 @@ async fn ten_thousand_unsolicited_announcements_get_the_peer_banned_within_bound
         }
         sent += 1_000;
         let relay = a.node.network().info().await.unwrap().relay;
-        assert!(relay.in_flight <= MAX_IN_FLIGHT_PER_PEER, "{relay:?}");
+        assert!(relay.in_flight <= MAX_TX_IN_FLIGHT_PER_PEER, "{relay:?}");
     }
     assert!(closed_early || peer.is_closed_within(PATIENCE).await);
     assert!(gets_banned(&a, &peer).await);

@@ -15,7 +15,7 @@ use tern_core::crypto::dev_secret_key;
 use tern_core::types::TxId;
 use tern_node::p2p::message::{InvItem, Message};
 use tern_tests::hostile::{hello_for, HostilePeer};
-use tern_tests::net::{dev_spec, eventually, NodeOptions, TestNode};
+use tern_tests::net::{dev_spec, dev_transfer, eventually, NodeOptions, TestNode};
 
 const PATIENCE: Duration = Duration::from_secs(30);
 
@@ -117,6 +117,79 @@ async fn peers_that_never_read_leave_no_ghost_slots_and_no_panic() {
         .unwrap();
     assert!(honest.reaches_peers(1, PATIENCE).await);
     drop(peers);
+    honest.shutdown().await;
+    node.shutdown().await;
+}
+
+/// Ids no node has: `count` of them, distinct for each `seed`.
+fn junk_ids(seed: u8, count: u32) -> Vec<InvItem> {
+    (0..count)
+        .map(|i| {
+            let mut bytes = [seed; 32];
+            bytes[..4].copy_from_slice(&i.to_le_bytes());
+            InvItem::Tx(TxId::from_bytes(bytes))
+        })
+        .collect()
+}
+
+/// Four peers each announce 4,096 transaction ids and never deliver the bodies. Their
+/// requests used to take the node's whole in-flight budget: an honest peer's
+/// transactions, and a block it mined during the attack, never arrived, and none of the
+/// four was dropped. Now each peer has its own quota, blocks bypass it, and peers whose
+/// requests keep expiring are disconnected.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn announcements_never_delivered_starve_no_honest_peer() {
+    let mut options = NodeOptions::dev();
+    options.request_timeout = Duration::from_secs(1);
+    let node = TestNode::start(options).await.unwrap();
+    let honest = TestNode::start(NodeOptions::dev().with_seeds(&[node.p2p_addr()]))
+        .await
+        .unwrap();
+    assert!(honest.reaches_peers(1, PATIENCE).await);
+    let mut liars = Vec::new();
+    for seed in 0..4u8 {
+        let mut liar = HostilePeer::connect(node.p2p_addr(), &hello_for(&dev_spec()))
+            .await
+            .unwrap();
+        liar.send(&Message::Inventory(junk_ids(0xd0 + seed, 4_096)))
+            .await
+            .unwrap();
+        liars.push(liar);
+    }
+    // The node has taken the announcements in (asked the liars for some).
+    let network = node.node.network().clone();
+    assert!(
+        eventually(PATIENCE, || {
+            let network = network.clone();
+            async move { network.info().await.unwrap().relay.in_flight >= 400 }
+        })
+        .await
+    );
+
+    // Well within the request timeout of the liars' first round, the honest peer's
+    // transaction and block arrive.
+    let tx = dev_transfer(&dev_spec(), 0, 1, 5, 0);
+    let id = honest.node.pool().submit(tx).await.unwrap().id;
+    assert!(
+        node.has_pending(id, PATIENCE).await,
+        "an honest transaction was starved"
+    );
+    let mined = honest
+        .node
+        .miner()
+        .mine_now(1, dev_secret_key(9).address())
+        .await
+        .unwrap();
+    assert!(
+        node.reaches_tip(mined[0], PATIENCE).await,
+        "an honest block was starved"
+    );
+    // Peers that never deliver are dropped; they are not banned (they may only be slow).
+    for liar in &mut liars {
+        assert!(liar.is_closed_within(PATIENCE).await, "a liar stayed");
+        assert!(!is_banned(&node, liar).await);
+    }
+    assert_eq!(node.node.network().info().await.unwrap().relay.waiting, 0);
     honest.shutdown().await;
     node.shutdown().await;
 }

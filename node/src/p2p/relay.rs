@@ -10,6 +10,14 @@
 //!   one is asked.
 //! - Each peer has a bounded set of items ever requested from it, so a late answer to a
 //!   timed-out request is not mistaken for unsolicited data.
+//! - Each peer has its own quota of transaction requests in flight
+//!   ([`MAX_TX_IN_FLIGHT_PER_PEER`], as Bitcoin Core's txrequest) and its own queue of
+//!   announcements waiting for that quota ([`MAX_WAITING_PER_PEER`]): peers that announce
+//!   what they never deliver use up their own quota, never an honest peer's. Blocks are
+//!   requested at once, outside the transaction quota, so block relay never waits behind
+//!   transaction requests.
+//! - A peer whose requests keep expiring without a delivery ([`MAX_UNDELIVERED`] in a
+//!   row) is reported, for the manager to drop: it announces what it never delivers.
 //!
 //! Everything here is synchronous and owned by the peer manager.
 
@@ -30,8 +38,16 @@ pub const REQUESTED_PER_PEER: usize = 8_192;
 pub const RECENT_ITEMS: usize = 65_536;
 /// Items being fetched at once.
 pub const MAX_IN_FLIGHT: usize = 16_384;
-/// Items being fetched from one peer at once.
-pub const MAX_IN_FLIGHT_PER_PEER: usize = 4_096;
+/// Transactions being fetched from one peer at once (Bitcoin Core: 100).
+pub const MAX_TX_IN_FLIGHT_PER_PEER: usize = 100;
+/// Blocks being fetched from one peer at once by relay (sync has its own allowance).
+pub const MAX_BLOCKS_IN_FLIGHT_PER_PEER: usize = 16;
+/// Transaction announcements of one peer waiting for its quota (Bitcoin Core: 5,000).
+/// Past it, the peer's further announcements are ignored until the queue drains.
+pub const MAX_WAITING_PER_PEER: usize = 5_000;
+/// Requests to one peer that may expire in a row, with nothing delivered in between,
+/// before the peer is reported as announcing what it never delivers.
+pub const MAX_UNDELIVERED: u32 = 2 * MAX_TX_IN_FLIGHT_PER_PEER as u32;
 /// Other announcers remembered per item, to ask if the first does not deliver.
 pub const MAX_ALTERNATES: usize = 8;
 /// How long a peer has to deliver a requested item.
@@ -48,7 +64,12 @@ struct InFlight {
 struct PeerRelay {
     known: LruCache<InvItem, ()>,
     requested: LruCache<InvItem, ()>,
-    in_flight: usize,
+    txs_in_flight: usize,
+    blocks_in_flight: usize,
+    /// Transactions it announced that wait for its quota, oldest first.
+    waiting: VecDeque<InvItem>,
+    /// Its requests that expired since it last delivered something.
+    undelivered: u32,
 }
 
 impl PeerRelay {
@@ -56,7 +77,24 @@ impl PeerRelay {
         PeerRelay {
             known: LruCache::new(non_zero(KNOWN_PER_PEER)),
             requested: LruCache::new(non_zero(REQUESTED_PER_PEER)),
-            in_flight: 0,
+            txs_in_flight: 0,
+            blocks_in_flight: 0,
+            waiting: VecDeque::new(),
+            undelivered: 0,
+        }
+    }
+
+    fn in_flight(&mut self, item: &InvItem) -> &mut usize {
+        match item {
+            InvItem::Tx(_) => &mut self.txs_in_flight,
+            InvItem::Block(_) => &mut self.blocks_in_flight,
+        }
+    }
+
+    fn has_room(&self, item: &InvItem) -> bool {
+        match item {
+            InvItem::Tx(_) => self.txs_in_flight < MAX_TX_IN_FLIGHT_PER_PEER,
+            InvItem::Block(_) => self.blocks_in_flight < MAX_BLOCKS_IN_FLIGHT_PER_PEER,
         }
     }
 }
@@ -83,6 +121,8 @@ pub struct RelayStats {
     pub recent: usize,
     /// The largest known set among peers.
     pub largest_known_set: usize,
+    /// Announcements waiting for their peer's quota, over all peers.
+    pub waiting: usize,
 }
 
 /// The relay bookkeeping.
@@ -136,7 +176,8 @@ impl Relay {
     }
 
     /// A peer announced `items`. Returns those to request from it now; `have` says which
-    /// we already hold.
+    /// we already hold. Transactions beyond the peer's quota wait in its queue, for
+    /// [`Self::next_requests`].
     pub fn announced(
         &mut self,
         peer: ConnId,
@@ -147,27 +188,90 @@ impl Relay {
         let mut request = Vec::new();
         for item in items {
             self.mark_known(peer, *item);
-            if self.recent.contains(item) {
-                continue;
-            }
-            if let Some(flight) = self.in_flight.get_mut(item) {
-                if flight.peer != peer
-                    && !flight.alternates.contains(&peer)
-                    && flight.alternates.len() < MAX_ALTERNATES
-                {
-                    flight.alternates.push_back(peer);
-                }
-                continue;
-            }
-            if have(item) {
-                self.recent.put(*item, ());
+            if !self.wanted_from(peer, item, &have) {
                 continue;
             }
             if self.start_request(peer, *item, VecDeque::new(), now) {
                 request.push(*item);
+            } else if let (InvItem::Tx(_), Some(state)) = (item, self.peers.get_mut(&peer)) {
+                if state.waiting.len() < MAX_WAITING_PER_PEER {
+                    state.waiting.push_back(*item);
+                }
             }
         }
         request
+    }
+
+    /// Whether `item`, announced by `peer`, is to be fetched: not recently handled, not
+    /// held, and not already being fetched (then `peer` joins the line of announcers).
+    fn wanted_from(
+        &mut self,
+        peer: ConnId,
+        item: &InvItem,
+        have: &impl Fn(&InvItem) -> bool,
+    ) -> bool {
+        if self.recent.contains(item) {
+            return false;
+        }
+        if let Some(flight) = self.in_flight.get_mut(item) {
+            if flight.peer != peer
+                && !flight.alternates.contains(&peer)
+                && flight.alternates.len() < MAX_ALTERNATES
+            {
+                flight.alternates.push_back(peer);
+            }
+            return false;
+        }
+        if have(item) {
+            self.recent.put(*item, ());
+            return false;
+        }
+        true
+    }
+
+    /// Requests what waits in `peer`'s queue, as far as its quota allows now.
+    pub fn next_requests(
+        &mut self,
+        peer: ConnId,
+        have: impl Fn(&InvItem) -> bool,
+        now: Instant,
+    ) -> Vec<InvItem> {
+        let mut request = Vec::new();
+        while let Some(state) = self.peers.get_mut(&peer) {
+            if state.txs_in_flight >= MAX_TX_IN_FLIGHT_PER_PEER
+                || self.in_flight.len() >= MAX_IN_FLIGHT
+            {
+                break;
+            }
+            let Some(item) = state.waiting.pop_front() else {
+                break;
+            };
+            if self.wanted_from(peer, &item, &have)
+                && self.start_request(peer, item, VecDeque::new(), now)
+            {
+                request.push(item);
+            }
+        }
+        request
+    }
+
+    /// Peers with announcements waiting for their quota.
+    pub fn peers_waiting(&self) -> Vec<ConnId> {
+        self.peers
+            .iter()
+            .filter(|(_, state)| !state.waiting.is_empty())
+            .map(|(peer, _)| *peer)
+            .collect()
+    }
+
+    /// Peers whose requests keep expiring with nothing delivered: they announce what
+    /// they never deliver.
+    pub fn undelivering_peers(&self) -> Vec<ConnId> {
+        self.peers
+            .iter()
+            .filter(|(_, state)| state.undelivered >= MAX_UNDELIVERED)
+            .map(|(peer, _)| *peer)
+            .collect()
     }
 
     /// Asks `peer` for `item` directly (sync asks for blocks it learned from headers).
@@ -176,12 +280,12 @@ impl Relay {
         !self.in_flight.contains_key(&item) && self.start_request(peer, item, VecDeque::new(), now)
     }
 
-    fn can_request(&self, peer: ConnId) -> bool {
+    fn can_request(&self, peer: ConnId, item: &InvItem) -> bool {
         self.in_flight.len() < MAX_IN_FLIGHT
             && self
                 .peers
                 .get(&peer)
-                .is_some_and(|state| state.in_flight < MAX_IN_FLIGHT_PER_PEER)
+                .is_some_and(|state| state.has_room(item))
     }
 
     fn start_request(
@@ -191,11 +295,12 @@ impl Relay {
         alternates: VecDeque<ConnId>,
         now: Instant,
     ) -> bool {
-        if !self.can_request(peer) {
+        if !self.can_request(peer, &item) {
             return false;
         }
         if let Some(state) = self.peers.get_mut(&peer) {
-            state.in_flight = state.in_flight.saturating_add(1);
+            let count = state.in_flight(&item);
+            *count = count.saturating_add(1);
             state.requested.put(item, ());
         }
         self.in_flight.insert(
@@ -212,10 +317,13 @@ impl Relay {
     /// A peer sent `item`. Whether we had asked it; either way the item is no longer
     /// awaited and the peer is known to have it.
     pub fn received(&mut self, peer: ConnId, item: InvItem) -> Delivery {
-        let solicited = self
-            .peers
-            .get_mut(&peer)
-            .is_some_and(|state| state.requested.pop(&item).is_some());
+        let solicited = self.peers.get_mut(&peer).is_some_and(|state| {
+            let asked = state.requested.pop(&item).is_some();
+            if asked {
+                state.undelivered = 0;
+            }
+            asked
+        });
         if let Some(flight) = self.in_flight.get(&item) {
             if flight.peer == peer {
                 self.finish(item);
@@ -260,17 +368,22 @@ impl Relay {
         retries
     }
 
-    /// Requests past their deadline move to the next announcer. Returns the new requests
-    /// and, for each, the peer that failed to deliver.
+    /// Requests past their deadline move to the next announcer, and count against the
+    /// peer that failed to deliver them. Returns the new requests.
     pub fn expire(&mut self, now: Instant) -> Vec<(ConnId, InvItem)> {
-        let late: Vec<InvItem> = self
+        let late: Vec<(InvItem, ConnId)> = self
             .in_flight
             .iter()
             .filter(|(_, f)| f.deadline <= now)
-            .map(|(item, _)| *item)
+            .map(|(item, f)| (*item, f.peer))
             .collect();
+        for (_, peer) in &late {
+            if let Some(state) = self.peers.get_mut(peer) {
+                state.undelivered = state.undelivered.saturating_add(1);
+            }
+        }
         late.into_iter()
-            .filter_map(|item| self.retry(item, now))
+            .filter_map(|(item, _)| self.retry(item, now))
             .collect()
     }
 
@@ -278,7 +391,7 @@ impl Relay {
     fn retry(&mut self, item: InvItem, now: Instant) -> Option<(ConnId, InvItem)> {
         let mut alternates = self.finish(item)?.alternates;
         while let Some(next) = alternates.pop_front() {
-            if self.can_request(next) {
+            if self.can_request(next, &item) {
                 self.start_request(next, item, alternates, now);
                 return Some((next, item));
             }
@@ -289,7 +402,8 @@ impl Relay {
     fn finish(&mut self, item: InvItem) -> Option<InFlight> {
         let flight = self.in_flight.remove(&item)?;
         if let Some(state) = self.peers.get_mut(&flight.peer) {
-            state.in_flight = state.in_flight.saturating_sub(1);
+            let count = state.in_flight(&item);
+            *count = count.saturating_sub(1);
         }
         Some(flight)
     }
@@ -316,7 +430,9 @@ impl Relay {
 
     /// How many items `peer` is fetching for us.
     pub fn in_flight_from(&self, peer: ConnId) -> usize {
-        self.peers.get(&peer).map_or(0, |s| s.in_flight)
+        self.peers
+            .get(&peer)
+            .map_or(0, |s| s.txs_in_flight.saturating_add(s.blocks_in_flight))
     }
 
     /// Current sizes.
@@ -330,12 +446,15 @@ impl Relay {
                 .map(|p| p.known.len())
                 .max()
                 .unwrap_or(0),
+            waiting: self.peers.values().map(|p| p.waiting.len()).sum(),
         }
     }
 }
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
     use super::*;
     use tern_core::types::TxId;
 
@@ -429,9 +548,62 @@ mod tests {
             })
             .collect();
         let requested = r.announced(ConnId(1), &items, |_| false, now);
-        assert_eq!(requested.len(), MAX_IN_FLIGHT_PER_PEER);
+        assert_eq!(requested.len(), MAX_TX_IN_FLIGHT_PER_PEER);
         let stats = r.stats();
         assert!(stats.in_flight <= MAX_IN_FLIGHT);
+        assert_eq!(stats.waiting, MAX_WAITING_PER_PEER);
         assert!(stats.largest_known_set <= KNOWN_PER_PEER);
+    }
+
+    #[test]
+    fn a_peer_that_never_delivers_uses_its_own_quota_not_an_honest_peers() {
+        let mut r = relay(&[1, 2]);
+        let now = Instant::now();
+        let junk: Vec<InvItem> = (0..1_000u32)
+            .map(|i| {
+                let mut bytes = [1u8; 32];
+                bytes[..4].copy_from_slice(&i.to_le_bytes());
+                InvItem::Tx(TxId::from_bytes(bytes))
+            })
+            .collect();
+        r.announced(ConnId(1), &junk, |_| false, now);
+        // The honest peer's transaction and a block are asked for at once.
+        assert_eq!(
+            r.announced(ConnId(2), &[tx(7)], |_| false, now),
+            vec![tx(7)]
+        );
+        let block = InvItem::Block(tern_core::types::BlockHash::from_bytes([5; 32]));
+        assert_eq!(
+            r.announced(ConnId(1), &[block], |_| false, now),
+            vec![block]
+        );
+        // The liar's requests expire; after two rounds it is reported.
+        let mut later = now;
+        for _ in 0..2 {
+            later += REQUEST_TIMEOUT;
+            r.expire(later);
+            assert!(r.undelivering_peers().is_empty() || r.undelivering_peers() == vec![ConnId(1)]);
+            let next = r.next_requests(ConnId(1), |_| false, later);
+            assert_eq!(next.len(), MAX_TX_IN_FLIGHT_PER_PEER);
+        }
+        later += REQUEST_TIMEOUT;
+        r.expire(later);
+        assert_eq!(r.undelivering_peers(), vec![ConnId(1)]);
+        // Its entries go with it.
+        r.remove_peer(ConnId(1), later);
+        assert_eq!(r.stats().waiting, 0);
+    }
+
+    #[test]
+    fn a_delivery_resets_the_count_and_frees_quota_for_waiting_announcements() {
+        let mut r = relay(&[1]);
+        let now = Instant::now();
+        let items: Vec<InvItem> = (0..=MAX_TX_IN_FLIGHT_PER_PEER as u8).map(tx).collect();
+        let first = r.announced(ConnId(1), &items, |_| false, now);
+        assert_eq!(first.len(), MAX_TX_IN_FLIGHT_PER_PEER);
+        assert!(r.next_requests(ConnId(1), |_| false, now).is_empty());
+        assert_eq!(r.received(ConnId(1), first[0]), Delivery::Solicited);
+        let last = *items.last().unwrap();
+        assert_eq!(r.next_requests(ConnId(1), |_| false, now), vec![last]);
     }
 }

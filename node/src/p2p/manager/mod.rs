@@ -618,6 +618,12 @@ impl Manager {
     fn housekeeping(&mut self) {
         let retries = self.relay.expire(Instant::now());
         self.send_requests(retries);
+        for conn in self.relay.undelivering_peers() {
+            self.kick(conn, "announces what it never delivers");
+        }
+        for conn in self.relay.peers_waiting() {
+            self.request_waiting(conn);
+        }
         self.drive_sync();
         self.report_sync();
         for seed in self.seeds.clone() {

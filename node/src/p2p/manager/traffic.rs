@@ -36,6 +36,7 @@ impl Manager {
             Message::NotFound(items) => {
                 let retries = self.relay.not_found(conn, &items, Instant::now());
                 self.send_requests(retries);
+                self.request_waiting(conn);
                 let blocks = InvItem::blocks(&items);
                 self.sync.on_not_found(conn, &blocks);
                 self.drive_sync();
@@ -114,6 +115,17 @@ impl Manager {
         self.send_get_data(conn, request);
     }
 
+    /// Requests what waits in `conn`'s announcement queue, as its quota allows.
+    pub(super) fn request_waiting(&mut self, conn: ConnId) {
+        let pool = &self.ctx.pool;
+        let request = self.relay.next_requests(
+            conn,
+            |item| matches!(item, InvItem::Tx(id) if pool.contains(id)),
+            Instant::now(),
+        );
+        self.send_get_data(conn, request);
+    }
+
     pub(super) fn on_tx(&mut self, conn: ConnId, tx: SignedTransaction) {
         let item = InvItem::Tx(tx.id());
         if self.relay.received(conn, item) == Delivery::Unsolicited {
@@ -123,6 +135,7 @@ impl Manager {
         if self.txs.try_send((conn, tx)).is_err() {
             self.relay.forget_recent(&item);
         }
+        self.request_waiting(conn);
     }
 
     pub(super) fn on_block(&mut self, conn: ConnId, block: Block, body_matches: bool) {
