@@ -193,3 +193,86 @@ async fn announcements_never_delivered_starve_no_honest_peer() {
     honest.shutdown().await;
     node.shutdown().await;
 }
+
+/// A peer whose hello claims more work than ours, and whose header answer then shows
+/// nothing beyond our tip. Such a peer used to be marked "exhausted" and kept: the node
+/// stayed behind the chain it had been told of while reporting itself synced. Now the
+/// node reports itself syncing while a connected peer claims more work, and drops a peer
+/// whose headers fall short of its claim (without a ban: it may have lost a reorg race).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_claiming_more_work_than_it_serves_is_dropped_and_never_reads_as_synced() {
+    let node = TestNode::start(NodeOptions::dev()).await.unwrap();
+    let mut hello = hello_for(&dev_spec());
+    for _ in 0..10 {
+        hello.cumulative_work = hello.cumulative_work.saturating_add(hello.cumulative_work);
+    }
+    hello.best_height = tern_core::types::Height(1_000);
+    let mut liar = HostilePeer::connect(node.p2p_addr(), &hello).await.unwrap();
+    let network = node.node.network().clone();
+    assert!(
+        eventually(PATIENCE, || {
+            let network = network.clone();
+            async move { network.sync_status().syncing }
+        })
+        .await,
+        "a node told of a better chain reported itself synced"
+    );
+    let asked = tokio::time::timeout(PATIENCE, async {
+        loop {
+            match liar.recv(PATIENCE).await {
+                Some(Message::GetHeaders { .. }) => return true,
+                Some(_) => {}
+                None => return false,
+            }
+        }
+    })
+    .await;
+    assert_eq!(asked, Ok(true), "the node did not ask for headers");
+    liar.send(&Message::Headers(Vec::new())).await.unwrap();
+    assert!(liar.is_closed_within(PATIENCE).await, "the liar was kept");
+    assert!(!is_banned(&node, &liar).await);
+    assert!(
+        eventually(PATIENCE, || {
+            let network = network.clone();
+            async move { !network.sync_status().syncing }
+        })
+        .await,
+        "still syncing once no peer claims more"
+    );
+    node.shutdown().await;
+}
+
+/// The node's only peer is banned, unbanned and added again while it mines on. The node
+/// used to stay hundreds of blocks behind it, with a peer entry that sync trusted and no
+/// bytes coming in. Now it catches up, and says it is synced only once it has.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_banned_unbanned_and_added_again_is_synced_from() {
+    let ahead = TestNode::start(NodeOptions::dev()).await.unwrap();
+    let reward = dev_secret_key(9).address();
+    let first = ahead.node.miner().mine_now(100, reward).await.unwrap();
+    let behind = TestNode::start(NodeOptions::dev().with_seeds(&[ahead.p2p_addr()]))
+        .await
+        .unwrap();
+    assert!(behind.reaches_tip(*first.last().unwrap(), PATIENCE).await);
+
+    let target = tern_node::p2p::bans::BanTarget::Node(ahead.node.network().node_id());
+    let network = behind.node.network().clone();
+    network.ban(target, Duration::from_secs(600)).await.unwrap();
+    assert!(behind.reaches_peers(0, PATIENCE).await);
+    let more = ahead.node.miner().mine_now(150, reward).await.unwrap();
+    assert!(network.unban(target).await.unwrap());
+    network.add_peer(ahead.p2p_addr()).await.unwrap();
+    assert!(
+        behind.reaches_tip(*more.last().unwrap(), PATIENCE).await,
+        "the node stayed behind its peer"
+    );
+    assert!(
+        eventually(PATIENCE, || {
+            let network = network.clone();
+            async move { !network.sync_status().syncing }
+        })
+        .await
+    );
+    behind.shutdown().await;
+    ahead.shutdown().await;
+}

@@ -221,7 +221,10 @@ impl Manager {
             self.send_get_data(conn, hashes.into_iter().map(InvItem::Block).collect());
         }
         for conn in actions.drop {
-            self.kick(conn, "stalled: requested blocks never came");
+            self.kick(
+                conn,
+                "does not serve the chain it claims: requests stalled or headers fell short",
+            );
         }
         for (conn, block) in actions.submit {
             if let Err(error) = self.blocks.try_send((conn, block)) {

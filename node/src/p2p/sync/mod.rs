@@ -117,7 +117,9 @@ pub struct Actions {
     pub blocks: Vec<(ConnId, Vec<BlockHash>)>,
     /// Blocks to hand to the chain actor, in order, with the peer that sent each.
     pub submit: Vec<(ConnId, Block)>,
-    /// Peers to disconnect: they stalled [`MAX_STALLS`] times in a row.
+    /// Peers to disconnect: they stalled [`MAX_STALLS`] times in a row, or claimed more
+    /// work than their headers show. Not banned: an overloaded honest peer, or one that
+    /// lost a reorg race, looks the same.
     pub drop: Vec<ConnId>,
 }
 
@@ -148,6 +150,8 @@ pub struct Sync {
     /// Handed to the chain, verdict pending: the sender and the transaction count.
     submitted: HashMap<BlockHash, (ConnId, usize)>,
     requested: LruCache<(ConnId, BlockHash), ()>,
+    /// Peers whose complete header answer showed less work than they claimed, to drop.
+    unserved: Vec<ConnId>,
     progress: Progress,
 }
 
@@ -179,6 +183,7 @@ impl Sync {
             requested: LruCache::new(
                 NonZeroUsize::new(REMEMBERED_REQUESTS).unwrap_or(NonZeroUsize::MIN),
             ),
+            unserved: Vec::new(),
             progress: Progress::default(),
         }
     }
@@ -278,6 +283,12 @@ impl Sync {
             state.exhausted = !full;
         }
         self.more_from = full.then_some(peer);
+        // A complete answer that shows less work than the peer claimed (its hello, or
+        // what it showed before): it claims a chain it does not serve.
+        let shown = chain_work.unwrap_or(our_work).max(our_work);
+        if !full && self.peers.get(&peer).is_some_and(|s| s.claimed > shown) {
+            self.unserved.push(peer);
+        }
         let worth_it = chain_work.is_some_and(|work| work > our_work);
         let proven_or_small = worth_it || self.chain.len() < MAX_UNPROVEN_HEADERS;
         if (!full && !worth_it) || !proven_or_small {
@@ -394,6 +405,7 @@ impl Sync {
 
     /// Ends late requests; returns the peers that have now stalled too often.
     fn expire(&mut self, now: Instant) -> Vec<ConnId> {
+        let mut drop = std::mem::take(&mut self.unserved);
         let late: Vec<(BlockHash, ConnId)> = self
             .in_flight
             .iter()
@@ -411,17 +423,22 @@ impl Sync {
         }
         if let Some(request) = self.header_request {
             if request.deadline <= now {
+                // Counted like a late block: asked again (it or another peer), and
+                // dropped after MAX_STALLS in a row. Never just given up on, or a peer
+                // claiming more work would leave the node behind for good.
                 self.header_request = None;
                 if let Some(state) = self.peers.get_mut(&request.peer) {
-                    state.exhausted = true;
+                    state.stalls = state.stalls.saturating_add(1);
                 }
             }
         }
-        self.peers
-            .iter()
-            .filter(|(_, s)| s.stalls >= MAX_STALLS)
-            .map(|(peer, _)| *peer)
-            .collect()
+        drop.extend(
+            self.peers
+                .iter()
+                .filter(|(_, s)| s.stalls >= MAX_STALLS)
+                .map(|(peer, _)| *peer),
+        );
+        drop
     }
 
     fn next_header_request(
@@ -546,11 +563,19 @@ impl Sync {
         peers.chain(headers).fold(tip.height(), std::cmp::Ord::max)
     }
 
-    /// Where sync stands, for logs and RPC.
+    /// Whether a connected peer claims more work than `tip`: a better chain is known,
+    /// so the node is behind whatever its download state (it syncs from that peer, or
+    /// drops it for not serving the chain it claims).
+    pub fn knows_better_chain(&self, tip: &TipInfo) -> bool {
+        self.peers.values().any(|s| s.claimed > tip.cumulative_work)
+    }
+
+    /// Where sync stands, for logs and RPC. A node that knows of a better chain is
+    /// syncing, never synced.
     pub fn status(&self, tip: &TipInfo) -> SyncStatus {
         let peers_used = self.peers.values().filter(|s| s.in_flight > 0).count();
         self.progress.status(
-            self.is_syncing(),
+            self.is_syncing() || self.knows_better_chain(tip),
             tip.height(),
             self.target_height(tip),
             peers_used,
