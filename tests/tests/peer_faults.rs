@@ -276,3 +276,51 @@ async fn a_peer_banned_unbanned_and_added_again_is_synced_from() {
     behind.shutdown().await;
     ahead.shutdown().await;
 }
+
+/// A peer sends a real block's header with a forged body. The node rightly banned it,
+/// but then remembered the block's hash as handled and ignored an honest peer's
+/// announcement of the genuine block. A body that does not match its header proves
+/// nothing about the header: the genuine block is fetched from the next announcer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_body_does_not_keep_the_genuine_block_out() {
+    let spec = dev_spec();
+    let mut builder = tern_core::testkit::ChainBuilder::new(spec.clone());
+    let genesis = builder.genesis();
+    let keys: Vec<_> = (0..3).map(dev_secret_key).collect();
+    let genuine = builder
+        .extend(&genesis, 1, &keys, 2, dev_secret_key(9).address())
+        .remove(0);
+    let hash = genuine.hash();
+    let mut forged = genuine.clone();
+    forged.transactions.pop();
+
+    let node = TestNode::start(NodeOptions::dev()).await.unwrap();
+    let honest = TestNode::start(NodeOptions::dev().with_seeds(&[node.p2p_addr()]))
+        .await
+        .unwrap();
+    assert!(honest.reaches_peers(1, PATIENCE).await);
+    let mut forger = HostilePeer::connect(node.p2p_addr(), &hello_for(&spec))
+        .await
+        .unwrap();
+    forger
+        .send(&Message::Inventory(vec![InvItem::Block(hash)]))
+        .await
+        .unwrap();
+    let request = forger.recv(PATIENCE).await;
+    assert_eq!(request, Some(Message::GetData(vec![InvItem::Block(hash)])));
+    forger
+        .send(&Message::Block(Box::new(forged)))
+        .await
+        .unwrap();
+    assert!(forger.is_closed_within(PATIENCE).await);
+    assert!(eventually(PATIENCE, || is_banned(&node, &forger)).await);
+
+    // The honest peer gets the genuine block and announces it: the node takes it.
+    honest.node.chain().submit_block(genuine).await.unwrap();
+    assert!(
+        node.reaches_tip(hash, PATIENCE).await,
+        "the genuine block was refused after a forged copy"
+    );
+    honest.shutdown().await;
+    node.shutdown().await;
+}

@@ -151,6 +151,20 @@ impl Manager {
             }
             Err(error) => return self.punish(conn, Misbehaviour::InvalidBlock(error.to_string())),
         };
+        if !body_matches {
+            // A body that does not match its header proves nothing about the header: the
+            // block may be fine with its real transactions. Ask the next announcer, and
+            // do not remember the hash as handled, or honest announcements of the genuine
+            // block would be ignored.
+            let retries = self.relay.not_found(conn, &[item], Instant::now());
+            self.send_requests(retries);
+            return self.punish(
+                conn,
+                Misbehaviour::InvalidBlock(format!(
+                    "block {hash}: the transactions do not match the header's Merkle root"
+                )),
+            );
+        }
         if self.relay.received(conn, item) == Delivery::Unsolicited {
             return self.punish(conn, Misbehaviour::Unsolicited(MessageKind::Block));
         }
@@ -316,6 +330,12 @@ impl Manager {
                 // It may become valid once our clock catches up: fetch it again then.
                 Verdict::Rejected(Rejection::NotYetValid { .. }) => {
                     self.relay.forget_recent(&InvItem::Block(hash));
+                }
+                // Checked before, in the connection task; should the chain still find a
+                // mismatch, the header stays innocent all the same.
+                Verdict::Rejected(rejection @ Rejection::BodyMismatch { .. }) => {
+                    self.relay.forget_recent(&InvItem::Block(hash));
+                    self.punish(conn, Misbehaviour::InvalidBlock(rejection.to_string()));
                 }
                 Verdict::Rejected(rejection) => {
                     self.punish(conn, Misbehaviour::InvalidBlock(rejection.to_string()));
