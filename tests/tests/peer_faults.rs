@@ -324,3 +324,72 @@ async fn a_forged_body_does_not_keep_the_genuine_block_out() {
     honest.shutdown().await;
     node.shutdown().await;
 }
+
+/// Six peers ask for headers 1,200 times each and never read. They used to grow the node
+/// by 16 MiB each (2 GiB over 125 slots) before they were dropped. Now answers beyond a
+/// small reserve per peer share one budget, the askers' requests wait behind their own
+/// unread answers, and relay to honest peers goes on meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn peers_that_ask_and_never_read_hold_a_bounded_total() {
+    use tern_node::p2p::send_queue::ANSWER_BYTES_TOTAL;
+    let node = TestNode::start(NodeOptions::dev()).await.unwrap();
+    node.node
+        .miner()
+        .mine_now(300, dev_secret_key(9).address())
+        .await
+        .unwrap();
+    let honest = TestNode::start(NodeOptions::dev().with_seeds(&[node.p2p_addr()]))
+        .await
+        .unwrap();
+    assert!(honest.reaches_peers(1, PATIENCE).await);
+    let genesis = dev_spec().genesis_header().hash();
+    let mut askers = Vec::new();
+    for _ in 0..6 {
+        let mut peer = HostilePeer::connect(node.p2p_addr(), &hello_for(&dev_spec()))
+            .await
+            .unwrap();
+        askers.push(tokio::spawn(async move {
+            // Bounded: once the node stops reading, the sends block; give up then.
+            let _ = tokio::time::timeout(PATIENCE, async {
+                for _ in 0..1_200 {
+                    let ask = Message::GetHeaders {
+                        locator: vec![genesis],
+                        stop: None,
+                    };
+                    if peer.send(&ask).await.is_err() {
+                        break;
+                    }
+                }
+            })
+            .await;
+            peer
+        }));
+    }
+    let network = node.node.network().clone();
+    let full = eventually(PATIENCE, || {
+        let network = network.clone();
+        async move {
+            let queued = network.info().await.unwrap().queued_answer_bytes;
+            assert!(queued <= ANSWER_BYTES_TOTAL, "{queued} bytes queued");
+            queued + (1 << 20) >= ANSWER_BYTES_TOTAL
+        }
+    })
+    .await;
+    assert!(full, "the askers never filled the answer budget");
+    // Relay to the honest peer, and its requests for what is relayed, are not held back
+    // by the askers' answers: well within the write timeout that would drop the askers.
+    let tx = dev_transfer(&dev_spec(), 0, 1, 5, 0);
+    let id = tx.id();
+    node.node.pool().submit(tx).await.unwrap();
+    assert!(
+        honest.has_pending(id, Duration::from_secs(10)).await,
+        "relay waited behind the attack"
+    );
+    let queued = network.info().await.unwrap().queued_answer_bytes;
+    assert!(queued <= ANSWER_BYTES_TOTAL, "{queued} bytes queued");
+    for asker in askers {
+        asker.abort();
+    }
+    honest.shutdown().await;
+    node.shutdown().await;
+}

@@ -61,6 +61,9 @@ pub struct NetworkInfo {
     pub refused: u64,
     /// Relay bookkeeping sizes.
     pub relay: RelayStats,
+    /// Bytes of answers queued to peers, over all of them (at most
+    /// [`ANSWER_BYTES_TOTAL`](super::send_queue::ANSWER_BYTES_TOTAL)).
+    pub queued_answer_bytes: usize,
 }
 
 /// Why a network request failed.

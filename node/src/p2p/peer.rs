@@ -26,7 +26,7 @@ use super::hello::{self, HelloError};
 use super::identity::{NodeId, NodeKey};
 use super::message::{Hello, InvItem, Message, MessageKind, MAX_HEADERS_PER_MESSAGE};
 use super::send_queue::Outgoing;
-pub(crate) use super::send_queue::SendQueue;
+pub(crate) use super::send_queue::{AnswerBudget, SendQueue};
 use super::sync::StoredParent;
 use super::transport::{FrameReader, FrameWriter, Role, TransportError};
 use super::{ConnId, P2pConfig};
@@ -204,6 +204,8 @@ pub(crate) struct PeerContext {
     pub(crate) totals: Arc<PeerStats>,
     /// Passed once per message read (fault injection in tests).
     pub(crate) fault: FaultPoint,
+    /// Room for answers queued to every peer together.
+    pub(crate) answers: AnswerBudget,
 }
 
 impl PeerContext {
@@ -293,7 +295,7 @@ async fn open(ctx: &PeerContext, conn: ConnId, opening: Opening) -> Result<Admit
     )
     .await?;
     let stats = Arc::new(PeerStats::default());
-    let (queue, outgoing) = SendQueue::new();
+    let (queue, outgoing) = SendQueue::new(ctx.answers.clone());
     let (reply, verdict) = oneshot::channel();
     let ready = PeerEvent::Ready {
         conn,

@@ -70,6 +70,7 @@ impl Manager {
             bans: self.bans.list().len(),
             refused: self.refused,
             relay: self.relay.stats(),
+            queued_answer_bytes: self.ctx.answers.queued(),
         }
     }
 

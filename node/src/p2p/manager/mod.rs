@@ -32,7 +32,8 @@ use super::hello::HelloError;
 use super::identity::{NodeId, NodeKey, NodeKeyError};
 use super::message::{Hello, InvItem, Message, MAX_GETDATA_PER_MESSAGE};
 use super::peer::{
-    self, CloseReason, Misbehaviour, Opening, PeerContext, PeerEvent, PeerStats, SendQueue,
+    self, AnswerBudget, CloseReason, Misbehaviour, Opening, PeerContext, PeerEvent, PeerStats,
+    SendQueue,
 };
 use super::relay::Relay;
 use super::sync::{Sync, SyncConfig, SyncStatus};
@@ -134,6 +135,7 @@ pub async fn start(
             listen_port: listen_addr.map_or(0, |a| a.port()),
             totals: Arc::clone(&totals),
             fault: faults.point(Part::Peer),
+            answers: AnswerBudget::new(),
         },
         tasks: tasks.clone(),
         connection_tasks: FuturesUnordered::new(),
