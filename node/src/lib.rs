@@ -14,6 +14,8 @@
 //! | [`tasks`] | the task manager: every task and thread spawned through it, critical failures, [`tasks::Health`] |
 //! | [`disk`] | free space in the data directory, warned about before it runs out |
 //! | [`fault`] | panics on purpose at a chosen point, for tests (debug builds only) |
+//! | [`persist`] | small JSON files in the data dir (address book, bans), written atomically by a background task |
+//! | [`store_cmd`] | `tern store check`: an offline check of a data directory's store |
 //! | [`run`] | `tern node`: flags, signals, logging |
 //! | [`metrics`] | `/metrics` (Prometheus), `/healthy` and `/ready` on a small HTTP listener |
 //! | [`config`] | the TOML configuration file and `tern config default` |
@@ -51,10 +53,12 @@ pub mod fault;
 pub mod metrics;
 pub mod mining;
 pub mod p2p;
+pub mod persist;
 pub mod pool;
 pub mod rpc_backend;
 pub mod run;
 pub mod service;
+pub mod store_cmd;
 pub mod tasks;
 pub mod testnet;
 pub mod wallet;

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use tern_node::cli_error::CliError;
 use tern_node::run::{self, NodeArgs};
+use tern_node::store_cmd::{self, StoreCommand};
 use tern_node::testnet::{self, TestnetArgs};
 use tern_node::wallet::cli::{self, WalletArgs};
 
@@ -26,6 +27,9 @@ enum Command {
     /// Node configuration files.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Check a data directory's store offline.
+    #[command(subcommand)]
+    Store(StoreCommand),
     /// Run a local network of nodes on 127.0.0.1 until Ctrl-C.
     Testnet(TestnetArgs),
     /// Manage keys and send transactions through a node's JSON-RPC.
@@ -59,6 +63,7 @@ async fn main() -> ExitCode {
             print!("{}", tern_node::config::default_toml());
             Ok(())
         }
+        Command::Store(command) => store_cmd::run(command).await,
         Command::Testnet(args) => testnet::run(args).await,
         Command::Wallet(args) => cli::run(args).await,
     };

@@ -2,13 +2,11 @@
 //!
 //! End-to-end scenarios that run Tern as real processes, and what they share.
 //!
-//! - [`audit`]: checks a chain store from outside the chain: the tip is a valid canonical
-//!   block and the stored account state equals a replay of the canonical chain from
-//!   genesis.
 //! - [`blockfile`]: a file of blocks, so a scenario generated once can be imported by a
 //!   child process many times.
 //! - the `chain-importer` binary: imports a block file into a data directory, or audits
-//!   one; the crash test kills it with SIGKILL at random moments.
+//!   one (with `tern_core::chain::check_store`); the crash test kills it with SIGKILL at
+//!   random moments.
 //!
 //! - [`net`]: the multi-node harness: real nodes in this process, each with its own data
 //!   dir, talking over TCP on 127.0.0.1.
@@ -16,7 +14,6 @@
 //! - [`hostile`]: a peer that speaks the protocol only as far as a test wants, to break
 //!   its rules on purpose.
 
-pub mod audit;
 pub mod blockfile;
 pub mod hostile;
 pub mod http;

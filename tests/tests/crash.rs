@@ -128,7 +128,7 @@ fn sigkill_at_random_moments_never_corrupts_the_store() {
         final_tip,
         "audits along the way: {heights:?}"
     );
-    assert!(tern_tests::audit::audit(&chain.reader()).is_ok());
+    assert!(tern_core::chain::check_store(&chain.reader()).is_ok());
 }
 
 /// Imports a small chain and closes cleanly, so the store's files are on disk.

@@ -16,6 +16,7 @@
 
 mod actor;
 mod async_reader;
+mod check;
 mod connect;
 mod orphans;
 mod outcome;
@@ -29,6 +30,7 @@ pub use actor::{
     UPDATE_CAPACITY,
 };
 pub use async_reader::{AsyncChainReader, MAX_CONCURRENT_READS};
+pub use check::{check_store, StoreCheckError, StoreReport};
 pub use orphans::{OrphanPool, MAX_ORPHANS, MAX_ORPHAN_AGE_MS, MAX_ORPHAN_BYTES};
 pub use outcome::{ChainError, ChainUpdate, Rejection, SubmitOutcome, TipInfo, Verdict};
 pub use reader::{ChainReader, HistoryCursor, HistoryEntry, HistoryPage, TxInfo, MAX_HISTORY_PAGE};

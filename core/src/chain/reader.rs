@@ -11,7 +11,7 @@ use crate::pow::{median_time_past, MEDIAN_TIME_SPAN};
 use crate::state::Account;
 use crate::store::schema::{
     Accounts, AddressHistory, BlockBodies, BlockIndex, BlockIndexEntry, Canonical, HistoryKey,
-    KeyCodec, Meta, MetaKey, TxIndex,
+    KeyCodec, Meta, MetaKey, TxIndex, TxLocation,
 };
 use crate::store::{Store, StoreError};
 use crate::tx::SignedTransaction;
@@ -203,6 +203,11 @@ impl ChainReader {
             position: location.position,
             confirmations,
         }))
+    }
+
+    /// Where the transaction index says `id` is: its block and position.
+    pub fn tx_location(&self, id: &TxId) -> Result<Option<TxLocation>, StoreError> {
+        self.store.get::<TxIndex>(id)
     }
 
     /// An account at the tip; an address never touched has balance 0 and nonce 0.

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::persist::{self, unix_millis, FileWriter};
+use crate::persist::{self, unix_millis, FileWriter};
 use crate::tasks::TaskExecutor;
 
 /// The file in the data dir that holds the address book.

@@ -44,7 +44,6 @@ pub mod identity;
 pub mod manager;
 pub mod message;
 pub mod peer;
-mod persist;
 pub mod relay;
 pub mod send_queue;
 pub mod sync;

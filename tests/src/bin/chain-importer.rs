@@ -32,7 +32,9 @@ fn run(args: &[String]) -> Result<String, (u8, String)> {
         }
         [mode, dir] if mode == "audit" => {
             let chain = Chain::open(Path::new(dir), spec).map_err(|e| (2, e.to_string()))?;
-            let height = tern_tests::audit::audit(&chain.reader()).map_err(|e| (2, e))?;
+            let height = tern_core::chain::check_store(&chain.reader())
+                .map_err(|e| (2, e.to_string()))?
+                .height;
             Ok(format!("ok; tip at height {height}"))
         }
         _ => Err((

@@ -17,7 +17,7 @@ use crate::tasks::TaskExecutor;
 
 /// Milliseconds since the Unix epoch: what persisted deadlines are measured in, since they
 /// must survive a restart.
-pub(crate) fn unix_millis() -> u64 {
+pub fn unix_millis() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
@@ -27,7 +27,7 @@ pub(crate) fn unix_millis() -> u64 {
 /// Reads `path`; a missing file is `T::default()`. A damaged file is reported, renamed to
 /// `*.damaged` so the next save does not destroy the evidence, and replaced by the
 /// default: losing peers or bans must not stop a node from starting.
-pub(crate) fn load<T: DeserializeOwned + Default>(path: &Path) -> T {
+pub fn load<T: DeserializeOwned + Default>(path: &Path) -> T {
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return T::default(),
@@ -54,7 +54,7 @@ pub(crate) fn load<T: DeserializeOwned + Default>(path: &Path) -> T {
 
 /// Writes `text` to `path` atomically and durably: into a file beside it, synced, renamed
 /// over it, and the directory synced so the rename itself survives a power cut.
-pub(crate) fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
+pub fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
     let partial = path.with_extension("json.new");
     let mut file = std::fs::File::create(&partial)?;
     file.write_all(text.as_bytes())?;
@@ -69,21 +69,21 @@ pub(crate) fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
 
 /// Saves snapshots of one JSON file in the background, always the latest one.
 #[derive(Debug)]
-pub(crate) struct FileWriter {
+pub struct FileWriter {
     latest: watch::Sender<Option<Arc<str>>>,
 }
 
 impl FileWriter {
     /// A writer for `path`, whose task (`name`) ends once the writer is dropped and its
     /// last snapshot written.
-    pub(crate) fn spawn(path: PathBuf, name: &'static str, tasks: &TaskExecutor) -> FileWriter {
+    pub fn spawn(path: PathBuf, name: &'static str, tasks: &TaskExecutor) -> FileWriter {
         let (latest, snapshots) = watch::channel(None);
         tasks.spawn(name, write_snapshots(path, snapshots));
         FileWriter { latest }
     }
 
     /// Queues `value` to be written, replacing any snapshot not yet written.
-    pub(crate) fn save<T: Serialize>(&self, value: &T) {
+    pub fn save<T: Serialize>(&self, value: &T) {
         match serde_json::to_string_pretty(value) {
             Ok(text) => {
                 self.latest.send_replace(Some(text.into()));

@@ -1,0 +1,69 @@
+//! `tern store check`: opens a data directory's store offline (no node may be running on
+//! it) and checks all of it with [`tern_core::chain::check_store`], so an operator can
+//! tell a healthy data directory from a damaged one before trusting it again.
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+use tern_core::chain::{check_store, Chain};
+use tern_core::genesis::ChainSpec;
+
+use crate::cli_error::CliError;
+use crate::run::default_data_dir;
+
+/// `tern store …`.
+#[derive(Debug, Subcommand)]
+pub enum StoreCommand {
+    /// Check the whole store offline: the header chain, block bodies, indexes, and that
+    /// the state equals a replay of the chain. Exit status 0 when sound, 1 when not.
+    Check(StoreArgs),
+}
+
+/// Which store.
+#[derive(Debug, Args)]
+pub struct StoreArgs {
+    /// The chain: `dev`, `testnet`, or the path of a chain spec file [default: dev].
+    #[arg(long, env = "TERN_GENESIS")]
+    pub genesis: Option<String>,
+    /// The data directory [default: the chain's, as for `tern node`].
+    #[arg(long, env = "TERN_DATADIR")]
+    pub datadir: Option<PathBuf>,
+}
+
+/// Runs a store command; prints its report on standard output.
+pub async fn run(command: StoreCommand) -> Result<(), CliError> {
+    let StoreCommand::Check(args) = command;
+    let spec = ChainSpec::resolve(args.genesis.as_deref().unwrap_or("dev"))?;
+    let dir = match args.datadir {
+        Some(dir) => dir,
+        None => default_data_dir(&spec.name)?,
+    };
+    if !dir.join("chain").exists() {
+        return Err(CliError(format!(
+            "{} holds no store (no chain/ directory)",
+            dir.display()
+        )));
+    }
+    let shown = dir.display().to_string();
+    let checked = tokio::task::spawn_blocking(move || {
+        let chain = Chain::open(&dir, spec).map_err(|e| e.to_string())?;
+        check_store(&chain.reader()).map_err(|e| e.to_string())
+    })
+    .await
+    .map_err(|e| CliError(format!("the check stopped: {e}")))?;
+    match checked {
+        Ok(report) => {
+            println!(
+                "store {shown}: sound. {} blocks, tip {}, {} transactions, {} accounts",
+                report.height.value(),
+                report.tip,
+                report.transactions,
+                report.accounts
+            );
+            Ok(())
+        }
+        Err(error) => Err(CliError(format!(
+            "store {shown} is damaged: {error}; restore it from a backup, or delete it and let the node sync again"
+        ))),
+    }
+}
