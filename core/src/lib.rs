@@ -37,9 +37,10 @@
 //!
 //! Miner, relay and sync all submit blocks through a [`chain::ChainHandle`]; the chain
 //! actor thread checks, stores and connects them, publishes the tip on a `watch` channel
-//! and each [`chain::ChainUpdate`] on a `broadcast` channel for the mempool, relay and RPC
-//! subscriptions. Queries ([`chain::ChainReader`]) read RocksDB directly and never wait
-//! for the actor.
+//! and each [`chain::ChainUpdate`] on one event stream ([`chain::ChainHandle::events`])
+//! for the mempool, relay and RPC subscriptions, which ends when the actor stops. Queries
+//! ([`chain::ChainReader`]) read RocksDB directly and never wait for the actor; async code
+//! runs them on the blocking pool through [`chain::AsyncChainReader`].
 //!
 //! ## Correctness and security notes
 //!

@@ -3,9 +3,12 @@
 //! The task opens the connection ([`super::hello::establish`]), asks the peer manager to
 //! admit it, then reads messages until the connection ends. It answers what needs no
 //! shared state itself (pings, requests for data and headers, served straight from the
-//! mempool and the store) and forwards the rest to the manager. A second task writes: it
-//! drains the peer's `SendQueue`, which is bounded in bytes, so a peer that does not read
-//! cannot make us buffer more than [`SEND_QUEUE_BYTES`](super::send_queue::SEND_QUEUE_BYTES).
+//! mempool and the store, read on the blocking pool) and forwards the rest to the
+//! manager, with what the store says of announced blocks and of a header answer's parent.
+//! The writing half runs in the same task, beside the reading half: it drains the peer's
+//! `SendQueue`, which is bounded in bytes, so a peer that does not read cannot make us
+//! buffer more than [`SEND_QUEUE_BYTES`](super::send_queue::SEND_QUEUE_BYTES). The task
+//! returns why the connection ended; the manager frees the slot when the task is gone.
 
 use std::collections::HashSet;
 use std::net::SocketAddr;

@@ -1,4 +1,5 @@
-//! A peer's send queue: encoded messages waiting for the writer task, bounded in bytes.
+//! A peer's send queue: encoded messages waiting for the connection's writing half,
+//! bounded in bytes.
 //!
 //! Relay uses `SendQueue::try_send` and drops a peer whose queue is full; answers to a
 //! peer's own requests use `SendQueue::send` and wait for room, so a peer that asks

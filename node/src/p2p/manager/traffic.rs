@@ -31,8 +31,6 @@ impl Manager {
         match message {
             Message::GetAddrs => self.answer_addrs(conn),
             Message::Addrs(addrs) => self.on_addrs(conn, addrs),
-            // Announcements come as `PeerEvent::Inventory`, with what the store holds.
-            Message::Inventory(items) => self.on_inventory(conn, &items, &HashSet::new()),
             Message::NotFound(items) => {
                 let retries = self.relay.not_found(conn, &items, Instant::now());
                 self.send_requests(retries);
@@ -42,8 +40,9 @@ impl Manager {
                 self.drive_sync();
             }
             Message::Tx(tx) => self.on_tx(conn, *tx),
-            // Header answers come as `PeerEvent::Headers`, with their stored parent.
-            Message::Headers(headers) => self.on_headers(conn, headers, None),
+            // Announcements and header answers come as `PeerEvent::Inventory` and
+            // `PeerEvent::Headers`, with what the store says of them; judging them
+            // without it would misjudge them.
             other => tracing::debug!(kind = ?other.kind(), "message not for the manager"),
         }
     }
