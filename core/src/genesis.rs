@@ -19,6 +19,7 @@ use sha2::{Digest, Sha256};
 use crate::block::{
     Block, Header, BLOCK_VERSION, HEADER_LEN, MAX_BLOCK_BYTES_LIMIT, MAX_BLOCK_TRANSACTIONS_LIMIT,
 };
+use crate::bounded_read::read_bounded;
 use crate::encoding::{self, Encode, Writer};
 use crate::pow::DifficultyParams;
 use crate::state::{Account, MemoryState};
@@ -43,6 +44,10 @@ const MAX_HALF_LIFE_MS: u64 = 1 << 40;
 
 /// The most allocations a spec may list.
 const MAX_ALLOCATIONS: usize = 100_000;
+
+/// The largest spec file read: the most allocations a spec may list take about 15 MiB of
+/// JSON.
+pub const MAX_SPEC_BYTES: u64 = 32 << 20;
 
 /// The built-in specs, compiled in so the binary works from any directory.
 const BUILTIN: [(&str, &str); 2] = [
@@ -180,10 +185,13 @@ impl ChainSpec {
     /// Loads and checks a spec file.
     pub fn load(path: &Path) -> Result<ChainSpec, GenesisError> {
         let origin = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| GenesisError::Read {
+        let read = |reason: String| GenesisError::Read {
             origin: origin.clone(),
-            reason: e.to_string(),
-        })?;
+            reason,
+        };
+        let text = read_bounded(path, MAX_SPEC_BYTES)
+            .map_err(|e| read(e.to_string()))?
+            .ok_or_else(|| read("no such file".into()))?;
         ChainSpec::from_json(&text, &origin)
     }
 

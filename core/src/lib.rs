@@ -16,6 +16,7 @@
 //! | [`tx`] | transactions, their signing message and id |
 //! | [`block`] | headers, blocks, the RFC 6962 Merkle root |
 //! | [`pow`] | the ASERT difficulty rule, median time past, nonce search |
+//! | [`bounded_read`] | reading a file from outside with a bound on its size |
 //! | [`genesis`] | chain specs (`genesis/*.json`) and the genesis block and state |
 //! | [`state`] | accounts and the block state transition with undo records |
 //! | [`validation`] | the header and body rules and block signature checks |
@@ -52,6 +53,7 @@
 //!   example equal to what this crate computes.
 
 pub mod block;
+pub mod bounded_read;
 pub mod chain;
 pub mod crypto;
 pub mod encoding;

@@ -88,11 +88,16 @@ pub struct MiningSection {
     pub threads: Option<u16>,
 }
 
+/// The largest configuration file read; a real one is a few KiB.
+pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
+
 impl FileConfig {
     /// Reads and checks `path`. Errors are one line naming the file and the line.
     pub fn load(path: &Path) -> Result<FileConfig, CliError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| CliError(format!("config {}: {e}", path.display())))?;
+        let error = |e: &dyn std::fmt::Display| CliError(format!("config {}: {e}", path.display()));
+        let text = crate::persist::read_bounded(path, MAX_CONFIG_BYTES)
+            .map_err(|e| error(&e))?
+            .ok_or_else(|| error(&"no such file"))?;
         FileConfig::parse(&text, &path.display().to_string())
     }
 

@@ -11,6 +11,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+pub use tern_core::bounded_read::{read_bounded, ReadError};
 use tokio::sync::watch;
 
 use crate::tasks::TaskExecutor;
@@ -24,19 +25,25 @@ pub fn unix_millis() -> u64 {
         .unwrap_or(0)
 }
 
-/// Reads `path`; a missing file is `T::default()`. A damaged file is reported, renamed to
-/// `*.damaged` so the next save does not destroy the evidence, and replaced by the
-/// default: losing peers or bans must not stop a node from starting.
+/// The largest file [`load`] reads: the address book and the ban list, at their bounds,
+/// take well under 1 MiB.
+pub const MAX_FILE_BYTES: u64 = 4 << 20;
+
+/// Reads `path`; a missing file is `T::default()`. A damaged file (one that does not
+/// parse, or is larger than [`MAX_FILE_BYTES`]) is reported, renamed to `*.damaged` so
+/// the next save does not destroy the evidence, and replaced by the default: losing
+/// peers or bans must not stop a node from starting.
 pub fn load<T: DeserializeOwned + Default>(path: &Path) -> T {
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return T::default(),
-        Err(error) => {
+    let parsed = match read_bounded(path, MAX_FILE_BYTES) {
+        Ok(Some(text)) => serde_json::from_str(&text).map_err(|e| e.to_string()),
+        Ok(None) => return T::default(),
+        Err(ReadError::Io(error)) => {
             tracing::warn!(path = %path.display(), %error, "cannot read; starting empty");
             return T::default();
         }
+        Err(too_large) => Err(too_large.to_string()),
     };
-    match serde_json::from_str(&text) {
+    match parsed {
         Ok(value) => value,
         Err(error) => {
             let damaged = path.with_extension("json.damaged");

@@ -24,6 +24,19 @@ const KDF_MEMORY_KIB: u32 = 19_456;
 const KDF_ITERATIONS: u32 = 2;
 const KDF_LANES: u32 = 1;
 
+/// The most a key file may ask of the machine that opens it. The costs are read from the
+/// file, so without these a damaged or hostile file could ask Argon2 for terabytes of
+/// memory or years of passes: 1 GiB, 64 passes, 16 lanes is far beyond any real setting
+/// and within what a machine that runs a wallet can give.
+pub const MAX_KDF_MEMORY_KIB: u32 = 1 << 20;
+/// See [`MAX_KDF_MEMORY_KIB`].
+pub const MAX_KDF_ITERATIONS: u32 = 64;
+/// See [`MAX_KDF_MEMORY_KIB`].
+pub const MAX_KDF_LANES: u32 = 16;
+
+/// The largest key file read: thousands of accounts fit in far less.
+pub const MAX_KEY_FILE_BYTES: u64 = 16 << 20;
+
 /// Why the key file cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum KeystoreError {
@@ -108,6 +121,16 @@ pub struct Keystore {
 }
 
 fn derive_key(password: &str, salt: &[u8], params: &KdfParams) -> Result<Key, String> {
+    if params.memory_kib > MAX_KDF_MEMORY_KIB
+        || params.iterations > MAX_KDF_ITERATIONS
+        || params.parallelism > MAX_KDF_LANES
+    {
+        return Err(format!(
+            "key derivation costs {} KiB x {} passes x {} lanes exceed the limits \
+             ({MAX_KDF_MEMORY_KIB} KiB, {MAX_KDF_ITERATIONS} passes, {MAX_KDF_LANES} lanes)",
+            params.memory_kib, params.iterations, params.parallelism
+        ));
+    }
     let params = Params::new(
         params.memory_kib,
         params.iterations,
@@ -148,10 +171,13 @@ impl Keystore {
     }
 
     fn read(&self) -> Result<Option<KeyFile>, KeystoreError> {
-        let text = match std::fs::read_to_string(&self.path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(self.io(e)),
+        let text = match crate::persist::read_bounded(&self.path, MAX_KEY_FILE_BYTES) {
+            Ok(Some(text)) => text,
+            Ok(None) => return Ok(None),
+            Err(crate::persist::ReadError::TooLarge { len, max }) => {
+                return Err(self.malformed(format!("{len} bytes, more than {max}")))
+            }
+            Err(crate::persist::ReadError::Io(e)) => return Err(self.io(e)),
         };
         let file: KeyFile = serde_json::from_str(&text).map_err(|e| self.malformed(e))?;
         if file.version != VERSION {
