@@ -15,6 +15,7 @@
 //! | [`disk`] | free space in the data directory, warned about before it runs out |
 //! | [`fault`] | panics on purpose at a chosen point, for tests (debug builds only) |
 //! | [`persist`] | small JSON files in the data dir (address book, bans), written atomically by a background task |
+//! | [`tip_record`] | the last acknowledged tip, kept outside RocksDB so a store that opens below it is reported |
 //! | [`store_cmd`] | `tern store check`: an offline check of a data directory's store |
 //! | [`run`] | `tern node`: flags, signals, logging |
 //! | [`metrics`] | `/metrics` (Prometheus), `/healthy` and `/ready` on a small HTTP listener |
@@ -61,4 +62,5 @@ pub mod service;
 pub mod store_cmd;
 pub mod tasks;
 pub mod testnet;
+pub mod tip_record;
 pub mod wallet;

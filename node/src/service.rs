@@ -16,6 +16,7 @@
 //! | **`rpc server`**, **`rpc heads`** | here, [`NodeRpc::new`] | shutdown; the chain stops |
 //! | **`metrics`**, `metrics connection`, `metrics follower` | [`crate::metrics::serve`] | shutdown; the chain stops |
 //! | `disk space` | [`crate::disk`] | shutdown |
+//! | `tip record`, `tip record writer` | [`crate::tip_record`] | the chain stops, and the last tip is written |
 //! | `chain log` | here | the chain stops |
 //!
 //! Shutdown order matters: the RPC server stops taking calls first, the miner stops, peers
@@ -43,6 +44,7 @@ use crate::p2p::{self, NetworkHandle, P2pConfig, P2pError};
 use crate::pool::PoolHandle;
 use crate::rpc_backend::NodeRpc;
 use crate::tasks::{CriticalFailure, FailureCause, Health, TaskManager, ThreadFailure};
+use crate::tip_record;
 
 /// While shutdown waits for the store to close, how often it says what it waits for.
 const STORE_CLOSE_REMINDER: Duration = Duration::from_secs(10);
@@ -157,9 +159,15 @@ impl Node {
             faults,
         } = config;
         let dir = data_dir.clone();
-        let opened = tokio::task::spawn_blocking(move || Chain::open(&dir, spec))
-            .await
-            .map_err(|e| StartError::Thread(std::io::Error::other(e)))??;
+        let opened = tokio::task::spawn_blocking(move || {
+            let chain = Chain::open(&dir, spec)?;
+            if let Some(loss) = tip_record::check(&dir, &chain.tip()) {
+                tip_record::report(&loss);
+            }
+            Ok::<_, ChainError>(chain)
+        })
+        .await
+        .map_err(|e| StartError::Thread(std::io::Error::other(e)))??;
         let tasks = TaskManager::new();
         let executor = tasks.executor().clone();
         let (chain, actor) = chain::actor(opened);
@@ -184,6 +192,7 @@ impl Node {
                     .map_err(|_| ThreadFailure::Reported)
             })
             .map_err(StartError::Thread)?;
+        tip_record::spawn(&data_dir, &chain, &executor);
         let pool = PoolHandle::start(chain.clone(), mempool, &executor);
         let miner = MinerHandle::spawn(chain.clone(), pool.clone(), None, &executor);
         p2p.data_dir = Some(data_dir.clone());

@@ -1,6 +1,8 @@
 //! `tern store check`: opens a data directory's store offline (no node may be running on
 //! it) and checks all of it with [`tern_core::chain::check_store`], so an operator can
-//! tell a healthy data directory from a damaged one before trusting it again.
+//! tell a healthy data directory from a damaged one before trusting it again. A store that
+//! is consistent but ends below the tip the node last acknowledged ([`tip_record`]) fails
+//! the check too: it lost blocks.
 
 use std::path::PathBuf;
 
@@ -10,12 +12,14 @@ use tern_core::genesis::ChainSpec;
 
 use crate::cli_error::CliError;
 use crate::run::default_data_dir;
+use crate::tip_record;
 
 /// `tern store …`.
 #[derive(Debug, Subcommand)]
 pub enum StoreCommand {
     /// Check the whole store offline: the header chain, block bodies, indexes, and that
-    /// the state equals a replay of the chain. Exit status 0 when sound, 1 when not.
+    /// the state equals a replay of the chain, and that it reaches the tip the node last
+    /// acknowledged. Exit status 0 when sound, 1 when not.
     Check(StoreArgs),
 }
 
@@ -46,13 +50,29 @@ pub async fn run(command: StoreCommand) -> Result<(), CliError> {
     }
     let shown = dir.display().to_string();
     let checked = tokio::task::spawn_blocking(move || {
-        let chain = Chain::open(&dir, spec).map_err(|e| e.to_string())?;
-        check_store(&chain.reader()).map_err(|e| e.to_string())
+        // An error opening the store names the store and the remedy itself.
+        let chain = Chain::open(&dir, spec).map_err(|e| CliError(e.to_string()))?;
+        let report = check_store(&chain.reader()).map_err(|e| {
+            CliError(format!(
+                "store {} is damaged: {e}; restore it from a backup, or delete it and let the \
+                 node sync again",
+                dir.display()
+            ))
+        })?;
+        Ok::<_, CliError>((report, tip_record::check(&dir, &chain.tip())))
     })
     .await
-    .map_err(|e| CliError(format!("the check stopped: {e}")))?;
+    .map_err(|e| CliError(format!("the check stopped: {e}")))??;
     match checked {
-        Ok(report) => {
+        (_, Some(loss)) => Err(CliError(format!(
+            "store {shown} is consistent but {} blocks short: it ends at height {}, and this \
+             node had acknowledged height {} ({}); start the node to fetch them again from peers",
+            loss.blocks(),
+            loss.opened_height,
+            loss.recorded_height,
+            loss.recorded_hash
+        ))),
+        (report, None) => {
             println!(
                 "store {shown}: sound. {} blocks, tip {}, {} transactions, {} accounts",
                 report.height.value(),
@@ -62,8 +82,5 @@ pub async fn run(command: StoreCommand) -> Result<(), CliError> {
             );
             Ok(())
         }
-        Err(error) => Err(CliError(format!(
-            "store {shown} is damaged: {error}; restore it from a backup, or delete it and let the node sync again"
-        ))),
     }
 }

@@ -1,6 +1,7 @@
 //! Sync as an operator sees it: real `tern node` processes. A syncing node is killed with
 //! SIGKILL halfway, restarted on the same data dir, and finishes without fetching again
-//! what it had.
+//! what it had; a node whose store lost blocks to damage after a kill says so at start and
+//! fetches them again.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -15,17 +16,29 @@ use tern_rpc::api::{TernAdminApiClient, TernApiClient};
 use tern_rpc::net::TernNetApiClient;
 
 mod support;
-use support::NodeProcess;
+use support::{Launch, NodeProcess};
 
 const LENGTH: u64 = 2_000;
+
+/// Where mined rewards go: a dev account.
+const REWARD: &str = "tdev1du06gkyu77jv6nhv5uws956q5spy4s73jjn63jjhtmq3c39jp8csc3daec";
+
+/// A node with a dev chain of `height` blocks, for the others to sync from.
+async fn mined_source(dir: &std::path::Path, height: u64) -> NodeProcess {
+    let source = NodeProcess::start(dir, &[], true);
+    assert!(source.wait_for_height(0, Duration::from_secs(30)).await);
+    source
+        .rpc
+        .dev_mine(height, Some(REWARD.into()))
+        .await
+        .unwrap();
+    source
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sync_killed_halfway_resumes_where_it_stopped() {
     let dirs = tempfile::tempdir().unwrap();
-    let source = NodeProcess::start(&dirs.path().join("source"), &[], true);
-    assert!(source.wait_for_height(0, Duration::from_secs(30)).await);
-    let reward = "tdev1du06gkyu77jv6nhv5uws956q5spy4s73jjn63jjhtmq3c39jp8csc3daec".to_owned();
-    source.rpc.dev_mine(LENGTH, Some(reward)).await.unwrap();
+    let source = mined_source(&dirs.path().join("source"), LENGTH).await;
     let second = NodeProcess::start(&dirs.path().join("second"), &[source.p2p], false);
     assert!(
         second
@@ -80,5 +93,206 @@ async fn a_sync_killed_halfway_resumes_where_it_stopped() {
         }
         assert!(Instant::now() < deadline, "{status:?}");
         tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A node synced to `height` from `source`, once its tip record has caught up with its
+/// tip.
+async fn synced_at(dir: &std::path::Path, source: &NodeProcess, height: u64) -> NodeProcess {
+    let node = NodeProcess::start(dir, &[source.p2p], false);
+    assert!(node.wait_for_height(height, Duration::from_secs(60)).await);
+    let record = dir.join("chain").join("tip.json");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = std::fs::read_to_string(&record).unwrap_or_default();
+        if text.contains(&format!("\"height\": {height},")) {
+            return node;
+        }
+        assert!(Instant::now() < deadline, "the tip record stayed at {text}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Restarts the damaged node with `source` as its peer: it must report the loss at start
+/// and be back at `height` from the peer.
+async fn restart_reports_and_recovers(
+    dir: &std::path::Path,
+    source: &NodeProcess,
+    height: u64,
+) -> NodeProcess {
+    let log = dir.with_extension("log");
+    let node = NodeProcess::launch(
+        dir,
+        &Launch {
+            peers: &[source.p2p],
+            log_file: Some(&log),
+            ..Launch::default()
+        },
+    );
+    assert!(
+        node.wait_for_height(height, Duration::from_secs(60)).await,
+        "the damaged node did not recover its blocks"
+    );
+    let tip = source.rpc.chain_info().await.unwrap().best_hash;
+    assert_eq!(node.rpc.chain_info().await.unwrap().best_hash, tip);
+    let log = std::fs::read_to_string(&log).unwrap();
+    let report = log
+        .lines()
+        .find(|line| line.contains("ERROR") && line.contains("blocks lost"))
+        .unwrap_or_else(|| panic!("no loss reported:\n{log}"));
+    assert!(
+        report.contains(&format!("recorded_height={height}")),
+        "{report}"
+    );
+    node
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blocks_lost_with_the_write_ahead_log_are_reported_and_fetched_again() {
+    const HEIGHT: u64 = 40;
+    let dirs = tempfile::tempdir().unwrap();
+    let source = mined_source(&dirs.path().join("source"), HEIGHT).await;
+
+    // Killed with SIGKILL, so that its newest blocks are only in RocksDB's log.
+    let dir = dirs.path().join("damaged");
+    synced_at(&dir, &source, HEIGHT).await.kill();
+    // The blocks since the store was created are in the log alone; without it, RocksDB
+    // opens the store as it was at creation, consistent and silent.
+    let mut logs = 0;
+    for entry in std::fs::read_dir(dir.join("chain")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "log") {
+            std::fs::remove_file(path).unwrap();
+            logs += 1;
+        }
+    }
+    assert!(logs > 0, "no write-ahead log to remove");
+    restart_reports_and_recovers(&dir, &source, HEIGHT).await;
+}
+
+/// What a node made of a damaged store at start.
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Opened {
+    /// It refused to start, naming the store.
+    Refused,
+    /// It opened the whole chain: the damage cost nothing.
+    Whole,
+    /// It opened below its tip and said how many blocks it lost.
+    LossReported,
+}
+
+/// Starts a node alone on `dir` and tells what it did with the store; fails the test if
+/// it opened below `height` without a word, or refused without naming the store.
+async fn opened(dir: &std::path::Path, height: u64) -> Opened {
+    let log = dir.with_extension("log");
+    let mut node = NodeProcess::launch(
+        dir,
+        &Launch {
+            log_file: Some(&log),
+            ..Launch::default()
+        },
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some((status, log)) = node.wait_exit(Duration::ZERO).await {
+            assert!(!status.success());
+            assert!(
+                log.contains("is damaged") && log.contains(dir.to_str().unwrap()),
+                "refused without naming the damage: {log}"
+            );
+            return Opened::Refused;
+        }
+        if let Some(opened) = node.height().await {
+            if opened == height {
+                return Opened::Whole;
+            }
+            let log = std::fs::read_to_string(&log).unwrap();
+            assert!(
+                log.lines().any(|line| line.contains("ERROR")
+                    && line.contains("blocks lost")
+                    && line.contains(&format!("recorded_height={height}"))),
+                "opened at {opened}, below {height}, without a word:\n{log}"
+            );
+            return Opened::LossReported;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the node neither ran nor stopped"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A MANIFEST cut short used to open as an earlier store, silently. Cut at each fiftieth
+/// of its length, the store is refused, opened whole, or opened with its loss reported;
+/// a store that lost blocks gets them back from a peer and is sound afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_truncated_manifest_is_refused_or_its_loss_reported() {
+    const HEIGHT: u64 = 40;
+    let dirs = tempfile::tempdir().unwrap();
+    let source = mined_source(&dirs.path().join("source"), HEIGHT).await;
+    // Two stores: one killed (its blocks in the log) and one stopped (its blocks flushed
+    // to tables, which a MANIFEST cut short forgets).
+    let killed = dirs.path().join("killed");
+    synced_at(&killed, &source, HEIGHT).await.kill();
+    let stopped = dirs.path().join("stopped");
+    assert!(synced_at(&stopped, &source, HEIGHT)
+        .await
+        .stop()
+        .await
+        .success());
+
+    let mut outcomes = Vec::new();
+    for (name, store) in [("killed", &killed), ("stopped", &stopped)] {
+        for fiftieths in 0..50 {
+            let dir = dirs.path().join(format!("{name}-cut-{fiftieths}"));
+            manifest_cut(store, &dir, fiftieths);
+            outcomes.push((name, fiftieths, opened(&dir, HEIGHT).await));
+        }
+    }
+    eprintln!("{outcomes:?}");
+    // The case the finding saw must be among them, recovered and sound afterwards.
+    let (name, fiftieths, _) = outcomes
+        .iter()
+        .find(|(_, _, outcome)| *outcome == Opened::LossReported)
+        .expect("no cut opened below the tip: cut finer to reach that case again");
+    let store = if *name == "killed" { &killed } else { &stopped };
+    let dir = dirs.path().join("recovered");
+    manifest_cut(store, &dir, *fiftieths);
+    let mut node = restart_reports_and_recovers(&dir, &source, HEIGHT).await;
+    assert!(node.stop().await.success());
+    let check = std::process::Command::new(support::TERN)
+        .args(["store", "check", "--genesis", "dev", "--datadir"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+}
+
+/// A copy of `store` at `dir` with its MANIFEST cut to `fiftieths` fiftieths of its length.
+fn manifest_cut(store: &std::path::Path, dir: &std::path::Path, fiftieths: u64) {
+    let status = std::process::Command::new("cp")
+        .arg("-r")
+        .arg(store)
+        .arg(dir)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    for entry in std::fs::read_dir(dir.join("chain")).unwrap() {
+        let path = entry.unwrap().path();
+        if path
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("MANIFEST-")
+        {
+            let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+            let len = file.metadata().unwrap().len();
+            file.set_len(len * fiftieths / 50).unwrap();
+        }
     }
 }

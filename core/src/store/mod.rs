@@ -29,6 +29,12 @@ const DB_DIR: &str = "chain";
 /// Where a new store is built before it is renamed to [`DB_DIR`].
 const STAGING_DB_DIR: &str = "chain.new";
 
+/// The RocksDB directory of data directory `data_dir`: what "the store" is on disk, and
+/// what an operator deletes to sync again from scratch.
+pub fn db_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join(DB_DIR)
+}
+
 /// Opens (or, with `create`, creates) the RocksDB database at `path`.
 fn open_db(path: &Path, create: bool) -> Result<DB, rocksdb::Error> {
     let mut options = Options::default();
@@ -181,7 +187,7 @@ impl Store {
             Err(TryLockError::Error(e)) => return Err(data_dir_error(e)),
         }
 
-        let path = dir.join(DB_DIR);
+        let path = db_dir(dir);
         if !path.exists() {
             let staging = dir.join(STAGING_DB_DIR);
             if staging.exists() {

@@ -140,6 +140,18 @@ impl NodeProcess {
         }
     }
 
+    /// Stops the node as an operator does, with SIGTERM, and waits for it to exit.
+    pub(crate) async fn stop(&mut self) -> ExitStatus {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        assert!(sent.success());
+        let (status, _) = self
+            .wait_exit(Duration::from_secs(30))
+            .await
+            .expect("the node did not stop on SIGTERM");
+        status
+    }
+
     pub(crate) fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
