@@ -11,10 +11,10 @@
 //! - [`net`]: the multi-node harness: real nodes in this process, each with its own data
 //!   dir, talking over TCP on 127.0.0.1.
 //! - [`http`]: plain HTTP/1.1 requests, for health checks and raw JSON-RPC calls.
-//! - [`hostile`]: a peer that speaks the protocol only as far as a test wants, to break
-//!   its rules on purpose.
+//!
+//! Hostile peers come from `tern_node::p2p::hostile` (the `hostile` feature), which the
+//! fault-injecting testnet shares.
 
 pub mod blockfile;
-pub mod hostile;
 pub mod http;
 pub mod net;

@@ -173,13 +173,18 @@ impl TestNode {
     }
 
     /// Stops the node cleanly. A critical failure during its life (a panic in any task,
-    /// a critical task that ended) fails the test.
+    /// a critical task that ended) fails the test, and so does a shutdown that takes
+    /// longer than [`SHUTDOWN_PATIENCE`]: the node waits for its store to close for as long
+    /// as anything holds a chain handle, and a test that kept one would otherwise hang.
+    #[allow(clippy::panic)]
     pub async fn shutdown(self) {
-        if let Some(failure) = self.stop().await {
-            #[allow(clippy::panic)]
-            {
-                panic!("the node failed: {failure}");
-            }
+        match tokio::time::timeout(SHUTDOWN_PATIENCE, self.stop()).await {
+            Err(_) => panic!(
+                "the node did not stop within {SHUTDOWN_PATIENCE:?}: does the test still hold \
+                 a chain reader or a pool handle of it?"
+            ),
+            Ok(Some(failure)) => panic!("the node failed: {failure}"),
+            Ok(None) => {}
         }
     }
 }
@@ -210,6 +215,9 @@ fn config(options: NodeOptions, dir: &Path) -> NodeConfig {
         .then(|| SocketAddr::from(([127, 0, 0, 1], 0)));
     config
 }
+
+/// How long [`TestNode::shutdown`] waits for a node to stop.
+pub const SHUTDOWN_PATIENCE: Duration = Duration::from_secs(60);
 
 /// Waits until `condition` holds, checking every 20 ms; false if `timeout` passes first.
 pub async fn eventually<F, Fut>(timeout: Duration, mut condition: F) -> bool

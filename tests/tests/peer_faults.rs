@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use tern_core::crypto::dev_secret_key;
 use tern_core::types::TxId;
+use tern_node::p2p::hostile::{hello_for, unknown_transactions, HostilePeer};
 use tern_node::p2p::message::{InvItem, Message};
-use tern_tests::hostile::{hello_for, HostilePeer};
 use tern_tests::net::{dev_spec, dev_transfer, eventually, NodeOptions, TestNode};
 
 const PATIENCE: Duration = Duration::from_secs(30);
@@ -89,15 +89,11 @@ async fn peers_that_never_read_leave_no_ghost_slots_and_no_panic() {
             .await
             .unwrap();
         // Each answer is 300 headers; the socket buffers fill, and a write blocks.
-        for _ in 0..200 {
-            let ask = Message::GetHeaders {
-                locator: vec![genesis],
-                stop: None,
-            };
-            if peer.send(&ask).await.is_err() {
-                break;
-            }
-        }
+        let ask = Message::GetHeaders {
+            locator: vec![genesis],
+            stop: None,
+        };
+        peer.ask_without_reading(&ask, 200).await;
         peers.push(peer);
     }
     let network = node.node.network().clone();
@@ -121,17 +117,6 @@ async fn peers_that_never_read_leave_no_ghost_slots_and_no_panic() {
     node.shutdown().await;
 }
 
-/// Ids no node has: `count` of them, distinct for each `seed`.
-fn junk_ids(seed: u8, count: u32) -> Vec<InvItem> {
-    (0..count)
-        .map(|i| {
-            let mut bytes = [seed; 32];
-            bytes[..4].copy_from_slice(&i.to_le_bytes());
-            InvItem::Tx(TxId::from_bytes(bytes))
-        })
-        .collect()
-}
-
 /// Four peers each announce 4,096 transaction ids and never deliver the bodies. Their
 /// requests used to take the node's whole in-flight budget: an honest peer's
 /// transactions, and a block it mined during the attack, never arrived, and none of the
@@ -151,7 +136,7 @@ async fn announcements_never_delivered_starve_no_honest_peer() {
         let mut liar = HostilePeer::connect(node.p2p_addr(), &hello_for(&dev_spec()))
             .await
             .unwrap();
-        liar.send(&Message::Inventory(junk_ids(0xd0 + seed, 4_096)))
+        liar.announce_unknown(unknown_transactions(0xd0 + seed, 4_096))
             .await
             .unwrap();
         liars.push(liar);
@@ -349,19 +334,11 @@ async fn peers_that_ask_and_never_read_hold_a_bounded_total() {
             .await
             .unwrap();
         askers.push(tokio::spawn(async move {
-            // Bounded: once the node stops reading, the sends block; give up then.
-            let _ = tokio::time::timeout(PATIENCE, async {
-                for _ in 0..1_200 {
-                    let ask = Message::GetHeaders {
-                        locator: vec![genesis],
-                        stop: None,
-                    };
-                    if peer.send(&ask).await.is_err() {
-                        break;
-                    }
-                }
-            })
-            .await;
+            let ask = Message::GetHeaders {
+                locator: vec![genesis],
+                stop: None,
+            };
+            peer.ask_without_reading(&ask, 1_200).await;
             peer
         }));
     }
@@ -391,5 +368,193 @@ async fn peers_that_ask_and_never_read_hold_a_bounded_total() {
         asker.abort();
     }
     honest.shutdown().await;
+    node.shutdown().await;
+}
+
+/// Every class of hostile peer above, at once, against one node with honest peers: a
+/// slow link splitting a block across ping ticks (honest, so it stays), a peer that
+/// asks and never reads, one that announces what it never delivers, one that claims more
+/// work than it serves, one that forges a block body, and one that starts a message and
+/// stalls. Meanwhile the honest peers relay a block and a transaction and a fresh node
+/// syncs the whole chain. No honest connection drops, every hostile one is closed (the
+/// forger banned), and no slot or answer byte outlives its connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn honest_peers_stay_connected_and_synced_while_every_kind_of_hostile_peer_attacks() {
+    use tern_node::p2p::send_queue::ANSWER_BYTES_TOTAL;
+    let spec = dev_spec();
+    let reward = dev_secret_key(9).address();
+    let mut options = NodeOptions::dev();
+    options.ping = (Duration::from_millis(300), Duration::from_secs(3));
+    options.write_timeout = Duration::from_secs(1);
+    options.request_timeout = Duration::from_secs(1);
+    let node = TestNode::start(options).await.unwrap();
+    let mined = node.node.miner().mine_now(300, reward).await.unwrap();
+    let addr = node.p2p_addr();
+    let miner = TestNode::start(NodeOptions::dev().with_seeds(&[addr]))
+        .await
+        .unwrap();
+    let wallet = TestNode::start(NodeOptions::dev().with_seeds(&[addr]))
+        .await
+        .unwrap();
+    assert!(node.reaches_peers(2, PATIENCE).await);
+    assert!(miner.reaches_tip(*mined.last().unwrap(), PATIENCE).await);
+    let honest_ids = [
+        miner.node.network().node_id(),
+        wallet.node.network().node_id(),
+    ];
+    let attack_began = std::time::Instant::now();
+
+    // A forged body for a block the node has never seen (a side branch at height 1).
+    let mut builder = tern_core::testkit::ChainBuilder::new(spec.clone());
+    let genesis = builder.genesis();
+    let keys: Vec<_> = (0..3).map(dev_secret_key).collect();
+    let genuine = builder.extend(&genesis, 1, &keys, 2, reward).remove(0);
+    let mut forged = genuine.clone();
+    forged.transactions.pop();
+    let mut boastful = hello_for(&spec);
+    for _ in 0..20 {
+        boastful.cumulative_work = boastful
+            .cumulative_work
+            .saturating_add(boastful.cumulative_work);
+    }
+    let headers_from_genesis = Message::GetHeaders {
+        locator: vec![genesis],
+        stop: None,
+    };
+    // An honest block too big for one Noise message, on its own side branch.
+    let heavy = builder
+        .extend(&genesis, 1, &keys, 600, dev_secret_key(8).address())
+        .remove(0);
+    let heavy_hash = heavy.hash();
+
+    let mut slow = HostilePeer::connect(addr, &hello_for(&spec)).await.unwrap();
+    let mut deaf = HostilePeer::connect(addr, &hello_for(&spec)).await.unwrap();
+    let mut liar = HostilePeer::connect(addr, &hello_for(&spec)).await.unwrap();
+    let mut boaster = HostilePeer::connect(addr, &boastful).await.unwrap();
+    let mut forger = HostilePeer::connect(addr, &hello_for(&spec)).await.unwrap();
+    let mut staller = HostilePeer::connect(addr, &hello_for(&spec)).await.unwrap();
+    let slow_id = slow.key.id();
+    let forger_id = forger.key.id();
+
+    let slow_link = tokio::spawn(async move {
+        let item = InvItem::Block(heavy_hash);
+        slow.send(&Message::Inventory(vec![item])).await.unwrap();
+        loop {
+            match slow.recv(PATIENCE).await {
+                Some(Message::GetData(items)) if items.contains(&item) => break,
+                Some(_) => {}
+                None => panic!("the node never asked the slow peer for its block"),
+            }
+        }
+        let block = Message::Block(Box::new(heavy));
+        slow.send_split(&block, Duration::from_secs(1))
+            .await
+            .unwrap();
+        slow.read_slowly(Duration::from_millis(50), Duration::from_secs(4))
+            .await;
+        slow
+    });
+    let never_reads = tokio::spawn(async move {
+        deaf.ask_without_reading(&headers_from_genesis, 200).await;
+        deaf.is_closed_within(PATIENCE).await
+    });
+    let never_delivers = tokio::spawn(async move {
+        liar.announce_unknown(unknown_transactions(0xd9, 4_096))
+            .await
+            .unwrap();
+        liar.is_closed_within(PATIENCE).await
+    });
+    let serves_less = tokio::spawn(async move {
+        while let Some(message) = boaster.recv(PATIENCE).await {
+            if let Message::GetHeaders { .. } = message {
+                let _ = boaster.send(&Message::Headers(Vec::new())).await;
+            }
+        }
+    });
+    let forges = tokio::spawn(async move {
+        let hash = forged.hash();
+        forger
+            .send(&Message::Inventory(vec![InvItem::Block(hash)]))
+            .await
+            .unwrap();
+        while let Some(message) = forger.recv(PATIENCE).await {
+            if message == Message::GetData(vec![InvItem::Block(hash)]) {
+                let _ = forger.send(&Message::Block(Box::new(forged.clone()))).await;
+            }
+        }
+    });
+    let stalls = tokio::spawn(async move {
+        let big = Message::Inventory(unknown_transactions(0xc1, 3_000));
+        staller.send_first_part(&big).await.unwrap();
+        staller.is_closed_within(PATIENCE).await
+    });
+
+    // Under attack: a fresh node syncs the chain, a block and a transaction are relayed.
+    let fresh = TestNode::start(NodeOptions::dev().with_seeds(&[addr]))
+        .await
+        .unwrap();
+    let block = miner.node.miner().mine_now(1, reward).await.unwrap()[0];
+    assert!(
+        node.reaches_tip(block, PATIENCE).await,
+        "a block was held up"
+    );
+    assert!(fresh.reaches_tip(block, PATIENCE).await, "sync was held up");
+    let tx = dev_transfer(&spec, 0, 1, 5, 0);
+    let id = wallet.node.pool().submit(tx).await.unwrap().id;
+    assert!(
+        miner.has_pending(id, PATIENCE).await,
+        "a transaction was held up"
+    );
+    let network = node.node.network().clone();
+    let queued = network.info().await.unwrap().queued_answer_bytes;
+    assert!(queued <= ANSWER_BYTES_TOTAL, "{queued} answer bytes queued");
+
+    // Every hostile connection ends; only the forger proved itself dishonest.
+    assert!(
+        never_reads.await.unwrap(),
+        "the peer that never reads stayed"
+    );
+    assert!(
+        never_delivers.await.unwrap(),
+        "the peer that never delivers stayed"
+    );
+    assert!(stalls.await.unwrap(), "the stalled transfer stayed");
+    tokio::time::timeout(PATIENCE, serves_less)
+        .await
+        .expect("the peer claiming more work stayed")
+        .unwrap();
+    tokio::time::timeout(PATIENCE, forges)
+        .await
+        .expect("the forger stayed")
+        .unwrap();
+    let bans = network.bans().await.unwrap();
+    let banned: Vec<_> = bans.iter().map(|ban| ban.target.clone()).collect();
+    assert_eq!(banned, vec![forger_id.to_string()]);
+
+    // The honest peers, the slow one included, were connected all along.
+    let slow = slow_link.await.unwrap();
+    // No clone of the reader: a handle held past shutdown keeps the store open.
+    let stored = node.node.chain().reader().block(&heavy_hash).unwrap();
+    assert!(stored.is_some(), "the slow peer's block never arrived");
+    let peers = network.peers().await.unwrap();
+    for id in honest_ids.iter().chain([&slow_id]) {
+        let peer = peers.iter().find(|p| p.node_id == *id);
+        let peer = peer.unwrap_or_else(|| panic!("honest peer {id} was dropped"));
+        assert!(
+            peer.connected_for
+                >= attack_began
+                    .elapsed()
+                    .saturating_sub(Duration::from_secs(1)),
+            "honest peer {id} reconnected during the attack"
+        );
+    }
+    // No ghosts: the slots counted are the connections listed.
+    let info = network.info().await.unwrap();
+    assert_eq!(info.inbound + info.outbound, peers.len(), "{info:?}");
+    assert!(peers.len() >= 4, "{peers:?}");
+    drop(slow);
+    for honest in [fresh, wallet, miner] {
+        honest.shutdown().await;
+    }
     node.shutdown().await;
 }

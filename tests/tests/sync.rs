@@ -15,8 +15,8 @@ use tern_core::block::Block;
 use tern_core::crypto::dev_secret_key;
 use tern_core::testkit::ChainBuilder;
 use tern_node::p2p::headers::headers_after;
+use tern_node::p2p::hostile::{hello_for, HostilePeer};
 use tern_node::p2p::message::{Message, MAX_HEADERS_PER_MESSAGE};
-use tern_tests::hostile::{hello_for, HostilePeer};
 use tern_tests::net::{dev_spec, eventually, NodeOptions, TestNode};
 
 const CHAIN_LENGTH: usize = 2_000;

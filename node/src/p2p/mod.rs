@@ -16,6 +16,7 @@
 //! | [`headers`] | block locators and header answers |
 //! | [`sync`] | headers-first sync, bodies from many peers at once, progress |
 //! | [`handle`] | [`NetworkHandle`], the request/response API the node and RPC use |
+//! | `hostile` | with the `hostile` feature only: a peer that misbehaves on purpose, for tests and the testnet |
 //!
 //! ## Data flow
 //!
@@ -40,6 +41,8 @@ pub mod bans;
 pub mod handle;
 pub mod headers;
 pub mod hello;
+#[cfg(feature = "hostile")]
+pub mod hostile;
 pub mod identity;
 pub mod manager;
 pub mod message;

@@ -1,16 +1,25 @@
-//! A hostile peer: test code that opens a real connection to a node and then sends
-//! whatever a scenario wants, rule-breaking included.
+//! The hostile-peer kit: a peer that speaks the real protocol (TCP, Noise XX, hello) and
+//! then misbehaves at whichever layer a scenario asks for. Built only with the `hostile`
+//! feature; the integration tests and the fault-injecting testnet share it.
+//!
+//! | layer | what it can do |
+//! |---|---|
+//! | framing | split a message across timers ([`HostilePeer::send_split`]), start one and never finish it ([`HostilePeer::send_first_part`]), send raw Noise messages ([`HostilePeer::send_raw_chunk`]) |
+//! | reading | never read while asking for more ([`HostilePeer::ask_without_reading`]), read slowly ([`HostilePeer::read_slowly`]) |
+//! | relay | announce what it will never deliver ([`HostilePeer::announce_unknown`], [`unknown_transactions`]) |
+//! | content | any message at all, rule-breaking included ([`HostilePeer::send`]) |
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use tern_core::encoding;
 use tern_core::genesis::ChainSpec;
-use tern_core::types::Height;
-use tern_node::p2p::message::{Hello, Message, PROTOCOL_VERSION};
-use tern_node::p2p::transport::{self, FrameReader, FrameWriter, Role, TransportError};
-use tern_node::p2p::{NodeId, NodeKey};
+use tern_core::types::{Height, TxId};
 use tokio::net::TcpStream;
+
+use super::message::{Hello, InvItem, Message, PROTOCOL_VERSION};
+use super::transport::{self, FrameReader, FrameWriter, Role, TransportError};
+use super::{NodeId, NodeKey};
 
 /// A connected peer under test control.
 #[derive(Debug)]
@@ -23,6 +32,19 @@ pub struct HostilePeer {
     pub their_hello: Hello,
     reader: FrameReader,
     writer: FrameWriter,
+}
+
+/// `count` transaction ids no node has, distinct for each `seed`.
+pub fn unknown_transactions(seed: u8, count: u32) -> Vec<InvItem> {
+    (0..count)
+        .map(|i| {
+            let mut bytes = [seed; 32];
+            if let Some(prefix) = bytes.get_mut(..4) {
+                prefix.copy_from_slice(&i.to_le_bytes());
+            }
+            InvItem::Tx(TxId::from_bytes(bytes))
+        })
+        .collect()
 }
 
 /// A hello for `spec`'s genesis at height 0.
@@ -105,16 +127,68 @@ impl HostilePeer {
         Ok(())
     }
 
+    /// Sends the first Noise message of `message` and nothing more: a transfer that
+    /// stalls. The message must need more than one Noise message.
+    pub async fn send_first_part(&mut self, message: &Message) -> Result<(), TransportError> {
+        let bytes = encoding::encode(message);
+        let mut plaintext = (bytes.len() as u32).to_le_bytes().to_vec();
+        plaintext.extend_from_slice(&bytes);
+        let first = plaintext
+            .chunks(transport::MAX_CHUNK_PLAINTEXT)
+            .next()
+            .unwrap_or_default();
+        self.writer.write_raw_chunk(first).await
+    }
+
+    /// Announces `items` (usually [`unknown_transactions`]) and delivers none of them.
+    pub async fn announce_unknown(&mut self, items: Vec<InvItem>) -> Result<(), TransportError> {
+        self.send(&Message::Inventory(items)).await
+    }
+
+    /// Sends `ask` up to `times` times without reading a byte of the answers, until the
+    /// node stops taking them (its receive buffer and ours full). Returns how many were
+    /// sent; the caller keeps the peer to hold the connection open.
+    pub async fn ask_without_reading(&mut self, ask: &Message, times: usize) -> usize {
+        let mut sent = 0;
+        while sent < times {
+            let send = tokio::time::timeout(Duration::from_secs(1), self.send(ask));
+            match send.await {
+                Ok(Ok(())) => sent += 1,
+                _ => break,
+            }
+        }
+        sent
+    }
+
+    /// Reads for `duration`, one message per `interval` at most, answering pings: a peer
+    /// on a slow link. Returns the messages read; stops early when the node closes.
+    pub async fn read_slowly(&mut self, interval: Duration, duration: Duration) -> Vec<Message> {
+        let deadline = tokio::time::Instant::now() + duration;
+        let mut read = Vec::new();
+        while tokio::time::Instant::now() < deadline {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match self.recv(left).await {
+                Some(message) => read.push(message),
+                None => break,
+            }
+            tokio::time::sleep(interval).await;
+        }
+        read
+    }
+
     /// Sends one raw Noise transport message: framing the node must refuse.
     pub async fn send_raw_chunk(&mut self, plaintext: &[u8]) -> Result<(), TransportError> {
         self.writer.write_raw_chunk(plaintext).await
     }
 
     /// The next message from the node, answering pings on the way; `None` once the node
-    /// has closed the connection or after `timeout`.
+    /// has closed the connection or when `timeout` has passed since the call (pings do
+    /// not extend it: a node that only pings would otherwise keep a caller waiting
+    /// forever).
     pub async fn recv(&mut self, timeout: Duration) -> Option<Message> {
+        let deadline = tokio::time::Instant::now() + timeout;
         loop {
-            let bytes = tokio::time::timeout(timeout, self.reader.read_message())
+            let bytes = tokio::time::timeout_at(deadline, self.reader.read_message())
                 .await
                 .ok()?
                 .ok()?;
