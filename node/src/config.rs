@@ -74,6 +74,10 @@ pub struct RpcSection {
     pub addr: Option<SocketAddr>,
     /// Admin methods without the cookie token, on a loopback address.
     pub admin: Option<bool>,
+    /// Host names allowed in `Host` besides addresses and localhost.
+    pub allow_hosts: Option<Vec<String>>,
+    /// Web origins allowed to call besides loopback pages.
+    pub allow_origins: Option<Vec<String>>,
 }
 
 /// `[mining]`.
@@ -162,6 +166,12 @@ addr = "{rpc_addr}"
 # Let every caller use the admin methods (mining, peers, bans) without the token in
 # <datadir>/.cookie. Only takes effect on a loopback address.
 admin = false
+# Host names a request's Host header may carry, besides IP addresses and localhost: a
+# name that is not listed is refused (DNS rebinding). "*" allows any.
+allow_hosts = []
+# Web pages (origins) that may call, besides loopback ones (http://localhost:3000) and the
+# node's own: any other page in a browser is refused. "*" allows any.
+allow_origins = []
 
 [mining]
 # Mine blocks.
@@ -201,6 +211,8 @@ mod tests {
         );
         assert_eq!(config.rpc.addr, Some(RpcConfig::default().addr));
         assert_eq!(config.rpc.admin, Some(false));
+        assert_eq!(config.rpc.allow_hosts, Some(Vec::new()));
+        assert_eq!(config.rpc.allow_origins, Some(Vec::new()));
         assert_eq!(config.mining.enabled, Some(false));
         assert_eq!(config.mining.threads, Some(1));
         assert_eq!(

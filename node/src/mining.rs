@@ -21,6 +21,7 @@ use tern_core::chain::{ChainHandle, Verdict};
 use tern_core::miner::{block_template, transaction_limits};
 use tern_core::pow::search_nonce;
 use tern_core::types::{Address, BlockHash, Timestamp};
+use tern_rpc::backend::MAX_MINER_THREADS;
 use tokio::sync::{mpsc, watch};
 
 use crate::pool::PoolHandle;
@@ -223,7 +224,9 @@ async fn search(
     threads: usize,
     stop: Arc<AtomicBool>,
 ) -> Option<Block> {
-    let threads = threads.max(1);
+    // Callers check the count; the clamp keeps an unchecked one from starting hundreds of
+    // OS threads or overflowing the channel's capacity.
+    let threads = threads.clamp(1, MAX_MINER_THREADS);
     let (found, mut results) = mpsc::channel(threads);
     let stride = u64::MAX / threads as u64;
     for i in 0..threads {

@@ -6,6 +6,8 @@ use std::path::PathBuf;
 use clap::Args;
 use tern_core::genesis::ChainSpec;
 use tern_core::types::Address;
+use tern_rpc::backend::MAX_MINER_THREADS;
+use tern_rpc::callers::AllowedCallers;
 use tern_rpc::server::RpcConfig;
 
 use crate::cli_error::CliError;
@@ -45,6 +47,14 @@ pub struct NodeArgs {
     /// on a loopback address.
     #[arg(long)]
     pub rpc_admin: bool,
+    /// A host name that may appear in RPC requests' `Host` header besides IP addresses
+    /// and localhost (`*` for any). Repeatable; adds to the file's.
+    #[arg(long = "rpc-allow-host", value_name = "NAME")]
+    pub rpc_allow_hosts: Vec<String>,
+    /// A web origin (`https://wallet.example`) whose pages may call the RPC besides
+    /// loopback ones (`*` for any). Repeatable; adds to the file's.
+    #[arg(long = "rpc-allow-origin", value_name = "ORIGIN")]
+    pub rpc_allow_origins: Vec<String>,
     /// A peer to connect to, as host:port. Repeatable; adds to the file's peers.
     #[arg(long = "peer", value_name = "HOST:PORT")]
     pub peers: Vec<String>,
@@ -65,7 +75,7 @@ pub struct NodeArgs {
     #[arg(long, value_name = "ADDRESS")]
     pub mine_to: Option<String>,
     /// Nonce-search threads when mining [default: 1].
-    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=256))]
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=MAX_MINER_THREADS as i64))]
     pub mine_threads: Option<u16>,
     /// Where to serve /metrics (Prometheus), /healthy and /ready [default: off].
     #[arg(long, value_name = "ADDR")]
@@ -134,14 +144,17 @@ pub async fn config(args: NodeArgs) -> Result<(NodeConfig, String), CliError> {
         (_, false) => None,
     }
     .map(|reward| MinerSettings {
-        threads: usize::from(
-            args.mine_threads
-                .or(file.mining.threads)
-                .unwrap_or(1)
-                .max(1),
-        ),
+        threads: usize::from(args.mine_threads.or(file.mining.threads).unwrap_or(1)),
         reward,
     });
+    if let Some(settings) = &mining {
+        if !(1..=MAX_MINER_THREADS).contains(&settings.threads) {
+            return Err(CliError(format!(
+                "mining.threads = {}: must be 1 to {MAX_MINER_THREADS}",
+                settings.threads
+            )));
+        }
+    }
     let defaults = P2pConfig::default();
     let listen = !args.no_listen && file.p2p.listen.unwrap_or(true);
     let p2p_addr = args
@@ -172,9 +185,26 @@ pub async fn config(args: NodeArgs) -> Result<(NodeConfig, String), CliError> {
             .unwrap_or(defaults.max_inbound_per_ip),
         ..defaults
     };
+    let callers = AllowedCallers {
+        hosts: file
+            .rpc
+            .allow_hosts
+            .unwrap_or_default()
+            .into_iter()
+            .chain(args.rpc_allow_hosts)
+            .collect(),
+        origins: file
+            .rpc
+            .allow_origins
+            .unwrap_or_default()
+            .into_iter()
+            .chain(args.rpc_allow_origins)
+            .collect(),
+    };
     config.rpc = rpc_enabled.then(|| RpcConfig {
         addr: rpc_addr,
         admin,
+        callers,
         ..RpcConfig::default()
     });
     config.mining = mining;

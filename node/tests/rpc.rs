@@ -33,14 +33,25 @@ struct TestNode {
 }
 
 async fn node(chain: &str, admin: bool) -> TestNode {
+    node_with(
+        chain,
+        RpcConfig {
+            admin,
+            ..RpcConfig::default()
+        },
+    )
+    .await
+}
+
+/// A node serving `rpc` on a free loopback port.
+async fn node_with(chain: &str, rpc: RpcConfig) -> TestNode {
     let spec = ChainSpec::resolve(chain).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let mut config = NodeConfig::new(spec.clone(), dir.path().to_path_buf());
     config.p2p.listen = Some("127.0.0.1:0".parse().unwrap());
     config.rpc = Some(RpcConfig {
         addr: "127.0.0.1:0".parse().unwrap(),
-        admin,
-        ..RpcConfig::default()
+        ..rpc
     });
     let node = Node::start(config).await.unwrap();
     let rpc_addr = node.rpc_addr().unwrap();
@@ -295,28 +306,170 @@ async fn admin_methods_need_admin_access_and_dev_chains() {
             .unwrap_err(),
     );
     assert_eq!(code_, tern_rpc::error::DEV_MINING_DISABLED);
-    let status = testnet
+    assert!(!testnet.client.miner_stop().await.unwrap().running);
+}
+
+/// `miner_start` takes what `--mine-threads` takes. It used to start hundreds of OS
+/// threads for 1,000 and panic a task for 2^64-1, after which the miner found no blocks
+/// even with one thread.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn miner_start_takes_exactly_the_thread_counts_the_cli_takes() {
+    let node = node("dev", true).await;
+    let reward = address(&node, &dev_secret_key(0));
+    for threads in [0, 257, 1_000, usize::MAX] {
+        let error = node
+            .client
+            .miner_start(reward.clone(), Some(threads))
+            .await
+            .unwrap_err();
+        let (code_, message, data) = code(error);
+        assert_eq!(code_, -32602, "{threads}: {message}");
+        assert_eq!(data.unwrap()["field"], "threads", "{message}");
+        assert!(!node.client.miner_status().await.unwrap().running);
+    }
+    let status = node
         .client
-        .miner_start(reward.clone(), Some(0))
+        .miner_start(reward.clone(), Some(1))
         .await
         .unwrap();
-    assert!(!status.running);
-    assert_eq!(status.reward_address, Some(reward));
-    assert!(!testnet.client.miner_stop().await.unwrap().running);
+    assert!(status.running);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while node.client.miner_status().await.unwrap().blocks_found == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the miner found nothing"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(!node.client.miner_stop().await.unwrap().running);
+}
+
+/// A WebSocket handshake as a browser sends it, from a page at `origin`.
+fn handshake(addr: std::net::SocketAddr, host: &str, origin: &str) -> String {
+    format!(
+        "GET / HTTP/1.1\r\nHost: {host}\r\nOrigin: {origin}\r\nUpgrade: websocket\r\n\
+         Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+         Sec-WebSocket-Version: 13\r\n\r\n"
+    )
+    .replace("{addr}", &addr.to_string())
+}
+
+/// A WebSocket client whose handshake carries `origin`, as a browser's does.
+async fn ws_from(
+    node: &TestNode,
+    origin: &str,
+) -> Result<jsonrpsee::ws_client::WsClient, ClientError> {
+    let mut headers = jsonrpsee::http_client::HeaderMap::new();
+    headers.insert("origin", origin.parse().unwrap());
+    jsonrpsee::ws_client::WsClientBuilder::default()
+        .set_headers(headers)
+        .build(format!("ws://{}", node.rpc_addr))
+        .await
+}
+
+/// With `--rpc-admin` on loopback, as the testnet and the docs run it, a page in the
+/// developer's browser could mine, ban peers and start miners: a WebSocket from a foreign
+/// origin, or a request under a rebound host name, was served. Both are refused before
+/// any method runs; loopback pages and tools without an `Origin` still work.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn foreign_web_pages_and_rebound_host_names_cannot_drive_the_node() {
+    let node = node("dev", true).await;
+    let addr = node.rpc_addr;
+    let height = || async { node.client.chain_info().await.unwrap().height };
+    let before = height().await;
+
+    assert!(ws_from(&node, "https://evil.example").await.is_err());
+    let refused = raw_http(
+        addr,
+        &handshake(addr, &addr.to_string(), "https://evil.example"),
+    )
+    .await;
+    assert!(refused.starts_with("HTTP/1.1 403"), "{refused}");
+    assert!(
+        refused.contains("--rpc-allow-origin https://evil.example"),
+        "{refused}"
+    );
+    let body = r#"{"jsonrpc":"2.0","id":1,"method":"dev_mine","params":[1]}"#;
+    let post = |host: String, origin: &str| {
+        format!(
+            "POST / HTTP/1.1\r\nHost: {host}\r\nOrigin: {origin}\r\nContent-Type: \
+             application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+    };
+    let refused = raw_http(addr, &post(addr.to_string(), "https://evil.example")).await;
+    assert!(refused.starts_with("HTTP/1.1 403"), "{refused}");
+    // DNS rebinding: the page's own name, resolved to 127.0.0.1, so same-origin.
+    let rebound = format!("evil.example:{}", addr.port());
+    let refused = raw_http(addr, &post(rebound.clone(), &format!("http://{rebound}"))).await;
+    assert!(refused.starts_with("HTTP/1.1 403"), "{refused}");
+    assert!(
+        refused.contains("--rpc-allow-host evil.example"),
+        "{refused}"
+    );
+    assert_eq!(height().await, before, "a refused request mined");
+
+    // A page on a local dev server, and the node's own origin, may call.
+    let reward = Some(address(&node, &dev_secret_key(0)));
+    let local = ws_from(&node, "http://localhost:3000").await.unwrap();
+    assert_eq!(local.dev_mine(1, reward.clone()).await.unwrap().len(), 1);
+    let own = ws_from(&node, &format!("http://{addr}")).await.unwrap();
+    assert_eq!(own.dev_mine(1, reward).await.unwrap().len(), 1);
+    assert_eq!(height().await, before + 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_allows_more_hosts_and_origins() {
+    let node = node_with(
+        "dev",
+        RpcConfig {
+            admin: true,
+            callers: tern_rpc::callers::AllowedCallers {
+                hosts: vec!["node.lan".into()],
+                origins: vec!["https://wallet.example".into()],
+            },
+            ..RpcConfig::default()
+        },
+    )
+    .await;
+    let addr = node.rpc_addr;
+    let reward = Some(address(&node, &dev_secret_key(0)));
+    let wallet = ws_from(&node, "https://wallet.example").await.unwrap();
+    assert_eq!(wallet.dev_mine(1, reward).await.unwrap().len(), 1);
+    let body = r#"{"jsonrpc":"2.0","id":1,"method":"chain_info","params":[]}"#;
+    let request = format!(
+        "POST / HTTP/1.1\r\nHost: node.lan:{}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        addr.port(),
+        body.len()
+    );
+    let answer = raw_http(addr, &request).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(ws_from(&node, "https://other.example").await.is_err());
 }
 
 /// Sends raw bytes as an HTTP POST and returns the response body.
 async fn raw_post(addr: std::net::SocketAddr, body: &str) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
     let request = format!(
         "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
+    raw_http(addr, &request).await
+}
+
+/// Sends `request` as it is and returns what the server answers until it closes (or for
+/// at most five seconds, for a handshake the server keeps open).
+async fn raw_http(addr: std::net::SocketAddr, request: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
     stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.unwrap();
-    response
+    let mut response = Vec::new();
+    let _ = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        stream.read_to_end(&mut response),
+    )
+    .await;
+    String::from_utf8_lossy(&response).into_owned()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -111,6 +111,11 @@ pub fn new_token() -> std::io::Result<String> {
 
 /// Writes `token` to the cookie file in `dir` as `__cookie__:<token>`, readable by its
 /// owner only. Returns the file's path.
+///
+/// A file already there (a previous run's, or one planted with wider permissions or as a
+/// symlink) is removed first and the new one created afresh with mode 0600: opening the
+/// old one would keep its mode, and a 0644 cookie gives the admin token to every local
+/// user.
 pub fn write_cookie(dir: &Path, token: &str) -> std::io::Result<PathBuf> {
     let path = dir.join(COOKIE_FILE);
     let text = format!("{COOKIE_USER}:{token}");
@@ -118,13 +123,18 @@ pub fn write_cookie(dir: &Path, token: &str) -> std::io::Result<PathBuf> {
     {
         use std::io::Write;
         use std::os::unix::fs::OpenOptionsExt;
+        match std::fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
         let mut file = std::fs::OpenOptions::new()
             .write(true)
-            .create(true)
-            .truncate(true)
+            .create_new(true)
             .mode(0o600)
             .open(&path)?;
         file.write_all(text.as_bytes())?;
+        file.sync_all()?;
     }
     #[cfg(not(unix))]
     std::fs::write(&path, text)?;
@@ -143,4 +153,24 @@ pub fn read_cookie(path: &Path) -> std::io::Result<String> {
                 format!("{} is not a cookie file", path.display()),
             )
         })
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn a_cookie_is_owner_only_whatever_was_there_before() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(COOKIE_FILE);
+        std::fs::write(&path, "old").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        write_cookie(dir.path(), "abc").unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        assert_eq!(read_cookie(&path).unwrap(), "abc");
+    }
 }

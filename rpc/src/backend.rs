@@ -10,6 +10,11 @@ use tern_core::mempool::{MempoolError, MempoolStats};
 use tern_core::tx::SignedTransaction;
 use tern_core::types::{Address, Amount, BlockHash, TxId};
 
+/// The most nonce-search threads a miner runs: what `tern node --mine-threads`, the config
+/// file and `miner_start` accept (from 1). Each is an OS thread, so an unchecked count
+/// from a caller would start hundreds of them.
+pub const MAX_MINER_THREADS: usize = 256;
+
 /// Why the node did not take a transaction.
 #[derive(Debug, thiserror::Error)]
 pub enum SubmitFailure {
@@ -87,7 +92,7 @@ pub trait NodeBackend: Send + Sync + 'static {
         -> Result<Vec<BlockHash>, DevMineFailure>;
     /// The miner's state.
     fn miner_state(&self) -> MinerState;
-    /// Starts mining with `threads` threads paying `reward`.
+    /// Starts mining with `threads` threads (1 to [`MAX_MINER_THREADS`]) paying `reward`.
     fn miner_start(&self, threads: usize, reward: Address);
     /// Stops mining.
     fn miner_stop(&self);

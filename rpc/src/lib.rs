@@ -7,6 +7,7 @@
 //! | module | owns |
 //! |---|---|
 //! | [`access`] | who may call the admin methods: the cookie token, or loopback with admin on |
+//! | [`callers`] | which web pages may call at all: the `Host` and `Origin` checks |
 //! | [`api`] | the API, defined once; jsonrpsee generates server traits and a typed client |
 //! | [`json`] | one JSON type per response, converted from [`tern_core`] types |
 //! | [`error`] | the error codes |
@@ -27,14 +28,18 @@
 //!
 //! The server listens on 127.0.0.1 by default and warns when bound elsewhere. Methods that
 //! change what the node does (mining, on-demand blocks, peers and bans) need the token from
-//! the node's cookie file, or a server on loopback with admin explicitly enabled. Request and response sizes, batch length, connections and subscriptions are
-//! capped ([`server::RpcConfig`]).
+//! the node's cookie file, or a server on loopback with admin explicitly enabled. Before
+//! any method runs, a request from a foreign web page (its `Origin`) or under a foreign
+//! name (its `Host`: DNS rebinding) is refused ([`callers`]), so a page in the browser of
+//! a developer with `--rpc-admin` cannot drive their node. Request and response sizes,
+//! batch length, connections and subscriptions are capped ([`server::RpcConfig`]).
 
 pub use jsonrpsee;
 
 pub mod access;
 pub mod api;
 pub mod backend;
+pub mod callers;
 pub mod error;
 pub mod heads;
 pub mod json;

@@ -17,7 +17,8 @@ use tokio::sync::broadcast::error::RecvError;
 
 use crate::access::{require_admin, AccessPolicy};
 use crate::api::{TernAdminApiServer, TernApiServer};
-use crate::backend::{DevMineFailure, NodeBackend, SubmitFailure};
+use crate::backend::{DevMineFailure, NodeBackend, SubmitFailure, MAX_MINER_THREADS};
+use crate::callers::{AllowedCallers, CallerCheckLayer};
 use crate::error::{self, internal, invalid_param};
 use crate::heads::ResumeFrom;
 use crate::json::{
@@ -60,6 +61,8 @@ pub struct RpcConfig {
     pub max_subscriptions: u32,
     /// Where to count calls and their latency, if anywhere.
     pub metrics: Option<Arc<RpcMetrics>>,
+    /// The hosts and web origins allowed beyond the defaults (see [`crate::callers`]).
+    pub callers: AllowedCallers,
 }
 
 impl Default for RpcConfig {
@@ -74,6 +77,7 @@ impl Default for RpcConfig {
             max_connections: 100,
             max_subscriptions: 64,
             metrics: None,
+            callers: AllowedCallers::default(),
         }
     }
 }
@@ -131,7 +135,10 @@ pub async fn start<B: NodeBackend>(
         .build();
     let policy = AccessPolicy::new(&config);
     let serve_admin = policy.serves_admin();
-    let access = tower::ServiceBuilder::new().map_request(move |request| policy.mark(request));
+    // Foreign pages are refused first, before the admin mark or any method.
+    let access = tower::ServiceBuilder::new()
+        .layer(CallerCheckLayer::new(config.callers.clone()))
+        .map_request(move |request| policy.mark(request));
     let metrics = config.metrics.clone().unwrap_or_default();
     let measured = RpcServiceBuilder::new().layer_fn(move |inner| Measured {
         inner,
@@ -530,7 +537,14 @@ impl<B: NodeBackend> TernAdminApiServer for TernRpc<B> {
     ) -> RpcResult<MinerStatusJson> {
         require_admin(ext)?;
         let reward = parse_address(&*self.backend, "reward", &reward)?;
-        self.backend.miner_start(threads.unwrap_or(1), reward);
+        let threads = threads.unwrap_or(1);
+        if !(1..=MAX_MINER_THREADS).contains(&threads) {
+            return Err(invalid_param(
+                "threads",
+                format!("{threads}: must be 1 to {MAX_MINER_THREADS} (miner_stop stops)"),
+            ));
+        }
+        self.backend.miner_start(threads, reward);
         Ok(self.miner_json())
     }
 

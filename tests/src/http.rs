@@ -1,5 +1,6 @@
 //! Plain HTTP/1.1 from a test: what a load balancer's health check or `curl` would send,
-//! with no client library in between.
+//! with no client library in between. `Host` is the address connected to, as curl sends
+//! it (the RPC server refuses host names it does not know).
 
 use std::net::SocketAddr;
 
@@ -8,14 +9,14 @@ use tokio::net::TcpStream;
 
 /// `GET path` with `Connection: close`; the status code and the body, or the error.
 pub async fn get(addr: SocketAddr, path: &str) -> std::io::Result<(u16, String)> {
-    let request = format!("GET {path} HTTP/1.1\r\nHost: tern\r\nConnection: close\r\n\r\n");
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
     exchange(addr, &request).await
 }
 
 /// A JSON-RPC call over HTTP POST; the status code and the body, or the error.
 pub async fn post_json(addr: SocketAddr, body: &str) -> std::io::Result<(u16, String)> {
     let request = format!(
-        "POST / HTTP/1.1\r\nHost: tern\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
     exchange(addr, &request).await
