@@ -78,6 +78,12 @@ pub struct RpcSection {
     pub allow_hosts: Option<Vec<String>>,
     /// Web origins allowed to call besides loopback pages.
     pub allow_origins: Option<Vec<String>>,
+    /// Open HTTP connections at most.
+    pub max_http: Option<u32>,
+    /// Open WebSocket connections at most.
+    pub max_ws: Option<u32>,
+    /// Connections from one IP address at most.
+    pub max_per_ip: Option<u32>,
 }
 
 /// `[mining]`.
@@ -172,6 +178,12 @@ allow_hosts = []
 # Web pages (origins) that may call, besides loopback ones (http://localhost:3000) and the
 # node's own: any other page in a browser is refused. "*" allows any.
 allow_origins = []
+# Connection slots: HTTP and WebSocket apart, and per IP address. A refused connection is
+# answered 503 (HTTP) or 429 (WebSocket) with the reason. The node lowers them at start
+# if its open-file limit cannot hold them.
+max_http = {max_http}
+max_ws = {max_ws}
+max_per_ip = {max_per_ip}
 
 [mining]
 # Mine blocks.
@@ -189,6 +201,9 @@ threads = 1
         max_inbound = p2p.max_inbound,
         per_ip = p2p.max_inbound_per_ip,
         rpc_addr = rpc.addr,
+        max_http = rpc.limits.max_http,
+        max_ws = rpc.limits.max_ws,
+        max_per_ip = rpc.limits.max_per_ip,
         min_free_space = crate::service::DEFAULT_MIN_FREE_SPACE_MIB,
     )
 }
@@ -213,6 +228,10 @@ mod tests {
         assert_eq!(config.rpc.admin, Some(false));
         assert_eq!(config.rpc.allow_hosts, Some(Vec::new()));
         assert_eq!(config.rpc.allow_origins, Some(Vec::new()));
+        let limits = RpcConfig::default().limits;
+        assert_eq!(config.rpc.max_http, Some(limits.max_http as u32));
+        assert_eq!(config.rpc.max_ws, Some(limits.max_ws as u32));
+        assert_eq!(config.rpc.max_per_ip, Some(limits.max_per_ip as u32));
         assert_eq!(config.mining.enabled, Some(false));
         assert_eq!(config.mining.threads, Some(1));
         assert_eq!(

@@ -12,6 +12,7 @@
 //! | [`rpc_backend`] | the node as the RPC server sees it |
 //! | [`service`] | [`service::Node`]: starts every part in order and stops them in reverse; the task tree |
 //! | [`tasks`] | the task manager: every task and thread spawned through it, critical failures, [`tasks::Health`] |
+//! | [`descriptors`] | the open-file limit raised at start, and the RPC slots fitted into it |
 //! | [`disk`] | free space in the data directory, warned about before it runs out |
 //! | [`fault`] | panics on purpose at a chosen point, for tests (debug builds only) |
 //! | [`persist`] | small JSON files in the data dir (address book, bans), written atomically by a background task |
@@ -49,6 +50,7 @@
 
 pub mod cli_error;
 pub mod config;
+pub mod descriptors;
 pub mod disk;
 pub mod fault;
 pub mod metrics;

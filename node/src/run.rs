@@ -8,6 +8,7 @@ use tern_core::genesis::ChainSpec;
 use tern_core::types::Address;
 use tern_rpc::backend::MAX_MINER_THREADS;
 use tern_rpc::callers::AllowedCallers;
+use tern_rpc::connections::ConnectionLimits;
 use tern_rpc::server::RpcConfig;
 
 use crate::cli_error::CliError;
@@ -55,6 +56,15 @@ pub struct NodeArgs {
     /// loopback ones (`*` for any). Repeatable; adds to the file's.
     #[arg(long = "rpc-allow-origin", value_name = "ORIGIN")]
     pub rpc_allow_origins: Vec<String>,
+    /// Open RPC HTTP connections at most [default: 100].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub rpc_max_http: Option<u32>,
+    /// Open RPC WebSocket connections at most [default: 100].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub rpc_max_ws: Option<u32>,
+    /// RPC connections of both kinds from one IP address at most [default: 64].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub rpc_max_per_ip: Option<u32>,
     /// A peer to connect to, as host:port. Repeatable; adds to the file's peers.
     #[arg(long = "peer", value_name = "HOST:PORT")]
     pub peers: Vec<String>,
@@ -201,10 +211,29 @@ pub async fn config(args: NodeArgs) -> Result<(NodeConfig, String), CliError> {
             .chain(args.rpc_allow_origins)
             .collect(),
     };
+    let default_limits = ConnectionLimits::default();
+    let count = |flag: Option<u32>, key: Option<u32>, default: usize| {
+        flag.or(key).map_or(default, |n| n as usize)
+    };
+    let limits = ConnectionLimits {
+        max_http: count(
+            args.rpc_max_http,
+            file.rpc.max_http,
+            default_limits.max_http,
+        ),
+        max_ws: count(args.rpc_max_ws, file.rpc.max_ws, default_limits.max_ws),
+        max_per_ip: count(
+            args.rpc_max_per_ip,
+            file.rpc.max_per_ip,
+            default_limits.max_per_ip,
+        ),
+        ..default_limits
+    };
     config.rpc = rpc_enabled.then(|| RpcConfig {
         addr: rpc_addr,
         admin,
         callers,
+        limits,
         ..RpcConfig::default()
     });
     config.mining = mining;
@@ -232,8 +261,26 @@ fn parse_reward(spec: &ChainSpec, text: &str) -> Result<Address, CliError> {
 /// Runs a node until SIGINT or SIGTERM, or until a critical failure: then the node is
 /// stopped in order and the command fails, naming the part that failed and why.
 pub async fn run(args: NodeArgs) -> Result<(), CliError> {
-    let (config, log) = config(args).await?;
+    let (mut config, log) = config(args).await?;
     init_logging(&log)?;
+    if let (Some(rpc), Some(open_files)) = (
+        config.rpc.as_mut(),
+        crate::descriptors::raise_open_files_limit(),
+    ) {
+        let peers = config.p2p.max_inbound + config.p2p.outbound_target + 8;
+        let wanted = rpc.limits;
+        if crate::descriptors::fit_rpc_slots(&mut rpc.limits, peers, open_files) {
+            tracing::warn!(
+                open_files,
+                http = rpc.limits.max_http,
+                ws = rpc.limits.max_ws,
+                wanted_http = wanted.max_http,
+                wanted_ws = wanted.max_ws,
+                "the open-file limit cannot hold the RPC connection slots asked for; \
+                 serving fewer (raise `ulimit -n` to serve more)"
+            );
+        }
+    }
     let chain_name = config.spec.name.clone();
     let data_dir = config.data_dir.clone();
     std::fs::create_dir_all(&data_dir)

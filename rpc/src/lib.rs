@@ -8,6 +8,8 @@
 //! |---|---|
 //! | [`access`] | who may call the admin methods: the cookie token, or loopback with admin on |
 //! | [`callers`] | which web pages may call at all: the `Host` and `Origin` checks |
+//! | [`connections`] | what one client may hold: HTTP and WebSocket slots, per address, deadlines, and a socket that makes a non-reader wait |
+//! | `listener` | the accept loop under jsonrpsee's service: slots before bytes, body deadlines, backoff when descriptors run out |
 //! | [`api`] | the API, defined once; jsonrpsee generates server traits and a typed client |
 //! | [`json`] | one JSON type per response, converted from [`tern_core`] types |
 //! | [`error`] | the error codes |
@@ -40,9 +42,11 @@ pub mod access;
 pub mod api;
 pub mod backend;
 pub mod callers;
+pub mod connections;
 pub mod error;
 pub mod heads;
 pub mod json;
+mod listener;
 pub mod metrics;
 pub mod net;
 pub mod openrpc;

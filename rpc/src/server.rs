@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use jsonrpsee::core::{async_trait, to_json_raw_value, RpcResult, SubscriptionResult};
 use jsonrpsee::server::{
-    BatchRequestConfig, PendingSubscriptionSink, RpcModule, Server, ServerConfig, ServerHandle,
+    stop_channel, BatchRequestConfig, Methods, PendingSubscriptionSink, PingConfig, RpcModule,
+    Server, ServerConfig, ServerHandle,
 };
 use jsonrpsee::types::ErrorObject;
 use jsonrpsee::Extensions;
@@ -19,12 +20,14 @@ use crate::access::{require_admin, AccessPolicy};
 use crate::api::{TernAdminApiServer, TernApiServer};
 use crate::backend::{DevMineFailure, NodeBackend, SubmitFailure, MAX_MINER_THREADS};
 use crate::callers::{AllowedCallers, CallerCheckLayer};
+use crate::connections::{ConnectionLimits, Slots};
 use crate::error::{self, internal, invalid_param};
 use crate::heads::ResumeFrom;
 use crate::json::{
     AccountJson, BlockId, BlockJson, ChainInfo, HeaderJson, HistoryPageJson, MempoolEntry,
     MempoolInfo, MinerStatusJson, TransactionJson, TxStatus,
 };
+use crate::listener;
 use crate::metrics::{Measured, RpcMetrics};
 use crate::net::{NetRpc, TernNetAdminApiServer, TernNetApiServer};
 use jsonrpsee::server::middleware::rpc::RpcServiceBuilder;
@@ -55,8 +58,8 @@ pub struct RpcConfig {
     pub max_response_bytes: u32,
     /// The most calls in one batch.
     pub max_batch: u32,
-    /// The most open connections.
-    pub max_connections: u32,
+    /// Connection slots, per address limits and deadlines (see [`crate::connections`]).
+    pub limits: ConnectionLimits,
     /// The most subscriptions per WebSocket connection.
     pub max_subscriptions: u32,
     /// Where to count calls and their latency, if anywhere.
@@ -74,7 +77,7 @@ impl Default for RpcConfig {
             max_request_bytes: 1 << 20,
             max_response_bytes: 16 << 20,
             max_batch: 100,
-            max_connections: 100,
+            limits: ConnectionLimits::default(),
             max_subscriptions: 64,
             metrics: None,
             callers: AllowedCallers::default(),
@@ -126,12 +129,17 @@ pub async fn start<B: NodeBackend>(
     if !config.addr.ip().is_loopback() {
         tracing::warn!(addr = %config.addr, "the RPC server listens beyond this machine");
     }
+    let limits = config.limits;
     let server_config = ServerConfig::builder()
         .max_request_body_size(config.max_request_bytes)
         .max_response_body_size(config.max_response_bytes)
-        .max_connections(config.max_connections)
+        // The slots are counted by the accept loop; this only must not refuse them.
+        .max_connections(u32::try_from(limits.max_http + limits.max_ws).unwrap_or(u32::MAX))
         .max_subscriptions_per_connection(config.max_subscriptions)
         .set_batch_request_config(BatchRequestConfig::Limit(config.max_batch))
+        // Pings keep a quiet subscriber's connection within the idle timeout and end
+        // one whose client is gone.
+        .enable_ws_ping(PingConfig::new().ping_interval(limits.idle_timeout / 3))
         .build();
     let policy = AccessPolicy::new(&config);
     let serve_admin = policy.serves_admin();
@@ -144,14 +152,28 @@ pub async fn start<B: NodeBackend>(
         inner,
         metrics: Arc::clone(&metrics),
     });
-    let server = Server::builder()
+    let services = Server::builder()
         .set_config(server_config)
         .set_http_middleware(access)
         .set_rpc_middleware(measured)
-        .build(config.addr)
-        .await?;
-    let addr = server.local_addr()?;
-    let handle = server.start(methods(backend, serve_admin));
+        .to_service_builder();
+    let listener = tokio::net::TcpListener::bind(config.addr).await?;
+    let addr = listener.local_addr()?;
+    let methods: Methods = methods(backend, serve_admin).into();
+    let (stop, handle) = stop_channel();
+    let stop_for_services = stop.clone();
+    let make_service = move || {
+        services
+            .clone()
+            .build(methods.clone(), stop_for_services.clone())
+    };
+    tokio::spawn(listener::accept_loop(
+        listener,
+        Slots::new(limits),
+        config.max_request_bytes,
+        make_service,
+        stop,
+    ));
     Ok(RunningServer { addr, handle })
 }
 

@@ -35,6 +35,11 @@ pub fn db_dir(data_dir: &Path) -> PathBuf {
     data_dir.join(DB_DIR)
 }
 
+/// The most table files RocksDB keeps open. Unbounded (its default), a growing chain
+/// would take file descriptors from peers and RPC clients; the node counts this in its
+/// descriptor budget.
+pub const MAX_OPEN_FILES: i32 = 512;
+
 /// Opens (or, with `create`, creates) the RocksDB database at `path`.
 fn open_db(path: &Path, create: bool) -> Result<DB, rocksdb::Error> {
     let mut options = Options::default();
@@ -43,6 +48,7 @@ fn open_db(path: &Path, create: bool) -> Result<DB, rocksdb::Error> {
     options.set_paranoid_checks(true);
     options.set_compression_type(rocksdb::DBCompressionType::Lz4);
     options.set_keep_log_file_num(4);
+    options.set_max_open_files(MAX_OPEN_FILES);
     let families =
         COLUMN_FAMILIES.map(|name| ColumnFamilyDescriptor::new(name, Options::default()));
     DB::open_cf_descriptors(&options, path, families)

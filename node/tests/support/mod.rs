@@ -36,6 +36,8 @@ pub(crate) struct Launch<'a> {
     /// otherwise discard it. A file, not a pipe: a node logging faster than the test
     /// reads must never block on its log.
     pub(crate) log_file: Option<&'a Path>,
+    /// Start under these open-file limits (soft, hard), as `ulimit -n` sets them.
+    pub(crate) open_files: Option<(u64, u64)>,
 }
 
 /// A `tern node` child process, killed when dropped.
@@ -62,7 +64,20 @@ impl NodeProcess {
     pub(crate) fn launch(dir: &Path, launch: &Launch<'_>) -> NodeProcess {
         let p2p = SocketAddr::from(([127, 0, 0, 1], free_port()));
         let rpc_addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
-        let mut command = Command::new(TERN);
+        let mut command = match launch.open_files {
+            // The shell sets the limits and becomes the node: the pid is the node's.
+            Some((soft, hard)) => {
+                let mut shell = Command::new("sh");
+                shell
+                    .arg("-c")
+                    .arg(format!(
+                        "ulimit -Sn {soft} && ulimit -Hn {hard} && exec \"$0\" \"$@\""
+                    ))
+                    .arg(TERN);
+                shell
+            }
+            None => Command::new(TERN),
+        };
         command
             .args(["node", "--genesis", "dev", "--datadir"])
             .arg(dir)

@@ -1,0 +1,376 @@
+//! What one RPC client may hold: connection slots (HTTP and WebSocket counted apart, and
+//! per IP address), and a socket wrapper that makes a connection cost its sender.
+//!
+//! jsonrpsee reads a WebSocket as fast as the client writes and starts a task per
+//! message, whether or not the client reads the answers: a client that pipelines and
+//! never reads grew the node by gigabytes. [`MeteredStream`] sits under jsonrpsee, on the
+//! TCP socket itself, and applies the one backpressure that always works: while a write
+//! to the client is blocked (its receive window is full), nothing more is read from it.
+//! A write blocked for [`ConnectionLimits::write_timeout`], or a connection with no bytes
+//! either way for [`ConnectionLimits::idle_timeout`], ends the connection, and with it
+//! every task and answer it held.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::io;
+use std::net::IpAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::time::{Instant, Sleep};
+
+/// The bounds on what clients may hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    /// Open HTTP connections (including ones not yet upgraded).
+    pub max_http: usize,
+    /// Open WebSocket connections.
+    pub max_ws: usize,
+    /// Connections of both kinds from one IP address.
+    pub max_per_ip: usize,
+    /// A connection with no bytes read or written for this long is closed. WebSocket
+    /// clients are pinged well within it, so only dead or idle keep-alive ones go.
+    pub idle_timeout: Duration,
+    /// A write the client does not take for this long closes its connection.
+    pub write_timeout: Duration,
+    /// A request's headers, and then its body, must arrive within this long each.
+    pub request_deadline: Duration,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> ConnectionLimits {
+        ConnectionLimits {
+            max_http: 100,
+            max_ws: 100,
+            max_per_ip: 64,
+            idle_timeout: Duration::from_secs(60),
+            write_timeout: Duration::from_secs(20),
+            request_deadline: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Why a connection was not admitted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SlotRefusal {
+    /// Every HTTP slot is taken.
+    #[error("the node serves {0} HTTP connections already; try again later")]
+    HttpFull(usize),
+    /// Every WebSocket slot is taken.
+    #[error("the node serves {0} WebSocket connections already; try again later")]
+    WsFull(usize),
+    /// This address holds its share.
+    #[error("{0} holds {1} connections already, the most one address may")]
+    PerIp(IpAddr, usize),
+}
+
+/// The node-wide count of what is open.
+#[derive(Debug)]
+pub(crate) struct Slots {
+    limits: ConnectionLimits,
+    http: AtomicUsize,
+    ws: AtomicUsize,
+    per_ip: Mutex<HashMap<IpAddr, usize>>,
+}
+
+impl Slots {
+    pub(crate) fn new(limits: ConnectionLimits) -> Arc<Slots> {
+        Arc::new(Slots {
+            limits,
+            http: AtomicUsize::new(0),
+            ws: AtomicUsize::new(0),
+            per_ip: Mutex::new(HashMap::new()),
+        })
+    }
+
+    pub(crate) fn limits(&self) -> &ConnectionLimits {
+        &self.limits
+    }
+
+    /// Takes an HTTP slot for a new connection from `ip`, held until the returned slot
+    /// is dropped.
+    pub(crate) fn admit(self: &Arc<Self>, ip: IpAddr) -> Result<Slot, SlotRefusal> {
+        let mut per_ip = self.per_ip.lock().unwrap_or_else(|e| e.into_inner());
+        let from_ip = per_ip.get(&ip).copied().unwrap_or(0);
+        if from_ip >= self.limits.max_per_ip {
+            return Err(SlotRefusal::PerIp(ip, from_ip));
+        }
+        let http = self.http.load(Ordering::Relaxed);
+        if http >= self.limits.max_http {
+            return Err(SlotRefusal::HttpFull(http));
+        }
+        self.http.fetch_add(1, Ordering::Relaxed);
+        *per_ip.entry(ip).or_insert(0) += 1;
+        Ok(Slot {
+            slots: Arc::clone(self),
+            ip,
+            upgraded: AtomicBool::new(false),
+        })
+    }
+
+    /// How many connections of each kind are open.
+    #[cfg(test)]
+    pub(crate) fn open(&self) -> (usize, usize) {
+        (
+            self.http.load(Ordering::Relaxed),
+            self.ws.load(Ordering::Relaxed),
+        )
+    }
+}
+
+/// One connection's claim on [`Slots`].
+#[derive(Debug)]
+pub(crate) struct Slot {
+    slots: Arc<Slots>,
+    ip: IpAddr,
+    upgraded: AtomicBool,
+}
+
+impl Slot {
+    /// Moves this connection from an HTTP slot to a WebSocket slot, if one is free.
+    pub(crate) fn upgrade(&self) -> Result<(), SlotRefusal> {
+        let slots = &self.slots;
+        let taken = slots.ws.fetch_add(1, Ordering::Relaxed);
+        if taken >= slots.limits.max_ws {
+            slots.ws.fetch_sub(1, Ordering::Relaxed);
+            return Err(SlotRefusal::WsFull(taken));
+        }
+        if self.upgraded.swap(true, Ordering::Relaxed) {
+            // A second upgrade on one connection cannot happen; keep the counts right.
+            slots.ws.fetch_sub(1, Ordering::Relaxed);
+        } else {
+            slots.http.fetch_sub(1, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let counter = if self.upgraded.load(Ordering::Relaxed) {
+            &self.slots.ws
+        } else {
+            &self.slots.http
+        };
+        counter.fetch_sub(1, Ordering::Relaxed);
+        let mut per_ip = self.slots.per_ip.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(count) = per_ip.get_mut(&self.ip) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                per_ip.remove(&self.ip);
+            }
+        }
+    }
+}
+
+/// A client's socket, with its slot, its deadlines and read backpressure (see the
+/// module doc). Dropped, whether by hyper or by the WebSocket task that took it over,
+/// it frees the slot.
+pub(crate) struct MeteredStream<S> {
+    inner: S,
+    /// Held for as long as the socket lives: its drop frees the slot.
+    _slot: Arc<Slot>,
+    idle_timeout: Duration,
+    write_timeout: Duration,
+    /// Fires when nothing moved for `idle_timeout`; pushed back on every byte.
+    idle: Pin<Box<Sleep>>,
+    /// While a write is blocked: when it fails.
+    write_deadline: Option<Pin<Box<Sleep>>>,
+    /// A read that waits for a blocked write to move.
+    parked_read: Option<Waker>,
+}
+
+impl<S> MeteredStream<S> {
+    pub(crate) fn new(inner: S, slot: Arc<Slot>, limits: &ConnectionLimits) -> MeteredStream<S> {
+        MeteredStream {
+            inner,
+            _slot: slot,
+            idle_timeout: limits.idle_timeout,
+            write_timeout: limits.write_timeout,
+            idle: Box::pin(tokio::time::sleep(limits.idle_timeout)),
+            write_deadline: None,
+            parked_read: None,
+        }
+    }
+
+    fn moved(&mut self) {
+        self.idle.as_mut().reset(Instant::now() + self.idle_timeout);
+    }
+
+    fn check_idle(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
+        match self.idle.as_mut().poll(cx) {
+            Poll::Ready(()) => Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "no bytes either way within the idle timeout",
+            )),
+            Poll::Pending => Ok(()),
+        }
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for MeteredStream<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = &mut *self;
+        this.check_idle(cx)?;
+        if this.write_deadline.is_some() {
+            // The client is not taking what we send: read nothing more from it until it
+            // does, so that it cannot queue more work than its window holds.
+            this.parked_read = Some(cx.waker().clone());
+            return Poll::Pending;
+        }
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut this.inner).poll_read(cx, buf);
+        if matches!(polled, Poll::Ready(Ok(()))) && buf.filled().len() > before {
+            this.moved();
+        }
+        polled
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for MeteredStream<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = &mut *self;
+        this.check_idle(cx)?;
+        match Pin::new(&mut this.inner).poll_write(cx, data) {
+            Poll::Pending => {
+                let timeout = this.write_timeout;
+                let deadline = this
+                    .write_deadline
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+                if deadline.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "the client took no bytes within the write timeout",
+                    )));
+                }
+                Poll::Pending
+            }
+            ready => {
+                if matches!(ready, Poll::Ready(Ok(n)) if n > 0) {
+                    this.moved();
+                }
+                this.write_deadline = None;
+                if let Some(read) = this.parked_read.take() {
+                    read.wake();
+                }
+                ready
+            }
+        }
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn limits(max_http: usize, max_ws: usize, max_per_ip: usize) -> ConnectionLimits {
+        ConnectionLimits {
+            max_http,
+            max_ws,
+            max_per_ip,
+            ..ConnectionLimits::default()
+        }
+    }
+
+    #[test]
+    fn slots_are_counted_per_kind_and_per_address_and_freed_on_drop() {
+        let slots = Slots::new(limits(2, 1, 2));
+        let a: IpAddr = "127.0.0.1".parse().unwrap();
+        let b: IpAddr = "127.0.0.2".parse().unwrap();
+        let first = slots.admit(a).unwrap();
+        let second = slots.admit(a).unwrap();
+        assert_eq!(slots.admit(a).unwrap_err(), SlotRefusal::PerIp(a, 2));
+        assert_eq!(slots.admit(b).unwrap_err(), SlotRefusal::HttpFull(2));
+        first.upgrade().unwrap();
+        assert_eq!(slots.open(), (1, 1));
+        let third = slots.admit(b).unwrap();
+        assert_eq!(third.upgrade().unwrap_err(), SlotRefusal::WsFull(1));
+        drop((first, second, third));
+        assert_eq!(slots.open(), (0, 0));
+        assert!(slots.per_ip.lock().unwrap().is_empty());
+    }
+
+    /// A socket whose peer never reads: a small in-memory pipe nobody drains.
+    fn stalled(
+        limits: &ConnectionLimits,
+    ) -> (
+        MeteredStream<tokio::io::DuplexStream>,
+        tokio::io::DuplexStream,
+    ) {
+        let (ours, theirs) = tokio::io::duplex(64);
+        let slots = Slots::new(*limits);
+        let slot = Arc::new(slots.admit("127.0.0.1".parse().unwrap()).unwrap());
+        (MeteredStream::new(ours, slot, limits), theirs)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_blocked_write_stops_reads_and_ends_at_the_write_timeout() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let limits = ConnectionLimits::default();
+        let (mut stream, mut peer) = stalled(&limits);
+        peer.write_all(b"more requests").await.unwrap();
+        // Fill the pipe; the next write blocks.
+        stream.write_all(&[0; 64]).await.unwrap();
+        let blocked =
+            tokio::time::timeout(Duration::from_millis(10), stream.write_all(&[0; 1])).await;
+        assert!(blocked.is_err());
+        // While it is blocked, what the peer sent is not read.
+        let mut buf = [0u8; 16];
+        let read = tokio::time::timeout(Duration::from_secs(1), stream.read(&mut buf)).await;
+        assert!(read.is_err(), "read while a write was blocked");
+        // The blocked write fails at the write timeout.
+        let error = stream.write_all(&[0; 1]).await.unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::TimedOut);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_drained_write_lets_reads_go_on() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let limits = ConnectionLimits::default();
+        let (mut stream, mut peer) = stalled(&limits);
+        peer.write_all(b"hi").await.unwrap();
+        stream.write_all(&[0; 64]).await.unwrap();
+        let write = tokio::spawn(async move {
+            stream.write_all(&[0; 8]).await.unwrap();
+            let mut buf = [0u8; 2];
+            stream.read_exact(&mut buf).await.unwrap();
+            buf
+        });
+        let mut drained = [0u8; 72];
+        peer.read_exact(&mut drained).await.unwrap();
+        assert_eq!(&write.await.unwrap(), b"hi");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_silent_connection_ends_at_the_idle_timeout() {
+        use tokio::io::AsyncReadExt;
+        let limits = ConnectionLimits::default();
+        let (mut stream, _peer) = stalled(&limits);
+        let started = Instant::now();
+        let error = stream.read(&mut [0u8; 8]).await.unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::TimedOut);
+        assert!(started.elapsed() >= limits.idle_timeout);
+    }
+}

@@ -1,0 +1,221 @@
+//! The RPC server's own accept loop, under jsonrpsee's service: every connection gets a
+//! slot ([`crate::connections`]) before a byte is read, a deadline for its headers and
+//! its body, and a socket that makes a non-reading client wait instead of the node.
+//!
+//! jsonrpsee's built-in loop has one connection limit for HTTP and WebSocket together and
+//! no deadlines: 100 idle WebSockets or 100 bodies sent at a byte a second locked every
+//! other client out, and at the file-descriptor limit its accept loop spun. Here the
+//! limits are separate and per address, a refused connection is answered and closed at
+//! once, and an accept that fails for want of descriptors backs off.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http_body_util::BodyExt;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use jsonrpsee::core::BoxError;
+use jsonrpsee::server::{ws, HttpBody, HttpRequest, HttpResponse, StopHandle};
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::connections::{MeteredStream, Slot, SlotRefusal, Slots};
+
+/// After an accept fails (no descriptors left, most likely), the first pause; it doubles
+/// up to [`ACCEPT_BACKOFF_MAX`] while failures go on.
+const ACCEPT_BACKOFF_MIN: Duration = Duration::from_millis(5);
+const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
+
+/// Accepts connections on `listener` until `stop` fires, serving each with the service
+/// that `make_service` builds.
+pub(crate) async fn accept_loop<M, S>(
+    listener: TcpListener,
+    slots: Arc<Slots>,
+    max_request_bytes: u32,
+    make_service: M,
+    stop: StopHandle,
+) where
+    M: Fn() -> S + Send + Sync + 'static,
+    S: tower::Service<HttpRequest<HttpBody>, Response = HttpResponse> + Send + 'static,
+    S::Error: Into<BoxError>,
+    S::Future: Send + 'static,
+{
+    let make_service = Arc::new(make_service);
+    let mut backoff = ACCEPT_BACKOFF_MIN;
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = stop.clone().shutdown() => return,
+        };
+        let (socket, peer) = match accepted {
+            Ok(accepted) => {
+                backoff = ACCEPT_BACKOFF_MIN;
+                accepted
+            }
+            Err(error) => {
+                // EMFILE and ENFILE come back at once for as long as descriptors are
+                // short: without a pause the loop spins a core and starves the node.
+                tracing::warn!(%error, pause = ?backoff, "the RPC server cannot accept connections");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(ACCEPT_BACKOFF_MAX);
+                continue;
+            }
+        };
+        let slot = match slots.admit(peer.ip()) {
+            Ok(slot) => Arc::new(slot),
+            Err(refusal) => {
+                tokio::spawn(refuse(socket, peer, refusal));
+                continue;
+            }
+        };
+        let _ = socket.set_nodelay(true);
+        let limits = *slots.limits();
+        let service = ConnectionService {
+            make_service: Arc::clone(&make_service),
+            slot: Arc::clone(&slot),
+            deadline: limits.request_deadline,
+            max_request_bytes,
+        };
+        let stream = MeteredStream::new(socket, slot, &limits);
+        tokio::spawn(serve(
+            stream,
+            service,
+            limits.request_deadline,
+            stop.clone(),
+        ));
+    }
+}
+
+/// Answers a connection that has no slot with 503 and the reason, and closes it.
+async fn refuse(mut socket: TcpStream, peer: SocketAddr, refusal: SlotRefusal) {
+    tracing::debug!(%peer, %refusal, "refused an RPC connection");
+    let body = format!("{refusal}\n");
+    let response = format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain; charset=utf-8\r\n\
+         content-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = tokio::time::timeout(
+        Duration::from_secs(1),
+        socket.write_all(response.as_bytes()),
+    )
+    .await;
+}
+
+/// Serves one connection, HTTP/1 or HTTP/2, with upgrades, until it ends or the server
+/// stops (then gracefully: requests in progress finish).
+async fn serve<M, S>(
+    stream: MeteredStream<TcpStream>,
+    service: ConnectionService<M>,
+    header_deadline: Duration,
+    stop: StopHandle,
+) where
+    M: Fn() -> S + Send + Sync + 'static,
+    S: tower::Service<HttpRequest<HttpBody>, Response = HttpResponse> + Send + 'static,
+    S::Error: Into<BoxError>,
+    S::Future: Send + 'static,
+{
+    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_deadline);
+    let service = hyper_util::service::TowerToHyperService::new(service);
+    let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+    tokio::pin!(connection);
+    tokio::select! {
+        _ = connection.as_mut() => {}
+        () = stop.shutdown() => {
+            connection.as_mut().graceful_shutdown();
+            let _ = connection.await;
+        }
+    }
+}
+
+/// The per-connection layer in front of jsonrpsee's service: takes the WebSocket slot on
+/// an upgrade, and reads an HTTP body whole within the deadline before jsonrpsee sees it.
+/// jsonrpsee's service is built afresh for each request, as its own accept loop does.
+struct ConnectionService<M> {
+    make_service: Arc<M>,
+    slot: Arc<Slot>,
+    deadline: Duration,
+    max_request_bytes: u32,
+}
+
+impl<M> Clone for ConnectionService<M> {
+    fn clone(&self) -> Self {
+        ConnectionService {
+            make_service: Arc::clone(&self.make_service),
+            slot: Arc::clone(&self.slot),
+            deadline: self.deadline,
+            max_request_bytes: self.max_request_bytes,
+        }
+    }
+}
+
+fn text_response(status: hyper::StatusCode, text: &str) -> HttpResponse {
+    let mut response = HttpResponse::new(HttpBody::from(format!("{text}\n")));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}
+
+type BoxFuture<T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'static>>;
+
+impl<M, S> tower::Service<HttpRequest<hyper::body::Incoming>> for ConnectionService<M>
+where
+    M: Fn() -> S + Send + Sync + 'static,
+    S: tower::Service<HttpRequest<HttpBody>, Response = HttpResponse> + Send + 'static,
+    S::Error: Into<BoxError>,
+    S::Future: Send + 'static,
+{
+    type Response = HttpResponse;
+    type Error = BoxError;
+    type Future = BoxFuture<Result<HttpResponse, BoxError>>;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), BoxError>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: HttpRequest<hyper::body::Incoming>) -> Self::Future {
+        let this = self.clone();
+        Box::pin(async move {
+            let request = if ws::is_upgrade_request(&request) {
+                if let Err(refusal) = this.slot.upgrade() {
+                    let status = hyper::StatusCode::TOO_MANY_REQUESTS;
+                    return Ok(text_response(status, &refusal.to_string()));
+                }
+                request.map(HttpBody::new)
+            } else {
+                let (parts, body) = request.into_parts();
+                let limited = http_body_util::Limited::new(body, this.max_request_bytes as usize);
+                match tokio::time::timeout(this.deadline, limited.collect()).await {
+                    Err(_) => {
+                        let text =
+                            format!("the request body did not arrive within {:?}", this.deadline);
+                        return Ok(text_response(hyper::StatusCode::REQUEST_TIMEOUT, &text));
+                    }
+                    Ok(Err(error)) => {
+                        let status = hyper::StatusCode::PAYLOAD_TOO_LARGE;
+                        return Ok(text_response(status, &error.to_string()));
+                    }
+                    Ok(Ok(collected)) => HttpRequest::from_parts(
+                        parts,
+                        HttpBody::from(collected.to_bytes().to_vec()),
+                    ),
+                }
+            };
+            let mut inner = (this.make_service)();
+            std::future::poll_fn(|cx| inner.poll_ready(cx))
+                .await
+                .map_err(Into::into)?;
+            inner.call(request).await.map_err(Into::into)
+        })
+    }
+}
