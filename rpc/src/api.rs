@@ -10,6 +10,15 @@ use crate::json::{
     MempoolInfo, MinerStatusJson, TxStatus,
 };
 
+/// The subscription methods and their unsubscribe methods: they need a WebSocket, and
+/// over HTTP are answered [`crate::error::SUBSCRIPTION_NEEDS_WEBSOCKET`].
+pub const SUBSCRIPTION_METHODS: [&str; 4] = [
+    "chain_subscribeHeads",
+    "chain_unsubscribeHeads",
+    "tx_subscribeStatus",
+    "tx_unsubscribeStatus",
+];
+
 /// Methods for wallets, explorers and scripts: safe to expose.
 #[rpc(server, client)]
 pub trait TernApi {

@@ -20,6 +20,8 @@ pub const MINING_FAILED: i32 = 1003;
 pub const RESYNC_NEEDED: i32 = 1004;
 /// An admin method was called without admin access.
 pub const ADMIN_REQUIRED: i32 = 1005;
+/// A subscription method was called over HTTP; subscriptions need a WebSocket.
+pub const SUBSCRIPTION_NEEDS_WEBSOCKET: i32 = 1006;
 
 /// An invalid-params error naming `field`.
 pub fn invalid_param(field: &str, reason: impl std::fmt::Display) -> ErrorObjectOwned {

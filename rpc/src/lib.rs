@@ -18,6 +18,7 @@
 //! | [`heads`] | the resumable stream of tip changes behind `chain_subscribeHeads` |
 //! | [`backend`] | [`backend::NodeBackend`]: what the server needs from the node |
 //! | [`openrpc`] | the OpenRPC document served by `rpc.discover` |
+//! | `spec` | the JSON-RPC 2.0 rules jsonrpsee does not keep over HTTP: invalid requests, notifications, every valid id |
 //! | [`server`] | the API over a backend, HTTP and WebSocket on one port, limits |
 //!
 //! ## Conventions
@@ -51,3 +52,4 @@ pub mod metrics;
 pub mod net;
 pub mod openrpc;
 pub mod server;
+mod spec;

@@ -30,6 +30,7 @@ use crate::json::{
 use crate::listener;
 use crate::metrics::{Measured, RpcMetrics};
 use crate::net::{NetRpc, TernNetAdminApiServer, TernNetApiServer};
+use crate::spec::SpecLayer;
 use jsonrpsee::server::middleware::rpc::RpcServiceBuilder;
 
 /// The default listening address.
@@ -146,6 +147,7 @@ pub async fn start<B: NodeBackend>(
     // Foreign pages are refused first, before the admin mark or any method.
     let access = tower::ServiceBuilder::new()
         .layer(CallerCheckLayer::new(config.callers.clone()))
+        .layer(SpecLayer)
         .map_request(move |request| policy.mark(request));
     let metrics = config.metrics.clone().unwrap_or_default();
     let measured = RpcServiceBuilder::new().layer_fn(move |inner| Measured {
@@ -592,6 +594,9 @@ mod tests {
             registered.sort_unstable();
             documented.sort_unstable();
             assert_eq!(registered, documented, "admin = {admin}");
+            for subscription in crate::api::SUBSCRIPTION_METHODS {
+                assert!(registered.contains(&subscription), "{subscription}");
+            }
         }
     }
 

@@ -1,0 +1,362 @@
+//! The JSON-RPC 2.0 rules that jsonrpsee does not keep for HTTP requests, applied to a
+//! whole request body before jsonrpsee sees it, and to its answer after.
+//!
+//! jsonrpsee dropped notifications unexecuted and answered them `null`, dropped requests
+//! whose `id` has a fraction, answered `null` to a forbidden `id` (an object, an array, a
+//! boolean), gave -32700 or -32602 to requests the specification calls invalid (-32600),
+//! and answered a subscription method over HTTP with "Internal error". Here every request
+//! is checked as the specification's section 4 says; valid ones go on to jsonrpsee with
+//! a token in place of their `id` (so every valid id, fractions included, comes back
+//! exactly), notifications are executed and their answers dropped, and a body of
+//! notifications alone is answered with nothing (HTTP 204).
+
+use std::task::{Context, Poll};
+
+use http_body_util::BodyExt;
+use jsonrpsee::core::BoxError;
+use jsonrpsee::server::{ws, HttpBody, HttpRequest, HttpResponse};
+use serde_json::{json, Map, Value};
+
+use crate::api::SUBSCRIPTION_METHODS;
+use crate::error::SUBSCRIPTION_NEEDS_WEBSOCKET;
+
+const PARSE_ERROR: i32 = -32700;
+const INVALID_REQUEST: i32 = -32600;
+const INTERNAL_ERROR: i32 = -32603;
+
+/// What to do with a request body.
+#[derive(Debug, PartialEq)]
+pub(crate) enum Prepared {
+    /// Nothing to forward; the answer is this, or nothing at all.
+    Answered(Option<Value>),
+    /// Forward `body`, then [`Plan::finish`] jsonrpsee's answer.
+    Forward {
+        /// The requests jsonrpsee is to run, with token ids.
+        body: Vec<u8>,
+        /// How to turn its answer into ours.
+        plan: Plan,
+    },
+}
+
+/// How the requests of one body map to jsonrpsee's answers.
+#[derive(Debug, PartialEq)]
+pub(crate) struct Plan {
+    batch: bool,
+    entries: Vec<Entry>,
+}
+
+#[derive(Debug, PartialEq)]
+enum Entry {
+    /// Refused here; this is its answer.
+    Refused(Value),
+    /// A call: the answer to `token` gets `id` back.
+    Call { token: String, id: Value },
+    /// A notification: run, and its answer dropped.
+    Notification,
+}
+
+fn error(code: i32, message: &str, id: Value) -> Value {
+    json!({ "jsonrpc": "2.0", "error": { "code": code, "message": message }, "id": id })
+}
+
+fn invalid(id: Value, why: &str) -> Value {
+    error(INVALID_REQUEST, &format!("Invalid request: {why}"), id)
+}
+
+/// Checks one request; the request to forward (with a token id) and its entry.
+fn check(request: Value, token: String) -> (Option<Value>, Entry) {
+    let Value::Object(mut object) = request else {
+        return (None, Entry::Refused(invalid(Value::Null, "not an object")));
+    };
+    let id = match object.get("id") {
+        None => None,
+        Some(id @ (Value::String(_) | Value::Number(_) | Value::Null)) => Some(id.clone()),
+        Some(_) => {
+            let why = "id must be a string, a number or null";
+            return (None, Entry::Refused(invalid(Value::Null, why)));
+        }
+    };
+    let answer_id = id.clone().unwrap_or(Value::Null);
+    if object.get("jsonrpc") != Some(&Value::String("2.0".into())) {
+        let why = "jsonrpc must be \"2.0\"";
+        return (None, Entry::Refused(invalid(answer_id, why)));
+    }
+    let Some(Value::String(method)) = object.get("method") else {
+        return (
+            None,
+            Entry::Refused(invalid(answer_id, "method must be a string")),
+        );
+    };
+    if SUBSCRIPTION_METHODS.contains(&method.as_str()) {
+        let message =
+            format!("{method} is a subscription: call it over a WebSocket connection to this port");
+        let refused = error(SUBSCRIPTION_NEEDS_WEBSOCKET, &message, answer_id);
+        return (None, Entry::Refused(refused));
+    }
+    if !matches!(
+        object.get("params"),
+        None | Some(Value::Array(_) | Value::Object(_))
+    ) {
+        let why = "params must be an array or an object";
+        return (None, Entry::Refused(invalid(answer_id, why)));
+    }
+    object.insert("id".into(), Value::String(token.clone()));
+    let entry = match id {
+        Some(id) => Entry::Call { token, id },
+        None => Entry::Notification,
+    };
+    (Some(Value::Object(object)), entry)
+}
+
+/// Reads a request body.
+pub(crate) fn prepare(body: &[u8]) -> Prepared {
+    let Ok(parsed) = serde_json::from_slice::<Value>(body) else {
+        return Prepared::Answered(Some(error(PARSE_ERROR, "Parse error", Value::Null)));
+    };
+    let (batch, requests) = match parsed {
+        Value::Array(requests) if requests.is_empty() => {
+            return Prepared::Answered(Some(invalid(Value::Null, "an empty batch")));
+        }
+        Value::Array(requests) => (true, requests),
+        single => (false, vec![single]),
+    };
+    let mut forwarded = Vec::new();
+    let mut entries = Vec::new();
+    for (n, request) in requests.into_iter().enumerate() {
+        let (forward, entry) = check(request, format!("tern:{n}"));
+        forwarded.extend(forward);
+        entries.push(entry);
+    }
+    let plan = Plan { batch, entries };
+    if forwarded.is_empty() {
+        return Prepared::Answered(plan.finish_with(&Map::new()));
+    }
+    let body = if batch {
+        Value::Array(forwarded)
+    } else {
+        forwarded.remove(0)
+    };
+    Prepared::Forward {
+        body: body.to_string().into_bytes(),
+        plan,
+    }
+}
+
+impl Plan {
+    /// Our answer from jsonrpsee's: `None` when it is not JSON-RPC (pass it on as it
+    /// is), `Some(None)` when nothing is to be answered.
+    pub(crate) fn finish(&self, answer: &[u8]) -> Option<Option<Value>> {
+        let answers = match serde_json::from_slice::<Value>(answer).ok()? {
+            Value::Array(answers) => answers,
+            single @ Value::Object(_) => vec![single],
+            _ => return None,
+        };
+        let mut by_token = Map::new();
+        for answer in answers {
+            let token = answer.get("id").and_then(Value::as_str).map(str::to_owned);
+            match token {
+                Some(token) => {
+                    by_token.insert(token, answer);
+                }
+                // An answer to no request of ours (a batch refused whole): pass it on.
+                None if !self.batch || by_token.is_empty() => return None,
+                None => {}
+            }
+        }
+        Some(self.finish_with(&by_token))
+    }
+
+    fn finish_with(&self, by_token: &Map<String, Value>) -> Option<Value> {
+        let mut answers = Vec::new();
+        for entry in &self.entries {
+            match entry {
+                Entry::Refused(answer) => answers.push(answer.clone()),
+                Entry::Call { token, id } => {
+                    let mut answer = by_token.get(token).cloned().unwrap_or_else(|| {
+                        error(INTERNAL_ERROR, "Internal error: no answer", Value::Null)
+                    });
+                    if let Some(object) = answer.as_object_mut() {
+                        object.insert("id".into(), id.clone());
+                    }
+                    answers.push(answer);
+                }
+                Entry::Notification => {}
+            }
+        }
+        match (self.batch, answers.len()) {
+            (_, 0) => None,
+            (true, _) => Some(Value::Array(answers)),
+            (false, _) => answers.pop(),
+        }
+    }
+}
+
+/// The tower layer that applies [`prepare`] and [`Plan::finish`] to every HTTP POST,
+/// after the caller checks and before jsonrpsee.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct SpecLayer;
+
+impl<S> tower::Layer<S> for SpecLayer {
+    type Service = Spec<S>;
+
+    fn layer(&self, inner: S) -> Spec<S> {
+        Spec { inner }
+    }
+}
+
+/// See [`SpecLayer`].
+#[derive(Debug, Clone)]
+pub(crate) struct Spec<S> {
+    inner: S,
+}
+
+type BoxFuture<T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'static>>;
+
+fn json_response(answer: Option<Value>) -> HttpResponse {
+    let Some(answer) = answer else {
+        let mut response = HttpResponse::new(HttpBody::empty());
+        *response.status_mut() = hyper::StatusCode::NO_CONTENT;
+        return response;
+    };
+    let mut response = HttpResponse::new(HttpBody::from(answer.to_string()));
+    response.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/json; charset=utf-8"),
+    );
+    response
+}
+
+impl<S> tower::Service<HttpRequest<HttpBody>> for Spec<S>
+where
+    S: tower::Service<HttpRequest<HttpBody>, Response = HttpResponse> + Clone + Send + 'static,
+    S::Error: Into<BoxError> + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = HttpResponse;
+    type Error = BoxError;
+    type Future = BoxFuture<Result<HttpResponse, BoxError>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        self.inner.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, request: HttpRequest<HttpBody>) -> Self::Future {
+        if request.method() != hyper::Method::POST || ws::is_upgrade_request(&request) {
+            let future = self.inner.call(request);
+            return Box::pin(async move { future.await.map_err(Into::into) });
+        }
+        // The service that was made ready stays here; a clone waits its turn.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        Box::pin(async move {
+            let (parts, body) = request.into_parts();
+            let bytes = body.collect().await?.to_bytes();
+            let (body, plan) = match prepare(&bytes) {
+                Prepared::Answered(answer) => return Ok(json_response(answer)),
+                Prepared::Forward { body, plan } => (body, plan),
+            };
+            let request = HttpRequest::from_parts(parts, HttpBody::from(body));
+            let response = inner.call(request).await.map_err(Into::into)?;
+            let (parts, body) = response.into_parts();
+            let bytes = body.collect().await?.to_bytes();
+            match plan.finish(&bytes) {
+                Some(answer) => Ok(json_response(answer)),
+                None => Ok(HttpResponse::from_parts(
+                    parts,
+                    HttpBody::from(bytes.to_vec()),
+                )),
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::panic)]
+
+    use super::*;
+
+    fn answered(body: &str) -> Option<Value> {
+        match prepare(body.as_bytes()) {
+            Prepared::Answered(answer) => answer,
+            other => panic!("forwarded: {other:?}"),
+        }
+    }
+
+    fn code(answer: &Value) -> i64 {
+        answer["error"]["code"].as_i64().unwrap()
+    }
+
+    #[test]
+    fn the_specifications_invalid_requests_are_invalid_requests() {
+        for body in [
+            r#"{"jsonrpc": "2.0", "method": 1, "params": "bar"}"#,
+            r#""a string""#,
+            "null",
+            "1",
+            r#"{"jsonrpc": "2.0", "method": "chain_info", "params": "bar", "id": 1}"#,
+            r#"{"jsonrpc": "2.0", "method": "chain_info", "params": 3, "id": 1}"#,
+            r#"{"jsonrpc": "1.0", "method": "chain_info", "id": 1}"#,
+            r#"{"jsonrpc": "2.0", "method": "chain_info", "id": {"a": 1}}"#,
+            r#"{"jsonrpc": "2.0", "method": "chain_info", "id": [1]}"#,
+            r#"{"jsonrpc": "2.0", "method": "chain_info", "id": true}"#,
+            "[]",
+        ] {
+            let answer = answered(body).unwrap();
+            assert_eq!(code(&answer), -32600, "{body}: {answer}");
+        }
+        let answer = answered(r#"{"jsonrpc": "2.0", "method": "chain_info", "id": true}"#);
+        assert_eq!(answer.unwrap()["id"], Value::Null);
+        let answer = answered("[1,2,3]").unwrap();
+        assert_eq!(answer.as_array().unwrap().len(), 3);
+        assert_eq!(
+            code(&answered(r#"{"jsonrpc": "2.0", "method""#).unwrap()),
+            -32700
+        );
+    }
+
+    #[test]
+    fn ids_come_back_exactly_and_notifications_answer_nothing() {
+        let body = r#"[
+            {"jsonrpc": "2.0", "method": "chain_info", "id": 1.5},
+            {"jsonrpc": "2.0", "method": "mempool_info"},
+            {"foo": "boo"},
+            {"jsonrpc": "2.0", "method": "chain_info", "id": "9"}
+        ]"#;
+        let Prepared::Forward { body, plan } = prepare(body.as_bytes()) else {
+            panic!("nothing forwarded");
+        };
+        let forwarded: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(forwarded.as_array().unwrap().len(), 3);
+        let answer = json!([
+            {"jsonrpc": "2.0", "result": 1, "id": "tern:0"},
+            {"jsonrpc": "2.0", "result": 2, "id": "tern:1"},
+            {"jsonrpc": "2.0", "result": 3, "id": "tern:3"}
+        ]);
+        let finished = plan.finish(answer.to_string().as_bytes()).unwrap().unwrap();
+        let finished = finished.as_array().unwrap();
+        assert_eq!(finished.len(), 3);
+        assert_eq!(finished[0]["id"], json!(1.5));
+        assert_eq!(code(&finished[1]), -32600);
+        assert_eq!(finished[2]["id"], json!("9"));
+
+        let only = r#"[{"jsonrpc": "2.0", "method": "a"}, {"jsonrpc": "2.0", "method": "b"}]"#;
+        let Prepared::Forward { plan, .. } = prepare(only.as_bytes()) else {
+            panic!("notifications are run");
+        };
+        let answer = json!([{"jsonrpc": "2.0", "result": 1, "id": "tern:0"}]);
+        assert_eq!(plan.finish(answer.to_string().as_bytes()), Some(None));
+    }
+
+    #[test]
+    fn a_subscription_over_http_says_it_needs_a_websocket() {
+        let body = r#"{"jsonrpc": "2.0", "method": "chain_subscribeHeads", "id": 1}"#;
+        let answer = answered(body).unwrap();
+        assert_eq!(code(&answer), i64::from(SUBSCRIPTION_NEEDS_WEBSOCKET));
+        assert!(answer["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("WebSocket"));
+        assert_eq!(answer["id"], 1);
+    }
+}
