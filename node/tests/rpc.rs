@@ -1214,7 +1214,8 @@ fn any_json() -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
 
 /// Fuzzing every public method's parameters: random values of every type, as an array, an
 /// object or a bare value. Each call must be answered, never with -32603 (the node
-/// failing) or a parse error, and the node must stay healthy.
+/// failing) or a parse error, an invalid parameter must be named in `data.field`, and
+/// the node must stay healthy.
 #[test]
 fn random_parameters_for_every_method_are_answered_with_a_typed_error_or_a_result() {
     use proptest::prelude::*;
@@ -1260,6 +1261,10 @@ fn random_parameters_for_every_method_are_answered_with_a_typed_error_or_a_resul
                 body,
                 answer
             );
+            if code == Some(-32602) {
+                let field = answer["error"]["data"]["field"].as_str();
+                prop_assert!(field.is_some(), "{} named no field: {}", body, answer);
+            }
             Ok(())
         })
         .unwrap();

@@ -20,6 +20,9 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
+use jsonrpsee::core::middleware::{Batch, Notification, RpcServiceT};
+use jsonrpsee::server::MethodResponse;
+use jsonrpsee::types::Request;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{Instant, Sleep};
 
@@ -167,6 +170,119 @@ impl Drop for Slot {
     }
 }
 
+/// The most calls one connection may have running; beyond, nothing more is read from it.
+pub const MAX_CALLS_IN_FLIGHT: usize = 64;
+
+/// The most answer bytes one connection may have waiting to be written; beyond, nothing
+/// more is read from it.
+pub const MAX_PENDING_ANSWER_BYTES: usize = 4 << 20;
+
+/// What one connection has asked of the node and not yet taken: calls running and answer
+/// bytes not yet written. The RPC middleware ([`Load`]) counts calls and answers in;
+/// the socket counts bytes out and stops reading while either is over its bound, so a
+/// client that sends faster than it reads is held at its own socket however fast the
+/// node is.
+#[derive(Debug, Default)]
+pub struct ConnectionLoad {
+    calls: AtomicUsize,
+    pending_bytes: AtomicUsize,
+    parked_read: Mutex<Option<Waker>>,
+}
+
+impl ConnectionLoad {
+    fn over(&self) -> bool {
+        self.calls.load(Ordering::Relaxed) >= MAX_CALLS_IN_FLIGHT
+            || self.pending_bytes.load(Ordering::Relaxed) >= MAX_PENDING_ANSWER_BYTES
+    }
+
+    fn wake_reader(&self) {
+        let parked = self
+            .parked_read
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(waker) = parked {
+            waker.wake();
+        }
+    }
+
+    /// A call started.
+    pub(crate) fn call_started(&self) {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A call ended with an answer of `bytes` to write.
+    pub(crate) fn call_answered(&self, bytes: usize) {
+        self.pending_bytes.fetch_add(bytes, Ordering::Relaxed);
+        self.calls.fetch_sub(1, Ordering::Relaxed);
+        self.wake_reader();
+    }
+
+    fn written(&self, bytes: usize) {
+        let _ = self
+            .pending_bytes
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |pending| {
+                Some(pending.saturating_sub(bytes))
+            });
+        self.wake_reader();
+    }
+}
+
+/// The RPC middleware that counts each call of a connection into its [`ConnectionLoad`]
+/// (found in the call's extensions, put there by the accept loop).
+#[derive(Debug, Clone)]
+pub(crate) struct Load<S> {
+    pub(crate) inner: S,
+}
+
+impl<S> RpcServiceT for Load<S>
+where
+    S: RpcServiceT<
+            MethodResponse = MethodResponse,
+            BatchResponse = MethodResponse,
+            NotificationResponse = MethodResponse,
+        > + Clone
+        + Send
+        + Sync
+        + 'static,
+{
+    type MethodResponse = MethodResponse;
+    type BatchResponse = MethodResponse;
+    type NotificationResponse = MethodResponse;
+
+    fn call<'a>(
+        &self,
+        request: Request<'a>,
+    ) -> impl Future<Output = Self::MethodResponse> + Send + 'a {
+        let inner = self.inner.clone();
+        let load = request.extensions().get::<Arc<ConnectionLoad>>().cloned();
+        async move {
+            if let Some(load) = &load {
+                load.call_started();
+            }
+            let response = inner.call(request).await;
+            if let Some(load) = &load {
+                load.call_answered(response.as_json().get().len());
+            }
+            response
+        }
+    }
+
+    fn batch<'a>(
+        &self,
+        requests: Batch<'a>,
+    ) -> impl Future<Output = Self::BatchResponse> + Send + 'a {
+        self.inner.batch(requests)
+    }
+
+    fn notification<'a>(
+        &self,
+        notification: Notification<'a>,
+    ) -> impl Future<Output = Self::NotificationResponse> + Send + 'a {
+        self.inner.notification(notification)
+    }
+}
+
 /// A client's socket, with its slot, its deadlines and read backpressure (see the
 /// module doc). Dropped, whether by hyper or by the WebSocket task that took it over,
 /// it frees the slot.
@@ -182,10 +298,17 @@ pub(crate) struct MeteredStream<S> {
     write_deadline: Option<Pin<Box<Sleep>>>,
     /// A read that waits for a blocked write to move.
     parked_read: Option<Waker>,
+    /// The calls and answers of this connection.
+    load: Arc<ConnectionLoad>,
 }
 
 impl<S> MeteredStream<S> {
-    pub(crate) fn new(inner: S, slot: Arc<Slot>, limits: &ConnectionLimits) -> MeteredStream<S> {
+    pub(crate) fn new(
+        inner: S,
+        slot: Arc<Slot>,
+        load: Arc<ConnectionLoad>,
+        limits: &ConnectionLimits,
+    ) -> MeteredStream<S> {
         MeteredStream {
             inner,
             _slot: slot,
@@ -194,6 +317,7 @@ impl<S> MeteredStream<S> {
             idle: Box::pin(tokio::time::sleep(limits.idle_timeout)),
             write_deadline: None,
             parked_read: None,
+            load,
         }
     }
 
@@ -225,6 +349,18 @@ impl<S: AsyncRead + Unpin> AsyncRead for MeteredStream<S> {
             // does, so that it cannot queue more work than its window holds.
             this.parked_read = Some(cx.waker().clone());
             return Poll::Pending;
+        }
+        if this.load.over() {
+            // Too much asked and not yet taken: wait for calls to end or answers to go.
+            *this
+                .load
+                .parked_read
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()) = Some(cx.waker().clone());
+            // The load may have dropped meanwhile; look again rather than sleep forever.
+            if this.load.over() {
+                return Poll::Pending;
+            }
         }
         let before = buf.filled().len();
         let polled = Pin::new(&mut this.inner).poll_read(cx, buf);
@@ -258,8 +394,11 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for MeteredStream<S> {
                 Poll::Pending
             }
             ready => {
-                if matches!(ready, Poll::Ready(Ok(n)) if n > 0) {
-                    this.moved();
+                if let Poll::Ready(Ok(n)) = ready {
+                    if n > 0 {
+                        this.moved();
+                        this.load.written(n);
+                    }
                 }
                 this.write_deadline = None;
                 if let Some(read) = this.parked_read.take() {
@@ -322,7 +461,8 @@ mod tests {
         let (ours, theirs) = tokio::io::duplex(64);
         let slots = Slots::new(*limits);
         let slot = Arc::new(slots.admit("127.0.0.1".parse().unwrap()).unwrap());
-        (MeteredStream::new(ours, slot, limits), theirs)
+        let load = Arc::new(ConnectionLoad::default());
+        (MeteredStream::new(ours, slot, load, limits), theirs)
     }
 
     #[tokio::test(start_paused = true)]
@@ -372,5 +512,30 @@ mod tests {
         let error = stream.read(&mut [0u8; 8]).await.unwrap_err();
         assert_eq!(error.kind(), io::ErrorKind::TimedOut);
         assert!(started.elapsed() >= limits.idle_timeout);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn too_many_calls_in_flight_stop_reads_until_one_is_answered() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let limits = ConnectionLimits::default();
+        let (ours, mut peer) = tokio::io::duplex(1 << 16);
+        let slots = Slots::new(limits);
+        let slot = Arc::new(slots.admit("127.0.0.1".parse().unwrap()).unwrap());
+        let load = Arc::new(ConnectionLoad::default());
+        let mut stream = MeteredStream::new(ours, slot, Arc::clone(&load), &limits);
+        peer.write_all(b"next call").await.unwrap();
+        for _ in 0..MAX_CALLS_IN_FLIGHT {
+            load.call_started();
+        }
+        let mut buf = [0u8; 9];
+        let read = tokio::time::timeout(Duration::from_secs(1), stream.read(&mut buf)).await;
+        assert!(read.is_err(), "read with every call slot taken");
+        let reader = tokio::spawn(async move {
+            stream.read_exact(&mut buf).await.unwrap();
+            buf
+        });
+        tokio::task::yield_now().await;
+        load.call_answered(10);
+        assert_eq!(&reader.await.unwrap(), b"next call");
     }
 }

@@ -17,6 +17,7 @@
 //! | [`net`] | the network methods (`net_*`, `node_health`) and their JSON shapes |
 //! | [`heads`] | the resumable stream of tip changes behind `chain_subscribeHeads` |
 //! | [`backend`] | [`backend::NodeBackend`]: what the server needs from the node |
+//! | `named_params` | names the parameter behind the decoder's unnamed "Invalid params" |
 //! | [`openrpc`] | the OpenRPC document served by `rpc.discover` |
 //! | `spec` | the JSON-RPC 2.0 rules jsonrpsee does not keep over HTTP: invalid requests, notifications, every valid id |
 //! | [`server`] | the API over a backend, HTTP and WebSocket on one port, limits |
@@ -49,6 +50,7 @@ pub mod heads;
 pub mod json;
 mod listener;
 pub mod metrics;
+mod named_params;
 pub mod net;
 pub mod openrpc;
 pub mod server;

@@ -19,7 +19,7 @@ use jsonrpsee::server::{ws, HttpBody, HttpRequest, HttpResponse, StopHandle};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::connections::{MeteredStream, Slot, SlotRefusal, Slots};
+use crate::connections::{ConnectionLoad, MeteredStream, Slot, SlotRefusal, Slots};
 
 /// After an accept fails (no descriptors left, most likely), the first pause; it doubles
 /// up to [`ACCEPT_BACKOFF_MAX`] while failures go on.
@@ -70,13 +70,15 @@ pub(crate) async fn accept_loop<M, S>(
         };
         let _ = socket.set_nodelay(true);
         let limits = *slots.limits();
+        let load = Arc::new(ConnectionLoad::default());
         let service = ConnectionService {
             make_service: Arc::clone(&make_service),
             slot: Arc::clone(&slot),
+            load: Arc::clone(&load),
             deadline: limits.request_deadline,
             max_request_bytes,
         };
-        let stream = MeteredStream::new(socket, slot, &limits);
+        let stream = MeteredStream::new(socket, slot, load, &limits);
         tokio::spawn(serve(
             stream,
             service,
@@ -138,6 +140,8 @@ async fn serve<M, S>(
 struct ConnectionService<M> {
     make_service: Arc<M>,
     slot: Arc<Slot>,
+    /// Given to every call of the connection, through the request's extensions.
+    load: Arc<ConnectionLoad>,
     deadline: Duration,
     max_request_bytes: u32,
 }
@@ -147,6 +151,7 @@ impl<M> Clone for ConnectionService<M> {
         ConnectionService {
             make_service: Arc::clone(&self.make_service),
             slot: Arc::clone(&self.slot),
+            load: Arc::clone(&self.load),
             deadline: self.deadline,
             max_request_bytes: self.max_request_bytes,
         }
@@ -183,8 +188,9 @@ where
         std::task::Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, request: HttpRequest<hyper::body::Incoming>) -> Self::Future {
+    fn call(&mut self, mut request: HttpRequest<hyper::body::Incoming>) -> Self::Future {
         let this = self.clone();
+        request.extensions_mut().insert(Arc::clone(&this.load));
         Box::pin(async move {
             let request = if ws::is_upgrade_request(&request) {
                 if let Err(refusal) = this.slot.upgrade() {

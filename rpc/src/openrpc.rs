@@ -7,8 +7,76 @@ use serde_json::{json, Value};
 struct Method {
     name: &'static str,
     summary: &'static str,
-    params: &'static [(&'static str, bool)],
+    /// Name, whether required, and what it takes.
+    params: &'static [(&'static str, bool, Kind)],
     admin: bool,
+}
+
+/// What a parameter takes: its JSON schema in the document, and the check that names a
+/// parameter that does not decode ([`misfit`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// A non-negative integer.
+    Unsigned,
+    /// A non-negative integer below 2^32 (a page size).
+    Unsigned32,
+    /// A string (a hash, an address, hex bytes, a cursor).
+    Text,
+    /// A boolean.
+    Bool,
+    /// A block: a height or a hash.
+    Block,
+    /// Decoded by the method itself.
+    Any,
+}
+
+impl Kind {
+    fn schema(self) -> Value {
+        match self {
+            Kind::Unsigned => json!({ "type": "integer", "minimum": 0 }),
+            Kind::Unsigned32 => json!({ "type": "integer", "minimum": 0, "maximum": u32::MAX }),
+            Kind::Text => json!({ "type": "string" }),
+            Kind::Bool => json!({ "type": "boolean" }),
+            Kind::Block => {
+                json!({ "oneOf": [{ "type": "integer", "minimum": 0 }, { "type": "string" }] })
+            }
+            Kind::Any => json!({}),
+        }
+    }
+
+    fn accepts(self, value: &Value) -> bool {
+        match self {
+            Kind::Unsigned => value.as_u64().is_some(),
+            Kind::Unsigned32 => value.as_u64().is_some_and(|n| u32::try_from(n).is_ok()),
+            Kind::Text => value.is_string(),
+            Kind::Bool => value.is_boolean(),
+            Kind::Block => value.as_u64().is_some() || value.is_string(),
+            Kind::Any => true,
+        }
+    }
+}
+
+/// The first parameter of `method` that `params` (positional or by name) gives a value
+/// it cannot take, or leaves out though it is required: what an "Invalid params" from
+/// the decoder is about.
+pub fn misfit(method: &str, params: &Value) -> Option<&'static str> {
+    let method = METHODS.iter().find(|m| m.name == method)?;
+    method
+        .params
+        .iter()
+        .enumerate()
+        .find(|(i, (name, required, kind))| {
+            let value = match params {
+                Value::Array(values) => values.get(*i),
+                Value::Object(values) => values.get(*name),
+                _ => None,
+            };
+            match value {
+                None | Some(Value::Null) => *required,
+                Some(value) => !kind.accepts(value),
+            }
+        })
+        .map(|(_, (name, _, _))| *name)
 }
 
 const METHODS: &[Method] = &[
@@ -39,19 +107,22 @@ const METHODS: &[Method] = &[
     Method {
         name: "net_addPeer",
         summary: "Connect to host:port now and keep trying it.",
-        params: &[("address", true)],
+        params: &[("address", true, Kind::Text)],
         admin: true,
     },
     Method {
         name: "net_ban",
         summary: "Ban a node id or IP address and disconnect it.",
-        params: &[("target", true), ("durationSecs", false)],
+        params: &[
+            ("target", true, Kind::Text),
+            ("durationSecs", false, Kind::Unsigned),
+        ],
         admin: true,
     },
     Method {
         name: "net_unban",
         summary: "Lift a ban.",
-        params: &[("target", true)],
+        params: &[("target", true, Kind::Text)],
         admin: true,
     },
     Method {
@@ -69,43 +140,47 @@ const METHODS: &[Method] = &[
     Method {
         name: "chain_getBlock",
         summary: "A block by height or hash, with ids or whole transactions.",
-        params: &[("block", true), ("full", false)],
+        params: &[("block", true, Kind::Block), ("full", false, Kind::Bool)],
         admin: false,
     },
     Method {
         name: "chain_getHeader",
         summary: "A header by height or hash.",
-        params: &[("block", true)],
+        params: &[("block", true, Kind::Block)],
         admin: false,
     },
     Method {
         name: "chain_getBlockHash",
         summary: "The canonical hash at a height.",
-        params: &[("height", true)],
+        params: &[("height", true, Kind::Unsigned)],
         admin: false,
     },
     Method {
         name: "tx_submit",
         summary: "Submit a signed transaction (hex of its encoding); returns its id.",
-        params: &[("transaction", true)],
+        params: &[("transaction", true, Kind::Text)],
         admin: false,
     },
     Method {
         name: "tx_get",
         summary: "A transaction's status: pending, confirmed or unknown.",
-        params: &[("txid", true)],
+        params: &[("txid", true, Kind::Text)],
         admin: false,
     },
     Method {
         name: "account_get",
         summary: "Balance, nonce, pending nonce and pending balance.",
-        params: &[("address", true)],
+        params: &[("address", true, Kind::Text)],
         admin: false,
     },
     Method {
         name: "account_history",
         summary: "Transactions touching an address, newest first, paged.",
-        params: &[("address", true), ("cursor", false), ("limit", false)],
+        params: &[
+            ("address", true, Kind::Text),
+            ("cursor", false, Kind::Text),
+            ("limit", false, Kind::Unsigned32),
+        ],
         admin: false,
     },
     Method {
@@ -117,31 +192,34 @@ const METHODS: &[Method] = &[
     Method {
         name: "mempool_list",
         summary: "Pending transactions, best-paying first.",
-        params: &[("limit", false)],
+        params: &[("limit", false, Kind::Unsigned32)],
         admin: false,
     },
     Method {
         name: "chain_subscribeHeads",
         summary: "Subscribe to tip changes, resumable from an epoch and seq.",
-        params: &[("since", false)],
+        params: &[("since", false, Kind::Any)],
         admin: false,
     },
     Method {
         name: "chain_unsubscribeHeads",
         summary: "End a heads subscription.",
-        params: &[("subscription", true)],
+        params: &[("subscription", true, Kind::Any)],
         admin: false,
     },
     Method {
         name: "tx_subscribeStatus",
         summary: "Subscribe to a transaction's status until it has N confirmations.",
-        params: &[("txid", true), ("confirmations", false)],
+        params: &[
+            ("txid", true, Kind::Text),
+            ("confirmations", false, Kind::Unsigned),
+        ],
         admin: false,
     },
     Method {
         name: "tx_unsubscribeStatus",
         summary: "End a status subscription.",
-        params: &[("subscription", true)],
+        params: &[("subscription", true, Kind::Any)],
         admin: false,
     },
     Method {
@@ -153,7 +231,10 @@ const METHODS: &[Method] = &[
     Method {
         name: "dev_mine",
         summary: "Mine blocks now on a development chain.",
-        params: &[("count", true), ("reward", false)],
+        params: &[
+            ("count", true, Kind::Unsigned),
+            ("reward", false, Kind::Text),
+        ],
         admin: true,
     },
     Method {
@@ -165,7 +246,10 @@ const METHODS: &[Method] = &[
     Method {
         name: "miner_start",
         summary: "Start mining.",
-        params: &[("reward", true), ("threads", false)],
+        params: &[
+            ("reward", true, Kind::Text),
+            ("threads", false, Kind::Unsigned),
+        ],
         admin: true,
     },
     Method {
@@ -199,7 +283,7 @@ pub fn document(admin: bool) -> Value {
             json!({
                 "name": m.name,
                 "summary": m.summary,
-                "params": m.params.iter().map(|(name, required)| json!({ "name": name, "required": required, "schema": {} })).collect::<Vec<_>>(),
+                "params": m.params.iter().map(|(name, required, kind)| json!({ "name": name, "required": required, "schema": kind.schema() })).collect::<Vec<_>>(),
                 "result": { "name": "result", "schema": {} },
                 "tags": if m.admin { vec![json!({ "name": "admin" })] } else { vec![] },
             })

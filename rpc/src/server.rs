@@ -20,7 +20,7 @@ use crate::access::{require_admin, AccessPolicy};
 use crate::api::{TernAdminApiServer, TernApiServer};
 use crate::backend::{DevMineFailure, NodeBackend, SubmitFailure, MAX_MINER_THREADS};
 use crate::callers::{AllowedCallers, CallerCheckLayer};
-use crate::connections::{ConnectionLimits, Slots};
+use crate::connections::{ConnectionLimits, Load, Slots};
 use crate::error::{self, internal, invalid_param};
 use crate::heads::ResumeFrom;
 use crate::json::{
@@ -29,6 +29,7 @@ use crate::json::{
 };
 use crate::listener;
 use crate::metrics::{Measured, RpcMetrics};
+use crate::named_params::NamedParams;
 use crate::net::{NetRpc, TernNetAdminApiServer, TernNetApiServer};
 use crate::spec::SpecLayer;
 use jsonrpsee::server::middleware::rpc::RpcServiceBuilder;
@@ -150,10 +151,13 @@ pub async fn start<B: NodeBackend>(
         .layer(SpecLayer)
         .map_request(move |request| policy.mark(request));
     let metrics = config.metrics.clone().unwrap_or_default();
-    let measured = RpcServiceBuilder::new().layer_fn(move |inner| Measured {
-        inner,
-        metrics: Arc::clone(&metrics),
-    });
+    let measured = RpcServiceBuilder::new()
+        .layer_fn(move |inner| Measured {
+            inner,
+            metrics: Arc::clone(&metrics),
+        })
+        .layer_fn(|inner| NamedParams { inner })
+        .layer_fn(|inner| Load { inner });
     let services = Server::builder()
         .set_config(server_config)
         .set_http_middleware(access)
