@@ -270,9 +270,21 @@ where
 
     fn batch<'a>(
         &self,
-        requests: Batch<'a>,
+        mut requests: Batch<'a>,
     ) -> impl Future<Output = Self::BatchResponse> + Send + 'a {
-        self.inner.batch(requests)
+        // A batch is one message and one answer: counted as one call.
+        let inner = self.inner.clone();
+        let load = requests.extensions().get::<Arc<ConnectionLoad>>().cloned();
+        async move {
+            if let Some(load) = &load {
+                load.call_started();
+            }
+            let response = inner.batch(requests).await;
+            if let Some(load) = &load {
+                load.call_answered(response.as_json().get().len());
+            }
+            response
+        }
     }
 
     fn notification<'a>(
