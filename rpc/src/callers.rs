@@ -25,7 +25,9 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use jsonrpsee::core::BoxError;
-use jsonrpsee::server::{HttpBody, HttpRequest, HttpResponse};
+use jsonrpsee::server::{HttpRequest, HttpResponse};
+
+use crate::listener::text_response;
 
 /// The header names, as HTTP/1.1 and hyper spell them.
 const HOST: &str = "host";
@@ -179,18 +181,11 @@ where
             }
             Err(refusal) => {
                 tracing::debug!(%refusal, "refused an RPC request");
-                Box::pin(async move { forbidden(&refusal) })
+                let response = text_response(hyper::StatusCode::FORBIDDEN, &refusal.to_string());
+                Box::pin(async move { Ok(response) })
             }
         }
     }
-}
-
-fn forbidden(refusal: &Refusal) -> Result<HttpResponse, BoxError> {
-    HttpResponse::builder()
-        .status(403)
-        .header("content-type", "text/plain; charset=utf-8")
-        .body(HttpBody::from(format!("{refusal}\n")))
-        .map_err(Into::into)
 }
 
 #[cfg(test)]

@@ -195,6 +195,10 @@ impl ConnectionLoad {
             || self.pending_bytes.load(Ordering::Relaxed) >= MAX_PENDING_ANSWER_BYTES
     }
 
+    fn park_reader(&self, waker: &Waker) {
+        *self.parked_read.lock().unwrap_or_else(|e| e.into_inner()) = Some(waker.clone());
+    }
+
     fn wake_reader(&self) {
         let parked = self
             .parked_read
@@ -308,9 +312,8 @@ pub(crate) struct MeteredStream<S> {
     idle: Pin<Box<Sleep>>,
     /// While a write is blocked: when it fails.
     write_deadline: Option<Pin<Box<Sleep>>>,
-    /// A read that waits for a blocked write to move.
-    parked_read: Option<Waker>,
-    /// The calls and answers of this connection.
+    /// The calls and answers of this connection, and the read parked on them or on a
+    /// blocked write.
     load: Arc<ConnectionLoad>,
 }
 
@@ -328,7 +331,6 @@ impl<S> MeteredStream<S> {
             write_timeout: limits.write_timeout,
             idle: Box::pin(tokio::time::sleep(limits.idle_timeout)),
             write_deadline: None,
-            parked_read: None,
             load,
         }
     }
@@ -356,21 +358,14 @@ impl<S: AsyncRead + Unpin> AsyncRead for MeteredStream<S> {
     ) -> Poll<io::Result<()>> {
         let this = &mut *self;
         this.check_idle(cx)?;
-        if this.write_deadline.is_some() {
-            // The client is not taking what we send: read nothing more from it until it
-            // does, so that it cannot queue more work than its window holds.
-            this.parked_read = Some(cx.waker().clone());
-            return Poll::Pending;
-        }
-        if this.load.over() {
-            // Too much asked and not yet taken: wait for calls to end or answers to go.
-            *this
-                .load
-                .parked_read
-                .lock()
-                .unwrap_or_else(|e| e.into_inner()) = Some(cx.waker().clone());
-            // The load may have dropped meanwhile; look again rather than sleep forever.
-            if this.load.over() {
+        // While the client is not taking what we send, or has too much asked and not
+        // yet taken, read nothing more from it: it cannot queue more work than that.
+        let held = |this: &Self| this.write_deadline.is_some() || this.load.over();
+        if held(this) {
+            this.load.park_reader(cx.waker());
+            // The write or the load may have moved meanwhile; look again rather than
+            // sleep forever.
+            if held(this) {
                 return Poll::Pending;
             }
         }
@@ -413,9 +408,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for MeteredStream<S> {
                     }
                 }
                 this.write_deadline = None;
-                if let Some(read) = this.parked_read.take() {
-                    read.wake();
-                }
+                this.load.wake_reader();
                 ready
             }
         }

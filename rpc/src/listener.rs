@@ -158,7 +158,8 @@ impl<M> Clone for ConnectionService<M> {
     }
 }
 
-fn text_response(status: hyper::StatusCode, text: &str) -> HttpResponse {
+/// A one-line plain-text answer: how the server says why it refused something.
+pub(crate) fn text_response(status: hyper::StatusCode, text: &str) -> HttpResponse {
     let mut response = HttpResponse::new(HttpBody::from(format!("{text}\n")));
     *response.status_mut() = status;
     response.headers_mut().insert(

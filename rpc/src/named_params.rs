@@ -57,17 +57,17 @@ where
     ) -> impl std::future::Future<Output = Self::MethodResponse> + Send + 'a {
         let inner = self.inner.clone();
         let method = request.method_name().to_owned();
-        let params: Value = request
-            .params()
-            .as_str()
-            .and_then(|text| serde_json::from_str(text).ok())
-            .unwrap_or(Value::Null);
+        // Kept as text: parsed only for an answer that needs it, not on every call.
+        let params = request.params().as_str().map(str::to_owned);
         let id = request.id().into_owned();
         async move {
             let response = inner.call(request).await;
             let Some(reason) = decoder_reason(&response) else {
                 return response;
             };
+            let params: Value = params
+                .and_then(|text| serde_json::from_str(&text).ok())
+                .unwrap_or(Value::Null);
             let Some(field) = crate::openrpc::misfit(&method, &params) else {
                 return response;
             };

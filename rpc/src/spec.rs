@@ -5,10 +5,11 @@
 //! whose `id` has a fraction, answered `null` to a forbidden `id` (an object, an array, a
 //! boolean), gave -32700 or -32602 to requests the specification calls invalid (-32600),
 //! and answered a subscription method over HTTP with "Internal error". Here every request
-//! is checked as the specification's section 4 says; valid ones go on to jsonrpsee with
-//! a token in place of their `id` (so every valid id, fractions included, comes back
-//! exactly), notifications are executed and their answers dropped, and a body of
-//! notifications alone is answered with nothing (HTTP 204).
+//! is checked as the specification's section 4 says. A single call with a string or
+//! integer id, the common case, then goes on untouched, answer included; anything else
+//! goes on with a token in place of each `id` (so every valid id, fractions included,
+//! comes back exactly), notifications are executed and their answers dropped, and a body
+//! of notifications alone is answered with nothing (HTTP 204).
 
 use std::task::{Context, Poll};
 
@@ -29,6 +30,10 @@ const INTERNAL_ERROR: i32 = -32603;
 pub(crate) enum Prepared {
     /// Nothing to forward; the answer is this, or nothing at all.
     Answered(Option<Value>),
+    /// One plain call that jsonrpsee answers as the specification says: forward the
+    /// body as it is and its answer too, parsing nothing more (the common case, kept
+    /// cheap: answers can be megabytes).
+    Unchanged,
     /// Forward `body`, then [`Plan::finish`] jsonrpsee's answer.
     Forward {
         /// The requests jsonrpsee is to run, with token ids.
@@ -126,6 +131,11 @@ pub(crate) fn prepare(body: &[u8]) -> Prepared {
         let (forward, entry) = check(request, format!("tern:{n}"));
         forwarded.extend(forward);
         entries.push(entry);
+    }
+    if let (false, [Entry::Call { id, .. }]) = (batch, entries.as_slice()) {
+        if id.is_string() || id.is_i64() || id.is_u64() {
+            return Prepared::Unchanged;
+        }
     }
     let plan = Plan { batch, entries };
     if forwarded.is_empty() {
@@ -253,6 +263,10 @@ where
             let bytes = body.collect().await?.to_bytes();
             let (body, plan) = match prepare(&bytes) {
                 Prepared::Answered(answer) => return Ok(json_response(answer)),
+                Prepared::Unchanged => {
+                    let request = HttpRequest::from_parts(parts, HttpBody::from(bytes.to_vec()));
+                    return inner.call(request).await.map_err(Into::into);
+                }
                 Prepared::Forward { body, plan } => (body, plan),
             };
             let request = HttpRequest::from_parts(parts, HttpBody::from(body));
@@ -346,6 +360,21 @@ mod tests {
         };
         let answer = json!([{"jsonrpc": "2.0", "result": 1, "id": "tern:0"}]);
         assert_eq!(plan.finish(answer.to_string().as_bytes()), Some(None));
+    }
+
+    #[test]
+    fn a_plain_call_goes_on_untouched() {
+        for body in [
+            r#"{"jsonrpc": "2.0", "method": "chain_info", "id": 1}"#,
+            r#"{"jsonrpc": "2.0", "method": "chain_info", "params": [], "id": "a"}"#,
+        ] {
+            assert_eq!(prepare(body.as_bytes()), Prepared::Unchanged, "{body}");
+        }
+        let fraction = r#"{"jsonrpc": "2.0", "method": "chain_info", "id": 1.5}"#;
+        assert!(matches!(
+            prepare(fraction.as_bytes()),
+            Prepared::Forward { .. }
+        ));
     }
 
     #[test]
