@@ -14,6 +14,7 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughpu
 
 use tern_core::crypto::dev_secret_key;
 use tern_core::mempool::{verify_many, Mempool, MempoolConfig};
+use tern_core::signature_cache::SignatureCache;
 use tern_core::state::Account;
 use tern_core::tx::{SignedTransaction, Transaction};
 use tern_core::types::{Amount, ChainId, Timestamp};
@@ -76,10 +77,13 @@ fn admission(c: &mut Criterion) {
     });
     group.bench_function("batched_signatures_64", |b| {
         b.iter_batched(
-            || (Mempool::new(CHAIN, big_pool()), txs.clone()),
-            |(mut pool, txs)| {
+            || {
+                let cache = SignatureCache::default();
+                (Mempool::new(CHAIN, big_pool()), txs.clone(), cache)
+            },
+            |(mut pool, txs, cache)| {
                 for chunk in txs.chunks(64) {
-                    for verified in verify_many(chunk.to_vec(), CHAIN) {
+                    for verified in verify_many(chunk.to_vec(), CHAIN, &cache, 1) {
                         pool.admit_verified(verified.unwrap(), rich(), NOW).unwrap();
                     }
                 }
@@ -92,7 +96,7 @@ fn admission(c: &mut Criterion) {
 
 fn template(c: &mut Criterion) {
     let mut pool = Mempool::new(CHAIN, big_pool());
-    for verified in verify_many(transfers(20_000, 5), CHAIN) {
+    for verified in verify_many(transfers(20_000, 5), CHAIN, &SignatureCache::default(), 2) {
         pool.admit_verified(verified.unwrap(), rich(), NOW).unwrap();
     }
     assert_eq!(pool.len(), 100_000);

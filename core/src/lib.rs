@@ -20,6 +20,7 @@
 //! | [`genesis`] | chain specs (`genesis/*.json`) and the genesis block and state |
 //! | [`state`] | accounts and the block state transition with undo records |
 //! | [`validation`] | the header and body rules and block signature checks |
+//! | [`signature_cache`] | the bounded set of verified transactions that admission and block validation share |
 //! | [`store`] | RocksDB: the schema, typed tables, atomic batches, the data-dir lock |
 //! | [`chain`] | the block index, fork choice, connect/disconnect/reorg, orphans, the chain actor and its handle, queries |
 //! | [`testkit`] | building valid chains on any branch, for tests, benchmarks and tools |
@@ -48,7 +49,10 @@
 //! - Nothing here panics on input: decoders bound every count before allocating, and all
 //!   arithmetic on amounts, heights and targets is checked or saturating by design.
 //! - Single and batch signature verification accept exactly the same signatures (see
-//!   [`crypto`]), so a block's validity never depends on how it was batched.
+//!   [`crypto`]), so a block's validity never depends on how it was batched; the signature
+//!   cache holds only what verified, so it never depends on what was cached either.
+//! - A transaction's id does not cover its signature, of which a sender can make many
+//!   valid ones: see [`tx`] for the two hashes.
 //! - `docs/PROTOCOL.md` specifies every byte layout and rule; a test keeps its worked
 //!   example equal to what this crate computes.
 
@@ -62,6 +66,7 @@ pub mod genesis;
 pub mod mempool;
 pub mod miner;
 pub mod pow;
+pub mod signature_cache;
 pub mod state;
 pub mod store;
 pub mod testkit;

@@ -36,7 +36,7 @@ pub fn block_template(
         merkle_root: merkle_root(
             &transactions
                 .iter()
-                .map(SignedTransaction::id)
+                .map(SignedTransaction::signed_hash)
                 .collect::<Vec<_>>(),
         ),
         timestamp: Timestamp(now.as_millis().max(earliest)),

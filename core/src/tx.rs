@@ -4,13 +4,27 @@
 //! It is signed with ed25519 over a domain-separated message, `SIGNING_TAG || encoding`, so
 //! a signature over a transaction can never be mistaken for a signature over anything
 //! else, and since the encoding begins with the chain id, never replayed on another chain.
+//!
+//! # Two hashes
+//!
+//! A sender can sign one transfer in several valid ways (another nonce; under the
+//! cofactored rule of [`crate::crypto`], a nonce point with a small-order component), so
+//! the bytes of a signature say nothing about which transfer it is. A transaction has
+//! two hashes, as Zcash's do since ZIP 244:
+//!
+//! - its id, [`TxId`], hashes the unsigned transaction: every valid encoding of one
+//!   transfer has the same id, which the mempool, the chain's index, wallets and relay
+//!   announcements use. Two encodings of one transfer are one transaction.
+//! - its [`SignedTxHash`] hashes the exact signed bytes: blocks commit to it (so a block's
+//!   header fixes its bytes) and the signature cache is keyed by it (a cached verdict is
+//!   about exactly these bytes).
 
 use sha2::{Digest, Sha256};
 
 use crate::crypto::{self, SecretKey, Signature};
 use crate::encoding::{self, Decode, DecodeError, Encode, Reader, Writer};
 use crate::error::TxError;
-use crate::types::{Address, Amount, ChainId, TxId};
+use crate::types::{Address, Amount, ChainId, SignedTxHash, TxId};
 
 /// The domain tag prefixed to a transaction's encoding to form its signing message.
 pub const SIGNING_TAG: &[u8] = b"tern/transaction/v1";
@@ -44,6 +58,11 @@ impl Transaction {
         let mut message = SIGNING_TAG.to_vec();
         message.extend_from_slice(&encoding::encode(self));
         message
+    }
+
+    /// The id: SHA-256 of the encoding, which every signed copy shares.
+    pub fn id(&self) -> TxId {
+        TxId::from_bytes(Sha256::digest(encoding::encode(self)).into())
     }
 
     /// Signs the transaction. The signature only verifies if `key` is the key of `from`.
@@ -86,12 +105,13 @@ impl Decode for Transaction {
     }
 }
 
-/// A transaction with its signature, and its id computed once.
+/// A transaction with its signature, and its two hashes computed once.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignedTransaction {
     tx: Transaction,
     signature: Signature,
     id: TxId,
+    signed_hash: SignedTxHash,
 }
 
 impl SignedTransaction {
@@ -100,9 +120,11 @@ impl SignedTransaction {
         let mut signed = SignedTransaction {
             tx,
             signature,
-            id: TxId::ZERO,
+            id: tx.id(),
+            signed_hash: SignedTxHash::ZERO,
         };
-        signed.id = TxId::from_bytes(Sha256::digest(encoding::encode(&signed)).into());
+        signed.signed_hash =
+            SignedTxHash::from_bytes(Sha256::digest(encoding::encode(&signed)).into());
         signed
     }
 
@@ -116,9 +138,14 @@ impl SignedTransaction {
         &self.signature
     }
 
-    /// The id: SHA-256 of the signed transaction's encoding.
+    /// The id: SHA-256 of the unsigned transaction's encoding (see the module docs).
     pub fn id(&self) -> TxId {
         self.id
+    }
+
+    /// SHA-256 of the signed transaction's encoding: these exact bytes.
+    pub fn signed_hash(&self) -> SignedTxHash {
+        self.signed_hash
     }
 
     /// The checks that need no state and no signature verification: chain id and
@@ -172,8 +199,11 @@ impl Decode for SignedTransaction {
 /// Verifies the signatures of `txs` in one batch, with the verdict of checking each alone
 /// in order (see [`crate::crypto::verify_batch`]): the error names the first bad one by
 /// its position in `txs`.
-pub fn verify_signatures(txs: &[SignedTransaction]) -> Result<(), crypto::BatchError> {
-    let messages: Vec<Vec<u8>> = txs.iter().map(SignedTransaction::signing_message).collect();
+pub fn verify_signatures<'a>(
+    txs: impl IntoIterator<Item = &'a SignedTransaction>,
+) -> Result<(), crypto::BatchError> {
+    let txs: Vec<&SignedTransaction> = txs.into_iter().collect();
+    let messages: Vec<Vec<u8>> = txs.iter().map(|t| t.signing_message()).collect();
     let items: Vec<crypto::SignedMessage<'_>> = txs
         .iter()
         .zip(&messages)
@@ -254,6 +284,23 @@ mod tests {
             untagged.verify_signature(),
             Err(TxError::BadSignature(SignatureError::Mismatch))
         );
+    }
+
+    #[test]
+    fn another_valid_signature_keeps_the_id_but_not_the_bytes() {
+        let signed = transfer(0).sign(&dev_secret_key(0));
+        assert_eq!(signed.id(), signed.tx().id());
+        for torsion in 1..8 {
+            let shifted = dev_secret_key(0)
+                .sign_with_shifted_nonce(&signed.signing_message(), torsion)
+                .unwrap();
+            let copy = SignedTransaction::new(*signed.tx(), shifted);
+            assert_eq!(copy.check_stateless(CHAIN), Ok(()));
+            assert_eq!(copy.id(), signed.id());
+            assert_ne!(copy.signed_hash(), signed.signed_hash());
+        }
+        let other = transfer(1).sign(&dev_secret_key(0));
+        assert_ne!(other.id(), signed.id());
     }
 
     #[test]

@@ -12,6 +12,7 @@ use crate::block::{Block, Header, BLOCK_VERSION};
 use crate::error::{BlockError, TxError};
 use crate::genesis::ConsensusParams;
 use crate::pow;
+use crate::signature_cache::SignatureCache;
 use crate::types::{BlockHash, Height, Timestamp};
 
 /// What the chain knows about a block's parent, which the header rules need.
@@ -103,8 +104,7 @@ pub fn check_body(block: &Block, params: &ConsensusParams) -> Result<(), BlockEr
     // The Merkle root first: until it matches, the transactions may be a tampered copy of
     // a valid block's, and no later rule may be blamed on the header. After it, every
     // failure is the block's own (see `Chain`, which marks such blocks invalid).
-    let ids = block.tx_ids();
-    let computed = crate::block::merkle_root(&ids);
+    let computed = block.computed_merkle_root();
     if computed != block.header.merkle_root {
         return Err(BlockError::MerkleRootMismatch {
             computed,
@@ -125,8 +125,8 @@ pub fn check_body(block: &Block, params: &ConsensusParams) -> Result<(), BlockEr
             max: params.max_block_bytes,
         });
     }
-    let mut seen_ids = HashSet::with_capacity(ids.len());
-    let mut seen_nonces = std::collections::HashMap::with_capacity(ids.len());
+    let mut seen_ids = HashSet::with_capacity(block.transactions.len());
+    let mut seen_nonces = std::collections::HashMap::with_capacity(block.transactions.len());
     for (index, signed) in block.transactions.iter().enumerate() {
         let id = signed.id();
         if !seen_ids.insert(id) {
@@ -142,51 +142,20 @@ pub fn check_body(block: &Block, params: &ConsensusParams) -> Result<(), BlockEr
     Ok(())
 }
 
-/// Verifies every transaction signature in one batch; the error names the first bad one.
-/// CPU-heavy: the node calls it off the async threads.
-pub fn verify_signatures(block: &Block) -> Result<(), BlockError> {
-    verify_range(&block.transactions, 0)
-}
-
-/// Fewer transactions than this per thread are not worth a thread.
-const MIN_TRANSACTIONS_PER_THREAD: usize = 64;
-
-/// [`verify_signatures`] split across up to `threads` threads, with the same verdict: the
-/// first bad transaction in block order.
-pub fn verify_signatures_parallel(block: &Block, threads: usize) -> Result<(), BlockError> {
-    let txs = &block.transactions;
-    let threads = threads.min(txs.len() / MIN_TRANSACTIONS_PER_THREAD).max(1);
-    if threads == 1 {
-        return verify_range(txs, 0);
-    }
-    let chunk = txs.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = txs
-            .chunks(chunk)
-            .enumerate()
-            .map(|(i, part)| scope.spawn(move || verify_range(part, i.saturating_mul(chunk))))
-            .collect();
-        // Joined in order, so the first failing chunk holds the first bad transaction.
-        handles
-            .into_iter()
-            .map(|handle| {
-                handle
-                    .join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-            })
-            .collect::<Result<Vec<()>, BlockError>>()
-            .map(|_| ())
-    })
-}
-
-fn verify_range(
-    txs: &[crate::tx::SignedTransaction],
-    first_index: usize,
+/// Verifies every transaction signature that `cache` does not already vouch for, split
+/// across up to `threads` threads, with the verdict of checking each alone in block order:
+/// the error names the first bad transaction. CPU-heavy: the node calls it off the async
+/// threads. A cold cache changes the cost, never the verdict (see [`SignatureCache`]).
+pub fn verify_signatures(
+    block: &Block,
+    cache: &SignatureCache,
+    threads: usize,
 ) -> Result<(), BlockError> {
-    crate::tx::verify_signatures(txs).map_err(|failure| {
+    let txs = &block.transactions;
+    cache.verify_signatures(txs, threads).map_err(|failure| {
         let id = txs.get(failure.index).map(|t| t.id()).unwrap_or_default();
         BlockError::Transaction {
-            index: first_index.saturating_add(failure.index),
+            index: failure.index,
             id,
             error: TxError::BadSignature(failure.error),
         }
@@ -194,7 +163,7 @@ fn verify_range(
 }
 
 /// Every rule that does not need account state: [`check_header`], [`check_body`], then
-/// [`verify_signatures`].
+/// [`verify_signatures`] with a cold cache, on this thread.
 pub fn check_block(
     block: &Block,
     parent: &ParentContext,
@@ -203,7 +172,8 @@ pub fn check_block(
 ) -> Result<(), BlockError> {
     check_header(&block.header, parent, params, now)?;
     check_body(block, params)?;
-    verify_signatures(block)
+    // A one-entry cache: nothing to remember beyond this call.
+    verify_signatures(block, &SignatureCache::new(std::num::NonZeroUsize::MIN), 1)
 }
 
 #[cfg(test)]

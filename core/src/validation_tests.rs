@@ -40,7 +40,7 @@ fn transfer(spec: &ChainSpec, nonce: u64, amount: u64) -> SignedTransaction {
 
 /// Recomputes the Merkle root and mines the header.
 fn seal(mut block: Block) -> Block {
-    block.header.merkle_root = merkle_root(&block.tx_ids());
+    block.header.merkle_root = merkle_root(&block.signed_hashes());
     block.header.nonce =
         pow::search_nonce(&block.header, 0, 1 << 24).expect("the dev target is easy");
     block
@@ -217,7 +217,7 @@ fn merkle_root_mismatch() {
     block.transactions.swap(0, 1);
     block.header.nonce = pow::search_nonce(&block.header, 0, 1 << 24).unwrap();
     let found = block.header.merkle_root;
-    let swapped = merkle_root(&block.tx_ids());
+    let swapped = merkle_root(&block.signed_hashes());
     assert_ne!(swapped, computed);
     assert_eq!(
         check(&spec, &block),
@@ -264,6 +264,68 @@ fn duplicate_transaction() {
         check(&spec, &block),
         Err(BlockError::DuplicateTransaction(tx.id()))
     );
+}
+
+/// `tx` (signed by dev account 0) signed again with a torsion-shifted nonce.
+fn malleated(tx: &SignedTransaction) -> SignedTransaction {
+    let shifted = dev_secret_key(0)
+        .sign_with_shifted_nonce(&tx.signing_message(), 1)
+        .unwrap();
+    SignedTransaction::new(*tx.tx(), shifted)
+}
+
+#[test]
+fn two_encodings_of_one_transfer_are_a_duplicate_transaction() {
+    let spec = spec();
+    let tx = transfer(&spec, 0, 100);
+    let copy = malleated(&tx);
+    assert_ne!(copy.signed_hash(), tx.signed_hash());
+    let block = valid_block(&spec, vec![tx.clone(), copy]);
+    assert_eq!(
+        check(&spec, &block),
+        Err(BlockError::DuplicateTransaction(tx.id()))
+    );
+}
+
+#[test]
+fn the_header_fixes_the_signatures_bytes() {
+    let spec = spec();
+    let tx = transfer(&spec, 0, 100);
+    let mut block = valid_block(&spec, vec![tx.clone()]);
+    assert_eq!(check(&spec, &block), Ok(()));
+    // The same transfer, validly signed again, is not the block the header sealed.
+    block.transactions[0] = malleated(&tx);
+    assert!(matches!(
+        check(&spec, &block),
+        Err(BlockError::MerkleRootMismatch { .. })
+    ));
+}
+
+#[test]
+fn a_warm_signature_cache_changes_no_verdict() {
+    let spec = spec();
+    let good = transfer(&spec, 0, 100);
+    let forged = SignedTransaction::new(
+        *transfer(&spec, 1, 100).tx(),
+        Signature::from_bytes(*good.signature().as_bytes()),
+    );
+    let block = valid_block(&spec, vec![good.clone(), forged.clone()]);
+    let cold = verify_signatures(&block, &SignatureCache::default(), 1);
+    let warm_cache = SignatureCache::default();
+    warm_cache
+        .verify_signatures(&block.transactions[..1], 1)
+        .unwrap();
+    assert!(warm_cache.contains(&good));
+    assert_eq!(verify_signatures(&block, &warm_cache, 2), cold);
+    assert_eq!(
+        cold,
+        Err(BlockError::Transaction {
+            index: 1,
+            id: forged.id(),
+            error: TxError::BadSignature(SignatureError::Mismatch)
+        })
+    );
+    assert!(!warm_cache.contains(&forged), "a failure is never cached");
 }
 
 #[test]

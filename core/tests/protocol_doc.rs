@@ -80,6 +80,7 @@ fn the_worked_example_matches_the_code() {
         field("signed transaction")
     );
     assert_eq!(signed.id().to_string(), field("txid"));
+    assert_eq!(signed.signed_hash().to_string(), field("signed hash"));
     assert_eq!(spec.genesis_hash().to_string(), field("dev genesis hash"));
 
     // A wallet's bytes, read back by the node, verify.

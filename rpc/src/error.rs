@@ -54,6 +54,7 @@ pub fn rejected(error: &MempoolError) -> ErrorObjectOwned {
         }
         MempoolError::PoolFull { minimum_fee } => json!({ "minimum": minimum_fee.to_string() }),
         MempoolError::SenderFull { limit } => json!({ "limit": limit }),
+        MempoolError::BadSignature(rule) => json!({ "rule": rule.code() }),
         MempoolError::WrongChain { expected, found } => {
             json!({ "expected": expected.0, "found": found.0 })
         }

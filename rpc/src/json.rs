@@ -112,8 +112,11 @@ impl HeaderJson {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TransactionJson {
-    /// The transaction id.
+    /// The transaction id: the hash of the unsigned fields, the same for every valid
+    /// encoding of the transfer.
     pub id: String,
+    /// The hash of these exact signed bytes (what blocks commit to).
+    pub signed_hash: String,
     /// The chain it is signed for.
     pub chain_id: u32,
     /// The sender's address.
@@ -136,6 +139,7 @@ impl TransactionJson {
         let tx = signed.tx();
         TransactionJson {
             id: signed.id().to_string(),
+            signed_hash: signed.signed_hash().to_string(),
             chain_id: tx.chain_id.0,
             from: tx.from.to_bech32(prefix),
             to: tx.to.to_bech32(prefix),

@@ -5,7 +5,9 @@
 //! Transparency) instead, which has no such ambiguity:
 //!
 //! - the root of no leaves is `SHA-256()` (the empty string);
-//! - a leaf is `SHA-256(0x00 || txid)`;
+//! - a leaf is `SHA-256(0x00 || h)`, where `h` is the hash of a signed transaction's
+//!   exact bytes ([`SignedTxHash`]), so the header fixes every byte of the block, signatures
+//!   included;
 //! - the root of `n > 1` leaves is `SHA-256(0x01 || root(first k) || root(rest))`, where `k`
 //!   is the largest power of two below `n`.
 //!
@@ -13,17 +15,17 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::types::{MerkleRoot, TxId};
+use crate::types::{MerkleRoot, SignedTxHash};
 
 const LEAF_PREFIX: u8 = 0x00;
 const NODE_PREFIX: u8 = 0x01;
 
-/// The Merkle root of the transaction ids `ids`, in block order.
-pub fn merkle_root(ids: &[TxId]) -> MerkleRoot {
-    MerkleRoot::from_bytes(subtree_root(ids))
+/// The Merkle root of the signed transaction hashes `leaves`, in block order.
+pub fn merkle_root(leaves: &[SignedTxHash]) -> MerkleRoot {
+    MerkleRoot::from_bytes(subtree_root(leaves))
 }
 
-fn subtree_root(ids: &[TxId]) -> [u8; 32] {
+fn subtree_root(ids: &[SignedTxHash]) -> [u8; 32] {
     match ids {
         [] => Sha256::digest([]).into(),
         [leaf] => Sha256::new()
@@ -54,8 +56,8 @@ fn largest_power_of_two_below(n: usize) -> usize {
 mod tests {
     use super::*;
 
-    fn ids(n: u8) -> Vec<TxId> {
-        (0..n).map(|i| TxId::from_bytes([i; 32])).collect()
+    fn ids(n: u8) -> Vec<SignedTxHash> {
+        (0..n).map(|i| SignedTxHash::from_bytes([i; 32])).collect()
     }
 
     #[test]
@@ -82,7 +84,7 @@ mod tests {
     #[test]
     fn a_leaf_cannot_pose_as_an_inner_node() {
         let pair = ids(2);
-        let inner = TxId::from_bytes(*merkle_root(&pair).as_bytes());
+        let inner = SignedTxHash::from_bytes(*merkle_root(&pair).as_bytes());
         assert_ne!(merkle_root(&[inner]), merkle_root(&pair));
     }
 
@@ -98,7 +100,7 @@ mod tests {
     #[test]
     fn matches_rfc_6962_by_hand() {
         let list = ids(3);
-        let leaf = |id: &TxId| -> [u8; 32] {
+        let leaf = |id: &SignedTxHash| -> [u8; 32] {
             Sha256::new()
                 .chain_update([0])
                 .chain_update(id.as_bytes())

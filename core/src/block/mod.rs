@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 
 use crate::encoding::{self, Decode, DecodeError, Encode, Reader, Writer};
 use crate::tx::{SignedTransaction, SIGNED_TRANSACTION_LEN};
-use crate::types::{Address, BlockHash, Height, MerkleRoot, Target, Timestamp, TxId};
+use crate::types::{Address, BlockHash, Height, MerkleRoot, SignedTxHash, Target, Timestamp, TxId};
 
 /// The only header version this software validates.
 pub const BLOCK_VERSION: u32 = 1;
@@ -118,9 +118,17 @@ impl Block {
             .collect()
     }
 
+    /// The hashes of the transactions' exact bytes, in order: the Merkle tree's leaves.
+    pub fn signed_hashes(&self) -> Vec<SignedTxHash> {
+        self.transactions
+            .iter()
+            .map(SignedTransaction::signed_hash)
+            .collect()
+    }
+
     /// The Merkle root of the transactions, to compare with the header's.
     pub fn computed_merkle_root(&self) -> MerkleRoot {
-        merkle_root(&self.tx_ids())
+        merkle_root(&self.signed_hashes())
     }
 
     /// The size of the block's encoding, computed without encoding it.

@@ -23,6 +23,7 @@ use super::{
     AsyncChainReader, Chain, ChainError, ChainReader, ChainUpdate, SubmitOutcome, TipInfo,
 };
 use crate::block::Block;
+use crate::signature_cache::SignatureCache;
 use crate::types::Timestamp;
 
 /// Blocks waiting for the actor; senders wait when it is full, which slows whoever
@@ -63,6 +64,7 @@ pub struct ChainHandle {
     updates: Weak<Updates>,
     reader: ChainReader,
     reads: AsyncChainReader,
+    signatures: Arc<SignatureCache>,
 }
 
 /// Something that happened to the canonical chain.
@@ -130,6 +132,7 @@ pub fn actor(chain: Chain) -> (ChainHandle, ChainActor) {
         updates: Arc::downgrade(&updates),
         reads: AsyncChainReader::new(reader.clone()),
         reader,
+        signatures: Arc::clone(chain.signature_cache()),
     };
     let actor = ChainActor {
         chain,
@@ -290,7 +293,13 @@ impl ChainHandle {
         &self.reader
     }
 
-    /// Queries run on the blocking pool, for async code.
+    /// The cache of verified transactions that block validation shares with the
+    /// mempool: admit through it, and blocks of admitted transactions cost no checks.
+    pub fn signature_cache(&self) -> &Arc<SignatureCache> {
+        &self.signatures
+    }
+
+    /// Store reads for async code: each runs on the blocking pool.
     pub fn reads(&self) -> &AsyncChainReader {
         &self.reads
     }

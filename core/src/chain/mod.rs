@@ -38,6 +38,7 @@ pub use reader::{ChainReader, HistoryCursor, HistoryEntry, HistoryPage, TxInfo, 
 use crate::block::Block;
 use crate::error::BlockError;
 use crate::genesis::ChainSpec;
+use crate::signature_cache::SignatureCache;
 use crate::store::schema::{
     Accounts, BlockBodies, BlockIndex, BlockIndexEntry, BlockStatus, Canonical, Meta, MetaKey,
     MetaValue, SCHEMA_VERSION,
@@ -56,6 +57,7 @@ pub struct Chain {
     orphans: OrphanPool,
     next_sequence: u64,
     verify_threads: usize,
+    signatures: Arc<SignatureCache>,
 }
 
 /// A block found invalid while connecting, and why.
@@ -91,6 +93,7 @@ impl Chain {
             orphans: OrphanPool::default(),
             next_sequence,
             verify_threads,
+            signatures: Arc::default(),
         };
         if let Some(target) = meta_hash(&chain.store, MetaKey::ReorgTarget)? {
             chain.choose(target)?;
@@ -101,6 +104,12 @@ impl Chain {
     /// The canonical tip.
     pub fn tip(&self) -> TipInfo {
         self.tip
+    }
+
+    /// The cache of verified transactions that block validation consults; the mempool
+    /// shares it (see [`ChainHandle::signature_cache`]).
+    pub fn signature_cache(&self) -> &Arc<SignatureCache> {
+        &self.signatures
     }
 
     /// The chain spec.
@@ -189,8 +198,9 @@ impl Chain {
         }
         // A body that does not match its header may be a tampered copy of a valid block:
         // refuse it without marking anything. Any other failure is the block's own.
-        let body = validation::check_body(&block, &self.spec.consensus)
-            .and_then(|()| validation::verify_signatures_parallel(&block, self.verify_threads));
+        let body = validation::check_body(&block, &self.spec.consensus).and_then(|()| {
+            validation::verify_signatures(&block, &self.signatures, self.verify_threads)
+        });
         match body {
             Ok(()) => {}
             Err(error @ BlockError::MerkleRootMismatch { .. }) => {

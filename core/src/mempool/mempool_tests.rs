@@ -347,16 +347,43 @@ fn batch_verification_gives_the_single_verdicts() {
     let mut wrong_chain = *tx(&key, 2, min_fee()).tx();
     wrong_chain.chain_id = ChainId(1);
     let txs = vec![good.clone(), forged.clone(), wrong_chain.sign(&key)];
-    let batch: Vec<_> = verify_many(txs.clone(), CHAIN)
+    let batch: Vec<_> = verify_many(txs.clone(), CHAIN, &SignatureCache::default(), 2)
         .into_iter()
         .map(|r| r.map(|v| v.get().id()))
         .collect();
     let single: Vec<_> = txs
         .into_iter()
-        .map(|t| verify(t, CHAIN).map(|v| v.get().id()))
+        .map(|t| verify(t, CHAIN, &SignatureCache::default()).map(|v| v.get().id()))
         .collect();
     assert_eq!(batch, single);
     assert!(batch[0].is_ok() && batch[1].is_err() && batch[2].is_err());
     let all_good: Vec<_> = (0..4).map(|n| tx(&key, n, min_fee())).collect();
-    assert!(verify_many(all_good, CHAIN).iter().all(Result::is_ok));
+    let cache = SignatureCache::default();
+    assert!(verify_many(all_good.clone(), CHAIN, &cache, 1)
+        .iter()
+        .all(Result::is_ok));
+    assert_eq!(cache.stats().entries, 4);
+    // Warm, the same verdicts.
+    assert!(verify_many(all_good, CHAIN, &cache, 1)
+        .iter()
+        .all(Result::is_ok));
+}
+
+#[test]
+fn a_second_encoding_of_a_pending_transfer_is_already_known() {
+    let key = dev_secret_key(1);
+    let first = tx(&key, 0, min_fee());
+    let shifted = key
+        .sign_with_shifted_nonce(&first.signing_message(), 5)
+        .unwrap();
+    let copy = SignedTransaction::new(*first.tx(), shifted);
+    assert_eq!(copy.check_stateless(CHAIN), Ok(()), "a valid signature");
+    let mut pool = Mempool::new(CHAIN, MempoolConfig::default());
+    pool.admit(first.clone(), rich(), NOW).unwrap();
+    assert_eq!(
+        pool.admit(copy, rich(), NOW),
+        Err(MempoolError::AlreadyKnown)
+    );
+    assert_eq!(pool.len(), 1);
+    assert_eq!(pool.get(&first.id()), Some(&first), "the first seen stays");
 }

@@ -33,7 +33,10 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use crate::chain::ChainUpdate;
+use crate::crypto::SignatureError;
 use crate::encoding::{self, DecodeError};
+use crate::error::TxError;
+use crate::signature_cache::SignatureCache;
 use crate::state::{Account, AccountView};
 use crate::tx::{SignedTransaction, SIGNED_TRANSACTION_LEN};
 use crate::types::{Address, Amount, ChainId, Timestamp, TxId};
@@ -143,28 +146,42 @@ impl VerifiedTransaction {
     }
 }
 
-/// Runs the stateless checks for chain `chain_id`.
+/// Runs the stateless checks for chain `chain_id`, the signature through `cache`.
 pub fn verify(
     tx: SignedTransaction,
     chain_id: ChainId,
+    cache: &SignatureCache,
 ) -> Result<VerifiedTransaction, MempoolError> {
-    tx.check_stateless(chain_id).map_err(MempoolError::from)?;
-    Ok(VerifiedTransaction(tx))
+    verify_many(vec![tx], chain_id, cache, 1)
+        .pop()
+        .unwrap_or(Err(MempoolError::BadSignature(SignatureError::Mismatch)))
 }
 
-/// [`verify`] for many transactions, with their signatures checked in one batch (falling
-/// back to single checks only if the batch fails). Same verdicts, in the same order.
+/// [`verify`] for many transactions, each with its own verdict, in order: the signatures
+/// that the cache does not vouch for are checked in batches split across up to `threads`
+/// threads (see [`SignatureCache::verify_each`]).
 pub fn verify_many(
     txs: Vec<SignedTransaction>,
     chain_id: ChainId,
+    cache: &SignatureCache,
+    threads: usize,
 ) -> Vec<Result<VerifiedTransaction, MempoolError>> {
-    let all_signed = crate::tx::verify_signatures(&txs).is_ok();
+    let fields: Vec<Result<(), TxError>> = txs.iter().map(|tx| tx.check_fields(chain_id)).collect();
+    let to_sign: Vec<&SignedTransaction> = txs
+        .iter()
+        .zip(&fields)
+        .filter_map(|(tx, fields)| fields.is_ok().then_some(tx))
+        .collect();
+    let mut signatures = cache.verify_each(&to_sign, threads).into_iter();
     txs.into_iter()
-        .map(|tx| {
-            if !all_signed {
-                return verify(tx, chain_id);
-            }
-            tx.check_fields(chain_id).map_err(MempoolError::from)?;
+        .zip(fields)
+        .map(|(tx, fields)| {
+            fields.map_err(MempoolError::from)?;
+            // One verdict per transaction sent: a missing one fails closed.
+            signatures
+                .next()
+                .unwrap_or(Err(SignatureError::Mismatch))
+                .map_err(MempoolError::BadSignature)?;
             Ok(VerifiedTransaction(tx))
         })
         .collect()
@@ -277,8 +294,10 @@ impl Mempool {
         if self.ids.contains_key(&tx.id()) {
             return self.count_rejection(Err(MempoolError::AlreadyKnown));
         }
-        let verified = verify(tx, self.chain_id);
-        let result = verified.and_then(|tx| self.admit_with(tx.0, account, now, Policy::New));
+        let result = tx
+            .check_stateless(self.chain_id)
+            .map_err(MempoolError::from)
+            .and_then(|()| self.admit_with(tx, account, now, Policy::New));
         self.count_rejection(result)
     }
 

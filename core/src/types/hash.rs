@@ -92,8 +92,17 @@ hash_newtype! {
 }
 
 hash_newtype! {
-    /// Identifies a transaction: the SHA-256 of the signed transaction's canonical encoding.
+    /// Identifies a transaction: the SHA-256 of the unsigned transaction's canonical
+    /// encoding. It does not cover the signature, of which a sender can make many valid
+    /// ones (see [`crate::tx`]), so a transfer keeps its id whatever bytes carry it.
     TxId
+}
+
+hash_newtype! {
+    /// Identifies the exact bytes of a signed transaction: the SHA-256 of its full
+    /// canonical encoding, signature included. Blocks commit to these (so a block's bytes
+    /// are fixed by its header) and the signature cache is keyed by them.
+    SignedTxHash
 }
 
 hash_newtype! {

@@ -349,6 +349,35 @@ impl Relay {
         self.recent.pop(item);
     }
 
+    /// `culprit` delivered a copy of `item` that is invalid on its own (a transaction with
+    /// a bad signature): the item is not handled, since a transaction's id does not cover
+    /// its signature and the genuine one may come from anyone else. Asks another peer
+    /// known to have it, if any, with the rest as alternates; returns that request.
+    pub fn refetch_elsewhere(
+        &mut self,
+        item: InvItem,
+        culprit: ConnId,
+        now: Instant,
+    ) -> Option<(ConnId, InvItem)> {
+        self.recent.pop(&item);
+        if self.in_flight.contains_key(&item) {
+            return None;
+        }
+        let mut holders: VecDeque<ConnId> = self
+            .peers
+            .iter()
+            .filter(|(peer, state)| **peer != culprit && state.known.contains(&item))
+            .map(|(peer, _)| *peer)
+            .take(MAX_ALTERNATES.saturating_add(1))
+            .collect();
+        while let Some(next) = holders.pop_front() {
+            if self.start_request(next, item, holders.clone(), now) {
+                return Some((next, item));
+            }
+        }
+        None
+    }
+
     /// A peer does not have `items` after all. Returns the requests to send instead.
     pub fn not_found(
         &mut self,
@@ -484,6 +513,33 @@ mod tests {
         r.mark_recent(tx(1));
         assert!(r.announced(ConnId(2), &[tx(1)], |_| false, now).is_empty());
         assert_eq!(r.stats().in_flight, 0);
+    }
+
+    #[test]
+    fn a_forged_copy_sends_the_request_to_another_announcer() {
+        let mut r = relay(&[1, 2, 3]);
+        let now = Instant::now();
+        assert_eq!(
+            r.announced(ConnId(1), &[tx(1)], |_| false, now),
+            vec![tx(1)]
+        );
+        assert!(r.announced(ConnId(2), &[tx(1)], |_| false, now).is_empty());
+        assert_eq!(r.received(ConnId(1), tx(1)), Delivery::Solicited);
+        r.mark_recent(tx(1));
+        // Peer 1's copy had a bad signature: peer 2, which announced it, is asked next.
+        assert_eq!(
+            r.refetch_elsewhere(tx(1), ConnId(1), now),
+            Some((ConnId(2), tx(1)))
+        );
+        // Peer 1 is punished and goes (a bad signature is misbehaviour).
+        assert!(r.remove_peer(ConnId(1), now).is_empty());
+        assert_eq!(r.received(ConnId(2), tx(1)), Delivery::Solicited);
+        // Nobody else has it: nothing to ask, but the id is not remembered as handled.
+        assert_eq!(r.refetch_elsewhere(tx(1), ConnId(2), now), None);
+        assert_eq!(
+            r.announced(ConnId(3), &[tx(1)], |_| false, now),
+            vec![tx(1)]
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use tern_core::block::{Block, Header};
 use tern_core::chain::{ChainUpdate, Rejection, Verdict};
+use tern_core::mempool::MempoolError;
 use tern_core::tx::SignedTransaction;
 use tern_core::types::{BlockHash, Timestamp};
 
@@ -280,6 +281,13 @@ impl Manager {
             Outcome::Tx { conn, id, result } => match result {
                 Ok(()) => {}
                 Err(SubmitError::Rejected(e)) if e.is_intrinsic() => {
+                    if matches!(e, MempoolError::BadSignature(_)) {
+                        // Anyone can send a bad signature under someone else's id.
+                        let retry =
+                            self.relay
+                                .refetch_elsewhere(InvItem::Tx(id), conn, Instant::now());
+                        self.send_requests(retry.into_iter().collect());
+                    }
                     self.punish(conn, Misbehaviour::InvalidTransaction(e.to_string()));
                 }
                 // A race (nonce used meanwhile, pool full): an honest peer can send it.

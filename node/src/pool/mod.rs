@@ -1,9 +1,15 @@
 //! The node's mempool: one [`Mempool`] behind a lock held only for short synchronous
 //! sections, and the task that keeps it following the chain.
 //!
-//! Transactions from RPC and from peers take the same path, [`PoolHandle::submit`]:
-//! signature checks run on the blocking pool, then the sender's tip account is read and
-//! the transaction admitted under the lock.
+//! Transactions from RPC and from peers take the same path, [`PoolHandle::submit`] (or
+//! `submit_many`): they join the next signature batch of the admission task (see
+//! [`admission`]), which verifies on the blocking pool through the signature cache that
+//! block validation shares, reads the senders' tip accounts in the same call, and admits
+//! each transaction under the lock.
+
+mod admission;
+
+pub use admission::{ADMISSION_QUEUE, MAX_BATCH, MAX_BATCHES_IN_FLIGHT};
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
@@ -12,7 +18,7 @@ use tern_core::mempool::{self, Admission, Mempool, MempoolConfig, MempoolError, 
 use tern_core::state::{AccountView, MemoryState};
 use tern_core::tx::SignedTransaction;
 use tern_core::types::{Address, BlockHash, Timestamp, TxId};
-use tokio::sync::{broadcast, watch};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use crate::tasks::TaskExecutor;
 
@@ -30,7 +36,15 @@ pub enum SubmitError {
 /// A cheap, cloneable handle to the node's mempool.
 #[derive(Debug, Clone)]
 pub struct PoolHandle {
-    pool: Arc<Mutex<Mempool>>,
+    shared: Arc<Shared>,
+    /// Submissions for the admission task.
+    jobs: mpsc::Sender<admission::Job>,
+}
+
+/// What the handles, the admission task and the follower share.
+#[derive(Debug)]
+struct Shared {
+    pool: Mutex<Mempool>,
     chain: ChainHandle,
     /// The tip the pool has caught up with.
     synced: watch::Receiver<BlockHash>,
@@ -45,67 +59,132 @@ pub struct PoolHandle {
 pub const ADMITTED_BACKLOG: usize = 16_384;
 
 impl PoolHandle {
-    /// A pool following `chain`, kept following by the critical task `mempool follower`,
-    /// which ends when the chain stops.
+    /// A pool following `chain`, kept following by the critical task `mempool follower`
+    /// and fed by the critical task `mempool admission`; both end when the chain stops.
     pub fn start(chain: ChainHandle, config: MempoolConfig, tasks: &TaskExecutor) -> PoolHandle {
         let chain_id = chain.reader().spec().consensus.chain_id;
-        let pool = Arc::new(Mutex::new(Mempool::new(chain_id, config)));
         let (synced_sender, synced) = watch::channel(chain.tip().hash);
         let events = chain.events();
         let (admissions, _) = watch::channel(0);
         let (admitted, _) = broadcast::channel(ADMITTED_BACKLOG);
-        let handle = PoolHandle {
-            pool,
+        let shared = Arc::new(Shared {
+            pool: Mutex::new(Mempool::new(chain_id, config)),
             chain,
             synced,
             admissions,
             admitted,
-        };
+        });
+        let (jobs, inbox) = mpsc::channel(ADMISSION_QUEUE);
         tasks.spawn_critical(
             "mempool follower",
-            follow(handle.clone(), events, synced_sender),
+            follow(Arc::clone(&shared), events, synced_sender),
         );
-        handle
+        tasks.spawn_critical(
+            "mempool admission",
+            admission::run(Arc::clone(&shared), inbox),
+        );
+        PoolHandle { shared, jobs }
     }
 
     fn lock(&self) -> MutexGuard<'_, Mempool> {
-        // A panic while holding the lock cannot leave the pool half-updated in a way that
-        // matters more than stopping would: keep serving.
-        self.pool.lock().unwrap_or_else(PoisonError::into_inner)
+        self.shared.lock()
     }
 
-    /// Checks and admits transactions in order, their signatures verified in one batch:
-    /// for relay, where a burst from one sender must be admitted nonce after nonce.
+    /// Checks and admits transactions in order, each with its own verdict: for relay,
+    /// where a burst from one sender must be admitted nonce after nonce.
     pub async fn submit_many(
         &self,
         txs: Vec<SignedTransaction>,
     ) -> Vec<Result<Admission, SubmitError>> {
-        let chain_id = self.chain.reader().spec().consensus.chain_id;
         let count = txs.len();
-        let unavailable = |error: String| {
+        let (reply, verdicts) = oneshot::channel();
+        let answered = match self.jobs.send(admission::Job { txs, reply }).await {
+            Ok(()) => verdicts.await.ok(),
+            Err(_) => None,
+        };
+        answered.unwrap_or_else(|| {
             (0..count)
-                .map(|_| Err(SubmitError::Unavailable(error.clone())))
+                .map(|_| Err(SubmitError::Unavailable("the node is stopping".into())))
                 .collect()
-        };
-        let verified =
-            match tokio::task::spawn_blocking(move || mempool::verify_many(txs, chain_id)).await {
-                Ok(verified) => verified,
-                Err(e) => return unavailable(e.to_string()),
-            };
-        let mut senders: Vec<Address> = verified
-            .iter()
-            .filter_map(|v| Some(v.as_ref().ok()?.get().tx().from))
-            .collect();
-        senders.sort_unstable();
-        senders.dedup();
-        let accounts = match self.accounts(senders).await {
-            Ok(accounts) => accounts,
-            Err(error) => return unavailable(error),
-        };
-        verified
-            .into_iter()
-            .map(|verified| self.admit(verified?, &accounts))
-            .collect()
+        })
+    }
+
+    /// Checks and admits a transaction.
+    pub async fn submit(&self, tx: SignedTransaction) -> Result<Admission, SubmitError> {
+        if self.lock().contains(&tx.id()) {
+            return Err(MempoolError::AlreadyKnown.into());
+        }
+        self.submit_many(vec![tx])
+            .await
+            .pop()
+            .unwrap_or_else(|| Err(SubmitError::Unavailable("the node is stopping".into())))
+    }
+
+    /// Figures for RPC and metrics.
+    pub fn stats(&self) -> MempoolStats {
+        self.lock().stats(Timestamp::now())
+    }
+
+    /// The next nonce `sender` should use, counting its pending transactions.
+    pub async fn next_nonce(&self, sender: &Address) -> Result<u64, SubmitError> {
+        let accounts = self
+            .shared
+            .accounts(vec![*sender])
+            .await
+            .map_err(SubmitError::Unavailable)?;
+        let account = accounts.account(sender).unwrap_or_default();
+        Ok(self.lock().next_nonce(sender, &account))
+    }
+
+    /// Up to `limit` pending transactions, best-paying first.
+    pub fn list(&self, limit: usize) -> Vec<SignedTransaction> {
+        self.lock().list(limit).into_iter().cloned().collect()
+    }
+
+    /// Whether `id` is pending.
+    pub fn contains(&self, id: &TxId) -> bool {
+        self.lock().contains(id)
+    }
+
+    /// A pending transaction.
+    pub fn get(&self, id: &TxId) -> Option<SignedTransaction> {
+        self.lock().get(id).cloned()
+    }
+
+    /// What `sender`'s pending transactions cost together.
+    pub fn pending_cost(&self, sender: &Address) -> tern_core::types::Amount {
+        self.lock().pending_cost(sender)
+    }
+
+    /// The best transactions for a block within `max_count` and `max_bytes`.
+    pub fn select(&self, max_count: usize, max_bytes: u64) -> Vec<SignedTransaction> {
+        self.lock().select(max_count, max_bytes)
+    }
+
+    /// Waits until the pool has followed the chain to `tip`.
+    pub async fn wait_synced(&self, tip: BlockHash) {
+        let mut synced = self.shared.synced.clone();
+        // An error means the follower stopped; there is nothing to wait for then.
+        let _ = synced.wait_for(|hash| *hash == tip).await;
+    }
+
+    /// The id of every transaction admitted from now on, and of every transaction a reorg
+    /// returns to the pool.
+    pub fn subscribe_admitted(&self) -> broadcast::Receiver<TxId> {
+        self.shared.admitted.subscribe()
+    }
+
+    /// A receiver that changes whenever a transaction is admitted.
+    pub fn watch_admissions(&self) -> watch::Receiver<u64> {
+        self.shared.admissions.subscribe()
+    }
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Mempool> {
+        // A panic while holding the lock cannot leave the pool half-updated in a way that
+        // matters more than stopping would: keep serving.
+        self.pool.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Admits a transaction whose stateless checks passed, against its sender's tip
@@ -125,80 +204,6 @@ impl PoolHandle {
         self.admissions.send_modify(|n| *n = n.wrapping_add(1));
         let _ = self.admitted.send(id);
         Ok(admission)
-    }
-
-    /// Checks and admits a transaction.
-    pub async fn submit(&self, tx: SignedTransaction) -> Result<Admission, SubmitError> {
-        let chain_id = self.chain.reader().spec().consensus.chain_id;
-        if self.lock().contains(&tx.id()) {
-            return Err(MempoolError::AlreadyKnown.into());
-        }
-        let verified = tokio::task::spawn_blocking(move || mempool::verify(tx, chain_id))
-            .await
-            .map_err(|e| SubmitError::Unavailable(e.to_string()))??;
-        let accounts = self
-            .accounts(vec![verified.get().tx().from])
-            .await
-            .map_err(SubmitError::Unavailable)?;
-        self.admit(verified, &accounts)
-    }
-
-    /// Figures for RPC and metrics.
-    pub fn stats(&self) -> MempoolStats {
-        self.lock().stats(Timestamp::now())
-    }
-
-    /// The next nonce `sender` should use, counting its pending transactions.
-    pub async fn next_nonce(&self, sender: &Address) -> Result<u64, SubmitError> {
-        let accounts = self
-            .accounts(vec![*sender])
-            .await
-            .map_err(SubmitError::Unavailable)?;
-        let account = accounts.account(sender).unwrap_or_default();
-        Ok(self.lock().next_nonce(sender, &account))
-    }
-
-    /// Up to `limit` pending transactions, best-paying first.
-    pub fn list(&self, limit: usize) -> Vec<SignedTransaction> {
-        self.lock().list(limit).into_iter().cloned().collect()
-    }
-
-    /// Whether `id` is pending.
-    pub fn contains(&self, id: &tern_core::types::TxId) -> bool {
-        self.lock().contains(id)
-    }
-
-    /// A pending transaction.
-    pub fn get(&self, id: &tern_core::types::TxId) -> Option<SignedTransaction> {
-        self.lock().get(id).cloned()
-    }
-
-    /// What `sender`'s pending transactions cost together.
-    pub fn pending_cost(&self, sender: &Address) -> tern_core::types::Amount {
-        self.lock().pending_cost(sender)
-    }
-
-    /// The best transactions for a block within `max_count` and `max_bytes`.
-    pub fn select(&self, max_count: usize, max_bytes: u64) -> Vec<SignedTransaction> {
-        self.lock().select(max_count, max_bytes)
-    }
-
-    /// Waits until the pool has followed the chain to `tip`.
-    pub async fn wait_synced(&self, tip: BlockHash) {
-        let mut synced = self.synced.clone();
-        // An error means the follower stopped; there is nothing to wait for then.
-        let _ = synced.wait_for(|hash| *hash == tip).await;
-    }
-
-    /// The id of every transaction admitted from now on, and of every transaction a reorg
-    /// returns to the pool.
-    pub fn subscribe_admitted(&self) -> broadcast::Receiver<TxId> {
-        self.admitted.subscribe()
-    }
-
-    /// A receiver that changes whenever a transaction is admitted.
-    pub fn watch_admissions(&self) -> watch::Receiver<u64> {
-        self.admissions.subscribe()
     }
 
     async fn apply(&self, update: &ChainUpdate) -> Result<(), String> {
@@ -246,7 +251,7 @@ impl PoolHandle {
 
 /// Applies every chain update to the pool, and says which tip it has reached. Ends when
 /// the chain stops.
-async fn follow(pool: PoolHandle, mut events: ChainEvents, synced: watch::Sender<BlockHash>) {
+async fn follow(pool: Arc<Shared>, mut events: ChainEvents, synced: watch::Sender<BlockHash>) {
     while let Some(event) = events.next().await {
         let result = match event {
             ChainEvent::Update(update) => pool.apply(&update).await.map(|()| update.tip.hash),

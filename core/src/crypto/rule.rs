@@ -1,0 +1,310 @@
+//! The signature rule: byte-level pre-checks, then one cofactored equation for single and
+//! batch verification alike.
+//!
+//! # Why this rule
+//!
+//! ed25519 implementations disagree on edge cases (Chalkias, Garillot and Nikolaenko,
+//! "Taming the many EdDSAs", 2020). The cofactorless equation `[S]B = R + [k]A` and a
+//! batch's random linear combination of such equations can give different answers when
+//! `A` or `R` has a small-order component, so which signatures a block shared a batch with
+//! would decide whether it is valid. Zcash's ZIP 215 closes the gap by checking the
+//! cofactored equation `[8][S]B = [8]R + [8][k]A` on both paths: multiplying by 8 kills
+//! every small-order component, so the batch equation holds exactly when each single
+//! equation does (up to the batch's 2⁻¹²⁸ false accept bound from its random 128-bit
+//! coefficients). Single and batch verification then agree by construction, and no
+//! subgroup check (two scalar multiplications per signature) is needed.
+//!
+//! # The rule
+//!
+//! A signature `(R, S)` by key `A` on message `M` is valid when:
+//!
+//! 1. `S` is canonical: `S < ℓ`;
+//! 2. `A` is a canonical point encoding: its `y` is below `p = 2²⁵⁵ − 19`, and its sign bit
+//!    is clear when `x = 0` (`y = 1` or `y = p − 1`); checked on the bytes;
+//! 3. `A` is not of small order: not one of the eight canonical encodings of the points of
+//!    order dividing 8 (with rule 2, a comparison of bytes). A small-order key would let
+//!    anyone sign for it: with `R` the identity and `S = 0` the equation holds for every
+//!    message;
+//! 4. `R` is a canonical point encoding, as in rule 2;
+//! 5. `A` and `R` decode to curve points, and `[8][S]B = [8]R + [8][k]A` with
+//!    `k = SHA-512(R ‖ A ‖ M) mod ℓ`.
+//!
+//! Rules 1 to 4 are Tern's, stricter than ZIP 215 (which accepts non-canonical encodings
+//! and small-order keys), and run identically in front of both paths. A mixed-order `A`
+//! and a small- or mixed-order `R` are decided by the equation alone. The equation is
+//! `ed25519-zebra`'s, the crate Zebra verifies with, for both paths. `docs/PROTOCOL.md`
+//! states the rule, and the verdict for each class of edge case, for other
+//! implementations.
+//!
+//! # Malleability
+//!
+//! A third party cannot turn a valid signature into another: `S` must be canonical, both
+//! points canonically encoded, and `k` hashes `R`'s bytes, so a changed `R` needs a new
+//! `S` that only the key's holder can compute. The signer can, though: any nonce gives a
+//! valid signature, and under rule 5 so does a nonce point with a small-order component
+//! ([`crate::crypto::SecretKey::sign_with_shifted_nonce`]). One transfer can therefore
+//! travel in several valid encodings, which is why a transaction's id does not cover its
+//! signature (see [`crate::tx`]).
+
+use curve25519_dalek::edwards::{CompressedEdwardsY, EdwardsPoint};
+use curve25519_dalek::scalar::Scalar;
+use ed25519_zebra::{batch, VerificationKey, VerificationKeyBytes};
+use rand_chacha::rand_core::SeedableRng;
+use rand_chacha::ChaCha20Rng;
+
+use super::Signature;
+use crate::types::Address;
+
+/// Why a signature is not valid, one variant per rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SignatureError {
+    /// Rule 1: `S` is not below the group order ℓ.
+    #[error("signature scalar S is not canonical")]
+    NonCanonicalS,
+    /// Rule 2: the public key's bytes are not a canonical point encoding.
+    #[error("public key is not a canonical point encoding")]
+    NonCanonicalPublicKey,
+    /// Rule 3: the public key is one of the eight points of small order.
+    #[error("public key has small order")]
+    SmallOrderPublicKey,
+    /// Rule 4: `R`'s bytes are not a canonical point encoding.
+    #[error("signature point R is not a canonical point encoding")]
+    NonCanonicalR,
+    /// Rule 5: the public key's `y` has no point on the curve.
+    #[error("public key is not a curve point")]
+    PublicKeyNotOnCurve,
+    /// Rule 5: `R`'s `y` has no point on the curve.
+    #[error("signature point R is not a curve point")]
+    RNotOnCurve,
+    /// Rule 5: the equation does not hold: wrong key, message or signature.
+    #[error("signature does not verify")]
+    Mismatch,
+}
+
+impl SignatureError {
+    /// A stable snake-case name for the rule, for RPC errors and metrics.
+    pub fn code(&self) -> &'static str {
+        match self {
+            SignatureError::NonCanonicalS => "non_canonical_s",
+            SignatureError::NonCanonicalPublicKey => "non_canonical_public_key",
+            SignatureError::SmallOrderPublicKey => "small_order_public_key",
+            SignatureError::NonCanonicalR => "non_canonical_r",
+            SignatureError::PublicKeyNotOnCurve => "public_key_not_on_curve",
+            SignatureError::RNotOnCurve => "r_not_on_curve",
+            SignatureError::Mismatch => "mismatch",
+        }
+    }
+}
+
+/// The canonical encodings of the eight points of order dividing 8: the identity, the
+/// point of order 2, two of order 4 and four of order 8. With rule 2 enforced first, a key
+/// has small order exactly when its bytes are one of these (a test derives them).
+const SMALL_ORDER_ENCODINGS: [[u8; 32]; 8] = [
+    hex_literal("0100000000000000000000000000000000000000000000000000000000000000"),
+    hex_literal("c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a"),
+    hex_literal("0000000000000000000000000000000000000000000000000000000000000080"),
+    hex_literal("26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05"),
+    hex_literal("ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f"),
+    hex_literal("26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc85"),
+    hex_literal("0000000000000000000000000000000000000000000000000000000000000000"),
+    hex_literal("c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa"),
+];
+
+/// 64 hex digits as 32 bytes, at compile time (a bad literal fails the build).
+#[allow(
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "evaluated only in constants: a panic here is a compile error"
+)]
+const fn hex_literal(text: &str) -> [u8; 32] {
+    const fn digit(c: u8) -> u8 {
+        match c {
+            b'0'..=b'9' => c - b'0',
+            b'a'..=b'f' => c - b'a' + 10,
+            _ => panic!("not a lower-case hex digit"),
+        }
+    }
+    let text = text.as_bytes();
+    assert!(text.len() == 64, "not 64 hex digits");
+    let mut out = [0u8; 32];
+    let mut i = 0;
+    while i < 32 {
+        out[i] = digit(text[2 * i]) << 4 | digit(text[2 * i + 1]);
+        i += 1;
+    }
+    out
+}
+
+/// Whether `bytes` is the one encoding of the point it names, if it names one (rules 2
+/// and 4), decided on the bytes alone.
+fn is_canonical_point_encoding(bytes: &[u8; 32]) -> bool {
+    let [low, middle @ .., top] = bytes;
+    let sign = top >> 7;
+    let top = top & 0x7f;
+    // y ≥ p = 2²⁵⁵ − 19: every byte but the lowest is at its maximum and the lowest is
+    // at least p's (0xed).
+    let y_not_reduced = top == 0x7f && middle.iter().all(|&b| b == 0xff) && *low >= 0xed;
+    // x = 0 exactly when y = ±1 (1, or p − 1 = 0x7fff…ffec); then x has no sign to give.
+    let y_is_one = top == 0 && middle.iter().all(|&b| b == 0) && *low == 0x01;
+    let y_is_minus_one = top == 0x7f && middle.iter().all(|&b| b == 0xff) && *low == 0xec;
+    !y_not_reduced && !(sign == 1 && (y_is_one || y_is_minus_one))
+}
+
+/// Checks rules 1 to 4, which look only at bytes and run in front of both paths.
+pub fn check_encoding(key: &Address, signature: &Signature) -> Result<(), SignatureError> {
+    if bool::from(Scalar::from_canonical_bytes(signature.s_bytes()).is_none()) {
+        return Err(SignatureError::NonCanonicalS);
+    }
+    if !is_canonical_point_encoding(key.as_bytes()) {
+        return Err(SignatureError::NonCanonicalPublicKey);
+    }
+    if SMALL_ORDER_ENCODINGS.contains(key.as_bytes()) {
+        return Err(SignatureError::SmallOrderPublicKey);
+    }
+    if !is_canonical_point_encoding(&signature.r_bytes()) {
+        return Err(SignatureError::NonCanonicalR);
+    }
+    Ok(())
+}
+
+/// Names the rule-5 failure of a signature the equation refused: `R` off the curve, or
+/// the equation itself. Runs only on the failure path, so the decompression it repeats
+/// costs honest signatures nothing.
+fn equation_failure(signature: &Signature) -> SignatureError {
+    if CompressedEdwardsY(signature.r_bytes())
+        .decompress()
+        .is_none()
+    {
+        SignatureError::RNotOnCurve
+    } else {
+        SignatureError::Mismatch
+    }
+}
+
+fn zebra_signature(signature: &Signature) -> ed25519_zebra::Signature {
+    ed25519_zebra::Signature::from_bytes(signature.as_bytes())
+}
+
+/// Verifies one signature under the rule in the module docs.
+pub fn verify(key: &Address, message: &[u8], signature: &Signature) -> Result<(), SignatureError> {
+    check_encoding(key, signature)?;
+    let key = VerificationKey::try_from(*key.as_bytes())
+        .map_err(|_| SignatureError::PublicKeyNotOnCurve)?;
+    key.verify(&zebra_signature(signature), message)
+        .map_err(|_| equation_failure(signature))
+}
+
+/// A valid signature on `message` by the key with secret scalar `a` (public key
+/// `public`), other than the deterministic one: its nonce point carries the small-order
+/// component `SMALL_ORDER_ENCODINGS[torsion % 8]` and `S` is computed for it. Rule 5
+/// multiplies by 8, so it accepts this as it accepts the plain signature: a signer can
+/// spell one transfer in many valid ways (and with random nonces, ed25519 always could).
+/// `None` only if a constant failed to decode.
+pub(super) fn sign_with_shifted_nonce(
+    a: &Scalar,
+    public: &[u8; 32],
+    message: &[u8],
+    torsion: usize,
+) -> Option<Signature> {
+    use sha2::{Digest, Sha512};
+    let wide = |parts: &[&[u8]]| -> Scalar {
+        let mut hash = Sha512::new();
+        for part in parts {
+            hash.update(part);
+        }
+        Scalar::from_bytes_mod_order_wide(&hash.finalize().into())
+    };
+    let shift = CompressedEdwardsY(*SMALL_ORDER_ENCODINGS.get(torsion % 8)?).decompress()?;
+    let r = wide(&[b"tern/shifted-nonce", a.as_bytes(), message]);
+    let nonce_point = (EdwardsPoint::mul_base(&r) + shift).compress().to_bytes();
+    let k = wide(&[&nonce_point, public, message]);
+    let s = r + k * a;
+    let mut bytes = [0u8; 64];
+    bytes.get_mut(..32)?.copy_from_slice(&nonce_point);
+    bytes.get_mut(32..)?.copy_from_slice(s.as_bytes());
+    Some(Signature::from_bytes(bytes))
+}
+
+/// One signature to check in a batch.
+#[derive(Debug, Clone, Copy)]
+pub struct SignedMessage<'a> {
+    /// The signer's public key.
+    pub key: &'a Address,
+    /// The exact bytes that were signed.
+    pub message: &'a [u8],
+    /// The signature.
+    pub signature: &'a Signature,
+}
+
+/// The first signature of a batch that fails, and why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("signature {index} of the batch: {error}")]
+pub struct BatchError {
+    /// Its position in the batch.
+    pub index: usize,
+    /// The rule it broke.
+    pub error: SignatureError,
+}
+
+/// Verifies many signatures at once, with exactly the verdict of [`verify`] on each in
+/// order: the first one that fails is named. Several times faster per signature than
+/// [`verify`] for large batches; when the batch equation fails, each signature is checked
+/// alone to find the culprit, so one bad signature costs the others a fallback, not a
+/// wrong verdict.
+pub fn verify_batch(items: &[SignedMessage<'_>]) -> Result<(), BatchError> {
+    // Rules 1 to 4 first: the first item that breaks one ends the batch there, and the
+    // items before it decide whether it is the first failure.
+    let (checked, encoding_failure) = match items.iter().enumerate().find_map(|(index, item)| {
+        check_encoding(item.key, item.signature)
+            .err()
+            .map(|error| (index, error))
+    }) {
+        Some((index, error)) => (
+            items.get(..index).unwrap_or_default(),
+            Some(BatchError { index, error }),
+        ),
+        None => (items, None),
+    };
+    equations_hold(checked)?;
+    encoding_failure.map_or(Ok(()), Err)
+}
+
+/// Rule 5 for items that passed rules 1 to 4: one batch equation, then single checks in
+/// order if it fails.
+fn equations_hold(items: &[SignedMessage<'_>]) -> Result<(), BatchError> {
+    if items.is_empty() {
+        return Ok(());
+    }
+    let mut batch = batch::Verifier::new();
+    for item in items {
+        batch.queue((
+            VerificationKeyBytes::from(*item.key.as_bytes()),
+            zebra_signature(item.signature),
+            item.message,
+        ));
+    }
+    // Without randomness for the coefficients the batch is unsound; single checks give
+    // the same verdict, slower.
+    if let Some(rng) = coefficient_rng() {
+        if batch.verify(rng).is_ok() {
+            return Ok(());
+        }
+    }
+    for (index, item) in items.iter().enumerate() {
+        verify(item.key, item.message, item.signature)
+            .map_err(|error| BatchError { index, error })?;
+    }
+    Ok(())
+}
+
+/// A generator for a batch's random coefficients, seeded from the operating system once
+/// per batch: a signer who could predict them could make a bad signature cancel out.
+fn coefficient_rng() -> Option<ChaCha20Rng> {
+    let mut seed = [0u8; 32];
+    getrandom::fill(&mut seed).ok()?;
+    Some(ChaCha20Rng::from_seed(seed))
+}
+
+#[cfg(test)]
+#[path = "rule_tests.rs"]
+mod tests;

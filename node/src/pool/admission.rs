@@ -1,0 +1,175 @@
+//! Admission in batches: every transaction, from RPC or from a peer, joins the next
+//! signature batch instead of being verified alone.
+//!
+//! Each [`PoolHandle::submit`](super::PoolHandle::submit) or `submit_many` call is one
+//! job on a bounded queue. The admission task takes whatever jobs wait (after letting the
+//! submissions that are already runnable join), up to [`MAX_BATCH`] transactions, and
+//! verifies their signatures in one batch on the blocking pool, through the signature
+//! cache, with the senders' tip accounts read in the same blocking call. Up to
+//! [`MAX_BATCHES_IN_FLIGHT`] batches verify at once, one per core; while they run, the
+//! next jobs queue, so under load batches grow by themselves and under no load a lone
+//! transaction waits for nothing. Verified batches are admitted strictly in the order
+//! their jobs arrived, each job's transactions in its own order (a peer's burst from one
+//! sender is nonce after nonce), and each caller gets its own verdicts: a bad signature
+//! costs the others in its batch a re-batch, never a wrong answer.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use futures_util::stream::{FuturesOrdered, StreamExt};
+use tern_core::chain::ChainReader;
+use tern_core::mempool::{self, Admission, MempoolError, VerifiedTransaction};
+use tern_core::signature_cache::SignatureCache;
+use tern_core::state::MemoryState;
+use tern_core::tx::SignedTransaction;
+use tern_core::types::{Address, ChainId};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+
+use super::{Shared, SubmitError};
+
+/// Transactions verified in one batch at most: past about a thousand, batch verification
+/// gains little per signature and the batch's latency only grows.
+pub const MAX_BATCH: usize = 1_024;
+
+/// Batches verifying at once: one per core on the machines Tern targets. A job that
+/// arrives while both run waits for the next batch, which it then helps fill.
+pub const MAX_BATCHES_IN_FLIGHT: usize = 2;
+
+/// Jobs waiting to join a batch. A submitter that finds the queue full waits for room:
+/// RPC calls and relay slow down instead of piling up unbounded work.
+pub const ADMISSION_QUEUE: usize = 4_096;
+
+/// Every verdict of one job, in its transactions' order.
+pub(super) type Verdicts = Vec<Result<Admission, SubmitError>>;
+
+/// Transactions submitted together, and where their verdicts go.
+#[derive(Debug)]
+pub(super) struct Job {
+    pub(super) txs: Vec<SignedTransaction>,
+    pub(super) reply: oneshot::Sender<Verdicts>,
+}
+
+/// A batch that verified: its jobs' replies and verdicts, and the accounts to admit with.
+struct Checked {
+    replies: Vec<(oneshot::Sender<Verdicts>, usize)>,
+    verified: Vec<Result<VerifiedTransaction, MempoolError>>,
+    accounts: Result<MemoryState, String>,
+}
+
+/// Runs until the chain stops (then answers what is left as unavailable) or every pool
+/// handle is gone.
+pub(super) async fn run(shared: Arc<Shared>, mut jobs: mpsc::Receiver<Job>) {
+    let mut chain_stopped = std::pin::pin!(stopped(shared.chain.watch_tip()));
+    let mut in_flight: FuturesOrdered<JoinHandle<Option<Checked>>> = FuturesOrdered::new();
+    let mut closed = false;
+    loop {
+        tokio::select! {
+            biased;
+            () = &mut chain_stopped => break,
+            Some(done) = in_flight.next(), if !in_flight.is_empty() => {
+                admit(&shared, done.ok().flatten());
+            }
+            batch = gather(&mut jobs), if !closed && in_flight.len() < MAX_BATCHES_IN_FLIGHT => {
+                match batch {
+                    Some(batch) => in_flight.push_back(verify(&shared, batch)),
+                    None => closed = true,
+                }
+            }
+            else => break,
+        }
+    }
+    // Verdicts for what already verified are still given; queued jobs get none and
+    // their callers see the node as unavailable.
+    while let Some(done) = in_flight.next().await {
+        admit(&shared, done.ok().flatten());
+    }
+}
+
+/// Resolves when the chain actor has stopped (its tip channel closed).
+async fn stopped(mut tip: watch::Receiver<tern_core::chain::TipInfo>) {
+    while tip.changed().await.is_ok() {}
+}
+
+/// The next batch: the first job to arrive, then every job already queued or about to be,
+/// up to [`MAX_BATCH`] transactions. `None` once every handle is gone.
+async fn gather(jobs: &mut mpsc::Receiver<Job>) -> Option<VecDeque<Job>> {
+    let first = jobs.recv().await?;
+    let mut count = first.txs.len();
+    let mut batch = VecDeque::from([first]);
+    // Submissions that are runnable now (other RPC calls, the relay worker) get one turn
+    // to join: a wait of one scheduler pass, far below a millisecond.
+    tokio::task::yield_now().await;
+    while count < MAX_BATCH {
+        let Ok(job) = jobs.try_recv() else { break };
+        count = count.saturating_add(job.txs.len());
+        batch.push_back(job);
+    }
+    Some(batch)
+}
+
+/// Starts verifying `batch` on the blocking pool: signatures through the cache, then the
+/// senders' tip accounts, in one blocking call.
+fn verify(shared: &Shared, batch: VecDeque<Job>) -> JoinHandle<Option<Checked>> {
+    let chain_id: ChainId = shared.chain.reader().spec().consensus.chain_id;
+    let cache: Arc<SignatureCache> = Arc::clone(shared.chain.signature_cache());
+    let reader: ChainReader = shared.chain.reader().clone();
+    tokio::task::spawn_blocking(move || {
+        let mut replies = Vec::with_capacity(batch.len());
+        let mut txs = Vec::new();
+        for job in batch {
+            replies.push((job.reply, job.txs.len()));
+            txs.extend(job.txs);
+        }
+        let threads = if txs.len() >= 2 * tern_core::signature_cache::MIN_SIGNATURES_PER_THREAD {
+            MAX_BATCHES_IN_FLIGHT
+        } else {
+            1
+        };
+        let verified = mempool::verify_many(txs, chain_id, &cache, threads);
+        let mut senders: Vec<Address> = verified
+            .iter()
+            .filter_map(|v| Some(v.as_ref().ok()?.get().tx().from))
+            .collect();
+        senders.sort_unstable();
+        senders.dedup();
+        let accounts = senders
+            .into_iter()
+            .map(|a| reader.account(&a).map(|account| (a, account)))
+            .collect::<Result<Vec<_>, _>>()
+            .map(MemoryState::new)
+            .map_err(|e| e.to_string());
+        Some(Checked {
+            replies,
+            verified,
+            accounts,
+        })
+    })
+}
+
+/// Admits a verified batch in order and answers each job. A batch whose verification
+/// could not run (`None`: the blocking task died) has lost its replies, whose callers see
+/// the node as unavailable.
+fn admit(shared: &Shared, checked: Option<Checked>) {
+    let Some(Checked {
+        replies,
+        verified,
+        accounts,
+    }) = checked
+    else {
+        return;
+    };
+    let mut verified = verified.into_iter();
+    for (reply, count) in replies {
+        let verdicts: Verdicts = verified
+            .by_ref()
+            .take(count)
+            .map(|verdict| match &accounts {
+                Ok(accounts) => shared.admit(verdict?, accounts),
+                Err(error) => Err(SubmitError::Unavailable(error.clone())),
+            })
+            .collect();
+        // A caller that gave up (its RPC connection closed) needs no answer.
+        let _ = reply.send(verdicts);
+    }
+}
