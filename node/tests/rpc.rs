@@ -17,7 +17,7 @@ use jsonrpsee::rpc_params;
 use tern_core::crypto::{dev_secret_key, SecretKey};
 use tern_core::encoding;
 use tern_core::genesis::ChainSpec;
-use tern_core::tx::Transaction;
+use tern_core::tx::{SignedTransaction, Transaction};
 use tern_core::types::Amount;
 use tern_node::service::{Node, NodeConfig};
 use tern_rpc::api::{TernAdminApiClient, TernApiClient};
@@ -207,6 +207,75 @@ async fn a_wallet_flow_over_rpc() {
         (data["reason"].as_str(), data["expected"].as_u64()),
         (Some("nonce_too_low"), Some(1))
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_signatures_of_one_transfer_are_one_transaction_with_one_id() {
+    let node = node("dev", true).await;
+    let c = &node.client;
+    let (alice, bob) = (dev_secret_key(0), dev_secret_key(1));
+    let tx = Transaction {
+        chain_id: node.spec.consensus.chain_id,
+        from: alice.address(),
+        to: bob.address(),
+        amount: Amount::from_base_units(25_000),
+        fee: Amount::from_base_units(1_000),
+        nonce: 0,
+    };
+    let first = tx.sign(&alice);
+    let second = SignedTransaction::new(
+        tx,
+        alice
+            .sign_with_shifted_nonce(&tx.signing_message(), 3)
+            .unwrap(),
+    );
+    assert_ne!(first.signed_hash(), second.signed_hash());
+    let id = c
+        .tx_submit(hex::encode(encoding::encode(&first)))
+        .await
+        .unwrap();
+    assert_eq!(id, tx.id().to_string(), "the id is known before signing");
+
+    // The second valid encoding is the same transaction: refused as known, same id.
+    let (code_, _, data) = code(
+        c.tx_submit(hex::encode(encoding::encode(&second)))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(code_, tern_rpc::error::TX_REJECTED);
+    assert_eq!(data.unwrap()["reason"], "already_known");
+    // A pending id is known whatever signature comes with it; a new transfer whose
+    // signature is broken names the rule it broke.
+    let next = Transaction { nonce: 1, ..tx };
+    let mut broken = *next.sign(&alice).signature().as_bytes();
+    broken[40] ^= 1;
+    let broken = SignedTransaction::new(next, tern_core::crypto::Signature::from_bytes(broken));
+    let (_, _, data) = code(
+        c.tx_submit(hex::encode(encoding::encode(&broken)))
+            .await
+            .unwrap_err(),
+    );
+    let data = data.unwrap();
+    assert_eq!(
+        (data["reason"].as_str(), data["rule"].as_str()),
+        (Some("bad_signature"), Some("mismatch"))
+    );
+
+    // The first one seen is what waits and what is mined.
+    let signed_hash = first.signed_hash().to_string();
+    match c.tx_get(id.clone()).await.unwrap() {
+        TxStatus::Pending { transaction } => assert_eq!(transaction.signed_hash, signed_hash),
+        other => panic!("not pending: {other:?}"),
+    }
+    c.dev_mine(1, Some(address(&node, &dev_secret_key(9))))
+        .await
+        .unwrap();
+    match c.tx_get(id).await.unwrap() {
+        TxStatus::Confirmed { transaction, .. } => {
+            assert_eq!(transaction.signed_hash, signed_hash)
+        }
+        other => panic!("not confirmed: {other:?}"),
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

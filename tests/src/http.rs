@@ -4,7 +4,8 @@
 
 use std::net::SocketAddr;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 
 /// `GET path` with `Connection: close`; the status code and the body, or the error.
@@ -37,4 +38,65 @@ async fn exchange(addr: SocketAddr, request: &str) -> std::io::Result<(u16, Stri
         .map(|(_, body)| body.to_owned())
         .unwrap_or_default();
     Ok((status, body))
+}
+
+/// One keep-alive HTTP/1.1 connection that posts JSON-RPC calls one after another, as a
+/// wallet's or a load generator's connection pool does.
+#[derive(Debug)]
+pub struct KeepAlive {
+    reader: BufReader<OwnedReadHalf>,
+    writer: OwnedWriteHalf,
+    addr: SocketAddr,
+}
+
+impl KeepAlive {
+    /// Opens the connection.
+    pub async fn connect(addr: SocketAddr) -> std::io::Result<KeepAlive> {
+        let (read, writer) = TcpStream::connect(addr).await?.into_split();
+        Ok(KeepAlive {
+            reader: BufReader::new(read),
+            writer,
+            addr,
+        })
+    }
+
+    /// Posts `body` and reads the answer (which must carry a `Content-Length`): the status
+    /// code and the body.
+    pub async fn post_json(&mut self, body: &str) -> std::io::Result<(u16, String)> {
+        let request = format!(
+            "POST / HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            self.addr,
+            body.len()
+        );
+        self.writer.write_all(request.as_bytes()).await?;
+        let mut line = String::new();
+        self.reader.read_line(&mut line).await?;
+        let status = line
+            .split_whitespace()
+            .nth(1)
+            .and_then(|code| code.parse().ok())
+            .ok_or_else(|| std::io::Error::other(format!("not an HTTP status line: {line:?}")))?;
+        let mut length = None;
+        loop {
+            line.clear();
+            if self.reader.read_line(&mut line).await? == 0 {
+                return Err(std::io::ErrorKind::UnexpectedEof.into());
+            }
+            let header = line.trim_end();
+            if header.is_empty() {
+                break;
+            }
+            if let Some((name, value)) = header.split_once(':') {
+                if name.eq_ignore_ascii_case("content-length") {
+                    length = value.trim().parse::<usize>().ok();
+                }
+            }
+        }
+        let length =
+            length.ok_or_else(|| std::io::Error::other("an answer without Content-Length"))?;
+        let mut body = vec![0; length];
+        self.reader.read_exact(&mut body).await?;
+        let body = String::from_utf8(body).map_err(std::io::Error::other)?;
+        Ok((status, body))
+    }
 }

@@ -168,3 +168,30 @@ async fn shutdown_under_load_joins_every_task_and_closes_the_store() {
     again.shutdown().await;
     peer.shutdown().await;
 }
+
+/// Regression: the admission task once dropped a batch it was still gathering when an
+/// earlier batch's verification finished first, and the callers in it were told the node
+/// was stopping. Every concurrent submission gets a verdict of its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_concurrent_submission_gets_a_verdict() {
+    let mut options = NodeOptions::dev();
+    options.mempool.max_per_sender = 64;
+    options.mempool.max_nonce_gap = 64;
+    let node = TestNode::start(options).await.unwrap();
+    let spec = dev_spec();
+    let mut submitters = Vec::new();
+    for sender in 0..10u32 {
+        for nonce in 0..40u64 {
+            let pool = node.node.pool().clone();
+            let tx = dev_transfer(&spec, sender, (sender + 1) % 10, 5, nonce);
+            submitters.push(tokio::spawn(async move { pool.submit(tx).await }));
+        }
+    }
+    for submitter in submitters {
+        match submitter.await.unwrap() {
+            Ok(_) | Err(tern_node::pool::SubmitError::Rejected(_)) => {}
+            Err(unavailable) => panic!("a submission lost its verdict: {unavailable}"),
+        }
+    }
+    node.shutdown().await;
+}

@@ -255,6 +255,24 @@ impl ChainHandle {
         answer.await.map_err(|_| ChainError::Stopped)?
     }
 
+    /// Starts checking `block`'s signatures into the signature cache on the blocking pool,
+    /// on every core, and resolves when done: callers that submit blocks one after another
+    /// (sync, relay) verify block n + 1 while the actor checks and writes block n, and the
+    /// actor then finds its signatures cached. It decides nothing: the verdict, a bad
+    /// signature's included, is still the actor's, and nothing is written for a block
+    /// before every rule has passed there.
+    pub fn verify_ahead(&self, block: &Block) -> tokio::task::JoinHandle<()> {
+        let cache = Arc::clone(&self.signatures);
+        let transactions = block.transactions.clone();
+        let threads = std::thread::available_parallelism()
+            .map(usize::from)
+            .unwrap_or(1);
+        tokio::task::spawn_blocking(move || {
+            // A failure is the actor's to find and report.
+            let _ = cache.verify_signatures(&transactions, threads);
+        })
+    }
+
     /// Asks the actor to finish the block in hand, flush the store and stop; then the tip
     /// and event channels close, which stops everything following them. Blocks still
     /// queued are dropped (their senders get [`ChainError::Stopped`]).

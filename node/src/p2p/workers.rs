@@ -66,21 +66,56 @@ pub(crate) async fn admit_transactions(
     }
 }
 
-/// Submits blocks from `inbox` to the chain actor, in the order they arrived.
+/// Submits blocks from `inbox` to the chain actor, in the order they arrived, pipelined:
+/// while the actor checks and writes one block, the next one's signatures are verified
+/// into the signature cache ([`ChainHandle::verify_ahead`]), so a syncing node keeps both
+/// its cores and its disk busy.
 pub(crate) async fn submit_blocks(
     chain: ChainHandle,
     mut inbox: mpsc::Receiver<(ConnId, Block)>,
     outcomes: mpsc::Sender<Outcome>,
 ) {
-    while let Some((conn, block)) = inbox.recv().await {
-        let hash = block.hash();
-        let result = chain.submit_block(block).await.map(|o| o.verdict);
+    let mut ahead: Option<Ahead> = None;
+    loop {
+        let current = match ahead.take() {
+            Some(next) => next,
+            None => match inbox.recv().await {
+                Some((conn, block)) => Ahead::start(&chain, conn, block),
+                None => return,
+            },
+        };
+        // This block's signatures first; then the next block's start while the actor
+        // checks and writes this one, so the two overlap.
+        let _ = current.verifying.await;
+        if let Ok((conn, block)) = inbox.try_recv() {
+            ahead = Some(Ahead::start(&chain, conn, block));
+        }
+        let hash = current.block.hash();
+        let result = chain.submit_block(current.block).await.map(|o| o.verdict);
+        let conn = current.conn;
         if outcomes
             .send(Outcome::Block { conn, hash, result })
             .await
             .is_err()
         {
             return;
+        }
+    }
+}
+
+/// A block whose signatures are being verified ahead of its submission.
+struct Ahead {
+    conn: ConnId,
+    block: Block,
+    verifying: tokio::task::JoinHandle<()>,
+}
+
+impl Ahead {
+    fn start(chain: &ChainHandle, conn: ConnId, block: Block) -> Ahead {
+        Ahead {
+            conn,
+            verifying: chain.verify_ahead(&block),
+            block,
         }
     }
 }

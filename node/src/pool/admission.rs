@@ -70,9 +70,15 @@ pub(super) async fn run(shared: Arc<Shared>, mut jobs: mpsc::Receiver<Job>) {
             Some(done) = in_flight.next(), if !in_flight.is_empty() => {
                 admit(&shared, done.ok().flatten());
             }
-            batch = gather(&mut jobs), if !closed && in_flight.len() < MAX_BATCHES_IN_FLIGHT => {
-                match batch {
-                    Some(batch) => in_flight.push_back(verify(&shared, batch)),
+            // Only `recv` is raced (it is cancel-safe): a batch being filled is never
+            // dropped half-gathered when a verification finishes first, which would lose
+            // its jobs' replies.
+            first = jobs.recv(), if !closed && in_flight.len() < MAX_BATCHES_IN_FLIGHT => {
+                match first {
+                    Some(first) => {
+                        let batch = fill(first, &mut jobs).await;
+                        in_flight.push_back(verify(&shared, batch));
+                    }
                     None => closed = true,
                 }
             }
@@ -91,10 +97,9 @@ async fn stopped(mut tip: watch::Receiver<tern_core::chain::TipInfo>) {
     while tip.changed().await.is_ok() {}
 }
 
-/// The next batch: the first job to arrive, then every job already queued or about to be,
-/// up to [`MAX_BATCH`] transactions. `None` once every handle is gone.
-async fn gather(jobs: &mut mpsc::Receiver<Job>) -> Option<VecDeque<Job>> {
-    let first = jobs.recv().await?;
+/// A batch from its first job and every job already queued or about to be, up to
+/// [`MAX_BATCH`] transactions.
+async fn fill(first: Job, jobs: &mut mpsc::Receiver<Job>) -> VecDeque<Job> {
     let mut count = first.txs.len();
     let mut batch = VecDeque::from([first]);
     // Submissions that are runnable now (other RPC calls, the relay worker) get one turn
@@ -105,7 +110,7 @@ async fn gather(jobs: &mut mpsc::Receiver<Job>) -> Option<VecDeque<Job>> {
         count = count.saturating_add(job.txs.len());
         batch.push_back(job);
     }
-    Some(batch)
+    batch
 }
 
 /// Starts verifying `batch` on the blocking pool: signatures through the cache, then the

@@ -1,0 +1,210 @@
+//! A wallet flood over RPC: a real node (release build) takes pre-signed transfers from
+//! 63 keep-alive HTTP connections, about 500 senders with 40 nonces each, every sender on
+//! one connection so its nonces arrive in order. Meanwhile a 64th connection reads an
+//! account every few milliseconds. Then everything accepted is mined.
+//!
+//! Prints the transactions accepted per second, the account read's latency percentiles,
+//! and how many of the accepted transactions the following blocks hold (all of them).
+//! `cargo bench -p tern-tests --bench rpc_flood`; `TERN_BENCH_SENDERS` and
+//! `TERN_BENCH_NONCES` change the sizes. Asserts nothing about time.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    missing_docs
+)]
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tern_core::crypto::{dev_secret_key, SecretKey};
+use tern_core::encoding;
+use tern_core::mempool::MempoolConfig;
+use tern_core::tx::{SignedTransaction, Transaction};
+use tern_core::types::{Amount, TxId};
+use tern_tests::http::KeepAlive;
+use tern_tests::net::{dev_spec, NodeOptions, TestNode};
+
+/// Submitting connections: with the account reader's, the 64 that one address may hold
+/// (`ConnectionLimits::max_per_ip`).
+const CONNECTIONS: usize = 63;
+/// Pause between two account reads on the reader's connection.
+const READ_INTERVAL: Duration = Duration::from_millis(5);
+
+fn env_or(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn transfer(key: &SecretKey, to: &SecretKey, amount: u64, nonce: u64) -> SignedTransaction {
+    Transaction {
+        chain_id: dev_spec().consensus.chain_id,
+        from: key.address(),
+        to: to.address(),
+        amount: Amount::from_base_units(amount),
+        fee: Amount::from_base_units(1_000),
+        nonce,
+    }
+    .sign(key)
+}
+
+fn submit_body(tx: &SignedTransaction) -> String {
+    format!(
+        r#"{{"jsonrpc":"2.0","id":1,"method":"tx_submit","params":["{}"]}}"#,
+        hex::encode(encoding::encode(tx))
+    )
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[index.min(sorted.len() - 1)]
+}
+
+/// Mines until the pool is empty; returns the blocks mined.
+async fn mine_out(node: &TestNode) -> usize {
+    let mut blocks = 0;
+    while node.node.pool().stats().count > 0 {
+        blocks += node
+            .node
+            .miner()
+            .mine_now(1, dev_secret_key(9).address())
+            .await
+            .unwrap()
+            .len();
+    }
+    blocks
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(run());
+}
+
+async fn run() {
+    let senders = env_or("TERN_BENCH_SENDERS", 500);
+    let nonces = env_or("TERN_BENCH_NONCES", 40) as u64;
+    let mut options = NodeOptions::dev();
+    options.rpc = true;
+    options.mempool = MempoolConfig {
+        max_count: 200_000,
+        max_bytes: 256 << 20,
+        max_per_sender: nonces as usize + 8,
+        max_nonce_gap: nonces,
+        ..MempoolConfig::default()
+    };
+    let node = TestNode::start(options).await.unwrap();
+    let addr = node.node.rpc_addr().unwrap();
+
+    // Fund the senders from the ten dev accounts.
+    let keys: Vec<SecretKey> = (0..senders as u32)
+        .map(|i| dev_secret_key(1_000 + i))
+        .collect();
+    let mut funding_nonce = [0u64; 10];
+    for (i, key) in keys.iter().enumerate() {
+        let from = i % 10;
+        let tx = transfer(
+            &dev_secret_key(from as u32),
+            key,
+            1 << 30,
+            funding_nonce[from],
+        );
+        funding_nonce[from] += 1;
+        node.node.pool().submit(tx).await.unwrap();
+        if node.node.pool().stats().count >= 200 {
+            mine_out(&node).await;
+        }
+    }
+    mine_out(&node).await;
+
+    println!("signing {senders} senders x {nonces} nonces...");
+    let recipient = dev_secret_key(8);
+    let mut lanes: Vec<Vec<(TxId, String)>> = vec![Vec::new(); CONNECTIONS];
+    for nonce in 0..nonces {
+        for (i, key) in keys.iter().enumerate() {
+            let tx = transfer(key, &recipient, 1, nonce);
+            lanes[i % CONNECTIONS].push((tx.id(), submit_body(&tx)));
+        }
+    }
+    let total: usize = lanes.iter().map(Vec::len).sum();
+
+    let flooding = Arc::new(AtomicBool::new(true));
+    let reader = {
+        let flooding = Arc::clone(&flooding);
+        let body = format!(
+            r#"{{"jsonrpc":"2.0","id":1,"method":"account_get","params":["{}"]}}"#,
+            dev_spec().format_address(&keys[0].address())
+        );
+        tokio::spawn(async move {
+            let mut connection = KeepAlive::connect(addr).await.unwrap();
+            let mut latencies = Vec::new();
+            while flooding.load(Ordering::Relaxed) {
+                let started = Instant::now();
+                let (status, answer) = connection.post_json(&body).await.unwrap();
+                latencies.push(started.elapsed());
+                assert_eq!(status, 200, "{answer}");
+                tokio::time::sleep(READ_INTERVAL).await;
+            }
+            latencies
+        })
+    };
+
+    let started = Instant::now();
+    let connections: Vec<_> = lanes
+        .into_iter()
+        .map(|lane| {
+            tokio::spawn(async move {
+                let mut connection = KeepAlive::connect(addr).await.unwrap();
+                let mut accepted = Vec::with_capacity(lane.len());
+                for (id, body) in lane {
+                    let (status, answer) = connection.post_json(&body).await.unwrap();
+                    assert_eq!(status, 200);
+                    assert!(answer.contains(&id.to_string()), "refused: {answer}");
+                    accepted.push(id);
+                }
+                accepted
+            })
+        })
+        .collect();
+    let mut accepted = Vec::with_capacity(total);
+    for connection in connections {
+        accepted.extend(connection.await.unwrap());
+    }
+    let flood = started.elapsed();
+    flooding.store(false, Ordering::Relaxed);
+    let mut latencies = reader.await.unwrap();
+    latencies.sort();
+
+    let blocks = mine_out(&node).await;
+    let reader = node.node.chain().reader();
+    let mined = accepted
+        .iter()
+        .filter(|id| reader.transaction(id).ok().flatten().is_some())
+        .count();
+
+    println!(
+        "accepted {} of {total} transfers from {CONNECTIONS} connections in {:.2} s: {:.0} tx/s",
+        accepted.len(),
+        flood.as_secs_f64(),
+        accepted.len() as f64 / flood.as_secs_f64()
+    );
+    println!(
+        "account_get during the flood: n={} p50={:.1} ms p99={:.1} ms max={:.1} ms",
+        latencies.len(),
+        percentile(&latencies, 0.50).as_secs_f64() * 1e3,
+        percentile(&latencies, 0.99).as_secs_f64() * 1e3,
+        latencies.last().unwrap().as_secs_f64() * 1e3,
+    );
+    println!(
+        "mined {mined} of the {} accepted in {blocks} blocks",
+        accepted.len()
+    );
+    assert_eq!(mined, accepted.len(), "nothing accepted is dropped");
+    node.shutdown().await;
+}
