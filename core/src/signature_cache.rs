@@ -85,6 +85,18 @@ impl SignatureCache {
         }
     }
 
+    /// The positions and transactions among `txs` that the cache does not vouch for,
+    /// looked up under one lock.
+    fn unknown<'a>(
+        &self,
+        txs: impl Iterator<Item = &'a SignedTransaction>,
+    ) -> (Vec<usize>, Vec<&'a SignedTransaction>) {
+        let verified = self.lock();
+        txs.enumerate()
+            .filter(|(_, tx)| !verified.contains(&tx.signed_hash()))
+            .unzip()
+    }
+
     fn insert_all<'a>(&self, txs: impl IntoIterator<Item = &'a SignedTransaction>) {
         let mut verified = self.lock();
         for tx in txs {
@@ -101,20 +113,10 @@ impl SignatureCache {
         txs: &[SignedTransaction],
         threads: usize,
     ) -> Result<(), BatchError> {
-        let unknown: Vec<usize> = {
-            let verified = self.lock();
-            (0..txs.len())
-                .filter(|&i| {
-                    txs.get(i)
-                        .is_some_and(|tx| !verified.contains(&tx.signed_hash()))
-                })
-                .collect()
-        };
+        let (unknown, to_check) = self.unknown(txs.iter());
         if unknown.is_empty() {
             return Ok(());
         }
-        let to_check: Vec<&SignedTransaction> =
-            unknown.iter().filter_map(|&i| txs.get(i)).collect();
         let result = verify_split(&to_check, threads);
         // Everything before the first failure verified (single checks run in order).
         let good = match result {
@@ -139,19 +141,7 @@ impl SignatureCache {
         threads: usize,
     ) -> Vec<Result<(), SignatureError>> {
         let mut verdicts: Vec<Result<(), SignatureError>> = vec![Ok(()); txs.len()];
-        let unknown: Vec<usize> = {
-            let verified = self.lock();
-            (0..txs.len())
-                .filter(|&i| {
-                    txs.get(i)
-                        .is_some_and(|tx| !verified.contains(&tx.signed_hash()))
-                })
-                .collect()
-        };
-        let to_check: Vec<&SignedTransaction> = unknown
-            .iter()
-            .filter_map(|&i| txs.get(i).copied())
-            .collect();
+        let (unknown, to_check) = self.unknown(txs.iter().copied());
         let mut start = 0;
         while let Some(rest) = to_check.get(start..).filter(|rest| !rest.is_empty()) {
             let (good, failure) = match verify_split(rest, threads) {

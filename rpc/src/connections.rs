@@ -1,5 +1,6 @@
-//! What one RPC client may hold: connection slots (HTTP and WebSocket counted apart, and
-//! per IP address), and a socket wrapper that makes a connection cost its sender.
+//! What one RPC client may hold: the limits on its connections (counted by
+//! [`crate::slots`]), the calls and answer bytes one connection may have outstanding, and
+//! a socket wrapper that makes a connection cost its sender.
 //!
 //! jsonrpsee reads a WebSocket as fast as the client writes and starts a task per
 //! message, whether or not the client reads the answers: a client that pipelines and
@@ -10,12 +11,10 @@
 //! either way for [`ConnectionLimits::idle_timeout`], ends the connection, and with it
 //! every task and answer it held.
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::io;
-use std::net::IpAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
@@ -25,6 +24,8 @@ use jsonrpsee::server::MethodResponse;
 use jsonrpsee::types::Request;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{Instant, Sleep};
+
+use crate::slots::Slot;
 
 /// The bounds on what clients may hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,119 +54,6 @@ impl Default for ConnectionLimits {
             idle_timeout: Duration::from_secs(60),
             write_timeout: Duration::from_secs(20),
             request_deadline: Duration::from_secs(10),
-        }
-    }
-}
-
-/// Why a connection was not admitted.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SlotRefusal {
-    /// Every HTTP slot is taken.
-    #[error("the node serves {0} HTTP connections already; try again later")]
-    HttpFull(usize),
-    /// Every WebSocket slot is taken.
-    #[error("the node serves {0} WebSocket connections already; try again later")]
-    WsFull(usize),
-    /// This address holds its share.
-    #[error("{0} holds {1} connections already, the most one address may")]
-    PerIp(IpAddr, usize),
-}
-
-/// The node-wide count of what is open.
-#[derive(Debug)]
-pub(crate) struct Slots {
-    limits: ConnectionLimits,
-    http: AtomicUsize,
-    ws: AtomicUsize,
-    per_ip: Mutex<HashMap<IpAddr, usize>>,
-}
-
-impl Slots {
-    pub(crate) fn new(limits: ConnectionLimits) -> Arc<Slots> {
-        Arc::new(Slots {
-            limits,
-            http: AtomicUsize::new(0),
-            ws: AtomicUsize::new(0),
-            per_ip: Mutex::new(HashMap::new()),
-        })
-    }
-
-    pub(crate) fn limits(&self) -> &ConnectionLimits {
-        &self.limits
-    }
-
-    /// Takes an HTTP slot for a new connection from `ip`, held until the returned slot
-    /// is dropped.
-    pub(crate) fn admit(self: &Arc<Self>, ip: IpAddr) -> Result<Slot, SlotRefusal> {
-        let mut per_ip = self.per_ip.lock().unwrap_or_else(|e| e.into_inner());
-        let from_ip = per_ip.get(&ip).copied().unwrap_or(0);
-        if from_ip >= self.limits.max_per_ip {
-            return Err(SlotRefusal::PerIp(ip, from_ip));
-        }
-        let http = self.http.load(Ordering::Relaxed);
-        if http >= self.limits.max_http {
-            return Err(SlotRefusal::HttpFull(http));
-        }
-        self.http.fetch_add(1, Ordering::Relaxed);
-        *per_ip.entry(ip).or_insert(0) += 1;
-        Ok(Slot {
-            slots: Arc::clone(self),
-            ip,
-            upgraded: AtomicBool::new(false),
-        })
-    }
-
-    /// How many connections of each kind are open.
-    #[cfg(test)]
-    pub(crate) fn open(&self) -> (usize, usize) {
-        (
-            self.http.load(Ordering::Relaxed),
-            self.ws.load(Ordering::Relaxed),
-        )
-    }
-}
-
-/// One connection's claim on [`Slots`].
-#[derive(Debug)]
-pub(crate) struct Slot {
-    slots: Arc<Slots>,
-    ip: IpAddr,
-    upgraded: AtomicBool,
-}
-
-impl Slot {
-    /// Moves this connection from an HTTP slot to a WebSocket slot, if one is free.
-    pub(crate) fn upgrade(&self) -> Result<(), SlotRefusal> {
-        let slots = &self.slots;
-        let taken = slots.ws.fetch_add(1, Ordering::Relaxed);
-        if taken >= slots.limits.max_ws {
-            slots.ws.fetch_sub(1, Ordering::Relaxed);
-            return Err(SlotRefusal::WsFull(taken));
-        }
-        if self.upgraded.swap(true, Ordering::Relaxed) {
-            // A second upgrade on one connection cannot happen; keep the counts right.
-            slots.ws.fetch_sub(1, Ordering::Relaxed);
-        } else {
-            slots.http.fetch_sub(1, Ordering::Relaxed);
-        }
-        Ok(())
-    }
-}
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        let counter = if self.upgraded.load(Ordering::Relaxed) {
-            &self.slots.ws
-        } else {
-            &self.slots.http
-        };
-        counter.fetch_sub(1, Ordering::Relaxed);
-        let mut per_ip = self.slots.per_ip.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(count) = per_ip.get_mut(&self.ip) {
-            *count = count.saturating_sub(1);
-            if *count == 0 {
-                per_ip.remove(&self.ip);
-            }
         }
     }
 }
@@ -295,7 +183,22 @@ where
         &self,
         notification: Notification<'a>,
     ) -> impl Future<Output = Self::NotificationResponse> + Send + 'a {
-        self.inner.notification(notification)
+        // Notifications are run too (see `crate::each_call`): they count as calls.
+        let inner = self.inner.clone();
+        let load = notification
+            .extensions()
+            .get::<Arc<ConnectionLoad>>()
+            .cloned();
+        async move {
+            if let Some(load) = &load {
+                load.call_started();
+            }
+            let response = inner.notification(notification).await;
+            if let Some(load) = &load {
+                load.call_answered(0);
+            }
+            response
+        }
     }
 }
 
@@ -428,33 +331,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
-
-    fn limits(max_http: usize, max_ws: usize, max_per_ip: usize) -> ConnectionLimits {
-        ConnectionLimits {
-            max_http,
-            max_ws,
-            max_per_ip,
-            ..ConnectionLimits::default()
-        }
-    }
-
-    #[test]
-    fn slots_are_counted_per_kind_and_per_address_and_freed_on_drop() {
-        let slots = Slots::new(limits(2, 1, 2));
-        let a: IpAddr = "127.0.0.1".parse().unwrap();
-        let b: IpAddr = "127.0.0.2".parse().unwrap();
-        let first = slots.admit(a).unwrap();
-        let second = slots.admit(a).unwrap();
-        assert_eq!(slots.admit(a).unwrap_err(), SlotRefusal::PerIp(a, 2));
-        assert_eq!(slots.admit(b).unwrap_err(), SlotRefusal::HttpFull(2));
-        first.upgrade().unwrap();
-        assert_eq!(slots.open(), (1, 1));
-        let third = slots.admit(b).unwrap();
-        assert_eq!(third.upgrade().unwrap_err(), SlotRefusal::WsFull(1));
-        drop((first, second, third));
-        assert_eq!(slots.open(), (0, 0));
-        assert!(slots.per_ip.lock().unwrap().is_empty());
-    }
+    use crate::slots::Slots;
 
     /// A socket whose peer never reads: a small in-memory pipe nobody drains.
     fn stalled(
@@ -465,7 +342,7 @@ mod tests {
     ) {
         let (ours, theirs) = tokio::io::duplex(64);
         let slots = Slots::new(*limits);
-        let slot = Arc::new(slots.admit("127.0.0.1".parse().unwrap()).unwrap());
+        let slot = slots.admit("127.0.0.1".parse().unwrap()).unwrap();
         let load = Arc::new(ConnectionLoad::default());
         (MeteredStream::new(ours, slot, load, limits), theirs)
     }
@@ -525,7 +402,7 @@ mod tests {
         let limits = ConnectionLimits::default();
         let (ours, mut peer) = tokio::io::duplex(1 << 16);
         let slots = Slots::new(limits);
-        let slot = Arc::new(slots.admit("127.0.0.1".parse().unwrap()).unwrap());
+        let slot = slots.admit("127.0.0.1".parse().unwrap()).unwrap();
         let load = Arc::new(ConnectionLoad::default());
         let mut stream = MeteredStream::new(ours, slot, Arc::clone(&load), &limits);
         peer.write_all(b"next call").await.unwrap();

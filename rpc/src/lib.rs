@@ -8,7 +8,8 @@
 //! |---|---|
 //! | [`access`] | who may call the admin methods: the cookie token, or loopback with admin on |
 //! | [`callers`] | which web pages may call at all: the `Host` and `Origin` checks |
-//! | [`connections`] | what one client may hold: HTTP and WebSocket slots, per address, deadlines, and a socket that makes a non-reader wait |
+//! | [`connections`] | what one client may hold: connection limits, deadlines, calls and answer bytes outstanding, and a socket that makes a non-reader wait |
+//! | `slots` | the open HTTP and WebSocket connections, per address, and which idle one gives up its slot to a new client |
 //! | `listener` | the accept loop under jsonrpsee's service: slots before bytes, body deadlines, backoff when descriptors run out |
 //! | [`api`] | the API, defined once; jsonrpsee generates server traits and a typed client |
 //! | [`json`] | one JSON type per response, converted from [`tern_core`] types |
@@ -17,6 +18,7 @@
 //! | [`net`] | the network methods (`net_*`, `node_health`) and their JSON shapes |
 //! | [`heads`] | the resumable stream of tip changes behind `chain_subscribeHeads` |
 //! | [`backend`] | [`backend::NodeBackend`]: what the server needs from the node |
+//! | `each_call` | takes batches apart so each call passes the per-call middleware; runs WebSocket notifications |
 //! | `named_params` | names the parameter behind the decoder's unnamed "Invalid params" |
 //! | [`openrpc`] | the OpenRPC document served by `rpc.discover` |
 //! | `spec` | the JSON-RPC 2.0 rules jsonrpsee does not keep over HTTP: invalid requests, notifications, every valid id |
@@ -45,6 +47,7 @@ pub mod api;
 pub mod backend;
 pub mod callers;
 pub mod connections;
+mod each_call;
 pub mod error;
 pub mod heads;
 pub mod json;
@@ -54,4 +57,5 @@ mod named_params;
 pub mod net;
 pub mod openrpc;
 pub mod server;
+mod slots;
 mod spec;

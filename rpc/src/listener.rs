@@ -19,7 +19,8 @@ use jsonrpsee::server::{ws, HttpBody, HttpRequest, HttpResponse, StopHandle};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::connections::{ConnectionLoad, MeteredStream, Slot, SlotRefusal, Slots};
+use crate::connections::{ConnectionLoad, MeteredStream};
+use crate::slots::{Slot, SlotRefusal, Slots};
 
 /// After an accept fails (no descriptors left, most likely), the first pause; it doubles
 /// up to [`ACCEPT_BACKOFF_MAX`] while failures go on.
@@ -62,7 +63,7 @@ pub(crate) async fn accept_loop<M, S>(
             }
         };
         let slot = match slots.admit(peer.ip()) {
-            Ok(slot) => Arc::new(slot),
+            Ok(slot) => slot,
             Err(refusal) => {
                 tokio::spawn(refuse(socket, peer, refusal));
                 continue;
@@ -78,10 +79,11 @@ pub(crate) async fn accept_loop<M, S>(
             deadline: limits.request_deadline,
             max_request_bytes,
         };
-        let stream = MeteredStream::new(socket, slot, load, &limits);
+        let stream = MeteredStream::new(socket, Arc::clone(&slot), load, &limits);
         tokio::spawn(serve(
             stream,
             service,
+            slot,
             limits.request_deadline,
             stop.clone(),
         ));
@@ -104,11 +106,17 @@ async fn refuse(mut socket: TcpStream, peer: SocketAddr, refusal: SlotRefusal) {
     .await;
 }
 
-/// Serves one connection, HTTP/1 or HTTP/2, with upgrades, until it ends or the server
-/// stops (then gracefully: requests in progress finish).
+/// How long an evicted connection may take to finish what it was writing. It was waiting
+/// for a request when evicted, so this is the last answer's tail at most.
+const EVICTED_GRACE: Duration = Duration::from_secs(1);
+
+/// Serves one connection, HTTP/1 or HTTP/2, with upgrades, until it ends, the server
+/// stops (then gracefully: requests in progress finish), or its slot is given to a new
+/// client (then at once: it had no request).
 async fn serve<M, S>(
     stream: MeteredStream<TcpStream>,
     service: ConnectionService<M>,
+    slot: Arc<Slot>,
     header_deadline: Duration,
     stop: StopHandle,
 ) where
@@ -130,6 +138,10 @@ async fn serve<M, S>(
         () = stop.shutdown() => {
             connection.as_mut().graceful_shutdown();
             let _ = connection.await;
+        }
+        () = slot.evicted() => {
+            connection.as_mut().graceful_shutdown();
+            let _ = tokio::time::timeout(EVICTED_GRACE, connection).await;
         }
     }
 }
@@ -155,6 +167,22 @@ impl<M> Clone for ConnectionService<M> {
             deadline: self.deadline,
             max_request_bytes: self.max_request_bytes,
         }
+    }
+}
+
+/// A request in progress on a connection, for as long as its answer is being made: a
+/// connection with one is never evicted.
+struct Serving<'a>(&'a Slot);
+
+impl<'a> Serving<'a> {
+    fn start(slot: &'a Slot) -> Option<Serving<'a>> {
+        slot.request_started().then_some(Serving(slot))
+    }
+}
+
+impl Drop for Serving<'_> {
+    fn drop(&mut self) {
+        self.0.request_ended();
     }
 }
 
@@ -193,6 +221,18 @@ where
         let this = self.clone();
         request.extensions_mut().insert(Arc::clone(&this.load));
         Box::pin(async move {
+            let Some(_serving) = Serving::start(&this.slot) else {
+                // Evicted between its head and now: it is closing; the client retries.
+                let mut response = text_response(
+                    hyper::StatusCode::SERVICE_UNAVAILABLE,
+                    "this connection was closed for a new client; retry on a new one",
+                );
+                response.headers_mut().insert(
+                    hyper::header::CONNECTION,
+                    hyper::header::HeaderValue::from_static("close"),
+                );
+                return Ok(response);
+            };
             let request = if ws::is_upgrade_request(&request) {
                 if let Err(refusal) = this.slot.upgrade() {
                     let status = hyper::StatusCode::TOO_MANY_REQUESTS;

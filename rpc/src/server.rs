@@ -20,7 +20,8 @@ use crate::access::{require_admin, AccessPolicy};
 use crate::api::{TernAdminApiServer, TernApiServer};
 use crate::backend::{DevMineFailure, NodeBackend, SubmitFailure, MAX_MINER_THREADS};
 use crate::callers::{AllowedCallers, CallerCheckLayer};
-use crate::connections::{ConnectionLimits, Load, Slots};
+use crate::connections::{ConnectionLimits, Load};
+use crate::each_call::EachCall;
 use crate::error::{self, internal, invalid_param};
 use crate::heads::ResumeFrom;
 use crate::json::{
@@ -31,6 +32,7 @@ use crate::listener;
 use crate::metrics::{Measured, RpcMetrics};
 use crate::named_params::NamedParams;
 use crate::net::{NetRpc, TernNetAdminApiServer, TernNetApiServer};
+use crate::slots::Slots;
 use crate::spec::SpecLayer;
 use jsonrpsee::server::middleware::rpc::RpcServiceBuilder;
 
@@ -151,13 +153,20 @@ pub async fn start<B: NodeBackend>(
         .layer(SpecLayer)
         .map_request(move |request| policy.mark(request));
     let metrics = config.metrics.clone().unwrap_or_default();
+    let max_response_bytes = config.max_response_bytes as usize;
+    // Outermost first. The load counts a batch as one call; below it the batch is taken
+    // apart, so each of its calls is measured and has its parameters named.
     let measured = RpcServiceBuilder::new()
+        .layer_fn(|inner| Load { inner })
+        .layer_fn(move |inner| EachCall {
+            inner,
+            max_response_bytes,
+        })
         .layer_fn(move |inner| Measured {
             inner,
             metrics: Arc::clone(&metrics),
         })
-        .layer_fn(|inner| NamedParams { inner })
-        .layer_fn(|inner| Load { inner });
+        .layer_fn(|inner| NamedParams { inner });
     let services = Server::builder()
         .set_config(server_config)
         .set_http_middleware(access)

@@ -1,0 +1,126 @@
+//! Every call of a batch, and every notification, through the per-call middleware.
+//!
+//! jsonrpsee runs a batch's calls inside its own service, beneath every middleware: a
+//! call in a batch was not measured, and a bad parameter in one was not named. A
+//! notification over WebSocket was not run at all (the specification says the server
+//! runs it and answers nothing; over HTTP [`crate::spec`] turns notifications into
+//! calls before jsonrpsee sees them). This layer, above the per-call middleware, takes a
+//! batch apart into its calls, runs each notification as a call whose answer is
+//! dropped, and puts the batch's answer together as jsonrpsee would.
+
+use std::future::Future;
+
+use jsonrpsee::core::middleware::{Batch, BatchEntry, Notification, RpcServiceT};
+use jsonrpsee::server::{BatchResponseBuilder, MethodResponse};
+use jsonrpsee::types::{Id, Request, TwoPointZero};
+
+use crate::api::SUBSCRIPTION_METHODS;
+
+/// See the module doc.
+#[derive(Debug, Clone)]
+pub(crate) struct EachCall<S> {
+    pub(crate) inner: S,
+    /// The largest answer a batch may have (the server's response limit).
+    pub(crate) max_response_bytes: usize,
+}
+
+/// Whether a notification of `method` is run. A subscription started by a notification
+/// would send its items under an id the client never learned: only cost, so not run.
+fn runs_as_notification(method: &str) -> bool {
+    !(SUBSCRIPTION_METHODS.contains(&method) && method.contains("_subscribe"))
+}
+
+async fn run_notification<S>(inner: &S, notification: Notification<'_>)
+where
+    S: RpcServiceT<MethodResponse = MethodResponse>,
+{
+    if !runs_as_notification(&notification.method) {
+        return;
+    }
+    let call = Request {
+        jsonrpc: TwoPointZero,
+        id: Id::Null,
+        method: notification.method,
+        params: notification.params,
+        extensions: notification.extensions,
+    };
+    // The specification: a notification is not answered, whatever its outcome.
+    let _ = inner.call(call).await;
+}
+
+impl<S> RpcServiceT for EachCall<S>
+where
+    S: RpcServiceT<
+            MethodResponse = MethodResponse,
+            BatchResponse = MethodResponse,
+            NotificationResponse = MethodResponse,
+        > + Clone
+        + Send
+        + Sync
+        + 'static,
+{
+    type MethodResponse = MethodResponse;
+    type BatchResponse = MethodResponse;
+    type NotificationResponse = MethodResponse;
+
+    fn call<'a>(&self, request: Request<'a>) -> impl Future<Output = MethodResponse> + Send + 'a {
+        self.inner.call(request)
+    }
+
+    fn batch<'a>(&self, batch: Batch<'a>) -> impl Future<Output = MethodResponse> + Send + 'a {
+        let inner = self.inner.clone();
+        let mut answers = BatchResponseBuilder::new_with_limit(self.max_response_bytes);
+        async move {
+            let mut notified = false;
+            // One after another, as jsonrpsee does: a batch is one call's worth of load.
+            for entry in batch {
+                let answer = match entry {
+                    Ok(BatchEntry::Call(request)) => inner.call(request).await,
+                    Ok(BatchEntry::Notification(notification)) => {
+                        notified = true;
+                        run_notification(&inner, notification).await;
+                        continue;
+                    }
+                    Err(refused) => {
+                        let (error, id) = refused.into_parts();
+                        MethodResponse::error(id, error)
+                    }
+                };
+                if let Err(too_big) = answers.append(answer) {
+                    return too_big;
+                }
+            }
+            if answers.is_empty() && notified {
+                // Notifications alone: nothing to answer.
+                MethodResponse::notification()
+            } else {
+                // An empty batch is answered -32600 by the builder.
+                MethodResponse::from_batch(answers.finish())
+            }
+        }
+    }
+
+    fn notification<'a>(
+        &self,
+        notification: Notification<'a>,
+    ) -> impl Future<Output = MethodResponse> + Send + 'a {
+        let inner = self.inner.clone();
+        async move {
+            run_notification(&inner, notification).await;
+            MethodResponse::notification()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notifications_run_except_subscriptions() {
+        assert!(runs_as_notification("tx_submit"));
+        assert!(runs_as_notification("chain_unsubscribeHeads"));
+        assert!(!runs_as_notification("chain_subscribeHeads"));
+        assert!(!runs_as_notification("tx_subscribeStatus"));
+    }
+}
