@@ -992,9 +992,13 @@ fn ws_frame(payload: &[u8]) -> Vec<u8> {
     let mut frame = vec![0x81];
     match payload.len() {
         len @ 0..=125 => frame.push(0x80 | len as u8),
-        len => {
+        len @ 126..=0xffff => {
             frame.push(0x80 | 126);
             frame.extend_from_slice(&(len as u16).to_be_bytes());
+        }
+        len => {
+            frame.push(0x80 | 127);
+            frame.extend_from_slice(&(len as u64).to_be_bytes());
         }
     }
     frame.extend_from_slice(&[0, 0, 0, 0]);

@@ -1,12 +1,11 @@
-//! Every call of a batch, and every notification, through the per-call middleware.
+//! Every call of a batch through the per-call middleware.
 //!
 //! jsonrpsee runs a batch's calls inside its own service, beneath every middleware: a
-//! call in a batch was not measured, and a bad parameter in one was not named. A
-//! notification over WebSocket was not run at all (the specification says the server
-//! runs it and answers nothing; over HTTP [`crate::spec`] turns notifications into
-//! calls before jsonrpsee sees them). This layer, above the per-call middleware, takes a
-//! batch apart into its calls, runs each notification as a call whose answer is
-//! dropped, and puts the batch's answer together as jsonrpsee would.
+//! call in a batch was not measured, and a bad parameter in one was not named. This
+//! layer, above the per-call middleware, takes a batch apart into its calls and puts the
+//! batch's answer together as jsonrpsee would. Notifications reach it as calls with a
+//! token id ([`crate::spec`] rewrites them on both transports); one that came as a
+//! notification would still be run as the specification says, its answer dropped.
 
 use std::future::Future;
 
@@ -14,7 +13,7 @@ use jsonrpsee::core::middleware::{Batch, BatchEntry, Notification, RpcServiceT};
 use jsonrpsee::server::{BatchResponseBuilder, MethodResponse};
 use jsonrpsee::types::{Id, Request, TwoPointZero};
 
-use crate::api::SUBSCRIPTION_METHODS;
+use crate::spec::{runs_as_notification, Transport};
 
 /// See the module doc.
 #[derive(Debug, Clone)]
@@ -24,17 +23,12 @@ pub(crate) struct EachCall<S> {
     pub(crate) max_response_bytes: usize,
 }
 
-/// Whether a notification of `method` is run. A subscription started by a notification
-/// would send its items under an id the client never learned: only cost, so not run.
-fn runs_as_notification(method: &str) -> bool {
-    !(SUBSCRIPTION_METHODS.contains(&method) && method.contains("_subscribe"))
-}
-
 async fn run_notification<S>(inner: &S, notification: Notification<'_>)
 where
     S: RpcServiceT<MethodResponse = MethodResponse>,
 {
-    if !runs_as_notification(&notification.method) {
+    // Only a WebSocket ever delivered notifications to the middleware.
+    if !runs_as_notification(&notification.method, Transport::WebSocket) {
         return;
     }
     let call = Request {
@@ -109,18 +103,5 @@ where
             run_notification(&inner, notification).await;
             MethodResponse::notification()
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn notifications_run_except_subscriptions() {
-        assert!(runs_as_notification("tx_submit"));
-        assert!(runs_as_notification("chain_unsubscribeHeads"));
-        assert!(!runs_as_notification("chain_subscribeHeads"));
-        assert!(!runs_as_notification("tx_subscribeStatus"));
     }
 }

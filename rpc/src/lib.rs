@@ -10,7 +10,10 @@
 //! | [`callers`] | which web pages may call at all: the `Host` and `Origin` checks |
 //! | [`connections`] | what one client may hold: connection limits, deadlines, calls and answer bytes outstanding, and a socket that makes a non-reader wait |
 //! | `slots` | the open HTTP and WebSocket connections, per address, and which idle one gives up its slot to a new client |
-//! | `listener` | the accept loop under jsonrpsee's service: slots before bytes, body deadlines, backoff when descriptors run out |
+//! | `listener` | the accept loop under the HTTP service: slots before bytes, body deadlines, backoff when descriptors run out |
+//! | `websocket` | the WebSocket transport: each message checked as the specification says, a bound on calls in flight, pings |
+//! | `dispatch` | a WebSocket call to the method it names, with the connection's subscriptions |
+//! | `call_stack` | the per-call middleware, one stack for both transports |
 //! | [`api`] | the API, defined once; jsonrpsee generates server traits and a typed client |
 //! | [`json`] | one JSON type per response, converted from [`tern_core`] types |
 //! | [`error`] | the error codes |
@@ -18,10 +21,10 @@
 //! | [`net`] | the network methods (`net_*`, `node_health`) and their JSON shapes |
 //! | [`heads`] | the resumable stream of tip changes behind `chain_subscribeHeads` |
 //! | [`backend`] | [`backend::NodeBackend`]: what the server needs from the node |
-//! | `each_call` | takes batches apart so each call passes the per-call middleware; runs WebSocket notifications |
+//! | `each_call` | takes batches apart so each call passes the per-call middleware |
 //! | `named_params` | names the parameter behind the decoder's unnamed "Invalid params" |
 //! | [`openrpc`] | the OpenRPC document served by `rpc.discover` |
-//! | `spec` | the JSON-RPC 2.0 rules jsonrpsee does not keep over HTTP: invalid requests, notifications, every valid id |
+//! | `spec` | the JSON-RPC 2.0 rules jsonrpsee does not keep: invalid requests, notifications, every valid id |
 //! | [`server`] | the API over a backend, HTTP and WebSocket on one port, limits |
 //!
 //! ## Conventions
@@ -45,8 +48,10 @@ pub use jsonrpsee;
 pub mod access;
 pub mod api;
 pub mod backend;
+mod call_stack;
 pub mod callers;
 pub mod connections;
+mod dispatch;
 mod each_call;
 pub mod error;
 pub mod heads;
@@ -59,3 +64,4 @@ pub mod openrpc;
 pub mod server;
 mod slots;
 mod spec;
+mod websocket;

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use jsonrpsee::core::{async_trait, to_json_raw_value, RpcResult, SubscriptionResult};
 use jsonrpsee::server::{
-    stop_channel, BatchRequestConfig, Methods, PendingSubscriptionSink, PingConfig, RpcModule,
-    Server, ServerConfig, ServerHandle,
+    stop_channel, BatchRequestConfig, Methods, PendingSubscriptionSink, RpcModule, Server,
+    ServerConfig, ServerHandle,
 };
 use jsonrpsee::types::ErrorObject;
 use jsonrpsee::Extensions;
@@ -19,9 +19,9 @@ use tokio::sync::broadcast::error::RecvError;
 use crate::access::{require_admin, AccessPolicy};
 use crate::api::{TernAdminApiServer, TernApiServer};
 use crate::backend::{DevMineFailure, NodeBackend, SubmitFailure, MAX_MINER_THREADS};
+use crate::call_stack::CallStack;
 use crate::callers::{AllowedCallers, CallerCheckLayer};
-use crate::connections::{ConnectionLimits, Load};
-use crate::each_call::EachCall;
+use crate::connections::ConnectionLimits;
 use crate::error::{self, internal, invalid_param};
 use crate::heads::ResumeFrom;
 use crate::json::{
@@ -29,11 +29,11 @@ use crate::json::{
     MempoolInfo, MinerStatusJson, TransactionJson, TxStatus,
 };
 use crate::listener;
-use crate::metrics::{Measured, RpcMetrics};
-use crate::named_params::NamedParams;
+use crate::metrics::RpcMetrics;
 use crate::net::{NetRpc, TernNetAdminApiServer, TernNetApiServer};
 use crate::slots::Slots;
 use crate::spec::SpecLayer;
+use crate::websocket::{WebSocketLayer, WebSocketLimits};
 use jsonrpsee::server::middleware::rpc::RpcServiceBuilder;
 
 /// The default listening address.
@@ -134,48 +134,49 @@ pub async fn start<B: NodeBackend>(
         tracing::warn!(addr = %config.addr, "the RPC server listens beyond this machine");
     }
     let limits = config.limits;
+    // jsonrpsee serves HTTP only; WebSockets are Tern's own ([`crate::websocket`]).
     let server_config = ServerConfig::builder()
         .max_request_body_size(config.max_request_bytes)
         .max_response_body_size(config.max_response_bytes)
         // The slots are counted by the accept loop; this only must not refuse them.
-        .max_connections(u32::try_from(limits.max_http + limits.max_ws).unwrap_or(u32::MAX))
-        .max_subscriptions_per_connection(config.max_subscriptions)
+        .max_connections(u32::try_from(limits.max_http).unwrap_or(u32::MAX))
         .set_batch_request_config(BatchRequestConfig::Limit(config.max_batch))
-        // Pings keep a quiet subscriber's connection within the idle timeout and end
-        // one whose client is gone.
-        .enable_ws_ping(PingConfig::new().ping_interval(limits.idle_timeout / 3))
+        .http_only()
         .build();
     let policy = AccessPolicy::new(&config);
     let serve_admin = policy.serves_admin();
-    // Foreign pages are refused first, before the admin mark or any method.
+    let methods: Methods = methods(backend, serve_admin).into();
+    let calls = CallStack {
+        metrics: config.metrics.clone().unwrap_or_default(),
+        max_response_bytes: config.max_response_bytes as usize,
+    };
+    let (stop, handle) = stop_channel();
+    let websocket = WebSocketLayer::new(
+        methods.clone(),
+        calls.clone(),
+        WebSocketLimits {
+            max_message_bytes: config.max_request_bytes,
+            max_response_bytes: config.max_response_bytes,
+            max_batch: config.max_batch,
+            max_subscriptions: config.max_subscriptions,
+            ping_interval: limits.idle_timeout / 3,
+            silence_limit: limits.idle_timeout,
+        },
+        stop.clone(),
+    );
+    // Foreign pages are refused first, before the admin mark, any method or a WebSocket.
     let access = tower::ServiceBuilder::new()
         .layer(CallerCheckLayer::new(config.callers.clone()))
         .layer(SpecLayer)
-        .map_request(move |request| policy.mark(request));
-    let metrics = config.metrics.clone().unwrap_or_default();
-    let max_response_bytes = config.max_response_bytes as usize;
-    // Outermost first. The load counts a batch as one call; below it the batch is taken
-    // apart, so each of its calls is measured and has its parameters named.
-    let measured = RpcServiceBuilder::new()
-        .layer_fn(|inner| Load { inner })
-        .layer_fn(move |inner| EachCall {
-            inner,
-            max_response_bytes,
-        })
-        .layer_fn(move |inner| Measured {
-            inner,
-            metrics: Arc::clone(&metrics),
-        })
-        .layer_fn(|inner| NamedParams { inner });
+        .map_request(move |request| policy.mark(request))
+        .layer(websocket);
     let services = Server::builder()
         .set_config(server_config)
         .set_http_middleware(access)
-        .set_rpc_middleware(measured)
+        .set_rpc_middleware(RpcServiceBuilder::new().layer(calls))
         .to_service_builder();
     let listener = tokio::net::TcpListener::bind(config.addr).await?;
     let addr = listener.local_addr()?;
-    let methods: Methods = methods(backend, serve_admin).into();
-    let (stop, handle) = stop_channel();
     let stop_for_services = stop.clone();
     let make_service = move || {
         services

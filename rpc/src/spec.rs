@@ -1,5 +1,5 @@
-//! The JSON-RPC 2.0 rules that jsonrpsee does not keep for HTTP requests, applied to a
-//! whole request body before jsonrpsee sees it, and to its answer after.
+//! The JSON-RPC 2.0 rules that jsonrpsee does not keep, applied to a whole HTTP request
+//! body or WebSocket message before any method sees it, and to its answer after.
 //!
 //! jsonrpsee dropped notifications unexecuted and answered them `null`, dropped requests
 //! whose `id` has a fraction, answered `null` to a forbidden `id` (an object, an array, a
@@ -9,7 +9,7 @@
 //! integer id, the common case, then goes on untouched, answer included; anything else
 //! goes on with a token in place of each `id` (so every valid id, fractions included,
 //! comes back exactly), notifications are executed and their answers dropped, and a body
-//! of notifications alone is answered with nothing (HTTP 204).
+//! of notifications alone is answered with nothing (HTTP 204, or no message).
 
 use std::task::{Context, Poll};
 
@@ -24,6 +24,26 @@ use crate::error::SUBSCRIPTION_NEEDS_WEBSOCKET;
 const PARSE_ERROR: i32 = -32700;
 const INVALID_REQUEST: i32 = -32600;
 const INTERNAL_ERROR: i32 = -32603;
+
+/// Where a request came from: subscriptions live only on a WebSocket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Transport {
+    /// An HTTP POST: one body, one answer.
+    Http,
+    /// One message of a WebSocket connection ([`crate::websocket`]).
+    WebSocket,
+}
+
+/// Whether a notification of `method` is run over `transport`. Over HTTP a subscription
+/// method does nothing; over a WebSocket a subscription started by a notification would
+/// send its items under an id the client never learned: only cost. Neither is run, and a
+/// notification is never answered, so neither is refused either.
+pub(crate) fn runs_as_notification(method: &str, transport: Transport) -> bool {
+    if !SUBSCRIPTION_METHODS.contains(&method) {
+        return true;
+    }
+    transport == Transport::WebSocket && !subscribes(method)
+}
 
 /// What to do with a request body.
 #[derive(Debug, PartialEq)]
@@ -68,8 +88,25 @@ fn invalid(id: Value, why: &str) -> Value {
     error(INVALID_REQUEST, &format!("Invalid request: {why}"), id)
 }
 
-/// Checks one request; the request to forward (with a token id) and its entry.
-fn check(request: Value, token: String) -> (Option<Value>, Entry) {
+/// Whether `method` starts a subscription.
+fn subscribes(method: &str) -> bool {
+    SUBSCRIPTION_METHODS.contains(&method) && method.contains("_subscribe")
+}
+
+/// Whether `id` comes back exactly from jsonrpsee as it is (its ids are strings and
+/// unsigned integers); any other goes through a token.
+fn kept_by_jsonrpsee(id: &Value) -> bool {
+    id.is_string() || id.is_u64()
+}
+
+/// Checks one request (`in_batch`: one of a batch); the request to forward (with a token
+/// id) and its entry.
+fn check(
+    request: Value,
+    token: String,
+    transport: Transport,
+    in_batch: bool,
+) -> (Option<Value>, Entry) {
     let Value::Object(mut object) = request else {
         return (None, Entry::Refused(invalid(Value::Null, "not an object")));
     };
@@ -92,7 +129,22 @@ fn check(request: Value, token: String) -> (Option<Value>, Entry) {
             Entry::Refused(invalid(answer_id, "method must be a string")),
         );
     };
-    if SUBSCRIPTION_METHODS.contains(&method.as_str()) {
+    if id.is_none() && !runs_as_notification(method, transport) {
+        return (None, Entry::Notification);
+    }
+    // jsonrpsee sends a subscription's first answer itself, under the id the method was
+    // called with: a token there would reach the client.
+    if transport == Transport::WebSocket && subscribes(method) {
+        if in_batch {
+            let why = "a subscription cannot be part of a batch: send it alone";
+            return (None, Entry::Refused(invalid(answer_id, why)));
+        }
+        if !id.as_ref().is_some_and(kept_by_jsonrpsee) {
+            let why = "a subscription's id must be a string or a non-negative integer";
+            return (None, Entry::Refused(invalid(answer_id, why)));
+        }
+    }
+    if transport == Transport::Http && SUBSCRIPTION_METHODS.contains(&method.as_str()) {
         let message =
             format!("{method} is a subscription: call it over a WebSocket connection to this port");
         let refused = error(SUBSCRIPTION_NEEDS_WEBSOCKET, &message, answer_id);
@@ -113,8 +165,8 @@ fn check(request: Value, token: String) -> (Option<Value>, Entry) {
     (Some(Value::Object(object)), entry)
 }
 
-/// Reads a request body.
-pub(crate) fn prepare(body: &[u8]) -> Prepared {
+/// Reads a request body that came over `transport`.
+pub(crate) fn prepare(body: &[u8], transport: Transport) -> Prepared {
     let Ok(parsed) = serde_json::from_slice::<Value>(body) else {
         return Prepared::Answered(Some(error(PARSE_ERROR, "Parse error", Value::Null)));
     };
@@ -128,12 +180,12 @@ pub(crate) fn prepare(body: &[u8]) -> Prepared {
     let mut forwarded = Vec::new();
     let mut entries = Vec::new();
     for (n, request) in requests.into_iter().enumerate() {
-        let (forward, entry) = check(request, format!("tern:{n}"));
+        let (forward, entry) = check(request, format!("tern:{n}"), transport, batch);
         forwarded.extend(forward);
         entries.push(entry);
     }
     if let (false, [Entry::Call { id, .. }]) = (batch, entries.as_slice()) {
-        if id.is_string() || id.is_i64() || id.is_u64() {
+        if kept_by_jsonrpsee(id) {
             return Prepared::Unchanged;
         }
     }
@@ -153,6 +205,11 @@ pub(crate) fn prepare(body: &[u8]) -> Prepared {
 }
 
 impl Plan {
+    /// Whether the body was a batch (then what is forwarded is one too).
+    pub(crate) fn is_batch(&self) -> bool {
+        self.batch
+    }
+
     /// Our answer from jsonrpsee's: `None` when it is not JSON-RPC (pass it on as it
     /// is), `Some(None)` when nothing is to be answered.
     pub(crate) fn finish(&self, answer: &[u8]) -> Option<Option<Value>> {
@@ -261,7 +318,7 @@ where
         Box::pin(async move {
             let (parts, body) = request.into_parts();
             let bytes = body.collect().await?.to_bytes();
-            let (body, plan) = match prepare(&bytes) {
+            let (body, plan) = match prepare(&bytes, Transport::Http) {
                 Prepared::Answered(answer) => return Ok(json_response(answer)),
                 Prepared::Unchanged => {
                     let request = HttpRequest::from_parts(parts, HttpBody::from(bytes.to_vec()));
@@ -291,7 +348,7 @@ mod tests {
     use super::*;
 
     fn answered(body: &str) -> Option<Value> {
-        match prepare(body.as_bytes()) {
+        match prepare(body.as_bytes(), Transport::Http) {
             Prepared::Answered(answer) => answer,
             other => panic!("forwarded: {other:?}"),
         }
@@ -337,7 +394,7 @@ mod tests {
             {"foo": "boo"},
             {"jsonrpc": "2.0", "method": "chain_info", "id": "9"}
         ]"#;
-        let Prepared::Forward { body, plan } = prepare(body.as_bytes()) else {
+        let Prepared::Forward { body, plan } = prepare(body.as_bytes(), Transport::Http) else {
             panic!("nothing forwarded");
         };
         let forwarded: Value = serde_json::from_slice(&body).unwrap();
@@ -355,7 +412,7 @@ mod tests {
         assert_eq!(finished[2]["id"], json!("9"));
 
         let only = r#"[{"jsonrpc": "2.0", "method": "a"}, {"jsonrpc": "2.0", "method": "b"}]"#;
-        let Prepared::Forward { plan, .. } = prepare(only.as_bytes()) else {
+        let Prepared::Forward { plan, .. } = prepare(only.as_bytes(), Transport::Http) else {
             panic!("notifications are run");
         };
         let answer = json!([{"jsonrpc": "2.0", "result": 1, "id": "tern:0"}]);
@@ -368,13 +425,20 @@ mod tests {
             r#"{"jsonrpc": "2.0", "method": "chain_info", "id": 1}"#,
             r#"{"jsonrpc": "2.0", "method": "chain_info", "params": [], "id": "a"}"#,
         ] {
-            assert_eq!(prepare(body.as_bytes()), Prepared::Unchanged, "{body}");
+            assert_eq!(
+                prepare(body.as_bytes(), Transport::WebSocket),
+                Prepared::Unchanged,
+                "{body}"
+            );
         }
-        let fraction = r#"{"jsonrpc": "2.0", "method": "chain_info", "id": 1.5}"#;
-        assert!(matches!(
-            prepare(fraction.as_bytes()),
-            Prepared::Forward { .. }
-        ));
+        // jsonrpsee's ids are unsigned: it took a negative one for a notification.
+        for odd in ["1.5", "-5"] {
+            let body = format!(r#"{{"jsonrpc": "2.0", "method": "chain_info", "id": {odd}}}"#);
+            assert!(matches!(
+                prepare(body.as_bytes(), Transport::Http),
+                Prepared::Forward { .. }
+            ));
+        }
     }
 
     #[test]
@@ -387,5 +451,59 @@ mod tests {
             .unwrap()
             .contains("WebSocket"));
         assert_eq!(answer["id"], 1);
+        // Over a WebSocket it goes on to the method.
+        assert_eq!(
+            prepare(body.as_bytes(), Transport::WebSocket),
+            Prepared::Unchanged
+        );
+    }
+
+    #[test]
+    fn a_subscription_over_a_websocket_is_alone_and_keeps_its_id() {
+        let alone =
+            r#"{"jsonrpc": "2.0", "method": "tx_subscribeStatus", "params": ["00"], "id": 7}"#;
+        assert_eq!(
+            prepare(alone.as_bytes(), Transport::WebSocket),
+            Prepared::Unchanged
+        );
+        for id in ["1.5", "-1", "null"] {
+            let body =
+                format!(r#"{{"jsonrpc": "2.0", "method": "chain_subscribeHeads", "id": {id}}}"#);
+            let Prepared::Answered(Some(answer)) = prepare(body.as_bytes(), Transport::WebSocket)
+            else {
+                panic!("{body} went on");
+            };
+            assert_eq!(code(&answer), -32600, "{body}");
+        }
+        let batch = format!("[{alone}]");
+        let Prepared::Answered(Some(answer)) = prepare(batch.as_bytes(), Transport::WebSocket)
+        else {
+            panic!("a subscription in a batch went on");
+        };
+        assert_eq!(code(&answer[0]), -32600);
+    }
+
+    #[test]
+    fn a_subscription_notification_is_not_run_and_not_answered() {
+        for transport in [Transport::Http, Transport::WebSocket] {
+            for method in ["chain_subscribeHeads", "tx_subscribeStatus"] {
+                let body = format!(r#"{{"jsonrpc": "2.0", "method": "{method}"}}"#);
+                assert_eq!(
+                    prepare(body.as_bytes(), transport),
+                    Prepared::Answered(None)
+                );
+            }
+        }
+        let unsubscribe =
+            r#"{"jsonrpc": "2.0", "method": "chain_unsubscribeHeads", "params": [1]}"#;
+        assert_eq!(
+            prepare(unsubscribe.as_bytes(), Transport::Http),
+            Prepared::Answered(None)
+        );
+        assert!(matches!(
+            prepare(unsubscribe.as_bytes(), Transport::WebSocket),
+            Prepared::Forward { .. }
+        ));
+        assert!(runs_as_notification("tx_submit", Transport::Http));
     }
 }

@@ -107,6 +107,12 @@ async fn over_a_websocket_the_specifications_examples_get_its_answers() {
     assert_eq!(answer["id"], 4, "a notification was answered: {answer}");
     assert_eq!(answer["result"]["count"], 1);
 
+    // A request object that is not valid: -32600, as over HTTP.
+    let answer = ws
+        .call(r#"{"jsonrpc": "2.0", "method": 1, "params": "bar"}"#)
+        .await;
+    assert_eq!((code(&answer), &answer["id"]), (-32600, &Value::Null));
+
     // A method that does not exist; invalid JSON; a batch that is invalid JSON.
     let answer = ws
         .call(r#"{"jsonrpc": "2.0", "method": "foobar", "id": "1"}"#)
@@ -170,6 +176,117 @@ async fn over_a_websocket_the_specifications_examples_get_its_answers() {
         .call(r#"{"jsonrpc": "2.0", "method": "chain_info", "id": 12}"#)
         .await;
     assert_eq!(answer["id"], 12, "a batch of notifications was answered");
+}
+
+/// jsonrpsee's WebSocket transport parsed each message before any middleware: an `id`
+/// that is an object or a fraction made a request a notification (run, never answered),
+/// and JSON that is not a request object was -32700. Now a message gets the answer the
+/// same body gets over HTTP, whatever it is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_gets_the_answer_its_body_gets_over_http() {
+    let node = node("dev", false).await;
+    let mut ws = RawWs::open(node.rpc_addr).await;
+    let call = |id: &str| {
+        format!(
+            r#"{{"jsonrpc": "2.0", "method": "chain_getBlockHash", "params": [0], "id": {id}}}"#
+        )
+    };
+    let mut bodies = vec![
+        r#"{"jsonrpc": "2.0", "method": 1, "params": "bar"}"#.to_owned(),
+        r#""a string""#.to_owned(),
+        "null".to_owned(),
+        "1".to_owned(),
+        r#"{"jsonrpc": "1.0", "method": "chain_info", "id": 1}"#.to_owned(),
+        r#"{"jsonrpc": "2.0", "method": "chain_getBlockHash", "params": "0", "id": 1}"#.to_owned(),
+        r#"{"jsonrpc": "2.0", "method": "chain_getBlockHash", "params": 0, "id": 1}"#.to_owned(),
+        format!("[{}, {}]", call("1.5"), call("{}")),
+    ];
+    for id in [
+        "1.5",
+        "-5",
+        "null",
+        "{\"a\": 1}",
+        "[1]",
+        "true",
+        "\"x\"",
+        "18446744073709551615",
+    ] {
+        bodies.push(call(id));
+    }
+    for body in &bodies {
+        let (_, over_http) = post(node.rpc_addr, body).await;
+        let over_ws = ws.call(body).await;
+        assert_eq!(over_ws, over_http, "{body}");
+    }
+    // Every valid id comes back exactly.
+    assert_eq!(ws.call(&call("1.5")).await["id"], json!(1.5));
+    assert_eq!(ws.call(&call("-5")).await["id"], json!(-5));
+    assert_eq!(code(&ws.call(&call("true")).await), -32600);
+}
+
+/// A subscription's first answer is sent by jsonrpsee under the id it was called with, so
+/// over a WebSocket it is called alone and with an id jsonrpsee keeps; any other way is
+/// refused with the reason, and the connection goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscription_is_called_alone_with_an_id_that_comes_back() {
+    let node = node("dev", true).await;
+    let mut ws = RawWs::open(node.rpc_addr).await;
+    for body in [
+        r#"{"jsonrpc": "2.0", "method": "chain_subscribeHeads", "id": 1.5}"#,
+        r#"{"jsonrpc": "2.0", "method": "chain_subscribeHeads", "id": null}"#,
+    ] {
+        let answer = ws.call(body).await;
+        assert_eq!(code(&answer), -32600, "{answer}");
+        assert!(
+            answer["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("subscription's id"),
+            "{answer}"
+        );
+    }
+    let answers = ws
+        .call(r#"[{"jsonrpc": "2.0", "method": "chain_subscribeHeads", "id": "a"}]"#)
+        .await;
+    assert_eq!(code(&answers[0]), -32600, "{answers}");
+    // A notification of one starts nothing, and is not answered.
+    ws.send(r#"{"jsonrpc": "2.0", "method": "chain_subscribeHeads"}"#)
+        .await;
+
+    let answer = ws
+        .call(r#"{"jsonrpc": "2.0", "method": "chain_subscribeHeads", "id": "heads"}"#)
+        .await;
+    assert_eq!(answer["id"], "heads", "{answer}");
+    let subscription = answer["result"].clone();
+    let reward = address(&node, &dev_secret_key(9));
+    node.client.dev_mine(1, Some(reward)).await.unwrap();
+    // Exactly one subscription sends: the one called with an id.
+    let item = ws.next().await;
+    assert_eq!(item["method"], "chain_head", "{item}");
+    assert_eq!(item["params"]["subscription"], subscription, "{item}");
+    assert_eq!(item["params"]["result"]["header"]["height"], 1, "{item}");
+    let answer = ws
+        .call(r#"{"jsonrpc": "2.0", "method": "chain_info", "id": 2}"#)
+        .await;
+    assert_eq!(answer["id"], 2, "a second item arrived: {answer}");
+}
+
+/// A message over the size limit is refused with -32007 and the connection goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_over_the_limit_is_refused_and_the_connection_goes_on() {
+    let node = node("dev", false).await;
+    let mut ws = RawWs::open(node.rpc_addr).await;
+    let limit = tern_rpc::server::RpcConfig::default().max_request_bytes as usize;
+    let padding = "x".repeat(limit);
+    let body = format!(
+        r#"{{"jsonrpc": "2.0", "method": "chain_info", "params": ["{padding}"], "id": 1}}"#
+    );
+    let answer = ws.call(&body).await;
+    assert_eq!(code(&answer), -32007, "{answer}");
+    let answer = ws
+        .call(r#"{"jsonrpc": "2.0", "method": "chain_info", "id": 2}"#)
+        .await;
+    assert_eq!(answer["id"], 2, "{answer}");
 }
 
 /// A bad parameter inside a batch is named as it is in a single call, over HTTP and over

@@ -1,0 +1,126 @@
+//! The innermost RPC service of a WebSocket connection: a call to the method it names.
+//!
+//! jsonrpsee's own service for this (`RpcService`) cannot be built outside jsonrpsee, so
+//! [`crate::websocket`] uses this one, made of jsonrpsee's public parts: the registered
+//! [`Methods`], the connection's [`MethodSink`] for subscription items, and its
+//! [`BoundedSubscriptions`]. It does what jsonrpsee's does, method for method.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use jsonrpsee::core::middleware::{Batch, BatchEntry, Notification, RpcServiceT};
+use jsonrpsee::core::traits::IdProvider;
+use jsonrpsee::server::{
+    BatchResponseBuilder, BoundedSubscriptions, ConnectionId, MethodCallback, MethodResponse,
+    MethodSink, Methods, SubscriptionState,
+};
+use jsonrpsee::types::error::{reject_too_many_subscriptions, ErrorCode};
+use jsonrpsee::types::{ErrorObject, Params, Request};
+
+/// See the module doc.
+#[derive(Clone)]
+pub(crate) struct Dispatch {
+    pub(crate) methods: Methods,
+    pub(crate) conn_id: ConnectionId,
+    pub(crate) max_response_bytes: usize,
+    pub(crate) subscriptions: BoundedSubscriptions,
+    pub(crate) sink: MethodSink,
+    pub(crate) id_provider: Arc<dyn IdProvider>,
+}
+
+impl Dispatch {
+    async fn run(self, request: Request<'_>) -> MethodResponse {
+        let Request {
+            id,
+            method,
+            params,
+            extensions,
+            ..
+        } = request;
+        let params = Params::new(params.as_ref().map(|raw| raw.get()));
+        let Some((_, callback)) = self.methods.method_with_name(&method) else {
+            return MethodResponse::error(id, ErrorObject::from(ErrorCode::MethodNotFound))
+                .with_extensions(extensions);
+        };
+        match callback {
+            MethodCallback::Sync(callback) => {
+                callback(id, params, self.max_response_bytes, extensions)
+            }
+            MethodCallback::Async(callback) => {
+                let answer = callback(
+                    id.into_owned(),
+                    params.into_owned(),
+                    self.conn_id,
+                    self.max_response_bytes,
+                    extensions,
+                );
+                answer.await
+            }
+            MethodCallback::Subscription(callback) => {
+                let Some(permit) = self.subscriptions.acquire() else {
+                    let refusal = reject_too_many_subscriptions(self.subscriptions.max());
+                    return MethodResponse::error(id, refusal).with_extensions(extensions);
+                };
+                let state = SubscriptionState {
+                    conn_id: self.conn_id,
+                    id_provider: &*self.id_provider,
+                    subscription_permit: permit,
+                };
+                callback(id, params, self.sink.clone(), state, extensions).await
+            }
+            // Unsubscribing is never limited.
+            MethodCallback::Unsubscription(callback) => callback(
+                id,
+                params,
+                self.conn_id,
+                self.max_response_bytes,
+                extensions,
+            ),
+        }
+    }
+}
+
+impl RpcServiceT for Dispatch {
+    type MethodResponse = MethodResponse;
+    type BatchResponse = MethodResponse;
+    type NotificationResponse = MethodResponse;
+
+    fn call<'a>(&self, request: Request<'a>) -> impl Future<Output = MethodResponse> + Send + 'a {
+        self.clone().run(request)
+    }
+
+    /// As jsonrpsee's: the calls one after another, notifications not run. In the node
+    /// no batch and no notification reaches here ([`crate::each_call`] takes batches
+    /// apart above, and [`crate::spec`] turns notifications into calls).
+    fn batch<'a>(&self, batch: Batch<'a>) -> impl Future<Output = MethodResponse> + Send + 'a {
+        let this = self.clone();
+        let mut answers = BatchResponseBuilder::new_with_limit(self.max_response_bytes);
+        async move {
+            for entry in batch {
+                let answer = match entry {
+                    Ok(BatchEntry::Call(request)) => this.clone().run(request).await,
+                    Ok(BatchEntry::Notification(_)) => continue,
+                    Err(refused) => {
+                        let (error, id) = refused.into_parts();
+                        MethodResponse::error(id, error)
+                    }
+                };
+                if let Err(too_big) = answers.append(answer) {
+                    return too_big;
+                }
+            }
+            if answers.is_empty() {
+                MethodResponse::notification()
+            } else {
+                MethodResponse::from_batch(answers.finish())
+            }
+        }
+    }
+
+    fn notification<'a>(
+        &self,
+        notification: Notification<'a>,
+    ) -> impl Future<Output = MethodResponse> + Send + 'a {
+        std::future::ready(MethodResponse::notification().with_extensions(notification.extensions))
+    }
+}
