@@ -10,8 +10,12 @@
 
 mod support;
 
+#[path = "rpc/connections.rs"]
+mod connections;
 #[path = "rpc/eviction.rs"]
 mod eviction;
+#[path = "rpc/raw.rs"]
+mod raw;
 #[path = "rpc/websocket.rs"]
 mod websocket;
 
@@ -28,6 +32,8 @@ use tern_node::service::{Node, NodeConfig};
 use tern_rpc::api::{TernAdminApiClient, TernApiClient};
 use tern_rpc::json::{BlockId, BlockTransactions, TxStatus};
 use tern_rpc::server::RpcConfig;
+
+use raw::*;
 
 struct TestNode {
     client: HttpClient,
@@ -420,29 +426,6 @@ async fn miner_start_takes_exactly_the_thread_counts_the_cli_takes() {
     assert!(!node.client.miner_stop().await.unwrap().running);
 }
 
-/// A WebSocket handshake as a browser sends it, from a page at `origin`.
-fn handshake(addr: std::net::SocketAddr, host: &str, origin: &str) -> String {
-    format!(
-        "GET / HTTP/1.1\r\nHost: {host}\r\nOrigin: {origin}\r\nUpgrade: websocket\r\n\
-         Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
-         Sec-WebSocket-Version: 13\r\n\r\n"
-    )
-    .replace("{addr}", &addr.to_string())
-}
-
-/// A WebSocket client whose handshake carries `origin`, as a browser's does.
-async fn ws_from(
-    node: &TestNode,
-    origin: &str,
-) -> Result<jsonrpsee::ws_client::WsClient, ClientError> {
-    let mut headers = jsonrpsee::http_client::HeaderMap::new();
-    headers.insert("origin", origin.parse().unwrap());
-    jsonrpsee::ws_client::WsClientBuilder::default()
-        .set_headers(headers)
-        .build(format!("ws://{}", node.rpc_addr))
-        .await
-}
-
 /// With `--rpc-admin` on loopback, as the testnet and the docs run it, a page in the
 /// developer's browser could mine, ban peers and start miners: a WebSocket from a foreign
 /// origin, or a request under a rebound host name, was served. Both are refused before
@@ -524,30 +507,6 @@ async fn an_operator_allows_more_hosts_and_origins() {
     assert!(ws_from(&node, "https://other.example").await.is_err());
 }
 
-/// Sends raw bytes as an HTTP POST and returns the response body.
-async fn raw_post(addr: std::net::SocketAddr, body: &str) -> String {
-    let request = format!(
-        "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    raw_http(addr, &request).await
-}
-
-/// Sends `request` as it is and returns what the server answers until it closes (or for
-/// at most five seconds, for a handshake the server keeps open).
-async fn raw_http(addr: std::net::SocketAddr, request: &str) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = Vec::new();
-    let _ = tokio::time::timeout(
-        std::time::Duration::from_secs(5),
-        stream.read_to_end(&mut response),
-    )
-    .await;
-    String::from_utf8_lossy(&response).into_owned()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn protocol_errors_get_their_json_rpc_codes() {
     let node = node("dev", false).await;
@@ -573,23 +532,6 @@ async fn protocol_errors_get_their_json_rpc_codes() {
     )
     .await;
     assert!(ok.contains("\"genesisHash\""), "{ok}");
-}
-
-/// An HTTP POST of `body`: the status and the body parsed as JSON (`Null` when empty).
-async fn post(addr: std::net::SocketAddr, body: &str) -> (u16, serde_json::Value) {
-    let response = raw_post(addr, body).await;
-    let status = response
-        .split_whitespace()
-        .nth(1)
-        .and_then(|code| code.parse().ok())
-        .unwrap_or(0);
-    let body = response.split_once("\r\n\r\n").map_or("", |(_, body)| body);
-    let json = if body.is_empty() {
-        serde_json::Value::Null
-    } else {
-        serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {response}"))
-    };
-    (status, json)
 }
 
 /// Every example of the JSON-RPC 2.0 specification's section 7, against a real node, with
@@ -960,318 +902,6 @@ async fn network_methods_over_rpc() {
     let (status, _, _) = code(public.client.net_bans().await.unwrap_err());
     assert_eq!(status, 1005);
     public.client.net_info().await.unwrap();
-}
-
-/// A TCP connection to `addr` from the loopback address `from` (127.0.0.x), so that
-/// one test can be several clients as the per-address limit sees them.
-async fn connect_from(from: [u8; 4], addr: std::net::SocketAddr) -> tokio::net::TcpStream {
-    let socket = tokio::net::TcpSocket::new_v4().unwrap();
-    socket.bind(std::net::SocketAddr::from((from, 0))).unwrap();
-    socket.connect(addr).await.unwrap()
-}
-
-/// Opens a WebSocket on `stream` with a raw handshake; the server's status line.
-async fn ws_handshake(stream: &mut tokio::net::TcpStream, addr: std::net::SocketAddr) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let request = handshake(addr, &addr.to_string(), &format!("http://{addr}"));
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        if stream.read(&mut byte).await.unwrap_or(0) == 0 {
-            break;
-        }
-        head.push(byte[0]);
-    }
-    let head = String::from_utf8_lossy(&head).into_owned();
-    head.lines().next().unwrap_or_default().to_owned()
-}
-
-/// One masked client text frame (mask key zero, as the protocol allows).
-fn ws_frame(payload: &[u8]) -> Vec<u8> {
-    let mut frame = vec![0x81];
-    match payload.len() {
-        len @ 0..=125 => frame.push(0x80 | len as u8),
-        len @ 126..=0xffff => {
-            frame.push(0x80 | 126);
-            frame.extend_from_slice(&(len as u16).to_be_bytes());
-        }
-        len => {
-            frame.push(0x80 | 127);
-            frame.extend_from_slice(&(len as u64).to_be_bytes());
-        }
-    }
-    frame.extend_from_slice(&[0, 0, 0, 0]);
-    frame.extend_from_slice(payload);
-    frame
-}
-
-/// The resident memory of process `pid`, in bytes.
-fn resident_bytes(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
-    let kib: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
-    kib * 1024
-}
-
-/// A WebSocket client that sends `rpc.discover` as fast as it can and never reads grew
-/// the node from 22 MB to 2 GB and slowed `dev_mine` to 41 s: jsonrpsee read on and
-/// started a task per message. Now the node stops reading a client it cannot write to,
-/// so the flood stops at the client's own socket (the write timeout that then ends the
-/// connection is tested on the socket wrapper itself).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_client_that_pipelines_and_never_reads_is_held_at_its_socket() {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let dir = tempfile::tempdir().unwrap();
-    let node = support::NodeProcess::start(&dir.path().join("node"), &[], true);
-    assert!(
-        node.wait_for_height(0, std::time::Duration::from_secs(30))
-            .await
-    );
-    let addr = node.rpc_addr;
-    let pid = node.child.id();
-    let before = resident_bytes(pid);
-
-    let mut flood = connect_from([127, 0, 0, 2], addr).await;
-    assert_eq!(
-        ws_handshake(&mut flood, addr).await,
-        "HTTP/1.1 101 Switching Protocols"
-    );
-    let frame = ws_frame(br#"{"jsonrpc":"2.0","id":1,"method":"rpc.discover"}"#);
-    let mut sent = 0usize;
-    // Sends until a write has waited a second: the node has stopped reading.
-    let held = loop {
-        match tokio::time::timeout(std::time::Duration::from_secs(1), flood.write_all(&frame)).await
-        {
-            Ok(Ok(())) => sent += 1,
-            Ok(Err(_)) => break false,
-            Err(_) => break true,
-        }
-        assert!(sent < 10_000_000, "the node never stopped reading");
-    };
-    assert!(
-        held,
-        "the connection failed instead of holding after {sent} calls"
-    );
-
-    // Meanwhile everyone else is served, and the node still mines.
-    let reward = "tdev1du06gkyu77jv6nhv5uws956q5spy4s73jjn63jjhtmq3c39jp8csc3daec";
-    let started = std::time::Instant::now();
-    assert_eq!(
-        node.rpc
-            .dev_mine(5, Some(reward.into()))
-            .await
-            .unwrap()
-            .len(),
-        5
-    );
-    let mined_in = started.elapsed();
-    let grown = resident_bytes(pid).saturating_sub(before);
-    eprintln!(
-        "held after {sent} calls; grew {} MiB; dev_mine(5) took {mined_in:?}",
-        grown >> 20
-    );
-    assert!(grown < 256 << 20, "the node grew {} MiB", grown >> 20);
-
-    // Reading again lets it go on: held, not broken.
-    let mut answer = [0u8; 2];
-    flood.read_exact(&mut answer).await.unwrap();
-    // A text frame (an answer) or a ping (0x89), which the node sends every 20 s.
-    assert!([0x81, 0x89].contains(&answer[0]), "frame {:#x}", answer[0]);
-}
-
-/// 100 idle WebSockets used to take every connection slot, so every HTTP client got 429;
-/// bodies sent a byte a second held slots for as long as they trickled. Now HTTP and
-/// WebSocket slots are apart, each address has its share, and a body has a deadline: a
-/// client that holds connections holds its own slots, not the others'.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn idle_and_slow_connections_cost_their_sender_not_other_clients() {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let limits = tern_rpc::connections::ConnectionLimits {
-        request_deadline: std::time::Duration::from_secs(1),
-        ..Default::default()
-    };
-    let node = node_with(
-        "dev",
-        RpcConfig {
-            limits,
-            ..RpcConfig::default()
-        },
-    )
-    .await;
-    let addr = node.rpc_addr;
-
-    // One address fills its share with idle WebSockets, another fills the rest.
-    let mut idle = Vec::new();
-    for _ in 0..limits.max_per_ip {
-        let mut stream = connect_from([127, 0, 0, 2], addr).await;
-        assert_eq!(
-            ws_handshake(&mut stream, addr).await,
-            "HTTP/1.1 101 Switching Protocols"
-        );
-        idle.push(stream);
-    }
-    let mut refused = connect_from([127, 0, 0, 2], addr).await;
-    let mut answer = String::new();
-    refused.read_to_string(&mut answer).await.unwrap();
-    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
-    assert!(
-        answer.contains("127.0.0.2 holds 64 connections"),
-        "{answer}"
-    );
-    for _ in limits.max_per_ip..limits.max_ws {
-        let mut stream = connect_from([127, 0, 0, 3], addr).await;
-        assert_eq!(
-            ws_handshake(&mut stream, addr).await,
-            "HTTP/1.1 101 Switching Protocols"
-        );
-        idle.push(stream);
-    }
-    let mut one_more = connect_from([127, 0, 0, 4], addr).await;
-    let status = ws_handshake(&mut one_more, addr).await;
-    assert_eq!(status, "HTTP/1.1 429 Too Many Requests");
-
-    // Bodies that trickle: each is answered 408 at the deadline.
-    let mut slow = Vec::new();
-    for _ in 0..20 {
-        let mut stream = connect_from([127, 0, 0, 5], addr).await;
-        let head = format!(
-            "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
-             Content-Length: 100\r\n\r\n{{"
-        );
-        stream.write_all(head.as_bytes()).await.unwrap();
-        slow.push(stream);
-    }
-
-    // Every other client is served meanwhile, over HTTP and over WebSocket.
-    assert!(node.client.chain_info().await.is_ok());
-    let ws = jsonrpsee::ws_client::WsClientBuilder::default()
-        .build(format!("ws://{addr}"))
-        .await;
-    assert!(
-        ws.is_err(),
-        "the WebSocket slots are full, so this one is refused"
-    );
-    for mut stream in slow {
-        let mut answer = String::new();
-        let read = tokio::time::timeout(
-            std::time::Duration::from_secs(10),
-            stream.read_to_string(&mut answer),
-        )
-        .await;
-        assert!(read.is_ok(), "a trickling body kept its slot");
-        assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
-    }
-    drop(idle);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    let ws = loop {
-        match jsonrpsee::ws_client::WsClientBuilder::default()
-            .build(format!("ws://{addr}"))
-            .await
-        {
-            Ok(ws) => break ws,
-            Err(_) if std::time::Instant::now() < deadline => {
-                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-            }
-            Err(error) => panic!("the WebSocket slots were never freed: {error}"),
-        }
-    };
-    assert!(ws.chain_info().await.is_ok());
-}
-
-/// The soft and hard open-file limits of process `pid`.
-fn open_file_limits(pid: u32) -> (u64, u64) {
-    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
-    let line = limits
-        .lines()
-        .find(|l| l.starts_with("Max open files"))
-        .unwrap();
-    let numbers: Vec<u64> = line
-        .split_whitespace()
-        .filter_map(|word| word.parse().ok())
-        .collect();
-    (numbers[0], numbers[1])
-}
-
-/// Under a soft limit of 1,024 open files, 1,000 idle keep-alive connections used to
-/// exhaust the node's descriptors: new clients timed out, the accept loop spun, and
-/// `dev_mine` failed. Now the node raises its soft limit to the hard one, fits its slots
-/// into it, and one address's 1,000 connections cost that address alone.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_thousand_connections_from_one_client_leave_the_node_serving_others() {
-    let dir = tempfile::tempdir().unwrap();
-    let node = support::NodeProcess::launch(
-        &dir.path().join("node"),
-        &support::Launch {
-            admin: true,
-            open_files: Some((256, 1_024)),
-            ..support::Launch::default()
-        },
-    );
-    assert!(
-        node.wait_for_height(0, std::time::Duration::from_secs(30))
-            .await
-    );
-    let pid = node.child.id();
-    assert_eq!(
-        open_file_limits(pid),
-        (1_024, 1_024),
-        "the soft limit was not raised"
-    );
-    let addr = node.rpc_addr;
-
-    // A connection the node refused answers 503, one it evicted for a newer one is
-    // closed; only the ones it still holds stay silent. Opened in rounds so the client
-    // never holds more descriptors than one round plus the share.
-    let mut held: Vec<tokio::net::TcpStream> = Vec::new();
-    for _ in 0..20 {
-        for _ in 0..50 {
-            held.push(connect_from([127, 0, 0, 2], addr).await);
-        }
-        held = still_open(held).await;
-    }
-    let held = still_open(held).await;
-    assert_eq!(held.len(), 64, "one address holds its share, no more");
-    let reward = "tdev1du06gkyu77jv6nhv5uws956q5spy4s73jjn63jjhtmq3c39jp8csc3daec";
-    assert_eq!(
-        node.rpc
-            .dev_mine(3, Some(reward.into()))
-            .await
-            .unwrap()
-            .len(),
-        3
-    );
-    assert!(node.rpc.chain_info().await.is_ok());
-    let open = std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .unwrap()
-        .count();
-    assert!(open < 1_024 / 2, "{open} descriptors open");
-}
-
-/// The streams the node neither refused (503) nor closed within a moment.
-async fn still_open(streams: Vec<tokio::net::TcpStream>) -> Vec<tokio::net::TcpStream> {
-    use tokio::io::AsyncReadExt;
-    let checks = streams.into_iter().map(|mut stream| async move {
-        let mut first = [0u8; 12];
-        match tokio::time::timeout(
-            std::time::Duration::from_millis(300),
-            stream.read(&mut first),
-        )
-        .await
-        {
-            Err(_) => Some(stream),
-            Ok(Ok(0) | Err(_)) => None,
-            Ok(Ok(_)) => {
-                assert!(first.starts_with(b"HTTP/1.1 503"), "{first:?}");
-                None
-            }
-        }
-    });
-    futures_util::future::join_all(checks)
-        .await
-        .into_iter()
-        .flatten()
-        .collect()
 }
 
 /// Random JSON for a parameter: every type, the boundaries of numbers, and strings shaped
