@@ -8,14 +8,16 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use jsonrpsee::core::middleware::{Batch, BatchEntry, Notification, RpcServiceT};
+use jsonrpsee::core::middleware::{Batch, Notification, RpcServiceT};
 use jsonrpsee::core::traits::IdProvider;
 use jsonrpsee::server::{
-    BatchResponseBuilder, BoundedSubscriptions, ConnectionId, MethodCallback, MethodResponse,
-    MethodSink, Methods, SubscriptionState,
+    BoundedSubscriptions, ConnectionId, MethodCallback, MethodResponse, MethodSink, Methods,
+    SubscriptionState,
 };
 use jsonrpsee::types::error::{reject_too_many_subscriptions, ErrorCode};
 use jsonrpsee::types::{ErrorObject, Params, Request};
+
+use crate::each_call::{answer_each, run_notification};
 
 /// See the module doc.
 #[derive(Clone)]
@@ -89,38 +91,21 @@ impl RpcServiceT for Dispatch {
         self.clone().run(request)
     }
 
-    /// As jsonrpsee's: the calls one after another, notifications not run. In the node
-    /// no batch and no notification reaches here ([`crate::each_call`] takes batches
-    /// apart above, and [`crate::spec`] turns notifications into calls).
+    /// In the node no batch and no notification reaches here ([`crate::each_call`]
+    /// takes batches apart above, [`crate::spec`] turns notifications into calls); one
+    /// that did is answered as the specification says all the same.
     fn batch<'a>(&self, batch: Batch<'a>) -> impl Future<Output = MethodResponse> + Send + 'a {
-        let this = self.clone();
-        let mut answers = BatchResponseBuilder::new_with_limit(self.max_response_bytes);
-        async move {
-            for entry in batch {
-                let answer = match entry {
-                    Ok(BatchEntry::Call(request)) => this.clone().run(request).await,
-                    Ok(BatchEntry::Notification(_)) => continue,
-                    Err(refused) => {
-                        let (error, id) = refused.into_parts();
-                        MethodResponse::error(id, error)
-                    }
-                };
-                if let Err(too_big) = answers.append(answer) {
-                    return too_big;
-                }
-            }
-            if answers.is_empty() {
-                MethodResponse::notification()
-            } else {
-                MethodResponse::from_batch(answers.finish())
-            }
-        }
+        answer_each(self.clone(), batch, self.max_response_bytes)
     }
 
     fn notification<'a>(
         &self,
         notification: Notification<'a>,
     ) -> impl Future<Output = MethodResponse> + Send + 'a {
-        std::future::ready(MethodResponse::notification().with_extensions(notification.extensions))
+        let this = self.clone();
+        async move {
+            run_notification(&this, notification).await;
+            MethodResponse::notification()
+        }
     }
 }

@@ -23,7 +23,8 @@ pub(crate) struct EachCall<S> {
     pub(crate) max_response_bytes: usize,
 }
 
-async fn run_notification<S>(inner: &S, notification: Notification<'_>)
+/// Runs a notification as a call and drops its answer (subscriptions are not started).
+pub(crate) async fn run_notification<S>(inner: &S, notification: Notification<'_>)
 where
     S: RpcServiceT<MethodResponse = MethodResponse>,
 {
@@ -40,6 +41,45 @@ where
     };
     // The specification: a notification is not answered, whatever its outcome.
     let _ = inner.call(call).await;
+}
+
+/// A batch's answer, its calls run through `inner` one after another (a batch is one
+/// call's worth of load), its notifications run and not answered, as the specification
+/// says; at most `max_response_bytes` of answer.
+pub(crate) async fn answer_each<S>(
+    inner: S,
+    batch: Batch<'_>,
+    max_response_bytes: usize,
+) -> MethodResponse
+where
+    S: RpcServiceT<MethodResponse = MethodResponse>,
+{
+    let mut answers = BatchResponseBuilder::new_with_limit(max_response_bytes);
+    let mut notified = false;
+    for entry in batch {
+        let answer = match entry {
+            Ok(BatchEntry::Call(request)) => inner.call(request).await,
+            Ok(BatchEntry::Notification(notification)) => {
+                notified = true;
+                run_notification(&inner, notification).await;
+                continue;
+            }
+            Err(refused) => {
+                let (error, id) = refused.into_parts();
+                MethodResponse::error(id, error)
+            }
+        };
+        if let Err(too_big) = answers.append(answer) {
+            return too_big;
+        }
+    }
+    if answers.is_empty() && notified {
+        // Notifications alone: nothing to answer.
+        MethodResponse::notification()
+    } else {
+        // An empty batch is answered -32600 by the builder.
+        MethodResponse::from_batch(answers.finish())
+    }
 }
 
 impl<S> RpcServiceT for EachCall<S>
@@ -62,36 +102,7 @@ where
     }
 
     fn batch<'a>(&self, batch: Batch<'a>) -> impl Future<Output = MethodResponse> + Send + 'a {
-        let inner = self.inner.clone();
-        let mut answers = BatchResponseBuilder::new_with_limit(self.max_response_bytes);
-        async move {
-            let mut notified = false;
-            // One after another, as jsonrpsee does: a batch is one call's worth of load.
-            for entry in batch {
-                let answer = match entry {
-                    Ok(BatchEntry::Call(request)) => inner.call(request).await,
-                    Ok(BatchEntry::Notification(notification)) => {
-                        notified = true;
-                        run_notification(&inner, notification).await;
-                        continue;
-                    }
-                    Err(refused) => {
-                        let (error, id) = refused.into_parts();
-                        MethodResponse::error(id, error)
-                    }
-                };
-                if let Err(too_big) = answers.append(answer) {
-                    return too_big;
-                }
-            }
-            if answers.is_empty() && notified {
-                // Notifications alone: nothing to answer.
-                MethodResponse::notification()
-            } else {
-                // An empty batch is answered -32600 by the builder.
-                MethodResponse::from_batch(answers.finish())
-            }
-        }
+        answer_each(self.inner.clone(), batch, self.max_response_bytes)
     }
 
     fn notification<'a>(
