@@ -159,7 +159,8 @@ pub async fn start<B: NodeBackend>(
             max_response_bytes: config.max_response_bytes,
             max_batch: config.max_batch,
             max_subscriptions: config.max_subscriptions,
-            ping_interval: limits.idle_timeout / 3,
+            // A timer needs a period: a zero idle timeout still pings, at once and often.
+            ping_interval: (limits.idle_timeout / 3).max(std::time::Duration::from_millis(1)),
             silence_limit: limits.idle_timeout,
         },
         stop.clone(),

@@ -86,12 +86,26 @@ impl Slots {
     /// is dropped; when none is free, the longest-waiting HTTP connection without a
     /// request gives up its own (see the module doc).
     pub(crate) fn admit(self: &Arc<Self>, ip: IpAddr) -> Result<Arc<Slot>, SlotRefusal> {
+        // The eviction scan's references are let go only after the lock is released:
+        // one of them may be a connection's last, and that connection's drop takes the
+        // lock.
+        let mut looked_at = Vec::new();
+        let admitted = self.admit_holding(ip, &mut looked_at);
+        drop(looked_at);
+        admitted
+    }
+
+    fn admit_holding(
+        self: &Arc<Self>,
+        ip: IpAddr,
+        looked_at: &mut Vec<Arc<Slot>>,
+    ) -> Result<Arc<Slot>, SlotRefusal> {
         let mut counts = self.counts();
         let from_ip = counts.per_ip.get(&ip).copied().unwrap_or(0);
-        if from_ip >= self.limits.max_per_ip && !counts.evict(Some(ip)) {
+        if from_ip >= self.limits.max_per_ip && !counts.evict(Some(ip), looked_at) {
             return Err(SlotRefusal::PerIp(ip, from_ip));
         }
-        if counts.http >= self.limits.max_http && !counts.evict(None) {
+        if counts.http >= self.limits.max_http && !counts.evict(None, looked_at) {
             return Err(SlotRefusal::HttpFull(counts.http));
         }
         counts.http += 1;
@@ -123,28 +137,30 @@ impl Counts {
     /// Evicts the HTTP connection (from `ip`, if given) that has waited longest for a
     /// request, giving its slot up at once; false if none is waiting. Of two that began
     /// waiting at the same instant, the one admitted first goes: the scan runs in
-    /// admission order and only a strictly older wait replaces the choice.
-    fn evict(&mut self, ip: Option<IpAddr>) -> bool {
-        let mut oldest: Option<(Instant, Arc<Slot>)> = None;
+    /// admission order and only a strictly older wait replaces the choice. Every
+    /// connection looked at is kept in `looked_at`, for the caller to let go of once the
+    /// lock is released (see [`Slots::admit`]).
+    fn evict(&mut self, ip: Option<IpAddr>, looked_at: &mut Vec<Arc<Slot>>) -> bool {
+        let mut oldest: Option<(Instant, usize)> = None;
         for slot in self.open.values().filter_map(Weak::upgrade) {
-            if ip.is_some_and(|ip| ip != slot.ip) {
-                continue;
-            }
-            let use_ = *slot.use_();
-            if let Use::Waiting { since } = use_ {
-                if oldest.as_ref().is_none_or(|(oldest, _)| since < *oldest) {
-                    oldest = Some((since, slot));
+            if ip.is_none_or(|ip| ip == slot.ip) {
+                if let Use::Waiting { since } = *slot.use_() {
+                    if oldest.is_none_or(|(oldest, _)| since < oldest) {
+                        oldest = Some((since, looked_at.len()));
+                    }
                 }
             }
+            looked_at.push(slot);
         }
-        let Some((_, slot)) = oldest else {
+        let Some(slot) = oldest.and_then(|(_, at)| looked_at.get(at)) else {
             return false;
         };
         *slot.use_() = Use::Evicted;
-        self.release(slot.ip, false);
-        self.open.remove(&slot.id);
+        let (id, ip) = (slot.id, slot.ip);
         slot.evicted.notify_one();
-        tracing::debug!(ip = %slot.ip, "evicted an idle RPC connection for a new one");
+        self.release(ip, false);
+        self.open.remove(&id);
+        tracing::debug!(%ip, "evicted an idle RPC connection for a new one");
         true
     }
 
@@ -352,5 +368,38 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(slots.open(), (2, 0));
+    }
+
+    /// The eviction scan takes a strong reference to every open connection under the
+    /// counts' lock. When another thread dropped a connection's last other reference
+    /// meanwhile, the scan's was the last, and the connection's drop, which takes that
+    /// lock, ran under it: the thread deadlocked on itself. Four threads that open and
+    /// close connections of one address at its share hit that window within moments.
+    #[test]
+    fn a_connection_closed_during_an_eviction_scan_does_not_deadlock() {
+        let slots = Slots::new(limits(100, 100, 1));
+        let a: IpAddr = "127.0.0.1".parse().unwrap();
+        let (done, finished) = std::sync::mpsc::channel();
+        for _ in 0..4 {
+            let slots = Arc::clone(&slots);
+            let done = done.clone();
+            std::thread::spawn(move || {
+                for _ in 0..250_000 {
+                    if let Ok(slot) = slots.admit(a) {
+                        // Busy, so that the other thread's scan finds nothing to evict
+                        // and only looks.
+                        slot.request_started();
+                        drop(slot);
+                    }
+                }
+                let _ = done.send(());
+            });
+        }
+        for _ in 0..4 {
+            finished
+                .recv_timeout(std::time::Duration::from_secs(60))
+                .expect("a thread deadlocked in the eviction scan");
+        }
+        assert_eq!(slots.open(), (0, 0));
     }
 }
