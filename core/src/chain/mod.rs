@@ -22,6 +22,7 @@ mod orphans;
 mod outcome;
 mod reader;
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -58,6 +59,11 @@ pub struct Chain {
     next_sequence: u64,
     verify_threads: usize,
     signatures: Arc<SignatureCache>,
+    /// The blocks stored during the current [`Chain::submit_block`] call, so that
+    /// connecting them and reporting the update reuse them instead of reading back and
+    /// decoding what is already in memory. Emptied when the call ends, so it holds at most
+    /// the block and the orphans it connects ([`MAX_ORPHANS`]).
+    fresh: HashMap<BlockHash, Arc<Block>>,
 }
 
 /// A block found invalid while connecting, and why.
@@ -94,6 +100,7 @@ impl Chain {
             next_sequence,
             verify_threads,
             signatures: Arc::default(),
+            fresh: HashMap::new(),
         };
         if let Some(target) = meta_hash(&chain.store, MetaKey::ReorgTarget)? {
             chain.choose(target)?;
@@ -140,9 +147,20 @@ impl Chain {
         block: Block,
         now: Timestamp,
     ) -> Result<SubmitOutcome, ChainError> {
+        self.fresh.clear();
+        let outcome = self.submit_and_connect(block, now);
+        self.fresh.clear();
+        outcome
+    }
+
+    fn submit_and_connect(
+        &mut self,
+        block: Block,
+        now: Timestamp,
+    ) -> Result<SubmitOutcome, ChainError> {
         let old_tip = self.tip;
         let hash = block.hash();
-        let verdict = self.accept(block, now)?;
+        let verdict = self.accept(Arc::new(block), now)?;
         let mut waiting_on = if verdict == Verdict::Accepted {
             vec![hash]
         } else {
@@ -151,7 +169,7 @@ impl Chain {
         while let Some(parent) = waiting_on.pop() {
             for child in self.orphans.take_children(&parent) {
                 let child_hash = child.hash();
-                if self.accept(child, now)? == Verdict::Accepted {
+                if self.accept(Arc::new(child), now)? == Verdict::Accepted {
                     waiting_on.push(child_hash);
                 }
             }
@@ -160,7 +178,7 @@ impl Chain {
         Ok(SubmitOutcome { verdict, update })
     }
 
-    fn accept(&mut self, block: Block, now: Timestamp) -> Result<Verdict, ChainError> {
+    fn accept(&mut self, block: Arc<Block>, now: Timestamp) -> Result<Verdict, ChainError> {
         let hash = block.hash();
         if let Some(entry) = self.store.get::<BlockIndex>(&hash)? {
             return Ok(match entry.status {
@@ -175,7 +193,7 @@ impl Chain {
             return Ok(Verdict::Rejected(Rejection::Invalid { hash, error }));
         }
         let Some(parent) = self.store.get::<BlockIndex>(&block.header.parent)? else {
-            self.orphans.insert(block, now);
+            self.orphans.insert(Arc::unwrap_or_clone(block), now);
             return Ok(Verdict::Orphaned);
         };
         // Nothing is stored, not even an invalid mark, until the header passes every
@@ -212,6 +230,7 @@ impl Chain {
             }
         }
         let entry = self.store_block(&block, &parent, BlockStatus::Valid)?;
+        self.fresh.insert(hash, block);
         if entry.cumulative_work <= self.tip.cumulative_work {
             return Ok(Verdict::Accepted);
         }
@@ -329,12 +348,12 @@ impl Chain {
             .blocks_since(read_entry(&self.store, &fork)?.header.height)
             .unwrap_or(0);
         while self.tip.hash != fork {
-            let block = read_block(&self.store, &self.tip.hash)?;
+            let block = self.block(&self.tip.hash)?;
             self.tip = connect::disconnect(&self.store, &block)?;
         }
         branch.reverse();
         for (i, (hash, entry)) in branch.iter().enumerate() {
-            let block = read_block(&self.store, hash)?;
+            let block = self.block(hash)?;
             match connect::connect(&self.store, &block, entry, self.spec.consensus.block_reward) {
                 Ok(tip) => self.tip = tip,
                 Err(ConnectError::Invalid(error)) => {
@@ -348,6 +367,14 @@ impl Chain {
             tracing::info!(depth = reorg_depth, tip = %self.tip.hash, height = %self.tip.height(), "reorganised");
         }
         Ok(None)
+    }
+
+    /// A stored block: from memory if this call stored it, else read from the store.
+    fn block(&self, hash: &BlockHash) -> Result<Arc<Block>, StoreError> {
+        match self.fresh.get(hash) {
+            Some(block) => Ok(Arc::clone(block)),
+            None => read_block(&self.store, hash).map(Arc::new),
+        }
     }
 
     fn mark_invalid(&self, blocks: &[(BlockHash, BlockIndexEntry)]) -> Result<(), StoreError> {
@@ -374,11 +401,11 @@ impl Chain {
         let (mut disconnected, mut connected) = (Vec::new(), Vec::new());
         while a_hash != b_hash {
             if a.height >= b.height {
-                disconnected.push(Arc::new(read_block(&self.store, &a_hash)?));
+                disconnected.push(self.block(&a_hash)?);
                 a_hash = a.parent;
                 a = read_entry(&self.store, &a_hash)?.header;
             } else {
-                connected.push(Arc::new(read_block(&self.store, &b_hash)?));
+                connected.push(self.block(&b_hash)?);
                 b_hash = b.parent;
                 b = read_entry(&self.store, &b_hash)?.header;
             }
