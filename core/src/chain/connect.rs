@@ -9,7 +9,7 @@ use crate::store::schema::{
     Meta, MetaKey, MetaValue, TxIndex, TxLocation, Undo,
 };
 use crate::store::{Store, StoreError};
-use crate::types::{Address, BlockHash};
+use crate::types::{Address, BlockHash, TxId};
 
 use super::outcome::TipInfo;
 
@@ -43,7 +43,7 @@ fn touched(block: &Block) -> Vec<Address> {
 
 /// The history keys of a block's transactions: one per address touched, so a
 /// self-transfer appears once.
-fn history_keys(block: &Block) -> impl Iterator<Item = (HistoryKey, crate::types::TxId)> + '_ {
+fn history_keys(block: &Block) -> impl Iterator<Item = (HistoryKey, TxId)> + '_ {
     let height = block.header.height;
     block
         .transactions
@@ -98,24 +98,25 @@ pub(super) fn connect(
 
     let hash = block.hash();
     let mut batch = store.batch();
+    // Sorted by address already (see `StateChange`).
     for (address, account) in &change.accounts {
         batch.put::<Accounts>(address, account);
     }
     batch.put::<Undo>(&hash, &change.undo);
     batch.put::<Canonical>(&block.header.height, &hash);
-    for (position, t) in block.transactions.iter().enumerate() {
-        let position = u32::try_from(position).unwrap_or(u32::MAX);
-        batch.put::<TxIndex>(
-            &t.id(),
-            &TxLocation {
+    let locations: Vec<(TxId, TxLocation)> = (0u32..)
+        .zip(&block.transactions)
+        .map(|(position, t)| {
+            let location = TxLocation {
                 block: hash,
                 position,
-            },
-        );
-    }
-    for (key, txid) in history_keys(block) {
-        batch.put::<AddressHistory>(&key, &txid);
-    }
+            };
+            (t.id(), location)
+        })
+        .collect();
+    batch.put_sorted::<TxIndex>(locations.iter().map(|(id, at)| (id, at)));
+    let history: Vec<(HistoryKey, TxId)> = history_keys(block).collect();
+    batch.put_sorted::<AddressHistory>(history.iter().map(|(key, id)| (key, id)));
     batch.put::<Meta>(&MetaKey::Tip, &MetaValue(*hash.as_bytes()));
     store.write(batch)?;
     Ok(TipInfo {

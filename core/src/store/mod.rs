@@ -144,6 +144,29 @@ impl StoreBatch<'_> {
         }
     }
 
+    /// Sets every `(key, value)` of `entries` in table `T`, in key order, whatever order
+    /// they come in. RocksDB's memory table starts each insert from where the previous
+    /// one landed, so a batch of many random keys (transaction ids, addresses) costs
+    /// about half as much sorted as it does shuffled.
+    pub fn put_sorted<'e, T: Table + 'e>(
+        &mut self,
+        entries: impl IntoIterator<Item = (&'e T::Key, &'e T::Value)>,
+    ) {
+        let Some(cf) = self.store.db.cf_handle(T::NAME) else {
+            self.missing = Some(T::NAME);
+            return;
+        };
+        let mut encoded: Vec<(Vec<u8>, Vec<u8>)> = entries
+            .into_iter()
+            .map(|(key, value)| (key.to_key(), encoding::encode(value)))
+            .collect();
+        // Stable, so a key given twice keeps its later value, as two `put`s would.
+        encoded.sort_by(|a, b| a.0.cmp(&b.0));
+        for (key, value) in encoded {
+            self.batch.put_cf(cf, key, value);
+        }
+    }
+
     /// Removes `key` from table `T`.
     pub fn delete<T: Table>(&mut self, key: &T::Key) {
         match self.store.db.cf_handle(T::NAME) {

@@ -60,6 +60,46 @@ fn batches_write_typed_values_all_at_once() {
 }
 
 #[test]
+fn sorted_puts_write_every_entry_whatever_order_they_come_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path()).unwrap();
+    let entries: Vec<(Address, Account)> = [9u8, 3, 200, 3, 17]
+        .iter()
+        .zip(1u64..)
+        .map(|(&byte, nonce)| {
+            let account = Account {
+                balance: Amount::from_base_units(nonce * 10),
+                nonce,
+            };
+            (Address::from_bytes([byte; 32]), account)
+        })
+        .collect();
+    let mut batch = store.batch();
+    batch.put_sorted::<Accounts>(entries.iter().map(|(a, acc)| (a, acc)));
+    assert_eq!(batch.len(), entries.len());
+    store.write(batch).unwrap();
+    for byte in [9u8, 200, 17] {
+        let (_, expected) = entries
+            .iter()
+            .find(|(a, _)| *a == Address::from_bytes([byte; 32]))
+            .unwrap();
+        assert_eq!(
+            store
+                .get::<Accounts>(&Address::from_bytes([byte; 32]))
+                .unwrap()
+                .as_ref(),
+            Some(expected)
+        );
+    }
+    // A key given twice keeps the later value, as two puts in a row would.
+    let twice = store
+        .get::<Accounts>(&Address::from_bytes([3; 32]))
+        .unwrap()
+        .unwrap();
+    assert_eq!(twice.nonce, 4);
+}
+
+#[test]
 fn a_value_that_does_not_decode_is_reported_as_damage() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path()).unwrap();
