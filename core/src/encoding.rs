@@ -107,6 +107,23 @@ pub fn decode<T: Decode>(bytes: &[u8]) -> Result<T, DecodeError> {
     }
 }
 
+/// Reads one part of a larger encoding with `read`, which may leave the rest unread (one
+/// transaction of a stored block, say, without decoding and hashing all the others). The
+/// bound is [`decode`]'s: at most `max_len` input bytes.
+pub fn decode_part<T>(
+    bytes: &[u8],
+    max_len: usize,
+    read: impl FnOnce(&mut Reader<'_>) -> Result<T, DecodeError>,
+) -> Result<T, DecodeError> {
+    if bytes.len() > max_len {
+        return Err(DecodeError::TooLarge {
+            len: bytes.len(),
+            max: max_len,
+        });
+    }
+    read(&mut Reader { bytes, pos: 0 })
+}
+
 /// Collects an encoding. Obtained through [`encode`].
 #[derive(Debug)]
 pub struct Writer {
@@ -163,7 +180,7 @@ impl Writer {
     }
 }
 
-/// Reads an encoding from untrusted bytes. Obtained through [`decode`].
+/// Reads an encoding from untrusted bytes. Obtained through [`decode`] or [`decode_part`].
 #[derive(Debug)]
 pub struct Reader<'a> {
     bytes: &'a [u8],
@@ -174,6 +191,15 @@ impl Reader<'_> {
     /// How many input bytes are still unread.
     pub fn remaining(&self) -> usize {
         self.bytes.len().saturating_sub(self.pos)
+    }
+
+    /// Passes over `len` bytes called `what` in errors, without reading them.
+    pub fn skip(&mut self, len: usize, what: &'static str) -> Result<(), DecodeError> {
+        if len > self.remaining() {
+            return Err(DecodeError::Truncated { what });
+        }
+        self.pos = self.pos.saturating_add(len);
+        Ok(())
     }
 
     fn take<T: bincode::Decode<()>>(&mut self, what: &'static str) -> Result<T, DecodeError> {

@@ -162,6 +162,34 @@ impl Decode for Block {
     }
 }
 
+/// The header and the transaction at `position` of an encoded block, decoding nothing
+/// else: a lookup by transaction id would otherwise decode (and hash) every transaction
+/// of the block to return one. `None` if the block holds fewer transactions.
+pub fn decode_transaction_at(
+    encoded: &[u8],
+    position: u32,
+) -> Result<Option<(Header, SignedTransaction)>, DecodeError> {
+    encoding::decode_part(encoded, Block::MAX_ENCODED_LEN, |r| {
+        let header = Header::decode(r)?;
+        let count = r.seq_len(
+            "transactions",
+            MAX_BLOCK_TRANSACTIONS_LIMIT,
+            SIGNED_TRANSACTION_LEN,
+        )?;
+        let Ok(position) = usize::try_from(position) else {
+            return Ok(None);
+        };
+        if position >= count {
+            return Ok(None);
+        }
+        r.skip(
+            position.saturating_mul(SIGNED_TRANSACTION_LEN),
+            "transactions",
+        )?;
+        Ok(Some((header, SignedTransaction::decode(r)?)))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -201,6 +229,23 @@ mod tests {
             header: header(0),
             transactions,
         }
+    }
+
+    #[test]
+    fn one_transaction_decodes_from_a_block_without_the_rest() {
+        let block = block(5);
+        let encoded = encoding::encode(&block);
+        for (position, tx) in (0u32..).zip(&block.transactions) {
+            let (header, found) = decode_transaction_at(&encoded, position).unwrap().unwrap();
+            assert_eq!(header, block.header);
+            assert_eq!(&found, tx);
+        }
+        assert_eq!(decode_transaction_at(&encoded, 5).unwrap(), None);
+        assert_eq!(decode_transaction_at(&encoded, u32::MAX).unwrap(), None);
+        // A damaged copy fails to decode rather than yielding a wrong transaction.
+        let cut = encoded.get(..encoded.len() - 1).unwrap();
+        assert!(decode_transaction_at(cut, 0).is_err());
+        assert!(decode_transaction_at(encoded.get(..HEADER_LEN + 3).unwrap(), 0).is_err());
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
 
-use crate::block::{Block, Header};
+use crate::block::{decode_transaction_at, Block, Header};
 use crate::genesis::ChainSpec;
 use crate::pow::{median_time_past, MEDIAN_TIME_SPAN};
 use crate::state::Account;
@@ -179,21 +179,22 @@ impl ChainReader {
         let Some(location) = self.store.get::<TxIndex>(id)? else {
             return Ok(None);
         };
-        let block = self.block(&location.block)?.ok_or_else(|| {
-            self.store.corrupt(&format!(
-                "tx index points at missing block {}",
-                location.block
-            ))
-        })?;
-        let tx = block
-            .transactions
-            .get(location.position as usize)
-            .cloned()
+        let (header, tx) = self
+            .store
+            .get_part::<BlockBodies, _>(&location.block, |bytes| {
+                decode_transaction_at(bytes, location.position)
+            })?
+            .ok_or_else(|| {
+                self.store.corrupt(&format!(
+                    "tx index points at missing block {}",
+                    location.block
+                ))
+            })?
             .ok_or_else(|| {
                 self.store
                     .corrupt(&format!("tx index points past block {}", location.block))
             })?;
-        let height = block.header.height;
+        let height = header.height;
         let tip = self.tip()?.height();
         let confirmations = tip.blocks_since(height).map_or(0, |d| d.saturating_add(1));
         Ok(Some(TxInfo {

@@ -335,6 +335,20 @@ impl Store {
             .transpose()
     }
 
+    /// Reads `key` from table `T` and decodes only the part of the stored value that
+    /// `part` takes (see [`encoding::decode_part`]).
+    pub fn get_part<T: Table, P>(
+        &self,
+        key: &T::Key,
+        part: impl FnOnce(&[u8]) -> Result<P, encoding::DecodeError>,
+    ) -> Result<Option<P>, StoreError> {
+        let bytes = self
+            .db
+            .get_pinned_cf(self.cf::<T>()?, key.to_key())
+            .map_err(|e| self.database(e))?;
+        bytes.map(|b| self.decoded(T::NAME, part(&b))).transpose()
+    }
+
     /// Reads many keys of table `T` at once.
     pub fn multi_get<T: Table>(
         &self,
