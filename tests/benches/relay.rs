@@ -1,5 +1,7 @@
 //! Relay across a line of five nodes on loopback (A-B-C-D-E): how long a transaction and a
-//! block take to reach the far end, and the bytes each transaction costs per link.
+//! block take to reach the far end, and the bytes each transaction costs per link; then
+//! full blocks: 1,000 transactions that every node already holds, mined at E, timed per
+//! hop to A (the aim: under 10 ms per hop at p99).
 //!
 //! `cargo bench -p tern-tests --bench relay` prints the figures; `docs/PERFORMANCE.md`
 //! records them.
@@ -21,6 +23,9 @@ use tern_tests::net::{dev_spec, dev_transfer, line, NodeOptions, TestNode};
 const TRANSACTIONS: u64 = 1_000;
 const SENDERS: u64 = 10;
 const BLOCKS: usize = 50;
+/// Rounds of the full-block phase: each fills every pool with 1,000 transactions, then
+/// mines them into one block at E.
+const FULL_BLOCKS: u64 = 30;
 /// Submission pace: latency, not queueing, is what is measured.
 const SUBMIT_INTERVAL: Duration = Duration::from_millis(4);
 
@@ -128,6 +133,52 @@ async fn run() {
     report(
         "block E->A (4 hops, first one carries the 1,000 transactions)",
         block_latencies,
+    );
+
+    // Full blocks whose transactions every node holds: the relay path a block takes on a
+    // live network, where transactions travel ahead of the blocks that carry them.
+    let per_sender = TRANSACTIONS / SENDERS;
+    let mut full_latencies = Vec::new();
+    for round in 1..=FULL_BLOCKS {
+        let txs: Vec<_> = (0..TRANSACTIONS)
+            .map(|i| {
+                let nonce = round * per_sender + i / SENDERS;
+                dev_transfer(&spec, (i % SENDERS) as u32, 9, 1 + i, nonce)
+            })
+            .collect();
+        for verdict in a.node.pool().submit_many(txs).await {
+            verdict.unwrap();
+        }
+        let everywhere = async {
+            while nodes
+                .iter()
+                .any(|n| n.node.pool().stats().count < TRANSACTIONS as usize)
+            {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(60), everywhere)
+            .await
+            .expect("every pool holds the round's transactions");
+        let mut tip = a.node.chain().watch_tip();
+        let mined = e.node.miner().mine_now(1, reward).await.unwrap();
+        let hash = *mined.last().unwrap();
+        let started = Instant::now();
+        tokio::time::timeout(Duration::from_secs(30), tip.wait_for(|t| t.hash == hash))
+            .await
+            .expect("the block reaches A")
+            .unwrap();
+        full_latencies.push(started.elapsed() / links as u32);
+        let held = e.node.chain().reader().block(&hash).unwrap().unwrap();
+        assert_eq!(
+            held.transactions.len(),
+            TRANSACTIONS as usize,
+            "a full block"
+        );
+    }
+    report(
+        "block of 1,000 transactions every node holds, per hop (E->A / 4)",
+        full_latencies,
     );
     for node in nodes {
         node.shutdown().await;
