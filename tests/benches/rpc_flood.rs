@@ -3,7 +3,9 @@
 //! one connection so its nonces arrive in order. Meanwhile a 64th connection reads an
 //! account every few milliseconds. Then everything accepted is mined.
 //!
-//! Prints the transactions accepted per second, the account read's latency percentiles,
+//! First the same connections make as many calls to a method that does almost nothing,
+//! for the rate of the RPC stack alone. Prints that rate, the transactions accepted per
+//! second and their ratio to it, the account read's latency percentiles,
 //! and how many of the accepted transactions the following blocks hold (all of them).
 //! `cargo bench -p tern-tests --bench rpc_flood`; `TERN_BENCH_SENDERS` and
 //! `TERN_BENCH_NONCES` change the sizes. Asserts nothing about time.
@@ -134,6 +136,29 @@ async fn run() {
     }
     let total: usize = lanes.iter().map(Vec::len).sum();
 
+    // The same calls' count, connections and pattern, to a method that does almost
+    // nothing: what the RPC stack itself costs (HTTP, JSON, the middleware), the floor
+    // under any `tx_submit` rate.
+    let bare_body = r#"{"jsonrpc":"2.0","id":1,"method":"mempool_info","params":[]}"#;
+    let per_connection = total.div_ceil(CONNECTIONS);
+    let started = Instant::now();
+    let bare: Vec<_> = (0..CONNECTIONS)
+        .map(|_| {
+            tokio::spawn(async move {
+                let mut connection = KeepAlive::connect(addr).await.unwrap();
+                for _ in 0..per_connection {
+                    let (status, answer) = connection.post_json(bare_body).await.unwrap();
+                    assert_eq!(status, 200, "{answer}");
+                }
+            })
+        })
+        .collect();
+    for connection in bare {
+        connection.await.unwrap();
+    }
+    let bare_rate = (per_connection * CONNECTIONS) as f64 / started.elapsed().as_secs_f64();
+    println!("bare calls (mempool_info), same connections and count: {bare_rate:.0} calls/s");
+
     let flooding = Arc::new(AtomicBool::new(true));
     let reader = {
         let flooding = Arc::clone(&flooding);
@@ -185,7 +210,7 @@ async fn run() {
     let reader = node.node.chain().reader();
     let mined = accepted
         .iter()
-        .filter(|id| reader.transaction(id).ok().flatten().is_some())
+        .filter(|id| reader.transaction(id).unwrap().is_some())
         .count();
 
     println!(
@@ -193,6 +218,10 @@ async fn run() {
         accepted.len(),
         flood.as_secs_f64(),
         accepted.len() as f64 / flood.as_secs_f64()
+    );
+    println!(
+        "tx_submit rate / bare call rate: {:.0}%",
+        100.0 * accepted.len() as f64 / flood.as_secs_f64() / bare_rate
     );
     println!(
         "account_get during the flood: n={} p50={:.1} ms p99={:.1} ms max={:.1} ms",
