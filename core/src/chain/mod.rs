@@ -59,10 +59,11 @@ pub struct Chain {
     next_sequence: u64,
     verify_threads: usize,
     signatures: Arc<SignatureCache>,
-    /// The blocks stored during the current [`Chain::submit_block`] call, so that
-    /// connecting them and reporting the update reuse them instead of reading back and
-    /// decoding what is already in memory. Emptied when the call ends, so it holds at most
-    /// the block and the orphans it connects ([`MAX_ORPHANS`]).
+    /// The blocks stored or disconnected during the current [`Chain::submit_block`]
+    /// call, so that connecting them and reporting the update reuse them instead of
+    /// reading back and decoding what is already in memory. Emptied when the call ends;
+    /// it holds the block, the orphans it connects ([`MAX_ORPHANS`]) and the blocks a
+    /// reorg takes off, which the call's [`ChainUpdate`] holds anyway.
     fresh: HashMap<BlockHash, Arc<Block>>,
 }
 
@@ -348,8 +349,10 @@ impl Chain {
             .blocks_since(read_entry(&self.store, &fork)?.header.height)
             .unwrap_or(0);
         while self.tip.hash != fork {
-            let block = self.block(&self.tip.hash)?;
+            let hash = self.tip.hash;
+            let block = self.block(&hash)?;
             self.tip = connect::disconnect(&self.store, &block)?;
+            self.fresh.insert(hash, block);
         }
         branch.reverse();
         for (i, (hash, entry)) in branch.iter().enumerate() {
