@@ -18,9 +18,7 @@
 //! Anything else gets HTTP 403 with a one-line reason naming the flag that allows it, as
 //! geth's `--http.vhosts` and `--ws.origins` do.
 
-use std::future::Future;
 use std::net::IpAddr;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -28,6 +26,7 @@ use jsonrpsee::core::BoxError;
 use jsonrpsee::server::{HttpRequest, HttpResponse};
 
 use crate::listener::text_response;
+use crate::BoxFuture;
 
 /// The header names, as HTTP/1.1 and hyper spell them.
 const HOST: &str = "host";
@@ -156,8 +155,6 @@ pub(crate) struct CallerCheck<S> {
     inner: S,
     allowed: Arc<AllowedCallers>,
 }
-
-type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
 impl<S, B> tower::Service<HttpRequest<B>> for CallerCheck<S>
 where

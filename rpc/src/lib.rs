@@ -65,3 +65,8 @@ pub mod server;
 mod slots;
 mod spec;
 mod websocket;
+
+/// The future every layer of the HTTP stack returns, boxed so that each layer can answer
+/// some requests itself and pass the others on.
+pub(crate) type BoxFuture<T> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'static>>;

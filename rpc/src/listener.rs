@@ -21,6 +21,7 @@ use tokio::net::{TcpListener, TcpStream};
 
 use crate::connections::{ConnectionLoad, MeteredStream};
 use crate::slots::{Slot, SlotRefusal, Slots};
+use crate::BoxFuture;
 
 /// After an accept fails (no descriptors left, most likely), the first pause; it doubles
 /// up to [`ACCEPT_BACKOFF_MAX`] while failures go on.
@@ -196,8 +197,6 @@ pub(crate) fn text_response(status: hyper::StatusCode, text: &str) -> HttpRespon
     );
     response
 }
-
-type BoxFuture<T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'static>>;
 
 impl<M, S> tower::Service<HttpRequest<hyper::body::Incoming>> for ConnectionService<M>
 where

@@ -20,6 +20,7 @@ use serde_json::{json, Map, Value};
 
 use crate::api::SUBSCRIPTION_METHODS;
 use crate::error::SUBSCRIPTION_NEEDS_WEBSOCKET;
+use crate::BoxFuture;
 
 const PARSE_ERROR: i32 = -32700;
 const INVALID_REQUEST: i32 = -32600;
@@ -276,8 +277,6 @@ impl<S> tower::Layer<S> for SpecLayer {
 pub(crate) struct Spec<S> {
     inner: S,
 }
-
-type BoxFuture<T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'static>>;
 
 fn json_response(answer: Option<Value>) -> HttpResponse {
     let Some(answer) = answer else {

@@ -45,6 +45,7 @@ use crate::connections::MAX_CALLS_IN_FLIGHT;
 use crate::dispatch::Dispatch;
 use crate::listener::text_response;
 use crate::spec::{self, Prepared, Transport};
+use crate::BoxFuture;
 
 /// Answers and subscription items queued for one connection's writer; beyond, calls and
 /// subscriptions wait (a subscription that cannot keep up is dropped by its method).
@@ -126,8 +127,6 @@ pub(crate) struct WebSocketService<S> {
     inner: S,
     shared: Arc<Shared>,
 }
-
-type BoxFuture<T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'static>>;
 
 impl<S> tower::Service<HttpRequest<HttpBody>> for WebSocketService<S>
 where

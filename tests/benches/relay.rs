@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use tern_core::crypto::dev_secret_key;
 use tern_core::mempool::MempoolConfig;
+use tern_core::types::{Address, BlockHash};
 use tern_tests::net::{dev_spec, dev_transfer, line, NodeOptions, TestNode};
 
 const TRANSACTIONS: u64 = 1_000;
@@ -53,6 +54,20 @@ async fn bytes_sent(nodes: &[TestNode]) -> u64 {
         }
     }
     total
+}
+
+/// Mines one block at `miner` and times it from being connected there to being connected
+/// at `far`.
+async fn mine_at(miner: &TestNode, reward: Address, far: &TestNode) -> (BlockHash, Duration) {
+    let mut tip = far.node.chain().watch_tip();
+    let mined = miner.node.miner().mine_now(1, reward).await.unwrap();
+    let hash = *mined.last().unwrap();
+    let started = Instant::now();
+    tokio::time::timeout(Duration::from_secs(30), tip.wait_for(|t| t.hash == hash))
+        .await
+        .expect("the block reaches the far end")
+        .unwrap();
+    (hash, started.elapsed())
 }
 
 fn main() {
@@ -119,16 +134,7 @@ async fn run() {
     let reward = dev_secret_key(8).address();
     let mut block_latencies = Vec::new();
     for _ in 0..BLOCKS {
-        let mut tip = a.node.chain().watch_tip();
-        let mined = e.node.miner().mine_now(1, reward).await.unwrap();
-        let hash = *mined.last().unwrap();
-        // Timed from the block being connected at E to it being connected at A.
-        let started = Instant::now();
-        tokio::time::timeout(Duration::from_secs(30), tip.wait_for(|t| t.hash == hash))
-            .await
-            .expect("the block reaches A")
-            .unwrap();
-        block_latencies.push(started.elapsed());
+        block_latencies.push(mine_at(e, reward, a).await.1);
     }
     report(
         "block E->A (4 hops, first one carries the 1,000 transactions)",
@@ -160,15 +166,8 @@ async fn run() {
         tokio::time::timeout(Duration::from_secs(60), everywhere)
             .await
             .expect("every pool holds the round's transactions");
-        let mut tip = a.node.chain().watch_tip();
-        let mined = e.node.miner().mine_now(1, reward).await.unwrap();
-        let hash = *mined.last().unwrap();
-        let started = Instant::now();
-        tokio::time::timeout(Duration::from_secs(30), tip.wait_for(|t| t.hash == hash))
-            .await
-            .expect("the block reaches A")
-            .unwrap();
-        full_latencies.push(started.elapsed() / links as u32);
+        let (hash, latency) = mine_at(e, reward, a).await;
+        full_latencies.push(latency / links as u32);
         let held = e.node.chain().reader().block(&hash).unwrap().unwrap();
         assert_eq!(
             held.transactions.len(),
