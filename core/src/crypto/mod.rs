@@ -1,7 +1,8 @@
 //! Keys and ed25519 signatures.
 //!
 //! Signing is RFC 8032 ed25519 (by `ed25519-dalek`); verification follows Tern's own rule,
-//! in [`rule`], which decides every edge case the same way for single and batch checks.
+//! in [`rule`], which decides every edge case the same way for single and batch checks,
+//! its equation computed in [`equation`].
 
 use std::fmt;
 
@@ -10,8 +11,10 @@ use sha2::{Digest, Sha256};
 
 use crate::types::Address;
 
+mod equation;
 mod rule;
 
+pub use equation::{key_cache, KeyCache, KEY_CACHE_ENTRIES};
 pub use rule::{check_encoding, verify, verify_batch, BatchError, SignatureError, SignedMessage};
 
 /// An ed25519 signature: `R` (32 bytes) then `S` (32 bytes, little-endian scalar).

@@ -32,7 +32,9 @@
 //! Rules 1 to 4 are Tern's, stricter than ZIP 215 (which accepts non-canonical encodings
 //! and small-order keys), and run identically in front of both paths. A mixed-order `A`
 //! and a small- or mixed-order `R` are decided by the equation alone. The equation is
-//! `ed25519-zebra`'s, the crate Zebra verifies with, for both paths. `docs/PROTOCOL.md`
+//! ZIP 215's as `ed25519-zebra` (the crate Zebra verifies with) computes it, for both
+//! paths, built on `curve25519-dalek` in [`super::equation`] so that decoded keys are
+//! reused; the tests hold every verdict against `ed25519-zebra`'s. `docs/PROTOCOL.md`
 //! states the rule, and the verdict for each class of edge case, for other
 //! implementations.
 //!
@@ -48,11 +50,8 @@
 
 use curve25519_dalek::edwards::{CompressedEdwardsY, EdwardsPoint};
 use curve25519_dalek::scalar::Scalar;
-use ed25519_zebra::{batch, VerificationKey, VerificationKeyBytes};
-use rand_chacha::rand_core::SeedableRng;
-use rand_chacha::ChaCha20Rng;
 
-use super::Signature;
+use super::{equation, Signature};
 use crate::types::Address;
 
 /// Why a signature is not valid, one variant per rule.
@@ -167,31 +166,10 @@ pub fn check_encoding(key: &Address, signature: &Signature) -> Result<(), Signat
     Ok(())
 }
 
-/// Names the rule-5 failure of a signature the equation refused: `R` off the curve, or
-/// the equation itself. Runs only on the failure path, so the decompression it repeats
-/// costs honest signatures nothing.
-fn equation_failure(signature: &Signature) -> SignatureError {
-    if CompressedEdwardsY(signature.r_bytes())
-        .decompress()
-        .is_none()
-    {
-        SignatureError::RNotOnCurve
-    } else {
-        SignatureError::Mismatch
-    }
-}
-
-fn zebra_signature(signature: &Signature) -> ed25519_zebra::Signature {
-    ed25519_zebra::Signature::from_bytes(signature.as_bytes())
-}
-
 /// Verifies one signature under the rule in the module docs.
 pub fn verify(key: &Address, message: &[u8], signature: &Signature) -> Result<(), SignatureError> {
     check_encoding(key, signature)?;
-    let key = VerificationKey::try_from(*key.as_bytes())
-        .map_err(|_| SignatureError::PublicKeyNotOnCurve)?;
-    key.verify(&zebra_signature(signature), message)
-        .map_err(|_| equation_failure(signature))
+    equation::single(equation::key_cache(), key, message, signature)
 }
 
 /// A valid signature on `message` by the key with secret scalar `a` (public key
@@ -272,37 +250,15 @@ pub fn verify_batch(items: &[SignedMessage<'_>]) -> Result<(), BatchError> {
 /// Rule 5 for items that passed rules 1 to 4: one batch equation, then single checks in
 /// order if it fails.
 fn equations_hold(items: &[SignedMessage<'_>]) -> Result<(), BatchError> {
-    if items.is_empty() {
+    let keys = equation::key_cache();
+    if items.is_empty() || equation::batch_holds(keys, items) {
         return Ok(());
     }
-    let mut batch = batch::Verifier::new();
-    for item in items {
-        batch.queue((
-            VerificationKeyBytes::from(*item.key.as_bytes()),
-            zebra_signature(item.signature),
-            item.message,
-        ));
-    }
-    // Without randomness for the coefficients the batch is unsound; single checks give
-    // the same verdict, slower.
-    if let Some(rng) = coefficient_rng() {
-        if batch.verify(rng).is_ok() {
-            return Ok(());
-        }
-    }
     for (index, item) in items.iter().enumerate() {
-        verify(item.key, item.message, item.signature)
+        equation::single(keys, item.key, item.message, item.signature)
             .map_err(|error| BatchError { index, error })?;
     }
     Ok(())
-}
-
-/// A generator for a batch's random coefficients, seeded from the operating system once
-/// per batch: a signer who could predict them could make a bad signature cancel out.
-fn coefficient_rng() -> Option<ChaCha20Rng> {
-    let mut seed = [0u8; 32];
-    getrandom::fill(&mut seed).ok()?;
-    Some(ChaCha20Rng::from_seed(seed))
 }
 
 #[cfg(test)]

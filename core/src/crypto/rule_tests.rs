@@ -1,10 +1,13 @@
 //! Edge cases of the signature rule, each checked through both paths.
 
 use super::*;
+use crate::crypto::equation::{self, KeyCache, KEY_CACHE_ENTRIES};
 use crate::crypto::{dev_secret_key, SecretKey};
 use curve25519_dalek::edwards::EdwardsPoint;
 use curve25519_dalek::traits::IsIdentity;
+use ed25519_zebra::VerificationKey;
 use proptest::prelude::*;
+use rand_chacha::rand_core::SeedableRng;
 use sha2::{Digest, Sha512};
 
 const MESSAGE: &[u8] = b"tern test message";
@@ -54,6 +57,10 @@ fn both_paths(key: &Address, message: &[u8], signature: &Signature) -> Result<()
         (single, batch) => panic!("single {single:?} and batch {batch:?} disagree"),
     }
     single
+}
+
+fn zebra_signature(signature: &Signature) -> ed25519_zebra::Signature {
+    ed25519_zebra::Signature::from_bytes(signature.as_bytes())
 }
 
 /// What ZIP 215 alone (ed25519-zebra, without Tern's pre-checks) says.
@@ -458,5 +465,91 @@ proptest! {
             }
         }
         prop_assert_eq!(verify_batch(&items), expected);
+    }
+}
+
+/// ed25519-zebra's batch verdict on `items`: the reference for Tern's batch equation.
+fn zebra_batch(items: &[SignedMessage<'_>]) -> bool {
+    let mut batch = ed25519_zebra::batch::Verifier::new();
+    for item in items {
+        batch.queue((
+            ed25519_zebra::VerificationKeyBytes::from(*item.key.as_bytes()),
+            zebra_signature(item.signature),
+            item.message,
+        ));
+    }
+    batch
+        .verify(rand_chacha::ChaCha20Rng::from_seed([3; 32]))
+        .is_ok()
+}
+
+#[test]
+fn the_key_cache_keeps_at_most_its_bound_and_only_points() {
+    let keys = KeyCache::new(std::num::NonZeroUsize::new(2).unwrap());
+    for i in 0..3 {
+        let key = dev_secret_key(i);
+        let address = key.address();
+        assert_eq!(
+            equation::single(&keys, &address, MESSAGE, &key.sign(MESSAGE)),
+            Ok(())
+        );
+    }
+    assert_eq!(keys.len(), 2, "the least recently used key is forgotten");
+    // A y with no point on the curve (2 is not a valid y for ed25519) is not remembered.
+    let off_curve = Address::from_bytes(y_encoding(2, 0, 0));
+    let signature = dev_secret_key(0).sign(MESSAGE);
+    assert_eq!(
+        equation::single(&keys, &off_curve, MESSAGE, &signature),
+        Err(SignatureError::PublicKeyNotOnCurve)
+    );
+    let fresh = KeyCache::new(std::num::NonZeroUsize::new(2).unwrap());
+    let _ = equation::single(&fresh, &off_curve, MESSAGE, &signature);
+    assert!(fresh.is_empty());
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+
+    /// Remembered keys change what a check costs, never its verdict: a cache that holds
+    /// one key, a cold one and a warm one give every signature the same single verdict
+    /// and every batch the same batch verdict, which is ed25519-zebra's.
+    #[test]
+    fn the_key_cache_never_changes_a_verdict(
+        cases in proptest::collection::vec((any::<u64>(), 0usize..8, any::<u64>(), 0usize..8, any::<bool>()), 1..8),
+        honest in 0usize..4,
+    ) {
+        let mut crafted: Vec<(Address, Signature)> = cases
+            .iter()
+            .map(|&(a_seed, a_torsion, r_seed, r_torsion, honest)| {
+                let (a, public) = mixed_point(a_seed, a_torsion);
+                let (r, nonce_point) = mixed_point(r_seed, r_torsion);
+                let secret = if honest { a } else { a + Scalar::ONE };
+                craft(secret, r, public, nonce_point, MESSAGE)
+            })
+            .collect();
+        // Keys that repeat, as a wallet's do.
+        for i in 0..honest {
+            let key = dev_secret_key((i % 2) as u32);
+            crafted.push((key.address(), key.sign(MESSAGE)));
+        }
+        let items: Vec<SignedMessage<'_>> = crafted
+            .iter()
+            .map(|(key, signature)| SignedMessage { key, message: MESSAGE, signature })
+            .collect();
+        let one = KeyCache::new(std::num::NonZeroUsize::MIN);
+        let warm = KeyCache::new(KEY_CACHE_ENTRIES);
+        for item in &items {
+            let cold = equation::single(&KeyCache::new(KEY_CACHE_ENTRIES), item.key, item.message, item.signature);
+            prop_assert_eq!(equation::single(&one, item.key, item.message, item.signature), cold);
+            prop_assert_eq!(equation::single(&warm, item.key, item.message, item.signature), cold);
+            prop_assert_eq!(equation::single(&warm, item.key, item.message, item.signature), cold);
+        }
+        let all_hold = items
+            .iter()
+            .all(|item| equation::single(&one, item.key, item.message, item.signature).is_ok());
+        prop_assert_eq!(equation::batch_holds(&KeyCache::new(KEY_CACHE_ENTRIES), &items), all_hold);
+        prop_assert_eq!(equation::batch_holds(&one, &items), all_hold);
+        prop_assert_eq!(equation::batch_holds(&warm, &items), all_hold);
+        prop_assert_eq!(zebra_batch(&items), all_hold);
     }
 }
