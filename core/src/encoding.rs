@@ -91,6 +91,16 @@ pub fn encode<T: Encode + ?Sized>(value: &T) -> Vec<u8> {
     writer.buf
 }
 
+/// Appends the canonical encoding of `value` to `out`: many encodings in one buffer, as
+/// the store's sorted batches write them.
+pub fn encode_into<T: Encode + ?Sized>(value: &T, out: &mut Vec<u8>) {
+    let mut writer = Writer {
+        buf: std::mem::take(out),
+    };
+    value.encode(&mut writer);
+    *out = writer.buf;
+}
+
 /// Decodes exactly one `T` from all of `bytes`.
 pub fn decode<T: Decode>(bytes: &[u8]) -> Result<T, DecodeError> {
     if bytes.len() > T::MAX_ENCODED_LEN {

@@ -11,6 +11,7 @@
 pub mod schema;
 
 use std::fs::{File, TryLockError};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use rocksdb::{ColumnFamilyDescriptor, Direction, IteratorMode, Options, WriteBatch, DB};
@@ -156,14 +157,25 @@ impl StoreBatch<'_> {
             self.missing = Some(T::NAME);
             return;
         };
-        let mut encoded: Vec<(Vec<u8>, Vec<u8>)> = entries
+        // Every key and value encoded into two buffers, not two allocations per entry.
+        let mut keys = Vec::new();
+        let mut values = Vec::new();
+        let mut spans: Vec<(Range<usize>, Range<usize>)> = entries
             .into_iter()
-            .map(|(key, value)| (key.to_key(), encoding::encode(value)))
+            .map(|(key, value)| {
+                let key_start = keys.len();
+                key.write_key(&mut keys);
+                let value_start = values.len();
+                encoding::encode_into(value, &mut values);
+                (key_start..keys.len(), value_start..values.len())
+            })
             .collect();
         // Stable, so a key given twice keeps its later value, as two `put`s would.
-        encoded.sort_by(|a, b| a.0.cmp(&b.0));
-        for (key, value) in encoded {
-            self.batch.put_cf(cf, key, value);
+        spans.sort_by(|(a, _), (b, _)| keys.get(a.clone()).cmp(&keys.get(b.clone())));
+        for (key, value) in spans {
+            if let (Some(key), Some(value)) = (keys.get(key), values.get(value)) {
+                self.batch.put_cf(cf, key, value);
+            }
         }
     }
 

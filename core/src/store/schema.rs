@@ -39,6 +39,11 @@ pub trait Table {
 pub trait KeyCodec: Sized {
     /// The key's bytes.
     fn to_key(&self) -> Vec<u8>;
+    /// Appends the key's bytes to `out` (without a `Vec` of their own, for the fixed-size
+    /// keys that batches write thousands of).
+    fn write_key(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.to_key());
+    }
     /// Reads a key back.
     fn from_key(bytes: &[u8]) -> Result<Self, DecodeError>;
 }
@@ -54,6 +59,9 @@ impl KeyCodec for BlockHash {
     fn to_key(&self) -> Vec<u8> {
         self.as_bytes().to_vec()
     }
+    fn write_key(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(self.as_bytes());
+    }
     fn from_key(bytes: &[u8]) -> Result<Self, DecodeError> {
         fixed(bytes, "block hash key").map(BlockHash::from_bytes)
     }
@@ -63,6 +71,9 @@ impl KeyCodec for TxId {
     fn to_key(&self) -> Vec<u8> {
         self.as_bytes().to_vec()
     }
+    fn write_key(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(self.as_bytes());
+    }
     fn from_key(bytes: &[u8]) -> Result<Self, DecodeError> {
         fixed(bytes, "txid key").map(TxId::from_bytes)
     }
@@ -71,6 +82,9 @@ impl KeyCodec for TxId {
 impl KeyCodec for Address {
     fn to_key(&self) -> Vec<u8> {
         self.as_bytes().to_vec()
+    }
+    fn write_key(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(self.as_bytes());
     }
     fn from_key(bytes: &[u8]) -> Result<Self, DecodeError> {
         fixed(bytes, "address key").map(Address::from_bytes)
@@ -266,10 +280,13 @@ pub const HISTORY_KEY_LEN: usize = 32 + 8 + 4;
 impl KeyCodec for HistoryKey {
     fn to_key(&self) -> Vec<u8> {
         let mut key = Vec::with_capacity(HISTORY_KEY_LEN);
-        key.extend_from_slice(self.address.as_bytes());
-        key.extend_from_slice(&self.height.value().to_be_bytes());
-        key.extend_from_slice(&self.position.to_be_bytes());
+        self.write_key(&mut key);
         key
+    }
+    fn write_key(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(self.address.as_bytes());
+        out.extend_from_slice(&self.height.value().to_be_bytes());
+        out.extend_from_slice(&self.position.to_be_bytes());
     }
     fn from_key(bytes: &[u8]) -> Result<Self, DecodeError> {
         let bytes: [u8; HISTORY_KEY_LEN] = fixed(bytes, "history key")?;
