@@ -7,6 +7,13 @@
 //! for the rate of the RPC stack alone. Prints that rate, the transactions accepted per
 //! second and their ratio to it, the account read's latency percentiles,
 //! and how many of the accepted transactions the following blocks hold (all of them).
+//!
+//! The flood's limit on this machine is measured in the same run: the two cores pay for
+//! the RPC stack (the bare rate) and for the signatures (Tern's batch verification of the
+//! same transactions, 64 per batch, the most that 64 connections with one call each can
+//! put in a batch, on every core), so no `tx_submit` flood beats
+//! `1 / (1 / bare + 1 / verification)`. The ratio to that limit is what admission's own
+//! costs leave; the CPU the process used in each phase is printed too.
 //! `cargo bench -p tern-tests --bench rpc_flood`; `TERN_BENCH_SENDERS` and
 //! `TERN_BENCH_NONCES` change the sizes. Asserts nothing about time.
 #![allow(
@@ -58,6 +65,46 @@ fn submit_body(tx: &SignedTransaction) -> String {
         r#"{{"jsonrpc":"2.0","id":1,"method":"tx_submit","params":["{}"]}}"#,
         hex::encode(encoding::encode(tx))
     )
+}
+
+/// CPU seconds this process has used, user and system, from `/proc/self/stat` (whose
+/// times are in the kernel's fixed `USER_HZ` of 100 per second); `None` off Linux.
+fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i)?.parse::<u64>().ok();
+    Some((ticks(11)? + ticks(12)?) as f64 / 100.0)
+}
+
+/// Cores busy and CPU microseconds per call over a phase of `calls` calls in `time`.
+fn cpu_line(what: &str, since: Option<f64>, calls: usize, time: Duration) {
+    if let (Some(before), Some(now)) = (since, cpu_seconds()) {
+        let used = now - before;
+        println!(
+            "  CPU during {what}: {:.2} cores busy, {:.1} us per call",
+            used / time.as_secs_f64(),
+            used * 1e6 / calls as f64
+        );
+    }
+}
+
+/// Signatures per second of Tern's batch verification over `txs`, 64 per batch, one
+/// batch per core at once.
+fn verification_rate(txs: &[SignedTransaction]) -> f64 {
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    let chunks: Vec<&[SignedTransaction]> = txs.chunks(64).collect();
+    let started = Instant::now();
+    std::thread::scope(|scope| {
+        for part in chunks.chunks(chunks.len().div_ceil(threads)) {
+            scope.spawn(move || {
+                for chunk in part {
+                    tern_core::tx::verify_signatures(chunk.iter()).unwrap();
+                }
+            });
+        }
+    });
+    txs.len() as f64 / started.elapsed().as_secs_f64()
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -128,10 +175,12 @@ async fn run() {
     println!("signing {senders} senders x {nonces} nonces...");
     let recipient = dev_secret_key(8);
     let mut lanes: Vec<Vec<(TxId, String)>> = vec![Vec::new(); CONNECTIONS];
+    let mut signed = Vec::with_capacity(senders * nonces as usize);
     for nonce in 0..nonces {
         for (i, key) in keys.iter().enumerate() {
             let tx = transfer(key, &recipient, 1, nonce);
             lanes[i % CONNECTIONS].push((tx.id(), submit_body(&tx)));
+            signed.push(tx);
         }
     }
     let total: usize = lanes.iter().map(Vec::len).sum();
@@ -141,6 +190,7 @@ async fn run() {
     // under any `tx_submit` rate.
     let bare_body = r#"{"jsonrpc":"2.0","id":1,"method":"mempool_info","params":[]}"#;
     let per_connection = total.div_ceil(CONNECTIONS);
+    let cpu_before = cpu_seconds();
     let started = Instant::now();
     let bare: Vec<_> = (0..CONNECTIONS)
         .map(|_| {
@@ -156,8 +206,15 @@ async fn run() {
     for connection in bare {
         connection.await.unwrap();
     }
-    let bare_rate = (per_connection * CONNECTIONS) as f64 / started.elapsed().as_secs_f64();
+    let bare_time = started.elapsed();
+    let bare_rate = (per_connection * CONNECTIONS) as f64 / bare_time.as_secs_f64();
     println!("bare calls (mempool_info), same connections and count: {bare_rate:.0} calls/s");
+    cpu_line(
+        "the bare calls",
+        cpu_before,
+        per_connection * CONNECTIONS,
+        bare_time,
+    );
 
     let flooding = Arc::new(AtomicBool::new(true));
     let reader = {
@@ -180,6 +237,7 @@ async fn run() {
         })
     };
 
+    let cpu_before = cpu_seconds();
     let started = Instant::now();
     let connections: Vec<_> = lanes
         .into_iter()
@@ -202,6 +260,7 @@ async fn run() {
         accepted.extend(connection.await.unwrap());
     }
     let flood = started.elapsed();
+    cpu_line("the flood", cpu_before, accepted.len(), flood);
     flooding.store(false, Ordering::Relaxed);
     let mut latencies = reader.await.unwrap();
     latencies.sort();
@@ -219,9 +278,18 @@ async fn run() {
         flood.as_secs_f64(),
         accepted.len() as f64 / flood.as_secs_f64()
     );
+    let submit_rate = accepted.len() as f64 / flood.as_secs_f64();
     println!(
         "tx_submit rate / bare call rate: {:.0}%",
-        100.0 * accepted.len() as f64 / flood.as_secs_f64() / bare_rate
+        100.0 * submit_rate / bare_rate
+    );
+    // After the flood, so that the node met every key for the first time.
+    let verification = verification_rate(&signed);
+    let limit = 1.0 / (1.0 / bare_rate + 1.0 / verification);
+    println!(
+        "limit: bare calls and batch verification (64 per batch, every core, {verification:.0} sig/s) \
+         on the same cores: {limit:.0} tx/s; tx_submit reaches {:.0}% of it",
+        100.0 * submit_rate / limit
     );
     println!(
         "account_get during the flood: n={} p50={:.1} ms p99={:.1} ms max={:.1} ms",
