@@ -20,6 +20,7 @@
 //! them, so a block's transactions do not push out those still waiting in the mempool.
 
 use std::num::NonZeroUsize;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use lru::LruCache;
@@ -164,38 +165,60 @@ impl SignatureCache {
 /// gets most of batching's gain, and starting a thread costs tens of microseconds.
 pub const MIN_SIGNATURES_PER_THREAD: usize = 64;
 
-/// [`tx::verify_signatures`] over `txs` split into up to `threads` batches verified on
-/// their own threads, with the same verdict: the first bad transaction in order.
+/// Batches per thread that [`verify_split`] cuts: more than one, so that a thread slowed
+/// by another on its core (the chain actor writing the previous block, say) leaves its
+/// batches to the others instead of keeping a core idle while it finishes.
+const BATCHES_PER_THREAD: usize = 4;
+
+/// [`tx::verify_signatures`] over `txs` cut into batches that up to `threads` threads take
+/// in turn, with the same verdict: the first bad transaction in order.
 fn verify_split(txs: &[&SignedTransaction], threads: usize) -> Result<(), BatchError> {
     let threads = threads.min(txs.len() / MIN_SIGNATURES_PER_THREAD).max(1);
     if threads == 1 {
         return tx::verify_signatures(txs.iter().copied());
     }
-    let chunk = txs.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = txs
-            .chunks(chunk)
-            .enumerate()
-            .map(|(i, part)| {
-                scope.spawn(move || {
-                    tx::verify_signatures(part.iter().copied()).map_err(|failure| BatchError {
-                        index: i.saturating_mul(chunk).saturating_add(failure.index),
-                        error: failure.error,
-                    })
+    let size = txs
+        .len()
+        .div_ceil(threads.saturating_mul(BATCHES_PER_THREAD))
+        .max(MIN_SIGNATURES_PER_THREAD);
+    let batches: Vec<&[&SignedTransaction]> = txs.chunks(size).collect();
+    let next = AtomicUsize::new(0);
+    let verdicts: Vec<(usize, Result<(), BatchError>)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut verdicts = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(batch) = batches.get(i) else { break };
+                        let verdict =
+                            tx::verify_signatures(batch.iter().copied()).map_err(|failure| {
+                                BatchError {
+                                    index: i.saturating_mul(size).saturating_add(failure.index),
+                                    error: failure.error,
+                                }
+                            });
+                        verdicts.push((i, verdict));
+                    }
+                    verdicts
                 })
             })
             .collect();
-        // Joined in order, so the first failing chunk holds the first bad transaction.
-        handles
+        workers
             .into_iter()
-            .map(|handle| {
-                handle
+            .flat_map(|worker| {
+                worker
                     .join()
                     .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
             })
-            .collect::<Result<Vec<()>, BatchError>>()
-            .map(|_| ())
-    })
+            .collect()
+    });
+    // The first failing batch in order holds the first bad transaction.
+    verdicts
+        .into_iter()
+        .filter_map(|(i, verdict)| verdict.err().map(|failure| (i, failure)))
+        .min_by_key(|(i, _)| *i)
+        .map_or(Ok(()), |(_, failure)| Err(failure))
 }
 
 #[cfg(test)]
