@@ -86,9 +86,9 @@ pub enum DecodeError {
 
 /// Encodes `value` canonically.
 pub fn encode<T: Encode + ?Sized>(value: &T) -> Vec<u8> {
-    let mut writer = Writer { buf: Vec::new() };
-    value.encode(&mut writer);
-    writer.buf
+    let mut out = Vec::new();
+    encode_into(value, &mut out);
+    out
 }
 
 /// Appends the canonical encoding of `value` to `out`: many encodings in one buffer, as

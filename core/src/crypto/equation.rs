@@ -101,7 +101,7 @@ impl KeyCache {
 }
 
 /// The key cache every verification uses.
-pub fn key_cache() -> &'static KeyCache {
+pub(super) fn key_cache() -> &'static KeyCache {
     &KEYS
 }
 

@@ -14,7 +14,7 @@ use crate::types::Address;
 mod equation;
 mod rule;
 
-pub use equation::{key_cache, KeyCache, KEY_CACHE_ENTRIES};
+pub use equation::{KeyCache, KEY_CACHE_ENTRIES};
 pub use rule::{check_encoding, verify, verify_batch, BatchError, SignatureError, SignedMessage};
 
 /// An ed25519 signature: `R` (32 bytes) then `S` (32 bytes, little-endian scalar).

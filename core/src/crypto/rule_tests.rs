@@ -405,6 +405,21 @@ fn mixed_point(seed: u64, torsion: usize) -> (Scalar, EdwardsPoint) {
     )
 }
 
+/// Signatures crafted from `(key seed, key torsion, nonce seed, nonce torsion, honest)`:
+/// mixed-order keys and nonce points, signed with the key's secret when `honest` and with
+/// a wrong one otherwise.
+fn crafted_mixed(cases: &[(u64, usize, u64, usize, bool)]) -> Vec<(Address, Signature)> {
+    cases
+        .iter()
+        .map(|&(a_seed, a_torsion, r_seed, r_torsion, honest)| {
+            let (a, public) = mixed_point(a_seed, a_torsion);
+            let (r, nonce_point) = mixed_point(r_seed, r_torsion);
+            let secret = if honest { a } else { a + Scalar::ONE };
+            craft(secret, r, public, nonce_point, MESSAGE)
+        })
+        .collect()
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(32))]
 
@@ -442,15 +457,7 @@ proptest! {
     fn mixed_order_inputs_get_one_verdict(
         cases in proptest::collection::vec((any::<u64>(), 0usize..8, any::<u64>(), 0usize..8, any::<bool>()), 1..8)
     ) {
-        let crafted: Vec<(Address, Signature)> = cases
-            .iter()
-            .map(|&(a_seed, a_torsion, r_seed, r_torsion, honest)| {
-                let (a, public) = mixed_point(a_seed, a_torsion);
-                let (r, nonce_point) = mixed_point(r_seed, r_torsion);
-                let secret = if honest { a } else { a + Scalar::ONE };
-                craft(secret, r, public, nonce_point, MESSAGE)
-            })
-            .collect();
+        let crafted = crafted_mixed(&cases);
         let items: Vec<SignedMessage<'_>> = crafted
             .iter()
             .map(|(key, signature)| SignedMessage { key, message: MESSAGE, signature })
@@ -518,15 +525,7 @@ proptest! {
         cases in proptest::collection::vec((any::<u64>(), 0usize..8, any::<u64>(), 0usize..8, any::<bool>()), 1..8),
         honest in 0usize..4,
     ) {
-        let mut crafted: Vec<(Address, Signature)> = cases
-            .iter()
-            .map(|&(a_seed, a_torsion, r_seed, r_torsion, honest)| {
-                let (a, public) = mixed_point(a_seed, a_torsion);
-                let (r, nonce_point) = mixed_point(r_seed, r_torsion);
-                let secret = if honest { a } else { a + Scalar::ONE };
-                craft(secret, r, public, nonce_point, MESSAGE)
-            })
-            .collect();
+        let mut crafted = crafted_mixed(&cases);
         // Keys that repeat, as a wallet's do.
         for i in 0..honest {
             let key = dev_secret_key((i % 2) as u32);

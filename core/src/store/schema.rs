@@ -37,12 +37,13 @@ pub trait Table {
 
 /// How a key type becomes bytes that sort as intended.
 pub trait KeyCodec: Sized {
+    /// Appends the key's bytes to `out`: many keys share one buffer in a sorted batch.
+    fn write_key(&self, out: &mut Vec<u8>);
     /// The key's bytes.
-    fn to_key(&self) -> Vec<u8>;
-    /// Appends the key's bytes to `out` (without a `Vec` of their own, for the fixed-size
-    /// keys that batches write thousands of).
-    fn write_key(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&self.to_key());
+    fn to_key(&self) -> Vec<u8> {
+        let mut key = Vec::new();
+        self.write_key(&mut key);
+        key
     }
     /// Reads a key back.
     fn from_key(bytes: &[u8]) -> Result<Self, DecodeError>;
@@ -56,9 +57,6 @@ fn fixed<const N: usize>(bytes: &[u8], what: &'static str) -> Result<[u8; N], De
 }
 
 impl KeyCodec for BlockHash {
-    fn to_key(&self) -> Vec<u8> {
-        self.as_bytes().to_vec()
-    }
     fn write_key(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(self.as_bytes());
     }
@@ -68,9 +66,6 @@ impl KeyCodec for BlockHash {
 }
 
 impl KeyCodec for TxId {
-    fn to_key(&self) -> Vec<u8> {
-        self.as_bytes().to_vec()
-    }
     fn write_key(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(self.as_bytes());
     }
@@ -80,9 +75,6 @@ impl KeyCodec for TxId {
 }
 
 impl KeyCodec for Address {
-    fn to_key(&self) -> Vec<u8> {
-        self.as_bytes().to_vec()
-    }
     fn write_key(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(self.as_bytes());
     }
@@ -93,8 +85,8 @@ impl KeyCodec for Address {
 
 /// Big-endian, so heights sort numerically.
 impl KeyCodec for Height {
-    fn to_key(&self) -> Vec<u8> {
-        self.value().to_be_bytes().to_vec()
+    fn write_key(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.value().to_be_bytes());
     }
     fn from_key(bytes: &[u8]) -> Result<Self, DecodeError> {
         fixed(bytes, "height key").map(|b| Height(u64::from_be_bytes(b)))
@@ -118,7 +110,7 @@ pub enum MetaKey {
 }
 
 impl KeyCodec for MetaKey {
-    fn to_key(&self) -> Vec<u8> {
+    fn write_key(&self, out: &mut Vec<u8>) {
         let name: &[u8] = match self {
             MetaKey::SchemaVersion => b"schema_version",
             MetaKey::Genesis => b"genesis",
@@ -126,7 +118,7 @@ impl KeyCodec for MetaKey {
             MetaKey::NextSequence => b"next_sequence",
             MetaKey::ReorgTarget => b"reorg_target",
         };
-        name.to_vec()
+        out.extend_from_slice(name);
     }
     fn from_key(bytes: &[u8]) -> Result<Self, DecodeError> {
         match bytes {
@@ -278,11 +270,6 @@ pub struct HistoryKey {
 pub const HISTORY_KEY_LEN: usize = 32 + 8 + 4;
 
 impl KeyCodec for HistoryKey {
-    fn to_key(&self) -> Vec<u8> {
-        let mut key = Vec::with_capacity(HISTORY_KEY_LEN);
-        self.write_key(&mut key);
-        key
-    }
     fn write_key(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(self.address.as_bytes());
         out.extend_from_slice(&self.height.value().to_be_bytes());
