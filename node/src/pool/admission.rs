@@ -8,15 +8,16 @@
 //! cache, with the senders' tip accounts read in the same blocking call. Up to
 //! [`MAX_BATCHES_IN_FLIGHT`] batches verify at once, one per core; while they run, the
 //! next jobs queue, so under load batches grow by themselves and under no load a lone
-//! transaction waits for nothing. Verified batches are admitted strictly in the order
-//! their jobs arrived, each job's transactions in its own order (a peer's burst from one
-//! sender is nonce after nonce), and each caller gets its own verdicts: a bad signature
-//! costs the others in its batch a re-batch, never a wrong answer.
+//! transaction waits for nothing. Each job's transactions are admitted in its own order,
+//! and each sender's in the order they arrived (a verified batch waits only for earlier
+//! batches it shares a sender with, see [`admission_order`](super::admission_order)), and
+//! each caller gets its own verdicts: a bad signature costs the others in its batch a
+//! re-batch, never a wrong answer.
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 
-use futures_util::stream::{FuturesOrdered, StreamExt};
+use futures_util::stream::{FuturesUnordered, StreamExt};
 use tern_core::chain::ChainReader;
 use tern_core::mempool::{self, Admission, MempoolError, VerifiedTransaction};
 use tern_core::signature_cache::SignatureCache;
@@ -26,6 +27,7 @@ use tern_core::types::{Address, ChainId};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
+use super::admission_order::{AdmissionOrder, Ticket};
 use super::{Shared, SubmitError};
 
 /// Transactions verified in one batch at most: past about a thousand, batch verification
@@ -35,6 +37,10 @@ pub const MAX_BATCH: usize = 1_024;
 /// Batches verifying at once: one per core on the machines Tern targets. A job that
 /// arrives while both run waits for the next batch, which it then helps fill.
 pub const MAX_BATCHES_IN_FLIGHT: usize = 2;
+
+/// Batches verified or verifying but not admitted yet: a batch that waits for an earlier
+/// one with a sender in common holds its callers, so past this many no new batch starts.
+pub const MAX_BATCHES_UNADMITTED: usize = 8;
 
 /// Jobs waiting to join a batch. A submitter that finds the queue full waits for room:
 /// RPC calls and relay slow down instead of piling up unbounded work.
@@ -61,23 +67,28 @@ struct Checked {
 /// handle is gone.
 pub(super) async fn run(shared: Arc<Shared>, mut jobs: mpsc::Receiver<Job>) {
     let mut chain_stopped = std::pin::pin!(stopped(shared.chain.watch_tip()));
-    let mut in_flight: FuturesOrdered<JoinHandle<Option<Checked>>> = FuturesOrdered::new();
+    let mut order: AdmissionOrder<Option<Checked>> = AdmissionOrder::new();
+    let mut running = FuturesUnordered::new();
     let mut closed = false;
     loop {
         tokio::select! {
             biased;
             () = &mut chain_stopped => break,
-            Some(done) = in_flight.next(), if !in_flight.is_empty() => {
-                admit(&shared, done.ok().flatten());
+            Some((ticket, checked)) = running.next(), if !running.is_empty() => {
+                admit_in_order(&shared, &mut order, ticket, checked);
             }
             // Only `recv` is raced (it is cancel-safe): a batch being filled is never
             // dropped half-gathered when a verification finishes first, which would lose
             // its jobs' replies.
-            first = jobs.recv(), if !closed && in_flight.len() < MAX_BATCHES_IN_FLIGHT => {
+            first = jobs.recv(), if !closed
+                && running.len() < MAX_BATCHES_IN_FLIGHT
+                && order.len() < MAX_BATCHES_UNADMITTED =>
+            {
                 match first {
                     Some(first) => {
                         let batch = fill(first, &mut jobs).await;
-                        in_flight.push_back(verify(&shared, batch));
+                        let ticket = order.enter(senders(&batch));
+                        running.push(verified(ticket, verify(&shared, batch)));
                     }
                     None => closed = true,
                 }
@@ -87,8 +98,37 @@ pub(super) async fn run(shared: Arc<Shared>, mut jobs: mpsc::Receiver<Job>) {
     }
     // Verdicts for what already verified are still given; queued jobs get none and
     // their callers see the node as unavailable.
-    while let Some(done) = in_flight.next().await {
-        admit(&shared, done.ok().flatten());
+    while let Some((ticket, checked)) = running.next().await {
+        admit_in_order(&shared, &mut order, ticket, checked);
+    }
+}
+
+/// The senders of every transaction in `batch`.
+fn senders(batch: &VecDeque<Job>) -> HashSet<Address> {
+    batch
+        .iter()
+        .flat_map(|job| job.txs.iter().map(|tx| tx.tx().from))
+        .collect()
+}
+
+/// A verification's result under its batch's ticket (`None` if the blocking task died).
+async fn verified(
+    ticket: Ticket,
+    verification: JoinHandle<Option<Checked>>,
+) -> (Ticket, Option<Checked>) {
+    (ticket, verification.await.ok().flatten())
+}
+
+/// Records that the batch of `ticket` verified, and admits every batch that may go now.
+fn admit_in_order(
+    shared: &Shared,
+    order: &mut AdmissionOrder<Option<Checked>>,
+    ticket: Ticket,
+    checked: Option<Checked>,
+) {
+    order.finish(ticket, checked);
+    for checked in order.take_admissible() {
+        admit(shared, checked);
     }
 }
 

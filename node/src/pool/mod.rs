@@ -8,8 +8,9 @@
 //! each transaction under the lock.
 
 mod admission;
+mod admission_order;
 
-pub use admission::{ADMISSION_QUEUE, MAX_BATCH, MAX_BATCHES_IN_FLIGHT};
+pub use admission::{ADMISSION_QUEUE, MAX_BATCH, MAX_BATCHES_IN_FLIGHT, MAX_BATCHES_UNADMITTED};
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
