@@ -203,6 +203,17 @@ impl Reader<'_> {
         self.bytes.len().saturating_sub(self.pos)
     }
 
+    /// How many input bytes have been read: a mark for [`Self::read_since`].
+    pub fn position(&self) -> usize {
+        self.pos
+    }
+
+    /// The input bytes read since `start`, an earlier [`Self::position`]: the exact bytes
+    /// a value was decoded from, to hash them without encoding the value again.
+    pub fn read_since(&self, start: usize) -> &[u8] {
+        self.bytes.get(start..self.pos).unwrap_or_default()
+    }
+
     /// Passes over `len` bytes called `what` in errors, without reading them.
     pub fn skip(&mut self, len: usize, what: &'static str) -> Result<(), DecodeError> {
         if len > self.remaining() {

@@ -117,15 +117,29 @@ pub struct SignedTransaction {
 impl SignedTransaction {
     /// Joins a transaction and a signature (which is not checked here).
     pub fn new(tx: Transaction, signature: Signature) -> SignedTransaction {
-        let mut signed = SignedTransaction {
+        let unhashed = SignedTransaction::unhashed(tx, signature);
+        let encoded = encoding::encode(&unhashed);
+        unhashed.hashed(&encoded)
+    }
+
+    /// The fields, with both hashes still to be computed by [`Self::hashed`].
+    fn unhashed(tx: Transaction, signature: Signature) -> SignedTransaction {
+        SignedTransaction {
             tx,
             signature,
-            id: tx.id(),
+            id: TxId::ZERO,
             signed_hash: SignedTxHash::ZERO,
-        };
-        signed.signed_hash =
-            SignedTxHash::from_bytes(Sha256::digest(encoding::encode(&signed)).into());
-        signed
+        }
+    }
+
+    /// Sets both hashes from `encoded`, this transaction's signed encoding: one encoding
+    /// (or none, when decoding, which hashes the bytes it read) serves both, since the
+    /// signed encoding begins with the unsigned one (see `Encode` below).
+    fn hashed(mut self, encoded: &[u8]) -> SignedTransaction {
+        let unsigned = encoded.get(..TRANSACTION_LEN).unwrap_or(encoded);
+        self.id = TxId::from_bytes(Sha256::digest(unsigned).into());
+        self.signed_hash = SignedTxHash::from_bytes(Sha256::digest(encoded).into());
+        self
     }
 
     /// The signed fields.
@@ -190,9 +204,11 @@ impl Decode for SignedTransaction {
     const MAX_ENCODED_LEN: usize = SIGNED_TRANSACTION_LEN;
 
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let start = r.position();
         let tx = Transaction::decode(r)?;
         let signature = Signature::from_bytes(r.array("signature")?);
-        Ok(SignedTransaction::new(tx, signature))
+        // The bytes just read are the signed encoding: hash them rather than encode again.
+        Ok(SignedTransaction::unhashed(tx, signature).hashed(r.read_since(start)))
     }
 }
 
@@ -338,6 +354,9 @@ mod tests {
             let signed = SignedTransaction::new(tx, signature);
             let bytes = encoding::encode(&signed);
             prop_assert_eq!(bytes.len(), SIGNED_TRANSACTION_LEN);
+            // Both hashes as their definitions say, whether built or decoded.
+            prop_assert_eq!(signed.id(), tx.id());
+            prop_assert_eq!(signed.signed_hash(), SignedTxHash::from_bytes(Sha256::digest(&bytes).into()));
             prop_assert_eq!(encoding::decode::<SignedTransaction>(&bytes), Ok(signed));
         }
 
