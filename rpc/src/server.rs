@@ -315,8 +315,11 @@ impl<B: NodeBackend> TernApiServer for TernRpc<B> {
     }
 
     async fn tx_submit(&self, transaction: String) -> RpcResult<String> {
-        let bytes = hex::decode(transaction.trim_start_matches("0x"))
-            .map_err(|e| invalid_param("transaction", e))?;
+        // Into a buffer of the exact size (the request's size bounds it): `hex::decode`
+        // grows its vector byte by byte, a visible share of a flood's per-call CPU.
+        let text = transaction.trim_start_matches("0x");
+        let mut bytes = vec![0; text.len() / 2];
+        hex::decode_to_slice(text, &mut bytes).map_err(|e| invalid_param("transaction", e))?;
         let tx = decode_transaction(&bytes).map_err(|e| error::rejected(&e))?;
         match self.backend.submit_transaction(tx).await {
             Ok(id) => Ok(id.to_string()),
