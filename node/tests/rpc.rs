@@ -311,6 +311,12 @@ async fn rejections_and_bad_params_are_explained() {
     );
     let (code_, _, _) = code(c.tx_submit("zz".into()).await.unwrap_err());
     assert_eq!(code_, -32602);
+    // An odd number of hex digits is the caller's parameter error, not a short buffer.
+    let (code_, _, data) = code(c.tx_submit("0xabc".into()).await.unwrap_err());
+    assert_eq!(
+        (code_, data.unwrap()["field"].as_str()),
+        (-32602, Some("transaction"))
+    );
     let (code_, _, data) = code(c.tx_submit("00".into()).await.unwrap_err());
     assert_eq!(
         (code_, data.unwrap()["reason"].as_str()),
