@@ -11,8 +11,9 @@
 //!   (`PoolHandle`: batching, the signature cache, account reads, the pool's lock), as a
 //!   peer relays them (bursts of 256) and as RPC submits them (one transaction per call,
 //!   64 callers at once, each sender's nonces in order by one caller);
-//! - **warm import**: the same blocks into a fresh store, each after its transactions were
-//!   admitted, as a node that follows the network imports.
+//! - **warm import**: the same blocks, pipelined as in the cold import, into a fresh store
+//!   whose signature cache is the one admission filled: blocks whose transactions arrived
+//!   first, as a node that follows the network imports them.
 //!
 //! Run with `cargo bench -p tern-node --bench verification`. `TERN_BENCH_BLOCKS` and
 //! `TERN_BENCH_TXS` change the sizes (default 20 blocks of 1,000 transfers). Prints
@@ -24,18 +25,20 @@
     missing_docs
 )]
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rand_chacha::rand_core::SeedableRng;
 use tern_core::block::Block;
-use tern_core::chain::{self, Chain, ChainHandle, Verdict};
+use tern_core::chain::{self, Chain, ChainHandle, QueuedBlock, Verdict};
 use tern_core::crypto::{dev_secret_key, SecretKey};
 use tern_core::genesis::ChainSpec;
 use tern_core::mempool::{FeeRate, MempoolConfig};
+use tern_core::signature_cache::SignatureCache;
 use tern_core::testkit::ChainBuilder;
 use tern_core::tx::SignedTransaction;
-use tern_core::types::{Address, Amount, TxId};
+use tern_core::types::{Address, Amount};
 use tern_node::pool::PoolHandle;
 use tern_node::tasks::TaskManager;
 
@@ -107,19 +110,49 @@ fn ceiling(txs: &[SignedTransaction]) -> f64 {
     (rounds * txs.len()) as f64 / started.elapsed().as_secs_f64()
 }
 
-/// A fresh store and its chain actor.
-fn fresh_chain(spec: &ChainSpec) -> (tempfile::TempDir, ChainHandle) {
+/// A fresh store and its chain actor, with its own signature cache or `cache`.
+fn fresh_chain(
+    spec: &ChainSpec,
+    cache: Option<Arc<SignatureCache>>,
+) -> (tempfile::TempDir, ChainHandle) {
     let dir = tempfile::tempdir().unwrap();
-    let opened = Chain::open(dir.path(), spec.clone()).unwrap();
+    let mut opened = Chain::open(dir.path(), spec.clone()).unwrap();
+    if let Some(cache) = cache {
+        opened = opened.with_signature_cache(cache);
+    }
     let (handle, _thread) = chain::spawn(opened).unwrap();
     (dir, handle)
 }
 
-async fn import(chain: &ChainHandle, block: &Block) -> Duration {
+/// Blocks queued at the chain actor at once, as the node's block worker keeps them.
+const BLOCKS_QUEUED: usize = 4;
+
+/// Imports `blocks` in order as the node's block worker does: each block's signatures are
+/// verified ahead while the actor checks the one before, and up to [`BLOCKS_QUEUED`]
+/// blocks wait at the actor, so one block's write overlaps the next one's checks.
+async fn import_all(chain: &ChainHandle, blocks: &[Block]) -> Duration {
     let started = Instant::now();
-    let outcome = chain.submit_block(block.clone()).await.unwrap();
-    assert_eq!(outcome.verdict, Verdict::Accepted);
+    let mut queued = VecDeque::with_capacity(BLOCKS_QUEUED);
+    let mut ahead = blocks.first().map(|b| chain.verify_ahead(b));
+    for (i, block) in blocks.iter().enumerate() {
+        if let Some(verifying) = ahead.take() {
+            verifying.await.unwrap();
+        }
+        if queued.len() == BLOCKS_QUEUED {
+            accepted(queued.pop_front()).await;
+        }
+        queued.push_back(chain.queue_block(block.clone()).await);
+        ahead = blocks.get(i + 1).map(|b| chain.verify_ahead(b));
+    }
+    while !queued.is_empty() {
+        accepted(queued.pop_front()).await;
+    }
     started.elapsed()
+}
+
+async fn accepted(queued: Option<QueuedBlock>) {
+    let outcome = queued.unwrap().outcome().await.unwrap();
+    assert_eq!(outcome.verdict, Verdict::Accepted);
 }
 
 fn big_pool() -> MempoolConfig {
@@ -181,31 +214,34 @@ async fn admit(pool: &PoolHandle, txs: &[SignedTransaction], how: Submitter) -> 
     started.elapsed()
 }
 
-/// Admits each block's transactions through the pool, then imports the block: returns the
-/// time spent admitting and the time spent importing.
-async fn admit_then_import(
+/// Admits each block's transactions through the pool, then imports that block before the
+/// next block's transactions come, as a node that follows the network does (so the pool
+/// holds about one block's worth): returns the time spent admitting, and the signature
+/// cache that admission filled.
+async fn admit_block_by_block(
     spec: &ChainSpec,
     blocks: &[Block],
     how: Submitter,
-) -> (Duration, Duration) {
-    let (_dir, chain) = fresh_chain(spec);
+) -> (Duration, Arc<SignatureCache>) {
+    let (_dir, chain) = fresh_chain(spec, None);
     let tasks = TaskManager::new();
     let pool = PoolHandle::start(chain.clone(), big_pool(), tasks.executor());
-    let (mut admitting, mut importing) = (Duration::ZERO, Duration::ZERO);
+    let mut admitting = Duration::ZERO;
     for block in blocks {
         admitting += admit(&pool, &block.transactions, how).await;
-        importing += import(&chain, block).await;
+        let outcome = chain.submit_block(block.clone()).await.unwrap();
+        assert_eq!(outcome.verdict, Verdict::Accepted);
         pool.wait_synced(block.hash()).await;
-        let left: Vec<TxId> = block.transactions.iter().map(|t| t.id()).collect();
         assert!(
-            left.iter().all(|id| !pool.contains(id)),
+            block.transactions.iter().all(|t| !pool.contains(&t.id())),
             "the block took them"
         );
     }
+    let cache = Arc::clone(chain.signature_cache());
     tasks.begin_shutdown();
     chain.shutdown().await;
     tasks.wait().await;
-    (admitting, importing)
+    (admitting, cache)
 }
 
 fn rate(count: usize, time: Duration) -> f64 {
@@ -244,19 +280,9 @@ async fn scenario(senders: u32, blocks_n: usize, txs_n: usize) {
         threads()
     );
 
-    // Pipelined as sync submits: block n + 1's signatures verify while block n is
-    // checked and written.
-    let (_dir, chain) = fresh_chain(&spec);
-    let started = Instant::now();
-    let mut ahead = blocks.first().map(|b| chain.verify_ahead(b));
-    for (i, block) in blocks.iter().enumerate() {
-        if let Some(verifying) = ahead.take() {
-            verifying.await.unwrap();
-        }
-        ahead = blocks.get(i + 1).map(|b| chain.verify_ahead(b));
-        import(&chain, block).await;
-    }
-    let cold = started.elapsed();
+    // Pipelined as sync submits.
+    let (_dir, chain) = fresh_chain(&spec, None);
+    let cold = import_all(&chain, &blocks).await;
     chain.shutdown().await;
     let cold_rate = rate(total, cold);
     line(
@@ -266,7 +292,11 @@ async fn scenario(senders: u32, blocks_n: usize, txs_n: usize) {
     );
 
     for how in [Submitter::Relay, Submitter::Rpc] {
-        let (admitting, importing) = admit_then_import(&spec, &blocks, how).await;
+        let (admitting, cache) = admit_block_by_block(&spec, &blocks, how).await;
+        // The same blocks into a fresh store whose cache holds what admission verified.
+        let (_dir, chain) = fresh_chain(&spec, Some(cache));
+        let importing = import_all(&chain, &blocks).await;
+        chain.shutdown().await;
         let label = match how {
             Submitter::Relay => "admission, relay bursts of 256",
             Submitter::Rpc => "admission, RPC calls from 64 callers",

@@ -8,6 +8,12 @@
 //! updates that ends when the actor stops, because only the actor holds its sender.
 //! Handles hold a weak reference to it, so keeping a handle never keeps the stream open.
 //!
+//! The store writes behind the actor ([`crate::store::WriteBehind`]): once block n is
+//! checked, its batch lands on a thread of its own while the actor checks block n + 1.
+//! Nothing about a block leaves the actor before its writes have landed: its reply, the
+//! tip and its event wait for them, in the order the blocks came, so whoever is told of a
+//! block can read it, and a crash loses nothing anyone was told of.
+//!
 //! The actor stops on [`ChainHandle::shutdown`], when every handle is gone, or on the
 //! first store error: a store that cannot be read or written is not something the chain
 //! can work around, and the node must stop visibly rather than go on with a chain that no
@@ -15,6 +21,7 @@
 //! [`ChainError::Panicked`]) to whoever runs the thread before anyone else can see that
 //! the chain stopped.
 
+use std::collections::VecDeque;
 use std::sync::{Arc, Weak};
 
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
@@ -24,6 +31,7 @@ use super::{
 };
 use crate::block::Block;
 use crate::signature_cache::SignatureCache;
+use crate::store::WriteSeq;
 use crate::types::Timestamp;
 
 /// Blocks waiting for the actor; senders wait when it is full, which slows whoever
@@ -34,7 +42,26 @@ pub const COMMAND_QUEUE: usize = 64;
 /// [`ChainEvent::Lagged`] and must resync from the reader.
 pub const UPDATE_CAPACITY: usize = 256;
 
+/// Processed blocks whose answers wait for their writes to land, at most: with this many
+/// waiting, the actor takes no new block until the store catches up.
+pub const MAX_UNANSWERED: usize = 16;
+
 type Reply = oneshot::Sender<Result<SubmitOutcome, ChainError>>;
+
+/// A processed block's answer, held until the writes it depends on have landed.
+struct Answer {
+    lands_with: WriteSeq,
+    reply: Reply,
+    result: Result<SubmitOutcome, ChainError>,
+}
+
+/// What the actor waits for between blocks.
+enum Wake {
+    /// The store's writer made progress: answers may be due.
+    Landed,
+    /// A command, or `None` once every handle is gone.
+    Command(Option<Command>),
+}
 
 enum Command {
     Submit { block: Box<Block>, reply: Reply },
@@ -65,6 +92,21 @@ pub struct ChainHandle {
     reader: ChainReader,
     reads: AsyncChainReader,
     signatures: Arc<SignatureCache>,
+}
+
+/// A block handed to the actor ([`ChainHandle::queue_block`]), its verdict to come.
+#[derive(Debug)]
+#[must_use = "a queued block's verdict says whether it was accepted"]
+pub struct QueuedBlock {
+    answer: oneshot::Receiver<Result<SubmitOutcome, ChainError>>,
+}
+
+impl QueuedBlock {
+    /// The verdict, once the block has been processed and everything it wrote has
+    /// landed; [`ChainError::Stopped`] if the actor stopped first.
+    pub async fn outcome(self) -> Result<SubmitOutcome, ChainError> {
+        self.answer.await.map_err(|_| ChainError::Stopped)?
+    }
 }
 
 /// Something that happened to the canonical chain.
@@ -175,57 +217,120 @@ impl ChainActor {
     /// did: before the block that failed gets its answer, and before the tip and event
     /// channels close. A supervisor records the failure there, so that the chain, not a
     /// follower that saw it stop, is named as the cause. A panic while processing a block
-    /// ends the actor with [`ChainError::Panicked`].
+    /// ends the actor with [`ChainError::Panicked`]. Blocks finished before the end still
+    /// get their own answers, once their writes have landed.
     pub fn run_reporting(
         mut self,
         on_stop: impl FnOnce(&Result<(), ChainError>),
     ) -> Result<(), ChainError> {
-        let mut unanswered = None;
-        let result = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            self.serve(&mut unanswered)
+        let mut in_hand = None;
+        let mut waiting = VecDeque::new();
+        let stopped = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.serve(&mut in_hand, &mut waiting)
         })) {
             Ok(result) => result,
             Err(panic) => Err(ChainError::Panicked(panic_message(&*panic))),
         };
+        let mut result = stopped.and_then(|()| self.chain.flush());
+        let settled = self.chain.settle();
+        let answered = self.answer_landed(&mut waiting);
+        if let (Ok(()), Err(error)) = (&result, settled.map_err(ChainError::from).and(answered)) {
+            result = Err(error);
+        }
         on_stop(&result);
-        if let (Some(reply), Err(error)) = (unanswered, &result) {
-            let _ = reply.send(Err(error.clone()));
+        if let Err(error) = &result {
+            for reply in in_hand
+                .into_iter()
+                .chain(waiting.into_iter().map(|a| a.reply))
+            {
+                let _ = reply.send(Err(error.clone()));
+            }
         }
         // Dropping the actor now closes the tip and event channels: everything following
         // the chain learns that it stopped.
         result
     }
 
-    /// The command loop. The reply for the block in hand waits in `unanswered` while the
-    /// block is processed, so that a failure can be reported before it is answered.
-    fn serve(&mut self, unanswered: &mut Option<Reply>) -> Result<(), ChainError> {
-        while let Some(command) = self.inbox.blocking_recv() {
-            let (block, reply) = match command {
-                Command::Submit { block, reply } => (block, reply),
-                Command::Shutdown => break,
+    /// The command loop. The reply for the block in hand waits in `in_hand` while the
+    /// block is processed, then in `waiting` until its writes have landed, so that a
+    /// failure can be reported before it is answered.
+    fn serve(
+        &mut self,
+        in_hand: &mut Option<Reply>,
+        waiting: &mut VecDeque<Answer>,
+    ) -> Result<(), ChainError> {
+        // Only to wait for two things at once; it runs nothing else.
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .map_err(|e| ChainError::Thread(Arc::new(e)))?;
+        loop {
+            self.answer_landed(waiting)?;
+            let (awaiting, accepting) = (!waiting.is_empty(), waiting.len() < MAX_UNANSWERED);
+            let (chain, inbox) = (&self.chain, &mut self.inbox);
+            let wake = runtime.block_on(async {
+                tokio::select! {
+                    biased;
+                    () = chain.writes_changed(), if awaiting => Wake::Landed,
+                    command = inbox.recv(), if accepting => Wake::Command(command),
+                    else => Wake::Landed,
+                }
+            });
+            let (block, reply) = match wake {
+                Wake::Landed => continue,
+                Wake::Command(Some(Command::Submit { block, reply })) => (block, reply),
+                Wake::Command(Some(Command::Shutdown) | None) => return Ok(()),
             };
-            *unanswered = Some(reply);
+            *in_hand = Some(reply);
             if let Some(hook) = self.before_block.as_mut() {
                 hook(&block);
             }
-            let result = self.chain.submit_block(*block, Timestamp::now());
-            if let Err(ChainError::Store(error)) = result {
-                tracing::error!(%error, "the store failed; the chain stops");
-                return Err(ChainError::Store(error));
-            }
-            if let Ok(outcome) = &result {
-                if let Some(update) = &outcome.update {
-                    self.tip.send_replace(update.tip);
-                    // No followers is fine: nobody is listening.
-                    let _ = self.updates.send(Arc::clone(update));
-                }
-            }
-            if let Some(reply) = unanswered.take() {
-                // The caller may have given up waiting; the block is processed anyway.
-                let _ = reply.send(result);
+            let (result, lands_with) =
+                match self.chain.submit_block_behind(*block, Timestamp::now()) {
+                    Ok((outcome, lands_with)) => (Ok(outcome), lands_with),
+                    Err(ChainError::Store(error)) => {
+                        tracing::error!(%error, "the store failed; the chain stops");
+                        return Err(ChainError::Store(error));
+                    }
+                    Err(error) => (Err(error), self.chain.written()),
+                };
+            if let Some(reply) = in_hand.take() {
+                waiting.push_back(Answer {
+                    lands_with,
+                    reply,
+                    result,
+                });
             }
         }
-        self.chain.flush()
+    }
+
+    /// Answers, in order, the blocks whose writes have landed, publishing the tip and
+    /// event of each first. Fails once a write has failed (after answering the blocks
+    /// whose writes landed before it).
+    fn answer_landed(&self, waiting: &mut VecDeque<Answer>) -> Result<(), ChainError> {
+        let landed = self.chain.landed();
+        while waiting.front().is_some_and(|a| a.lands_with <= landed) {
+            let Some(answer) = waiting.pop_front() else {
+                break;
+            };
+            if let Ok(SubmitOutcome {
+                update: Some(update),
+                ..
+            }) = &answer.result
+            {
+                self.tip.send_replace(update.tip);
+                // No followers is fine: nobody is listening.
+                let _ = self.updates.send(Arc::clone(update));
+            }
+            // The caller may have given up waiting; the block is processed anyway.
+            let _ = answer.reply.send(answer.result);
+        }
+        match self.chain.write_failure() {
+            Some(error) => {
+                tracing::error!(%error, "a store write failed; the chain stops");
+                Err(ChainError::Store(error))
+            }
+            None => Ok(()),
+        }
     }
 }
 
@@ -244,15 +349,24 @@ impl ChainHandle {
     /// Submits a block (mined, relayed or synced: all take this path) and waits for the
     /// verdict.
     pub async fn submit_block(&self, block: Block) -> Result<SubmitOutcome, ChainError> {
+        self.queue_block(block).await.outcome().await
+    }
+
+    /// Hands a block to the actor, waiting only for room in its queue, and returns its
+    /// verdict to come. Blocks are processed in the order they were queued. A caller with
+    /// a run of blocks (sync) keeps a few queued, so that the actor checks block n + 1
+    /// while block n's writes land; [`Self::submit_block`] waits for each verdict first.
+    pub async fn queue_block(&self, block: Block) -> QueuedBlock {
         let (reply, answer) = oneshot::channel();
-        self.commands
+        // A stopped actor drops the reply with the command: the answer says so.
+        let _ = self
+            .commands
             .send(Command::Submit {
                 block: Box::new(block),
                 reply,
             })
-            .await
-            .map_err(|_| ChainError::Stopped)?;
-        answer.await.map_err(|_| ChainError::Stopped)?
+            .await;
+        QueuedBlock { answer }
     }
 
     /// Starts checking `block`'s signatures into the signature cache on the blocking pool,

@@ -58,7 +58,7 @@ impl Fixture {
             );
         }
         // And nothing extra: every account the chain holds is in the expected state.
-        for (address, account) in self.chain.store.scan_all::<Accounts>().unwrap() {
+        for (address, account) in self.chain.writes.store().scan_all::<Accounts>().unwrap() {
             assert_eq!(
                 expected.account(&address),
                 Some(account),
@@ -409,11 +409,11 @@ fn reopening_resumes_at_the_tip_without_replaying() {
     let tip = f.chain.tip();
     assert_eq!(tip.height(), Height(10_000));
     // Delete every body but the tip's: opening must not need them, so it cannot replay.
-    let mut batch = f.chain.store.batch();
+    let mut batch = f.chain.writes.store().batch();
     for block in &blocks[..blocks.len() - 1] {
         batch.delete::<BlockBodies>(&block.hash());
     }
-    f.chain.store.write(batch).unwrap();
+    f.chain.writes.store().write(batch).unwrap();
     drop(f.chain);
     let reopened = Chain::open(f.dir.path(), dev()).unwrap();
     assert_eq!(reopened.tip(), tip);
@@ -438,7 +438,7 @@ fn an_interrupted_reorg_resumes_on_open() {
     // Store the side branch as a crash mid-reorg would leave it: blocks indexed, the
     // target recorded, the tip still on the main branch.
     {
-        let store = &f.chain.store;
+        let store = f.chain.writes.store().as_ref();
         let mut parent = read_entry(store, &genesis).unwrap();
         let mut batch = store.batch();
         for (i, block) in side.iter().enumerate() {
@@ -483,9 +483,9 @@ fn another_chain_or_a_newer_schema_is_refused() {
     let f = fixture();
     let dir = f.dir;
     {
-        let mut batch = f.chain.store.batch();
+        let mut batch = f.chain.writes.store().batch();
         batch.put::<Meta>(&MetaKey::SchemaVersion, &MetaValue::from_u64(99));
-        f.chain.store.write(batch).unwrap();
+        f.chain.writes.store().write(batch).unwrap();
     }
     drop(f.chain);
     let error = Chain::open(dir.path(), dev()).unwrap_err();

@@ -8,7 +8,7 @@ use crate::store::schema::{
     Accounts, AddressHistory, BlockBodies, BlockIndex, BlockIndexEntry, Canonical, HistoryKey,
     Meta, MetaKey, MetaValue, TxIndex, TxLocation, Undo,
 };
-use crate::store::{Store, StoreError};
+use crate::store::{StoreError, TableReads, WriteBehind};
 use crate::types::{Address, BlockHash, TxId};
 
 use super::outcome::TipInfo;
@@ -67,13 +67,16 @@ fn history_keys(block: &Block) -> impl Iterator<Item = (HistoryKey, TxId)> + '_ 
         })
 }
 
-pub(super) fn read_block(store: &Store, hash: &BlockHash) -> Result<Block, StoreError> {
+pub(super) fn read_block(store: &impl TableReads, hash: &BlockHash) -> Result<Block, StoreError> {
     store
         .get::<BlockBodies>(hash)?
         .ok_or_else(|| store.corrupt(&format!("no body for indexed block {hash}")))
 }
 
-pub(super) fn read_entry(store: &Store, hash: &BlockHash) -> Result<BlockIndexEntry, StoreError> {
+pub(super) fn read_entry(
+    store: &impl TableReads,
+    hash: &BlockHash,
+) -> Result<BlockIndexEntry, StoreError> {
     store
         .get::<BlockIndex>(hash)?
         .ok_or_else(|| store.corrupt(&format!("block {hash} missing from the index")))
@@ -81,7 +84,7 @@ pub(super) fn read_entry(store: &Store, hash: &BlockHash) -> Result<BlockIndexEn
 
 /// Applies `block` (whose parent is the tip) and makes it the tip, in one batch.
 pub(super) fn connect(
-    store: &Store,
+    store: &WriteBehind,
     block: &Block,
     entry: &BlockIndexEntry,
     reward: crate::types::Amount,
@@ -128,7 +131,7 @@ pub(super) fn connect(
 
 /// Takes the tip `block` off the chain with its undo record, in one batch; its parent
 /// becomes the tip.
-pub(super) fn disconnect(store: &Store, block: &Block) -> Result<TipInfo, StoreError> {
+pub(super) fn disconnect(store: &WriteBehind, block: &Block) -> Result<TipInfo, StoreError> {
     let hash = block.hash();
     let undo = store
         .get::<Undo>(&hash)?

@@ -13,6 +13,11 @@
 //! The target of a reorg is written to the store before the reorg starts (in the same
 //! batch as the block that triggers it), so a crash in the middle resumes it on the next
 //! open instead of leaving the node on a branch with less work.
+//!
+//! The chain's batches land on a writer thread of their own ([`crate::store::WriteBehind`])
+//! while it reads its own writes from memory, so the next block's checks overlap the last
+//! block's write. Nothing about a block (its verdict, the tip, its event) reaches anyone
+//! before its batches have landed: the actor holds each answer until then.
 
 mod actor;
 mod async_reader;
@@ -27,8 +32,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 pub use actor::{
-    actor, panic_message, spawn, ChainActor, ChainEvent, ChainEvents, ChainHandle, COMMAND_QUEUE,
-    UPDATE_CAPACITY,
+    actor, panic_message, spawn, ChainActor, ChainEvent, ChainEvents, ChainHandle, QueuedBlock,
+    COMMAND_QUEUE, MAX_UNANSWERED, UPDATE_CAPACITY,
 };
 pub use async_reader::{AsyncChainReader, MAX_CONCURRENT_READS};
 pub use check::{check_store, StoreCheckError, StoreReport};
@@ -44,7 +49,7 @@ use crate::store::schema::{
     Accounts, BlockBodies, BlockIndex, BlockIndexEntry, BlockStatus, Canonical, Meta, MetaKey,
     MetaValue, SCHEMA_VERSION,
 };
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, TableReads, WriteBehind, WriteSeq};
 use crate::types::{BlockHash, Height, Timestamp};
 use crate::validation;
 use connect::{read_block, read_entry, ConnectError};
@@ -52,7 +57,9 @@ use connect::{read_block, read_entry, ConnectError};
 /// The canonical chain and the block index, with sole write access to the store.
 #[derive(Debug)]
 pub struct Chain {
-    store: Arc<Store>,
+    /// The store, written behind: the chain reads its own writes at once, everyone else
+    /// once they have landed.
+    writes: WriteBehind,
     spec: ChainSpec,
     tip: TipInfo,
     orphans: OrphanPool,
@@ -89,8 +96,10 @@ impl Chain {
         let verify_threads = std::thread::available_parallelism()
             .map(usize::from)
             .unwrap_or(1);
+        let writes =
+            WriteBehind::new(Arc::new(store)).map_err(|e| ChainError::Thread(Arc::new(e)))?;
         let mut chain = Chain {
-            store: Arc::new(store),
+            writes,
             spec,
             tip: TipInfo {
                 hash: tip_hash,
@@ -103,9 +112,10 @@ impl Chain {
             signatures: Arc::default(),
             fresh: HashMap::new(),
         };
-        if let Some(target) = meta_hash(&chain.store, MetaKey::ReorgTarget)? {
+        if let Some(target) = meta_hash(&chain.writes, MetaKey::ReorgTarget)? {
             chain.choose(target)?;
         }
+        chain.writes.settle()?;
         Ok(chain)
     }
 
@@ -120,6 +130,15 @@ impl Chain {
         &self.signatures
     }
 
+    /// Consults `signatures` instead of a cache of its own: transactions another chain
+    /// (or an earlier one in this process) verified cost this one no checks. A cache
+    /// holds only what verified, so sharing it changes no verdict.
+    #[must_use]
+    pub fn with_signature_cache(mut self, signatures: Arc<SignatureCache>) -> Chain {
+        self.signatures = signatures;
+        self
+    }
+
     /// The chain spec.
     pub fn spec(&self) -> &ChainSpec {
         &self.spec
@@ -127,7 +146,7 @@ impl Chain {
 
     /// A reader for queries, which never blocks the chain.
     pub fn reader(&self) -> ChainReader {
-        ChainReader::new(Arc::clone(&self.store), self.spec.clone())
+        ChainReader::new(Arc::clone(self.writes.store()), self.spec.clone())
     }
 
     /// How many blocks wait for their parent.
@@ -135,23 +154,64 @@ impl Chain {
         self.orphans.len()
     }
 
-    /// Flushes the store's log, for a clean shutdown.
+    /// Waits for every write to land, then flushes the store's log, for a clean shutdown.
     pub fn flush(&self) -> Result<(), ChainError> {
-        Ok(self.store.flush()?)
+        self.writes.settle()?;
+        Ok(self.writes.store().flush()?)
     }
 
     /// Checks and stores a block, moves the tip if it gives a branch more work, and
     /// connects any orphans that were waiting for it. `now` is the local clock, for the
-    /// future-timestamp rule.
+    /// future-timestamp rule. Returns once everything it wrote has landed.
     pub fn submit_block(
         &mut self,
         block: Block,
         now: Timestamp,
     ) -> Result<SubmitOutcome, ChainError> {
+        let (outcome, _) = self.submit_block_behind(block, now)?;
+        self.writes.settle()?;
+        Ok(outcome)
+    }
+
+    /// [`Self::submit_block`] without waiting for its writes: returns the outcome and the
+    /// last write it depends on. The outcome must not reach anyone (a reply, the tip, an
+    /// event) before that write has landed ([`Self::landed`]); the chain itself goes on
+    /// at once, reading its own writes.
+    pub(crate) fn submit_block_behind(
+        &mut self,
+        block: Block,
+        now: Timestamp,
+    ) -> Result<(SubmitOutcome, WriteSeq), ChainError> {
         self.fresh.clear();
         let outcome = self.submit_and_connect(block, now);
         self.fresh.clear();
-        outcome
+        Ok((outcome?, self.writes.written()))
+    }
+
+    /// The last write handed to the store so far.
+    pub(crate) fn written(&self) -> WriteSeq {
+        self.writes.written()
+    }
+
+    /// How far the chain's writes have landed (see [`WriteBehind::landed`]).
+    pub(crate) fn landed(&self) -> WriteSeq {
+        self.writes.landed()
+    }
+
+    /// Why a write failed, if one did (see [`WriteBehind::failure`]).
+    pub(crate) fn write_failure(&self) -> Option<StoreError> {
+        self.writes.failure()
+    }
+
+    /// Waits until every write so far has landed.
+    pub(crate) fn settle(&self) -> Result<(), StoreError> {
+        self.writes.settle()
+    }
+
+    /// Resolves when the store's writer next makes progress (see
+    /// [`WriteBehind::changed`]).
+    pub(crate) async fn writes_changed(&self) {
+        self.writes.changed().await;
     }
 
     fn submit_and_connect(
@@ -181,7 +241,7 @@ impl Chain {
 
     fn accept(&mut self, block: Arc<Block>, now: Timestamp) -> Result<Verdict, ChainError> {
         let hash = block.hash();
-        if let Some(entry) = self.store.get::<BlockIndex>(&hash)? {
+        if let Some(entry) = self.writes.get::<BlockIndex>(&hash)? {
             return Ok(match entry.status {
                 BlockStatus::Valid => Verdict::AlreadyKnown,
                 BlockStatus::Invalid => Verdict::Rejected(Rejection::KnownInvalid { hash }),
@@ -193,7 +253,7 @@ impl Chain {
         if let Err(error) = validation::check_proof_of_work(&block.header, &self.spec.consensus) {
             return Ok(Verdict::Rejected(Rejection::Invalid { hash, error }));
         }
-        let Some(parent) = self.store.get::<BlockIndex>(&block.header.parent)? else {
+        let Some(parent) = self.writes.get::<BlockIndex>(&block.header.parent)? else {
             self.orphans.insert(Arc::unwrap_or_clone(block), now);
             return Ok(Verdict::Orphaned);
         };
@@ -206,7 +266,7 @@ impl Chain {
                 ancestor: block.header.parent,
             }));
         }
-        let context = reader::parent_context(&self.store, &block.header.parent, &parent.header)?;
+        let context = reader::parent_context(&self.writes, &block.header.parent, &parent.header)?;
         if let Err(error) =
             validation::check_header(&block.header, &context, &self.spec.consensus, now)
         {
@@ -267,7 +327,7 @@ impl Chain {
             sequence: self.next_sequence,
         };
         let hash = block.hash();
-        let mut batch = self.store.batch();
+        let mut batch = self.writes.batch();
         batch.put::<BlockIndex>(&hash, &entry);
         if status == BlockStatus::Valid {
             batch.put::<BlockBodies>(&hash, block);
@@ -280,7 +340,7 @@ impl Chain {
             // Atomic with the block itself, so a crash before it is connected resumes.
             batch.put::<Meta>(&MetaKey::ReorgTarget, &MetaValue(*hash.as_bytes()));
         }
-        self.store.write(batch)?;
+        self.writes.write(batch)?;
         self.next_sequence = self.next_sequence.saturating_add(1);
         Ok(entry)
     }
@@ -294,7 +354,7 @@ impl Chain {
         loop {
             let mut best: Option<(BlockHash, BlockIndexEntry)> = None;
             for hash in candidates {
-                let entry = read_entry(&self.store, &hash)?;
+                let entry = read_entry(&self.writes, &hash)?;
                 let beats_tip = entry.cumulative_work > self.tip.cumulative_work;
                 let beats_best = best.as_ref().is_none_or(|(_, b)| {
                     (entry.cumulative_work, std::cmp::Reverse(entry.sequence))
@@ -320,9 +380,9 @@ impl Chain {
     /// Records the block a reorg heads for. It is never cleared: once reached, or found
     /// invalid, it no longer beats the tip, and fork choice ignores it.
     fn set_reorg_target(&self, target: BlockHash) -> Result<(), StoreError> {
-        let mut batch = self.store.batch();
+        let mut batch = self.writes.batch();
         batch.put::<Meta>(&MetaKey::ReorgTarget, &MetaValue(*target.as_bytes()));
-        self.store.write(batch)
+        self.writes.write(batch).map(drop)
     }
 
     /// Reorganises to `target`: disconnect to the fork point, connect up to `target`.
@@ -332,8 +392,8 @@ impl Chain {
         let mut branch = Vec::new();
         let mut cursor = target;
         let fork = loop {
-            let entry = read_entry(&self.store, &cursor)?;
-            if self.store.get::<Canonical>(&entry.header.height)? == Some(cursor) {
+            let entry = read_entry(&self.writes, &cursor)?;
+            if self.writes.get::<Canonical>(&entry.header.height)? == Some(cursor) {
                 break cursor;
             }
             if entry.status == BlockStatus::Invalid {
@@ -346,18 +406,23 @@ impl Chain {
         let reorg_depth = self
             .tip
             .height()
-            .blocks_since(read_entry(&self.store, &fork)?.header.height)
+            .blocks_since(read_entry(&self.writes, &fork)?.header.height)
             .unwrap_or(0);
         while self.tip.hash != fork {
             let hash = self.tip.hash;
             let block = self.block(&hash)?;
-            self.tip = connect::disconnect(&self.store, &block)?;
+            self.tip = connect::disconnect(&self.writes, &block)?;
             self.fresh.insert(hash, block);
         }
         branch.reverse();
         for (i, (hash, entry)) in branch.iter().enumerate() {
             let block = self.block(hash)?;
-            match connect::connect(&self.store, &block, entry, self.spec.consensus.block_reward) {
+            match connect::connect(
+                &self.writes,
+                &block,
+                entry,
+                self.spec.consensus.block_reward,
+            ) {
                 Ok(tip) => self.tip = tip,
                 Err(ConnectError::Invalid(error)) => {
                     self.mark_invalid(branch.get(i..).unwrap_or_default())?;
@@ -376,12 +441,12 @@ impl Chain {
     fn block(&self, hash: &BlockHash) -> Result<Arc<Block>, StoreError> {
         match self.fresh.get(hash) {
             Some(block) => Ok(Arc::clone(block)),
-            None => read_block(&self.store, hash).map(Arc::new),
+            None => read_block(&self.writes, hash).map(Arc::new),
         }
     }
 
     fn mark_invalid(&self, blocks: &[(BlockHash, BlockIndexEntry)]) -> Result<(), StoreError> {
-        let mut batch = self.store.batch();
+        let mut batch = self.writes.batch();
         for (hash, entry) in blocks {
             batch.put::<BlockIndex>(
                 hash,
@@ -391,7 +456,7 @@ impl Chain {
                 },
             );
         }
-        self.store.write(batch)
+        self.writes.write(batch).map(drop)
     }
 
     /// How the canonical chain moved from `old` to the current tip, if it did.
@@ -406,11 +471,11 @@ impl Chain {
             if a.height >= b.height {
                 disconnected.push(self.block(&a_hash)?);
                 a_hash = a.parent;
-                a = read_entry(&self.store, &a_hash)?.header;
+                a = read_entry(&self.writes, &a_hash)?.header;
             } else {
                 connected.push(self.block(&b_hash)?);
                 b_hash = b.parent;
-                b = read_entry(&self.store, &b_hash)?.header;
+                b = read_entry(&self.writes, &b_hash)?.header;
             }
         }
         connected.reverse();
@@ -422,7 +487,7 @@ impl Chain {
     }
 }
 
-fn meta_hash(store: &Store, key: MetaKey) -> Result<Option<BlockHash>, StoreError> {
+fn meta_hash(store: &impl TableReads, key: MetaKey) -> Result<Option<BlockHash>, StoreError> {
     Ok(store.get::<Meta>(&key)?.map(|v| BlockHash::from_bytes(v.0)))
 }
 

@@ -139,6 +139,10 @@ pub enum ChainError {
     /// The chain actor has stopped.
     #[error("the chain actor has stopped")]
     Stopped,
+    /// The OS refused the chain a thread (its store writer's) or the actor the means to
+    /// wait for its writes and commands at once.
+    #[error("the chain could not start a thread: {0}")]
+    Thread(#[source] Arc<std::io::Error>),
     /// The chain actor panicked while processing a block (a bug), and stopped.
     #[error("the chain actor panicked: {0}")]
     Panicked(String),

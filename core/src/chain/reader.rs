@@ -13,7 +13,7 @@ use crate::store::schema::{
     Accounts, AddressHistory, BlockBodies, BlockIndex, BlockIndexEntry, Canonical, HistoryKey,
     KeyCodec, Meta, MetaKey, TxIndex, TxLocation,
 };
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, TableReads};
 use crate::tx::SignedTransaction;
 use crate::types::{Address, BlockHash, Height, TxId};
 use crate::validation::ParentContext;
@@ -140,7 +140,7 @@ impl ChainReader {
         let Some(parent) = self.header(hash)? else {
             return Ok(None);
         };
-        parent_context(&self.store, hash, &parent).map(Some)
+        parent_context(self.store.as_ref(), hash, &parent).map(Some)
     }
 
     /// A header by hash, on any branch.
@@ -292,7 +292,7 @@ impl ChainReader {
 
 /// The context of `parent` (whose hash is `hash`), walking the index for timestamps.
 pub(super) fn parent_context(
-    store: &Store,
+    store: &impl TableReads,
     hash: &BlockHash,
     parent: &Header,
 ) -> Result<ParentContext, StoreError> {

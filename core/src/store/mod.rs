@@ -7,8 +7,14 @@
 //! Opening a store takes an exclusive lock on the data directory, refuses a store written
 //! by a newer or unknown schema or for another chain, and never silently recreates a store
 //! that exists but cannot be read: a damaged store is an error naming the directory.
+//!
+//! The chain, the store's one writer, writes through [`WriteBehind`]: its batches land on
+//! a thread of their own while it reads its own writes from memory.
 
 pub mod schema;
+mod write_behind;
+
+pub use write_behind::{WriteBehind, WriteSeq, MAX_BATCHES_IN_FLIGHT};
 
 use std::fs::{File, TryLockError};
 use std::ops::Range;
@@ -100,6 +106,10 @@ pub enum StoreError {
         /// What is wrong.
         reason: String,
     },
+    /// The thread that writes batches behind the chain stopped without a store error (a
+    /// bug); nothing after the last landed batch was written.
+    #[error("the store's writer thread stopped unexpectedly; nothing more is written")]
+    WriterStopped,
     /// The node is shutting down and the query was not run.
     #[error("the store reader has stopped: the node is shutting down")]
     ReaderStopped,
@@ -134,14 +144,22 @@ pub struct StoreBatch<'a> {
     /// A table whose column family was missing: the write is refused rather than partly
     /// lost. (Opening checks every family exists, so this means damage.)
     missing: Option<&'static str>,
+    /// What the batch changes, kept for reading back before it lands: only for a batch
+    /// written behind ([`WriteBehind::batch`]).
+    overlay: Option<write_behind::Layer>,
 }
 
 impl StoreBatch<'_> {
     /// Sets `key` to `value` in table `T`.
     pub fn put<T: Table>(&mut self, key: &T::Key, value: &T::Value) {
-        match self.store.db.cf_handle(T::NAME) {
-            Some(cf) => self.batch.put_cf(cf, key.to_key(), encoding::encode(value)),
-            None => self.missing = Some(T::NAME),
+        let Some(cf) = self.store.db.cf_handle(T::NAME) else {
+            self.missing = Some(T::NAME);
+            return;
+        };
+        let (key, value) = (key.to_key(), encoding::encode(value));
+        self.batch.put_cf(cf, &key, &value);
+        if let Some(overlay) = &mut self.overlay {
+            overlay.record(T::NAME, key, Some(value));
         }
     }
 
@@ -175,15 +193,23 @@ impl StoreBatch<'_> {
         for (key, value) in spans {
             if let (Some(key), Some(value)) = (keys.get(key), values.get(value)) {
                 self.batch.put_cf(cf, key, value);
+                if let Some(overlay) = &mut self.overlay {
+                    overlay.record(T::NAME, key.to_vec(), Some(value.to_vec()));
+                }
             }
         }
     }
 
     /// Removes `key` from table `T`.
     pub fn delete<T: Table>(&mut self, key: &T::Key) {
-        match self.store.db.cf_handle(T::NAME) {
-            Some(cf) => self.batch.delete_cf(cf, key.to_key()),
-            None => self.missing = Some(T::NAME),
+        let Some(cf) = self.store.db.cf_handle(T::NAME) else {
+            self.missing = Some(T::NAME);
+            return;
+        };
+        let key = key.to_key();
+        self.batch.delete_cf(cf, &key);
+        if let Some(overlay) = &mut self.overlay {
+            overlay.record(T::NAME, key, None);
         }
     }
 
@@ -195,6 +221,37 @@ impl StoreBatch<'_> {
     /// Whether the batch holds nothing.
     pub fn is_empty(&self) -> bool {
         self.batch.is_empty()
+    }
+
+    /// The RocksDB batch to write and what it changes (if recorded), or the damage that
+    /// forbids writing it.
+    fn into_parts(self) -> Result<(WriteBatch, Option<write_behind::Layer>), StoreError> {
+        match self.missing {
+            Some(table) => Err(self
+                .store
+                .corrupt(&format!("missing column family {table}"))),
+            None => Ok((self.batch, self.overlay)),
+        }
+    }
+}
+
+/// Typed point reads: from the [`Store`] itself, or from the store as its writer sees it
+/// while its batches land ([`WriteBehind`]). Code that both the chain and the readers run
+/// (a block's context, its index entry) reads through this.
+pub trait TableReads {
+    /// Reads `key` from table `T`.
+    fn get<T: Table>(&self, key: &T::Key) -> Result<Option<T::Value>, StoreError>;
+    /// A [`StoreError::Corrupt`] for this store.
+    fn corrupt(&self, reason: &str) -> StoreError;
+}
+
+impl TableReads for Store {
+    fn get<T: Table>(&self, key: &T::Key) -> Result<Option<T::Value>, StoreError> {
+        Store::get::<T>(self, key)
+    }
+
+    fn corrupt(&self, reason: &str) -> StoreError {
+        Store::corrupt(self, reason)
     }
 }
 
@@ -366,8 +423,16 @@ impl Store {
         &self,
         keys: &[T::Key],
     ) -> Result<Vec<Option<T::Value>>, StoreError> {
-        let cf = self.cf::<T>()?;
         let raw: Vec<Vec<u8>> = keys.iter().map(KeyCodec::to_key).collect();
+        self.multi_get_encoded::<T>(&raw)
+    }
+
+    /// [`Self::multi_get`] of keys already encoded.
+    fn multi_get_encoded<T: Table>(
+        &self,
+        raw: &[Vec<u8>],
+    ) -> Result<Vec<Option<T::Value>>, StoreError> {
+        let cf = self.cf::<T>()?;
         self.db
             .multi_get_cf(raw.iter().map(|k| (cf, k.as_slice())))
             .into_iter()
@@ -427,15 +492,18 @@ impl Store {
             store: self,
             batch: WriteBatch::default(),
             missing: None,
+            overlay: None,
         }
     }
 
     /// Writes a batch atomically: all of it or, after a crash, none of it.
     pub fn write(&self, batch: StoreBatch<'_>) -> Result<(), StoreError> {
-        if let Some(table) = batch.missing {
-            return Err(self.corrupt(&format!("missing column family {table}")));
-        }
-        self.db.write(batch.batch).map_err(|e| self.database(e))
+        let (batch, _) = batch.into_parts()?;
+        self.write_batch(batch)
+    }
+
+    fn write_batch(&self, batch: WriteBatch) -> Result<(), StoreError> {
+        self.db.write(batch).map_err(|e| self.database(e))
     }
 
     /// Writes memory tables and the write-ahead log to disk, for a clean shutdown. (Every

@@ -2,8 +2,10 @@
 //! blocks through the chain actor, each reporting back to the manager so it can judge the
 //! sender.
 
+use std::collections::VecDeque;
+
 use tern_core::block::Block;
-use tern_core::chain::{ChainError, ChainHandle, Verdict};
+use tern_core::chain::{ChainError, ChainHandle, QueuedBlock, Verdict};
 use tern_core::tx::SignedTransaction;
 use tern_core::types::{BlockHash, TxId};
 use tokio::sync::mpsc;
@@ -66,33 +68,55 @@ pub(crate) async fn admit_transactions(
     }
 }
 
-/// Submits blocks from `inbox` to the chain actor, in the order they arrived, pipelined:
-/// while the actor checks and writes one block, the next one's signatures are verified
-/// into the signature cache ([`ChainHandle::verify_ahead`]), so a syncing node keeps both
-/// its cores and its disk busy.
+/// Blocks handed to the chain actor whose verdicts are still to come, at most: enough
+/// that the actor checks one block while the last one's writes land
+/// ([`ChainHandle::queue_block`]), few enough that the blocks queued behind one found
+/// invalid cost the actor little.
+const BLOCKS_QUEUED: usize = 4;
+
+/// Submits blocks from `inbox` to the chain actor, in the order they arrived, pipelined
+/// twice over: while the actor checks and writes one block, the next one's signatures are
+/// verified into the signature cache ([`ChainHandle::verify_ahead`]), and up to
+/// [`BLOCKS_QUEUED`] blocks wait at the actor, so a syncing node keeps both its cores and
+/// its disk busy. Verdicts are reported in the order the blocks came.
 pub(crate) async fn submit_blocks(
     chain: ChainHandle,
     mut inbox: mpsc::Receiver<(ConnId, Block)>,
     outcomes: mpsc::Sender<Outcome>,
 ) {
+    let mut queued: VecDeque<(ConnId, BlockHash, QueuedBlock)> =
+        VecDeque::with_capacity(BLOCKS_QUEUED);
     let mut ahead: Option<Ahead> = None;
     loop {
-        let current = match ahead.take() {
-            Some(next) => next,
-            None => match inbox.recv().await {
-                Some((conn, block)) => Ahead::start(&chain, conn, block),
-                None => return,
-            },
-        };
-        // This block's signatures first; then the next block's start while the actor
-        // checks and writes this one, so the two overlap.
-        let _ = current.verifying.await;
-        if let Ok((conn, block)) = inbox.try_recv() {
-            ahead = Some(Ahead::start(&chain, conn, block));
+        if ahead.is_none() {
+            // Wait for a block only when no verdict is due; otherwise take what is there.
+            let next = if queued.is_empty() {
+                match inbox.recv().await {
+                    Some(next) => Some(next),
+                    None => return,
+                }
+            } else {
+                inbox.try_recv().ok()
+            };
+            ahead = next.map(|(conn, block)| Ahead::start(&chain, conn, block));
         }
-        let hash = current.block.hash();
-        let result = chain.submit_block(current.block).await.map(|o| o.verdict);
-        let conn = current.conn;
+        if queued.len() < BLOCKS_QUEUED {
+            if let Some(next) = ahead.take() {
+                // This block's signatures first; then the next block's start while the
+                // actor checks and writes this one, so the two overlap.
+                let _ = next.verifying.await;
+                let hash = next.block.hash();
+                queued.push_back((next.conn, hash, chain.queue_block(next.block).await));
+                if let Ok((conn, block)) = inbox.try_recv() {
+                    ahead = Some(Ahead::start(&chain, conn, block));
+                }
+                continue;
+            }
+        }
+        let Some((conn, hash, verdict)) = queued.pop_front() else {
+            continue;
+        };
+        let result = verdict.outcome().await.map(|o| o.verdict);
         if outcomes
             .send(Outcome::Block { conn, hash, result })
             .await
