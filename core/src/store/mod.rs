@@ -106,6 +106,14 @@ pub enum StoreError {
         /// What is wrong.
         reason: String,
     },
+    /// The chain read back a table whose writes it keeps no copy of while they land
+    /// ([`schema::Table::READ_BY_WRITER`]): a bug, refused rather than answered from a
+    /// store that may not hold the latest write yet.
+    #[error("the chain read table {table}, which it only writes (a bug)")]
+    NotReadByWriter {
+        /// The table's column family.
+        table: &'static str,
+    },
     /// The thread that writes batches behind the chain stopped without a store error (a
     /// bug); nothing after the last landed batch was written.
     #[error("the store's writer thread stopped unexpectedly; nothing more is written")]
@@ -158,7 +166,7 @@ impl StoreBatch<'_> {
         };
         let (key, value) = (key.to_key(), encoding::encode(value));
         self.batch.put_cf(cf, &key, &value);
-        if let Some(overlay) = &mut self.overlay {
+        if let Some(overlay) = self.overlay_for::<T>() {
             overlay.record(T::NAME, key, Some(value));
         }
     }
@@ -193,7 +201,7 @@ impl StoreBatch<'_> {
         for (key, value) in spans {
             if let (Some(key), Some(value)) = (keys.get(key), values.get(value)) {
                 self.batch.put_cf(cf, key, value);
-                if let Some(overlay) = &mut self.overlay {
+                if let Some(overlay) = self.overlay_for::<T>() {
                     overlay.record(T::NAME, key.to_vec(), Some(value.to_vec()));
                 }
             }
@@ -208,7 +216,7 @@ impl StoreBatch<'_> {
         };
         let key = key.to_key();
         self.batch.delete_cf(cf, &key);
-        if let Some(overlay) = &mut self.overlay {
+        if let Some(overlay) = self.overlay_for::<T>() {
             overlay.record(T::NAME, key, None);
         }
     }
@@ -221,6 +229,12 @@ impl StoreBatch<'_> {
     /// Whether the batch holds nothing.
     pub fn is_empty(&self) -> bool {
         self.batch.is_empty()
+    }
+
+    /// Where a change to table `T` is recorded for the writer to read back: only in a
+    /// batch written behind, and only for a table the writer reads.
+    fn overlay_for<T: Table>(&mut self) -> Option<&mut write_behind::Layer> {
+        self.overlay.as_mut().filter(|_| T::READ_BY_WRITER)
     }
 
     /// The RocksDB batch to write and what it changes (if recorded), or the damage that

@@ -33,6 +33,12 @@ pub trait Table {
     type Key: KeyCodec;
     /// The value type.
     type Value: Encode + Decode;
+    /// Whether the chain, the store's one writer, reads this table back. Only then does a
+    /// batch written behind it ([`super::WriteBehind`]) keep a copy of the table's
+    /// entries for the chain to read before the batch lands; tables that only readers
+    /// look up (the transaction index, address history) skip that copy, and the chain
+    /// reading one is refused ([`super::StoreError::NotReadByWriter`]).
+    const READ_BY_WRITER: bool = true;
 }
 
 /// How a key type becomes bytes that sort as intended.
@@ -289,6 +295,9 @@ impl KeyCodec for HistoryKey {
 
 macro_rules! table {
     ($(#[$doc:meta])* $name:ident, $cf:literal, $key:ty => $value:ty) => {
+        table!($(#[$doc])* $name, $cf, $key => $value, read_by_writer: true);
+    };
+    ($(#[$doc:meta])* $name:ident, $cf:literal, $key:ty => $value:ty, read_by_writer: $read:literal) => {
         $(#[$doc])*
         #[derive(Debug, Clone, Copy)]
         pub struct $name;
@@ -296,6 +305,7 @@ macro_rules! table {
             const NAME: &'static str = $cf;
             type Key = $key;
             type Value = $value;
+            const READ_BY_WRITER: bool = $read;
         }
     };
 }
@@ -317,8 +327,8 @@ table!(
     Canonical, "canonical", Height => BlockHash
 );
 table!(
-    /// Canonical transactions: id to block and position.
-    TxIndex, "tx_index", TxId => TxLocation
+    /// Canonical transactions: id to block and position. Only readers look it up.
+    TxIndex, "tx_index", TxId => TxLocation, read_by_writer: false
 );
 table!(
     /// The account state at the canonical tip.
@@ -329,8 +339,8 @@ table!(
     Undo, "undo", BlockHash => UndoRecord
 );
 table!(
-    /// Canonical transactions by the addresses they touch.
-    AddressHistory, "address_history", HistoryKey => TxId
+    /// Canonical transactions by the addresses they touch. Only readers look it up.
+    AddressHistory, "address_history", HistoryKey => TxId, read_by_writer: false
 );
 
 #[cfg(test)]

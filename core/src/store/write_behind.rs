@@ -12,7 +12,8 @@
 //!   [`Store::write`] would have written them; a crash keeps a prefix of them.
 //! - The writer reads through an overlay of every batch not yet known to have landed,
 //!   newest first, so it sees its own writes at once. Everyone else reads the store, and
-//!   sees a batch only once it has landed.
+//!   sees a batch only once it has landed. The overlay keeps only the tables the writer
+//!   reads back ([`Table::READ_BY_WRITER`]); reading any other through it is an error.
 //! - Nothing may be acknowledged to the outside before the batches it depends on have
 //!   landed: [`WriteBehind::landed`] says how far that is, [`WriteBehind::settle`] waits
 //!   for all of them.
@@ -231,6 +232,9 @@ impl WriteBehind {
     /// The newest pending change of `key` in table `T`: `None` if no pending batch
     /// touched it, `Some(None)` if the newest one deleted it.
     fn pending<T: Table>(&self, key: &[u8]) -> Result<Option<Option<T::Value>>, StoreError> {
+        if !T::READ_BY_WRITER {
+            return Err(StoreError::NotReadByWriter { table: T::NAME });
+        }
         let layers = self.layers.borrow();
         let Some(value) = layers
             .iter()

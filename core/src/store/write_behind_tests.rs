@@ -3,8 +3,8 @@ use std::path::Path;
 use super::*;
 use crate::genesis::ChainSpec;
 use crate::state::Account;
-use crate::store::schema::{Accounts, Canonical};
-use crate::types::{Address, Amount, BlockHash, Height};
+use crate::store::schema::{Accounts, Canonical, TxIndex, TxLocation};
+use crate::types::{Address, Amount, BlockHash, Height, TxId};
 
 fn dev() -> ChainSpec {
     ChainSpec::resolve("dev").unwrap()
@@ -172,4 +172,28 @@ fn dropping_the_writer_lands_everything_it_was_given() {
         store.get::<Accounts>(&address).unwrap(),
         Some(account(10, 10))
     );
+}
+
+#[test]
+fn a_table_only_readers_look_up_is_written_but_not_read_back_by_the_writer() {
+    let dir = tempfile::tempdir().unwrap();
+    let writes = open(dir.path());
+    let id = TxId::from_bytes([9; 32]);
+    let location = TxLocation {
+        block: BlockHash::from_bytes([1; 32]),
+        position: 3,
+    };
+    let mut batch = writes.batch();
+    batch.put::<TxIndex>(&id, &location);
+    writes.write(batch).unwrap();
+    assert!(matches!(
+        writes.get::<TxIndex>(&id),
+        Err(StoreError::NotReadByWriter { table: "tx_index" })
+    ));
+    assert!(matches!(
+        writes.multi_get::<TxIndex>(&[id]),
+        Err(StoreError::NotReadByWriter { .. })
+    ));
+    writes.settle().unwrap();
+    assert_eq!(writes.store().get::<TxIndex>(&id).unwrap(), Some(location));
 }
