@@ -5,6 +5,9 @@
 //!
 //! - **ceiling**: ed25519-zebra's batch equation alone, 1,024 signatures per batch, one
 //!   batch per core at once, no pre-checks, no signing messages built;
+//! - **verification alone**: Tern's own signature checks of each block in turn, split
+//!   across the cores as the import runs them, with nothing else running: the cold
+//!   import's bound;
 //! - **cold import**: every block into a fresh store through the chain actor, nothing
 //!   cached, as a syncing node imports;
 //! - **admission**: the same transactions through the node's real admission path
@@ -31,7 +34,7 @@ use std::time::{Duration, Instant};
 
 use rand_chacha::rand_core::SeedableRng;
 use tern_core::block::Block;
-use tern_core::chain::{self, Chain, ChainHandle, QueuedBlock, Verdict};
+use tern_core::chain::{self, Chain, ChainHandle, QueuedBlock, Verdict, QUEUE_AHEAD, VERIFY_AHEAD};
 use tern_core::crypto::{dev_secret_key, SecretKey};
 use tern_core::genesis::ChainSpec;
 use tern_core::mempool::{FeeRate, MempoolConfig};
@@ -124,25 +127,29 @@ fn fresh_chain(
     (dir, handle)
 }
 
-/// Blocks queued at the chain actor at once, as the node's block worker keeps them.
-const BLOCKS_QUEUED: usize = 4;
-
-/// Imports `blocks` in order as the node's block worker does: each block's signatures are
-/// verified ahead while the actor checks the one before, and up to [`BLOCKS_QUEUED`]
-/// blocks wait at the actor, so one block's write overlaps the next one's checks.
+/// Imports `blocks` in order as the node's block worker does: up to [`VERIFY_AHEAD`]
+/// blocks' signatures are verified ahead while the actor checks the ones before, and up
+/// to [`QUEUE_AHEAD`] blocks wait at the actor, so one block's write overlaps the next
+/// one's checks.
 async fn import_all(chain: &ChainHandle, blocks: &[Block]) -> Duration {
     let started = Instant::now();
-    let mut queued = VecDeque::with_capacity(BLOCKS_QUEUED);
-    let mut ahead = blocks.first().map(|b| chain.verify_ahead(b));
+    let mut queued = VecDeque::with_capacity(QUEUE_AHEAD);
+    let mut verifying: VecDeque<_> = blocks
+        .iter()
+        .take(VERIFY_AHEAD)
+        .map(|b| chain.verify_ahead(b))
+        .collect();
     for (i, block) in blocks.iter().enumerate() {
-        if let Some(verifying) = ahead.take() {
-            verifying.await.unwrap();
+        if let Some(verified) = verifying.pop_front() {
+            verified.await.unwrap();
         }
-        if queued.len() == BLOCKS_QUEUED {
+        if queued.len() == QUEUE_AHEAD {
             accepted(queued.pop_front()).await;
         }
         queued.push_back(chain.queue_block(block.clone()).await);
-        ahead = blocks.get(i + 1).map(|b| chain.verify_ahead(b));
+        if let Some(next) = blocks.get(i + VERIFY_AHEAD) {
+            verifying.push_back(chain.verify_ahead(next));
+        }
     }
     while !queued.is_empty() {
         accepted(queued.pop_front()).await;
@@ -278,6 +285,21 @@ async fn scenario(senders: u32, blocks_n: usize, txs_n: usize) {
     println!(
         "  ceiling: ed25519-zebra batch, 1,024 per batch, {} threads {ceiling:>9.0} sig/s",
         threads()
+    );
+
+    // Tern's verification alone, block by block as the import runs it ahead of each
+    // block (split across the cores), into a fresh cache, with nothing beside it.
+    let cache = SignatureCache::default();
+    let started = Instant::now();
+    for block in &blocks {
+        cache
+            .verify_signatures(&block.transactions, threads())
+            .unwrap();
+    }
+    line(
+        "verification alone, block by block",
+        rate(total, started.elapsed()),
+        ceiling,
     );
 
     // Pipelined as sync submits.

@@ -46,6 +46,17 @@ pub const UPDATE_CAPACITY: usize = 256;
 /// waiting, the actor takes no new block until the store catches up.
 pub const MAX_UNANSWERED: usize = 16;
 
+/// Blocks a caller with a run of them (the block worker, an import) keeps verifying ahead
+/// ([`ChainHandle::verify_ahead`]): two, so that while one block's verification waits for
+/// its slowest thread, the next one's keeps the cores busy. (One ahead left 10-15% of the
+/// cold import's time idle: docs/PERFORMANCE.md.)
+pub const VERIFY_AHEAD: usize = 2;
+
+/// Blocks such a caller keeps queued at the actor ([`ChainHandle::queue_block`]): enough
+/// that the actor checks one block while the last one's writes land, few enough that the
+/// blocks queued behind one found invalid cost the actor little.
+pub const QUEUE_AHEAD: usize = 4;
+
 type Reply = oneshot::Sender<Result<SubmitOutcome, ChainError>>;
 
 /// A processed block's answer, held until the writes it depends on have landed.
@@ -371,8 +382,8 @@ impl ChainHandle {
 
     /// Starts checking `block`'s signatures into the signature cache on the blocking pool,
     /// on every core, and resolves when done: callers that submit blocks one after another
-    /// (sync, relay) verify block n + 1 while the actor checks and writes block n, and the
-    /// actor then finds its signatures cached. It decides nothing: the verdict, a bad
+    /// (sync, relay) verify the next [`VERIFY_AHEAD`] blocks while the actor checks and
+    /// writes the ones before, and the actor then finds their signatures cached. It decides nothing: the verdict, a bad
     /// signature's included, is still the actor's, and nothing is written for a block
     /// before every rule has passed there.
     pub fn verify_ahead(&self, block: &Block) -> tokio::task::JoinHandle<()> {

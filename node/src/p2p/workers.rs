@@ -5,7 +5,7 @@
 use std::collections::VecDeque;
 
 use tern_core::block::Block;
-use tern_core::chain::{ChainError, ChainHandle, QueuedBlock, Verdict};
+use tern_core::chain::{ChainError, ChainHandle, QueuedBlock, Verdict, QUEUE_AHEAD, VERIFY_AHEAD};
 use tern_core::tx::SignedTransaction;
 use tern_core::types::{BlockHash, TxId};
 use tokio::sync::mpsc;
@@ -68,48 +68,41 @@ pub(crate) async fn admit_transactions(
     }
 }
 
-/// Blocks handed to the chain actor whose verdicts are still to come, at most: enough
-/// that the actor checks one block while the last one's writes land
-/// ([`ChainHandle::queue_block`]), few enough that the blocks queued behind one found
-/// invalid cost the actor little.
-const BLOCKS_QUEUED: usize = 4;
-
 /// Submits blocks from `inbox` to the chain actor, in the order they arrived, pipelined
-/// twice over: while the actor checks and writes one block, the next one's signatures are
-/// verified into the signature cache ([`ChainHandle::verify_ahead`]), and up to
-/// [`BLOCKS_QUEUED`] blocks wait at the actor, so a syncing node keeps both its cores and
-/// its disk busy. Verdicts are reported in the order the blocks came.
+/// twice over: up to [`VERIFY_AHEAD`] blocks have their signatures verified into the
+/// signature cache ([`ChainHandle::verify_ahead`]) while the actor checks and writes the
+/// ones before, and up to [`QUEUE_AHEAD`] blocks wait at the actor, so a syncing node
+/// keeps both its cores and its disk busy. Verdicts are reported in the order the blocks
+/// came.
 pub(crate) async fn submit_blocks(
     chain: ChainHandle,
     mut inbox: mpsc::Receiver<(ConnId, Block)>,
     outcomes: mpsc::Sender<Outcome>,
 ) {
+    let mut verifying: VecDeque<Ahead> = VecDeque::with_capacity(VERIFY_AHEAD);
     let mut queued: VecDeque<(ConnId, BlockHash, QueuedBlock)> =
-        VecDeque::with_capacity(BLOCKS_QUEUED);
-    let mut ahead: Option<Ahead> = None;
+        VecDeque::with_capacity(QUEUE_AHEAD);
     loop {
-        if ahead.is_none() {
-            // Wait for a block only when no verdict is due; otherwise take what is there.
-            let next = if queued.is_empty() {
+        // Start verifying what has arrived; wait for a block only when nothing is pending.
+        while verifying.len() < VERIFY_AHEAD {
+            let (conn, block) = if verifying.is_empty() && queued.is_empty() {
                 match inbox.recv().await {
-                    Some(next) => Some(next),
+                    Some(next) => next,
                     None => return,
                 }
             } else {
-                inbox.try_recv().ok()
+                match inbox.try_recv() {
+                    Ok(next) => next,
+                    Err(_) => break,
+                }
             };
-            ahead = next.map(|(conn, block)| Ahead::start(&chain, conn, block));
+            verifying.push_back(Ahead::start(&chain, conn, block));
         }
-        if queued.len() < BLOCKS_QUEUED {
-            if let Some(next) = ahead.take() {
-                // This block's signatures first; then the next block's start while the
-                // actor checks and writes this one, so the two overlap.
+        if queued.len() < QUEUE_AHEAD {
+            if let Some(next) = verifying.pop_front() {
                 let _ = next.verifying.await;
                 let hash = next.block.hash();
                 queued.push_back((next.conn, hash, chain.queue_block(next.block).await));
-                if let Ok((conn, block)) = inbox.try_recv() {
-                    ahead = Some(Ahead::start(&chain, conn, block));
-                }
                 continue;
             }
         }

@@ -20,9 +20,10 @@ use tern_core::block::Block;
 use tern_core::chain::{Chain, ChainHandle};
 use tern_core::genesis::ChainSpec;
 
-/// Blocks queued at the chain actor at once: more than the node's block worker keeps, so
-/// that more batches are in flight when the kill comes.
-const QUEUED: usize = 8;
+/// Blocks queued at the chain actor at once: twice what the node's block worker keeps
+/// (`tern_core::chain::QUEUE_AHEAD`), so that more batches are in flight when the kill
+/// comes.
+const QUEUED: usize = 2 * tern_core::chain::QUEUE_AHEAD;
 
 fn run(args: &[String]) -> Result<String, (u8, String)> {
     let spec = ChainSpec::resolve("dev").map_err(|e| (2, e.to_string()))?;
