@@ -3,7 +3,9 @@
 //! signatures (with one-by-one verification beside it for comparison), and applying a
 //! 10,000-transfer block to the account state. The `unchecked_batch` baseline runs
 //! ed25519-zebra's batch equation alone, without Tern's pre-checks or signing messages
-//! built per transaction, to show what they cost.
+//! built per transaction, to show what they cost. `block_batches` verifies one
+//! 1,000-transfer block from ten senders cut into batches of 125 to 1,000 on one thread:
+//! what the size the split verification cuts costs per signature.
 //!
 //! Run with `cargo bench -p tern-core --bench consensus`.
 #![allow(
@@ -21,6 +23,7 @@ use tern_core::block::{Block, Header, BLOCK_VERSION};
 use tern_core::crypto::{self, dev_secret_key, SignedMessage};
 use tern_core::encoding;
 use tern_core::genesis::ChainSpec;
+use tern_core::signature_cache::SignatureCache;
 use tern_core::state::{apply_block, Account, MemoryState};
 use tern_core::tx::{SignedTransaction, Transaction};
 use tern_core::types::{
@@ -117,6 +120,49 @@ fn signature_verification(c: &mut Criterion) {
     group.finish();
 }
 
+/// One block of 1,000 transfers from ten senders (keys that repeat, as in the
+/// verification bench's ten-sender case), verified on one thread in batches of 125 (what
+/// the split cuts on two cores: four per thread), 250, 500 and all 1,000 at once.
+fn block_batches(c: &mut Criterion) {
+    let keys: Vec<_> = (0..10).map(dev_secret_key).collect();
+    let txs: Vec<SignedTransaction> = (0..1_000u64)
+        .map(|i| {
+            let key = &keys[(i % 10) as usize];
+            Transaction {
+                chain_id: CHAIN,
+                from: key.address(),
+                to: keys[((i + 1) % 10) as usize].address(),
+                amount: Amount::from_base_units(1_000),
+                fee: Amount::from_base_units(10),
+                nonce: i / 10,
+            }
+            .sign(key)
+        })
+        .collect();
+    let mut group = c.benchmark_group("block_batches");
+    group.throughput(Throughput::Elements(txs.len() as u64));
+    for size in [125usize, 250, 500, 1_000] {
+        group.bench_function(format!("ten_senders/{size}"), |b| {
+            b.iter(|| {
+                for batch in black_box(&txs).chunks(size) {
+                    tern_core::tx::verify_signatures(batch).unwrap();
+                }
+            })
+        });
+    }
+    // The same block as block validation and `verify_ahead` verify it: through a
+    // fresh signature cache, split across every core.
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    group.bench_function(format!("ten_senders/cache_split_{threads}_threads"), |b| {
+        b.iter_batched(
+            SignatureCache::default,
+            |cache| cache.verify_signatures(black_box(&txs), threads).unwrap(),
+            BatchSize::LargeInput,
+        )
+    });
+    group.finish();
+}
+
 fn state_application(c: &mut Criterion) {
     const N: u32 = 10_000;
     let transactions = transfers(N);
@@ -164,6 +210,7 @@ criterion_group!(
     benches,
     decode_and_verify,
     signature_verification,
+    block_batches,
     state_application
 );
 criterion_main!(benches);
