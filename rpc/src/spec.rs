@@ -16,6 +16,8 @@ use std::task::{Context, Poll};
 use http_body_util::BodyExt;
 use jsonrpsee::core::BoxError;
 use jsonrpsee::server::{ws, HttpBody, HttpRequest, HttpResponse};
+use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 
 use crate::api::SUBSCRIPTION_METHODS;
@@ -168,6 +170,71 @@ fn check(
 
 /// Reads a request body that came over `transport`.
 pub(crate) fn prepare(body: &[u8], transport: Transport) -> Prepared {
+    if is_plain_call(body, transport) {
+        return Prepared::Unchanged;
+    }
+    check_all(body, transport)
+}
+
+/// The members of one request that decide whether it is a plain call, borrowed from the
+/// body as they are written: `Some` for a member present (even `null`), `None` for one
+/// absent. Nothing is decoded or copied, the parameters least of all.
+#[derive(serde::Deserialize)]
+struct Members<'a> {
+    #[serde(borrow, default, deserialize_with = "present")]
+    jsonrpc: Option<&'a RawValue>,
+    #[serde(borrow, default, deserialize_with = "present")]
+    method: Option<&'a RawValue>,
+    #[serde(borrow, default, deserialize_with = "present")]
+    id: Option<&'a RawValue>,
+    #[serde(borrow, default, deserialize_with = "present")]
+    params: Option<&'a RawValue>,
+}
+
+/// A member that is present, `null` included (serde would take `null` for absent).
+fn present<'de, D: serde::Deserializer<'de>>(member: D) -> Result<Option<&'de RawValue>, D::Error> {
+    <&RawValue>::deserialize(member).map(Some)
+}
+
+/// Whether `body` is one plain call that [`check_all`] would pass on untouched
+/// ([`Prepared::Unchanged`]): the common case, decided without building the body's
+/// tree (for a `tx_submit`, that tree is a map and a copy of the transaction's hex).
+/// It says yes only when it is sure: an object written plainly, `"jsonrpc": "2.0"`, a
+/// method name without escapes that may be called over `transport`, a string or
+/// unsigned integer id, parameters absent or an array or object. Anything else (escapes,
+/// a member given twice, a `null`, a batch) is left to [`check_all`].
+fn is_plain_call(body: &[u8], transport: Transport) -> bool {
+    // A struct also deserializes from an array: only an object is one request.
+    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return false;
+    }
+    let Ok(members) = serde_json::from_slice::<Members<'_>>(body) else {
+        return false;
+    };
+    let (Some(jsonrpc), Some(method), Some(id)) = (members.jsonrpc, members.method, members.id)
+    else {
+        return false;
+    };
+    let Some(method) = method
+        .get()
+        .strip_prefix('"')
+        .and_then(|m| m.strip_suffix('"'))
+        .filter(|m| !m.contains('\\'))
+    else {
+        return false;
+    };
+    let id = id.get();
+    let params_fit = members
+        .params
+        .is_none_or(|p| p.get().starts_with('[') || p.get().starts_with('{'));
+    jsonrpc.get() == "\"2.0\""
+        && (id.starts_with('"') || id.parse::<u64>().is_ok())
+        && params_fit
+        && !(transport == Transport::Http && SUBSCRIPTION_METHODS.contains(&method))
+}
+
+/// Checks every request of `body` as the specification says.
+fn check_all(body: &[u8], transport: Transport) -> Prepared {
     let Ok(parsed) = serde_json::from_slice::<Value>(body) else {
         return Prepared::Answered(Some(error(PARSE_ERROR, "Parse error", Value::Null)));
     };
@@ -341,168 +408,5 @@ where
 }
 
 #[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used, clippy::panic)]
-
-    use super::*;
-
-    fn answered(body: &str) -> Option<Value> {
-        match prepare(body.as_bytes(), Transport::Http) {
-            Prepared::Answered(answer) => answer,
-            other => panic!("forwarded: {other:?}"),
-        }
-    }
-
-    fn code(answer: &Value) -> i64 {
-        answer["error"]["code"].as_i64().unwrap()
-    }
-
-    #[test]
-    fn the_specifications_invalid_requests_are_invalid_requests() {
-        for body in [
-            r#"{"jsonrpc": "2.0", "method": 1, "params": "bar"}"#,
-            r#""a string""#,
-            "null",
-            "1",
-            r#"{"jsonrpc": "2.0", "method": "chain_info", "params": "bar", "id": 1}"#,
-            r#"{"jsonrpc": "2.0", "method": "chain_info", "params": 3, "id": 1}"#,
-            r#"{"jsonrpc": "1.0", "method": "chain_info", "id": 1}"#,
-            r#"{"jsonrpc": "2.0", "method": "chain_info", "id": {"a": 1}}"#,
-            r#"{"jsonrpc": "2.0", "method": "chain_info", "id": [1]}"#,
-            r#"{"jsonrpc": "2.0", "method": "chain_info", "id": true}"#,
-            "[]",
-        ] {
-            let answer = answered(body).unwrap();
-            assert_eq!(code(&answer), -32600, "{body}: {answer}");
-        }
-        let answer = answered(r#"{"jsonrpc": "2.0", "method": "chain_info", "id": true}"#);
-        assert_eq!(answer.unwrap()["id"], Value::Null);
-        let answer = answered("[1,2,3]").unwrap();
-        assert_eq!(answer.as_array().unwrap().len(), 3);
-        assert_eq!(
-            code(&answered(r#"{"jsonrpc": "2.0", "method""#).unwrap()),
-            -32700
-        );
-    }
-
-    #[test]
-    fn ids_come_back_exactly_and_notifications_answer_nothing() {
-        let body = r#"[
-            {"jsonrpc": "2.0", "method": "chain_info", "id": 1.5},
-            {"jsonrpc": "2.0", "method": "mempool_info"},
-            {"foo": "boo"},
-            {"jsonrpc": "2.0", "method": "chain_info", "id": "9"}
-        ]"#;
-        let Prepared::Forward { body, plan } = prepare(body.as_bytes(), Transport::Http) else {
-            panic!("nothing forwarded");
-        };
-        let forwarded: Value = serde_json::from_slice(&body).unwrap();
-        assert_eq!(forwarded.as_array().unwrap().len(), 3);
-        let answer = json!([
-            {"jsonrpc": "2.0", "result": 1, "id": "tern:0"},
-            {"jsonrpc": "2.0", "result": 2, "id": "tern:1"},
-            {"jsonrpc": "2.0", "result": 3, "id": "tern:3"}
-        ]);
-        let finished = plan.finish(answer.to_string().as_bytes()).unwrap().unwrap();
-        let finished = finished.as_array().unwrap();
-        assert_eq!(finished.len(), 3);
-        assert_eq!(finished[0]["id"], json!(1.5));
-        assert_eq!(code(&finished[1]), -32600);
-        assert_eq!(finished[2]["id"], json!("9"));
-
-        let only = r#"[{"jsonrpc": "2.0", "method": "a"}, {"jsonrpc": "2.0", "method": "b"}]"#;
-        let Prepared::Forward { plan, .. } = prepare(only.as_bytes(), Transport::Http) else {
-            panic!("notifications are run");
-        };
-        let answer = json!([{"jsonrpc": "2.0", "result": 1, "id": "tern:0"}]);
-        assert_eq!(plan.finish(answer.to_string().as_bytes()), Some(None));
-    }
-
-    #[test]
-    fn a_plain_call_goes_on_untouched() {
-        for body in [
-            r#"{"jsonrpc": "2.0", "method": "chain_info", "id": 1}"#,
-            r#"{"jsonrpc": "2.0", "method": "chain_info", "params": [], "id": "a"}"#,
-        ] {
-            assert_eq!(
-                prepare(body.as_bytes(), Transport::WebSocket),
-                Prepared::Unchanged,
-                "{body}"
-            );
-        }
-        // jsonrpsee's ids are unsigned: it took a negative one for a notification.
-        for odd in ["1.5", "-5"] {
-            let body = format!(r#"{{"jsonrpc": "2.0", "method": "chain_info", "id": {odd}}}"#);
-            assert!(matches!(
-                prepare(body.as_bytes(), Transport::Http),
-                Prepared::Forward { .. }
-            ));
-        }
-    }
-
-    #[test]
-    fn a_subscription_over_http_says_it_needs_a_websocket() {
-        let body = r#"{"jsonrpc": "2.0", "method": "chain_subscribeHeads", "id": 1}"#;
-        let answer = answered(body).unwrap();
-        assert_eq!(code(&answer), i64::from(SUBSCRIPTION_NEEDS_WEBSOCKET));
-        assert!(answer["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("WebSocket"));
-        assert_eq!(answer["id"], 1);
-        // Over a WebSocket it goes on to the method.
-        assert_eq!(
-            prepare(body.as_bytes(), Transport::WebSocket),
-            Prepared::Unchanged
-        );
-    }
-
-    #[test]
-    fn a_subscription_over_a_websocket_is_alone_and_keeps_its_id() {
-        let alone =
-            r#"{"jsonrpc": "2.0", "method": "tx_subscribeStatus", "params": ["00"], "id": 7}"#;
-        assert_eq!(
-            prepare(alone.as_bytes(), Transport::WebSocket),
-            Prepared::Unchanged
-        );
-        for id in ["1.5", "-1", "null"] {
-            let body =
-                format!(r#"{{"jsonrpc": "2.0", "method": "chain_subscribeHeads", "id": {id}}}"#);
-            let Prepared::Answered(Some(answer)) = prepare(body.as_bytes(), Transport::WebSocket)
-            else {
-                panic!("{body} went on");
-            };
-            assert_eq!(code(&answer), -32600, "{body}");
-        }
-        let batch = format!("[{alone}]");
-        let Prepared::Answered(Some(answer)) = prepare(batch.as_bytes(), Transport::WebSocket)
-        else {
-            panic!("a subscription in a batch went on");
-        };
-        assert_eq!(code(&answer[0]), -32600);
-    }
-
-    #[test]
-    fn a_subscription_notification_is_not_run_and_not_answered() {
-        for transport in [Transport::Http, Transport::WebSocket] {
-            for method in ["chain_subscribeHeads", "tx_subscribeStatus"] {
-                let body = format!(r#"{{"jsonrpc": "2.0", "method": "{method}"}}"#);
-                assert_eq!(
-                    prepare(body.as_bytes(), transport),
-                    Prepared::Answered(None)
-                );
-            }
-        }
-        let unsubscribe =
-            r#"{"jsonrpc": "2.0", "method": "chain_unsubscribeHeads", "params": [1]}"#;
-        assert_eq!(
-            prepare(unsubscribe.as_bytes(), Transport::Http),
-            Prepared::Answered(None)
-        );
-        assert!(matches!(
-            prepare(unsubscribe.as_bytes(), Transport::WebSocket),
-            Prepared::Forward { .. }
-        ));
-        assert!(runs_as_notification("tx_submit", Transport::Http));
-    }
-}
+#[path = "spec_tests.rs"]
+mod tests;
