@@ -8,7 +8,7 @@ use std::sync::Arc;
 use crate::block::{decode_transaction_at, Block, Header};
 use crate::genesis::ChainSpec;
 use crate::pow::{median_time_past, MEDIAN_TIME_SPAN};
-use crate::state::Account;
+use crate::state::{Account, MemoryState};
 use crate::store::schema::{
     Accounts, AddressHistory, BlockBodies, BlockIndex, BlockIndexEntry, Canonical, HistoryKey,
     KeyCodec, Meta, MetaKey, TxIndex, TxLocation,
@@ -214,6 +214,16 @@ impl ChainReader {
     /// An account at the tip; an address never touched has balance 0 and nonce 0.
     pub fn account(&self, address: &Address) -> Result<Account, StoreError> {
         Ok(self.store.get::<Accounts>(address)?.unwrap_or_default())
+    }
+
+    /// The tip accounts of `addresses`, read at once (one RocksDB `MultiGet`), as the
+    /// state that transactions from them are checked against; an address never seen is
+    /// the zero account, as in [`Self::account`].
+    pub fn accounts(&self, addresses: &[Address]) -> Result<MemoryState, StoreError> {
+        let accounts = self.store.multi_get::<Accounts>(addresses)?;
+        Ok(MemoryState::new(addresses.iter().zip(accounts).map(
+            |(address, account)| (*address, account.unwrap_or_default()),
+        )))
     }
 
     /// Every account, in address order. Scans the whole table: for audits and tests, not

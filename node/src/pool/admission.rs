@@ -178,12 +178,7 @@ fn verify(shared: &Shared, batch: VecDeque<Job>) -> JoinHandle<Option<Checked>> 
             .collect();
         senders.sort_unstable();
         senders.dedup();
-        let accounts = senders
-            .into_iter()
-            .map(|a| reader.account(&a).map(|account| (a, account)))
-            .collect::<Result<Vec<_>, _>>()
-            .map(MemoryState::new)
-            .map_err(|e| e.to_string());
+        let accounts = reader.accounts(&senders).map_err(|e| e.to_string());
         Some(Checked {
             replies,
             verified,

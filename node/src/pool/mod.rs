@@ -238,14 +238,8 @@ impl Shared {
     async fn accounts(&self, addresses: Vec<Address>) -> Result<MemoryState, String> {
         self.chain
             .reads()
-            .run(move |reader| {
-                addresses
-                    .into_iter()
-                    .map(|a| reader.account(&a).map(|account| (a, account)))
-                    .collect::<Result<Vec<_>, _>>()
-            })
+            .run(move |reader| reader.accounts(&addresses))
             .await
-            .map(MemoryState::new)
             .map_err(|e| e.to_string())
     }
 }
