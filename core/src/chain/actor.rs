@@ -243,7 +243,7 @@ impl ChainActor {
             Err(panic) => Err(ChainError::Panicked(panic_message(&*panic))),
         };
         let mut result = stopped.and_then(|()| self.chain.flush());
-        let settled = self.chain.settle();
+        let settled = self.chain.writes.settle();
         let answered = self.answer_landed(&mut waiting);
         if let (Ok(()), Err(error)) = (&result, settled.map_err(ChainError::from).and(answered)) {
             result = Err(error);
@@ -281,7 +281,7 @@ impl ChainActor {
             let wake = runtime.block_on(async {
                 tokio::select! {
                     biased;
-                    () = chain.writes_changed(), if awaiting => Wake::Landed,
+                    () = chain.writes.changed(), if awaiting => Wake::Landed,
                     command = inbox.recv(), if accepting => Wake::Command(command),
                     else => Wake::Landed,
                 }
@@ -295,15 +295,12 @@ impl ChainActor {
             if let Some(hook) = self.before_block.as_mut() {
                 hook(&block);
             }
-            let (result, lands_with) =
-                match self.chain.submit_block_behind(*block, Timestamp::now()) {
-                    Ok((outcome, lands_with)) => (Ok(outcome), lands_with),
-                    Err(ChainError::Store(error)) => {
-                        tracing::error!(%error, "the store failed; the chain stops");
-                        return Err(ChainError::Store(error));
-                    }
-                    Err(error) => (Err(error), self.chain.written()),
-                };
+            let result = self.chain.submit_block_behind(*block, Timestamp::now());
+            if let Err(ChainError::Store(error)) = result {
+                tracing::error!(%error, "the store failed; the chain stops");
+                return Err(ChainError::Store(error));
+            }
+            let lands_with = self.chain.writes.written();
             if let Some(reply) = in_hand.take() {
                 waiting.push_back(Answer {
                     lands_with,
@@ -318,7 +315,7 @@ impl ChainActor {
     /// event of each first. Fails once a write has failed (after answering the blocks
     /// whose writes landed before it).
     fn answer_landed(&self, waiting: &mut VecDeque<Answer>) -> Result<(), ChainError> {
-        let landed = self.chain.landed();
+        let landed = self.chain.writes.landed();
         while waiting.front().is_some_and(|a| a.lands_with <= landed) {
             let Some(answer) = waiting.pop_front() else {
                 break;
@@ -335,7 +332,7 @@ impl ChainActor {
             // The caller may have given up waiting; the block is processed anyway.
             let _ = answer.reply.send(answer.result);
         }
-        match self.chain.write_failure() {
+        match self.chain.writes.failure() {
             Some(error) => {
                 tracing::error!(%error, "a store write failed; the chain stops");
                 Err(ChainError::Store(error))

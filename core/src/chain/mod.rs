@@ -49,7 +49,7 @@ use crate::store::schema::{
     Accounts, BlockBodies, BlockIndex, BlockIndexEntry, BlockStatus, Canonical, Meta, MetaKey,
     MetaValue, SCHEMA_VERSION,
 };
-use crate::store::{Store, StoreError, TableReads, WriteBehind, WriteSeq};
+use crate::store::{Store, StoreError, TableReads, WriteBehind};
 use crate::types::{BlockHash, Height, Timestamp};
 use crate::validation;
 use connect::{read_block, read_entry, ConnectError};
@@ -168,50 +168,24 @@ impl Chain {
         block: Block,
         now: Timestamp,
     ) -> Result<SubmitOutcome, ChainError> {
-        let (outcome, _) = self.submit_block_behind(block, now)?;
+        let outcome = self.submit_block_behind(block, now)?;
         self.writes.settle()?;
         Ok(outcome)
     }
 
-    /// [`Self::submit_block`] without waiting for its writes: returns the outcome and the
-    /// last write it depends on. The outcome must not reach anyone (a reply, the tip, an
-    /// event) before that write has landed ([`Self::landed`]); the chain itself goes on
-    /// at once, reading its own writes.
+    /// [`Self::submit_block`] without waiting for its writes. The outcome must not reach
+    /// anyone (a reply, the tip, an event) before everything written so far
+    /// ([`WriteBehind::written`]) has landed; the chain itself goes on at once, reading its
+    /// own writes.
     pub(crate) fn submit_block_behind(
         &mut self,
         block: Block,
         now: Timestamp,
-    ) -> Result<(SubmitOutcome, WriteSeq), ChainError> {
+    ) -> Result<SubmitOutcome, ChainError> {
         self.fresh.clear();
         let outcome = self.submit_and_connect(block, now);
         self.fresh.clear();
-        Ok((outcome?, self.writes.written()))
-    }
-
-    /// The last write handed to the store so far.
-    pub(crate) fn written(&self) -> WriteSeq {
-        self.writes.written()
-    }
-
-    /// How far the chain's writes have landed (see [`WriteBehind::landed`]).
-    pub(crate) fn landed(&self) -> WriteSeq {
-        self.writes.landed()
-    }
-
-    /// Why a write failed, if one did (see [`WriteBehind::failure`]).
-    pub(crate) fn write_failure(&self) -> Option<StoreError> {
-        self.writes.failure()
-    }
-
-    /// Waits until every write so far has landed.
-    pub(crate) fn settle(&self) -> Result<(), StoreError> {
-        self.writes.settle()
-    }
-
-    /// Resolves when the store's writer next makes progress (see
-    /// [`WriteBehind::changed`]).
-    pub(crate) async fn writes_changed(&self) {
-        self.writes.changed().await;
+        outcome
     }
 
     fn submit_and_connect(
