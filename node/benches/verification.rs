@@ -232,7 +232,7 @@ async fn admit_block_by_block(
 ) -> (Duration, Arc<SignatureCache>) {
     let (_dir, chain) = fresh_chain(spec, None);
     let tasks = TaskManager::new();
-    let pool = PoolHandle::start(chain.clone(), big_pool(), tasks.executor());
+    let pool = PoolHandle::start(chain.clone(), big_pool(), tasks.executor()).unwrap();
     let mut admitting = Duration::ZERO;
     for block in blocks {
         admitting += admit(&pool, &block.transactions, how).await;

@@ -42,9 +42,9 @@
 //! non-zero exit. Shutdown joins every task: nothing is left running, and no timeout
 //! stands in for ownership.
 //!
-//! Signature checks, nonce searches and every store read made from async code run on
-//! tokio's blocking pool ([`tern_core::chain::AsyncChainReader`]), never on the async
-//! workers. Work awaited in place on the blocking pool is part of the task that awaits
+//! Signature checks, nonce searches and every store read made from async code run off
+//! the async workers: the mempool's admission batches on admission threads of their own
+//! ([`pool`]), the rest on tokio's blocking pool ([`tern_core::chain::AsyncChainReader`]). Work awaited in place on the blocking pool is part of the task that awaits
 //! it. The mempool lock is held only for synchronous sections and never across an
 //! `.await`.
 

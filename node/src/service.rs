@@ -9,6 +9,7 @@
 //! |---|---|---|
 //! | **`chain`** (OS thread) | here | shutdown, or the first store error |
 //! | **`mempool follower`** | [`PoolHandle::start`] | the chain's event stream ends |
+//! | **`mempool admission`** (OS threads, one per core) | [`PoolHandle::start`] | the chain stops |
 //! | **`miner`**, `nonce search` (blocking) | [`MinerHandle::spawn`] | the chain stops |
 //! | **`network`** | [`p2p::start`] | shutdown, after every `peer` has ended |
 //! | `peer`, `transaction admission`, `block submission` | the network manager | their connection or inbox closes |
@@ -101,6 +102,9 @@ pub enum StartError {
     /// The chain actor's thread could not be started.
     #[error("cannot start the chain thread: {0}")]
     Thread(std::io::Error),
+    /// The mempool's admission threads could not be started.
+    #[error("cannot start the mempool's admission threads: {0}")]
+    AdmissionThreads(std::io::Error),
     /// The network layer could not start.
     #[error(transparent)]
     P2p(#[from] P2pError),
@@ -193,7 +197,16 @@ impl Node {
             })
             .map_err(StartError::Thread)?;
         tip_record::spawn(&data_dir, &chain, &executor);
-        let pool = PoolHandle::start(chain.clone(), mempool, &executor);
+        let pool = match PoolHandle::start(chain.clone(), mempool, &executor) {
+            Ok(pool) => pool,
+            Err(error) => {
+                tasks.begin_shutdown();
+                chain.shutdown().await;
+                drop(chain);
+                tasks.wait().await;
+                return Err(StartError::AdmissionThreads(error));
+            }
+        };
         let miner = MinerHandle::spawn(chain.clone(), pool.clone(), None, &executor);
         p2p.data_dir = Some(data_dir.clone());
         let started = p2p::start(p2p, chain.clone(), pool.clone(), &executor, &faults).await;

@@ -34,7 +34,8 @@ fn node(chain: &str) -> Node {
     let (chain, thread) =
         spawn(Chain::open(dir.path(), ChainSpec::resolve(chain).unwrap()).unwrap()).unwrap();
     let tasks = TaskManager::new();
-    let pool = PoolHandle::start(chain.clone(), MempoolConfig::default(), tasks.executor());
+    let pool =
+        PoolHandle::start(chain.clone(), MempoolConfig::default(), tasks.executor()).unwrap();
     let miner = MinerHandle::spawn(chain.clone(), pool.clone(), None, tasks.executor());
     Node {
         chain,
@@ -228,7 +229,8 @@ async fn shutting_the_chain_down_stops_everything_following_it() {
     let (chain, thread) = spawn(Chain::open(dir.path(), spec.clone()).unwrap()).unwrap();
     let tasks = TaskManager::new();
     let health = tasks.executor().health();
-    let pool = PoolHandle::start(chain.clone(), MempoolConfig::default(), tasks.executor());
+    let pool =
+        PoolHandle::start(chain.clone(), MempoolConfig::default(), tasks.executor()).unwrap();
     let miner = MinerHandle::spawn(chain.clone(), pool.clone(), None, tasks.executor());
     miner.start(1, REWARD);
     let mut tips = chain.watch_tip();

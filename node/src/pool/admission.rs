@@ -1,45 +1,51 @@
-//! Admission in batches: every transaction, from RPC or from a peer, joins the next
-//! signature batch instead of being verified alone.
+//! Admission in batches, on threads of its own: every transaction, from RPC or from a
+//! peer, joins the next signature batch instead of being verified alone.
 //!
 //! Each [`PoolHandle::submit`](super::PoolHandle::submit) or `submit_many` call is one
-//! job on a bounded queue. The admission task takes whatever jobs wait (after letting the
-//! submissions that are already runnable join), up to [`MAX_BATCH`] transactions, and
-//! verifies their signatures in one batch on the blocking pool, through the signature
-//! cache, with the senders' tip accounts read in the same blocking call. Up to
-//! [`MAX_BATCHES_IN_FLIGHT`] batches verify at once, one per core; while they run, the
-//! next jobs queue, so under load batches grow by themselves and under no load a lone
-//! transaction waits for nothing. Each job's transactions are admitted in its own order,
-//! and each sender's in the order they arrived (a verified batch waits only for earlier
-//! batches it shares a sender with, see [`admission_order`](super::admission_order)), and
-//! each caller gets its own verdicts: a bad signature costs the others in its batch a
-//! re-batch, never a wrong answer.
+//! job on a bounded queue. One admission thread per core (up to
+//! [`MAX_ADMISSION_THREADS`]; Bitcoin Core's script-check threads are the model) takes
+//! whatever jobs wait, up to [`MAX_BATCH`] transactions, verifies their signatures in one
+//! batch through the signature cache, reads the senders' tip accounts, admits each
+//! transaction under the pool's lock and answers each job, all on that thread. While one
+//! thread works, the next jobs queue for another, so under load batches grow by
+//! themselves and under no load a lone transaction waits for nothing.
+//!
+//! The work runs where it is taken, not on tokio's blocking pool behind an async task:
+//! handing each batch to a blocking thread and its result back cost a flood two thread
+//! wake-ups per batch on its critical path (about 250 µs together) and kept batches small;
+//! docs/PERFORMANCE.md has the measurements.
+//!
+//! Each job's transactions are admitted in its own order, and each sender's in the order
+//! they arrived: batches are taken in arrival order, and a verified batch waits only for
+//! earlier batches it shares a sender with (see
+//! [`admission_order`](super::admission_order)). Each caller gets its own verdicts: a bad
+//! signature costs the others in its batch a re-batch, never a wrong answer.
 
 use std::collections::{HashSet, VecDeque};
-use std::sync::Arc;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
-use futures_util::stream::{FuturesUnordered, StreamExt};
-use tern_core::chain::ChainReader;
 use tern_core::mempool::{self, Admission, MempoolError, VerifiedTransaction};
-use tern_core::signature_cache::SignatureCache;
 use tern_core::state::MemoryState;
 use tern_core::tx::SignedTransaction;
-use tern_core::types::{Address, ChainId};
+use tern_core::types::Address;
+use tokio::runtime::Handle;
 use tokio::sync::{mpsc, oneshot, watch};
-use tokio::task::JoinHandle;
 
 use super::admission_order::{AdmissionOrder, Ticket};
 use super::{Shared, SubmitError};
+use crate::tasks::{TaskExecutor, ThreadFailure};
 
 /// Transactions verified in one batch at most: past about a thousand, batch verification
 /// gains little per signature and the batch's latency only grows.
 pub const MAX_BATCH: usize = 1_024;
 
-/// Batches verifying at once: one per core on the machines Tern targets. A job that
-/// arrives while both run waits for the next batch, which it then helps fill.
-pub const MAX_BATCHES_IN_FLIGHT: usize = 2;
+/// Admission threads at most, one per core below that: each verifies one batch at a time.
+pub const MAX_ADMISSION_THREADS: usize = 8;
 
-/// Batches verified or verifying but not admitted yet: a batch that waits for an earlier
-/// one with a sender in common holds its callers, so past this many no new batch starts.
+/// Batches taken but not admitted yet: a verified batch that waits for an earlier one
+/// with a sender in common holds its callers, so past this many no thread takes another.
 pub const MAX_BATCHES_UNADMITTED: usize = 8;
 
 /// Jobs waiting to join a batch. A submitter that finds the queue full waits for room:
@@ -63,43 +69,150 @@ struct Checked {
     accounts: Result<MemoryState, String>,
 }
 
-/// Runs until the chain stops (then answers what is left as unavailable) or every pool
-/// handle is gone.
-pub(super) async fn run(shared: Arc<Shared>, mut jobs: mpsc::Receiver<Job>) {
-    let mut chain_stopped = std::pin::pin!(stopped(shared.chain.watch_tip()));
-    let mut order: AdmissionOrder<Option<Checked>> = AdmissionOrder::new();
-    let mut running = FuturesUnordered::new();
-    let mut closed = false;
-    loop {
-        tokio::select! {
-            biased;
-            () = &mut chain_stopped => break,
-            Some((ticket, checked)) = running.next(), if !running.is_empty() => {
-                admit_in_order(&shared, &mut order, ticket, checked);
-            }
-            // Only `recv` is raced (it is cancel-safe): a batch being filled is never
-            // dropped half-gathered when a verification finishes first, which would lose
-            // its jobs' replies.
-            first = jobs.recv(), if !closed
-                && running.len() < MAX_BATCHES_IN_FLIGHT
-                && order.len() < MAX_BATCHES_UNADMITTED =>
-            {
-                match first {
-                    Some(first) => {
-                        let batch = fill(first, &mut jobs).await;
-                        let ticket = order.enter(senders(&batch));
-                        running.push(verified(ticket, verify(&shared, batch)));
-                    }
-                    None => closed = true,
-                }
-            }
-            else => break,
+/// What the admission threads share.
+struct Desk {
+    shared: Arc<Shared>,
+    /// Held by the one thread waiting for the next job, so that batches are taken, and
+    /// given their tickets, in the order their jobs arrived.
+    intake: Mutex<Intake>,
+    /// Batches taken and not admitted yet. Admission happens under this lock, so two
+    /// threads never admit out of order.
+    order: Mutex<AdmissionOrder<Checked>>,
+    /// Signalled whenever batches leave `order`, for a thread waiting for room in it.
+    room: Condvar,
+    /// Threads a large batch's signatures may be split across.
+    threads: usize,
+}
+
+/// Where jobs arrive, and whether the thread that waits for them should stop.
+struct Intake {
+    jobs: mpsc::Receiver<Job>,
+    /// Resolves when the chain actor has stopped.
+    chain_stopped: Pin<Box<dyn Future<Output = ()> + Send>>,
+    /// Set once the chain stopped or every pool handle is gone: no job comes any more.
+    closed: bool,
+    /// For waiting on the queue and the chain from a thread outside the runtime.
+    runtime: Handle,
+}
+
+/// Starts the admission threads, critical threads named `mempool admission`: they end
+/// when the chain stops or every pool handle is gone. Jobs still queued then get no
+/// verdicts, and their callers see the node as unavailable.
+pub(super) fn start(
+    shared: Arc<Shared>,
+    jobs: mpsc::Receiver<Job>,
+    tasks: &TaskExecutor,
+) -> std::io::Result<()> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .clamp(1, MAX_ADMISSION_THREADS);
+    let runtime = Handle::try_current().map_err(std::io::Error::other)?;
+    let chain_stopped = Box::pin(stopped(shared.chain.watch_tip()));
+    let desk = Arc::new(Desk {
+        shared,
+        intake: Mutex::new(Intake {
+            jobs,
+            chain_stopped,
+            closed: false,
+            runtime,
+        }),
+        order: Mutex::new(AdmissionOrder::new()),
+        room: Condvar::new(),
+        threads,
+    });
+    for _ in 0..threads {
+        let desk = Arc::clone(&desk);
+        tasks.spawn_critical_thread("mempool admission", move || {
+            desk.run();
+            Ok::<(), ThreadFailure>(())
+        })?;
+    }
+    Ok(())
+}
+
+/// Resolves when the chain actor has stopped (its tip channel closed).
+async fn stopped(mut tip: watch::Receiver<tern_core::chain::TipInfo>) {
+    while tip.changed().await.is_ok() {}
+}
+
+/// A lock whose holder panicking leaves nothing half-done that matters more than going on.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Desk {
+    /// Takes, verifies and admits batches until no job can come any more.
+    fn run(&self) {
+        while let Some((ticket, batch)) = self.take() {
+            let checked = verify(&self.shared, batch, self.threads);
+            self.admit(ticket, checked);
         }
     }
-    // Verdicts for what already verified are still given; queued jobs get none and
-    // their callers see the node as unavailable.
-    while let Some((ticket, checked)) = running.next().await {
-        admit_in_order(&shared, &mut order, ticket, checked);
+
+    /// The next batch and its place in the admission order, once there is room for it:
+    /// the first job that arrives and every job queued behind it, up to [`MAX_BATCH`]
+    /// transactions. `None` once no job can come any more.
+    fn take(&self) -> Option<(Ticket, VecDeque<Job>)> {
+        let mut intake = lock(&self.intake);
+        // Only the holder of `intake` adds to `order`, so the room found stays.
+        drop(
+            self.room
+                .wait_while(lock(&self.order), |order| {
+                    order.len() >= MAX_BATCHES_UNADMITTED
+                })
+                .unwrap_or_else(PoisonError::into_inner),
+        );
+        let first = intake.next()?;
+        let mut count = first.txs.len();
+        let mut batch = VecDeque::from([first]);
+        while count < MAX_BATCH {
+            let Ok(job) = intake.jobs.try_recv() else {
+                break;
+            };
+            count = count.saturating_add(job.txs.len());
+            batch.push_back(job);
+        }
+        let ticket = lock(&self.order).enter(senders(&batch));
+        Some((ticket, batch))
+    }
+
+    /// Records that the batch of `ticket` verified, and admits every batch that may go now.
+    fn admit(&self, ticket: Ticket, checked: Checked) {
+        let mut order = lock(&self.order);
+        order.finish(ticket, checked);
+        let admissible = order.take_admissible();
+        let any = !admissible.is_empty();
+        for checked in admissible {
+            admit(&self.shared, checked);
+        }
+        drop(order);
+        if any {
+            self.room.notify_all();
+        }
+    }
+}
+
+impl Intake {
+    /// Waits for the next job; `None` once the chain stopped or every handle is gone.
+    fn next(&mut self) -> Option<Job> {
+        if self.closed {
+            return None;
+        }
+        let Intake {
+            jobs,
+            chain_stopped,
+            runtime,
+            ..
+        } = self;
+        let job = runtime.block_on(async {
+            tokio::select! {
+                biased;
+                () = chain_stopped.as_mut() => None,
+                job = jobs.recv() => job,
+            }
+        });
+        self.closed = job.is_none();
+        job
     }
 }
 
@@ -111,94 +224,47 @@ fn senders(batch: &VecDeque<Job>) -> HashSet<Address> {
         .collect()
 }
 
-/// A verification's result under its batch's ticket (`None` if the blocking task died).
-async fn verified(
-    ticket: Ticket,
-    verification: JoinHandle<Option<Checked>>,
-) -> (Ticket, Option<Checked>) {
-    (ticket, verification.await.ok().flatten())
-}
-
-/// Records that the batch of `ticket` verified, and admits every batch that may go now.
-fn admit_in_order(
-    shared: &Shared,
-    order: &mut AdmissionOrder<Option<Checked>>,
-    ticket: Ticket,
-    checked: Option<Checked>,
-) {
-    order.finish(ticket, checked);
-    for checked in order.take_admissible() {
-        admit(shared, checked);
+/// Verifies `batch`'s signatures through the cache, split across up to `threads` threads
+/// when it is large enough, then reads the senders' tip accounts.
+fn verify(shared: &Shared, batch: VecDeque<Job>, threads: usize) -> Checked {
+    let chain_id = shared.chain.reader().spec().consensus.chain_id;
+    let mut replies = Vec::with_capacity(batch.len());
+    let mut txs = Vec::new();
+    for job in batch {
+        replies.push((job.reply, job.txs.len()));
+        txs.extend(job.txs);
     }
-}
-
-/// Resolves when the chain actor has stopped (its tip channel closed).
-async fn stopped(mut tip: watch::Receiver<tern_core::chain::TipInfo>) {
-    while tip.changed().await.is_ok() {}
-}
-
-/// A batch from its first job and every job already queued or about to be, up to
-/// [`MAX_BATCH`] transactions.
-async fn fill(first: Job, jobs: &mut mpsc::Receiver<Job>) -> VecDeque<Job> {
-    let mut count = first.txs.len();
-    let mut batch = VecDeque::from([first]);
-    // Submissions that are runnable now (other RPC calls, the relay worker) get one turn
-    // to join: a wait of one scheduler pass, far below a millisecond.
-    tokio::task::yield_now().await;
-    while count < MAX_BATCH {
-        let Ok(job) = jobs.try_recv() else { break };
-        count = count.saturating_add(job.txs.len());
-        batch.push_back(job);
-    }
-    batch
-}
-
-/// Starts verifying `batch` on the blocking pool: signatures through the cache, then the
-/// senders' tip accounts, in one blocking call.
-fn verify(shared: &Shared, batch: VecDeque<Job>) -> JoinHandle<Option<Checked>> {
-    let chain_id: ChainId = shared.chain.reader().spec().consensus.chain_id;
-    let cache: Arc<SignatureCache> = Arc::clone(shared.chain.signature_cache());
-    let reader: ChainReader = shared.chain.reader().clone();
-    tokio::task::spawn_blocking(move || {
-        let mut replies = Vec::with_capacity(batch.len());
-        let mut txs = Vec::new();
-        for job in batch {
-            replies.push((job.reply, job.txs.len()));
-            txs.extend(job.txs);
-        }
-        let threads = if txs.len() >= 2 * tern_core::signature_cache::MIN_SIGNATURES_PER_THREAD {
-            MAX_BATCHES_IN_FLIGHT
-        } else {
-            1
-        };
-        let verified = mempool::verify_many(txs, chain_id, &cache, threads);
-        let mut senders: Vec<Address> = verified
-            .iter()
-            .filter_map(|v| Some(v.as_ref().ok()?.get().tx().from))
-            .collect();
-        senders.sort_unstable();
-        senders.dedup();
-        let accounts = reader.accounts(&senders).map_err(|e| e.to_string());
-        Some(Checked {
-            replies,
-            verified,
-            accounts,
-        })
-    })
-}
-
-/// Admits a verified batch in order and answers each job. A batch whose verification
-/// could not run (`None`: the blocking task died) has lost its replies, whose callers see
-/// the node as unavailable.
-fn admit(shared: &Shared, checked: Option<Checked>) {
-    let Some(Checked {
+    let threads = if txs.len() >= 2 * tern_core::signature_cache::MIN_SIGNATURES_PER_THREAD {
+        threads
+    } else {
+        1
+    };
+    let verified = mempool::verify_many(txs, chain_id, shared.chain.signature_cache(), threads);
+    let mut senders: Vec<Address> = verified
+        .iter()
+        .filter_map(|v| Some(v.as_ref().ok()?.get().tx().from))
+        .collect();
+    senders.sort_unstable();
+    senders.dedup();
+    let accounts = shared
+        .chain
+        .reader()
+        .accounts(&senders)
+        .map_err(|e| e.to_string());
+    Checked {
         replies,
         verified,
         accounts,
-    }) = checked
-    else {
-        return;
-    };
+    }
+}
+
+/// Admits a verified batch in order and answers each job.
+fn admit(shared: &Shared, checked: Checked) {
+    let Checked {
+        replies,
+        verified,
+        accounts,
+    } = checked;
     let mut verified = verified.into_iter();
     for (reply, count) in replies {
         let verdicts: Verdicts = verified
@@ -213,3 +279,7 @@ fn admit(shared: &Shared, checked: Option<Checked>) {
         let _ = reply.send(verdicts);
     }
 }
+
+#[cfg(test)]
+#[path = "admission_tests.rs"]
+mod tests;

@@ -2,15 +2,14 @@
 //! sections, and the task that keeps it following the chain.
 //!
 //! Transactions from RPC and from peers take the same path, [`PoolHandle::submit`] (or
-//! `submit_many`): they join the next signature batch of the admission task (see
-//! [`admission`]), which verifies on the blocking pool through the signature cache that
-//! block validation shares, reads the senders' tip accounts in the same call, and admits
-//! each transaction under the lock.
+//! `submit_many`): they join the next signature batch of an admission thread (see
+//! [`admission`]), which verifies it through the signature cache that block validation
+//! shares, reads the senders' tip accounts, and admits each transaction under the lock.
 
 mod admission;
 mod admission_order;
 
-pub use admission::{ADMISSION_QUEUE, MAX_BATCH, MAX_BATCHES_IN_FLIGHT, MAX_BATCHES_UNADMITTED};
+pub use admission::{ADMISSION_QUEUE, MAX_ADMISSION_THREADS, MAX_BATCH, MAX_BATCHES_UNADMITTED};
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
@@ -38,11 +37,11 @@ pub enum SubmitError {
 #[derive(Debug, Clone)]
 pub struct PoolHandle {
     shared: Arc<Shared>,
-    /// Submissions for the admission task.
+    /// Submissions for the admission threads.
     jobs: mpsc::Sender<admission::Job>,
 }
 
-/// What the handles, the admission task and the follower share.
+/// What the handles, the admission threads and the follower share.
 #[derive(Debug)]
 struct Shared {
     pool: Mutex<Mempool>,
@@ -61,8 +60,13 @@ pub const ADMITTED_BACKLOG: usize = 16_384;
 
 impl PoolHandle {
     /// A pool following `chain`, kept following by the critical task `mempool follower`
-    /// and fed by the critical task `mempool admission`; both end when the chain stops.
-    pub fn start(chain: ChainHandle, config: MempoolConfig, tasks: &TaskExecutor) -> PoolHandle {
+    /// and fed by the critical threads `mempool admission`; all end when the chain stops.
+    /// Fails if the admission threads cannot be started (or no tokio runtime runs).
+    pub fn start(
+        chain: ChainHandle,
+        config: MempoolConfig,
+        tasks: &TaskExecutor,
+    ) -> std::io::Result<PoolHandle> {
         let chain_id = chain.reader().spec().consensus.chain_id;
         let (synced_sender, synced) = watch::channel(chain.tip().hash);
         let events = chain.events();
@@ -80,11 +84,8 @@ impl PoolHandle {
             "mempool follower",
             follow(Arc::clone(&shared), events, synced_sender),
         );
-        tasks.spawn_critical(
-            "mempool admission",
-            admission::run(Arc::clone(&shared), inbox),
-        );
-        PoolHandle { shared, jobs }
+        admission::start(Arc::clone(&shared), inbox, tasks)?;
+        Ok(PoolHandle { shared, jobs })
     }
 
     fn lock(&self) -> MutexGuard<'_, Mempool> {

@@ -1,0 +1,148 @@
+//! The admission threads against a real chain: many callers at once, each with its own
+//! verdicts; each sender's transactions admitted in the order they arrived, across
+//! batches verified on different threads; and the threads ending when the chain stops.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+use std::time::Duration;
+
+use futures_util::future::join_all;
+use tern_core::chain::{spawn, Chain, ChainError, ChainHandle};
+use tern_core::crypto::{dev_secret_key, Signature};
+use tern_core::genesis::ChainSpec;
+use tern_core::mempool::{MempoolConfig, MempoolError};
+use tern_core::tx::{SignedTransaction, Transaction};
+use tern_core::types::Amount;
+
+use crate::pool::{PoolHandle, SubmitError, MAX_BATCH};
+use crate::tasks::TaskManager;
+
+/// Longer than any of these tests takes, so that a hang fails instead of stalling CI.
+const BOUND: Duration = Duration::from_secs(60);
+
+struct Pool {
+    chain: ChainHandle,
+    thread: Option<std::thread::JoinHandle<Result<(), ChainError>>>,
+    pool: PoolHandle,
+    tasks: TaskManager,
+    _dir: tempfile::TempDir,
+}
+
+fn pool() -> Pool {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = ChainSpec::resolve("dev").unwrap();
+    let (chain, thread) = spawn(Chain::open(dir.path(), spec).unwrap()).unwrap();
+    let tasks = TaskManager::new();
+    let config = MempoolConfig {
+        max_per_sender: 256,
+        ..MempoolConfig::default()
+    };
+    let pool = PoolHandle::start(chain.clone(), config, tasks.executor()).unwrap();
+    Pool {
+        chain,
+        thread: Some(thread),
+        pool,
+        tasks,
+        _dir: dir,
+    }
+}
+
+impl Pool {
+    /// Stops the chain, then waits for every task and thread (the admission threads
+    /// included) and for the chain's thread, so the store is closed when this returns.
+    async fn stop(mut self) {
+        self.chain.shutdown().await;
+        tokio::time::timeout(BOUND, self.tasks.wait())
+            .await
+            .expect("every task and thread ends once the chain stops");
+        if let Some(thread) = self.thread.take() {
+            thread.join().unwrap().unwrap();
+        }
+    }
+}
+
+fn transfer(from: u32, nonce: u64) -> SignedTransaction {
+    Transaction {
+        chain_id: ChainSpec::resolve("dev").unwrap().consensus.chain_id,
+        from: dev_secret_key(from).address(),
+        to: dev_secret_key(9).address(),
+        amount: Amount::from_base_units(1),
+        fee: Amount::from_base_units(1_000),
+        nonce,
+    }
+    .sign(&dev_secret_key(from))
+}
+
+/// `tx` carrying another transaction's signature: well formed, and wrong.
+fn forged(tx: &SignedTransaction, signature_of: &SignedTransaction) -> SignedTransaction {
+    SignedTransaction::new(
+        *tx.tx(),
+        Signature::from_bytes(*signature_of.signature().as_bytes()),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn callers_at_once_each_get_their_own_verdict_and_a_forgery_costs_the_others_nothing() {
+    let pool = pool();
+    // Eight senders, sixteen nonces each, every transaction its own call, all submitted
+    // at once so that they share batches; one of them carries a stolen signature.
+    let mut txs: Vec<SignedTransaction> = (0..16)
+        .flat_map(|nonce| (0..8).map(move |sender| transfer(sender, nonce)))
+        .collect();
+    let victim = 8 * 15 + 3;
+    txs[victim] = forged(&txs[victim], &txs[0]);
+    let calls = txs.iter().map(|tx| pool.pool.submit_many(vec![tx.clone()]));
+    let verdicts = tokio::time::timeout(BOUND, join_all(calls)).await.unwrap();
+    for (i, (mut verdict, tx)) in verdicts.into_iter().zip(&txs).enumerate() {
+        assert_eq!(verdict.len(), 1);
+        match verdict.pop().unwrap() {
+            Err(SubmitError::Rejected(MempoolError::BadSignature(_))) if i == victim => {}
+            Ok(admission) if i != victim => assert_eq!(admission.id, tx.id()),
+            other => panic!("transaction {i}: {other:?}"),
+        }
+    }
+    assert_eq!(pool.pool.stats().count, txs.len() - 1);
+    pool.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_senders_later_call_waits_for_its_earlier_one_in_a_slower_batch() {
+    let pool = pool();
+    // A first call too large to share its batch (a full batch, slow to verify) holds
+    // sender 0's nonce 0; a second call, alone in the next batch on the other thread and
+    // verified long before, holds nonce 1. Admitted before nonce 0, it would not be
+    // ready (a gap); it must wait for the first batch instead.
+    let mut large = vec![transfer(0, 0)];
+    large.extend((0..128).flat_map(|nonce| (1..9).map(move |sender| transfer(sender, nonce))));
+    assert!(large.len() >= MAX_BATCH);
+    let next = transfer(0, 1);
+    let (first, second) = tokio::time::timeout(
+        BOUND,
+        futures_util::future::join(
+            pool.pool.submit_many(large.clone()),
+            pool.pool.submit_many(vec![next.clone()]),
+        ),
+    )
+    .await
+    .unwrap();
+    assert!(first.iter().all(Result::is_ok), "{first:?}");
+    let admission = second.into_iter().next().unwrap().unwrap();
+    assert_eq!(admission.id, next.id());
+    assert!(admission.ready, "nonce 1 was admitted before nonce 0");
+    pool.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn once_the_chain_stops_the_threads_end_and_callers_hear_the_node_is_unavailable() {
+    let pool = pool();
+    assert!(pool.pool.submit(transfer(0, 0)).await.is_ok());
+    let handle = pool.pool.clone();
+    // `stop` returns only once every admission thread has ended.
+    pool.stop().await;
+    let verdict = tokio::time::timeout(BOUND, handle.submit(transfer(0, 1)))
+        .await
+        .unwrap();
+    assert!(
+        matches!(verdict, Err(SubmitError::Unavailable(_))),
+        "{verdict:?}"
+    );
+}
