@@ -269,11 +269,6 @@ pub fn method_names(admin: bool) -> Vec<&'static str> {
         .collect()
 }
 
-/// Whether `name` is a method this server may serve (admin ones included).
-pub fn is_method(name: &str) -> bool {
-    METHODS.iter().any(|m| m.name == name)
-}
-
 /// The OpenRPC document, listing admin methods only if `admin`.
 pub fn document(admin: bool) -> Value {
     let methods: Vec<Value> = METHODS
