@@ -40,8 +40,12 @@ macro_rules! hash_newtype {
         }
 
         impl fmt::Display for $name {
+            /// Lowercase hex, written from a stack buffer: every RPC answer that names a
+            /// transaction or block formats one, so no per-character iterator or `String`.
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&hex::encode(self.0))
+                let mut text = [0u8; 64];
+                hex::encode_to_slice(self.0, &mut text).map_err(|_| fmt::Error)?;
+                f.write_str(std::str::from_utf8(&text).map_err(|_| fmt::Error)?)
             }
         }
 
