@@ -8,7 +8,8 @@
 //!
 //! - `chain`: the chain actor, before processing a submitted block;
 //! - `network`: the network manager, on a housekeeping tick (twice a second);
-//! - `peer`: a peer connection task, on a message read from the peer.
+//! - `peer`: a peer connection task, on a message read from the peer;
+//! - `admission`: a mempool admission thread, before verifying a batch.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -25,6 +26,8 @@ pub enum Part {
     Network,
     /// A peer connection task.
     Peer,
+    /// A mempool admission thread.
+    Admission,
 }
 
 impl std::str::FromStr for Part {
@@ -35,7 +38,10 @@ impl std::str::FromStr for Part {
             "chain" => Ok(Part::Chain),
             "network" => Ok(Part::Network),
             "peer" => Ok(Part::Peer),
-            other => Err(format!("unknown part {other:?}: chain, network or peer")),
+            "admission" => Ok(Part::Admission),
+            other => Err(format!(
+                "unknown part {other:?}: chain, network, peer or admission"
+            )),
         }
     }
 }

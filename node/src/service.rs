@@ -197,7 +197,13 @@ impl Node {
             })
             .map_err(StartError::Thread)?;
         tip_record::spawn(&data_dir, &chain, &executor);
-        let pool = match PoolHandle::start(chain.clone(), mempool, &executor) {
+        let admission_fault = faults.point(Part::Admission);
+        let pool = match PoolHandle::start_with_fault(
+            chain.clone(),
+            mempool,
+            &executor,
+            admission_fault,
+        ) {
             Ok(pool) => pool,
             Err(error) => {
                 tasks.begin_shutdown();

@@ -1,5 +1,5 @@
 //! A node that fails does so visibly. A panic injected into the chain actor's thread, the
-//! network manager or a peer task turns `/healthy`, `/ready` and `node_health` to failed at
+//! network manager, a peer task or a mempool admission thread turns `/healthy`, `/ready` and `node_health` to failed at
 //! once, naming the task; the node then stops in order, and the next start on the same
 //! data directory has everything that was acknowledged before the failure.
 #![allow(
@@ -97,4 +97,39 @@ async fn a_panic_in_a_peer_task_fails_the_node_but_not_its_peer() {
     assert_eq!(node.stop().await.unwrap().task, "peer");
     // The other side lost a connection, nothing more: it shuts down healthy.
     peer.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panic_in_an_admission_thread_fails_the_node_and_holds_up_no_sender() {
+    let node = TestNode::start(failing_at(Part::Admission, 1))
+        .await
+        .unwrap();
+    let transfer = |nonce| {
+        tern_core::tx::Transaction {
+            chain_id: tern_tests::net::dev_spec().consensus.chain_id,
+            from: dev_secret_key(0).address(),
+            to: dev_secret_key(1).address(),
+            amount: tern_core::types::Amount::from_base_units(1),
+            fee: tern_core::types::Amount::from_base_units(1_000),
+            nonce,
+        }
+        .sign(&dev_secret_key(0))
+    };
+    // The first batch is the one the thread panics on: its caller hears the node cannot
+    // take transactions, and does not hang.
+    let verdict = tokio::time::timeout(PATIENCE, node.node.pool().submit(transfer(0)))
+        .await
+        .expect("the caller is answered");
+    assert!(
+        matches!(verdict, Err(tern_node::pool::SubmitError::Unavailable(_))),
+        "{verdict:?}"
+    );
+    fails_visibly(&node, "mempool admission").await;
+    // The failed batch gave up its place in the admission order: the same sender's next
+    // transaction is not held behind it while the node stops.
+    let next = tokio::time::timeout(PATIENCE, node.node.pool().submit(transfer(1)))
+        .await
+        .expect("a later batch of the same sender is not held behind the failed one");
+    assert!(next.is_ok(), "{next:?}");
+    assert_eq!(node.stop().await.unwrap().task, "mempool admission");
 }

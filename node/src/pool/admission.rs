@@ -23,6 +23,7 @@
 
 use std::collections::{HashSet, VecDeque};
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
@@ -35,6 +36,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use super::admission_order::{AdmissionOrder, Ticket};
 use super::{Shared, SubmitError};
+use crate::fault::FaultPoint;
 use crate::tasks::{TaskExecutor, ThreadFailure};
 
 /// Transactions verified in one batch at most: past about a thousand, batch verification
@@ -77,11 +79,13 @@ struct Desk {
     intake: Mutex<Intake>,
     /// Batches taken and not admitted yet. Admission happens under this lock, so two
     /// threads never admit out of order.
-    order: Mutex<AdmissionOrder<Checked>>,
+    order: Mutex<AdmissionOrder<Option<Checked>>>,
     /// Signalled whenever batches leave `order`, for a thread waiting for room in it.
     room: Condvar,
     /// Threads a large batch's signatures may be split across.
     threads: usize,
+    /// Passed before each batch is verified: tests make an admission thread panic here.
+    fault: FaultPoint,
 }
 
 /// Where jobs arrive, and whether the thread that waits for them should stop.
@@ -102,6 +106,7 @@ pub(super) fn start(
     shared: Arc<Shared>,
     jobs: mpsc::Receiver<Job>,
     tasks: &TaskExecutor,
+    fault: FaultPoint,
 ) -> std::io::Result<()> {
     let threads = std::thread::available_parallelism()
         .map_or(1, usize::from)
@@ -119,6 +124,7 @@ pub(super) fn start(
         order: Mutex::new(AdmissionOrder::new()),
         room: Condvar::new(),
         threads,
+        fault,
     });
     for _ in 0..threads {
         let desk = Arc::clone(&desk);
@@ -142,10 +148,25 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl Desk {
     /// Takes, verifies and admits batches until no job can come any more.
+    ///
+    /// A panic while verifying is a bug and fails the thread, and so the node; the batch's
+    /// place in the order is given up first, so that the other threads, which may hold
+    /// later batches of the same senders, still finish and the node can stop.
     fn run(&self) {
         while let Some((ticket, batch)) = self.take() {
-            let checked = verify(&self.shared, batch, self.threads);
-            self.admit(ticket, checked);
+            let checked = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                self.fault.hit();
+                verify(&self.shared, batch, self.threads)
+            }));
+            match checked {
+                Ok(checked) => self.admit(ticket, Some(checked)),
+                Err(panic) => {
+                    // The batch's replies went with the unwinding: its callers see the
+                    // node as unavailable.
+                    self.admit(ticket, None);
+                    std::panic::resume_unwind(panic);
+                }
+            }
         }
     }
 
@@ -176,13 +197,14 @@ impl Desk {
         Some((ticket, batch))
     }
 
-    /// Records that the batch of `ticket` verified, and admits every batch that may go now.
-    fn admit(&self, ticket: Ticket, checked: Checked) {
+    /// Records that the batch of `ticket` verified (`None`: it could not be), and admits
+    /// every batch that may go now.
+    fn admit(&self, ticket: Ticket, checked: Option<Checked>) {
         let mut order = lock(&self.order);
         order.finish(ticket, checked);
         let admissible = order.take_admissible();
         let any = !admissible.is_empty();
-        for checked in admissible {
+        for checked in admissible.into_iter().flatten() {
             admit(&self.shared, checked);
         }
         drop(order);

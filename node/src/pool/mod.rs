@@ -20,6 +20,7 @@ use tern_core::tx::SignedTransaction;
 use tern_core::types::{Address, BlockHash, Timestamp, TxId};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
+use crate::fault::{FaultPlan, FaultPoint, Part};
 use crate::tasks::TaskExecutor;
 
 /// Why a transaction was not admitted.
@@ -67,6 +68,22 @@ impl PoolHandle {
         config: MempoolConfig,
         tasks: &TaskExecutor,
     ) -> std::io::Result<PoolHandle> {
+        Self::start_with_fault(
+            chain,
+            config,
+            tasks,
+            FaultPlan::default().point(Part::Admission),
+        )
+    }
+
+    /// [`Self::start`], with the admission threads passing `fault` before each batch they
+    /// verify (see [`crate::fault`]).
+    pub fn start_with_fault(
+        chain: ChainHandle,
+        config: MempoolConfig,
+        tasks: &TaskExecutor,
+        fault: FaultPoint,
+    ) -> std::io::Result<PoolHandle> {
         let chain_id = chain.reader().spec().consensus.chain_id;
         let (synced_sender, synced) = watch::channel(chain.tip().hash);
         let events = chain.events();
@@ -84,7 +101,7 @@ impl PoolHandle {
             "mempool follower",
             follow(Arc::clone(&shared), events, synced_sender),
         );
-        admission::start(Arc::clone(&shared), inbox, tasks)?;
+        admission::start(Arc::clone(&shared), inbox, tasks, fault)?;
         Ok(PoolHandle { shared, jobs })
     }
 
