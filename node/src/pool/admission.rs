@@ -72,7 +72,7 @@ struct Checked {
 }
 
 /// What the admission threads share.
-struct Desk {
+struct AdmissionThreads {
     shared: Arc<Shared>,
     /// Held by the one thread waiting for the next job, so that batches are taken, and
     /// given their tickets, in the order their jobs arrived.
@@ -113,7 +113,7 @@ pub(super) fn start(
         .clamp(1, MAX_ADMISSION_THREADS);
     let runtime = Handle::try_current().map_err(std::io::Error::other)?;
     let chain_stopped = Box::pin(stopped(shared.chain.watch_tip()));
-    let desk = Arc::new(Desk {
+    let common = Arc::new(AdmissionThreads {
         shared,
         intake: Mutex::new(Intake {
             jobs,
@@ -127,9 +127,9 @@ pub(super) fn start(
         fault,
     });
     for _ in 0..threads {
-        let desk = Arc::clone(&desk);
+        let common = Arc::clone(&common);
         tasks.spawn_critical_thread("mempool admission", move || {
-            desk.run();
+            common.run();
             Ok::<(), ThreadFailure>(())
         })?;
     }
@@ -146,7 +146,7 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-impl Desk {
+impl AdmissionThreads {
     /// Takes, verifies and admits batches until no job can come any more.
     ///
     /// A panic while verifying is a bug and fails the thread, and so the node; the batch's

@@ -1,7 +1,8 @@
 //! Which verified batches may be admitted: each sender's transactions in the order they
 //! arrived, and nothing else held back.
 //!
-//! Two batches verify at once, and the second can finish first. Admitting strictly in
+//! Each admission thread verifies one batch at a time, so batches taken later can finish
+//! first. Admitting strictly in
 //! arrival order would leave it (and the callers it holds) waiting for the first, with a
 //! core idle meanwhile. The pool's verdict for a transaction depends on what it already
 //! holds from the same sender (its nonce line, its pending cost), so only that order
