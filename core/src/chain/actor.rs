@@ -47,10 +47,11 @@ pub const UPDATE_CAPACITY: usize = 256;
 pub const MAX_UNANSWERED: usize = 16;
 
 /// Blocks a caller with a run of them (the block worker, an import) keeps verifying ahead
-/// ([`ChainHandle::verify_ahead`]): two, so that while one block's verification waits for
-/// its slowest thread, the next one's keeps the cores busy. (One ahead left 10-15% of the
-/// cold import's time idle: docs/PERFORMANCE.md.)
-pub const VERIFY_AHEAD: usize = 2;
+/// ([`ChainHandle::verify_ahead`]): three, so that while one block's verification waits
+/// for its slowest thread and the actor checks another, the next ones keep the cores
+/// busy. (One ahead left 10-15% of the cold import's time idle, two about 9%, three
+/// about 6%: docs/PERFORMANCE.md.)
+pub const VERIFY_AHEAD: usize = 3;
 
 /// Blocks such a caller keeps queued at the actor ([`ChainHandle::queue_block`]): enough
 /// that the actor checks one block while the last one's writes land, few enough that the
