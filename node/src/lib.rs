@@ -44,7 +44,10 @@
 //!
 //! Signature checks, nonce searches and every store read made from async code run off
 //! the async workers: the mempool's admission batches on admission threads of their own
-//! ([`pool`]), the rest on tokio's blocking pool ([`tern_core::chain::AsyncChainReader`]). Work awaited in place on the blocking pool is part of the task that awaits
+//! ([`pool`]), the rest on tokio's blocking pool ([`tern_core::chain::AsyncChainReader`]).
+//! A signature batch large enough to split (a block's, a peer's burst) is spread over
+//! rayon's global pool, one thread per core, which the caller waits for; it is the one
+//! set of threads no task manager owns, and it holds nothing of the node's. Work awaited in place on the blocking pool is part of the task that awaits
 //! it. The mempool lock is held only for synchronous sections and never across an
 //! `.await`.
 
