@@ -387,3 +387,113 @@ fn a_second_encoding_of_a_pending_transfer_is_already_known() {
     assert_eq!(pool.len(), 1);
     assert_eq!(pool.get(&first.id()), Some(&first), "the first seen stays");
 }
+
+/// The sum of `amount + fee` over `sender`'s pending transactions, counted from the list.
+fn listed_cost(pool: &Mempool, sender: &Address) -> Amount {
+    Amount::checked_sum(
+        pool.list(usize::MAX)
+            .into_iter()
+            .filter(|t| t.tx().from == *sender)
+            .map(|t| t.tx().total_cost().unwrap()),
+    )
+    .unwrap()
+}
+
+mod pending_cost {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// One thing that changes a pool: an admission (new, replacing or refused), a new tip
+    /// account that drops what the balance no longer covers, or time passing.
+    #[derive(Debug, Clone)]
+    enum Step {
+        Admit {
+            sender: u32,
+            nonce: u64,
+            amount: u64,
+            fee_multiple: u64,
+        },
+        Revalidate {
+            sender: u32,
+            nonce: u64,
+            balance: u64,
+        },
+        Expire,
+    }
+
+    fn step() -> impl Strategy<Value = Step> {
+        prop_oneof![
+            6 => (0..3u32, 0..6u64, 0..5_000u64, 1..4u64).prop_map(
+                |(sender, nonce, amount, fee_multiple)| Step::Admit {
+                    sender,
+                    nonce,
+                    amount,
+                    fee_multiple,
+                }
+            ),
+            1 => (0..3u32, 0..3u64, 0..40_000u64)
+                .prop_map(|(sender, nonce, balance)| Step::Revalidate { sender, nonce, balance }),
+            1 => Just(Step::Expire),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// The pool keeps each sender's pending cost as transactions come and go; it must
+        /// always be what its pending transactions add up to.
+        #[test]
+        fn is_always_the_sum_of_the_pending_transactions(steps in prop::collection::vec(step(), 1..40)) {
+            let config = MempoolConfig {
+                max_count: 8,
+                ..MempoolConfig::default()
+            };
+            let mut pool = Mempool::new(CHAIN, config);
+            let keys: Vec<SecretKey> = (1..=3).map(dev_secret_key).collect();
+            let account = Account {
+                balance: Amount::from_base_units(30_000),
+                nonce: 0,
+            };
+            let mut now = NOW;
+            for step in steps {
+                match step {
+                    Step::Admit { sender, nonce, amount, fee_multiple } => {
+                        let key = &keys[sender as usize];
+                        let t = Transaction {
+                            chain_id: CHAIN,
+                            from: key.address(),
+                            to: dev_secret_key(999).address(),
+                            amount: Amount::from_base_units(amount),
+                            fee: Amount::from_base_units(fee_multiple * min_fee()),
+                            nonce,
+                        }
+                        .sign(key);
+                        // Refusals are part of the sequence too.
+                        let _ = pool.admit(t, account, now);
+                    }
+                    Step::Revalidate { sender, nonce, balance } => {
+                        // The others keep their accounts; this one's changes.
+                        let changed = keys[sender as usize].address();
+                        let state = MemoryState::new(keys.iter().map(|key| {
+                            let address = key.address();
+                            let tip = if address == changed {
+                                Account { balance: Amount::from_base_units(balance), nonce }
+                            } else {
+                                account
+                            };
+                            (address, tip)
+                        }));
+                        pool.revalidate_all(&state);
+                    }
+                    Step::Expire => {
+                        now = Timestamp(now.as_millis() + pool.config().max_age_ms + 1);
+                        pool.expire(now);
+                    }
+                }
+                for key in &keys {
+                    prop_assert_eq!(pool.pending_cost(&key.address()), listed_cost(&pool, &key.address()));
+                }
+            }
+        }
+    }
+}

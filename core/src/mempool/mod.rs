@@ -237,13 +237,13 @@ impl Mempool {
     /// A pending transaction.
     pub fn get(&self, id: &TxId) -> Option<&SignedTransaction> {
         let (sender, nonce) = self.ids.get(id)?;
-        self.senders.get(sender)?.txs.get(nonce).map(|e| &e.tx)
+        self.senders.get(sender)?.txs().get(nonce).map(|e| &e.tx)
     }
 
     /// The next nonce `sender` should use given its tip `account`: after its pending ones.
     pub fn next_nonce(&self, sender: &Address, account: &Account) -> u64 {
         match self.senders.get(sender) {
-            Some(queue) => queue::next_nonce_from(account.nonce, &queue.txs),
+            Some(queue) => queue::next_nonce_from(account.nonce, queue.txs()),
             None => account.nonce,
         }
     }
@@ -252,8 +252,7 @@ impl Mempool {
     pub fn pending_cost(&self, sender: &Address) -> Amount {
         self.senders
             .get(sender)
-            .and_then(|q| q.cost_without(None))
-            .unwrap_or(Amount::ZERO)
+            .map_or(Amount::ZERO, |q| q.cost_without(None))
     }
 
     /// The minimum fee rate now.
@@ -279,7 +278,11 @@ impl Mempool {
 
     /// Up to `limit` pending transactions, highest fee rate first.
     pub fn list(&self, limit: usize) -> Vec<&SignedTransaction> {
-        let mut all: Vec<&Entry> = self.senders.values().flat_map(|q| q.txs.values()).collect();
+        let mut all: Vec<&Entry> = self
+            .senders
+            .values()
+            .flat_map(|q| q.txs().values())
+            .collect();
         all.sort_by_key(|e| (Reverse(e.rate), e.seq));
         all.into_iter().take(limit).map(|e| &e.tx).collect()
     }
@@ -355,17 +358,14 @@ impl Mempool {
         if let Some(queue) = self.senders.get_mut(&sender) {
             queue.account = account;
         }
-        let empty = SenderQueue {
-            account,
-            txs: BTreeMap::new(),
-        };
+        let empty = SenderQueue::new(account);
         let queue = self.senders.get(&sender).unwrap_or(&empty);
         if nonce < account.nonce {
             return Err(MempoolError::NonceTooLow {
                 expected: account.nonce,
             });
         }
-        let replacing = queue.txs.get(&nonce).map(|e| (e.tx.id(), e.tx.tx().fee));
+        let replacing = queue.txs().get(&nonce).map(|e| (e.tx.id(), e.tx.tx().fee));
         match replacing {
             Some((_, old_fee)) => {
                 let margin = old_fee
@@ -386,16 +386,14 @@ impl Mempool {
                         max_ahead: self.config.max_nonce_gap,
                     });
                 }
-                if queue.txs.len() >= self.config.max_per_sender {
+                if queue.txs().len() >= self.config.max_per_sender {
                     return Err(MempoolError::SenderFull {
                         limit: self.config.max_per_sender,
                     });
                 }
             }
         }
-        let others = queue
-            .cost_without(Some(nonce))
-            .ok_or(MempoolError::AmountPlusFeeOverflow)?;
+        let others = queue.cost_without(Some(nonce));
         let cost = tx
             .tx()
             .total_cost()
@@ -424,6 +422,7 @@ impl Mempool {
             account,
             Entry {
                 tx,
+                cost,
                 rate,
                 size,
                 added: now,
@@ -470,7 +469,7 @@ impl Mempool {
             let last = self
                 .senders
                 .get(&owner)
-                .and_then(|q| q.txs.keys().next_back().copied());
+                .and_then(|q| q.txs().keys().next_back().copied());
             if let Some(nonce) = last {
                 self.remove(&owner, nonce);
                 self.stats.evicted = self.stats.evicted.saturating_add(1);
@@ -486,7 +485,7 @@ impl Mempool {
     }
 
     fn tail_key(&self, sender: &Address) -> Option<(FeeRate, Reverse<u64>, Address)> {
-        let (_, last) = self.senders.get(sender)?.txs.iter().next_back()?;
+        let (_, last) = self.senders.get(sender)?.txs().iter().next_back()?;
         Some((last.rate, Reverse(last.seq), *sender))
     }
 
@@ -499,11 +498,10 @@ impl Mempool {
         self.arrivals
             .insert((entry.added, entry.seq, entry.tx.id()));
         self.bytes = self.bytes.saturating_add(entry.size);
-        let queue = self.senders.entry(sender).or_insert_with(|| SenderQueue {
-            account,
-            txs: BTreeMap::new(),
-        });
-        queue.txs.insert(entry.tx.tx().nonce, entry);
+        self.senders
+            .entry(sender)
+            .or_insert_with(|| SenderQueue::new(account))
+            .insert(entry);
         if let Some(key) = self.tail_key(&sender) {
             self.tails.insert(key);
         }
@@ -514,8 +512,8 @@ impl Mempool {
             self.tails.remove(&key);
         }
         let queue = self.senders.get_mut(sender)?;
-        let entry = queue.txs.remove(&nonce);
-        if queue.txs.is_empty() {
+        let entry = queue.remove(nonce);
+        if queue.txs().is_empty() {
             self.senders.remove(sender);
         } else if let Some(key) = self.tail_key(sender) {
             self.tails.insert(key);
@@ -605,8 +603,8 @@ impl Mempool {
         let mut spent = Amount::ZERO;
         let mut drop_from_here = false;
         let mut doomed = Vec::new();
-        for (nonce, entry) in &queue.txs {
-            let cost = entry.tx.tx().total_cost().unwrap_or(Amount::MAX);
+        for (nonce, entry) in queue.txs() {
+            let cost = entry.cost;
             if *nonce < account.nonce {
                 doomed.push(*nonce);
                 continue;

@@ -23,7 +23,7 @@ impl Mempool {
             .filter_map(|(sender, queue)| {
                 let nonce = queue.account.nonce;
                 queue
-                    .txs
+                    .txs()
                     .get(&nonce)
                     .map(|e| (e.rate, Reverse(e.seq), *sender, nonce))
             })
@@ -37,7 +37,7 @@ impl Mempool {
             let Some(queue) = self.senders.get(&sender) else {
                 continue;
             };
-            let Some(entry) = queue.txs.get(&nonce) else {
+            let Some(entry) = queue.txs().get(&nonce) else {
                 continue;
             };
             let size = entry.size as u64;
@@ -48,7 +48,7 @@ impl Mempool {
             bytes = bytes.saturating_add(size);
             chosen.push(entry.tx.clone());
             let next = nonce.saturating_add(1);
-            if let Some(successor) = queue.txs.get(&next) {
+            if let Some(successor) = queue.txs().get(&next) {
                 heap.push((successor.rate, Reverse(successor.seq), sender, next));
             }
         }
