@@ -552,3 +552,52 @@ proptest! {
         prop_assert_eq!(zebra_batch(&items), all_hold);
     }
 }
+
+/// The batch equation is computed one of two ways, by its size: with the basepoint's
+/// precomputed table (Straus) below `PIPPENGER_FROM_POINTS` points, and as a plain product
+/// (Pippenger) from there on. Both decide every batch alike, ed25519-zebra's way,
+/// including signatures whose key and nonce point carry small-order components.
+#[test]
+fn both_ways_of_computing_the_batch_equation_decide_alike() {
+    // 3 honest keys: 1 + 5 + 5 points with the crafted two; 100: 1 + 102 + 102, past
+    // the switch.
+    for honest in [3u32, 100] {
+        let mut crafted: Vec<(Address, Signature)> = (0..honest)
+            .map(|i| {
+                let key = dev_secret_key(i);
+                (key.address(), key.sign(MESSAGE))
+            })
+            .collect();
+        crafted.extend(crafted_mixed(&[(1, 3, 2, 5, true), (3, 1, 4, 0, true)]));
+        let points = 1 + 2 * crafted.len();
+        assert_eq!(
+            points >= equation::PIPPENGER_FROM_POINTS,
+            honest == 100,
+            "each way is exercised"
+        );
+        // Another honest key's signature; a mixed-order signature under another
+        // mixed-order key.
+        let mut forged = crafted.clone();
+        forged[1].1 = forged[2].1;
+        let mut forged_mixed = crafted.clone();
+        let last = forged_mixed.len() - 1;
+        forged_mixed[last].0 = crafted_mixed(&[(5, 2, 4, 0, true)])[0].0;
+        for (batch, holds) in [(crafted, true), (forged, false), (forged_mixed, false)] {
+            let batch: Vec<SignedMessage<'_>> = batch
+                .iter()
+                .map(|(key, signature)| SignedMessage {
+                    key,
+                    message: MESSAGE,
+                    signature,
+                })
+                .collect();
+            let keys = KeyCache::new(KEY_CACHE_ENTRIES);
+            assert_eq!(
+                equation::batch_holds(&keys, &batch),
+                holds,
+                "{honest} honest"
+            );
+            assert_eq!(zebra_batch(&batch), holds, "{honest} honest");
+        }
+    }
+}
