@@ -287,16 +287,16 @@ fn admit(shared: &Shared, checked: Checked) {
         verified,
         accounts,
     } = checked;
-    let mut verified = verified.into_iter();
+    let mut verdicts = match &accounts {
+        Ok(accounts) => shared.admit_all(verified, accounts),
+        Err(error) => verified
+            .iter()
+            .map(|_| Err(SubmitError::Unavailable(error.clone())))
+            .collect(),
+    }
+    .into_iter();
     for (reply, count) in replies {
-        let verdicts: Verdicts = verified
-            .by_ref()
-            .take(count)
-            .map(|verdict| match &accounts {
-                Ok(accounts) => shared.admit(verdict?, accounts),
-                Err(error) => Err(SubmitError::Unavailable(error.clone())),
-            })
-            .collect();
+        let verdicts: Verdicts = verdicts.by_ref().take(count).collect();
         // A caller that gave up (its RPC connection closed) needs no answer.
         let _ = reply.send(verdicts);
     }

@@ -206,23 +206,35 @@ impl Shared {
         self.pool.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Admits a transaction whose stateless checks passed, against its sender's tip
-    /// account (read beforehand, off the async threads).
-    fn admit(
+    /// Admits transactions whose stateless checks passed, in order, against their
+    /// senders' tip accounts (read beforehand, off the async threads), each with its own
+    /// verdict. The pool's lock is taken for each transaction, not for the batch: async
+    /// workers take it too (a submission's duplicate check, RPC reads), and a batch of
+    /// hundreds would block them for as long. The miner's notification goes once.
+    fn admit_all(
         &self,
-        verified: mempool::VerifiedTransaction,
+        verified: impl IntoIterator<Item = Result<mempool::VerifiedTransaction, MempoolError>>,
         accounts: &MemoryState,
-    ) -> Result<Admission, SubmitError> {
-        let id = verified.get().id();
-        let account = accounts
-            .account(&verified.get().tx().from)
-            .unwrap_or_default();
-        let admission = self
-            .lock()
-            .admit_verified(verified, account, Timestamp::now())?;
-        self.admissions.send_modify(|n| *n = n.wrapping_add(1));
-        let _ = self.admitted.send(id);
-        Ok(admission)
+    ) -> Vec<Result<Admission, SubmitError>> {
+        let now = Timestamp::now();
+        let verdicts: Vec<Result<Admission, SubmitError>> = verified
+            .into_iter()
+            .map(|verified| {
+                let verified = verified?;
+                let account = accounts
+                    .account(&verified.get().tx().from)
+                    .unwrap_or_default();
+                let admission = self.lock().admit_verified(verified, account, now)?;
+                let _ = self.admitted.send(admission.id);
+                Ok(admission)
+            })
+            .collect();
+        let admitted = verdicts.iter().filter(|v| v.is_ok()).count();
+        if admitted > 0 {
+            self.admissions
+                .send_modify(|n| *n = n.wrapping_add(admitted as u64));
+        }
+        verdicts
     }
 
     async fn apply(&self, update: &ChainUpdate) -> Result<(), String> {
