@@ -21,6 +21,7 @@
 //!   one of the same sender), and the minimum rate rises above it, then decays;
 //! - transactions older than [`MempoolConfig::max_age_ms`] expire.
 
+mod chain_updates;
 mod error;
 mod fees;
 mod queue;
@@ -30,14 +31,13 @@ pub use error::MempoolError;
 pub use fees::{FeeRate, INCREMENTAL_RATE};
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use crate::chain::ChainUpdate;
 use crate::crypto::SignatureError;
 use crate::encoding::{self, DecodeError};
 use crate::error::TxError;
 use crate::signature_cache::SignatureCache;
-use crate::state::{Account, AccountView};
+use crate::state::Account;
 use crate::tx::{SignedTransaction, SIGNED_TRANSACTION_LEN};
 use crate::types::{Address, Amount, ChainId, Timestamp, TxId};
 use fees::RollingFloor;
@@ -539,86 +539,6 @@ impl Mempool {
             } else {
                 self.arrivals.pop_first();
             }
-        }
-    }
-
-    /// The addresses whose tip accounts [`Self::apply_update`] needs for `update`.
-    pub fn accounts_needed(&self, update: &ChainUpdate) -> Vec<Address> {
-        let mut addresses: HashSet<Address> = HashSet::new();
-        for block in update.connected.iter().chain(&update.disconnected) {
-            for tx in &block.transactions {
-                addresses.extend([tx.tx().from, tx.tx().to]);
-            }
-            addresses.insert(block.header.miner);
-        }
-        let mut addresses: Vec<Address> = addresses.into_iter().collect();
-        addresses.sort_unstable();
-        addresses
-    }
-
-    /// Follows the chain: included transactions leave, transactions of disconnected blocks
-    /// come back if still valid, and every sender the update touched is revalidated
-    /// against its new tip `accounts` (which must hold [`Self::accounts_needed`]).
-    pub fn apply_update(
-        &mut self,
-        update: &ChainUpdate,
-        accounts: &impl AccountView,
-        now: Timestamp,
-    ) {
-        for tx in update.connected.iter().flat_map(|b| &b.transactions) {
-            if let Some((sender, nonce)) = self.ids.get(&tx.id()).copied() {
-                self.remove(&sender, nonce);
-            }
-        }
-        for address in self.accounts_needed(update) {
-            self.revalidate(&address, accounts.account(&address).unwrap_or_default());
-        }
-        for tx in update.returned_transactions() {
-            let account = accounts.account(&tx.tx().from).unwrap_or_default();
-            // Returned transactions were valid before; one that no longer is simply stays out.
-            let _ = self.admit_with(tx, account, now, Policy::Returned);
-        }
-    }
-
-    /// Every sender with pending transactions.
-    pub fn senders(&self) -> Vec<Address> {
-        self.senders.keys().copied().collect()
-    }
-
-    /// Revalidates every sender against `accounts` (which must hold [`Self::senders`]):
-    /// the way back after missing chain updates.
-    pub fn revalidate_all(&mut self, accounts: &impl AccountView) {
-        for sender in self.senders() {
-            self.revalidate(&sender, accounts.account(&sender).unwrap_or_default());
-        }
-    }
-
-    /// Drops `sender`'s transactions that its new tip `account` makes invalid: nonces
-    /// already used, and from the first one its balance no longer covers onwards.
-    fn revalidate(&mut self, sender: &Address, account: Account) {
-        let Some(queue) = self.senders.get_mut(sender) else {
-            return;
-        };
-        queue.account = account;
-        let mut spent = Amount::ZERO;
-        let mut drop_from_here = false;
-        let mut doomed = Vec::new();
-        for (nonce, entry) in queue.txs() {
-            let cost = entry.cost;
-            if *nonce < account.nonce {
-                doomed.push(*nonce);
-                continue;
-            }
-            match spent.checked_add(cost) {
-                Ok(total) if !drop_from_here && total <= account.balance => spent = total,
-                _ => {
-                    drop_from_here = true;
-                    doomed.push(*nonce);
-                }
-            }
-        }
-        for nonce in doomed {
-            self.remove(sender, nonce);
         }
     }
 }
