@@ -37,7 +37,7 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use crate::p2p::NetworkHandle;
-use crate::pool::PoolHandle;
+use crate::pool::{AdmissionStats, PoolHandle};
 use crate::tasks::{Health, TaskExecutor};
 
 /// Metrics connections served at once.
@@ -69,6 +69,8 @@ pub struct Metrics {
     blocks_connected: Counter,
     transactions_connected: Counter,
     transactions_admitted: Counter,
+    admission_batches: Counter,
+    admission_batched: Counter,
     rejections: Family<ReasonLabel, Counter>,
     bytes: Family<DirectionLabel, Counter>,
     datadir_free: Gauge,
@@ -86,6 +88,7 @@ struct Snapshot {
     bytes_in: u64,
     bytes_out: u64,
     admitted: u64,
+    admission: AdmissionStats,
 }
 
 impl Metrics {
@@ -100,6 +103,8 @@ impl Metrics {
             blocks_connected: Counter::default(),
             transactions_connected: Counter::default(),
             transactions_admitted: Counter::default(),
+            admission_batches: Counter::default(),
+            admission_batched: Counter::default(),
             rejections: Family::default(),
             bytes: Family::default(),
             datadir_free: Gauge::default(),
@@ -142,6 +147,16 @@ impl Metrics {
             "tern_transactions_admitted",
             "Transactions validated and admitted to the mempool",
             metrics.transactions_admitted.clone(),
+        );
+        r.register(
+            "tern_mempool_admission_batches",
+            "Signature batches mempool admission took, from RPC and peers",
+            metrics.admission_batches.clone(),
+        );
+        r.register(
+            "tern_mempool_admission_batched_transactions",
+            "Transactions in those batches (divided by the batches: the mean batch)",
+            metrics.admission_batched.clone(),
         );
         r.register(
             "tern_mempool_rejections",
@@ -189,6 +204,7 @@ impl Metrics {
         self.mempool_bytes.set(stats.bytes as i64);
         let (bytes_in, bytes_out) = network.bytes_total();
         let admitted = *pool.watch_admissions().borrow();
+        let admission = pool.admission_stats();
         let mut last = self.last.lock().unwrap_or_else(PoisonError::into_inner);
         for (reason, count) in &stats.rejections {
             let before = last.rejections.insert(reason, *count).unwrap_or(0);
@@ -204,7 +220,15 @@ impl Metrics {
             .inc_by(bytes_out.saturating_sub(last.bytes_out));
         self.transactions_admitted
             .inc_by(admitted.saturating_sub(last.admitted));
-        (last.bytes_in, last.bytes_out, last.admitted) = (bytes_in, bytes_out, admitted);
+        self.admission_batches
+            .inc_by(admission.batches.saturating_sub(last.admission.batches));
+        self.admission_batched.inc_by(
+            admission
+                .transactions
+                .saturating_sub(last.admission.transactions),
+        );
+        (last.bytes_in, last.bytes_out, last.admitted, last.admission) =
+            (bytes_in, bytes_out, admitted, admission);
     }
 
     /// The text exposition.

@@ -66,6 +66,9 @@ async fn metrics_and_health_follow_the_node() {
         "tern_blocks_connected_total 2",
         "tern_transactions_connected_total 1",
         "tern_transactions_admitted_total 1",
+        // The transfer and the stale one, each alone in its batch.
+        "tern_mempool_admission_batches_total 2",
+        "tern_mempool_admission_batched_transactions_total 2",
         "tern_mempool_rejections_total{reason=\"nonce_too_low\"} 1",
         "tern_rpc_calls_total{method=\"chain_info\"} 1",
         "tern_rpc_call_seconds_count{method=\"chain_info\"} 1",

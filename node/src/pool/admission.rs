@@ -193,6 +193,7 @@ impl AdmissionThreads {
             count = count.saturating_add(job.txs.len());
             batch.push_back(job);
         }
+        self.shared.count_batch(count);
         let ticket = lock(&self.order).enter(senders(&batch));
         Some((ticket, batch))
     }

@@ -101,6 +101,13 @@ async fn callers_at_once_each_get_their_own_verdict_and_a_forgery_costs_the_othe
         }
     }
     assert_eq!(pool.pool.stats().count, txs.len() - 1);
+    // Every call was counted in some batch, and calls made at once shared batches.
+    let batching = pool.pool.admission_stats();
+    assert_eq!(batching.transactions, txs.len() as u64);
+    assert!(
+        (1..txs.len() as u64).contains(&batching.batches),
+        "{batching:?}"
+    );
     pool.stop().await;
 }
 
