@@ -55,9 +55,16 @@ pub struct Transaction {
 impl Transaction {
     /// The exact bytes the sender signs: [`SIGNING_TAG`] followed by the encoding.
     pub fn signing_message(&self) -> Vec<u8> {
-        let mut message = SIGNING_TAG.to_vec();
-        message.extend_from_slice(&encoding::encode(self));
+        let mut message = Vec::new();
+        self.write_signing_message(&mut message);
         message
+    }
+
+    /// Appends [`Self::signing_message`] to `out`: a batch builds all its messages in one
+    /// buffer instead of two allocations a transaction.
+    pub fn write_signing_message(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(SIGNING_TAG);
+        encoding::encode_into(self, out);
     }
 
     /// The id: SHA-256 of the encoding, which every signed copy shares.
@@ -219,13 +226,21 @@ pub fn verify_signatures<'a>(
     txs: impl IntoIterator<Item = &'a SignedTransaction>,
 ) -> Result<(), crypto::BatchError> {
     let txs: Vec<&SignedTransaction> = txs.into_iter().collect();
-    let messages: Vec<Vec<u8>> = txs.iter().map(|t| t.signing_message()).collect();
+    let mut messages = Vec::new();
+    let spans: Vec<std::ops::Range<usize>> = txs
+        .iter()
+        .map(|t| {
+            let start = messages.len();
+            t.tx.write_signing_message(&mut messages);
+            start..messages.len()
+        })
+        .collect();
     let items: Vec<crypto::SignedMessage<'_>> = txs
         .iter()
-        .zip(&messages)
-        .map(|(t, message)| crypto::SignedMessage {
+        .zip(spans)
+        .map(|(t, span)| crypto::SignedMessage {
             key: &t.tx.from,
-            message,
+            message: messages.get(span).unwrap_or_default(),
             signature: &t.signature,
         })
         .collect();
