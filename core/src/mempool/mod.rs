@@ -248,6 +248,13 @@ impl Mempool {
         }
     }
 
+    /// `sender`'s account as the pool knows it, if it has pending transactions: the
+    /// account at the tip the pool has followed (every chain update applied refreshes
+    /// the accounts it touched), or the newer one its latest admission was given.
+    pub fn known_account(&self, sender: &Address) -> Option<Account> {
+        self.senders.get(sender).map(|queue| queue.account)
+    }
+
     /// What `sender`'s pending transactions cost together.
     pub fn pending_cost(&self, sender: &Address) -> Amount {
         self.senders
