@@ -1,6 +1,7 @@
 //! The admission threads against a real chain: many callers at once, each with its own
 //! verdicts; each sender's transactions admitted in the order they arrived, across
-//! batches verified on different threads; and the threads ending when the chain stops.
+//! batches verified on different threads; the threads ending when the chain stops; and a pending sender judged against its
+//! account after the latest block.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use std::time::Duration;
@@ -152,4 +153,60 @@ async fn once_the_chain_stops_the_threads_end_and_callers_hear_the_node_is_unava
         matches!(verdict, Err(SubmitError::Unavailable(_))),
         "{verdict:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pending_senders_next_transaction_is_judged_against_its_account_after_the_latest_block() {
+    let pool = pool();
+    let spec = ChainSpec::resolve("dev").unwrap();
+    let mut builder = tern_core::testkit::ChainBuilder::new(spec);
+    let genesis = builder.genesis();
+    let key = dev_secret_key(0);
+    let to = dev_secret_key(9).address();
+    let pending: Vec<SignedTransaction> = (0..4)
+        .map(|n| builder.transfer(&genesis, &key, to, 1_000_000, 1_000, n))
+        .collect();
+    let verdicts = tokio::time::timeout(BOUND, pool.pool.submit_many(pending.clone()))
+        .await
+        .unwrap();
+    assert!(verdicts.iter().all(Result::is_ok), "{verdicts:?}");
+
+    // A block takes nonces 0 and 1; 2 and 3 stay pending, so the pool keeps the sender
+    // and its own view of the account, which the block changed.
+    let block = builder
+        .child(&genesis, pending[..2].to_vec(), dev_secret_key(8).address())
+        .unwrap();
+    pool.chain.submit_block(block.clone()).await.unwrap();
+    tokio::time::timeout(BOUND, pool.pool.wait_synced(block.hash()))
+        .await
+        .unwrap();
+    let after = tern_core::state::AccountView::account(
+        builder.state(&block.hash()).unwrap(),
+        &key.address(),
+    )
+    .unwrap();
+    assert_eq!(after.nonce, 2);
+
+    // Nonce 4 follows the pending 2 and 3: ready.
+    let next = builder.transfer(&block.hash(), &key, to, 1, 1_000, 2);
+    assert_eq!(next.tx().nonce, 4);
+    let admission = pool.pool.submit(next).await.unwrap();
+    assert!(admission.ready);
+    // Nonce 5 asks for more than the balance after the block leaves beside 2, 3 and 4:
+    // refused, and the balance named is the one after the block.
+    let greedy = builder.transfer(
+        &block.hash(),
+        &key,
+        to,
+        after.balance.base_units(),
+        1_000,
+        3,
+    );
+    match pool.pool.submit(greedy).await {
+        Err(SubmitError::Rejected(MempoolError::InsufficientFunds { available, .. })) => {
+            assert_eq!(available, after.balance);
+        }
+        other => panic!("{other:?}"),
+    }
+    pool.stop().await;
 }
