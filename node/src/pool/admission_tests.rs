@@ -1,7 +1,7 @@
 //! The admission threads against a real chain: many callers at once, each with its own
 //! verdicts; each sender's transactions admitted in the order they arrived, across
-//! batches verified on different threads; the threads ending when the chain stops; and a pending sender judged against its
-//! account after the latest block.
+//! batches verified on different threads; the threads ending when the chain stops; and
+//! a pending sender judged against its account after the latest block.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use std::time::Duration;
