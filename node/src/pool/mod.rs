@@ -253,28 +253,26 @@ impl Shared {
     /// others, read outside the pool's lock. A wallet's flood is mostly senders the pool
     /// knows, and each store read costs about a microsecond a sender.
     fn admission_accounts(&self, senders: &[Address]) -> Result<MemoryState, String> {
-        let (known, unknown): (Vec<_>, Vec<_>) = {
+        let mut known = Vec::with_capacity(senders.len());
+        let mut unknown = Vec::new();
+        {
             let pool = self.lock();
-            senders
-                .iter()
-                .map(|sender| (*sender, pool.known_account(sender)))
-                .partition(|(_, account)| account.is_some())
-        };
-        let unknown: Vec<Address> = unknown.into_iter().map(|(sender, _)| sender).collect();
-        let read = if unknown.is_empty() {
-            MemoryState::default()
-        } else {
-            self.chain
+            for sender in senders {
+                match pool.known_account(sender) {
+                    Some(account) => known.push((*sender, account)),
+                    None => unknown.push(*sender),
+                }
+            }
+        }
+        if !unknown.is_empty() {
+            let read = self
+                .chain
                 .reader()
                 .accounts(&unknown)
-                .map_err(|e| e.to_string())?
-        };
-        Ok(MemoryState::new(
-            known
-                .into_iter()
-                .filter_map(|(sender, account)| Some((sender, account?)))
-                .chain(read.accounts().map(|(a, account)| (*a, *account))),
-        ))
+                .map_err(|e| e.to_string())?;
+            known.extend(read.accounts().map(|(sender, account)| (*sender, *account)));
+        }
+        Ok(MemoryState::new(known))
     }
 
     /// Admits transactions whose stateless checks passed, in order, against their
