@@ -17,6 +17,11 @@
 //! uses the batches the flood really made (the node's admission counters): with each
 //! connection waiting for its verdict, only the calls in admission at the same moment
 //! share a batch, far fewer than 64, and a small batch costs more per signature.
+//!
+//! The flood runs in rounds (three unless `TERN_BENCH_ROUNDS` says otherwise), each with
+//! its own bare calls, transfers (the next nonces of the same senders), mining and
+//! limits, and the last line gives the medians: on a shared machine one round's figures
+//! can move by a third from one minute to the next.
 //! `cargo bench -p tern-tests --bench rpc_flood`; `TERN_BENCH_SENDERS` and
 //! `TERN_BENCH_NONCES` change the sizes. Asserts nothing about time.
 #![allow(
@@ -152,7 +157,6 @@ async fn run() {
         ..MempoolConfig::default()
     };
     let node = TestNode::start(options).await.unwrap();
-    let addr = node.node.rpc_addr().unwrap();
 
     // Fund the senders from the ten dev accounts.
     let keys: Vec<SecretKey> = (0..senders as u32)
@@ -175,13 +179,53 @@ async fn run() {
     }
     mine_out(&node).await;
 
+    let rounds = env_or("TERN_BENCH_ROUNDS", 3).max(1);
+    let mut figures = Vec::with_capacity(rounds);
+    for round in 0..rounds {
+        println!("round {} of {rounds}:", round + 1);
+        figures.push(flood_round(&node, &keys, round as u64 * nonces, nonces).await);
+    }
+    let median = |of: fn(&Round) -> f64| {
+        let mut values: Vec<f64> = figures.iter().map(of).collect();
+        values.sort_by(f64::total_cmp);
+        values[values.len() / 2]
+    };
+    println!(
+        "median of {rounds} rounds: {:.0} tx/s accepted, {:.0}% of the limit, {:.0}% of the limit \
+         at the flood's own batch size; account_get p99 at most {:.1} ms",
+        median(|r| r.submit_rate),
+        median(|r| r.of_limit),
+        median(|r| r.of_own_limit),
+        figures
+            .iter()
+            .map(|r| r.account_p99.as_secs_f64() * 1e3)
+            .fold(0.0, f64::max),
+    );
+    node.shutdown().await;
+}
+
+/// What one round of the flood measured.
+struct Round {
+    submit_rate: f64,
+    /// Percent of the limit with batches of 64.
+    of_limit: f64,
+    /// Percent of the limit with batches of the size this round made.
+    of_own_limit: f64,
+    account_p99: Duration,
+}
+
+/// One flood of `nonces` transfers per sender from `first_nonce` on, after as many bare
+/// calls, and the mining of everything accepted.
+async fn flood_round(node: &TestNode, keys: &[SecretKey], first_nonce: u64, nonces: u64) -> Round {
+    let senders = keys.len();
+    let addr = node.node.rpc_addr().unwrap();
     println!("signing {senders} senders x {nonces} nonces...");
     let recipient = dev_secret_key(8);
     // Each call with the end of the answer that accepts it, both formatted beforehand:
     // the client shares the node's two cores.
     let mut lanes: Vec<Vec<(TxId, String, String)>> = vec![Vec::new(); CONNECTIONS];
     let mut signed = Vec::with_capacity(senders * nonces as usize);
-    for nonce in 0..nonces {
+    for nonce in first_nonce..first_nonce + nonces {
         for (i, key) in keys.iter().enumerate() {
             let tx = transfer(key, &recipient, 1, nonce);
             let accepted = format!(r#""result":"{}"}}"#, tx.id());
@@ -275,7 +319,7 @@ async fn run() {
     let mut latencies = reader.await.unwrap();
     latencies.sort();
 
-    let blocks = mine_out(&node).await;
+    let blocks = mine_out(node).await;
     let reader = node.node.chain().reader();
     let mined = accepted
         .iter()
@@ -324,5 +368,10 @@ async fn run() {
         accepted.len()
     );
     assert_eq!(mined, accepted.len(), "nothing accepted is dropped");
-    node.shutdown().await;
+    Round {
+        submit_rate,
+        of_limit: 100.0 * submit_rate / limit,
+        of_own_limit: 100.0 * submit_rate / own_limit,
+        account_p99: percentile(&latencies, 0.99),
+    }
 }
