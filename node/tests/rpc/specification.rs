@@ -3,6 +3,40 @@
 
 use super::*;
 
+/// The specification's batch example, with real methods: two calls, a notification, an
+/// invalid request, an unknown method and one more call.
+pub(super) const SPECIFICATION_BATCH: &str = r#"[
+    {"jsonrpc": "2.0", "method": "chain_getBlockHash", "params": [0], "id": "1"},
+    {"jsonrpc": "2.0", "method": "notify_hello", "params": [7]},
+    {"jsonrpc": "2.0", "method": "chain_getBlockHash", "params": [0], "id": "2"},
+    {"foo": "boo"},
+    {"jsonrpc": "2.0", "method": "foo.get", "params": {"name": "myself"}, "id": "5"},
+    {"jsonrpc": "2.0", "method": "mempool_info", "id": "9"}
+]"#;
+
+/// Checks the answer to [`SPECIFICATION_BATCH`] the specification gives: one answer per
+/// call in order, none for the notification, -32600 for the invalid request (its id
+/// null) and -32601 for the unknown method. Returns the answers.
+pub(super) fn check_specification_batch(answer: &serde_json::Value) -> &[serde_json::Value] {
+    use serde_json::{json, Value};
+    let answers = answer.as_array().unwrap_or_else(|| panic!("{answer}"));
+    let ids: Vec<&Value> = answers.iter().map(|a| &a["id"]).collect();
+    assert_eq!(
+        ids,
+        [
+            &json!("1"),
+            &json!("2"),
+            &Value::Null,
+            &json!("5"),
+            &json!("9")
+        ]
+    );
+    let code = |answer: &Value| answer["error"]["code"].as_i64().unwrap_or(0);
+    assert_eq!(code(&answers[2]), -32600);
+    assert_eq!(code(&answers[3]), -32601);
+    answers
+}
+
 /// Every example of the JSON-RPC 2.0 specification's section 7, against a real node, with
 /// the specification's made-up methods (`subtract`, `sum`, `update`) replaced by real
 /// ones where the example needs a method that exists. jsonrpsee alone dropped
@@ -101,33 +135,9 @@ async fn every_example_of_the_specification_gets_the_specifications_answer() {
     }
 
     // rpc call Batch.
-    let (_, answer) = post(
-        addr,
-        r#"[
-            {"jsonrpc": "2.0", "method": "chain_getBlockHash", "params": [0], "id": "1"},
-            {"jsonrpc": "2.0", "method": "notify_hello", "params": [7]},
-            {"jsonrpc": "2.0", "method": "chain_getBlockHash", "params": [0], "id": "2"},
-            {"foo": "boo"},
-            {"jsonrpc": "2.0", "method": "foo.get", "params": {"name": "myself"}, "id": "5"},
-            {"jsonrpc": "2.0", "method": "mempool_info", "id": "9"}
-        ]"#,
-    )
-    .await;
-    let answers = answer.as_array().unwrap_or_else(|| panic!("{answer}"));
-    let ids: Vec<&Value> = answers.iter().map(|a| &a["id"]).collect();
-    assert_eq!(
-        ids,
-        [
-            &json!("1"),
-            &json!("2"),
-            &Value::Null,
-            &json!("5"),
-            &json!("9")
-        ]
-    );
+    let (_, answer) = post(addr, SPECIFICATION_BATCH).await;
+    let answers = check_specification_batch(&answer);
     assert_eq!(answers[0]["result"], json!(genesis));
-    assert_eq!(code(&answers[2]), -32600);
-    assert_eq!(code(&answers[3]), -32601);
     assert_eq!(answers[4]["result"]["count"], 1, "{answer}");
 
     // rpc call Batch (all notifications).

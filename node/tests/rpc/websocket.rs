@@ -138,32 +138,8 @@ async fn over_a_websocket_the_specifications_examples_get_its_answers() {
     }
 
     // A batch: every call answered in order, the notification not.
-    let answer = ws
-        .call(
-            r#"[
-            {"jsonrpc": "2.0", "method": "chain_getBlockHash", "params": [0], "id": "1"},
-            {"jsonrpc": "2.0", "method": "notify_hello", "params": [7]},
-            {"jsonrpc": "2.0", "method": "chain_getBlockHash", "params": [0], "id": "2"},
-            {"foo": "boo"},
-            {"jsonrpc": "2.0", "method": "foo.get", "params": {"name": "myself"}, "id": "5"},
-            {"jsonrpc": "2.0", "method": "mempool_info", "id": "9"}
-        ]"#,
-        )
-        .await;
-    let answers = answer.as_array().unwrap_or_else(|| panic!("{answer}"));
-    let ids: Vec<&Value> = answers.iter().map(|a| &a["id"]).collect();
-    assert_eq!(
-        ids,
-        [
-            &json!("1"),
-            &json!("2"),
-            &Value::Null,
-            &json!("5"),
-            &json!("9")
-        ]
-    );
-    assert_eq!(code(&answers[2]), -32600);
-    assert_eq!(code(&answers[3]), -32601);
+    let answer = ws.call(super::specification::SPECIFICATION_BATCH).await;
+    super::specification::check_specification_batch(&answer);
 
     // A batch of notifications alone is not answered.
     ws.send(r#"[{"jsonrpc": "2.0", "method": "notify_sum", "params": [1,2,4]}, {"jsonrpc": "2.0", "method": "notify_hello", "params": [7]}]"#)
