@@ -339,6 +339,48 @@ fn connected_transactions_leave_and_now_invalid_ones_are_dropped() {
     assert!(!pool.contains(&txs[2].id()), "no longer affordable");
 }
 
+/// Admission reads a sender's account before it takes the pool's lock, and the pool may
+/// apply a block in between. The account it brings is then older than the pool's: it must
+/// not set the sender back to before the block, or the sender's remaining transactions
+/// would wait behind a nonce the block already used (a load test with two mining nodes
+/// found this).
+#[test]
+fn an_account_read_before_the_latest_block_does_not_set_a_pending_sender_back() {
+    use crate::block::Block;
+    use crate::chain::{ChainUpdate, TipInfo};
+    let mut pool = pool();
+    let key = dev_secret_key(1);
+    let txs: Vec<_> = (0..3).map(|n| tx(&key, n, min_fee())).collect();
+    let before = rich();
+    pool.admit(txs[0].clone(), before, NOW).unwrap();
+    pool.admit(txs[1].clone(), before, NOW).unwrap();
+    let spec = crate::genesis::ChainSpec::resolve("dev").unwrap();
+    let mut block: Block = spec.genesis_block();
+    block.transactions = vec![txs[0].clone()];
+    let update = ChainUpdate {
+        disconnected: vec![],
+        connected: vec![std::sync::Arc::new(block.clone())],
+        tip: TipInfo {
+            hash: block.hash(),
+            header: block.header,
+            cumulative_work: Default::default(),
+        },
+    };
+    let after = Account { nonce: 1, ..before };
+    pool.apply_update(&update, &MemoryState::new([(key.address(), after)]), NOW);
+
+    // Nonce 2 arrives with the account as it was before the block.
+    let admission = pool.admit(txs[2].clone(), before, NOW).unwrap();
+    assert!(admission.ready, "nonce 2 follows the pending nonce 1");
+    let template: Vec<u64> = pool
+        .select(10, 1 << 20)
+        .iter()
+        .map(|t| t.tx().nonce)
+        .collect();
+    assert_eq!(template, [1, 2]);
+    assert_eq!(pool.next_nonce(&key.address(), &after), 3);
+}
+
 #[test]
 fn batch_verification_gives_the_single_verdicts() {
     let key = dev_secret_key(1);

@@ -248,13 +248,6 @@ impl Mempool {
         }
     }
 
-    /// `sender`'s account as the pool knows it, if it has pending transactions: the
-    /// account at the tip the pool has followed (every chain update applied refreshes
-    /// the accounts it touched), or the newer one its latest admission was given.
-    pub fn known_account(&self, sender: &Address) -> Option<Account> {
-        self.senders.get(sender).map(|queue| queue.account)
-    }
-
     /// What `sender`'s pending transactions cost together.
     pub fn pending_cost(&self, sender: &Address) -> Amount {
         self.senders
@@ -295,6 +288,9 @@ impl Mempool {
     }
 
     /// Admits a transaction after every check, given its sender's `account` at the tip.
+    /// `account` counts only for a sender the pool holds no transaction of: one it does is
+    /// judged against the pool's own view, which [`Self::apply_update`] keeps (the caller
+    /// read `account` earlier, and a block may have been applied since).
     pub fn admit(
         &mut self,
         tx: SignedTransaction,
@@ -311,7 +307,8 @@ impl Mempool {
         self.count_rejection(result)
     }
 
-    /// Admits a transaction whose stateless checks already passed (see [`verify`]).
+    /// Admits a transaction whose stateless checks already passed (see [`verify`]);
+    /// `account` as in [`Self::admit`].
     pub fn admit_verified(
         &mut self,
         tx: VerifiedTransaction,
@@ -361,12 +358,16 @@ impl Mempool {
 
         let sender = tx.tx().from;
         let nonce = tx.tx().nonce;
-        // The caller's account is the newest view of the tip.
-        if let Some(queue) = self.senders.get_mut(&sender) {
-            queue.account = account;
-        }
+        // A sender the pool holds transactions of is judged against the pool's own view
+        // of its account, which only chain updates change (`apply_update`, in the order
+        // the chain made them). The caller's account was read before the caller took the
+        // pool's lock, and an update may have been applied since: written over the view,
+        // it could set the account back to before a block that mined some of the queue,
+        // and the sender's remaining transactions would wait behind a nonce already used
+        // until another block touched the sender. The caller's account starts new queues.
         let empty = SenderQueue::new(account);
         let queue = self.senders.get(&sender).unwrap_or(&empty);
+        let account = queue.account;
         if nonce < account.nonce {
             return Err(MempoolError::NonceTooLow {
                 expected: account.nonce,

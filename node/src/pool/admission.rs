@@ -5,8 +5,7 @@
 //! job on a bounded queue. One admission thread per core (up to
 //! [`MAX_ADMISSION_THREADS`]; Bitcoin Core's script-check threads are the model) takes
 //! whatever jobs wait, up to [`MAX_BATCH`] transactions, verifies their signatures in one
-//! batch through the signature cache, finds the senders' accounts (the pool's own for
-//! senders it holds transactions of, the store's tip for the others), admits each
+//! batch through the signature cache, reads the senders' tip accounts, admits each
 //! transaction under the pool's lock and answers each job, all on that thread. While one
 //! thread works, the next jobs queue for another, so under load batches grow by
 //! themselves and under no load a lone transaction waits for nothing.
@@ -249,7 +248,7 @@ fn senders(batch: &VecDeque<Job>) -> HashSet<Address> {
 }
 
 /// Verifies `batch`'s signatures through the cache, split across up to `threads` threads
-/// when it is large enough, then finds the senders' accounts.
+/// when it is large enough, then reads the senders' tip accounts.
 fn verify(shared: &Shared, batch: VecDeque<Job>, threads: usize) -> Checked {
     let chain_id = shared.chain.reader().spec().consensus.chain_id;
     let mut replies = Vec::with_capacity(batch.len());
@@ -270,7 +269,11 @@ fn verify(shared: &Shared, batch: VecDeque<Job>, threads: usize) -> Checked {
         .collect();
     senders.sort_unstable();
     senders.dedup();
-    let accounts = shared.admission_accounts(&senders);
+    let accounts = shared
+        .chain
+        .reader()
+        .accounts(&senders)
+        .map_err(|e| e.to_string());
     Checked {
         replies,
         verified,

@@ -4,7 +4,7 @@
 //! Transactions from RPC and from peers take the same path, [`PoolHandle::submit`] (or
 //! `submit_many`): they join the next signature batch of an admission thread (see
 //! [`admission`]), which verifies it through the signature cache that block validation
-//! shares, finds the senders' accounts, and admits each transaction under the lock.
+//! shares, reads the senders' tip accounts, and admits each transaction under the lock.
 
 mod admission;
 mod admission_order;
@@ -247,36 +247,8 @@ impl Shared {
         self.pool.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The accounts to admit `senders`' transactions against: the pool's own for senders
-    /// it already holds transactions of (kept current by every chain update it applies,
-    /// so admission agrees with the queue it joins), the store's tip accounts for the
-    /// others, read outside the pool's lock. A wallet's flood is mostly senders the pool
-    /// knows, and each store read costs about a microsecond a sender.
-    fn admission_accounts(&self, senders: &[Address]) -> Result<MemoryState, String> {
-        let mut known = Vec::with_capacity(senders.len());
-        let mut unknown = Vec::new();
-        {
-            let pool = self.lock();
-            for sender in senders {
-                match pool.known_account(sender) {
-                    Some(account) => known.push((*sender, account)),
-                    None => unknown.push(*sender),
-                }
-            }
-        }
-        if !unknown.is_empty() {
-            let read = self
-                .chain
-                .reader()
-                .accounts(&unknown)
-                .map_err(|e| e.to_string())?;
-            known.extend(read.accounts().map(|(sender, account)| (*sender, *account)));
-        }
-        Ok(MemoryState::new(known))
-    }
-
     /// Admits transactions whose stateless checks passed, in order, against their
-    /// senders' accounts (found beforehand, off the async threads), each with its own
+    /// senders' tip accounts (read beforehand, off the async threads), each with its own
     /// verdict. The pool's lock is taken for each transaction, not for the batch: async
     /// workers take it too (a submission's duplicate check, RPC reads), and a batch of
     /// hundreds would block them for as long. The miner's notification goes once.
