@@ -34,6 +34,7 @@ impl Mempool {
         accounts: &impl AccountView,
         now: Timestamp,
     ) {
+        self.updates_applied = self.updates_applied.wrapping_add(1);
         for tx in update.connected.iter().flat_map(|b| &b.transactions) {
             if let Some((sender, nonce)) = self.ids.get(&tx.id()).copied() {
                 self.remove(&sender, nonce);
@@ -57,6 +58,7 @@ impl Mempool {
     /// Revalidates every sender against `accounts` (which must hold [`Self::senders`]):
     /// the way back after missing chain updates.
     pub fn revalidate_all(&mut self, accounts: &impl AccountView) {
+        self.updates_applied = self.updates_applied.wrapping_add(1);
         for sender in self.senders() {
             self.revalidate(&sender, accounts.account(&sender).unwrap_or_default());
         }

@@ -124,6 +124,9 @@ pub struct Mempool {
     next_seq: u64,
     floor: RollingFloor,
     stats: MempoolStats,
+    /// Chain updates applied so far (with each revalidation of everything): a caller that
+    /// read accounts when this stood lower may hold accounts older than the pool's tip.
+    updates_applied: u64,
 }
 
 /// Decodes a transaction submitted as bytes, with the mempool's errors.
@@ -211,7 +214,21 @@ impl Mempool {
             next_seq: 0,
             floor: RollingFloor::new(),
             stats: MempoolStats::default(),
+            updates_applied: 0,
         }
+    }
+
+    /// How many chain updates (and revalidations of everything) the pool has applied. An
+    /// account read from the store after this was `n` is at least as new as the pool's
+    /// tip as long as it still is `n`: see [`Self::admit`].
+    pub fn updates_applied(&self) -> u64 {
+        self.updates_applied
+    }
+
+    /// Whether the pool holds a transaction of `sender`, so that it judges the sender's
+    /// next ones against its own view of the account.
+    pub fn holds_sender(&self, sender: &Address) -> bool {
+        self.senders.contains_key(sender)
     }
 
     /// The limits.
@@ -290,7 +307,10 @@ impl Mempool {
     /// Admits a transaction after every check, given its sender's `account` at the tip.
     /// `account` counts only for a sender the pool holds no transaction of: one it does is
     /// judged against the pool's own view, which [`Self::apply_update`] keeps (the caller
-    /// read `account` earlier, and a block may have been applied since).
+    /// read `account` earlier, and a block may have been applied since). For a new
+    /// sender, the caller must read `account` again if [`Self::updates_applied`] moved
+    /// since it read it: the update may have changed the account, and the pool, which did
+    /// not hold the sender then, kept no view of it.
     pub fn admit(
         &mut self,
         tx: SignedTransaction,

@@ -28,14 +28,13 @@ use std::pin::Pin;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
 use tern_core::mempool::{self, Admission, MempoolError, VerifiedTransaction};
-use tern_core::state::MemoryState;
 use tern_core::tx::SignedTransaction;
 use tern_core::types::Address;
 use tokio::runtime::Handle;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::admission_order::{AdmissionOrder, Ticket};
-use super::{Shared, SubmitError};
+use super::{ReadAccounts, Shared, SubmitError};
 use crate::fault::FaultPoint;
 use crate::tasks::{TaskExecutor, ThreadFailure};
 
@@ -68,7 +67,7 @@ pub(super) struct Job {
 struct Checked {
     replies: Vec<(oneshot::Sender<Verdicts>, usize)>,
     verified: Vec<Result<VerifiedTransaction, MempoolError>>,
-    accounts: Result<MemoryState, String>,
+    accounts: Result<ReadAccounts, String>,
 }
 
 /// What the admission threads share.
@@ -269,11 +268,7 @@ fn verify(shared: &Shared, batch: VecDeque<Job>, threads: usize) -> Checked {
         .collect();
     senders.sort_unstable();
     senders.dedup();
-    let accounts = shared
-        .chain
-        .reader()
-        .accounts(&senders)
-        .map_err(|e| e.to_string());
+    let accounts = shared.read_accounts(&senders);
     Checked {
         replies,
         verified,

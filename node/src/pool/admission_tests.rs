@@ -1,7 +1,8 @@
 //! The admission threads against a real chain: many callers at once, each with its own
 //! verdicts; each sender's transactions admitted in the order they arrived, across
-//! batches verified on different threads; the threads ending when the chain stops; and
-//! a pending sender judged against its account after the latest block.
+//! batches verified on different threads; the threads ending when the chain stops; a
+//! pending sender judged against its account after the latest block; and a new sender's
+//! account read again when a block was applied between its read and its admission.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use std::time::Duration;
@@ -208,5 +209,39 @@ async fn a_pending_senders_next_transaction_is_judged_against_its_account_after_
         }
         other => panic!("{other:?}"),
     }
+    pool.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_senders_account_read_before_a_block_the_pool_then_applied_is_read_again() {
+    let pool = pool();
+    let spec = ChainSpec::resolve("dev").unwrap();
+    let mut builder = tern_core::testkit::ChainBuilder::new(spec.clone());
+    let genesis = builder.genesis();
+    let key = dev_secret_key(0);
+    let to = dev_secret_key(9).address();
+    // Admission reads the sender's account (nonce 0) while the pool holds nothing of it...
+    let read = pool.pool.shared.read_accounts(&[key.address()]).unwrap();
+    // ...then a block from elsewhere uses nonce 0, and the pool applies it.
+    let mined = builder.transfer(&genesis, &key, to, 1, 1_000, 0);
+    let block = builder
+        .child(&genesis, vec![mined], dev_secret_key(8).address())
+        .unwrap();
+    pool.chain.submit_block(block.clone()).await.unwrap();
+    tokio::time::timeout(BOUND, pool.pool.wait_synced(block.hash()))
+        .await
+        .unwrap();
+    // Nonce 1, admitted with the account read before the block: ready, since the account
+    // is read again; with nonce 0 it would wait behind a used nonce for good.
+    let next = builder.transfer(&block.hash(), &key, to, 1, 1_000, 0);
+    assert_eq!(next.tx().nonce, 1);
+    let verified =
+        tern_core::mempool::verify(next, spec.consensus.chain_id, pool.chain.signature_cache());
+    let mut verdicts = pool.pool.shared.admit_all([verified], &read);
+    let admission = verdicts.pop().unwrap().unwrap();
+    assert!(
+        admission.ready,
+        "judged against the account before the block"
+    );
     pool.stop().await;
 }

@@ -58,6 +58,19 @@ struct Shared {
     batches: AdmissionCounters,
 }
 
+/// Reads of a new sender's account for one admission at most: each read after the first
+/// happens only because the pool applied a chain update meanwhile, so a third is rare
+/// and the last one read is used whatever happens after it.
+const ACCOUNT_READS: u32 = 3;
+
+/// Senders' tip accounts read from the store for admission, and how many chain updates
+/// the pool had applied before they were read.
+#[derive(Debug)]
+struct ReadAccounts {
+    accounts: MemoryState,
+    as_of: u64,
+}
+
 /// Counted as the admission threads take batches.
 #[derive(Debug, Default)]
 struct AdmissionCounters {
@@ -247,27 +260,59 @@ impl Shared {
         self.pool.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Admits transactions whose stateless checks passed, in order, against their
-    /// senders' tip accounts (read beforehand, off the async threads), each with its own
-    /// verdict. The pool's lock is taken for each transaction, not for the batch: async
-    /// workers take it too (a submission's duplicate check, RPC reads), and a batch of
-    /// hundreds would block them for as long. The miner's notification goes once.
+    /// Tip accounts of `senders` from the store, read outside the pool's lock, with how
+    /// many chain updates the pool had applied before the read.
+    fn read_accounts(&self, senders: &[Address]) -> Result<ReadAccounts, String> {
+        let as_of = self.lock().updates_applied();
+        let accounts = self
+            .chain
+            .reader()
+            .accounts(senders)
+            .map_err(|e| e.to_string())?;
+        Ok(ReadAccounts { accounts, as_of })
+    }
+
+    /// Admits transactions whose stateless checks passed, in order, each with its own
+    /// verdict: a sender the pool holds is judged against the pool's own view of its
+    /// account, a new one against `read`, or against its account read again if the pool
+    /// applied a chain update since `read` was taken (that update may have changed it,
+    /// and the pool kept no view of a sender it did not hold). The pool's lock is taken
+    /// for each transaction, not for the batch: async workers take it too (a submission's
+    /// duplicate check, RPC reads), and a batch of hundreds would block them for as long.
+    /// The miner's notification goes once.
     fn admit_all(
         &self,
         verified: impl IntoIterator<Item = Result<mempool::VerifiedTransaction, MempoolError>>,
-        accounts: &MemoryState,
+        read: &ReadAccounts,
     ) -> Vec<Result<Admission, SubmitError>> {
         let now = Timestamp::now();
         let verdicts: Vec<Result<Admission, SubmitError>> = verified
             .into_iter()
             .map(|verified| {
                 let verified = verified?;
-                let account = accounts
-                    .account(&verified.get().tx().from)
-                    .unwrap_or_default();
-                let admission = self.lock().admit_verified(verified, account, now)?;
-                let _ = self.admitted.send(admission.id);
-                Ok(admission)
+                let sender = verified.get().tx().from;
+                let mut account = read.accounts.account(&sender).unwrap_or_default();
+                let mut as_of = read.as_of;
+                let mut reads = 1;
+                loop {
+                    let mut pool = self.lock();
+                    if pool.holds_sender(&sender)
+                        || pool.updates_applied() == as_of
+                        || reads >= ACCOUNT_READS
+                    {
+                        let admission = pool.admit_verified(verified, account, now)?;
+                        drop(pool);
+                        let _ = self.admitted.send(admission.id);
+                        return Ok(admission);
+                    }
+                    drop(pool);
+                    let again = self
+                        .read_accounts(&[sender])
+                        .map_err(SubmitError::Unavailable)?;
+                    account = again.accounts.account(&sender).unwrap_or_default();
+                    as_of = again.as_of;
+                    reads += 1;
+                }
             })
             .collect();
         let admitted = verdicts.iter().filter(|v| v.is_ok()).count();
