@@ -302,28 +302,32 @@ fn templates_take_the_best_rate_first_in_nonce_order_within_limits() {
     assert_eq!(pool.select(10, 3 * SIGNED_TRANSACTION_LEN as u64).len(), 3);
 }
 
+/// A chain update that connects one block holding `transactions` (the pool looks only at
+/// the transactions).
+fn connecting(transactions: Vec<SignedTransaction>) -> crate::chain::ChainUpdate {
+    let spec = crate::genesis::ChainSpec::resolve("dev").unwrap();
+    let mut block = spec.genesis_block();
+    block.transactions = transactions;
+    crate::chain::ChainUpdate {
+        disconnected: vec![],
+        connected: vec![std::sync::Arc::new(block.clone())],
+        tip: crate::chain::TipInfo {
+            hash: block.hash(),
+            header: block.header,
+            cumulative_work: Default::default(),
+        },
+    }
+}
+
 #[test]
 fn connected_transactions_leave_and_now_invalid_ones_are_dropped() {
-    use crate::block::Block;
-    use crate::chain::{ChainUpdate, TipInfo};
     let mut pool = pool();
     let key = dev_secret_key(1);
     let txs: Vec<_> = (0..3).map(|n| tx(&key, n, min_fee())).collect();
     for t in &txs {
         pool.admit(t.clone(), rich(), NOW).unwrap();
     }
-    let spec = crate::genesis::ChainSpec::resolve("dev").unwrap();
-    let mut block: Block = spec.genesis_block();
-    block.transactions = vec![txs[0].clone()];
-    let update = ChainUpdate {
-        disconnected: vec![],
-        connected: vec![std::sync::Arc::new(block.clone())],
-        tip: TipInfo {
-            hash: block.hash(),
-            header: block.header,
-            cumulative_work: Default::default(),
-        },
-    };
+    let update = connecting(vec![txs[0].clone()]);
     // After the block the sender has spent so much that only one more fits.
     let cost = 1_000 + min_fee();
     let after = MemoryState::new([(
@@ -346,26 +350,13 @@ fn connected_transactions_leave_and_now_invalid_ones_are_dropped() {
 /// found this).
 #[test]
 fn an_account_read_before_the_latest_block_does_not_set_a_pending_sender_back() {
-    use crate::block::Block;
-    use crate::chain::{ChainUpdate, TipInfo};
     let mut pool = pool();
     let key = dev_secret_key(1);
     let txs: Vec<_> = (0..3).map(|n| tx(&key, n, min_fee())).collect();
     let before = rich();
     pool.admit(txs[0].clone(), before, NOW).unwrap();
     pool.admit(txs[1].clone(), before, NOW).unwrap();
-    let spec = crate::genesis::ChainSpec::resolve("dev").unwrap();
-    let mut block: Block = spec.genesis_block();
-    block.transactions = vec![txs[0].clone()];
-    let update = ChainUpdate {
-        disconnected: vec![],
-        connected: vec![std::sync::Arc::new(block.clone())],
-        tip: TipInfo {
-            hash: block.hash(),
-            header: block.header,
-            cumulative_work: Default::default(),
-        },
-    };
+    let update = connecting(vec![txs[0].clone()]);
     let after = Account { nonce: 1, ..before };
     pool.apply_update(&update, &MemoryState::new([(key.address(), after)]), NOW);
 
