@@ -288,32 +288,7 @@ impl Shared {
         let now = Timestamp::now();
         let verdicts: Vec<Result<Admission, SubmitError>> = verified
             .into_iter()
-            .map(|verified| {
-                let verified = verified?;
-                let sender = verified.get().tx().from;
-                let mut account = read.accounts.account(&sender).unwrap_or_default();
-                let mut as_of = read.as_of;
-                let mut reads = 1;
-                loop {
-                    let mut pool = self.lock();
-                    if pool.holds_sender(&sender)
-                        || pool.updates_applied() == as_of
-                        || reads >= ACCOUNT_READS
-                    {
-                        let admission = pool.admit_verified(verified, account, now)?;
-                        drop(pool);
-                        let _ = self.admitted.send(admission.id);
-                        return Ok(admission);
-                    }
-                    drop(pool);
-                    let again = self
-                        .read_accounts(&[sender])
-                        .map_err(SubmitError::Unavailable)?;
-                    account = again.accounts.account(&sender).unwrap_or_default();
-                    as_of = again.as_of;
-                    reads += 1;
-                }
-            })
+            .map(|verified| self.admit_one(verified?, read, now))
             .collect();
         let admitted = verdicts.iter().filter(|v| v.is_ok()).count();
         if admitted > 0 {
@@ -321,6 +296,38 @@ impl Shared {
                 .send_modify(|n| *n = n.wrapping_add(admitted as u64));
         }
         verdicts
+    }
+
+    /// [`Self::admit_all`] for one transaction.
+    fn admit_one(
+        &self,
+        verified: mempool::VerifiedTransaction,
+        read: &ReadAccounts,
+        now: Timestamp,
+    ) -> Result<Admission, SubmitError> {
+        let sender = verified.get().tx().from;
+        let mut account = read.accounts.account(&sender).unwrap_or_default();
+        let mut as_of = read.as_of;
+        let mut reads = 1;
+        loop {
+            let mut pool = self.lock();
+            if pool.holds_sender(&sender)
+                || pool.updates_applied() == as_of
+                || reads >= ACCOUNT_READS
+            {
+                let admission = pool.admit_verified(verified, account, now)?;
+                drop(pool);
+                let _ = self.admitted.send(admission.id);
+                return Ok(admission);
+            }
+            drop(pool);
+            let again = self
+                .read_accounts(&[sender])
+                .map_err(SubmitError::Unavailable)?;
+            account = again.accounts.account(&sender).unwrap_or_default();
+            as_of = again.as_of;
+            reads += 1;
+        }
     }
 
     async fn apply(&self, update: &ChainUpdate) -> Result<(), String> {
