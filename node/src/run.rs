@@ -298,6 +298,7 @@ pub async fn run(args: NodeArgs) -> Result<(), CliError> {
         node_id = %node.network().node_id(),
         "node running"
     );
+    announce_listeners(&node, tip.height().value());
     tokio::select! {
         signal = wait_for_signal() => tracing::info!(signal, "stopping"),
         failure = node.failed() => tracing::error!(%failure, "stopping after a critical failure"),
@@ -312,6 +313,29 @@ pub async fn run(args: NodeArgs) -> Result<(), CliError> {
             Err(CliError(format!("the node failed: {failure}")))
         }
     }
+}
+
+/// Prints where the node listens on standard output, one line each, and then a line that
+/// says it runs: `p2p listening on ADDR`, `rpc listening on ADDR`, `metrics listening on
+/// ADDR` (each only if served), then `node running at height H`. These are the bound
+/// addresses, so a script or a test that asks for port 0 learns the ports the system gave
+/// (choosing a free port beforehand races every other program binding one). Logs go to
+/// standard error, so standard output carries only these lines.
+fn announce_listeners(node: &Node, height: u64) {
+    use std::io::Write;
+    let listeners = [
+        ("p2p", node.p2p_addr()),
+        ("rpc", node.rpc_addr()),
+        ("metrics", node.metrics_addr()),
+    ];
+    let mut out = std::io::stdout().lock();
+    // Nobody reading standard output is no reason to stop a node.
+    let _ = listeners
+        .into_iter()
+        .filter_map(|(what, addr)| Some((what, addr?)))
+        .try_for_each(|(what, addr)| writeln!(out, "{what} listening on {addr}"))
+        .and_then(|()| writeln!(out, "node running at height {height}"))
+        .and_then(|()| out.flush());
 }
 
 /// Waits for SIGINT (Ctrl-C) or SIGTERM; returns its name.

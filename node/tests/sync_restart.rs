@@ -16,7 +16,7 @@ use tern_rpc::api::{TernAdminApiClient, TernApiClient};
 use tern_rpc::net::TernNetApiClient;
 
 mod support;
-use support::{Launch, NodeProcess};
+use support::{Launch, Launched, NodeProcess};
 
 const LENGTH: u64 = 2_000;
 
@@ -185,16 +185,15 @@ enum Opened {
 /// it opened below `height` without a word, or refused without naming the store.
 async fn opened(dir: &std::path::Path, height: u64) -> Opened {
     let log = dir.with_extension("log");
-    let mut node = NodeProcess::launch(
+    let node = match NodeProcess::try_launch(
         dir,
         &Launch {
             log_file: Some(&log),
             ..Launch::default()
         },
-    );
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some((status, log)) = node.wait_exit(Duration::ZERO).await {
+    ) {
+        Launched::Running(node) => node,
+        Launched::Exited(status, log) => {
             assert!(!status.success());
             assert!(
                 log.contains("is damaged") && log.contains(dir.to_str().unwrap()),
@@ -202,25 +201,20 @@ async fn opened(dir: &std::path::Path, height: u64) -> Opened {
             );
             return Opened::Refused;
         }
-        if let Some(opened) = node.height().await {
-            if opened == height {
-                return Opened::Whole;
-            }
-            let log = std::fs::read_to_string(&log).unwrap();
-            assert!(
-                log.lines().any(|line| line.contains("ERROR")
-                    && line.contains("blocks lost")
-                    && line.contains(&format!("recorded_height={height}"))),
-                "opened at {opened}, below {height}, without a word:\n{log}"
-            );
-            return Opened::LossReported;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the node neither ran nor stopped"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    // It announced its RPC listener, so it answers.
+    let opened = node.height().await.expect("a running node answers");
+    if opened == height {
+        return Opened::Whole;
     }
+    let log = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        log.lines().any(|line| line.contains("ERROR")
+            && line.contains("blocks lost")
+            && line.contains(&format!("recorded_height={height}"))),
+        "opened at {opened}, below {height}, without a word:\n{log}"
+    );
+    Opened::LossReported
 }
 
 /// A MANIFEST cut short used to open as an earlier store, silently. Cut at each fiftieth

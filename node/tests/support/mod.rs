@@ -2,9 +2,11 @@
 //! view: exit codes, logs, kills and restarts.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
-use std::net::{SocketAddr, TcpListener};
+use std::io::BufRead;
+use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
@@ -12,14 +14,8 @@ use tern_rpc::api::TernApiClient;
 
 pub(crate) const TERN: &str = env!("CARGO_BIN_EXE_tern");
 
-/// A free port on 127.0.0.1 (free when asked; tests run few enough nodes for that to hold).
-pub(crate) fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+/// How long a node may take from spawn to announcing its listeners.
+const STARTUP_PATIENCE: Duration = Duration::from_secs(60);
 
 /// How to start a node process.
 #[derive(Debug, Default)]
@@ -38,6 +34,45 @@ pub(crate) struct Launch<'a> {
     pub(crate) log_file: Option<&'a Path>,
     /// Start under these open-file limits (soft, hard), as `ulimit -n` sets them.
     pub(crate) open_files: Option<(u64, u64)>,
+}
+
+/// What became of a node started with [`NodeProcess::try_launch`].
+pub(crate) enum Launched {
+    /// It announced its listeners.
+    Running(NodeProcess),
+    /// It exited first: its status and its log (empty unless written to a file).
+    Exited(ExitStatus, String),
+}
+
+/// A node's log, if it was written to a file; empty otherwise.
+fn read_log(file: Option<&Path>) -> String {
+    file.map(|file| std::fs::read_to_string(file).unwrap_or_default())
+        .unwrap_or_default()
+}
+
+/// Reads a node's standard output on a thread of its own until the node closes it: the
+/// first `p2p listening on` and `rpc listening on` addresses are sent once the `node
+/// running` line arrives. The channel disconnects, unsent, if the node exits first.
+fn read_announcements(stdout: ChildStdout) -> mpsc::Receiver<(SocketAddr, SocketAddr)> {
+    let (send, receive) = mpsc::channel();
+    std::thread::spawn(move || {
+        let (mut p2p, mut rpc) = (None, None);
+        let mut send = Some(send);
+        // Read to the end, so that the node never blocks on a full pipe.
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if let Some(addr) = line.strip_prefix("p2p listening on ") {
+                p2p = addr.parse().ok();
+            } else if let Some(addr) = line.strip_prefix("rpc listening on ") {
+                rpc = addr.parse().ok();
+            } else if line.starts_with("node running") {
+                if let (Some(send), Some(p2p), Some(rpc)) = (send.take(), p2p, rpc) {
+                    let _ = send.send((p2p, rpc));
+                }
+            }
+        }
+    });
+    receive
 }
 
 /// A `tern node` child process, killed when dropped.
@@ -61,9 +96,23 @@ impl NodeProcess {
         )
     }
 
+    /// [`NodeProcess::try_launch`] for a node that must start: panics, with its exit status
+    /// and log, if it exits first.
     pub(crate) fn launch(dir: &Path, launch: &Launch<'_>) -> NodeProcess {
-        let p2p = SocketAddr::from(([127, 0, 0, 1], free_port()));
-        let rpc_addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
+        match NodeProcess::try_launch(dir, launch) {
+            Launched::Running(node) => node,
+            Launched::Exited(status, log) => panic!("the node exited at start: {status}\n{log}"),
+        }
+    }
+
+    /// Spawns the node on ports the system chooses and waits until it announces them (see
+    /// `announce_listeners` in run.rs) or exits. Panics if it does neither within
+    /// [`STARTUP_PATIENCE`].
+    ///
+    /// Port 0, not a port chosen free beforehand: a port found free and released can be
+    /// taken by any other program (another test's node, or a client's outgoing
+    /// connection) before the node binds it, and such a node would exit at start.
+    pub(crate) fn try_launch(dir: &Path, launch: &Launch<'_>) -> Launched {
         let mut command = match launch.open_files {
             // The shell sets the limits and becomes the node: the pid is the node's.
             Some((soft, hard)) => {
@@ -81,16 +130,11 @@ impl NodeProcess {
         command
             .args(["node", "--genesis", "dev", "--datadir"])
             .arg(dir)
-            .args([
-                "--p2p-addr",
-                &p2p.to_string(),
-                "--rpc-addr",
-                &rpc_addr.to_string(),
-            ])
+            .args(["--p2p-addr", "127.0.0.1:0", "--rpc-addr", "127.0.0.1:0"])
             .args(["--max-inbound-per-ip", "64"])
             .args(launch.args)
             .env_remove("RUST_LOG")
-            .stdout(Stdio::null());
+            .stdout(Stdio::piped());
         if let Some(file) = launch.log_file {
             let log = std::fs::File::create(file).unwrap();
             command.args(["--log", "info"]).stderr(Stdio::from(log));
@@ -106,17 +150,34 @@ impl NodeProcess {
         for (key, value) in launch.env {
             command.env(key, value);
         }
-        let child = command.spawn().unwrap();
+        let mut child = command.spawn().unwrap();
+        let announced = read_announcements(child.stdout.take().unwrap());
+        let log_file = launch.log_file.map(Path::to_path_buf);
+        let (p2p, rpc_addr) = match announced.recv_timeout(STARTUP_PATIENCE) {
+            Ok(listeners) => listeners,
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                let status = child.wait().unwrap();
+                return Launched::Exited(status, read_log(log_file.as_deref()));
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "the node neither ran nor exited in {STARTUP_PATIENCE:?}\n{}",
+                    read_log(log_file.as_deref())
+                );
+            }
+        };
         let rpc = HttpClientBuilder::default()
             .build(format!("http://{rpc_addr}"))
             .unwrap();
-        NodeProcess {
+        Launched::Running(NodeProcess {
             child,
-            log_file: launch.log_file.map(Path::to_path_buf),
+            log_file,
             p2p,
             rpc_addr,
             rpc,
-        }
+        })
     }
 
     /// The tip height, once the RPC server answers.
@@ -141,12 +202,7 @@ impl NodeProcess {
         let deadline = Instant::now() + patience;
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
-                let log = self
-                    .log_file
-                    .as_ref()
-                    .map(|file| std::fs::read_to_string(file).unwrap_or_default())
-                    .unwrap_or_default();
-                return Some((status, log));
+                return Some((status, read_log(self.log_file.as_deref())));
             }
             if Instant::now() >= deadline {
                 return None;
