@@ -63,7 +63,6 @@ pub mod crypto;
 pub mod encoding;
 pub mod error;
 pub mod genesis;
-pub mod mempool;
 pub mod miner;
 pub mod pow;
 pub mod signature_cache;

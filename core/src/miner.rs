@@ -9,7 +9,7 @@ use crate::types::{Address, Timestamp};
 use crate::validation::ParentContext;
 
 /// The most transactions and transaction bytes a block of this chain can hold, for
-/// [`crate::mempool::Mempool::select`].
+/// the mempool's selection of a block's transactions (`tern_mempool::Mempool::select`).
 pub fn transaction_limits(params: &ConsensusParams) -> (usize, u64) {
     let count = usize::try_from(params.max_block_transactions).unwrap_or(usize::MAX);
     let bytes = params

@@ -37,11 +37,11 @@ use tern_core::block::Block;
 use tern_core::chain::{self, Chain, ChainHandle, QueuedBlock, Verdict, QUEUE_AHEAD, VERIFY_AHEAD};
 use tern_core::crypto::{dev_secret_key, SecretKey};
 use tern_core::genesis::ChainSpec;
-use tern_core::mempool::{FeeRate, MempoolConfig};
 use tern_core::signature_cache::SignatureCache;
 use tern_core::testkit::ChainBuilder;
 use tern_core::tx::SignedTransaction;
 use tern_core::types::{Address, Amount};
+use tern_mempool::{FeeRate, MempoolConfig};
 use tern_node::pool::PoolHandle;
 use tern_node::tasks::TaskManager;
 

@@ -32,7 +32,7 @@ use std::time::Duration;
 
 use tern_core::chain::{self, Chain, ChainError, ChainEvent, ChainHandle};
 use tern_core::genesis::ChainSpec;
-use tern_core::mempool::MempoolConfig;
+use tern_mempool::MempoolConfig;
 use tern_rpc::server::{RpcConfig, RunningServer};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;

@@ -233,7 +233,7 @@ proptest! {
     #[test]
     fn transactions(bytes in inputs(chain_samples().1.iter().map(encode).collect())) {
         check_binary::<SignedTransaction>(&bytes)?;
-        let _ = within(4096, || tern_core::mempool::decode_transaction(&bytes));
+        let _ = within(4096, || tern_mempool::decode_transaction(&bytes));
     }
 
     #[test]

@@ -6,9 +6,9 @@ use tern_core::chain::AsyncChainReader;
 
 use crate::heads::HeadsLog;
 use crate::net::{BanJson, NetInfoJson, PeerJson, SyncStatusJson};
-use tern_core::mempool::{MempoolError, MempoolStats};
 use tern_core::tx::SignedTransaction;
 use tern_core::types::{Address, Amount, BlockHash, TxId};
+use tern_mempool::{MempoolError, MempoolStats};
 
 /// The most nonce-search threads a miner runs: what `tern node --mine-threads`, the config
 /// file and `miner_start` accept (from 1). Each is an OS thread, so an unchecked count

@@ -4,7 +4,7 @@
 
 use jsonrpsee::types::{ErrorObject, ErrorObjectOwned};
 use serde_json::json;
-use tern_core::mempool::MempoolError;
+use tern_mempool::MempoolError;
 
 /// Invalid params: the message names the bad field.
 pub const INVALID_PARAMS: i32 = -32602;

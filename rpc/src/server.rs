@@ -12,8 +12,8 @@ use jsonrpsee::server::{
 use jsonrpsee::types::ErrorObject;
 use jsonrpsee::Extensions;
 use tern_core::chain::HistoryCursor;
-use tern_core::mempool::decode_transaction;
 use tern_core::types::{Address, BlockHash, Height, TxId};
+use tern_mempool::decode_transaction;
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::access::{require_admin, AccessPolicy};
@@ -650,7 +650,7 @@ mod tests {
         async fn pending(&self, _: &Address) -> Result<(u64, tern_core::types::Amount), String> {
             Ok((0, tern_core::types::Amount::ZERO))
         }
-        fn mempool_stats(&self) -> tern_core::mempool::MempoolStats {
+        fn mempool_stats(&self) -> tern_mempool::MempoolStats {
             Default::default()
         }
         fn mempool_list(&self, _: usize) -> Vec<tern_core::tx::SignedTransaction> {

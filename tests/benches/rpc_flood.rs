@@ -37,9 +37,9 @@ use std::time::{Duration, Instant};
 
 use tern_core::crypto::{dev_secret_key, SecretKey};
 use tern_core::encoding;
-use tern_core::mempool::MempoolConfig;
 use tern_core::tx::{SignedTransaction, Transaction};
 use tern_core::types::{Amount, TxId};
+use tern_mempool::MempoolConfig;
 use tern_tests::http::KeepAlive;
 use tern_tests::net::{dev_spec, NodeOptions, TestNode};
 

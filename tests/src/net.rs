@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 
 use tern_core::crypto::dev_secret_key;
 use tern_core::genesis::ChainSpec;
-use tern_core::mempool::MempoolConfig;
 use tern_core::tx::{SignedTransaction, Transaction};
 use tern_core::types::{Amount, BlockHash, TxId};
+use tern_mempool::MempoolConfig;
 use tern_node::fault::FaultPlan;
 use tern_node::p2p::P2pConfig;
 use tern_node::service::{Node, NodeConfig, StartError};

@@ -27,9 +27,9 @@ use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
-use tern_core::mempool::{self, Admission, MempoolError, VerifiedTransaction};
 use tern_core::tx::SignedTransaction;
 use tern_core::types::Address;
+use tern_mempool::{self as mempool, Admission, MempoolError, VerifiedTransaction};
 use tokio::runtime::Handle;
 use tokio::sync::{mpsc, oneshot, watch};
 

@@ -11,9 +11,9 @@ use futures_util::future::join_all;
 use tern_core::chain::{spawn, Chain, ChainError, ChainHandle};
 use tern_core::crypto::{dev_secret_key, Signature};
 use tern_core::genesis::ChainSpec;
-use tern_core::mempool::{MempoolConfig, MempoolError};
 use tern_core::tx::{SignedTransaction, Transaction};
 use tern_core::types::Amount;
+use tern_mempool::{MempoolConfig, MempoolError};
 
 use crate::pool::{PoolHandle, SubmitError, MAX_BATCH};
 use crate::tasks::TaskManager;
@@ -236,7 +236,7 @@ async fn a_new_senders_account_read_before_a_block_the_pool_then_applied_is_read
     let next = builder.transfer(&block.hash(), &key, to, 1, 1_000, 0);
     assert_eq!(next.tx().nonce, 1);
     let verified =
-        tern_core::mempool::verify(next, spec.consensus.chain_id, pool.chain.signature_cache());
+        tern_mempool::verify(next, spec.consensus.chain_id, pool.chain.signature_cache());
     let mut verdicts = pool.pool.shared.admit_all([verified], &read);
     let admission = verdicts.pop().unwrap().unwrap();
     assert!(

@@ -15,10 +15,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use tern_core::chain::{ChainEvent, ChainEvents, ChainHandle, ChainUpdate};
-use tern_core::mempool::{self, Admission, Mempool, MempoolConfig, MempoolError, MempoolStats};
 use tern_core::state::{AccountView, MemoryState};
 use tern_core::tx::SignedTransaction;
 use tern_core::types::{Address, BlockHash, Timestamp, TxId};
+use tern_mempool::{
+    self as mempool, Admission, Mempool, MempoolConfig, MempoolError, MempoolStats,
+};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use crate::fault::{FaultPlan, FaultPoint, Part};

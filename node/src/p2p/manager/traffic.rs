@@ -7,9 +7,9 @@ use std::time::Instant;
 
 use tern_core::block::{Block, Header};
 use tern_core::chain::{ChainUpdate, Rejection, Verdict};
-use tern_core::mempool::MempoolError;
 use tern_core::tx::SignedTransaction;
 use tern_core::types::{BlockHash, Timestamp};
+use tern_mempool::MempoolError;
 
 use super::{Manager, ADDR_ANSWER_INTERVAL, PROGRESS_LOG_INTERVAL};
 use crate::p2p::message::{

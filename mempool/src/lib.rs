@@ -33,15 +33,15 @@ pub use fees::{FeeRate, INCREMENTAL_RATE};
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use crate::crypto::SignatureError;
-use crate::encoding::{self, DecodeError};
-use crate::error::TxError;
-use crate::signature_cache::SignatureCache;
-use crate::state::Account;
-use crate::tx::{SignedTransaction, SIGNED_TRANSACTION_LEN};
-use crate::types::{Address, Amount, ChainId, Timestamp, TxId};
 use fees::RollingFloor;
 use queue::{Entry, SenderQueue};
+use tern_core::crypto::SignatureError;
+use tern_core::encoding::{self, DecodeError};
+use tern_core::error::TxError;
+use tern_core::signature_cache::SignatureCache;
+use tern_core::state::Account;
+use tern_core::tx::{SignedTransaction, SIGNED_TRANSACTION_LEN};
+use tern_core::types::{Address, Amount, ChainId, Timestamp, TxId};
 
 /// How much more a replacement must pay than the transaction it replaces.
 pub const REPLACEMENT_MARGIN_PERCENT: u64 = 10;

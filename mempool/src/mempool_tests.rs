@@ -1,7 +1,7 @@
 use super::*;
-use crate::crypto::{dev_secret_key, SecretKey, Signature};
-use crate::state::MemoryState;
-use crate::tx::Transaction;
+use tern_core::crypto::{dev_secret_key, SecretKey, Signature};
+use tern_core::state::MemoryState;
+use tern_core::tx::Transaction;
 
 const CHAIN: ChainId = ChainId(7357);
 const NOW: Timestamp = Timestamp(1_000_000);
@@ -304,14 +304,14 @@ fn templates_take_the_best_rate_first_in_nonce_order_within_limits() {
 
 /// A chain update that connects one block holding `transactions` (the pool looks only at
 /// the transactions).
-fn connecting(transactions: Vec<SignedTransaction>) -> crate::chain::ChainUpdate {
-    let spec = crate::genesis::ChainSpec::resolve("dev").unwrap();
+fn connecting(transactions: Vec<SignedTransaction>) -> tern_core::chain::ChainUpdate {
+    let spec = tern_core::genesis::ChainSpec::resolve("dev").unwrap();
     let mut block = spec.genesis_block();
     block.transactions = transactions;
-    crate::chain::ChainUpdate {
+    tern_core::chain::ChainUpdate {
         disconnected: vec![],
         connected: vec![std::sync::Arc::new(block.clone())],
-        tip: crate::chain::TipInfo {
+        tip: tern_core::chain::TipInfo {
             hash: block.hash(),
             header: block.header,
             cumulative_work: Default::default(),

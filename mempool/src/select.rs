@@ -3,8 +3,8 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
-use crate::tx::SignedTransaction;
-use crate::types::Address;
+use tern_core::tx::SignedTransaction;
+use tern_core::types::Address;
 
 use super::fees::FeeRate;
 use super::Mempool;

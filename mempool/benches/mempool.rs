@@ -2,7 +2,7 @@
 //! checked in batches of 64 as relayed transactions arrive) and building a block template
 //! from a pool of 100,000 transactions.
 //!
-//! Run with `cargo bench -p tern-core --bench mempool`.
+//! Run with `cargo bench -p tern-mempool --bench mempool`.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -13,11 +13,11 @@
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 
 use tern_core::crypto::dev_secret_key;
-use tern_core::mempool::{verify_many, Mempool, MempoolConfig};
 use tern_core::signature_cache::SignatureCache;
 use tern_core::state::Account;
 use tern_core::tx::{SignedTransaction, Transaction};
 use tern_core::types::{Amount, ChainId, Timestamp};
+use tern_mempool::{verify_many, Mempool, MempoolConfig};
 
 const CHAIN: ChainId = ChainId(7357);
 const NOW: Timestamp = Timestamp(1_000_000);

@@ -2,9 +2,9 @@
 
 use std::collections::BTreeMap;
 
-use crate::state::Account;
-use crate::tx::SignedTransaction;
-use crate::types::{Amount, Timestamp};
+use tern_core::state::Account;
+use tern_core::tx::SignedTransaction;
+use tern_core::types::{Amount, Timestamp};
 
 use super::fees::FeeRate;
 

@@ -4,9 +4,9 @@
 
 use std::collections::HashSet;
 
-use crate::chain::ChainUpdate;
-use crate::state::{Account, AccountView};
-use crate::types::{Address, Amount, Timestamp};
+use tern_core::chain::ChainUpdate;
+use tern_core::state::{Account, AccountView};
+use tern_core::types::{Address, Amount, Timestamp};
 
 use super::{Mempool, Policy};
 

@@ -14,11 +14,11 @@ use tern_core::block::Block;
 use tern_core::chain::{Chain, ChainUpdate};
 use tern_core::crypto::dev_secret_key;
 use tern_core::genesis::ChainSpec;
-use tern_core::mempool::{Mempool, MempoolConfig};
 use tern_core::state::MemoryState;
 use tern_core::testkit::ChainBuilder;
 use tern_core::tx::SignedTransaction;
 use tern_core::types::{Address, Height, Timestamp, TxId};
+use tern_mempool::{Mempool, MempoolConfig};
 
 struct Node {
     chain: Chain,
