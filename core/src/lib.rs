@@ -1,10 +1,11 @@
 //! # tern-core
 //!
 //! Tern's consensus domain: everything that decides whether a transaction or block is
-//! valid, and the persistent chain built from them. No sockets and no async runtime (the
-//! chain actor runs on its own thread and talks through tokio channels); no clock reads in
-//! the rules themselves (callers pass "now"), so every rule is a deterministic function
-//! that tests can drive directly.
+//! valid. No storage, no sockets and no async runtime; no clock reads in the rules
+//! themselves (callers pass "now"), so every rule is a deterministic function that tests
+//! can drive directly. The persistent chain built from these rules is `tern-state`'s, and
+//! the pool of waiting transactions `tern-mempool`'s; both depend on this crate, never
+//! the reverse.
 //!
 //! ## Map
 //!
@@ -16,13 +17,12 @@
 //! | [`tx`] | transactions, their signing message and id |
 //! | [`block`] | headers, blocks, the RFC 6962 Merkle root |
 //! | [`pow`] | the ASERT difficulty rule, median time past, nonce search |
+//! | [`miner`] | block templates: the pure part of mining |
 //! | [`bounded_read`] | reading a file from outside with a bound on its size |
 //! | [`genesis`] | chain specs (`genesis/*.json`) and the genesis block and state |
 //! | [`state`] | accounts and the block state transition with undo records |
 //! | [`validation`] | the header and body rules and block signature checks |
 //! | [`signature_cache`] | the bounded set of verified transactions that admission and block validation share |
-//! | [`store`] | RocksDB: the schema, typed tables, atomic batches, the data-dir lock |
-//! | [`chain`] | the block index, fork choice, connect/disconnect/reorg, orphans, the chain actor and its handle, queries |
 //! | [`testkit`] | building valid chains on any branch, for tests, benchmarks and tools |
 //! | [`error`] | every consensus rule as one error variant |
 //!
@@ -32,17 +32,8 @@
 //! [`validation::check_header`] against the parent, [`validation::check_body`], and
 //! [`validation::verify_signatures`] (CPU-heavy: callers run it off async threads). Last,
 //! [`state::apply_block`] applies the transactions to the parent's state and returns the
-//! new account values with an undo record, writing nothing; [`chain::Chain`] persists both
+//! new account values with an undo record, writing nothing; `tern-state` persists both
 //! with the indexes and the tip in one atomic batch.
-//!
-//! ## Data flow
-//!
-//! Miner, relay and sync all submit blocks through a [`chain::ChainHandle`]; the chain
-//! actor thread checks, stores and connects them, publishes the tip on a `watch` channel
-//! and each [`chain::ChainUpdate`] on one event stream ([`chain::ChainHandle::events`])
-//! for the mempool, relay and RPC subscriptions, which ends when the actor stops. Queries
-//! ([`chain::ChainReader`]) read RocksDB directly and never wait for the actor; async code
-//! runs them on the blocking pool through [`chain::AsyncChainReader`].
 //!
 //! ## Correctness and security notes
 //!
@@ -58,7 +49,6 @@
 
 pub mod block;
 pub mod bounded_read;
-pub mod chain;
 pub mod crypto;
 pub mod encoding;
 pub mod error;
@@ -67,7 +57,6 @@ pub mod miner;
 pub mod pow;
 pub mod signature_cache;
 pub mod state;
-pub mod store;
 pub mod testkit;
 pub mod tx;
 pub mod types;

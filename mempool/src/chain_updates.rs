@@ -4,9 +4,9 @@
 
 use std::collections::HashSet;
 
-use tern_core::chain::ChainUpdate;
 use tern_core::state::{Account, AccountView};
 use tern_core::types::{Address, Amount, Timestamp};
+use tern_state::chain::ChainUpdate;
 
 use super::{Mempool, Policy};
 

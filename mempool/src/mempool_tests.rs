@@ -304,14 +304,14 @@ fn templates_take_the_best_rate_first_in_nonce_order_within_limits() {
 
 /// A chain update that connects one block holding `transactions` (the pool looks only at
 /// the transactions).
-fn connecting(transactions: Vec<SignedTransaction>) -> tern_core::chain::ChainUpdate {
+fn connecting(transactions: Vec<SignedTransaction>) -> tern_state::chain::ChainUpdate {
     let spec = tern_core::genesis::ChainSpec::resolve("dev").unwrap();
     let mut block = spec.genesis_block();
     block.transactions = transactions;
-    tern_core::chain::ChainUpdate {
+    tern_state::chain::ChainUpdate {
         disconnected: vec![],
         connected: vec![std::sync::Arc::new(block.clone())],
-        tip: tern_core::chain::TipInfo {
+        tip: tern_state::chain::TipInfo {
             hash: block.hash(),
             header: block.header,
             cumulative_work: Default::default(),

@@ -11,7 +11,6 @@
 use std::collections::HashMap;
 
 use tern_core::block::Block;
-use tern_core::chain::{Chain, ChainUpdate};
 use tern_core::crypto::dev_secret_key;
 use tern_core::genesis::ChainSpec;
 use tern_core::state::MemoryState;
@@ -19,6 +18,7 @@ use tern_core::testkit::ChainBuilder;
 use tern_core::tx::SignedTransaction;
 use tern_core::types::{Address, Height, Timestamp, TxId};
 use tern_mempool::{Mempool, MempoolConfig};
+use tern_state::chain::{Chain, ChainUpdate};
 
 struct Node {
     chain: Chain,

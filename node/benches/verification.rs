@@ -34,7 +34,6 @@ use std::time::{Duration, Instant};
 
 use rand_chacha::rand_core::SeedableRng;
 use tern_core::block::Block;
-use tern_core::chain::{self, Chain, ChainHandle, QueuedBlock, Verdict, QUEUE_AHEAD, VERIFY_AHEAD};
 use tern_core::crypto::{dev_secret_key, SecretKey};
 use tern_core::genesis::ChainSpec;
 use tern_core::signature_cache::SignatureCache;
@@ -44,6 +43,9 @@ use tern_core::types::{Address, Amount};
 use tern_mempool::{FeeRate, MempoolConfig};
 use tern_node::pool::PoolHandle;
 use tern_node::tasks::TaskManager;
+use tern_state::chain::{
+    self, Chain, ChainHandle, QueuedBlock, Verdict, QUEUE_AHEAD, VERIFY_AHEAD,
+};
 
 /// RPC callers at once, as the RPC benchmark's keep-alive connections.
 const RPC_CALLERS: usize = 64;

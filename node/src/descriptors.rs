@@ -33,7 +33,7 @@ pub fn raise_open_files_limit() -> Option<u64> {
 /// Lowers `limits` so that the store, `peers` connections and the RPC slots fit in
 /// `open_files` descriptors; whether anything was lowered.
 pub fn fit_rpc_slots(limits: &mut ConnectionLimits, peers: usize, open_files: u64) -> bool {
-    let store = u64::try_from(tern_core::store::MAX_OPEN_FILES).unwrap_or(0);
+    let store = u64::try_from(tern_state::store::MAX_OPEN_FILES).unwrap_or(0);
     let reserved = store + peers as u64 + OTHER_FILES;
     let budget = usize::try_from(open_files.saturating_sub(reserved)).unwrap_or(usize::MAX);
     let wanted = limits.max_http + limits.max_ws;

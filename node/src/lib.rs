@@ -28,7 +28,7 @@
 //!
 //! ## Data flow
 //!
-//! The chain actor ([`tern_core::chain`]) owns every write to the chain. A transaction
+//! The chain actor ([`tern_state::chain`]) owns every write to the chain. A transaction
 //! enters through [`pool::PoolHandle::submit`], from RPC or from a peer; the miner builds
 //! templates from the pool and submits blocks to the chain actor, as the network does with
 //! peers' blocks; every chain update flows back to the pool, which drops what was included
@@ -44,7 +44,7 @@
 //!
 //! Signature checks, nonce searches and every store read made from async code run off
 //! the async workers: the mempool's admission batches on admission threads of their own
-//! ([`pool`]), the rest on tokio's blocking pool ([`tern_core::chain::AsyncChainReader`]).
+//! ([`pool`]), the rest on tokio's blocking pool ([`tern_state::chain::AsyncChainReader`]).
 //! A signature batch large enough to split (a block's, a peer's burst) is spread over
 //! rayon's global pool, one thread per core, which the caller waits for; it is the one
 //! set of threads no task manager owns, and it holds nothing of the node's. Work awaited in place on the blocking pool is part of the task that awaits

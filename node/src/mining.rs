@@ -17,11 +17,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tern_core::block::Block;
-use tern_core::chain::{ChainHandle, Verdict};
 use tern_core::miner::{block_template, transaction_limits};
 use tern_core::pow::search_nonce;
 use tern_core::types::{Address, BlockHash, Timestamp};
 use tern_rpc::backend::MAX_MINER_THREADS;
+use tern_state::chain::{ChainHandle, Verdict};
 use tokio::sync::{mpsc, watch};
 
 use crate::pool::PoolHandle;

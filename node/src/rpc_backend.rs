@@ -6,10 +6,10 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tern_core::chain::{AsyncChainReader, ChainEvent, ChainHandle};
 use tern_core::tx::SignedTransaction;
 use tern_core::types::{Address, Amount, BlockHash, TxId};
 use tern_mempool::MempoolStats;
+use tern_state::chain::{AsyncChainReader, ChainEvent, ChainHandle};
 
 use tern_rpc::backend::{DevMineFailure, MinerState, NetFailure, NodeBackend, SubmitFailure};
 use tern_rpc::heads::HeadsLog;

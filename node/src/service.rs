@@ -30,10 +30,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tern_core::chain::{self, Chain, ChainError, ChainEvent, ChainHandle};
 use tern_core::genesis::ChainSpec;
 use tern_mempool::MempoolConfig;
 use tern_rpc::server::{RpcConfig, RunningServer};
+use tern_state::chain::{self, Chain, ChainError, ChainEvent, ChainHandle};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 

@@ -1,5 +1,5 @@
 //! `tern store check`: opens a data directory's store offline (no node may be running on
-//! it) and checks all of it with [`tern_core::chain::check_store`], so an operator can
+//! it) and checks all of it with [`tern_state::chain::check_store`], so an operator can
 //! tell a healthy data directory from a damaged one before trusting it again. A store that
 //! is consistent but ends below the tip the node last acknowledged ([`tip_record`]) fails
 //! the check too: it lost blocks.
@@ -7,8 +7,8 @@
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
-use tern_core::chain::{check_store, Chain};
 use tern_core::genesis::ChainSpec;
+use tern_state::chain::{check_store, Chain};
 
 use crate::cli_error::CliError;
 use crate::run::default_data_dir;

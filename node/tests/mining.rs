@@ -10,7 +10,6 @@
 
 use std::time::Duration;
 
-use tern_core::chain::{spawn, Chain, ChainHandle};
 use tern_core::crypto::dev_secret_key;
 use tern_core::genesis::ChainSpec;
 use tern_core::tx::Transaction;
@@ -19,10 +18,11 @@ use tern_mempool::{MempoolConfig, MempoolError};
 use tern_node::mining::{MineError, MinerHandle};
 use tern_node::pool::{PoolHandle, SubmitError};
 use tern_node::tasks::TaskManager;
+use tern_state::chain::{spawn, Chain, ChainHandle};
 
 struct Node {
     chain: ChainHandle,
-    thread: Option<std::thread::JoinHandle<Result<(), tern_core::chain::ChainError>>>,
+    thread: Option<std::thread::JoinHandle<Result<(), tern_state::chain::ChainError>>>,
     pool: PoolHandle,
     miner: MinerHandle,
     _tasks: TaskManager,
@@ -258,6 +258,6 @@ async fn shutting_the_chain_down_stops_everything_following_it() {
     let block = spec.genesis_block();
     assert!(matches!(
         chain.submit_block(block).await,
-        Err(tern_core::chain::ChainError::Stopped)
+        Err(tern_state::chain::ChainError::Stopped)
     ));
 }

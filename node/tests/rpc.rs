@@ -47,7 +47,7 @@ struct TestNode {
     client: HttpClient,
     rpc_addr: std::net::SocketAddr,
     spec: ChainSpec,
-    chain: tern_core::chain::ChainHandle,
+    chain: tern_state::chain::ChainHandle,
     /// Dropping the node stops it and closes its store.
     _node: Node,
     _dir: tempfile::TempDir,

@@ -2,7 +2,7 @@
 //! crate never reaches into P2P or mining internals.
 
 use jsonrpsee::core::async_trait;
-use tern_core::chain::AsyncChainReader;
+use tern_state::chain::AsyncChainReader;
 
 use crate::heads::HeadsLog;
 use crate::net::{BanJson, NetInfoJson, PeerJson, SyncStatusJson};

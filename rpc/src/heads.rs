@@ -12,8 +12,8 @@ use std::collections::VecDeque;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use serde::{Deserialize, Serialize};
-use tern_core::chain::ChainUpdate;
 use tern_core::types::AddressPrefix;
+use tern_state::chain::ChainUpdate;
 use tokio::sync::broadcast;
 
 use crate::json::HeaderJson;
@@ -207,8 +207,8 @@ impl HeadsLog {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tern_core::chain::TipInfo;
     use tern_core::genesis::ChainSpec;
+    use tern_state::chain::TipInfo;
 
     fn update(connect: usize, disconnect: usize) -> ChainUpdate {
         let spec = ChainSpec::resolve("dev").unwrap();

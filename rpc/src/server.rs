@@ -11,9 +11,9 @@ use jsonrpsee::server::{
 };
 use jsonrpsee::types::ErrorObject;
 use jsonrpsee::Extensions;
-use tern_core::chain::HistoryCursor;
 use tern_core::types::{Address, BlockHash, Height, TxId};
 use tern_mempool::decode_transaction;
+use tern_state::chain::HistoryCursor;
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::access::{require_admin, AccessPolicy};
@@ -438,11 +438,11 @@ impl<B: NodeBackend> TernApiServer for TernRpc<B> {
             .map(|c| c.parse::<HistoryCursor>())
             .transpose()
             .map_err(|e| invalid_param("cursor", e))?;
-        let limit = limit.unwrap_or(tern_core::chain::MAX_HISTORY_PAGE as u32);
-        if limit == 0 || limit as usize > tern_core::chain::MAX_HISTORY_PAGE {
+        let limit = limit.unwrap_or(tern_state::chain::MAX_HISTORY_PAGE as u32);
+        if limit == 0 || limit as usize > tern_state::chain::MAX_HISTORY_PAGE {
             return Err(invalid_param(
                 "limit",
-                format!("must be 1 to {}", tern_core::chain::MAX_HISTORY_PAGE),
+                format!("must be 1 to {}", tern_state::chain::MAX_HISTORY_PAGE),
             ));
         }
         let page = self
@@ -623,7 +623,7 @@ mod tests {
 
     #[async_trait]
     impl NodeBackend for NoBackend {
-        fn chain(&self) -> &tern_core::chain::AsyncChainReader {
+        fn chain(&self) -> &tern_state::chain::AsyncChainReader {
             unreachable!("not called when listing methods")
         }
         fn failure(&self) -> Option<String> {

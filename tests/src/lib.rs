@@ -5,7 +5,7 @@
 //! - [`blockfile`]: a file of blocks, so a scenario generated once can be imported by a
 //!   child process many times.
 //! - the `chain-importer` binary: imports a block file into a data directory, or audits
-//!   one (with `tern_core::chain::check_store`); the crash test kills it with SIGKILL at
+//!   one (with `tern_state::chain::check_store`); the crash test kills it with SIGKILL at
 //!   random moments.
 //!
 //! - [`net`]: the multi-node harness: real nodes in this process, each with its own data

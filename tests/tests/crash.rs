@@ -15,11 +15,11 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use tern_core::block::Block;
-use tern_core::chain::Chain;
 use tern_core::crypto::dev_secret_key;
 use tern_core::genesis::ChainSpec;
 use tern_core::testkit::{ChainBuilder, SplitMix64 as Rng};
 use tern_core::types::{Address, BlockHash};
+use tern_state::chain::Chain;
 
 const IMPORTER: &str = env!("CARGO_BIN_EXE_chain-importer");
 
@@ -128,7 +128,7 @@ fn sigkill_at_random_moments_never_corrupts_the_store() {
         final_tip,
         "audits along the way: {heights:?}"
     );
-    assert!(tern_core::chain::check_store(&chain.reader()).is_ok());
+    assert!(tern_state::chain::check_store(&chain.reader()).is_ok());
 }
 
 /// Imports a small chain and closes cleanly, so the store's files are on disk.

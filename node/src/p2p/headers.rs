@@ -7,9 +7,9 @@
 use std::sync::Arc;
 
 use tern_core::block::Header;
-use tern_core::chain::{ChainHandle, ChainReader};
-use tern_core::store::StoreError;
 use tern_core::types::{BlockHash, Height};
+use tern_state::chain::{ChainHandle, ChainReader};
+use tern_state::store::StoreError;
 use tokio::sync::watch;
 
 use super::message::MAX_LOCATOR_HASHES;
@@ -110,10 +110,10 @@ pub fn headers_after(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tern_core::chain::Chain;
     use tern_core::genesis::ChainSpec;
     use tern_core::testkit::ChainBuilder;
     use tern_core::types::Timestamp;
+    use tern_state::chain::Chain;
 
     fn chain_of(length: u64) -> (tempfile::TempDir, Chain) {
         let spec = ChainSpec::resolve("dev").unwrap();

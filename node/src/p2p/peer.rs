@@ -17,9 +17,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tern_core::block::{Block, Header};
-use tern_core::chain::ChainHandle;
 use tern_core::encoding::{self, DecodeError};
 use tern_core::types::BlockHash;
+use tern_state::chain::ChainHandle;
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;

@@ -136,7 +136,7 @@ pub(super) fn start(
 }
 
 /// Resolves when the chain actor has stopped (its tip channel closed).
-async fn stopped(mut tip: watch::Receiver<tern_core::chain::TipInfo>) {
+async fn stopped(mut tip: watch::Receiver<tern_state::chain::TipInfo>) {
     while tip.changed().await.is_ok() {}
 }
 

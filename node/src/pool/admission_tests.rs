@@ -8,12 +8,12 @@
 use std::time::Duration;
 
 use futures_util::future::join_all;
-use tern_core::chain::{spawn, Chain, ChainError, ChainHandle};
 use tern_core::crypto::{dev_secret_key, Signature};
 use tern_core::genesis::ChainSpec;
 use tern_core::tx::{SignedTransaction, Transaction};
 use tern_core::types::Amount;
 use tern_mempool::{MempoolConfig, MempoolError};
+use tern_state::chain::{spawn, Chain, ChainError, ChainHandle};
 
 use crate::pool::{PoolHandle, SubmitError, MAX_BATCH};
 use crate::tasks::TaskManager;

@@ -14,13 +14,13 @@ pub use admission::{ADMISSION_QUEUE, MAX_ADMISSION_THREADS, MAX_BATCH, MAX_BATCH
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use tern_core::chain::{ChainEvent, ChainEvents, ChainHandle, ChainUpdate};
 use tern_core::state::{AccountView, MemoryState};
 use tern_core::tx::SignedTransaction;
 use tern_core::types::{Address, BlockHash, Timestamp, TxId};
 use tern_mempool::{
     self as mempool, Admission, Mempool, MempoolConfig, MempoolError, MempoolStats,
 };
+use tern_state::chain::{ChainEvent, ChainEvents, ChainHandle, ChainUpdate};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use crate::fault::{FaultPlan, FaultPoint, Part};

@@ -17,13 +17,13 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use tern_core::block::Block;
-use tern_core::chain::{Chain, ChainHandle};
 use tern_core::genesis::ChainSpec;
+use tern_state::chain::{Chain, ChainHandle};
 
 /// Blocks queued at the chain actor at once: twice what the node's block worker keeps
-/// (`tern_core::chain::QUEUE_AHEAD`), so that more batches are in flight when the kill
+/// (`tern_state::chain::QUEUE_AHEAD`), so that more batches are in flight when the kill
 /// comes.
-const QUEUED: usize = 2 * tern_core::chain::QUEUE_AHEAD;
+const QUEUED: usize = 2 * tern_state::chain::QUEUE_AHEAD;
 
 fn run(args: &[String]) -> Result<String, (u8, String)> {
     let spec = ChainSpec::resolve("dev").map_err(|e| (2, e.to_string()))?;
@@ -33,7 +33,7 @@ fn run(args: &[String]) -> Result<String, (u8, String)> {
                 .map_err(|e| (2, format!("{file}: {e}")))?;
             let chain = Chain::open(Path::new(dir), spec).map_err(|e| (2, e.to_string()))?;
             let (handle, thread) =
-                tern_core::chain::spawn(chain).map_err(|e| (2, e.to_string()))?;
+                tern_state::chain::spawn(chain).map_err(|e| (2, e.to_string()))?;
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .build()
                 .map_err(|e| (2, e.to_string()))?;
@@ -49,7 +49,7 @@ fn run(args: &[String]) -> Result<String, (u8, String)> {
         }
         [mode, dir] if mode == "audit" => {
             let chain = Chain::open(Path::new(dir), spec).map_err(|e| (2, e.to_string()))?;
-            let height = tern_core::chain::check_store(&chain.reader())
+            let height = tern_state::chain::check_store(&chain.reader())
                 .map_err(|e| (2, e.to_string()))?
                 .height;
             Ok(format!("ok; tip at height {height}"))
@@ -78,7 +78,7 @@ async fn import(chain: &ChainHandle, blocks: Vec<Block>) -> Result<(), (u8, Stri
     Ok(())
 }
 
-async fn verdict(queued: tern_core::chain::QueuedBlock) -> Result<(), (u8, String)> {
+async fn verdict(queued: tern_state::chain::QueuedBlock) -> Result<(), (u8, String)> {
     queued
         .outcome()
         .await

@@ -16,9 +16,9 @@ use std::time::{Duration, Instant};
 
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use tern_core::block::Block;
-use tern_core::chain::{ChainEvent, ChainHandle};
 use tern_core::tx::SignedTransaction;
 use tern_core::types::{BlockHash, Height, TxId};
+use tern_state::chain::{ChainEvent, ChainHandle};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{mpsc, watch};

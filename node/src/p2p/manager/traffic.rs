@@ -6,10 +6,10 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use tern_core::block::{Block, Header};
-use tern_core::chain::{ChainUpdate, Rejection, Verdict};
 use tern_core::tx::SignedTransaction;
 use tern_core::types::{BlockHash, Timestamp};
 use tern_mempool::MempoolError;
+use tern_state::chain::{ChainUpdate, Rejection, Verdict};
 
 use super::{Manager, ADDR_ANSWER_INTERVAL, PROGRESS_LOG_INTERVAL};
 use crate::p2p::message::{
@@ -327,7 +327,7 @@ impl Manager {
         &mut self,
         conn: ConnId,
         hash: BlockHash,
-        result: Result<Verdict, tern_core::chain::ChainError>,
+        result: Result<Verdict, tern_state::chain::ChainError>,
     ) {
         match result {
             Ok(verdict) => match verdict {

@@ -14,13 +14,13 @@
 use std::collections::{HashMap, VecDeque};
 
 use tern_core::block::Header;
-use tern_core::chain::ChainReader;
 use tern_core::error::BlockError;
 use tern_core::genesis::ConsensusParams;
 use tern_core::pow::{median_time_past, MEDIAN_TIME_SPAN};
-use tern_core::store::StoreError;
 use tern_core::types::{BlockHash, Height, Timestamp, Work};
 use tern_core::validation::{check_header, ParentContext};
+use tern_state::chain::ChainReader;
+use tern_state::store::StoreError;
 
 /// Headers held at most: about 20 MB. Past it, header requests wait for bodies.
 pub const MAX_PENDING_HEADERS: usize = 100_000;

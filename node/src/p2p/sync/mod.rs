@@ -33,9 +33,9 @@ use std::time::{Duration, Instant};
 use lru::LruCache;
 
 use tern_core::block::{Block, Header};
-use tern_core::chain::TipInfo;
 use tern_core::genesis::ConsensusParams;
 use tern_core::types::{BlockHash, Height, Timestamp, Work};
+use tern_state::chain::TipInfo;
 
 pub use header_chain::{
     HeaderChain, HeaderChainError, PendingHeader, StoredParent, MAX_PENDING_HEADERS,

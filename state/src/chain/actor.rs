@@ -29,10 +29,10 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use super::{
     AsyncChainReader, Chain, ChainError, ChainReader, ChainUpdate, SubmitOutcome, TipInfo,
 };
-use crate::block::Block;
-use crate::signature_cache::SignatureCache;
 use crate::store::WriteSeq;
-use crate::types::Timestamp;
+use tern_core::block::Block;
+use tern_core::signature_cache::SignatureCache;
+use tern_core::types::Timestamp;
 
 /// Blocks waiting for the actor; senders wait when it is full, which slows whoever
 /// produces blocks (sync, relay, the miner) to the speed the chain can take them.

@@ -1,7 +1,7 @@
 use super::*;
-use crate::state::Account;
 use crate::store::schema::{Accounts, Canonical};
-use crate::types::{Address, Amount, Height};
+use tern_core::state::Account;
+use tern_core::types::{Address, Amount, Height};
 
 fn dev() -> ChainSpec {
     ChainSpec::resolve("dev").unwrap()

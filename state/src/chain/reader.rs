@@ -5,18 +5,18 @@ use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
 
-use crate::block::{decode_transaction_at, Block, Header};
-use crate::genesis::ChainSpec;
-use crate::pow::{median_time_past, MEDIAN_TIME_SPAN};
-use crate::state::{Account, MemoryState};
 use crate::store::schema::{
     Accounts, AddressHistory, BlockBodies, BlockIndex, BlockIndexEntry, Canonical, HistoryKey,
     KeyCodec, Meta, MetaKey, TxIndex, TxLocation,
 };
 use crate::store::{Store, StoreError, TableReads};
-use crate::tx::SignedTransaction;
-use crate::types::{Address, BlockHash, Height, TxId};
-use crate::validation::ParentContext;
+use tern_core::block::{decode_transaction_at, Block, Header};
+use tern_core::genesis::ChainSpec;
+use tern_core::pow::{median_time_past, MEDIAN_TIME_SPAN};
+use tern_core::state::{Account, MemoryState};
+use tern_core::tx::SignedTransaction;
+use tern_core::types::{Address, BlockHash, Height, TxId};
+use tern_core::validation::ParentContext;
 
 use super::outcome::TipInfo;
 

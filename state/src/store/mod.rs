@@ -22,10 +22,10 @@ use std::path::{Path, PathBuf};
 
 use rocksdb::{ColumnFamilyDescriptor, Direction, IteratorMode, Options, WriteBatch, DB};
 
-use crate::encoding::{self, DecodeError};
-use crate::genesis::ChainSpec;
-use crate::types::BlockHash;
 use schema::{KeyCodec, Meta, MetaKey, Table, COLUMN_FAMILIES, SCHEMA_VERSION};
+use tern_core::encoding::{self, DecodeError};
+use tern_core::genesis::ChainSpec;
+use tern_core::types::BlockHash;
 
 /// The lock file inside a data directory.
 const LOCK_FILE: &str = "tern.lock";

@@ -9,11 +9,11 @@
 //! chain ends and the stored account state equals a replay of the canonical chain from
 //! the genesis allocations. It reads every block once, in order.
 
-use crate::state::apply_block;
 use crate::store::schema::BlockStatus;
 use crate::store::StoreError;
-use crate::types::{BlockHash, Height};
-use crate::validation::check_proof_of_work;
+use tern_core::state::apply_block;
+use tern_core::types::{BlockHash, Height};
+use tern_core::validation::check_proof_of_work;
 
 use super::ChainReader;
 

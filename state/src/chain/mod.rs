@@ -41,18 +41,18 @@ pub use orphans::{OrphanPool, MAX_ORPHANS, MAX_ORPHAN_AGE_MS, MAX_ORPHAN_BYTES};
 pub use outcome::{ChainError, ChainUpdate, Rejection, SubmitOutcome, TipInfo, Verdict};
 pub use reader::{ChainReader, HistoryCursor, HistoryEntry, HistoryPage, TxInfo, MAX_HISTORY_PAGE};
 
-use crate::block::Block;
-use crate::error::BlockError;
-use crate::genesis::ChainSpec;
-use crate::signature_cache::SignatureCache;
 use crate::store::schema::{
     Accounts, BlockBodies, BlockIndex, BlockIndexEntry, BlockStatus, Canonical, Meta, MetaKey,
     MetaValue, SCHEMA_VERSION,
 };
 use crate::store::{Store, StoreError, TableReads, WriteBehind};
-use crate::types::{BlockHash, Height, Timestamp};
-use crate::validation;
 use connect::{read_block, read_entry, ConnectError};
+use tern_core::block::Block;
+use tern_core::error::BlockError;
+use tern_core::genesis::ChainSpec;
+use tern_core::signature_cache::SignatureCache;
+use tern_core::types::{BlockHash, Height, Timestamp};
+use tern_core::validation;
 
 /// The canonical chain and the block index, with sole write access to the store.
 #[derive(Debug)]

@@ -1,10 +1,10 @@
 use std::path::Path;
 
 use super::*;
-use crate::genesis::ChainSpec;
-use crate::state::Account;
 use crate::store::schema::{Accounts, Canonical, TxIndex, TxLocation};
-use crate::types::{Address, Amount, BlockHash, Height, TxId};
+use tern_core::genesis::ChainSpec;
+use tern_core::state::Account;
+use tern_core::types::{Address, Amount, BlockHash, Height, TxId};
 
 fn dev() -> ChainSpec {
     ChainSpec::resolve("dev").unwrap()

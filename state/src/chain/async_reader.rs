@@ -10,8 +10,8 @@ use std::sync::Arc;
 use tokio::sync::Semaphore;
 
 use super::ChainReader;
-use crate::genesis::ChainSpec;
 use crate::store::StoreError;
+use tern_core::genesis::ChainSpec;
 
 /// Store queries that run at once; further ones queue.
 pub const MAX_CONCURRENT_READS: usize = 32;

@@ -11,11 +11,11 @@
     missing_docs
 )]
 
-use tern_core::chain::{spawn, Chain, ChainEvent, ChainReader, Verdict};
 use tern_core::crypto::dev_secret_key;
 use tern_core::genesis::ChainSpec;
 use tern_core::testkit::ChainBuilder;
 use tern_core::types::{Address, Height, Timestamp};
+use tern_state::chain::{spawn, Chain, ChainEvent, ChainReader, Verdict};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn blocks_submitted_through_handles_move_the_tip_and_reach_subscribers() {

@@ -1,15 +1,15 @@
 //! Connecting and disconnecting one block: each is exactly one atomic store batch that
 //! moves the state, the undo record, every index and the tip pointer together.
 
-use crate::block::Block;
-use crate::error::BlockError;
-use crate::state::{apply_block, MemoryState};
 use crate::store::schema::{
     Accounts, AddressHistory, BlockBodies, BlockIndex, BlockIndexEntry, Canonical, HistoryKey,
     Meta, MetaKey, MetaValue, TxIndex, TxLocation, Undo,
 };
 use crate::store::{StoreError, TableReads, WriteBehind};
-use crate::types::{Address, BlockHash, TxId};
+use tern_core::block::Block;
+use tern_core::error::BlockError;
+use tern_core::state::{apply_block, MemoryState};
+use tern_core::types::{Address, BlockHash, TxId};
 
 use super::outcome::TipInfo;
 
@@ -87,7 +87,7 @@ pub(super) fn connect(
     store: &WriteBehind,
     block: &Block,
     entry: &BlockIndexEntry,
-    reward: crate::types::Amount,
+    reward: tern_core::types::Amount,
 ) -> Result<TipInfo, ConnectError> {
     let addresses = touched(block);
     let accounts = store.multi_get::<Accounts>(&addresses)?;

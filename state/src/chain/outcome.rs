@@ -2,11 +2,11 @@
 
 use std::sync::Arc;
 
-use crate::block::{Block, Header};
-use crate::error::BlockError;
 use crate::store::StoreError;
-use crate::tx::SignedTransaction;
-use crate::types::{BlockHash, Height, Work};
+use tern_core::block::{Block, Header};
+use tern_core::error::BlockError;
+use tern_core::tx::SignedTransaction;
+use tern_core::types::{BlockHash, Height, Work};
 
 /// The canonical tip.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

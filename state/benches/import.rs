@@ -1,7 +1,7 @@
 //! Block import into a fresh store, against the batch signature verification rate measured
 //! in the same run, and a 100-block reorg.
 //!
-//! Run with `cargo bench -p tern-core --bench import`. Sizes can be changed with
+//! Run with `cargo bench -p tern-state --bench import`. Sizes can be changed with
 //! `TERN_BENCH_BLOCKS` and `TERN_BENCH_TXS` (default 1,000 blocks of 1,000 transfers).
 //! Prints figures; asserts nothing about time.
 #![allow(
@@ -14,13 +14,13 @@
 use std::time::Instant;
 
 use tern_core::block::Block;
-use tern_core::chain::{Chain, Verdict};
 use tern_core::crypto::dev_secret_key;
 use tern_core::genesis::ChainSpec;
 use tern_core::signature_cache::SignatureCache;
 use tern_core::testkit::ChainBuilder;
 use tern_core::types::{Address, Timestamp};
 use tern_core::validation::verify_signatures;
+use tern_state::chain::{Chain, Verdict};
 
 fn env_or(name: &str, default: usize) -> usize {
     std::env::var(name)
