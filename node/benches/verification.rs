@@ -42,10 +42,10 @@ use tern_core::tx::SignedTransaction;
 use tern_core::types::{Address, Amount};
 use tern_mempool::{FeeRate, MempoolConfig};
 use tern_node::pool::PoolHandle;
-use tern_node::tasks::TaskManager;
 use tern_state::chain::{
     self, Chain, ChainHandle, QueuedBlock, Verdict, QUEUE_AHEAD, VERIFY_AHEAD,
 };
+use tern_tasks::TaskManager;
 
 /// RPC callers at once, as the RPC benchmark's keep-alive connections.
 const RPC_CALLERS: usize = 64;

@@ -1,7 +1,7 @@
 //! Free space in the data directory: measured every [`DISK_CHECK_INTERVAL`], published
 //! as `tern_datadir_free_bytes`, and warned about when it falls below the operator's
 //! `--min-free-space`, before a full disk stops the node (a store that cannot be written
-//! is a critical failure: see [`crate::tasks`]).
+//! is a critical failure: see [`tern_tasks`]).
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -11,10 +11,8 @@
 //! | [`p2p`] | the gossip network: Noise transport, messages, peer manager, relay, bans, sync |
 //! | [`rpc_backend`] | the node as the RPC server sees it |
 //! | [`service`] | [`service::Node`]: starts every part in order and stops them in reverse; the task tree |
-//! | [`tasks`] | the task manager: every task and thread spawned through it, critical failures, [`tasks::Health`] |
 //! | [`descriptors`] | the open-file limit raised at start, and the RPC slots fitted into it |
 //! | [`disk`] | free space in the data directory, warned about before it runs out |
-//! | [`fault`] | panics on purpose at a chosen point, for tests (debug builds only) |
 //! | [`persist`] | small JSON files in the data dir (address book, bans), written atomically by a background task |
 //! | [`tip_record`] | the last acknowledged tip, kept outside RocksDB so a store that opens below it is reported |
 //! | [`store_cmd`] | `tern store check`: an offline check of a data directory's store |
@@ -36,9 +34,9 @@
 //!
 //! ## Concurrency notes
 //!
-//! Every task and thread is spawned through [`tasks::TaskExecutor`]; the table in
+//! Every task and thread is spawned through [`tern_tasks::TaskExecutor`] (the `tern-tasks` crate); the table in
 //! [`service`] lists them. A panic anywhere, a critical task that ends early, or a store
-//! that cannot be written turns [`tasks::Health`] to failed and stops the node with a
+//! that cannot be written turns [`tern_tasks::Health`] to failed and stops the node with a
 //! non-zero exit. Shutdown joins every task: nothing is left running, and no timeout
 //! stands in for ownership.
 //!
@@ -55,7 +53,6 @@ pub mod cli_error;
 pub mod config;
 pub mod descriptors;
 pub mod disk;
-pub mod fault;
 pub mod metrics;
 pub mod mining;
 pub mod p2p;
@@ -65,7 +62,6 @@ pub mod rpc_backend;
 pub mod run;
 pub mod service;
 pub mod store_cmd;
-pub mod tasks;
 pub mod testnet;
 pub mod tip_record;
 pub mod wallet;

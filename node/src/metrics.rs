@@ -4,7 +4,7 @@
 //!   bytes, blocks and transactions connected, transactions admitted, mempool rejections
 //!   by reason, bytes in and out, RPC calls and latency by method.
 //! - `GET /healthy`: 200 while the node runs; 503 naming the failed task and the cause
-//!   from the moment a critical failure happens (see [`crate::tasks`]) until the process
+//!   from the moment a critical failure happens (see [`tern_tasks`]) until the process
 //!   exits.
 //! - `GET /ready`: 200 when the node is healthy, has peers and is not syncing, else 503
 //!   with the reason.
@@ -38,7 +38,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::p2p::NetworkHandle;
 use crate::pool::{AdmissionStats, PoolHandle};
-use crate::tasks::{Health, TaskExecutor};
+use tern_tasks::{Health, TaskExecutor};
 
 /// Metrics connections served at once.
 pub const MAX_METRICS_CONNECTIONS: usize = 16;

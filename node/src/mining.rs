@@ -25,7 +25,7 @@ use tern_state::chain::{ChainHandle, Verdict};
 use tokio::sync::{mpsc, watch};
 
 use crate::pool::PoolHandle;
-use crate::tasks::TaskExecutor;
+use tern_tasks::TaskExecutor;
 
 /// Nonces each search thread tries between checks for a reason to stop.
 const NONCES_PER_ROUND: u64 = 20_000;

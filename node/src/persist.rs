@@ -14,7 +14,7 @@ use serde::Serialize;
 pub use tern_core::bounded_read::{read_bounded, ReadError};
 use tokio::sync::watch;
 
-use crate::tasks::TaskExecutor;
+use tern_tasks::TaskExecutor;
 
 /// Milliseconds since the Unix epoch: what persisted deadlines are measured in, since they
 /// must survive a restart.

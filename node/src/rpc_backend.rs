@@ -21,7 +21,7 @@ use crate::p2p::bans::{BanTarget, BanTargetError};
 use crate::p2p::message::MessageKind;
 use crate::p2p::{Direction, NetworkHandle};
 use crate::pool::{PoolHandle, SubmitError};
-use crate::tasks::{Health, TaskExecutor};
+use tern_tasks::{Health, TaskExecutor};
 
 /// The node's parts the RPC server uses.
 #[derive(Debug, Clone)]

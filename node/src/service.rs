@@ -3,7 +3,7 @@
 //! reverse order.
 //!
 //! The task tree, as [`Node::start`] builds it (critical tasks in bold; see
-//! [`crate::tasks`] for what critical means):
+//! [`tern_tasks`] for what critical means):
 //!
 //! | task | spawned by | ends when |
 //! |---|---|---|
@@ -38,14 +38,14 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::disk::DiskMonitor;
-use crate::fault::{FaultPlan, Part};
 use crate::metrics::Metrics;
 use crate::mining::{MinerHandle, MinerSettings};
 use crate::p2p::{self, NetworkHandle, P2pConfig, P2pError};
 use crate::pool::PoolHandle;
 use crate::rpc_backend::NodeRpc;
-use crate::tasks::{CriticalFailure, FailureCause, Health, TaskManager, ThreadFailure};
 use crate::tip_record;
+use tern_tasks::fault::{FaultPlan, Part};
+use tern_tasks::{CriticalFailure, FailureCause, Health, TaskManager, ThreadFailure};
 
 /// While shutdown waits for the store to close, how often it says what it waits for.
 const STORE_CLOSE_REMINDER: Duration = Duration::from_secs(10);

@@ -18,7 +18,7 @@ use tern_state::chain::{ChainHandle, TipInfo};
 use tokio::sync::watch;
 
 use crate::persist::{self, FileWriter};
-use crate::tasks::TaskExecutor;
+use tern_tasks::TaskExecutor;
 
 /// The record's file, inside the store's directory.
 const FILE: &str = "tip.json";

@@ -17,8 +17,8 @@ use tern_core::types::{Address, Amount, Height};
 use tern_mempool::{MempoolConfig, MempoolError};
 use tern_node::mining::{MineError, MinerHandle};
 use tern_node::pool::{PoolHandle, SubmitError};
-use tern_node::tasks::TaskManager;
 use tern_state::chain::{spawn, Chain, ChainHandle};
+use tern_tasks::TaskManager;
 
 struct Node {
     chain: ChainHandle,

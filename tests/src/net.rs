@@ -11,11 +11,11 @@ use tern_core::genesis::ChainSpec;
 use tern_core::tx::{SignedTransaction, Transaction};
 use tern_core::types::{Amount, BlockHash, TxId};
 use tern_mempool::MempoolConfig;
-use tern_node::fault::FaultPlan;
 use tern_node::p2p::P2pConfig;
 use tern_node::service::{Node, NodeConfig, StartError};
-use tern_node::tasks::CriticalFailure;
 use tern_rpc::server::RpcConfig;
+use tern_tasks::fault::FaultPlan;
+use tern_tasks::CriticalFailure;
 
 /// How a test node is set up.
 #[derive(Debug, Clone)]

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use tern_core::crypto::dev_secret_key;
 use tern_core::types::Height;
-use tern_node::fault::{FaultPlan, Part};
+use tern_tasks::fault::{FaultPlan, Part};
 use tern_tests::http::{get, post_json};
 use tern_tests::net::{NodeOptions, TestNode};
 

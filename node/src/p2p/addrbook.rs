@@ -13,7 +13,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::persist::{self, unix_millis, FileWriter};
-use crate::tasks::TaskExecutor;
+use tern_tasks::TaskExecutor;
 
 /// The file in the data dir that holds the address book.
 pub const PEERS_FILE: &str = "peers.json";
@@ -181,7 +181,7 @@ impl AddressBook {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tasks::TaskManager;
+    use tern_tasks::TaskManager;
 
     fn addr(port: u16) -> SocketAddr {
         SocketAddr::from(([10, 0, 0, 1], port))

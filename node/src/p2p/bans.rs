@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::identity::NodeId;
 use crate::persist::{self, unix_millis, FileWriter};
-use crate::tasks::TaskExecutor;
+use tern_tasks::TaskExecutor;
 
 /// The file in the data dir that holds the bans.
 pub const BANS_FILE: &str = "bans.json";
@@ -168,7 +168,7 @@ impl BanList {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tasks::TaskManager;
+    use tern_tasks::TaskManager;
 
     fn node(byte: u8) -> BanTarget {
         BanTarget::Node(NodeId::from_bytes([byte; 32]))

@@ -13,7 +13,7 @@ use tern_state::store::StoreError;
 use tokio::sync::watch;
 
 use super::message::MAX_LOCATOR_HASHES;
-use crate::tasks::TaskExecutor;
+use tern_tasks::TaskExecutor;
 
 /// Locator entries one block apart before the steps start doubling.
 pub const DENSE_LOCATOR_STEPS: u64 = 10;

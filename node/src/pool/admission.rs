@@ -35,8 +35,8 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use super::admission_order::{AdmissionOrder, Ticket};
 use super::{ReadAccounts, Shared, SubmitError};
-use crate::fault::FaultPoint;
-use crate::tasks::{TaskExecutor, ThreadFailure};
+use tern_tasks::fault::FaultPoint;
+use tern_tasks::{TaskExecutor, ThreadFailure};
 
 /// Transactions verified in one batch at most: past about a thousand, batch verification
 /// gains little per signature and the batch's latency only grows.

@@ -16,7 +16,7 @@ use tern_mempool::{MempoolConfig, MempoolError};
 use tern_state::chain::{spawn, Chain, ChainError, ChainHandle};
 
 use crate::pool::{PoolHandle, SubmitError, MAX_BATCH};
-use crate::tasks::TaskManager;
+use tern_tasks::TaskManager;
 
 /// Longer than any of these tests takes, so that a hang fails instead of stalling CI.
 const BOUND: Duration = Duration::from_secs(60);

@@ -23,8 +23,8 @@ use tern_mempool::{
 use tern_state::chain::{ChainEvent, ChainEvents, ChainHandle, ChainUpdate};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
-use crate::fault::{FaultPlan, FaultPoint, Part};
-use crate::tasks::TaskExecutor;
+use tern_tasks::fault::{FaultPlan, FaultPoint, Part};
+use tern_tasks::TaskExecutor;
 
 /// Why a transaction was not admitted.
 #[derive(Debug, thiserror::Error)]
@@ -115,7 +115,7 @@ impl PoolHandle {
     }
 
     /// [`Self::start`], with the admission threads passing `fault` before each batch they
-    /// verify (see [`crate::fault`]).
+    /// verify (see [`tern_tasks::fault`]).
     pub fn start_with_fault(
         chain: ChainHandle,
         config: MempoolConfig,

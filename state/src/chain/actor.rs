@@ -33,6 +33,7 @@ use crate::store::WriteSeq;
 use tern_core::block::Block;
 use tern_core::signature_cache::SignatureCache;
 use tern_core::types::Timestamp;
+use tern_tasks::panic_message;
 
 /// Blocks waiting for the actor; senders wait when it is full, which slows whoever
 /// produces blocks (sync, relay, the miner) to the speed the chain can take them.
@@ -341,17 +342,6 @@ impl ChainActor {
             None => Ok(()),
         }
     }
-}
-
-/// The text of a panic's payload (a `&str` or a `String`, as `panic!` makes them).
-pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(text) = payload.downcast_ref::<&str>() {
-        return (*text).to_owned();
-    }
-    if let Some(text) = payload.downcast_ref::<String>() {
-        return text.clone();
-    }
-    "(no message)".into()
 }
 
 impl ChainHandle {

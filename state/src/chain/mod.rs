@@ -32,8 +32,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 pub use actor::{
-    actor, panic_message, spawn, ChainActor, ChainEvent, ChainEvents, ChainHandle, QueuedBlock,
-    COMMAND_QUEUE, MAX_UNANSWERED, QUEUE_AHEAD, UPDATE_CAPACITY, VERIFY_AHEAD,
+    actor, spawn, ChainActor, ChainEvent, ChainEvents, ChainHandle, QueuedBlock, COMMAND_QUEUE,
+    MAX_UNANSWERED, QUEUE_AHEAD, UPDATE_CAPACITY, VERIFY_AHEAD,
 };
 pub use async_reader::{AsyncChainReader, MAX_CONCURRENT_READS};
 pub use check::{check_store, StoreCheckError, StoreReport};

@@ -39,9 +39,9 @@ use super::relay::Relay;
 use super::sync::{Sync, SyncConfig, SyncStatus};
 use super::workers::{self, Outcome, BLOCK_QUEUE, TX_QUEUE};
 use super::{ConnId, Direction, P2pConfig};
-use crate::fault::{FaultPlan, FaultPoint, Part};
 use crate::pool::PoolHandle;
-use crate::tasks::TaskExecutor;
+use tern_tasks::fault::{FaultPlan, FaultPoint, Part};
+use tern_tasks::TaskExecutor;
 
 mod commands;
 mod traffic;

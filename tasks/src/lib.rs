@@ -1,5 +1,11 @@
+//! # tern-tasks
+//!
 //! The node's task tree: every task and thread the node starts is spawned through a
 //! [`TaskExecutor`], and the [`TaskManager`] that owns them all joins them at shutdown.
+//! Every other crate that starts work of its own (the mempool's admission threads, the
+//! network's tasks) takes an executor, so that nothing runs that the node cannot see,
+//! join, or name when it fails. It owns the [`fault`] points tests use to make a part
+//! panic on purpose. It knows nothing of chains, peers or pools.
 //!
 //! Two kinds of task (the pattern of reth's `crates/tasks`):
 //!
@@ -19,17 +25,29 @@
 //! order and exits non-zero. Shutdown never sleeps or times out in place of ownership:
 //! [`TaskManager::wait`] returns when every task and thread has ended.
 
+pub mod fault;
+
 use std::fmt;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use futures_util::FutureExt;
-use tern_state::chain::panic_message;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+
+/// The text of a panic's payload (a `&str` or a `String`, as `panic!` makes them).
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(text) = payload.downcast_ref::<&str>() {
+        return (*text).to_owned();
+    }
+    if let Some(text) = payload.downcast_ref::<String>() {
+        return text.clone();
+    }
+    "(no message)".into()
+}
 
 /// Why a task took the node down.
 #[derive(Debug, Clone, PartialEq, Eq)]

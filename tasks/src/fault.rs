@@ -1,5 +1,5 @@
 //! Fault injection for tests: make one part of the node panic at a chosen moment, to prove
-//! that the node then fails visibly (see [`crate::tasks`]).
+//! that the node then fails visibly (see [`crate`]).
 //!
 //! Only debug builds honour it; in a release build [`FaultPlan::from_env`] is always
 //! empty and [`FaultPoint::hit`] does nothing, so no input can trigger it in production.
