@@ -40,8 +40,8 @@ use tern_core::signature_cache::SignatureCache;
 use tern_core::testkit::ChainBuilder;
 use tern_core::tx::SignedTransaction;
 use tern_core::types::{Address, Amount};
+use tern_mempool::PoolHandle;
 use tern_mempool::{FeeRate, MempoolConfig};
-use tern_node::pool::PoolHandle;
 use tern_state::chain::{
     self, Chain, ChainHandle, QueuedBlock, Verdict, QUEUE_AHEAD, VERIFY_AHEAD,
 };

@@ -6,7 +6,6 @@
 //!
 //! | module | owns |
 //! |---|---|
-//! | [`pool`] | the node's mempool behind a short-held lock, the one admission path for RPC and peers, and the task that makes it follow the chain |
 //! | [`mining`] | the mining loop and its nonce-search threads, and on-demand blocks for development chains |
 //! | [`p2p`] | the gossip network: Noise transport, messages, peer manager, relay, bans, sync |
 //! | [`rpc_backend`] | the node as the RPC server sees it |
@@ -27,14 +26,15 @@
 //! ## Data flow
 //!
 //! The chain actor ([`tern_state::chain`]) owns every write to the chain. A transaction
-//! enters through [`pool::PoolHandle::submit`], from RPC or from a peer; the miner builds
-//! templates from the pool and submits blocks to the chain actor, as the network does with
-//! peers' blocks; every chain update flows back to the pool, which drops what was included
-//! and takes back what a reorg returned, and to the network, which announces new tips.
+//! enters through [`tern_mempool::PoolHandle::submit`], from RPC or from a peer; the miner
+//! builds templates from the pool and submits blocks to the chain actor, as the network
+//! does with peers' blocks; every chain update flows back to the pool, which drops what
+//! was included and takes back what a reorg returned, and to the network, which announces
+//! new tips.
 //!
 //! ## Concurrency notes
 //!
-//! Every task and thread is spawned through [`tern_tasks::TaskExecutor`] (the `tern-tasks` crate); the table in
+//! Every task and thread is spawned through a [`tern_tasks::TaskExecutor`]; the table in
 //! [`service`] lists them. A panic anywhere, a critical task that ends early, or a store
 //! that cannot be written turns [`tern_tasks::Health`] to failed and stops the node with a
 //! non-zero exit. Shutdown joins every task: nothing is left running, and no timeout
@@ -42,12 +42,13 @@
 //!
 //! Signature checks, nonce searches and every store read made from async code run off
 //! the async workers: the mempool's admission batches on admission threads of their own
-//! ([`pool`]), the rest on tokio's blocking pool ([`tern_state::chain::AsyncChainReader`]).
-//! A signature batch large enough to split (a block's, a peer's burst) is spread over
-//! rayon's global pool, one thread per core, which the caller waits for; it is the one
-//! set of threads no task manager owns, and it holds nothing of the node's. Work awaited in place on the blocking pool is part of the task that awaits
-//! it. The mempool lock is held only for synchronous sections and never across an
-//! `.await`.
+//! ([`tern_mempool::handle`]), the rest on tokio's blocking pool
+//! ([`tern_state::chain::AsyncChainReader`]). A signature batch large enough to split (a
+//! block's, a peer's burst) is spread over rayon's global pool, one thread per core, which
+//! the caller waits for; it is the one set of threads no task manager owns, and it holds
+//! nothing of the node's. Work awaited in place on the blocking pool is part of the task
+//! that awaits it. The mempool lock is held only for synchronous sections and never across
+//! an `.await`.
 
 pub mod cli_error;
 pub mod config;
@@ -57,7 +58,6 @@ pub mod metrics;
 pub mod mining;
 pub mod p2p;
 pub mod persist;
-pub mod pool;
 pub mod rpc_backend;
 pub mod run;
 pub mod service;

@@ -37,7 +37,7 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use crate::p2p::NetworkHandle;
-use crate::pool::{AdmissionStats, PoolHandle};
+use tern_mempool::{AdmissionStats, PoolHandle};
 use tern_tasks::{Health, TaskExecutor};
 
 /// Metrics connections served at once.

@@ -24,7 +24,7 @@ use tern_rpc::backend::MAX_MINER_THREADS;
 use tern_state::chain::{ChainHandle, Verdict};
 use tokio::sync::{mpsc, watch};
 
-use crate::pool::PoolHandle;
+use tern_mempool::PoolHandle;
 use tern_tasks::TaskExecutor;
 
 /// Nonces each search thread tries between checks for a reason to stop.

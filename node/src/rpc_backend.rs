@@ -20,7 +20,7 @@ use crate::mining::{MineError, MinerHandle};
 use crate::p2p::bans::{BanTarget, BanTargetError};
 use crate::p2p::message::MessageKind;
 use crate::p2p::{Direction, NetworkHandle};
-use crate::pool::{PoolHandle, SubmitError};
+use tern_mempool::{PoolHandle, SubmitError};
 use tern_tasks::{Health, TaskExecutor};
 
 /// The node's parts the RPC server uses.

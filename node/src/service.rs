@@ -41,9 +41,9 @@ use crate::disk::DiskMonitor;
 use crate::metrics::Metrics;
 use crate::mining::{MinerHandle, MinerSettings};
 use crate::p2p::{self, NetworkHandle, P2pConfig, P2pError};
-use crate::pool::PoolHandle;
 use crate::rpc_backend::NodeRpc;
 use crate::tip_record;
+use tern_mempool::PoolHandle;
 use tern_tasks::fault::{FaultPlan, Part};
 use tern_tasks::{CriticalFailure, FailureCause, Health, TaskManager, ThreadFailure};
 

@@ -15,8 +15,8 @@ use tern_core::genesis::ChainSpec;
 use tern_core::tx::Transaction;
 use tern_core::types::{Address, Amount, Height};
 use tern_mempool::{MempoolConfig, MempoolError};
+use tern_mempool::{PoolHandle, SubmitError};
 use tern_node::mining::{MineError, MinerHandle};
-use tern_node::pool::{PoolHandle, SubmitError};
 use tern_state::chain::{spawn, Chain, ChainHandle};
 use tern_tasks::TaskManager;
 

@@ -121,7 +121,7 @@ async fn a_panic_in_an_admission_thread_fails_the_node_and_holds_up_no_sender() 
         .await
         .expect("the caller is answered");
     assert!(
-        matches!(verdict, Err(tern_node::pool::SubmitError::Unavailable(_))),
+        matches!(verdict, Err(tern_mempool::SubmitError::Unavailable(_))),
         "{verdict:?}"
     );
     fails_visibly(&node, "mempool admission").await;

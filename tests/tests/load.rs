@@ -189,7 +189,7 @@ async fn every_concurrent_submission_gets_a_verdict() {
     }
     for submitter in submitters {
         match submitter.await.unwrap() {
-            Ok(_) | Err(tern_node::pool::SubmitError::Rejected(_)) => {}
+            Ok(_) | Err(tern_mempool::SubmitError::Rejected(_)) => {}
             Err(unavailable) => panic!("a submission lost its verdict: {unavailable}"),
         }
     }

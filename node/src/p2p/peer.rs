@@ -33,7 +33,7 @@ pub(crate) use super::send_queue::{AnswerBudget, SendQueue};
 use super::sync::StoredParent;
 use super::transport::{FrameReader, FrameWriter, Role, TransportError};
 use super::{ConnId, P2pConfig};
-use crate::pool::PoolHandle;
+use tern_mempool::PoolHandle;
 use tern_tasks::fault::FaultPoint;
 
 /// How long a closing connection may spend writing what is still queued (a goodbye, say)

@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 
 use super::relay::MAX_IN_FLIGHT;
 use super::ConnId;
-use crate::pool::{PoolHandle, SubmitError};
+use tern_mempool::{PoolHandle, SubmitError};
 
 /// Fetched transactions waiting for admission. As large as the requests that can be in
 /// flight, so a fetched transaction is never dropped for want of room.

@@ -39,7 +39,7 @@ use super::relay::Relay;
 use super::sync::{Sync, SyncConfig, SyncStatus};
 use super::workers::{self, Outcome, BLOCK_QUEUE, TX_QUEUE};
 use super::{ConnId, Direction, P2pConfig};
-use crate::pool::PoolHandle;
+use tern_mempool::PoolHandle;
 use tern_tasks::fault::{FaultPlan, FaultPoint, Part};
 use tern_tasks::TaskExecutor;
 

@@ -20,7 +20,7 @@ use crate::p2p::relay::Delivery;
 use crate::p2p::sync::{Judgement, StoredParent};
 use crate::p2p::workers::Outcome;
 use crate::p2p::ConnId;
-use crate::pool::SubmitError;
+use tern_mempool::SubmitError;
 
 impl Manager {
     // ---- messages ----------------------------------------------------------------------

@@ -14,12 +14,12 @@ pub use admission::{ADMISSION_QUEUE, MAX_ADMISSION_THREADS, MAX_BATCH, MAX_BATCH
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use crate::pool::{
+    Admission, Mempool, MempoolConfig, MempoolError, MempoolStats, VerifiedTransaction,
+};
 use tern_core::state::{AccountView, MemoryState};
 use tern_core::tx::SignedTransaction;
 use tern_core::types::{Address, BlockHash, Timestamp, TxId};
-use tern_mempool::{
-    self as mempool, Admission, Mempool, MempoolConfig, MempoolError, MempoolStats,
-};
 use tern_state::chain::{ChainEvent, ChainEvents, ChainHandle, ChainUpdate};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
@@ -284,7 +284,7 @@ impl Shared {
     /// The miner's notification goes once.
     fn admit_all(
         &self,
-        verified: impl IntoIterator<Item = Result<mempool::VerifiedTransaction, MempoolError>>,
+        verified: impl IntoIterator<Item = Result<VerifiedTransaction, MempoolError>>,
         read: &ReadAccounts,
     ) -> Vec<Result<Admission, SubmitError>> {
         let now = Timestamp::now();
@@ -303,7 +303,7 @@ impl Shared {
     /// [`Self::admit_all`] for one transaction.
     fn admit_one(
         &self,
-        verified: mempool::VerifiedTransaction,
+        verified: VerifiedTransaction,
         read: &ReadAccounts,
         now: Timestamp,
     ) -> Result<Admission, SubmitError> {

@@ -27,9 +27,9 @@ use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
+use crate::pool::{verify_many, Admission, MempoolError, VerifiedTransaction};
 use tern_core::tx::SignedTransaction;
 use tern_core::types::Address;
-use tern_mempool::{self as mempool, Admission, MempoolError, VerifiedTransaction};
 use tokio::runtime::Handle;
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -261,7 +261,7 @@ fn verify(shared: &Shared, batch: VecDeque<Job>, threads: usize) -> Checked {
     } else {
         1
     };
-    let verified = mempool::verify_many(txs, chain_id, shared.chain.signature_cache(), threads);
+    let verified = verify_many(txs, chain_id, shared.chain.signature_cache(), threads);
     let mut senders: Vec<Address> = verified
         .iter()
         .filter_map(|v| Some(v.as_ref().ok()?.get().tx().from))

@@ -7,15 +7,15 @@
 
 use std::time::Duration;
 
+use crate::pool::{MempoolConfig, MempoolError};
 use futures_util::future::join_all;
 use tern_core::crypto::{dev_secret_key, Signature};
 use tern_core::genesis::ChainSpec;
 use tern_core::tx::{SignedTransaction, Transaction};
 use tern_core::types::Amount;
-use tern_mempool::{MempoolConfig, MempoolError};
 use tern_state::chain::{spawn, Chain, ChainError, ChainHandle};
 
-use crate::pool::{PoolHandle, SubmitError, MAX_BATCH};
+use crate::handle::{PoolHandle, SubmitError, MAX_BATCH};
 use tern_tasks::TaskManager;
 
 /// Longer than any of these tests takes, so that a hang fails instead of stalling CI.
@@ -235,8 +235,7 @@ async fn a_new_senders_account_read_before_a_block_the_pool_then_applied_is_read
     // is read again; with nonce 0 it would wait behind a used nonce for good.
     let next = builder.transfer(&block.hash(), &key, to, 1, 1_000, 0);
     assert_eq!(next.tx().nonce, 1);
-    let verified =
-        tern_mempool::verify(next, spec.consensus.chain_id, pool.chain.signature_cache());
+    let verified = crate::pool::verify(next, spec.consensus.chain_id, pool.chain.signature_cache());
     let mut verdicts = pool.pool.shared.admit_all([verified], &read);
     let admission = verdicts.pop().unwrap().unwrap();
     assert!(
