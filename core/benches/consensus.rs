@@ -7,7 +7,7 @@
 //! 1,000-transfer block from ten senders cut into batches of 125 to 1,000 on one thread:
 //! what the size the split verification cuts costs per signature.
 //!
-//! Run with `cargo bench -p tern-core --bench consensus`.
+//! Run with `cargo bench -p tern-chain --bench consensus`.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -19,14 +19,14 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughpu
 use rand_chacha::rand_core::SeedableRng;
 use std::hint::black_box;
 
-use tern_core::block::{Block, Header, BLOCK_VERSION};
-use tern_core::crypto::{self, dev_secret_key, SignedMessage};
-use tern_core::encoding;
-use tern_core::genesis::ChainSpec;
-use tern_core::signature_cache::SignatureCache;
-use tern_core::state::{apply_block, Account, MemoryState};
-use tern_core::tx::{SignedTransaction, Transaction};
-use tern_core::types::{
+use tern_chain::block::{Block, Header, BLOCK_VERSION};
+use tern_chain::crypto::{self, dev_secret_key, SignedMessage};
+use tern_chain::encoding;
+use tern_chain::genesis::ChainSpec;
+use tern_chain::signature_cache::SignatureCache;
+use tern_chain::state::{apply_block, Account, MemoryState};
+use tern_chain::tx::{SignedTransaction, Transaction};
+use tern_chain::types::{
     Address, Amount, BlockHash, ChainId, Height, MerkleRoot, Target, Timestamp,
 };
 
@@ -88,7 +88,7 @@ fn signature_verification(c: &mut Criterion) {
             .collect();
         group.throughput(Throughput::Elements(u64::from(n)));
         group.bench_function(format!("batch/{n}"), |b| {
-            b.iter(|| tern_core::tx::verify_signatures(black_box(&txs)).unwrap())
+            b.iter(|| tern_chain::tx::verify_signatures(black_box(&txs)).unwrap())
         });
         let keys: Vec<ed25519_zebra::VerificationKeyBytes> = txs
             .iter()
@@ -145,7 +145,7 @@ fn block_batches(c: &mut Criterion) {
         group.bench_function(format!("ten_senders/{size}"), |b| {
             b.iter(|| {
                 for batch in black_box(&txs).chunks(size) {
-                    tern_core::tx::verify_signatures(batch).unwrap();
+                    tern_chain::tx::verify_signatures(batch).unwrap();
                 }
             })
         });

@@ -1,4 +1,4 @@
-//! # tern-core
+//! # tern-chain
 //!
 //! Tern's consensus domain: everything that decides whether a transaction or block is
 //! valid. No storage, no sockets and no async runtime; no clock reads in the rules
@@ -23,7 +23,7 @@
 //! | [`state`] | accounts and the block state transition with undo records |
 //! | [`validation`] | the header and body rules and block signature checks |
 //! | [`signature_cache`] | the bounded set of verified transactions that admission and block validation share |
-//! | [`testkit`] | building valid chains on any branch, for tests, benchmarks and tools |
+//! | `testkit` | building valid chains on any branch, for tests and benchmarks (behind the `test-utils` feature, not in the public library) |
 //! | [`error`] | every consensus rule as one error variant |
 //!
 //! ## How a block is judged
@@ -57,6 +57,7 @@ pub mod miner;
 pub mod pow;
 pub mod signature_cache;
 pub mod state;
+#[cfg(any(test, feature = "test-utils"))]
 pub mod testkit;
 pub mod tx;
 pub mod types;

@@ -9,11 +9,11 @@
 
 use std::collections::HashMap;
 
-use tern_core::crypto::{dev_secret_key, SecretKey};
-use tern_core::encoding;
-use tern_core::genesis::ChainSpec;
-use tern_core::tx::{SignedTransaction, Transaction};
-use tern_core::types::{Address, Amount};
+use tern_chain::crypto::{dev_secret_key, SecretKey};
+use tern_chain::encoding;
+use tern_chain::genesis::ChainSpec;
+use tern_chain::tx::{SignedTransaction, Transaction};
+use tern_chain::types::{Address, Amount};
 
 /// The `name: value` lines of the fenced block under "## Worked example".
 fn worked_example() -> HashMap<String, String> {

@@ -12,11 +12,11 @@
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 
-use tern_core::crypto::dev_secret_key;
-use tern_core::signature_cache::SignatureCache;
-use tern_core::state::Account;
-use tern_core::tx::{SignedTransaction, Transaction};
-use tern_core::types::{Amount, ChainId, Timestamp};
+use tern_chain::crypto::dev_secret_key;
+use tern_chain::signature_cache::SignatureCache;
+use tern_chain::state::Account;
+use tern_chain::tx::{SignedTransaction, Transaction};
+use tern_chain::types::{Amount, ChainId, Timestamp};
 use tern_mempool::{verify_many, Mempool, MempoolConfig};
 
 const CHAIN: ChainId = ChainId(7357);

@@ -10,13 +10,13 @@
 
 use std::collections::HashMap;
 
-use tern_core::block::Block;
-use tern_core::crypto::dev_secret_key;
-use tern_core::genesis::ChainSpec;
-use tern_core::state::MemoryState;
-use tern_core::testkit::ChainBuilder;
-use tern_core::tx::SignedTransaction;
-use tern_core::types::{Address, Height, Timestamp, TxId};
+use tern_chain::block::Block;
+use tern_chain::crypto::dev_secret_key;
+use tern_chain::genesis::ChainSpec;
+use tern_chain::state::MemoryState;
+use tern_chain::testkit::ChainBuilder;
+use tern_chain::tx::SignedTransaction;
+use tern_chain::types::{Address, Height, Timestamp, TxId};
 use tern_mempool::{Mempool, MempoolConfig};
 use tern_state::chain::{Chain, ChainUpdate};
 
@@ -80,7 +80,7 @@ impl Node {
     /// Empty blocks on `parent`.
     fn branch(
         &mut self,
-        parent: &tern_core::types::BlockHash,
+        parent: &tern_chain::types::BlockHash,
         count: usize,
         miner: u8,
     ) -> Vec<Block> {

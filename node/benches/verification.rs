@@ -33,13 +33,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rand_chacha::rand_core::SeedableRng;
-use tern_core::block::Block;
-use tern_core::crypto::{dev_secret_key, SecretKey};
-use tern_core::genesis::ChainSpec;
-use tern_core::signature_cache::SignatureCache;
-use tern_core::testkit::ChainBuilder;
-use tern_core::tx::SignedTransaction;
-use tern_core::types::{Address, Amount};
+use tern_chain::block::Block;
+use tern_chain::crypto::{dev_secret_key, SecretKey};
+use tern_chain::genesis::ChainSpec;
+use tern_chain::signature_cache::SignatureCache;
+use tern_chain::testkit::ChainBuilder;
+use tern_chain::tx::SignedTransaction;
+use tern_chain::types::{Address, Amount};
 use tern_mempool::PoolHandle;
 use tern_mempool::{FeeRate, MempoolConfig};
 use tern_state::chain::{

@@ -2,7 +2,7 @@
 //! for development chains.
 //!
 //! The loop builds a template from the mempool on the current tip
-//! ([`tern_core::miner::block_template`]) and searches nonces on the configured number of
+//! ([`tern_chain::miner::block_template`]) and searches nonces on the configured number of
 //! threads of tokio's blocking pool, never on the async workers. It abandons the search and
 //! rebuilds the template when the tip moves, when new transactions arrive (at most once per
 //! [`TEMPLATE_REFRESH`]), or when the settings change. A block found goes through the chain
@@ -16,10 +16,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tern_core::block::Block;
-use tern_core::miner::{block_template, transaction_limits};
-use tern_core::pow::search_nonce;
-use tern_core::types::{Address, BlockHash, Timestamp};
+use tern_chain::block::Block;
+use tern_chain::miner::{block_template, transaction_limits};
+use tern_chain::pow::search_nonce;
+use tern_chain::types::{Address, BlockHash, Timestamp};
 use tern_rpc::backend::MAX_MINER_THREADS;
 use tern_state::chain::{ChainHandle, Verdict};
 use tokio::sync::{mpsc, watch};

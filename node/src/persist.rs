@@ -11,7 +11,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-pub use tern_core::bounded_read::{read_bounded, ReadError};
+pub use tern_chain::bounded_read::{read_bounded, ReadError};
 use tokio::sync::watch;
 
 use tern_tasks::TaskExecutor;

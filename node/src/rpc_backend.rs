@@ -6,8 +6,8 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tern_core::tx::SignedTransaction;
-use tern_core::types::{Address, Amount, BlockHash, TxId};
+use tern_chain::tx::SignedTransaction;
+use tern_chain::types::{Address, Amount, BlockHash, TxId};
 use tern_mempool::MempoolStats;
 use tern_state::chain::{AsyncChainReader, ChainEvent, ChainHandle};
 

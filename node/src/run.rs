@@ -4,8 +4,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::Args;
-use tern_core::genesis::ChainSpec;
-use tern_core::types::Address;
+use tern_chain::genesis::ChainSpec;
+use tern_chain::types::Address;
 use tern_rpc::backend::MAX_MINER_THREADS;
 use tern_rpc::callers::AllowedCallers;
 use tern_rpc::connections::ConnectionLimits;
@@ -143,7 +143,7 @@ pub async fn config(args: NodeArgs) -> Result<(NodeConfig, String), CliError> {
     let reward_text = args.mine_to.or(file.mining.reward);
     let mining = match (reward_text, mine) {
         (Some(text), true) => Some(parse_reward(&spec, &text)?),
-        (None, true) if spec.dev_mining => Some(tern_core::crypto::dev_secret_key(0).address()),
+        (None, true) if spec.dev_mining => Some(tern_chain::crypto::dev_secret_key(0).address()),
         (None, true) => {
             return Err(CliError(format!(
                 "mining needs a reward address (--mine-to or [mining] reward) on {}; only \

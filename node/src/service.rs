@@ -30,7 +30,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tern_core::genesis::ChainSpec;
+use tern_chain::genesis::ChainSpec;
 use tern_mempool::MempoolConfig;
 use tern_rpc::server::{RpcConfig, RunningServer};
 use tern_state::chain::{self, Chain, ChainError, ChainEvent, ChainHandle};
@@ -454,7 +454,7 @@ async fn log_chain_updates(chain: ChainHandle) {
                 "reorg"
             );
         }
-        let now = tern_core::types::Timestamp::now().as_millis();
+        let now = tern_chain::types::Timestamp::now().as_millis();
         for block in &update.connected {
             let age = now.saturating_sub(block.header.timestamp.as_millis());
             if age <= LIVE_BLOCK_AGE_MS {

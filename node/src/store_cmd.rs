@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
-use tern_core::genesis::ChainSpec;
+use tern_chain::genesis::ChainSpec;
 use tern_state::chain::{check_store, Chain};
 
 use crate::cli_error::CliError;

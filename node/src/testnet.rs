@@ -12,8 +12,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
-use tern_core::crypto::dev_secret_key;
-use tern_core::genesis::ChainSpec;
+use tern_chain::crypto::dev_secret_key;
+use tern_chain::genesis::ChainSpec;
 use tern_rpc::server::RpcConfig;
 
 use crate::cli_error::CliError;

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use tern_core::types::{BlockHash, Work};
+use tern_chain::types::{BlockHash, Work};
 use tern_state::chain::{ChainHandle, TipInfo};
 use tokio::sync::watch;
 
@@ -139,7 +139,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
-    use tern_core::genesis::ChainSpec;
+    use tern_chain::genesis::ChainSpec;
     use tern_state::chain::Chain;
 
     fn opened(dir: &Path) -> TipInfo {

@@ -24,13 +24,13 @@ use cap::Cap;
 use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::test_runner::{Config, FileFailurePersistence};
-use tern_core::block::{Block, Header};
-use tern_core::crypto::dev_secret_key;
-use tern_core::encoding::{decode, encode, Decode, Encode};
-use tern_core::genesis::ChainSpec;
-use tern_core::testkit::ChainBuilder;
-use tern_core::tx::SignedTransaction;
-use tern_core::types::{Address, BlockHash, ChainId, Height, TxId, Work};
+use tern_chain::block::{Block, Header};
+use tern_chain::crypto::dev_secret_key;
+use tern_chain::encoding::{decode, encode, Decode, Encode};
+use tern_chain::genesis::ChainSpec;
+use tern_chain::testkit::ChainBuilder;
+use tern_chain::tx::SignedTransaction;
+use tern_chain::types::{Address, BlockHash, ChainId, Height, TxId, Work};
 use tern_node::config::FileConfig;
 use tern_node::p2p::addrbook::AddrEntry;
 use tern_node::p2p::bans::{Ban, BanTarget};
@@ -386,7 +386,7 @@ fn files_beyond_their_bound_are_refused_unread() {
 
     let path = dir.path().join("spec.json");
     let file = std::fs::File::create(&path).unwrap();
-    file.set_len(tern_core::genesis::MAX_SPEC_BYTES + 1)
+    file.set_len(tern_chain::genesis::MAX_SPEC_BYTES + 1)
         .unwrap();
     let error = within(64 * 1024, || ChainSpec::load(&path)).unwrap_err();
     assert!(error.to_string().contains("more than"), "{error}");

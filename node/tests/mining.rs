@@ -10,10 +10,10 @@
 
 use std::time::Duration;
 
-use tern_core::crypto::dev_secret_key;
-use tern_core::genesis::ChainSpec;
-use tern_core::tx::Transaction;
-use tern_core::types::{Address, Amount, Height};
+use tern_chain::crypto::dev_secret_key;
+use tern_chain::genesis::ChainSpec;
+use tern_chain::tx::Transaction;
+use tern_chain::types::{Address, Amount, Height};
 use tern_mempool::{MempoolConfig, MempoolError};
 use tern_mempool::{PoolHandle, SubmitError};
 use tern_node::mining::{MineError, MinerHandle};

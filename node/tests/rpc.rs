@@ -31,11 +31,11 @@ use base64::Engine as _;
 use jsonrpsee::core::client::{ClientT, Error as ClientError};
 use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
 use jsonrpsee::rpc_params;
-use tern_core::crypto::{dev_secret_key, SecretKey};
-use tern_core::encoding;
-use tern_core::genesis::ChainSpec;
-use tern_core::tx::{SignedTransaction, Transaction};
-use tern_core::types::Amount;
+use tern_chain::crypto::{dev_secret_key, SecretKey};
+use tern_chain::encoding;
+use tern_chain::genesis::ChainSpec;
+use tern_chain::tx::{SignedTransaction, Transaction};
+use tern_chain::types::Amount;
 use tern_node::service::{Node, NodeConfig};
 use tern_rpc::api::{TernAdminApiClient, TernApiClient};
 use tern_rpc::json::{BlockId, BlockTransactions, TxStatus};
@@ -268,7 +268,7 @@ async fn two_signatures_of_one_transfer_are_one_transaction_with_one_id() {
     let next = Transaction { nonce: 1, ..tx };
     let mut broken = *next.sign(&alice).signature().as_bytes();
     broken[40] ^= 1;
-    let broken = SignedTransaction::new(next, tern_core::crypto::Signature::from_bytes(broken));
+    let broken = SignedTransaction::new(next, tern_chain::crypto::Signature::from_bytes(broken));
     let (_, _, data) = code(
         c.tx_submit(hex::encode(encoding::encode(&broken)))
             .await

@@ -9,9 +9,9 @@
 
 use std::process::{Command, Output};
 
-use tern_core::crypto::dev_secret_key;
-use tern_core::genesis::ChainSpec;
-use tern_core::types::Address;
+use tern_chain::crypto::dev_secret_key;
+use tern_chain::genesis::ChainSpec;
+use tern_chain::types::Address;
 use tern_node::mining::MinerSettings;
 use tern_node::service::{Node, NodeConfig};
 use tern_rpc::server::RpcConfig;

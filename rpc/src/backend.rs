@@ -6,8 +6,8 @@ use tern_state::chain::AsyncChainReader;
 
 use crate::heads::HeadsLog;
 use crate::net::{BanJson, NetInfoJson, PeerJson, SyncStatusJson};
-use tern_core::tx::SignedTransaction;
-use tern_core::types::{Address, Amount, BlockHash, TxId};
+use tern_chain::tx::SignedTransaction;
+use tern_chain::types::{Address, Amount, BlockHash, TxId};
 use tern_mempool::{MempoolError, MempoolStats};
 
 /// The most nonce-search threads a miner runs: what `tern node --mine-threads`, the config

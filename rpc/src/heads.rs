@@ -12,7 +12,7 @@ use std::collections::VecDeque;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use serde::{Deserialize, Serialize};
-use tern_core::types::AddressPrefix;
+use tern_chain::types::AddressPrefix;
 use tern_state::chain::ChainUpdate;
 use tokio::sync::broadcast;
 
@@ -207,7 +207,7 @@ impl HeadsLog {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tern_core::genesis::ChainSpec;
+    use tern_chain::genesis::ChainSpec;
     use tern_state::chain::TipInfo;
 
     fn update(connect: usize, disconnect: usize) -> ChainUpdate {

@@ -7,10 +7,10 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use tern_core::block::{Block, Header};
-use tern_core::genesis::ChainSpec;
-use tern_core::tx::SignedTransaction;
-use tern_core::types::AddressPrefix;
+use tern_chain::block::{Block, Header};
+use tern_chain::genesis::ChainSpec;
+use tern_chain::tx::SignedTransaction;
+use tern_chain::types::AddressPrefix;
 use tern_state::chain::{HistoryEntry, HistoryPage, TipInfo, TxInfo};
 
 /// A block named by its hash or its height on the canonical chain.

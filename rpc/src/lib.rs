@@ -15,7 +15,7 @@
 //! | `dispatch` | a WebSocket call to the method it names, with the connection's subscriptions |
 //! | `call_stack` | the per-call middleware, one stack for both transports |
 //! | [`api`] | the API, defined once; jsonrpsee generates server traits and a typed client |
-//! | [`json`] | one JSON type per response, converted from [`tern_core`] types |
+//! | [`json`] | one JSON type per response, converted from [`tern_chain`] types |
 //! | [`error`] | the error codes |
 //! | [`metrics`] | call counts and latencies by method, for the node's `/metrics` |
 //! | [`net`] | the network methods (`net_*`, `node_health`) and their JSON shapes |

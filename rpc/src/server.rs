@@ -11,7 +11,7 @@ use jsonrpsee::server::{
 };
 use jsonrpsee::types::ErrorObject;
 use jsonrpsee::Extensions;
-use tern_core::types::{Address, BlockHash, Height, TxId};
+use tern_chain::types::{Address, BlockHash, Height, TxId};
 use tern_mempool::decode_transaction;
 use tern_state::chain::HistoryCursor;
 use tokio::sync::broadcast::error::RecvError;
@@ -266,7 +266,7 @@ impl<B: NodeBackend> TernApiServer for TernRpc<B> {
             .await
             .map_err(internal)?;
         let parent = parent.ok_or_else(|| internal("tip not indexed"))?;
-        let next = tern_core::pow::next_target(
+        let next = tern_chain::pow::next_target(
             &chain.spec().consensus.difficulty(),
             parent.height,
             parent.timestamp,
@@ -640,20 +640,20 @@ mod tests {
         }
         async fn submit_transaction(
             &self,
-            _: tern_core::tx::SignedTransaction,
+            _: tern_chain::tx::SignedTransaction,
         ) -> Result<TxId, SubmitFailure> {
             unreachable!("not called when listing methods")
         }
-        fn pending_transaction(&self, _: &TxId) -> Option<tern_core::tx::SignedTransaction> {
+        fn pending_transaction(&self, _: &TxId) -> Option<tern_chain::tx::SignedTransaction> {
             None
         }
-        async fn pending(&self, _: &Address) -> Result<(u64, tern_core::types::Amount), String> {
-            Ok((0, tern_core::types::Amount::ZERO))
+        async fn pending(&self, _: &Address) -> Result<(u64, tern_chain::types::Amount), String> {
+            Ok((0, tern_chain::types::Amount::ZERO))
         }
         fn mempool_stats(&self) -> tern_mempool::MempoolStats {
             Default::default()
         }
-        fn mempool_list(&self, _: usize) -> Vec<tern_core::tx::SignedTransaction> {
+        fn mempool_list(&self, _: usize) -> Vec<tern_chain::tx::SignedTransaction> {
             Vec::new()
         }
         async fn dev_mine(&self, _: u64, _: Address) -> Result<Vec<BlockHash>, DevMineFailure> {

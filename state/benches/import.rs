@@ -13,13 +13,13 @@
 
 use std::time::Instant;
 
-use tern_core::block::Block;
-use tern_core::crypto::dev_secret_key;
-use tern_core::genesis::ChainSpec;
-use tern_core::signature_cache::SignatureCache;
-use tern_core::testkit::ChainBuilder;
-use tern_core::types::{Address, Timestamp};
-use tern_core::validation::verify_signatures;
+use tern_chain::block::Block;
+use tern_chain::crypto::dev_secret_key;
+use tern_chain::genesis::ChainSpec;
+use tern_chain::signature_cache::SignatureCache;
+use tern_chain::testkit::ChainBuilder;
+use tern_chain::types::{Address, Timestamp};
+use tern_chain::validation::verify_signatures;
 use tern_state::chain::{Chain, Verdict};
 
 fn env_or(name: &str, default: usize) -> usize {

@@ -1,7 +1,7 @@
 //! # tern-state
 //!
 //! Tern's persistent chain: the RocksDB store, the chain built in it, and the one actor
-//! that writes it. The consensus rules it applies come from `tern-core`; this crate
+//! that writes it. The consensus rules it applies come from `tern-chain`; this crate
 //! decides nothing about validity itself, only what is stored, in which order, and who
 //! hears about it.
 //!
@@ -15,7 +15,7 @@
 //! ## Data flow
 //!
 //! Miner, relay and sync all submit blocks through a [`chain::ChainHandle`]; the chain
-//! actor thread checks them with `tern-core`'s rules, stores and connects them, publishes
+//! actor thread checks them with `tern-chain`'s rules, stores and connects them, publishes
 //! the tip on a `watch` channel and each [`chain::ChainUpdate`] on one event stream
 //! ([`chain::ChainHandle::events`]) for the mempool, relay and RPC subscriptions, which
 //! ends when the actor stops. Queries ([`chain::ChainReader`]) read RocksDB directly and

@@ -11,10 +11,10 @@
     missing_docs
 )]
 
-use tern_core::crypto::dev_secret_key;
-use tern_core::genesis::ChainSpec;
-use tern_core::testkit::ChainBuilder;
-use tern_core::types::{Address, Height, Timestamp};
+use tern_chain::crypto::dev_secret_key;
+use tern_chain::genesis::ChainSpec;
+use tern_chain::testkit::ChainBuilder;
+use tern_chain::types::{Address, Height, Timestamp};
 use tern_state::chain::{spawn, Chain, ChainEvent, ChainReader, Verdict};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -161,7 +161,7 @@ async fn blocks_queued_back_to_back_end_where_one_at_a_time_ends_and_are_readabl
 }
 
 /// The two stores hold the same canonical chain, state and transaction index.
-fn assert_same_chain(got: &ChainReader, want: &ChainReader, blocks: &[tern_core::block::Block]) {
+fn assert_same_chain(got: &ChainReader, want: &ChainReader, blocks: &[tern_chain::block::Block]) {
     assert_eq!(got.tip().unwrap(), want.tip().unwrap());
     assert_eq!(got.all_accounts().unwrap(), want.all_accounts().unwrap());
     for block in blocks {

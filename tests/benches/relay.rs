@@ -16,8 +16,8 @@ use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use tern_core::crypto::dev_secret_key;
-use tern_core::types::{Address, BlockHash};
+use tern_chain::crypto::dev_secret_key;
+use tern_chain::types::{Address, BlockHash};
 use tern_mempool::MempoolConfig;
 use tern_tests::net::{dev_spec, dev_transfer, line, NodeOptions, TestNode};
 

@@ -35,10 +35,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tern_core::crypto::{dev_secret_key, SecretKey};
-use tern_core::encoding;
-use tern_core::tx::{SignedTransaction, Transaction};
-use tern_core::types::{Amount, TxId};
+use tern_chain::crypto::{dev_secret_key, SecretKey};
+use tern_chain::encoding;
+use tern_chain::tx::{SignedTransaction, Transaction};
+use tern_chain::types::{Amount, TxId};
 use tern_mempool::MempoolConfig;
 use tern_tests::http::KeepAlive;
 use tern_tests::net::{dev_spec, NodeOptions, TestNode};
@@ -107,7 +107,7 @@ fn verification_rate(txs: &[SignedTransaction], per_batch: usize) -> f64 {
         for part in chunks.chunks(chunks.len().div_ceil(threads)) {
             scope.spawn(move || {
                 for chunk in part {
-                    tern_core::tx::verify_signatures(chunk.iter()).unwrap();
+                    tern_chain::tx::verify_signatures(chunk.iter()).unwrap();
                 }
             });
         }

@@ -12,9 +12,9 @@
 
 use std::time::{Duration, Instant};
 
-use tern_core::block::Block;
-use tern_core::crypto::dev_secret_key;
-use tern_core::testkit::ChainBuilder;
+use tern_chain::block::Block;
+use tern_chain::crypto::dev_secret_key;
+use tern_chain::testkit::ChainBuilder;
 use tern_tests::net::{dev_spec, NodeOptions, TestNode};
 
 const BLOCKS: usize = 200;

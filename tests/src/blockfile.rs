@@ -3,8 +3,8 @@
 use std::io::{self, Read, Write};
 use std::path::Path;
 
-use tern_core::block::Block;
-use tern_core::encoding;
+use tern_chain::block::Block;
+use tern_chain::encoding;
 
 /// Writes `blocks` to `path`.
 pub fn write(path: &Path, blocks: &[Block]) -> io::Result<()> {

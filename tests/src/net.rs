@@ -6,10 +6,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tern_core::crypto::dev_secret_key;
-use tern_core::genesis::ChainSpec;
-use tern_core::tx::{SignedTransaction, Transaction};
-use tern_core::types::{Amount, BlockHash, TxId};
+use tern_chain::crypto::dev_secret_key;
+use tern_chain::genesis::ChainSpec;
+use tern_chain::tx::{SignedTransaction, Transaction};
+use tern_chain::types::{Amount, BlockHash, TxId};
 use tern_mempool::MempoolConfig;
 use tern_node::p2p::P2pConfig;
 use tern_node::service::{Node, NodeConfig, StartError};

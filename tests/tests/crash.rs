@@ -14,11 +14,11 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use tern_core::block::Block;
-use tern_core::crypto::dev_secret_key;
-use tern_core::genesis::ChainSpec;
-use tern_core::testkit::{ChainBuilder, SplitMix64 as Rng};
-use tern_core::types::{Address, BlockHash};
+use tern_chain::block::Block;
+use tern_chain::crypto::dev_secret_key;
+use tern_chain::genesis::ChainSpec;
+use tern_chain::testkit::{ChainBuilder, SplitMix64 as Rng};
+use tern_chain::types::{Address, BlockHash};
 use tern_state::chain::Chain;
 
 const IMPORTER: &str = env!("CARGO_BIN_EXE_chain-importer");

@@ -12,8 +12,8 @@
 
 use std::time::Duration;
 
-use tern_core::crypto::dev_secret_key;
-use tern_core::types::Height;
+use tern_chain::crypto::dev_secret_key;
+use tern_chain::types::Height;
 use tern_tasks::fault::{FaultPlan, Part};
 use tern_tests::http::{get, post_json};
 use tern_tests::net::{NodeOptions, TestNode};
@@ -105,12 +105,12 @@ async fn a_panic_in_an_admission_thread_fails_the_node_and_holds_up_no_sender() 
         .await
         .unwrap();
     let transfer = |nonce| {
-        tern_core::tx::Transaction {
+        tern_chain::tx::Transaction {
             chain_id: tern_tests::net::dev_spec().consensus.chain_id,
             from: dev_secret_key(0).address(),
             to: dev_secret_key(1).address(),
-            amount: tern_core::types::Amount::from_base_units(1),
-            fee: tern_core::types::Amount::from_base_units(1_000),
+            amount: tern_chain::types::Amount::from_base_units(1),
+            fee: tern_chain::types::Amount::from_base_units(1_000),
             nonce,
         }
         .sign(&dev_secret_key(0))

@@ -11,9 +11,9 @@
 
 use std::time::Duration;
 
-use tern_core::crypto::dev_secret_key;
-use tern_core::testkit::ChainBuilder;
-use tern_core::types::TxId;
+use tern_chain::crypto::dev_secret_key;
+use tern_chain::testkit::ChainBuilder;
+use tern_chain::types::TxId;
 use tern_node::p2p::hostile::{hello_for, HostilePeer};
 use tern_node::p2p::message::{InvItem, Message, MAX_INVENTORY_PER_MESSAGE};
 use tern_node::p2p::relay::MAX_TX_IN_FLIGHT_PER_PEER;
@@ -172,7 +172,7 @@ async fn an_invalid_block_gets_the_peer_banned() {
         .unwrap();
     // Not after the median time past (genesis): breaks the timestamp rule.
     block.header.timestamp = spec.genesis_header().timestamp;
-    block.header.nonce = tern_core::pow::search_nonce(&block.header, 0, u64::MAX).unwrap();
+    block.header.nonce = tern_chain::pow::search_nonce(&block.header, 0, u64::MAX).unwrap();
     let hash = block.hash();
 
     let mut peer = HostilePeer::connect(a.p2p_addr(), &hello_for(&spec))

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tern_core::crypto::dev_secret_key;
+use tern_chain::crypto::dev_secret_key;
 use tern_rpc::api::TernApiClient;
 use tern_rpc::json::BlockId;
 use tern_rpc::jsonrpsee::http_client::HttpClientBuilder;

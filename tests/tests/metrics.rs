@@ -11,7 +11,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use tern_core::crypto::dev_secret_key;
+use tern_chain::crypto::dev_secret_key;
 use tern_tests::net::{dev_spec, dev_transfer, eventually, NodeOptions, TestNode};
 
 async fn get(addr: SocketAddr, path: &str) -> (u16, String) {

@@ -10,7 +10,7 @@
 
 use std::time::Duration;
 
-use tern_core::genesis::ChainSpec;
+use tern_chain::genesis::ChainSpec;
 use tern_node::p2p::NetworkHandle;
 use tern_tests::net::{eventually, NodeOptions, TestNode};
 

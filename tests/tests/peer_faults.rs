@@ -11,8 +11,8 @@
 
 use std::time::Duration;
 
-use tern_core::crypto::dev_secret_key;
-use tern_core::types::TxId;
+use tern_chain::crypto::dev_secret_key;
+use tern_chain::types::TxId;
 use tern_node::p2p::hostile::{hello_for, unknown_transactions, HostilePeer};
 use tern_node::p2p::message::{InvItem, Message};
 use tern_tests::net::{dev_spec, dev_transfer, eventually, NodeOptions, TestNode};
@@ -198,7 +198,7 @@ async fn a_peer_claiming_more_work_than_it_serves_is_dropped_and_never_reads_as_
     for _ in 0..10 {
         hello.cumulative_work = hello.cumulative_work.saturating_add(hello.cumulative_work);
     }
-    hello.best_height = tern_core::types::Height(1_000);
+    hello.best_height = tern_chain::types::Height(1_000);
     let mut liar = HostilePeer::connect(node.p2p_addr(), &hello).await.unwrap();
     let network = node.node.network().clone();
     assert!(
@@ -276,7 +276,7 @@ async fn a_peer_banned_unbanned_and_added_again_is_synced_from() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_forged_body_does_not_keep_the_genuine_block_out() {
     let spec = dev_spec();
-    let mut builder = tern_core::testkit::ChainBuilder::new(spec.clone());
+    let mut builder = tern_chain::testkit::ChainBuilder::new(spec.clone());
     let genesis = builder.genesis();
     let keys: Vec<_> = (0..3).map(dev_secret_key).collect();
     let genuine = builder
@@ -412,7 +412,7 @@ async fn honest_peers_stay_connected_and_synced_while_every_kind_of_hostile_peer
     let attack_began = std::time::Instant::now();
 
     // A forged body for a block the node has never seen (a side branch at height 1).
-    let mut builder = tern_core::testkit::ChainBuilder::new(spec.clone());
+    let mut builder = tern_chain::testkit::ChainBuilder::new(spec.clone());
     let genesis = builder.genesis();
     let keys: Vec<_> = (0..3).map(dev_secret_key).collect();
     let genuine = builder.extend(&genesis, 1, &keys, 2, reward).remove(0);

@@ -11,9 +11,9 @@
 
 use std::time::Duration;
 
-use tern_core::crypto::dev_secret_key;
-use tern_core::genesis::ChainSpec;
-use tern_core::types::BlockHash;
+use tern_chain::crypto::dev_secret_key;
+use tern_chain::genesis::ChainSpec;
+use tern_chain::types::BlockHash;
 use tern_node::p2p::bans::BanTarget;
 use tern_tests::net::{dev_transfer, NodeOptions, TestNode};
 
@@ -26,7 +26,7 @@ fn split_spec() -> ChainSpec {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../genesis/dev.json");
     let mut json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let now = tern_core::types::Timestamp::now().as_millis();
+    let now = tern_chain::types::Timestamp::now().as_millis();
     json["name"] = "tern-split-test".into();
     json["timestamp_ms"] = now.into();
     json["target_block_time_ms"] = 500.into();

@@ -11,9 +11,9 @@
 
 use std::time::Duration;
 
-use tern_core::block::Block;
-use tern_core::crypto::dev_secret_key;
-use tern_core::testkit::ChainBuilder;
+use tern_chain::block::Block;
+use tern_chain::crypto::dev_secret_key;
+use tern_chain::testkit::ChainBuilder;
 use tern_node::p2p::headers::headers_after;
 use tern_node::p2p::hostile::{hello_for, HostilePeer};
 use tern_node::p2p::message::{Message, MAX_HEADERS_PER_MESSAGE};
@@ -206,7 +206,7 @@ async fn bodies_that_do_not_match_their_headers_and_bad_headers_get_the_sender_b
     while let Some(message) = liar.recv(Duration::from_secs(20)).await {
         if let Message::GetHeaders { .. } = message {
             let mut bad = headers.clone();
-            bad[5].height = tern_core::types::Height(99);
+            bad[5].height = tern_chain::types::Height(99);
             let _ = liar.send(&Message::Headers(bad)).await;
             break;
         }

@@ -28,8 +28,8 @@ use std::pin::Pin;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
 use crate::pool::{verify_many, Admission, MempoolError, VerifiedTransaction};
-use tern_core::tx::SignedTransaction;
-use tern_core::types::Address;
+use tern_chain::tx::SignedTransaction;
+use tern_chain::types::Address;
 use tokio::runtime::Handle;
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -256,7 +256,7 @@ fn verify(shared: &Shared, batch: VecDeque<Job>, threads: usize) -> Checked {
         replies.push((job.reply, job.txs.len()));
         txs.extend(job.txs);
     }
-    let threads = if txs.len() >= 2 * tern_core::signature_cache::MIN_SIGNATURES_PER_THREAD {
+    let threads = if txs.len() >= 2 * tern_chain::signature_cache::MIN_SIGNATURES_PER_THREAD {
         threads
     } else {
         1

@@ -12,7 +12,7 @@
 
 use std::collections::{HashSet, VecDeque};
 
-use tern_core::types::Address;
+use tern_chain::types::Address;
 
 /// One batch's place in the order, given when it starts verifying.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

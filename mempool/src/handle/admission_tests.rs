@@ -9,10 +9,10 @@ use std::time::Duration;
 
 use crate::pool::{MempoolConfig, MempoolError};
 use futures_util::future::join_all;
-use tern_core::crypto::{dev_secret_key, Signature};
-use tern_core::genesis::ChainSpec;
-use tern_core::tx::{SignedTransaction, Transaction};
-use tern_core::types::Amount;
+use tern_chain::crypto::{dev_secret_key, Signature};
+use tern_chain::genesis::ChainSpec;
+use tern_chain::tx::{SignedTransaction, Transaction};
+use tern_chain::types::Amount;
 use tern_state::chain::{spawn, Chain, ChainError, ChainHandle};
 
 use crate::handle::{PoolHandle, SubmitError, MAX_BATCH};
@@ -160,7 +160,7 @@ async fn once_the_chain_stops_the_threads_end_and_callers_hear_the_node_is_unava
 async fn a_pending_senders_next_transaction_is_judged_against_its_account_after_the_latest_block() {
     let pool = pool();
     let spec = ChainSpec::resolve("dev").unwrap();
-    let mut builder = tern_core::testkit::ChainBuilder::new(spec);
+    let mut builder = tern_chain::testkit::ChainBuilder::new(spec);
     let genesis = builder.genesis();
     let key = dev_secret_key(0);
     let to = dev_secret_key(9).address();
@@ -181,7 +181,7 @@ async fn a_pending_senders_next_transaction_is_judged_against_its_account_after_
     tokio::time::timeout(BOUND, pool.pool.wait_synced(block.hash()))
         .await
         .unwrap();
-    let after = tern_core::state::AccountView::account(
+    let after = tern_chain::state::AccountView::account(
         builder.state(&block.hash()).unwrap(),
         &key.address(),
     )
@@ -216,7 +216,7 @@ async fn a_pending_senders_next_transaction_is_judged_against_its_account_after_
 async fn a_new_senders_account_read_before_a_block_the_pool_then_applied_is_read_again() {
     let pool = pool();
     let spec = ChainSpec::resolve("dev").unwrap();
-    let mut builder = tern_core::testkit::ChainBuilder::new(spec.clone());
+    let mut builder = tern_chain::testkit::ChainBuilder::new(spec.clone());
     let genesis = builder.genesis();
     let key = dev_secret_key(0);
     let to = dev_secret_key(9).address();

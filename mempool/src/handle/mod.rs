@@ -17,9 +17,9 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use crate::pool::{
     Admission, Mempool, MempoolConfig, MempoolError, MempoolStats, VerifiedTransaction,
 };
-use tern_core::state::{AccountView, MemoryState};
-use tern_core::tx::SignedTransaction;
-use tern_core::types::{Address, BlockHash, Timestamp, TxId};
+use tern_chain::state::{AccountView, MemoryState};
+use tern_chain::tx::SignedTransaction;
+use tern_chain::types::{Address, BlockHash, Timestamp, TxId};
 use tern_state::chain::{ChainEvent, ChainEvents, ChainHandle, ChainUpdate};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
@@ -219,7 +219,7 @@ impl PoolHandle {
     }
 
     /// What `sender`'s pending transactions cost together.
-    pub fn pending_cost(&self, sender: &Address) -> tern_core::types::Amount {
+    pub fn pending_cost(&self, sender: &Address) -> tern_chain::types::Amount {
         self.lock().pending_cost(sender)
     }
 

@@ -4,8 +4,8 @@
 
 use std::collections::HashSet;
 
-use tern_core::state::{Account, AccountView};
-use tern_core::types::{Address, Amount, Timestamp};
+use tern_chain::state::{Account, AccountView};
+use tern_chain::types::{Address, Amount, Timestamp};
 use tern_state::chain::ChainUpdate;
 
 use super::{Mempool, Policy};

@@ -1,9 +1,9 @@
 //! Why the mempool refuses a transaction, one variant per reason, each carrying what a
 //! wallet needs to fix it.
 
-use tern_core::crypto::SignatureError;
-use tern_core::error::TxError;
-use tern_core::types::{Amount, ChainId};
+use tern_chain::crypto::SignatureError;
+use tern_chain::error::TxError;
+use tern_chain::types::{Amount, ChainId};
 
 /// A transaction the mempool refuses.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

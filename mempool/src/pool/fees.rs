@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use tern_core::types::{Amount, Timestamp};
+use tern_chain::types::{Amount, Timestamp};
 
 /// A fee rate in base units per 1,000 bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]

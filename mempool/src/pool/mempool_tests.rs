@@ -1,7 +1,7 @@
 use super::*;
-use tern_core::crypto::{dev_secret_key, SecretKey, Signature};
-use tern_core::state::MemoryState;
-use tern_core::tx::Transaction;
+use tern_chain::crypto::{dev_secret_key, SecretKey, Signature};
+use tern_chain::state::MemoryState;
+use tern_chain::tx::Transaction;
 
 const CHAIN: ChainId = ChainId(7357);
 const NOW: Timestamp = Timestamp(1_000_000);
@@ -305,7 +305,7 @@ fn templates_take_the_best_rate_first_in_nonce_order_within_limits() {
 /// A chain update that connects one block holding `transactions` (the pool looks only at
 /// the transactions).
 fn connecting(transactions: Vec<SignedTransaction>) -> tern_state::chain::ChainUpdate {
-    let spec = tern_core::genesis::ChainSpec::resolve("dev").unwrap();
+    let spec = tern_chain::genesis::ChainSpec::resolve("dev").unwrap();
     let mut block = spec.genesis_block();
     block.transactions = transactions;
     tern_state::chain::ChainUpdate {

@@ -35,13 +35,13 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use fees::RollingFloor;
 use queue::{Entry, SenderQueue};
-use tern_core::crypto::SignatureError;
-use tern_core::encoding::{self, DecodeError};
-use tern_core::error::TxError;
-use tern_core::signature_cache::SignatureCache;
-use tern_core::state::Account;
-use tern_core::tx::{SignedTransaction, SIGNED_TRANSACTION_LEN};
-use tern_core::types::{Address, Amount, ChainId, Timestamp, TxId};
+use tern_chain::crypto::SignatureError;
+use tern_chain::encoding::{self, DecodeError};
+use tern_chain::error::TxError;
+use tern_chain::signature_cache::SignatureCache;
+use tern_chain::state::Account;
+use tern_chain::tx::{SignedTransaction, SIGNED_TRANSACTION_LEN};
+use tern_chain::types::{Address, Amount, ChainId, Timestamp, TxId};
 
 /// How much more a replacement must pay than the transaction it replaces.
 pub const REPLACEMENT_MARGIN_PERCENT: u64 = 10;

@@ -2,9 +2,9 @@
 
 use std::collections::BTreeMap;
 
-use tern_core::state::Account;
-use tern_core::tx::SignedTransaction;
-use tern_core::types::{Amount, Timestamp};
+use tern_chain::state::Account;
+use tern_chain::tx::SignedTransaction;
+use tern_chain::types::{Amount, Timestamp};
 
 use super::fees::FeeRate;
 

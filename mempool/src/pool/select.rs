@@ -3,8 +3,8 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
-use tern_core::tx::SignedTransaction;
-use tern_core::types::Address;
+use tern_chain::tx::SignedTransaction;
+use tern_chain::types::Address;
 
 use super::fees::FeeRate;
 use super::Mempool;

@@ -6,8 +6,8 @@
 
 use std::sync::Arc;
 
-use tern_core::block::Header;
-use tern_core::types::{BlockHash, Height};
+use tern_chain::block::Header;
+use tern_chain::types::{BlockHash, Height};
 use tern_state::chain::{ChainHandle, ChainReader};
 use tern_state::store::StoreError;
 use tokio::sync::watch;
@@ -110,9 +110,9 @@ pub fn headers_after(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tern_core::genesis::ChainSpec;
-    use tern_core::testkit::ChainBuilder;
-    use tern_core::types::Timestamp;
+    use tern_chain::genesis::ChainSpec;
+    use tern_chain::testkit::ChainBuilder;
+    use tern_chain::types::Timestamp;
     use tern_state::chain::Chain;
 
     fn chain_of(length: u64) -> (tempfile::TempDir, Chain) {
@@ -121,7 +121,7 @@ mod tests {
         let mut chain = Chain::open(dir.path(), spec.clone()).unwrap();
         let mut builder = ChainBuilder::new(spec);
         let genesis = builder.genesis();
-        let miner = tern_core::types::Address::from_bytes([1; 32]);
+        let miner = tern_chain::types::Address::from_bytes([1; 32]);
         for block in builder.extend(&genesis, length as usize, &[], 0, miner) {
             chain.submit_block(block, Timestamp::now()).unwrap();
         }

@@ -5,8 +5,8 @@
 
 use std::time::Duration;
 
-use tern_core::encoding;
-use tern_core::types::{BlockHash, ChainId};
+use tern_chain::encoding;
+use tern_chain::types::{BlockHash, ChainId};
 use tokio::net::TcpStream;
 
 use super::identity::{NodeId, NodeKey};

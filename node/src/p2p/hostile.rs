@@ -12,9 +12,9 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use tern_core::encoding;
-use tern_core::genesis::ChainSpec;
-use tern_core::types::{Height, TxId};
+use tern_chain::encoding;
+use tern_chain::genesis::ChainSpec;
+use tern_chain::types::{Height, TxId};
 use tokio::net::TcpStream;
 
 use super::message::{Hello, InvItem, Message, PROTOCOL_VERSION};

@@ -1,15 +1,15 @@
 //! The wire messages and their limits.
 //!
-//! Messages use the consensus encoding ([`tern_core::encoding`]): a one-byte tag, then the
+//! Messages use the consensus encoding ([`tern_chain::encoding`]): a one-byte tag, then the
 //! fields. Every list a peer can send has a limit named here; a message beyond one fails to
 //! decode, and a peer that sends it is banned. `docs/PROTOCOL.md` lists the layouts.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
-use tern_core::block::{Block, Header, HEADER_LEN};
-use tern_core::encoding::{Decode, DecodeError, Encode, Reader, Writer};
-use tern_core::tx::{SignedTransaction, SIGNED_TRANSACTION_LEN};
-use tern_core::types::{BlockHash, ChainId, Height, TxId, Work};
+use tern_chain::block::{Block, Header, HEADER_LEN};
+use tern_chain::encoding::{Decode, DecodeError, Encode, Reader, Writer};
+use tern_chain::tx::{SignedTransaction, SIGNED_TRANSACTION_LEN};
+use tern_chain::types::{BlockHash, ChainId, Height, TxId, Work};
 
 use super::transport::MAX_MESSAGE_LEN;
 
@@ -341,8 +341,8 @@ fn invalid(what: &'static str, reason: String) -> DecodeError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tern_core::encoding::{decode, encode};
-    use tern_core::genesis::ChainSpec;
+    use tern_chain::encoding::{decode, encode};
+    use tern_chain::genesis::ChainSpec;
 
     fn round_trip(message: Message) {
         let bytes = encode(&message);

@@ -16,9 +16,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tern_core::block::{Block, Header};
-use tern_core::encoding::{self, DecodeError};
-use tern_core::types::BlockHash;
+use tern_chain::block::{Block, Header};
+use tern_chain::encoding::{self, DecodeError};
+use tern_chain::types::BlockHash;
 use tern_state::chain::ChainHandle;
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
@@ -662,8 +662,8 @@ impl Session<'_> {
     /// Answers a header request from the store.
     async fn serve_headers(
         &self,
-        locator: Vec<tern_core::types::BlockHash>,
-        stop: Option<tern_core::types::BlockHash>,
+        locator: Vec<tern_chain::types::BlockHash>,
+        stop: Option<tern_chain::types::BlockHash>,
     ) -> Result<(), CloseReason> {
         let headers = self
             .ctx

@@ -485,7 +485,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
-    use tern_core::types::TxId;
+    use tern_chain::types::TxId;
 
     fn tx(n: u8) -> InvItem {
         InvItem::Tx(TxId::from_bytes([n; 32]))
@@ -628,7 +628,7 @@ mod tests {
             r.announced(ConnId(2), &[tx(7)], |_| false, now),
             vec![tx(7)]
         );
-        let block = InvItem::Block(tern_core::types::BlockHash::from_bytes([5; 32]));
+        let block = InvItem::Block(tern_chain::types::BlockHash::from_bytes([5; 32]));
         assert_eq!(
             r.announced(ConnId(1), &[block], |_| false, now),
             vec![block]

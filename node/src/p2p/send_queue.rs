@@ -16,7 +16,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use tern_core::encoding;
+use tern_chain::encoding;
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 
 use super::message::{Message, MessageKind};
@@ -179,7 +179,7 @@ mod tests {
 
     use super::*;
     use crate::p2p::message::InvItem;
-    use tern_core::types::TxId;
+    use tern_chain::types::TxId;
 
     #[test]
     fn a_send_queue_refuses_more_than_its_byte_budget() {

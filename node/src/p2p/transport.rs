@@ -54,7 +54,7 @@ pub const MAX_CHUNK_PLAINTEXT: usize = MAX_NOISE_MESSAGE - TAG_LEN;
 
 /// The largest application message: a block of the largest size any chain may allow, plus
 /// the message tag.
-pub const MAX_MESSAGE_LEN: usize = tern_core::block::MAX_BLOCK_BYTES_LIMIT + 64;
+pub const MAX_MESSAGE_LEN: usize = tern_chain::block::MAX_BLOCK_BYTES_LIMIT + 64;
 
 /// The application-message length prefix.
 const LENGTH_PREFIX: usize = 4;

@@ -4,9 +4,9 @@
 
 use std::collections::VecDeque;
 
-use tern_core::block::Block;
-use tern_core::tx::SignedTransaction;
-use tern_core::types::{BlockHash, TxId};
+use tern_chain::block::Block;
+use tern_chain::tx::SignedTransaction;
+use tern_chain::types::{BlockHash, TxId};
 use tern_state::chain::{ChainError, ChainHandle, QueuedBlock, Verdict, QUEUE_AHEAD, VERIFY_AHEAD};
 use tokio::sync::mpsc;
 

@@ -7,10 +7,10 @@ use std::time::Duration;
 use clap::{Args, Subcommand};
 
 use crate::cli_error::CliError;
-use tern_core::crypto::{dev_secret_key, SecretKey};
-use tern_core::encoding;
-use tern_core::tx::Transaction;
-use tern_core::types::{Address, AddressPrefix, Amount, ChainId};
+use tern_chain::crypto::{dev_secret_key, SecretKey};
+use tern_chain::encoding;
+use tern_chain::tx::Transaction;
+use tern_chain::types::{Address, AddressPrefix, Amount, ChainId};
 use tern_rpc::api::TernApiClient;
 use tern_rpc::json::TxStatus;
 use tern_rpc::jsonrpsee::core::client::Error as ClientError;

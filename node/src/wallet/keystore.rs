@@ -13,8 +13,8 @@ use chacha20poly1305::aead::rand_core::RngCore;
 use chacha20poly1305::aead::{Aead, KeyInit, OsRng};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 use serde::{Deserialize, Serialize};
-use tern_core::crypto::SecretKey;
-use tern_core::types::Address;
+use tern_chain::crypto::SecretKey;
+use tern_chain::types::Address;
 
 /// The file format version this software writes and reads.
 const VERSION: u32 = 1;
@@ -301,7 +301,7 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tern_core::crypto::dev_secret_key;
+    use tern_chain::crypto::dev_secret_key;
 
     #[test]
     fn keys_round_trip_and_a_wrong_password_is_a_clear_error() {

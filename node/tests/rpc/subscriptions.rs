@@ -6,7 +6,7 @@ use super::*;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_head_subscriber_disconnected_during_a_reorg_resumes_and_sees_every_event_once() {
     use jsonrpsee::ws_client::WsClientBuilder;
-    use tern_core::testkit::ChainBuilder;
+    use tern_chain::testkit::ChainBuilder;
     use tern_rpc::heads::{HeadEvent, HeadKind, ResumeFrom};
 
     let node = node("dev", true).await;

@@ -30,9 +30,9 @@ use super::{
     AsyncChainReader, Chain, ChainError, ChainReader, ChainUpdate, SubmitOutcome, TipInfo,
 };
 use crate::store::WriteSeq;
-use tern_core::block::Block;
-use tern_core::signature_cache::SignatureCache;
-use tern_core::types::Timestamp;
+use tern_chain::block::Block;
+use tern_chain::signature_cache::SignatureCache;
+use tern_chain::types::Timestamp;
 use tern_tasks::panic_message;
 
 /// Blocks waiting for the actor; senders wait when it is full, which slows whoever

@@ -11,7 +11,7 @@ use tokio::sync::Semaphore;
 
 use super::ChainReader;
 use crate::store::StoreError;
-use tern_core::genesis::ChainSpec;
+use tern_chain::genesis::ChainSpec;
 
 /// Store queries that run at once; further ones queue.
 pub const MAX_CONCURRENT_READS: usize = 32;

@@ -1,9 +1,9 @@
 use super::*;
-use tern_core::crypto::dev_secret_key;
-use tern_core::crypto::SecretKey;
-use tern_core::state::{Account, AccountView};
-use tern_core::testkit::ChainBuilder;
-use tern_core::types::Address;
+use tern_chain::crypto::dev_secret_key;
+use tern_chain::crypto::SecretKey;
+use tern_chain::state::{Account, AccountView};
+use tern_chain::testkit::ChainBuilder;
+use tern_chain::types::Address;
 
 fn dev() -> ChainSpec {
     ChainSpec::resolve("dev").unwrap()
@@ -101,7 +101,7 @@ fn extending_the_tip_connects_and_indexes() {
         (Height(2), 2, 4, blocks[1].hash())
     );
     assert_eq!(
-        reader.transaction(&tern_core::types::TxId::ZERO).unwrap(),
+        reader.transaction(&tern_chain::types::TxId::ZERO).unwrap(),
         None
     );
     assert_eq!(f.submit_all(&blocks[..1])[0].verdict, Verdict::AlreadyKnown);
@@ -259,7 +259,7 @@ fn an_invalid_block_is_marked_and_its_descendants_rejected_without_revalidation(
     let mut bad = f.builder.child(&good.hash(), vec![], miner(1)).unwrap();
     bad.transactions = vec![bad_tx];
     bad.header.merkle_root = bad.computed_merkle_root();
-    bad.header.nonce = tern_core::pow::search_nonce(&bad.header, 0, u64::MAX).unwrap();
+    bad.header.nonce = tern_chain::pow::search_nonce(&bad.header, 0, u64::MAX).unwrap();
     let bad_hash = bad.hash();
 
     f.submit_all(std::slice::from_ref(&good));
@@ -291,7 +291,7 @@ fn an_invalid_block_is_marked_and_its_descendants_rejected_without_revalidation(
     child.header.height = Height(3);
     child.transactions.clear();
     child.header.merkle_root = child.computed_merkle_root();
-    child.header.nonce = tern_core::pow::search_nonce(&child.header, 0, u64::MAX).unwrap();
+    child.header.nonce = tern_chain::pow::search_nonce(&child.header, 0, u64::MAX).unwrap();
     assert_eq!(
         f.chain.submit_block(child.clone(), now()).unwrap().verdict,
         Verdict::Rejected(Rejection::InvalidAncestor {
@@ -315,11 +315,11 @@ fn an_invalid_block_on_a_heavier_branch_leaves_the_tip_on_the_valid_branch() {
             .builder
             .transfer(&side[1].hash(), &dev_secret_key(60), miner(5), 1, 0, 0)];
     bad.header.merkle_root = bad.computed_merkle_root();
-    bad.header.nonce = tern_core::pow::search_nonce(&bad.header, 0, u64::MAX).unwrap();
+    bad.header.nonce = tern_chain::pow::search_nonce(&bad.header, 0, u64::MAX).unwrap();
     let mut on_bad = f.builder.child(&side[1].hash(), vec![], miner(3)).unwrap();
     on_bad.header.parent = bad.hash();
     on_bad.header.height = Height(4);
-    on_bad.header.nonce = tern_core::pow::search_nonce(&on_bad.header, 0, u64::MAX).unwrap();
+    on_bad.header.nonce = tern_chain::pow::search_nonce(&on_bad.header, 0, u64::MAX).unwrap();
     f.submit_all(&side);
     f.submit_all(std::slice::from_ref(&bad));
     let outcome = f.chain.submit_block(on_bad.clone(), now()).unwrap();
@@ -423,7 +423,7 @@ fn reopening_resumes_at_the_tip_without_replaying() {
     assert_eq!(
         reopened.reader().account(&miner(1)).unwrap(),
         Account {
-            balance: tern_core::types::Amount::from_base_units(
+            balance: tern_chain::types::Amount::from_base_units(
                 dev().consensus.block_reward.base_units() * 10_000
             ),
             nonce: 0
@@ -538,7 +538,7 @@ fn junk_headers_leave_no_trace_in_the_index() {
     // The easiest possible target would make proof of work free: refused before anything
     // else, and nothing about it is kept.
     let mut junk = good.clone();
-    junk.header.target = tern_core::types::Target::MAX;
+    junk.header.target = tern_chain::types::Target::MAX;
     junk.header.nonce = 12345;
     let verdict = f.chain.submit_block(junk.clone(), now()).unwrap().verdict;
     assert!(
@@ -569,8 +569,8 @@ fn junk_headers_leave_no_trace_in_the_index() {
     let mut wrong = good.clone();
     let mut bytes = wrong.header.target.to_be_bytes();
     bytes[1] = 0x7f;
-    wrong.header.target = tern_core::types::Target::from_be_bytes(bytes).unwrap();
-    wrong.header.nonce = tern_core::pow::search_nonce(&wrong.header, 0, u64::MAX).unwrap();
+    wrong.header.target = tern_chain::types::Target::from_be_bytes(bytes).unwrap();
+    wrong.header.nonce = tern_chain::pow::search_nonce(&wrong.header, 0, u64::MAX).unwrap();
     let verdict = f.chain.submit_block(wrong.clone(), now()).unwrap().verdict;
     assert!(
         matches!(

@@ -11,9 +11,9 @@
 
 use crate::store::schema::BlockStatus;
 use crate::store::StoreError;
-use tern_core::state::apply_block;
-use tern_core::types::{BlockHash, Height};
-use tern_core::validation::check_proof_of_work;
+use tern_chain::state::apply_block;
+use tern_chain::types::{BlockHash, Height};
+use tern_chain::validation::check_proof_of_work;
 
 use super::ChainReader;
 

@@ -6,10 +6,10 @@ use crate::store::schema::{
     Meta, MetaKey, MetaValue, TxIndex, TxLocation, Undo,
 };
 use crate::store::{StoreError, TableReads, WriteBehind};
-use tern_core::block::Block;
-use tern_core::error::BlockError;
-use tern_core::state::{apply_block, MemoryState};
-use tern_core::types::{Address, BlockHash, TxId};
+use tern_chain::block::Block;
+use tern_chain::error::BlockError;
+use tern_chain::state::{apply_block, MemoryState};
+use tern_chain::types::{Address, BlockHash, TxId};
 
 use super::outcome::TipInfo;
 
@@ -87,7 +87,7 @@ pub(super) fn connect(
     store: &WriteBehind,
     block: &Block,
     entry: &BlockIndexEntry,
-    reward: tern_core::types::Amount,
+    reward: tern_chain::types::Amount,
 ) -> Result<TipInfo, ConnectError> {
     let addresses = touched(block);
     let accounts = store.multi_get::<Accounts>(&addresses)?;

@@ -47,12 +47,12 @@ use crate::store::schema::{
 };
 use crate::store::{Store, StoreError, TableReads, WriteBehind};
 use connect::{read_block, read_entry, ConnectError};
-use tern_core::block::Block;
-use tern_core::error::BlockError;
-use tern_core::genesis::ChainSpec;
-use tern_core::signature_cache::SignatureCache;
-use tern_core::types::{BlockHash, Height, Timestamp};
-use tern_core::validation;
+use tern_chain::block::Block;
+use tern_chain::error::BlockError;
+use tern_chain::genesis::ChainSpec;
+use tern_chain::signature_cache::SignatureCache;
+use tern_chain::types::{BlockHash, Height, Timestamp};
+use tern_chain::validation;
 
 /// The canonical chain and the block index, with sole write access to the store.
 #[derive(Debug)]

@@ -6,8 +6,8 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use tern_core::block::Block;
-use tern_core::types::{BlockHash, Timestamp};
+use tern_chain::block::Block;
+use tern_chain::types::{BlockHash, Timestamp};
 
 /// The most orphans held at once.
 pub const MAX_ORPHANS: usize = 256;
@@ -105,8 +105,8 @@ impl OrphanPool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tern_core::genesis::ChainSpec;
-    use tern_core::types::Height;
+    use tern_chain::genesis::ChainSpec;
+    use tern_chain::types::Height;
 
     fn orphan(parent: u8, nonce: u64) -> Block {
         let mut block = ChainSpec::resolve("dev").unwrap().genesis_block();

@@ -3,10 +3,10 @@
 use std::sync::Arc;
 
 use crate::store::StoreError;
-use tern_core::block::{Block, Header};
-use tern_core::error::BlockError;
-use tern_core::tx::SignedTransaction;
-use tern_core::types::{BlockHash, Height, Work};
+use tern_chain::block::{Block, Header};
+use tern_chain::error::BlockError;
+use tern_chain::tx::SignedTransaction;
+use tern_chain::types::{BlockHash, Height, Work};
 
 /// The canonical tip.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

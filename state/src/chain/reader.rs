@@ -10,13 +10,13 @@ use crate::store::schema::{
     KeyCodec, Meta, MetaKey, TxIndex, TxLocation,
 };
 use crate::store::{Store, StoreError, TableReads};
-use tern_core::block::{decode_transaction_at, Block, Header};
-use tern_core::genesis::ChainSpec;
-use tern_core::pow::{median_time_past, MEDIAN_TIME_SPAN};
-use tern_core::state::{Account, MemoryState};
-use tern_core::tx::SignedTransaction;
-use tern_core::types::{Address, BlockHash, Height, TxId};
-use tern_core::validation::ParentContext;
+use tern_chain::block::{decode_transaction_at, Block, Header};
+use tern_chain::genesis::ChainSpec;
+use tern_chain::pow::{median_time_past, MEDIAN_TIME_SPAN};
+use tern_chain::state::{Account, MemoryState};
+use tern_chain::tx::SignedTransaction;
+use tern_chain::types::{Address, BlockHash, Height, TxId};
+use tern_chain::validation::ParentContext;
 
 use super::outcome::TipInfo;
 

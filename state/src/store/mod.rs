@@ -23,9 +23,9 @@ use std::path::{Path, PathBuf};
 use rocksdb::{ColumnFamilyDescriptor, Direction, IteratorMode, Options, WriteBatch, DB};
 
 use schema::{KeyCodec, Meta, MetaKey, Table, COLUMN_FAMILIES, SCHEMA_VERSION};
-use tern_core::encoding::{self, DecodeError};
-use tern_core::genesis::ChainSpec;
-use tern_core::types::BlockHash;
+use tern_chain::encoding::{self, DecodeError};
+use tern_chain::genesis::ChainSpec;
+use tern_chain::types::BlockHash;
 
 /// The lock file inside a data directory.
 const LOCK_FILE: &str = "tern.lock";

@@ -2,12 +2,12 @@
 //! table for each family, so a key and value type can never disagree.
 //!
 //! Keys that must sort by height are big-endian; everything else is the canonical
-//! encoding of [`tern_core::encoding`].
+//! encoding of [`tern_chain::encoding`].
 
-use tern_core::block::{Block, Header};
-use tern_core::encoding::{Decode, DecodeError, Encode, Reader, Writer};
-use tern_core::state::{Account, UndoRecord};
-use tern_core::types::{Address, BlockHash, Height, TxId, Work};
+use tern_chain::block::{Block, Header};
+use tern_chain::encoding::{Decode, DecodeError, Encode, Reader, Writer};
+use tern_chain::state::{Account, UndoRecord};
+use tern_chain::types::{Address, BlockHash, Height, TxId, Work};
 
 /// The on-disk format this software reads and writes. Bump it with any change to a family
 /// or an encoding, together with a migration or a refusal to open older stores.
@@ -346,7 +346,7 @@ table!(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tern_core::encoding;
+    use tern_chain::encoding;
 
     #[test]
     fn height_keys_sort_numerically() {
@@ -398,7 +398,7 @@ mod tests {
     #[test]
     fn index_entries_round_trip_and_reject_unknown_status() {
         let entry = BlockIndexEntry {
-            header: tern_core::genesis::ChainSpec::resolve("dev")
+            header: tern_chain::genesis::ChainSpec::resolve("dev")
                 .unwrap()
                 .genesis_header(),
             cumulative_work: Work::from_be_bytes([3; 32]),

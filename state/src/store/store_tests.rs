@@ -1,7 +1,7 @@
 use super::*;
 use crate::store::schema::{Accounts, Canonical};
-use tern_core::state::Account;
-use tern_core::types::{Address, Amount, Height};
+use tern_chain::state::Account;
+use tern_chain::types::{Address, Amount, Height};
 
 fn dev() -> ChainSpec {
     ChainSpec::resolve("dev").unwrap()

@@ -33,7 +33,7 @@ use rocksdb::WriteBatch;
 
 use super::schema::{KeyCodec, Table};
 use super::{Store, StoreBatch, StoreError, TableReads};
-use tern_core::encoding;
+use tern_chain::encoding;
 
 /// Batches handed to the writer thread and not yet written, at most. Two per block
 /// (its body, then its connection), so a writer can be a few blocks ahead.

@@ -2,9 +2,9 @@ use std::path::Path;
 
 use super::*;
 use crate::store::schema::{Accounts, Canonical, TxIndex, TxLocation};
-use tern_core::genesis::ChainSpec;
-use tern_core::state::Account;
-use tern_core::types::{Address, Amount, BlockHash, Height, TxId};
+use tern_chain::genesis::ChainSpec;
+use tern_chain::state::Account;
+use tern_chain::types::{Address, Amount, BlockHash, Height, TxId};
 
 fn dev() -> ChainSpec {
     ChainSpec::resolve("dev").unwrap()

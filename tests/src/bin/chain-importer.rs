@@ -16,8 +16,8 @@ use std::collections::VecDeque;
 use std::path::Path;
 use std::process::ExitCode;
 
-use tern_core::block::Block;
-use tern_core::genesis::ChainSpec;
+use tern_chain::block::Block;
+use tern_chain::genesis::ChainSpec;
 use tern_state::chain::{Chain, ChainHandle};
 
 /// Blocks queued at the chain actor at once: twice what the node's block worker keeps

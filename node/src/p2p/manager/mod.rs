@@ -15,9 +15,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::stream::{FuturesUnordered, StreamExt};
-use tern_core::block::Block;
-use tern_core::tx::SignedTransaction;
-use tern_core::types::{BlockHash, Height, TxId};
+use tern_chain::block::Block;
+use tern_chain::tx::SignedTransaction;
+use tern_chain::types::{BlockHash, Height, TxId};
 use tern_state::chain::{ChainEvent, ChainHandle};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::broadcast::error::RecvError;

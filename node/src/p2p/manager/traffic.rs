@@ -5,9 +5,9 @@ use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use tern_core::block::{Block, Header};
-use tern_core::tx::SignedTransaction;
-use tern_core::types::{BlockHash, Timestamp};
+use tern_chain::block::{Block, Header};
+use tern_chain::tx::SignedTransaction;
+use tern_chain::types::{BlockHash, Timestamp};
 use tern_mempool::MempoolError;
 use tern_state::chain::{ChainUpdate, Rejection, Verdict};
 

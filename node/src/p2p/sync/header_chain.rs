@@ -13,12 +13,12 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use tern_core::block::Header;
-use tern_core::error::BlockError;
-use tern_core::genesis::ConsensusParams;
-use tern_core::pow::{median_time_past, MEDIAN_TIME_SPAN};
-use tern_core::types::{BlockHash, Height, Timestamp, Work};
-use tern_core::validation::{check_header, ParentContext};
+use tern_chain::block::Header;
+use tern_chain::error::BlockError;
+use tern_chain::genesis::ConsensusParams;
+use tern_chain::pow::{median_time_past, MEDIAN_TIME_SPAN};
+use tern_chain::types::{BlockHash, Height, Timestamp, Work};
+use tern_chain::validation::{check_header, ParentContext};
 use tern_state::chain::ChainReader;
 use tern_state::store::StoreError;
 

@@ -32,9 +32,9 @@ use std::time::{Duration, Instant};
 
 use lru::LruCache;
 
-use tern_core::block::{Block, Header};
-use tern_core::genesis::ConsensusParams;
-use tern_core::types::{BlockHash, Height, Timestamp, Work};
+use tern_chain::block::{Block, Header};
+use tern_chain::genesis::ConsensusParams;
+use tern_chain::types::{BlockHash, Height, Timestamp, Work};
 use tern_state::chain::TipInfo;
 
 pub use header_chain::{

@@ -3,7 +3,7 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use tern_core::types::Height;
+use tern_chain::types::Height;
 
 /// The span rates are measured over.
 const RATE_SPAN: Duration = Duration::from_secs(10);
