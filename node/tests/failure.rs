@@ -14,7 +14,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use tern_rpc::api::{TernAdminApiClient, TernApiClient};
+use tern_rpc::chain::TernApiClient;
+use tern_rpc::mining::TernAdminApiClient;
 
 mod support;
 use support::{Launch, NodeProcess};

@@ -37,8 +37,9 @@ use tern_chain::genesis::ChainSpec;
 use tern_chain::tx::{SignedTransaction, Transaction};
 use tern_chain::types::Amount;
 use tern_node::service::{Node, NodeConfig};
-use tern_rpc::api::{TernAdminApiClient, TernApiClient};
-use tern_rpc::json::{BlockId, BlockTransactions, TxStatus};
+use tern_rpc::chain::TernApiClient;
+use tern_rpc::chain::{BlockId, BlockTransactions, TxStatus};
+use tern_rpc::mining::TernAdminApiClient;
 use tern_rpc::server::RpcConfig;
 
 use raw::*;

@@ -12,7 +12,8 @@
 
 use std::time::{Duration, Instant};
 
-use tern_rpc::api::{TernAdminApiClient, TernApiClient};
+use tern_rpc::chain::TernApiClient;
+use tern_rpc::mining::TernAdminApiClient;
 use tern_rpc::net::TernNetApiClient;
 
 mod support;

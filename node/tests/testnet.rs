@@ -15,8 +15,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
-use tern_rpc::api::TernApiClient;
-use tern_rpc::json::TxStatus;
+use tern_rpc::chain::TernApiClient;
+use tern_rpc::chain::TxStatus;
 
 const TERN: &str = env!("CARGO_BIN_EXE_tern");
 const NODES: u16 = 3;

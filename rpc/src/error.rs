@@ -4,6 +4,7 @@
 
 use jsonrpsee::types::{ErrorObject, ErrorObjectOwned};
 use serde_json::json;
+#[cfg(feature = "server")]
 use tern_mempool::MempoolError;
 
 /// Invalid params: the message names the bad field.
@@ -37,6 +38,7 @@ pub fn internal(reason: impl std::fmt::Display) -> ErrorObjectOwned {
     ErrorObject::owned(INTERNAL, format!("internal error: {reason}"), None::<()>)
 }
 
+#[cfg(feature = "server")]
 /// A mempool rejection: `data` holds `reason` and the figures a wallet needs.
 pub fn rejected(error: &MempoolError) -> ErrorObjectOwned {
     let mut data = json!({ "reason": error.reason() });

@@ -11,50 +11,17 @@
 use std::collections::VecDeque;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use serde::{Deserialize, Serialize};
 use tern_chain::types::AddressPrefix;
 use tern_state::chain::ChainUpdate;
 use tokio::sync::broadcast;
 
-use crate::json::HeaderJson;
+use crate::chain::json::{HeadEvent, HeadKind, HeaderJson, ResumeFrom};
 
 /// Events kept for clients that reconnect.
 pub const HEADS_BACKLOG: usize = 1024;
 
 /// Events buffered for each live subscriber before it counts as fallen behind.
 pub const HEADS_LIVE_BUFFER: usize = 256;
-
-/// Whether a block joined or left the canonical chain.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum HeadKind {
-    /// Now canonical.
-    Connect,
-    /// No longer canonical.
-    Disconnect,
-}
-
-/// One tip change.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct HeadEvent {
-    /// Identifies this run of the node; sequence numbers restart with a new epoch.
-    pub epoch: u64,
-    /// Consecutive from 1 within an epoch.
-    pub seq: u64,
-    /// Connect or disconnect.
-    pub kind: HeadKind,
-    /// The block's header.
-    pub header: HeaderJson,
-}
-
-/// Where a reconnecting client left off.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ResumeFrom {
-    /// The epoch of the last event it saw.
-    pub epoch: u64,
-    /// The sequence number of the last event it saw.
-    pub seq: u64,
-}
 
 /// Why a client cannot resume where it asked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

@@ -4,28 +4,44 @@
 //!
 //! ## Map
 //!
+//! Every namespace has one layout: `api.rs` (the trait, defined once; jsonrpsee generates
+//! the server trait and the typed client), `json.rs` (its wire types, one per response)
+//! and `server.rs` (its implementation over the node's `NodeBackend`, server only).
+//!
 //! | module | owns |
 //! |---|---|
-//! | [`access`] | who may call the admin methods: the cookie token, or loopback with admin on |
-//! | [`callers`] | which web pages may call at all: the `Host` and `Origin` checks |
-//! | [`connections`] | what one client may hold: connection limits, deadlines, calls and answer bytes outstanding, and a socket that makes a non-reader wait |
+//! | [`chain`] | the chain, blocks, transactions, accounts, the mempool, `rpc.discover`, subscriptions to tips and to a transaction's status |
+//! | [`mining`] | on-demand blocks and the miner (admin) |
+//! | [`net`] | peers, bans, sync progress, health (`net_*` admin) |
+//! | [`error`] | the error codes |
+//! | [`openrpc`] | the OpenRPC document served by `rpc.discover` |
+//!
+//! With the `server` feature (the default), the server itself:
+//!
+//! | module | owns |
+//! |---|---|
+//! | `server` | the namespaces over a backend, HTTP and WebSocket on one port, limits |
+//! | `backend` | `NodeBackend`: what the server needs from the node |
+//! | `heads` | the resumable stream of tip changes behind `chain_subscribeHeads` |
+//! | `access` | who may call the admin methods: the cookie token, or loopback with admin on |
+//! | `callers` | which web pages may call at all: the `Host` and `Origin` checks |
+//! | `connections` | what one client may hold: connection limits, deadlines, calls and answer bytes outstanding, and a socket that makes a non-reader wait |
 //! | `slots` | the open HTTP and WebSocket connections, per address, and which idle one gives up its slot to a new client |
 //! | `listener` | the accept loop under the HTTP service: slots before bytes, body deadlines, backoff when descriptors run out |
 //! | `websocket` | the WebSocket transport: each message checked as the specification says, a bound on calls in flight, pings |
 //! | `dispatch` | a WebSocket call to the method it names, with the connection's subscriptions |
 //! | `call_stack` | the per-call middleware, one stack for both transports |
-//! | [`api`] | the API, defined once; jsonrpsee generates server traits and a typed client |
-//! | [`json`] | one JSON type per response, converted from [`tern_chain`] types |
-//! | [`error`] | the error codes |
-//! | [`metrics`] | call counts and latencies by method, for the node's `/metrics` |
-//! | [`net`] | the network methods (`net_*`, `node_health`) and their JSON shapes |
-//! | [`heads`] | the resumable stream of tip changes behind `chain_subscribeHeads` |
-//! | [`backend`] | [`backend::NodeBackend`]: what the server needs from the node |
 //! | `each_call` | takes batches apart so each call passes the per-call middleware |
 //! | `named_params` | names the parameter behind the decoder's unnamed "Invalid params" |
-//! | [`openrpc`] | the OpenRPC document served by `rpc.discover` |
 //! | `spec` | the JSON-RPC 2.0 rules jsonrpsee does not keep: invalid requests, notifications, every valid id |
-//! | [`server`] | the API over a backend, HTTP and WebSocket on one port, limits |
+//! | `metrics` | call counts and latencies by method, for the node's `/metrics` |
+//!
+//! ## Features
+//!
+//! `server` (default) builds all of the above and depends on `tern-state` and
+//! `tern-mempool`. `--no-default-features --features client` builds the namespaces' typed
+//! clients and wire types alone, on `tern-chain` only: what a wallet links, without the
+//! server or RocksDB (`scripts/check-layering` holds it to that).
 //!
 //! ## Conventions
 //!
@@ -39,33 +55,53 @@
 //! change what the node does (mining, on-demand blocks, peers and bans) need the token from
 //! the node's cookie file, or a server on loopback with admin explicitly enabled. Before
 //! any method runs, a request from a foreign web page (its `Origin`) or under a foreign
-//! name (its `Host`: DNS rebinding) is refused ([`callers`]), so a page in the browser of
+//! name (its `Host`: DNS rebinding) is refused (`callers`), so a page in the browser of
 //! a developer with `--rpc-admin` cannot drive their node. Request and response sizes,
-//! batch length, connections and subscriptions are capped ([`server::RpcConfig`]).
+//! batch length, connections and subscriptions are capped (`server::RpcConfig`).
+
+#[cfg(not(feature = "client"))]
+compile_error!("tern-rpc needs the `server` feature (the default) or the `client` feature");
 
 pub use jsonrpsee;
 
-pub mod access;
-pub mod api;
-pub mod backend;
-mod call_stack;
-pub mod callers;
-pub mod connections;
-mod dispatch;
-mod each_call;
+pub mod chain;
 pub mod error;
-pub mod heads;
-pub mod json;
-mod listener;
-pub mod metrics;
-mod named_params;
+pub mod mining;
 pub mod net;
 pub mod openrpc;
+
+#[cfg(feature = "server")]
+pub mod access;
+#[cfg(feature = "server")]
+pub mod backend;
+#[cfg(feature = "server")]
+mod call_stack;
+#[cfg(feature = "server")]
+pub mod callers;
+#[cfg(feature = "server")]
+pub mod connections;
+#[cfg(feature = "server")]
+mod dispatch;
+#[cfg(feature = "server")]
+mod each_call;
+#[cfg(feature = "server")]
+pub mod heads;
+#[cfg(feature = "server")]
+mod listener;
+#[cfg(feature = "server")]
+pub mod metrics;
+#[cfg(feature = "server")]
+mod named_params;
+#[cfg(feature = "server")]
 pub mod server;
+#[cfg(feature = "server")]
 mod slots;
+#[cfg(feature = "server")]
 mod spec;
+#[cfg(feature = "server")]
 mod websocket;
 
+#[cfg(feature = "server")]
 /// The future every layer of the HTTP stack returns, boxed so that each layer can answer
 /// some requests itself and pass the others on.
 pub(crate) type BoxFuture<T> =

@@ -20,7 +20,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 
-use crate::api::SUBSCRIPTION_METHODS;
+use crate::chain::SUBSCRIPTION_METHODS;
 use crate::error::SUBSCRIPTION_NEEDS_WEBSOCKET;
 use crate::BoxFuture;
 

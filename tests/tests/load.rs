@@ -16,8 +16,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tern_chain::crypto::dev_secret_key;
-use tern_rpc::api::TernApiClient;
-use tern_rpc::json::BlockId;
+use tern_rpc::chain::BlockId;
+use tern_rpc::chain::TernApiClient;
 use tern_rpc::jsonrpsee::http_client::HttpClientBuilder;
 use tern_tests::net::{dev_spec, dev_transfer, eventually, NodeOptions, TestNode};
 

@@ -11,8 +11,8 @@ use tern_chain::crypto::{dev_secret_key, SecretKey};
 use tern_chain::encoding;
 use tern_chain::tx::Transaction;
 use tern_chain::types::{Address, AddressPrefix, Amount, ChainId};
-use tern_rpc::api::TernApiClient;
-use tern_rpc::json::TxStatus;
+use tern_rpc::chain::TernApiClient;
+use tern_rpc::chain::TxStatus;
 use tern_rpc::jsonrpsee::core::client::Error as ClientError;
 use tern_rpc::jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
 

@@ -7,7 +7,7 @@ use super::*;
 async fn a_head_subscriber_disconnected_during_a_reorg_resumes_and_sees_every_event_once() {
     use jsonrpsee::ws_client::WsClientBuilder;
     use tern_chain::testkit::ChainBuilder;
-    use tern_rpc::heads::{HeadEvent, HeadKind, ResumeFrom};
+    use tern_rpc::chain::{HeadEvent, HeadKind, ResumeFrom};
 
     let node = node("dev", true).await;
     let url = format!("ws://{}", node.rpc_addr);

@@ -10,7 +10,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
-use tern_rpc::api::TernApiClient;
+use tern_rpc::chain::TernApiClient;
 
 pub(crate) const TERN: &str = env!("CARGO_BIN_EXE_tern");
 

@@ -1,4 +1,5 @@
-//! The JSON shapes of the API, one type per response, converted from core types.
+//! The `chain` namespace's JSON shapes, one type per response, converted from domain
+//! types (the conversions from `tern-state`'s types only with the server).
 //!
 //! Conventions: hashes are lowercase hex; addresses are bech32m under the chain's prefix;
 //! amounts and fees are decimal strings of base units (JavaScript cannot hold every u64);
@@ -8,9 +9,11 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use tern_chain::block::{Block, Header};
+#[cfg(feature = "server")]
 use tern_chain::genesis::ChainSpec;
 use tern_chain::tx::SignedTransaction;
 use tern_chain::types::AddressPrefix;
+#[cfg(feature = "server")]
 use tern_state::chain::{HistoryEntry, HistoryPage, TipInfo, TxInfo};
 
 /// A block named by its hash or its height on the canonical chain.
@@ -49,6 +52,7 @@ pub struct ChainInfo {
     pub dev_mining: bool,
 }
 
+#[cfg(feature = "server")]
 impl ChainInfo {
     /// The info of `spec` at `tip`.
     pub fn new(spec: &ChainSpec, tip: &TipInfo, next_target: String, syncing: bool) -> Self {
@@ -227,6 +231,7 @@ pub enum TxStatus {
     Unknown,
 }
 
+#[cfg(feature = "server")]
 impl TxStatus {
     /// The status of a confirmed transaction.
     pub fn confirmed(info: &TxInfo, prefix: &AddressPrefix) -> Self {
@@ -279,6 +284,7 @@ pub struct HistoryPageJson {
     pub next_cursor: Option<String>,
 }
 
+#[cfg(feature = "server")]
 impl From<HistoryPage> for HistoryPageJson {
     fn from(page: HistoryPage) -> Self {
         HistoryPageJson {
@@ -330,16 +336,34 @@ pub struct MempoolEntry {
     pub nonce: u64,
 }
 
-/// `miner_status`.
+/// Whether a block joined or left the canonical chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HeadKind {
+    /// Now canonical.
+    Connect,
+    /// No longer canonical.
+    Disconnect,
+}
+
+/// One tip change.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct MinerStatusJson {
-    /// Whether nonce-search threads are running.
-    pub running: bool,
-    /// How many.
-    pub threads: usize,
-    /// Where rewards go, if configured.
-    pub reward_address: Option<String>,
-    /// Blocks this node mined that the chain accepted.
-    pub blocks_found: u64,
+pub struct HeadEvent {
+    /// Identifies this run of the node; sequence numbers restart with a new epoch.
+    pub epoch: u64,
+    /// Consecutive from 1 within an epoch.
+    pub seq: u64,
+    /// Connect or disconnect.
+    pub kind: HeadKind,
+    /// The block's header.
+    pub header: HeaderJson,
+}
+
+/// Where a reconnecting client left off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResumeFrom {
+    /// The epoch of the last event it saw.
+    pub epoch: u64,
+    /// The sequence number of the last event it saw.
+    pub seq: u64,
 }

@@ -1,13 +1,15 @@
-//! The API, defined once: jsonrpsee generates the server traits and the typed client from
-//! it. Method names are a contract; each is documented in `docs/RPC.md`.
+//! The `chain` namespace's methods, defined once: jsonrpsee generates the server trait
+//! and the typed client from it. Method names are a contract; each is documented in
+//! `docs/RPC.md`.
 
+// The client the macro generates names its own result types.
+#[cfg(feature = "server")]
 use jsonrpsee::core::{RpcResult, SubscriptionResult};
 use jsonrpsee::proc_macros::rpc;
 
-use crate::heads::{HeadEvent, ResumeFrom};
-use crate::json::{
-    AccountJson, BlockId, BlockJson, ChainInfo, HeaderJson, HistoryPageJson, MempoolEntry,
-    MempoolInfo, MinerStatusJson, TxStatus,
+use super::json::{
+    AccountJson, BlockId, BlockJson, ChainInfo, HeadEvent, HeaderJson, HistoryPageJson,
+    MempoolEntry, MempoolInfo, ResumeFrom, TxStatus,
 };
 
 /// The subscription methods and their unsubscribe methods: they need a WebSocket, and
@@ -20,7 +22,8 @@ pub const SUBSCRIPTION_METHODS: [&str; 4] = [
 ];
 
 /// Methods for wallets, explorers and scripts: safe to expose.
-#[rpc(server, client)]
+#[cfg_attr(feature = "server", rpc(server, client))]
+#[cfg_attr(not(feature = "server"), rpc(client))]
 pub trait TernApi {
     /// The chain and its tip.
     #[method(name = "chain_info")]
@@ -78,7 +81,7 @@ pub trait TernApi {
     fn rpc_discover(&self) -> RpcResult<serde_json::Value>;
 
     /// Every tip change from now on (WebSocket only), or every one after `since` first: a
-    /// reorg arrives as its disconnects, then its connects. See [`crate::heads`].
+    /// reorg arrives as its disconnects, then its connects; docs/RPC.md says how to resume.
     #[subscription(name = "chain_subscribeHeads" => "chain_head", unsubscribe = "chain_unsubscribeHeads", item = HeadEvent)]
     async fn chain_subscribe_heads(&self, since: Option<ResumeFrom>) -> SubscriptionResult;
 
@@ -90,26 +93,4 @@ pub trait TernApi {
         txid: String,
         confirmations: Option<u64>,
     ) -> SubscriptionResult;
-}
-
-/// Methods that change what the node does: each call needs admin access (see
-/// [`crate::access`]).
-#[rpc(server, client)]
-pub trait TernAdminApi {
-    /// Mines `count` blocks now on a development chain, paying `reward` (default: the
-    /// miner's reward address); returns their hashes.
-    #[method(name = "dev_mine", with_extensions)]
-    async fn dev_mine(&self, count: u64, reward: Option<String>) -> RpcResult<Vec<String>>;
-
-    /// What the miner is doing.
-    #[method(name = "miner_status", with_extensions)]
-    fn miner_status(&self) -> RpcResult<MinerStatusJson>;
-
-    /// Starts mining with `threads` (default 1) paying `reward`.
-    #[method(name = "miner_start", with_extensions)]
-    fn miner_start(&self, reward: String, threads: Option<usize>) -> RpcResult<MinerStatusJson>;
-
-    /// Stops mining.
-    #[method(name = "miner_stop", with_extensions)]
-    fn miner_stop(&self) -> RpcResult<MinerStatusJson>;
 }

@@ -1,0 +1,11 @@
+//! The `chain` namespace: the chain, its blocks and transactions, accounts, the mempool,
+//! `rpc.discover`, and the subscriptions to tip changes and to a transaction's status.
+//! What wallets, explorers and scripts use; safe to expose.
+
+pub mod api;
+pub mod json;
+#[cfg(feature = "server")]
+pub(crate) mod server;
+
+pub use api::*;
+pub use json::*;

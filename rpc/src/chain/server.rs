@@ -1,0 +1,354 @@
+//! The `chain` namespace over a [`NodeBackend`]: blocks, transactions, accounts, the
+//! mempool, `rpc.discover` and the two subscriptions.
+
+use std::sync::Arc;
+
+use jsonrpsee::core::{async_trait, to_json_raw_value, RpcResult, SubscriptionResult};
+use jsonrpsee::server::PendingSubscriptionSink;
+use jsonrpsee::types::ErrorObject;
+use tern_chain::types::{BlockHash, Height, TxId};
+use tern_mempool::decode_transaction;
+use tern_state::chain::HistoryCursor;
+use tokio::sync::broadcast::error::RecvError;
+
+use super::api::TernApiServer;
+use super::json::{
+    AccountJson, BlockId, BlockJson, ChainInfo, HeaderJson, HistoryPageJson, MempoolEntry,
+    MempoolInfo, ResumeFrom, TransactionJson, TxStatus,
+};
+use crate::backend::{NodeBackend, SubmitFailure};
+use crate::error::{self, internal, invalid_param};
+use crate::server::{parse_address, MAX_MEMPOOL_LIST, MAX_STATUS_CONFIRMATIONS};
+
+/// The `chain` namespace's methods.
+pub(crate) struct ChainRpc<B> {
+    pub(crate) backend: Arc<B>,
+    /// Whether the admin methods are served too (for `rpc.discover`).
+    pub(crate) admin: bool,
+}
+
+impl<B: NodeBackend> ChainRpc<B> {
+    async fn block_hash(&self, block: &BlockId) -> RpcResult<Option<BlockHash>> {
+        match block {
+            BlockId::Height(height) => {
+                let height = Height(*height);
+                self.backend
+                    .chain()
+                    .run(move |chain| chain.hash_at(height))
+                    .await
+                    .map_err(internal)
+            }
+            BlockId::Hash(text) => text
+                .parse()
+                .map(Some)
+                .map_err(|e| invalid_param("block", e)),
+        }
+    }
+
+    /// The status from the store and the pool.
+    async fn tx_status(&self, id: &TxId) -> RpcResult<TxStatus> {
+        let chain = self.backend.chain();
+        let prefix = chain.spec().address_prefix;
+        let wanted = *id;
+        if let Some(info) = chain
+            .run(move |chain| chain.transaction(&wanted))
+            .await
+            .map_err(internal)?
+        {
+            return Ok(TxStatus::confirmed(&info, &prefix));
+        }
+        Ok(self.pool_status(id))
+    }
+
+    /// The status as far as the pool knows it (no store read): pending or unknown.
+    fn pool_status(&self, id: &TxId) -> TxStatus {
+        match self.backend.pending_transaction(id) {
+            Some(tx) => TxStatus::Pending {
+                transaction: TransactionJson::new(&tx, &self.backend.chain().spec().address_prefix),
+            },
+            None => TxStatus::Unknown,
+        }
+    }
+}
+
+#[async_trait]
+impl<B: NodeBackend> TernApiServer for ChainRpc<B> {
+    async fn chain_info(&self) -> RpcResult<ChainInfo> {
+        let chain = self.backend.chain();
+        let (tip, parent) = chain
+            .run(|chain| {
+                let tip = chain.tip()?;
+                Ok((tip, chain.parent_context(&tip.hash)?))
+            })
+            .await
+            .map_err(internal)?;
+        let parent = parent.ok_or_else(|| internal("tip not indexed"))?;
+        let next = tern_chain::pow::next_target(
+            &chain.spec().consensus.difficulty(),
+            parent.height,
+            parent.timestamp,
+        );
+        Ok(ChainInfo::new(
+            chain.spec(),
+            &tip,
+            next.to_string(),
+            self.backend.syncing(),
+        ))
+    }
+
+    async fn chain_get_block(
+        &self,
+        block: BlockId,
+        full: Option<bool>,
+    ) -> RpcResult<Option<BlockJson>> {
+        let Some(hash) = self.block_hash(&block).await? else {
+            return Ok(None);
+        };
+        let chain = self.backend.chain();
+        let found = chain
+            .run(move |chain| chain.block(&hash))
+            .await
+            .map_err(internal)?;
+        Ok(found.map(|b| BlockJson::new(&b, full.unwrap_or(false), &chain.spec().address_prefix)))
+    }
+
+    async fn chain_get_header(&self, block: BlockId) -> RpcResult<Option<HeaderJson>> {
+        let Some(hash) = self.block_hash(&block).await? else {
+            return Ok(None);
+        };
+        let chain = self.backend.chain();
+        let header = chain
+            .run(move |chain| chain.header(&hash))
+            .await
+            .map_err(internal)?;
+        Ok(header.map(|h| HeaderJson::new(&h, &chain.spec().address_prefix)))
+    }
+
+    async fn chain_get_block_hash(&self, height: u64) -> RpcResult<Option<String>> {
+        Ok(self
+            .block_hash(&BlockId::Height(height))
+            .await?
+            .map(|h| h.to_string()))
+    }
+
+    async fn tx_submit(&self, transaction: String) -> RpcResult<String> {
+        // Into a buffer of the exact size (the request's size bounds it): `hex::decode`
+        // grows its vector byte by byte, a visible share of a flood's per-call CPU.
+        let text = transaction.trim_start_matches("0x");
+        let mut bytes = vec![0; text.len() / 2];
+        hex::decode_to_slice(text, &mut bytes).map_err(|e| invalid_param("transaction", e))?;
+        let tx = decode_transaction(&bytes).map_err(|e| error::rejected(&e))?;
+        match self.backend.submit_transaction(tx).await {
+            Ok(id) => Ok(id.to_string()),
+            Err(SubmitFailure::Rejected(e)) => Err(error::rejected(&e)),
+            Err(SubmitFailure::Unavailable(e)) => Err(internal(e)),
+        }
+    }
+
+    async fn tx_get(&self, txid: String) -> RpcResult<TxStatus> {
+        let id: TxId = txid.parse().map_err(|e| invalid_param("txid", e))?;
+        self.tx_status(&id).await
+    }
+
+    async fn tx_subscribe_status(
+        &self,
+        pending: PendingSubscriptionSink,
+        txid: String,
+        confirmations: Option<u64>,
+    ) -> SubscriptionResult {
+        let wanted = confirmations.unwrap_or(1);
+        let id = match txid.parse::<TxId>() {
+            Ok(id) if (1..=MAX_STATUS_CONFIRMATIONS).contains(&wanted) => id,
+            Ok(_) => {
+                pending
+                    .reject(invalid_param(
+                        "confirmations",
+                        format!("must be 1 to {MAX_STATUS_CONFIRMATIONS}"),
+                    ))
+                    .await;
+                return Ok(());
+            }
+            Err(e) => {
+                pending.reject(invalid_param("txid", e)).await;
+                return Ok(());
+            }
+        };
+        // Triggers only: a new tip recomputes the status from the store, an admission from
+        // the pool alone (a transaction confirms only with a new tip), so a trigger that
+        // lags loses nothing and a flood of admissions costs no store reads.
+        let (_, mut tips) = self
+            .backend
+            .heads()
+            .subscribe(None)
+            .map_err(|e| e.to_string())?;
+        let mut admissions = self.backend.watch_admissions();
+        let sink = pending.accept().await?;
+        let mut last: Option<TxStatus> = None;
+        let mut tip_moved = true;
+        loop {
+            let status = match &last {
+                Some(TxStatus::Unknown | TxStatus::Pending { .. }) if !tip_moved => {
+                    self.pool_status(&id)
+                }
+                Some(confirmed) if !tip_moved => confirmed.clone(),
+                _ => self
+                    .tx_status(&id)
+                    .await
+                    .map_err(|e| e.message().to_owned())?,
+            };
+            if last.as_ref() != Some(&status) {
+                sink.send(to_json_raw_value(&status)?).await?;
+                if matches!(status, TxStatus::Confirmed { confirmations, .. } if confirmations >= wanted)
+                {
+                    return Ok(());
+                }
+                last = Some(status);
+            }
+            tokio::select! {
+                () = sink.closed() => return Ok(()),
+                tip = tips.recv() => {
+                    tip_moved = true;
+                    if let Err(RecvError::Closed) = tip {
+                        // The head stream restarted: follow the new one.
+                        tips = self.backend.heads().subscribe(None).map_err(|e| e.to_string())?.1;
+                    }
+                },
+                changed = admissions.changed() => {
+                    tip_moved = false;
+                    if changed.is_err() { return Ok(()) }
+                },
+            }
+        }
+    }
+
+    async fn account_get(&self, address: String) -> RpcResult<AccountJson> {
+        let parsed = parse_address(&*self.backend, "address", &address)?;
+        let account = self
+            .backend
+            .chain()
+            .run(move |chain| chain.account(&parsed))
+            .await
+            .map_err(internal)?;
+        let (pending_nonce, pending_cost) =
+            self.backend.pending(&parsed).await.map_err(internal)?;
+        let pending_balance = account
+            .balance
+            .checked_sub(pending_cost)
+            .unwrap_or_default();
+        Ok(AccountJson {
+            address,
+            balance: account.balance.to_string(),
+            nonce: account.nonce,
+            pending_nonce,
+            pending_balance: pending_balance.to_string(),
+        })
+    }
+
+    async fn account_history(
+        &self,
+        address: String,
+        cursor: Option<String>,
+        limit: Option<u32>,
+    ) -> RpcResult<HistoryPageJson> {
+        let parsed = parse_address(&*self.backend, "address", &address)?;
+        let cursor = cursor
+            .map(|c| c.parse::<HistoryCursor>())
+            .transpose()
+            .map_err(|e| invalid_param("cursor", e))?;
+        let limit = limit.unwrap_or(tern_state::chain::MAX_HISTORY_PAGE as u32);
+        if limit == 0 || limit as usize > tern_state::chain::MAX_HISTORY_PAGE {
+            return Err(invalid_param(
+                "limit",
+                format!("must be 1 to {}", tern_state::chain::MAX_HISTORY_PAGE),
+            ));
+        }
+        let page = self
+            .backend
+            .chain()
+            .run(move |chain| chain.history(&parsed, cursor, limit as usize))
+            .await
+            .map_err(internal)?;
+        Ok(page.into())
+    }
+
+    fn mempool_info(&self) -> RpcResult<MempoolInfo> {
+        let stats = self.backend.mempool_stats();
+        Ok(MempoolInfo {
+            count: stats.count,
+            bytes: stats.bytes,
+            minimum_fee: stats.minimum_fee.to_string(),
+            rejections: stats
+                .rejections
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v))
+                .collect(),
+        })
+    }
+
+    fn rpc_discover(&self) -> RpcResult<serde_json::Value> {
+        Ok(crate::openrpc::document(self.admin))
+    }
+
+    async fn chain_subscribe_heads(
+        &self,
+        pending: PendingSubscriptionSink,
+        since: Option<ResumeFrom>,
+    ) -> SubscriptionResult {
+        let (missed, mut live) = match self.backend.heads().subscribe(since) {
+            Ok(stream) => stream,
+            Err(e) => {
+                pending
+                    .reject(ErrorObject::owned(
+                        error::RESYNC_NEEDED,
+                        e.to_string(),
+                        None::<()>,
+                    ))
+                    .await;
+                return Ok(());
+            }
+        };
+        let sink = pending.accept().await?;
+        let mut last = since.map_or(0, |s| s.seq);
+        for event in missed {
+            last = event.seq;
+            sink.send(to_json_raw_value(&event)?).await?;
+        }
+        loop {
+            tokio::select! {
+                () = sink.closed() => return Ok(()),
+                next = live.recv() => match next {
+                    Ok(event) if event.seq > last => {
+                        last = event.seq;
+                        sink.send(to_json_raw_value(&event)?).await?;
+                    }
+                    Ok(_) => {}
+                    // Never skip silently: the client resumes from `last` with a new subscription.
+                    Err(RecvError::Lagged(_)) => return Err(format!("fell behind after seq {last}; subscribe again from it").into()),
+                    Err(RecvError::Closed) => return Err("the stream restarted; resync and subscribe afresh".into()),
+                },
+            }
+        }
+    }
+
+    fn mempool_list(&self, limit: Option<u32>) -> RpcResult<Vec<MempoolEntry>> {
+        let limit = limit.unwrap_or(100);
+        if limit > MAX_MEMPOOL_LIST {
+            return Err(invalid_param(
+                "limit",
+                format!("must be at most {MAX_MEMPOOL_LIST}"),
+            ));
+        }
+        let prefix = self.backend.chain().spec().address_prefix;
+        Ok(self
+            .backend
+            .mempool_list(limit as usize)
+            .iter()
+            .map(|t| MempoolEntry {
+                txid: t.id().to_string(),
+                fee: t.tx().fee.to_string(),
+                sender: t.tx().from.to_bech32(&prefix),
+                nonce: t.tx().nonce,
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,93 @@
+//! The `mining` namespace over a [`NodeBackend`]: on-demand blocks and the miner. Every
+//! method needs admin access.
+
+use std::sync::Arc;
+
+use jsonrpsee::core::{async_trait, RpcResult};
+use jsonrpsee::Extensions;
+
+use super::api::TernAdminApiServer;
+use super::json::MinerStatusJson;
+use crate::access::require_admin;
+use crate::backend::{DevMineFailure, NodeBackend, MAX_MINER_THREADS};
+use crate::error::{self, invalid_param};
+use crate::server::parse_address;
+
+/// The `mining` namespace's methods.
+pub(crate) struct MiningRpc<B> {
+    pub(crate) backend: Arc<B>,
+}
+
+impl<B: NodeBackend> MiningRpc<B> {
+    fn miner_json(&self) -> MinerStatusJson {
+        let state = self.backend.miner_state();
+        let prefix = &self.backend.chain().spec().address_prefix;
+        MinerStatusJson {
+            running: state.threads > 0,
+            threads: state.threads,
+            reward_address: state.reward.map(|a| a.to_bech32(prefix)),
+            blocks_found: state.blocks_found,
+        }
+    }
+}
+
+#[async_trait]
+impl<B: NodeBackend> TernAdminApiServer for MiningRpc<B> {
+    async fn dev_mine(
+        &self,
+        ext: &Extensions,
+        count: u64,
+        reward: Option<String>,
+    ) -> RpcResult<Vec<String>> {
+        require_admin(ext)?;
+        let reward = match reward {
+            Some(text) => parse_address(&*self.backend, "reward", &text)?,
+            None => self.backend.miner_state().reward.ok_or_else(|| {
+                invalid_param("reward", "required: the miner has no reward address")
+            })?,
+        };
+        match self.backend.dev_mine(count, reward).await {
+            Ok(hashes) => Ok(hashes.iter().map(ToString::to_string).collect()),
+            Err(DevMineFailure::NotAllowed(e)) => Err(jsonrpsee::types::ErrorObject::owned(
+                error::DEV_MINING_DISABLED,
+                e,
+                None::<()>,
+            )),
+            Err(DevMineFailure::Failed(e)) => Err(jsonrpsee::types::ErrorObject::owned(
+                error::MINING_FAILED,
+                e,
+                None::<()>,
+            )),
+        }
+    }
+
+    fn miner_status(&self, ext: &Extensions) -> RpcResult<MinerStatusJson> {
+        require_admin(ext)?;
+        Ok(self.miner_json())
+    }
+
+    fn miner_start(
+        &self,
+        ext: &Extensions,
+        reward: String,
+        threads: Option<usize>,
+    ) -> RpcResult<MinerStatusJson> {
+        require_admin(ext)?;
+        let reward = parse_address(&*self.backend, "reward", &reward)?;
+        let threads = threads.unwrap_or(1);
+        if !(1..=MAX_MINER_THREADS).contains(&threads) {
+            return Err(invalid_param(
+                "threads",
+                format!("{threads}: must be 1 to {MAX_MINER_THREADS} (miner_stop stops)"),
+            ));
+        }
+        self.backend.miner_start(threads, reward);
+        Ok(self.miner_json())
+    }
+
+    fn miner_stop(&self, ext: &Extensions) -> RpcResult<MinerStatusJson> {
+        require_admin(ext)?;
+        self.backend.miner_stop();
+        Ok(self.miner_json())
+    }
+}
