@@ -19,7 +19,6 @@
 //! | [`metrics`] | `/metrics` (Prometheus), `/healthy` and `/ready` on a small HTTP listener |
 //! | [`config`] | the TOML configuration file and `tern config default` |
 //! | [`testnet`] | `tern testnet`: a local multi-node network in one command |
-//! | [`wallet`] | `tern wallet`: the encrypted key file and the commands that use a node's RPC |
 //! | [`cli_error`] | how a command fails: one line and a non-zero exit |
 //!
 //!
@@ -64,4 +63,3 @@ pub mod service;
 pub mod store_cmd;
 pub mod testnet;
 pub mod tip_record;
-pub mod wallet;

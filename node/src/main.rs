@@ -7,7 +7,7 @@ use tern_node::cli_error::CliError;
 use tern_node::run::{self, NodeArgs};
 use tern_node::store_cmd::{self, StoreCommand};
 use tern_node::testnet::{self, TestnetArgs};
-use tern_node::wallet::cli::{self, WalletArgs};
+use tern_wallet::WalletArgs;
 
 /// Tern: a proof-of-work, account-based full node and its tools.
 #[derive(Debug, Parser)]
@@ -65,7 +65,7 @@ async fn main() -> ExitCode {
         }
         Command::Store(command) => store_cmd::run(command).await,
         Command::Testnet(args) => testnet::run(args).await,
-        Command::Wallet(args) => cli::run(args).await,
+        Command::Wallet(args) => tern_wallet::run(args).await.map_err(CliError::from),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

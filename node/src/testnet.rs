@@ -52,7 +52,7 @@ pub struct TestnetArgs {
     #[arg(long, requires = "datadir")]
     pub fresh: bool,
     /// Node i serves RPC on BASE+2i and peers on BASE+2i+1.
-    #[arg(long, default_value_t = 8645)]
+    #[arg(long, default_value_t = tern_rpc::DEFAULT_PORT)]
     pub base_port: u16,
 }
 

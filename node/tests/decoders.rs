@@ -36,7 +36,7 @@ use tern_node::p2p::addrbook::AddrEntry;
 use tern_node::p2p::bans::{Ban, BanTarget};
 use tern_node::p2p::message::{Hello, InvItem, Message, PROTOCOL_VERSION};
 use tern_node::persist;
-use tern_node::wallet::keystore::Keystore;
+use tern_wallet::keystore::Keystore;
 
 #[global_allocator]
 static ALLOCATOR: Cap<System> = Cap::new(System, usize::MAX);
@@ -342,7 +342,7 @@ proptest! {
         let keystore = Keystore::new(written(dir.path(), "wallet.json", &text));
         let _ = within(text_budget(&text), || keystore.accounts());
         // Argon2's memory is the one allocation a key file may size, within its bound.
-        let kdf = tern_node::wallet::keystore::MAX_KDF_MEMORY_KIB as usize * 1024;
+        let kdf = tern_wallet::keystore::MAX_KDF_MEMORY_KIB as usize * 1024;
         let opened = within(text_budget(&text) + kdf, || keystore.unlock("not the password"));
         prop_assert!(opened.is_err(), "a mutated key file opened: {:?}", opened.map(|k| k.len()));
     }

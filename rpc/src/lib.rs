@@ -64,6 +64,11 @@ compile_error!("tern-rpc needs the `server` feature (the default) or the `client
 
 pub use jsonrpsee;
 
+/// The port a node serves JSON-RPC on unless told otherwise, on 127.0.0.1: the one place
+/// it is written (the server's default address, the wallet's default URL and the
+/// testnet's first port all use it).
+pub const DEFAULT_PORT: u16 = 8645;
+
 pub mod chain;
 pub mod error;
 pub mod mining;

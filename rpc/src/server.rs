@@ -29,9 +29,6 @@ use crate::slots::Slots;
 use crate::spec::SpecLayer;
 use crate::websocket::{WebSocketLayer, WebSocketLimits};
 
-/// The default listening address.
-pub const DEFAULT_ADDR: &str = "127.0.0.1:8645";
-
 /// The most confirmations `tx_subscribeStatus` follows a transaction to.
 pub const MAX_STATUS_CONFIRMATIONS: u64 = 100;
 
@@ -68,7 +65,7 @@ pub struct RpcConfig {
 impl Default for RpcConfig {
     fn default() -> Self {
         RpcConfig {
-            addr: SocketAddr::from(([127, 0, 0, 1], 8645)),
+            addr: SocketAddr::from(([127, 0, 0, 1], crate::DEFAULT_PORT)),
             admin: false,
             cookie: None,
             max_request_bytes: 1 << 20,

@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand};
 
-use crate::cli_error::CliError;
 use tern_chain::crypto::{dev_secret_key, SecretKey};
 use tern_chain::encoding;
 use tern_chain::tx::Transaction;
@@ -16,7 +15,8 @@ use tern_rpc::chain::TxStatus;
 use tern_rpc::jsonrpsee::core::client::Error as ClientError;
 use tern_rpc::jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
 
-use super::keystore::Keystore;
+use crate::error::WalletError;
+use crate::keystore::Keystore;
 
 /// How many development accounts `dev-accounts` lists and `import --dev` accepts.
 const DEV_ACCOUNTS: u32 = 10;
@@ -31,7 +31,7 @@ pub struct WalletArgs {
     #[arg(long, env = "TERN_WALLET", default_value_os_t = default_wallet_path())]
     pub wallet: PathBuf,
     /// The node's JSON-RPC URL.
-    #[arg(long, env = "TERN_RPC", default_value = "http://127.0.0.1:8645")]
+    #[arg(long, env = "TERN_RPC", default_value_t = default_rpc_url())]
     pub rpc: String,
     /// What to do.
     #[command(subcommand)]
@@ -101,6 +101,11 @@ pub enum WalletCommand {
     DevAccounts,
 }
 
+/// The URL of a node on this machine with the default RPC address.
+fn default_rpc_url() -> String {
+    format!("http://127.0.0.1:{}", tern_rpc::DEFAULT_PORT)
+}
+
 /// The default wallet file: `$HOME/.tern/wallet.json`.
 fn default_wallet_path() -> PathBuf {
     std::env::var_os("HOME")
@@ -110,37 +115,35 @@ fn default_wallet_path() -> PathBuf {
         .join("wallet.json")
 }
 
-fn rpc_error(error: ClientError) -> CliError {
+fn rpc_error(error: ClientError) -> WalletError {
     match error {
-        ClientError::Call(e) => match e.data() {
-            Some(data) => CliError(format!("{} ({})", e.message(), data.get())),
-            None => CliError(e.message().to_owned()),
+        ClientError::Call(e) => WalletError::Refused {
+            message: e.message().to_owned(),
+            data: e.data().map(|data| data.get().to_owned()),
         },
-        ClientError::Transport(e) => CliError(format!("cannot reach the node: {e}")),
-        other => CliError(other.to_string()),
+        ClientError::Transport(e) => WalletError::Unreachable(e.to_string()),
+        other => WalletError::Call(other.to_string()),
     }
 }
 
-fn password() -> Result<String, CliError> {
+fn password() -> Result<String, WalletError> {
     if let Ok(password) = std::env::var("TERN_WALLET_PASSWORD") {
         return Ok(password);
     }
-    Ok(rpassword::prompt_password("Wallet password: ")?)
+    rpassword::prompt_password("Wallet password: ").map_err(WalletError::Prompt)
 }
 
 /// The password for a key being added. A new wallet file's password is asked twice: a
 /// typo would otherwise lock the key away for good.
-fn password_for(wallet: &std::path::Path) -> Result<String, CliError> {
+fn password_for(wallet: &std::path::Path) -> Result<String, WalletError> {
     if wallet.exists() || std::env::var_os("TERN_WALLET_PASSWORD").is_some() {
         return password();
     }
     eprintln!("Creating a new wallet file at {}", wallet.display());
-    let first = rpassword::prompt_password("New wallet password: ")?;
-    let again = rpassword::prompt_password("Repeat the password: ")?;
+    let first = rpassword::prompt_password("New wallet password: ").map_err(WalletError::Prompt)?;
+    let again = rpassword::prompt_password("Repeat the password: ").map_err(WalletError::Prompt)?;
     if first != again {
-        return Err(CliError(
-            "the passwords do not match; nothing was written".into(),
-        ));
+        return Err(WalletError::PasswordsDiffer(wallet.to_path_buf()));
     }
     Ok(first)
 }
@@ -151,34 +154,43 @@ struct Session {
     chain_id: ChainId,
 }
 
-async fn connect(url: &str) -> Result<Session, CliError> {
+async fn connect(url: &str) -> Result<Session, WalletError> {
     let client = HttpClientBuilder::default()
         .build(url)
-        .map_err(|e| CliError(format!("{url}: {e}")))?;
+        .map_err(|e| WalletError::BadUrl {
+            url: url.to_owned(),
+            reason: e.to_string(),
+        })?;
     let info = client.chain_info().await.map_err(rpc_error)?;
     Ok(Session {
-        prefix: AddressPrefix::new(&info.address_prefix)?,
+        prefix: AddressPrefix::new(&info.address_prefix).map_err(|e| WalletError::BadAnswer {
+            what: "address prefix",
+            reason: e.to_string(),
+        })?,
         chain_id: ChainId(info.chain_id),
         client,
     })
 }
 
 /// A wallet name or an address.
-fn resolve(store: &Keystore, prefix: &AddressPrefix, account: &str) -> Result<Address, CliError> {
+fn resolve(
+    store: &Keystore,
+    prefix: &AddressPrefix,
+    account: &str,
+) -> Result<Address, WalletError> {
     if let Some(found) = store.accounts()?.into_iter().find(|a| a.name == account) {
         return found
             .address()
-            .ok_or_else(|| CliError(format!("account {account:?} has a bad public key")));
+            .ok_or_else(|| WalletError::BadStoredKey(account.to_owned()));
     }
-    Address::from_bech32(account, prefix).map_err(|e| {
-        CliError(format!(
-            "{account:?} is neither an account in the wallet nor an address: {e}"
-        ))
+    Address::from_bech32(account, prefix).map_err(|e| WalletError::UnknownAccount {
+        account: account.to_owned(),
+        reason: e.to_string(),
     })
 }
 
 /// Runs a wallet command, printing its result.
-pub async fn run(args: WalletArgs) -> Result<(), CliError> {
+pub async fn run(args: WalletArgs) -> Result<(), WalletError> {
     let store = Keystore::new(&args.wallet);
     match args.command {
         WalletCommand::New { name } => {
@@ -200,17 +212,17 @@ pub async fn run(args: WalletArgs) -> Result<(), CliError> {
                     let seed: [u8; 32] = hex::decode(secret.trim())
                         .ok()
                         .and_then(|s| s.try_into().ok())
-                        .ok_or_else(|| CliError("--secret must be 64 hex digits".into()))?;
+                        .ok_or(WalletError::BadSecret)?;
                     SecretKey::from_bytes(seed)
                 }
                 (None, Some(index)) if index < DEV_ACCOUNTS => dev_secret_key(index),
                 (None, Some(index)) => {
-                    return Err(CliError(format!(
-                        "--dev takes 0 to {}, not {index}",
-                        DEV_ACCOUNTS - 1
-                    )))
+                    return Err(WalletError::DevAccountOutOfRange {
+                        index,
+                        max: DEV_ACCOUNTS - 1,
+                    })
                 }
-                (None, None) => return Err(CliError("give --secret or --dev".into())),
+                (None, None) => return Err(WalletError::NoKeyGiven),
             };
             store.add(&name, &key, &password_for(&args.wallet)?)?;
             println!(
@@ -299,28 +311,36 @@ async fn send(
     amount: &str,
     fee: Option<String>,
     wait: u64,
-) -> Result<(), CliError> {
+) -> Result<(), WalletError> {
     let session = connect(url).await?;
-    let amount: Amount = amount
-        .parse()
-        .map_err(|e| CliError(format!("--amount: {e}")))?;
+    let amount: Amount = amount.parse().map_err(|e| WalletError::BadAmount {
+        flag: "--amount",
+        reason: format!("{e}"),
+    })?;
     let to = resolve(store, &session.prefix, to)?;
     let keys = store.unlock(&password()?)?;
     let key = keys
         .into_iter()
         .find(|(name, _)| name == from)
         .map(|(_, key)| key)
-        .ok_or_else(|| CliError(format!("the wallet has no account named {from:?}")))?;
+        .ok_or_else(|| WalletError::NoSuchSender(from.to_owned()))?;
     let sender = key.address().to_bech32(&session.prefix);
     let fee: Amount = match fee {
-        Some(fee) => fee.parse().map_err(|e| CliError(format!("--fee: {e}")))?,
+        Some(fee) => fee.parse().map_err(|e| WalletError::BadAmount {
+            flag: "--fee",
+            reason: format!("{e}"),
+        })?,
         None => session
             .client
             .mempool_info()
             .await
             .map_err(rpc_error)?
             .minimum_fee
-            .parse()?,
+            .parse()
+            .map_err(|e| WalletError::BadAnswer {
+                what: "minimum fee",
+                reason: format!("{e}"),
+            })?,
     };
     let nonce = session
         .client
@@ -365,10 +385,11 @@ async fn send(
             }
         }
         if tokio::time::Instant::now() > deadline {
-            return Err(CliError(format!(
-                "{txid} did not reach {wait} confirmations within {} s",
-                WAIT_LIMIT.as_secs()
-            )));
+            return Err(WalletError::NotConfirmed {
+                txid,
+                wait,
+                secs: WAIT_LIMIT.as_secs(),
+            });
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }

@@ -171,13 +171,13 @@ impl Keystore {
     }
 
     fn read(&self) -> Result<Option<KeyFile>, KeystoreError> {
-        let text = match crate::persist::read_bounded(&self.path, MAX_KEY_FILE_BYTES) {
+        let text = match tern_chain::bounded_read::read_bounded(&self.path, MAX_KEY_FILE_BYTES) {
             Ok(Some(text)) => text,
             Ok(None) => return Ok(None),
-            Err(crate::persist::ReadError::TooLarge { len, max }) => {
+            Err(tern_chain::bounded_read::ReadError::TooLarge { len, max }) => {
                 return Err(self.malformed(format!("{len} bytes, more than {max}")))
             }
-            Err(crate::persist::ReadError::Io(e)) => return Err(self.io(e)),
+            Err(tern_chain::bounded_read::ReadError::Io(e)) => return Err(self.io(e)),
         };
         let file: KeyFile = serde_json::from_str(&text).map_err(|e| self.malformed(e))?;
         if file.version != VERSION {
