@@ -105,7 +105,7 @@ impl FileConfig {
     /// Reads and checks `path`. Errors are one line naming the file and the line.
     pub fn load(path: &Path) -> Result<FileConfig, CliError> {
         let error = |e: &dyn std::fmt::Display| CliError(format!("config {}: {e}", path.display()));
-        let text = crate::persist::read_bounded(path, MAX_CONFIG_BYTES)
+        let text = tern_state::persist::read_bounded(path, MAX_CONFIG_BYTES)
             .map_err(|e| error(&e))?
             .ok_or_else(|| error(&"no such file"))?;
         FileConfig::parse(&text, &path.display().to_string())

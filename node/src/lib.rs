@@ -12,8 +12,6 @@
 //! | [`service`] | [`service::Node`]: starts every part in order and stops them in reverse; the task tree |
 //! | [`descriptors`] | the open-file limit raised at start, and the RPC slots fitted into it |
 //! | [`disk`] | free space in the data directory, warned about before it runs out |
-//! | [`persist`] | small JSON files in the data dir (address book, bans), written atomically by a background task |
-//! | [`tip_record`] | the last acknowledged tip, kept outside RocksDB so a store that opens below it is reported |
 //! | [`store_cmd`] | `tern store check`: an offline check of a data directory's store |
 //! | [`run`] | `tern node`: flags, signals, logging |
 //! | [`metrics`] | `/metrics` (Prometheus), `/healthy` and `/ready` on a small HTTP listener |
@@ -56,10 +54,8 @@ pub mod disk;
 pub mod metrics;
 pub mod mining;
 pub mod p2p;
-pub mod persist;
 pub mod rpc_backend;
 pub mod run;
 pub mod service;
 pub mod store_cmd;
 pub mod testnet;
-pub mod tip_record;

@@ -17,7 +17,7 @@
 //! | **`rpc server`**, **`rpc heads`** | here, [`NodeRpc::new`] | shutdown; the chain stops |
 //! | **`metrics`**, `metrics connection`, `metrics follower` | [`crate::metrics::serve`] | shutdown; the chain stops |
 //! | `disk space` | [`crate::disk`] | shutdown |
-//! | `tip record`, `tip record writer` | [`crate::tip_record`] | the chain stops, and the last tip is written |
+//! | `tip record`, `tip record writer` | [`tern_state::tip_record`] | the chain stops, and the last tip is written |
 //! | `chain log` | here | the chain stops |
 //!
 //! Shutdown order matters: the RPC server stops taking calls first, the miner stops, peers
@@ -42,8 +42,8 @@ use crate::metrics::Metrics;
 use crate::mining::{MinerHandle, MinerSettings};
 use crate::p2p::{self, NetworkHandle, P2pConfig, P2pError};
 use crate::rpc_backend::NodeRpc;
-use crate::tip_record;
 use tern_mempool::PoolHandle;
+use tern_state::tip_record;
 use tern_tasks::fault::{FaultPlan, Part};
 use tern_tasks::{CriticalFailure, FailureCause, Health, TaskManager, ThreadFailure};
 

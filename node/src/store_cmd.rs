@@ -1,7 +1,7 @@
 //! `tern store check`: opens a data directory's store offline (no node may be running on
 //! it) and checks all of it with [`tern_state::chain::check_store`], so an operator can
 //! tell a healthy data directory from a damaged one before trusting it again. A store that
-//! is consistent but ends below the tip the node last acknowledged ([`tip_record`]) fails
+//! is consistent but ends below the tip the node last acknowledged ([`tern_state::tip_record`]) fails
 //! the check too: it lost blocks.
 
 use std::path::PathBuf;
@@ -12,7 +12,7 @@ use tern_state::chain::{check_store, Chain};
 
 use crate::cli_error::CliError;
 use crate::run::default_data_dir;
-use crate::tip_record;
+use tern_state::tip_record;
 
 /// `tern store …`.
 #[derive(Debug, Subcommand)]

@@ -35,7 +35,7 @@ use tern_node::config::FileConfig;
 use tern_node::p2p::addrbook::AddrEntry;
 use tern_node::p2p::bans::{Ban, BanTarget};
 use tern_node::p2p::message::{Hello, InvItem, Message, PROTOCOL_VERSION};
-use tern_node::persist;
+use tern_state::persist;
 use tern_wallet::keystore::Keystore;
 
 #[global_allocator]

@@ -10,6 +10,8 @@
 //! | module | owns |
 //! |---|---|
 //! | [`store`] | RocksDB: the one list of column families ([`store::schema`]), typed tables, `#[must_use]` atomic batches, the write-behind thread, the data-directory lock |
+//! | [`tip_record`] | the last acknowledged tip, kept beside the store but outside RocksDB, so a store that opens below it is reported |
+//! | [`persist`] | small JSON files in the data directory (the tip record, the address book, bans), written atomically by a background task |
 //! | [`chain`] | the block index, fork choice, connect/disconnect/reorg, orphans; the chain actor ([`chain::ChainHandle`]), its event stream, and the readers ([`chain::ChainReader`], [`chain::AsyncChainReader`]); the offline store check |
 //!
 //! ## Data flow
@@ -38,4 +40,6 @@
 //!   silently recreated; `tern store check` reads every record.
 
 pub mod chain;
+pub mod persist;
 pub mod store;
+pub mod tip_record;

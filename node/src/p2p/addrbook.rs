@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::persist::{self, unix_millis, FileWriter};
+use tern_state::persist::{self, unix_millis, FileWriter};
 use tern_tasks::TaskExecutor;
 
 /// The file in the data dir that holds the address book.

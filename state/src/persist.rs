@@ -1,7 +1,7 @@
-//! Small JSON files in the data dir (address book, bans): written beside, synced, and
+//! Small JSON files in the data dir (the tip record, the address book, bans): written beside, synced, and
 //! renamed into place, so a crash leaves the old file or the new one, never half of one.
 //!
-//! Writes happen on a [`FileWriter`]'s own task, off the network manager, and coalesce:
+//! Writes happen on a [`FileWriter`]'s own task, off the task that changed the data, and coalesce:
 //! a burst of bans while a write is under way costs one more write, not one per ban.
 
 use std::io::Write;

@@ -12,9 +12,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::chain::{ChainHandle, TipInfo};
 use serde::{Deserialize, Serialize};
 use tern_chain::types::{BlockHash, Work};
-use tern_state::chain::{ChainHandle, TipInfo};
 use tokio::sync::watch;
 
 use crate::persist::{self, FileWriter};
@@ -29,7 +29,7 @@ const RECORD_INTERVAL: Duration = Duration::from_millis(200);
 
 /// Where the record of the store in `data_dir` lives.
 pub fn path(data_dir: &Path) -> PathBuf {
-    tern_state::store::db_dir(data_dir).join(FILE)
+    crate::store::db_dir(data_dir).join(FILE)
 }
 
 /// A tip as the file holds it: hex, so an operator can read it.
@@ -139,8 +139,8 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
+    use crate::chain::Chain;
     use tern_chain::genesis::ChainSpec;
-    use tern_state::chain::Chain;
 
     fn opened(dir: &Path) -> TipInfo {
         Chain::open(dir, ChainSpec::resolve("dev").unwrap())
