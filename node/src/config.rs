@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::cli_error::CliError;
-use crate::p2p::{P2pConfig, DEFAULT_P2P_PORT};
+use tern_p2p::{P2pConfig, DEFAULT_P2P_PORT};
 use tern_rpc::server::RpcConfig;
 
 /// The whole file. Unknown keys are errors, so a typo never goes unnoticed.
@@ -142,7 +142,7 @@ genesis = "dev"
 # ~/.local/share/tern/<chain name>.
 # datadir = "/var/lib/tern"
 
-# Log filter, as in RUST_LOG (e.g. "info,tern_node::p2p=debug"). RUST_LOG and --log win.
+# Log filter, as in RUST_LOG (e.g. "info,tern_p2p=debug"). RUST_LOG and --log win.
 log = "info"
 
 # Warn when the data directory's file system has less free space than this, in MiB.

@@ -1,13 +1,15 @@
 //! # tern-node
 //!
-//! The running Tern node.
+//! The running Tern node: the `tern` binary and the wiring of the parts the other crates
+//! own (`tern-state`'s chain, `tern-mempool`'s pool, `tern-p2p`'s network, `tern-rpc`'s
+//! server, `tern-wallet`'s commands) into one task tree. Besides the wiring it keeps the
+//! miner, the RPC backend and the metrics listener, which join several parts.
 //!
 //! ## Map
 //!
 //! | module | owns |
 //! |---|---|
 //! | [`mining`] | the mining loop and its nonce-search threads, and on-demand blocks for development chains |
-//! | [`p2p`] | the gossip network: Noise transport, messages, peer manager, relay, bans, sync |
 //! | [`rpc_backend`] | the node as the RPC server sees it |
 //! | [`service`] | [`service::Node`]: starts every part in order and stops them in reverse; the task tree |
 //! | [`descriptors`] | the open-file limit raised at start, and the RPC slots fitted into it |
@@ -18,7 +20,6 @@
 //! | [`config`] | the TOML configuration file and `tern config default` |
 //! | [`testnet`] | `tern testnet`: a local multi-node network in one command |
 //! | [`cli_error`] | how a command fails: one line and a non-zero exit |
-//!
 //!
 //! ## Data flow
 //!
@@ -53,7 +54,6 @@ pub mod descriptors;
 pub mod disk;
 pub mod metrics;
 pub mod mining;
-pub mod p2p;
 pub mod rpc_backend;
 pub mod run;
 pub mod service;

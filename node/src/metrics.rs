@@ -36,8 +36,8 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
-use crate::p2p::NetworkHandle;
 use tern_mempool::{AdmissionStats, PoolHandle};
+use tern_p2p::NetworkHandle;
 use tern_tasks::{Health, TaskExecutor};
 
 /// Metrics connections served at once.

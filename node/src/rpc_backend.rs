@@ -17,10 +17,10 @@ use tern_rpc::jsonrpsee::core::async_trait;
 use tern_rpc::net::{BanJson, NetInfoJson, PeerJson, SyncStatusJson};
 
 use crate::mining::{MineError, MinerHandle};
-use crate::p2p::bans::{BanTarget, BanTargetError};
-use crate::p2p::message::MessageKind;
-use crate::p2p::{Direction, NetworkHandle};
 use tern_mempool::{PoolHandle, SubmitError};
+use tern_p2p::bans::{BanTarget, BanTargetError};
+use tern_p2p::message::MessageKind;
+use tern_p2p::{Direction, NetworkHandle};
 use tern_tasks::{Health, TaskExecutor};
 
 /// The node's parts the RPC server uses.

@@ -14,8 +14,8 @@ use tern_rpc::server::RpcConfig;
 use crate::cli_error::CliError;
 use crate::config::FileConfig;
 use crate::mining::MinerSettings;
-use crate::p2p::{P2pConfig, DEFAULT_P2P_PORT};
 use crate::service::{Node, NodeConfig, DEFAULT_MIN_FREE_SPACE_MIB};
+use tern_p2p::{P2pConfig, DEFAULT_P2P_PORT};
 use tern_tasks::fault::FaultPlan;
 
 /// Flags of `tern node`. Each overrides the same key of the `--config` file, which

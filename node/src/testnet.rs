@@ -18,9 +18,9 @@ use tern_rpc::server::RpcConfig;
 
 use crate::cli_error::CliError;
 use crate::mining::MinerSettings;
-use crate::p2p::P2pConfig;
 use crate::run::wait_for_signal;
 use crate::service::{Node, NodeConfig};
+use tern_p2p::P2pConfig;
 
 /// The file that marks a directory as a testnet's, so `--fresh` never wipes anything else.
 const MARKER: &str = ".tern-testnet";

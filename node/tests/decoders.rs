@@ -32,9 +32,9 @@ use tern_chain::testkit::ChainBuilder;
 use tern_chain::tx::SignedTransaction;
 use tern_chain::types::{Address, BlockHash, ChainId, Height, TxId, Work};
 use tern_node::config::FileConfig;
-use tern_node::p2p::addrbook::AddrEntry;
-use tern_node::p2p::bans::{Ban, BanTarget};
-use tern_node::p2p::message::{Hello, InvItem, Message, PROTOCOL_VERSION};
+use tern_p2p::addrbook::AddrEntry;
+use tern_p2p::bans::{Ban, BanTarget};
+use tern_p2p::message::{Hello, InvItem, Message, PROTOCOL_VERSION};
 use tern_state::persist;
 use tern_wallet::keystore::Keystore;
 

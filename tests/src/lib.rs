@@ -12,7 +12,7 @@
 //!   dir, talking over TCP on 127.0.0.1.
 //! - [`http`]: plain HTTP/1.1 requests, for health checks and raw JSON-RPC calls.
 //!
-//! Hostile peers come from `tern_node::p2p::hostile` (the `hostile` feature), which the
+//! Hostile peers come from `tern_p2p::hostile` (the `hostile` feature), which the
 //! fault-injecting testnet shares.
 
 pub mod blockfile;

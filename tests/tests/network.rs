@@ -11,7 +11,7 @@
 use std::time::Duration;
 
 use tern_chain::genesis::ChainSpec;
-use tern_node::p2p::NetworkHandle;
+use tern_p2p::NetworkHandle;
 use tern_tests::net::{eventually, NodeOptions, TestNode};
 
 const PATIENCE: Duration = Duration::from_secs(30);

@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use tern_chain::crypto::dev_secret_key;
 use tern_chain::types::TxId;
-use tern_node::p2p::hostile::{hello_for, unknown_transactions, HostilePeer};
-use tern_node::p2p::message::{InvItem, Message};
+use tern_p2p::hostile::{hello_for, unknown_transactions, HostilePeer};
+use tern_p2p::message::{InvItem, Message};
 use tern_tests::net::{dev_spec, dev_transfer, eventually, NodeOptions, TestNode};
 
 const PATIENCE: Duration = Duration::from_secs(30);
@@ -247,7 +247,7 @@ async fn a_peer_banned_unbanned_and_added_again_is_synced_from() {
         .unwrap();
     assert!(behind.reaches_tip(*first.last().unwrap(), PATIENCE).await);
 
-    let target = tern_node::p2p::bans::BanTarget::Node(ahead.node.network().node_id());
+    let target = tern_p2p::bans::BanTarget::Node(ahead.node.network().node_id());
     let network = behind.node.network().clone();
     network.ban(target, Duration::from_secs(600)).await.unwrap();
     assert!(behind.reaches_peers(0, PATIENCE).await);
@@ -323,7 +323,7 @@ async fn a_forged_body_does_not_keep_the_genuine_block_out() {
 /// unread answers, and relay to honest peers goes on meanwhile.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn peers_that_ask_and_never_read_hold_a_bounded_total() {
-    use tern_node::p2p::send_queue::ANSWER_BYTES_TOTAL;
+    use tern_p2p::send_queue::ANSWER_BYTES_TOTAL;
     let node = TestNode::start(NodeOptions::dev()).await.unwrap();
     node.node
         .miner()
@@ -387,7 +387,7 @@ async fn peers_that_ask_and_never_read_hold_a_bounded_total() {
 /// forger banned), and no slot or answer byte outlives its connection.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn honest_peers_stay_connected_and_synced_while_every_kind_of_hostile_peer_attacks() {
-    use tern_node::p2p::send_queue::ANSWER_BYTES_TOTAL;
+    use tern_p2p::send_queue::ANSWER_BYTES_TOTAL;
     let spec = dev_spec();
     let reward = dev_secret_key(9).address();
     let mut options = NodeOptions::dev();

@@ -11,7 +11,7 @@
 use std::time::Duration;
 
 use tern_chain::crypto::dev_secret_key;
-use tern_node::p2p::message::MessageKind;
+use tern_p2p::message::MessageKind;
 use tern_tests::net::{dev_spec, dev_transfer, eventually, line, NodeOptions, TestNode};
 
 const PATIENCE: Duration = Duration::from_secs(30);

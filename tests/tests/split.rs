@@ -14,7 +14,7 @@ use std::time::Duration;
 use tern_chain::crypto::dev_secret_key;
 use tern_chain::genesis::ChainSpec;
 use tern_chain::types::BlockHash;
-use tern_node::p2p::bans::BanTarget;
+use tern_p2p::bans::BanTarget;
 use tern_tests::net::{dev_transfer, NodeOptions, TestNode};
 
 const PATIENCE: Duration = Duration::from_secs(60);

@@ -14,9 +14,9 @@ use std::time::Duration;
 use tern_chain::block::Block;
 use tern_chain::crypto::dev_secret_key;
 use tern_chain::testkit::ChainBuilder;
-use tern_node::p2p::headers::headers_after;
-use tern_node::p2p::hostile::{hello_for, HostilePeer};
-use tern_node::p2p::message::{Message, MAX_HEADERS_PER_MESSAGE};
+use tern_p2p::headers::headers_after;
+use tern_p2p::hostile::{hello_for, HostilePeer};
+use tern_p2p::message::{Message, MAX_HEADERS_PER_MESSAGE};
 use tern_tests::net::{dev_spec, eventually, NodeOptions, TestNode};
 
 const CHAIN_LENGTH: usize = 2_000;
@@ -103,19 +103,12 @@ async fn a_fresh_node_syncs_a_long_chain_from_several_peers_around_a_staller() {
     let peers = fresh.node.network().peers().await.unwrap();
     let delivering = peers
         .iter()
-        .filter(|p| {
-            p.stats
-                .received(tern_node::p2p::message::MessageKind::Block)
-                > 0
-        })
+        .filter(|p| p.stats.received(tern_p2p::message::MessageKind::Block) > 0)
         .count();
     assert!(delivering >= 3, "bodies came from {delivering} peers");
     let total: u64 = peers
         .iter()
-        .map(|p| {
-            p.stats
-                .received(tern_node::p2p::message::MessageKind::Block)
-        })
+        .map(|p| p.stats.received(tern_p2p::message::MessageKind::Block))
         .sum();
     assert!(total >= CHAIN_LENGTH as u64);
     // The status is published twice a second; it ends at the tip, no longer syncing.
@@ -175,7 +168,7 @@ async fn bodies_that_do_not_match_their_headers_and_bad_headers_get_the_sender_b
                 asked_for_bodies = true;
                 let mut tampered = blocks[0].clone();
                 tampered.transactions.pop();
-                assert!(items.contains(&tern_node::p2p::message::InvItem::Block(tampered.hash())));
+                assert!(items.contains(&tern_p2p::message::InvItem::Block(tampered.hash())));
                 let _ = liar.send(&Message::Block(Box::new(tampered))).await;
                 break;
             }

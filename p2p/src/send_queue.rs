@@ -178,16 +178,14 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
-    use crate::p2p::message::InvItem;
+    use crate::message::InvItem;
     use tern_chain::types::TxId;
 
     #[test]
     fn a_send_queue_refuses_more_than_its_byte_budget() {
         let (queue, mut outgoing) = SendQueue::new(AnswerBudget::new());
-        let items = vec![
-            InvItem::Tx(TxId::from_bytes([1; 32]));
-            crate::p2p::message::MAX_INVENTORY_PER_MESSAGE
-        ];
+        let items =
+            vec![InvItem::Tx(TxId::from_bytes([1; 32])); crate::message::MAX_INVENTORY_PER_MESSAGE];
         let message = Message::Inventory(items);
         let size = encoding::encode(&message).len();
         let mut queued = 0;
@@ -207,10 +205,8 @@ mod tests {
     #[tokio::test]
     async fn answers_to_all_peers_share_one_budget() {
         let answers = AnswerBudget::new();
-        let items = vec![
-            InvItem::Tx(TxId::from_bytes([1; 32]));
-            crate::p2p::message::MAX_INVENTORY_PER_MESSAGE
-        ];
+        let items =
+            vec![InvItem::Tx(TxId::from_bytes([1; 32])); crate::message::MAX_INVENTORY_PER_MESSAGE];
         let message = Message::Inventory(items);
         let size = encoding::encode(&message).len();
         let mut queues = Vec::new();

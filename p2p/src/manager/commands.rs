@@ -1,4 +1,4 @@
-//! The manager's answers to [`NetworkHandle`](crate::p2p::NetworkHandle) requests: info,
+//! The manager's answers to [`NetworkHandle`](crate::NetworkHandle) requests: info,
 //! peers, adding peers, bans.
 
 use std::sync::atomic::Ordering;
@@ -6,9 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::Manager;
-use crate::p2p::bans::BanTarget;
-use crate::p2p::handle::{Command, NetworkInfo, PeerInfo};
-use crate::p2p::{ConnId, Direction};
+use crate::bans::BanTarget;
+use crate::handle::{Command, NetworkInfo, PeerInfo};
+use crate::{ConnId, Direction};
 
 impl Manager {
     pub(super) fn on_command(&mut self, command: Command) {

@@ -12,14 +12,14 @@ use tern_mempool::MempoolError;
 use tern_state::chain::{ChainUpdate, Rejection, Verdict};
 
 use super::{Manager, ADDR_ANSWER_INTERVAL, PROGRESS_LOG_INTERVAL};
-use crate::p2p::message::{
+use crate::message::{
     InvItem, Message, MessageKind, MAX_ADDRS_PER_MESSAGE, MAX_INVENTORY_PER_MESSAGE,
 };
-use crate::p2p::peer::Misbehaviour;
-use crate::p2p::relay::Delivery;
-use crate::p2p::sync::{Judgement, StoredParent};
-use crate::p2p::workers::Outcome;
-use crate::p2p::ConnId;
+use crate::peer::Misbehaviour;
+use crate::relay::Delivery;
+use crate::sync::{Judgement, StoredParent};
+use crate::workers::Outcome;
+use crate::ConnId;
 use tern_mempool::SubmitError;
 
 impl Manager {

@@ -1,4 +1,6 @@
-//! The peer-to-peer layer: encrypted connections, discovery, relay and bans.
+//! # tern-p2p
+//!
+//! The peer-to-peer layer: encrypted connections, discovery, relay, bans and sync.
 //!
 //! ## Map
 //!
@@ -27,6 +29,14 @@
 //! as RPC) and blocks to the chain actor (the same path as mined blocks), and bans peers
 //! whose data proves them dishonest. New tips are announced to every peer at once; newly
 //! admitted transactions are announced in batches every [`P2pConfig::tx_announce_interval`].
+//!
+//! ## What it may not touch
+//!
+//! It writes the chain only through the chain actor's handle and admits transactions only
+//! through the mempool's handle, as the miner and RPC do; it reads the store through
+//! `tern-state`'s readers. It knows nothing of RPC shapes: the node turns its
+//! [`NetworkHandle`] answers into them. Every task it starts is spawned through a
+//! `tern-tasks` executor.
 //!
 //! ## Security notes
 //!
