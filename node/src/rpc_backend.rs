@@ -11,7 +11,7 @@ use tern_chain::types::{Address, Amount, BlockHash, TxId};
 use tern_mempool::MempoolStats;
 use tern_state::chain::{AsyncChainReader, ChainEvent, ChainHandle};
 
-use tern_rpc::backend::{DevMineFailure, MinerState, NetFailure, NodeBackend, SubmitFailure};
+use tern_rpc::backend::{DevMineFailure, MinerState, NetFailure, NodeBackend};
 use tern_rpc::heads::HeadsLog;
 use tern_rpc::jsonrpsee::core::async_trait;
 use tern_rpc::net::{BanJson, NetInfoJson, PeerJson, SyncStatusJson};
@@ -117,12 +117,8 @@ impl NodeBackend for NodeRpc {
         }
     }
 
-    async fn submit_transaction(&self, tx: SignedTransaction) -> Result<TxId, SubmitFailure> {
-        match self.pool.submit(tx).await {
-            Ok(admission) => Ok(admission.id),
-            Err(SubmitError::Rejected(e)) => Err(SubmitFailure::Rejected(e)),
-            Err(SubmitError::Unavailable(e)) => Err(SubmitFailure::Unavailable(e)),
-        }
+    async fn submit_transaction(&self, tx: SignedTransaction) -> Result<TxId, SubmitError> {
+        self.pool.submit(tx).await.map(|admission| admission.id)
     }
 
     fn pending_transaction(&self, id: &TxId) -> Option<SignedTransaction> {

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use tern_chain::block::{Block, Header};
 use tern_chain::encoding::{self, DecodeError};
 use tern_chain::types::BlockHash;
-use tern_state::chain::ChainHandle;
+use tern_state::chain::{ChainHandle, Rejection};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
@@ -30,10 +30,11 @@ use super::identity::{NodeId, NodeKey};
 use super::message::{Hello, InvItem, Message, MessageKind, MAX_HEADERS_PER_MESSAGE};
 use super::send_queue::Outgoing;
 pub(crate) use super::send_queue::{AnswerBudget, SendQueue};
+use super::sync::HeaderChainError;
 use super::sync::StoredParent;
-use super::transport::{FrameReader, FrameWriter, Role, TransportError};
+use super::transport::{FrameReader, FrameWriter, Role, TransportError, MAX_MESSAGE_LEN};
 use super::{ConnId, P2pConfig};
-use tern_mempool::PoolHandle;
+use tern_mempool::{MempoolError, PoolHandle};
 use tern_tasks::fault::FaultPoint;
 
 /// How long a closing connection may spend writing what is still queued (a goodbye, say)
@@ -82,15 +83,22 @@ impl PeerStats {
     }
 }
 
-/// A rule a peer broke. Each one ends the connection and bans the peer.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// A rule a peer broke, named with the rule's own error. Each one ends the connection
+/// and bans the peer; the ban list keeps its text.
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum Misbehaviour {
     /// A message that does not decode, or breaks a size or count limit.
     #[error("malformed message: {0}")]
     Malformed(DecodeError),
-    /// A frame or message over the transport's limits.
-    #[error("oversized message: {0}")]
-    Oversized(String),
+    /// A message declared longer than the transport allows.
+    #[error("oversized message: a message of {len} bytes is above the limit of {MAX_MESSAGE_LEN}")]
+    MessageTooLarge {
+        /// The declared length.
+        len: usize,
+    },
+    /// A message whose frames carried more bytes than it declared.
+    #[error("oversized message: its frames overrun its declared length")]
+    FrameOverrun,
     /// A second hello.
     #[error("a second hello")]
     RepeatedHello,
@@ -100,15 +108,18 @@ pub enum Misbehaviour {
     /// Data, addresses or headers we never asked this peer for.
     #[error("unsolicited {0:?}")]
     Unsolicited(MessageKind),
-    /// A transaction invalid whatever the chain state.
+    /// A transaction invalid whatever the chain state (the mempool's intrinsic rules).
     #[error("invalid transaction: {0}")]
-    InvalidTransaction(String),
-    /// A block that breaks a consensus rule.
+    InvalidTransaction(MempoolError),
+    /// A block the chain refused for breaking a consensus rule.
     #[error("invalid block: {0}")]
-    InvalidBlock(String),
-    /// Headers that are not a chain.
+    InvalidBlock(Rejection),
+    /// A block whose transactions do not match its header's Merkle root.
+    #[error("invalid block: block {0}: the transactions do not match the header's Merkle root")]
+    BodyMismatch(BlockHash),
+    /// Headers that are not a chain, or break a header rule.
     #[error("headers do not connect: {0}")]
-    BadHeaders(String),
+    BadHeaders(HeaderChainError),
 }
 
 /// Why a connection ended.
@@ -147,12 +158,11 @@ pub enum CloseReason {
 }
 
 impl CloseReason {
-    /// The misbehaviour to ban for, if any.
-    pub fn misbehaviour(&self) -> Option<String> {
+    /// The misbehaviour to ban for, if any. The connection task turns a peer's oversized
+    /// messages into [`Misbehaviour`]; every other transport failure blames nobody.
+    pub fn misbehaviour(&self) -> Option<&Misbehaviour> {
         match self {
-            CloseReason::Misbehaviour(m) => Some(m.to_string()),
-            CloseReason::Transport(e @ TransportError::MessageTooLarge { .. })
-            | CloseReason::Transport(e @ TransportError::Overrun) => Some(e.to_string()),
+            CloseReason::Misbehaviour(m) => Some(m),
             _ => None,
         }
     }
@@ -443,9 +453,10 @@ impl Session<'_> {
             let bytes = tokio::select! {
                 read = reader.read_message() => match read {
                     Ok(bytes) => bytes,
-                    Err(e @ (TransportError::MessageTooLarge { .. } | TransportError::Overrun)) => {
-                        return Misbehaviour::Oversized(e.to_string()).into()
+                    Err(TransportError::MessageTooLarge { len }) => {
+                        return Misbehaviour::MessageTooLarge { len }.into()
                     }
+                    Err(TransportError::Overrun) => return Misbehaviour::FrameOverrun.into(),
                     Err(e) => return CloseReason::Transport(e),
                 },
                 _ = ticker.tick() => {
@@ -549,13 +560,22 @@ impl Session<'_> {
         let stored_parent = match headers.first() {
             Some(first) => {
                 let parent = first.parent;
-                self.ctx
+                let read = self
+                    .ctx
                     .chain
                     .reads()
                     .run(move |reader| StoredParent::read(reader, &parent))
-                    .await
-                    // Unreadable is as good as absent: the headers then do not attach.
-                    .unwrap_or_default()
+                    .await;
+                match read {
+                    Ok(stored_parent) => stored_parent,
+                    // Not as good as absent: the headers would then not attach, and the
+                    // peer would be banned for this node's failure. Dropped unjudged,
+                    // the answer times out and sync asks again.
+                    Err(error) => {
+                        tracing::error!(%error, "cannot read the parent of a peer's headers");
+                        return Ok(());
+                    }
+                }
             }
             None => None,
         };

@@ -8,23 +8,12 @@ use crate::heads::HeadsLog;
 use crate::net::{BanJson, NetInfoJson, PeerJson, SyncStatusJson};
 use tern_chain::tx::SignedTransaction;
 use tern_chain::types::{Address, Amount, BlockHash, TxId};
-use tern_mempool::{MempoolError, MempoolStats};
+use tern_mempool::{MempoolStats, SubmitError};
 
 /// The most nonce-search threads a miner runs: what `tern node --mine-threads`, the config
 /// file and `miner_start` accept (from 1). Each is an OS thread, so an unchecked count
 /// from a caller would start hundreds of them.
 pub const MAX_MINER_THREADS: usize = 256;
-
-/// Why the node did not take a transaction.
-#[derive(Debug, thiserror::Error)]
-pub enum SubmitFailure {
-    /// The mempool refused it.
-    #[error(transparent)]
-    Rejected(#[from] MempoolError),
-    /// The node could not check it.
-    #[error("{0}")]
-    Unavailable(String),
-}
 
 /// Why on-demand mining failed.
 #[derive(Debug, thiserror::Error)]
@@ -78,7 +67,7 @@ pub trait NodeBackend: Send + Sync + 'static {
     /// Where sync stands.
     fn sync_status(&self) -> SyncStatusJson;
     /// Admits a transaction to the mempool (the same path as a peer's).
-    async fn submit_transaction(&self, tx: SignedTransaction) -> Result<TxId, SubmitFailure>;
+    async fn submit_transaction(&self, tx: SignedTransaction) -> Result<TxId, SubmitError>;
     /// A pending transaction.
     fn pending_transaction(&self, id: &TxId) -> Option<SignedTransaction>;
     /// The next nonce `address` should use and the cost of its pending transactions.

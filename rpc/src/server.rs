@@ -193,7 +193,8 @@ mod tests {
     use tern_chain::types::{BlockHash, TxId};
 
     use super::*;
-    use crate::backend::{DevMineFailure, SubmitFailure};
+    use crate::backend::DevMineFailure;
+    use tern_mempool::SubmitError;
 
     /// The document and the registered methods list the same names, with and without
     /// admin access.
@@ -235,7 +236,7 @@ mod tests {
         async fn submit_transaction(
             &self,
             _: tern_chain::tx::SignedTransaction,
-        ) -> Result<TxId, SubmitFailure> {
+        ) -> Result<TxId, SubmitError> {
             unreachable!("not called when listing methods")
         }
         fn pending_transaction(&self, _: &TxId) -> Option<tern_chain::tx::SignedTransaction> {

@@ -36,7 +36,7 @@ use super::peer::{
     SendQueue,
 };
 use super::relay::Relay;
-use super::sync::{Sync, SyncConfig, SyncStatus};
+use super::sync::{SyncConfig, SyncState, SyncStatus};
 use super::workers::{self, Outcome, BLOCK_QUEUE, TX_QUEUE};
 use super::{ConnId, Direction, P2pConfig};
 use tern_mempool::PoolHandle;
@@ -148,7 +148,7 @@ pub async fn start(
         book: AddressBook::load(data_dir.as_deref(), tasks),
         bans: BanList::load(data_dir.as_deref(), tasks),
         relay: Relay::new(config.request_timeout),
-        sync: Sync::new(SyncConfig {
+        sync: SyncState::new(SyncConfig {
             max_peers: config.sync_peers,
             window: config.sync_window,
             request_timeout: config.request_timeout,
@@ -223,7 +223,7 @@ struct Manager {
     book: AddressBook,
     bans: BanList,
     relay: Relay,
-    sync: Sync,
+    sync: SyncState,
     sync_status: watch::Sender<SyncStatus>,
     was_syncing: bool,
     last_progress_log: Instant,
@@ -519,7 +519,7 @@ impl Manager {
         match connection.peer {
             Some(peer) => {
                 if let Some(offence) = reason.misbehaviour() {
-                    self.ban(peer.node_id, addr, &offence);
+                    self.ban(peer.node_id, addr, &offence.to_string());
                 }
                 let retries = self.relay.remove_peer(conn, Instant::now());
                 self.send_requests(retries);

@@ -17,7 +17,7 @@ use crate::message::{
 };
 use crate::peer::Misbehaviour;
 use crate::relay::Delivery;
-use crate::sync::{Judgement, StoredParent};
+use crate::sync::{StoredParent, SyncError};
 use crate::workers::Outcome;
 use crate::ConnId;
 use tern_mempool::SubmitError;
@@ -149,7 +149,7 @@ impl Manager {
                 self.drive_sync();
                 return;
             }
-            Err(error) => return self.punish(conn, Misbehaviour::InvalidBlock(error.to_string())),
+            Err(error) => return self.on_sync_error(conn, error),
         };
         if !body_matches {
             // A body that does not match its header proves nothing about the header: the
@@ -158,12 +158,7 @@ impl Manager {
             // block would be ignored.
             let retries = self.relay.not_found(conn, &[item], Instant::now());
             self.send_requests(retries);
-            return self.punish(
-                conn,
-                Misbehaviour::InvalidBlock(format!(
-                    "block {hash}: the transactions do not match the header's Merkle root"
-                )),
-            );
+            return self.punish(conn, Misbehaviour::BodyMismatch(hash));
         }
         if self.relay.received(conn, item) == Delivery::Unsolicited {
             return self.punish(conn, Misbehaviour::Unsolicited(MessageKind::Block));
@@ -205,7 +200,7 @@ impl Manager {
             our_work,
             Timestamp::now(),
         ) {
-            return self.punish(conn, Misbehaviour::BadHeaders(error.to_string()));
+            return self.on_sync_error(conn, error);
         }
         if let (Some(peer), Some(last)) = (self.peer(conn), headers.last()) {
             if last.height > peer.best_height {
@@ -274,6 +269,15 @@ impl Manager {
         self.was_syncing = status.syncing;
     }
 
+    /// Sync refused what `conn` sent: the peer broke a rule.
+    fn on_sync_error(&mut self, conn: ConnId, error: SyncError) {
+        let offence = match error {
+            SyncError::Headers(error) => Misbehaviour::BadHeaders(error),
+            SyncError::BodyMismatch(hash) => Misbehaviour::BodyMismatch(hash),
+        };
+        self.punish(conn, offence);
+    }
+
     // ---- verdicts ----------------------------------------------------------------------
 
     pub(super) fn on_outcome(&mut self, outcome: Outcome) {
@@ -288,7 +292,7 @@ impl Manager {
                                 .refetch_elsewhere(InvItem::Tx(id), conn, Instant::now());
                         self.send_requests(retry.into_iter().collect());
                     }
-                    self.punish(conn, Misbehaviour::InvalidTransaction(e.to_string()));
+                    self.punish(conn, Misbehaviour::InvalidTransaction(e));
                 }
                 // A race (nonce used meanwhile, pool full): an honest peer can send it.
                 Err(SubmitError::Rejected(_)) => {}
@@ -299,21 +303,10 @@ impl Manager {
             },
             Outcome::Block { conn, hash, result } => {
                 if self.sync.is_submitted(&hash) {
-                    let judgement = match &result {
-                        Ok(Verdict::Accepted | Verdict::AlreadyKnown | Verdict::Orphaned) => {
-                            Judgement::Accepted
+                    if let Some(sender) = self.sync.on_verdict(&hash, &result) {
+                        if let Ok(Verdict::Rejected(rejection)) = result {
+                            self.punish(sender, Misbehaviour::InvalidBlock(rejection));
                         }
-                        Ok(Verdict::Rejected(Rejection::NotYetValid { .. })) | Err(_) => {
-                            Judgement::Inconclusive
-                        }
-                        Ok(Verdict::Rejected(_)) => Judgement::Invalid,
-                    };
-                    if let Some(sender) = self.sync.on_verdict(&hash, judgement) {
-                        let reason = match result {
-                            Ok(Verdict::Rejected(rejection)) => rejection.to_string(),
-                            _ => format!("block {hash} is invalid"),
-                        };
-                        self.punish(sender, Misbehaviour::InvalidBlock(reason));
                     }
                 } else {
                     self.on_block_outcome(conn, hash, result);
@@ -342,10 +335,10 @@ impl Manager {
                 // mismatch, the header stays innocent all the same.
                 Verdict::Rejected(rejection @ Rejection::BodyMismatch { .. }) => {
                     self.relay.forget_recent(&InvItem::Block(hash));
-                    self.punish(conn, Misbehaviour::InvalidBlock(rejection.to_string()));
+                    self.punish(conn, Misbehaviour::InvalidBlock(rejection));
                 }
                 Verdict::Rejected(rejection) => {
-                    self.punish(conn, Misbehaviour::InvalidBlock(rejection.to_string()));
+                    self.punish(conn, Misbehaviour::InvalidBlock(rejection));
                 }
             },
             Err(error) => {

@@ -37,7 +37,7 @@ pub struct PendingHeader {
 }
 
 /// Why headers were refused.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum HeaderChainError {
     /// The first header's parent is neither ours nor in the chain.
     #[error("the headers do not attach to any block we know")]
@@ -50,9 +50,6 @@ pub enum HeaderChainError {
         /// The rule.
         error: BlockError,
     },
-    /// The store failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
 }
 
 /// What adding headers did.

@@ -20,7 +20,7 @@
 //! have, so nothing connected is fetched again.
 //!
 //! Everything here is synchronous and owned by the peer manager, which sends what
-//! [`Sync::drive`] asks for. Nothing here reads the store: the locator and a header
+//! [`SyncState::drive`] asks for. Nothing here reads the store: the locator and a header
 //! answer's stored parent are read on the blocking pool and handed in.
 
 mod header_chain;
@@ -35,7 +35,7 @@ use lru::LruCache;
 use tern_chain::block::{Block, Header};
 use tern_chain::genesis::ConsensusParams;
 use tern_chain::types::{BlockHash, Height, Timestamp, Work};
-use tern_state::chain::TipInfo;
+use tern_state::chain::{ChainError, Rejection, TipInfo, Verdict};
 
 pub use header_chain::{
     HeaderChain, HeaderChainError, PendingHeader, StoredParent, MAX_PENDING_HEADERS,
@@ -108,7 +108,7 @@ struct Request {
     deadline: Instant,
 }
 
-/// What the manager should send or submit after [`Sync::drive`].
+/// What the manager should send or submit after [`SyncState::drive`].
 #[derive(Debug, Default)]
 pub struct Actions {
     /// `GetHeaders` with this locator to this peer.
@@ -136,7 +136,7 @@ pub enum SyncError {
 
 /// The sync state.
 #[derive(Debug)]
-pub struct Sync {
+pub struct SyncState {
     config: SyncConfig,
     chain: HeaderChain,
     peers: HashMap<ConnId, SyncPeer>,
@@ -155,22 +155,10 @@ pub struct Sync {
     progress: Progress,
 }
 
-/// What the chain made of a block sync submitted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Judgement {
-    /// Stored (connected, on a side branch, or waiting for its parent).
-    Accepted,
-    /// It breaks a consensus rule: its sender is to blame.
-    Invalid,
-    /// Not decided (too far in the future for now, or the store failed): start over
-    /// later, blaming nobody.
-    Inconclusive,
-}
-
-impl Sync {
+impl SyncState {
     /// Idle sync state.
-    pub fn new(config: SyncConfig) -> Sync {
-        Sync {
+    pub fn new(config: SyncConfig) -> SyncState {
+        SyncState {
             config,
             chain: HeaderChain::default(),
             peers: HashMap::new(),
@@ -204,9 +192,9 @@ impl Sync {
         );
     }
 
-    /// A peer left; what it was fetching goes to others at the next [`Sync::drive`]. If no
-    /// peer left claims the pending chain's work, nobody can serve it: it is dropped (and
-    /// asked for again from whoever shows more work later).
+    /// A peer left; what it was fetching goes to others at the next
+    /// [`SyncState::drive`]. If no peer left claims the pending chain's work, nobody can
+    /// serve it: it is dropped (and asked for again from whoever shows more work later).
     pub fn remove_peer(&mut self, peer: ConnId) {
         self.peers.remove(&peer);
         self.in_flight.retain(|_, r| r.peer != peer);
@@ -352,12 +340,19 @@ impl Sync {
         }
     }
 
-    /// The chain's judgement on a block sync submitted. Returns the peer to ban if the
-    /// block is invalid; the rest of that header chain is dropped then (and when the
-    /// judgement is inconclusive).
-    pub fn on_verdict(&mut self, hash: &BlockHash, judgement: Judgement) -> Option<ConnId> {
+    /// The chain's verdict on a block sync submitted (or the chain's own failure to
+    /// judge it). A stored block (connected, on a side branch, or waiting for its parent)
+    /// moves sync on. Otherwise the rest of that header chain is dropped, and the peer that
+    /// sent the block is returned, to ban, if the block broke a rule. A block not valid yet
+    /// (its timestamp ahead of our clock) or a chain that failed blames nobody: sync starts
+    /// over later.
+    pub fn on_verdict(
+        &mut self,
+        hash: &BlockHash,
+        verdict: &Result<Verdict, ChainError>,
+    ) -> Option<ConnId> {
         let (sender, txs) = self.submitted.remove(hash)?;
-        if judgement == Judgement::Accepted {
+        if let Ok(Verdict::Accepted | Verdict::AlreadyKnown | Verdict::Orphaned) = verdict {
             self.progress.connected(txs);
             self.chain.connected(hash);
             return None;
@@ -366,7 +361,10 @@ impl Sync {
             self.forget_block(&dropped);
         }
         self.submitted.clear();
-        (judgement == Judgement::Invalid).then_some(sender)
+        match verdict {
+            Ok(Verdict::Rejected(Rejection::NotYetValid { .. })) | Err(_) => None,
+            _ => Some(sender),
+        }
     }
 
     /// Puts a block back that the chain actor could not take yet (its queue was full).

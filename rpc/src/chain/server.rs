@@ -7,7 +7,7 @@ use jsonrpsee::core::{async_trait, to_json_raw_value, RpcResult, SubscriptionRes
 use jsonrpsee::server::PendingSubscriptionSink;
 use jsonrpsee::types::ErrorObject;
 use tern_chain::types::{BlockHash, Height, TxId};
-use tern_mempool::decode_transaction;
+use tern_mempool::{decode_transaction, SubmitError};
 use tern_state::chain::HistoryCursor;
 use tokio::sync::broadcast::error::RecvError;
 
@@ -16,7 +16,7 @@ use super::json::{
     AccountJson, BlockId, BlockJson, ChainInfo, HeaderJson, HistoryPageJson, MempoolEntry,
     MempoolInfo, ResumeFrom, TransactionJson, TxStatus,
 };
-use crate::backend::{NodeBackend, SubmitFailure};
+use crate::backend::NodeBackend;
 use crate::error::{self, internal, invalid_param};
 use crate::server::{parse_address, MAX_MEMPOOL_LIST, MAX_STATUS_CONFIRMATIONS};
 
@@ -140,8 +140,8 @@ impl<B: NodeBackend> TernApiServer for ChainRpc<B> {
         let tx = decode_transaction(&bytes).map_err(|e| error::rejected(&e))?;
         match self.backend.submit_transaction(tx).await {
             Ok(id) => Ok(id.to_string()),
-            Err(SubmitFailure::Rejected(e)) => Err(error::rejected(&e)),
-            Err(SubmitFailure::Unavailable(e)) => Err(internal(e)),
+            Err(SubmitError::Rejected(e)) => Err(error::rejected(&e)),
+            Err(SubmitError::Unavailable(e)) => Err(internal(e)),
         }
     }
 

@@ -110,8 +110,9 @@ pub enum MetaKey {
     Tip,
     /// The next first-seen sequence number (ties in fork choice go to the lower).
     NextSequence,
-    /// The block a reorg in progress is heading for; present only during a reorg, so a
-    /// crash mid-way resumes it on the next open.
+    /// The block the last reorg headed for, so a crash mid-way resumes it on the next
+    /// open. Never cleared: once reached (or found invalid) it no longer beats the tip,
+    /// and opening ignores it.
     ReorgTarget,
 }
 
@@ -319,7 +320,8 @@ table!(
     BlockIndex, "block_index", BlockHash => BlockIndexEntry
 );
 table!(
-    /// Full blocks, for every block in the index.
+    /// Full blocks, for the blocks of the index that were stored valid: a block whose
+    /// header was marked invalid on arrival has an index entry and no body.
     BlockBodies, "block_bodies", BlockHash => Block
 );
 table!(
