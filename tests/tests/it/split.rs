@@ -1,13 +1,6 @@
 //! A network split and its healing: six nodes cut into 2 + 4, both sides mine, the two
 //! nodes with more work (fewer blocks) win once the cut heals, and a transaction only the
 //! losing side had included goes back to the pool and is mined again.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    missing_docs
-)]
 
 use std::time::Duration;
 

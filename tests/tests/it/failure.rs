@@ -2,13 +2,6 @@
 //! network manager, a peer task or a mempool admission thread turns `/healthy`, `/ready` and `node_health` to failed at
 //! once, naming the task; the node then stops in order, and the next start on the same
 //! data directory has everything that was acknowledged before the failure.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    missing_docs
-)]
 
 use std::time::Duration;
 

@@ -1,12 +1,5 @@
 //! Relay across real nodes on 127.0.0.1: transactions and blocks cross a line of five
 //! nodes, each transaction body crossing each link exactly once.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    missing_docs
-)]
 
 use std::time::Duration;
 

@@ -1,12 +1,5 @@
 //! Block production against a real chain and mempool: on-demand dev blocks, mined
 //! transactions, continuous mining paced on the dev chain, and the switch that stops it.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    missing_docs
-)]
 
 use std::time::Duration;
 

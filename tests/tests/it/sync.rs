@@ -1,13 +1,6 @@
 //! Sync between real nodes on 127.0.0.1: a fresh node reaches a long chain from several
 //! peers at once, around a peer that never sends bodies; peers that lie about headers or
 //! bodies are banned.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    missing_docs
-)]
 
 use std::time::Duration;
 

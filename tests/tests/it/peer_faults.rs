@@ -1,13 +1,6 @@
 //! What a black-box run broke in the network layer, each kept as a regression test that
 //! reproduces it from the outside: a real node, real sockets, a peer speaking the real
 //! protocol and misbehaving only in timing.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    missing_docs
-)]
 
 use std::time::Duration;
 

@@ -1,11 +1,4 @@
 //! `tern wallet` as a user runs it: the real binary against a running node's RPC.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    missing_docs
-)]
 
 use std::process::{Command, Output};
 

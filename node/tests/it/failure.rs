@@ -2,13 +2,6 @@
 //! processes. A panic in the chain actor and a data directory that fills up each make the
 //! process exit non-zero with the part and the cause in its log; the next start, on the
 //! same data directory (once space is freed), has everything acknowledged before.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    missing_docs
-)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -17,7 +10,7 @@ use std::time::Duration;
 use tern_rpc::chain::TernApiClient;
 use tern_rpc::mining::TernAdminApiClient;
 
-mod support;
+use crate::support;
 use support::{Launch, NodeProcess};
 
 /// Dev account 9, where these tests' rewards go.

@@ -1,12 +1,5 @@
 //! The network layer between real nodes on 127.0.0.1: who is refused, discovery through
 //! address gossip, and reconnecting after a restart.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    missing_docs
-)]
 
 use std::time::Duration;
 

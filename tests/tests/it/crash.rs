@@ -2,13 +2,6 @@
 //! killed with SIGKILL at random moments; after every kill the store must open, its tip
 //! must be a valid canonical block, and its state must equal a replay of the canonical
 //! chain from genesis. Also: a damaged store is a clear error and a non-zero exit.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    missing_docs
-)]
 
 use std::path::Path;
 use std::process::{Command, Stdio};

@@ -1,12 +1,5 @@
 //! Mistakes an operator can make: each is one line on standard error that says what and
 //! where, and a non-zero exit; never a panic or a backtrace.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    missing_docs
-)]
 
 use std::net::TcpListener;
 use std::path::Path;

@@ -1,12 +1,5 @@
 //! The metrics and health listener of a real node: Prometheus text with the figures an
 //! operator watches, and readiness that follows peers.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    missing_docs
-)]
 
 use std::net::SocketAddr;
 use std::time::Duration;

@@ -2,13 +2,6 @@
 //! reads from RPC run on the blocking pool (bounded), so a read flood cannot starve the
 //! async threads that relay and import; and shutdown joins every task while calls,
 //! transactions and blocks are still coming.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    missing_docs
-)]
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

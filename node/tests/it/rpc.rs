@@ -1,14 +1,7 @@
 //! The JSON-RPC server against a real node: every method through the generated client, and
 //! each JSON-RPC error code through raw requests.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    missing_docs
-)]
 
-mod support;
+use crate::support;
 
 #[path = "rpc/connections.rs"]
 mod connections;

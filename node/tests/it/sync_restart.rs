@@ -2,13 +2,6 @@
 //! SIGKILL halfway, restarted on the same data dir, and finishes without fetching again
 //! what it had; a node whose store lost blocks to damage after a kill says so at start and
 //! fetches them again.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    missing_docs
-)]
 
 use std::time::{Duration, Instant};
 
@@ -16,7 +9,7 @@ use tern_rpc::chain::TernApiClient;
 use tern_rpc::mining::TernAdminApiClient;
 use tern_rpc::net::TernNetApiClient;
 
-mod support;
+use crate::support;
 use support::{Launch, Launched, NodeProcess};
 
 const LENGTH: u64 = 2_000;

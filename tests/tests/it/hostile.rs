@@ -1,13 +1,6 @@
 //! A hostile peer against a real node: each attack ends in a disconnect (and a ban where
 //! the peer proved itself dishonest), while the honest nodes keep relaying and the node's
 //! bookkeeping stays within its bounds.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    missing_docs
-)]
 
 use std::time::Duration;
 

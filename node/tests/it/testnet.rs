@@ -1,13 +1,6 @@
 //! `tern testnet` as a user runs it: the network comes up and mines, a wallet transfer
 //! confirms on every node, Ctrl-C stops everything cleanly, and a second run on the same
 //! `--datadir` resumes the chain.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    missing_docs
-)]
 
 use std::net::TcpListener;
 use std::path::Path;
