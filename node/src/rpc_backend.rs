@@ -1,27 +1,22 @@
-//! The node as the RPC server sees it: [`tern_rpc::backend::NodeBackend`] over the chain
-//! actor, the mempool, the miner and the network.
+//! The node as the RPC server sees it: each namespace's backend
+//! ([`tern_rpc::backend::ChainBackend`], `MiningBackend`, `NetBackend`) over the chain
+//! actor, the mempool, the miner and the network's handle.
 
-use std::net::SocketAddr;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
 
 use tern_chain::tx::SignedTransaction;
 use tern_chain::types::{Address, Amount, BlockHash, TxId};
 use tern_mempool::MempoolStats;
 use tern_state::chain::{AsyncChainReader, ChainEvent, ChainHandle};
 
-use tern_rpc::backend::{DevMineFailure, MinerState, NetFailure, NodeBackend};
+use tern_rpc::backend::{ChainBackend, DevMineFailure, MinerState, MiningBackend, NetBackend};
 use tern_rpc::heads::HeadsLog;
 use tern_rpc::jsonrpsee::core::async_trait;
-use tern_rpc::net::{BanJson, NetInfoJson, PeerJson, SyncStatusJson};
 
 use crate::mining::{MineError, MinerHandle};
 use tern_mempool::{PoolHandle, SubmitError};
-use tern_p2p::bans::{BanTarget, BanTargetError};
-use tern_p2p::message::MessageKind;
-use tern_p2p::{Direction, NetworkHandle};
-use tern_tasks::{Health, TaskExecutor};
+use tern_p2p::NetworkHandle;
+use tern_tasks::{CriticalFailure, Health, TaskExecutor};
 
 /// The node's parts the RPC server uses.
 #[derive(Debug, Clone)]
@@ -87,13 +82,9 @@ async fn record_heads(chain: ChainHandle, heads: Arc<HeadsLog>) {
 }
 
 #[async_trait]
-impl NodeBackend for NodeRpc {
+impl ChainBackend for NodeRpc {
     fn chain(&self) -> &AsyncChainReader {
         self.chain.reads()
-    }
-
-    fn failure(&self) -> Option<String> {
-        self.health.failure().map(|f| f.to_string())
     }
 
     fn heads(&self) -> &HeadsLog {
@@ -104,17 +95,8 @@ impl NodeBackend for NodeRpc {
         self.pool.watch_admissions()
     }
 
-    fn sync_status(&self) -> SyncStatusJson {
-        let status = self.network.sync_status();
-        SyncStatusJson {
-            syncing: status.syncing,
-            current_height: status.current_height.value(),
-            target_height: status.target_height.value(),
-            blocks_per_sec: status.blocks_per_sec,
-            txs_per_sec: status.txs_per_sec,
-            eta_secs: status.eta_secs,
-            peers: status.peers,
-        }
+    fn syncing(&self) -> bool {
+        self.network.sync_status().syncing
     }
 
     async fn submit_transaction(&self, tx: SignedTransaction) -> Result<TxId, SubmitError> {
@@ -125,12 +107,8 @@ impl NodeBackend for NodeRpc {
         self.pool.get(id)
     }
 
-    async fn pending(&self, address: &Address) -> Result<(u64, Amount), String> {
-        let nonce = self
-            .pool
-            .next_nonce(address)
-            .await
-            .map_err(|e| e.to_string())?;
+    async fn pending(&self, address: &Address) -> Result<(u64, Amount), SubmitError> {
+        let nonce = self.pool.next_nonce(address).await?;
         Ok((nonce, self.pool.pending_cost(address)))
     }
 
@@ -141,7 +119,10 @@ impl NodeBackend for NodeRpc {
     fn mempool_list(&self, limit: usize) -> Vec<SignedTransaction> {
         self.pool.list(limit)
     }
+}
 
+#[async_trait]
+impl MiningBackend for NodeRpc {
     async fn dev_mine(
         &self,
         count: u64,
@@ -174,92 +155,14 @@ impl NodeBackend for NodeRpc {
     fn miner_stop(&self) {
         self.miner.stop();
     }
-
-    async fn net_info(&self) -> Result<NetInfoJson, String> {
-        let info = self.network.info().await.map_err(|e| e.to_string())?;
-        Ok(NetInfoJson {
-            node_id: info.node_id.to_string(),
-            listen_address: info.listen_addr.map(|a| a.to_string()),
-            inbound: info.inbound,
-            outbound: info.outbound,
-            known_addresses: info.known_addresses,
-            bans: info.bans,
-        })
-    }
-
-    async fn net_peers(&self) -> Result<Vec<PeerJson>, String> {
-        let peers = self.network.peers().await.map_err(|e| e.to_string())?;
-        Ok(peers
-            .into_iter()
-            .map(|p| PeerJson {
-                node_id: p.node_id.to_string(),
-                address: p.addr.to_string(),
-                listen_address: p.listen_addr.map(|a| a.to_string()),
-                direction: match p.direction {
-                    Direction::Inbound => "inbound".into(),
-                    Direction::Outbound => "outbound".into(),
-                },
-                best_height: p.best_height.value(),
-                best_hash: p.best_hash.to_string(),
-                user_agent: p.user_agent,
-                rtt_ms: p.rtt.map(|d| d.as_secs_f64() * 1_000.0),
-                bytes_in: p.stats.bytes_in.load(Ordering::Relaxed),
-                bytes_out: p.stats.bytes_out.load(Ordering::Relaxed),
-                blocks_in: p.stats.received(MessageKind::Block),
-                txs_in: p.stats.received(MessageKind::Tx),
-                connected_secs: p.connected_for.as_secs(),
-            })
-            .collect())
-    }
-
-    async fn net_add_peer(&self, address: &str) -> Result<(), NetFailure> {
-        let addr = resolve(address).await?;
-        self.network
-            .add_peer(addr)
-            .await
-            .map_err(|e| NetFailure::Unavailable(e.to_string()))
-    }
-
-    async fn net_ban(&self, target: &str, duration: Duration) -> Result<usize, NetFailure> {
-        let target: BanTarget = target
-            .parse()
-            .map_err(|e: BanTargetError| NetFailure::Invalid(e.to_string()))?;
-        self.network
-            .ban(target, duration)
-            .await
-            .map_err(|e| NetFailure::Unavailable(e.to_string()))
-    }
-
-    async fn net_unban(&self, target: &str) -> Result<bool, NetFailure> {
-        let target: BanTarget = target
-            .parse()
-            .map_err(|e: BanTargetError| NetFailure::Invalid(e.to_string()))?;
-        self.network
-            .unban(target)
-            .await
-            .map_err(|e| NetFailure::Unavailable(e.to_string()))
-    }
-
-    async fn net_bans(&self) -> Result<Vec<BanJson>, String> {
-        let bans = self.network.bans().await.map_err(|e| e.to_string())?;
-        Ok(bans
-            .into_iter()
-            .map(|b| BanJson {
-                target: b.target,
-                until_ms: b.until_ms,
-                reason: b.reason,
-            })
-            .collect())
-    }
 }
 
-/// The first address `host:port` resolves to.
-async fn resolve(address: &str) -> Result<SocketAddr, NetFailure> {
-    let invalid = |why: String| NetFailure::Invalid(format!("{address:?}: {why}"));
-    let mut addrs = tokio::net::lookup_host(address)
-        .await
-        .map_err(|e| invalid(e.to_string()))?;
-    addrs
-        .next()
-        .ok_or_else(|| invalid("resolves to no address".into()))
+impl NetBackend for NodeRpc {
+    fn network(&self) -> &NetworkHandle {
+        &self.network
+    }
+
+    fn failure(&self) -> Option<Arc<CriticalFailure>> {
+        self.health.failure()
+    }
 }

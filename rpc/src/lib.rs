@@ -6,7 +6,7 @@
 //!
 //! Every namespace has one layout: `api.rs` (the trait, defined once; jsonrpsee generates
 //! the server trait and the typed client), `json.rs` (its wire types, one per response)
-//! and `server.rs` (its implementation over the node's `NodeBackend`, server only).
+//! and `server.rs` (its implementation over that namespace's backend, server only).
 //!
 //! | module | owns |
 //! |---|---|
@@ -21,7 +21,7 @@
 //! | module | owns |
 //! |---|---|
 //! | `server` | the namespaces over a backend, HTTP and WebSocket on one port, limits |
-//! | `backend` | `NodeBackend`: what the server needs from the node |
+//! | `backend` | what each namespace needs from the node (`ChainBackend`, `MiningBackend`, `NetBackend`), in domain types and typed errors; the `net` namespace works through the network's own handle |
 //! | `heads` | the resumable stream of tip changes behind `chain_subscribeHeads` |
 //! | `access` | who may call the admin methods: the cookie token, or loopback with admin on |
 //! | `callers` | which web pages may call at all: the `Host` and `Origin` checks |

@@ -12,7 +12,7 @@ use jsonrpsee::server::{
 use tern_chain::types::Address;
 
 use crate::access::AccessPolicy;
-use crate::backend::NodeBackend;
+use crate::backend::{ChainBackend, NodeBackend};
 use crate::call_stack::CallStack;
 use crate::callers::{AllowedCallers, CallerCheckLayer};
 use crate::chain::server::ChainRpc;
@@ -178,7 +178,7 @@ pub async fn start<B: NodeBackend>(
 }
 
 /// `text` as an address of the backend's chain, or invalid params naming `field`.
-pub(crate) fn parse_address<B: NodeBackend>(
+pub(crate) fn parse_address<B: ChainBackend>(
     backend: &B,
     field: &str,
     text: &str,
@@ -193,7 +193,7 @@ mod tests {
     use tern_chain::types::{BlockHash, TxId};
 
     use super::*;
-    use crate::backend::DevMineFailure;
+    use crate::backend::{DevMineFailure, MiningBackend, NetBackend};
     use tern_mempool::SubmitError;
 
     /// The document and the registered methods list the same names, with and without
@@ -217,12 +217,9 @@ mod tests {
     struct NoBackend;
 
     #[async_trait]
-    impl NodeBackend for NoBackend {
+    impl ChainBackend for NoBackend {
         fn chain(&self) -> &tern_state::chain::AsyncChainReader {
             unreachable!("not called when listing methods")
-        }
-        fn failure(&self) -> Option<String> {
-            None
         }
         fn heads(&self) -> &crate::heads::HeadsLog {
             unreachable!("not called when listing methods")
@@ -230,8 +227,8 @@ mod tests {
         fn watch_admissions(&self) -> tokio::sync::watch::Receiver<u64> {
             tokio::sync::watch::channel(0).1
         }
-        fn sync_status(&self) -> crate::net::SyncStatusJson {
-            unreachable!("not called when listing methods")
+        fn syncing(&self) -> bool {
+            false
         }
         async fn submit_transaction(
             &self,
@@ -242,7 +239,10 @@ mod tests {
         fn pending_transaction(&self, _: &TxId) -> Option<tern_chain::tx::SignedTransaction> {
             None
         }
-        async fn pending(&self, _: &Address) -> Result<(u64, tern_chain::types::Amount), String> {
+        async fn pending(
+            &self,
+            _: &Address,
+        ) -> Result<(u64, tern_chain::types::Amount), SubmitError> {
             Ok((0, tern_chain::types::Amount::ZERO))
         }
         fn mempool_stats(&self) -> tern_mempool::MempoolStats {
@@ -251,6 +251,10 @@ mod tests {
         fn mempool_list(&self, _: usize) -> Vec<tern_chain::tx::SignedTransaction> {
             Vec::new()
         }
+    }
+
+    #[async_trait]
+    impl MiningBackend for NoBackend {
         async fn dev_mine(&self, _: u64, _: Address) -> Result<Vec<BlockHash>, DevMineFailure> {
             Ok(Vec::new())
         }
@@ -263,27 +267,14 @@ mod tests {
         }
         fn miner_start(&self, _: usize, _: Address) {}
         fn miner_stop(&self) {}
-        async fn net_info(&self) -> Result<crate::net::NetInfoJson, String> {
+    }
+
+    impl NetBackend for NoBackend {
+        fn network(&self) -> &tern_p2p::NetworkHandle {
             unreachable!("not called when listing methods")
         }
-        async fn net_peers(&self) -> Result<Vec<crate::net::PeerJson>, String> {
-            unreachable!("not called when listing methods")
-        }
-        async fn net_add_peer(&self, _: &str) -> Result<(), crate::backend::NetFailure> {
-            unreachable!("not called when listing methods")
-        }
-        async fn net_ban(
-            &self,
-            _: &str,
-            _: std::time::Duration,
-        ) -> Result<usize, crate::backend::NetFailure> {
-            unreachable!("not called when listing methods")
-        }
-        async fn net_unban(&self, _: &str) -> Result<bool, crate::backend::NetFailure> {
-            unreachable!("not called when listing methods")
-        }
-        async fn net_bans(&self) -> Result<Vec<crate::net::BanJson>, String> {
-            unreachable!("not called when listing methods")
+        fn failure(&self) -> Option<Arc<tern_tasks::CriticalFailure>> {
+            None
         }
     }
 }

@@ -1,4 +1,4 @@
-//! The `chain` namespace over a [`NodeBackend`]: blocks, transactions, accounts, the
+//! The `chain` namespace over a [`ChainBackend`]: blocks, transactions, accounts, the
 //! mempool, `rpc.discover` and the two subscriptions.
 
 use std::sync::Arc;
@@ -16,7 +16,7 @@ use super::json::{
     AccountJson, BlockId, BlockJson, ChainInfo, HeaderJson, HistoryPageJson, MempoolEntry,
     MempoolInfo, ResumeFrom, TransactionJson, TxStatus,
 };
-use crate::backend::NodeBackend;
+use crate::backend::ChainBackend;
 use crate::error::{self, internal, invalid_param};
 use crate::server::{parse_address, MAX_MEMPOOL_LIST, MAX_STATUS_CONFIRMATIONS};
 
@@ -27,7 +27,7 @@ pub(crate) struct ChainRpc<B> {
     pub(crate) admin: bool,
 }
 
-impl<B: NodeBackend> ChainRpc<B> {
+impl<B: ChainBackend> ChainRpc<B> {
     async fn block_hash(&self, block: &BlockId) -> RpcResult<Option<BlockHash>> {
         match block {
             BlockId::Height(height) => {
@@ -72,7 +72,7 @@ impl<B: NodeBackend> ChainRpc<B> {
 }
 
 #[async_trait]
-impl<B: NodeBackend> TernApiServer for ChainRpc<B> {
+impl<B: ChainBackend> TernApiServer for ChainRpc<B> {
     async fn chain_info(&self) -> RpcResult<ChainInfo> {
         let chain = self.backend.chain();
         let (tip, parent) = chain

@@ -1,4 +1,4 @@
-//! The `mining` namespace over a [`NodeBackend`]: on-demand blocks and the miner. Every
+//! The `mining` namespace over a [`MiningBackend`]: on-demand blocks and the miner. Every
 //! method needs admin access.
 
 use std::sync::Arc;
@@ -9,7 +9,7 @@ use jsonrpsee::Extensions;
 use super::api::TernAdminApiServer;
 use super::json::MinerStatusJson;
 use crate::access::require_admin;
-use crate::backend::{DevMineFailure, NodeBackend, MAX_MINER_THREADS};
+use crate::backend::{DevMineFailure, MiningBackend, MAX_MINER_THREADS};
 use crate::error::{self, invalid_param};
 use crate::server::parse_address;
 
@@ -18,7 +18,7 @@ pub(crate) struct MiningRpc<B> {
     pub(crate) backend: Arc<B>,
 }
 
-impl<B: NodeBackend> MiningRpc<B> {
+impl<B: MiningBackend> MiningRpc<B> {
     fn miner_json(&self) -> MinerStatusJson {
         let state = self.backend.miner_state();
         let prefix = &self.backend.chain().spec().address_prefix;
@@ -32,7 +32,7 @@ impl<B: NodeBackend> MiningRpc<B> {
 }
 
 #[async_trait]
-impl<B: NodeBackend> TernAdminApiServer for MiningRpc<B> {
+impl<B: MiningBackend> TernAdminApiServer for MiningRpc<B> {
     async fn dev_mine(
         &self,
         ext: &Extensions,

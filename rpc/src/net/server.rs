@@ -1,41 +1,120 @@
-//! The `net` namespace over a [`NodeBackend`].
+//! The `net` namespace over a [`NetBackend`]: the network's handle answers, and this turns
+//! its answers into the namespace's JSON.
 
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
 use jsonrpsee::core::{async_trait, RpcResult};
+use jsonrpsee::types::ErrorObjectOwned;
 use jsonrpsee::Extensions;
+use tern_p2p::bans::{Ban, BanTarget};
+use tern_p2p::message::MessageKind;
+use tern_p2p::sync::SyncStatus;
+use tern_p2p::{Direction, NetworkInfo, PeerInfo};
 
 use super::api::{TernNetAdminApiServer, TernNetApiServer, DEFAULT_BAN_SECS, MAX_BAN_SECS};
 use super::json::{BanJson, HealthJson, NetInfoJson, PeerJson, SyncStatusJson};
 use crate::access::require_admin;
-use crate::backend::{NetFailure, NodeBackend};
+use crate::backend::NetBackend;
 use crate::error::{internal, invalid_param};
 
-/// The network methods over a backend.
+/// The `net` namespace's methods.
 pub(crate) struct NetRpc<B> {
     pub(crate) backend: Arc<B>,
 }
 
-fn failure(field: &str, error: NetFailure) -> jsonrpsee::types::ErrorObjectOwned {
-    match error {
-        NetFailure::Invalid(reason) => invalid_param(field, reason),
-        NetFailure::Unavailable(reason) => internal(reason),
+impl From<NetworkInfo> for NetInfoJson {
+    fn from(info: NetworkInfo) -> Self {
+        NetInfoJson {
+            node_id: info.node_id.to_string(),
+            listen_address: info.listen_addr.map(|a| a.to_string()),
+            inbound: info.inbound,
+            outbound: info.outbound,
+            known_addresses: info.known_addresses,
+            bans: info.bans,
+        }
     }
 }
 
+impl From<PeerInfo> for PeerJson {
+    fn from(peer: PeerInfo) -> Self {
+        PeerJson {
+            node_id: peer.node_id.to_string(),
+            address: peer.addr.to_string(),
+            listen_address: peer.listen_addr.map(|a| a.to_string()),
+            direction: match peer.direction {
+                Direction::Inbound => "inbound".into(),
+                Direction::Outbound => "outbound".into(),
+            },
+            best_height: peer.best_height.value(),
+            best_hash: peer.best_hash.to_string(),
+            user_agent: peer.user_agent,
+            rtt_ms: peer.rtt.map(|d| d.as_secs_f64() * 1_000.0),
+            bytes_in: peer.stats.bytes_in.load(Ordering::Relaxed),
+            bytes_out: peer.stats.bytes_out.load(Ordering::Relaxed),
+            blocks_in: peer.stats.received(MessageKind::Block),
+            txs_in: peer.stats.received(MessageKind::Tx),
+            connected_secs: peer.connected_for.as_secs(),
+        }
+    }
+}
+
+impl From<Ban> for BanJson {
+    fn from(ban: Ban) -> Self {
+        BanJson {
+            target: ban.target,
+            until_ms: ban.until_ms,
+            reason: ban.reason,
+        }
+    }
+}
+
+impl From<SyncStatus> for SyncStatusJson {
+    fn from(status: SyncStatus) -> Self {
+        SyncStatusJson {
+            syncing: status.syncing,
+            current_height: status.current_height.value(),
+            target_height: status.target_height.value(),
+            blocks_per_sec: status.blocks_per_sec,
+            txs_per_sec: status.txs_per_sec,
+            eta_secs: status.eta_secs,
+            peers: status.peers,
+        }
+    }
+}
+
+/// `target` as a node id or an IP address, or invalid params naming it.
+fn ban_target(target: &str) -> Result<BanTarget, ErrorObjectOwned> {
+    target.parse().map_err(|e| invalid_param("target", e))
+}
+
+/// The first address `host:port` resolves to, or invalid params naming it.
+async fn resolve(address: &str) -> Result<SocketAddr, ErrorObjectOwned> {
+    let invalid = |why: String| invalid_param("address", format!("{address:?}: {why}"));
+    let mut addrs = tokio::net::lookup_host(address)
+        .await
+        .map_err(|e| invalid(e.to_string()))?;
+    addrs
+        .next()
+        .ok_or_else(|| invalid("resolves to no address".into()))
+}
+
 #[async_trait]
-impl<B: NodeBackend> TernNetApiServer for NetRpc<B> {
+impl<B: NetBackend> TernNetApiServer for NetRpc<B> {
     async fn net_info(&self) -> RpcResult<NetInfoJson> {
-        self.backend.net_info().await.map_err(internal)
+        let info = self.backend.network().info().await.map_err(internal)?;
+        Ok(info.into())
     }
 
     async fn net_peers(&self) -> RpcResult<Vec<PeerJson>> {
-        self.backend.net_peers().await.map_err(internal)
+        let peers = self.backend.network().peers().await.map_err(internal)?;
+        Ok(peers.into_iter().map(PeerJson::from).collect())
     }
 
     async fn chain_sync_status(&self) -> RpcResult<SyncStatusJson> {
-        Ok(self.backend.sync_status())
+        Ok(self.backend.network().sync_status().into())
     }
 
     async fn node_health(&self) -> RpcResult<HealthJson> {
@@ -52,7 +131,7 @@ impl<B: NodeBackend> TernNetApiServer for NetRpc<B> {
         let peers = match failure {
             Some(_) => 0,
             None => {
-                let info = self.backend.net_info().await.map_err(internal)?;
+                let info = self.backend.network().info().await.map_err(internal)?;
                 info.inbound + info.outbound
             }
         };
@@ -78,13 +157,15 @@ impl<B: NodeBackend> TernNetApiServer for NetRpc<B> {
 }
 
 #[async_trait]
-impl<B: NodeBackend> TernNetAdminApiServer for NetRpc<B> {
+impl<B: NetBackend> TernNetAdminApiServer for NetRpc<B> {
     async fn net_add_peer(&self, ext: &Extensions, address: String) -> RpcResult<()> {
         require_admin(ext)?;
+        let addr = resolve(&address).await?;
         self.backend
-            .net_add_peer(&address)
+            .network()
+            .add_peer(addr)
             .await
-            .map_err(|e| failure("address", e))
+            .map_err(internal)
     }
 
     async fn net_ban(
@@ -101,22 +182,23 @@ impl<B: NodeBackend> TernNetAdminApiServer for NetRpc<B> {
                 format!("must be between 1 and {MAX_BAN_SECS}"),
             ));
         }
+        let target = ban_target(&target)?;
         self.backend
-            .net_ban(&target, Duration::from_secs(secs))
+            .network()
+            .ban(target, Duration::from_secs(secs))
             .await
-            .map_err(|e| failure("target", e))
+            .map_err(internal)
     }
 
     async fn net_unban(&self, ext: &Extensions, target: String) -> RpcResult<bool> {
         require_admin(ext)?;
-        self.backend
-            .net_unban(&target)
-            .await
-            .map_err(|e| failure("target", e))
+        let target = ban_target(&target)?;
+        self.backend.network().unban(target).await.map_err(internal)
     }
 
     async fn net_bans(&self, ext: &Extensions) -> RpcResult<Vec<BanJson>> {
         require_admin(ext)?;
-        self.backend.net_bans().await.map_err(internal)
+        let bans = self.backend.network().bans().await.map_err(internal)?;
+        Ok(bans.into_iter().map(BanJson::from).collect())
     }
 }
