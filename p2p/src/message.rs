@@ -8,7 +8,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use tern_chain::block::{Block, Header, HEADER_LEN};
 use tern_chain::encoding::{Decode, DecodeError, Encode, Reader, Writer};
-use tern_chain::tx::{SignedTransaction, SIGNED_TRANSACTION_LEN};
+use tern_chain::tx::SignedTransaction;
 use tern_chain::types::{BlockHash, ChainId, Height, TxId, Work};
 
 use super::transport::MAX_MESSAGE_LEN;
@@ -326,9 +326,6 @@ impl Decode for Message {
         Ok(message)
     }
 }
-
-/// The smallest a transaction message can be, for tests that count bytes.
-pub const TX_MESSAGE_LEN: usize = 1 + SIGNED_TRANSACTION_LEN;
 
 fn text(r: &mut Reader<'_>, what: &'static str, max: usize) -> Result<String, DecodeError> {
     String::from_utf8(r.bytes(what, max)?).map_err(|_| invalid(what, "not UTF-8".into()))

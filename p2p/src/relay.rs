@@ -457,13 +457,6 @@ impl Relay {
             .collect()
     }
 
-    /// How many items `peer` is fetching for us.
-    pub fn in_flight_from(&self, peer: ConnId) -> usize {
-        self.peers
-            .get(&peer)
-            .map_or(0, |s| s.txs_in_flight.saturating_add(s.blocks_in_flight))
-    }
-
     /// Current sizes.
     pub fn stats(&self) -> RelayStats {
         RelayStats {

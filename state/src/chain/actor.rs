@@ -394,11 +394,6 @@ impl ChainHandle {
         let _ = self.commands.send(Command::Shutdown).await;
     }
 
-    /// Whether the actor has stopped taking blocks.
-    pub fn is_stopped(&self) -> bool {
-        self.commands.is_closed()
-    }
-
     /// The current tip.
     pub fn tip(&self) -> TipInfo {
         *self.tip.borrow()
