@@ -43,6 +43,13 @@
 //! clients and wire types alone, on `tern-chain` only: what a wallet links, without the
 //! server or RocksDB (`scripts/check-layering` holds it to that).
 //!
+//! ## What it may not touch
+//!
+//! The server reaches the node only through the namespaces' backends and the handles they
+//! hand out (the chain's reader, the mempool's errors, the network's handle), never into
+//! the network's, the miner's or the store's internals, and it never writes the chain.
+//! The client builds on `tern-chain` alone.
+//!
 //! ## Conventions
 //!
 //! Hashes are lowercase hex, addresses bech32m under the chain's prefix, amounts and fees
