@@ -12,6 +12,7 @@
 //! The check happens once per HTTP request or WebSocket connection, in a middleware that
 //! marks the request's extensions with [`AdminAccess`]; each admin method looks for it.
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
@@ -20,7 +21,6 @@ use jsonrpsee::types::{ErrorObject, ErrorObjectOwned};
 use jsonrpsee::Extensions;
 
 use crate::error::ADMIN_REQUIRED;
-use crate::server::RpcConfig;
 
 /// The cookie file's name inside the data directory.
 pub const COOKIE_FILE: &str = ".cookie";
@@ -60,11 +60,13 @@ pub(crate) struct AccessPolicy {
 }
 
 impl AccessPolicy {
-    pub(crate) fn new(config: &RpcConfig) -> AccessPolicy {
-        let everyone = config.admin && config.addr.ip().is_loopback();
-        if config.admin && !everyone {
+    /// The policy of a server on `addr`, with admin methods open to everyone if `admin`
+    /// (on loopback only), and to holders of `cookie` otherwise.
+    pub(crate) fn new(addr: SocketAddr, admin: bool, cookie: Option<&String>) -> AccessPolicy {
+        let everyone = admin && addr.ip().is_loopback();
+        if admin && !everyone {
             tracing::warn!(
-                addr = %config.addr,
+                %addr,
                 "admin RPC without a token only on a loopback address; here it needs the cookie"
             );
         }
@@ -73,7 +75,7 @@ impl AccessPolicy {
                 base64::engine::general_purpose::STANDARD.encode(format!("{COOKIE_USER}:{token}"));
             (format!("Bearer {token}"), format!("Basic {basic}"))
         };
-        let (bearer, basic) = config.cookie.as_ref().map(credentials).unzip();
+        let (bearer, basic) = cookie.map(credentials).unzip();
         AccessPolicy {
             everyone,
             bearer,

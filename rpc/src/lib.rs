@@ -26,12 +26,14 @@
 //! | `access` | who may call the admin methods: the cookie token, or loopback with admin on |
 //! | `callers` | which web pages may call at all: the `Host` and `Origin` checks |
 //! | `connections` | what one client may hold: connection limits, deadlines, calls and answer bytes outstanding, and a socket that makes a non-reader wait |
+//! | `limits` | `ConnectionLimits`: how many connections, per kind and per address, and how long each may idle or stall |
 //! | `slots` | the open HTTP and WebSocket connections, per address, and which idle one gives up its slot to a new client |
 //! | `listener` | the accept loop under the HTTP service: slots before bytes, body deadlines, backoff when descriptors run out |
 //! | `websocket` | the WebSocket transport: each message checked as the specification says, a bound on calls in flight, pings |
 //! | `dispatch` | a WebSocket call to the method it names, with the connection's subscriptions |
 //! | `call_stack` | the per-call middleware, one stack for both transports |
 //! | `each_call` | takes batches apart so each call passes the per-call middleware |
+//! | `params` | parameters every namespace reads alike (addresses under the chain's prefix) |
 //! | `named_params` | names the parameter behind the decoder's unnamed "Invalid params" |
 //! | `spec` | the JSON-RPC 2.0 rules jsonrpsee does not keep: invalid requests, notifications, every valid id |
 //! | `metrics` | call counts and latencies by method, for the node's `/metrics` |
@@ -99,11 +101,15 @@ mod each_call;
 #[cfg(feature = "server")]
 pub mod heads;
 #[cfg(feature = "server")]
+mod limits;
+#[cfg(feature = "server")]
 mod listener;
 #[cfg(feature = "server")]
 pub mod metrics;
 #[cfg(feature = "server")]
 mod named_params;
+#[cfg(feature = "server")]
+mod params;
 #[cfg(feature = "server")]
 pub mod server;
 #[cfg(feature = "server")]

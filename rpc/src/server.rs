@@ -4,21 +4,18 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use jsonrpsee::core::RpcResult;
 use jsonrpsee::server::middleware::rpc::RpcServiceBuilder;
 use jsonrpsee::server::{
     stop_channel, BatchRequestConfig, Methods, RpcModule, Server, ServerConfig, ServerHandle,
 };
-use tern_chain::types::Address;
 
 use crate::access::AccessPolicy;
-use crate::backend::{ChainBackend, NodeBackend};
+use crate::backend::NodeBackend;
 use crate::call_stack::CallStack;
 use crate::callers::{AllowedCallers, CallerCheckLayer};
 use crate::chain::server::ChainRpc;
 use crate::chain::TernApiServer;
 use crate::connections::ConnectionLimits;
-use crate::error::invalid_param;
 use crate::listener;
 use crate::metrics::RpcMetrics;
 use crate::mining::server::MiningRpc;
@@ -28,12 +25,6 @@ use crate::net::{TernNetAdminApiServer, TernNetApiServer};
 use crate::slots::Slots;
 use crate::spec::SpecLayer;
 use crate::websocket::{WebSocketLayer, WebSocketLimits};
-
-/// The most confirmations `tx_subscribeStatus` follows a transaction to.
-pub const MAX_STATUS_CONFIRMATIONS: u64 = 100;
-
-/// The most entries `mempool_list` returns.
-pub const MAX_MEMPOOL_LIST: u32 = 1_000;
 
 /// Server limits and access.
 #[derive(Debug, Clone)]
@@ -126,7 +117,7 @@ pub async fn start<B: NodeBackend>(
         .set_batch_request_config(BatchRequestConfig::Limit(config.max_batch))
         .http_only()
         .build();
-    let policy = AccessPolicy::new(&config);
+    let policy = AccessPolicy::new(config.addr, config.admin, config.cookie.as_ref());
     let serve_admin = policy.serves_admin();
     let methods: Methods = methods(backend, serve_admin).into();
     let calls = CallStack {
@@ -177,23 +168,13 @@ pub async fn start<B: NodeBackend>(
     Ok(RunningServer { addr, handle })
 }
 
-/// `text` as an address of the backend's chain, or invalid params naming `field`.
-pub(crate) fn parse_address<B: ChainBackend>(
-    backend: &B,
-    field: &str,
-    text: &str,
-) -> RpcResult<Address> {
-    Address::from_bech32(text, &backend.chain().spec().address_prefix)
-        .map_err(|e| invalid_param(field, e))
-}
-
 #[cfg(test)]
 mod tests {
     use jsonrpsee::core::async_trait;
-    use tern_chain::types::{BlockHash, TxId};
+    use tern_chain::types::{Address, BlockHash, TxId};
 
     use super::*;
-    use crate::backend::{DevMineFailure, MiningBackend, NetBackend};
+    use crate::backend::{ChainBackend, DevMineFailure, MiningBackend, NetBackend};
     use tern_mempool::SubmitError;
 
     /// The document and the registered methods list the same names, with and without

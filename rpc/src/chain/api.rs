@@ -12,6 +12,12 @@ use super::json::{
     MempoolEntry, MempoolInfo, ResumeFrom, TxStatus,
 };
 
+/// The most confirmations `tx_subscribeStatus` follows a transaction to.
+pub const MAX_STATUS_CONFIRMATIONS: u64 = 100;
+
+/// The most entries `mempool_list` returns.
+pub const MAX_MEMPOOL_LIST: u32 = 1_000;
+
 /// The subscription methods and their unsubscribe methods: they need a WebSocket, and
 /// over HTTP are answered [`crate::error::SUBSCRIPTION_NEEDS_WEBSOCKET`].
 pub const SUBSCRIPTION_METHODS: [&str; 4] = [

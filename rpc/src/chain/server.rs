@@ -12,13 +12,14 @@ use tern_state::chain::HistoryCursor;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::api::TernApiServer;
+use super::api::{MAX_MEMPOOL_LIST, MAX_STATUS_CONFIRMATIONS};
 use super::json::{
     AccountJson, BlockId, BlockJson, ChainInfo, HeaderJson, HistoryPageJson, MempoolEntry,
     MempoolInfo, ResumeFrom, TransactionJson, TxStatus,
 };
 use crate::backend::ChainBackend;
 use crate::error::{self, internal, invalid_param};
-use crate::server::{parse_address, MAX_MEMPOOL_LIST, MAX_STATUS_CONFIRMATIONS};
+use crate::params::parse_address;
 
 /// The `chain` namespace's methods.
 pub(crate) struct ChainRpc<B> {

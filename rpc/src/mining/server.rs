@@ -11,7 +11,7 @@ use super::json::MinerStatusJson;
 use crate::access::require_admin;
 use crate::backend::{DevMineFailure, MiningBackend, MAX_MINER_THREADS};
 use crate::error::{self, invalid_param};
-use crate::server::parse_address;
+use crate::params::parse_address;
 
 /// The `mining` namespace's methods.
 pub(crate) struct MiningRpc<B> {
