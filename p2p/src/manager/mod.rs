@@ -1,5 +1,14 @@
 //! The peer manager: one actor that owns every connection slot, the address book, the
-//! bans and the relay bookkeeping.
+//! bans, the relay bookkeeping and the sync state. Its code is cut by job, one file each,
+//! as a step towards one task per job (issue 18):
+//!
+//! | file | job |
+//! |---|---|
+//! | `mod.rs` | connections: slots, accepting and dialling, admission, bans, housekeeping |
+//! | `addresses.rs` | address gossip into and out of the address book |
+//! | `relay_traffic.rs` | relay: transactions and blocks, announcements, the workers' verdicts |
+//! | `sync_driver.rs` | sync: header answers, what sync asks for, its status |
+//! | `commands.rs` | the [`NetworkHandle`]'s requests |
 //!
 //! It never waits on a peer: messages to peers go through their bounded send queues with
 //! `try_send`, and a peer whose queue is full is dropped as too slow. Connection tasks
@@ -43,8 +52,10 @@ use tern_mempool::PoolHandle;
 use tern_tasks::fault::{FaultPlan, FaultPoint, Part};
 use tern_tasks::TaskExecutor;
 
+mod addresses;
 mod commands;
-mod traffic;
+mod relay_traffic;
+mod sync_driver;
 
 /// Events from connection tasks waiting for the manager.
 const EVENT_QUEUE: usize = 1_024;

@@ -1,23 +1,21 @@
-//! The manager's traffic: what it does with each message a peer sends, the verdicts of
-//! the admission workers, driving sync, and announcing new blocks and transactions.
+//! Relay in the manager: the messages peers send it (transactions, blocks, not-found
+//! answers), announcements to request from, the verdicts of the admission and block
+//! workers, and announcing new blocks and transactions. A block sync asked for goes to
+//! sync first (`sync_driver.rs`).
 
 use std::collections::HashSet;
-use std::net::SocketAddr;
 use std::time::Instant;
 
-use tern_chain::block::{Block, Header};
+use tern_chain::block::Block;
 use tern_chain::tx::SignedTransaction;
-use tern_chain::types::{BlockHash, Timestamp};
+use tern_chain::types::BlockHash;
 use tern_mempool::MempoolError;
 use tern_state::chain::{ChainUpdate, Rejection, Verdict};
 
-use super::{Manager, ADDR_ANSWER_INTERVAL, PROGRESS_LOG_INTERVAL};
-use crate::message::{
-    InvItem, Message, MessageKind, MAX_ADDRS_PER_MESSAGE, MAX_INVENTORY_PER_MESSAGE,
-};
+use super::Manager;
+use crate::message::{InvItem, Message, MessageKind, MAX_INVENTORY_PER_MESSAGE};
 use crate::peer::Misbehaviour;
 use crate::relay::Delivery;
-use crate::sync::{StoredParent, SyncError};
 use crate::workers::Outcome;
 use crate::ConnId;
 use tern_mempool::SubmitError;
@@ -45,51 +43,6 @@ impl Manager {
             // `PeerEvent::Headers`, with what the store says of them; judging them
             // without it would misjudge them.
             other => tracing::debug!(kind = ?other.kind(), "message not for the manager"),
-        }
-    }
-
-    pub(super) fn answer_addrs(&mut self, conn: ConnId) {
-        let Some(peer) = self.peer(conn) else {
-            return;
-        };
-        if peer
-            .addrs_answered_at
-            .is_some_and(|at| at.elapsed() < ADDR_ANSWER_INTERVAL)
-        {
-            return;
-        }
-        peer.addrs_answered_at = Some(Instant::now());
-        let asker = peer.listen_addr;
-        let mut addrs: Vec<SocketAddr> = self
-            .connections
-            .values()
-            .filter_map(|c| c.peer.as_ref()?.listen_addr)
-            .collect();
-        addrs.extend(self.book.for_gossip(MAX_ADDRS_PER_MESSAGE));
-        let mut seen = HashSet::new();
-        addrs.retain(|a| Some(*a) != asker && seen.insert(*a));
-        addrs.truncate(MAX_ADDRS_PER_MESSAGE);
-        self.send(conn, &Message::Addrs(addrs));
-    }
-
-    pub(super) fn on_addrs(&mut self, conn: ConnId, addrs: Vec<SocketAddr>) {
-        let Some((peer_ip, asked)) = self
-            .connections
-            .get_mut(&conn)
-            .and_then(|c| Some((c.addr.ip(), &mut c.peer.as_mut()?.asked_addrs)))
-        else {
-            return;
-        };
-        if !std::mem::replace(asked, false) {
-            return self.punish(conn, Misbehaviour::Unsolicited(MessageKind::Addrs));
-        }
-        for addr in addrs {
-            let routable = addr.port() != 0 && !addr.ip().is_unspecified();
-            // Loopback addresses only mean something coming from a loopback peer.
-            let local_ok = !addr.ip().is_loopback() || peer_ip.is_loopback();
-            if routable && local_ok && !self.own_addrs.contains(&addr) {
-                self.book.add_heard(addr);
-            }
         }
     }
 
@@ -174,108 +127,6 @@ impl Manager {
             tracing::debug!(%hash, "block queue full; the block will be fetched again");
             self.relay.forget_recent(&item);
         }
-    }
-
-    /// A header answer: only to a request sync made. `stored_parent` is the stored block
-    /// the first header's parent is, if it is one.
-    pub(super) fn on_headers(
-        &mut self,
-        conn: ConnId,
-        headers: Vec<Header>,
-        stored_parent: Option<StoredParent>,
-    ) {
-        if self.peer(conn).is_none() {
-            return;
-        }
-        if !self.sync.awaits_headers_from(conn) {
-            return self.punish(conn, Misbehaviour::Unsolicited(MessageKind::Headers));
-        }
-        let our_work = self.ctx.chain.tip().cumulative_work;
-        let params = &self.ctx.chain.reader().spec().consensus;
-        if let Err(error) = self.sync.on_headers(
-            conn,
-            &headers,
-            stored_parent.as_ref(),
-            params,
-            our_work,
-            Timestamp::now(),
-        ) {
-            return self.on_sync_error(conn, error);
-        }
-        if let (Some(peer), Some(last)) = (self.peer(conn), headers.last()) {
-            if last.height > peer.best_height {
-                peer.best_height = last.height;
-                peer.best_hash = last.hash();
-            }
-        }
-        self.drive_sync();
-    }
-
-    /// Lets sync expire late requests, then sends what it asks for and hands downloaded
-    /// blocks to the chain in order.
-    pub(super) fn drive_sync(&mut self) {
-        let tip = self.ctx.chain.tip();
-        let locator = std::sync::Arc::clone(&self.locator.borrow());
-        let actions = self.sync.drive(Instant::now(), &tip, &locator);
-        if let Some((conn, locator)) = actions.headers {
-            self.send(
-                conn,
-                &Message::GetHeaders {
-                    locator,
-                    stop: None,
-                },
-            );
-        }
-        for (conn, hashes) in actions.blocks {
-            self.send_get_data(conn, hashes.into_iter().map(InvItem::Block).collect());
-        }
-        for conn in actions.drop {
-            self.kick(
-                conn,
-                "does not serve the chain it claims: requests stalled or headers fell short",
-            );
-        }
-        for (conn, block) in actions.submit {
-            if let Err(error) = self.blocks.try_send((conn, block)) {
-                let (conn, block) = error.into_inner();
-                self.sync.unsubmit(conn, block);
-            }
-        }
-    }
-
-    /// Publishes the sync status, and logs progress while syncing.
-    pub(super) fn report_sync(&mut self) {
-        let tip = self.ctx.chain.tip();
-        let status = self.sync.status(&tip);
-        self.sync_status.send_replace(status);
-        if status.syncing && self.last_progress_log.elapsed() >= PROGRESS_LOG_INTERVAL {
-            self.last_progress_log = Instant::now();
-            tracing::info!(
-                height = status.current_height.value(),
-                target = status.target_height.value(),
-                blocks_per_sec = format!("{:.1}", status.blocks_per_sec),
-                txs_per_sec = format!("{:.0}", status.txs_per_sec),
-                eta_secs = status.eta_secs,
-                peers = status.peers,
-                "syncing"
-            );
-        }
-        if self.was_syncing && !status.syncing {
-            tracing::info!(
-                height = tip.height().value(),
-                "synced; following new blocks"
-            );
-        }
-        self.was_syncing = status.syncing;
-    }
-
-    /// Sync refused what `conn` sent: the peer broke a rule.
-    fn on_sync_error(&mut self, conn: ConnId, error: SyncError) {
-        let offence = match error {
-            SyncError::Headers(error) => Misbehaviour::BadHeaders(error),
-            SyncError::BodyMismatch(hash) => Misbehaviour::BodyMismatch(hash),
-        };
-        self.punish(conn, offence);
     }
 
     // ---- verdicts ----------------------------------------------------------------------
