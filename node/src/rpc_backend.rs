@@ -13,7 +13,7 @@ use tern_rpc::backend::{ChainBackend, DevMineFailure, MinerState, MiningBackend,
 use tern_rpc::heads::HeadsLog;
 use tern_rpc::jsonrpsee::core::async_trait;
 
-use crate::mining::{MineError, MinerHandle};
+use crate::mining::{MineError, MinerHandle, MAX_DEV_BLOCKS};
 use tern_mempool::{PoolHandle, SubmitError};
 use tern_p2p::NetworkHandle;
 use tern_tasks::{CriticalFailure, Health, TaskExecutor};
@@ -132,10 +132,12 @@ impl MiningBackend for NodeRpc {
             .mine_now(count, reward)
             .await
             .map_err(|e| match e {
-                MineError::NotAllowed | MineError::TooMany(_) => {
-                    DevMineFailure::NotAllowed(e.to_string())
-                }
-                MineError::Failed(_) => DevMineFailure::Failed(e.to_string()),
+                MineError::NotAllowed => DevMineFailure::NotAllowed,
+                MineError::TooMany(asked) => DevMineFailure::TooMany {
+                    asked,
+                    max: MAX_DEV_BLOCKS,
+                },
+                MineError::Failed(reason) => DevMineFailure::Failed(reason),
             })
     }
 

@@ -21,11 +21,19 @@ pub const MAX_MINER_THREADS: usize = 256;
 /// Why on-demand mining failed.
 #[derive(Debug, thiserror::Error)]
 pub enum DevMineFailure {
-    /// The chain does not allow it.
-    #[error("{0}")]
-    NotAllowed(String),
-    /// It was tried and failed.
-    #[error("{0}")]
+    /// The chain's spec does not allow on-demand blocks.
+    #[error("this chain does not allow on-demand mining (dev_mining is off in its spec)")]
+    NotAllowed,
+    /// More blocks than one call may mine.
+    #[error("at most {max} blocks can be mined per call, {asked} were asked for")]
+    TooMany {
+        /// The count asked for.
+        asked: u64,
+        /// The most one call mines.
+        max: u64,
+    },
+    /// The chain refused a mined block, or stopped.
+    #[error("mining failed: {0}")]
     Failed(String),
 }
 

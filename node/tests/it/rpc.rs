@@ -399,6 +399,27 @@ async fn admin_methods_need_admin_access_and_dev_chains() {
     assert!(!testnet.client.miner_stop().await.unwrap().running);
 }
 
+/// `dev_mine` beyond the blocks one call may mine is a bad `count`, not a chain without
+/// on-demand mining: it used to answer 1002, which sends a developer to the chain spec.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dev_mine_beyond_its_bound_names_count() {
+    let node = node("dev", true).await;
+    let reward = address(&node, &dev_secret_key(0));
+    let error = node
+        .client
+        .dev_mine(10_001, Some(reward.clone()))
+        .await
+        .unwrap_err();
+    let (code_, message, data) = code(error);
+    assert_eq!(code_, -32602, "{message}");
+    assert_eq!(data.unwrap()["field"], "count", "{message}");
+    assert!(message.contains("10000"), "{message}");
+    assert_eq!(
+        node.client.dev_mine(1, Some(reward)).await.unwrap().len(),
+        1
+    );
+}
+
 /// `miner_start` takes what `--mine-threads` takes. It used to start hundreds of OS
 /// threads for 1,000 and panic a task for 2^64-1, after which the miner found no blocks
 /// even with one thread.

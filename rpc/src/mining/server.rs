@@ -48,14 +48,15 @@ impl<B: MiningBackend> TernAdminApiServer for MiningRpc<B> {
         };
         match self.backend.dev_mine(count, reward).await {
             Ok(hashes) => Ok(hashes.iter().map(ToString::to_string).collect()),
-            Err(DevMineFailure::NotAllowed(e)) => Err(jsonrpsee::types::ErrorObject::owned(
+            Err(failure @ DevMineFailure::NotAllowed) => Err(jsonrpsee::types::ErrorObject::owned(
                 error::DEV_MINING_DISABLED,
-                e,
+                failure.to_string(),
                 None::<()>,
             )),
-            Err(DevMineFailure::Failed(e)) => Err(jsonrpsee::types::ErrorObject::owned(
+            Err(failure @ DevMineFailure::TooMany { .. }) => Err(invalid_param("count", failure)),
+            Err(failure @ DevMineFailure::Failed(_)) => Err(jsonrpsee::types::ErrorObject::owned(
                 error::MINING_FAILED,
-                e,
+                failure.to_string(),
                 None::<()>,
             )),
         }
