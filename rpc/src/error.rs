@@ -1,11 +1,17 @@
-//! Error codes. The JSON-RPC 2.0 codes (-32700 parse error, -32600 invalid request, -32601
-//! method not found, -32602 invalid params, -32603 internal error) keep their meaning;
-//! Tern's own codes are positive and stable, listed in `docs/RPC.md`.
+//! Error codes, and (with the server) the one place each domain error gets its code. The
+//! JSON-RPC 2.0 codes (-32700 parse error, -32600 invalid request, -32601 method not
+//! found, -32602 invalid params, -32603 internal error) keep their meaning; Tern's own
+//! codes are positive and stable, listed in `docs/RPC.md`.
 
 use jsonrpsee::types::{ErrorObject, ErrorObjectOwned};
 use serde_json::json;
 #[cfg(feature = "server")]
-use tern_mempool::MempoolError;
+use tern_mempool::{MempoolError, SubmitError};
+
+#[cfg(feature = "server")]
+use crate::backend::DevMineFailure;
+#[cfg(feature = "server")]
+use crate::heads::ResumeError;
 
 /// Invalid params: the message names the bad field.
 pub const INVALID_PARAMS: i32 = -32602;
@@ -70,4 +76,35 @@ pub fn rejected(error: &MempoolError) -> ErrorObjectOwned {
         format!("transaction rejected: {error}"),
         Some(data),
     )
+}
+
+/// Why the node did not take a transaction: the mempool's rule (1001), or the node itself
+/// (internal).
+#[cfg(feature = "server")]
+pub fn submit_failure(error: &SubmitError) -> ErrorObjectOwned {
+    match error {
+        SubmitError::Rejected(rule) => rejected(rule),
+        SubmitError::Unavailable(reason) => internal(reason),
+    }
+}
+
+/// Why `dev_mine` mined nothing: the chain does not allow it (1002), too many blocks for
+/// one call (invalid `count`), or mining failed (1003).
+#[cfg(feature = "server")]
+pub fn dev_mine_failure(failure: &DevMineFailure) -> ErrorObjectOwned {
+    match failure {
+        DevMineFailure::NotAllowed => {
+            ErrorObject::owned(DEV_MINING_DISABLED, failure.to_string(), None::<()>)
+        }
+        DevMineFailure::TooMany { .. } => invalid_param("count", failure),
+        DevMineFailure::Failed(_) => {
+            ErrorObject::owned(MINING_FAILED, failure.to_string(), None::<()>)
+        }
+    }
+}
+
+/// A head subscription that cannot resume where asked: the client must resync (1004).
+#[cfg(feature = "server")]
+pub fn resync_needed(error: &ResumeError) -> ErrorObjectOwned {
+    ErrorObject::owned(RESYNC_NEEDED, error.to_string(), None::<()>)
 }

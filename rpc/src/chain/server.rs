@@ -5,9 +5,8 @@ use std::sync::Arc;
 
 use jsonrpsee::core::{async_trait, to_json_raw_value, RpcResult, SubscriptionResult};
 use jsonrpsee::server::PendingSubscriptionSink;
-use jsonrpsee::types::ErrorObject;
 use tern_chain::types::{BlockHash, Height, TxId};
-use tern_mempool::{decode_transaction, SubmitError};
+use tern_mempool::decode_transaction;
 use tern_state::chain::HistoryCursor;
 use tokio::sync::broadcast::error::RecvError;
 
@@ -139,11 +138,11 @@ impl<B: ChainBackend> TernApiServer for ChainRpc<B> {
         let mut bytes = vec![0; text.len() / 2];
         hex::decode_to_slice(text, &mut bytes).map_err(|e| invalid_param("transaction", e))?;
         let tx = decode_transaction(&bytes).map_err(|e| error::rejected(&e))?;
-        match self.backend.submit_transaction(tx).await {
-            Ok(id) => Ok(id.to_string()),
-            Err(SubmitError::Rejected(e)) => Err(error::rejected(&e)),
-            Err(SubmitError::Unavailable(e)) => Err(internal(e)),
-        }
+        self.backend
+            .submit_transaction(tx)
+            .await
+            .map(|id| id.to_string())
+            .map_err(|e| error::submit_failure(&e))
     }
 
     async fn tx_get(&self, txid: String) -> RpcResult<TxStatus> {
@@ -298,13 +297,7 @@ impl<B: ChainBackend> TernApiServer for ChainRpc<B> {
         let (missed, mut live) = match self.backend.heads().subscribe(since) {
             Ok(stream) => stream,
             Err(e) => {
-                pending
-                    .reject(ErrorObject::owned(
-                        error::RESYNC_NEEDED,
-                        e.to_string(),
-                        None::<()>,
-                    ))
-                    .await;
+                pending.reject(error::resync_needed(&e)).await;
                 return Ok(());
             }
         };

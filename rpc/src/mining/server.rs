@@ -9,7 +9,7 @@ use jsonrpsee::Extensions;
 use super::api::TernAdminApiServer;
 use super::json::MinerStatusJson;
 use crate::access::require_admin;
-use crate::backend::{DevMineFailure, MiningBackend, MAX_MINER_THREADS};
+use crate::backend::{MiningBackend, MAX_MINER_THREADS};
 use crate::error::{self, invalid_param};
 use crate::params::parse_address;
 
@@ -46,20 +46,11 @@ impl<B: MiningBackend> TernAdminApiServer for MiningRpc<B> {
                 invalid_param("reward", "required: the miner has no reward address")
             })?,
         };
-        match self.backend.dev_mine(count, reward).await {
-            Ok(hashes) => Ok(hashes.iter().map(ToString::to_string).collect()),
-            Err(failure @ DevMineFailure::NotAllowed) => Err(jsonrpsee::types::ErrorObject::owned(
-                error::DEV_MINING_DISABLED,
-                failure.to_string(),
-                None::<()>,
-            )),
-            Err(failure @ DevMineFailure::TooMany { .. }) => Err(invalid_param("count", failure)),
-            Err(failure @ DevMineFailure::Failed(_)) => Err(jsonrpsee::types::ErrorObject::owned(
-                error::MINING_FAILED,
-                failure.to_string(),
-                None::<()>,
-            )),
-        }
+        self.backend
+            .dev_mine(count, reward)
+            .await
+            .map(|hashes| hashes.iter().map(ToString::to_string).collect())
+            .map_err(|failure| error::dev_mine_failure(&failure))
     }
 
     fn miner_status(&self, ext: &Extensions) -> RpcResult<MinerStatusJson> {
