@@ -1,6 +1,6 @@
 //! Sync between real nodes on 127.0.0.1: a fresh node reaches a long chain from several
 //! peers at once, around a peer that never sends bodies; peers that lie about headers or
-//! bodies are banned.
+//! bodies are banned, and a node whose own store fails bans nobody for it.
 
 use std::time::Duration;
 
@@ -209,4 +209,82 @@ async fn bodies_that_do_not_match_their_headers_and_bad_headers_get_the_sender_b
     assert_eq!(fresh.node.chain().tip().height().value(), 0);
     drop(network);
     fresh.shutdown().await;
+}
+
+/// Writes `value` over block `hash`'s index entry in the store of data directory `dir`
+/// (the node must be stopped), as a damaged disk would: the value no longer decodes.
+fn damage_index_entry(dir: &std::path::Path, hash: &tern_chain::types::BlockHash) {
+    let mut options = rocksdb::Options::default();
+    options.set_compression_type(rocksdb::DBCompressionType::Lz4);
+    let families = tern_state::store::schema::COLUMN_FAMILIES;
+    let db = rocksdb::DB::open_cf(&options, tern_state::store::db_dir(dir), families).unwrap();
+    let index = db
+        .cf_handle(
+            <tern_state::store::schema::BlockIndex as tern_state::store::schema::Table>::NAME,
+        )
+        .unwrap();
+    db.put_cf(&index, hash.as_bytes(), b"not an index entry")
+        .unwrap();
+}
+
+/// Headers whose parent the node's store cannot read blame nobody. The connection task
+/// used to treat an unreadable parent as an absent one, so the headers did not attach and
+/// the peer that sent them was banned for this node's damaged store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn headers_whose_parent_the_store_cannot_read_get_nobody_banned() {
+    let spec = dev_spec();
+    let keys: Vec<_> = (0..10).map(dev_secret_key).collect();
+    let mut builder = ChainBuilder::new(spec.clone());
+    let genesis = builder.genesis();
+    let ours = builder.extend(&genesis, 40, &keys, 0, dev_secret_key(0).address());
+    // A branch from block 20 with more work than ours.
+    let fork_point = &ours[19];
+    let theirs = builder.extend(
+        &fork_point.hash(),
+        30,
+        &keys,
+        0,
+        dev_secret_key(1).address(),
+    );
+
+    let dirs = tempfile::tempdir().unwrap();
+    let node = TestNode::start_in(NodeOptions::dev(), dirs.path())
+        .await
+        .unwrap();
+    for block in &ours {
+        node.node.chain().submit_block(block.clone()).await.unwrap();
+    }
+    let work = node.node.chain().tip().cumulative_work;
+    node.shutdown().await;
+    damage_index_entry(dirs.path(), &fork_point.hash());
+
+    let mut options = NodeOptions::dev();
+    options.request_timeout = Duration::from_millis(500);
+    let node = TestNode::start_in(options, dirs.path()).await.unwrap();
+    let mut hello = hello_for(&spec);
+    let last = theirs.last().unwrap();
+    hello.best_height = last.header.height;
+    hello.best_hash = last.hash();
+    hello.cumulative_work = work.saturating_add(work);
+    let mut peer = HostilePeer::connect(node.p2p_addr(), &hello).await.unwrap();
+    let headers: Vec<_> = theirs.iter().map(|b| b.header).collect();
+    // Answer the node's header requests with the branch, twice: a node that banned us for
+    // the first answer would close the connection before asking again.
+    let mut answered = 0;
+    while answered < 2 {
+        match peer.recv(Duration::from_secs(30)).await {
+            Some(Message::GetHeaders { .. }) => {
+                peer.send(&Message::Headers(headers.clone())).await.unwrap();
+                answered += 1;
+            }
+            Some(_) => {}
+            None => break,
+        }
+    }
+    let id = peer.key.id().to_string();
+    let bans = node.node.network().bans().await.unwrap();
+    assert!(bans.iter().all(|ban| ban.target != id), "banned: {bans:?}");
+    assert_eq!(answered, 2, "the node stopped asking");
+    drop(peer);
+    node.shutdown().await;
 }
