@@ -6,7 +6,8 @@
 use crate::crypto::SignatureError;
 use crate::types::{Amount, BlockHash, ChainId, Height, MerkleRoot, Target, Timestamp, TxId};
 
-/// A transaction breaks a consensus rule.
+/// A transaction breaks a rule of its own: it is invalid whatever state it meets, so a peer
+/// that relays it did not check it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TxError {
     /// The transaction is signed for another chain.
@@ -23,6 +24,12 @@ pub enum TxError {
     /// The signature does not verify under the sender's key.
     #[error("bad signature: {0}")]
     BadSignature(#[from] SignatureError),
+}
+
+/// A transaction cannot apply to the state it meets: valid on its own, it may apply to
+/// another state (a later one, or another branch's).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TxStateError {
     /// The nonce is not the sender's next nonce.
     #[error("nonce {found} is not the sender's next nonce {expected}")]
     NonceMismatch {
@@ -45,6 +52,17 @@ pub enum TxError {
     /// Crediting the recipient would overflow its balance.
     #[error("recipient balance would overflow")]
     RecipientBalanceOverflow,
+}
+
+/// Any rule a block's transaction can break: one of its own, or one of the state it meets.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TxRuleError {
+    /// A rule of the transaction's own.
+    #[error(transparent)]
+    Tx(#[from] TxError),
+    /// A rule of the state it meets.
+    #[error(transparent)]
+    State(#[from] TxStateError),
 }
 
 /// A block breaks a consensus rule.
@@ -150,7 +168,7 @@ pub enum BlockError {
         /// Its id.
         id: TxId,
         /// The rule it broke.
-        error: TxError,
+        error: TxRuleError,
     },
     /// Paying the miner the reward plus fees would overflow its balance or the total
     /// of fees.

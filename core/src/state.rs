@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use crate::block::Block;
 use crate::encoding::{Decode, DecodeError, Encode, Reader, Writer};
-use crate::error::{BlockError, TxError};
+use crate::error::{BlockError, TxRuleError, TxStateError};
 use crate::tx::Transaction;
 use crate::types::{Address, Amount};
 
@@ -151,21 +151,25 @@ impl<'a, V: AccountView + ?Sized> StateOverlay<'a, V> {
 
     /// Applies one transaction's state rules: exact next nonce, balance covering
     /// `amount + fee`, no overflow. On error nothing changes. Returns the fee.
-    pub fn apply_transaction(&mut self, tx: &Transaction) -> Result<Amount, TxError> {
+    pub fn apply_transaction(&mut self, tx: &Transaction) -> Result<Amount, TxRuleError> {
         let cost = tx.total_cost()?;
         let mut sender = self.account(&tx.from);
         if tx.nonce != sender.nonce {
-            return Err(TxError::NonceMismatch {
+            return Err(TxStateError::NonceMismatch {
                 expected: sender.nonce,
                 found: tx.nonce,
-            });
+            }
+            .into());
         }
-        sender.nonce = sender.nonce.checked_add(1).ok_or(TxError::NonceExhausted)?;
+        sender.nonce = sender
+            .nonce
+            .checked_add(1)
+            .ok_or(TxStateError::NonceExhausted)?;
         sender.balance =
             sender
                 .balance
                 .checked_sub(cost)
-                .map_err(|_| TxError::InsufficientFunds {
+                .map_err(|_| TxStateError::InsufficientFunds {
                     available: sender.balance,
                     needed: cost,
                 })?;
@@ -177,7 +181,7 @@ impl<'a, V: AccountView + ?Sized> StateOverlay<'a, V> {
         recipient.balance = recipient
             .balance
             .checked_add(tx.amount)
-            .map_err(|_| TxError::RecipientBalanceOverflow)?;
+            .map_err(|_| TxStateError::RecipientBalanceOverflow)?;
         self.set(tx.from, sender);
         self.set(tx.to, recipient);
         Ok(tx.fee)

@@ -2,6 +2,7 @@ use super::*;
 use crate::block::{Header, BLOCK_VERSION};
 use crate::crypto::Signature;
 use crate::encoding;
+use crate::error::{TxError, TxRuleError, TxStateError};
 use crate::tx::SignedTransaction;
 use crate::types::{BlockHash, ChainId, Height, MerkleRoot, Target, Timestamp};
 use proptest::prelude::*;
@@ -58,10 +59,18 @@ fn funded(balances: &[(u8, u64)]) -> MemoryState {
     }))
 }
 
-fn rejection(state: &MemoryState, txs: Vec<SignedTransaction>) -> TxError {
+fn rejection(state: &MemoryState, txs: Vec<SignedTransaction>) -> TxRuleError {
     match apply_block(state, &block(9, txs), REWARD) {
         Err(BlockError::Transaction { error, .. }) => error,
         other => panic!("expected a transaction rejection, got {other:?}"),
+    }
+}
+
+/// The state rule a block's transactions break.
+fn state_rejection(state: &MemoryState, txs: Vec<SignedTransaction>) -> TxStateError {
+    match rejection(state, txs) {
+        TxRuleError::State(error) => error,
+        other => panic!("expected a state rule, got {other:?}"),
     }
 }
 
@@ -98,18 +107,18 @@ fn a_transfer_moves_amount_and_fee_and_pays_the_miner() {
 fn nonces_must_be_exactly_next() {
     let state = funded(&[(1, 100)]);
     assert_eq!(
-        rejection(&state, vec![transfer(1, 2, 1, 0, 1)]),
-        TxError::NonceMismatch {
+        state_rejection(&state, vec![transfer(1, 2, 1, 0, 1)]),
+        TxStateError::NonceMismatch {
             expected: 0,
             found: 1
         }
     );
     assert_eq!(
-        rejection(
+        state_rejection(
             &state,
             vec![transfer(1, 2, 1, 0, 0), transfer(1, 2, 1, 0, 0)]
         ),
-        TxError::NonceMismatch {
+        TxStateError::NonceMismatch {
             expected: 1,
             found: 0
         }
@@ -132,8 +141,8 @@ fn an_exhausted_nonce_cannot_send() {
         },
     )]);
     assert_eq!(
-        rejection(&state, vec![transfer(1, 2, 1, 0, u64::MAX)]),
-        TxError::NonceExhausted
+        state_rejection(&state, vec![transfer(1, 2, 1, 0, u64::MAX)]),
+        TxStateError::NonceExhausted
     );
 }
 
@@ -141,15 +150,15 @@ fn an_exhausted_nonce_cannot_send() {
 fn the_balance_must_cover_amount_plus_fee() {
     let state = funded(&[(1, 100)]);
     assert_eq!(
-        rejection(&state, vec![transfer(1, 2, 96, 5, 0)]),
-        TxError::InsufficientFunds {
+        state_rejection(&state, vec![transfer(1, 2, 96, 5, 0)]),
+        TxStateError::InsufficientFunds {
             available: units(100),
             needed: units(101)
         }
     );
     assert_eq!(
-        rejection(&state, vec![transfer(3, 2, 0, 1, 0)]),
-        TxError::InsufficientFunds {
+        state_rejection(&state, vec![transfer(3, 2, 0, 1, 0)]),
+        TxStateError::InsufficientFunds {
             available: units(0),
             needed: units(1)
         }
@@ -161,7 +170,7 @@ fn amount_plus_fee_overflow_is_rejected_by_state_too() {
     let state = funded(&[(1, 100)]);
     assert_eq!(
         rejection(&state, vec![transfer(1, 2, u64::MAX, 1, 0)]),
-        TxError::AmountPlusFeeOverflow
+        TxRuleError::Tx(TxError::AmountPlusFeeOverflow)
     );
 }
 
@@ -169,8 +178,8 @@ fn amount_plus_fee_overflow_is_rejected_by_state_too() {
 fn a_recipient_balance_cannot_overflow() {
     let state = funded(&[(1, 100), (2, u64::MAX)]);
     assert_eq!(
-        rejection(&state, vec![transfer(1, 2, 1, 0, 0)]),
-        TxError::RecipientBalanceOverflow
+        state_rejection(&state, vec![transfer(1, 2, 1, 0, 0)]),
+        TxStateError::RecipientBalanceOverflow
     );
 }
 

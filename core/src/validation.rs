@@ -137,7 +137,11 @@ pub fn check_body(block: &Block, params: &ConsensusParams) -> Result<(), BlockEr
         }
         signed
             .check_fields(params.chain_id)
-            .map_err(|error| BlockError::Transaction { index, id, error })?;
+            .map_err(|error| BlockError::Transaction {
+                index,
+                id,
+                error: error.into(),
+            })?;
     }
     Ok(())
 }
@@ -157,7 +161,7 @@ pub fn verify_signatures(
         BlockError::Transaction {
             index: failure.index,
             id,
-            error: TxError::BadSignature(failure.error),
+            error: TxError::BadSignature(failure.error).into(),
         }
     })
 }

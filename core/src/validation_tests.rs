@@ -3,6 +3,7 @@
 use super::*;
 use crate::block::merkle_root;
 use crate::crypto::{dev_secret_key, Signature, SignatureError};
+use crate::error::TxRuleError;
 use crate::genesis::ChainSpec;
 use crate::state::apply_block;
 use crate::tx::{SignedTransaction, Transaction};
@@ -322,7 +323,7 @@ fn a_warm_signature_cache_changes_no_verdict() {
         Err(BlockError::Transaction {
             index: 1,
             id: forged.id(),
-            error: TxError::BadSignature(SignatureError::Mismatch)
+            error: TxRuleError::Tx(TxError::BadSignature(SignatureError::Mismatch))
         })
     );
     assert!(!warm_cache.contains(&forged), "a failure is never cached");
@@ -354,10 +355,10 @@ fn a_transaction_for_another_chain() {
         Err(BlockError::Transaction {
             index: 1,
             id: signed.id(),
-            error: TxError::WrongChain {
+            error: TxRuleError::Tx(TxError::WrongChain {
                 expected: spec.consensus.chain_id,
                 found: ChainId(1)
-            }
+            })
         })
     );
 }
@@ -374,7 +375,7 @@ fn a_transaction_whose_amount_plus_fee_overflows() {
         Err(BlockError::Transaction {
             index: 0,
             id: signed.id(),
-            error: TxError::AmountPlusFeeOverflow
+            error: TxRuleError::Tx(TxError::AmountPlusFeeOverflow)
         })
     );
 }
@@ -393,7 +394,7 @@ fn a_bad_signature_is_named_by_index() {
         Err(BlockError::Transaction {
             index: 1,
             id: forged.id(),
-            error: TxError::BadSignature(SignatureError::Mismatch)
+            error: TxRuleError::Tx(TxError::BadSignature(SignatureError::Mismatch))
         })
     );
 }

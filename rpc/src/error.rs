@@ -6,6 +6,8 @@
 use jsonrpsee::types::{ErrorObject, ErrorObjectOwned};
 use serde_json::json;
 #[cfg(feature = "server")]
+use tern_chain::error::TxError;
+#[cfg(feature = "server")]
 use tern_mempool::{MempoolError, SubmitError};
 
 #[cfg(feature = "server")]
@@ -62,8 +64,8 @@ pub fn rejected(error: &MempoolError) -> ErrorObjectOwned {
         }
         MempoolError::PoolFull { minimum_fee } => json!({ "minimum": minimum_fee.to_string() }),
         MempoolError::SenderFull { limit } => json!({ "limit": limit }),
-        MempoolError::BadSignature(rule) => json!({ "rule": rule.code() }),
-        MempoolError::WrongChain { expected, found } => {
+        MempoolError::Invalid(TxError::BadSignature(rule)) => json!({ "rule": rule.code() }),
+        MempoolError::Invalid(TxError::WrongChain { expected, found }) => {
             json!({ "expected": expected.0, "found": found.0 })
         }
         _ => json!({}),

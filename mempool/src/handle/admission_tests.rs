@@ -10,6 +10,7 @@ use std::time::Duration;
 use crate::pool::{MempoolConfig, MempoolError};
 use futures_util::future::join_all;
 use tern_chain::crypto::{dev_secret_key, Signature};
+use tern_chain::error::TxError;
 use tern_chain::genesis::ChainSpec;
 use tern_chain::tx::{SignedTransaction, Transaction};
 use tern_chain::types::Amount;
@@ -97,7 +98,8 @@ async fn callers_at_once_each_get_their_own_verdict_and_a_forgery_costs_the_othe
     for (i, (mut verdict, tx)) in verdicts.into_iter().zip(&txs).enumerate() {
         assert_eq!(verdict.len(), 1);
         match verdict.pop().unwrap() {
-            Err(SubmitError::Rejected(MempoolError::BadSignature(_))) if i == victim => {}
+            Err(SubmitError::Rejected(MempoolError::Invalid(TxError::BadSignature(_))))
+                if i == victim => {}
             Ok(admission) if i != victim => assert_eq!(admission.id, tx.id()),
             other => panic!("transaction {i}: {other:?}"),
         }

@@ -1,9 +1,8 @@
 //! Why the mempool refuses a transaction, one variant per reason, each carrying what a
 //! wallet needs to fix it.
 
-use tern_chain::crypto::SignatureError;
 use tern_chain::error::TxError;
-use tern_chain::types::{Amount, ChainId};
+use tern_chain::types::Amount;
 
 /// A transaction the mempool refuses.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -19,20 +18,10 @@ pub enum MempoolError {
     /// The bytes are not a signed transaction.
     #[error("malformed transaction: {0}")]
     Malformed(String),
-    /// Signed for another chain.
-    #[error("transaction is for chain {found}, this chain is {expected}")]
-    WrongChain {
-        /// This chain.
-        expected: ChainId,
-        /// The transaction's chain.
-        found: ChainId,
-    },
-    /// `amount + fee` overflows.
-    #[error("amount plus fee overflows")]
-    AmountPlusFeeOverflow,
-    /// The signature does not verify.
-    #[error("bad signature: {0}")]
-    BadSignature(SignatureError),
+    /// It breaks a rule of its own (another chain, `amount + fee` overflowing, a bad
+    /// signature): the consensus rule it broke.
+    #[error(transparent)]
+    Invalid(#[from] TxError),
     /// The same transaction is already pending.
     #[error("transaction already pending")]
     AlreadyKnown,
@@ -90,9 +79,9 @@ impl MempoolError {
         match self {
             MempoolError::TooLarge { .. } => "too_large",
             MempoolError::Malformed(_) => "malformed",
-            MempoolError::WrongChain { .. } => "wrong_chain",
-            MempoolError::AmountPlusFeeOverflow => "amount_plus_fee_overflow",
-            MempoolError::BadSignature(_) => "bad_signature",
+            MempoolError::Invalid(TxError::WrongChain { .. }) => "wrong_chain",
+            MempoolError::Invalid(TxError::AmountPlusFeeOverflow) => "amount_plus_fee_overflow",
+            MempoolError::Invalid(TxError::BadSignature(_)) => "bad_signature",
             MempoolError::AlreadyKnown => "already_known",
             MempoolError::NonceTooLow { .. } => "nonce_too_low",
             MempoolError::NonceGap { .. } => "nonce_gap",
@@ -111,9 +100,7 @@ impl MempoolError {
         match self {
             MempoolError::TooLarge { .. }
             | MempoolError::Malformed(_)
-            | MempoolError::WrongChain { .. }
-            | MempoolError::AmountPlusFeeOverflow
-            | MempoolError::BadSignature(_) => true,
+            | MempoolError::Invalid(_) => true,
             MempoolError::AlreadyKnown
             | MempoolError::NonceTooLow { .. }
             | MempoolError::NonceGap { .. }
@@ -122,24 +109,6 @@ impl MempoolError {
             | MempoolError::ReplacementUnderpriced { .. }
             | MempoolError::SenderFull { .. }
             | MempoolError::PoolFull { .. } => false,
-        }
-    }
-}
-
-/// The stateless transaction rules, as mempool rejections.
-impl From<TxError> for MempoolError {
-    fn from(error: TxError) -> Self {
-        match error {
-            TxError::WrongChain { expected, found } => MempoolError::WrongChain { expected, found },
-            TxError::BadSignature(e) => MempoolError::BadSignature(e),
-            TxError::AmountPlusFeeOverflow => MempoolError::AmountPlusFeeOverflow,
-            // State rules: the pool applies its own versions of these on admission.
-            TxError::NonceMismatch { expected, .. } => MempoolError::NonceTooLow { expected },
-            TxError::NonceExhausted => MempoolError::NonceTooLow { expected: u64::MAX },
-            TxError::InsufficientFunds { available, needed } => {
-                MempoolError::InsufficientFunds { available, needed }
-            }
-            TxError::RecipientBalanceOverflow => MempoolError::AmountPlusFeeOverflow,
         }
     }
 }

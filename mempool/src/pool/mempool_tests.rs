@@ -1,5 +1,6 @@
 use super::*;
 use tern_chain::crypto::{dev_secret_key, SecretKey, Signature};
+use tern_chain::error::TxError;
 use tern_chain::state::MemoryState;
 use tern_chain::tx::Transaction;
 
@@ -63,22 +64,22 @@ fn stateless_rejections() {
     other_chain.chain_id = ChainId(1);
     assert_eq!(
         pool.admit(other_chain.sign(&key), rich(), NOW),
-        Err(MempoolError::WrongChain {
+        Err(MempoolError::Invalid(TxError::WrongChain {
             expected: CHAIN,
             found: ChainId(1)
-        })
+        }))
     );
     let forged =
         SignedTransaction::new(*tx(&key, 0, min_fee()).tx(), Signature::from_bytes([0; 64]));
     assert!(matches!(
         pool.admit(forged, rich(), NOW),
-        Err(MempoolError::BadSignature(_))
+        Err(MempoolError::Invalid(TxError::BadSignature(_)))
     ));
     let mut overflowing = *tx(&key, 0, min_fee()).tx();
     overflowing.amount = Amount::MAX;
     assert_eq!(
         pool.admit(overflowing.sign(&key), rich(), NOW),
-        Err(MempoolError::AmountPlusFeeOverflow)
+        Err(MempoolError::Invalid(TxError::AmountPlusFeeOverflow))
     );
     assert!(matches!(
         decode_transaction(&[0u8; SIGNED_TRANSACTION_LEN + 1]),
@@ -148,6 +149,35 @@ fn the_balance_must_cover_all_pending_transactions() {
         pool.pending_cost(&key.address()),
         Amount::from_base_units(2 * cost)
     );
+}
+
+/// Pending costs whose sum overflows are more than any balance: insufficient funds, which
+/// an honest peer can relay (it depends on the pool), not a broken rule of the
+/// transaction's own. It used to be `amount_plus_fee_overflow`, for which a relaying peer
+/// was banned.
+#[test]
+fn pending_costs_that_overflow_together_are_insufficient_funds() {
+    let mut pool = pool();
+    let key = dev_secret_key(1);
+    let account = Account {
+        balance: Amount::MAX,
+        nonce: 0,
+    };
+    let large = |nonce: u64| {
+        let mut transfer = *tx(&key, nonce, min_fee()).tx();
+        transfer.amount = Amount::from_base_units(u64::MAX / 2);
+        transfer.sign(&key)
+    };
+    pool.admit(large(0), account, NOW).unwrap();
+    let refused = pool.admit(large(1), account, NOW).unwrap_err();
+    assert_eq!(
+        refused,
+        MempoolError::InsufficientFunds {
+            available: Amount::MAX,
+            needed: Amount::MAX
+        }
+    );
+    assert!(!refused.is_intrinsic());
 }
 
 #[test]

@@ -157,7 +157,7 @@ pub fn verify(
 ) -> Result<VerifiedTransaction, MempoolError> {
     verify_many(vec![tx], chain_id, cache, 1)
         .pop()
-        .unwrap_or(Err(MempoolError::BadSignature(SignatureError::Mismatch)))
+        .unwrap_or(Err(TxError::BadSignature(SignatureError::Mismatch).into()))
 }
 
 /// [`verify`] for many transactions, each with its own verdict, in order: the signatures
@@ -184,7 +184,7 @@ pub fn verify_many(
             signatures
                 .next()
                 .unwrap_or(Err(SignatureError::Mismatch))
-                .map_err(MempoolError::BadSignature)?;
+                .map_err(TxError::BadSignature)?;
             Ok(VerifiedTransaction(tx))
         })
         .collect()
@@ -361,10 +361,11 @@ impl Mempool {
             return Err(MempoolError::AlreadyKnown);
         }
         if tx.tx().chain_id != self.chain_id {
-            return Err(MempoolError::WrongChain {
+            return Err(TxError::WrongChain {
                 expected: self.chain_id,
                 found: tx.tx().chain_id,
-            });
+            }
+            .into());
         }
         self.expire(now);
         let size = SIGNED_TRANSACTION_LEN;
@@ -422,13 +423,14 @@ impl Mempool {
             }
         }
         let others = queue.cost_without(Some(nonce));
-        let cost = tx
-            .tx()
-            .total_cost()
-            .map_err(|_| MempoolError::AmountPlusFeeOverflow)?;
+        let cost = tx.tx().total_cost()?;
+        // A sum beyond any amount is beyond the sender's balance too.
         let needed = others
             .checked_add(cost)
-            .map_err(|_| MempoolError::AmountPlusFeeOverflow)?;
+            .map_err(|_| MempoolError::InsufficientFunds {
+                available: account.balance,
+                needed: Amount::from_base_units(u64::MAX),
+            })?;
         if needed > account.balance {
             return Err(MempoolError::InsufficientFunds {
                 available: account.balance,

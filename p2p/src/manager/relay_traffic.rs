@@ -7,6 +7,7 @@ use std::collections::HashSet;
 use std::time::Instant;
 
 use tern_chain::block::Block;
+use tern_chain::error::TxError;
 use tern_chain::tx::SignedTransaction;
 use tern_chain::types::BlockHash;
 use tern_mempool::MempoolError;
@@ -136,7 +137,7 @@ impl Manager {
             Outcome::Tx { conn, id, result } => match result {
                 Ok(()) => {}
                 Err(SubmitError::Rejected(e)) if e.is_intrinsic() => {
-                    if matches!(e, MempoolError::BadSignature(_)) {
+                    if matches!(e, MempoolError::Invalid(TxError::BadSignature(_))) {
                         // Anyone can send a bad signature under someone else's id.
                         let retry =
                             self.relay
