@@ -4,7 +4,7 @@
 //! RPC connections used to exhaust the node's descriptors: new clients timed out, the
 //! store could not open files and the address book could not be saved.
 
-use tern_rpc::connections::ConnectionLimits;
+use tern_rpc::server::connections::ConnectionLimits;
 
 /// Descriptors for everything but the store, peers and RPC: listeners, the data
 /// directory's lock and saved files, the metrics server, log files.

@@ -30,7 +30,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
-use tern_rpc::metrics::RpcMetrics;
+use tern_rpc::server::metrics::RpcMetrics;
 use tern_state::chain::{ChainEvent, ChainHandle};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;

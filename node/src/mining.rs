@@ -20,7 +20,7 @@ use tern_chain::block::Block;
 use tern_chain::miner::{block_template, transaction_limits};
 use tern_chain::pow::search_nonce;
 use tern_chain::types::{Address, BlockHash, Timestamp};
-use tern_rpc::backend::MAX_MINER_THREADS;
+use tern_rpc::server::backend::MAX_MINER_THREADS;
 use tern_state::chain::{ChainHandle, Verdict};
 use tokio::sync::{mpsc, watch};
 

@@ -6,9 +6,9 @@ use std::path::PathBuf;
 use clap::Args;
 use tern_chain::genesis::ChainSpec;
 use tern_chain::types::Address;
-use tern_rpc::backend::MAX_MINER_THREADS;
-use tern_rpc::callers::AllowedCallers;
-use tern_rpc::connections::ConnectionLimits;
+use tern_rpc::server::backend::MAX_MINER_THREADS;
+use tern_rpc::server::callers::AllowedCallers;
+use tern_rpc::server::connections::ConnectionLimits;
 use tern_rpc::server::RpcConfig;
 
 use crate::cli_error::CliError;

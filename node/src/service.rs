@@ -268,8 +268,8 @@ impl Node {
             config.metrics = Some(Arc::clone(&counters.rpc));
             let addr = config.addr;
             // A fresh admin token each start, in the data dir for local tools to read.
-            let cookie = tern_rpc::access::new_token().and_then(|token| {
-                let path = tern_rpc::access::write_cookie(&data_dir, &token)?;
+            let cookie = tern_rpc::server::access::new_token().and_then(|token| {
+                let path = tern_rpc::server::access::write_cookie(&data_dir, &token)?;
                 Ok((token, path))
             });
             match cookie {

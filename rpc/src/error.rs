@@ -11,9 +11,9 @@ use tern_chain::error::TxError;
 use tern_mempool::{MempoolError, SubmitError};
 
 #[cfg(feature = "server")]
-use crate::backend::DevMineFailure;
+use crate::server::backend::DevMineFailure;
 #[cfg(feature = "server")]
-use crate::heads::ResumeError;
+use crate::server::heads::ResumeError;
 
 /// Invalid params: the message names the bad field.
 pub const INVALID_PARAMS: i32 = -32602;

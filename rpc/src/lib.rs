@@ -16,27 +16,9 @@
 //! | [`error`] | the error codes |
 //! | [`openrpc`] | the OpenRPC document served by `rpc.discover` |
 //!
-//! With the `server` feature (the default), the server itself:
-//!
-//! | module | owns |
-//! |---|---|
-//! | `server` | the namespaces over a backend, HTTP and WebSocket on one port, limits |
-//! | `backend` | what each namespace needs from the node (`ChainBackend`, `MiningBackend`, `NetBackend`), in domain types and typed errors; the `net` namespace works through the network's own handle |
-//! | `heads` | the resumable stream of tip changes behind `chain_subscribeHeads` |
-//! | `access` | who may call the admin methods: the cookie token, or loopback with admin on |
-//! | `callers` | which web pages may call at all: the `Host` and `Origin` checks |
-//! | `connections` | what one client may hold: connection limits, deadlines, calls and answer bytes outstanding, and a socket that makes a non-reader wait |
-//! | `limits` | `ConnectionLimits`: how many connections, per kind and per address, and how long each may idle or stall |
-//! | `slots` | the open HTTP and WebSocket connections, per address, and which idle one gives up its slot to a new client |
-//! | `listener` | the accept loop under the HTTP service: slots before bytes, body deadlines, backoff when descriptors run out |
-//! | `websocket` | the WebSocket transport: each message checked as the specification says, a bound on calls in flight, pings |
-//! | `dispatch` | a WebSocket call to the method it names, with the connection's subscriptions |
-//! | `call_stack` | the per-call middleware, one stack for both transports |
-//! | `each_call` | takes batches apart so each call passes the per-call middleware |
-//! | `params` | parameters every namespace reads alike (addresses under the chain's prefix) |
-//! | `named_params` | names the parameter behind the decoder's unnamed "Invalid params" |
-//! | `spec` | the JSON-RPC 2.0 rules jsonrpsee does not keep: invalid requests, notifications, every valid id |
-//! | `metrics` | call counts and latencies by method, for the node's `/metrics` |
+//! With the `server` feature (the default), [`server`]: the namespaces served over HTTP
+//! and WebSocket on one port, the backends they ask the node through, and every limit a
+//! client meets; its own page maps its modules.
 //!
 //! ## Features
 //!
@@ -64,7 +46,7 @@
 //! change what the node does (mining, on-demand blocks, peers and bans) need the token from
 //! the node's cookie file, or a server on loopback with admin explicitly enabled. Before
 //! any method runs, a request from a foreign web page (its `Origin`) or under a foreign
-//! name (its `Host`: DNS rebinding) is refused (`callers`), so a page in the browser of
+//! name (its `Host`: DNS rebinding) is refused (`server::callers`), so a page in the browser of
 //! a developer with `--rpc-admin` cannot drive their node. Request and response sizes,
 //! batch length, connections and subscriptions are capped (`server::RpcConfig`).
 
@@ -85,42 +67,4 @@ pub mod net;
 pub mod openrpc;
 
 #[cfg(feature = "server")]
-pub mod access;
-#[cfg(feature = "server")]
-pub mod backend;
-#[cfg(feature = "server")]
-mod call_stack;
-#[cfg(feature = "server")]
-pub mod callers;
-#[cfg(feature = "server")]
-pub mod connections;
-#[cfg(feature = "server")]
-mod dispatch;
-#[cfg(feature = "server")]
-mod each_call;
-#[cfg(feature = "server")]
-pub mod heads;
-#[cfg(feature = "server")]
-mod limits;
-#[cfg(feature = "server")]
-mod listener;
-#[cfg(feature = "server")]
-pub mod metrics;
-#[cfg(feature = "server")]
-mod named_params;
-#[cfg(feature = "server")]
-mod params;
-#[cfg(feature = "server")]
 pub mod server;
-#[cfg(feature = "server")]
-mod slots;
-#[cfg(feature = "server")]
-mod spec;
-#[cfg(feature = "server")]
-mod websocket;
-
-#[cfg(feature = "server")]
-/// The future every layer of the HTTP stack returns, boxed so that each layer can answer
-/// some requests itself and pass the others on.
-pub(crate) type BoxFuture<T> =
-    std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'static>>;

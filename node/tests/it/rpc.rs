@@ -358,7 +358,7 @@ async fn admin_methods_need_admin_access_and_dev_chains() {
     assert!(message.contains(".cookie"), "{message}");
 
     // The token from the cookie file opens them, as a bearer token or as basic auth.
-    let token = tern_rpc::access::read_cookie(&public._dir.path().join(".cookie")).unwrap();
+    let token = tern_rpc::server::access::read_cookie(&public._dir.path().join(".cookie")).unwrap();
     let reward = address(&public, &dev_secret_key(0));
     for header in [
         format!("Bearer {token}"),
@@ -512,7 +512,7 @@ async fn an_operator_allows_more_hosts_and_origins() {
         "dev",
         RpcConfig {
             admin: true,
-            callers: tern_rpc::callers::AllowedCallers {
+            callers: tern_rpc::server::callers::AllowedCallers {
                 hosts: vec!["node.lan".into()],
                 origins: vec!["https://wallet.example".into()],
             },

@@ -16,9 +16,9 @@ use super::json::{
     AccountJson, BlockId, BlockJson, ChainInfo, HeaderJson, HistoryPageJson, MempoolEntry,
     MempoolInfo, ResumeFrom, TransactionJson, TxStatus,
 };
-use crate::backend::ChainBackend;
 use crate::error::{self, internal, invalid_param};
-use crate::params::parse_address;
+use crate::server::backend::ChainBackend;
+use crate::server::params::parse_address;
 
 /// The `chain` namespace's methods.
 pub(crate) struct ChainRpc<B> {

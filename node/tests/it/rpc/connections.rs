@@ -84,7 +84,7 @@ async fn a_client_that_pipelines_and_never_reads_is_held_at_its_socket() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_and_slow_connections_cost_their_sender_not_other_clients() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let limits = tern_rpc::connections::ConnectionLimits {
+    let limits = tern_rpc::server::connections::ConnectionLimits {
         request_deadline: std::time::Duration::from_secs(1),
         ..Default::default()
     };

@@ -47,7 +47,7 @@ const CHAIN_INFO: &str = r#"{"jsonrpc": "2.0", "method": "chain_info", "id": 1}"
 async fn idle_keep_alive_connections_give_their_slots_to_a_new_client_of_their_address() {
     let node = node("dev", false).await;
     let addr = node.rpc_addr;
-    let share = tern_rpc::connections::ConnectionLimits::default().max_per_ip;
+    let share = tern_rpc::server::connections::ConnectionLimits::default().max_per_ip;
 
     let mut pool = Vec::new();
     for _ in 0..share {

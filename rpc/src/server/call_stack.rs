@@ -2,10 +2,10 @@
 
 use std::sync::Arc;
 
-use crate::connections::Load;
-use crate::each_call::EachCall;
-use crate::metrics::{Measured, RpcMetrics};
-use crate::named_params::NamedParams;
+use crate::server::connections::Load;
+use crate::server::each_call::EachCall;
+use crate::server::metrics::{Measured, RpcMetrics};
+use crate::server::named_params::NamedParams;
 
 /// The per-call stack as one layer, so both transports build the same one. The load
 /// counts a batch as one call; below it the batch is taken apart, so each of its calls

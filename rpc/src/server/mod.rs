@@ -1,5 +1,42 @@
-//! The server: the API implemented over a [`NodeBackend`], on one port for HTTP and
-//! WebSocket, with limits on every dimension a client controls.
+//! The server: the namespaces implemented over the node's backends, on one port for HTTP
+//! and WebSocket, with limits on every dimension a client controls.
+//!
+//! | module | owns |
+//! |---|---|
+//! | `mod.rs` | [`RpcConfig`] and [`start`]: the module of every namespace, both transports, the layers |
+//! | [`backend`] | what each namespace needs from the node (`ChainBackend`, `MiningBackend`, `NetBackend`), in domain types and typed errors; the `net` namespace works through the network's own handle |
+//! | [`heads`] | the resumable stream of tip changes behind `chain_subscribeHeads` |
+//! | [`access`] | who may call the admin methods: the cookie token, or loopback with admin on |
+//! | [`callers`] | which web pages may call at all: the `Host` and `Origin` checks |
+//! | [`connections`] | what one client may hold: calls and answer bytes outstanding, deadlines, and a socket that makes a non-reader wait |
+//! | `limits` | `ConnectionLimits`: how many connections, per kind and per address, and how long each may idle or stall |
+//! | `slots` | the open HTTP and WebSocket connections, per address, and which idle one gives up its slot to a new client |
+//! | `listener` | the accept loop under the HTTP service: slots before bytes, body deadlines, backoff when descriptors run out |
+//! | `websocket` | the WebSocket transport: each message checked as the specification says, a bound on calls in flight, pings |
+//! | `dispatch` | a WebSocket call to the method it names, with the connection's subscriptions |
+//! | `call_stack` | the per-call middleware, one stack for both transports |
+//! | `each_call` | takes batches apart so each call passes the per-call middleware |
+//! | `params` | parameters every namespace reads alike (addresses under the chain's prefix) |
+//! | `named_params` | names the parameter behind the decoder's unnamed "Invalid params" |
+//! | `spec` | the JSON-RPC 2.0 rules jsonrpsee does not keep: invalid requests, notifications, every valid id |
+//! | [`metrics`] | call counts and latencies by method, for the node's `/metrics` |
+
+pub mod access;
+pub mod backend;
+mod call_stack;
+pub mod callers;
+pub mod connections;
+mod dispatch;
+mod each_call;
+pub mod heads;
+mod limits;
+mod listener;
+pub mod metrics;
+mod named_params;
+pub(crate) mod params;
+mod slots;
+mod spec;
+mod websocket;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -9,22 +46,27 @@ use jsonrpsee::server::{
     stop_channel, BatchRequestConfig, Methods, RpcModule, Server, ServerConfig, ServerHandle,
 };
 
-use crate::access::AccessPolicy;
-use crate::backend::NodeBackend;
-use crate::call_stack::CallStack;
-use crate::callers::{AllowedCallers, CallerCheckLayer};
 use crate::chain::server::ChainRpc;
 use crate::chain::TernApiServer;
-use crate::connections::ConnectionLimits;
-use crate::listener;
-use crate::metrics::RpcMetrics;
 use crate::mining::server::MiningRpc;
 use crate::mining::TernAdminApiServer;
 use crate::net::server::NetRpc;
 use crate::net::{TernNetAdminApiServer, TernNetApiServer};
-use crate::slots::Slots;
-use crate::spec::SpecLayer;
-use crate::websocket::{WebSocketLayer, WebSocketLimits};
+
+use access::AccessPolicy;
+use backend::NodeBackend;
+use call_stack::CallStack;
+use callers::{AllowedCallers, CallerCheckLayer};
+use connections::ConnectionLimits;
+use metrics::RpcMetrics;
+use slots::Slots;
+use spec::SpecLayer;
+use websocket::{WebSocketLayer, WebSocketLimits};
+
+/// The future every layer of the HTTP stack returns, boxed so that each layer can answer
+/// some requests itself and pass the others on.
+pub(crate) type BoxFuture<T> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'static>>;
 
 /// Server limits and access.
 #[derive(Debug, Clone)]
@@ -35,7 +77,7 @@ pub struct RpcConfig {
     /// loopback address (`tern node --rpc-admin`). Elsewhere the token is still needed.
     pub admin: bool,
     /// The token from the node's cookie file: a request carrying it may call the admin
-    /// methods (see [`crate::access`]).
+    /// methods (see [`crate::server::access`]).
     pub cookie: Option<String>,
     /// The largest request body, in bytes.
     pub max_request_bytes: u32,
@@ -43,13 +85,13 @@ pub struct RpcConfig {
     pub max_response_bytes: u32,
     /// The most calls in one batch.
     pub max_batch: u32,
-    /// Connection slots, per address limits and deadlines (see [`crate::connections`]).
+    /// Connection slots, per address limits and deadlines (see [`crate::server::connections`]).
     pub limits: ConnectionLimits,
     /// The most subscriptions per WebSocket connection.
     pub max_subscriptions: u32,
     /// Where to count calls and their latency, if anywhere.
     pub metrics: Option<Arc<RpcMetrics>>,
-    /// The hosts and web origins allowed beyond the defaults (see [`crate::callers`]).
+    /// The hosts and web origins allowed beyond the defaults (see [`crate::server::callers`]).
     pub callers: AllowedCallers,
 }
 
@@ -108,7 +150,7 @@ pub async fn start<B: NodeBackend>(
         tracing::warn!(addr = %config.addr, "the RPC server listens beyond this machine");
     }
     let limits = config.limits;
-    // jsonrpsee serves HTTP only; WebSockets are Tern's own ([`crate::websocket`]).
+    // jsonrpsee serves HTTP only; WebSockets are Tern's own ([`crate::server::websocket`]).
     let server_config = ServerConfig::builder()
         .max_request_body_size(config.max_request_bytes)
         .max_response_body_size(config.max_response_bytes)
@@ -174,7 +216,7 @@ mod tests {
     use tern_chain::types::{Address, BlockHash, TxId};
 
     use super::*;
-    use crate::backend::{ChainBackend, DevMineFailure, MiningBackend, NetBackend};
+    use crate::server::backend::{ChainBackend, DevMineFailure, MiningBackend, NetBackend};
     use tern_mempool::SubmitError;
 
     /// The document and the registered methods list the same names, with and without
@@ -202,7 +244,7 @@ mod tests {
         fn chain(&self) -> &tern_state::chain::AsyncChainReader {
             unreachable!("not called when listing methods")
         }
-        fn heads(&self) -> &crate::heads::HeadsLog {
+        fn heads(&self) -> &crate::server::heads::HeadsLog {
             unreachable!("not called when listing methods")
         }
         fn watch_admissions(&self) -> tokio::sync::watch::Receiver<u64> {
@@ -239,8 +281,8 @@ mod tests {
         async fn dev_mine(&self, _: u64, _: Address) -> Result<Vec<BlockHash>, DevMineFailure> {
             Ok(Vec::new())
         }
-        fn miner_state(&self) -> crate::backend::MinerState {
-            crate::backend::MinerState {
+        fn miner_state(&self) -> crate::server::backend::MinerState {
+            crate::server::backend::MinerState {
                 threads: 0,
                 reward: None,
                 blocks_found: 0,

@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use crate::limits::ConnectionLimits;
+use crate::server::limits::ConnectionLimits;
 
 /// Why a connection was not admitted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -1,7 +1,7 @@
 //! The innermost RPC service of a WebSocket connection: a call to the method it names.
 //!
 //! jsonrpsee's own service for this (`RpcService`) cannot be built outside jsonrpsee, so
-//! [`crate::websocket`] uses this one, made of jsonrpsee's public parts: the registered
+//! [`crate::server::websocket`] uses this one, made of jsonrpsee's public parts: the registered
 //! [`Methods`], the connection's [`MethodSink`] for subscription items, and its
 //! [`BoundedSubscriptions`]. It does what jsonrpsee's does, method for method.
 
@@ -17,7 +17,7 @@ use jsonrpsee::server::{
 use jsonrpsee::types::error::{reject_too_many_subscriptions, ErrorCode};
 use jsonrpsee::types::{ErrorObject, Params, Request};
 
-use crate::each_call::{answer_each, run_notification};
+use crate::server::each_call::{answer_each, run_notification};
 
 /// See the module doc.
 #[derive(Clone)]
@@ -91,8 +91,8 @@ impl RpcServiceT for Dispatch {
         self.clone().run(request)
     }
 
-    /// In the node no batch and no notification reaches here ([`crate::each_call`]
-    /// takes batches apart above, [`crate::spec`] turns notifications into calls); one
+    /// In the node no batch and no notification reaches here ([`crate::server::each_call`]
+    /// takes batches apart above, [`crate::server::spec`] turns notifications into calls); one
     /// that did is answered as the specification says all the same.
     fn batch<'a>(&self, batch: Batch<'a>) -> impl Future<Output = MethodResponse> + Send + 'a {
         answer_each(self.clone(), batch, self.max_response_bytes)

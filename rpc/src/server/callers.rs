@@ -25,8 +25,8 @@ use std::task::{Context, Poll};
 use jsonrpsee::core::BoxError;
 use jsonrpsee::server::{HttpRequest, HttpResponse};
 
-use crate::listener::text_response;
-use crate::BoxFuture;
+use crate::server::listener::text_response;
+use crate::server::BoxFuture;
 
 /// The header names, as HTTP/1.1 and hyper spell them.
 const HOST: &str = "host";

@@ -1,5 +1,5 @@
 //! The RPC server's own accept loop, under jsonrpsee's service: every connection gets a
-//! slot ([`crate::connections`]) before a byte is read, a deadline for its headers and
+//! slot ([`crate::server::connections`]) before a byte is read, a deadline for its headers and
 //! its body, and a socket that makes a non-reading client wait instead of the node.
 //!
 //! jsonrpsee's built-in loop has one connection limit for HTTP and WebSocket together and
@@ -19,9 +19,9 @@ use jsonrpsee::server::{ws, HttpBody, HttpRequest, HttpResponse, StopHandle};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::connections::{ConnectionLoad, MeteredStream};
-use crate::slots::{Slot, SlotRefusal, Slots};
-use crate::BoxFuture;
+use crate::server::connections::{ConnectionLoad, MeteredStream};
+use crate::server::slots::{Slot, SlotRefusal, Slots};
+use crate::server::BoxFuture;
 
 /// After an accept fails (no descriptors left, most likely), the first pause; it doubles
 /// up to [`ACCEPT_BACKOFF_MAX`] while failures go on.

@@ -22,7 +22,7 @@ use serde_json::{json, Map, Value};
 
 use crate::chain::SUBSCRIPTION_METHODS;
 use crate::error::SUBSCRIPTION_NEEDS_WEBSOCKET;
-use crate::BoxFuture;
+use crate::server::BoxFuture;
 
 const PARSE_ERROR: i32 = -32700;
 const INVALID_REQUEST: i32 = -32600;
@@ -33,7 +33,7 @@ const INTERNAL_ERROR: i32 = -32603;
 pub(crate) enum Transport {
     /// An HTTP POST: one body, one answer.
     Http,
-    /// One message of a WebSocket connection ([`crate::websocket`]).
+    /// One message of a WebSocket connection ([`crate::server::websocket`]).
     WebSocket,
 }
 

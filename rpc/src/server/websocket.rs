@@ -1,6 +1,6 @@
 //! Tern's WebSocket transport: each message checked as the JSON-RPC 2.0 specification
-//! says ([`crate::spec`]) before any method runs, then through the same per-call
-//! middleware as HTTP ([`crate::call_stack`]) onto the methods ([`crate::dispatch`]).
+//! says ([`crate::server::spec`]) before any method runs, then through the same per-call
+//! middleware as HTTP ([`crate::server::call_stack`]) onto the methods ([`crate::server::dispatch`]).
 //!
 //! jsonrpsee's WebSocket transport parses each message before any middleware can see
 //! it: there a request whose `id` is an object or a fraction was taken for a notification
@@ -11,7 +11,7 @@
 //! ends, so a client that sends without reading waits at its own socket.
 //!
 //! The HTTP side of the handshake stays in front: the caller checks and the admin mark
-//! ([`crate::callers`], [`crate::access`]) and the WebSocket slot ([`crate::slots`]) are
+//! ([`crate::server::callers`], [`crate::server::access`]) and the WebSocket slot ([`crate::server::slots`]) are
 //! taken before [`WebSocketLayer`] answers `101 Switching Protocols`.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -40,12 +40,12 @@ use soketto::Incoming;
 use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 use tokio_util::compat::{Compat, TokioAsyncReadCompatExt};
 
-use crate::call_stack::CallStack;
-use crate::connections::MAX_CALLS_IN_FLIGHT;
-use crate::dispatch::Dispatch;
-use crate::listener::text_response;
-use crate::spec::{self, Prepared, Transport};
-use crate::BoxFuture;
+use crate::server::call_stack::CallStack;
+use crate::server::connections::MAX_CALLS_IN_FLIGHT;
+use crate::server::dispatch::Dispatch;
+use crate::server::listener::text_response;
+use crate::server::spec::{self, Prepared, Transport};
+use crate::server::BoxFuture;
 
 /// Answers and subscription items queued for one connection's writer; beyond, calls and
 /// subscriptions wait (a subscription that cannot keep up is dropped by its method).

@@ -11,7 +11,7 @@ use tern_p2p::NetworkHandle;
 use tern_state::chain::AsyncChainReader;
 use tern_tasks::CriticalFailure;
 
-use crate::heads::HeadsLog;
+use crate::server::heads::HeadsLog;
 
 /// The most nonce-search threads a miner runs: what `tern node --mine-threads`, the config
 /// file and `miner_start` accept (from 1). Each is an OS thread, so an unchecked count

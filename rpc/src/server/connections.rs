@@ -1,5 +1,5 @@
 //! What one RPC client may hold: the limits on its connections (counted by
-//! [`crate::slots`]), the calls and answer bytes one connection may have outstanding, and
+//! [`crate::server::slots`]), the calls and answer bytes one connection may have outstanding, and
 //! a socket wrapper that makes a connection cost its sender.
 //!
 //! jsonrpsee reads a WebSocket as fast as the client writes and starts a task per
@@ -25,8 +25,8 @@ use jsonrpsee::types::Request;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{Instant, Sleep};
 
-pub use crate::limits::ConnectionLimits;
-use crate::slots::Slot;
+pub use crate::server::limits::ConnectionLimits;
+use crate::server::slots::Slot;
 
 /// The most calls one connection may have running; beyond, nothing more is read from it.
 pub const MAX_CALLS_IN_FLIGHT: usize = 64;
@@ -153,7 +153,7 @@ where
         &self,
         notification: Notification<'a>,
     ) -> impl Future<Output = Self::NotificationResponse> + Send + 'a {
-        // Notifications are run too (see `crate::each_call`): they count as calls.
+        // Notifications are run too (see `crate::server::each_call`): they count as calls.
         let inner = self.inner.clone();
         let load = notification
             .extensions()
@@ -301,7 +301,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
-    use crate::slots::Slots;
+    use crate::server::slots::Slots;
 
     /// A socket whose peer never reads: a small in-memory pipe nobody drains.
     fn stalled(

@@ -4,7 +4,7 @@
 //! call in a batch was not measured, and a bad parameter in one was not named. This
 //! layer, above the per-call middleware, takes a batch apart into its calls and puts the
 //! batch's answer together as jsonrpsee would. Notifications reach it as calls with a
-//! token id ([`crate::spec`] rewrites them on both transports); one that came as a
+//! token id ([`crate::server::spec`] rewrites them on both transports); one that came as a
 //! notification would still be run as the specification says, its answer dropped.
 
 use std::future::Future;
@@ -13,7 +13,7 @@ use jsonrpsee::core::middleware::{Batch, BatchEntry, Notification, RpcServiceT};
 use jsonrpsee::server::{BatchResponseBuilder, MethodResponse};
 use jsonrpsee::types::{Id, Request, TwoPointZero};
 
-use crate::spec::{runs_as_notification, Transport};
+use crate::server::spec::{runs_as_notification, Transport};
 
 /// See the module doc.
 #[derive(Debug, Clone)]
