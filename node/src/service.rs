@@ -11,9 +11,11 @@
 //! | **`mempool follower`** | [`PoolHandle::start`] | the chain's event stream ends |
 //! | **`mempool admission`** (OS threads, one per core) | [`PoolHandle::start`] | the chain stops |
 //! | **`miner`**, `nonce search` (blocking) | [`MinerHandle::spawn`] | the chain stops |
-//! | **`network`** | [`p2p::start`] | shutdown, after every `peer` has ended |
-//! | `peer`, `transaction admission`, `block submission` | the network manager | their connection or inbox closes |
-//! | `bans writer`, `address book writer` | the network manager | the manager is gone and the last snapshot written |
+//! | **`network`** (the connection manager), **`relay`**, **`sync`** | [`p2p::start`] | shutdown; `network` after every `peer` has ended |
+//! | `peer` | the connection manager | its connection closes |
+//! | `transaction admission`, `relay block submission` | the relay task | relay is gone |
+//! | `sync block submission`, `sync locator` | the sync task, [`p2p::start`] | sync is gone; the chain stops |
+//! | `bans writer`, `address book writer` | the connection manager | the manager is gone and the last snapshot written |
 //! | **`rpc server`**, **`rpc heads`** | here, [`NodeRpc::new`] | shutdown; the chain stops |
 //! | **`metrics`**, `metrics connection`, `metrics follower` | [`crate::metrics::serve`] | shutdown; the chain stops |
 //! | `disk space` | [`crate::disk`] | shutdown |
@@ -34,7 +36,6 @@ use tern_chain::genesis::ChainSpec;
 use tern_mempool::MempoolConfig;
 use tern_rpc::server::{RpcConfig, RunningServer};
 use tern_state::chain::{self, Chain, ChainError, ChainEvent, ChainHandle};
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::disk::DiskMonitor;
@@ -137,7 +138,7 @@ pub struct Node {
     pool: PoolHandle,
     miner: MinerHandle,
     network: NetworkHandle,
-    network_task: Option<JoinHandle<()>>,
+    network_tasks: Option<p2p::NetworkTasks>,
     rpc: Option<RunningServer>,
     /// The RPC cookie file, removed at shutdown.
     cookie: Option<PathBuf>,
@@ -216,7 +217,7 @@ impl Node {
         let miner = MinerHandle::spawn(chain.clone(), pool.clone(), None, &executor);
         p2p.data_dir = Some(data_dir.clone());
         let started = p2p::start(p2p, chain.clone(), pool.clone(), &executor, &faults).await;
-        let (network, network_task) = match started {
+        let (network, network_tasks) = match started {
             Ok(started) => started,
             Err(error) => {
                 tasks.begin_shutdown();
@@ -232,7 +233,7 @@ impl Node {
             pool,
             miner,
             network,
-            network_task: Some(network_task),
+            network_tasks: Some(network_tasks),
             rpc: None,
             cookie: None,
             metrics_addr: None,
@@ -400,9 +401,9 @@ impl Node {
         self.services.cancel();
         self.miner.stop();
         self.network.shutdown();
-        if let Some(network) = self.network_task.take() {
+        if let Some(network) = self.network_tasks.take() {
             // The manager ends after every peer task has: goodbyes sent, book saved.
-            let _ = network.await;
+            network.wait().await;
         }
         self.chain.shutdown().await;
         // The rest follow the chain and end with it.

@@ -59,7 +59,8 @@ pub struct NetworkInfo {
     /// Connections refused during the handshake since start: peers of another chain,
     /// genesis or protocol version, and dials that reached this node itself.
     pub refused: u64,
-    /// Relay bookkeeping sizes.
+    /// Relay bookkeeping sizes, as the relay task last published them (at most half a
+    /// second old).
     pub relay: RelayStats,
     /// Bytes of answers queued to peers, over all of them (at most
     /// [`ANSWER_BYTES_TOTAL`](super::send_queue::ANSWER_BYTES_TOTAL)).
@@ -174,7 +175,7 @@ impl NetworkHandle {
     }
 
     /// Stops the network: every peer gets a goodbye, the address book and bans are
-    /// saved. Wait on the manager's join handle for it to finish.
+    /// saved. Wait on [`NetworkTasks::wait`](crate::NetworkTasks::wait) for it to finish.
     pub fn shutdown(&self) {
         self.cancel.cancel();
     }

@@ -4,31 +4,45 @@
 //!
 //! ## Map
 //!
+//! Three tasks, one job each, and the connection tasks beneath them:
+//!
 //! | module | owns |
 //! |---|---|
+//! | [`manager`] | the connection manager task: slots, dialling, admission, bans, the address book |
+//! | [`relay`] | the relay task: transactions and new blocks, announce once, ask once ([`relay::book`]) |
+//! | [`sync`] | the sync task: headers first, bodies from many peers at once, progress |
+//! | [`peer`] | the task that owns one connection; misbehaviour and close reasons |
+//! | `link` | a peer as the relay and sync tasks hold it: send, report, joined and left |
+//! | `block_submission` | the worker that hands relay's or sync's blocks to the chain, pipelined |
 //! | [`identity`] | the node's static key and [`NodeId`] |
 //! | [`transport`] | Noise XX over TCP; length-prefixed frames, split and reassembled |
 //! | [`message`] | the wire messages and every size and count limit |
 //! | [`hello`] | opening a connection: handshake, hello, chain and self checks |
-//! | [`peer`] | the task that owns one connection; misbehaviour and close reasons |
 //! | [`send_queue`] | a peer's outgoing messages, bounded in bytes |
-//! | [`manager`] | the peer manager actor: slots, dialling, bans, relay decisions |
-//! | [`relay`] | who knows what and who we wait on (announce once, ask once) |
 //! | [`addrbook`], [`bans`] | addresses and bans, persisted in the data dir |
 //! | [`headers`] | block locators and header answers |
-//! | [`sync`] | headers-first sync, bodies from many peers at once, progress |
 //! | [`handle`] | [`NetworkHandle`], the request/response API the node and RPC use |
 //! | `hostile` | with the `hostile` feature only: a peer that misbehaves on purpose, for tests and the testnet |
 //!
 //! ## Data flow
 //!
-//! A connection task opens its connection (TCP, Noise, hello), asks the manager to admit
-//! it, then reads. Pings, data requests and header requests it answers itself from the
-//! mempool and the store; everything else goes to the manager. The manager decides what
-//! to fetch and from whom, hands fetched transactions to the mempool (the same admission
-//! as RPC) and blocks to the chain actor (the same path as mined blocks), and bans peers
-//! whose data proves them dishonest. New tips are announced to every peer at once; newly
-//! admitted transactions are announced in batches every [`P2pConfig::tx_announce_interval`].
+//! A connection task opens its connection (TCP, Noise, hello), asks the connection
+//! manager to admit it, then reads. Pings, data requests and header requests it answers
+//! itself from the mempool and the store. Transactions and their announcements go to the
+//! relay task; blocks, block announcements and header answers go to the sync task, which
+//! keeps what it asked for and passes the rest to relay; address gossip goes to the
+//! manager. The manager tells relay and sync of every peer it admits, with a link to send
+//! to it and report it by, and of every peer that leaves. Relay and sync hand fetched
+//! transactions to the mempool (the same admission as RPC) and blocks to the chain actor
+//! (the same path as mined blocks), each through its own worker, and report peers whose
+//! data proves them dishonest: the report closes the connection with the broken rule as
+//! its reason, and the manager bans the peer when the connection ends. New tips are
+//! announced to every peer at once; newly admitted transactions are announced in batches
+//! every [`P2pConfig::tx_announce_interval`].
+//!
+//! No task waits on a task below it in this chain: connection tasks → sync → relay →
+//! (peers' send queues), and the manager waits on nobody. So none of them can deadlock
+//! on another's full queue; every queue between them is bounded and named.
 //!
 //! ## What it may not touch
 //!
@@ -61,15 +75,184 @@ pub mod relay;
 pub mod send_queue;
 pub mod sync;
 pub mod transport;
-mod workers;
+
+mod block_submission;
+mod link;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
+
+use tern_mempool::PoolHandle;
+use tern_state::chain::ChainHandle;
+use tern_tasks::fault::{FaultPlan, Part};
+use tern_tasks::TaskExecutor;
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
 pub use handle::{NetworkHandle, NetworkInfo, PeerInfo};
 pub use identity::{NodeId, NodeKey};
-pub use manager::{start, P2pError};
+
+use identity::NodeKeyError;
+use link::PeerEventSenders;
+use peer::{AnswerBudget, PeerContext, PeerStats};
+use relay::RelayStats;
+use sync::{SyncConfig, SyncState, SyncStatus};
+
+/// Room in each task's peer-event channel beyond two events per connection slot, for
+/// peers added by hand past the slot limits.
+const PEER_EVENT_SLACK: usize = 256;
+
+/// Why the network layer could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum P2pError {
+    /// The listening socket could not be opened.
+    #[error("cannot listen for peers on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The node key could not be loaded or created.
+    #[error(transparent)]
+    Key(#[from] NodeKeyError),
+}
+
+/// The network's tasks: the connection manager, relay and sync.
+#[derive(Debug)]
+pub struct NetworkTasks(Vec<JoinHandle<()>>);
+
+impl NetworkTasks {
+    /// Waits until every one has ended: after [`NetworkHandle::shutdown`], once every
+    /// connection task has said goodbye and the address book is saved.
+    pub async fn wait(self) {
+        for task in self.0 {
+            let _ = task.await;
+        }
+    }
+}
+
+/// Starts the network layer: binds the listener, loads the key, address book and bans,
+/// and spawns the connection manager (critical task `network`), the relay task
+/// (`relay`) and the sync task (`sync`), with their workers and every connection as
+/// tracked tasks of `tasks`.
+pub async fn start(
+    config: P2pConfig,
+    chain: ChainHandle,
+    pool: PoolHandle,
+    tasks: &TaskExecutor,
+    faults: &FaultPlan,
+) -> Result<(NetworkHandle, NetworkTasks), P2pError> {
+    let key = match &config.data_dir {
+        Some(dir) => NodeKey::load_or_create(dir)?,
+        None => NodeKey::generate()?,
+    };
+    let listener = match config.listen {
+        Some(addr) => Some(
+            TcpListener::bind(addr)
+                .await
+                .map_err(|source| P2pError::Bind { addr, source })?,
+        ),
+        None => None,
+    };
+    let listen_addr = listener.as_ref().and_then(|l| l.local_addr().ok());
+    let config = Arc::new(config);
+    let cancel = CancellationToken::new();
+    let (to_manager, manager_inputs) = mpsc::channel(manager::INPUT_QUEUE);
+    let (commands_sender, commands) = mpsc::channel(manager::COMMAND_QUEUE);
+    let (to_relay, relay_inputs) = mpsc::channel(relay::RELAY_QUEUE);
+    let (to_sync, sync_inputs) = mpsc::channel(sync::SYNC_QUEUE);
+    let slots = config.max_inbound.saturating_add(config.outbound_target);
+    let capacity = slots.saturating_mul(2).saturating_add(PEER_EVENT_SLACK);
+    let mut peer_events = PeerEventSenders::default();
+    let relay_peer_events = peer_events.subscribe(capacity);
+    let sync_peer_events = peer_events.subscribe(capacity);
+    let (relay_stats, relay_stats_receiver) = watch::channel(RelayStats::default());
+    let (sync_status, sync_status_receiver) = watch::channel(SyncStatus::default());
+
+    let relay = relay::spawn(
+        relay::RelayParts {
+            chain: chain.clone(),
+            pool: pool.clone(),
+            sync: to_sync.clone(),
+            request_timeout: config.request_timeout,
+            announce_interval: config.tx_announce_interval,
+            stats: relay_stats,
+        },
+        relay::RelayInbox {
+            peer_events: relay_peer_events,
+            inputs: relay_inputs,
+        },
+        tasks,
+        cancel.clone(),
+    );
+    let locator = headers::follow_locator(&chain, tasks).await;
+    let sync = sync::spawn(
+        sync::SyncParts {
+            chain: chain.clone(),
+            state: SyncState::new(SyncConfig {
+                max_peers: config.sync_peers,
+                window: config.sync_window,
+                request_timeout: config.request_timeout,
+            }),
+            relay: to_relay.clone(),
+            locator,
+            status: sync_status,
+        },
+        sync::SyncInbox {
+            peer_events: sync_peer_events,
+            inputs: sync_inputs,
+        },
+        tasks,
+        cancel.clone(),
+    );
+
+    let totals = Arc::new(PeerStats::default());
+    let node_id = key.id();
+    let ctx = PeerContext {
+        key,
+        chain,
+        pool,
+        to_manager,
+        to_relay,
+        to_sync,
+        config: Arc::clone(&config),
+        listen_port: listen_addr.map_or(0, |a| a.port()),
+        totals: Arc::clone(&totals),
+        fault: faults.point(Part::Peer),
+        answers: AnswerBudget::new(),
+    };
+    let manager = manager::spawn(
+        manager::ManagerParts {
+            ctx,
+            config,
+            node_id,
+            listener,
+            listen_addr,
+            cancel: cancel.clone(),
+            fault: faults.point(Part::Network),
+            peer_events,
+            relay_stats: relay_stats_receiver,
+            inputs: manager_inputs,
+            commands,
+        },
+        tasks,
+    );
+    tracing::info!(node_id = %node_id, listen = ?listen_addr, "p2p started");
+    let handle = NetworkHandle {
+        commands: commands_sender,
+        node_id,
+        listen_addr,
+        cancel,
+        sync_status: sync_status_receiver,
+        totals,
+    };
+    Ok((handle, NetworkTasks(vec![manager, relay, sync])))
+}
 
 /// A connection's number, unique for the life of the node process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -56,6 +56,17 @@ impl InvItem {
             })
             .collect()
     }
+
+    /// The transaction ids among `items`, in order.
+    pub fn txs(items: &[InvItem]) -> Vec<TxId> {
+        items
+            .iter()
+            .filter_map(|item| match item {
+                InvItem::Tx(id) => Some(*id),
+                InvItem::Block(_) => None,
+            })
+            .collect()
+    }
 }
 
 /// What each side says first, right after the Noise handshake.

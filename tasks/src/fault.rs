@@ -22,7 +22,7 @@ pub const FAULT_ENV: &str = "TERN_FAULT_PANIC";
 pub enum Part {
     /// The chain actor's thread.
     Chain,
-    /// The network manager.
+    /// The connection manager task.
     Network,
     /// A peer connection task.
     Peer,

@@ -44,7 +44,7 @@ impl Manager {
             return;
         };
         if !std::mem::replace(asked, false) {
-            return self.punish(conn, Misbehaviour::Unsolicited(MessageKind::Addrs));
+            return self.report(conn, Misbehaviour::Unsolicited(MessageKind::Addrs));
         }
         for addr in addrs {
             let routable = addr.port() != 0 && !addr.ip().is_unspecified();

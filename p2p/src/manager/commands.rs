@@ -69,7 +69,7 @@ impl Manager {
             known_addresses: self.book.len(),
             bans: self.bans.list().len(),
             refused: self.refused,
-            relay: self.relay.stats(),
+            relay: *self.relay_stats.borrow(),
             queued_answer_bytes: self.ctx.answers.queued(),
         }
     }
@@ -81,13 +81,14 @@ impl Manager {
             .filter_map(|c| {
                 let peer = c.peer.as_ref()?;
                 let rtt = peer.stats.rtt_micros.load(Ordering::Relaxed);
+                let (best_height, best_hash) = peer.best.get();
                 Some(PeerInfo {
                     node_id: peer.node_id,
                     addr: c.addr,
                     listen_addr: peer.listen_addr,
                     direction: c.direction,
-                    best_height: peer.best_height,
-                    best_hash: peer.best_hash,
+                    best_height,
+                    best_hash,
                     user_agent: peer.hello.user_agent.clone(),
                     connected_for: peer.connected_at.elapsed(),
                     rtt: (rtt > 0).then(|| Duration::from_micros(rtt)),

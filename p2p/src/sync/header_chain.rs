@@ -6,7 +6,7 @@
 //! peer's chain forks from what we had; the rest is dropped), or after any block in our
 //! store (a new chain altogether).
 //!
-//! It never reads the store itself, so the network manager that owns it never waits on
+//! It never reads the store itself, so the sync task that owns it never waits on
 //! the disk: what validation needs of a stored parent comes as a [`StoredParent`], read on
 //! the blocking pool by the connection task that received the headers, and the base's
 //! recent timestamps are kept from then on.

@@ -19,12 +19,14 @@
 //! Resuming after a restart needs nothing special: the locator starts from the tip we
 //! have, so nothing connected is fetched again.
 //!
-//! Everything here is synchronous and owned by the peer manager, which sends what
-//! [`SyncState::drive`] asks for. Nothing here reads the store: the locator and a header
-//! answer's stored parent are read on the blocking pool and handed in.
+//! [`SyncState`] is synchronous (sans-IO); the sync task (`task.rs`) owns it, feeds it
+//! what peers send and sends what [`SyncState::drive`] asks for. Nothing here reads the
+//! store: the locator and a header answer's stored parent are read on the blocking pool
+//! and handed in.
 
 mod header_chain;
 mod progress;
+mod task;
 
 use std::collections::HashMap;
 use std::num::NonZeroUsize;
@@ -41,6 +43,7 @@ pub use header_chain::{
     HeaderChain, HeaderChainError, PendingHeader, StoredParent, MAX_PENDING_HEADERS,
 };
 pub use progress::SyncStatus;
+pub(crate) use task::{spawn, SyncInbox, SyncInput, SyncParts, SYNC_QUEUE};
 
 use super::message::MAX_LOCATOR_HASHES;
 use super::ConnId;
@@ -108,7 +111,7 @@ struct Request {
     deadline: Instant,
 }
 
-/// What the manager should send or submit after [`SyncState::drive`].
+/// What the sync task should send or submit after [`SyncState::drive`].
 #[derive(Debug, Default)]
 pub struct Actions {
     /// `GetHeaders` with this locator to this peer.
@@ -291,7 +294,7 @@ impl SyncState {
     /// Takes a block from `peer` if sync asked for it. Gives the block back if sync has
     /// nothing to do with it, so relay can judge it. `body_matches` says whether its
     /// transactions match its header's Merkle root (the connection task checked, on the
-    /// blocking pool, so the manager never hashes a whole block).
+    /// blocking pool, so the sync task never hashes a whole block).
     pub fn on_block(
         &mut self,
         peer: ConnId,
@@ -387,7 +390,7 @@ impl SyncState {
 
     /// Expires late requests and decides what to ask and submit next. `locator` is our
     /// canonical chain's locator (see [`super::headers::locator`]), kept up to date off
-    /// the manager's task.
+    /// the sync task.
     pub fn drive(&mut self, now: Instant, tip: &TipInfo, locator: &[BlockHash]) -> Actions {
         let drop = self.expire(now);
         let mut actions = Actions {

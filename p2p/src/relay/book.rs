@@ -17,9 +17,9 @@
 //!   requested at once, outside the transaction quota, so block relay never waits behind
 //!   transaction requests.
 //! - A peer whose requests keep expiring without a delivery ([`MAX_UNDELIVERED`] in a
-//!   row) is reported, for the manager to drop: it announces what it never delivers.
+//!   row) is reported, for the relay task to drop: it announces what it never delivers.
 //!
-//! Everything here is synchronous and owned by the peer manager.
+//! Everything here is synchronous and owned by the relay task.
 
 use std::collections::{HashMap, VecDeque};
 use std::num::NonZeroUsize;
@@ -27,8 +27,8 @@ use std::time::{Duration, Instant};
 
 use lru::LruCache;
 
-use super::message::InvItem;
-use super::ConnId;
+use crate::message::InvItem;
+use crate::ConnId;
 
 /// Items a peer is remembered to know.
 pub const KNOWN_PER_PEER: usize = 16_384;

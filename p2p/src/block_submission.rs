@@ -1,71 +1,30 @@
-//! The tasks that check what peers send: transactions through the mempool's admission,
-//! blocks through the chain actor, each reporting back to the manager so it can judge the
-//! sender.
+//! A block submission worker: hands fetched blocks to the chain actor in the order they
+//! came, pipelined, and reports each verdict with the peer that sent the block. The relay
+//! and sync tasks each run their own, so each gets back the verdicts on its own blocks.
 
 use std::collections::VecDeque;
 
 use tern_chain::block::Block;
-use tern_chain::tx::SignedTransaction;
-use tern_chain::types::{BlockHash, TxId};
+use tern_chain::types::BlockHash;
 use tern_state::chain::{ChainError, ChainHandle, QueuedBlock, Verdict, QUEUE_AHEAD, VERIFY_AHEAD};
 use tokio::sync::mpsc;
 
-use super::relay::MAX_IN_FLIGHT;
 use super::ConnId;
-use tern_mempool::{PoolHandle, SubmitError};
 
-/// Fetched transactions waiting for admission. As large as the requests that can be in
-/// flight, so a fetched transaction is never dropped for want of room.
-pub(crate) const TX_QUEUE: usize = MAX_IN_FLIGHT;
-
-/// Fetched blocks waiting for the chain actor: relay's, and sync's (at most
-/// `sync::SUBMIT_AHEAD` at once). A block that finds it full is fetched again later.
+/// Fetched blocks waiting for the chain actor, per worker. A block that finds it full is
+/// fetched again later (relay) or handed over again (sync, which submits at most
+/// `sync::SUBMIT_AHEAD` at once).
 pub(crate) const BLOCK_QUEUE: usize = 256;
 
-/// Transactions verified in one signature batch.
-const ADMISSION_BATCH: usize = 256;
-
-/// What became of something a peer sent.
+/// The chain's verdict on a block a peer sent.
 #[derive(Debug)]
-pub(crate) enum Outcome {
-    Tx {
-        conn: ConnId,
-        id: TxId,
-        result: Result<(), SubmitError>,
-    },
-    Block {
-        conn: ConnId,
-        hash: BlockHash,
-        /// The chain's verdict; whether the tip moved reaches the manager as a chain
-        /// update instead.
-        result: Result<Verdict, ChainError>,
-    },
-}
-
-/// Admits transactions from `inbox` into the pool: whatever has arrived is taken as one
-/// batch, its signatures verified together, and admitted in arrival order (a sender's
-/// burst arrives in nonce order, and must be admitted so).
-pub(crate) async fn admit_transactions(
-    pool: PoolHandle,
-    mut inbox: mpsc::Receiver<(ConnId, SignedTransaction)>,
-    outcomes: mpsc::Sender<Outcome>,
-) {
-    let mut batch = Vec::with_capacity(ADMISSION_BATCH);
-    while inbox.recv_many(&mut batch, ADMISSION_BATCH).await > 0 {
-        let (senders, txs): (Vec<ConnId>, Vec<SignedTransaction>) = batch.drain(..).unzip();
-        let ids: Vec<TxId> = txs.iter().map(SignedTransaction::id).collect();
-        let results = pool.submit_many(txs).await;
-        for ((conn, id), result) in senders.into_iter().zip(ids).zip(results) {
-            let result = result.map(|_| ());
-            if outcomes
-                .send(Outcome::Tx { conn, id, result })
-                .await
-                .is_err()
-            {
-                return;
-            }
-        }
-    }
+pub(crate) struct BlockVerdict {
+    /// The peer that sent it.
+    pub(crate) conn: ConnId,
+    pub(crate) hash: BlockHash,
+    /// The chain's verdict; whether the tip moved reaches the tasks as a chain update
+    /// instead.
+    pub(crate) result: Result<Verdict, ChainError>,
 }
 
 /// Submits blocks from `inbox` to the chain actor, in the order they arrived, pipelined
@@ -77,7 +36,7 @@ pub(crate) async fn admit_transactions(
 pub(crate) async fn submit_blocks(
     chain: ChainHandle,
     mut inbox: mpsc::Receiver<(ConnId, Block)>,
-    outcomes: mpsc::Sender<Outcome>,
+    verdicts: mpsc::Sender<BlockVerdict>,
 ) {
     let mut verifying: VecDeque<Ahead> = VecDeque::with_capacity(VERIFY_AHEAD);
     let mut queued: VecDeque<(ConnId, BlockHash, QueuedBlock)> =
@@ -110,8 +69,8 @@ pub(crate) async fn submit_blocks(
             continue;
         };
         let result = verdict.outcome().await.map(|o| o.verdict);
-        if outcomes
-            .send(Outcome::Block { conn, hash, result })
+        if verdicts
+            .send(BlockVerdict { conn, hash, result })
             .await
             .is_err()
         {

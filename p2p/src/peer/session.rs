@@ -1,0 +1,319 @@
+//! The reading side of an admitted connection: it answers pings, data and header
+//! requests itself, and hands everything else to the task whose job it is.
+
+use std::collections::HashSet;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Instant;
+
+use tern_chain::block::{Block, Header};
+use tern_chain::encoding;
+use tokio::sync::mpsc;
+
+use super::{
+    CloseReason, Misbehaviour, PeerContext, PeerStats, SendQueue, ANNOUNCE_BURST, ANNOUNCE_RATE,
+};
+use crate::headers;
+use crate::manager::ManagerInput;
+use crate::message::{InvItem, Message, MAX_HEADERS_PER_MESSAGE};
+use crate::relay::RelayInput;
+use crate::sync::{StoredParent, SyncInput};
+use crate::transport::{FrameReader, TransportError};
+use crate::ConnId;
+
+/// The reading side of an admitted connection.
+pub(super) struct Session<'a> {
+    pub(super) ctx: &'a PeerContext,
+    pub(super) conn: ConnId,
+    pub(super) queue: SendQueue,
+    pub(super) stats: Arc<PeerStats>,
+    pub(super) announce_budget: f64,
+    pub(super) budget_at: Instant,
+    /// The nonce and send time of the ping awaiting its pong.
+    pub(super) ping: Option<(u64, Instant)>,
+    pub(super) next_ping: u64,
+}
+
+impl Session<'_> {
+    pub(super) async fn read_loop(&mut self, mut reader: FrameReader) -> CloseReason {
+        let config = &self.ctx.config;
+        let mut ticker = tokio::time::interval(config.ping_interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        ticker.tick().await;
+        loop {
+            let bytes = tokio::select! {
+                read = reader.read_message() => match read {
+                    Ok(bytes) => bytes,
+                    Err(TransportError::MessageTooLarge { len }) => {
+                        return Misbehaviour::MessageTooLarge { len }.into()
+                    }
+                    Err(TransportError::Overrun) => return Misbehaviour::FrameOverrun.into(),
+                    Err(e) => return CloseReason::Transport(e),
+                },
+                _ = ticker.tick() => {
+                    if let Err(reason) = self.ping() {
+                        return reason;
+                    }
+                    continue;
+                }
+            };
+            let total = reader.wire_bytes();
+            let before = self.stats.bytes_in.swap(total, Ordering::Relaxed);
+            self.ctx
+                .totals
+                .bytes_in
+                .fetch_add(total.saturating_sub(before), Ordering::Relaxed);
+            let message = match encoding::decode::<Message>(&bytes) {
+                Ok(message) => message,
+                Err(e) => return Misbehaviour::Malformed(e).into(),
+            };
+            PeerStats::count(&self.stats.received, message.kind());
+            self.ctx.fault.hit();
+            if let Err(reason) = self.handle(message).await {
+                return reason;
+            }
+        }
+    }
+
+    /// Sends a ping, or gives up on a peer that did not answer the last one in time.
+    fn ping(&mut self) -> Result<(), CloseReason> {
+        let timeout = self.ctx.config.ping_timeout;
+        if let Some((_, sent)) = self.ping {
+            if sent.elapsed() >= timeout {
+                return Err(CloseReason::PingTimeout(timeout));
+            }
+            return Ok(());
+        }
+        self.next_ping = self.next_ping.wrapping_add(1);
+        self.ping = Some((self.next_ping, Instant::now()));
+        self.queue
+            .try_send(&Message::Ping(self.next_ping))
+            .map_err(|_| CloseReason::TooSlow)
+    }
+
+    async fn handle(&mut self, message: Message) -> Result<(), CloseReason> {
+        match message {
+            Message::Ping(nonce) => self
+                .queue
+                .send(&Message::Pong(nonce))
+                .await
+                .map_err(|_| CloseReason::Closed),
+            Message::Pong(nonce) => {
+                if let Some((expected, sent)) = self.ping {
+                    if nonce == expected {
+                        let micros = u64::try_from(sent.elapsed().as_micros()).unwrap_or(u64::MAX);
+                        self.stats
+                            .rtt_micros
+                            .store(micros.max(1), Ordering::Relaxed);
+                        self.ping = None;
+                    }
+                }
+                Ok(())
+            }
+            Message::Hello(_) => Err(Misbehaviour::RepeatedHello.into()),
+            Message::Goodbye(reason) => Err(CloseReason::Goodbye(reason)),
+            Message::GetData(items) => self.serve_data(items).await,
+            Message::GetHeaders { locator, stop } => self.serve_headers(locator, stop).await,
+            Message::Inventory(items) => {
+                self.spend_announce_budget(items.len())?;
+                self.forward_inventory(items).await
+            }
+            Message::Block(block) => self.forward_block(*block).await,
+            Message::Headers(headers) => self.forward_headers(headers).await,
+            Message::NotFound(items) => self.forward_not_found(items).await,
+            Message::Tx(tx) => {
+                let conn = self.conn;
+                send_to(&self.ctx.to_relay, RelayInput::Tx { conn, tx }).await
+            }
+            Message::GetAddrs => {
+                let conn = self.conn;
+                send_to(&self.ctx.to_manager, ManagerInput::GetAddrs { conn }).await
+            }
+            Message::Addrs(addrs) => {
+                let conn = self.conn;
+                send_to(&self.ctx.to_manager, ManagerInput::Addrs { conn, addrs }).await
+            }
+        }
+    }
+
+    /// Not-found answers: transactions to relay, blocks to sync (which passes them on).
+    async fn forward_not_found(&self, items: Vec<InvItem>) -> Result<(), CloseReason> {
+        let conn = self.conn;
+        let txs = InvItem::txs(&items);
+        let blocks = InvItem::blocks(&items);
+        if !txs.is_empty() {
+            send_to(
+                &self.ctx.to_relay,
+                RelayInput::TxsNotFound { conn, ids: txs },
+            )
+            .await?;
+        }
+        if !blocks.is_empty() {
+            let hashes = blocks;
+            send_to(
+                &self.ctx.to_sync,
+                SyncInput::BlocksNotFound { conn, hashes },
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Checks a block's body against its header's Merkle root on the blocking pool (up to
+    /// tens of milliseconds for the largest blocks), so the manager never does it.
+    async fn forward_block(&self, block: Block) -> Result<(), CloseReason> {
+        let (block, body_matches) = tokio::task::spawn_blocking(move || {
+            let matches = block.computed_merkle_root() == block.header.merkle_root;
+            (block, matches)
+        })
+        .await
+        .map_err(|_| CloseReason::Closed)?;
+        let block = SyncInput::Block {
+            conn: self.conn,
+            block: Box::new(block),
+            body_matches,
+        };
+        send_to(&self.ctx.to_sync, block).await
+    }
+
+    async fn forward_headers(&self, headers: Vec<Header>) -> Result<(), CloseReason> {
+        let stored_parent = match headers.first() {
+            Some(first) => {
+                let parent = first.parent;
+                let read = self
+                    .ctx
+                    .chain
+                    .reads()
+                    .run(move |reader| StoredParent::read(reader, &parent))
+                    .await;
+                match read {
+                    Ok(stored_parent) => stored_parent,
+                    // Not as good as absent: the headers would then not attach, and the
+                    // peer would be banned for this node's failure. Dropped unjudged,
+                    // the answer times out and sync asks again.
+                    Err(error) => {
+                        tracing::error!(%error, "cannot read the parent of a peer's headers");
+                        return Ok(());
+                    }
+                }
+            }
+            None => None,
+        };
+        let answer = SyncInput::Headers {
+            conn: self.conn,
+            headers,
+            stored_parent: stored_parent.map(Box::new),
+        };
+        send_to(&self.ctx.to_sync, answer).await
+    }
+
+    /// Announcements: transactions to relay; blocks to sync, with those the store
+    /// already holds (looked up here, on the blocking pool, so no task waits on the store
+    /// for them).
+    async fn forward_inventory(&self, items: Vec<InvItem>) -> Result<(), CloseReason> {
+        let conn = self.conn;
+        let ids = InvItem::txs(&items);
+        let hashes = InvItem::blocks(&items);
+        if !ids.is_empty() {
+            send_to(&self.ctx.to_relay, RelayInput::TxInventory { conn, ids }).await?;
+        }
+        if hashes.is_empty() {
+            return Ok(());
+        }
+        let lookup = hashes.clone();
+        let stored = self
+            .ctx
+            .chain
+            .reads()
+            .run(move |reader| {
+                let mut stored = HashSet::new();
+                for hash in lookup {
+                    if reader.index_entry(&hash)?.is_some() {
+                        stored.insert(hash);
+                    }
+                }
+                Ok(stored)
+            })
+            .await
+            // A store that cannot answer makes every block look new: at worst we
+            // fetch one we have, and the chain says it already knows it.
+            .unwrap_or_default();
+        let announced = SyncInput::BlockInventory {
+            conn,
+            hashes,
+            stored,
+        };
+        send_to(&self.ctx.to_sync, announced).await
+    }
+
+    fn spend_announce_budget(&mut self, items: usize) -> Result<(), CloseReason> {
+        let now = Instant::now();
+        let refill = now.duration_since(self.budget_at).as_secs_f64() * ANNOUNCE_RATE;
+        self.budget_at = now;
+        self.announce_budget = (self.announce_budget + refill).min(ANNOUNCE_BURST) - items as f64;
+        if self.announce_budget < 0.0 {
+            return Err(Misbehaviour::AnnouncementFlood.into());
+        }
+        Ok(())
+    }
+
+    /// Answers a data request from the mempool and the store.
+    async fn serve_data(&self, items: Vec<InvItem>) -> Result<(), CloseReason> {
+        let mut missing = Vec::new();
+        for item in items {
+            let found = match item {
+                InvItem::Tx(id) => self.ctx.pool.get(&id).map(|tx| Message::Tx(Box::new(tx))),
+                InvItem::Block(hash) => self
+                    .ctx
+                    .chain
+                    .reads()
+                    .run(move |reader| reader.block(&hash))
+                    .await
+                    .ok()
+                    .flatten()
+                    .map(|block| Message::Block(Box::new(block))),
+            };
+            match found {
+                Some(message) => self
+                    .queue
+                    .send(&message)
+                    .await
+                    .map_err(|_| CloseReason::Closed)?,
+                None => missing.push(item),
+            }
+        }
+        if !missing.is_empty() {
+            self.queue
+                .send(&Message::NotFound(missing))
+                .await
+                .map_err(|_| CloseReason::Closed)?;
+        }
+        Ok(())
+    }
+
+    /// Answers a header request from the store.
+    async fn serve_headers(
+        &self,
+        locator: Vec<tern_chain::types::BlockHash>,
+        stop: Option<tern_chain::types::BlockHash>,
+    ) -> Result<(), CloseReason> {
+        let headers = self
+            .ctx
+            .chain
+            .reads()
+            .run(move |reader| {
+                headers::headers_after(reader, &locator, stop, MAX_HEADERS_PER_MESSAGE)
+            })
+            .await
+            .unwrap_or_default();
+        self.queue
+            .send(&Message::Headers(headers))
+            .await
+            .map_err(|_| CloseReason::Closed)
+    }
+}
+
+/// Hands `input` to a task; a task that is gone means the node is stopping.
+async fn send_to<T>(task: &mpsc::Sender<T>, input: T) -> Result<(), CloseReason> {
+    task.send(input).await.map_err(|_| CloseReason::Closed)
+}

@@ -1,0 +1,329 @@
+//! The sync task: drives [`SyncState`] from what peers send and sends what it asks for.
+//! It sees every block, block announcement and header answer first, keeps what it asked
+//! for, and passes the rest to the relay task, so one task decides whose request a block
+//! answers. Blocks it downloaded go to the chain actor in order through its own
+//! submission worker, whose verdicts come back only here. It publishes its status and
+//! logs progress while syncing.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tern_chain::block::{Block, Header};
+use tern_chain::types::{BlockHash, Timestamp};
+use tern_state::chain::{ChainHandle, Verdict};
+use tern_tasks::TaskExecutor;
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+use super::{StoredParent, SyncError, SyncState, SyncStatus};
+use crate::block_submission::{self, BlockVerdict, BLOCK_QUEUE};
+use crate::link::{PeerEvent, PeerLinks};
+use crate::message::{InvItem, Message, MessageKind};
+use crate::peer::Misbehaviour;
+use crate::relay::RelayInput;
+use crate::ConnId;
+
+/// Inputs from connection tasks and relay waiting for the sync task.
+pub(crate) const SYNC_QUEUE: usize = 1_024;
+/// Verdicts from the sync task's submission worker waiting for it.
+const VERDICT_QUEUE: usize = 256;
+/// How often sync expires late requests and publishes its status.
+const DRIVE_INTERVAL: Duration = Duration::from_millis(500);
+/// How often a syncing node logs its progress.
+const PROGRESS_LOG_INTERVAL: Duration = Duration::from_secs(5);
+
+/// What reaches the sync task.
+#[derive(Debug)]
+pub(crate) enum SyncInput {
+    /// A header answer, with the stored block its first header's parent is, if it is one
+    /// (read by the connection task, so sync never reads the store).
+    Headers {
+        conn: ConnId,
+        headers: Vec<Header>,
+        stored_parent: Option<Box<StoredParent>>,
+    },
+    /// A block, with whether its transactions match its header's Merkle root.
+    Block {
+        conn: ConnId,
+        block: Box<Block>,
+        body_matches: bool,
+    },
+    /// Blocks a peer announced, with those the store holds.
+    BlockInventory {
+        conn: ConnId,
+        hashes: Vec<BlockHash>,
+        stored: HashSet<BlockHash>,
+    },
+    /// Blocks a peer says it does not have.
+    BlocksNotFound {
+        conn: ConnId,
+        hashes: Vec<BlockHash>,
+    },
+    /// Relay: a block this peer sent has a parent we lack, so it has a chain we lack.
+    Orphaned { conn: ConnId },
+}
+
+/// Where the sync task's inputs come from.
+pub(crate) struct SyncInbox {
+    pub(crate) peer_events: mpsc::Receiver<PeerEvent>,
+    pub(crate) inputs: mpsc::Receiver<SyncInput>,
+}
+
+/// What the sync task needs from the node.
+pub(crate) struct SyncParts {
+    pub(crate) chain: ChainHandle,
+    pub(crate) state: SyncState,
+    /// Where block traffic sync does not claim goes.
+    pub(crate) relay: mpsc::Sender<RelayInput>,
+    /// Our canonical chain's block locator, kept current off this task.
+    pub(crate) locator: watch::Receiver<Arc<Vec<BlockHash>>>,
+    /// Where sync's status is published.
+    pub(crate) status: watch::Sender<SyncStatus>,
+}
+
+/// Starts the sync task as the critical task `sync`, with its block submission worker.
+/// It ends when `cancel` fires.
+pub(crate) fn spawn(
+    parts: SyncParts,
+    inbox: SyncInbox,
+    tasks: &TaskExecutor,
+    cancel: CancellationToken,
+) -> tokio::task::JoinHandle<()> {
+    let (verdicts_sender, verdicts) = mpsc::channel(VERDICT_QUEUE);
+    let (blocks, block_inbox) = mpsc::channel(BLOCK_QUEUE);
+    tasks.spawn(
+        "sync block submission",
+        block_submission::submit_blocks(parts.chain.clone(), block_inbox, verdicts_sender),
+    );
+    let task = SyncTask {
+        parts,
+        peers: PeerLinks::default(),
+        blocks,
+        was_syncing: false,
+        last_progress_log: Instant::now(),
+    };
+    tasks.spawn_critical("sync", task.run(inbox, verdicts, cancel))
+}
+
+struct SyncTask {
+    parts: SyncParts,
+    peers: PeerLinks,
+    blocks: mpsc::Sender<(ConnId, Block)>,
+    was_syncing: bool,
+    last_progress_log: Instant,
+}
+
+impl SyncTask {
+    async fn run(
+        mut self,
+        mut inbox: SyncInbox,
+        mut verdicts: mpsc::Receiver<BlockVerdict>,
+        cancel: CancellationToken,
+    ) {
+        let mut ticks = tokio::time::interval(DRIVE_INTERVAL);
+        loop {
+            tokio::select! {
+                () = cancel.cancelled() => break,
+                Some(event) = inbox.peer_events.recv() => self.on_peer_event(event),
+                Some(input) = inbox.inputs.recv() => {
+                    // A peer's `Joined` was sent before its first message: take it first.
+                    while let Ok(event) = inbox.peer_events.try_recv() {
+                        self.on_peer_event(event);
+                    }
+                    self.on_input(input).await;
+                }
+                Some(verdict) = verdicts.recv() => self.on_verdict(verdict),
+                _ = ticks.tick() => {
+                    self.drive();
+                    self.report();
+                }
+            }
+        }
+    }
+
+    fn on_peer_event(&mut self, event: PeerEvent) {
+        if let PeerEvent::Joined(link) = &event {
+            let state = &mut self.parts.state;
+            state.add_peer(link.conn, link.claimed_work, link.claimed_height);
+        }
+        let conn = self.peers.apply(event);
+        if !self.peers.contains(conn) {
+            self.parts.state.remove_peer(conn);
+        }
+        // A new peer with more work gets asked for headers; a gone one's requests go to
+        // others.
+        self.drive();
+    }
+
+    async fn on_input(&mut self, input: SyncInput) {
+        match input {
+            SyncInput::Headers {
+                conn,
+                headers,
+                stored_parent,
+            } => self.on_headers(conn, &headers, stored_parent.as_deref()),
+            SyncInput::Block {
+                conn,
+                block,
+                body_matches,
+            } => self.on_block(conn, block, body_matches).await,
+            SyncInput::BlockInventory {
+                conn,
+                hashes,
+                stored,
+            } => {
+                // Blocks whose headers sync holds are fetched by sync; relay fetches the
+                // rest (and learns who has them).
+                let state = &self.parts.state;
+                let mut have = stored;
+                have.extend(hashes.iter().filter(|h| state.is_pending(h)).copied());
+                let input = RelayInput::BlockInventory { conn, hashes, have };
+                self.pass_to_relay(input).await;
+            }
+            SyncInput::BlocksNotFound { conn, hashes } => {
+                self.parts.state.on_not_found(conn, &hashes);
+                self.drive();
+                self.pass_to_relay(RelayInput::BlocksNotFound { conn, hashes })
+                    .await;
+            }
+            SyncInput::Orphaned { conn } => {
+                self.parts.state.hint(conn);
+                self.drive();
+            }
+        }
+    }
+
+    /// Relay gets what sync does not claim. A relay task that is gone means the node is
+    /// stopping.
+    async fn pass_to_relay(&self, input: RelayInput) {
+        let _ = self.parts.relay.send(input).await;
+    }
+
+    /// A header answer: only to a request sync made.
+    fn on_headers(&mut self, conn: ConnId, headers: &[Header], stored: Option<&StoredParent>) {
+        let Some(link) = self.peers.get(conn) else {
+            return;
+        };
+        let state = &mut self.parts.state;
+        if !state.awaits_headers_from(conn) {
+            return link.report(Misbehaviour::Unsolicited(MessageKind::Headers));
+        }
+        let chain = &self.parts.chain;
+        let our_work = chain.tip().cumulative_work;
+        let params = &chain.reader().spec().consensus;
+        let now = Timestamp::now();
+        if let Err(error) = state.on_headers(conn, headers, stored, params, our_work, now) {
+            return report_sync_error(&self.peers, conn, error);
+        }
+        if let Some(last) = headers.last() {
+            link.raise_best(last.height, last.hash());
+        }
+        self.drive();
+    }
+
+    /// A block: sync keeps it if it asked for it (or wants it), and passes it to relay
+    /// otherwise.
+    async fn on_block(&mut self, conn: ConnId, block: Box<Block>, body_matches: bool) {
+        if !self.peers.contains(conn) {
+            return;
+        }
+        let hash = block.hash();
+        match self.parts.state.on_block(conn, *block, body_matches) {
+            Ok(Some(block)) => {
+                let block = Box::new(block);
+                let input = RelayInput::Block {
+                    conn,
+                    block,
+                    body_matches,
+                };
+                self.pass_to_relay(input).await;
+            }
+            Ok(None) => {
+                // Sync took it (or it was a late answer to a sync request).
+                self.drive();
+                self.pass_to_relay(RelayInput::BlockDelivered { conn, hash })
+                    .await;
+            }
+            Err(error) => report_sync_error(&self.peers, conn, error),
+        }
+    }
+
+    /// The chain's verdict on a block sync submitted.
+    fn on_verdict(&mut self, verdict: BlockVerdict) {
+        let BlockVerdict { hash, result, .. } = verdict;
+        if let Some(sender) = self.parts.state.on_verdict(&hash, &result) {
+            if let Ok(Verdict::Rejected(rejection)) = result {
+                self.peers
+                    .report(sender, Misbehaviour::InvalidBlock(rejection));
+            }
+        }
+        self.drive();
+    }
+
+    /// Lets sync expire late requests, then sends what it asks for and hands downloaded
+    /// blocks to the chain in order.
+    fn drive(&mut self) {
+        let tip = self.parts.chain.tip();
+        let locator = Arc::clone(&self.parts.locator.borrow());
+        let actions = self.parts.state.drive(Instant::now(), &tip, &locator);
+        if let Some((conn, locator)) = actions.headers {
+            let request = Message::GetHeaders {
+                locator,
+                stop: None,
+            };
+            self.peers.send(conn, &request);
+        }
+        for (conn, hashes) in actions.blocks {
+            let items: Vec<InvItem> = hashes.into_iter().map(InvItem::Block).collect();
+            self.peers.send_get_data(conn, &items);
+        }
+        for conn in actions.drop {
+            self.peers.disconnect(
+                conn,
+                "does not serve the chain it claims: requests stalled or headers fell short",
+            );
+        }
+        for (conn, block) in actions.submit {
+            if let Err(error) = self.blocks.try_send((conn, block)) {
+                let (conn, block) = error.into_inner();
+                self.parts.state.unsubmit(conn, block);
+            }
+        }
+    }
+
+    /// Publishes the sync status, and logs progress while syncing.
+    fn report(&mut self) {
+        let tip = self.parts.chain.tip();
+        let status = self.parts.state.status(&tip);
+        self.parts.status.send_replace(status);
+        if status.syncing && self.last_progress_log.elapsed() >= PROGRESS_LOG_INTERVAL {
+            self.last_progress_log = Instant::now();
+            tracing::info!(
+                height = status.current_height.value(),
+                target = status.target_height.value(),
+                blocks_per_sec = format!("{:.1}", status.blocks_per_sec),
+                txs_per_sec = format!("{:.0}", status.txs_per_sec),
+                eta_secs = status.eta_secs,
+                peers = status.peers,
+                "syncing"
+            );
+        }
+        if self.was_syncing && !status.syncing {
+            tracing::info!(
+                height = tip.height().value(),
+                "synced; following new blocks"
+            );
+        }
+        self.was_syncing = status.syncing;
+    }
+}
+
+/// Sync refused what `conn` sent: the peer broke a rule.
+fn report_sync_error(peers: &PeerLinks, conn: ConnId, error: SyncError) {
+    let offence = match error {
+        SyncError::Headers(error) => Misbehaviour::BadHeaders(error),
+        SyncError::BodyMismatch(hash) => Misbehaviour::BodyMismatch(hash),
+    };
+    peers.report(conn, offence);
+}
