@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::bans::{Ban, BanTarget};
 use super::identity::NodeId;
-use super::peer::PeerStats;
+use super::peer_stats::PeerStats;
 use super::relay::RelayStats;
 use super::sync::SyncStatus;
 use super::Direction;

@@ -8,8 +8,23 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
+use snow::params::NoiseParams;
+
 /// The file in the data dir that holds the node's secret key, as hex.
 pub const NODE_KEY_FILE: &str = "node_key";
+
+/// The Noise protocol name: XX (both static keys sent, encrypted), X25519, ChaCha20-Poly1305,
+/// SHA-256.
+pub const NOISE_PROTOCOL: &str = "Noise_XX_25519_ChaChaPoly_SHA256";
+
+/// The Noise parameters, parsed from [`NOISE_PROTOCOL`].
+pub(crate) fn noise_params() -> NoiseParams {
+    // The protocol name is a constant checked by `noise_protocol_name_parses` below.
+    #[allow(clippy::expect_used)]
+    NOISE_PROTOCOL
+        .parse()
+        .expect("NOISE_PROTOCOL is a valid Noise protocol name")
+}
 
 /// A node's public identity: the X25519 public key of its Noise static key.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -101,7 +116,7 @@ pub enum NodeKeyError {
 impl NodeKey {
     /// A fresh random key.
     pub fn generate() -> Result<NodeKey, NodeKeyError> {
-        let keypair = snow::Builder::new(super::transport::noise_params())
+        let keypair = snow::Builder::new(noise_params())
             .generate_keypair()
             .map_err(|e| NodeKeyError::Noise(e.to_string()))?;
         let secret: [u8; 32] = keypair
@@ -188,6 +203,11 @@ fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn noise_protocol_name_parses() {
+        let _ = noise_params();
+    }
 
     #[test]
     fn a_key_is_created_once_and_then_reloaded() {

@@ -11,9 +11,13 @@
 //! | [`manager`] | the connection manager task: slots, dialling, admission, bans, the address book |
 //! | [`relay`] | the relay task: transactions and new blocks, announce once, ask once ([`relay::book`]) |
 //! | [`sync`] | the sync task: headers first, bodies from many peers at once, progress |
-//! | [`peer`] | the task that owns one connection; misbehaviour and close reasons |
+//! | [`peer`] | the task that owns one connection: opening it, reading, writing |
+//! | `inbox` | what each task receives: the connection tasks' messages, sorted by job |
 //! | `link` | a peer as the relay and sync tasks hold it: send, report, joined and left |
+//! | `close` | why a connection ends, and [`peer::Misbehaviour`], the rules a peer can break |
+//! | `peer_stats` | a connection's counters, shared with RPC and metrics |
 //! | `block_submission` | the worker that hands relay's or sync's blocks to the chain, pipelined |
+//! | `header_chain` | headers validated and kept before their bodies are fetched (sync's) |
 //! | [`identity`] | the node's static key and [`NodeId`] |
 //! | [`transport`] | Noise XX over TCP; length-prefixed frames, split and reassembled |
 //! | [`message`] | the wire messages and every size and count limit |
@@ -43,6 +47,10 @@
 //! No task waits on a task below it in this chain: connection tasks → sync → relay →
 //! (peers' send queues), and the manager waits on nobody. So none of them can deadlock
 //! on another's full queue; every queue between them is bounded and named.
+//!
+//! Modules depend one way too, with no cycle: the wire (`message`, `transport`,
+//! `identity`, `hello`, `send_queue`) below `header_chain`, `close` and `peer_stats`,
+//! below `link` and `inbox`, below the tasks (`peer`, `relay`, `sync`), below `manager`.
 //!
 //! ## What it may not touch
 //!
@@ -77,7 +85,11 @@ pub mod sync;
 pub mod transport;
 
 mod block_submission;
+mod close;
+mod header_chain;
+mod inbox;
 mod link;
+mod peer_stats;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -98,7 +110,8 @@ pub use identity::{NodeId, NodeKey};
 
 use identity::NodeKeyError;
 use link::PeerEventSenders;
-use peer::{AnswerBudget, PeerContext, PeerStats};
+use peer::{AnswerBudget, PeerContext};
+use peer_stats::PeerStats;
 use relay::RelayStats;
 use sync::{SyncConfig, SyncState, SyncStatus};
 

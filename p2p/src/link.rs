@@ -18,8 +18,9 @@ use tern_chain::types::{BlockHash, Height, Work};
 use tokio::sync::mpsc::{self, OwnedPermit};
 use tokio_util::sync::CancellationToken;
 
+use super::close::{CloseReason, Misbehaviour};
 use super::message::{InvItem, Message, MAX_GETDATA_PER_MESSAGE};
-use super::peer::{CloseReason, Misbehaviour, SendQueue};
+use super::send_queue::SendQueue;
 use super::ConnId;
 
 /// Closes one connection, with the reason it should end with. The connection task owns
@@ -297,7 +298,7 @@ impl PeerEventSenders {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::peer::AnswerBudget;
+    use crate::send_queue::AnswerBudget;
 
     fn link(conn: u64) -> (PeerLink, CancellationToken) {
         let (queue, _outgoing) = SendQueue::new(AnswerBudget::new());

@@ -1,13 +1,13 @@
 //! The connection manager: one task that owns every connection slot, accepting and
 //! dialling, the verdict on each new connection, bans and the address book. It tells the
 //! relay and sync tasks of every peer it admits and of every peer that leaves (see
-//! [`crate::link`]), and answers the [`NetworkHandle`]'s requests.
+//! `link.rs`), and answers the [`NetworkHandle`](crate::NetworkHandle)'s requests.
 //!
 //! | file | job |
 //! |---|---|
 //! | `mod.rs` | slots: accepting and dialling, admission, closing, bans, housekeeping |
 //! | `addresses.rs` | address gossip into and out of the address book |
-//! | `commands.rs` | the [`NetworkHandle`]'s requests |
+//! | `commands.rs` | the [`NetworkHandle`](crate::NetworkHandle)'s requests |
 //!
 //! It never waits on a peer or on the tasks it informs: messages to peers go through
 //! their bounded send queues with `try_send`, and peer events go out on room reserved
@@ -25,18 +25,21 @@ use std::time::{Duration, Instant};
 
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::addrbook::AddressBook;
 use super::bans::{BanList, BanTarget};
+use super::close::{CloseReason, Misbehaviour};
 use super::handle::Command;
 use super::hello::HelloError;
 use super::identity::NodeId;
+use super::inbox::ManagerInput;
 use super::link::{BestBlock, Closer, Departure, PeerEventSenders, PeerLink};
 use super::message::{Hello, Message};
-use super::peer::{self, CloseReason, Misbehaviour, Opening, PeerContext, PeerStats, SendQueue};
+use super::peer::{self, Opening, PeerContext, SendQueue};
+use super::peer_stats::PeerStats;
 use super::relay::RelayStats;
 use super::{ConnId, Direction, P2pConfig};
 use tern_tasks::fault::FaultPoint;
@@ -55,27 +58,6 @@ pub const ADDR_ANSWER_INTERVAL: Duration = Duration::from_secs(60);
 const HOUSEKEEPING_INTERVAL: Duration = Duration::from_millis(500);
 /// How often the address book is saved.
 const SAVE_INTERVAL: Duration = Duration::from_secs(60);
-
-/// What connection tasks tell the manager.
-#[derive(Debug)]
-pub(crate) enum ManagerInput {
-    /// The connection is established; the manager answers whether to keep it.
-    Ready {
-        conn: ConnId,
-        node_id: NodeId,
-        hello: Box<Hello>,
-        queue: SendQueue,
-        stats: Arc<PeerStats>,
-        reply: oneshot::Sender<Result<(), String>>,
-    },
-    /// The peer asks for addresses.
-    GetAddrs { conn: ConnId },
-    /// The peer's addresses.
-    Addrs {
-        conn: ConnId,
-        addrs: Vec<SocketAddr>,
-    },
-}
 
 /// What the manager starts with.
 pub(crate) struct ManagerParts {

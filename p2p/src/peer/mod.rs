@@ -11,9 +11,7 @@
 //! that does not read cannot make us buffer more than
 //! [`SEND_QUEUE_BYTES`](super::send_queue::SEND_QUEUE_BYTES). The task returns why the
 //! connection ended (`close.rs`); the manager frees the slot when the task is gone.
-mod close;
 mod session;
-mod stats;
 
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
@@ -26,21 +24,19 @@ use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-pub use close::{CloseReason, Misbehaviour};
-pub use stats::PeerStats;
+pub use crate::close::{CloseReason, Misbehaviour};
+pub use crate::peer_stats::PeerStats;
 
 use super::hello;
 use super::identity::NodeKey;
+use super::inbox::{ManagerInput, RelayInput, SyncInput};
 use super::link::Closer;
-use super::manager::ManagerInput;
 use super::message::{Hello, Message};
-use super::relay::RelayInput;
 use super::send_queue::Outgoing;
 pub(crate) use super::send_queue::{AnswerBudget, SendQueue};
-use super::sync::SyncInput;
 use super::transport::{FrameReader, FrameWriter, Role};
 use super::{ConnId, P2pConfig};
-use close::goodbye_text;
+use crate::close::goodbye_text;
 use session::Session;
 use tern_mempool::PoolHandle;
 use tern_tasks::fault::FaultPoint;

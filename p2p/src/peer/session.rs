@@ -14,10 +14,9 @@ use super::{
     CloseReason, Misbehaviour, PeerContext, PeerStats, SendQueue, ANNOUNCE_BURST, ANNOUNCE_RATE,
 };
 use crate::headers;
-use crate::manager::ManagerInput;
+use crate::inbox::{ManagerInput, RelayInput, SyncInput};
 use crate::message::{InvItem, Message, MAX_HEADERS_PER_MESSAGE};
-use crate::relay::RelayInput;
-use crate::sync::{StoredParent, SyncInput};
+use crate::sync::StoredParent;
 use crate::transport::{FrameReader, TransportError};
 use crate::ConnId;
 

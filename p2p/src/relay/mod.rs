@@ -6,7 +6,7 @@
 //!
 //! Transactions, their announcements and not-found answers come straight from the
 //! connection tasks. Block traffic comes through the sync task, which sees every block
-//! first and passes on what it did not ask for ([`RelayInput::Block`] and the rest), so
+//! first and passes on what it did not ask for (`RelayInput::Block` and the rest), so
 //! one task owns each block request. A relayed block the chain cannot place
 //! ([`Verdict::Orphaned`]) tells sync that its sender has a chain we lack.
 //!
@@ -18,7 +18,6 @@ pub mod book;
 
 mod admission;
 
-use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use tern_chain::block::Block;
@@ -39,10 +38,10 @@ pub use book::{
 };
 
 use crate::block_submission::{self, BlockVerdict, BLOCK_QUEUE};
+use crate::close::Misbehaviour;
+use crate::inbox::{RelayInput, SyncInput};
 use crate::link::{PeerEvent, PeerLinks};
 use crate::message::{InvItem, Message, MessageKind, MAX_INVENTORY_PER_MESSAGE};
-use crate::peer::Misbehaviour;
-use crate::sync::SyncInput;
 use crate::ConnId;
 use admission::{TxVerdict, TX_QUEUE};
 
@@ -55,40 +54,6 @@ const VERDICT_QUEUE: usize = 1_024;
 pub const MAX_PENDING_ANNOUNCEMENTS: usize = 65_536;
 /// How often late requests are expired and waiting announcements requested.
 const HOUSEKEEPING_INTERVAL: Duration = Duration::from_millis(500);
-
-/// What reaches the relay task.
-#[derive(Debug)]
-pub(crate) enum RelayInput {
-    /// A transaction a peer sent.
-    Tx {
-        conn: ConnId,
-        tx: Box<SignedTransaction>,
-    },
-    /// Transactions a peer announced.
-    TxInventory { conn: ConnId, ids: Vec<TxId> },
-    /// Transactions a peer says it does not have.
-    TxsNotFound { conn: ConnId, ids: Vec<TxId> },
-    /// Blocks a peer announced, passed on by sync, with those to treat as held (stored,
-    /// or pending in sync, which fetches those itself).
-    BlockInventory {
-        conn: ConnId,
-        hashes: Vec<BlockHash>,
-        have: HashSet<BlockHash>,
-    },
-    /// A block sync did not ask for, with whether its body matches its header.
-    Block {
-        conn: ConnId,
-        block: Box<Block>,
-        body_matches: bool,
-    },
-    /// Blocks a peer says it does not have, passed on by sync.
-    BlocksNotFound {
-        conn: ConnId,
-        hashes: Vec<BlockHash>,
-    },
-    /// Sync took this block from this peer: whatever relay asked of it is answered.
-    BlockDelivered { conn: ConnId, hash: BlockHash },
-}
 
 /// Where the relay task's inputs come from.
 pub(crate) struct RelayInbox {

@@ -24,7 +24,6 @@
 //! store: the locator and a header answer's stored parent are read on the blocking pool
 //! and handed in.
 
-mod header_chain;
 mod progress;
 mod task;
 
@@ -39,11 +38,11 @@ use tern_chain::genesis::ConsensusParams;
 use tern_chain::types::{BlockHash, Height, Timestamp, Work};
 use tern_state::chain::{ChainError, Rejection, TipInfo, Verdict};
 
-pub use header_chain::{
+pub use crate::header_chain::{
     HeaderChain, HeaderChainError, PendingHeader, StoredParent, MAX_PENDING_HEADERS,
 };
 pub use progress::SyncStatus;
-pub(crate) use task::{spawn, SyncInbox, SyncInput, SyncParts, SYNC_QUEUE};
+pub(crate) use task::{spawn, SyncInbox, SyncParts, SYNC_QUEUE};
 
 use super::message::MAX_LOCATOR_HASHES;
 use super::ConnId;

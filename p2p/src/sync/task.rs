@@ -5,7 +5,6 @@
 //! submission worker, whose verdicts come back only here. It publishes its status and
 //! logs progress while syncing.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -18,10 +17,10 @@ use tokio_util::sync::CancellationToken;
 
 use super::{StoredParent, SyncError, SyncState, SyncStatus};
 use crate::block_submission::{self, BlockVerdict, BLOCK_QUEUE};
+use crate::close::Misbehaviour;
+use crate::inbox::{RelayInput, SyncInput};
 use crate::link::{PeerEvent, PeerLinks};
 use crate::message::{InvItem, Message, MessageKind};
-use crate::peer::Misbehaviour;
-use crate::relay::RelayInput;
 use crate::ConnId;
 
 /// Inputs from connection tasks and relay waiting for the sync task.
@@ -32,37 +31,6 @@ const VERDICT_QUEUE: usize = 256;
 const DRIVE_INTERVAL: Duration = Duration::from_millis(500);
 /// How often a syncing node logs its progress.
 const PROGRESS_LOG_INTERVAL: Duration = Duration::from_secs(5);
-
-/// What reaches the sync task.
-#[derive(Debug)]
-pub(crate) enum SyncInput {
-    /// A header answer, with the stored block its first header's parent is, if it is one
-    /// (read by the connection task, so sync never reads the store).
-    Headers {
-        conn: ConnId,
-        headers: Vec<Header>,
-        stored_parent: Option<Box<StoredParent>>,
-    },
-    /// A block, with whether its transactions match its header's Merkle root.
-    Block {
-        conn: ConnId,
-        block: Box<Block>,
-        body_matches: bool,
-    },
-    /// Blocks a peer announced, with those the store holds.
-    BlockInventory {
-        conn: ConnId,
-        hashes: Vec<BlockHash>,
-        stored: HashSet<BlockHash>,
-    },
-    /// Blocks a peer says it does not have.
-    BlocksNotFound {
-        conn: ConnId,
-        hashes: Vec<BlockHash>,
-    },
-    /// Relay: a block this peer sent has a parent we lack, so it has a chain we lack.
-    Orphaned { conn: ConnId },
-}
 
 /// Where the sync task's inputs come from.
 pub(crate) struct SyncInbox {

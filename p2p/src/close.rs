@@ -6,9 +6,9 @@ use tern_chain::encoding::DecodeError;
 use tern_chain::types::BlockHash;
 use tern_state::chain::Rejection;
 
+use crate::header_chain::HeaderChainError;
 use crate::hello::HelloError;
 use crate::message::MessageKind;
-use crate::sync::HeaderChainError;
 use crate::transport::{TransportError, MAX_MESSAGE_LEN};
 use tern_mempool::MempoolError;
 
@@ -31,8 +31,8 @@ pub enum Misbehaviour {
     /// A second hello.
     #[error("a second hello")]
     RepeatedHello,
-    /// More announcements than [`ANNOUNCE_BURST`](super::ANNOUNCE_BURST) and
-    /// [`ANNOUNCE_RATE`](super::ANNOUNCE_RATE) allow.
+    /// More announcements than [`ANNOUNCE_BURST`](crate::peer::ANNOUNCE_BURST) and
+    /// [`ANNOUNCE_RATE`](crate::peer::ANNOUNCE_RATE) allow.
     #[error("announcement flood")]
     AnnouncementFlood,
     /// Data, addresses or headers we never asked this peer for.
@@ -104,7 +104,7 @@ impl CloseReason {
 }
 
 /// What a closing connection tells its peer.
-pub(super) fn goodbye_text(reason: &CloseReason) -> String {
+pub(crate) fn goodbye_text(reason: &CloseReason) -> String {
     match reason {
         CloseReason::Closed => "closing".into(),
         other => other.to_string(),

@@ -34,7 +34,7 @@ impl PeerStats {
             .map_or(0, |c| c.load(Ordering::Relaxed))
     }
 
-    pub(super) fn count(counters: &[AtomicU64; MessageKind::COUNT], kind: MessageKind) {
+    pub(crate) fn count(counters: &[AtomicU64; MessageKind::COUNT], kind: MessageKind) {
         if let Some(counter) = counters.get(kind.index()) {
             counter.fetch_add(1, Ordering::Relaxed);
         }
