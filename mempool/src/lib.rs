@@ -39,7 +39,7 @@ pub mod handle;
 pub mod pool;
 
 pub use handle::{
-    AdmissionStats, PoolHandle, SubmitError, ADMISSION_QUEUE, ADMITTED_BACKLOG,
+    AdmissionStats, PoolHandle, SubmitError, Unavailable, ADMISSION_QUEUE, ADMITTED_BACKLOG,
     MAX_ADMISSION_THREADS, MAX_BATCH, MAX_BATCHES_UNADMITTED,
 };
 pub use pool::{

@@ -54,19 +54,8 @@ pub struct MinerStatus {
     pub blocks_found: u64,
 }
 
-/// Why on-demand mining failed.
-#[derive(Debug, thiserror::Error)]
-pub enum MineError {
-    /// The chain spec does not allow on-demand blocks.
-    #[error("this chain does not allow on-demand mining (dev_mining is off in its spec)")]
-    NotAllowed,
-    /// Too many blocks asked for at once.
-    #[error("at most {MAX_DEV_BLOCKS} blocks can be mined per request, {0} were asked for")]
-    TooMany(u64),
-    /// The chain refused a mined block or stopped.
-    #[error("mining failed: {0}")]
-    Failed(String),
-}
+/// Why on-demand mining failed: the RPC backend's error, which `dev_mine` answers with.
+pub use tern_rpc::server::backend::DevMineFailure;
 
 /// Controls the mining loop; cheap to clone.
 #[derive(Debug, Clone)]
@@ -143,12 +132,19 @@ impl MinerHandle {
 
     /// Mines `count` blocks on the tip now, paying `reward`, and returns their hashes, like
     /// `generatetoaddress` on Bitcoin's regtest. Only on chains whose spec allows it.
-    pub async fn mine_now(&self, count: u64, reward: Address) -> Result<Vec<BlockHash>, MineError> {
+    pub async fn mine_now(
+        &self,
+        count: u64,
+        reward: Address,
+    ) -> Result<Vec<BlockHash>, DevMineFailure> {
         if !self.chain.reader().spec().dev_mining {
-            return Err(MineError::NotAllowed);
+            return Err(DevMineFailure::NotAllowed);
         }
         if count > MAX_DEV_BLOCKS {
-            return Err(MineError::TooMany(count));
+            return Err(DevMineFailure::TooMany {
+                asked: count,
+                max: MAX_DEV_BLOCKS,
+            });
         }
         let mut hashes = Vec::new();
         while (hashes.len() as u64) < count {
@@ -162,20 +158,13 @@ impl MinerHandle {
                 continue;
             };
             let hash = block.hash();
-            let outcome = self
-                .chain
-                .submit_block(block)
-                .await
-                .map_err(|e| MineError::Failed(e.to_string()))?;
+            let outcome = self.chain.submit_block(block).await?;
             match outcome.verdict {
                 // Another block may have taken the tip meanwhile; then mine on it instead.
                 Verdict::Accepted if self.chain.tip().hash == hash => hashes.push(hash),
                 Verdict::Accepted | Verdict::AlreadyKnown => {}
-                other => {
-                    return Err(MineError::Failed(format!(
-                        "the chain refused a mined block: {other:?}"
-                    )))
-                }
+                Verdict::Orphaned => return Err(DevMineFailure::Orphaned),
+                Verdict::Rejected(rejection) => return Err(DevMineFailure::Refused(rejection)),
             }
         }
         if let Some(last) = hashes.last() {
@@ -197,14 +186,13 @@ async fn template(
     chain: &ChainHandle,
     pool: &PoolHandle,
     reward: Address,
-) -> Result<Block, MineError> {
+) -> Result<Block, DevMineFailure> {
     let tip = chain.tip();
     let parent = chain
         .reads()
         .run(move |reader| reader.parent_context(&tip.hash))
-        .await
-        .map_err(|e| MineError::Failed(e.to_string()))?
-        .ok_or_else(|| MineError::Failed("the tip is not in the index".into()))?;
+        .await?
+        .ok_or(DevMineFailure::TipNotIndexed)?;
     let params = &chain.reader().spec().consensus;
     let (max_count, max_bytes) = transaction_limits(params);
     Ok(block_template(

@@ -15,7 +15,7 @@ use tern_rpc::server::backend::{
 };
 use tern_rpc::server::heads::HeadsLog;
 
-use crate::mining::{MineError, MinerHandle, MAX_DEV_BLOCKS};
+use crate::mining::MinerHandle;
 use tern_mempool::{PoolHandle, SubmitError};
 use tern_p2p::NetworkHandle;
 use tern_tasks::{CriticalFailure, Health, TaskExecutor};
@@ -130,17 +130,7 @@ impl MiningBackend for NodeRpc {
         count: u64,
         reward: Address,
     ) -> Result<Vec<BlockHash>, DevMineFailure> {
-        self.miner
-            .mine_now(count, reward)
-            .await
-            .map_err(|e| match e {
-                MineError::NotAllowed => DevMineFailure::NotAllowed,
-                MineError::TooMany(asked) => DevMineFailure::TooMany {
-                    asked,
-                    max: MAX_DEV_BLOCKS,
-                },
-                MineError::Failed(reason) => DevMineFailure::Failed(reason),
-            })
+        self.miner.mine_now(count, reward).await
     }
 
     fn miner_state(&self) -> MinerState {

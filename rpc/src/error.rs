@@ -99,7 +99,11 @@ pub fn dev_mine_failure(failure: &DevMineFailure) -> ErrorObjectOwned {
             ErrorObject::owned(DEV_MINING_DISABLED, failure.to_string(), None::<()>)
         }
         DevMineFailure::TooMany { .. } => invalid_param("count", failure),
-        DevMineFailure::Failed(_) => {
+        DevMineFailure::Refused(_)
+        | DevMineFailure::Orphaned
+        | DevMineFailure::Chain(_)
+        | DevMineFailure::Store(_)
+        | DevMineFailure::TipNotIndexed => {
             ErrorObject::owned(MINING_FAILED, failure.to_string(), None::<()>)
         }
     }

@@ -34,7 +34,8 @@ use tokio::runtime::Handle;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::admission_order::{AdmissionOrder, Ticket};
-use super::{ReadAccounts, Shared, SubmitError};
+use super::{ReadAccounts, Shared, SubmitError, Unavailable};
+use tern_state::store::StoreError;
 use tern_tasks::fault::FaultPoint;
 use tern_tasks::{TaskExecutor, ThreadFailure};
 
@@ -67,7 +68,7 @@ pub(super) struct Job {
 struct Checked {
     replies: Vec<(oneshot::Sender<Verdicts>, usize)>,
     verified: Vec<Result<VerifiedTransaction, MempoolError>>,
-    accounts: Result<ReadAccounts, String>,
+    accounts: Result<ReadAccounts, StoreError>,
 }
 
 /// What the admission threads share.
@@ -287,7 +288,7 @@ fn admit(shared: &Shared, checked: Checked) {
         Ok(accounts) => shared.admit_all(verified, accounts),
         Err(error) => verified
             .iter()
-            .map(|_| Err(SubmitError::Unavailable(error.clone())))
+            .map(|_| Err(Unavailable::Store(error.clone()).into()))
             .collect(),
     }
     .into_iter();

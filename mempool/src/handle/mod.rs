@@ -21,6 +21,7 @@ use tern_chain::state::{AccountView, MemoryState};
 use tern_chain::tx::SignedTransaction;
 use tern_chain::types::{Address, BlockHash, Timestamp, TxId};
 use tern_state::chain::{ChainEvent, ChainEvents, ChainHandle, ChainUpdate};
+use tern_state::store::StoreError;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use tern_tasks::fault::{FaultPlan, FaultPoint, Part};
@@ -32,9 +33,20 @@ pub enum SubmitError {
     /// The mempool refused it.
     #[error(transparent)]
     Rejected(#[from] MempoolError),
-    /// The node could not check it (the store failed or the node is stopping).
+    /// The node could not check it.
     #[error("the node cannot take transactions now: {0}")]
-    Unavailable(String),
+    Unavailable(#[from] Unavailable),
+}
+
+/// Why the node could not check a transaction.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum Unavailable {
+    /// The node is stopping: admission has ended.
+    #[error("the node is stopping")]
+    Stopping,
+    /// The sender's account could not be read.
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 /// A cheap, cloneable handle to the node's mempool.
@@ -162,7 +174,7 @@ impl PoolHandle {
         };
         answered.unwrap_or_else(|| {
             (0..count)
-                .map(|_| Err(SubmitError::Unavailable("the node is stopping".into())))
+                .map(|_| Err(Unavailable::Stopping.into()))
                 .collect()
         })
     }
@@ -175,7 +187,7 @@ impl PoolHandle {
         self.submit_many(vec![tx])
             .await
             .pop()
-            .unwrap_or_else(|| Err(SubmitError::Unavailable("the node is stopping".into())))
+            .unwrap_or_else(|| Err(Unavailable::Stopping.into()))
     }
 
     /// Figures for RPC and metrics.
@@ -198,7 +210,7 @@ impl PoolHandle {
             .shared
             .accounts(vec![*sender])
             .await
-            .map_err(SubmitError::Unavailable)?;
+            .map_err(Unavailable::from)?;
         let account = accounts.account(sender).unwrap_or_default();
         Ok(self.lock().next_nonce(sender, &account))
     }
@@ -264,13 +276,9 @@ impl Shared {
 
     /// Tip accounts of `senders` from the store, read outside the pool's lock, with how
     /// many chain updates the pool had applied before the read.
-    fn read_accounts(&self, senders: &[Address]) -> Result<ReadAccounts, String> {
+    fn read_accounts(&self, senders: &[Address]) -> Result<ReadAccounts, StoreError> {
         let as_of = self.lock().updates_applied();
-        let accounts = self
-            .chain
-            .reader()
-            .accounts(senders)
-            .map_err(|e| e.to_string())?;
+        let accounts = self.chain.reader().accounts(senders)?;
         Ok(ReadAccounts { accounts, as_of })
     }
 
@@ -323,16 +331,14 @@ impl Shared {
                 return Ok(admission);
             }
             drop(pool);
-            let again = self
-                .read_accounts(&[sender])
-                .map_err(SubmitError::Unavailable)?;
+            let again = self.read_accounts(&[sender]).map_err(Unavailable::from)?;
             account = again.accounts.account(&sender).unwrap_or_default();
             as_of = again.as_of;
             reads += 1;
         }
     }
 
-    async fn apply(&self, update: &ChainUpdate) -> Result<(), String> {
+    async fn apply(&self, update: &ChainUpdate) -> Result<(), StoreError> {
         let needed = self.lock().accounts_needed(update);
         let accounts = self.accounts(needed).await?;
         let mut pool = self.lock();
@@ -352,7 +358,7 @@ impl Shared {
         Ok(())
     }
 
-    async fn revalidate_all(&self) -> Result<(), String> {
+    async fn revalidate_all(&self) -> Result<(), StoreError> {
         let senders = self.lock().senders();
         let accounts = self.accounts(senders).await?;
         self.lock().revalidate_all(&accounts);
@@ -360,12 +366,11 @@ impl Shared {
     }
 
     /// Tip accounts of `addresses`, read outside the lock and off the async threads.
-    async fn accounts(&self, addresses: Vec<Address>) -> Result<MemoryState, String> {
+    async fn accounts(&self, addresses: Vec<Address>) -> Result<MemoryState, StoreError> {
         self.chain
             .reads()
             .run(move |reader| reader.accounts(&addresses))
             .await
-            .map_err(|e| e.to_string())
     }
 }
 

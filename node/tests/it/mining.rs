@@ -9,7 +9,7 @@ use tern_chain::tx::Transaction;
 use tern_chain::types::{Address, Amount, Height};
 use tern_mempool::{MempoolConfig, MempoolError};
 use tern_mempool::{PoolHandle, SubmitError};
-use tern_node::mining::{MineError, MinerHandle};
+use tern_node::mining::{DevMineFailure, MinerHandle};
 use tern_state::chain::{spawn, Chain, ChainHandle};
 use tern_tasks::TaskManager;
 
@@ -144,12 +144,15 @@ async fn on_demand_blocks_only_where_the_spec_allows_and_within_bounds() {
     let testnet = node("testnet");
     assert!(matches!(
         testnet.miner.mine_now(1, REWARD).await,
-        Err(MineError::NotAllowed)
+        Err(DevMineFailure::NotAllowed)
     ));
     let dev = node("dev");
     assert!(matches!(
         dev.miner.mine_now(1_000_000, REWARD).await,
-        Err(MineError::TooMany(1_000_000))
+        Err(DevMineFailure::TooMany {
+            asked: 1_000_000,
+            ..
+        })
     ));
 }
 

@@ -8,7 +8,8 @@ use tern_chain::tx::SignedTransaction;
 use tern_chain::types::{Address, Amount, BlockHash, TxId};
 use tern_mempool::{MempoolStats, SubmitError};
 use tern_p2p::NetworkHandle;
-use tern_state::chain::AsyncChainReader;
+use tern_state::chain::{AsyncChainReader, ChainError, Rejection};
+use tern_state::store::StoreError;
 use tern_tasks::CriticalFailure;
 
 use crate::server::heads::HeadsLog;
@@ -32,9 +33,21 @@ pub enum DevMineFailure {
         /// The most one call mines.
         max: u64,
     },
-    /// The chain refused a mined block, or stopped.
+    /// The chain refused a block mined on its own tip (a bug in block assembly).
+    #[error("the chain refused a mined block: {0}")]
+    Refused(Rejection),
+    /// The chain could not place a mined block: its parent is unknown.
+    #[error("the chain could not place a mined block: its parent is unknown")]
+    Orphaned,
+    /// The chain stopped, or could not take the block.
     #[error("mining failed: {0}")]
-    Failed(String),
+    Chain(#[from] ChainError),
+    /// The store could not be read to build on the tip.
+    #[error("mining failed: {0}")]
+    Store(#[from] StoreError),
+    /// The tip's own block is not in the index (a damaged store).
+    #[error("mining failed: the tip is not in the index")]
+    TipNotIndexed,
 }
 
 /// The miner's state.
