@@ -140,6 +140,13 @@ async fn a_wallet_flow_over_rpc() {
     ));
     let alice_pending = c.account_get(address(&node, &alice)).await.unwrap();
     assert_eq!((alice_pending.nonce, alice_pending.pending_nonce), (0, 1));
+    // An address written in upper case is answered in its canonical lower-case form.
+    let shouted = c
+        .account_get(address(&node, &alice).to_uppercase())
+        .await
+        .unwrap();
+    assert_eq!(shouted.address, address(&node, &alice));
+    assert_eq!(shouted.pending_nonce, 1);
     let pool = c.mempool_info().await.unwrap();
     assert_eq!(pool.count, 1);
     let listed = c.mempool_list(Some(10)).await.unwrap();

@@ -236,7 +236,8 @@ impl<B: ChainBackend> TernApiServer for ChainRpc<B> {
             .checked_sub(pending_cost)
             .unwrap_or_default();
         Ok(AccountJson {
-            address,
+            // The canonical form, whatever case the caller wrote.
+            address: self.backend.chain().spec().format_address(&parsed),
             balance: account.balance.to_string(),
             nonce: account.nonce,
             pending_nonce,
