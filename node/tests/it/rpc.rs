@@ -384,7 +384,17 @@ async fn admin_methods_need_admin_access_and_dev_chains() {
             admin.dev_mine(1, Some(reward.clone())).await.unwrap().len(),
             1
         );
+        assert!(discovered(&admin).await.contains(&"dev_mine".to_owned()));
     }
+    // A caller without the token is shown only what it may call.
+    let shown = discovered(&public.client).await;
+    assert!(shown.contains(&"chain_info".to_owned()), "{shown:?}");
+    assert!(
+        !shown
+            .iter()
+            .any(|m| m == "dev_mine" || m.starts_with("miner_") || m == "net_ban"),
+        "{shown:?}"
+    );
     let mut headers = jsonrpsee::http_client::HeaderMap::new();
     headers.insert("authorization", "Bearer wrong".parse().unwrap());
     let wrong = HttpClientBuilder::default()
@@ -568,4 +578,15 @@ async fn protocol_errors_get_their_json_rpc_codes() {
     )
     .await;
     assert!(ok.contains("\"genesisHash\""), "{ok}");
+}
+
+/// The method names `rpc.discover` lists to `client`.
+async fn discovered(client: &HttpClient) -> Vec<String> {
+    let document = client.rpc_discover().await.unwrap();
+    document["methods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap().to_owned())
+        .collect()
 }

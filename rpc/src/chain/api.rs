@@ -82,8 +82,9 @@ pub trait TernApi {
     #[method(name = "mempool_list")]
     fn mempool_list(&self, limit: Option<u32>) -> RpcResult<Vec<MempoolEntry>>;
 
-    /// The OpenRPC document listing every method this server serves.
-    #[method(name = "rpc.discover")]
+    /// The OpenRPC document listing every method this server serves that the caller may
+    /// call: the admin methods only to a caller with admin access.
+    #[method(name = "rpc.discover", with_extensions)]
     fn rpc_discover(&self) -> RpcResult<serde_json::Value>;
 
     /// Every tip change from now on (WebSocket only), or every one after `since` first: a

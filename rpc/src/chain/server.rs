@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use jsonrpsee::core::{async_trait, to_json_raw_value, RpcResult, SubscriptionResult};
 use jsonrpsee::server::PendingSubscriptionSink;
+use jsonrpsee::Extensions;
 use tern_chain::types::{BlockHash, Height, TxId};
 use tern_mempool::decode_transaction;
 use tern_state::chain::HistoryCursor;
@@ -17,13 +18,15 @@ use super::json::{
     MempoolInfo, ResumeFrom, TransactionJson, TxStatus,
 };
 use crate::error::{self, internal, invalid_param};
+use crate::server::access::require_admin;
 use crate::server::backend::ChainBackend;
 use crate::server::params::parse_address;
 
 /// The `chain` namespace's methods.
 pub(crate) struct ChainRpc<B> {
     pub(crate) backend: Arc<B>,
-    /// Whether the admin methods are served too (for `rpc.discover`).
+    /// Whether the admin methods are served too (for `rpc.discover`, which lists them to
+    /// callers with admin access).
     pub(crate) admin: bool,
 }
 
@@ -286,8 +289,9 @@ impl<B: ChainBackend> TernApiServer for ChainRpc<B> {
         })
     }
 
-    fn rpc_discover(&self) -> RpcResult<serde_json::Value> {
-        Ok(crate::openrpc::document(self.admin))
+    fn rpc_discover(&self, ext: &Extensions) -> RpcResult<serde_json::Value> {
+        let may_call_admin = self.admin && require_admin(ext).is_ok();
+        Ok(crate::openrpc::document(may_call_admin))
     }
 
     async fn chain_subscribe_heads(
