@@ -109,7 +109,7 @@ pub use handle::{NetworkHandle, NetworkInfo, PeerInfo};
 pub use identity::{NodeId, NodeKey};
 
 use identity::NodeKeyError;
-use link::PeerEventSenders;
+use link::{Inbox, PeerEventSenders};
 use peer::{AnswerBudget, PeerContext};
 use peer_stats::PeerStats;
 use relay::RelayStats;
@@ -196,10 +196,7 @@ pub async fn start(
             announce_interval: config.tx_announce_interval,
             stats: relay_stats,
         },
-        relay::RelayInbox {
-            peer_events: relay_peer_events,
-            inputs: relay_inputs,
-        },
+        Inbox::new(relay_peer_events, relay_inputs),
         tasks,
         cancel.clone(),
     );
@@ -216,10 +213,7 @@ pub async fn start(
             locator,
             status: sync_status,
         },
-        sync::SyncInbox {
-            peer_events: sync_peer_events,
-            inputs: sync_inputs,
-        },
+        Inbox::new(sync_peer_events, sync_inputs),
         tasks,
         cancel.clone(),
     );

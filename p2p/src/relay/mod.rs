@@ -40,7 +40,7 @@ pub use book::{
 use crate::block_submission::{self, BlockVerdict, BLOCK_QUEUE};
 use crate::close::Misbehaviour;
 use crate::inbox::{RelayInput, SyncInput};
-use crate::link::{PeerEvent, PeerLinks};
+use crate::link::{Inbox, Next, PeerEvent, PeerLinks};
 use crate::message::{InvItem, Message, MessageKind, MAX_INVENTORY_PER_MESSAGE};
 use crate::ConnId;
 use admission::{TxVerdict, TX_QUEUE};
@@ -54,12 +54,6 @@ const VERDICT_QUEUE: usize = 1_024;
 pub const MAX_PENDING_ANNOUNCEMENTS: usize = 65_536;
 /// How often late requests are expired and waiting announcements requested.
 const HOUSEKEEPING_INTERVAL: Duration = Duration::from_millis(500);
-
-/// Where the relay task's inputs come from.
-pub(crate) struct RelayInbox {
-    pub(crate) peer_events: mpsc::Receiver<PeerEvent>,
-    pub(crate) inputs: mpsc::Receiver<RelayInput>,
-}
 
 /// What the relay task needs from the node.
 pub(crate) struct RelayParts {
@@ -77,7 +71,7 @@ pub(crate) struct RelayParts {
 /// submission workers. It ends when `cancel` fires or the chain stops.
 pub(crate) fn spawn(
     parts: RelayParts,
-    inbox: RelayInbox,
+    inbox: Inbox<RelayInput>,
     tasks: &TaskExecutor,
     cancel: CancellationToken,
 ) -> tokio::task::JoinHandle<()> {
@@ -119,7 +113,7 @@ struct RelayTask {
 impl RelayTask {
     async fn run(
         mut self,
-        mut inbox: RelayInbox,
+        mut inbox: Inbox<RelayInput>,
         mut tx_verdicts: mpsc::Receiver<TxVerdict>,
         mut block_verdicts: mpsc::Receiver<BlockVerdict>,
         cancel: CancellationToken,
@@ -131,14 +125,10 @@ impl RelayTask {
         loop {
             tokio::select! {
                 () = cancel.cancelled() => break,
-                Some(event) = inbox.peer_events.recv() => self.on_peer_event(event),
-                Some(input) = inbox.inputs.recv() => {
-                    // A peer's `Joined` was sent before its first message: take it first.
-                    while let Ok(event) = inbox.peer_events.try_recv() {
-                        self.on_peer_event(event);
-                    }
-                    self.on_input(input);
-                }
+                Some(next) = inbox.recv() => match next {
+                    Next::Peer(event) => self.on_peer_event(event),
+                    Next::Input(input) => self.on_input(input),
+                },
                 Some(verdict) = tx_verdicts.recv() => self.on_tx_verdict(verdict),
                 Some(verdict) = block_verdicts.recv() => self.on_block_verdict(verdict),
                 event = chain_events.next() => match event {

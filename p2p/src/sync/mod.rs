@@ -42,7 +42,7 @@ pub use crate::header_chain::{
     HeaderChain, HeaderChainError, PendingHeader, StoredParent, MAX_PENDING_HEADERS,
 };
 pub use progress::SyncStatus;
-pub(crate) use task::{spawn, SyncInbox, SyncParts, SYNC_QUEUE};
+pub(crate) use task::{spawn, SyncParts, SYNC_QUEUE};
 
 use super::message::MAX_LOCATOR_HASHES;
 use super::ConnId;

@@ -19,7 +19,7 @@ use super::{StoredParent, SyncError, SyncState, SyncStatus};
 use crate::block_submission::{self, BlockVerdict, BLOCK_QUEUE};
 use crate::close::Misbehaviour;
 use crate::inbox::{RelayInput, SyncInput};
-use crate::link::{PeerEvent, PeerLinks};
+use crate::link::{Inbox, Next, PeerEvent, PeerLinks};
 use crate::message::{InvItem, Message, MessageKind};
 use crate::ConnId;
 
@@ -31,12 +31,6 @@ const VERDICT_QUEUE: usize = 256;
 const DRIVE_INTERVAL: Duration = Duration::from_millis(500);
 /// How often a syncing node logs its progress.
 const PROGRESS_LOG_INTERVAL: Duration = Duration::from_secs(5);
-
-/// Where the sync task's inputs come from.
-pub(crate) struct SyncInbox {
-    pub(crate) peer_events: mpsc::Receiver<PeerEvent>,
-    pub(crate) inputs: mpsc::Receiver<SyncInput>,
-}
 
 /// What the sync task needs from the node.
 pub(crate) struct SyncParts {
@@ -54,7 +48,7 @@ pub(crate) struct SyncParts {
 /// It ends when `cancel` fires.
 pub(crate) fn spawn(
     parts: SyncParts,
-    inbox: SyncInbox,
+    inbox: Inbox<SyncInput>,
     tasks: &TaskExecutor,
     cancel: CancellationToken,
 ) -> tokio::task::JoinHandle<()> {
@@ -85,7 +79,7 @@ struct SyncTask {
 impl SyncTask {
     async fn run(
         mut self,
-        mut inbox: SyncInbox,
+        mut inbox: Inbox<SyncInput>,
         mut verdicts: mpsc::Receiver<BlockVerdict>,
         cancel: CancellationToken,
     ) {
@@ -93,14 +87,10 @@ impl SyncTask {
         loop {
             tokio::select! {
                 () = cancel.cancelled() => break,
-                Some(event) = inbox.peer_events.recv() => self.on_peer_event(event),
-                Some(input) = inbox.inputs.recv() => {
-                    // A peer's `Joined` was sent before its first message: take it first.
-                    while let Ok(event) = inbox.peer_events.try_recv() {
-                        self.on_peer_event(event);
-                    }
-                    self.on_input(input).await;
-                }
+                Some(next) = inbox.recv() => match next {
+                    Next::Peer(event) => self.on_peer_event(event),
+                    Next::Input(input) => self.on_input(input).await,
+                },
                 Some(verdict) = verdicts.recv() => self.on_verdict(verdict),
                 _ = ticks.tick() => {
                     self.drive();
