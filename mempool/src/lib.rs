@@ -8,7 +8,7 @@
 //!
 //! | module | owns |
 //! |---|---|
-//! | [`pool`] | [`Mempool`], the pure data structure with every admission rule (one [`MempoolError`] variant each), sender queues, fee floors, block selection, and chain updates applied to it |
+//! | [`pool`] | [`Mempool`], the pure data structure with every admission rule (one [`MempoolError`] variant each), sender queues, fee floors, block selection, chain updates applied to it, each transaction's [`Lifecycle`] (from a bounded journal of drops) and [`FeeEstimate`]s |
 //! | [`handle`] | [`PoolHandle`], the node's one pool: admission threads that verify signatures in batches, the follower task that applies the chain's updates, and the notifications the miner and relay wait on |
 //!
 //! ## Data flow
@@ -31,7 +31,8 @@
 //!
 //! The pool's lock is held only for short synchronous sections, never across an `.await`.
 //! Everything a client or peer can grow is bounded: the pool's count, bytes and per-sender
-//! number ([`MempoolConfig`]), the admission queue ([`ADMISSION_QUEUE`]), the batches
+//! number ([`MempoolConfig`]), the journal of dropped transactions ([`JOURNAL_CAPACITY`]), the
+//! admission queue ([`ADMISSION_QUEUE`]), the batches
 //! verified but not yet admitted ([`MAX_BATCHES_UNADMITTED`]), and the backlog of admitted
 //! ids for relay ([`ADMITTED_BACKLOG`]).
 
@@ -43,6 +44,8 @@ pub use handle::{
     MAX_ADMISSION_THREADS, MAX_BATCH, MAX_BATCHES_UNADMITTED,
 };
 pub use pool::{
-    decode_transaction, verify, verify_many, Admission, FeeRate, Mempool, MempoolConfig,
-    MempoolError, MempoolStats, VerifiedTransaction, INCREMENTAL_RATE, REPLACEMENT_MARGIN_PERCENT,
+    decode_transaction, verify, verify_many, Admission, BlockLimits, DropReason, Dropped,
+    FeeEstimate, FeeRate, Lifecycle, Mempool, MempoolConfig, MempoolError, MempoolStats, Pending,
+    QueueBasis, RecentBasis, VerifiedTransaction, Waiting, FEE_HISTORY_BLOCKS, FEE_TARGETS,
+    INCREMENTAL_RATE, JOURNAL_CAPACITY, JOURNAL_RETENTION_MS, REPLACEMENT_MARGIN_PERCENT,
 };

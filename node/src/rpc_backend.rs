@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use tern_chain::tx::SignedTransaction;
 use tern_chain::types::{Address, Amount, BlockHash, TxId};
-use tern_mempool::MempoolStats;
+use tern_mempool::{FeeEstimate, Lifecycle, MempoolStats};
 use tern_state::chain::{AsyncChainReader, ChainEvent, ChainHandle};
 
 use tern_rpc::jsonrpsee::core::async_trait;
@@ -19,6 +19,9 @@ use crate::mining::MinerHandle;
 use tern_mempool::{PoolHandle, SubmitError};
 use tern_p2p::NetworkHandle;
 use tern_tasks::{CriticalFailure, Health, TaskExecutor};
+
+/// The longest a status read waits for the mempool to follow a new tip.
+const POOL_CATCH_UP: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// The node's parts the RPC server uses.
 #[derive(Debug, Clone)]
@@ -93,8 +96,8 @@ impl ChainBackend for NodeRpc {
         &self.heads
     }
 
-    fn watch_admissions(&self) -> tokio::sync::watch::Receiver<u64> {
-        self.pool.watch_admissions()
+    fn watch_pool_changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.pool.watch_changes()
     }
 
     fn syncing(&self) -> bool {
@@ -105,8 +108,22 @@ impl ChainBackend for NodeRpc {
         self.pool.submit(tx).await.map(|admission| admission.id)
     }
 
-    fn pending_transaction(&self, id: &TxId) -> Option<SignedTransaction> {
-        self.pool.get(id)
+    async fn pool_caught_up(&self) {
+        let tip = self.chain.tip().hash;
+        // Bounded: a pool that cannot follow (its store failing) is reported elsewhere.
+        let _ = tokio::time::timeout(POOL_CATCH_UP, self.pool.wait_synced(tip)).await;
+    }
+
+    fn lifecycle(&self, id: &TxId) -> Lifecycle {
+        self.pool.lifecycle(id)
+    }
+
+    fn was_reorged_out(&self, id: &TxId) -> bool {
+        self.pool.was_reorged_out(id)
+    }
+
+    fn fee_estimate(&self, target_blocks: u64) -> FeeEstimate {
+        self.pool.fee_estimate(target_blocks)
     }
 
     async fn pending(&self, address: &Address) -> Result<(u64, Amount), SubmitError> {

@@ -163,7 +163,8 @@ const METHODS: &[Method] = &[
     },
     Method {
         name: "tx_get",
-        summary: "A transaction's status: pending, confirmed or unknown.",
+        summary:
+            "A transaction's status: pending (and why), confirmed, dropped (and why) or unknown.",
         params: &[("txid", true, Kind::Text)],
         admin: false,
     },
@@ -187,6 +188,12 @@ const METHODS: &[Method] = &[
         name: "mempool_info",
         summary: "Pending count, bytes, minimum fee and rejections.",
         params: &[],
+        admin: false,
+    },
+    Method {
+        name: "fee_estimate",
+        summary: "The fee to be mined within 1 to 100 blocks, and the facts it rests on.",
+        params: &[("targetBlocks", true, Kind::Unsigned)],
         admin: false,
     },
     Method {

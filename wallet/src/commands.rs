@@ -17,6 +17,7 @@ use tern_rpc::jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
 
 use crate::error::WalletError;
 use crate::keystore::Keystore;
+use crate::status::{describe, now_ms};
 
 /// How many development accounts `dev-accounts` lists and `import --dev` accepts.
 const DEV_ACCOUNTS: u32 = 10;
@@ -82,12 +83,22 @@ pub enum WalletCommand {
         /// Base units to send.
         #[arg(long)]
         amount: String,
-        /// Base units to pay the miner; the node's current minimum if left out.
+        /// Base units to pay the miner; if left out, the node's `fee_estimate` for
+        /// `--within` blocks.
         #[arg(long)]
         fee: Option<String>,
+        /// The blocks to be mined within, for the fee estimate (1 to 100).
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=100), conflicts_with = "fee")]
+        within: u64,
         /// Wait until the transfer has this many confirmations.
         #[arg(long, default_value_t = 0)]
         wait: u64,
+    },
+    /// Where a transaction stands, in words: pending and why, confirmed, or dropped and
+    /// why.
+    Status {
+        /// The transaction id.
+        txid: String,
     },
     /// Transactions touching an account, newest first.
     History {
@@ -265,8 +276,20 @@ pub async fn run(args: WalletArgs) -> Result<(), WalletError> {
             to,
             amount,
             fee,
+            within,
             wait,
-        } => send(&args.rpc, &store, &from, &to, &amount, fee, wait).await?,
+        } => {
+            let fee = match fee {
+                Some(fee) => Fee::Given(fee),
+                None => Fee::Estimate { within },
+            };
+            send(&args.rpc, &store, &from, &to, &amount, fee, wait).await?
+        }
+        WalletCommand::Status { txid } => {
+            let session = connect(&args.rpc).await?;
+            let status = session.client.tx_get(txid).await.map_err(rpc_error)?;
+            println!("{}", describe(&status, now_ms()));
+        }
         WalletCommand::History { account, limit } => {
             let session = connect(&args.rpc).await?;
             let address = resolve(&store, &session.prefix, &account)?.to_bech32(&session.prefix);
@@ -303,13 +326,21 @@ pub async fn run(args: WalletArgs) -> Result<(), WalletError> {
     Ok(())
 }
 
+/// The fee a send pays.
+enum Fee {
+    /// `--fee`, as typed.
+    Given(String),
+    /// The node's estimate to be mined within this many blocks.
+    Estimate { within: u64 },
+}
+
 async fn send(
     url: &str,
     store: &Keystore,
     from: &str,
     to: &str,
     amount: &str,
-    fee: Option<String>,
+    fee: Fee,
     wait: u64,
 ) -> Result<(), WalletError> {
     let session = connect(url).await?;
@@ -326,19 +357,19 @@ async fn send(
         .ok_or_else(|| WalletError::NoSuchSender(from.to_owned()))?;
     let sender = key.address().to_bech32(&session.prefix);
     let fee: Amount = match fee {
-        Some(fee) => fee.parse().map_err(|e| WalletError::BadAmount {
+        Fee::Given(fee) => fee.parse().map_err(|e| WalletError::BadAmount {
             flag: "--fee",
             reason: format!("{e}"),
         })?,
-        None => session
+        Fee::Estimate { within } => session
             .client
-            .mempool_info()
+            .fee_estimate(within)
             .await
             .map_err(rpc_error)?
-            .minimum_fee
+            .fee
             .parse()
             .map_err(|e| WalletError::BadAnswer {
-                what: "minimum fee",
+                what: "fee estimate",
                 reason: format!("{e}"),
             })?,
     };
@@ -368,27 +399,30 @@ async fn send(
     }
     let deadline = tokio::time::Instant::now() + WAIT_LIMIT;
     loop {
-        if let TxStatus::Confirmed {
-            height,
-            block_hash,
-            confirmations,
-            ..
-        } = session
+        let status = session
             .client
             .tx_get(txid.clone())
             .await
-            .map_err(rpc_error)?
-        {
-            if confirmations >= wait {
-                println!("confirmed in block {block_hash} at height {height} ({confirmations} confirmations)");
+            .map_err(rpc_error)?;
+        match &status {
+            TxStatus::Confirmed { confirmations, .. } if *confirmations >= wait => {
+                println!("{}", describe(&status, now_ms()));
                 return Ok(());
             }
+            TxStatus::Dropped { .. } => {
+                return Err(WalletError::Dropped {
+                    txid,
+                    why: describe(&status, now_ms()),
+                })
+            }
+            _ => {}
         }
         if tokio::time::Instant::now() > deadline {
             return Err(WalletError::NotConfirmed {
                 txid,
                 wait,
                 secs: WAIT_LIMIT.as_secs(),
+                last: describe(&status, now_ms()),
             });
         }
         tokio::time::sleep(Duration::from_millis(250)).await;

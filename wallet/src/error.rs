@@ -83,7 +83,7 @@ pub enum WalletError {
     #[error("the wallet has no account named {0:?}")]
     NoSuchSender(String),
     /// `send --wait` gave up.
-    #[error("{txid} did not reach {wait} confirmations within {secs} s")]
+    #[error("{txid} did not reach {wait} confirmations within {secs} s; last seen {last}")]
     NotConfirmed {
         /// The transaction.
         txid: String,
@@ -91,5 +91,15 @@ pub enum WalletError {
         wait: u64,
         /// How long it waited.
         secs: u64,
+        /// Its status when the wallet gave up, in words.
+        last: String,
+    },
+    /// `send --wait` saw the transaction dropped.
+    #[error("{txid} will not be mined: {why}")]
+    Dropped {
+        /// The transaction.
+        txid: String,
+        /// Its status, in words.
+        why: String,
     },
 }

@@ -9,7 +9,8 @@
 //! | module | owns |
 //! |---|---|
 //! | [`keystore`] | the key file: Argon2id over the password, ChaCha20-Poly1305 over the secrets, public keys in the clear, atomic owner-only writes, bounds on everything read from it |
-//! | [`commands`] | the commands (`new`, `import`, `list`, `address`, `balance`, `send`, `history`, `dev-accounts`) and their flags |
+//! | [`commands`] | the commands (`new`, `import`, `list`, `address`, `balance`, `send`, `status`, `history`, `dev-accounts`) and their flags |
+//! | [`status`] | a transaction's lifecycle in words, for `status` and `send --wait` |
 //! | [`error`] | [`WalletError`]: why a command failed, one variant per cause |
 //!
 //! ## What it may not touch
@@ -22,6 +23,7 @@
 pub mod commands;
 pub mod error;
 pub mod keystore;
+pub mod status;
 
 pub use commands::{run, WalletArgs, WalletCommand};
 pub use error::WalletError;

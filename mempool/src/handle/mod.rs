@@ -15,7 +15,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use crate::pool::{
-    Admission, Mempool, MempoolConfig, MempoolError, MempoolStats, VerifiedTransaction,
+    Admission, BlockLimits, FeeEstimate, Lifecycle, Mempool, MempoolConfig, MempoolError,
+    MempoolStats, VerifiedTransaction,
 };
 use tern_chain::state::{AccountView, MemoryState};
 use tern_chain::tx::SignedTransaction;
@@ -66,6 +67,11 @@ struct Shared {
     synced: watch::Receiver<BlockHash>,
     /// Bumped on every admission, so the miner can rebuild its template.
     admissions: watch::Sender<u64>,
+    /// Bumped on every admission and every chain update applied: whatever may change a
+    /// transaction's [`Lifecycle`].
+    changes: watch::Sender<u64>,
+    /// What one block of this chain holds.
+    block_limits: BlockLimits,
     /// The id of every admitted transaction, for relay to announce.
     admitted: broadcast::Sender<TxId>,
     /// Batches the admission threads took, and the transactions in them.
@@ -138,12 +144,18 @@ impl PoolHandle {
         let (synced_sender, synced) = watch::channel(chain.tip().hash);
         let events = chain.events();
         let (admissions, _) = watch::channel(0);
+        let (changes, _) = watch::channel(0);
+        let (count, bytes) =
+            tern_chain::miner::transaction_limits(&chain.reader().spec().consensus);
+        let block_limits = BlockLimits { count, bytes };
         let (admitted, _) = broadcast::channel(ADMITTED_BACKLOG);
         let shared = Arc::new(Shared {
             pool: Mutex::new(Mempool::new(chain_id, config)),
             chain,
             synced,
             admissions,
+            changes,
+            block_limits,
             admitted,
             batches: AdmissionCounters::default(),
         });
@@ -220,6 +232,32 @@ impl PoolHandle {
         self.lock().list(limit).into_iter().cloned().collect()
     }
 
+    /// What the pool knows of `id`: pending and why it waits, dropped and why, or neither.
+    /// Transactions past their age expire first, so a pending answer is never stale.
+    pub fn lifecycle(&self, id: &TxId) -> Lifecycle {
+        let now = Timestamp::now();
+        let mut pool = self.lock();
+        pool.expire(now);
+        pool.lifecycle(id, self.shared.block_limits, now)
+    }
+
+    /// Whether a reorg took `id` out of the chain within the journal's memory.
+    pub fn was_reorged_out(&self, id: &TxId) -> bool {
+        self.lock().was_reorged_out(id)
+    }
+
+    /// The fee for a transfer to be mined within `target_blocks` blocks.
+    pub fn fee_estimate(&self, target_blocks: u64) -> FeeEstimate {
+        self.lock()
+            .fee_estimate(target_blocks, self.shared.block_limits, Timestamp::now())
+    }
+
+    /// A receiver that changes whenever a transaction's [`Lifecycle`] may have: on every
+    /// admission and every chain update the pool applied.
+    pub fn watch_changes(&self) -> watch::Receiver<u64> {
+        self.shared.changes.subscribe()
+    }
+
     /// Whether `id` is pending.
     pub fn contains(&self, id: &TxId) -> bool {
         self.lock().contains(id)
@@ -268,6 +306,11 @@ impl Shared {
             .fetch_add(transactions as u64, Ordering::Relaxed);
     }
 
+    /// Tells [`PoolHandle::watch_changes`] receivers that something moved.
+    fn changed(&self) {
+        self.changes.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
     fn lock(&self) -> MutexGuard<'_, Mempool> {
         // A panic while holding the lock cannot leave the pool half-updated in a way that
         // matters more than stopping would: keep serving.
@@ -304,6 +347,7 @@ impl Shared {
         if admitted > 0 {
             self.admissions
                 .send_modify(|n| *n = n.wrapping_add(admitted as u64));
+            self.changed();
         }
         verdicts
     }
@@ -352,6 +396,7 @@ impl Shared {
             .filter(|id| pool.contains(id))
             .collect();
         drop(pool);
+        self.changed();
         for id in returned {
             let _ = self.admitted.send(id);
         }
@@ -361,7 +406,8 @@ impl Shared {
     async fn revalidate_all(&self) -> Result<(), StoreError> {
         let senders = self.lock().senders();
         let accounts = self.accounts(senders).await?;
-        self.lock().revalidate_all(&accounts);
+        self.lock().revalidate_all(&accounts, Timestamp::now());
+        self.changed();
         Ok(())
     }
 

@@ -8,7 +8,7 @@ use tern_chain::state::{Account, AccountView};
 use tern_chain::types::{Address, Amount, Timestamp};
 use tern_state::chain::ChainUpdate;
 
-use super::{Mempool, Policy};
+use super::{DropReason, Mempool, MempoolError, Policy};
 
 impl Mempool {
     /// The addresses whose tip accounts [`Self::apply_update`] needs for `update`.
@@ -35,18 +35,43 @@ impl Mempool {
         now: Timestamp,
     ) {
         self.updates_applied = self.updates_applied.wrapping_add(1);
+        for block in &update.disconnected {
+            self.fee_history.disconnected(block.header.height.value());
+            for tx in &block.transactions {
+                self.journal.reorged_out(tx.id(), now);
+            }
+        }
+        for block in &update.connected {
+            self.fee_history.connected(block);
+        }
         for tx in update.connected.iter().flat_map(|b| &b.transactions) {
             if let Some((sender, nonce)) = self.ids.get(&tx.id()).copied() {
                 self.remove(&sender, nonce);
             }
         }
+        // What an update makes invalid left for a conflicting block, unless the update
+        // took blocks out: then the reorg is why.
+        let reason = if update.disconnected.is_empty() {
+            DropReason::Conflict
+        } else {
+            DropReason::Reorg
+        };
         for address in self.accounts_needed(update) {
-            self.revalidate(&address, accounts.account(&address).unwrap_or_default());
+            self.revalidate(
+                &address,
+                accounts.account(&address).unwrap_or_default(),
+                reason,
+                now,
+            );
         }
         for tx in update.returned_transactions() {
             let account = accounts.account(&tx.tx().from).unwrap_or_default();
-            // Returned transactions were valid before; one that no longer is simply stays out.
-            let _ = self.admit_with(tx, account, now, Policy::Returned);
+            // Returned transactions were valid before; one that no longer is stays out,
+            // and the journal says the reorg dropped it.
+            match self.admit_with(tx.clone(), account, now, Policy::Returned) {
+                Ok(_) | Err(MempoolError::AlreadyKnown) => {}
+                Err(_) => self.journal.dropped(tx, DropReason::Reorg, now),
+            }
         }
     }
 
@@ -57,16 +82,23 @@ impl Mempool {
 
     /// Revalidates every sender against `accounts` (which must hold [`Self::senders`]):
     /// the way back after missing chain updates.
-    pub fn revalidate_all(&mut self, accounts: &impl AccountView) {
+    pub fn revalidate_all(&mut self, accounts: &impl AccountView, now: Timestamp) {
         self.updates_applied = self.updates_applied.wrapping_add(1);
         for sender in self.senders() {
-            self.revalidate(&sender, accounts.account(&sender).unwrap_or_default());
+            let account = accounts.account(&sender).unwrap_or_default();
+            self.revalidate(&sender, account, DropReason::Conflict, now);
         }
     }
 
     /// Drops `sender`'s transactions that its new tip `account` makes invalid: nonces
     /// already used, and from the first one its balance no longer covers onwards.
-    fn revalidate(&mut self, sender: &Address, account: Account) {
+    fn revalidate(
+        &mut self,
+        sender: &Address,
+        account: Account,
+        reason: DropReason,
+        now: Timestamp,
+    ) {
         let Some(queue) = self.senders.get_mut(sender) else {
             return;
         };
@@ -89,7 +121,7 @@ impl Mempool {
             }
         }
         for nonce in doomed {
-            self.remove(sender, nonce);
+            self.drop_tx(sender, nonce, reason, now);
         }
     }
 }

@@ -5,16 +5,16 @@ use tern_chain::state::MemoryState;
 use tern_chain::tx::Transaction;
 
 const CHAIN: ChainId = ChainId(7357);
-const NOW: Timestamp = Timestamp(1_000_000);
+pub(super) const NOW: Timestamp = Timestamp(1_000_000);
 
-fn rich() -> Account {
+pub(super) fn rich() -> Account {
     Account {
         balance: Amount::from_base_units(1_000_000_000),
         nonce: 0,
     }
 }
 
-fn tx(key: &SecretKey, nonce: u64, fee: u64) -> SignedTransaction {
+pub(super) fn tx(key: &SecretKey, nonce: u64, fee: u64) -> SignedTransaction {
     Transaction {
         chain_id: CHAIN,
         from: key.address(),
@@ -30,7 +30,7 @@ fn pool() -> Mempool {
     Mempool::new(CHAIN, MempoolConfig::default())
 }
 
-fn min_fee() -> u64 {
+pub(super) fn min_fee() -> u64 {
     MempoolConfig::default()
         .min_fee_rate
         .fee_for(SIGNED_TRANSACTION_LEN)
@@ -334,7 +334,7 @@ fn templates_take_the_best_rate_first_in_nonce_order_within_limits() {
 
 /// A chain update that connects one block holding `transactions` (the pool looks only at
 /// the transactions).
-fn connecting(transactions: Vec<SignedTransaction>) -> tern_state::chain::ChainUpdate {
+pub(super) fn connecting(transactions: Vec<SignedTransaction>) -> tern_state::chain::ChainUpdate {
     let spec = tern_chain::genesis::ChainSpec::resolve("dev").unwrap();
     let mut block = spec.genesis_block();
     block.transactions = transactions;
@@ -546,7 +546,7 @@ mod pending_cost {
                             };
                             (address, tip)
                         }));
-                        pool.revalidate_all(&state);
+                        pool.revalidate_all(&state, NOW);
                     }
                     Step::Expire => {
                         now = Timestamp(now.as_millis() + pool.config().max_age_ms + 1);

@@ -20,20 +20,33 @@
 //!   transaction at the end of some sender's queue is evicted (never a nonce before a later
 //!   one of the same sender), and the minimum rate rises above it, then decays;
 //! - transactions older than [`MempoolConfig::max_age_ms`] expire.
+//!
+//! Beyond the rules, the pool says where a transaction stands ([`Mempool::lifecycle`]:
+//! why a pending one waits, why a dropped one left, from a bounded journal) and what fee
+//! gets one mined soon ([`Mempool::fee_estimate`]).
 
 mod chain_updates;
 mod error;
+mod estimate;
 mod fees;
+mod journal;
+mod lifecycle;
 mod queue;
 mod select;
 
 pub use error::MempoolError;
+pub use estimate::{FeeEstimate, QueueBasis, RecentBasis, FEE_HISTORY_BLOCKS, FEE_TARGETS};
 pub use fees::{FeeRate, INCREMENTAL_RATE};
+pub use journal::{DropReason, Dropped, JOURNAL_CAPACITY, JOURNAL_RETENTION_MS};
+pub use lifecycle::{Lifecycle, Pending, Waiting};
+pub use select::BlockLimits;
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use estimate::FeeHistory;
 use fees::RollingFloor;
+use journal::Journal;
 use queue::{Entry, SenderQueue};
 use tern_chain::crypto::SignatureError;
 use tern_chain::encoding::{self, DecodeError};
@@ -127,6 +140,10 @@ pub struct Mempool {
     /// Chain updates applied so far (with each revalidation of everything): a caller that
     /// read accounts when this stood lower may hold accounts older than the pool's tip.
     updates_applied: u64,
+    /// What became of transactions that left other than into a block.
+    journal: Journal,
+    /// What recent blocks took, for fee estimates.
+    fee_history: FeeHistory,
 }
 
 /// Decodes a transaction submitted as bytes, with the mempool's errors.
@@ -215,6 +232,8 @@ impl Mempool {
             floor: RollingFloor::new(),
             stats: MempoolStats::default(),
             updates_applied: 0,
+            journal: Journal::default(),
+            fee_history: FeeHistory::default(),
         }
     }
 
@@ -397,12 +416,7 @@ impl Mempool {
         let replacing = queue.txs().get(&nonce).map(|e| (e.tx.id(), e.tx.tx().fee));
         match replacing {
             Some((_, old_fee)) => {
-                let margin = old_fee
-                    .base_units()
-                    .saturating_mul(100 + REPLACEMENT_MARGIN_PERCENT)
-                    .div_ceil(100);
-                let minimum =
-                    Amount::from_base_units(margin.max(old_fee.base_units().saturating_add(1)));
+                let minimum = lifecycle::replacement_minimum(old_fee);
                 if tx.tx().fee < minimum {
                     return Err(MempoolError::ReplacementUnderpriced { minimum });
                 }
@@ -442,9 +456,10 @@ impl Mempool {
         }
 
         let replaced = replacing.map(|(old, _)| {
-            self.remove(&sender, nonce);
+            self.drop_tx(&sender, nonce, DropReason::Replaced { by: id }, now);
             old
         });
+        self.journal.readmitted(&id);
         let seq = self.next_seq;
         self.next_seq = self.next_seq.saturating_add(1);
         self.insert(
@@ -501,7 +516,6 @@ impl Mempool {
                 .get(&owner)
                 .and_then(|q| q.txs().keys().next_back().copied());
             if let Some(nonce) = last {
-                self.remove(&owner, nonce);
                 self.stats.evicted = self.stats.evicted.saturating_add(1);
                 self.floor.raise(
                     tail_rate,
@@ -509,6 +523,8 @@ impl Mempool {
                     self.config.min_fee_half_life_ms,
                     now,
                 );
+                let minimum_fee = self.minimum_rate(now).fee_for(size);
+                self.drop_tx(&owner, nonce, DropReason::Evicted { minimum_fee }, now);
             }
         }
         Ok(())
@@ -556,6 +572,13 @@ impl Mempool {
         Some(entry.tx)
     }
 
+    /// Removes a pending transaction that leaves without being mined, noting why.
+    fn drop_tx(&mut self, sender: &Address, nonce: u64, reason: DropReason, now: Timestamp) {
+        if let Some(tx) = self.remove(sender, nonce) {
+            self.journal.dropped(tx, reason, now);
+        }
+    }
+
     /// Drops transactions older than the configured age.
     pub fn expire(&mut self, now: Timestamp) {
         let cutoff = now.as_millis().saturating_sub(self.config.max_age_ms);
@@ -564,7 +587,7 @@ impl Mempool {
                 break;
             }
             if let Some((sender, nonce)) = self.ids.get(&id).copied() {
-                self.remove(&sender, nonce);
+                self.drop_tx(&sender, nonce, DropReason::Expired, now);
                 self.stats.expired = self.stats.expired.saturating_add(1);
             } else {
                 self.arrivals.pop_first();
@@ -576,3 +599,7 @@ impl Mempool {
 #[cfg(test)]
 #[path = "mempool_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "lifecycle_tests.rs"]
+mod lifecycle_tests;

@@ -1,23 +1,47 @@
-//! Choosing a block's transactions from the pool.
+//! Choosing a block's transactions from the pool, and the order they would be chosen in,
+//! which also says where a transaction stands and what the next blocks will take.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
-use tern_chain::tx::SignedTransaction;
+use tern_chain::tx::{SignedTransaction, SIGNED_TRANSACTION_LEN};
 use tern_chain::types::Address;
 
 use super::fees::FeeRate;
+use super::queue::Entry;
 use super::Mempool;
 
-impl Mempool {
-    /// Ready transactions for a block of at most `max_count` transactions and `max_bytes`
-    /// bytes of transactions: highest fee rate first, each sender's in nonce order.
-    ///
-    /// Every sender's pending transactions together fit its balance at the tip (an
-    /// admission rule), so the chosen set always applies.
-    pub fn select(&self, max_count: usize, max_bytes: u64) -> Vec<SignedTransaction> {
-        // Each sender's next ready transaction competes; taking one puts up its successor.
-        let mut heap: BinaryHeap<(FeeRate, Reverse<u64>, Address, u64)> = self
+/// The most transactions and transaction bytes one block holds
+/// (`tern_chain::miner::transaction_limits`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlockLimits {
+    /// The most transactions.
+    pub count: usize,
+    /// The most bytes of transactions.
+    pub bytes: u64,
+}
+
+impl BlockLimits {
+    /// How many transfers one block holds. Every transfer has the same size, so this is
+    /// exact.
+    pub fn transfers(&self) -> usize {
+        let by_bytes = self.bytes / SIGNED_TRANSACTION_LEN as u64;
+        self.count
+            .min(usize::try_from(by_bytes).unwrap_or(usize::MAX))
+    }
+}
+
+/// The ready transactions in the order blocks would take them: highest fee rate first,
+/// each sender's in nonce order (a sender's next transaction competes only once the one
+/// before it is taken).
+pub(super) struct BlockOrder<'a> {
+    pool: &'a Mempool,
+    heap: BinaryHeap<(FeeRate, Reverse<u64>, Address, u64)>,
+}
+
+impl<'a> BlockOrder<'a> {
+    pub(super) fn new(pool: &'a Mempool) -> Self {
+        let heap = pool
             .senders
             .iter()
             .filter_map(|(sender, queue)| {
@@ -28,29 +52,52 @@ impl Mempool {
                     .map(|e| (e.rate, Reverse(e.seq), *sender, nonce))
             })
             .collect();
-        let mut chosen = Vec::new();
-        let mut bytes = 0u64;
-        while let Some((_, _, sender, nonce)) = heap.pop() {
-            if chosen.len() >= max_count {
-                break;
-            }
-            let Some(queue) = self.senders.get(&sender) else {
+        BlockOrder { pool, heap }
+    }
+}
+
+impl<'a> Iterator for BlockOrder<'a> {
+    type Item = &'a Entry;
+
+    fn next(&mut self) -> Option<&'a Entry> {
+        while let Some((_, _, sender, nonce)) = self.heap.pop() {
+            let Some(queue) = self.pool.senders.get(&sender) else {
                 continue;
             };
             let Some(entry) = queue.txs().get(&nonce) else {
                 continue;
             };
+            let next = nonce.saturating_add(1);
+            if let Some(successor) = queue.txs().get(&next) {
+                self.heap
+                    .push((successor.rate, Reverse(successor.seq), sender, next));
+            }
+            return Some(entry);
+        }
+        None
+    }
+}
+
+impl Mempool {
+    /// Ready transactions for a block of at most `max_count` transactions and `max_bytes`
+    /// bytes of transactions, in [`BlockOrder`].
+    ///
+    /// Every sender's pending transactions together fit its balance at the tip (an
+    /// admission rule), so the chosen set always applies.
+    pub fn select(&self, max_count: usize, max_bytes: u64) -> Vec<SignedTransaction> {
+        let mut chosen = Vec::new();
+        let mut bytes = 0u64;
+        for entry in BlockOrder::new(self) {
+            if chosen.len() >= max_count {
+                break;
+            }
             let size = entry.size as u64;
             if bytes.saturating_add(size) > max_bytes {
-                // Its successors cannot go before it, so this sender is done.
-                continue;
+                // Every transfer has the same size: nothing after this one fits either.
+                break;
             }
             bytes = bytes.saturating_add(size);
             chosen.push(entry.tx.clone());
-            let next = nonce.saturating_add(1);
-            if let Some(successor) = queue.txs().get(&next) {
-                heap.push((successor.rate, Reverse(successor.seq), sender, next));
-            }
         }
         chosen
     }

@@ -7,6 +7,8 @@ use crate::support;
 mod connections;
 #[path = "rpc/eviction.rs"]
 mod eviction;
+#[path = "rpc/lifecycle.rs"]
+mod lifecycle;
 #[path = "rpc/network.rs"]
 mod network;
 #[path = "rpc/random_params.rs"]
@@ -284,7 +286,7 @@ async fn two_signatures_of_one_transfer_are_one_transaction_with_one_id() {
     // The first one seen is what waits and what is mined.
     let signed_hash = first.signed_hash().to_string();
     match c.tx_get(id.clone()).await.unwrap() {
-        TxStatus::Pending { transaction } => assert_eq!(transaction.signed_hash, signed_hash),
+        TxStatus::Pending { transaction, .. } => assert_eq!(transaction.signed_hash, signed_hash),
         other => panic!("not pending: {other:?}"),
     }
     c.dev_mine(1, Some(address(&node, &dev_secret_key(9))))

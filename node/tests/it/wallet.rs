@@ -115,6 +115,18 @@ async fn a_send_between_dev_accounts_confirms_and_moves_exactly_amount_and_fee()
         sent.contains("submitted") && sent.contains("confirmed in block"),
         "{sent}"
     );
+    let txid = sent
+        .split_whitespace()
+        .nth(1)
+        .expect("submitted TXID ...")
+        .to_owned();
+    let status = stdout(&wallet.run("", &["status", &txid]).await);
+    assert!(status.starts_with("confirmed in block"), "{status}");
+    let unknown = stdout(&wallet.run("", &["status", &"ab".repeat(32)]).await);
+    assert!(
+        unknown.starts_with("unknown: the node has not seen it"),
+        "{unknown}"
+    );
     let alice_after = balance(&stdout(&wallet.run("", &["balance", "alice"]).await));
     let bob_after = balance(&stdout(&wallet.run("", &["balance", "bob"]).await));
     assert_eq!(alice_before - alice_after, 72_000);
@@ -125,6 +137,22 @@ async fn a_send_between_dev_accounts_confirms_and_moves_exactly_amount_and_fee()
     let dev = stdout(&wallet.run("", &["dev-accounts"]).await);
     assert_eq!(dev.lines().count(), 10);
     assert!(dev.contains(&hex::encode(dev_secret_key(3).to_bytes())));
+
+    // Without --fee, the node's estimate for three blocks: on an idle dev chain, the
+    // pool's minimum.
+    let estimated = stdout(
+        &wallet
+            .run(
+                "pw",
+                &["send", "--from", "alice", "--to", "bob", "--amount", "5"],
+            )
+            .await,
+    );
+    assert!(estimated.contains("fee 156,"), "{estimated}");
+    let bad = wallet.run("", &["status", "xyz"]).await;
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(!bad.status.success() && stderr.contains("txid"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
 
     let cookie = node.cookie_path().unwrap().to_path_buf();
     assert!(cookie.exists(), "the RPC cookie is written at start");

@@ -9,8 +9,9 @@ use jsonrpsee::proc_macros::rpc;
 
 use super::json::{
     AccountJson, BlockId, BlockJson, ChainInfo, HeadEvent, HeaderJson, HistoryPageJson,
-    MempoolEntry, MempoolInfo, ResumeFrom, TxStatus,
+    MempoolEntry, MempoolInfo, ResumeFrom,
 };
+use super::tx_json::{FeeEstimateJson, TxStatus};
 
 /// The most confirmations `tx_subscribeStatus` follows a transaction to.
 pub const MAX_STATUS_CONFIRMATIONS: u64 = 100;
@@ -56,7 +57,8 @@ pub trait TernApi {
     #[method(name = "tx_submit")]
     async fn tx_submit(&self, transaction: String) -> RpcResult<String>;
 
-    /// A transaction's status: pending, confirmed, or unknown.
+    /// A transaction's status: pending (and why it waits), confirmed, dropped (and why),
+    /// or unknown.
     #[method(name = "tx_get")]
     async fn tx_get(&self, txid: String) -> RpcResult<TxStatus>;
 
@@ -77,6 +79,11 @@ pub trait TernApi {
     /// Mempool figures.
     #[method(name = "mempool_info")]
     fn mempool_info(&self) -> RpcResult<MempoolInfo>;
+
+    /// The fee for a transfer to be mined within `target_blocks` (1 to 100) blocks, with
+    /// the facts it rests on.
+    #[method(name = "fee_estimate")]
+    fn fee_estimate(&self, target_blocks: u64) -> RpcResult<FeeEstimateJson>;
 
     /// Up to `limit` (default 100, maximum 1,000) pending transactions, best-paying first.
     #[method(name = "mempool_list")]

@@ -14,7 +14,7 @@ use tern_chain::genesis::ChainSpec;
 use tern_chain::tx::SignedTransaction;
 use tern_chain::types::AddressPrefix;
 #[cfg(feature = "server")]
-use tern_state::chain::{HistoryEntry, HistoryPage, TipInfo, TxInfo};
+use tern_state::chain::{HistoryEntry, HistoryPage, TipInfo};
 
 /// A block named by its hash or its height on the canonical chain.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -202,44 +202,6 @@ impl BlockJson {
             header: HeaderJson::new(&block.header, prefix),
             size: block.encoded_len(),
             transactions,
-        }
-    }
-}
-
-/// `tx_get`: a transaction and where it is.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "status", rename_all = "camelCase")]
-pub enum TxStatus {
-    /// Waiting in the mempool.
-    Pending {
-        /// The transaction.
-        transaction: TransactionJson,
-    },
-    /// On the canonical chain.
-    #[serde(rename_all = "camelCase")]
-    Confirmed {
-        /// The transaction.
-        transaction: TransactionJson,
-        /// The block's height.
-        height: u64,
-        /// The block's hash.
-        block_hash: String,
-        /// 1 when in the tip, more as blocks build on it.
-        confirmations: u64,
-    },
-    /// Neither pending nor on the canonical chain.
-    Unknown,
-}
-
-#[cfg(feature = "server")]
-impl TxStatus {
-    /// The status of a confirmed transaction.
-    pub fn confirmed(info: &TxInfo, prefix: &AddressPrefix) -> Self {
-        TxStatus::Confirmed {
-            transaction: TransactionJson::new(&info.tx, prefix),
-            height: info.height.value(),
-            block_hash: info.block.to_string(),
-            confirmations: info.confirmations,
         }
     }
 }

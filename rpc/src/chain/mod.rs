@@ -6,6 +6,8 @@ pub mod api;
 pub mod json;
 #[cfg(feature = "server")]
 pub(crate) mod server;
+pub mod tx_json;
 
 pub use api::*;
 pub use json::*;
+pub use tx_json::*;

@@ -15,12 +15,18 @@ use super::api::TernApiServer;
 use super::api::{MAX_MEMPOOL_LIST, MAX_STATUS_CONFIRMATIONS};
 use super::json::{
     AccountJson, BlockId, BlockJson, ChainInfo, HeaderJson, HistoryPageJson, MempoolEntry,
-    MempoolInfo, ResumeFrom, TransactionJson, TxStatus,
+    MempoolInfo, ResumeFrom,
 };
+use super::tx_json::{FeeEstimateJson, TxStatus};
 use crate::error::{self, internal, invalid_param};
 use crate::server::access::require_admin;
 use crate::server::backend::ChainBackend;
 use crate::server::params::parse_address;
+use tern_mempool::{Lifecycle, FEE_TARGETS};
+
+/// The shortest time between two looks at the pool for one `tx_subscribeStatus`
+/// subscriber, however fast transactions arrive.
+const POOL_STATUS_INTERVAL: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// The `chain` namespace's methods.
 pub(crate) struct ChainRpc<B> {
@@ -58,18 +64,21 @@ impl<B: ChainBackend> ChainRpc<B> {
             .await
             .map_err(internal)?
         {
-            return Ok(TxStatus::confirmed(&info, &prefix));
+            let reorged_out = self.backend.was_reorged_out(id);
+            return Ok(TxStatus::confirmed(&info, reorged_out, &prefix));
         }
+        self.backend.pool_caught_up().await;
         Ok(self.pool_status(id))
     }
 
-    /// The status as far as the pool knows it (no store read): pending or unknown.
+    /// The status as far as the pool knows it (no store read): pending, dropped or
+    /// unknown.
     fn pool_status(&self, id: &TxId) -> TxStatus {
-        match self.backend.pending_transaction(id) {
-            Some(tx) => TxStatus::Pending {
-                transaction: TransactionJson::new(&tx, &self.backend.chain().spec().address_prefix),
-            },
-            None => TxStatus::Unknown,
+        let prefix = &self.backend.chain().spec().address_prefix;
+        match self.backend.lifecycle(id) {
+            Lifecycle::Pending(pending) => TxStatus::pending(&pending, prefix),
+            Lifecycle::Dropped(dropped) => TxStatus::dropped(&dropped, prefix),
+            Lifecycle::NotHeld => TxStatus::Unknown,
         }
     }
 }
@@ -176,37 +185,53 @@ impl<B: ChainBackend> TernApiServer for ChainRpc<B> {
                 return Ok(());
             }
         };
-        // Triggers only: a new tip recomputes the status from the store, an admission from
-        // the pool alone (a transaction confirms only with a new tip), so a trigger that
-        // lags loses nothing and a flood of admissions costs no store reads.
+        // Triggers only: a new tip recomputes the status from the store, a change in the
+        // pool from the pool alone (a transaction confirms only with a new tip), so a
+        // trigger that lags loses nothing and a flood of admissions costs no store reads.
         let (_, mut tips) = self
             .backend
             .heads()
             .subscribe(None)
             .map_err(|e| e.to_string())?;
-        let mut admissions = self.backend.watch_admissions();
+        let mut pool_changes = self.backend.watch_pool_changes();
         let sink = pending.accept().await?;
         let mut last: Option<TxStatus> = None;
         let mut tip_moved = true;
         loop {
             let status = match &last {
-                Some(TxStatus::Unknown | TxStatus::Pending { .. }) if !tip_moved => {
-                    self.pool_status(&id)
-                }
-                Some(confirmed) if !tip_moved => confirmed.clone(),
+                Some(confirmed @ TxStatus::Confirmed { .. }) if !tip_moved => confirmed.clone(),
+                // Gone from the pool: perhaps into a block whose tip event is still on
+                // its way, so the store says.
+                Some(last) if !tip_moved => match self.pool_status(&id) {
+                    TxStatus::Unknown if *last != TxStatus::Unknown => self
+                        .tx_status(&id)
+                        .await
+                        .map_err(|e| e.message().to_owned())?,
+                    status => status,
+                },
                 _ => self
                     .tx_status(&id)
                     .await
                     .map_err(|e| e.message().to_owned())?,
             };
-            if last.as_ref() != Some(&status) {
+            if last
+                .as_ref()
+                .is_none_or(|last| status.is_transition_from(last))
+            {
                 sink.send(to_json_raw_value(&status)?).await?;
                 if matches!(status, TxStatus::Confirmed { confirmations, .. } if confirmations >= wanted)
                 {
                     return Ok(());
                 }
-                last = Some(status);
             }
+            // A pending transaction expires at a known time, with no event to say so.
+            let expires = match &status {
+                TxStatus::Pending { why, .. } => why.expires,
+                _ => u64::MAX,
+            };
+            last = Some(status);
+            let until_expiry =
+                expires.saturating_sub(tern_chain::types::Timestamp::now().as_millis());
             tokio::select! {
                 () = sink.closed() => return Ok(()),
                 tip = tips.recv() => {
@@ -216,10 +241,16 @@ impl<B: ChainBackend> TernApiServer for ChainRpc<B> {
                         tips = self.backend.heads().subscribe(None).map_err(|e| e.to_string())?.1;
                     }
                 },
-                changed = admissions.changed() => {
+                changed = pool_changes.changed() => {
                     tip_moved = false;
                     if changed.is_err() { return Ok(()) }
+                    // A pending transaction's status walks the pool's queue: during a
+                    // flood of admissions, look again at most this often.
+                    tokio::time::sleep(POOL_STATUS_INTERVAL).await;
                 },
+                () = tokio::time::sleep(std::time::Duration::from_millis(until_expiry.saturating_add(1))), if expires != u64::MAX => {
+                    tip_moved = false;
+                }
             }
         }
     }
@@ -327,6 +358,22 @@ impl<B: ChainBackend> TernApiServer for ChainRpc<B> {
                 },
             }
         }
+    }
+
+    fn fee_estimate(&self, target_blocks: u64) -> RpcResult<FeeEstimateJson> {
+        if !FEE_TARGETS.contains(&target_blocks) {
+            return Err(invalid_param(
+                "targetBlocks",
+                format!(
+                    "must be {} to {} blocks",
+                    FEE_TARGETS.start(),
+                    FEE_TARGETS.end()
+                ),
+            ));
+        }
+        Ok(FeeEstimateJson::from(
+            &self.backend.fee_estimate(target_blocks),
+        ))
     }
 
     fn mempool_list(&self, limit: Option<u32>) -> RpcResult<Vec<MempoolEntry>> {

@@ -6,7 +6,7 @@
 use jsonrpsee::core::async_trait;
 use tern_chain::tx::SignedTransaction;
 use tern_chain::types::{Address, Amount, BlockHash, TxId};
-use tern_mempool::{MempoolStats, SubmitError};
+use tern_mempool::{FeeEstimate, Lifecycle, MempoolStats, SubmitError};
 use tern_p2p::NetworkHandle;
 use tern_state::chain::{AsyncChainReader, ChainError, Rejection};
 use tern_state::store::StoreError;
@@ -68,14 +68,23 @@ pub trait ChainBackend: Send + Sync + 'static {
     fn chain(&self) -> &AsyncChainReader;
     /// The stream of tip changes, kept up to date by the node.
     fn heads(&self) -> &HeadsLog;
-    /// A receiver that changes whenever the mempool admits a transaction.
-    fn watch_admissions(&self) -> tokio::sync::watch::Receiver<u64>;
+    /// A receiver that changes whenever a transaction's lifecycle in the mempool may
+    /// have: on every admission and every chain update the mempool applied.
+    fn watch_pool_changes(&self) -> tokio::sync::watch::Receiver<u64>;
     /// Whether the node is catching up with its peers.
     fn syncing(&self) -> bool;
     /// Admits a transaction to the mempool (the same path as a peer's).
     async fn submit_transaction(&self, tx: SignedTransaction) -> Result<TxId, SubmitError>;
-    /// A pending transaction.
-    fn pending_transaction(&self, id: &TxId) -> Option<SignedTransaction>;
+    /// Waits (briefly) until the mempool has followed the chain to its current tip, so
+    /// that a transaction a block just took out of the chain is found back in the pool
+    /// rather than nowhere.
+    async fn pool_caught_up(&self);
+    /// What the mempool knows of a transaction: pending and why, dropped and why.
+    fn lifecycle(&self, id: &TxId) -> Lifecycle;
+    /// Whether a reorg took a transaction out of the chain (within the mempool's memory).
+    fn was_reorged_out(&self, id: &TxId) -> bool;
+    /// The fee to be mined within `target_blocks` blocks.
+    fn fee_estimate(&self, target_blocks: u64) -> FeeEstimate;
     /// The next nonce `address` should use and the cost of its pending transactions.
     async fn pending(&self, address: &Address) -> Result<(u64, Amount), SubmitError>;
     /// Mempool figures.

@@ -247,7 +247,7 @@ mod tests {
         fn heads(&self) -> &crate::server::heads::HeadsLog {
             unreachable!("not called when listing methods")
         }
-        fn watch_admissions(&self) -> tokio::sync::watch::Receiver<u64> {
+        fn watch_pool_changes(&self) -> tokio::sync::watch::Receiver<u64> {
             tokio::sync::watch::channel(0).1
         }
         fn syncing(&self) -> bool {
@@ -259,8 +259,15 @@ mod tests {
         ) -> Result<TxId, SubmitError> {
             unreachable!("not called when listing methods")
         }
-        fn pending_transaction(&self, _: &TxId) -> Option<tern_chain::tx::SignedTransaction> {
-            None
+        async fn pool_caught_up(&self) {}
+        fn lifecycle(&self, _: &TxId) -> tern_mempool::Lifecycle {
+            tern_mempool::Lifecycle::NotHeld
+        }
+        fn was_reorged_out(&self, _: &TxId) -> bool {
+            false
+        }
+        fn fee_estimate(&self, _: u64) -> tern_mempool::FeeEstimate {
+            unreachable!("not called when listing methods")
         }
         async fn pending(
             &self,
