@@ -96,6 +96,10 @@ pub struct MiningSection {
     pub reward: Option<String>,
     /// Nonce-search threads.
     pub threads: Option<u16>,
+    /// Dev chains: a block as soon as transactions arrive.
+    pub automine: Option<bool>,
+    /// Dev chains: a block every this many seconds.
+    pub block_time: Option<u64>,
 }
 
 /// The largest configuration file read; a real one is a few KiB.
@@ -186,12 +190,18 @@ max_ws = {max_ws}
 max_per_ip = {max_per_ip}
 
 [mining]
-# Mine blocks.
+# Mine blocks with proof of work.
 enabled = false
-# Where rewards go (on dev chains, dev account 0 when not set).
+# Where rewards go: the miner's, and automine's, block_time's and dev_mine's default (on
+# dev chains, dev account 0 when not set).
 # reward = "tdev1..."
 # Nonce-search threads.
 threads = 1
+# Dev chains only: mine a block as soon as transactions are admitted (anvil's automine),
+# so a transfer confirms in milliseconds. Not with enabled = true or block_time.
+automine = false
+# Dev chains only: mine a block every this many seconds (1 to 86400), empty or not.
+# block_time = 5
 
 [metrics]
 # Where to serve /metrics (Prometheus text), /healthy and /ready. Off when absent.
@@ -234,6 +244,8 @@ mod tests {
         assert_eq!(config.rpc.max_per_ip, Some(limits.max_per_ip as u32));
         assert_eq!(config.mining.enabled, Some(false));
         assert_eq!(config.mining.threads, Some(1));
+        assert_eq!(config.mining.automine, Some(false));
+        assert_eq!(config.mining.block_time, None);
         assert_eq!(
             config.min_free_space,
             Some(crate::service::DEFAULT_MIN_FREE_SPACE_MIB)

@@ -10,6 +10,7 @@
 //! | module | owns |
 //! |---|---|
 //! | [`mining`] | the mining loop and its nonce-search threads, and on-demand blocks for development chains |
+//! | [`dev_blocks`] | automine and a fixed block interval on development chains |
 //! | [`rpc_backend`] | the node as the RPC server sees it |
 //! | [`service`] | [`service::Node`]: starts every part in order and stops them in reverse; the task tree |
 //! | [`descriptors`] | the open-file limit raised at start, and the RPC slots fitted into it |
@@ -51,6 +52,7 @@
 pub mod cli_error;
 pub mod config;
 pub mod descriptors;
+pub mod dev_blocks;
 pub mod disk;
 pub mod metrics;
 pub mod mining;

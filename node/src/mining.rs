@@ -67,15 +67,19 @@ pub struct MinerHandle {
     chain: ChainHandle,
     pool: PoolHandle,
     tasks: TaskExecutor,
+    /// Where on-demand blocks pay when the caller names nobody.
+    dev_reward: Address,
 }
 
 impl MinerHandle {
     /// Starts the mining loop (idle until [`Self::start`]) as the critical task `miner`.
-    /// It stops when the chain stops or every handle is dropped.
+    /// It stops when the chain stops or every handle is dropped. On-demand blocks pay
+    /// `dev_reward` unless told otherwise.
     pub fn spawn(
         chain: ChainHandle,
         pool: PoolHandle,
         initial: Option<MinerSettings>,
+        dev_reward: Address,
         tasks: &TaskExecutor,
     ) -> MinerHandle {
         let (settings, receiver) = watch::channel(initial);
@@ -88,6 +92,7 @@ impl MinerHandle {
             chain: chain.clone(),
             pool: pool.clone(),
             tasks: tasks.clone(),
+            dev_reward,
         };
         let miner = Miner {
             chain,
@@ -130,13 +135,15 @@ impl MinerHandle {
         }
     }
 
-    /// Mines `count` blocks on the tip now, paying `reward`, and returns their hashes, like
+    /// Mines `count` blocks on the tip now, paying `reward` (default: the node's dev
+    /// reward address, `--mine-to` or dev account 0), and returns their hashes, like
     /// `generatetoaddress` on Bitcoin's regtest. Only on chains whose spec allows it.
     pub async fn mine_now(
         &self,
         count: u64,
-        reward: Address,
+        reward: Option<Address>,
     ) -> Result<Vec<BlockHash>, DevMineFailure> {
+        let reward = reward.unwrap_or(self.dev_reward);
         if !self.chain.reader().spec().dev_mining {
             return Err(DevMineFailure::NotAllowed);
         }

@@ -145,7 +145,7 @@ impl MiningBackend for NodeRpc {
     async fn dev_mine(
         &self,
         count: u64,
-        reward: Address,
+        reward: Option<Address>,
     ) -> Result<Vec<BlockHash>, DevMineFailure> {
         self.miner.mine_now(count, reward).await
     }

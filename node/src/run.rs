@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::Args;
 use tern_chain::genesis::ChainSpec;
@@ -12,7 +13,8 @@ use tern_rpc::server::connections::ConnectionLimits;
 use tern_rpc::server::RpcConfig;
 
 use crate::cli_error::CliError;
-use crate::config::FileConfig;
+use crate::config::{FileConfig, MiningSection};
+use crate::dev_blocks::DevBlocks;
 use crate::mining::MinerSettings;
 use crate::service::{Node, NodeConfig, DEFAULT_MIN_FREE_SPACE_MIB};
 use tern_p2p::{P2pConfig, DEFAULT_P2P_PORT};
@@ -78,10 +80,19 @@ pub struct NodeArgs {
     /// host [default: 4].
     #[arg(long)]
     pub max_inbound_per_ip: Option<usize>,
-    /// Mine blocks (to --mine-to, or on a dev chain to dev account 0).
+    /// Mine blocks with proof of work (to --mine-to, or on a dev chain to dev account 0).
     #[arg(long)]
     pub mine: bool,
-    /// Where mining rewards go; implies --mine.
+    /// Dev chains: mine a block as soon as transactions are admitted, so a transfer
+    /// confirms in milliseconds (anvil's automine). Not with --mine or --block-time.
+    #[arg(long)]
+    pub automine: bool,
+    /// Dev chains: mine a block every SECS seconds (1 to 86400), empty or not. Not with
+    /// --mine or --automine.
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=MAX_BLOCK_TIME_SECS))]
+    pub block_time: Option<u64>,
+    /// Where block rewards go: the miner's, automine's, --block-time's and `dev_mine`'s
+    /// default [default: dev account 0 on dev chains]. Alone, it implies --mine.
     #[arg(long, value_name = "ADDRESS")]
     pub mine_to: Option<String>,
     /// Nonce-search threads when mining [default: 1].
@@ -139,8 +150,24 @@ pub async fn config(args: NodeArgs) -> Result<(NodeConfig, String), CliError> {
     for peer in file.p2p.peers.unwrap_or_default().iter().chain(&args.peers) {
         seeds.push(resolve_peer(peer).await?);
     }
-    let mine = args.mine || args.mine_to.is_some() || file.mining.enabled.unwrap_or(false);
+    let dev_blocks = dev_blocks(args.automine, args.block_time, &file.mining)?;
+    let mine = args.mine
+        || file.mining.enabled.unwrap_or(false)
+        || (args.mine_to.is_some() && dev_blocks.is_none());
+    if let (true, Some(mode)) = (mine, dev_blocks) {
+        return Err(CliError(format!(
+            "--mine (or [mining] enabled) and {} cannot run together: both make blocks; choose one",
+            match mode {
+                DevBlocks::Automine => "--automine",
+                DevBlocks::Every(_) => "--block-time",
+            }
+        )));
+    }
     let reward_text = args.mine_to.or(file.mining.reward);
+    let dev_reward = match &reward_text {
+        Some(text) => parse_reward(&spec, text)?,
+        None => tern_chain::crypto::dev_secret_key(0).address(),
+    };
     let mining = match (reward_text, mine) {
         (Some(text), true) => Some(parse_reward(&spec, &text)?),
         (None, true) if spec.dev_mining => Some(tern_chain::crypto::dev_secret_key(0).address()),
@@ -237,6 +264,8 @@ pub async fn config(args: NodeArgs) -> Result<(NodeConfig, String), CliError> {
         ..RpcConfig::default()
     });
     config.mining = mining;
+    config.dev_blocks = dev_blocks;
+    config.dev_reward = dev_reward;
     config.metrics = args.metrics_addr.or(file.metrics.addr);
     config.min_free_space = args
         .min_free_space
@@ -251,6 +280,34 @@ pub async fn config(args: NodeArgs) -> Result<(NodeConfig, String), CliError> {
         _ => "info".into(),
     };
     Ok((config, log))
+}
+
+/// The longest `--block-time`: a day.
+pub const MAX_BLOCK_TIME_SECS: u64 = 86_400;
+
+/// Automine or a block interval, from the flags over the file; both at once is an error.
+fn dev_blocks(
+    automine: bool,
+    block_time: Option<u64>,
+    file: &MiningSection,
+) -> Result<Option<DevBlocks>, CliError> {
+    let automine = automine || file.automine.unwrap_or(false);
+    let block_time = block_time.or(file.block_time);
+    if let Some(secs) = block_time {
+        if !(1..=MAX_BLOCK_TIME_SECS).contains(&secs) {
+            return Err(CliError(format!(
+                "mining.block_time = {secs}: must be 1 to {MAX_BLOCK_TIME_SECS} seconds"
+            )));
+        }
+    }
+    match (automine, block_time) {
+        (true, Some(_)) => Err(CliError(
+            "--automine and --block-time cannot run together: choose one way to make blocks".into(),
+        )),
+        (true, None) => Ok(Some(DevBlocks::Automine)),
+        (false, Some(secs)) => Ok(Some(DevBlocks::Every(Duration::from_secs(secs)))),
+        (false, None) => Ok(None),
+    }
 }
 
 fn parse_reward(spec: &ChainSpec, text: &str) -> Result<Address, CliError> {
@@ -282,6 +339,7 @@ pub async fn run(args: NodeArgs) -> Result<(), CliError> {
         }
     }
     let chain_name = config.spec.name.clone();
+    let blocks = how_blocks_are_made(&config);
     let data_dir = config.data_dir.clone();
     std::fs::create_dir_all(&data_dir)
         .map_err(|e| CliError(format!("data directory {}: {e}", data_dir.display())))?;
@@ -296,9 +354,10 @@ pub async fn run(args: NodeArgs) -> Result<(), CliError> {
         rpc = ?node.rpc_addr(),
         metrics = ?node.metrics_addr(),
         node_id = %node.network().node_id(),
+        blocks = %blocks,
         "node running"
     );
-    announce_listeners(&node, tip.height().value());
+    announce_listeners(&node, &blocks, tip.height().value());
     tokio::select! {
         signal = wait_for_signal() => tracing::info!(signal, "stopping"),
         failure = node.failed() => tracing::error!(%failure, "stopping after a critical failure"),
@@ -315,13 +374,33 @@ pub async fn run(args: NodeArgs) -> Result<(), CliError> {
     }
 }
 
-/// Prints where the node listens on standard output, one line each, and then a line that
-/// says it runs: `p2p listening on ADDR`, `rpc listening on ADDR`, `metrics listening on
-/// ADDR` (each only if served), then `node running at height H`. These are the bound
+/// How this node makes blocks, in words, for the startup screen: the proof-of-work miner,
+/// automine, an interval, on demand only (`dev_mine`, on dev chains), or not at all.
+fn how_blocks_are_made(config: &NodeConfig) -> String {
+    let to = |address: &Address| config.spec.format_address(address);
+    match (&config.mining, config.dev_blocks) {
+        (Some(miner), _) => format!(
+            "proof-of-work mining on {} thread(s), rewards to {}",
+            miner.threads,
+            to(&miner.reward)
+        ),
+        (None, Some(mode)) => format!("{mode}, rewards to {}", to(&config.dev_reward)),
+        (None, None) if config.spec.dev_mining => format!(
+            "on demand only (dev_mine), rewards to {}",
+            to(&config.dev_reward)
+        ),
+        (None, None) => "none: this node does not mine".into(),
+    }
+}
+
+/// Prints where the node listens on standard output, one line each, then how it makes
+/// blocks and a line that says it runs: `p2p listening on ADDR`, `rpc listening on ADDR`,
+/// `metrics listening on ADDR` (each only if served), `blocks: HOW`, then `node running at
+/// height H`. These are the bound
 /// addresses, so a script or a test that asks for port 0 learns the ports the system gave
 /// (choosing a free port beforehand races every other program binding one). Logs go to
 /// standard error, so standard output carries only these lines.
-fn announce_listeners(node: &Node, height: u64) {
+fn announce_listeners(node: &Node, blocks: &str, height: u64) {
     use std::io::Write;
     let listeners = [
         ("p2p", node.p2p_addr()),
@@ -334,6 +413,7 @@ fn announce_listeners(node: &Node, height: u64) {
         .into_iter()
         .filter_map(|(what, addr)| Some((what, addr?)))
         .try_for_each(|(what, addr)| writeln!(out, "{what} listening on {addr}"))
+        .and_then(|()| writeln!(out, "blocks: {blocks}"))
         .and_then(|()| writeln!(out, "node running at height {height}"))
         .and_then(|()| out.flush());
 }

@@ -11,6 +11,7 @@
 //! | **`mempool follower`** | [`PoolHandle::start`] | the chain's event stream ends |
 //! | **`mempool admission`** (OS threads, one per core) | [`PoolHandle::start`] | the chain stops |
 //! | **`miner`**, `nonce search` (blocking) | [`MinerHandle::spawn`] | the chain stops |
+//! | **`dev blocks`** (with `--automine` or `--block-time`) | [`crate::dev_blocks::spawn`] | shutdown; the chain stops |
 //! | **`network`** (the connection manager), **`relay`**, **`sync`** | [`p2p::start`] | shutdown; `network` after every `peer` has ended |
 //! | `peer` | the connection manager | its connection closes |
 //! | `transaction admission`, `relay block submission` | the relay task | relay is gone |
@@ -33,11 +34,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tern_chain::genesis::ChainSpec;
+use tern_chain::types::Address;
 use tern_mempool::MempoolConfig;
 use tern_rpc::server::{RpcConfig, RunningServer};
 use tern_state::chain::{self, Chain, ChainError, ChainEvent, ChainHandle};
 use tokio_util::sync::CancellationToken;
 
+use crate::dev_blocks::DevBlocks;
 use crate::disk::DiskMonitor;
 use crate::metrics::Metrics;
 use crate::mining::{MinerHandle, MinerSettings};
@@ -66,6 +69,12 @@ pub struct NodeConfig {
     pub mempool: MempoolConfig,
     /// Mine from the start with these settings.
     pub mining: Option<MinerSettings>,
+    /// Make blocks without proof-of-work pacing: automine or an interval (development
+    /// chains only; [`StartError::DevBlocksNotAllowed`] otherwise).
+    pub dev_blocks: Option<DevBlocks>,
+    /// Where on-demand blocks (`dev_mine`, [`Self::dev_blocks`]) pay when nobody is
+    /// named: dev account 0 unless set.
+    pub dev_reward: Address,
     /// Where to serve `/metrics`, `/healthy` and `/ready`, if anywhere.
     pub metrics: Option<SocketAddr>,
     /// Below this much free space in the data directory, warn (bytes).
@@ -87,6 +96,8 @@ impl NodeConfig {
             rpc: Some(RpcConfig::default()),
             mempool: MempoolConfig::default(),
             mining: None,
+            dev_blocks: None,
+            dev_reward: tern_chain::crypto::dev_secret_key(0).address(),
             metrics: None,
             min_free_space: DEFAULT_MIN_FREE_SPACE_MIB << 20,
             faults: FaultPlan::default(),
@@ -97,6 +108,12 @@ impl NodeConfig {
 /// Why a node could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
+    /// Automine or a block interval on a chain whose blocks need proof of work.
+    #[error("--automine and --block-time need a development chain (dev_mining in its spec); {chain} is not one")]
+    DevBlocksNotAllowed {
+        /// The chain's name.
+        chain: String,
+    },
     /// The store could not be opened (locked by another node, damaged, another chain).
     #[error(transparent)]
     Chain(#[from] ChainError),
@@ -159,10 +176,15 @@ impl Node {
             rpc,
             mempool,
             mining,
+            dev_blocks,
+            dev_reward,
             metrics,
             min_free_space,
             faults,
         } = config;
+        if dev_blocks.is_some() && !spec.dev_mining {
+            return Err(StartError::DevBlocksNotAllowed { chain: spec.name });
+        }
         let dir = data_dir.clone();
         let opened = tokio::task::spawn_blocking(move || {
             let chain = Chain::open(&dir, spec)?;
@@ -214,7 +236,7 @@ impl Node {
                 return Err(StartError::AdmissionThreads(error));
             }
         };
-        let miner = MinerHandle::spawn(chain.clone(), pool.clone(), None, &executor);
+        let miner = MinerHandle::spawn(chain.clone(), pool.clone(), None, dev_reward, &executor);
         p2p.data_dir = Some(data_dir.clone());
         let started = p2p::start(p2p, chain.clone(), pool.clone(), &executor, &faults).await;
         let (network, network_tasks) = match started {
@@ -305,6 +327,16 @@ impl Node {
         }
         if let Some(settings) = mining {
             node.miner.start(settings.threads, settings.reward);
+        }
+        if let Some(mode) = dev_blocks {
+            crate::dev_blocks::spawn(
+                mode,
+                node.miner.clone(),
+                node.pool.clone(),
+                dev_reward,
+                &executor,
+                node.services.child_token(),
+            );
         }
         executor.spawn("chain log", log_chain_updates(node.chain.clone()));
         Ok(node)

@@ -17,6 +17,7 @@ use tern_chain::genesis::ChainSpec;
 use tern_rpc::server::RpcConfig;
 
 use crate::cli_error::CliError;
+use crate::dev_blocks::DevBlocks;
 use crate::mining::MinerSettings;
 use crate::run::wait_for_signal;
 use crate::service::{Node, NodeConfig};
@@ -38,9 +39,18 @@ pub struct TestnetArgs {
     /// How many nodes to run.
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub nodes: u16,
-    /// How many of them mine (the first ones).
+    /// How many of them make blocks (the first ones): node 0 by --automine or
+    /// --block-time when given, the others by proof-of-work mining.
     #[arg(long, default_value_t = 1)]
     pub miners: u16,
+    /// Node 0 mines a block as soon as transactions arrive (dev chains), instead of
+    /// proof-of-work mining: a transfer confirms in milliseconds.
+    #[arg(long, conflicts_with = "block_time")]
+    pub automine: bool,
+    /// Node 0 mines a block every SECS seconds (dev chains), instead of proof-of-work
+    /// mining.
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=crate::run::MAX_BLOCK_TIME_SECS))]
+    pub block_time: Option<u64>,
     /// The chain: `dev`, `testnet`, or the path of a chain spec file.
     #[arg(long, default_value = "dev")]
     pub genesis: String,
@@ -115,6 +125,11 @@ pub async fn run(args: TestnetArgs) -> Result<(), CliError> {
     let spec = ChainSpec::resolve(&args.genesis)?;
     let root = prepare_root(&args)?;
     let reward = dev_secret_key(REWARD_ACCOUNT).address();
+    let dev_blocks = match (args.automine, args.block_time) {
+        (true, _) => Some(DevBlocks::Automine),
+        (false, Some(secs)) => Some(DevBlocks::Every(Duration::from_secs(secs))),
+        (false, None) => None,
+    };
     let mut nodes: Vec<Node> = Vec::with_capacity(usize::from(args.nodes));
     for i in 0..u32::from(args.nodes) {
         let rpc = SocketAddr::from(([127, 0, 0, 1], port(args.base_port, 2 * i)?));
@@ -132,8 +147,12 @@ pub async fn run(args: TestnetArgs) -> Result<(), CliError> {
             admin: true,
             ..RpcConfig::default()
         });
-        config.mining =
-            (i < u32::from(args.miners)).then_some(MinerSettings { threads: 1, reward });
+        let makes_blocks = i < u32::from(args.miners);
+        config.dev_reward = reward;
+        match (i, dev_blocks) {
+            (0, Some(mode)) if makes_blocks => config.dev_blocks = Some(mode),
+            _ => config.mining = makes_blocks.then_some(MinerSettings { threads: 1, reward }),
+        }
         match Node::start(config).await {
             Ok(node) => nodes.push(node),
             Err(error) => {
@@ -144,7 +163,7 @@ pub async fn run(args: TestnetArgs) -> Result<(), CliError> {
             }
         }
     }
-    print_welcome(&spec, &root, &nodes, args.miners);
+    print_welcome(&spec, &root, &nodes, args.miners, dev_blocks);
 
     let terminal = std::io::stdout().is_terminal();
     let mut ticker = tokio::time::interval(Duration::from_secs(1));
@@ -188,7 +207,13 @@ pub async fn run(args: TestnetArgs) -> Result<(), CliError> {
     }
 }
 
-fn print_welcome(spec: &ChainSpec, root: &Root, nodes: &[Node], miners: u16) {
+fn print_welcome(
+    spec: &ChainSpec,
+    root: &Root,
+    nodes: &[Node],
+    miners: u16,
+    dev_blocks: Option<DevBlocks>,
+) {
     let mut out = String::new();
     let keep = if root.temporary {
         "removed at exit; pass --datadir to keep the network"
@@ -206,10 +231,13 @@ fn print_welcome(spec: &ChainSpec, root: &Root, nodes: &[Node], miners: u16) {
             .rpc_addr()
             .map_or("-".into(), |a| format!("http://{a}"));
         let p2p = node.p2p_addr().map_or("-".into(), |a| a.to_string());
-        let role = if i < usize::from(miners) {
-            "  mining"
-        } else {
-            ""
+        let role = match (i, dev_blocks) {
+            (_, _) if i >= usize::from(miners) => String::new(),
+            (0, Some(DevBlocks::Automine)) => "  automine".into(),
+            (0, Some(DevBlocks::Every(interval))) => {
+                format!("  a block every {} s", interval.as_secs())
+            }
+            _ => "  mining".into(),
         };
         out.push_str(&format!("  node {i}  rpc {rpc}  p2p {p2p}{role}\n"));
     }

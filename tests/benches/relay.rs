@@ -60,7 +60,7 @@ async fn bytes_sent(nodes: &[TestNode]) -> u64 {
 /// at `far`.
 async fn mine_at(miner: &TestNode, reward: Address, far: &TestNode) -> (BlockHash, Duration) {
     let mut tip = far.node.chain().watch_tip();
-    let mined = miner.node.miner().mine_now(1, reward).await.unwrap();
+    let mined = miner.node.miner().mine_now(1, Some(reward)).await.unwrap();
     let hash = *mined.last().unwrap();
     let started = Instant::now();
     tokio::time::timeout(Duration::from_secs(30), tip.wait_for(|t| t.hash == hash))

@@ -127,7 +127,7 @@ async fn mine_out(node: &TestNode) -> usize {
         blocks += node
             .node
             .miner()
-            .mine_now(1, dev_secret_key(9).address())
+            .mine_now(1, Some(dev_secret_key(9).address()))
             .await
             .unwrap()
             .len();

@@ -258,6 +258,11 @@ impl PoolHandle {
         self.shared.changes.subscribe()
     }
 
+    /// Whether a transaction is ready for the next block.
+    pub fn has_ready(&self) -> bool {
+        self.lock().has_ready()
+    }
+
     /// Whether `id` is pending.
     pub fn contains(&self, id: &TxId) -> bool {
         self.lock().contains(id)

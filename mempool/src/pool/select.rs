@@ -79,6 +79,11 @@ impl<'a> Iterator for BlockOrder<'a> {
 }
 
 impl Mempool {
+    /// Whether a transaction is ready for the next block.
+    pub fn has_ready(&self) -> bool {
+        BlockOrder::new(self).next().is_some()
+    }
+
     /// Ready transactions for a block of at most `max_count` transactions and `max_bytes`
     /// bytes of transactions, in [`BlockOrder`].
     ///

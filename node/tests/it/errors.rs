@@ -137,3 +137,43 @@ fn the_default_config_is_printed_and_accepted() {
     let text = String::from_utf8(output.stdout).unwrap();
     assert!(text.contains("[p2p]") && text.contains("[rpc]") && text.contains("[mining]"));
 }
+
+#[test]
+fn ways_of_making_blocks_that_exclude_each_other_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = path(dir.path());
+    let config = dir.path().join("node.toml");
+    std::fs::write(&config, "[mining]\nautomine = true\n").unwrap();
+    let config = path(&config);
+    let cases: [(&[&str], &str); 4] = [
+        (
+            &["--automine", "--mine"],
+            "--mine (or [mining] enabled) and --automine cannot run together",
+        ),
+        (
+            &["--block-time", "5", "--mine"],
+            "and --block-time cannot run together",
+        ),
+        (
+            &["--automine", "--block-time", "5"],
+            "--automine and --block-time cannot run together",
+        ),
+        (&["--config", &config, "--mine"], "cannot run together"),
+    ];
+    for (flags, expected) in cases {
+        let line = one_line_error(&tern(&node_args(&data, flags)));
+        assert!(line.contains(expected), "{flags:?}: {line}");
+    }
+    let line = one_line_error(&tern(&node_args(
+        &data,
+        &[
+            "--genesis",
+            "testnet",
+            "--automine",
+            "--no-rpc",
+            "--p2p-addr",
+            "127.0.0.1:0",
+        ],
+    )));
+    assert!(line.contains("need a development chain"), "{line}");
+}

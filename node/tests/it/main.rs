@@ -4,6 +4,7 @@
 //!
 //! | module | what it shows |
 //! |---|---|
+//! | `dev_blocks` | `tern node --automine` and `--block-time`: blocks without proof-of-work pacing |
 //! | `errors` | mistakes at start (ports, data directories, configs) are one-line errors |
 //! | `failure` | a node that cannot go on exits non-zero, naming the part, and loses nothing |
 //! | `mining` | the miner and on-demand blocks, through the pool and the chain |
@@ -23,6 +24,7 @@
 
 mod support;
 
+mod dev_blocks;
 mod errors;
 mod failure;
 mod mining;

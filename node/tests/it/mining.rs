@@ -29,7 +29,7 @@ fn node(chain: &str) -> Node {
     let tasks = TaskManager::new();
     let pool =
         PoolHandle::start(chain.clone(), MempoolConfig::default(), tasks.executor()).unwrap();
-    let miner = MinerHandle::spawn(chain.clone(), pool.clone(), None, tasks.executor());
+    let miner = MinerHandle::spawn(chain.clone(), pool.clone(), None, REWARD, tasks.executor());
     Node {
         chain,
         thread: Some(thread),
@@ -59,7 +59,7 @@ const REWARD: Address = Address::from_bytes([7; 32]);
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dev_mine_makes_blocks_now_and_pays_the_reward() {
     let node = node("dev");
-    let hashes = node.miner.mine_now(5, REWARD).await.unwrap();
+    let hashes = node.miner.mine_now(5, Some(REWARD)).await.unwrap();
     assert_eq!(hashes.len(), 5);
     assert_eq!(node.chain.tip().hash, hashes[4]);
     assert_eq!(node.chain.tip().height(), Height(5));
@@ -108,7 +108,7 @@ async fn a_submitted_transfer_is_mined_and_moves_exactly_amount_and_fee() {
     ));
     assert_eq!(node.pool.next_nonce(&from.address()).await.unwrap(), 1);
 
-    let hashes = node.miner.mine_now(1, REWARD).await.unwrap();
+    let hashes = node.miner.mine_now(1, Some(REWARD)).await.unwrap();
     let block = reader.block(&hashes[0]).unwrap().unwrap();
     assert_eq!(block.transactions, vec![tx.clone()]);
     assert!(!node.pool.contains(&tx.id()));
@@ -143,12 +143,12 @@ async fn a_submitted_transfer_is_mined_and_moves_exactly_amount_and_fee() {
 async fn on_demand_blocks_only_where_the_spec_allows_and_within_bounds() {
     let testnet = node("testnet");
     assert!(matches!(
-        testnet.miner.mine_now(1, REWARD).await,
+        testnet.miner.mine_now(1, Some(REWARD)).await,
         Err(DevMineFailure::NotAllowed)
     ));
     let dev = node("dev");
     assert!(matches!(
-        dev.miner.mine_now(1_000_000, REWARD).await,
+        dev.miner.mine_now(1_000_000, Some(REWARD)).await,
         Err(DevMineFailure::TooMany {
             asked: 1_000_000,
             ..
@@ -227,7 +227,7 @@ async fn shutting_the_chain_down_stops_everything_following_it() {
     let health = tasks.executor().health();
     let pool =
         PoolHandle::start(chain.clone(), MempoolConfig::default(), tasks.executor()).unwrap();
-    let miner = MinerHandle::spawn(chain.clone(), pool.clone(), None, tasks.executor());
+    let miner = MinerHandle::spawn(chain.clone(), pool.clone(), None, REWARD, tasks.executor());
     miner.start(1, REWARD);
     let mut tips = chain.watch_tip();
     tokio::time::timeout(

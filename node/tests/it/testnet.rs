@@ -35,11 +35,12 @@ struct Testnet {
 }
 
 impl Testnet {
-    fn start(dir: &Path, base: u16) -> Testnet {
+    fn start(dir: &Path, base: u16, extra: &[&str]) -> Testnet {
         let child = Command::new(TERN)
             .args(["testnet", "--nodes", &NODES.to_string(), "--datadir"])
             .arg(dir)
             .args(["--base-port", &base.to_string()])
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -125,7 +126,7 @@ async fn a_local_testnet_mines_confirms_a_transfer_stops_cleanly_and_resumes() {
     let dirs = tempfile::tempdir().unwrap();
     let data = dirs.path().join("net");
     let base = free_base();
-    let mut net = Testnet::start(&data, base);
+    let mut net = Testnet::start(&data, base, &[]);
     net.wait_until_aligned(5).await;
 
     let file = dirs.path().join("wallet.json");
@@ -164,8 +165,9 @@ async fn a_local_testnet_mines_confirms_a_transfer_stops_cleanly_and_resumes() {
     assert!(status.success(), "exit status {status:?}");
     assert!(took < Duration::from_secs(10), "stopping took {took:?}");
 
-    // The same --datadir resumes the same chain.
-    let net = Testnet::start(&data, base);
+    // The same --datadir resumes the same chain, here with node 0 automining: a
+    // transfer is mined as soon as it arrives.
+    let net = Testnet::start(&data, base, &["--automine"]);
     let (resumed, _) = net.wait_until_aligned(height).await;
     assert!(resumed >= height);
     let client = &net.clients[0];
@@ -173,4 +175,12 @@ async fn a_local_testnet_mines_confirms_a_transfer_stops_cleanly_and_resumes() {
         client.tx_get(txid).await.unwrap(),
         TxStatus::Confirmed { .. }
     ));
+    let sent = wallet(
+        &file,
+        &rpc,
+        &[
+            "send", "--from", "bob", "--to", "alice", "--amount", "5", "--wait", "1",
+        ],
+    );
+    assert!(sent.contains("confirmed in block"), "{sent}");
 }

@@ -2,31 +2,44 @@
 //! mempool, `rpc.discover` and the two subscriptions.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use jsonrpsee::core::{async_trait, to_json_raw_value, RpcResult, SubscriptionResult};
 use jsonrpsee::server::PendingSubscriptionSink;
-use jsonrpsee::Extensions;
-use tern_chain::types::{BlockHash, Height, TxId};
-use tern_mempool::decode_transaction;
+use jsonrpsee::{Extensions, SubscriptionSink};
+use tern_chain::types::{BlockHash, Height, Timestamp, TxId};
+use tern_mempool::{decode_transaction, Lifecycle, FEE_TARGETS};
 use tern_state::chain::HistoryCursor;
 use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::{broadcast, watch};
+use tokio::time::Instant;
 
 use super::api::TernApiServer;
 use super::api::{MAX_MEMPOOL_LIST, MAX_STATUS_CONFIRMATIONS};
 use super::json::{
-    AccountJson, BlockId, BlockJson, ChainInfo, HeaderJson, HistoryPageJson, MempoolEntry,
-    MempoolInfo, ResumeFrom,
+    AccountJson, BlockId, BlockJson, ChainInfo, HeadEvent, HeaderJson, HistoryPageJson,
+    MempoolEntry, MempoolInfo, ResumeFrom,
 };
 use super::tx_json::{FeeEstimateJson, TxStatus};
 use crate::error::{self, internal, invalid_param};
 use crate::server::access::require_admin;
 use crate::server::backend::ChainBackend;
 use crate::server::params::parse_address;
-use tern_mempool::{Lifecycle, FEE_TARGETS};
 
 /// The shortest time between two looks at the pool for one `tx_subscribeStatus`
 /// subscriber, however fast transactions arrive.
-const POOL_STATUS_INTERVAL: std::time::Duration = std::time::Duration::from_millis(50);
+const POOL_STATUS_INTERVAL: Duration = Duration::from_millis(50);
+
+/// Where a status subscriber looks next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Look {
+    /// The store, then the pool: the tip moved.
+    Store,
+    /// The pool alone: it changed.
+    Pool,
+    /// Nowhere yet: a pool change waits for its turn.
+    Nowhere,
+}
 
 /// The `chain` namespace's methods.
 pub(crate) struct ChainRpc<B> {
@@ -69,6 +82,80 @@ impl<B: ChainBackend> ChainRpc<B> {
         }
         self.backend.pool_caught_up().await;
         Ok(self.pool_status(id))
+    }
+
+    /// Sends `id`'s status to `sink` now and at every transition, until it has `wanted`
+    /// confirmations or the subscriber leaves. Triggers only: a new tip recomputes the
+    /// status from the store at once; a change in the pool from the pool alone (a
+    /// transaction confirms only with a new tip), at most every [`POOL_STATUS_INTERVAL`],
+    /// so a flood of admissions costs no store reads and little pool time, and never
+    /// delays a confirmation.
+    async fn follow_status(
+        &self,
+        sink: &SubscriptionSink,
+        id: &TxId,
+        wanted: u64,
+        mut tips: broadcast::Receiver<HeadEvent>,
+        mut pool_changes: watch::Receiver<u64>,
+    ) -> SubscriptionResult {
+        let mut last: Option<TxStatus> = None;
+        let mut look = Look::Store;
+        let mut pool_moved = false;
+        let mut next_pool_look = Instant::now();
+        loop {
+            let status = match (&last, look) {
+                (Some(last), Look::Nowhere) => last.clone(),
+                (Some(confirmed @ TxStatus::Confirmed { .. }), Look::Pool) => confirmed.clone(),
+                // Gone from the pool: perhaps into a block whose tip event is still on
+                // its way, so the store says.
+                (Some(last), Look::Pool) => match self.pool_status(id) {
+                    TxStatus::Unknown if *last != TxStatus::Unknown => self.tx_status(id).await?,
+                    status => status,
+                },
+                _ => self.tx_status(id).await?,
+            };
+            if last
+                .as_ref()
+                .is_none_or(|last| status.is_transition_from(last))
+            {
+                sink.send(to_json_raw_value(&status)?).await?;
+                if matches!(status, TxStatus::Confirmed { confirmations, .. } if confirmations >= wanted)
+                {
+                    return Ok(());
+                }
+            }
+            // A pending transaction expires at a known time, with no event to say so.
+            let expiry = match &status {
+                TxStatus::Pending { why, .. } => Some(Duration::from_millis(
+                    why.expires
+                        .saturating_sub(Timestamp::now().as_millis())
+                        .saturating_add(1),
+                )),
+                _ => None,
+            };
+            last = Some(status);
+            look = tokio::select! {
+                () = sink.closed() => return Ok(()),
+                tip = tips.recv() => {
+                    if let Err(RecvError::Closed) = tip {
+                        // The head stream restarted: follow the new one.
+                        tips = self.backend.heads().subscribe(None).map_err(|e| e.to_string())?.1;
+                    }
+                    Look::Store
+                },
+                changed = pool_changes.changed(), if !pool_moved => {
+                    if changed.is_err() { return Ok(()) }
+                    pool_moved = true;
+                    Look::Nowhere
+                },
+                () = tokio::time::sleep_until(next_pool_look), if pool_moved => {
+                    pool_moved = false;
+                    next_pool_look = Instant::now() + POOL_STATUS_INTERVAL;
+                    Look::Pool
+                },
+                () = tokio::time::sleep(expiry.unwrap_or_default()), if expiry.is_some() => Look::Pool,
+            };
+        }
     }
 
     /// The status as far as the pool knows it (no store read): pending, dropped or
@@ -188,71 +275,15 @@ impl<B: ChainBackend> TernApiServer for ChainRpc<B> {
         // Triggers only: a new tip recomputes the status from the store, a change in the
         // pool from the pool alone (a transaction confirms only with a new tip), so a
         // trigger that lags loses nothing and a flood of admissions costs no store reads.
-        let (_, mut tips) = self
+        let (_, tips) = self
             .backend
             .heads()
             .subscribe(None)
             .map_err(|e| e.to_string())?;
-        let mut pool_changes = self.backend.watch_pool_changes();
+        let pool_changes = self.backend.watch_pool_changes();
         let sink = pending.accept().await?;
-        let mut last: Option<TxStatus> = None;
-        let mut tip_moved = true;
-        loop {
-            let status = match &last {
-                Some(confirmed @ TxStatus::Confirmed { .. }) if !tip_moved => confirmed.clone(),
-                // Gone from the pool: perhaps into a block whose tip event is still on
-                // its way, so the store says.
-                Some(last) if !tip_moved => match self.pool_status(&id) {
-                    TxStatus::Unknown if *last != TxStatus::Unknown => self
-                        .tx_status(&id)
-                        .await
-                        .map_err(|e| e.message().to_owned())?,
-                    status => status,
-                },
-                _ => self
-                    .tx_status(&id)
-                    .await
-                    .map_err(|e| e.message().to_owned())?,
-            };
-            if last
-                .as_ref()
-                .is_none_or(|last| status.is_transition_from(last))
-            {
-                sink.send(to_json_raw_value(&status)?).await?;
-                if matches!(status, TxStatus::Confirmed { confirmations, .. } if confirmations >= wanted)
-                {
-                    return Ok(());
-                }
-            }
-            // A pending transaction expires at a known time, with no event to say so.
-            let expires = match &status {
-                TxStatus::Pending { why, .. } => why.expires,
-                _ => u64::MAX,
-            };
-            last = Some(status);
-            let until_expiry =
-                expires.saturating_sub(tern_chain::types::Timestamp::now().as_millis());
-            tokio::select! {
-                () = sink.closed() => return Ok(()),
-                tip = tips.recv() => {
-                    tip_moved = true;
-                    if let Err(RecvError::Closed) = tip {
-                        // The head stream restarted: follow the new one.
-                        tips = self.backend.heads().subscribe(None).map_err(|e| e.to_string())?.1;
-                    }
-                },
-                changed = pool_changes.changed() => {
-                    tip_moved = false;
-                    if changed.is_err() { return Ok(()) }
-                    // A pending transaction's status walks the pool's queue: during a
-                    // flood of admissions, look again at most this often.
-                    tokio::time::sleep(POOL_STATUS_INTERVAL).await;
-                },
-                () = tokio::time::sleep(std::time::Duration::from_millis(until_expiry.saturating_add(1))), if expires != u64::MAX => {
-                    tip_moved = false;
-                }
-            }
-        }
+        self.follow_status(&sink, &id, wanted, tips, pool_changes)
+            .await
     }
 
     async fn account_get(&self, address: String) -> RpcResult<AccountJson> {

@@ -40,12 +40,9 @@ impl<B: MiningBackend> TernAdminApiServer for MiningRpc<B> {
         reward: Option<String>,
     ) -> RpcResult<Vec<String>> {
         require_admin(ext)?;
-        let reward = match reward {
-            Some(text) => parse_address(&*self.backend, "reward", &text)?,
-            None => self.backend.miner_state().reward.ok_or_else(|| {
-                invalid_param("reward", "required: the miner has no reward address")
-            })?,
-        };
+        let reward = reward
+            .map(|text| parse_address(&*self.backend, "reward", &text))
+            .transpose()?;
         self.backend
             .dev_mine(count, reward)
             .await

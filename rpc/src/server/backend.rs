@@ -97,9 +97,13 @@ pub trait ChainBackend: Send + Sync + 'static {
 /// prefix, hence the chain namespace's backend too.
 #[async_trait]
 pub trait MiningBackend: ChainBackend {
-    /// Mines `count` blocks now (development chains only).
-    async fn dev_mine(&self, count: u64, reward: Address)
-        -> Result<Vec<BlockHash>, DevMineFailure>;
+    /// Mines `count` blocks now (development chains only), paying `reward` or, when that
+    /// is `None`, the node's dev reward address.
+    async fn dev_mine(
+        &self,
+        count: u64,
+        reward: Option<Address>,
+    ) -> Result<Vec<BlockHash>, DevMineFailure>;
     /// The miner's state.
     fn miner_state(&self) -> MinerState;
     /// Starts mining with `threads` threads (1 to [`MAX_MINER_THREADS`]) paying `reward`.

@@ -285,7 +285,11 @@ mod tests {
 
     #[async_trait]
     impl MiningBackend for NoBackend {
-        async fn dev_mine(&self, _: u64, _: Address) -> Result<Vec<BlockHash>, DevMineFailure> {
+        async fn dev_mine(
+            &self,
+            _: u64,
+            _: Option<Address>,
+        ) -> Result<Vec<BlockHash>, DevMineFailure> {
             Ok(Vec::new())
         }
         fn miner_state(&self) -> crate::server::backend::MinerState {

@@ -56,9 +56,9 @@ async fn a_panic_in_the_chain_actor_fails_the_node_and_loses_nothing_acknowledge
         .await
         .unwrap();
     let reward = dev_secret_key(9).address();
-    let mined = node.node.miner().mine_now(2, reward).await.unwrap();
+    let mined = node.node.miner().mine_now(2, Some(reward)).await.unwrap();
     // The third block is the one the actor panics on: the caller gets an error, not a hang.
-    assert!(node.node.miner().mine_now(1, reward).await.is_err());
+    assert!(node.node.miner().mine_now(1, Some(reward)).await.is_err());
     fails_visibly(&node, "chain").await;
     let failure = node.stop().await.expect("shutdown reports the failure");
     assert_eq!(failure.task, "chain");

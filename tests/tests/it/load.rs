@@ -89,7 +89,7 @@ async fn a_node_under_an_rpc_read_flood_keeps_relaying_and_importing() {
     // flood goes on.
     let spec = dev_spec();
     let reward = dev_secret_key(9).address();
-    let blocks = peer.node.miner().mine_now(20, reward).await.unwrap();
+    let blocks = peer.node.miner().mine_now(20, Some(reward)).await.unwrap();
     assert!(
         flooded
             .reaches_tip(*blocks.last().unwrap(), Duration::from_secs(30))

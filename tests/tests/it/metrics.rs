@@ -31,7 +31,7 @@ async fn metrics_and_health_follow_the_node() {
     a.node.pool().submit(tx).await.unwrap();
     a.node
         .miner()
-        .mine_now(2, dev_secret_key(9).address())
+        .mine_now(2, Some(dev_secret_key(9).address()))
         .await
         .unwrap();
     // Nonce 0 again, now used: one rejection, reason nonce_too_low.

@@ -72,7 +72,7 @@ async fn peers_that_never_read_leave_no_ghost_slots_and_no_panic() {
     let node = TestNode::start(options).await.unwrap();
     node.node
         .miner()
-        .mine_now(300, dev_secret_key(9).address())
+        .mine_now(300, Some(dev_secret_key(9).address()))
         .await
         .unwrap();
     let genesis = dev_spec().genesis_header().hash();
@@ -155,7 +155,7 @@ async fn announcements_never_delivered_starve_no_honest_peer() {
     let mined = honest
         .node
         .miner()
-        .mine_now(1, dev_secret_key(9).address())
+        .mine_now(1, Some(dev_secret_key(9).address()))
         .await
         .unwrap();
     assert!(
@@ -234,7 +234,12 @@ async fn a_peer_claiming_more_work_than_it_serves_is_dropped_and_never_reads_as_
 async fn a_peer_banned_unbanned_and_added_again_is_synced_from() {
     let ahead = TestNode::start(NodeOptions::dev()).await.unwrap();
     let reward = dev_secret_key(9).address();
-    let first = ahead.node.miner().mine_now(100, reward).await.unwrap();
+    let first = ahead
+        .node
+        .miner()
+        .mine_now(100, Some(reward))
+        .await
+        .unwrap();
     let behind = TestNode::start(NodeOptions::dev().with_seeds(&[ahead.p2p_addr()]))
         .await
         .unwrap();
@@ -244,7 +249,12 @@ async fn a_peer_banned_unbanned_and_added_again_is_synced_from() {
     let network = behind.node.network().clone();
     network.ban(target, Duration::from_secs(600)).await.unwrap();
     assert!(behind.reaches_peers(0, PATIENCE).await);
-    let more = ahead.node.miner().mine_now(150, reward).await.unwrap();
+    let more = ahead
+        .node
+        .miner()
+        .mine_now(150, Some(reward))
+        .await
+        .unwrap();
     assert!(network.unban(target).await.unwrap());
     network.add_peer(ahead.p2p_addr()).await.unwrap();
     assert!(
@@ -320,7 +330,7 @@ async fn peers_that_ask_and_never_read_hold_a_bounded_total() {
     let node = TestNode::start(NodeOptions::dev()).await.unwrap();
     node.node
         .miner()
-        .mine_now(300, dev_secret_key(9).address())
+        .mine_now(300, Some(dev_secret_key(9).address()))
         .await
         .unwrap();
     let honest = TestNode::start(NodeOptions::dev().with_seeds(&[node.p2p_addr()]))
@@ -388,7 +398,7 @@ async fn honest_peers_stay_connected_and_synced_while_every_kind_of_hostile_peer
     options.write_timeout = Duration::from_secs(1);
     options.request_timeout = Duration::from_secs(1);
     let node = TestNode::start(options).await.unwrap();
-    let mined = node.node.miner().mine_now(300, reward).await.unwrap();
+    let mined = node.node.miner().mine_now(300, Some(reward)).await.unwrap();
     let addr = node.p2p_addr();
     let miner = TestNode::start(NodeOptions::dev().with_seeds(&[addr]))
         .await
@@ -493,7 +503,7 @@ async fn honest_peers_stay_connected_and_synced_while_every_kind_of_hostile_peer
     let fresh = TestNode::start(NodeOptions::dev().with_seeds(&[addr]))
         .await
         .unwrap();
-    let block = miner.node.miner().mine_now(1, reward).await.unwrap()[0];
+    let block = miner.node.miner().mine_now(1, Some(reward)).await.unwrap()[0];
     assert!(
         node.reaches_tip(block, PATIENCE).await,
         "a block was held up"

@@ -34,7 +34,7 @@ async fn transactions_and_blocks_cross_a_line_of_five_nodes_once_per_link() {
 
     // A block mined at E reaches A, and everyone ends on the same tip.
     let reward = dev_secret_key(7).address();
-    let mined = e.node.miner().mine_now(1, reward).await.unwrap();
+    let mined = e.node.miner().mine_now(1, Some(reward)).await.unwrap();
     let tip = *mined.last().unwrap();
     for (i, node) in nodes.iter().enumerate() {
         assert!(

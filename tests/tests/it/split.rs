@@ -51,7 +51,7 @@ async fn mine(node: &TestNode) -> BlockHash {
     *node
         .node
         .miner()
-        .mine_now(1, reward)
+        .mine_now(1, Some(reward))
         .await
         .unwrap()
         .last()

@@ -50,13 +50,22 @@ fn read_log(file: Option<&Path>) -> String {
         .unwrap_or_default()
 }
 
+/// What a node announces on standard output at start.
+struct Announced {
+    p2p: SocketAddr,
+    rpc: SocketAddr,
+    /// The `blocks:` line: how it makes blocks.
+    blocks: String,
+}
+
 /// Reads a node's standard output on a thread of its own until the node closes it: the
-/// first `p2p listening on` and `rpc listening on` addresses are sent once the `node
-/// running` line arrives. The channel disconnects, unsent, if the node exits first.
-fn read_announcements(stdout: ChildStdout) -> mpsc::Receiver<(SocketAddr, SocketAddr)> {
+/// first `p2p listening on` and `rpc listening on` addresses and the `blocks:` line are
+/// sent once the `node running` line arrives. The channel disconnects, unsent, if the
+/// node exits first.
+fn read_announcements(stdout: ChildStdout) -> mpsc::Receiver<Announced> {
     let (send, receive) = mpsc::channel();
     std::thread::spawn(move || {
-        let (mut p2p, mut rpc) = (None, None);
+        let (mut p2p, mut rpc, mut blocks) = (None, None, String::new());
         let mut send = Some(send);
         // Read to the end, so that the node never blocks on a full pipe.
         for line in std::io::BufReader::new(stdout).lines() {
@@ -65,9 +74,12 @@ fn read_announcements(stdout: ChildStdout) -> mpsc::Receiver<(SocketAddr, Socket
                 p2p = addr.parse().ok();
             } else if let Some(addr) = line.strip_prefix("rpc listening on ") {
                 rpc = addr.parse().ok();
+            } else if let Some(how) = line.strip_prefix("blocks: ") {
+                blocks = how.to_owned();
             } else if line.starts_with("node running") {
                 if let (Some(send), Some(p2p), Some(rpc)) = (send.take(), p2p, rpc) {
-                    let _ = send.send((p2p, rpc));
+                    let blocks = std::mem::take(&mut blocks);
+                    let _ = send.send(Announced { p2p, rpc, blocks });
                 }
             }
         }
@@ -82,6 +94,8 @@ pub(crate) struct NodeProcess {
     pub(crate) p2p: SocketAddr,
     pub(crate) rpc_addr: SocketAddr,
     pub(crate) rpc: HttpClient,
+    /// How it said it makes blocks (its `blocks:` line).
+    pub(crate) blocks: String,
 }
 
 impl NodeProcess {
@@ -153,7 +167,11 @@ impl NodeProcess {
         let mut child = command.spawn().unwrap();
         let announced = read_announcements(child.stdout.take().unwrap());
         let log_file = launch.log_file.map(Path::to_path_buf);
-        let (p2p, rpc_addr) = match announced.recv_timeout(STARTUP_PATIENCE) {
+        let Announced {
+            p2p,
+            rpc: rpc_addr,
+            blocks,
+        } = match announced.recv_timeout(STARTUP_PATIENCE) {
             Ok(listeners) => listeners,
             Err(mpsc::RecvTimeoutError::Disconnected) => {
                 let status = child.wait().unwrap();
@@ -177,6 +195,7 @@ impl NodeProcess {
             p2p,
             rpc_addr,
             rpc,
+            blocks,
         })
     }
 
