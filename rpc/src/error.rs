@@ -56,9 +56,12 @@ pub fn rejected(error: &MempoolError) -> ErrorObjectOwned {
             expected,
             max_ahead,
         } => json!({ "expected": expected, "maxAhead": max_ahead }),
-        MempoolError::InsufficientFunds { available, needed } => {
-            json!({ "available": available.to_string(), "needed": needed.to_string() })
-        }
+        MempoolError::InsufficientFunds { available, needed } => json!({
+            "available": available.to_string(),
+            "needed": needed.to_string(),
+            "unit": "base_units",
+        }),
+        MempoolError::RecipientNotAKey(rule) => json!({ "rule": rule.code() }),
         MempoolError::FeeTooLow { minimum } | MempoolError::ReplacementUnderpriced { minimum } => {
             json!({ "minimum": minimum.to_string() })
         }

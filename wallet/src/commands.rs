@@ -349,6 +349,11 @@ async fn send(
         reason: format!("{e}"),
     })?;
     let to = resolve(store, &session.prefix, to)?;
+    // The node would refuse it too; a wallet says so before asking for the password.
+    tern_chain::crypto::check_recipient(&to).map_err(|rule| WalletError::NotAKey {
+        address: to.to_bech32(&session.prefix),
+        rule,
+    })?;
     let keys = store.unlock(&password()?)?;
     let key = keys
         .into_iter()

@@ -79,6 +79,14 @@ pub enum WalletError {
     /// An account in the wallet file has a public key that is not one.
     #[error("account {0:?} has a bad public key")]
     BadStoredKey(String),
+    /// `--to` is an address no one could sign for: what it received would be lost.
+    #[error("--to {address}: {rule}; sending to it would burn the amount")]
+    NotAKey {
+        /// The address.
+        address: String,
+        /// Which key rule it breaks.
+        rule: tern_chain::crypto::RecipientError,
+    },
     /// `--from` names no account of the wallet.
     #[error("the wallet has no account named {0:?}")]
     NoSuchSender(String),

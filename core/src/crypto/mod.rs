@@ -2,7 +2,8 @@
 //!
 //! Signing is RFC 8032 ed25519 (by `ed25519-dalek`); verification follows Tern's own rule,
 //! in [`rule`], which decides every edge case the same way for single and batch checks,
-//! its equation computed in [`equation`].
+//! its equation computed in [`equation`]; [`recipient`] applies its key rules to the
+//! addresses transfers pay.
 
 use std::fmt;
 
@@ -12,9 +13,11 @@ use sha2::{Digest, Sha256};
 use crate::types::Address;
 
 mod equation;
+mod recipient;
 mod rule;
 
 pub use equation::{KeyCache, KEY_CACHE_ENTRIES};
+pub use recipient::{check_recipient, RecipientError};
 pub use rule::{check_encoding, verify, verify_batch, BatchError, SignatureError, SignedMessage};
 
 /// An ed25519 signature: `R` (32 bytes) then `S` (32 bytes, little-endian scalar).

@@ -98,7 +98,7 @@ impl SignatureError {
 /// The canonical encodings of the eight points of order dividing 8: the identity, the
 /// point of order 2, two of order 4 and four of order 8. With rule 2 enforced first, a key
 /// has small order exactly when its bytes are one of these (a test derives them).
-const SMALL_ORDER_ENCODINGS: [[u8; 32]; 8] = [
+pub(super) const SMALL_ORDER_ENCODINGS: [[u8; 32]; 8] = [
     hex_literal("0100000000000000000000000000000000000000000000000000000000000000"),
     hex_literal("c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a"),
     hex_literal("0000000000000000000000000000000000000000000000000000000000000080"),
@@ -136,7 +136,7 @@ const fn hex_literal(text: &str) -> [u8; 32] {
 
 /// Whether `bytes` is the one encoding of the point it names, if it names one (rules 2
 /// and 4), decided on the bytes alone.
-fn is_canonical_point_encoding(bytes: &[u8; 32]) -> bool {
+pub(super) fn is_canonical_point_encoding(bytes: &[u8; 32]) -> bool {
     let [low, middle @ .., top] = bytes;
     let sign = top >> 7;
     let top = top & 0x7f;

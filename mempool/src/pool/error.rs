@@ -1,6 +1,7 @@
 //! Why the mempool refuses a transaction, one variant per reason, each carrying what a
 //! wallet needs to fix it.
 
+use tern_chain::crypto::RecipientError;
 use tern_chain::error::TxError;
 use tern_chain::types::Amount;
 
@@ -22,6 +23,10 @@ pub enum MempoolError {
     /// signature): the consensus rule it broke.
     #[error(transparent)]
     Invalid(#[from] TxError),
+    /// The recipient is not a key anyone could sign with: the amount would be burnt. A
+    /// policy of the pool, not a consensus rule (see `tern_chain::crypto::check_recipient`).
+    #[error("{0}; the amount would be lost")]
+    RecipientNotAKey(RecipientError),
     /// The same transaction is already pending.
     #[error("transaction already pending")]
     AlreadyKnown,
@@ -40,7 +45,10 @@ pub enum MempoolError {
         max_ahead: u64,
     },
     /// The sender cannot pay this and its other pending transactions.
-    #[error("insufficient funds: balance {available}, pending transactions need {needed}")]
+    #[error(
+        "insufficient funds: the sender has {available} base units, and its pending \
+         transactions with this one cost {needed} base units"
+    )]
     InsufficientFunds {
         /// The sender's balance at the tip.
         available: Amount,
@@ -82,6 +90,7 @@ impl MempoolError {
             MempoolError::Invalid(TxError::WrongChain { .. }) => "wrong_chain",
             MempoolError::Invalid(TxError::AmountPlusFeeOverflow) => "amount_plus_fee_overflow",
             MempoolError::Invalid(TxError::BadSignature(_)) => "bad_signature",
+            MempoolError::RecipientNotAKey(_) => "recipient_not_a_key",
             MempoolError::AlreadyKnown => "already_known",
             MempoolError::NonceTooLow { .. } => "nonce_too_low",
             MempoolError::NonceGap { .. } => "nonce_gap",
@@ -95,13 +104,15 @@ impl MempoolError {
 
     /// Whether the transaction is invalid on its own, whatever the chain state: a peer
     /// that relays it did not check it, and is banned. Every other reason can happen to an
-    /// honest peer through a race (a nonce used meanwhile, a pool that filled up).
+    /// honest peer through a race (a nonce used meanwhile, a pool that filled up), or is a
+    /// policy of this node that a valid block may break (a recipient that is not a key).
     pub fn is_intrinsic(&self) -> bool {
         match self {
             MempoolError::TooLarge { .. }
             | MempoolError::Malformed(_)
             | MempoolError::Invalid(_) => true,
             MempoolError::AlreadyKnown
+            | MempoolError::RecipientNotAKey(_)
             | MempoolError::NonceTooLow { .. }
             | MempoolError::NonceGap { .. }
             | MempoolError::InsufficientFunds { .. }

@@ -196,3 +196,29 @@ fn a_block_that_takes_a_nonce_is_a_conflict_and_a_reorg_says_reorg() {
         Lifecycle::NotHeld
     );
 }
+
+#[test]
+fn a_transfer_to_bytes_no_one_could_sign_for_is_refused_on_both_paths() {
+    use tern_chain::crypto::RecipientError;
+    use tern_chain::signature_cache::SignatureCache;
+    use tern_chain::tx::Transaction;
+    let key = dev_secret_key(1);
+    let burn = Transaction {
+        chain_id: ChainId(7357),
+        from: key.address(),
+        to: Address::from_bytes([0; 32]),
+        amount: Amount::from_base_units(1),
+        fee: Amount::from_base_units(min_fee()),
+        nonce: 0,
+    }
+    .sign(&key);
+    let refused = Err(MempoolError::RecipientNotAKey(RecipientError::SmallOrder));
+    let mut pool = Mempool::new(ChainId(7357), MempoolConfig::default());
+    assert_eq!(pool.admit(burn.clone(), rich(), NOW).map(|_| ()), refused);
+    let verdict = verify(burn, ChainId(7357), &SignatureCache::default()).map(|_| ());
+    assert_eq!(verdict, refused);
+    assert!(
+        !MempoolError::RecipientNotAKey(RecipientError::SmallOrder).is_intrinsic(),
+        "policy: a relaying peer is not banned"
+    );
+}

@@ -8,7 +8,8 @@
 //!
 //! Rules, each with its own [`MempoolError`] variant:
 //!
-//! - stateless checks first: chain id, `amount + fee`, signature;
+//! - stateless checks first: chain id, `amount + fee`, a recipient that is a key someone
+//!   could sign with (policy: see `tern_chain::crypto::check_recipient`), signature;
 //! - the nonce is at least the sender's next on-chain nonce, and at most
 //!   [`MempoolConfig::max_nonce_gap`] past its next pending one ("future" transactions wait
 //!   for the gap to fill);
@@ -48,7 +49,7 @@ use estimate::FeeHistory;
 use fees::RollingFloor;
 use journal::Journal;
 use queue::{Entry, SenderQueue};
-use tern_chain::crypto::SignatureError;
+use tern_chain::crypto::{check_recipient, SignatureError};
 use tern_chain::encoding::{self, DecodeError};
 use tern_chain::error::TxError;
 use tern_chain::signature_cache::SignatureCache;
@@ -154,7 +155,7 @@ pub fn decode_transaction(bytes: &[u8]) -> Result<SignedTransaction, MempoolErro
     })
 }
 
-/// A transaction whose stateless checks (chain id, `amount + fee`, signature) passed.
+/// A transaction whose stateless checks (chain id, `amount + fee`, recipient, signature) passed.
 /// Only [`verify`] makes one, so the expensive check can run outside the pool's lock.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifiedTransaction(SignedTransaction);
@@ -186,7 +187,13 @@ pub fn verify_many(
     cache: &SignatureCache,
     threads: usize,
 ) -> Vec<Result<VerifiedTransaction, MempoolError>> {
-    let fields: Vec<Result<(), TxError>> = txs.iter().map(|tx| tx.check_fields(chain_id)).collect();
+    let fields: Vec<Result<(), MempoolError>> = txs
+        .iter()
+        .map(|tx| {
+            tx.check_fields(chain_id)?;
+            check_recipient(&tx.tx().to).map_err(MempoolError::RecipientNotAKey)
+        })
+        .collect();
     let to_sign: Vec<&SignedTransaction> = txs
         .iter()
         .zip(&fields)
@@ -196,7 +203,7 @@ pub fn verify_many(
     txs.into_iter()
         .zip(fields)
         .map(|(tx, fields)| {
-            fields.map_err(MempoolError::from)?;
+            fields?;
             // One verdict per transaction sent: a missing one fails closed.
             signatures
                 .next()
@@ -342,6 +349,7 @@ impl Mempool {
         let result = tx
             .check_stateless(self.chain_id)
             .map_err(MempoolError::from)
+            .and_then(|()| check_recipient(&tx.tx().to).map_err(MempoolError::RecipientNotAKey))
             .and_then(|()| self.admit_with(tx, account, now, Policy::New));
         self.count_rejection(result)
     }

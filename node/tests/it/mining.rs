@@ -197,7 +197,7 @@ async fn the_miner_includes_transactions_that_arrive_while_it_waits() {
     let tx = Transaction {
         chain_id: node.chain.reader().spec().consensus.chain_id,
         from: from.address(),
-        to: REWARD,
+        to: dev_secret_key(3).address(),
         amount: Amount::from_base_units(1),
         fee: Amount::from_base_units(500),
         nonce: 0,

@@ -5,6 +5,8 @@ use crate::support;
 
 #[path = "rpc/connections.rs"]
 mod connections;
+#[path = "rpc/docs.rs"]
+mod docs;
 #[path = "rpc/eviction.rs"]
 mod eviction;
 #[path = "rpc/lifecycle.rs"]
@@ -310,6 +312,43 @@ async fn rejections_and_bad_params_are_explained() {
     assert_eq!(code_, tern_rpc::error::TX_REJECTED);
     assert_eq!(data.as_ref().unwrap()["reason"], "fee_too_low");
     assert_eq!(data.unwrap()["minimum"], "156");
+
+    // More than the sender has: both figures, and their unit.
+    let poor = dev_secret_key(77);
+    let (broke, _) = signed_hex(&node, &poor, &bob, 25_000, 1_000, 0);
+    let (code_, message, data) = code(c.tx_submit(broke).await.unwrap_err());
+    assert_eq!(code_, tern_rpc::error::TX_REJECTED);
+    assert_eq!(
+        data.unwrap(),
+        serde_json::json!({"reason": "insufficient_funds", "available": "0", "needed": "26000", "unit": "base_units"})
+    );
+    assert!(
+        message.contains("0 base units") && message.contains("26000 base units"),
+        "{message}"
+    );
+
+    // A recipient no one could sign for: the amount would be burnt, so it is refused.
+    let small_order = tern_chain::types::Address::from_bytes([0; 32]);
+    let burn = Transaction {
+        chain_id: node.spec.consensus.chain_id,
+        from: alice.address(),
+        to: small_order,
+        amount: Amount::from_base_units(5),
+        fee: Amount::from_base_units(1_000),
+        nonce: 0,
+    }
+    .sign(&alice);
+    let (code_, message, data) = code(
+        c.tx_submit(hex::encode(encoding::encode(&burn)))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(code_, tern_rpc::error::TX_REJECTED);
+    assert_eq!(
+        data.unwrap(),
+        serde_json::json!({"reason": "recipient_not_a_key", "rule": "small_order"})
+    );
+    assert!(message.contains("would be lost"), "{message}");
 
     let (code_, message, data) = code(c.account_get("tdev1notanaddress".into()).await.unwrap_err());
     assert_eq!(code_, -32602);

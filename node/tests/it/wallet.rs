@@ -149,6 +149,20 @@ async fn a_send_between_dev_accounts_confirms_and_moves_exactly_amount_and_fee()
             .await,
     );
     assert!(estimated.contains("fee 156,"), "{estimated}");
+    let burn = ChainSpec::resolve("dev")
+        .unwrap()
+        .format_address(&Address::from_bytes([0; 32]));
+    let refused = wallet
+        .run(
+            "pw",
+            &["send", "--from", "alice", "--to", &burn, "--amount", "5"],
+        )
+        .await;
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        !refused.status.success() && stderr.contains("would burn the amount"),
+        "{stderr}"
+    );
     let bad = wallet.run("", &["status", "xyz"]).await;
     let stderr = String::from_utf8_lossy(&bad.stderr);
     assert!(!bad.status.success() && stderr.contains("txid"), "{stderr}");

@@ -311,7 +311,9 @@ pub enum HeadKind {
 /// One tip change.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HeadEvent {
-    /// Identifies this run of the node; sequence numbers restart with a new epoch.
+    /// Identifies this run of the node; sequence numbers restart with a new epoch. A
+    /// decimal string: it is above 2^53, where a JavaScript number loses digits.
+    #[serde(with = "decimal_string")]
     pub epoch: u64,
     /// Consecutive from 1 within an epoch.
     pub seq: u64,
@@ -324,8 +326,57 @@ pub struct HeadEvent {
 /// Where a reconnecting client left off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ResumeFrom {
-    /// The epoch of the last event it saw.
+    /// The epoch of the last event it saw, as a decimal string (a number is accepted
+    /// too, when it is exact).
+    #[serde(with = "decimal_string")]
     pub epoch: u64,
     /// The sequence number of the last event it saw.
     pub seq: u64,
+}
+
+/// A `u64` that may exceed 2^53 as a decimal string, since a JavaScript number cannot hold
+/// it exactly; read from a string, or from a JSON number for clients that send one.
+mod decimal_string {
+    use serde::{de, Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(value: &u64, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(value)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Spelled {
+            Text(String),
+            Number(u64),
+        }
+        match Spelled::deserialize(deserializer)? {
+            Spelled::Text(text) => text.parse().map_err(|_| {
+                de::Error::invalid_value(de::Unexpected::Str(&text), &"a decimal string of a u64")
+            }),
+            Spelled::Number(n) => Ok(n),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_epoch_goes_out_as_a_string_and_comes_back_from_either_form() {
+        let resume = ResumeFrom {
+            epoch: 1_795_000_000_123_456_789,
+            seq: 7,
+        };
+        let json = serde_json::to_value(resume).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"epoch": "1795000000123456789", "seq": 7})
+        );
+        assert_eq!(serde_json::from_value::<ResumeFrom>(json).unwrap(), resume);
+        let number: ResumeFrom = serde_json::from_str(r#"{"epoch": 12, "seq": 1}"#).unwrap();
+        assert_eq!(number.epoch, 12);
+        assert!(serde_json::from_str::<ResumeFrom>(r#"{"epoch": "1e3", "seq": 1}"#).is_err());
+    }
 }

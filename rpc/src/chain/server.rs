@@ -44,9 +44,6 @@ enum Look {
 /// The `chain` namespace's methods.
 pub(crate) struct ChainRpc<B> {
     pub(crate) backend: Arc<B>,
-    /// Whether the admin methods are served too (for `rpc.discover`, which lists them to
-    /// callers with admin access).
-    pub(crate) admin: bool,
 }
 
 impl<B: ChainBackend> ChainRpc<B> {
@@ -352,8 +349,7 @@ impl<B: ChainBackend> TernApiServer for ChainRpc<B> {
     }
 
     fn rpc_discover(&self, ext: &Extensions) -> RpcResult<serde_json::Value> {
-        let may_call_admin = self.admin && require_admin(ext).is_ok();
-        Ok(crate::openrpc::document(may_call_admin))
+        Ok(crate::openrpc::document(require_admin(ext).is_ok()))
     }
 
     async fn chain_subscribe_heads(

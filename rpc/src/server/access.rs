@@ -83,11 +83,6 @@ impl AccessPolicy {
         }
     }
 
-    /// Whether the admin methods are served at all.
-    pub(crate) fn serves_admin(&self) -> bool {
-        self.everyone || self.bearer.is_some()
-    }
-
     /// Marks `request` with [`AdminAccess`] if it may call admin methods.
     pub(crate) fn mark(&self, mut request: HttpRequest) -> HttpRequest {
         let presented = request

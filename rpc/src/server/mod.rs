@@ -121,23 +121,23 @@ pub struct RunningServer {
     pub handle: ServerHandle,
 }
 
-/// The methods to serve: the public API, plus the admin API if `admin`.
-pub fn methods<B: NodeBackend>(backend: Arc<B>, admin: bool) -> RpcModule<()> {
+/// The methods to serve: the public API and the admin API. The admin methods are always
+/// there, each checking the caller's access first, so that a caller without it gets 1005
+/// ([`crate::error::ADMIN_REQUIRED`]) from every node, whatever its settings, never a
+/// "method not found" that reads like a typo.
+pub fn methods<B: NodeBackend>(backend: Arc<B>) -> RpcModule<()> {
     let mut module = RpcModule::new(());
     // The traits' method names are disjoint, so merging cannot fail.
     let _ = module.merge(TernApiServer::into_rpc(ChainRpc {
         backend: Arc::clone(&backend),
-        admin,
     }));
     let _ = module.merge(TernNetApiServer::into_rpc(NetRpc {
         backend: Arc::clone(&backend),
     }));
-    if admin {
-        let _ = module.merge(TernNetAdminApiServer::into_rpc(NetRpc {
-            backend: Arc::clone(&backend),
-        }));
-        let _ = module.merge(TernAdminApiServer::into_rpc(MiningRpc { backend }));
-    }
+    let _ = module.merge(TernNetAdminApiServer::into_rpc(NetRpc {
+        backend: Arc::clone(&backend),
+    }));
+    let _ = module.merge(TernAdminApiServer::into_rpc(MiningRpc { backend }));
     module
 }
 
@@ -160,8 +160,7 @@ pub async fn start<B: NodeBackend>(
         .http_only()
         .build();
     let policy = AccessPolicy::new(config.addr, config.admin, config.cookie.as_ref());
-    let serve_admin = policy.serves_admin();
-    let methods: Methods = methods(backend, serve_admin).into();
+    let methods: Methods = methods(backend).into();
     let calls = CallStack {
         metrics: config.metrics.clone().unwrap_or_default(),
         max_response_bytes: config.max_response_bytes as usize,
@@ -219,20 +218,18 @@ mod tests {
     use crate::server::backend::{ChainBackend, DevMineFailure, MiningBackend, NetBackend};
     use tern_mempool::SubmitError;
 
-    /// The document and the registered methods list the same names, with and without
-    /// admin access.
+    /// The document (as a caller with admin access sees it) and the registered methods
+    /// list the same names.
     #[test]
     fn the_openrpc_document_lists_exactly_the_registered_methods() {
-        for admin in [false, true] {
-            let module = methods(Arc::new(NoBackend), admin);
-            let mut registered: Vec<&str> = module.method_names().collect();
-            let mut documented = crate::openrpc::method_names(admin);
-            registered.sort_unstable();
-            documented.sort_unstable();
-            assert_eq!(registered, documented, "admin = {admin}");
-            for subscription in crate::chain::SUBSCRIPTION_METHODS {
-                assert!(registered.contains(&subscription), "{subscription}");
-            }
+        let module = methods(Arc::new(NoBackend));
+        let mut registered: Vec<&str> = module.method_names().collect();
+        let mut documented = crate::openrpc::method_names(true);
+        registered.sort_unstable();
+        documented.sort_unstable();
+        assert_eq!(registered, documented);
+        for subscription in crate::chain::SUBSCRIPTION_METHODS {
+            assert!(registered.contains(&subscription), "{subscription}");
         }
     }
 
