@@ -66,7 +66,7 @@ impl KeyCache {
 
     /// The points of `keys`, in order; `None` for a key whose bytes name no curve point.
     /// One lock to look up, the misses decompressed outside it, one lock to remember them.
-    pub(super) fn points(&self, keys: &[&Address]) -> Vec<Option<EdwardsPoint>> {
+    fn points(&self, keys: &[&Address]) -> Vec<Option<EdwardsPoint>> {
         let mut points: Vec<Option<EdwardsPoint>> = {
             let mut cache = self.lock();
             keys.iter()

@@ -12,7 +12,8 @@
 //! signature rule", rules 2, 3 and 5): an address that fails it could never sign a
 //! transaction that the chain accepts.
 
-use super::equation::key_cache;
+use curve25519_dalek::edwards::CompressedEdwardsY;
+
 use super::rule::{is_canonical_point_encoding, SMALL_ORDER_ENCODINGS};
 use crate::types::Address;
 
@@ -42,9 +43,9 @@ impl RecipientError {
     }
 }
 
-/// Checks that `address` is a public key someone could sign with. Decoded points are
-/// remembered in the key cache that signature checks use, where a recipient that later
-/// sends finds its key decoded already.
+/// Checks that `address` is a public key someone could sign with. The point is decoded
+/// here and forgotten: the key cache that signature checks share is left to senders, so
+/// that a flood to fresh recipients cannot evict the keys whose signatures are checked.
 pub fn check_recipient(address: &Address) -> Result<(), RecipientError> {
     if !is_canonical_point_encoding(address.as_bytes()) {
         return Err(RecipientError::NonCanonical);
@@ -52,7 +53,7 @@ pub fn check_recipient(address: &Address) -> Result<(), RecipientError> {
     if SMALL_ORDER_ENCODINGS.contains(address.as_bytes()) {
         return Err(RecipientError::SmallOrder);
     }
-    match key_cache().points(&[address]).pop().flatten() {
+    match CompressedEdwardsY(*address.as_bytes()).decompress() {
         Some(_) => Ok(()),
         None => Err(RecipientError::NotOnCurve),
     }

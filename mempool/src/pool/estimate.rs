@@ -11,7 +11,7 @@ use tern_chain::tx::SIGNED_TRANSACTION_LEN;
 use tern_chain::types::{Amount, Timestamp};
 
 use super::fees::{FeeRate, INCREMENTAL_RATE};
-use super::select::{BlockLimits, BlockOrder};
+use super::select::BlockLimits;
 use super::Mempool;
 
 /// The most recent blocks whose fees the pool remembers.
@@ -139,23 +139,18 @@ impl Mempool {
         }
     }
 
-    /// What the ready queue says for `target` blocks: a walk of the whole queue in block
-    /// order.
+    /// What the ready queue says for `target` blocks: one pass over the ready
+    /// transactions (see [`super::standing`]). A newcomer must outbid the standing of the
+    /// last transaction those blocks would take, which is its sender's cheapest before it
+    /// as much as its own rate.
     fn queue_basis(&self, target: u64, limits: BlockLimits) -> QueueBasis {
         let block_capacity = limits.transfers().max(1);
         let room = block_capacity.saturating_mul(usize::try_from(target).unwrap_or(usize::MAX));
-        let mut ready = 0;
-        let mut last_in = None;
-        for entry in BlockOrder::new(self) {
-            ready += 1;
-            if ready == room {
-                last_in = Some(entry.rate);
-            }
-        }
+        let (ready, cut) = self.ready_cut(room);
         QueueBasis {
             ready,
             block_capacity,
-            fee: last_in.map(|rate| outbid(rate).fee_for(SIGNED_TRANSACTION_LEN)),
+            fee: cut.map(|(rate, _)| outbid(rate).fee_for(SIGNED_TRANSACTION_LEN)),
         }
     }
 

@@ -6,7 +6,7 @@ use tern_chain::tx::SignedTransaction;
 use tern_chain::types::{Amount, Timestamp, TxId};
 
 use super::journal::Dropped;
-use super::select::{BlockLimits, BlockOrder};
+use super::select::BlockLimits;
 use super::Mempool;
 
 /// What the pool knows of a transaction.
@@ -68,9 +68,10 @@ impl Waiting {
 }
 
 impl Mempool {
-    /// What the pool knows of `id` at `now`, with blocks of `limits`. Walks the ready
-    /// queue in block order for a ready transaction: linear in the pool's size, bounded by
-    /// [`super::MempoolConfig::max_count`].
+    /// What the pool knows of `id` at `now`, with blocks of `limits`. For a ready
+    /// transaction, one pass over the ready transactions (see [`super::standing`]), and a
+    /// second for the suggested fee when it is behind: linear in the pool's size, bounded
+    /// by [`super::MempoolConfig::max_count`].
     pub fn lifecycle(&self, id: &TxId, limits: BlockLimits, now: Timestamp) -> Lifecycle {
         let Some((sender, nonce)) = self.ids.get(id).copied() else {
             return match self.journal.drop_of(id) {
@@ -85,9 +86,7 @@ impl Mempool {
             return Lifecycle::NotHeld;
         };
         let why = if queue.is_ready(nonce) {
-            let position = BlockOrder::new(self)
-                .position(|e| e.tx.id() == *id)
-                .unwrap_or(usize::MAX);
+            let position = self.ready_position(id).unwrap_or(usize::MAX);
             // The queue's cut is what a newcomer must beat; one already in the next block
             // is behind only if full recent blocks took higher fees than it pays.
             let fee = entry.tx.tx().fee;

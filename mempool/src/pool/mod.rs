@@ -34,6 +34,7 @@ mod journal;
 mod lifecycle;
 mod queue;
 mod select;
+mod standing;
 
 pub use error::MempoolError;
 pub use estimate::{FeeEstimate, QueueBasis, RecentBasis, FEE_HISTORY_BLOCKS, FEE_TARGETS};

@@ -1,5 +1,6 @@
-//! Choosing a block's transactions from the pool, and the order they would be chosen in,
-//! which also says where a transaction stands and what the next blocks will take.
+//! Choosing a block's transactions from the pool, in the order blocks take them
+//! ([`BlockOrder`]); [`super::standing`] answers where a transaction stands in that
+//! order without walking it.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
