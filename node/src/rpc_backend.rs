@@ -46,7 +46,7 @@ impl NodeRpc {
         tasks: &TaskExecutor,
     ) -> Self {
         let prefix = chain.reader().spec().address_prefix;
-        let heads = Arc::new(HeadsLog::new(new_epoch(), prefix));
+        let heads = Arc::new(HeadsLog::new(new_epoch(), chain.tip().hash, prefix));
         tasks.spawn_critical("rpc heads", record_heads(chain.clone(), Arc::clone(&heads)));
         NodeRpc {
             chain,

@@ -324,7 +324,7 @@ pub struct HeadEvent {
 }
 
 /// Where a reconnecting client left off.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ResumeFrom {
     /// The epoch of the last event it saw, as a decimal string (a number is accepted
     /// too, when it is exact).
@@ -332,6 +332,11 @@ pub struct ResumeFrom {
     pub epoch: u64,
     /// The sequence number of the last event it saw.
     pub seq: u64,
+    /// The hash of the block its view of the chain ends at (the last connected header,
+    /// or the parent of the last disconnected one): with it, the subscription resumes
+    /// even after the node restarted or the backlog moved on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tip: Option<String>,
 }
 
 /// A `u64` that may exceed 2^53 as a decimal string, since a JavaScript number cannot hold
@@ -368,8 +373,9 @@ mod tests {
         let resume = ResumeFrom {
             epoch: 1_795_000_000_123_456_789,
             seq: 7,
+            tip: None,
         };
-        let json = serde_json::to_value(resume).unwrap();
+        let json = serde_json::to_value(&resume).unwrap();
         assert_eq!(
             json,
             serde_json::json!({"epoch": "1795000000123456789", "seq": 7})

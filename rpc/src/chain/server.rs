@@ -17,14 +17,18 @@ use tokio::time::Instant;
 use super::api::TernApiServer;
 use super::api::{MAX_MEMPOOL_LIST, MAX_STATUS_CONFIRMATIONS};
 use super::json::{
-    AccountJson, BlockId, BlockJson, ChainInfo, HeadEvent, HeaderJson, HistoryPageJson,
+    AccountJson, BlockId, BlockJson, ChainInfo, HeadEvent, HeadKind, HeaderJson, HistoryPageJson,
     MempoolEntry, MempoolInfo, ResumeFrom,
 };
 use super::tx_json::{FeeEstimateJson, TxStatus};
 use crate::error::{self, internal, invalid_param};
 use crate::server::access::require_admin;
 use crate::server::backend::ChainBackend;
+use crate::server::catch_up::way_between;
+use crate::server::heads::{ResumeError, HEADS_BACKLOG};
 use crate::server::params::parse_address;
+use jsonrpsee::types::ErrorObjectOwned;
+use tern_chain::block::Header;
 
 /// The shortest time between two looks at the pool for one `tx_subscribeStatus`
 /// subscriber, however fast transactions arrive.
@@ -153,6 +157,48 @@ impl<B: ChainBackend> ChainRpc<B> {
                 () = tokio::time::sleep(expiry.unwrap_or_default()), if expiry.is_some() => Look::Pool,
             };
         }
+    }
+
+    /// The events that take a client's view ending at block `tip` to the head log's tip,
+    /// a receiver for every event after them, and the `seq` they bring the client to
+    /// (each of them carries it).
+    async fn catch_up(
+        &self,
+        tip: &str,
+    ) -> Result<(Vec<HeadEvent>, broadcast::Receiver<HeadEvent>, u64), ErrorObjectOwned> {
+        let from: BlockHash = tip.parse().map_err(|e| invalid_param("since.tip", e))?;
+        let heads = self.backend.heads();
+        let (live, position) = heads.subscribe_live();
+        let unreachable = || {
+            error::resync_needed(&ResumeError::Unreachable {
+                tip: tip.to_owned(),
+            })
+        };
+        let to: BlockHash = position
+            .tip
+            .as_deref()
+            .and_then(|t| t.parse().ok())
+            .ok_or_else(unreachable)?;
+        let way = self
+            .backend
+            .chain()
+            .run(move |reader| way_between(reader, from, to, HEADS_BACKLOG))
+            .await
+            .map_err(internal)?
+            .ok_or_else(unreachable)?;
+        let event = |kind, header: &Header| HeadEvent {
+            epoch: position.epoch,
+            seq: position.seq,
+            kind,
+            header: HeaderJson::new(header, heads.prefix()),
+        };
+        let events = way
+            .disconnect
+            .iter()
+            .map(|h| event(HeadKind::Disconnect, h))
+            .chain(way.connect.iter().map(|h| event(HeadKind::Connect, h)))
+            .collect();
+        Ok((events, live, position.seq))
     }
 
     /// The status as far as the pool knows it (no store read): pending, dropped or
@@ -357,17 +403,28 @@ impl<B: ChainBackend> TernApiServer for ChainRpc<B> {
         pending: PendingSubscriptionSink,
         since: Option<ResumeFrom>,
     ) -> SubscriptionResult {
-        let (missed, mut live) = match self.backend.heads().subscribe(since) {
+        let resumed = match self.backend.heads().subscribe(since.as_ref()) {
+            Ok((missed, live)) => Ok((missed, live, since.as_ref().map_or(0, |s| s.seq))),
+            // Another run, or further back than the backlog: from the client's tip, if
+            // it named one.
+            Err(ResumeError::OtherEpoch { .. } | ResumeError::TooOld { .. })
+                if since.as_ref().is_some_and(|s| s.tip.is_some()) =>
+            {
+                let tip = since.and_then(|s| s.tip).unwrap_or_default();
+                self.catch_up(&tip).await
+            }
+            Err(e) => Err(error::resync_needed(&e)),
+        };
+        let (missed, mut live, mut last) = match resumed {
             Ok(stream) => stream,
-            Err(e) => {
-                pending.reject(error::resync_needed(&e)).await;
+            Err(refusal) => {
+                pending.reject(refusal).await;
                 return Ok(());
             }
         };
         let sink = pending.accept().await?;
-        let mut last = since.map_or(0, |s| s.seq);
         for event in missed {
-            last = event.seq;
+            last = last.max(event.seq);
             sink.send(to_json_raw_value(&event)?).await?;
         }
         loop {

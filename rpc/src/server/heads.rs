@@ -6,12 +6,13 @@
 //! passing the `epoch` and last `seq` it saw and receives every later event exactly once:
 //! first from the backlog, then live. Nothing is ever dropped silently: a resume point
 //! older than the backlog, a client that falls behind the live stream, or a node that
-//! restarted (a new epoch) each end in an error that tells the client to resync.
+//! restarted (a new epoch) each end in an error that tells the client to resync, unless
+//! the client also names its tip: then [`super::catch_up`] takes it from there.
 
 use std::collections::VecDeque;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use tern_chain::types::AddressPrefix;
+use tern_chain::types::{AddressPrefix, BlockHash};
 use tern_state::chain::ChainUpdate;
 use tokio::sync::broadcast;
 
@@ -24,7 +25,7 @@ pub const HEADS_BACKLOG: usize = 1024;
 pub const HEADS_LIVE_BUFFER: usize = 256;
 
 /// Why a client cannot resume where it asked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ResumeError {
     /// The node restarted since: sequence numbers mean something else now.
     #[error("the node restarted (epoch {current}); resync from chain_info and subscribe afresh")]
@@ -48,12 +49,22 @@ pub enum ResumeError {
         /// The latest event.
         latest: u64,
     },
+    /// The client's tip is unknown here, or further from the node's tip than a backlog's
+    /// worth of events.
+    #[error("the node cannot take a view ending at block {tip} to its tip within {HEADS_BACKLOG} events; resync from chain_info and subscribe afresh")]
+    Unreachable {
+        /// The client's tip.
+        tip: String,
+    },
 }
 
 #[derive(Debug)]
 struct Log {
     epoch: u64,
     latest: u64,
+    /// The tip after the latest event (the chain's tip at start until then); `None`
+    /// after a restart that followed missed updates, until the next event.
+    tip: Option<BlockHash>,
     backlog: VecDeque<HeadEvent>,
     live: broadcast::Sender<HeadEvent>,
 }
@@ -66,14 +77,16 @@ pub struct HeadsLog {
 }
 
 impl HeadsLog {
-    /// An empty log for epoch `epoch`, showing addresses under `prefix`.
-    pub fn new(epoch: u64, prefix: AddressPrefix) -> Self {
+    /// An empty log for epoch `epoch` on a chain whose tip is `tip`, showing addresses
+    /// under `prefix`.
+    pub fn new(epoch: u64, tip: BlockHash, prefix: AddressPrefix) -> Self {
         let (live, _) = broadcast::channel(HEADS_LIVE_BUFFER);
         HeadsLog {
             prefix,
             log: Mutex::new(Log {
                 epoch,
                 latest: 0,
+                tip: Some(tip),
                 backlog: VecDeque::new(),
                 live,
             }),
@@ -90,7 +103,13 @@ impl HeadsLog {
         ResumeFrom {
             epoch: log.epoch,
             seq: log.latest,
+            tip: log.tip.map(|t| t.to_string()),
         }
+    }
+
+    /// The addresses' prefix of the events.
+    pub fn prefix(&self) -> &AddressPrefix {
+        &self.prefix
     }
 
     /// Records a chain update as events, and sends them to live subscribers.
@@ -116,6 +135,7 @@ impl HeadsLog {
             // No live subscribers is fine.
             let _ = log.live.send(event);
         }
+        log.tip = Some(update.tip.hash);
     }
 
     /// Starts a new epoch, ending every live subscription: for when updates were missed
@@ -126,16 +146,31 @@ impl HeadsLog {
         *log = Log {
             epoch,
             latest: 0,
+            tip: None,
             backlog: VecDeque::new(),
             live,
         };
+    }
+
+    /// A receiver for every event from now on, with the position and tip it starts
+    /// after, taken together so nothing falls between them: for a client that catches up
+    /// from its own tip to that one.
+    pub fn subscribe_live(&self) -> (broadcast::Receiver<HeadEvent>, ResumeFrom) {
+        let log = self.lock();
+        let live = log.live.subscribe();
+        let position = ResumeFrom {
+            epoch: log.epoch,
+            seq: log.latest,
+            tip: log.tip.map(|t| t.to_string()),
+        };
+        (live, position)
     }
 
     /// The events after `since` (none without it) and a receiver for every later one,
     /// taken together so nothing falls between them.
     pub fn subscribe(
         &self,
-        since: Option<ResumeFrom>,
+        since: Option<&ResumeFrom>,
     ) -> Result<(Vec<HeadEvent>, broadcast::Receiver<HeadEvent>), ResumeError> {
         let log = self.lock();
         let live = log.live.subscribe();
@@ -196,7 +231,8 @@ mod tests {
     }
 
     fn log() -> HeadsLog {
-        HeadsLog::new(7, ChainSpec::resolve("dev").unwrap().address_prefix)
+        let spec = ChainSpec::resolve("dev").unwrap();
+        HeadsLog::new(7, spec.genesis_hash(), spec.address_prefix)
     }
 
     #[test]
@@ -223,7 +259,11 @@ mod tests {
         let log = log();
         log.record(&update(3, 0));
         let (missed, mut live) = log
-            .subscribe(Some(ResumeFrom { epoch: 7, seq: 1 }))
+            .subscribe(Some(&ResumeFrom {
+                epoch: 7,
+                seq: 1,
+                tip: None,
+            }))
             .unwrap();
         assert_eq!(missed.iter().map(|e| e.seq).collect::<Vec<_>>(), [2, 3]);
         log.record(&update(1, 0));
@@ -236,27 +276,41 @@ mod tests {
         let log = log();
         log.record(&update(HEADS_BACKLOG + 5, 0));
         assert_eq!(
-            log.subscribe(Some(ResumeFrom { epoch: 8, seq: 1 }))
-                .unwrap_err(),
+            log.subscribe(Some(&ResumeFrom {
+                epoch: 8,
+                seq: 1,
+                tip: None
+            }))
+            .unwrap_err(),
             ResumeError::OtherEpoch { current: 7 }
         );
         assert_eq!(
-            log.subscribe(Some(ResumeFrom { epoch: 7, seq: 2 }))
-                .unwrap_err(),
+            log.subscribe(Some(&ResumeFrom {
+                epoch: 7,
+                seq: 2,
+                tip: None
+            }))
+            .unwrap_err(),
             ResumeError::TooOld {
                 asked: 2,
                 oldest: 6
             }
         );
         assert!(
-            log.subscribe(Some(ResumeFrom { epoch: 7, seq: 5 })).is_ok(),
+            log.subscribe(Some(&ResumeFrom {
+                epoch: 7,
+                seq: 5,
+                tip: None
+            }))
+            .is_ok(),
             "the oldest kept event follows seq 5"
         );
         let latest = (HEADS_BACKLOG + 5) as u64;
         assert_eq!(
-            log.subscribe(Some(ResumeFrom {
+            log.subscribe(Some(&ResumeFrom {
                 epoch: 7,
-                seq: latest + 1
+                seq: latest + 1,
+                tip: None
             }))
             .unwrap_err(),
             ResumeError::Ahead {
@@ -265,9 +319,10 @@ mod tests {
             }
         );
         assert!(log
-            .subscribe(Some(ResumeFrom {
+            .subscribe(Some(&ResumeFrom {
                 epoch: 7,
-                seq: latest
+                seq: latest,
+                tip: None
             }))
             .unwrap()
             .0
@@ -283,6 +338,13 @@ mod tests {
             live.try_recv(),
             Err(broadcast::error::TryRecvError::Closed)
         ));
-        assert_eq!(log.position(), ResumeFrom { epoch: 9, seq: 0 });
+        assert_eq!(
+            log.position(),
+            ResumeFrom {
+                epoch: 9,
+                seq: 0,
+                tip: None
+            }
+        );
     }
 }

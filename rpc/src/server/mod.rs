@@ -25,6 +25,7 @@ pub mod access;
 pub mod backend;
 mod call_stack;
 pub mod callers;
+pub(crate) mod catch_up;
 pub mod connections;
 mod dispatch;
 mod each_call;

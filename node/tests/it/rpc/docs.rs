@@ -8,7 +8,8 @@
 //! `,…}` for fields left out. Every other field must be there with its documented type,
 //! and a string without `…` (an error's reason, a genesis hash, a status) exactly as
 //! documented. A block that is neither request nor answer must still read as JSON, once
-//! its elisions are read so.
+//! its elisions are read so. Subscription requests are read, not run: they need a
+//! WebSocket, and `subscriptions.rs` runs them.
 
 use serde_json::{json, Value};
 
@@ -160,6 +161,11 @@ async fn every_request_in_the_rpc_doc_gets_an_answer_it_documents() {
     let mut failures = Vec::new();
     for example in &examples {
         let method = example.request["method"].as_str().unwrap_or_default();
+        // A subscription needs a WebSocket and a state of its own:
+        // subscriptions.rs follows those through.
+        if tern_rpc::chain::SUBSCRIPTION_METHODS.contains(&method) {
+            continue;
+        }
         if example.request.to_string().contains('…') {
             failures.push(format!(
                 "line {}: {method}'s request elides a value, so it cannot be run",
