@@ -64,7 +64,11 @@ async fn node(chain: &str, admin: bool) -> TestNode {
 
 /// A node serving `rpc` on a free loopback port.
 async fn node_with(chain: &str, rpc: RpcConfig) -> TestNode {
-    let spec = ChainSpec::resolve(chain).unwrap();
+    node_on(ChainSpec::resolve(chain).unwrap(), rpc).await
+}
+
+/// A node of chain `spec` serving `rpc` on a free loopback port.
+async fn node_on(spec: ChainSpec, rpc: RpcConfig) -> TestNode {
     let dir = tempfile::tempdir().unwrap();
     let mut config = NodeConfig::new(spec.clone(), dir.path().to_path_buf());
     config.p2p.listen = Some("127.0.0.1:0".parse().unwrap());

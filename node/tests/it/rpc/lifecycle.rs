@@ -137,3 +137,58 @@ async fn a_stuck_transaction_says_why_and_a_subscriber_sees_each_transition() {
         }
     ));
 }
+
+/// A dev chain whose blocks hold two transfers: a third, cheaper one is told it is
+/// under-priced and what to pay, and paying it puts it in the next block.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_under_priced_transaction_is_told_the_fee_that_gets_it_in() {
+    let mut spec = ChainSpec::resolve("dev").unwrap();
+    spec.consensus.max_block_transactions = 2;
+    let node = node_on(
+        spec,
+        RpcConfig {
+            admin: true,
+            ..RpcConfig::default()
+        },
+    )
+    .await;
+    let c = &node.client;
+    let to = dev_secret_key(9);
+    for (sender, fee) in [(1, 3_000), (2, 2_000)] {
+        let (tx, _) = signed_hex(&node, &dev_secret_key(sender), &to, 1, fee, 0);
+        c.tx_submit(tx).await.unwrap();
+    }
+    let (cheap, cheap_id) = signed_hex(&node, &dev_secret_key(3), &to, 1, 1_000, 0);
+    c.tx_submit(cheap).await.unwrap();
+    let status = c.tx_get(cheap_id).await.unwrap();
+    let WaitingReason::FeeTooLowForNextBlock { suggested_fee } = waiting(&status).clone() else {
+        panic!("not under-priced: {status:?}");
+    };
+    let estimate = c.fee_estimate(1).await.unwrap();
+    assert_eq!(
+        estimate.fee, suggested_fee,
+        "the remedy is the one-block estimate"
+    );
+    assert_eq!(
+        estimate.basis.queue_fee.as_deref(),
+        Some(suggested_fee.as_str())
+    );
+    assert_eq!(
+        (estimate.basis.ready, estimate.basis.block_capacity),
+        (3, 2)
+    );
+
+    // The remedy: the same nonce, paying the suggested fee.
+    let fee: u64 = suggested_fee.parse().unwrap();
+    let (bumped, bumped_id) = signed_hex(&node, &dev_secret_key(3), &to, 1, fee, 0);
+    c.tx_submit(bumped).await.unwrap();
+    assert!(matches!(
+        waiting(&c.tx_get(bumped_id.clone()).await.unwrap()),
+        WaitingReason::Queued { position: 1 }
+    ));
+    c.dev_mine(1, None).await.unwrap();
+    assert!(matches!(
+        c.tx_get(bumped_id).await.unwrap(),
+        TxStatus::Confirmed { height: 1, .. }
+    ));
+}
