@@ -1,6 +1,7 @@
 use super::*;
 use tern_chain::crypto::{dev_secret_key, SecretKey, Signature};
 use tern_chain::error::TxError;
+use tern_chain::signature_cache::SignatureCache;
 use tern_chain::state::MemoryState;
 use tern_chain::tx::Transaction;
 

@@ -35,6 +35,7 @@ mod lifecycle;
 mod queue;
 mod select;
 mod standing;
+mod stateless;
 
 pub use error::MempoolError;
 pub use estimate::{FeeEstimate, QueueBasis, RecentBasis, FEE_HISTORY_BLOCKS, FEE_TARGETS};
@@ -42,6 +43,7 @@ pub use fees::{FeeRate, INCREMENTAL_RATE};
 pub use journal::{DropReason, Dropped, JOURNAL_CAPACITY, JOURNAL_RETENTION_MS};
 pub use lifecycle::{Lifecycle, Pending, Waiting};
 pub use select::BlockLimits;
+pub use stateless::{decode_transaction, verify, verify_many, VerifiedTransaction};
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -50,10 +52,8 @@ use estimate::FeeHistory;
 use fees::RollingFloor;
 use journal::Journal;
 use queue::{Entry, SenderQueue};
-use tern_chain::crypto::{check_recipient, SignatureError};
-use tern_chain::encoding::{self, DecodeError};
+use tern_chain::crypto::check_recipient;
 use tern_chain::error::TxError;
-use tern_chain::signature_cache::SignatureCache;
 use tern_chain::state::Account;
 use tern_chain::tx::{SignedTransaction, SIGNED_TRANSACTION_LEN};
 use tern_chain::types::{Address, Amount, ChainId, Timestamp, TxId};
@@ -146,73 +146,6 @@ pub struct Mempool {
     journal: Journal,
     /// What recent blocks took, for fee estimates.
     fee_history: FeeHistory,
-}
-
-/// Decodes a transaction submitted as bytes, with the mempool's errors.
-pub fn decode_transaction(bytes: &[u8]) -> Result<SignedTransaction, MempoolError> {
-    encoding::decode(bytes).map_err(|e| match e {
-        DecodeError::TooLarge { len, max } => MempoolError::TooLarge { size: len, max },
-        other => MempoolError::Malformed(other.to_string()),
-    })
-}
-
-/// A transaction whose stateless checks (chain id, `amount + fee`, recipient, signature) passed.
-/// Only [`verify`] makes one, so the expensive check can run outside the pool's lock.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VerifiedTransaction(SignedTransaction);
-
-impl VerifiedTransaction {
-    /// The transaction.
-    pub fn get(&self) -> &SignedTransaction {
-        &self.0
-    }
-}
-
-/// Runs the stateless checks for chain `chain_id`, the signature through `cache`.
-pub fn verify(
-    tx: SignedTransaction,
-    chain_id: ChainId,
-    cache: &SignatureCache,
-) -> Result<VerifiedTransaction, MempoolError> {
-    verify_many(vec![tx], chain_id, cache, 1)
-        .pop()
-        .unwrap_or(Err(TxError::BadSignature(SignatureError::Mismatch).into()))
-}
-
-/// [`verify`] for many transactions, each with its own verdict, in order: the signatures
-/// that the cache does not vouch for are checked in batches split across up to `threads`
-/// threads (see [`SignatureCache::verify_each`]).
-pub fn verify_many(
-    txs: Vec<SignedTransaction>,
-    chain_id: ChainId,
-    cache: &SignatureCache,
-    threads: usize,
-) -> Vec<Result<VerifiedTransaction, MempoolError>> {
-    let fields: Vec<Result<(), MempoolError>> = txs
-        .iter()
-        .map(|tx| {
-            tx.check_fields(chain_id)?;
-            check_recipient(&tx.tx().to).map_err(MempoolError::RecipientNotAKey)
-        })
-        .collect();
-    let to_sign: Vec<&SignedTransaction> = txs
-        .iter()
-        .zip(&fields)
-        .filter_map(|(tx, fields)| fields.is_ok().then_some(tx))
-        .collect();
-    let mut signatures = cache.verify_each(&to_sign, threads).into_iter();
-    txs.into_iter()
-        .zip(fields)
-        .map(|(tx, fields)| {
-            fields?;
-            // One verdict per transaction sent: a missing one fails closed.
-            signatures
-                .next()
-                .unwrap_or(Err(SignatureError::Mismatch))
-                .map_err(TxError::BadSignature)?;
-            Ok(VerifiedTransaction(tx))
-        })
-        .collect()
 }
 
 /// Which admission rules apply beyond the state rules.
@@ -363,7 +296,7 @@ impl Mempool {
         account: Account,
         now: Timestamp,
     ) -> Result<Admission, MempoolError> {
-        let result = self.admit_with(tx.0, account, now, Policy::New);
+        let result = self.admit_with(tx.into_inner(), account, now, Policy::New);
         self.count_rejection(result)
     }
 
