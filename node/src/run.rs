@@ -108,6 +108,11 @@ pub struct NodeArgs {
     /// Log filter, as in RUST_LOG [default: RUST_LOG, else the file's `log`, else info].
     #[arg(long, value_name = "FILTER")]
     pub log: Option<String>,
+    /// Stop, as on SIGTERM, when the process that started this node exits: for
+    /// supervisors such as `tern testnet`, whose nodes must not outlive it even when it
+    /// is killed and can stop nobody.
+    #[arg(long)]
+    pub exit_with_parent: bool,
 }
 
 /// Where a chain's data lives unless `--datadir` says otherwise.
@@ -318,6 +323,7 @@ fn parse_reward(spec: &ChainSpec, text: &str) -> Result<Address, CliError> {
 /// Runs a node until SIGINT or SIGTERM, or until a critical failure: then the node is
 /// stopped in order and the command fails, naming the part that failed and why.
 pub async fn run(args: NodeArgs) -> Result<(), CliError> {
+    let exit_with_parent = args.exit_with_parent;
     let (mut config, log) = config(args).await?;
     init_logging(&log)?;
     if let (Some(rpc), Some(open_files)) = (
@@ -361,6 +367,7 @@ pub async fn run(args: NodeArgs) -> Result<(), CliError> {
     tokio::select! {
         signal = wait_for_signal() => tracing::info!(signal, "stopping"),
         failure = node.failed() => tracing::error!(%failure, "stopping after a critical failure"),
+        () = parent_exits(), if exit_with_parent => tracing::info!("the parent process exited; stopping"),
     }
     match node.shutdown().await {
         None => {
@@ -416,6 +423,24 @@ fn announce_listeners(node: &Node, blocks: &str, height: u64) {
         .and_then(|()| writeln!(out, "blocks: {blocks}"))
         .and_then(|()| writeln!(out, "node running at height {height}"))
         .and_then(|()| out.flush());
+}
+
+/// How often `--exit-with-parent` looks for its parent.
+const PARENT_POLL: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// Returns once the process that started this one has exited: it is then adopted by
+/// another (init or a subreaper), so its parent id changes. Polled rather than asked of
+/// the kernel (`PR_SET_PDEATHSIG`), which fires when the *thread* that spawned the child
+/// exits, and a runtime's threads come and go.
+async fn parent_exits() {
+    let first = rustix::process::getppid();
+    let mut ticks = tokio::time::interval(PARENT_POLL);
+    loop {
+        ticks.tick().await;
+        if rustix::process::getppid() != first {
+            return;
+        }
+    }
 }
 
 /// Waits for SIGINT (Ctrl-C) or SIGTERM; returns its name.

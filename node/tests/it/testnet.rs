@@ -17,8 +17,12 @@ const NODES: u16 = 3;
 /// A base port whose 2 x NODES ports are free now. Below 32768, where Linux's ephemeral
 /// range starts: a port in that range that is free now can be taken by any outgoing
 /// connection (these tests' own RPC clients make many) before the testnet binds it.
+/// Each call starts its search elsewhere: tests in this process run at once, and two that
+/// found the same range free would start two testnets on it.
 fn free_base() -> u16 {
-    let seed = u16::try_from(std::process::id() % 1000).unwrap();
+    static CALLS: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let seed = u16::try_from(std::process::id() % 1000).unwrap() + call * 500;
     for attempt in 0..200u16 {
         let base = 10_000 + ((seed + attempt * 37) % 1000) * 20;
         let all_free = (0..2 * NODES).all(|i| TcpListener::bind(("127.0.0.1", base + i)).is_ok());
@@ -183,4 +187,32 @@ async fn a_local_testnet_mines_confirms_a_transfer_stops_cleanly_and_resumes() {
         ],
     );
     assert!(sent.contains("confirmed in block"), "{sent}");
+}
+
+/// Each node is a child process that dies with the testnet: killed with SIGKILL, the
+/// testnet can stop nobody, and still no node is left serving.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_testnet_leaves_no_node_behind() {
+    let dirs = tempfile::tempdir().unwrap();
+    let base = free_base();
+    let mut net = Testnet::start(&dirs.path().join("net"), base, &[]);
+    net.wait_until_aligned(1).await;
+    // Every node is a `tern node` process of its own, logging to its data directory.
+    for i in 0..NODES {
+        let log = std::fs::read_to_string(dirs.path().join(format!("net/node-{i}/node.log")))
+            .unwrap_or_default();
+        assert!(log.contains("node running"), "node {i} logged: {log}");
+    }
+    net.child.kill().unwrap();
+    net.child.wait().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    for (i, client) in net.clients.iter().enumerate() {
+        while client.chain_info().await.is_ok() {
+            assert!(
+                Instant::now() < deadline,
+                "node {i} still answers 30 s after its testnet was killed"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
 }

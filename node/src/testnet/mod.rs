@@ -1,27 +1,33 @@
 //! `tern testnet`: a local network of full nodes in one command.
 //!
-//! The nodes run in this process, each a complete node (its own store, mempool, network
-//! and RPC server) talking to the others over TCP on 127.0.0.1, so what a developer sees
-//! is what separate machines would do. Node `i` serves RPC on `base + 2i` and peers on
+//! Each node is a child `tern node` process with its own data directory, config file
+//! and log, talking to the others over TCP on 127.0.0.1, so what a developer sees is what
+//! separate machines would do, and a node can fail on its own. The children stop when
+//! the testnet does: on Ctrl-C each gets SIGTERM and stops cleanly, and each runs with
+//! `--exit-with-parent`, so none outlives a testnet that was killed.
+//!
+//! Node `i` serves RPC on `base + 2i` and peers on
 //! `base + 2i + 1`, so with the default base node 0 sits on the ports a lone `tern node`
 //! uses and `tern wallet` reaches it without flags.
 
+mod node_process;
+
 use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::Args;
 use tern_chain::crypto::dev_secret_key;
 use tern_chain::genesis::ChainSpec;
+use tern_rpc::chain::TernApiClient;
+use tern_rpc::net::TernNetApiClient;
 use tern_rpc::server::RpcConfig;
 
 use crate::cli_error::CliError;
 use crate::dev_blocks::DevBlocks;
-use crate::mining::MinerSettings;
 use crate::run::wait_for_signal;
-use crate::service::{Node, NodeConfig};
-use tern_p2p::P2pConfig;
+use node_process::NodeProcess;
 
 /// The file that marks a directory as a testnet's, so `--fresh` never wipes anything else.
 const MARKER: &str = ".tern-testnet";
@@ -120,50 +126,83 @@ fn port(base: u16, offset: u32) -> Result<u16, CliError> {
     })
 }
 
+/// The flags of node `i`'s `tern node`, and its config file's text.
+fn node_plan(
+    args: &TestnetArgs,
+    root: &Path,
+    i: u32,
+    seeds: &[SocketAddr],
+    dev_blocks: Option<DevBlocks>,
+    reward: &str,
+) -> Result<(Vec<String>, String), CliError> {
+    let rpc = SocketAddr::from(([127, 0, 0, 1], port(args.base_port, 2 * i)?));
+    let p2p = SocketAddr::from(([127, 0, 0, 1], port(args.base_port, 2 * i + 1)?));
+    let dir = root.join(format!("node-{i}"));
+    let mut flags: Vec<String> = vec![
+        "--genesis".into(),
+        args.genesis.clone(),
+        "--datadir".into(),
+        dir.display().to_string(),
+        "--config".into(),
+        dir.join("node.toml").display().to_string(),
+        "--p2p-addr".into(),
+        p2p.to_string(),
+        "--rpc-addr".into(),
+        rpc.to_string(),
+        "--rpc-admin".into(),
+        // Every node is on 127.0.0.1.
+        "--max-inbound-per-ip".into(),
+        (u32::from(args.nodes) * 2).to_string(),
+        "--log".into(),
+        "info".into(),
+    ];
+    for seed in seeds {
+        flags.extend(["--peer".into(), seed.to_string()]);
+    }
+    if i < u32::from(args.miners) {
+        match (i, dev_blocks) {
+            (0, Some(DevBlocks::Automine)) => flags.push("--automine".into()),
+            (0, Some(DevBlocks::Every(interval))) => {
+                flags.extend(["--block-time".into(), interval.as_secs().to_string()])
+            }
+            _ => flags.push("--mine".into()),
+        }
+    }
+    // The reward address in the file, not as --mine-to, which would make every node mine.
+    let config = format!(
+        "# Written by tern testnet for node {i}; flags on its command line win.\n\n\
+         [mining]\nreward = \"{reward}\"\n"
+    );
+    Ok((flags, config))
+}
+
 /// Starts the network, prints how to use it, shows its status until Ctrl-C, stops it.
 pub async fn run(args: TestnetArgs) -> Result<(), CliError> {
     let spec = ChainSpec::resolve(&args.genesis)?;
     let root = prepare_root(&args)?;
-    let reward = dev_secret_key(REWARD_ACCOUNT).address();
+    let reward = spec.format_address(&dev_secret_key(REWARD_ACCOUNT).address());
     let dev_blocks = match (args.automine, args.block_time) {
         (true, _) => Some(DevBlocks::Automine),
         (false, Some(secs)) => Some(DevBlocks::Every(Duration::from_secs(secs))),
         (false, None) => None,
     };
-    let mut nodes: Vec<Node> = Vec::with_capacity(usize::from(args.nodes));
+    let mut nodes: Vec<NodeProcess> = Vec::with_capacity(usize::from(args.nodes));
     for i in 0..u32::from(args.nodes) {
-        let rpc = SocketAddr::from(([127, 0, 0, 1], port(args.base_port, 2 * i)?));
-        let p2p = SocketAddr::from(([127, 0, 0, 1], port(args.base_port, 2 * i + 1)?));
-        let mut config = NodeConfig::new(spec.clone(), root.path.join(format!("node-{i}")));
-        config.p2p = P2pConfig {
-            listen: Some(p2p),
-            seeds: nodes.iter().filter_map(Node::p2p_addr).collect(),
-            // Every node is on 127.0.0.1.
-            max_inbound_per_ip: usize::from(args.nodes) * 2,
-            ..P2pConfig::default()
-        };
-        config.rpc = Some(RpcConfig {
-            addr: rpc,
-            admin: true,
-            ..RpcConfig::default()
-        });
-        let makes_blocks = i < u32::from(args.miners);
-        config.dev_reward = reward;
-        match (i, dev_blocks) {
-            (0, Some(mode)) if makes_blocks => config.dev_blocks = Some(mode),
-            _ => config.mining = makes_blocks.then_some(MinerSettings { threads: 1, reward }),
-        }
-        match Node::start(config).await {
+        let seeds: Vec<SocketAddr> = nodes.iter().map(|n| n.p2p).collect();
+        let (flags, config) = node_plan(&args, &root.path, i, &seeds, dev_blocks, &reward)?;
+        let dir = root.path.join(format!("node-{i}"));
+        let io = |e: std::io::Error| CliError(format!("{}: {e}", dir.display()));
+        std::fs::create_dir_all(&dir).map_err(io)?;
+        std::fs::write(dir.join("node.toml"), config).map_err(io)?;
+        match NodeProcess::start(&flags, &dir.join("node.log")).await {
             Ok(node) => nodes.push(node),
             Err(error) => {
-                for node in nodes {
-                    node.shutdown().await;
-                }
-                return Err(CliError(format!("node {i}: {error}")));
+                stop_all(nodes).await;
+                return Err(CliError(format!("node {i}: {}", error.0)));
             }
         }
     }
-    print_welcome(&spec, &root, &nodes, args.miners, dev_blocks);
+    print_welcome(&spec, &root, &nodes, args.miners, dev_blocks).await;
 
     let terminal = std::io::stdout().is_terminal();
     let mut ticker = tokio::time::interval(Duration::from_secs(1));
@@ -171,19 +210,31 @@ pub async fn run(args: TestnetArgs) -> Result<(), CliError> {
     let signal = wait_for_signal();
     tokio::pin!(signal);
     let mut drawn = false;
-    let mut failed = Box::pin(futures_util::future::select_all(
-        nodes.iter().map(|node| Box::pin(node.failed())),
-    ));
     let mut failure = None;
     loop {
-        tokio::select! {
-            _ = &mut signal => break,
-            (failed, index, _) = &mut failed => {
-                eprintln!("\nnode {index} failed: {failed}");
-                failure = Some(format!("node {index} failed: {failed}"));
+        let wake = {
+            let exits = futures_util::future::select_all(
+                nodes.iter_mut().map(|node| Box::pin(node.exited())),
+            );
+            tokio::select! {
+                _ = &mut signal => Wake::Signal,
+                (status, index, _) = exits => Wake::Exited(index, status),
+                _ = ticker.tick() => Wake::Tick,
+            }
+        };
+        match wake {
+            Wake::Signal => break,
+            Wake::Exited(index, status) => {
+                let log = nodes
+                    .get(index)
+                    .map(|n| n.log.display().to_string())
+                    .unwrap_or_default();
+                let why = format!("node {index} exited ({status}); its log: {log}");
+                eprintln!("\n{why}");
+                failure = Some(why);
                 break;
             }
-            _ = ticker.tick() => {
+            Wake::Tick => {
                 ticks += 1;
                 let lines = status_lines(&nodes).await;
                 if terminal {
@@ -195,22 +246,45 @@ pub async fn run(args: TestnetArgs) -> Result<(), CliError> {
             }
         }
     }
-    drop(failed);
     println!("\nstopping {} nodes", nodes.len());
-    for node in nodes {
-        node.shutdown().await;
-    }
+    let failed_to_stop = stop_all(nodes).await;
     println!("stopped");
-    match failure {
-        Some(failure) => Err(CliError(failure)),
-        None => Ok(()),
+    match (failure, failed_to_stop) {
+        (Some(failure), _) => Err(CliError(failure)),
+        (None, Some(which)) => Err(CliError(which)),
+        (None, None) => Ok(()),
     }
 }
 
-fn print_welcome(
+/// What woke the testnet's loop.
+enum Wake {
+    /// Ctrl-C or SIGTERM.
+    Signal,
+    /// A node's process exited on its own.
+    Exited(usize, std::process::ExitStatus),
+    /// Time to redraw the status lines.
+    Tick,
+}
+
+/// Stops every node at once, and says which did not stop cleanly, if any.
+async fn stop_all(nodes: Vec<NodeProcess>) -> Option<String> {
+    let stopped = futures_util::future::join_all(nodes.into_iter().map(NodeProcess::stop)).await;
+    let unclean: Vec<String> = stopped
+        .iter()
+        .enumerate()
+        .filter(|(_, status)| !status.is_some_and(|s| s.success()))
+        .map(|(i, status)| match status {
+            Some(status) => format!("node {i} ({status})"),
+            None => format!("node {i} (killed: it did not stop)"),
+        })
+        .collect();
+    (!unclean.is_empty()).then(|| format!("not every node stopped cleanly: {}", unclean.join(", ")))
+}
+
+async fn print_welcome(
     spec: &ChainSpec,
     root: &Root,
-    nodes: &[Node],
+    nodes: &[NodeProcess],
     miners: u16,
     dev_blocks: Option<DevBlocks>,
 ) {
@@ -227,10 +301,6 @@ fn print_welcome(
         root.path.display()
     ));
     for (i, node) in nodes.iter().enumerate() {
-        let rpc = node
-            .rpc_addr()
-            .map_or("-".into(), |a| format!("http://{a}"));
-        let p2p = node.p2p_addr().map_or("-".into(), |a| a.to_string());
         let role = match (i, dev_blocks) {
             (_, _) if i >= usize::from(miners) => String::new(),
             (0, Some(DevBlocks::Automine)) => "  automine".into(),
@@ -239,19 +309,21 @@ fn print_welcome(
             }
             _ => "  mining".into(),
         };
-        out.push_str(&format!("  node {i}  rpc {rpc}  p2p {p2p}{role}\n"));
+        out.push_str(&format!(
+            "  node {i}  rpc http://{}  p2p {}{role}\n",
+            node.rpc, node.p2p
+        ));
     }
+    out.push_str("\nEach node is a `tern node` process logging to <data>/node-N/node.log.\n");
     out.push_str("\nDev accounts (their keys are public: never use them on a real network):\n");
     if let Some(node) = nodes.first() {
         for index in 0..DEV_ACCOUNTS {
             let key = dev_secret_key(index);
             let address = spec.format_address(&key.address());
-            let balance = node
-                .chain()
-                .reader()
-                .account(&key.address())
-                .map(|a| a.balance.to_string())
-                .unwrap_or_else(|e| e.to_string());
+            let balance = match node.client.account_get(address.clone()).await {
+                Ok(account) => account.balance,
+                Err(error) => error.to_string(),
+            };
             let note = if index == REWARD_ACCOUNT {
                 "  (mining rewards)"
             } else {
@@ -263,8 +335,8 @@ fn print_welcome(
             ));
         }
     }
-    let rpc_flag = |node: Option<&Node>| {
-        node.and_then(Node::rpc_addr)
+    let rpc_flag = |node: Option<&NodeProcess>| {
+        node.map(|n| n.rpc)
             .filter(|addr| *addr != RpcConfig::default().addr)
             .map_or(String::new(), |addr| format!(" --rpc http://{addr}"))
     };
@@ -281,25 +353,26 @@ fn print_welcome(
     let _ = std::io::stdout().flush();
 }
 
-async fn status_lines(nodes: &[Node]) -> Vec<String> {
-    let mut lines = Vec::with_capacity(nodes.len());
-    for (i, node) in nodes.iter().enumerate() {
-        let tip = node.chain().tip();
-        let peers = node.network().peers().await.map_or(0, |p| p.len());
-        let pool = node.pool().stats();
-        let sync = if node.network().sync_status().syncing {
-            "  syncing"
-        } else {
-            ""
-        };
-        lines.push(format!(
-            "node {i}: height {} tip {} peers {peers} mempool {}{sync}",
-            tip.height().value(),
-            short(&tip.hash.to_string()),
-            pool.count
-        ));
-    }
-    lines
+/// One line per node, from its RPC: height, tip, peers, mempool, and whether it syncs.
+async fn status_lines(nodes: &[NodeProcess]) -> Vec<String> {
+    let lines = nodes.iter().enumerate().map(|(i, node)| async move {
+        let c = &node.client;
+        let (info, net, pool) = tokio::join!(c.chain_info(), c.net_info(), c.mempool_info());
+        match (info, net, pool) {
+            (Ok(info), Ok(net), Ok(pool)) => format!(
+                "node {i}: height {} tip {} peers {} mempool {}{}",
+                info.height,
+                short(&info.best_hash),
+                net.inbound + net.outbound,
+                pool.count,
+                if info.syncing { "  syncing" } else { "" }
+            ),
+            (Err(error), _, _) | (_, Err(error), _) | (_, _, Err(error)) => {
+                format!("node {i}: not answering ({error})")
+            }
+        }
+    });
+    futures_util::future::join_all(lines).await
 }
 
 fn short(hash: &str) -> &str {

@@ -1,0 +1,150 @@
+//! One testnet node as a child `tern node` process: started with the flags the testnet
+//! plans for it, known by the addresses it announces on standard output, logging to a
+//! file in its data directory, and stopped as an operator stops a node (SIGTERM).
+//!
+//! Each child runs with `--exit-with-parent`, so it stops when `tern testnet` is gone,
+//! even when it was killed with SIGKILL and could stop nobody.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{ExitStatus, Stdio};
+use std::time::Duration;
+
+use rustix::process::{kill_process, Pid, Signal};
+use tern_rpc::jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+use crate::cli_error::CliError;
+
+/// How long a node may take from spawn to announcing that it runs: a store opened and
+/// checked, listeners bound.
+const STARTUP_PATIENCE: Duration = Duration::from_secs(60);
+
+/// How long a node may take to stop after SIGTERM before it is killed.
+const STOP_PATIENCE: Duration = Duration::from_secs(30);
+
+/// How long a status call to a node may take: a node that does not answer in time is
+/// shown as such, not waited for.
+const CALL_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// A running testnet node.
+#[derive(Debug)]
+pub(super) struct NodeProcess {
+    child: Child,
+    /// Where it serves JSON-RPC.
+    pub(super) rpc: SocketAddr,
+    /// Where it accepts peers.
+    pub(super) p2p: SocketAddr,
+    /// A client of its RPC.
+    pub(super) client: HttpClient,
+    /// Its log (standard error).
+    pub(super) log: PathBuf,
+}
+
+impl NodeProcess {
+    /// Starts `tern node` with `args`, logging to `log`, and waits until it announces
+    /// that it runs. A node that exits first is an error carrying the last line it
+    /// logged.
+    pub(super) async fn start(args: &[String], log: &Path) -> Result<NodeProcess, CliError> {
+        let exe = std::env::current_exe()
+            .map_err(|e| CliError(format!("cannot find the tern binary to start nodes: {e}")))?;
+        let log_file = std::fs::File::create(log)
+            .map_err(|e| CliError(format!("{}: {e}", log.display())))?;
+        let mut child = Command::new(exe)
+            .arg("node")
+            .args(args)
+            .arg("--exit-with-parent")
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(log_file))
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| CliError(format!("cannot start a node: {e}")))?;
+        let stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| CliError("a node's standard output was not captured".into()))?;
+        let announced = tokio::time::timeout(STARTUP_PATIENCE, read_announcements(stdout)).await;
+        let (rpc, p2p) = match announced {
+            Ok(Some(addresses)) => addresses,
+            Ok(None) => {
+                let status = child.wait().await.ok();
+                return Err(CliError(format!(
+                    "the node exited at start ({}): {}",
+                    status.map_or("unknown status".into(), |s| s.to_string()),
+                    last_line(log)
+                )));
+            }
+            Err(_) => {
+                return Err(CliError(format!(
+                    "the node did not start within {} s; its log: {}",
+                    STARTUP_PATIENCE.as_secs(),
+                    log.display()
+                )))
+            }
+        };
+        let client = HttpClientBuilder::default()
+            .request_timeout(CALL_TIMEOUT)
+            .build(format!("http://{rpc}"))
+            .map_err(|e| CliError(format!("an RPC client for {rpc}: {e}")))?;
+        Ok(NodeProcess {
+            child,
+            rpc,
+            p2p,
+            client,
+            log: log.to_path_buf(),
+        })
+    }
+
+    /// Waits until the process exits, whatever made it.
+    pub(super) async fn exited(&mut self) -> ExitStatus {
+        match self.child.wait().await {
+            Ok(status) => status,
+            // Waiting failed: the process cannot be watched, so count it as gone.
+            Err(_) => std::os::unix::process::ExitStatusExt::from_raw(1),
+        }
+    }
+
+    /// Stops the node with SIGTERM and waits for it; one that does not stop within
+    /// [`STOP_PATIENCE`] is killed. Its exit status.
+    pub(super) async fn stop(mut self) -> Option<ExitStatus> {
+        if let Some(pid) = self.child.id().and_then(|id| Pid::from_raw(id as i32)) {
+            // Already gone is fine: the wait below reports how it ended.
+            let _ = kill_process(pid, Signal::TERM);
+        }
+        match tokio::time::timeout(STOP_PATIENCE, self.child.wait()).await {
+            Ok(status) => status.ok(),
+            Err(_) => {
+                let _ = self.child.kill().await;
+                None
+            }
+        }
+    }
+}
+
+/// Reads a node's announcements (see `announce_listeners` in run.rs) until it says it
+/// runs: its RPC and peer addresses. `None` if the output ends first (the node exited).
+async fn read_announcements(stdout: tokio::process::ChildStdout) -> Option<(SocketAddr, SocketAddr)> {
+    let mut lines = BufReader::new(stdout).lines();
+    let (mut rpc, mut p2p) = (None, None);
+    while let Ok(Some(line)) = lines.next_line().await {
+        if let Some(addr) = line.strip_prefix("rpc listening on ") {
+            rpc = addr.parse().ok();
+        } else if let Some(addr) = line.strip_prefix("p2p listening on ") {
+            p2p = addr.parse().ok();
+        } else if line.starts_with("node running") {
+            return rpc.zip(p2p);
+        }
+    }
+    None
+}
+
+/// The last line of a log, for a one-line error.
+fn last_line(log: &Path) -> String {
+    std::fs::read_to_string(log)
+        .ok()
+        .and_then(|text| text.lines().last().map(str::to_owned))
+        .unwrap_or_else(|| format!("see {}", log.display()))
+}
