@@ -10,6 +10,7 @@
 //! `base + 2i + 1`, so with the default base node 0 sits on the ports a lone `tern node`
 //! uses and `tern wallet` reaches it without flags.
 
+pub mod control;
 mod node_process;
 
 use std::io::{IsTerminal, Write};
@@ -17,7 +18,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use clap::Args;
+use clap::{Args, Subcommand};
 use tern_chain::crypto::dev_secret_key;
 use tern_chain::genesis::ChainSpec;
 use tern_rpc::chain::TernApiClient;
@@ -27,7 +28,9 @@ use tern_rpc::server::RpcConfig;
 use crate::cli_error::CliError;
 use crate::dev_blocks::DevBlocks;
 use crate::run::wait_for_signal;
+use control::{Action, NodeStatus, NodeView, ProcessState};
 use node_process::NodeProcess;
+use rustix::process::Signal;
 
 /// The file that marks a directory as a testnet's, so `--fresh` never wipes anything else.
 const MARKER: &str = ".tern-testnet";
@@ -70,6 +73,63 @@ pub struct TestnetArgs {
     /// Node i serves RPC on BASE+2i and peers on BASE+2i+1.
     #[arg(long, default_value_t = tern_rpc::DEFAULT_PORT)]
     pub base_port: u16,
+    /// Control a running testnet instead of starting one.
+    #[command(subcommand)]
+    pub control: Option<ControlCommand>,
+}
+
+/// Commands for a running testnet, from another terminal. Each finds it through
+/// `--datadir`, or else the testnet this user started last.
+#[derive(Debug, Subcommand)]
+pub enum ControlCommand {
+    /// Each node's process, height, tip, peers, mempool and health.
+    Status(Target),
+    /// Kill a node the hard way: SIGKILL, nothing flushed.
+    Kill(NodeTarget),
+    /// Start a killed node again on its data directory (a running one is stopped first).
+    Restart(NodeTarget),
+    /// Freeze a node (SIGSTOP): its connections stay open, it answers nothing.
+    Pause(NodeTarget),
+    /// Let a paused node run again (SIGCONT).
+    Resume(NodeTarget),
+}
+
+/// Which testnet a control command is for.
+#[derive(Debug, Args)]
+pub struct Target {
+    /// The testnet's data directory [default: the testnet this user started last].
+    #[arg(long)]
+    pub datadir: Option<PathBuf>,
+}
+
+/// A node of a running testnet.
+#[derive(Debug, Args)]
+pub struct NodeTarget {
+    /// The node's number.
+    pub node: usize,
+    /// Which testnet.
+    #[command(flatten)]
+    pub target: Target,
+}
+
+/// Runs a control command against a running testnet and prints what it answers.
+async fn control_command(
+    command: ControlCommand,
+    datadir: Option<PathBuf>,
+) -> Result<(), CliError> {
+    let (action, target) = match command {
+        ControlCommand::Status(target) => (Action::Status, target),
+        ControlCommand::Kill(n) => (Action::Kill(n.node), n.target),
+        ControlCommand::Restart(n) => (Action::Restart(n.node), n.target),
+        ControlCommand::Pause(n) => (Action::Pause(n.node), n.target),
+        ControlCommand::Resume(n) => (Action::Resume(n.node), n.target),
+    };
+    let datadir = target.datadir.or(datadir);
+    let statuses = control::call(datadir.as_deref(), action).await?;
+    for line in status_lines(&statuses) {
+        println!("{line}");
+    }
+    Ok(())
 }
 
 /// Where the network's files live, and whether to remove them at exit.
@@ -126,7 +186,17 @@ fn port(base: u16, offset: u32) -> Result<u16, CliError> {
     })
 }
 
-/// The flags of node `i`'s `tern node`, and its config file's text.
+/// How node `i` runs.
+struct NodePlan {
+    /// Its `tern node` flags.
+    flags: Vec<String>,
+    /// Its config file's text.
+    config: String,
+    rpc: SocketAddr,
+    p2p: SocketAddr,
+}
+
+/// How node `i` runs: its flags, its config file, its addresses.
 fn node_plan(
     args: &TestnetArgs,
     root: &Path,
@@ -134,7 +204,7 @@ fn node_plan(
     seeds: &[SocketAddr],
     dev_blocks: Option<DevBlocks>,
     reward: &str,
-) -> Result<(Vec<String>, String), CliError> {
+) -> Result<NodePlan, CliError> {
     let rpc = SocketAddr::from(([127, 0, 0, 1], port(args.base_port, 2 * i)?));
     let p2p = SocketAddr::from(([127, 0, 0, 1], port(args.base_port, 2 * i + 1)?));
     let dir = root.join(format!("node-{i}"));
@@ -173,11 +243,39 @@ fn node_plan(
         "# Written by tern testnet for node {i}; flags on its command line win.\n\n\
          [mining]\nreward = \"{reward}\"\n"
     );
-    Ok((flags, config))
+    Ok(NodePlan {
+        flags,
+        config,
+        rpc,
+        p2p,
+    })
 }
 
-/// Starts the network, prints how to use it, shows its status until Ctrl-C, stops it.
-pub async fn run(args: TestnetArgs) -> Result<(), CliError> {
+/// One node of the network: how to start it, and its process while it has one.
+struct Slot {
+    flags: Vec<String>,
+    log: PathBuf,
+    rpc: SocketAddr,
+    p2p: SocketAddr,
+    process: Option<NodeProcess>,
+    state: ProcessState,
+}
+
+impl Slot {
+    async fn start(&mut self) -> Result<(), CliError> {
+        let node = NodeProcess::start(&self.flags, &self.log).await?;
+        self.process = Some(node);
+        self.state = ProcessState::Running;
+        Ok(())
+    }
+}
+
+/// Starts the network, prints how to use it, shows its status until Ctrl-C, stops it;
+/// or, with a control command, acts on the running one.
+pub async fn run(mut args: TestnetArgs) -> Result<(), CliError> {
+    if let Some(command) = args.control.take() {
+        return control_command(command, args.datadir).await;
+    }
     let spec = ChainSpec::resolve(&args.genesis)?;
     let root = prepare_root(&args)?;
     let reward = spec.format_address(&dev_secret_key(REWARD_ACCOUNT).address());
@@ -186,23 +284,36 @@ pub async fn run(args: TestnetArgs) -> Result<(), CliError> {
         (false, Some(secs)) => Some(DevBlocks::Every(Duration::from_secs(secs))),
         (false, None) => None,
     };
-    let mut nodes: Vec<NodeProcess> = Vec::with_capacity(usize::from(args.nodes));
+    let mut slots: Vec<Slot> = Vec::with_capacity(usize::from(args.nodes));
     for i in 0..u32::from(args.nodes) {
-        let seeds: Vec<SocketAddr> = nodes.iter().map(|n| n.p2p).collect();
-        let (flags, config) = node_plan(&args, &root.path, i, &seeds, dev_blocks, &reward)?;
+        let seeds: Vec<SocketAddr> = slots.iter().map(|s| s.p2p).collect();
+        let plan = node_plan(&args, &root.path, i, &seeds, dev_blocks, &reward)?;
         let dir = root.path.join(format!("node-{i}"));
         let io = |e: std::io::Error| CliError(format!("{}: {e}", dir.display()));
         std::fs::create_dir_all(&dir).map_err(io)?;
-        std::fs::write(dir.join("node.toml"), config).map_err(io)?;
-        match NodeProcess::start(&flags, &dir.join("node.log")).await {
-            Ok(node) => nodes.push(node),
-            Err(error) => {
-                stop_all(nodes).await;
-                return Err(CliError(format!("node {i}: {}", error.0)));
-            }
+        std::fs::write(dir.join("node.toml"), &plan.config).map_err(io)?;
+        let mut slot = Slot {
+            flags: plan.flags,
+            log: dir.join("node.log"),
+            rpc: plan.rpc,
+            p2p: plan.p2p,
+            process: None,
+            state: ProcessState::Killed,
+        };
+        if let Err(error) = slot.start().await {
+            stop_all(slots).await;
+            return Err(CliError(format!("node {i}: {}", error.0)));
         }
+        slots.push(slot);
     }
-    print_welcome(&spec, &root, &nodes, args.miners, dev_blocks).await;
+    let (control, control_addr, mut requests) = match control::serve(&root.path).await {
+        Ok(served) => served,
+        Err(error) => {
+            stop_all(slots).await;
+            return Err(error);
+        }
+    };
+    print_welcome(&spec, &root, &slots, args.miners, dev_blocks, control_addr).await;
 
     let terminal = std::io::stdout().is_terminal();
     let mut ticker = tokio::time::interval(Duration::from_secs(1));
@@ -213,30 +324,49 @@ pub async fn run(args: TestnetArgs) -> Result<(), CliError> {
     let mut failure = None;
     loop {
         let wake = {
-            let exits = futures_util::future::select_all(
-                nodes.iter_mut().map(|node| Box::pin(node.exited())),
-            );
+            let running: Vec<_> = slots
+                .iter_mut()
+                .enumerate()
+                .filter_map(|(i, slot)| Some((i, slot.process.as_mut()?)))
+                .map(|(i, node)| Box::pin(async move { (i, node.exited().await) }))
+                .collect();
+            let exits = async move {
+                if running.is_empty() {
+                    std::future::pending().await
+                } else {
+                    futures_util::future::select_all(running).await.0
+                }
+            };
             tokio::select! {
                 _ = &mut signal => Wake::Signal,
-                (status, index, _) = exits => Wake::Exited(index, status),
+                (index, status) = exits => Wake::Exited(index, status),
+                Some(request) = requests.recv() => Wake::Control(request),
                 _ = ticker.tick() => Wake::Tick,
             }
         };
         match wake {
             Wake::Signal => break,
             Wake::Exited(index, status) => {
-                let log = nodes
+                let log = slots
                     .get(index)
-                    .map(|n| n.log.display().to_string())
+                    .map(|s| s.log.display().to_string())
                     .unwrap_or_default();
                 let why = format!("node {index} exited ({status}); its log: {log}");
                 eprintln!("\n{why}");
                 failure = Some(why);
                 break;
             }
+            Wake::Control(request) => {
+                let answer = match act(&mut slots, request.action).await {
+                    Ok(()) => Ok(statuses(&slots).await),
+                    Err(refusal) => Err(refusal),
+                };
+                // A caller that went away needs no answer.
+                let _ = request.reply.send(answer);
+            }
             Wake::Tick => {
                 ticks += 1;
-                let lines = status_lines(&nodes).await;
+                let lines = status_lines(&statuses(&slots).await);
                 if terminal {
                     draw_in_place(&lines, drawn);
                     drawn = true;
@@ -246,13 +376,77 @@ pub async fn run(args: TestnetArgs) -> Result<(), CliError> {
             }
         }
     }
-    println!("\nstopping {} nodes", nodes.len());
-    let failed_to_stop = stop_all(nodes).await;
+    let _ = control.stop();
+    let _ = std::fs::remove_file(root.path.join(control::CONTROL_FILE));
+    println!("\nstopping {} nodes", slots.len());
+    let failed_to_stop = stop_all(slots).await;
     println!("stopped");
     match (failure, failed_to_stop) {
         (Some(failure), _) => Err(CliError(failure)),
         (None, Some(which)) => Err(CliError(which)),
         (None, None) => Ok(()),
+    }
+}
+
+/// Carries out a control action on the nodes; why not, when it cannot be.
+async fn act(slots: &mut [Slot], action: Action) -> Result<(), String> {
+    let count = slots.len();
+    let (Action::Kill(i) | Action::Restart(i) | Action::Pause(i) | Action::Resume(i)) = action
+    else {
+        return Ok(());
+    };
+    let slot = slots.get_mut(i).ok_or_else(|| {
+        format!(
+            "there is no node {i}: the testnet has nodes 0 to {}",
+            count.saturating_sub(1)
+        )
+    })?;
+    match (action, slot.state) {
+        (Action::Kill(_), ProcessState::Killed) => Err(format!("node {i} is killed already")),
+        (Action::Kill(_), _) => {
+            if let Some(node) = slot.process.take() {
+                node.kill().await;
+            }
+            slot.state = ProcessState::Killed;
+            Ok(())
+        }
+        (Action::Restart(_), _) => {
+            if let Some(node) = slot.process.take() {
+                node.stop().await;
+            }
+            slot.state = ProcessState::Killed;
+            slot.start().await.map_err(|e| format!("node {i}: {}", e.0))
+        }
+        (Action::Pause(_), ProcessState::Running) => {
+            signal(slot, Signal::STOP, i)?;
+            slot.state = ProcessState::Paused;
+            Ok(())
+        }
+        (Action::Resume(_), ProcessState::Paused) => {
+            signal(slot, Signal::CONT, i)?;
+            slot.state = ProcessState::Running;
+            Ok(())
+        }
+        (Action::Pause(_), state) | (Action::Resume(_), state) => {
+            Err(format!("node {i} is {}", state_name(state)))
+        }
+        (Action::Status, _) => Ok(()),
+    }
+}
+
+fn signal(slot: &Slot, signal: Signal, i: usize) -> Result<(), String> {
+    slot.process
+        .as_ref()
+        .ok_or_else(|| format!("node {i} has no process"))?
+        .signal(signal)
+        .map_err(|e| format!("node {i}: {e}"))
+}
+
+fn state_name(state: ProcessState) -> &'static str {
+    match state {
+        ProcessState::Running => "running",
+        ProcessState::Paused => "paused",
+        ProcessState::Killed => "killed",
     }
 }
 
@@ -262,16 +456,23 @@ enum Wake {
     Signal,
     /// A node's process exited on its own.
     Exited(usize, std::process::ExitStatus),
+    /// A control call.
+    Control(control::Request),
     /// Time to redraw the status lines.
     Tick,
 }
 
-/// Stops every node at once, and says which did not stop cleanly, if any.
-async fn stop_all(nodes: Vec<NodeProcess>) -> Option<String> {
-    let stopped = futures_util::future::join_all(nodes.into_iter().map(NodeProcess::stop)).await;
+/// Stops every node at once, and says which did not stop cleanly, if any. A node killed
+/// on purpose is not counted.
+async fn stop_all(slots: Vec<Slot>) -> Option<String> {
+    let stopping = slots
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, slot)| Some((i, slot.process?)))
+        .map(|(i, node)| async move { (i, node.stop().await) });
+    let stopped = futures_util::future::join_all(stopping).await;
     let unclean: Vec<String> = stopped
         .iter()
-        .enumerate()
         .filter(|(_, status)| !status.is_some_and(|s| s.success()))
         .map(|(i, status)| match status {
             Some(status) => format!("node {i} ({status})"),
@@ -284,9 +485,10 @@ async fn stop_all(nodes: Vec<NodeProcess>) -> Option<String> {
 async fn print_welcome(
     spec: &ChainSpec,
     root: &Root,
-    nodes: &[NodeProcess],
+    slots: &[Slot],
     miners: u16,
     dev_blocks: Option<DevBlocks>,
+    control: SocketAddr,
 ) {
     let mut out = String::new();
     let keep = if root.temporary {
@@ -296,11 +498,11 @@ async fn print_welcome(
     };
     out.push_str(&format!(
         "tern testnet: {} nodes on {}, data in {} ({keep})\n\n",
-        nodes.len(),
+        slots.len(),
         spec.name,
         root.path.display()
     ));
-    for (i, node) in nodes.iter().enumerate() {
+    for (i, slot) in slots.iter().enumerate() {
         let role = match (i, dev_blocks) {
             (_, _) if i >= usize::from(miners) => String::new(),
             (0, Some(DevBlocks::Automine)) => "  automine".into(),
@@ -311,12 +513,16 @@ async fn print_welcome(
         };
         out.push_str(&format!(
             "  node {i}  rpc http://{}  p2p {}{role}\n",
-            node.rpc, node.p2p
+            slot.rpc, slot.p2p
         ));
     }
-    out.push_str("\nEach node is a `tern node` process logging to <data>/node-N/node.log.\n");
+    out.push_str(&format!(
+        "\nEach node is a `tern node` process logging to <data>/node-N/node.log. Control \
+         endpoint: http://{control} (tern testnet status | kill N | restart N | pause N | \
+         resume N, from another terminal).\n"
+    ));
     out.push_str("\nDev accounts (their keys are public: never use them on a real network):\n");
-    if let Some(node) = nodes.first() {
+    if let Some(node) = slots.first().and_then(|s| s.process.as_ref()) {
         for index in 0..DEV_ACCOUNTS {
             let key = dev_secret_key(index);
             let address = spec.format_address(&key.address());
@@ -335,13 +541,13 @@ async fn print_welcome(
             ));
         }
     }
-    let rpc_flag = |node: Option<&NodeProcess>| {
-        node.map(|n| n.rpc)
+    let rpc_flag = |slot: Option<&Slot>| {
+        slot.map(|s| s.rpc)
             .filter(|addr| *addr != RpcConfig::default().addr)
             .map_or(String::new(), |addr| format!(" --rpc http://{addr}"))
     };
-    let first = rpc_flag(nodes.first());
-    let second = rpc_flag(nodes.get(1).or(nodes.first()));
+    let first = rpc_flag(slots.first());
+    let second = rpc_flag(slots.get(1).or(slots.first()));
     out.push_str(&format!(
         "\nTry:\n  \
          tern wallet import --name alice --dev 0\n  \
@@ -353,26 +559,68 @@ async fn print_welcome(
     let _ = std::io::stdout().flush();
 }
 
-/// One line per node, from its RPC: height, tip, peers, mempool, and whether it syncs.
-async fn status_lines(nodes: &[NodeProcess]) -> Vec<String> {
-    let lines = nodes.iter().enumerate().map(|(i, node)| async move {
+/// Every node's process state and, for a running one, its figures from its own RPC.
+async fn statuses(slots: &[Slot]) -> Vec<NodeStatus> {
+    let each = slots.iter().enumerate().map(|(i, slot)| async move {
+        let mut status = NodeStatus {
+            node: i,
+            process: slot.state,
+            rpc: format!("http://{}", slot.rpc),
+            p2p: slot.p2p.to_string(),
+            view: None,
+            problem: None,
+        };
+        let Some(node) = slot
+            .process
+            .as_ref()
+            .filter(|_| slot.state == ProcessState::Running)
+        else {
+            return status;
+        };
         let c = &node.client;
-        let (info, net, pool) = tokio::join!(c.chain_info(), c.net_info(), c.mempool_info());
-        match (info, net, pool) {
-            (Ok(info), Ok(net), Ok(pool)) => format!(
-                "node {i}: height {} tip {} peers {} mempool {}{}",
-                info.height,
-                short(&info.best_hash),
-                net.inbound + net.outbound,
-                pool.count,
-                if info.syncing { "  syncing" } else { "" }
-            ),
-            (Err(error), _, _) | (_, Err(error), _) | (_, _, Err(error)) => {
-                format!("node {i}: not answering ({error})")
+        let (info, net, pool, health) = tokio::join!(
+            c.chain_info(),
+            c.net_info(),
+            c.mempool_info(),
+            c.node_health()
+        );
+        match (info, net, pool, health) {
+            (Ok(info), Ok(net), Ok(pool), Ok(health)) => {
+                status.view = Some(NodeView {
+                    height: info.height,
+                    tip: info.best_hash,
+                    peers: net.inbound + net.outbound,
+                    mempool: pool.count,
+                    health: health.status,
+                })
+            }
+            (Err(e), ..) | (_, Err(e), ..) | (_, _, Err(e), _) | (.., Err(e)) => {
+                status.problem = Some(e.to_string())
             }
         }
+        status
     });
-    futures_util::future::join_all(lines).await
+    futures_util::future::join_all(each).await
+}
+
+/// One line per node, as the status screen and `tern testnet status` print them.
+pub fn status_lines(statuses: &[NodeStatus]) -> Vec<String> {
+    statuses
+        .iter()
+        .map(|s| match (&s.view, &s.problem, s.process) {
+            (Some(v), _, _) => format!(
+                "node {}: height {} tip {} peers {} mempool {} {}",
+                s.node,
+                v.height,
+                short(&v.tip),
+                v.peers,
+                v.mempool,
+                v.health
+            ),
+            (None, Some(problem), _) => format!("node {}: not answering ({problem})", s.node),
+            (None, None, state) => format!("node {}: {}", s.node, state_name(state)),
+        })
+        .collect()
 }
 
 fn short(hash: &str) -> &str {

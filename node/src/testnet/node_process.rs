@@ -6,7 +6,7 @@
 //! even when it was killed with SIGKILL and could stop nobody.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 
@@ -32,14 +32,8 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(2);
 #[derive(Debug)]
 pub(super) struct NodeProcess {
     child: Child,
-    /// Where it serves JSON-RPC.
-    pub(super) rpc: SocketAddr,
-    /// Where it accepts peers.
-    pub(super) p2p: SocketAddr,
     /// A client of its RPC.
     pub(super) client: HttpClient,
-    /// Its log (standard error).
-    pub(super) log: PathBuf,
 }
 
 impl NodeProcess {
@@ -49,8 +43,8 @@ impl NodeProcess {
     pub(super) async fn start(args: &[String], log: &Path) -> Result<NodeProcess, CliError> {
         let exe = std::env::current_exe()
             .map_err(|e| CliError(format!("cannot find the tern binary to start nodes: {e}")))?;
-        let log_file = std::fs::File::create(log)
-            .map_err(|e| CliError(format!("{}: {e}", log.display())))?;
+        let log_file =
+            std::fs::File::create(log).map_err(|e| CliError(format!("{}: {e}", log.display())))?;
         let mut child = Command::new(exe)
             .arg("node")
             .args(args)
@@ -67,7 +61,7 @@ impl NodeProcess {
             .take()
             .ok_or_else(|| CliError("a node's standard output was not captured".into()))?;
         let announced = tokio::time::timeout(STARTUP_PATIENCE, read_announcements(stdout)).await;
-        let (rpc, p2p) = match announced {
+        let rpc = match announced {
             Ok(Some(addresses)) => addresses,
             Ok(None) => {
                 let status = child.wait().await.ok();
@@ -89,13 +83,7 @@ impl NodeProcess {
             .request_timeout(CALL_TIMEOUT)
             .build(format!("http://{rpc}"))
             .map_err(|e| CliError(format!("an RPC client for {rpc}: {e}")))?;
-        Ok(NodeProcess {
-            child,
-            rpc,
-            p2p,
-            client,
-            log: log.to_path_buf(),
-        })
+        Ok(NodeProcess { child, client })
     }
 
     /// Waits until the process exits, whatever made it.
@@ -107,13 +95,29 @@ impl NodeProcess {
         }
     }
 
+    /// Sends `signal` to the process; an error if it is gone.
+    pub(super) fn signal(&self, signal: Signal) -> std::io::Result<()> {
+        let pid = self
+            .child
+            .id()
+            .and_then(|id| Pid::from_raw(i32::try_from(id).ok()?))
+            .ok_or_else(|| std::io::Error::other("the process has exited"))?;
+        kill_process(pid, signal).map_err(std::io::Error::from)
+    }
+
+    /// Kills the process the hard way (SIGKILL: nothing flushed) and waits for it.
+    pub(super) async fn kill(mut self) {
+        // Already gone is as killed as it gets.
+        let _ = self.child.kill().await;
+    }
+
     /// Stops the node with SIGTERM and waits for it; one that does not stop within
     /// [`STOP_PATIENCE`] is killed. Its exit status.
     pub(super) async fn stop(mut self) -> Option<ExitStatus> {
-        if let Some(pid) = self.child.id().and_then(|id| Pid::from_raw(id as i32)) {
-            // Already gone is fine: the wait below reports how it ended.
-            let _ = kill_process(pid, Signal::TERM);
-        }
+        // A paused process must run again to handle SIGTERM; either may find it gone,
+        // and the wait below reports how it ended.
+        let _ = self.signal(Signal::CONT);
+        let _ = self.signal(Signal::TERM);
         match tokio::time::timeout(STOP_PATIENCE, self.child.wait()).await {
             Ok(status) => status.ok(),
             Err(_) => {
@@ -125,17 +129,16 @@ impl NodeProcess {
 }
 
 /// Reads a node's announcements (see `announce_listeners` in run.rs) until it says it
-/// runs: its RPC and peer addresses. `None` if the output ends first (the node exited).
-async fn read_announcements(stdout: tokio::process::ChildStdout) -> Option<(SocketAddr, SocketAddr)> {
+/// runs: the address its RPC is served on. `None` if the output ends first (the node
+/// exited).
+async fn read_announcements(stdout: tokio::process::ChildStdout) -> Option<SocketAddr> {
     let mut lines = BufReader::new(stdout).lines();
-    let (mut rpc, mut p2p) = (None, None);
+    let mut rpc = None;
     while let Ok(Some(line)) = lines.next_line().await {
         if let Some(addr) = line.strip_prefix("rpc listening on ") {
             rpc = addr.parse().ok();
-        } else if let Some(addr) = line.strip_prefix("p2p listening on ") {
-            p2p = addr.parse().ok();
         } else if line.starts_with("node running") {
-            return rpc.zip(p2p);
+            return rpc;
         }
     }
     None

@@ -45,6 +45,8 @@ impl Testnet {
             .arg(dir)
             .args(["--base-port", &base.to_string()])
             .args(extra)
+            // Where it records itself as this user's latest testnet: the test's own.
+            .env("XDG_STATE_HOME", state_home(dir))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -189,13 +191,63 @@ async fn a_local_testnet_mines_confirms_a_transfer_stops_cleanly_and_resumes() {
     assert!(sent.contains("confirmed in block"), "{sent}");
 }
 
-/// Each node is a child process that dies with the testnet: killed with SIGKILL, the
-/// testnet can stop nobody, and still no node is left serving.
+/// A testnet's data directory's sibling where it records itself as the latest testnet.
+fn state_home(data: &Path) -> std::path::PathBuf {
+    data.with_extension("state")
+}
+
+/// `tern testnet CONTROL...` with the test's state directory; its standard output, and
+/// standard error when it failed.
+fn control(data: &Path, args: &[&str]) -> Result<String, String> {
+    let output = Command::new(TERN)
+        .arg("testnet")
+        .args(args)
+        .env("XDG_STATE_HOME", state_home(data))
+        .output()
+        .unwrap();
+    if output.status.success() {
+        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    } else {
+        Err(String::from_utf8_lossy(&output.stderr).into_owned())
+    }
+}
+
+/// From another terminal: status, kill, restart, pause and resume, with and without
+/// --datadir; then each node, a child process, dies with the testnet: killed with
+/// SIGKILL, the testnet can stop nobody, and still no node is left serving.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_killed_testnet_leaves_no_node_behind() {
+async fn a_testnet_is_controlled_from_another_terminal_and_dies_whole() {
     let dirs = tempfile::tempdir().unwrap();
+    let data = dirs.path().join("net");
     let base = free_base();
-    let mut net = Testnet::start(&dirs.path().join("net"), base, &[]);
+    let mut net = Testnet::start(&data, base, &[]);
+    net.wait_until_aligned(1).await;
+    let datadir = data.to_str().unwrap();
+
+    let status = control(&data, &["status"]).unwrap();
+    assert_eq!(status.lines().count(), usize::from(NODES), "{status}");
+    assert!(
+        status
+            .lines()
+            .all(|l| l.ends_with(" ok") || l.contains("no_peers")),
+        "{status}"
+    );
+    let killed = control(&data, &["kill", "1", "--datadir", datadir]).unwrap();
+    assert!(killed.contains("node 1: killed"), "{killed}");
+    assert!(
+        net.clients[1].chain_info().await.is_err(),
+        "a killed node answers nothing"
+    );
+    let again = control(&data, &["kill", "1"]).unwrap_err();
+    assert!(again.contains("node 1 is killed already"), "{again}");
+    let nowhere = control(&data, &["pause", "9"]).unwrap_err();
+    assert!(nowhere.contains("there is no node 9"), "{nowhere}");
+    let restarted = control(&data, &["restart", "1"]).unwrap();
+    assert!(restarted.contains("node 1: height"), "{restarted}");
+    let paused = control(&data, &["--datadir", datadir, "pause", "2"]).unwrap();
+    assert!(paused.contains("node 2: paused"), "{paused}");
+    let resumed = control(&data, &["resume", "2"]).unwrap();
+    assert!(resumed.contains("node 2: height"), "{resumed}");
     net.wait_until_aligned(1).await;
     // Every node is a `tern node` process of its own, logging to its data directory.
     for i in 0..NODES {

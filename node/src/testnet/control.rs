@@ -1,0 +1,234 @@
+//! The running testnet's control surface: a small JSON-RPC endpoint on 127.0.0.1 that
+//! the `tern testnet status|kill|restart|pause|resume` commands (and scripts, and tests)
+//! call, and the files that let them find it.
+//!
+//! The endpoint only forwards: each call becomes a [`Request`] for the testnet's own loop,
+//! which owns the node processes, so nothing else ever touches them. Where to find it:
+//! `<datadir>/control.json` names the endpoint, and the file [`latest_record`] names the
+//! data directory of the testnet this user started last, even a temporary one, so that a
+//! command without `--datadir` finds it.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use tern_rpc::jsonrpsee::core::client::ClientT;
+use tern_rpc::jsonrpsee::http_client::HttpClientBuilder;
+use tern_rpc::jsonrpsee::server::{RpcModule, Server, ServerHandle};
+use tern_rpc::jsonrpsee::types::ErrorObjectOwned;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::cli_error::CliError;
+
+/// The file in a testnet's data directory that names its control endpoint.
+pub(super) const CONTROL_FILE: &str = "control.json";
+
+/// Control calls waiting for the testnet's loop; more are refused as busy.
+const PENDING_REQUESTS: usize = 16;
+
+/// What a control call asks of the testnet's loop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Every node's state and figures.
+    Status,
+    /// SIGKILL: nothing flushed.
+    Kill(usize),
+    /// Start a killed node again on its data directory (a running one is stopped first).
+    Restart(usize),
+    /// SIGSTOP: the process freezes, its connections stay open.
+    Pause(usize),
+    /// SIGCONT.
+    Resume(usize),
+}
+
+/// An action on one node, from the node's number.
+type NodeAction = fn(usize) -> Action;
+
+/// A control call and where its answer goes.
+#[derive(Debug)]
+pub(super) struct Request {
+    pub(super) action: Action,
+    pub(super) reply: oneshot::Sender<Result<Vec<NodeStatus>, String>>,
+}
+
+/// What a node's process is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProcessState {
+    /// Running.
+    Running,
+    /// Stopped with SIGSTOP.
+    Paused,
+    /// Killed, not restarted yet.
+    Killed,
+}
+
+/// One node as `status` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeStatus {
+    /// Its number.
+    pub node: usize,
+    /// Its process.
+    pub process: ProcessState,
+    /// Its RPC URL.
+    pub rpc: String,
+    /// Its address for peers.
+    pub p2p: String,
+    /// What its RPC answers, when it is running and answers.
+    pub view: Option<NodeView>,
+    /// Why there is no view of a running node (its RPC does not answer).
+    pub problem: Option<String>,
+}
+
+/// A running node's figures, from its own RPC.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeView {
+    /// Tip height.
+    pub height: u64,
+    /// Tip hash.
+    pub tip: String,
+    /// Connected peers.
+    pub peers: usize,
+    /// Pending transactions.
+    pub mempool: usize,
+    /// `node_health`'s status.
+    pub health: String,
+}
+
+/// What `control.json` holds.
+#[derive(Debug, Serialize, Deserialize)]
+struct ControlFile {
+    /// The endpoint's URL.
+    url: String,
+    /// The testnet's process id.
+    pid: u32,
+}
+
+/// Serves the control endpoint on 127.0.0.1, port chosen by the system; records it in
+/// `root` and as this user's latest testnet. Calls arrive on the returned receiver.
+pub(super) async fn serve(
+    root: &Path,
+) -> Result<(ServerHandle, SocketAddr, mpsc::Receiver<Request>), CliError> {
+    let (requests, inbox) = mpsc::channel::<Request>(PENDING_REQUESTS);
+    let mut module = RpcModule::new(requests);
+    let methods: [(&'static str, NodeAction); 4] = [
+        ("testnet_kill", Action::Kill),
+        ("testnet_restart", Action::Restart),
+        ("testnet_pause", Action::Pause),
+        ("testnet_resume", Action::Resume),
+    ];
+    let refused = |e: tern_rpc::jsonrpsee::core::RegisterMethodError| {
+        CliError(format!("the control endpoint: {e}"))
+    };
+    module
+        .register_async_method("testnet_status", |_, requests, _| async move {
+            forward(&requests, Action::Status).await
+        })
+        .map_err(refused)?;
+    for (name, action) in methods {
+        module
+            .register_async_method(name, move |params, requests, _| async move {
+                let node: usize = params
+                    .one()
+                    .map_err(|e| rpc_error(-32602, format!("invalid node: {e}")))?;
+                forward(&requests, action(node)).await
+            })
+            .map_err(refused)?;
+    }
+    let server = Server::builder()
+        .build(SocketAddr::from(([127, 0, 0, 1], 0)))
+        .await
+        .map_err(|e| CliError(format!("cannot serve the control endpoint: {e}")))?;
+    let addr = server
+        .local_addr()
+        .map_err(|e| CliError(format!("the control endpoint: {e}")))?;
+    let handle = server.start(module);
+    let file = ControlFile {
+        url: format!("http://{addr}"),
+        pid: std::process::id(),
+    };
+    let text = serde_json::to_string(&file).map_err(|e| CliError(e.to_string()))?;
+    let io = |path: &Path, e: std::io::Error| CliError(format!("{}: {e}", path.display()));
+    let control = root.join(CONTROL_FILE);
+    std::fs::write(&control, text).map_err(|e| io(&control, e))?;
+    if let Some(latest) = latest_record() {
+        if let Some(dir) = latest.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
+        }
+        std::fs::write(&latest, root.display().to_string()).map_err(|e| io(&latest, e))?;
+    }
+    Ok((handle, addr, inbox))
+}
+
+async fn forward(
+    requests: &mpsc::Sender<Request>,
+    action: Action,
+) -> Result<Vec<NodeStatus>, ErrorObjectOwned> {
+    let (reply, answer) = oneshot::channel();
+    requests
+        .try_send(Request { action, reply })
+        .map_err(|_| rpc_error(1, "the testnet is busy or stopping".into()))?;
+    answer
+        .await
+        .map_err(|_| rpc_error(1, "the testnet is stopping".into()))?
+        .map_err(|refusal| rpc_error(2, refusal))
+}
+
+fn rpc_error(code: i32, message: String) -> ErrorObjectOwned {
+    ErrorObjectOwned::owned(code, message, None::<()>)
+}
+
+/// Where `tern testnet` records the data directory of the testnet this user started
+/// last: `$XDG_STATE_HOME/tern/testnet-latest`, else `~/.local/state/tern/testnet-latest`.
+pub fn latest_record() -> Option<PathBuf> {
+    let base = match (std::env::var_os("XDG_STATE_HOME"), std::env::var_os("HOME")) {
+        (Some(state), _) if !state.is_empty() => PathBuf::from(state),
+        (_, Some(home)) if !home.is_empty() => PathBuf::from(home).join(".local/state"),
+        _ => return None,
+    };
+    Some(base.join("tern").join("testnet-latest"))
+}
+
+/// Sends `action` to the testnet in `datadir`, or to the one this user started last.
+/// "No testnet is running" is an error, as is a node that does not exist.
+pub async fn call(datadir: Option<&Path>, action: Action) -> Result<Vec<NodeStatus>, CliError> {
+    let root = match datadir {
+        Some(dir) => dir.to_path_buf(),
+        None => {
+            let latest = latest_record().ok_or_else(|| {
+                CliError("no HOME or XDG_STATE_HOME to find the testnet: pass --datadir".into())
+            })?;
+            let text = std::fs::read_to_string(&latest).map_err(|_| {
+                CliError(
+                    "no testnet is running (none was started by this user); pass --datadir".into(),
+                )
+            })?;
+            PathBuf::from(text.trim())
+        }
+    };
+    let not_running = || CliError(format!("no testnet is running in {}", root.display()));
+    let text = std::fs::read_to_string(root.join(CONTROL_FILE)).map_err(|_| not_running())?;
+    let file: ControlFile = serde_json::from_str(&text).map_err(|_| not_running())?;
+    let client = HttpClientBuilder::default()
+        .build(&file.url)
+        .map_err(|e| CliError(format!("{}: {e}", file.url)))?;
+    let (method, params) = match action {
+        Action::Status => ("testnet_status", None),
+        Action::Kill(n) => ("testnet_kill", Some(n)),
+        Action::Restart(n) => ("testnet_restart", Some(n)),
+        Action::Pause(n) => ("testnet_pause", Some(n)),
+        Action::Resume(n) => ("testnet_resume", Some(n)),
+    };
+    let mut array = tern_rpc::jsonrpsee::core::params::ArrayParams::new();
+    if let Some(node) = params {
+        array
+            .insert(node)
+            .map_err(|e| CliError(format!("{method}: {e}")))?;
+    }
+    client.request(method, array).await.map_err(|e| match e {
+        tern_rpc::jsonrpsee::core::client::Error::Call(call) => CliError(call.message().to_owned()),
+        _ => not_running(),
+    })
+}
