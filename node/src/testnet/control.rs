@@ -75,6 +75,9 @@ pub struct NodeStatus {
     pub rpc: String,
     /// Its address for peers.
     pub p2p: String,
+    /// Where it serves `/metrics`, `/healthy` and `/ready` while it runs (a port of its
+    /// own, chosen anew at each start).
+    pub metrics: Option<String>,
     /// What its RPC answers, when it is running and answers.
     pub view: Option<NodeView>,
     /// Why there is no view of a running node (its RPC does not answer).

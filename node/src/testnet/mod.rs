@@ -126,8 +126,15 @@ async fn control_command(
     };
     let datadir = target.datadir.or(datadir);
     let statuses = control::call(datadir.as_deref(), action).await?;
-    for line in status_lines(&statuses) {
+    for (line, status) in status_lines(&statuses).iter().zip(&statuses) {
         println!("{line}");
+        if action == Action::Status {
+            let metrics = status.metrics.as_deref().unwrap_or("-");
+            println!(
+                "  rpc {}  p2p {}  metrics {metrics}",
+                status.rpc, status.p2p
+            );
+        }
     }
     Ok(())
 }
@@ -220,6 +227,8 @@ fn node_plan(
         "--rpc-addr".into(),
         rpc.to_string(),
         "--rpc-admin".into(),
+        "--metrics-addr".into(),
+        "127.0.0.1:0".into(),
         // Every node is on 127.0.0.1.
         "--max-inbound-per-ip".into(),
         (u32::from(args.nodes) * 2).to_string(),
@@ -567,6 +576,11 @@ async fn statuses(slots: &[Slot]) -> Vec<NodeStatus> {
             process: slot.state,
             rpc: format!("http://{}", slot.rpc),
             p2p: slot.p2p.to_string(),
+            metrics: slot
+                .process
+                .as_ref()
+                .and_then(|n| n.metrics)
+                .map(|addr| format!("http://{addr}/metrics")),
             view: None,
             problem: None,
         };

@@ -34,6 +34,8 @@ pub(super) struct NodeProcess {
     child: Child,
     /// A client of its RPC.
     pub(super) client: HttpClient,
+    /// Where it serves `/metrics`, `/healthy` and `/ready`, if it does.
+    pub(super) metrics: Option<SocketAddr>,
 }
 
 impl NodeProcess {
@@ -61,8 +63,8 @@ impl NodeProcess {
             .take()
             .ok_or_else(|| CliError("a node's standard output was not captured".into()))?;
         let announced = tokio::time::timeout(STARTUP_PATIENCE, read_announcements(stdout)).await;
-        let rpc = match announced {
-            Ok(Some(addresses)) => addresses,
+        let (rpc, metrics) = match announced {
+            Ok(Some(announced)) => announced,
             Ok(None) => {
                 let status = child.wait().await.ok();
                 return Err(CliError(format!(
@@ -83,7 +85,11 @@ impl NodeProcess {
             .request_timeout(CALL_TIMEOUT)
             .build(format!("http://{rpc}"))
             .map_err(|e| CliError(format!("an RPC client for {rpc}: {e}")))?;
-        Ok(NodeProcess { child, client })
+        Ok(NodeProcess {
+            child,
+            client,
+            metrics,
+        })
     }
 
     /// Waits until the process exits, whatever made it.
@@ -129,16 +135,20 @@ impl NodeProcess {
 }
 
 /// Reads a node's announcements (see `announce_listeners` in run.rs) until it says it
-/// runs: the address its RPC is served on. `None` if the output ends first (the node
-/// exited).
-async fn read_announcements(stdout: tokio::process::ChildStdout) -> Option<SocketAddr> {
+/// runs: the addresses its RPC and its metrics are served on. `None` if the output ends
+/// first (the node exited) or named no RPC address.
+async fn read_announcements(
+    stdout: tokio::process::ChildStdout,
+) -> Option<(SocketAddr, Option<SocketAddr>)> {
     let mut lines = BufReader::new(stdout).lines();
-    let mut rpc = None;
+    let (mut rpc, mut metrics) = (None, None);
     while let Ok(Some(line)) = lines.next_line().await {
         if let Some(addr) = line.strip_prefix("rpc listening on ") {
             rpc = addr.parse().ok();
+        } else if let Some(addr) = line.strip_prefix("metrics listening on ") {
+            metrics = addr.parse().ok();
         } else if line.starts_with("node running") {
-            return rpc;
+            return Some((rpc?, metrics));
         }
     }
     None

@@ -191,6 +191,20 @@ async fn a_local_testnet_mines_confirms_a_transfer_stops_cleanly_and_resumes() {
     assert!(sent.contains("confirmed in block"), "{sent}");
 }
 
+/// A plain HTTP GET of `path`, the whole answer.
+fn raw_get(addr: std::net::SocketAddr, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    answer
+}
+
 /// A testnet's data directory's sibling where it records itself as the latest testnet.
 fn state_home(data: &Path) -> std::path::PathBuf {
     data.with_extension("state")
@@ -225,13 +239,18 @@ async fn a_testnet_is_controlled_from_another_terminal_and_dies_whole() {
     let datadir = data.to_str().unwrap();
 
     let status = control(&data, &["status"]).unwrap();
-    assert_eq!(status.lines().count(), usize::from(NODES), "{status}");
-    assert!(
-        status
-            .lines()
-            .all(|l| l.ends_with(" ok") || l.contains("no_peers")),
-        "{status}"
-    );
+    let nodes: Vec<&str> = status.lines().filter(|l| l.starts_with("node ")).collect();
+    assert_eq!(nodes.len(), usize::from(NODES), "{status}");
+    assert!(nodes.iter().all(|l| l.contains(": height ")), "{status}");
+    // Each node's metrics and health on a port of its own.
+    let metrics: Vec<&str> = status
+        .lines()
+        .filter_map(|l| l.split("metrics http://").nth(1))
+        .collect();
+    assert_eq!(metrics.len(), usize::from(NODES), "{status}");
+    let (addr, _) = metrics[0].split_once('/').unwrap();
+    let healthy = raw_get(addr.parse().unwrap(), "/healthy");
+    assert!(healthy.starts_with("HTTP/1.1 200"), "{healthy}");
     let killed = control(&data, &["kill", "1", "--datadir", datadir]).unwrap();
     assert!(killed.contains("node 1: killed"), "{killed}");
     assert!(
