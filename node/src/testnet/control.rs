@@ -39,6 +39,10 @@ pub enum Action {
     Pause(usize),
     /// SIGCONT.
     Resume(usize),
+    /// A new node, peering with the running ones.
+    Add,
+    /// Stop a node for good (its data directory stays).
+    Remove(usize),
 }
 
 /// An action on one node, from the node's number.
@@ -61,6 +65,8 @@ pub enum ProcessState {
     Paused,
     /// Killed, not restarted yet.
     Killed,
+    /// Removed from the network.
+    Removed,
 }
 
 /// One node as `status` shows it.
@@ -116,8 +122,9 @@ pub(super) async fn serve(
 ) -> Result<(ServerHandle, SocketAddr, mpsc::Receiver<Request>), CliError> {
     let (requests, inbox) = mpsc::channel::<Request>(PENDING_REQUESTS);
     let mut module = RpcModule::new(requests);
-    let methods: [(&'static str, NodeAction); 4] = [
+    let methods: [(&'static str, NodeAction); 5] = [
         ("testnet_kill", Action::Kill),
+        ("testnet_remove", Action::Remove),
         ("testnet_restart", Action::Restart),
         ("testnet_pause", Action::Pause),
         ("testnet_resume", Action::Resume),
@@ -128,6 +135,11 @@ pub(super) async fn serve(
     module
         .register_async_method("testnet_status", |_, requests, _| async move {
             forward(&requests, Action::Status).await
+        })
+        .map_err(refused)?;
+    module
+        .register_async_method("testnet_add", |_, requests, _| async move {
+            forward(&requests, Action::Add).await
         })
         .map_err(refused)?;
     for (name, action) in methods {
@@ -223,6 +235,8 @@ pub async fn call(datadir: Option<&Path>, action: Action) -> Result<Vec<NodeStat
         Action::Restart(n) => ("testnet_restart", Some(n)),
         Action::Pause(n) => ("testnet_pause", Some(n)),
         Action::Resume(n) => ("testnet_resume", Some(n)),
+        Action::Add => ("testnet_add", None),
+        Action::Remove(n) => ("testnet_remove", Some(n)),
     };
     let mut array = tern_rpc::jsonrpsee::core::params::ArrayParams::new();
     if let Some(node) = params {

@@ -35,6 +35,9 @@ use rustix::process::Signal;
 /// The file that marks a directory as a testnet's, so `--fresh` never wipes anything else.
 const MARKER: &str = ".tern-testnet";
 
+/// The most nodes a testnet runs, from the start or added later.
+const MAX_NODES: u32 = 64;
+
 /// The dev accounts listed at start.
 const DEV_ACCOUNTS: u32 = 10;
 
@@ -46,7 +49,7 @@ const REWARD_ACCOUNT: u32 = 9;
 #[derive(Debug, Args)]
 pub struct TestnetArgs {
     /// How many nodes to run.
-    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..=64))]
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..=MAX_NODES as i64))]
     pub nodes: u16,
     /// How many of them make blocks (the first ones): node 0 by --automine or
     /// --block-time when given, the others by proof-of-work mining.
@@ -92,6 +95,10 @@ pub enum ControlCommand {
     Pause(NodeTarget),
     /// Let a paused node run again (SIGCONT).
     Resume(NodeTarget),
+    /// Add a node, peering with the running ones.
+    Add(Target),
+    /// Stop a node for good (its data directory stays).
+    Remove(NodeTarget),
 }
 
 /// Which testnet a control command is for.
@@ -123,6 +130,8 @@ async fn control_command(
         ControlCommand::Restart(n) => (Action::Restart(n.node), n.target),
         ControlCommand::Pause(n) => (Action::Pause(n.node), n.target),
         ControlCommand::Resume(n) => (Action::Resume(n.node), n.target),
+        ControlCommand::Add(target) => (Action::Add, target),
+        ControlCommand::Remove(n) => (Action::Remove(n.node), n.target),
     };
     let datadir = target.datadir.or(datadir);
     let statuses = control::call(datadir.as_deref(), action).await?;
@@ -229,9 +238,9 @@ fn node_plan(
         "--rpc-admin".into(),
         "--metrics-addr".into(),
         "127.0.0.1:0".into(),
-        // Every node is on 127.0.0.1.
+        // Every node is on 127.0.0.1, and more may be added.
         "--max-inbound-per-ip".into(),
-        (u32::from(args.nodes) * 2).to_string(),
+        (MAX_NODES * 2).to_string(),
         "--log".into(),
         "info".into(),
     ];
@@ -293,27 +302,18 @@ pub async fn run(mut args: TestnetArgs) -> Result<(), CliError> {
         (false, Some(secs)) => Some(DevBlocks::Every(Duration::from_secs(secs))),
         (false, None) => None,
     };
+    let planner = Planner {
+        args: &args,
+        root: &root.path,
+        dev_blocks,
+        reward,
+    };
     let mut slots: Vec<Slot> = Vec::with_capacity(usize::from(args.nodes));
-    for i in 0..u32::from(args.nodes) {
-        let seeds: Vec<SocketAddr> = slots.iter().map(|s| s.p2p).collect();
-        let plan = node_plan(&args, &root.path, i, &seeds, dev_blocks, &reward)?;
-        let dir = root.path.join(format!("node-{i}"));
-        let io = |e: std::io::Error| CliError(format!("{}: {e}", dir.display()));
-        std::fs::create_dir_all(&dir).map_err(io)?;
-        std::fs::write(dir.join("node.toml"), &plan.config).map_err(io)?;
-        let mut slot = Slot {
-            flags: plan.flags,
-            log: dir.join("node.log"),
-            rpc: plan.rpc,
-            p2p: plan.p2p,
-            process: None,
-            state: ProcessState::Killed,
-        };
-        if let Err(error) = slot.start().await {
+    for _ in 0..args.nodes {
+        if let Err(error) = planner.add(&mut slots).await {
             stop_all(slots).await;
-            return Err(CliError(format!("node {i}: {}", error.0)));
+            return Err(error);
         }
-        slots.push(slot);
     }
     let (control, control_addr, mut requests) = match control::serve(&root.path).await {
         Ok(served) => served,
@@ -366,7 +366,7 @@ pub async fn run(mut args: TestnetArgs) -> Result<(), CliError> {
                 break;
             }
             Wake::Control(request) => {
-                let answer = match act(&mut slots, request.action).await {
+                let answer = match act(&planner, &mut slots, request.action).await {
                     Ok(()) => Ok(statuses(&slots).await),
                     Err(refusal) => Err(refusal),
                 };
@@ -397,12 +397,68 @@ pub async fn run(mut args: TestnetArgs) -> Result<(), CliError> {
     }
 }
 
+/// What it takes to start one more node.
+struct Planner<'a> {
+    args: &'a TestnetArgs,
+    root: &'a Path,
+    dev_blocks: Option<DevBlocks>,
+    reward: String,
+}
+
+impl Planner<'_> {
+    /// Plans, writes the config of and starts the next node, peering with the nodes that
+    /// run; it joins `slots` once it runs.
+    async fn add(&self, slots: &mut Vec<Slot>) -> Result<(), CliError> {
+        let i = u32::try_from(slots.len()).unwrap_or(u32::MAX);
+        if i >= MAX_NODES {
+            return Err(CliError(format!(
+                "the testnet has {MAX_NODES} nodes, the most it runs"
+            )));
+        }
+        let seeds: Vec<SocketAddr> = slots
+            .iter()
+            .filter(|s| s.process.is_some())
+            .map(|s| s.p2p)
+            .collect();
+        let plan = node_plan(
+            self.args,
+            self.root,
+            i,
+            &seeds,
+            self.dev_blocks,
+            &self.reward,
+        )?;
+        let dir = self.root.join(format!("node-{i}"));
+        let io = |e: std::io::Error| CliError(format!("{}: {e}", dir.display()));
+        std::fs::create_dir_all(&dir).map_err(io)?;
+        std::fs::write(dir.join("node.toml"), &plan.config).map_err(io)?;
+        let mut slot = Slot {
+            flags: plan.flags,
+            log: dir.join("node.log"),
+            rpc: plan.rpc,
+            p2p: plan.p2p,
+            process: None,
+            state: ProcessState::Killed,
+        };
+        slot.start()
+            .await
+            .map_err(|error| CliError(format!("node {i}: {}", error.0)))?;
+        slots.push(slot);
+        Ok(())
+    }
+}
+
 /// Carries out a control action on the nodes; why not, when it cannot be.
-async fn act(slots: &mut [Slot], action: Action) -> Result<(), String> {
+async fn act(planner: &Planner<'_>, slots: &mut Vec<Slot>, action: Action) -> Result<(), String> {
     let count = slots.len();
-    let (Action::Kill(i) | Action::Restart(i) | Action::Pause(i) | Action::Resume(i)) = action
-    else {
-        return Ok(());
+    let i = match action {
+        Action::Status => return Ok(()),
+        Action::Add => return planner.add(slots).await.map_err(|e| e.0),
+        Action::Kill(i)
+        | Action::Restart(i)
+        | Action::Pause(i)
+        | Action::Resume(i)
+        | Action::Remove(i) => i,
     };
     let slot = slots.get_mut(i).ok_or_else(|| {
         format!(
@@ -411,6 +467,14 @@ async fn act(slots: &mut [Slot], action: Action) -> Result<(), String> {
         )
     })?;
     match (action, slot.state) {
+        (_, ProcessState::Removed) => Err(format!("node {i} was removed")),
+        (Action::Remove(_), _) => {
+            if let Some(node) = slot.process.take() {
+                node.stop().await;
+            }
+            slot.state = ProcessState::Removed;
+            Ok(())
+        }
         (Action::Kill(_), ProcessState::Killed) => Err(format!("node {i} is killed already")),
         (Action::Kill(_), _) => {
             if let Some(node) = slot.process.take() {
@@ -439,7 +503,7 @@ async fn act(slots: &mut [Slot], action: Action) -> Result<(), String> {
         (Action::Pause(_), state) | (Action::Resume(_), state) => {
             Err(format!("node {i} is {}", state_name(state)))
         }
-        (Action::Status, _) => Ok(()),
+        (Action::Status | Action::Add, _) => Ok(()),
     }
 }
 
@@ -456,6 +520,7 @@ fn state_name(state: ProcessState) -> &'static str {
         ProcessState::Running => "running",
         ProcessState::Paused => "paused",
         ProcessState::Killed => "killed",
+        ProcessState::Removed => "removed",
     }
 }
 
@@ -528,7 +593,7 @@ async fn print_welcome(
     out.push_str(&format!(
         "\nEach node is a `tern node` process logging to <data>/node-N/node.log. Control \
          endpoint: http://{control} (tern testnet status | kill N | restart N | pause N | \
-         resume N, from another terminal).\n"
+         resume N | add | remove N, from another terminal).\n"
     ));
     out.push_str("\nDev accounts (their keys are public: never use them on a real network):\n");
     if let Some(node) = slots.first().and_then(|s| s.process.as_ref()) {

@@ -267,6 +267,12 @@ async fn a_testnet_is_controlled_from_another_terminal_and_dies_whole() {
     assert!(paused.contains("node 2: paused"), "{paused}");
     let resumed = control(&data, &["resume", "2"]).unwrap();
     assert!(resumed.contains("node 2: height"), "{resumed}");
+    let added = control(&data, &["add"]).unwrap();
+    assert!(added.contains("node 3: height"), "{added}");
+    let removed = control(&data, &["remove", "3"]).unwrap();
+    assert!(removed.contains("node 3: removed"), "{removed}");
+    let gone = control(&data, &["restart", "3"]).unwrap_err();
+    assert!(gone.contains("node 3 was removed"), "{gone}");
     net.wait_until_aligned(1).await;
     // Every node is a `tern node` process of its own, logging to its data directory.
     for i in 0..NODES {
