@@ -620,14 +620,19 @@ async fn print_welcome(
             .filter(|addr| *addr != RpcConfig::default().addr)
             .map_or(String::new(), |addr| format!(" --rpc http://{addr}"))
     };
+    // The binary running now, so that the commands work as printed whether or not
+    // `tern` is on the PATH.
+    let tern = std::env::current_exe().map_or_else(|_| "tern".into(), |p| p.display().to_string());
     let first = rpc_flag(slots.first());
     let second = rpc_flag(slots.get(1).or(slots.first()));
     out.push_str(&format!(
-        "\nTry:\n  \
-         tern wallet import --name alice --dev 0\n  \
-         tern wallet import --name bob --dev 1\n  \
-         tern wallet send --from alice --to bob --amount 1000000 --wait 1{first}\n  \
-         tern wallet balance bob{second}\n\nCtrl-C stops every node.\n\n"
+        "\nTry, from another terminal:\n  \
+         {tern} wallet import --name alice --dev 0\n  \
+         {tern} wallet import --name bob --dev 1\n  \
+         {tern} wallet send --from alice --to bob --amount 1000000 --wait 1{first}\n  \
+         {tern} wallet balance bob{second}\n  \
+         {tern} testnet kill 1\n  \
+         {tern} testnet status\n\nCtrl-C stops every node.\n\n"
     ));
     print!("{out}");
     let _ = std::io::stdout().flush();
