@@ -18,6 +18,7 @@ use tern_rpc::jsonrpsee::server::{RpcModule, Server, ServerHandle};
 use tern_rpc::jsonrpsee::types::ErrorObjectOwned;
 use tokio::sync::{mpsc, oneshot};
 
+use super::attack::{AttackKind, AttackReport};
 use crate::cli_error::CliError;
 
 /// The file in a testnet's data directory that names its control endpoint.
@@ -43,6 +44,18 @@ pub enum Action {
     Add,
     /// Stop a node for good (its data directory stays).
     Remove(usize),
+    /// Attach a hostile peer to a node and report what the node did.
+    Attack(usize, AttackKind),
+}
+
+/// A control call's answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Reply {
+    /// Every node's state after the action.
+    Nodes(Vec<NodeStatus>),
+    /// What came of an attack.
+    Attack(AttackReport),
 }
 
 /// An action on one node, from the node's number.
@@ -52,7 +65,7 @@ type NodeAction = fn(usize) -> Action;
 #[derive(Debug)]
 pub(super) struct Request {
     pub(super) action: Action,
-    pub(super) reply: oneshot::Sender<Result<Vec<NodeStatus>, String>>,
+    pub(super) reply: oneshot::Sender<Result<Reply, String>>,
 }
 
 /// What a node's process is doing.
@@ -142,6 +155,14 @@ pub(super) async fn serve(
             forward(&requests, Action::Add).await
         })
         .map_err(refused)?;
+    module
+        .register_async_method("testnet_attack", |params, requests, _| async move {
+            let (node, kind): (usize, AttackKind) = params
+                .parse()
+                .map_err(|e| rpc_error(-32602, format!("invalid node or kind: {e}")))?;
+            forward(&requests, Action::Attack(node, kind)).await
+        })
+        .map_err(refused)?;
     for (name, action) in methods {
         module
             .register_async_method(name, move |params, requests, _| async move {
@@ -180,7 +201,7 @@ pub(super) async fn serve(
 async fn forward(
     requests: &mpsc::Sender<Request>,
     action: Action,
-) -> Result<Vec<NodeStatus>, ErrorObjectOwned> {
+) -> Result<Reply, ErrorObjectOwned> {
     let (reply, answer) = oneshot::channel();
     requests
         .try_send(Request { action, reply })
@@ -208,7 +229,7 @@ pub fn latest_record() -> Option<PathBuf> {
 
 /// Sends `action` to the testnet in `datadir`, or to the one this user started last.
 /// "No testnet is running" is an error, as is a node that does not exist.
-pub async fn call(datadir: Option<&Path>, action: Action) -> Result<Vec<NodeStatus>, CliError> {
+pub async fn call(datadir: Option<&Path>, action: Action) -> Result<Reply, CliError> {
     let root = match datadir {
         Some(dir) => dir.to_path_buf(),
         None => {
@@ -226,10 +247,20 @@ pub async fn call(datadir: Option<&Path>, action: Action) -> Result<Vec<NodeStat
     let not_running = || CliError(format!("no testnet is running in {}", root.display()));
     let text = std::fs::read_to_string(root.join(CONTROL_FILE)).map_err(|_| not_running())?;
     let file: ControlFile = serde_json::from_str(&text).map_err(|_| not_running())?;
+    // An attack waits for the node's answer, up to its own patience.
     let client = HttpClientBuilder::default()
+        .request_timeout(super::attack::ATTACK_PATIENCE + std::time::Duration::from_secs(30))
         .build(&file.url)
         .map_err(|e| CliError(format!("{}: {e}", file.url)))?;
+    let mut array = tern_rpc::jsonrpsee::core::params::ArrayParams::new();
     let (method, params) = match action {
+        Action::Attack(node, kind) => {
+            array
+                .insert(node)
+                .and_then(|()| array.insert(kind))
+                .map_err(|e| CliError(format!("testnet_attack: {e}")))?;
+            ("testnet_attack", None)
+        }
         Action::Status => ("testnet_status", None),
         Action::Kill(n) => ("testnet_kill", Some(n)),
         Action::Restart(n) => ("testnet_restart", Some(n)),
@@ -238,7 +269,6 @@ pub async fn call(datadir: Option<&Path>, action: Action) -> Result<Vec<NodeStat
         Action::Add => ("testnet_add", None),
         Action::Remove(n) => ("testnet_remove", Some(n)),
     };
-    let mut array = tern_rpc::jsonrpsee::core::params::ArrayParams::new();
     if let Some(node) = params {
         array
             .insert(node)
@@ -246,6 +276,10 @@ pub async fn call(datadir: Option<&Path>, action: Action) -> Result<Vec<NodeStat
     }
     client.request(method, array).await.map_err(|e| match e {
         tern_rpc::jsonrpsee::core::client::Error::Call(call) => CliError(call.message().to_owned()),
+        tern_rpc::jsonrpsee::core::client::Error::RequestTimeout => CliError(format!(
+            "the testnet in {} did not answer in time",
+            root.display()
+        )),
         _ => not_running(),
     })
 }

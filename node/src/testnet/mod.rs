@@ -10,6 +10,7 @@
 //! `base + 2i + 1`, so with the default base node 0 sits on the ports a lone `tern node`
 //! uses and `tern wallet` reaches it without flags.
 
+pub mod attack;
 pub mod control;
 mod node_process;
 
@@ -28,7 +29,9 @@ use tern_rpc::server::RpcConfig;
 use crate::cli_error::CliError;
 use crate::dev_blocks::DevBlocks;
 use crate::run::wait_for_signal;
-use control::{Action, NodeStatus, NodeView, ProcessState};
+use attack::{AttackKind, AttackReport};
+use clap::ValueEnum;
+use control::{Action, NodeStatus, NodeView, ProcessState, Reply};
 use node_process::NodeProcess;
 use rustix::process::Signal;
 
@@ -99,6 +102,22 @@ pub enum ControlCommand {
     Add(Target),
     /// Stop a node for good (its data directory stays).
     Remove(NodeTarget),
+    /// Attach a hostile peer to a node and report what the node did about it; exits 1
+    /// if the node kept the peer.
+    Attack(AttackTarget),
+}
+
+/// A node to attack, and how.
+#[derive(Debug, Args)]
+pub struct AttackTarget {
+    /// The node's number.
+    pub node: usize,
+    /// How the peer misbehaves.
+    #[arg(long, value_enum)]
+    pub kind: AttackKind,
+    /// Which testnet.
+    #[command(flatten)]
+    pub target: Target,
 }
 
 /// Which testnet a control command is for.
@@ -132,9 +151,13 @@ async fn control_command(
         ControlCommand::Resume(n) => (Action::Resume(n.node), n.target),
         ControlCommand::Add(target) => (Action::Add, target),
         ControlCommand::Remove(n) => (Action::Remove(n.node), n.target),
+        ControlCommand::Attack(a) => (Action::Attack(a.node, a.kind), a.target),
     };
     let datadir = target.datadir.or(datadir);
-    let statuses = control::call(datadir.as_deref(), action).await?;
+    let statuses = match control::call(datadir.as_deref(), action).await? {
+        Reply::Nodes(statuses) => statuses,
+        Reply::Attack(report) => return print_attack(&report),
+    };
     for (line, status) in status_lines(&statuses).iter().zip(&statuses) {
         println!("{line}");
         if action == Action::Status {
@@ -288,6 +311,31 @@ impl Slot {
     }
 }
 
+/// Prints what came of an attack; an error if the node kept the hostile peer.
+fn print_attack(report: &AttackReport) -> Result<(), CliError> {
+    let kind = report
+        .kind
+        .to_possible_value()
+        .map(|v| v.get_name().to_owned())
+        .unwrap_or_default();
+    let secs = report.after_ms as f64 / 1000.0;
+    if let Some(problem) = &report.problem {
+        return Err(CliError(problem.clone()));
+    }
+    if report.dropped {
+        println!(
+            "node {} dropped the {kind} peer after {secs:.1} s (a healthy node should {})",
+            report.node, report.expected
+        );
+        Ok(())
+    } else {
+        Err(CliError(format!(
+            "node {} still held the {kind} peer after {secs:.1} s; a healthy node should {}",
+            report.node, report.expected
+        )))
+    }
+}
+
 /// Starts the network, prints how to use it, shows its status until Ctrl-C, stops it;
 /// or, with a control command, acts on the running one.
 pub async fn run(mut args: TestnetArgs) -> Result<(), CliError> {
@@ -365,9 +413,31 @@ pub async fn run(mut args: TestnetArgs) -> Result<(), CliError> {
                 failure = Some(why);
                 break;
             }
+            Wake::Control(control::Request {
+                action: Action::Attack(node, kind),
+                reply,
+            }) => {
+                let target = slots
+                    .get(node)
+                    .filter(|s| s.state == ProcessState::Running)
+                    .map(|s| s.p2p);
+                match target {
+                    // The attack waits for the node's answer; the loop goes on meanwhile.
+                    Some(addr) => {
+                        let spec = spec.clone();
+                        tokio::spawn(async move {
+                            let report = attack::attack(node, addr, &spec, kind).await;
+                            let _ = reply.send(Ok(Reply::Attack(report)));
+                        });
+                    }
+                    None => {
+                        let _ = reply.send(Err(format!("node {node} is not a running node")));
+                    }
+                }
+            }
             Wake::Control(request) => {
                 let answer = match act(&planner, &mut slots, request.action).await {
-                    Ok(()) => Ok(statuses(&slots).await),
+                    Ok(()) => Ok(Reply::Nodes(statuses(&slots).await)),
                     Err(refusal) => Err(refusal),
                 };
                 // A caller that went away needs no answer.
@@ -452,7 +522,7 @@ impl Planner<'_> {
 async fn act(planner: &Planner<'_>, slots: &mut Vec<Slot>, action: Action) -> Result<(), String> {
     let count = slots.len();
     let i = match action {
-        Action::Status => return Ok(()),
+        Action::Status | Action::Attack(..) => return Ok(()),
         Action::Add => return planner.add(slots).await.map_err(|e| e.0),
         Action::Kill(i)
         | Action::Restart(i)
@@ -503,7 +573,7 @@ async fn act(planner: &Planner<'_>, slots: &mut Vec<Slot>, action: Action) -> Re
         (Action::Pause(_), state) | (Action::Resume(_), state) => {
             Err(format!("node {i} is {}", state_name(state)))
         }
-        (Action::Status | Action::Add, _) => Ok(()),
+        (Action::Status | Action::Add | Action::Attack(..), _) => Ok(()),
     }
 }
 

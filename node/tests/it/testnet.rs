@@ -273,6 +273,22 @@ async fn a_testnet_is_controlled_from_another_terminal_and_dies_whole() {
     assert!(removed.contains("node 3: removed"), "{removed}");
     let gone = control(&data, &["restart", "3"]).unwrap_err();
     assert!(gone.contains("node 3 was removed"), "{gone}");
+
+    // Hostile peers, at once (a healthy node drops a staller within a minute): each is
+    // dropped, and the network goes on.
+    let attacks: Vec<_> = [("announce-flood", "0"), ("stall", "1")]
+        .into_iter()
+        .map(|(kind, node)| {
+            let data = data.clone();
+            std::thread::spawn(move || control(&data, &["attack", node, "--kind", kind]))
+        })
+        .collect();
+    for attack in attacks {
+        let report = attack.join().unwrap().unwrap();
+        assert!(report.contains("dropped the"), "{report}");
+    }
+    let absent = control(&data, &["attack", "3", "--kind", "stall"]).unwrap_err();
+    assert!(absent.contains("node 3 is not a running node"), "{absent}");
     net.wait_until_aligned(1).await;
     // Every node is a `tern node` process of its own, logging to its data directory.
     for i in 0..NODES {
