@@ -5,7 +5,7 @@
 //! | kind | what the peer does | what a healthy node must do |
 //! |---|---|---|
 //! | `announce-flood` | announces 4,096 transactions it never delivers | ask, give up after the request timeout (10 s), and drop the peer (about 20 s in all); honest peers' transactions still flow |
-//! | `stall` | starts a large message and never finishes it | keep serving everyone else, and drop the peer once a ping goes unanswered (a minute at most with the default 30 s ping interval and 20 s ping timeout) |
+//! | `stall` | starts a large message and never finishes it | keep serving everyone else, and drop the peer once a ping goes unanswered (within 50 s with the default 30 s ping interval and 20 s ping timeout) |
 //! | `never-reads` | asks for headers again and again and never reads the answers | bound what it queues for the peer, and drop it once a ping goes unanswered (the pong never comes: its answers are never read) |
 
 use std::net::SocketAddr;

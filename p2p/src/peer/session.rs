@@ -39,6 +39,10 @@ impl Session<'_> {
         let mut ticker = tokio::time::interval(config.ping_interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         ticker.tick().await;
+        // The outstanding ping's deadline, armed when a ping goes out: a peer that does
+        // not answer is dropped at `ping_timeout`, not at the next tick after it.
+        let pong_due = tokio::time::sleep(config.ping_timeout);
+        tokio::pin!(pong_due);
         loop {
             let bytes = tokio::select! {
                 read = reader.read_message() => match read {
@@ -50,10 +54,19 @@ impl Session<'_> {
                     Err(e) => return CloseReason::Transport(e),
                 },
                 _ = ticker.tick() => {
+                    let waiting = self.ping.is_some();
                     if let Err(reason) = self.ping() {
                         return reason;
                     }
+                    if let (false, Some((_, sent))) = (waiting, self.ping) {
+                        pong_due
+                            .as_mut()
+                            .reset(tokio::time::Instant::from_std(sent + config.ping_timeout));
+                    }
                     continue;
+                }
+                () = &mut pong_due, if self.ping.is_some() => {
+                    return CloseReason::PingTimeout(config.ping_timeout);
                 }
             };
             let total = reader.wire_bytes();

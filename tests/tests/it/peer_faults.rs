@@ -568,3 +568,24 @@ async fn honest_peers_stay_connected_and_synced_while_every_kind_of_hostile_peer
     }
     node.shutdown().await;
 }
+
+/// A peer that stops answering pings is dropped at the ping timeout. The timeout used to be
+/// checked only on the next ping tick, so with the defaults (a ping every 30 s, 20 s to
+/// answer) a silent peer held its slot for a minute; here, a ping every 20 s and 1 s to
+/// answer, it would have stayed 40 s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_that_never_answers_a_ping_is_dropped_at_the_ping_timeout() {
+    let mut options = NodeOptions::dev();
+    options.ping = (Duration::from_secs(20), Duration::from_secs(1));
+    let node = TestNode::start(options).await.unwrap();
+    let mut silent = HostilePeer::connect(node.p2p_addr(), &hello_for(&dev_spec()))
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    // Reads (and so sees the ping) but never answers.
+    assert!(
+        silent.is_closed_within(Duration::from_secs(30)).await,
+        "a silent peer was kept past its second ping tick"
+    );
+    println!("a silent peer was dropped after {:?}", started.elapsed());
+}
