@@ -38,19 +38,6 @@ pub enum DropReason {
     Reorg,
 }
 
-impl DropReason {
-    /// The reason's name in the RPC, for logs and metrics.
-    pub fn name(&self) -> &'static str {
-        match self {
-            DropReason::Replaced { .. } => "replaced",
-            DropReason::Evicted { .. } => "evicted",
-            DropReason::Expired => "expired",
-            DropReason::Conflict => "conflict",
-            DropReason::Reorg => "reorg",
-        }
-    }
-}
-
 /// A transaction the pool dropped, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Dropped {

@@ -56,17 +56,6 @@ pub enum Waiting {
     },
 }
 
-impl Waiting {
-    /// The reason's name in the RPC.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Waiting::NonceGap { .. } => "nonce_gap",
-            Waiting::FeeTooLowForNextBlock { .. } => "fee_too_low_for_next_block",
-            Waiting::Queued { .. } => "queued",
-        }
-    }
-}
-
 impl Mempool {
     /// What the pool knows of `id` at `now`, with blocks of `limits`. For a ready
     /// transaction, one pass over the ready transactions (see [`super::standing`]), and a

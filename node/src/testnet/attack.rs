@@ -20,6 +20,10 @@ use tern_p2p::message::Message;
 /// default response (a ping unanswered: 30 s between pings, 20 s to answer).
 pub const ATTACK_PATIENCE: Duration = Duration::from_secs(90);
 
+/// The most attacks running at once: each holds a connection to a node and a task of
+/// the testnet for up to [`ATTACK_PATIENCE`].
+pub const MAX_ATTACKS: usize = 16;
+
 /// The ways a hostile peer can misbehave.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]

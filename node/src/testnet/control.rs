@@ -216,6 +216,16 @@ fn rpc_error(code: i32, message: String) -> ErrorObjectOwned {
     ErrorObjectOwned::owned(code, message, None::<()>)
 }
 
+/// The largest control file read: both are a line of text.
+const MAX_CONTROL_FILE: u64 = 64 * 1024;
+
+/// A control file's text, refused when missing or larger than [`MAX_CONTROL_FILE`].
+fn read_small(path: &Path) -> Result<String, CliError> {
+    tern_state::persist::read_bounded(path, MAX_CONTROL_FILE)
+        .map_err(|e| CliError(format!("{}: {e}", path.display())))?
+        .ok_or_else(|| CliError(format!("{}: no such file", path.display())))
+}
+
 /// Where `tern testnet` records the data directory of the testnet this user started
 /// last: `$XDG_STATE_HOME/tern/testnet-latest`, else `~/.local/state/tern/testnet-latest`.
 pub fn latest_record() -> Option<PathBuf> {
@@ -236,7 +246,7 @@ pub async fn call(datadir: Option<&Path>, action: Action) -> Result<Reply, CliEr
             let latest = latest_record().ok_or_else(|| {
                 CliError("no HOME or XDG_STATE_HOME to find the testnet: pass --datadir".into())
             })?;
-            let text = std::fs::read_to_string(&latest).map_err(|_| {
+            let text = read_small(&latest).map_err(|_| {
                 CliError(
                     "no testnet is running (none was started by this user); pass --datadir".into(),
                 )
@@ -245,7 +255,7 @@ pub async fn call(datadir: Option<&Path>, action: Action) -> Result<Reply, CliEr
         }
     };
     let not_running = || CliError(format!("no testnet is running in {}", root.display()));
-    let text = std::fs::read_to_string(root.join(CONTROL_FILE)).map_err(|_| not_running())?;
+    let text = read_small(&root.join(CONTROL_FILE)).map_err(|_| not_running())?;
     let file: ControlFile = serde_json::from_str(&text).map_err(|_| not_running())?;
     // An attack waits for the node's answer, up to its own patience.
     let client = HttpClientBuilder::default()

@@ -45,8 +45,12 @@ impl NodeProcess {
     pub(super) async fn start(args: &[String], log: &Path) -> Result<NodeProcess, CliError> {
         let exe = std::env::current_exe()
             .map_err(|e| CliError(format!("cannot find the tern binary to start nodes: {e}")))?;
-        let log_file =
-            std::fs::File::create(log).map_err(|e| CliError(format!("{}: {e}", log.display())))?;
+        // Appended to: a node restarted after a kill keeps the log of how it died.
+        let log_file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .map_err(|e| CliError(format!("{}: {e}", log.display())))?;
         let mut child = Command::new(exe)
             .arg("node")
             .args(args)
@@ -154,10 +158,26 @@ async fn read_announcements(
     None
 }
 
+/// How much of a log's end is read for its last line: a log appended to over many runs
+/// can be large.
+const LOG_TAIL: u64 = 64 * 1024;
+
 /// The last line of a log, for a one-line error.
 fn last_line(log: &Path) -> String {
-    std::fs::read_to_string(log)
-        .ok()
-        .and_then(|text| text.lines().last().map(str::to_owned))
+    use std::io::{Read, Seek, SeekFrom};
+    let tail = std::fs::File::open(log).and_then(|mut file| {
+        let len = file.metadata()?.len();
+        file.seek(SeekFrom::Start(len.saturating_sub(LOG_TAIL)))?;
+        let mut bytes = Vec::new();
+        file.take(LOG_TAIL).read_to_end(&mut bytes)?;
+        Ok(bytes)
+    });
+    tail.ok()
+        .and_then(|bytes| {
+            String::from_utf8_lossy(&bytes)
+                .lines()
+                .last()
+                .map(str::to_owned)
+        })
         .unwrap_or_else(|| format!("see {}", log.display()))
 }

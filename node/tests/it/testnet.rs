@@ -263,6 +263,9 @@ async fn a_testnet_is_controlled_from_another_terminal_and_dies_whole() {
     assert!(nowhere.contains("there is no node 9"), "{nowhere}");
     let restarted = control(&data, &["restart", "1"]).unwrap();
     assert!(restarted.contains("node 1: height"), "{restarted}");
+    // The log of the run that was killed is still there, before the new run's.
+    let log = std::fs::read_to_string(data.join("node-1/node.log")).unwrap();
+    assert_eq!(log.matches("node running").count(), 2, "{log}");
     let paused = control(&data, &["--datadir", datadir, "pause", "2"]).unwrap();
     assert!(paused.contains("node 2: paused"), "{paused}");
     let resumed = control(&data, &["resume", "2"]).unwrap();

@@ -216,16 +216,6 @@ impl TxStatus {
 }
 
 impl TxStatus {
-    /// The status's name: `pending`, `confirmed`, `dropped` or `unknown`.
-    pub fn name(&self) -> &'static str {
-        match self {
-            TxStatus::Pending { .. } => "pending",
-            TxStatus::Confirmed { .. } => "confirmed",
-            TxStatus::Dropped { .. } => "dropped",
-            TxStatus::Unknown => "unknown",
-        }
-    }
-
     /// Whether `other` is another stage of the lifecycle: a new status, a new reason, a
     /// new confirmation or a reorg. A queued transaction's position and a suggested fee
     /// move with every admission; those alone are not a transition, so a subscriber is
