@@ -54,6 +54,8 @@ pub struct P2pSection {
     pub listen: Option<bool>,
     /// Where to accept peers.
     pub addr: Option<SocketAddr>,
+    /// The local address outbound connections leave from.
+    pub dial_from: Option<std::net::IpAddr>,
     /// Peers to connect to, `host:port`.
     pub peers: Option<Vec<String>>,
     /// Outbound connections to keep.
@@ -159,6 +161,9 @@ min_free_space = {min_free_space}
 listen = true
 # Where to accept them.
 addr = "0.0.0.0:{DEFAULT_P2P_PORT}"
+# The local address outbound connections leave from, on a host with several
+# [default: the system's choice].
+# dial_from = "192.0.2.10"
 # Peers to connect to at start and to keep retrying, as "host:port".
 peers = []
 # Outbound connections to keep.

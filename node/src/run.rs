@@ -37,6 +37,10 @@ pub struct NodeArgs {
     /// Where to accept peers [default: 0.0.0.0:8646].
     #[arg(long)]
     pub p2p_addr: Option<SocketAddr>,
+    /// The local address outbound peer connections leave from [default: the system's
+    /// choice]. `tern testnet` gives each node a loopback address of its own this way.
+    #[arg(long, value_name = "IP")]
+    pub p2p_dial_from: Option<std::net::IpAddr>,
     /// Accept no inbound peers (dial out only).
     #[arg(long)]
     pub no_listen: bool,
@@ -212,6 +216,7 @@ pub async fn config(args: NodeArgs) -> Result<(NodeConfig, String), CliError> {
     let mut config = NodeConfig::new(spec, data_dir);
     config.p2p = P2pConfig {
         listen: listen.then_some(p2p_addr),
+        dial_from: args.p2p_dial_from.or(file.p2p.dial_from),
         seeds,
         outbound_target: args
             .outbound

@@ -27,6 +27,7 @@
 //! | [`headers`] | block locators and header answers |
 //! | [`handle`] | [`NetworkHandle`], the request/response API the node and RPC use |
 //! | `hostile` | with the `hostile` feature only: a peer that misbehaves on purpose, for tests and the testnet |
+//! | `links` | with the `links` feature only: the testnet's link layer, which delays, throttles and cuts the bytes between nodes |
 //!
 //! ## Data flow
 //!
@@ -76,6 +77,8 @@ pub mod hello;
 #[cfg(feature = "hostile")]
 pub mod hostile;
 pub mod identity;
+#[cfg(feature = "links")]
+pub mod links;
 pub mod manager;
 pub mod message;
 pub mod peer;
@@ -91,7 +94,7 @@ mod inbox;
 mod link;
 mod peer_stats;
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -280,6 +283,8 @@ pub enum Direction {
 pub struct P2pConfig {
     /// Where to accept connections; `None` to dial out only.
     pub listen: Option<SocketAddr>,
+    /// The local address outbound connections leave from; `None` lets the system choose.
+    pub dial_from: Option<IpAddr>,
     /// Where the key, address book and bans live; `None` keeps all in memory (a fresh
     /// identity each start).
     pub data_dir: Option<PathBuf>,
@@ -317,6 +322,7 @@ impl Default for P2pConfig {
     fn default() -> P2pConfig {
         P2pConfig {
             listen: Some(SocketAddr::from(([0, 0, 0, 0], DEFAULT_P2P_PORT))),
+            dial_from: None,
             data_dir: None,
             seeds: Vec::new(),
             outbound_target: 8,

@@ -19,17 +19,34 @@
 //! `select!` that drops the read for a timer (the ping tick) loses nothing and the stream
 //! keeps its framing. Only whole frames are taken off the socket.
 
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use snow::StatelessTransportState;
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
 use tokio_util::bytes::Bytes;
 use tokio_util::codec::{Framed, LengthDelimitedCodec};
 
 pub use super::identity::NOISE_PROTOCOL;
 use super::identity::{noise_params, NodeId, NodeKey};
+
+/// Opens a TCP connection to `addr`, leaving from `from` when given (any port), else from
+/// the address the system chooses. A node on a host with several addresses picks the one
+/// its peers know it by; the testnet gives each node a loopback address of its own, so
+/// that its link layer can tell from the source which node dials.
+pub async fn dial(addr: SocketAddr, from: Option<IpAddr>) -> std::io::Result<TcpStream> {
+    let Some(from) = from else {
+        return TcpStream::connect(addr).await;
+    };
+    let socket = match from {
+        IpAddr::V4(_) => TcpSocket::new_v4()?,
+        IpAddr::V6(_) => TcpSocket::new_v6()?,
+    };
+    socket.bind(SocketAddr::new(from, 0))?;
+    socket.connect(addr).await
+}
 
 /// Bound into the handshake hash, so a Tern handshake cannot be replayed into another
 /// protocol that uses the same Noise pattern.

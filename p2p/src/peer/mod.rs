@@ -34,7 +34,7 @@ use super::link::Closer;
 use super::message::{Hello, Message};
 use super::send_queue::Outgoing;
 pub(crate) use super::send_queue::{AnswerBudget, SendQueue};
-use super::transport::{FrameReader, FrameWriter, Role};
+use super::transport::{self, FrameReader, FrameWriter, Role};
 use super::{ConnId, P2pConfig};
 use crate::close::goodbye_text;
 use session::Session;
@@ -132,7 +132,7 @@ struct Admitted {
 async fn open(ctx: &PeerContext, conn: ConnId, opening: Opening) -> Result<Admitted, CloseReason> {
     let (stream, role) = match opening {
         Opening::Dial(addr) => {
-            let connect = TcpStream::connect(addr);
+            let connect = transport::dial(addr, ctx.config.dial_from);
             match tokio::time::timeout(ctx.config.handshake_timeout, connect).await {
                 Ok(Ok(stream)) => (stream, Role::Initiator),
                 Ok(Err(e)) => return Err(CloseReason::DialFailed(e)),
