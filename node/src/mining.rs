@@ -8,14 +8,18 @@
 //! [`TEMPLATE_REFRESH`]), or when the settings change. A block found goes through the chain
 //! actor like any peer's.
 //!
-//! On development chains, where proof of work is nearly free, the loop waits for the
-//! chain's block time after the tip before mining the next block, so `--mine` produces a
-//! block about every `target_block_time_ms` instead of thousands per second.
+//! On development chains, where proof of work is nearly free, the loop waits after the
+//! tip before mining the next block, so `--mine` produces a block about every
+//! `target_block_time_ms` instead of thousands per second. The wait is drawn as proof of
+//! work would make it ([`DevPace`]), so that two miners do not find their blocks in the
+//! same instant.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use rand_chacha::rand_core::{RngCore, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 use tern_chain::block::Block;
 use tern_chain::miner::{block_template, transaction_limits};
 use tern_chain::pow::search_nonce;
@@ -245,6 +249,49 @@ async fn search(
     results.recv().await
 }
 
+/// How long a miner on a development chain waits after a tip before mining on it: drawn
+/// afresh for each tip from an exponential distribution whose mean is the chain's block
+/// time, which is how the time to find a block by proof of work is distributed. A fixed
+/// wait would make every miner find its block in the same instant after each tip, so
+/// that every height forked into a tie and a network with two miners never settled on
+/// one tip.
+struct DevPace {
+    rng: ChaCha8Rng,
+    /// The tip the wait was drawn for, and the wait.
+    drawn: Option<(BlockHash, u64)>,
+}
+
+/// The longest wait drawn, in block times: the exponential's tail past it is five in a
+/// hundred thousand, and a dev chain should not stall on it.
+const MAX_PACE_BLOCK_TIMES: f64 = 10.0;
+
+impl DevPace {
+    fn new() -> DevPace {
+        // Each miner draws its own times; no secret is involved, so a failed read of the
+        // system's randomness falls back to the clock.
+        let seed = getrandom::u64().unwrap_or_else(|_| Timestamp::now().as_millis());
+        DevPace {
+            rng: ChaCha8Rng::seed_from_u64(seed),
+            drawn: None,
+        }
+    }
+
+    /// Milliseconds to wait after `tip` was mined.
+    fn wait_ms(&mut self, tip: BlockHash, block_time_ms: u64) -> u64 {
+        if let Some((drawn_for, wait)) = self.drawn {
+            if drawn_for == tip {
+                return wait;
+            }
+        }
+        // Uniform in [0, 1), then the exponential's inverse.
+        let uniform = (self.rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+        let block_times = (-(1.0 - uniform).ln()).min(MAX_PACE_BLOCK_TIMES);
+        let wait = (block_times * block_time_ms as f64) as u64;
+        self.drawn = Some((tip, wait));
+        wait
+    }
+}
+
 async fn mining_loop(
     miner: Miner,
     mut settings: watch::Receiver<Option<MinerSettings>>,
@@ -259,6 +306,7 @@ async fn mining_loop(
     let mut tips = chain.watch_tip();
     let mut admissions = pool.watch_admissions();
     let spec = chain.reader().spec().clone();
+    let mut pace = DevPace::new();
     loop {
         let current = *settings.borrow_and_update();
         let Some(MinerSettings { threads, reward }) = current.filter(|s| s.threads > 0) else {
@@ -278,7 +326,7 @@ async fn mining_loop(
                 .header
                 .timestamp
                 .as_millis()
-                .saturating_add(spec.consensus.block_time_ms);
+                .saturating_add(pace.wait_ms(tip.hash, spec.consensus.block_time_ms));
             let wait = due.saturating_sub(Timestamp::now().as_millis());
             if wait > 0 {
                 tokio::select! {
@@ -337,5 +385,33 @@ async fn mining_loop(
                 return;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dev_pace_draws_once_per_tip_around_the_block_time() {
+        let mut pace = DevPace::new();
+        let tips: Vec<BlockHash> = (0..4_000u32)
+            .map(|i| {
+                let mut bytes = [0u8; 32];
+                bytes[..4].copy_from_slice(&i.to_le_bytes());
+                BlockHash::from_bytes(bytes)
+            })
+            .collect();
+        let first = pace.wait_ms(tips[0], 1_000);
+        assert_eq!(pace.wait_ms(tips[0], 1_000), first, "one draw per tip");
+        let waits: Vec<u64> = tips.iter().map(|tip| pace.wait_ms(*tip, 1_000)).collect();
+        let mean = waits.iter().sum::<u64>() as f64 / waits.len() as f64;
+        assert!((900.0..1_100.0).contains(&mean), "mean wait {mean} ms");
+        assert!(waits.iter().all(|w| *w <= 10_000));
+        // Spread like proof of work: many short waits, some long ones. Two miners' waits
+        // after one tip are within 10 ms of each other about 2% of the time, not always.
+        let short = waits.iter().filter(|w| **w < 100).count();
+        let long = waits.iter().filter(|w| **w > 2_000).count();
+        assert!(short > 200 && long > 300, "{short} short, {long} long");
     }
 }
