@@ -1,12 +1,14 @@
-//! `tern testnet status | kill | restart | pause | resume | add | remove | attack`: the
-//! commands a developer types in another terminal, and what they print.
+//! `tern testnet status | kill | restart | pause | resume | add | remove | attack |
+//! partition | heal | link`: the commands a developer types in another terminal, and
+//! what they print.
 
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand, ValueEnum};
+use tern_p2p::links::{Bandwidth, Delay, Loss, Partition, ProfileChange};
 
 use super::attack::{AttackKind, AttackReport};
-use super::control::{self, Action, Reply};
+use super::control::{self, Action, LinkChange, Reply};
 use super::screen::status_lines;
 use crate::cli_error::CliError;
 
@@ -31,6 +33,61 @@ pub enum ControlCommand {
     /// Attach a hostile peer to a node and report what the node did about it; exits 1
     /// if the node kept the peer.
     Attack(AttackTarget),
+    /// Cut the links between sides: `partition 0,1 / 2,3,4`. Nodes left out keep their
+    /// links to every side; a new partition replaces the last.
+    Partition(PartitionTarget),
+    /// Heal every cut link (latency, loss and bandwidth stay).
+    Heal(Target),
+    /// Change the link between two nodes, both ways unless --one-way: `link 0 2
+    /// --latency 200ms --loss 5%`. What is not named stays as it is.
+    Link(LinkTarget),
+}
+
+/// The sides of a partition.
+#[derive(Debug, Args)]
+pub struct PartitionTarget {
+    /// Node numbers, sides split by `/`: `0,1 / 2,3,4`.
+    #[arg(required = true, num_args = 1.., value_name = "SIDES")]
+    pub sides: Vec<String>,
+    /// Which testnet.
+    #[command(flatten)]
+    pub target: Target,
+}
+
+/// A link, and what to change about it.
+#[derive(Debug, Args)]
+pub struct LinkTarget {
+    /// One node.
+    pub from: usize,
+    /// The other node.
+    pub to: usize,
+    /// Latency (200ms, 1.5s; 0 for none).
+    #[arg(long, value_name = "DELAY")]
+    pub latency: Option<Delay>,
+    /// Jitter: each trip takes the latency plus or minus up to this.
+    #[arg(long, value_name = "DELAY")]
+    pub jitter: Option<Delay>,
+    /// Loss of TCP segments (5%; 0% for none), which TCP turns into resends and stalls.
+    #[arg(long, value_name = "PERCENT")]
+    pub loss: Option<Loss>,
+    /// Bandwidth (10mbit, 512kbit).
+    #[arg(long, value_name = "RATE")]
+    pub bandwidth: Option<Bandwidth>,
+    /// Make the link perfect first (no latency, loss or limit), then apply the others.
+    #[arg(long)]
+    pub perfect: bool,
+    /// Cut the link: no byte crosses until it heals.
+    #[arg(long, conflicts_with = "heal")]
+    pub cut: bool,
+    /// Heal the link if it was cut.
+    #[arg(long)]
+    pub heal: bool,
+    /// Only the direction FROM → TO.
+    #[arg(long)]
+    pub one_way: bool,
+    /// Which testnet.
+    #[command(flatten)]
+    pub target: Target,
 }
 
 /// A node to attack, and how.
@@ -78,10 +135,35 @@ pub(super) async fn control_command(
         ControlCommand::Add(target) => (Action::Add, target),
         ControlCommand::Remove(n) => (Action::Remove(n.node), n.target),
         ControlCommand::Attack(a) => (Action::Attack(a.node, a.kind), a.target),
+        ControlCommand::Heal(target) => (Action::Heal, target),
+        ControlCommand::Partition(p) => {
+            let partition: Partition = p
+                .sides
+                .join(" ")
+                .parse()
+                .map_err(|e| CliError(format!("partition: {e}")))?;
+            (Action::Partition(partition), p.target)
+        }
+        ControlCommand::Link(l) => {
+            let change = LinkChange {
+                from: l.from,
+                to: l.to,
+                one_way: l.one_way,
+                profile: ProfileChange {
+                    perfect: l.perfect,
+                    latency: l.latency,
+                    jitter: l.jitter,
+                    loss: l.loss,
+                    bandwidth: l.bandwidth,
+                },
+                cut: (l.cut || l.heal).then_some(l.cut),
+            };
+            (Action::Link(change), l.target)
+        }
     };
     let datadir = target.datadir.or(datadir);
-    let statuses = match control::call(datadir.as_deref(), action).await? {
-        Reply::Nodes(statuses) => statuses,
+    let statuses = match control::call(datadir.as_deref(), action.clone()).await? {
+        Reply::Network(network) => network.nodes,
         Reply::Attack(report) => return print_attack(&report),
     };
     for (line, status) in status_lines(&statuses).iter().zip(&statuses) {

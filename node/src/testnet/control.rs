@@ -1,6 +1,6 @@
 //! The running testnet's control surface: a small JSON-RPC endpoint on 127.0.0.1 that
-//! the `tern testnet status|kill|restart|pause|resume` commands (and scripts, and tests)
-//! call, and the files that let them find it.
+//! the `tern testnet status|kill|restart|pause|resume|add|remove|attack|partition|heal|link`
+//! commands (and scripts, and tests) call, and the files that let them find it.
 //!
 //! The endpoint only forwards: each call becomes a [`Request`] for the testnet's own loop,
 //! which owns the node processes, so nothing else ever touches them. Where to find it:
@@ -18,6 +18,8 @@ use tern_rpc::jsonrpsee::server::{RpcModule, Server, ServerHandle};
 use tern_rpc::jsonrpsee::types::ErrorObjectOwned;
 use tokio::sync::{mpsc, oneshot};
 
+use tern_p2p::links::{LinkReport, Partition, ProfileChange};
+
 use super::attack::{AttackKind, AttackReport};
 use crate::cli_error::CliError;
 
@@ -28,7 +30,7 @@ pub(super) const CONTROL_FILE: &str = "control.json";
 const PENDING_REQUESTS: usize = 16;
 
 /// What a control call asks of the testnet's loop.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
     /// Every node's state and figures.
     Status,
@@ -46,14 +48,40 @@ pub enum Action {
     Remove(usize),
     /// Attach a hostile peer to a node and report what the node did.
     Attack(usize, AttackKind),
+    /// Cut every link between nodes on different sides (a new partition replaces the
+    /// last one's cuts).
+    Partition(Partition),
+    /// Heal every cut.
+    Heal,
+    /// Change one link.
+    Link(LinkChange),
+}
+
+/// A change to the link between two nodes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LinkChange {
+    /// One end.
+    pub from: usize,
+    /// The other end.
+    pub to: usize,
+    /// Only the direction `from → to`; otherwise both.
+    #[serde(default)]
+    pub one_way: bool,
+    /// How it treats bytes from now on.
+    #[serde(default)]
+    pub profile: ProfileChange,
+    /// Cut it (`true`) or heal it (`false`); unchanged when absent.
+    #[serde(default)]
+    pub cut: Option<bool>,
 }
 
 /// A control call's answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Reply {
-    /// Every node's state after the action.
-    Nodes(Vec<NodeStatus>),
+    /// Every node's and link's state after the action.
+    Network(NetworkStatus),
     /// What came of an attack.
     Attack(AttackReport),
 }
@@ -66,6 +94,16 @@ type NodeAction = fn(usize) -> Action;
 pub(super) struct Request {
     pub(super) action: Action,
     pub(super) reply: oneshot::Sender<Result<Reply, String>>,
+}
+
+/// The network after a control action.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NetworkStatus {
+    /// Every node, in order.
+    pub nodes: Vec<NodeStatus>,
+    /// Every one-way link used or set, with the bytes it carried.
+    pub links: Vec<LinkReport>,
 }
 
 /// What a node's process is doing.
@@ -101,6 +139,9 @@ pub struct NodeStatus {
     pub view: Option<NodeView>,
     /// Why there is no view of a running node (its RPC does not answer).
     pub problem: Option<String>,
+    /// What its links to other nodes do, where not the testnet's default: `cut →1,2`,
+    /// `200ms±20ms 5% loss →3`.
+    pub faults: Vec<String>,
 }
 
 /// A running node's figures, from its own RPC.
@@ -153,6 +194,27 @@ pub(super) async fn serve(
     module
         .register_async_method("testnet_add", |_, requests, _| async move {
             forward(&requests, Action::Add).await
+        })
+        .map_err(refused)?;
+    module
+        .register_async_method("testnet_heal", |_, requests, _| async move {
+            forward(&requests, Action::Heal).await
+        })
+        .map_err(refused)?;
+    module
+        .register_async_method("testnet_partition", |params, requests, _| async move {
+            let partition: Partition = params
+                .one()
+                .map_err(|e| rpc_error(-32602, format!("invalid partition: {e}")))?;
+            forward(&requests, Action::Partition(partition)).await
+        })
+        .map_err(refused)?;
+    module
+        .register_async_method("testnet_link", |params, requests, _| async move {
+            let change: LinkChange = params
+                .one()
+                .map_err(|e| rpc_error(-32602, format!("invalid link change: {e}")))?;
+            forward(&requests, Action::Link(change)).await
         })
         .map_err(refused)?;
     module
@@ -264,6 +326,19 @@ pub async fn call(datadir: Option<&Path>, action: Action) -> Result<Reply, CliEr
         .map_err(|e| CliError(format!("{}: {e}", file.url)))?;
     let mut array = tern_rpc::jsonrpsee::core::params::ArrayParams::new();
     let (method, params) = match action {
+        Action::Partition(partition) => {
+            array
+                .insert(partition)
+                .map_err(|e| CliError(format!("testnet_partition: {e}")))?;
+            ("testnet_partition", None)
+        }
+        Action::Link(change) => {
+            array
+                .insert(change)
+                .map_err(|e| CliError(format!("testnet_link: {e}")))?;
+            ("testnet_link", None)
+        }
+        Action::Heal => ("testnet_heal", None),
         Action::Attack(node, kind) => {
             array
                 .insert(node)

@@ -1,14 +1,17 @@
 //! `tern testnet`: a local network of full nodes in one command.
 //!
 //! Each node is a child `tern node` process with its own data directory, config file
-//! and log, talking to the others over TCP on 127.0.0.1, so what a developer sees is what
+//! and log, talking to the others over TCP on loopback, so what a developer sees is what
 //! separate machines would do, and a node can fail on its own. The children stop when
 //! the testnet does: on Ctrl-C each gets SIGTERM and stops cleanly, and each runs with
 //! `--exit-with-parent`, so none outlives a testnet that was killed.
 //!
-//! Node `i` serves RPC on `base + 2i` and peers on
-//! `base + 2i + 1`, so with the default base node 0 sits on the ports a lone `tern node`
-//! uses and `tern wallet` reaches it without flags.
+//! Every connection between nodes crosses the testnet's link layer
+//! (`tern_p2p::links`), which delays, throttles and cuts bytes per direction on command.
+//! Node `i` serves RPC on 127.0.0.1 port `base + 2i`, and peers know it at
+//! 127.0.0.(i+1) port `base + 2i + 1`, the link layer's address for it; the node itself
+//! listens on 127.0.1.(i+1), behind it. With the default base node 0 sits on the ports a
+//! lone `tern node` uses, and `tern wallet` reaches it without flags.
 
 pub mod attack;
 mod commands;
@@ -27,6 +30,7 @@ use std::time::Duration;
 use clap::Args;
 use tern_chain::crypto::dev_secret_key;
 use tern_chain::genesis::ChainSpec;
+use tern_p2p::links::{Bandwidth, Delay, LinkLayer, LinkProfile, Loss};
 use tokio::sync::Semaphore;
 
 use crate::cli_error::CliError;
@@ -34,7 +38,7 @@ use crate::dev_blocks::DevBlocks;
 use crate::run::wait_for_signal;
 use commands::control_command;
 use control::{Action, ProcessState, Reply};
-use nodes::{act, statuses, stop_all, Planner, Slot};
+use nodes::{act, network_status, stop_all, Planner, Slot};
 use screen::{draw_in_place, print_welcome, status_lines};
 
 /// The file that marks a directory as a testnet's, so `--fresh` never wipes anything else.
@@ -57,9 +61,10 @@ pub struct TestnetArgs {
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..=MAX_NODES as i64))]
     pub nodes: u16,
     /// How many of them make blocks (the first ones): node 0 by --automine or
-    /// --block-time when given, the others by proof-of-work mining.
-    #[arg(long, default_value_t = 1)]
-    pub miners: u16,
+    /// --block-time when given, the others by proof-of-work mining [default: 2, so that
+    /// both sides of the simplest partition mine; 1 with --automine or --block-time].
+    #[arg(long)]
+    pub miners: Option<u16>,
     /// Node 0 mines a block as soon as transactions arrive (dev chains), instead of
     /// proof-of-work mining: a transfer confirms in milliseconds.
     #[arg(long, conflicts_with = "block_time")]
@@ -81,6 +86,21 @@ pub struct TestnetArgs {
     /// Node i serves RPC on BASE+2i and peers on BASE+2i+1.
     #[arg(long, default_value_t = tern_rpc::DEFAULT_PORT)]
     pub base_port: u16,
+    /// Every link's latency, each way (200ms, 1.5s) [default: 0].
+    #[arg(long, value_name = "DELAY")]
+    pub latency: Option<Delay>,
+    /// Every link's jitter: each trip takes the latency plus or minus up to this.
+    #[arg(long, value_name = "DELAY")]
+    pub jitter: Option<Delay>,
+    /// Every link's loss of TCP segments (5%), which TCP turns into resends and stalls.
+    #[arg(long, value_name = "PERCENT")]
+    pub loss: Option<Loss>,
+    /// Every link's bandwidth, each way (10mbit, 512kbit) [default: no limit].
+    #[arg(long, value_name = "RATE")]
+    pub bandwidth: Option<Bandwidth>,
+    /// Seed of the links' jitter and loss draws, to repeat a run [default: random].
+    #[arg(long, value_name = "N")]
+    pub link_seed: Option<u64>,
     /// Control a running testnet instead of starting one.
     #[command(subcommand)]
     pub control: Option<ControlCommand>,
@@ -90,6 +110,14 @@ pub struct TestnetArgs {
 struct Root {
     path: PathBuf,
     temporary: bool,
+}
+
+impl TestnetArgs {
+    /// How many nodes make blocks.
+    fn miners(&self) -> u16 {
+        let dev_blocks = self.automine || self.block_time.is_some();
+        self.miners.unwrap_or(if dev_blocks { 1 } else { 2 })
+    }
 }
 
 impl Drop for Root {
@@ -154,16 +182,32 @@ pub async fn run(mut args: TestnetArgs) -> Result<(), CliError> {
         (false, Some(secs)) => Some(DevBlocks::Every(Duration::from_secs(secs))),
         (false, None) => None,
     };
+    let profile = LinkProfile {
+        latency: args.latency.unwrap_or_default(),
+        jitter: args.jitter.unwrap_or_default(),
+        loss: args.loss.unwrap_or_default(),
+        bandwidth: args.bandwidth,
+    };
+    // Jitter and loss need no secret randomness, only a different run each time.
+    let seed = args.link_seed.unwrap_or_else(|| {
+        let clock = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        (clock.as_nanos() as u64) ^ u64::from(std::process::id())
+    });
+    let links = LinkLayer::new(profile, seed);
     let planner = Planner {
         args: &args,
         root: &root.path,
         dev_blocks,
         reward,
+        links: &links,
     };
     let mut slots: Vec<Slot> = Vec::with_capacity(usize::from(args.nodes));
     for _ in 0..args.nodes {
         if let Err(error) = planner.add(&mut slots).await {
             stop_all(slots).await;
+            links.shutdown().await;
             return Err(error);
         }
     }
@@ -171,10 +215,20 @@ pub async fn run(mut args: TestnetArgs) -> Result<(), CliError> {
         Ok(served) => served,
         Err(error) => {
             stop_all(slots).await;
+            links.shutdown().await;
             return Err(error);
         }
     };
-    print_welcome(&spec, &root, &slots, args.miners, dev_blocks, control_addr).await;
+    print_welcome(
+        &spec,
+        &root,
+        &slots,
+        &args,
+        dev_blocks,
+        (profile, seed),
+        control_addr,
+    )
+    .await;
 
     let terminal = std::io::stdout().is_terminal();
     let mut ticker = tokio::time::interval(Duration::from_secs(1));
@@ -225,7 +279,7 @@ pub async fn run(mut args: TestnetArgs) -> Result<(), CliError> {
                 let target = slots
                     .get(node)
                     .filter(|s| s.state == ProcessState::Running)
-                    .map(|s| s.p2p);
+                    .map(|s| s.p2p.advertised);
                 let permit = Arc::clone(&attacks).try_acquire_owned();
                 match (target, permit) {
                     // The attack waits for the node's answer; the loop goes on meanwhile.
@@ -250,7 +304,7 @@ pub async fn run(mut args: TestnetArgs) -> Result<(), CliError> {
             }
             Wake::Control(request) => {
                 let answer = match act(&planner, &mut slots, request.action).await {
-                    Ok(()) => Ok(Reply::Nodes(statuses(&slots).await)),
+                    Ok(()) => Ok(Reply::Network(network_status(&slots, &links).await)),
                     Err(refusal) => Err(refusal),
                 };
                 // A caller that went away needs no answer.
@@ -258,7 +312,7 @@ pub async fn run(mut args: TestnetArgs) -> Result<(), CliError> {
             }
             Wake::Tick => {
                 ticks += 1;
-                let lines = status_lines(&statuses(&slots).await);
+                let lines = status_lines(&network_status(&slots, &links).await.nodes);
                 if terminal {
                     draw_in_place(&lines, drawn);
                     drawn = true;
@@ -272,6 +326,7 @@ pub async fn run(mut args: TestnetArgs) -> Result<(), CliError> {
     let _ = std::fs::remove_file(root.path.join(control::CONTROL_FILE));
     println!("\nstopping {} nodes", slots.len());
     let failed_to_stop = stop_all(slots).await;
+    links.shutdown().await;
     println!("stopped");
     match (failure, failed_to_stop) {
         (Some(failure), _) => Err(CliError(failure)),

@@ -1,14 +1,17 @@
 //! The testnet's nodes as its loop keeps them: how each is started (its flags and config
-//! file), its process while it has one, the control actions on it, and what each reports.
+//! file, its addresses behind the link layer), its process while it has one, the control
+//! actions on it and on the links between them, and what each reports.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use rustix::process::Signal;
+use tern_p2p::links::{LinkLayer, LinkReport, NodeAddrs};
 use tern_rpc::chain::TernApiClient;
 use tern_rpc::net::TernNetApiClient;
 
-use super::control::{Action, NodeStatus, NodeView, ProcessState};
+use super::control::{Action, LinkChange, NetworkStatus, NodeStatus, NodeView, ProcessState};
 use super::node_process::NodeProcess;
 use super::{port, TestnetArgs, MAX_NODES};
 use crate::cli_error::CliError;
@@ -21,10 +24,12 @@ pub(super) struct NodePlan {
     /// Its config file's text.
     config: String,
     rpc: SocketAddr,
-    p2p: SocketAddr,
+    p2p: NodeAddrs,
 }
 
-/// How node `i` runs: its flags, its config file, its addresses.
+/// How node `i` runs: its flags, its config file, its addresses. It listens on its real
+/// address and dials from it; the others know it by its advertised one, the link
+/// layer's (see `tern_p2p::links`).
 pub(super) fn node_plan(
     args: &TestnetArgs,
     root: &Path,
@@ -34,7 +39,15 @@ pub(super) fn node_plan(
     reward: &str,
 ) -> Result<NodePlan, CliError> {
     let rpc = SocketAddr::from(([127, 0, 0, 1], port(args.base_port, 2 * i)?));
-    let p2p = SocketAddr::from(([127, 0, 0, 1], port(args.base_port, 2 * i + 1)?));
+    let p2p = usize::try_from(i)
+        .ok()
+        .and_then(|index| NodeAddrs::loopback(index, 0))
+        .ok_or_else(|| CliError(format!("node {i}: past the loopback addresses nodes get")))?;
+    let p2p_port = port(args.base_port, 2 * i + 1)?;
+    let p2p = NodeAddrs {
+        real: SocketAddr::new(p2p.real.ip(), p2p_port),
+        advertised: SocketAddr::new(p2p.advertised.ip(), p2p_port),
+    };
     let dir = root.join(format!("node-{i}"));
     let mut flags: Vec<String> = vec![
         "--genesis".into(),
@@ -44,13 +57,15 @@ pub(super) fn node_plan(
         "--config".into(),
         dir.join("node.toml").display().to_string(),
         "--p2p-addr".into(),
-        p2p.to_string(),
+        p2p.real.to_string(),
+        "--p2p-dial-from".into(),
+        p2p.real.ip().to_string(),
         "--rpc-addr".into(),
         rpc.to_string(),
         "--rpc-admin".into(),
         "--metrics-addr".into(),
         "127.0.0.1:0".into(),
-        // Every node is on 127.0.0.1, and more may be added.
+        // Hostile peers all come from 127.0.0.1, up to attack::MAX_ATTACKS at once.
         "--max-inbound-per-ip".into(),
         (MAX_NODES * 2).to_string(),
         "--log".into(),
@@ -59,7 +74,7 @@ pub(super) fn node_plan(
     for seed in seeds {
         flags.extend(["--peer".into(), seed.to_string()]);
     }
-    if i < u32::from(args.miners) {
+    if i < u32::from(args.miners()) {
         match (i, dev_blocks) {
             (0, Some(DevBlocks::Automine)) => flags.push("--automine".into()),
             (0, Some(DevBlocks::Every(interval))) => {
@@ -89,8 +104,9 @@ pub(super) struct Slot {
     pub(super) log: PathBuf,
     /// Where it serves RPC, across restarts.
     pub(super) rpc: SocketAddr,
-    /// Where it accepts peers, across restarts.
-    pub(super) p2p: SocketAddr,
+    /// Where it accepts peers, across restarts: the link layer's address for it, and
+    /// its own behind it.
+    pub(super) p2p: NodeAddrs,
     /// Its process, while it has one (running or paused).
     pub(super) process: Option<NodeProcess>,
     /// What the process is doing.
@@ -112,6 +128,8 @@ pub(super) struct Planner<'a> {
     pub(super) root: &'a Path,
     pub(super) dev_blocks: Option<DevBlocks>,
     pub(super) reward: String,
+    /// Every connection between nodes goes through it.
+    pub(super) links: &'a LinkLayer,
 }
 
 impl Planner<'_> {
@@ -127,7 +145,7 @@ impl Planner<'_> {
         let seeds: Vec<SocketAddr> = slots
             .iter()
             .filter(|s| s.process.is_some())
-            .map(|s| s.p2p)
+            .map(|s| s.p2p.advertised)
             .collect();
         let plan = node_plan(
             self.args,
@@ -141,6 +159,13 @@ impl Planner<'_> {
         let io = |e: std::io::Error| CliError(format!("{}: {e}", dir.display()));
         std::fs::create_dir_all(&dir).map_err(io)?;
         std::fs::write(dir.join("node.toml"), &plan.config).map_err(io)?;
+        let index = slots.len();
+        self.links.attach(index, plan.p2p).await.map_err(|e| {
+            CliError(format!(
+                "node {i}: cannot listen for it on {}: {e}",
+                plan.p2p.advertised
+            ))
+        })?;
         let mut slot = Slot {
             flags: plan.flags,
             log: dir.join("node.log"),
@@ -149,9 +174,10 @@ impl Planner<'_> {
             process: None,
             state: ProcessState::Killed,
         };
-        slot.start()
-            .await
-            .map_err(|error| CliError(format!("node {i}: {}", error.0)))?;
+        if let Err(error) = slot.start().await {
+            self.links.detach(index);
+            return Err(CliError(format!("node {i}: {}", error.0)));
+        }
         slots.push(slot);
         Ok(())
     }
@@ -167,24 +193,33 @@ pub(super) async fn act(
     let i = match action {
         Action::Status | Action::Attack(..) => return Ok(()),
         Action::Add => return planner.add(slots).await.map_err(|e| e.0),
+        Action::Partition(partition) => {
+            if let Some(node) = partition.nodes().find(|&n| n >= count) {
+                return Err(no_such_node(node, count));
+            }
+            planner.links.heal();
+            planner.links.partition(&partition);
+            return Ok(());
+        }
+        Action::Heal => {
+            planner.links.heal();
+            return Ok(());
+        }
+        Action::Link(change) => return change_link(planner.links, count, &change),
         Action::Kill(i)
         | Action::Restart(i)
         | Action::Pause(i)
         | Action::Resume(i)
         | Action::Remove(i) => i,
     };
-    let slot = slots.get_mut(i).ok_or_else(|| {
-        format!(
-            "there is no node {i}: the testnet has nodes 0 to {}",
-            count.saturating_sub(1)
-        )
-    })?;
+    let slot = slots.get_mut(i).ok_or_else(|| no_such_node(i, count))?;
     match (action, slot.state) {
         (_, ProcessState::Removed) => Err(format!("node {i} was removed")),
         (Action::Remove(_), _) => {
             if let Some(node) = slot.process.take() {
                 node.stop().await;
             }
+            planner.links.detach(i);
             slot.state = ProcessState::Removed;
             Ok(())
         }
@@ -216,8 +251,58 @@ pub(super) async fn act(
         (Action::Pause(_), state) | (Action::Resume(_), state) => {
             Err(format!("node {i} is {}", state_name(state)))
         }
-        (Action::Status | Action::Add | Action::Attack(..), _) => Ok(()),
+        (
+            Action::Status
+            | Action::Add
+            | Action::Attack(..)
+            | Action::Partition(_)
+            | Action::Heal
+            | Action::Link(_),
+            _,
+        ) => Ok(()),
     }
+}
+
+fn no_such_node(i: usize, count: usize) -> String {
+    format!(
+        "there is no node {i}: the testnet has nodes 0 to {}",
+        count.saturating_sub(1)
+    )
+}
+
+/// Changes the link between two nodes, one way or both.
+fn change_link(links: &LinkLayer, count: usize, change: &LinkChange) -> Result<(), String> {
+    for node in [change.from, change.to] {
+        if node >= count {
+            return Err(no_such_node(node, count));
+        }
+    }
+    if change.from == change.to {
+        return Err(format!(
+            "a link joins two nodes: {} to {} is none",
+            change.from, change.to
+        ));
+    }
+    if change.profile.is_empty() && change.cut.is_none() {
+        return Err(
+            "say what to change: --latency, --jitter, --loss, --bandwidth, \
+                    --perfect, --cut or --heal"
+                .into(),
+        );
+    }
+    let mut directions = vec![(change.from, change.to)];
+    if !change.one_way {
+        directions.push((change.to, change.from));
+    }
+    for (from, to) in directions {
+        if !change.profile.is_empty() {
+            links.set_profile(from, to, change.profile.apply(links.profile(from, to)));
+        }
+        if let Some(cut) = change.cut {
+            links.set_cut(from, to, cut);
+        }
+    }
+    Ok(())
 }
 
 fn signal(slot: &Slot, signal: Signal, i: usize) -> Result<(), String> {
@@ -257,14 +342,63 @@ pub(super) async fn stop_all(slots: Vec<Slot>) -> Option<String> {
     (!unclean.is_empty()).then(|| format!("not every node stopped cleanly: {}", unclean.join(", ")))
 }
 
+/// Every node's process state, its faults and, for a running one, its figures from its
+/// own RPC; and every link's.
+pub(super) async fn network_status(slots: &[Slot], links: &LinkLayer) -> NetworkStatus {
+    let links_now = links.report();
+    let mut faults = faults(&links_now, links);
+    let mut nodes = statuses(slots).await;
+    for node in &mut nodes {
+        node.faults = faults.remove(&node.node).unwrap_or_default();
+    }
+    NetworkStatus {
+        nodes,
+        links: links_now,
+    }
+}
+
+/// Each node's links that differ from the testnet's default, grouped by what they do:
+/// `cut →1,2`, `200ms 5% loss →3`.
+fn faults(report: &[LinkReport], links: &LinkLayer) -> BTreeMap<usize, Vec<String>> {
+    let default = links.default_profile();
+    let mut by_node: BTreeMap<usize, BTreeMap<String, Vec<String>>> = BTreeMap::new();
+    for link in report {
+        let mut what = Vec::new();
+        if link.cut {
+            what.push("cut".to_owned());
+        }
+        if link.profile != default {
+            what.push(link.profile.to_string());
+        }
+        if !what.is_empty() {
+            by_node
+                .entry(link.from)
+                .or_default()
+                .entry(what.join(", "))
+                .or_default()
+                .push(link.to.to_string());
+        }
+    }
+    by_node
+        .into_iter()
+        .map(|(node, groups)| {
+            let lines = groups
+                .into_iter()
+                .map(|(what, to)| format!("{what} →{}", to.join(",")))
+                .collect();
+            (node, lines)
+        })
+        .collect()
+}
+
 /// Every node's process state and, for a running one, its figures from its own RPC.
-pub(super) async fn statuses(slots: &[Slot]) -> Vec<NodeStatus> {
+async fn statuses(slots: &[Slot]) -> Vec<NodeStatus> {
     let each = slots.iter().enumerate().map(|(i, slot)| async move {
         let mut status = NodeStatus {
             node: i,
             process: slot.state,
             rpc: format!("http://{}", slot.rpc),
-            p2p: slot.p2p.to_string(),
+            p2p: slot.p2p.advertised.to_string(),
             metrics: slot
                 .process
                 .as_ref()
@@ -272,6 +406,7 @@ pub(super) async fn statuses(slots: &[Slot]) -> Vec<NodeStatus> {
                 .map(|addr| format!("http://{addr}/metrics")),
             view: None,
             problem: None,
+            faults: Vec::new(),
         };
         let Some(node) = slot
             .process

@@ -6,22 +6,25 @@ use std::net::SocketAddr;
 
 use tern_chain::crypto::dev_secret_key;
 use tern_chain::genesis::ChainSpec;
+use tern_p2p::links::LinkProfile;
 use tern_rpc::chain::TernApiClient;
 use tern_rpc::server::RpcConfig;
 
 use super::control::NodeStatus;
 use super::nodes::{state_name, Slot};
-use super::{Root, DEV_ACCOUNTS, REWARD_ACCOUNT};
+use super::{Root, TestnetArgs, DEV_ACCOUNTS, REWARD_ACCOUNT};
 use crate::dev_blocks::DevBlocks;
 
 pub(super) async fn print_welcome(
     spec: &ChainSpec,
     root: &Root,
     slots: &[Slot],
-    miners: u16,
+    args: &TestnetArgs,
     dev_blocks: Option<DevBlocks>,
+    (links, seed): (LinkProfile, u64),
     control: SocketAddr,
 ) {
+    let miners = args.miners();
     let mut out = String::new();
     let keep = if root.temporary {
         "removed at exit; pass --datadir to keep the network"
@@ -45,13 +48,20 @@ pub(super) async fn print_welcome(
         };
         out.push_str(&format!(
             "  node {i}  rpc http://{}  p2p {}{role}\n",
-            slot.rpc, slot.p2p
+            slot.rpc, slot.p2p.advertised
         ));
     }
+    let randomness = if links.jitter.duration().is_zero() && links.loss.probability() == 0.0 {
+        String::new()
+    } else {
+        format!(" (--link-seed {seed} repeats its draws)")
+    };
     out.push_str(&format!(
-        "\nEach node is a `tern node` process logging to <data>/node-N/node.log. Control \
-         endpoint: http://{control} (tern testnet status | kill N | restart N | pause N | \
-         resume N | add | remove N, from another terminal).\n"
+        "\nLinks between nodes: {links}{randomness}, each through the testnet's link layer.\n\
+         Each node is a `tern node` process logging to <data>/node-N/node.log. Control \
+         endpoint: http://{control} (tern testnet status | partition 0 / 1,2 | heal | \
+         link I J --latency 200ms | kill N | restart N | pause N | resume N | add | remove N \
+         | attack N --kind K, from another terminal).\n"
     ));
     out.push_str("\nDev accounts (their keys are public: never use them on a real network):\n");
     if let Some(node) = slots.first().and_then(|s| s.process.as_ref()) {
@@ -89,31 +99,44 @@ pub(super) async fn print_welcome(
          {tern} wallet import --name bob --dev 1\n  \
          {tern} wallet send --from alice --to bob --amount 1000000 --wait 1{first}\n  \
          {tern} wallet balance bob{second}\n  \
-         {tern} testnet kill 1\n  \
-         {tern} testnet status\n\nCtrl-C stops every node.\n\n"
+         {tern} testnet partition 0 / 1,2\n  \
+         {tern} testnet status\n  \
+         {tern} testnet heal\n\nCtrl-C stops every node.\n\n"
     ));
     print!("{out}");
     let _ = std::io::stdout().flush();
 }
 
-/// One line per node, as the status screen and `tern testnet status` print them.
+/// One line per node, as the status screen and `tern testnet status` print them, each
+/// ending with the node's link faults.
 pub(super) fn status_lines(statuses: &[NodeStatus]) -> Vec<String> {
     statuses
         .iter()
-        .map(|s| match (&s.view, &s.problem, s.process) {
-            (Some(v), _, _) => format!(
-                "node {}: height {} tip {} peers {} mempool {} {}",
-                s.node,
-                v.height,
-                short(&v.tip),
-                v.peers,
-                v.mempool,
-                v.health
-            ),
-            (None, Some(problem), _) => format!("node {}: not answering ({problem})", s.node),
-            (None, None, state) => format!("node {}: {}", s.node, state_name(state)),
+        .map(|s| {
+            let line = node_line(s);
+            if s.faults.is_empty() {
+                line
+            } else {
+                format!("{line}  [{}]", s.faults.join("; "))
+            }
         })
         .collect()
+}
+
+fn node_line(s: &NodeStatus) -> String {
+    match (&s.view, &s.problem, s.process) {
+        (Some(v), _, _) => format!(
+            "node {}: height {} tip {} peers {} mempool {} {}",
+            s.node,
+            v.height,
+            short(&v.tip),
+            v.peers,
+            v.mempool,
+            v.health
+        ),
+        (None, Some(problem), _) => format!("node {}: not answering ({problem})", s.node),
+        (None, None, state) => format!("node {}: {}", s.node, state_name(state)),
+    }
 }
 
 fn short(hash: &str) -> &str {

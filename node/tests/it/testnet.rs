@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
 use tern_rpc::chain::TernApiClient;
 use tern_rpc::chain::TxStatus;
+use tern_rpc::net::TernNetApiClient;
 
 const TERN: &str = env!("CARGO_BIN_EXE_tern");
 const NODES: u16 = 3;
@@ -270,6 +271,56 @@ async fn a_testnet_is_controlled_from_another_terminal_and_dies_whole() {
     assert!(paused.contains("node 2: paused"), "{paused}");
     let resumed = control(&data, &["resume", "2"]).unwrap();
     assert!(resumed.contains("node 2: height"), "{resumed}");
+    // Links: set, shown on both ends' lines, reset; bad input changes nothing.
+    let slow = control(
+        &data,
+        &[
+            "link",
+            "0",
+            "1",
+            "--latency",
+            "200ms",
+            "--jitter",
+            "20ms",
+            "--loss",
+            "1%",
+        ],
+    )
+    .unwrap();
+    assert!(slow.contains("[200ms±20ms 1% loss →1]"), "{slow}");
+    assert!(slow.contains("[200ms±20ms 1% loss →0]"), "{slow}");
+    let one_way = control(&data, &["link", "2", "0", "--cut", "--one-way"]).unwrap();
+    assert!(one_way.contains("[cut →0]"), "{one_way}");
+    for (bad, why) in [
+        (
+            &["link", "0", "1", "--latency", "fast"][..],
+            "is not a delay",
+        ),
+        (
+            &["link", "0", "1", "--loss", "60%"],
+            "more loss than a link takes",
+        ),
+        (
+            &["link", "0", "0", "--latency", "1ms"],
+            "a link joins two nodes",
+        ),
+        (
+            &["link", "0", "9", "--latency", "1ms"],
+            "there is no node 9",
+        ),
+        (&["link", "0", "1"], "say what to change"),
+        (&["partition", "0", "/", "1,0"], "node 0 is named twice"),
+        (&["partition", "0", "/", "7"], "there is no node 7"),
+        (&["partition", "0,1"], "two sides or more"),
+    ] {
+        let refused = control(&data, bad).unwrap_err();
+        assert!(refused.contains(why), "{bad:?}: {refused}");
+    }
+    let healed = control(&data, &["heal"]).unwrap();
+    assert!(!healed.contains("cut"), "{healed}");
+    let reset = control(&data, &["link", "1", "0", "--perfect"]).unwrap();
+    assert!(!reset.contains('['), "{reset}");
+
     let added = control(&data, &["add"]).unwrap();
     assert!(added.contains("node 3: height"), "{added}");
     let removed = control(&data, &["remove", "3"]).unwrap();
@@ -311,4 +362,143 @@ async fn a_testnet_is_controlled_from_another_terminal_and_dies_whole() {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
+}
+
+/// The testnet's own status over its control endpoint, as a script reads it.
+async fn control_status(data: &Path) -> serde_json::Value {
+    use jsonrpsee::core::client::ClientT;
+    let file: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(data.join("control.json")).unwrap()).unwrap();
+    let client = HttpClientBuilder::default()
+        .build(file["url"].as_str().unwrap())
+        .unwrap();
+    client
+        .request("testnet_status", jsonrpsee::rpc_params![])
+        .await
+        .unwrap()
+}
+
+/// Bytes delivered so far over the links between node 0 and the others, both ways.
+fn bytes_across_node_0(status: &serde_json::Value) -> u64 {
+    status["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|link| (link["from"] == 0) != (link["to"] == 0))
+        .map(|link| link["bytes"].as_u64().unwrap())
+        .sum()
+}
+
+/// The link layer as a newcomer meets it: every connection between nodes crosses it; a
+/// partition forks the network (both sides mine) and no byte crosses it; a heal joins
+/// the network on one tip, and the losing side's transfer is mined again, not lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partition_forks_the_network_with_no_byte_across_and_a_heal_loses_nothing() {
+    let dirs = tempfile::tempdir().unwrap();
+    let data = dirs.path().join("net");
+    let base = free_base();
+    let net = Testnet::start(&data, base, &["--miners", "2"]);
+    net.wait_until_aligned(2).await;
+
+    // Nodes know each other only by the link layer's addresses, 127.0.0.(i+1): there is
+    // no connection around it.
+    let advertised: Vec<String> = (1..=NODES).map(|i| format!("127.0.0.{i}")).collect();
+    for (i, client) in net.clients.iter().enumerate() {
+        let peers = client.net_peers().await.unwrap();
+        assert!(!peers.is_empty(), "node {i} has no peers");
+        for peer in peers {
+            let (ip, _) = peer.address.rsplit_once(':').unwrap();
+            assert!(
+                advertised.iter().any(|a| a == ip),
+                "node {i}'s peer at {} bypasses the link layer",
+                peer.address
+            );
+        }
+    }
+
+    let cut = control(&data, &["partition", "0", "/", "1,2"]).unwrap();
+    assert!(cut.contains("[cut →1,2]"), "{cut}");
+    let before = bytes_across_node_0(&control_status(&data).await);
+    let heights: Vec<u64> = {
+        let mut heights = Vec::new();
+        for client in &net.clients {
+            heights.push(client.chain_info().await.unwrap().height);
+        }
+        heights
+    };
+
+    // Each side confirms a transfer of its own.
+    let file = dirs.path().join("wallet.json");
+    let side = |i: u16| format!("http://127.0.0.1:{}", base + 2 * i);
+    wallet(
+        &file,
+        &side(0),
+        &["import", "--name", "alice", "--dev", "0"],
+    );
+    wallet(&file, &side(0), &["import", "--name", "bob", "--dev", "1"]);
+    let txid = |sent: String| {
+        assert!(sent.contains("confirmed in block"), "{sent}");
+        sent.split_whitespace().nth(1).unwrap().to_owned()
+    };
+    let send = ["--amount", "1000", "--wait", "1"];
+    let on_0 = txid(wallet(
+        &file,
+        &side(0),
+        &[&["send", "--from", "alice", "--to", "bob"][..], &send].concat(),
+    ));
+    let on_1 = txid(wallet(
+        &file,
+        &side(1),
+        &[&["send", "--from", "bob", "--to", "alice"][..], &send].concat(),
+    ));
+
+    // Both sides mine on: two chains.
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let a = net.clients[0].chain_info().await.unwrap();
+        let b = net.clients[1].chain_info().await.unwrap();
+        if a.height >= heights[0] + 3 && b.height >= heights[1] + 3 && a.best_hash != b.best_hash {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the sides did not both mine");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(
+        net.clients[1].tx_get(on_0.clone()).await.unwrap(),
+        TxStatus::Unknown,
+        "node 0's transfer reached the other side"
+    );
+    assert_eq!(
+        net.clients[0].tx_get(on_1.clone()).await.unwrap(),
+        TxStatus::Unknown,
+        "node 1's transfer reached node 0"
+    );
+    let status = control_status(&data).await;
+    assert_eq!(
+        bytes_across_node_0(&status),
+        before,
+        "bytes crossed the partition: {status}"
+    );
+
+    let healed = control(&data, &["heal"]).unwrap();
+    assert!(!healed.contains("cut"), "{healed}");
+    net.wait_until_aligned(heights[0] + 3).await;
+    // No transfer accepted on either side is lost: the losing side's goes back to the
+    // pool and is mined on the winning chain.
+    for txid in [on_0, on_1] {
+        for (i, client) in net.clients.iter().enumerate() {
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while !matches!(
+                client.tx_get(txid.clone()).await.unwrap(),
+                TxStatus::Confirmed { .. }
+            ) {
+                assert!(
+                    Instant::now() < deadline,
+                    "{txid} is not confirmed on node {i} after the heal"
+                );
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    }
+    assert!(bytes_across_node_0(&control_status(&data).await) > before);
 }
