@@ -18,6 +18,7 @@ mod commands;
 pub mod control;
 mod node_process;
 mod nodes;
+pub mod scenario;
 mod screen;
 
 pub use commands::{AttackTarget, ControlCommand, NodeTarget, Target};
@@ -101,6 +102,10 @@ pub struct TestnetArgs {
     /// Seed of the links' jitter and loss draws, to repeat a run [default: random].
     #[arg(long, value_name = "N")]
     pub link_seed: Option<u64>,
+    /// Run the scenario in this TOML file (its `[testnet]` settings win over these
+    /// flags), print its timeline and report, stop, and exit 1 if a check failed.
+    #[arg(long, value_name = "FILE")]
+    pub scenario: Option<PathBuf>,
     /// Control a running testnet instead of starting one.
     #[command(subcommand)]
     pub control: Option<ControlCommand>,
@@ -174,6 +179,13 @@ pub async fn run(mut args: TestnetArgs) -> Result<(), CliError> {
     if let Some(command) = args.control.take() {
         return control_command(command, args.datadir).await;
     }
+    let scenario = match &args.scenario {
+        Some(path) => Some(scenario::Scenario::load(path)?),
+        None => None,
+    };
+    if let Some(scenario) = &scenario {
+        scenario.testnet.apply(&mut args);
+    }
     let spec = ChainSpec::resolve(&args.genesis)?;
     let root = prepare_root(&args)?;
     let reward = spec.format_address(&dev_secret_key(REWARD_ACCOUNT).address());
@@ -219,18 +231,36 @@ pub async fn run(mut args: TestnetArgs) -> Result<(), CliError> {
             return Err(error);
         }
     };
-    print_welcome(
-        &spec,
-        &root,
-        &slots,
-        &args,
-        dev_blocks,
-        (profile, seed),
-        control_addr,
-    )
-    .await;
+    if scenario.is_none() {
+        print_welcome(
+            &spec,
+            &root,
+            &slots,
+            &args,
+            dev_blocks,
+            (profile, seed),
+            control_addr,
+        )
+        .await;
+    } else {
+        println!(
+            "tern testnet: {} nodes, links {profile} (--link-seed {seed}), data in {}, \
+             control endpoint http://{control_addr}",
+            slots.len(),
+            root.path.display()
+        );
+    }
 
-    let terminal = std::io::stdout().is_terminal();
+    let (scenario_done, mut scenario_report) = tokio::sync::oneshot::channel();
+    let playing = scenario.is_some();
+    if let Some(scenario) = scenario {
+        let (root, spec) = (root.path.clone(), spec.clone());
+        tokio::spawn(async move {
+            let _ = scenario_done.send(scenario::run::play(scenario, root, spec).await);
+        });
+    }
+    // A scenario prints its timeline instead of the status lines.
+    let terminal = std::io::stdout().is_terminal() && !playing;
     let mut ticker = tokio::time::interval(Duration::from_secs(1));
     let mut ticks = 0u64;
     let signal = wait_for_signal();
@@ -257,6 +287,7 @@ pub async fn run(mut args: TestnetArgs) -> Result<(), CliError> {
                 _ = &mut signal => Wake::Signal,
                 (index, status) = exits => Wake::Exited(index, status),
                 Some(request) = requests.recv() => Wake::Control(request),
+                report = &mut scenario_report, if playing => Wake::ScenarioDone(report.ok()),
                 _ = ticker.tick() => Wake::Tick,
             }
         };
@@ -310,6 +341,13 @@ pub async fn run(mut args: TestnetArgs) -> Result<(), CliError> {
                 // A caller that went away needs no answer.
                 let _ = request.reply.send(answer);
             }
+            Wake::ScenarioDone(report) => {
+                if !report.as_ref().is_some_and(scenario::run::Report::success) {
+                    failure = Some("the scenario failed".into());
+                }
+                break;
+            }
+            Wake::Tick if playing => {}
             Wake::Tick => {
                 ticks += 1;
                 let lines = status_lines(&network_status(&slots, &links).await.nodes);
@@ -343,6 +381,8 @@ enum Wake {
     Exited(usize, std::process::ExitStatus),
     /// A control call.
     Control(control::Request),
+    /// The scenario ended, with its report (none if its task was lost).
+    ScenarioDone(Option<scenario::run::Report>),
     /// Time to redraw the status lines.
     Tick,
 }

@@ -502,3 +502,52 @@ async fn a_partition_forks_the_network_with_no_byte_across_and_a_heal_loses_noth
     }
     assert!(bytes_across_node_0(&control_status(&data).await) > before);
 }
+
+/// `tern testnet --scenario FILE` as a wallet developer's CI runs it: every shipped
+/// scenario passes; one whose check cannot hold exits 1 with the failure in its report.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_shipped_scenario_passes_and_a_failing_one_exits_1() {
+    let dirs = tempfile::tempdir().unwrap();
+    let scenarios = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+    let mut files: Vec<_> = std::fs::read_dir(&scenarios)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    files.sort();
+    let failing = dirs.path().join("never-ready.toml");
+    std::fs::write(
+        &failing,
+        "description = \"a node that was never restarted does not cycle\"\n\
+         [[step]]\ndo = \"wait_height\"\nheight = 1\n\
+         [[step]]\nexpect = \"ready_cycle\"\nnode = 1\nwithin = \"500ms\"\n",
+    )
+    .unwrap();
+    files.push(failing.clone());
+    for file in files {
+        let output = Command::new(TERN)
+            .args(["testnet", "--scenario"])
+            .arg(&file)
+            .args(["--base-port", &free_base().to_string()])
+            .env("XDG_STATE_HOME", dirs.path().join("state"))
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        if file == failing {
+            assert_eq!(output.status.code(), Some(1), "{stdout}");
+            assert!(
+                stdout.contains("FAILED: node 1's /ready did not go false then true"),
+                "{stdout}"
+            );
+            assert!(stdout.contains("0 checks held, 1 failed"), "{stdout}");
+        } else {
+            assert!(
+                output.status.success(),
+                "{}: {stdout}{}",
+                file.display(),
+                String::from_utf8_lossy(&output.stderr)
+            );
+            assert!(stdout.contains(", 0 failed;"), "{stdout}");
+        }
+    }
+}

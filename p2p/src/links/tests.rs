@@ -179,3 +179,24 @@ fn loopback_addresses_stop_where_the_octet_does() {
     assert!(NodeAddrs::loopback(MAX_LOOPBACK_NODES, 1).is_none());
     assert!(NodeAddrs::loopback(usize::MAX, 1).is_none());
 }
+
+#[tokio::test]
+async fn bandwidth_spaces_the_bytes_out() {
+    let profile = LinkProfile {
+        bandwidth: Some("80kbit".parse().unwrap()),
+        ..LinkProfile::default()
+    };
+    let layer = LinkLayer::new(profile, 1);
+    let (_, _, mut dialled, mut accepted, _) = pair(&layer, 70).await;
+    let started = Instant::now();
+    // 10 kB/s: 5 kB take half a second.
+    dialled.write_all(&[7u8; 5_000]).await.unwrap();
+    let mut received = vec![0u8; 5_000];
+    accepted.read_exact(&mut received).await.unwrap();
+    assert!(
+        started.elapsed() >= Duration::from_millis(500),
+        "{:?}",
+        started.elapsed()
+    );
+    layer.shutdown().await;
+}
