@@ -54,13 +54,10 @@ pub struct PartitionTarget {
     pub target: Target,
 }
 
-/// A link, and what to change about it.
-#[derive(Debug, Args)]
-pub struct LinkTarget {
-    /// One node.
-    pub from: usize,
-    /// The other node.
-    pub to: usize,
+/// A link's profile as flags, each way: what `tern testnet` starts every link with, and
+/// what `tern testnet link` changes.
+#[derive(Debug, Clone, Default, Args)]
+pub struct LinkFlags {
     /// Latency (200ms, 1.5s; 0 for none).
     #[arg(long, value_name = "DELAY")]
     pub latency: Option<Delay>,
@@ -70,9 +67,34 @@ pub struct LinkTarget {
     /// Loss of TCP segments (5%; 0% for none), which TCP turns into resends and stalls.
     #[arg(long, value_name = "PERCENT")]
     pub loss: Option<Loss>,
-    /// Bandwidth (10mbit, 512kbit).
+    /// Bandwidth (10mbit, 512kbit) [default: no limit].
     #[arg(long, value_name = "RATE")]
     pub bandwidth: Option<Bandwidth>,
+}
+
+impl LinkFlags {
+    /// The change the flags make, from a perfect link if `perfect`.
+    pub fn change(&self, perfect: bool) -> ProfileChange {
+        ProfileChange {
+            perfect,
+            latency: self.latency,
+            jitter: self.jitter,
+            loss: self.loss,
+            bandwidth: self.bandwidth,
+        }
+    }
+}
+
+/// A link, and what to change about it.
+#[derive(Debug, Args)]
+pub struct LinkTarget {
+    /// One node.
+    pub from: usize,
+    /// The other node.
+    pub to: usize,
+    /// What to change.
+    #[command(flatten)]
+    pub profile: LinkFlags,
     /// Make the link perfect first (no latency, loss or limit), then apply the others.
     #[arg(long)]
     pub perfect: bool,
@@ -149,13 +171,7 @@ pub(super) async fn control_command(
                 from: l.from,
                 to: l.to,
                 one_way: l.one_way,
-                profile: ProfileChange {
-                    perfect: l.perfect,
-                    latency: l.latency,
-                    jitter: l.jitter,
-                    loss: l.loss,
-                    bandwidth: l.bandwidth,
-                },
+                profile: l.profile.change(l.perfect),
                 cut: (l.cut || l.heal).then_some(l.cut),
             };
             (Action::Link(change), l.target)

@@ -21,7 +21,7 @@ mod nodes;
 pub mod scenario;
 mod screen;
 
-pub use commands::{AttackTarget, ControlCommand, NodeTarget, Target};
+pub use commands::{AttackTarget, ControlCommand, LinkFlags, NodeTarget, Target};
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -31,7 +31,7 @@ use std::time::Duration;
 use clap::Args;
 use tern_chain::crypto::dev_secret_key;
 use tern_chain::genesis::ChainSpec;
-use tern_p2p::links::{Bandwidth, Delay, LinkLayer, LinkProfile, Loss};
+use tern_p2p::links::{LinkLayer, LinkProfile};
 use tokio::sync::Semaphore;
 
 use crate::cli_error::CliError;
@@ -87,18 +87,9 @@ pub struct TestnetArgs {
     /// Node i serves RPC on BASE+2i and peers on BASE+2i+1.
     #[arg(long, default_value_t = tern_rpc::DEFAULT_PORT)]
     pub base_port: u16,
-    /// Every link's latency, each way (200ms, 1.5s) [default: 0].
-    #[arg(long, value_name = "DELAY")]
-    pub latency: Option<Delay>,
-    /// Every link's jitter: each trip takes the latency plus or minus up to this.
-    #[arg(long, value_name = "DELAY")]
-    pub jitter: Option<Delay>,
-    /// Every link's loss of TCP segments (5%), which TCP turns into resends and stalls.
-    #[arg(long, value_name = "PERCENT")]
-    pub loss: Option<Loss>,
-    /// Every link's bandwidth, each way (10mbit, 512kbit) [default: no limit].
-    #[arg(long, value_name = "RATE")]
-    pub bandwidth: Option<Bandwidth>,
+    /// Every link's profile, each way.
+    #[command(flatten)]
+    pub links: LinkFlags,
     /// Seed of the links' jitter and loss draws, to repeat a run [default: random].
     #[arg(long, value_name = "N")]
     pub link_seed: Option<u64>,
@@ -194,12 +185,7 @@ pub async fn run(mut args: TestnetArgs) -> Result<(), CliError> {
         (false, Some(secs)) => Some(DevBlocks::Every(Duration::from_secs(secs))),
         (false, None) => None,
     };
-    let profile = LinkProfile {
-        latency: args.latency.unwrap_or_default(),
-        jitter: args.jitter.unwrap_or_default(),
-        loss: args.loss.unwrap_or_default(),
-        bandwidth: args.bandwidth,
-    };
+    let profile = args.links.change(true).apply(LinkProfile::default());
     // Jitter and loss need no secret randomness, only a different run each time.
     let seed = args.link_seed.unwrap_or_else(|| {
         let clock = std::time::SystemTime::now()

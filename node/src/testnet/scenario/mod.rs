@@ -73,10 +73,11 @@ impl Settings {
         args.miners = self.miners.or(args.miners);
         args.automine = self.automine.unwrap_or(args.automine);
         args.block_time = self.block_time.or(args.block_time);
-        args.latency = self.latency.or(args.latency);
-        args.jitter = self.jitter.or(args.jitter);
-        args.loss = self.loss.or(args.loss);
-        args.bandwidth = self.bandwidth.or(args.bandwidth);
+        let links = &mut args.links;
+        links.latency = self.latency.or(links.latency);
+        links.jitter = self.jitter.or(links.jitter);
+        links.loss = self.loss.or(links.loss);
+        links.bandwidth = self.bandwidth.or(links.bandwidth);
         args.link_seed = self.link_seed.or(args.link_seed);
     }
 }
