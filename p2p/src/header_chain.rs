@@ -184,6 +184,15 @@ impl HeaderChain {
         params: &ConsensusParams,
         now: Timestamp,
     ) -> Result<Extension, HeaderChainError> {
+        // Headers held already (a second answer to the same locator, from this peer or
+        // another) are skipped. Taken as a fork from their parent instead, they would be
+        // dropped and added again, and their blocks, forgotten while still on the way,
+        // fetched a second time.
+        let known = headers
+            .iter()
+            .take_while(|header| self.position(&header.hash()).is_some())
+            .count();
+        let headers = headers.get(known..).unwrap_or_default();
         let Some(first) = headers.first() else {
             return Ok(Extension::default());
         };

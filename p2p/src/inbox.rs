@@ -69,8 +69,13 @@ pub(crate) enum RelayInput {
         conn: ConnId,
         hashes: Vec<BlockHash>,
     },
-    /// Sync took this block from this peer: whatever relay asked of it is answered.
+    /// Sync took this block from this peer without having asked it: the copy answers
+    /// relay's request, if relay made one.
     BlockDelivered { conn: ConnId, hash: BlockHash },
+    /// Sync's request for this block was answered by this peer: relay need not wait for
+    /// it any longer, but a request relay made of the peer still has its own answer to
+    /// come.
+    BlockHere { conn: ConnId, hash: BlockHash },
 }
 
 /// What reaches the sync task.

@@ -337,6 +337,16 @@ impl Relay {
         }
     }
 
+    /// `peer` delivered `item` in answer to someone else's request (sync's). Nothing of
+    /// relay's waits on it any more, but a request relay made of `peer` stays on record:
+    /// its own answer is still to come, and is no offence.
+    pub fn answered_elsewhere(&mut self, peer: ConnId, item: InvItem) {
+        if self.in_flight.contains_key(&item) {
+            self.finish(item);
+        }
+        self.mark_known(peer, item);
+    }
+
     /// Remembers `item` as handled (admitted or rejected), so announcements of it are
     /// ignored for a while.
     pub fn mark_recent(&mut self, item: InvItem) {
@@ -550,6 +560,24 @@ mod tests {
             Delivery::Unsolicited,
             "asked once, sent twice"
         );
+    }
+
+    #[test]
+    fn a_block_sync_fetched_too_leaves_relays_own_answer_solicited() {
+        // Found by the testnet: relay and sync both asked one peer for a block; sync took
+        // the first copy as its answer, and the second, relay's answer, was taken for
+        // unsolicited and got the honest peer banned.
+        let mut r = relay(&[1]);
+        let now = Instant::now();
+        let block = InvItem::Block(tern_chain::types::BlockHash::from_bytes([4; 32]));
+        assert_eq!(
+            r.announced(ConnId(1), &[block], |_| false, now),
+            vec![block]
+        );
+        r.answered_elsewhere(ConnId(1), block);
+        assert_eq!(r.stats().in_flight, 0, "nothing waits on it any more");
+        assert_eq!(r.received(ConnId(1), block), Delivery::Solicited);
+        assert_eq!(r.received(ConnId(1), block), Delivery::Unsolicited);
     }
 
     #[test]

@@ -197,8 +197,12 @@ impl RelayTask {
                 body_matches,
             } => self.on_block(conn, *block, body_matches),
             RelayInput::BlockDelivered { conn, hash } => {
-                // Answered, whoever asked: nothing of relay's is left waiting on it.
+                // Not sync's answer, so relay's, if relay asked; a copy nobody asked for
+                // was wanted, so it is no offence.
                 let _ = self.book.received(conn, InvItem::Block(hash));
+            }
+            RelayInput::BlockHere { conn, hash } => {
+                self.book.answered_elsewhere(conn, InvItem::Block(hash));
             }
         }
     }

@@ -6,8 +6,10 @@
 //!    [`HeaderChain`] before any body is fetched; a full answer is followed by the next
 //!    request at once. Headers whose chain, once complete, has no more work than ours are
 //!    dropped, and at most [`MAX_UNPROVEN_HEADERS`] are kept before their work beats ours.
-//! 2. **Bodies in parallel.** The blocks of the first [`SyncConfig::window`] pending
-//!    headers are requested from up to [`SyncConfig::max_peers`] peers, each with an
+//! 2. **Bodies in parallel, once the headers prove more work.** Nothing is fetched while
+//!    the pending headers' chain has no more work than ours (a peer that claimed more and
+//!    serves less costs headers, never blocks). Then the blocks of the first
+//!    [`SyncConfig::window`] pending headers are requested from up to [`SyncConfig::max_peers`] peers, each with an
 //!    allowance of blocks in flight that grows with every delivery and halves when a
 //!    request times out; a timed-out or refused block goes to another peer. A body that
 //!    does not match its header gets the sender banned.
@@ -26,6 +28,8 @@
 
 mod progress;
 mod task;
+#[cfg(test)]
+mod tests;
 
 use std::collections::HashMap;
 use std::num::NonZeroUsize;
@@ -125,6 +129,20 @@ pub struct Actions {
     pub drop: Vec<ConnId>,
 }
 
+/// What sync made of a block a peer sent. A copy answers one request: relay must know
+/// whose, or the copy that answers its own request would look unsolicited.
+#[derive(Debug)]
+pub enum BlockFate {
+    /// Sync had asked the peer for it: kept, or dropped as a late answer. A request of
+    /// relay's for it, if any, still has its answer to come.
+    AnsweredSync,
+    /// Sync had not asked the peer, but wanted the block: kept. The copy answers relay's
+    /// request, if it made one.
+    TakenUnasked,
+    /// Nothing to do with sync: relay judges it.
+    ForRelay(Block),
+}
+
 /// Why a peer's sync data was refused. Each gets the peer banned.
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
@@ -151,7 +169,10 @@ pub struct SyncState {
     downloaded: HashMap<BlockHash, (ConnId, Block)>,
     /// Handed to the chain, verdict pending: the sender and the transaction count.
     submitted: HashMap<BlockHash, (ConnId, usize)>,
-    requested: LruCache<(ConnId, BlockHash), ()>,
+    /// How many requests for each block are outstanding with each peer. Usually one; two
+    /// when a request timed out and went to the same peer again, and then both answers
+    /// are ours.
+    requested: LruCache<(ConnId, BlockHash), u32>,
     /// Peers whose complete header answer showed less work than they claimed, to drop.
     unserved: Vec<ConnId>,
     progress: Progress,
@@ -290,25 +311,36 @@ impl SyncState {
         Ok(())
     }
 
-    /// Takes a block from `peer` if sync asked for it. Gives the block back if sync has
-    /// nothing to do with it, so relay can judge it. `body_matches` says whether its
-    /// transactions match its header's Merkle root (the connection task checked, on the
-    /// blocking pool, so the sync task never hashes a whole block).
+    /// Takes a block from `peer` if sync asked for it or wants it. Gives the block back if
+    /// sync has nothing to do with it, so relay can judge it. `body_matches` says whether
+    /// its transactions match its header's Merkle root (the connection task checked, on
+    /// the blocking pool, so the sync task never hashes a whole block).
     pub fn on_block(
         &mut self,
         peer: ConnId,
         block: Block,
         body_matches: bool,
-    ) -> Result<Option<Block>, SyncError> {
+    ) -> Result<BlockFate, SyncError> {
         let hash = block.hash();
-        let asked = self.requested.pop(&(peer, hash)).is_some();
+        let asked = match self.requested.get_mut(&(peer, hash)) {
+            Some(outstanding) if *outstanding > 1 => {
+                *outstanding -= 1;
+                true
+            }
+            Some(_) => self.requested.pop(&(peer, hash)).is_some(),
+            None => false,
+        };
         let wanted = self.chain.get(&hash).is_some()
             && !self.downloaded.contains_key(&hash)
             && !self.submitted.contains_key(&hash);
         if !wanted {
             // A late answer (someone else delivered first, or the chain moved on) is
             // dropped without blame.
-            return Ok(if asked { None } else { Some(block) });
+            return Ok(if asked {
+                BlockFate::AnsweredSync
+            } else {
+                BlockFate::ForRelay(block)
+            });
         }
         // The hash covers the header, so only the body can differ from what we expect.
         if !body_matches {
@@ -326,7 +358,11 @@ impl SyncState {
         }
         self.failed_from.remove(&hash);
         self.downloaded.insert(hash, (peer, block));
-        Ok(None)
+        Ok(if asked {
+            BlockFate::AnsweredSync
+        } else {
+            BlockFate::TakenUnasked
+        })
     }
 
     /// `peer` does not have these blocks: ask someone else.
@@ -397,7 +433,7 @@ impl SyncState {
             drop,
             ..Actions::default()
         };
-        actions.blocks = self.next_block_requests(now);
+        actions.blocks = self.next_block_requests(now, tip.cumulative_work);
         actions.submit = self.next_submissions();
         self.progress.sample(now);
         actions
@@ -477,7 +513,17 @@ impl SyncState {
         Some((source, locator))
     }
 
-    fn next_block_requests(&mut self, now: Instant) -> Vec<(ConnId, Vec<BlockHash>)> {
+    /// Block requests for the pending headers, once their chain has more work than
+    /// `our_work`: a chain that does not, however long, costs its headers but never a
+    /// block.
+    fn next_block_requests(
+        &mut self,
+        now: Instant,
+        our_work: Work,
+    ) -> Vec<(ConnId, Vec<BlockHash>)> {
+        if self.chain.last().is_none_or(|last| last.work <= our_work) {
+            return Vec::new();
+        }
         let wanted: Vec<(BlockHash, Height)> = self
             .chain
             .iter()
@@ -515,7 +561,8 @@ impl SyncState {
             if let Some(state) = self.peers.get_mut(&peer) {
                 state.in_flight += 1;
             }
-            self.requested.put((peer, hash), ());
+            let outstanding = self.requested.get_or_insert_mut((peer, hash), || 0);
+            *outstanding = outstanding.saturating_add(1);
             self.in_flight.insert(
                 hash,
                 Request {

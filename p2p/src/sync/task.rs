@@ -15,7 +15,7 @@ use tern_tasks::TaskExecutor;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
-use super::{StoredParent, SyncError, SyncState, SyncStatus};
+use super::{BlockFate, StoredParent, SyncError, SyncState, SyncStatus};
 use crate::block_submission::{self, BlockVerdict, BLOCK_QUEUE};
 use crate::close::Misbehaviour;
 use crate::inbox::{RelayInput, SyncInput};
@@ -188,7 +188,7 @@ impl SyncTask {
         }
         let hash = block.hash();
         match self.parts.state.on_block(conn, *block, body_matches) {
-            Ok(Some(block)) => {
+            Ok(BlockFate::ForRelay(block)) => {
                 let block = Box::new(block);
                 let input = RelayInput::Block {
                     conn,
@@ -197,8 +197,12 @@ impl SyncTask {
                 };
                 self.pass_to_relay(input).await;
             }
-            Ok(None) => {
-                // Sync took it (or it was a late answer to a sync request).
+            Ok(BlockFate::AnsweredSync) => {
+                self.drive();
+                self.pass_to_relay(RelayInput::BlockHere { conn, hash })
+                    .await;
+            }
+            Ok(BlockFate::TakenUnasked) => {
                 self.drive();
                 self.pass_to_relay(RelayInput::BlockDelivered { conn, hash })
                     .await;

@@ -1,0 +1,187 @@
+//! Sync's bookkeeping against a chain built by the testkit: what it asks for, and that
+//! every answer to a request is known as one, so an honest peer's answers are never
+//! taken for unsolicited data.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use tern_chain::block::{Block, Header};
+use tern_chain::crypto::dev_secret_key;
+use tern_chain::genesis::ChainSpec;
+use tern_chain::testkit::ChainBuilder;
+use tern_chain::types::{BlockHash, Height, Timestamp, Work};
+use tern_state::chain::TipInfo;
+
+use super::{BlockFate, StoredParent, SyncConfig, SyncState};
+use crate::ConnId;
+
+const PEER: ConnId = ConnId(7);
+
+struct Fixture {
+    spec: ChainSpec,
+    genesis: StoredParent,
+    tip: TipInfo,
+    blocks: Vec<Block>,
+}
+
+/// The dev chain's genesis as our tip, and `count` blocks after it that a peer has.
+fn fixture(count: usize) -> Fixture {
+    let spec = ChainSpec::resolve("dev").unwrap();
+    let header = spec.genesis_header();
+    let work = header.target.work();
+    let mut builder = ChainBuilder::new(spec.clone());
+    let genesis_hash = builder.genesis();
+    let blocks = builder.extend(&genesis_hash, count, &[], 0, dev_secret_key(1).address());
+    Fixture {
+        genesis: StoredParent {
+            hash: genesis_hash,
+            header,
+            work,
+            timestamps: VecDeque::from([header.timestamp]),
+        },
+        tip: TipInfo {
+            hash: genesis_hash,
+            header,
+            cumulative_work: work,
+        },
+        blocks,
+        spec,
+    }
+}
+
+impl Fixture {
+    fn headers(&self, count: usize) -> Vec<Header> {
+        self.blocks.iter().take(count).map(|b| b.header).collect()
+    }
+
+    fn answer_headers(&self, sync: &mut SyncState, count: usize) {
+        sync.on_headers(
+            PEER,
+            &self.headers(count),
+            Some(&self.genesis),
+            &self.spec.consensus,
+            self.tip.cumulative_work,
+            Timestamp::now(),
+        )
+        .unwrap();
+    }
+
+    /// The blocks sync asks `PEER` for at `now`.
+    fn asked(&self, sync: &mut SyncState, now: Instant) -> Vec<BlockHash> {
+        let actions = sync.drive(now, &self.tip, &[self.tip.hash]);
+        actions
+            .blocks
+            .into_iter()
+            .filter(|(peer, _)| *peer == PEER)
+            .flat_map(|(_, hashes)| hashes)
+            .collect()
+    }
+
+    /// Delivers block `i` from `PEER`: true if it answered a request of sync's, false if
+    /// sync gave it back for relay to judge.
+    fn deliver(&self, sync: &mut SyncState, i: usize) -> bool {
+        match sync.on_block(PEER, self.blocks[i].clone(), true).unwrap() {
+            BlockFate::AnsweredSync => true,
+            BlockFate::ForRelay(_) => false,
+            BlockFate::TakenUnasked => panic!("block {i} was asked for"),
+        }
+    }
+}
+
+fn syncing_from_peer(fixture: &Fixture) -> SyncState {
+    let mut sync = SyncState::new(SyncConfig::default());
+    sync.add_peer(PEER, Work::from_be_bytes([0xff; 32]), Height(100));
+    // The hello's claim makes sync ask the peer for headers.
+    let actions = sync.drive(Instant::now(), &fixture.tip, &[fixture.tip.hash]);
+    assert_eq!(actions.headers.map(|(peer, _)| peer), Some(PEER));
+    sync
+}
+
+#[test]
+fn headers_received_twice_are_fetched_once_and_every_answer_is_solicited() {
+    // Found by the testnet: a peer announced a block whose parent was still on the way,
+    // sync asked for headers again, and the answer repeated the two it had. Taken as a
+    // new chain, they were dropped and fetched again, and the second copy of each block
+    // went to relay as unsolicited: the honest peer was banned.
+    let f = fixture(3);
+    let mut sync = syncing_from_peer(&f);
+    f.answer_headers(&mut sync, 2);
+    let now = Instant::now();
+    let first = f.asked(&mut sync, now);
+    assert_eq!(first, vec![f.blocks[0].hash(), f.blocks[1].hash()]);
+    sync.hint(PEER);
+    f.answer_headers(&mut sync, 3);
+    assert_eq!(f.asked(&mut sync, now), vec![f.blocks[2].hash()]);
+    for i in 0..3 {
+        assert!(
+            f.deliver(&mut sync, i),
+            "block {i} was not taken as asked for"
+        );
+    }
+}
+
+#[test]
+fn a_wanted_block_nobody_asked_sync_for_answers_someone_else() {
+    // Relay asked for it first: the copy is relay's answer, and relay must hear so.
+    let f = fixture(2);
+    let mut sync = syncing_from_peer(&f);
+    f.answer_headers(&mut sync, 2);
+    let block = f.blocks[1].clone();
+    assert!(matches!(
+        sync.on_block(PEER, block.clone(), true).unwrap(),
+        BlockFate::TakenUnasked
+    ));
+    // Once downloaded, a copy nobody asked for is relay's to judge.
+    assert!(matches!(
+        sync.on_block(PEER, block, true).unwrap(),
+        BlockFate::ForRelay(_)
+    ));
+}
+
+#[test]
+fn a_block_asked_twice_from_one_peer_takes_both_answers() {
+    // A request that times out goes to the same peer again when it is the only one with
+    // the block; the first answer may still arrive, and then the second does too.
+    let f = fixture(1);
+    let mut sync = syncing_from_peer(&f);
+    f.answer_headers(&mut sync, 1);
+    let start = Instant::now();
+    assert_eq!(f.asked(&mut sync, start), vec![f.blocks[0].hash()]);
+    let late = start + SyncConfig::default().request_timeout + Duration::from_millis(1);
+    assert_eq!(f.asked(&mut sync, late), vec![f.blocks[0].hash()]);
+    assert!(f.deliver(&mut sync, 0));
+    assert!(f.deliver(&mut sync, 0), "the answer to the second request");
+    // A third copy was never asked for: relay judges it.
+    assert!(!f.deliver(&mut sync, 0));
+}
+
+#[test]
+fn a_header_chain_with_no_more_work_than_ours_costs_no_block() {
+    // Found by the testnet's low-work-headers peer: it claimed more work than it had, and
+    // sync fetched blocks of its first 2,000 headers, which had less than our chain.
+    let mut f = fixture(2_001);
+    let per_block = f.blocks[0].header.target.work();
+    for _ in 0..2_000 {
+        f.tip.cumulative_work = f.tip.cumulative_work.saturating_add(per_block);
+    }
+    let mut sync = syncing_from_peer(&f);
+    let now = Instant::now();
+    f.answer_headers(&mut sync, 2_000);
+    assert!(
+        sync.is_pending(&f.blocks[1_999].hash()),
+        "a full answer is kept"
+    );
+    assert!(f.asked(&mut sync, now).is_empty(), "as much work as ours");
+    // One header more, and the chain beats ours: its blocks are fetched from the start.
+    sync.on_headers(
+        PEER,
+        &[f.blocks[2_000].header],
+        None,
+        &f.spec.consensus,
+        f.tip.cumulative_work,
+        Timestamp::now(),
+    )
+    .unwrap();
+    let asked = f.asked(&mut sync, now);
+    assert_eq!(asked.first(), Some(&f.blocks[0].hash()));
+}
