@@ -23,7 +23,7 @@
 //! | [`state`] | accounts and the block state transition with undo records |
 //! | [`validation`] | the header and body rules and block signature checks |
 //! | [`signature_cache`] | the bounded set of verified transactions that admission and block validation share |
-//! | `testkit` | building valid chains on any branch, for tests and benchmarks (behind the `test-utils` feature, not in the public library) |
+//! | `testkit` | building valid chains on any branch, for tests, benchmarks and the testnet's hostile peers (behind the `test-utils` feature, not in the public library) |
 //! | [`error`] | every consensus rule as one error variant |
 //!
 //! ## How a block is judged

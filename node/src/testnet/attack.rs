@@ -7,18 +7,34 @@
 //! | `announce-flood` | announces 4,096 transactions it never delivers | ask, give up after the request timeout (10 s), and drop the peer (about 20 s in all); honest peers' transactions still flow |
 //! | `stall` | starts a large message and never finishes it | keep serving everyone else, and drop the peer once a ping goes unanswered (within 50 s with the default 30 s ping interval and 20 s ping timeout) |
 //! | `never-reads` | asks for headers again and again and never reads the answers | bound what it queues for the peer, and drop it once a ping goes unanswered (the pong never comes: its answers are never read) |
+//! | `invalid-blocks` | announces a block on the node's tip with real proof of work and a transfer whose signature is not its sender's, and delivers it when asked | ask for it, find the broken rule, keep its tip, and ban the peer at once |
+//! | `low-work-headers` | claims more work than any chain has, then serves a valid header chain from genesis one block shorter than the node's | check the headers, fetch no block of a chain with less work than its own, hold at most 10,000 such headers, and drop the peer for claiming work it does not serve (not a ban: an honest peer's claim can go stale) |
+//!
+//! The report says whether the node dropped the peer and, from the node's `net_bans`,
+//! whether it banned it and why.
 
+use std::fmt;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use clap::ValueEnum;
 use serde::{Deserialize, Serialize};
 use tern_chain::genesis::ChainSpec;
+use tern_chain::types::{Height, Work};
+use tern_p2p::hostile::forged::{block_with_bad_signature, header_chain_from_genesis};
 use tern_p2p::hostile::{hello_for, unknown_transactions, HostilePeer};
 use tern_p2p::message::Message;
+use tern_p2p::NodeId;
+use tern_rpc::jsonrpsee::http_client::HttpClient;
+use tern_rpc::net::TernNetAdminApiClient;
 
 /// How long an attack waits for the node to drop the peer: longer than the slowest
 /// default response (a ping unanswered: 30 s between pings, 20 s to answer).
 pub const ATTACK_PATIENCE: Duration = Duration::from_secs(90);
+
+/// The longest header chain a `low-work-headers` peer serves: 20 answers' worth, made in
+/// seconds (each header's proof of work takes about 256 hashes on a dev chain).
+pub const MAX_FORGED_HEADERS: usize = 40_000;
 
 /// The most attacks running at once: each holds a connection to a node and a task of
 /// the testnet for up to [`ATTACK_PATIENCE`].
@@ -34,6 +50,21 @@ pub enum AttackKind {
     Stall,
     /// Ask for data and never read the answers.
     NeverReads,
+    /// Deliver a block with real proof of work that breaks a later rule.
+    InvalidBlocks,
+    /// Claim more work than it has, then serve a long header chain with less.
+    LowWorkHeaders,
+}
+
+impl fmt::Display for AttackKind {
+    /// Its name on the command line (`announce-flood`).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = self
+            .to_possible_value()
+            .map(|v| v.get_name().to_owned())
+            .unwrap_or_default();
+        f.write_str(&name)
+    }
 }
 
 impl AttackKind {
@@ -48,6 +79,12 @@ impl AttackKind {
             }
             AttackKind::NeverReads => {
                 "bound what it queues for it, and drop it once a ping goes unanswered (a minute at most)"
+            }
+            AttackKind::InvalidBlocks => {
+                "ask for the block, find the broken rule, keep its tip, and ban the peer at once"
+            }
+            AttackKind::LowWorkHeaders => {
+                "check the headers, fetch none of their blocks, and drop the peer for claiming work it does not serve"
             }
         }
     }
@@ -65,16 +102,22 @@ pub struct AttackReport {
     pub dropped: bool,
     /// After how long, in milliseconds.
     pub after_ms: u64,
+    /// The reason the node gave for banning the peer, if it did.
+    pub banned: Option<String>,
+    /// What the peer did, in numbers (the block it delivered, the headers it served).
+    pub detail: Option<String>,
     /// What a healthy node does.
     pub expected: String,
     /// Why the attack could not run, if it could not (the node refused the connection).
     pub problem: Option<String>,
 }
 
-/// Attacks the node at `addr` (node `node` of a chain `spec`) and waits for its answer.
+/// Attacks the node at `addr` (node `node` of a chain `spec`, whose RPC `rpc` serves) and
+/// waits for its answer.
 pub async fn attack(
     node: usize,
     addr: SocketAddr,
+    rpc: &HttpClient,
     spec: &ChainSpec,
     kind: AttackKind,
 ) -> AttackReport {
@@ -84,16 +127,53 @@ pub async fn attack(
         kind,
         dropped: false,
         after_ms: 0,
+        banned: None,
+        detail: None,
         expected: kind.expected().to_owned(),
         problem: None,
     };
-    let mut peer = match HostilePeer::connect(addr, &hello_for(spec)).await {
+    let mut hello = hello_for(spec);
+    let mut forged_headers = Vec::new();
+    if kind == AttackKind::LowWorkHeaders {
+        // One block short of the node's chain when the attack starts; the node's chain
+        // only grows from there. The hello claims all the work there is, so the node
+        // asks for headers.
+        let height = match rpc_height(rpc).await {
+            Ok(height) => height,
+            Err(problem) => {
+                report.problem = Some(format!("node {node}'s {problem}"));
+                return report;
+            }
+        };
+        let count = usize::try_from(height.saturating_sub(1))
+            .unwrap_or(usize::MAX)
+            .min(MAX_FORGED_HEADERS);
+        let forge_spec = spec.clone();
+        forged_headers = match tokio::task::spawn_blocking(move || {
+            header_chain_from_genesis(&forge_spec, count)
+        })
+        .await
+        {
+            Ok(headers) => headers,
+            Err(error) => {
+                report.problem = Some(format!("forging headers for node {node} failed: {error}"));
+                return report;
+            }
+        };
+        hello.best_height = Height(u64::try_from(forged_headers.len()).unwrap_or(u64::MAX));
+        hello.best_hash = forged_headers
+            .last()
+            .map_or(spec.genesis_hash(), |h| h.hash());
+        hello.cumulative_work = Work::from_be_bytes([0xff; 32]);
+    }
+    let mut peer = match HostilePeer::connect(addr, &hello).await {
         Ok(peer) => peer,
         Err(error) => {
             report.problem = Some(format!("cannot connect to node {node}: {error}"));
             return report;
         }
     };
+    let attacker = peer.key.id();
     // A seed of its own for each attack, so that repeated floods announce new ids.
     let clock = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -116,12 +196,110 @@ pub async fn attack(
             peer.ask_without_reading(&ask, 200).await;
             Ok(())
         }
+        AttackKind::InvalidBlocks => match deliver_invalid_block(&mut peer, spec).await {
+            Ok(detail) => {
+                report.detail = Some(detail);
+                Ok(())
+            }
+            Err(DeliveryFailed::Closed(why)) => Err(why),
+            Err(DeliveryFailed::CannotRun(problem)) => {
+                report.problem = Some(format!("node {node}: {problem}"));
+                return report;
+            }
+        },
+        AttackKind::LowWorkHeaders => {
+            let served = peer
+                .serve_headers(&forged_headers, spec.genesis_hash(), ATTACK_PATIENCE)
+                .await;
+            report.detail = Some(format!(
+                "served {} of {} forged headers in {} answers; the node asked for {} blocks",
+                served.headers,
+                forged_headers.len(),
+                served.answers,
+                served.blocks_asked
+            ));
+            if served.closed {
+                Err("closed while serving".to_owned())
+            } else {
+                Ok(())
+            }
+        }
     };
     report.dropped = match misbehaved {
-        Ok(()) => peer.is_closed_within(ATTACK_PATIENCE).await,
+        Ok(()) => {
+            let left = ATTACK_PATIENCE.saturating_sub(started.elapsed());
+            peer.is_closed_within(left).await
+        }
         // The node closed the connection while the peer was still misbehaving.
         Err(_) => true,
     };
     report.after_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    report.banned = ban_reason(rpc, &attacker).await;
     report
+}
+
+/// Why an invalid block could not be delivered.
+enum DeliveryFailed {
+    /// The node closed the connection on the way.
+    Closed(String),
+    /// The attack could not be prepared: the node's chain could not be read.
+    CannotRun(String),
+}
+
+/// Reads the node's chain over the peer connection, forges a block on its tip and
+/// delivers it when asked. Returns what was delivered.
+async fn deliver_invalid_block(
+    peer: &mut HostilePeer,
+    spec: &ChainSpec,
+) -> Result<String, DeliveryFailed> {
+    // Enough of the chain for the median time past: all of it, paged through (a testnet's
+    // chain is short; the bound keeps a long one from taking the attack's patience).
+    let chain = peer
+        .fetch_headers(spec.genesis_hash(), MAX_FORGED_HEADERS, ATTACK_PATIENCE)
+        .await
+        .map_err(|e| DeliveryFailed::Closed(e.to_string()))?;
+    let mut chain_with_genesis = vec![spec.genesis_header()];
+    chain_with_genesis.extend(chain);
+    let forge_spec = spec.clone();
+    let block = tokio::task::spawn_blocking(move || {
+        block_with_bad_signature(&forge_spec, &chain_with_genesis)
+    })
+    .await
+    .ok()
+    .flatten()
+    .ok_or_else(|| DeliveryFailed::CannotRun("no block could be forged on its tip".into()))?;
+    let asked = peer
+        .deliver_announced_block(&block, ATTACK_PATIENCE)
+        .await
+        .map_err(|e| DeliveryFailed::Closed(e.to_string()))?;
+    let what = format!(
+        "block {} at height {} with a forged signature",
+        block.hash(),
+        block.header.height
+    );
+    Ok(if asked {
+        format!("delivered {what}")
+    } else {
+        format!("announced {what}; the node never asked for it")
+    })
+}
+
+/// The node's tip height, over its RPC.
+async fn rpc_height(rpc: &HttpClient) -> Result<u64, String> {
+    use tern_rpc::chain::TernApiClient;
+    rpc.chain_info()
+        .await
+        .map(|info| info.height)
+        .map_err(|e| format!("RPC did not answer: {e}"))
+}
+
+/// The reason of the node's ban on `attacker`, if it banned it.
+async fn ban_reason(rpc: &HttpClient, attacker: &NodeId) -> Option<String> {
+    let target = attacker.to_string();
+    rpc.net_bans()
+        .await
+        .ok()?
+        .into_iter()
+        .find(|ban| ban.target == target)
+        .map(|ban| ban.reason)
 }

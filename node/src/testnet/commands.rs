@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Subcommand, ValueEnum};
+use clap::{Args, Subcommand};
 use tern_p2p::links::{Bandwidth, Delay, Loss, Partition, ProfileChange};
 
 use super::attack::{AttackKind, AttackReport};
@@ -197,18 +197,21 @@ pub(super) async fn control_command(
 
 /// Prints what came of an attack; an error if the node kept the hostile peer.
 fn print_attack(report: &AttackReport) -> Result<(), CliError> {
-    let kind = report
-        .kind
-        .to_possible_value()
-        .map(|v| v.get_name().to_owned())
-        .unwrap_or_default();
+    let kind = report.kind;
     let secs = report.after_ms as f64 / 1000.0;
     if let Some(problem) = &report.problem {
         return Err(CliError(problem.clone()));
     }
+    if let Some(detail) = &report.detail {
+        println!("the {kind} peer {detail}");
+    }
+    let what = match &report.banned {
+        Some(reason) => format!("banned the {kind} peer ({reason})"),
+        None => format!("dropped the {kind} peer"),
+    };
     if report.dropped {
         println!(
-            "node {} dropped the {kind} peer after {secs:.1} s (a healthy node should {})",
+            "node {} {what} after {secs:.1} s (a healthy node should {})",
             report.node, report.expected
         );
         Ok(())

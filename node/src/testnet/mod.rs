@@ -296,14 +296,14 @@ pub async fn run(mut args: TestnetArgs) -> Result<(), CliError> {
                 let target = slots
                     .get(node)
                     .filter(|s| s.state == ProcessState::Running)
-                    .map(|s| s.p2p.advertised);
+                    .and_then(|s| Some((s.p2p.advertised, s.process.as_ref()?.client.clone())));
                 let permit = Arc::clone(&attacks).try_acquire_owned();
                 match (target, permit) {
                     // The attack waits for the node's answer; the loop goes on meanwhile.
-                    (Some(addr), Ok(permit)) => {
+                    (Some((addr, rpc)), Ok(permit)) => {
                         let spec = spec.clone();
                         tokio::spawn(async move {
-                            let report = attack::attack(node, addr, &spec, kind).await;
+                            let report = attack::attack(node, addr, &rpc, &spec, kind).await;
                             let _ = reply.send(Ok(Reply::Attack(report)));
                             drop(permit);
                         });

@@ -329,17 +329,33 @@ async fn a_testnet_is_controlled_from_another_terminal_and_dies_whole() {
     assert!(gone.contains("node 3 was removed"), "{gone}");
 
     // Hostile peers, at once (a healthy node drops a staller within a minute): each is
-    // dropped, and the network goes on.
-    let attacks: Vec<_> = [("announce-flood", "0"), ("stall", "1")]
+    // dropped, the one that proved a lie with an invalid block banned for it, and the
+    // network goes on.
+    let kinds = [
+        ("announce-flood", "0"),
+        ("stall", "1"),
+        ("invalid-blocks", "2"),
+        ("low-work-headers", "1"),
+    ];
+    let attacks: Vec<_> = kinds
         .into_iter()
         .map(|(kind, node)| {
             let data = data.clone();
             std::thread::spawn(move || control(&data, &["attack", node, "--kind", kind]))
         })
         .collect();
-    for attack in attacks {
+    for ((kind, _), attack) in kinds.into_iter().zip(attacks) {
         let report = attack.join().unwrap().unwrap();
-        assert!(report.contains("dropped the"), "{report}");
+        let expected = match kind {
+            "invalid-blocks" => "banned the invalid-blocks peer (invalid block: block ",
+            _ => "dropped the",
+        };
+        assert!(report.contains(expected), "{report}");
+        match kind {
+            "invalid-blocks" => assert!(report.contains("with a forged signature"), "{report}"),
+            "low-work-headers" => assert!(report.contains("asked for 0 blocks"), "{report}"),
+            _ => {}
+        }
     }
     let absent = control(&data, &["attack", "3", "--kind", "stall"]).unwrap_err();
     assert!(absent.contains("node 3 is not a running node"), "{absent}");

@@ -7,17 +7,22 @@
 //! | framing | split a message across timers ([`HostilePeer::send_split`]), start one and never finish it ([`HostilePeer::send_first_part`]), send raw Noise messages ([`HostilePeer::send_raw_chunk`]) |
 //! | reading | never read while asking for more ([`HostilePeer::ask_without_reading`]), read slowly ([`HostilePeer::read_slowly`]) |
 //! | relay | announce what it will never deliver ([`HostilePeer::announce_unknown`], [`unknown_transactions`]) |
-//! | content | any message at all, rule-breaking included ([`HostilePeer::send`]) |
+//! | content | any message at all, rule-breaking included ([`HostilePeer::send`]); a block with real proof of work that breaks a later rule, delivered when asked for ([`forged::block_with_bad_signature`], [`HostilePeer::deliver_announced_block`]) |
+//! | sync | claim more work than it has and serve a long header chain with less ([`forged::header_chain_from_genesis`], [`HostilePeer::serve_headers`]) |
+
+pub mod forged;
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use tern_chain::block::{Block, Header};
 use tern_chain::encoding;
 use tern_chain::genesis::ChainSpec;
-use tern_chain::types::{Height, TxId};
+use tern_chain::types::{BlockHash, Height, TxId};
 use tokio::net::TcpStream;
+use tokio::time::Instant;
 
-use super::message::{Hello, InvItem, Message, PROTOCOL_VERSION};
+use super::message::{Hello, InvItem, Message, MAX_HEADERS_PER_MESSAGE, PROTOCOL_VERSION};
 use super::transport::{self, FrameReader, FrameWriter, Role, TransportError};
 use super::{NodeId, NodeKey};
 
@@ -32,6 +37,26 @@ pub struct HostilePeer {
     pub their_hello: Hello,
     reader: FrameReader,
     writer: FrameWriter,
+}
+
+/// What came of [`HostilePeer::serve_headers`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Served {
+    /// Header requests answered.
+    pub answers: usize,
+    /// Headers sent in all.
+    pub headers: usize,
+    /// Blocks the node asked for: of a chain with less work than its own, none.
+    pub blocks_asked: usize,
+    /// Whether the node closed the connection (else the patience ran out).
+    pub closed: bool,
+}
+
+/// How a wait for the node's next message ended.
+enum Next {
+    Message(Message),
+    Closed,
+    TimedOut,
 }
 
 /// `count` transaction ids no node has, distinct for each `seed`.
@@ -186,17 +211,144 @@ impl HostilePeer {
     /// not extend it: a node that only pings would otherwise keep a caller waiting
     /// forever).
     pub async fn recv(&mut self, timeout: Duration) -> Option<Message> {
-        let deadline = tokio::time::Instant::now() + timeout;
+        match self.next(Instant::now() + timeout).await {
+            Next::Message(message) => Some(message),
+            Next::Closed | Next::TimedOut => None,
+        }
+    }
+
+    /// The next message before `deadline`, answering pings on the way.
+    async fn next(&mut self, deadline: Instant) -> Next {
         loop {
-            let bytes = tokio::time::timeout_at(deadline, self.reader.read_message())
-                .await
-                .ok()?
-                .ok()?;
-            match encoding::decode::<Message>(&bytes).ok()? {
-                Message::Ping(nonce) => {
+            let bytes = match tokio::time::timeout_at(deadline, self.reader.read_message()).await {
+                Err(_) => return Next::TimedOut,
+                Ok(Err(_)) => return Next::Closed,
+                Ok(Ok(bytes)) => bytes,
+            };
+            match encoding::decode::<Message>(&bytes) {
+                Ok(Message::Ping(nonce)) => {
                     let _ = self.send(&Message::Pong(nonce)).await;
                 }
-                other => return Some(other),
+                Ok(other) => return Next::Message(other),
+                // The node is the one under test; what it sends is taken as sent.
+                Err(_) => return Next::Closed,
+            }
+        }
+    }
+
+    /// The node's best chain, genesis excluded, paged through with `GetHeaders` from
+    /// `genesis`: at most `max` headers, oldest first. Other messages on the way are
+    /// skipped; an error if the node closes or does not answer within `patience`.
+    pub async fn fetch_headers(
+        &mut self,
+        genesis: BlockHash,
+        max: usize,
+        patience: Duration,
+    ) -> Result<Vec<Header>, TransportError> {
+        let deadline = Instant::now() + patience;
+        let mut chain: Vec<Header> = Vec::new();
+        while chain.len() < max {
+            let from = chain.last().map_or(genesis, Header::hash);
+            self.send(&Message::GetHeaders {
+                locator: vec![from],
+                stop: None,
+            })
+            .await?;
+            let page = loop {
+                match self.next(deadline).await {
+                    Next::Message(Message::Headers(page)) => break page,
+                    Next::Message(_) => {}
+                    Next::Closed => return Err(TransportError::Closed),
+                    Next::TimedOut => {
+                        return Err(TransportError::Io(std::io::Error::new(
+                            std::io::ErrorKind::TimedOut,
+                            "the node did not answer a header request",
+                        )))
+                    }
+                }
+            };
+            let full = page.len() == MAX_HEADERS_PER_MESSAGE;
+            chain.extend(page);
+            if !full {
+                break;
+            }
+        }
+        chain.truncate(max);
+        Ok(chain)
+    }
+
+    /// Announces `block`, waits for the node to ask for it, and delivers it. Returns
+    /// whether it was asked for within `patience` (and so delivered).
+    pub async fn deliver_announced_block(
+        &mut self,
+        block: &Block,
+        patience: Duration,
+    ) -> Result<bool, TransportError> {
+        let deadline = Instant::now() + patience;
+        let wanted = InvItem::Block(block.hash());
+        self.send(&Message::Inventory(vec![wanted])).await?;
+        loop {
+            match self.next(deadline).await {
+                Next::Message(Message::GetData(items)) if items.contains(&wanted) => break,
+                Next::Message(_) => {}
+                Next::Closed => return Err(TransportError::Closed),
+                Next::TimedOut => return Ok(false),
+            }
+        }
+        self.send(&Message::Block(Box::new(block.clone()))).await?;
+        Ok(true)
+    }
+
+    /// Serves `chain` (headers after `genesis`, oldest first) to every `GetHeaders` and
+    /// answers every `GetData` with `NotFound`, until the node closes the connection or
+    /// `patience` has passed: what a peer that claimed `chain` was worth more than it is
+    /// does once asked.
+    pub async fn serve_headers(
+        &mut self,
+        chain: &[Header],
+        genesis: BlockHash,
+        patience: Duration,
+    ) -> Served {
+        let deadline = Instant::now() + patience;
+        let after: std::collections::HashMap<BlockHash, usize> = std::iter::once((genesis, 0))
+            .chain(chain.iter().enumerate().map(|(i, h)| (h.hash(), i + 1)))
+            .collect();
+        let mut served = Served::default();
+        loop {
+            let message = match self.next(deadline).await {
+                Next::Message(message) => message,
+                Next::Closed => {
+                    served.closed = true;
+                    return served;
+                }
+                Next::TimedOut => return served,
+            };
+            let sent = match message {
+                Message::GetHeaders { locator, stop } => {
+                    let start = locator.iter().find_map(|hash| after.get(hash).copied());
+                    let page: Vec<Header> = chain
+                        .iter()
+                        .skip(start.unwrap_or(chain.len()))
+                        .take(MAX_HEADERS_PER_MESSAGE)
+                        .take_while(|h| Some(h.hash()) != stop)
+                        .copied()
+                        .collect();
+                    served.answers += 1;
+                    served.headers += page.len();
+                    self.send(&Message::Headers(page)).await
+                }
+                Message::GetData(items) => {
+                    served.blocks_asked += items
+                        .iter()
+                        .filter(|item| matches!(item, InvItem::Block(_)))
+                        .count();
+                    self.send(&Message::NotFound(items)).await
+                }
+                _ => Ok(()),
+            };
+            if sent.is_err() {
+                served.closed = true;
+                return served;
             }
         }
     }

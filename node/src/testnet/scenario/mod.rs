@@ -285,6 +285,9 @@ pub enum Check {
         /// How long at most.
         within: Span,
     },
+    /// No running node has banned another testnet node: liars are banned, honest nodes
+    /// never.
+    NoHonestPeerBanned,
 }
 
 /// A span of time in a scenario: `500ms`, `30s`, `2m`, at most [`MAX_SPAN`].

@@ -16,6 +16,7 @@ use tern_chain::types::Amount;
 use tern_rpc::chain::{TernApiClient, TxStatus};
 use tern_rpc::jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
 use tern_rpc::mining::TernAdminApiClient;
+use tern_rpc::net::{TernNetAdminApiClient, TernNetApiClient};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -266,7 +267,7 @@ impl Player {
                         Err(e) => Err(e.0),
                     }
                 }));
-                Ok(format!("a hostile peer ({kind:?}) attached to node {node}"))
+                Ok(format!("a hostile peer ({kind}) attached to node {node}"))
             }
             // Control steps were carried out above.
             _ => Ok(describe(act)),
@@ -437,24 +438,51 @@ impl Player {
                 let deadline = tokio::time::Instant::now() + within.duration();
                 let attacks = std::mem::take(&mut self.attacks);
                 let count = attacks.len();
+                let mut banned = 0;
                 for attack in attacks {
                     let report = tokio::time::timeout_at(deadline, attack)
                         .await
                         .map_err(|_| format!("a hostile peer was still attached after {within}"))?
                         .map_err(|e| format!("an attack failed: {e}"))??;
+                    // The problem names the node.
                     if let Some(problem) = report.problem {
-                        return Err(format!("node {}: {problem}", report.node));
+                        return Err(problem);
                     }
                     if !report.dropped {
                         return Err(format!(
-                            "node {} kept the hostile peer ({:?}) for {:.1} s",
+                            "node {} kept the hostile peer ({}) for {:.1} s",
                             report.node,
                             report.kind,
                             report.after_ms as f64 / 1000.0
                         ));
                     }
+                    banned += usize::from(report.banned.is_some());
                 }
-                Ok(format!("all {count} hostile peers dropped"))
+                Ok(format!(
+                    "all {count} hostile peers dropped ({banned} banned)"
+                ))
+            }
+            Check::NoHonestPeerBanned => {
+                let unreadable = |node: usize, e: tern_rpc::jsonrpsee::core::client::Error| {
+                    format!("node {node}'s RPC did not answer: {e}")
+                };
+                let mut ids = BTreeMap::new();
+                for (node, client) in &self.nodes {
+                    let info = client.net_info().await.map_err(|e| unreadable(*node, e))?;
+                    ids.insert(info.node_id, *node);
+                }
+                let mut bans = 0;
+                for (node, client) in &self.nodes {
+                    for ban in client.net_bans().await.map_err(|e| unreadable(*node, e))? {
+                        if let Some(other) = ids.get(&ban.target) {
+                            return Err(format!("node {node} banned node {other}: {}", ban.reason));
+                        }
+                        bans += 1;
+                    }
+                }
+                Ok(format!(
+                    "no node banned another ({bans} bans, none of a testnet node)"
+                ))
             }
         }
     }
