@@ -90,9 +90,15 @@ pub struct TestnetArgs {
     /// Every link's profile, each way.
     #[command(flatten)]
     pub links: LinkFlags,
-    /// Seed of the links' jitter and loss draws, to repeat a run [default: random].
+    /// Seed of the links' jitter and loss draws and of --seeds-per-node's picks, to
+    /// repeat a run [default: random].
     #[arg(long, value_name = "N")]
     pub link_seed: Option<u64>,
+    /// Give each new node K of the running nodes, picked at random, as its seeds: a
+    /// random topology, which address gossip then fills out to each node's 8 outbound
+    /// peers [default: every running node].
+    #[arg(long, value_name = "K", value_parser = clap::value_parser!(u16).range(1..=MAX_NODES as i64))]
+    pub seeds_per_node: Option<u16>,
     /// Run the scenario in this TOML file (its `[testnet]` settings win over these
     /// flags), print its timeline and report, stop, and exit 1 if a check failed.
     #[arg(long, value_name = "FILE")]
@@ -200,6 +206,7 @@ pub async fn run(mut args: TestnetArgs) -> Result<(), CliError> {
         dev_blocks,
         reward,
         links: &links,
+        seed,
     };
     let mut slots: Vec<Slot> = Vec::with_capacity(usize::from(args.nodes));
     for _ in 0..args.nodes {

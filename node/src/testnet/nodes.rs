@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use rand_chacha::rand_core::{RngCore, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 use rustix::process::Signal;
 use tern_p2p::links::{LinkLayer, LinkReport, NodeAddrs};
 use tern_rpc::chain::TernApiClient;
@@ -122,6 +124,21 @@ impl Slot {
     }
 }
 
+/// `count` of `candidates` (all of them if there are no more), picked at random from
+/// `seed`: the same seed picks the same ones.
+fn pick_seeds(mut candidates: Vec<SocketAddr>, count: usize, seed: u64) -> Vec<SocketAddr> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let count = count.min(candidates.len());
+    // The first `count` places of a Fisher-Yates shuffle.
+    for place in 0..count {
+        let left = (candidates.len() - place) as u64;
+        let pick = place + usize::try_from(rng.next_u64() % left).unwrap_or(0);
+        candidates.swap(place, pick);
+    }
+    candidates.truncate(count);
+    candidates
+}
+
 /// What it takes to start one more node.
 pub(super) struct Planner<'a> {
     pub(super) args: &'a TestnetArgs,
@@ -130,6 +147,8 @@ pub(super) struct Planner<'a> {
     pub(super) reward: String,
     /// Every connection between nodes goes through it.
     pub(super) links: &'a LinkLayer,
+    /// The run's seed (`--link-seed`), for picking seeds at random.
+    pub(super) seed: u64,
 }
 
 impl Planner<'_> {
@@ -142,11 +161,15 @@ impl Planner<'_> {
                 "the testnet has {MAX_NODES} nodes, the most it runs"
             )));
         }
-        let seeds: Vec<SocketAddr> = slots
+        let running: Vec<SocketAddr> = slots
             .iter()
             .filter(|s| s.process.is_some())
             .map(|s| s.p2p.advertised)
             .collect();
+        let seeds = match self.args.seeds_per_node {
+            Some(count) => pick_seeds(running, usize::from(count), self.seed ^ u64::from(i)),
+            None => running,
+        };
         let plan = node_plan(
             self.args,
             self.root,
@@ -439,4 +462,42 @@ async fn statuses(slots: &[Slot]) -> Vec<NodeStatus> {
         status
     });
     futures_util::future::join_all(each).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addrs(count: u8) -> Vec<SocketAddr> {
+        (0..count)
+            .map(|i| SocketAddr::from(([127, 0, 0, i + 1], 9000)))
+            .collect()
+    }
+
+    #[test]
+    fn seeds_are_picked_distinct_at_random_and_the_same_for_a_seed() {
+        let picked = pick_seeds(addrs(20), 3, 7);
+        assert_eq!(picked.len(), 3);
+        let mut distinct = picked.clone();
+        distinct.sort();
+        distinct.dedup();
+        assert_eq!(distinct.len(), 3);
+        assert_eq!(
+            pick_seeds(addrs(20), 3, 7),
+            picked,
+            "repeatable from its seed"
+        );
+        // Over many seeds, every candidate is picked sometimes: not always the first ones.
+        let mut seen: Vec<SocketAddr> =
+            (0..200).flat_map(|s| pick_seeds(addrs(20), 3, s)).collect();
+        seen.sort();
+        seen.dedup();
+        assert_eq!(seen.len(), 20);
+        assert_eq!(
+            pick_seeds(addrs(2), 3, 7).len(),
+            2,
+            "all when there are fewer"
+        );
+        assert!(pick_seeds(Vec::new(), 3, 7).is_empty());
+    }
 }

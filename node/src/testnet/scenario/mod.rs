@@ -62,6 +62,7 @@ pub struct Settings {
     loss: Option<Loss>,
     bandwidth: Option<Bandwidth>,
     link_seed: Option<u64>,
+    seeds_per_node: Option<u16>,
 }
 
 impl Settings {
@@ -79,6 +80,7 @@ impl Settings {
         links.loss = self.loss.or(links.loss);
         links.bandwidth = self.bandwidth.or(links.bandwidth);
         args.link_seed = self.link_seed.or(args.link_seed);
+        args.seeds_per_node = self.seeds_per_node.or(args.seeds_per_node);
     }
 }
 
@@ -374,6 +376,14 @@ impl Scenario {
             if nodes == 0 || u32::from(nodes) > super::MAX_NODES {
                 return Err(format!(
                     "testnet.nodes = {nodes}: a testnet runs 1 to {} nodes",
+                    super::MAX_NODES
+                ));
+            }
+        }
+        if let Some(seeds) = file.testnet.seeds_per_node {
+            if seeds == 0 || u32::from(seeds) > super::MAX_NODES {
+                return Err(format!(
+                    "testnet.seeds_per_node = {seeds}: a node takes 1 to {} seeds",
                     super::MAX_NODES
                 ));
             }

@@ -121,6 +121,12 @@ fn a_mistake_is_named_with_its_step() {
             .unwrap_err()
             .contains("1 to 64 nodes")
     );
+    assert!(Scenario::parse(
+        "s",
+        "[testnet]\nseeds_per_node = 0\n[[step]]\ndo = \"heal\""
+    )
+    .unwrap_err()
+    .contains("1 to 64 seeds"));
     assert!(
         Scenario::parse("s", "[testnet]\nnodez = 3\n[[step]]\ndo = \"heal\"")
             .unwrap_err()
