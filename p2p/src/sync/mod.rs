@@ -61,8 +61,9 @@ pub const SUBMIT_AHEAD: usize = 32;
 /// (peer, block) requests remembered, so a late answer is not taken for unsolicited data.
 pub const REMEMBERED_REQUESTS: usize = 16_384;
 
-/// Timed-out block requests in a row after which a peer is dropped: it claims a chain it
-/// does not serve. Not banned: an overloaded honest peer looks the same.
+/// Rounds of timed-out requests in a row (see [`SyncState::drive`]'s expiry) after which
+/// a peer is dropped: it claims a chain it does not serve. Not banned: an overloaded
+/// honest peer looks the same.
 pub const MAX_STALLS: u32 = 3;
 
 /// Blocks a peer may have in flight to start with...
@@ -104,8 +105,11 @@ struct SyncPeer {
     exhausted: bool,
     /// It sent a block we cannot place: it has a chain we lack, whatever its hello said.
     hinted: bool,
-    /// Requests that timed out since its last delivery.
+    /// Rounds of requests that timed out since its last delivery.
     stalls: u32,
+    /// It delivered a block since the last [`SyncState::drive`]: its other requests get
+    /// a new deadline, since a peer sends what it was asked for one block after another.
+    progressed: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -211,6 +215,7 @@ impl SyncState {
                 exhausted: false,
                 hinted: false,
                 stalls: 0,
+                progressed: false,
             },
         );
     }
@@ -353,6 +358,7 @@ impl SyncState {
         }
         if let Some(state) = self.peers.get_mut(&peer) {
             state.stalls = 0;
+            state.progressed = true;
             state.allowance = (state.allowance + 1).min(MAX_ALLOWANCE);
             state.best_height = state.best_height.max(block.header.height);
         }
@@ -440,8 +446,25 @@ impl SyncState {
     }
 
     /// Ends late requests; returns the peers that have now stalled too often.
+    ///
+    /// A request's deadline runs from when it was sent, or from the peer's last delivery
+    /// if that came later: a peer asked for 16 blocks sends them one after another, and
+    /// on a slow link the last may be due long after the first. And all the requests of a
+    /// peer that are late at one look count as one stall: 16 blocks late together are
+    /// one slow link, not 16 stalls, or a peer behind a slow link would be dropped before
+    /// its first block arrived, and the next one too, for ever.
     fn expire(&mut self, now: Instant) -> Vec<ConnId> {
         let mut drop = std::mem::take(&mut self.unserved);
+        let renewed = now + self.config.request_timeout;
+        for request in self.in_flight.values_mut() {
+            if self.peers.get(&request.peer).is_some_and(|s| s.progressed) {
+                request.deadline = request.deadline.max(renewed);
+            }
+        }
+        for state in self.peers.values_mut() {
+            state.progressed = false;
+        }
+        let mut stalled: std::collections::HashSet<ConnId> = std::collections::HashSet::new();
         let late: Vec<(BlockHash, ConnId)> = self
             .in_flight
             .iter()
@@ -453,8 +476,10 @@ impl SyncState {
             self.failed_from.insert(hash, peer);
             if let Some(state) = self.peers.get_mut(&peer) {
                 state.in_flight = state.in_flight.saturating_sub(1);
-                state.allowance = (state.allowance / 2).max(1);
-                state.stalls = state.stalls.saturating_add(1);
+                if stalled.insert(peer) {
+                    state.allowance = (state.allowance / 2).max(1);
+                    state.stalls = state.stalls.saturating_add(1);
+                }
             }
         }
         if let Some(request) = self.header_request {

@@ -185,3 +185,42 @@ fn a_header_chain_with_no_more_work_than_ours_costs_no_block() {
     let asked = f.asked(&mut sync, now);
     assert_eq!(asked.first(), Some(&f.blocks[0].hash()));
 }
+
+#[test]
+fn a_peer_behind_a_slow_link_is_not_dropped_while_it_delivers() {
+    // Found by the crash-during-sync scenario (16 kbit links): sync asked a peer for 16
+    // blocks at once, the first large; all 16 were late at the same look, counted as 16
+    // stalls, and the peer was dropped before it could deliver, again and again.
+    let f = fixture(16);
+    let timeout = SyncConfig::default().request_timeout;
+    let start = Instant::now();
+    let at = |secs: f64| start + timeout.mul_f64(secs);
+
+    // Delivering renews the deadline of the peer's other requests.
+    let mut sync = syncing_from_peer(&f);
+    f.answer_headers(&mut sync, 16);
+    assert_eq!(f.asked(&mut sync, start).len(), 16);
+    assert!(f.deliver(&mut sync, 0));
+    assert!(f.asked(&mut sync, at(0.9)).is_empty());
+    let actions = sync.drive(at(1.5), &f.tip, &[f.tip.hash]);
+    assert!(actions.drop.is_empty());
+    assert!(
+        actions.blocks.is_empty(),
+        "asked again: {:?}",
+        actions.blocks
+    );
+
+    // Sixteen late at one look are one stall; three looks in a row drop the peer.
+    let mut sync = syncing_from_peer(&f);
+    f.answer_headers(&mut sync, 16);
+    assert_eq!(f.asked(&mut sync, start).len(), 16);
+    let mut dropped_at = None;
+    for round in 1..=3 {
+        let actions = sync.drive(at(1.01 * round as f64), &f.tip, &[f.tip.hash]);
+        if actions.drop.contains(&PEER) {
+            dropped_at = Some(round);
+            break;
+        }
+    }
+    assert_eq!(dropped_at, Some(3));
+}
