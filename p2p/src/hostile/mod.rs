@@ -230,7 +230,8 @@ impl HostilePeer {
                     let _ = self.send(&Message::Pong(nonce)).await;
                 }
                 Ok(other) => return Next::Message(other),
-                // The node is the one under test; what it sends is taken as sent.
+                // A message that does not decode ends the conversation, as a close would:
+                // the peer cannot follow the node any further.
                 Err(_) => return Next::Closed,
             }
         }
@@ -326,13 +327,18 @@ impl HostilePeer {
             let sent = match message {
                 Message::GetHeaders { locator, stop } => {
                     let start = locator.iter().find_map(|hash| after.get(hash).copied());
-                    let page: Vec<Header> = chain
+                    let mut page: Vec<Header> = Vec::new();
+                    for header in chain
                         .iter()
                         .skip(start.unwrap_or(chain.len()))
                         .take(MAX_HEADERS_PER_MESSAGE)
-                        .take_while(|h| Some(h.hash()) != stop)
-                        .copied()
-                        .collect();
+                    {
+                        page.push(*header);
+                        // The stop header is the last one sent, as an honest node does.
+                        if Some(header.hash()) == stop {
+                            break;
+                        }
+                    }
                     served.answers += 1;
                     served.headers += page.len();
                     self.send(&Message::Headers(page)).await
