@@ -165,6 +165,9 @@ pub struct SyncState {
     chain: HeaderChain,
     peers: HashMap<ConnId, SyncPeer>,
     header_request: Option<Request>,
+    /// The locator of the outstanding header request: an answer after any of these
+    /// hashes is one we asked for.
+    header_locator: Vec<BlockHash>,
     /// The peer whose last header answer was full: it has more.
     more_from: Option<ConnId>,
     in_flight: HashMap<BlockHash, Request>,
@@ -190,6 +193,7 @@ impl SyncState {
             chain: HeaderChain::default(),
             peers: HashMap::new(),
             header_request: None,
+            header_locator: Vec::new(),
             more_from: None,
             in_flight: HashMap::new(),
             failed_from: HashMap::new(),
@@ -281,7 +285,20 @@ impl SyncState {
         now: Timestamp,
     ) -> Result<(), SyncError> {
         self.header_request = None;
-        let extension = self.chain.extend(headers, stored, params, now)?;
+        let asked_after = std::mem::take(&mut self.header_locator);
+        let extension = match self.chain.extend(headers, stored, params, now) {
+            // Headers after a block we named in our own request, which we no longer
+            // hold (our pending chain was dropped while the answer was on its way): a
+            // stale answer, not the peer's fault. Sync asks again at its next drive.
+            Err(HeaderChainError::Detached)
+                if headers
+                    .first()
+                    .is_some_and(|first| asked_after.contains(&first.parent)) =>
+            {
+                return Ok(());
+            }
+            other => other?,
+        };
         for hash in &extension.dropped {
             self.forget_block(hash);
         }
@@ -535,6 +552,7 @@ impl SyncState {
             peer: source,
             deadline: now + self.config.request_timeout,
         });
+        self.header_locator.clone_from(&locator);
         Some((source, locator))
     }
 

@@ -224,3 +224,40 @@ fn a_peer_behind_a_slow_link_is_not_dropped_while_it_delivers() {
     }
     assert_eq!(dropped_at, Some(3));
 }
+
+#[test]
+fn headers_after_a_block_we_named_but_no_longer_hold_are_no_offence() {
+    // Found by forged-chains' no_honest_peer_banned: during a 1,000-block burst node 1
+    // banned node 0 for headers that "do not attach". They followed the first hash of
+    // node 1's own locator, a pending header node 1 had dropped while the answer was on
+    // its way. Here the locator names block 2, which this node does not hold.
+    let f = fixture(4);
+    let mut sync = SyncState::new(SyncConfig::default());
+    sync.add_peer(PEER, Work::from_be_bytes([0xff; 32]), Height(100));
+    let named = [f.blocks[1].hash(), f.tip.hash];
+    let actions = sync.drive(Instant::now(), &f.tip, &named);
+    assert_eq!(actions.headers.map(|(peer, _)| peer), Some(PEER));
+    let after_named = [f.blocks[2].header, f.blocks[3].header];
+    let outcome = sync.on_headers(
+        PEER,
+        &after_named,
+        None,
+        &f.spec.consensus,
+        f.tip.cumulative_work,
+        Timestamp::now(),
+    );
+    assert!(outcome.is_ok(), "{outcome:?}");
+    // Headers after a block nobody named still do not attach: that is the peer's doing.
+    let actions = sync.drive(Instant::now(), &f.tip, &[f.tip.hash]);
+    assert_eq!(actions.headers.map(|(peer, _)| peer), Some(PEER));
+    assert!(sync
+        .on_headers(
+            PEER,
+            &after_named,
+            None,
+            &f.spec.consensus,
+            f.tip.cumulative_work,
+            Timestamp::now(),
+        )
+        .is_err());
+}
