@@ -45,7 +45,8 @@ pub use handle::{
 };
 pub use pool::{
     decode_transaction, verify, verify_many, Admission, BlockLimits, DropReason, Dropped,
-    FeeEstimate, FeeRate, Lifecycle, Mempool, MempoolConfig, MempoolError, MempoolStats, Pending,
-    QueueBasis, RecentBasis, VerifiedTransaction, Waiting, FEE_HISTORY_BLOCKS, FEE_TARGETS,
-    INCREMENTAL_RATE, JOURNAL_CAPACITY, JOURNAL_RETENTION_MS, REPLACEMENT_MARGIN_PERCENT,
+    FeeBucket, FeeEstimate, FeeRate, Lifecycle, Mempool, MempoolConfig, MempoolError, MempoolStats,
+    Pending, QueueBasis, RecentBasis, VerifiedTransaction, Waiting, FEE_HISTORY_BLOCKS,
+    FEE_TARGETS, INCREMENTAL_RATE, JOURNAL_CAPACITY, JOURNAL_RETENTION_MS,
+    REPLACEMENT_MARGIN_PERCENT,
 };

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use tern_chain::tx::SignedTransaction;
 use tern_chain::types::{Address, Amount, BlockHash, TxId};
-use tern_mempool::{FeeEstimate, Lifecycle, MempoolStats};
+use tern_mempool::{FeeBucket, FeeEstimate, Lifecycle, MempoolStats};
 use tern_state::chain::{AsyncChainReader, ChainEvent, ChainHandle};
 
 use tern_rpc::jsonrpsee::core::async_trait;
@@ -137,6 +137,14 @@ impl ChainBackend for NodeRpc {
 
     fn mempool_list(&self, limit: usize) -> Vec<SignedTransaction> {
         self.pool.list(limit)
+    }
+
+    fn mempool_touching(&self, address: &Address, limit: usize) -> Vec<SignedTransaction> {
+        self.pool.touching(address, limit)
+    }
+
+    fn fee_histogram(&self) -> Vec<FeeBucket> {
+        self.pool.fee_histogram()
     }
 }
 

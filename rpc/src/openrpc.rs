@@ -139,7 +139,7 @@ const METHODS: &[Method] = &[
     },
     Method {
         name: "chain_getBlock",
-        summary: "A block by height or hash, with ids or whole transactions.",
+        summary: "A block by height or hash (ids or whole transactions, work, reward, canonical).",
         params: &[("block", true, Kind::Block), ("full", false, Kind::Bool)],
         admin: false,
     },
@@ -186,7 +186,7 @@ const METHODS: &[Method] = &[
     },
     Method {
         name: "mempool_info",
-        summary: "Pending count, bytes, minimum fee and rejections.",
+        summary: "Pending count, bytes, minimum fee, rejections and a fee histogram.",
         params: &[],
         admin: false,
     },
@@ -198,8 +198,11 @@ const METHODS: &[Method] = &[
     },
     Method {
         name: "mempool_list",
-        summary: "Pending transactions, best-paying first.",
-        params: &[("limit", false, Kind::Unsigned32)],
+        summary: "Pending transactions, best-paying first, or those touching an address.",
+        params: &[
+            ("limit", false, Kind::Unsigned32),
+            ("address", false, Kind::Text),
+        ],
         admin: false,
     },
     Method {

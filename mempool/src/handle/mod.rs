@@ -15,8 +15,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use crate::pool::{
-    Admission, BlockLimits, FeeEstimate, Lifecycle, Mempool, MempoolConfig, MempoolError,
-    MempoolStats, VerifiedTransaction,
+    Admission, BlockLimits, FeeBucket, FeeEstimate, Lifecycle, Mempool, MempoolConfig,
+    MempoolError, MempoolStats, VerifiedTransaction,
 };
 use tern_chain::state::{AccountView, MemoryState};
 use tern_chain::tx::SignedTransaction;
@@ -230,6 +230,21 @@ impl PoolHandle {
     /// Up to `limit` pending transactions, best-paying first.
     pub fn list(&self, limit: usize) -> Vec<SignedTransaction> {
         self.lock().list(limit).into_iter().cloned().collect()
+    }
+
+    /// Every pending transaction counted by fee (see [`Mempool::fee_histogram`]).
+    pub fn fee_histogram(&self) -> Vec<FeeBucket> {
+        self.lock().fee_histogram()
+    }
+
+    /// Up to `limit` pending transactions sent by or paying `address` (see
+    /// [`Mempool::touching`]).
+    pub fn touching(&self, address: &Address, limit: usize) -> Vec<SignedTransaction> {
+        self.lock()
+            .touching(address, limit)
+            .into_iter()
+            .cloned()
+            .collect()
     }
 
     /// What the pool knows of `id`: pending and why it waits, dropped and why, or neither.

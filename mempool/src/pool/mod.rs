@@ -26,6 +26,7 @@
 //! why a pending one waits, why a dropped one left, from a bounded journal) and what fee
 //! gets one mined soon ([`Mempool::fee_estimate`]).
 
+mod browse;
 mod chain_updates;
 mod error;
 mod estimate;
@@ -37,6 +38,7 @@ mod select;
 mod standing;
 mod stateless;
 
+pub use browse::FeeBucket;
 pub use error::MempoolError;
 pub use estimate::{FeeEstimate, QueueBasis, RecentBasis, FEE_HISTORY_BLOCKS, FEE_TARGETS};
 pub use fees::{FeeRate, INCREMENTAL_RATE};
@@ -255,11 +257,7 @@ impl Mempool {
 
     /// Up to `limit` pending transactions, highest fee rate first.
     pub fn list(&self, limit: usize) -> Vec<&SignedTransaction> {
-        let mut all: Vec<&Entry> = self
-            .senders
-            .values()
-            .flat_map(|q| q.txs().values())
-            .collect();
+        let mut all: Vec<&Entry> = self.entries().collect();
         all.sort_by_key(|e| (Reverse(e.rate), e.seq));
         all.into_iter().take(limit).map(|e| &e.tx).collect()
     }

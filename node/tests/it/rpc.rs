@@ -157,10 +157,35 @@ async fn a_wallet_flow_over_rpc() {
     assert_eq!(shouted.pending_nonce, 1);
     let pool = c.mempool_info().await.unwrap();
     assert_eq!(pool.count, 1);
-    let listed = c.mempool_list(Some(10)).await.unwrap();
+    let listed = c.mempool_list(Some(10), None).await.unwrap();
     assert_eq!(
         (listed[0].txid.as_str(), listed[0].fee.as_str()),
         (id.as_str(), "1000")
+    );
+    assert_eq!(
+        (listed[0].recipient.as_str(), listed[0].amount.as_str()),
+        (address(&node, &bob).as_str(), "25000")
+    );
+    // Both ends of the transfer see it; a third address sees nothing.
+    for end in [&alice, &bob] {
+        let touching = c
+            .mempool_list(None, Some(address(&node, end)))
+            .await
+            .unwrap();
+        assert_eq!(touching.len(), 1);
+        assert_eq!(touching[0].txid, id);
+    }
+    let stranger = address(&node, &dev_secret_key(7));
+    assert!(c
+        .mempool_list(None, Some(stranger))
+        .await
+        .unwrap()
+        .is_empty());
+    let histogram = pool.fee_histogram;
+    assert_eq!(histogram.len(), 1);
+    assert_eq!(
+        (histogram[0].min_fee.as_str(), histogram[0].max_fee.as_str()),
+        ("512", "1023")
     );
 
     let hashes = c
@@ -197,6 +222,23 @@ async fn a_wallet_flow_over_rpc() {
         .unwrap()
         .unwrap();
     assert_eq!(by_height.header, by_hash.header);
+    // Work, fees and reward: the dev chain's target takes 256 hashes, its reward is
+    // 5,000,000,000 base units, and the block carries the one transfer's 1,000 fee.
+    assert_eq!(
+        (by_height.work.as_str(), by_height.cumulative_work.as_str()),
+        ("256", "512")
+    );
+    assert_eq!(
+        (by_height.fees.as_str(), by_height.miner_reward.as_str()),
+        ("1000", "5000001000")
+    );
+    assert!(by_height.canonical);
+    let genesis = c
+        .chain_get_block(BlockId::Height(0), None)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(genesis.miner_reward, "0");
     assert!(matches!(&by_height.transactions, BlockTransactions::Full(t) if t[0].id == id));
     assert!(
         matches!(&by_hash.transactions, BlockTransactions::Ids(ids) if ids == &vec![id.clone()])

@@ -85,9 +85,14 @@ pub trait TernApi {
     #[method(name = "fee_estimate")]
     fn fee_estimate(&self, target_blocks: u64) -> RpcResult<FeeEstimateJson>;
 
-    /// Up to `limit` (default 100, maximum 1,000) pending transactions, best-paying first.
+    /// Up to `limit` (default 100, maximum 1,000) pending transactions, best-paying first;
+    /// with `address`, only those it sent (by nonce) or that pay it.
     #[method(name = "mempool_list")]
-    fn mempool_list(&self, limit: Option<u32>) -> RpcResult<Vec<MempoolEntry>>;
+    fn mempool_list(
+        &self,
+        limit: Option<u32>,
+        address: Option<String>,
+    ) -> RpcResult<Vec<MempoolEntry>>;
 
     /// The OpenRPC document listing every method this server serves that the caller may
     /// call: the admin methods only to a caller with admin access.

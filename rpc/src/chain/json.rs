@@ -12,7 +12,7 @@ use tern_chain::block::{Block, Header};
 #[cfg(feature = "server")]
 use tern_chain::genesis::ChainSpec;
 use tern_chain::tx::SignedTransaction;
-use tern_chain::types::AddressPrefix;
+use tern_chain::types::{AddressPrefix, Amount, Work};
 #[cfg(feature = "server")]
 use tern_state::chain::{HistoryEntry, HistoryPage, TipInfo};
 
@@ -174,13 +174,35 @@ pub struct BlockJson {
     pub header: HeaderJson,
     /// The encoded size in bytes.
     pub size: u64,
+    /// The expected number of hashes its target took, decimal.
+    pub work: String,
+    /// The work of its chain from genesis up to and including it, decimal.
+    pub cumulative_work: String,
+    /// The sum of its transactions' fees, base units.
+    pub fees: String,
+    /// What its miner was paid: the block reward plus the fees (nothing for genesis).
+    pub miner_reward: String,
+    /// Whether it is on the canonical chain now: `false` for a block a reorg took out,
+    /// or one of a branch that never won.
+    pub canonical: bool,
     /// The transactions.
     pub transactions: BlockTransactions,
 }
 
+/// What the store knows of a block beyond its bytes, for [`BlockJson::new`].
+#[derive(Debug, Clone, Copy)]
+pub struct BlockStanding {
+    /// The work of its chain up to and including it.
+    pub cumulative_work: Work,
+    /// Whether it is on the canonical chain.
+    pub canonical: bool,
+    /// The chain's block reward (paid to every block but genesis).
+    pub block_reward: Amount,
+}
+
 impl BlockJson {
     /// The JSON form of `block`, with whole transactions if `full`.
-    pub fn new(block: &Block, full: bool, prefix: &AddressPrefix) -> Self {
+    pub fn new(block: &Block, standing: BlockStanding, full: bool, prefix: &AddressPrefix) -> Self {
         let transactions = if full {
             BlockTransactions::Full(
                 block
@@ -198,9 +220,26 @@ impl BlockJson {
                     .collect(),
             )
         };
+        // A stored block passed validation, which checked that its fees and reward fit;
+        // the cap only keeps this total for any input.
+        let fees = Amount::checked_sum(block.transactions.iter().map(|t| t.tx().fee))
+            .unwrap_or(Amount::MAX);
+        let reward = if block.header.height.value() == 0 {
+            Amount::ZERO
+        } else {
+            standing
+                .block_reward
+                .checked_add(fees)
+                .unwrap_or(Amount::MAX)
+        };
         BlockJson {
             header: HeaderJson::new(&block.header, prefix),
             size: block.encoded_len(),
+            work: block.header.target.work().to_string(),
+            cumulative_work: standing.cumulative_work.to_string(),
+            fees: fees.to_string(),
+            miner_reward: reward.to_string(),
+            canonical: standing.canonical,
             transactions,
         }
     }
@@ -282,6 +321,23 @@ pub struct MempoolInfo {
     pub minimum_fee: String,
     /// Rejections since the node started, by reason.
     pub rejections: BTreeMap<String, u64>,
+    /// The pending transactions counted by fee, highest fees first.
+    pub fee_histogram: Vec<FeeBucketJson>,
+}
+
+/// One bar of `mempool_info`'s fee histogram: the transactions paying from `minFee` to
+/// `maxFee`, bounds that double from one bar to the next.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FeeBucketJson {
+    /// The lowest fee of the bar (a power of two, or zero), base units.
+    pub min_fee: String,
+    /// The highest fee of the bar, base units.
+    pub max_fee: String,
+    /// How many pending transactions pay a fee in the bar.
+    pub count: usize,
+    /// Their bytes.
+    pub bytes: usize,
 }
 
 /// One entry of `mempool_list`.
@@ -294,6 +350,10 @@ pub struct MempoolEntry {
     pub fee: String,
     /// Its sender.
     pub sender: String,
+    /// Its recipient.
+    pub recipient: String,
+    /// What it transfers, base units.
+    pub amount: String,
     /// Its nonce.
     pub nonce: u64,
 }

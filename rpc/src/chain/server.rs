@@ -17,8 +17,8 @@ use tokio::time::Instant;
 use super::api::TernApiServer;
 use super::api::{MAX_MEMPOOL_LIST, MAX_STATUS_CONFIRMATIONS};
 use super::json::{
-    AccountJson, BlockId, BlockJson, ChainInfo, HeadEvent, HeadKind, HeaderJson, HistoryPageJson,
-    MempoolEntry, MempoolInfo, ResumeFrom,
+    AccountJson, BlockId, BlockJson, BlockStanding, ChainInfo, FeeBucketJson, HeadEvent, HeadKind,
+    HeaderJson, HistoryPageJson, MempoolEntry, MempoolInfo, ResumeFrom,
 };
 use super::tx_json::{FeeEstimateJson, TxStatus};
 use crate::error::{self, internal, invalid_param};
@@ -247,11 +247,26 @@ impl<B: ChainBackend> TernApiServer for ChainRpc<B> {
             return Ok(None);
         };
         let chain = self.backend.chain();
+        let block_reward = chain.spec().consensus.block_reward;
         let found = chain
-            .run(move |chain| chain.block(&hash))
+            .run(move |chain| {
+                let (Some(block), Some(entry)) = (chain.block(&hash)?, chain.index_entry(&hash)?)
+                else {
+                    return Ok(None);
+                };
+                let standing = BlockStanding {
+                    cumulative_work: entry.cumulative_work,
+                    canonical: chain.hash_at(entry.header.height)? == Some(hash),
+                    block_reward,
+                };
+                Ok(Some((block, standing)))
+            })
             .await
             .map_err(internal)?;
-        Ok(found.map(|b| BlockJson::new(&b, full.unwrap_or(false), &chain.spec().address_prefix)))
+        let prefix = chain.spec().address_prefix;
+        Ok(found.map(|(block, standing)| {
+            BlockJson::new(&block, standing, full.unwrap_or(false), &prefix)
+        }))
     }
 
     async fn chain_get_header(&self, block: BlockId) -> RpcResult<Option<HeaderJson>> {
@@ -391,6 +406,17 @@ impl<B: ChainBackend> TernApiServer for ChainRpc<B> {
                 .into_iter()
                 .map(|(k, v)| (k.to_owned(), v))
                 .collect(),
+            fee_histogram: self
+                .backend
+                .fee_histogram()
+                .iter()
+                .map(|bucket| FeeBucketJson {
+                    min_fee: bucket.min_fee.to_string(),
+                    max_fee: bucket.max_fee.to_string(),
+                    count: bucket.count,
+                    bytes: bucket.bytes,
+                })
+                .collect(),
         })
     }
 
@@ -460,7 +486,11 @@ impl<B: ChainBackend> TernApiServer for ChainRpc<B> {
         ))
     }
 
-    fn mempool_list(&self, limit: Option<u32>) -> RpcResult<Vec<MempoolEntry>> {
+    fn mempool_list(
+        &self,
+        limit: Option<u32>,
+        address: Option<String>,
+    ) -> RpcResult<Vec<MempoolEntry>> {
         let limit = limit.unwrap_or(100);
         if limit > MAX_MEMPOOL_LIST {
             return Err(invalid_param(
@@ -469,14 +499,21 @@ impl<B: ChainBackend> TernApiServer for ChainRpc<B> {
             ));
         }
         let prefix = self.backend.chain().spec().address_prefix;
-        Ok(self
-            .backend
-            .mempool_list(limit as usize)
+        let listed = match address {
+            Some(text) => {
+                let address = parse_address(&*self.backend, "address", &text)?;
+                self.backend.mempool_touching(&address, limit as usize)
+            }
+            None => self.backend.mempool_list(limit as usize),
+        };
+        Ok(listed
             .iter()
             .map(|t| MempoolEntry {
                 txid: t.id().to_string(),
                 fee: t.tx().fee.to_string(),
                 sender: t.tx().from.to_bech32(&prefix),
+                recipient: t.tx().to.to_bech32(&prefix),
+                amount: t.tx().amount.to_string(),
                 nonce: t.tx().nonce,
             })
             .collect())

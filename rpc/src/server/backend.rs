@@ -6,7 +6,7 @@
 use jsonrpsee::core::async_trait;
 use tern_chain::tx::SignedTransaction;
 use tern_chain::types::{Address, Amount, BlockHash, TxId};
-use tern_mempool::{FeeEstimate, Lifecycle, MempoolStats, SubmitError};
+use tern_mempool::{FeeBucket, FeeEstimate, Lifecycle, MempoolStats, SubmitError};
 use tern_p2p::NetworkHandle;
 use tern_state::chain::{AsyncChainReader, ChainError, Rejection};
 use tern_state::store::StoreError;
@@ -91,6 +91,10 @@ pub trait ChainBackend: Send + Sync + 'static {
     fn mempool_stats(&self) -> MempoolStats;
     /// Up to `limit` pending transactions, best-paying first.
     fn mempool_list(&self, limit: usize) -> Vec<SignedTransaction>;
+    /// Up to `limit` pending transactions sent by or paying `address`.
+    fn mempool_touching(&self, address: &Address, limit: usize) -> Vec<SignedTransaction>;
+    /// Every pending transaction counted by fee, highest first.
+    fn fee_histogram(&self) -> Vec<FeeBucket>;
 }
 
 /// What the `mining` namespace needs: the miner. Addresses are read under the chain's

@@ -279,6 +279,16 @@ mod tests {
         fn mempool_list(&self, _: usize) -> Vec<tern_chain::tx::SignedTransaction> {
             Vec::new()
         }
+        fn mempool_touching(
+            &self,
+            _: &Address,
+            _: usize,
+        ) -> Vec<tern_chain::tx::SignedTransaction> {
+            Vec::new()
+        }
+        fn fee_histogram(&self) -> Vec<tern_mempool::FeeBucket> {
+            Vec::new()
+        }
     }
 
     #[async_trait]

@@ -126,6 +126,16 @@ async fn a_stuck_transaction_says_why_and_a_subscriber_sees_each_transition() {
         dropped(&c.tx_get(bumped_id).await.unwrap()),
         &DroppedReason::Reorg
     );
+    // The block the reorg took out is still there by hash, marked as off the chain.
+    let TxStatus::Confirmed { block_hash, .. } = mined else {
+        unreachable!("matched above")
+    };
+    let taken_out = c
+        .chain_get_block(BlockId::Hash(block_hash), None)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!taken_out.canonical);
 
     c.dev_mine(1, Some(reward)).await.unwrap();
     assert!(matches!(
