@@ -80,6 +80,8 @@ pub struct RpcSection {
     pub allow_hosts: Option<Vec<String>>,
     /// Web origins allowed to call besides loopback pages.
     pub allow_origins: Option<Vec<String>>,
+    /// Serve the explorer's pages under `/explorer/`.
+    pub explorer: Option<bool>,
     /// Open HTTP connections at most.
     pub max_http: Option<u32>,
     /// Open WebSocket connections at most.
@@ -187,6 +189,8 @@ allow_hosts = []
 # Web pages (origins) that may call, besides loopback ones (http://localhost:3000) and the
 # node's own: any other page in a browser is refused. "*" allows any.
 allow_origins = []
+# Serve the built-in explorer's web pages at http://<addr>/explorer/.
+explorer = false
 # Connection slots: HTTP and WebSocket apart, and per IP address. A refused connection is
 # answered 503 (HTTP) or 429 (WebSocket) with the reason. The node lowers them at start
 # if its open-file limit cannot hold them.

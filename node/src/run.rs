@@ -62,6 +62,10 @@ pub struct NodeArgs {
     /// loopback ones (`*` for any). Repeatable; adds to the file's.
     #[arg(long = "rpc-allow-origin", value_name = "ORIGIN")]
     pub rpc_allow_origins: Vec<String>,
+    /// Serve the built-in explorer's web pages at http://RPC_ADDR/explorer/ [default: off;
+    /// on in `tern testnet`].
+    #[arg(long)]
+    pub explorer: bool,
     /// Open RPC HTTP connections at most [default: 100].
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub rpc_max_http: Option<u32>,
@@ -213,6 +217,7 @@ pub async fn config(args: NodeArgs) -> Result<(NodeConfig, String), CliError> {
         .or(file.rpc.addr)
         .unwrap_or(RpcConfig::default().addr);
     let admin = args.rpc_admin || file.rpc.admin.unwrap_or(false);
+    let explorer = args.explorer || file.rpc.explorer.unwrap_or(false);
     let mut config = NodeConfig::new(spec, data_dir);
     config.p2p = P2pConfig {
         listen: listen.then_some(p2p_addr),
@@ -271,6 +276,7 @@ pub async fn config(args: NodeArgs) -> Result<(NodeConfig, String), CliError> {
         admin,
         callers,
         limits,
+        explorer,
         ..RpcConfig::default()
     });
     config.mining = mining;

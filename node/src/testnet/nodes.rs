@@ -65,6 +65,8 @@ pub(super) fn node_plan(
         "--rpc-addr".into(),
         rpc.to_string(),
         "--rpc-admin".into(),
+        // The explorer is on in a testnet: its URL is what the welcome prints first.
+        "--explorer".into(),
         "--metrics-addr".into(),
         "127.0.0.1:0".into(),
         // Hostile peers all come from 127.0.0.1, up to attack::MAX_ATTACKS at once.

@@ -51,6 +51,13 @@ pub(super) async fn print_welcome(
             slot.rpc, slot.p2p.advertised
         ));
     }
+    if let Some(first) = slots.first() {
+        out.push_str(&format!(
+            "\nExplorer: http://{}/explorer/#/network/{control}\n  \
+             (the whole network live; each node's own explorer is at http://<its rpc>/explorer/)\n",
+            first.rpc
+        ));
+    }
     let randomness = if links.jitter.duration().is_zero() && links.loss.probability() == 0.0 {
         String::new()
     } else {

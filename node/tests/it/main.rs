@@ -5,6 +5,7 @@
 //! | module | what it shows |
 //! |---|---|
 //! | `dev_blocks` | `tern node --automine` and `--block-time`: blocks without proof-of-work pacing |
+//! | `explorer` | the built-in explorer's pages in headless Chromium, against a real node |
 //! | `errors` | mistakes at start (ports, data directories, configs) are one-line errors |
 //! | `failure` | a node that cannot go on exits non-zero, naming the part, and loses nothing |
 //! | `mining` | the miner and on-demand blocks, through the pool and the chain |
@@ -26,6 +27,7 @@ mod support;
 
 mod dev_blocks;
 mod errors;
+mod explorer;
 mod failure;
 mod mining;
 mod rpc;

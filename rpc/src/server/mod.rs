@@ -8,6 +8,7 @@
 //! | [`heads`] | the resumable stream of tip changes behind `chain_subscribeHeads` |
 //! | [`access`] | who may call the admin methods: the cookie token, or loopback with admin on |
 //! | [`callers`] | which web pages may call at all: the `Host` and `Origin` checks |
+//! | [`explorer`] | the built-in explorer's pages under `/explorer/`, embedded files only |
 //! | [`connections`] | what one client may hold: calls and answer bytes outstanding, deadlines, and a socket that makes a non-reader wait |
 //! | `limits` | `ConnectionLimits`: how many connections, per kind and per address, and how long each may idle or stall |
 //! | `slots` | the open HTTP and WebSocket connections, per address, and which idle one gives up its slot to a new client |
@@ -29,6 +30,7 @@ pub(crate) mod catch_up;
 pub mod connections;
 mod dispatch;
 mod each_call;
+pub mod explorer;
 pub mod heads;
 mod limits;
 mod listener;
@@ -59,6 +61,7 @@ use backend::NodeBackend;
 use call_stack::CallStack;
 use callers::{AllowedCallers, CallerCheckLayer};
 use connections::ConnectionLimits;
+use explorer::ExplorerLayer;
 use metrics::RpcMetrics;
 use slots::Slots;
 use spec::SpecLayer;
@@ -94,6 +97,8 @@ pub struct RpcConfig {
     pub metrics: Option<Arc<RpcMetrics>>,
     /// The hosts and web origins allowed beyond the defaults (see [`crate::server::callers`]).
     pub callers: AllowedCallers,
+    /// Serve the explorer's pages under `/explorer/` (`tern node --explorer`).
+    pub explorer: bool,
 }
 
 impl Default for RpcConfig {
@@ -109,6 +114,7 @@ impl Default for RpcConfig {
             max_subscriptions: 64,
             metrics: None,
             callers: AllowedCallers::default(),
+            explorer: false,
         }
     }
 }
@@ -184,6 +190,9 @@ pub async fn start<B: NodeBackend>(
     // Foreign pages are refused first, before the admin mark, any method or a WebSocket.
     let access = tower::ServiceBuilder::new()
         .layer(CallerCheckLayer::new(config.callers.clone()))
+        .layer(ExplorerLayer {
+            enabled: config.explorer,
+        })
         .layer(SpecLayer)
         .map_request(move |request| policy.mark(request))
         .layer(websocket);

@@ -2,6 +2,8 @@
 //! view: exit codes, logs, kills and restarts.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub(crate) mod browser;
+
 use std::io::BufRead;
 use std::net::SocketAddr;
 use std::path::Path;
