@@ -16,13 +16,10 @@ use tern_rpc::chain::TernApiClient;
 use tern_rpc::mining::TernAdminApiClient;
 use tern_rpc::server::RpcConfig;
 
-use crate::support::browser::Browser;
+use crate::support::browser::{wait_for_text, Browser, PAGE_PATIENCE};
 
-/// How long a page may take to show what the node says. Generous: the machine runs
-/// other tests at once. The one bound the issue sets is tighter ([`PENDING_WITHIN`]).
-const PAGE_PATIENCE: Duration = Duration::from_secs(20);
 /// A transfer shows on its address page as pending this soon after the pool takes it,
-/// without a reload.
+/// without a reload (the issue's bound; every other wait is [`PAGE_PATIENCE`]).
 const PENDING_WITHIN: Duration = Duration::from_secs(1);
 
 struct ExplorerNode {
@@ -76,29 +73,6 @@ impl ExplorerNode {
         let hex = hex::encode(encoding::encode(&tx));
         self.client.tx_submit(hex).await.unwrap()
     }
-}
-
-/// Waits until the element `css` shows text for which `done` holds; that text.
-async fn wait_for_text(
-    browser: &Browser,
-    css: &str,
-    patience: Duration,
-    done: impl Fn(&str) -> bool,
-) -> String {
-    let deadline = tokio::time::Instant::now() + patience;
-    let mut last = String::new();
-    while tokio::time::Instant::now() < deadline {
-        if let Ok(element) = browser.client.find(Locator::Css(css)).await {
-            if let Ok(text) = element.text().await {
-                if done(&text) {
-                    return text;
-                }
-                last = text;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("{css} never showed what was expected within {patience:?}; it showed {last:?}");
 }
 
 /// Types `query` into the search box and submits it.

@@ -567,3 +567,64 @@ async fn every_shipped_scenario_passes_and_a_failing_one_exits_1() {
         }
     }
 }
+
+/// The explorer's network view in a real browser: every node appears, a new block shows
+/// its arrival at each node, and a partition shows as two tips and cut links.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_explorer_network_view_shows_every_node_blocks_arriving_and_a_partition() {
+    use crate::support::browser::{wait_for_text, Browser, PAGE_PATIENCE};
+    let dirs = tempfile::tempdir().unwrap();
+    let data = dirs.path().join("net");
+    let base = free_base();
+    let mut net = Testnet::start(&data, base, &[]);
+    net.wait_until_aligned(1).await;
+    let record = std::fs::read_to_string(data.join("control.json")).unwrap();
+    let record: serde_json::Value = serde_json::from_str(&record).unwrap();
+    let endpoint = record["url"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("http://");
+    let browser = Browser::start().await;
+    let url = format!("http://127.0.0.1:{base}/explorer/#/network/{endpoint}");
+    browser.client.goto(&url).await.unwrap();
+
+    wait_for_text(&browser, "#network-status", PAGE_PATIENCE, |t| {
+        t.starts_with(&format!("{NODES} nodes, {NODES} answering"))
+    })
+    .await;
+    let last = format!("node {}", NODES - 1);
+    wait_for_text(&browser, "#network-nodes", PAGE_PATIENCE, |t| {
+        t.contains(&last)
+    })
+    .await;
+    // The miners find a block about every second: its arrival at every node is timed.
+    wait_for_text(
+        &browser,
+        "#propagation-table tbody tr",
+        PAGE_PATIENCE,
+        |t| t.matches(" ms").count() == usize::from(NODES),
+    )
+    .await;
+    browser.screenshot("network").await;
+
+    control(&data, &["partition", "0", "/", "1,2"]).unwrap();
+    wait_for_text(&browser, "#network-status", PAGE_PATIENCE, |t| {
+        t.contains("different tips")
+    })
+    .await;
+    let cut = browser
+        .client
+        .find_all(fantoccini::Locator::Css(".graph line.edge.cut"))
+        .await
+        .unwrap();
+    assert_eq!(cut.len(), 2, "node 0's two links are cut");
+    wait_for_text(&browser, "#network-nodes", PAGE_PATIENCE, |t| {
+        t.contains("cut →1,2")
+    })
+    .await;
+    browser.screenshot("network-partitioned").await;
+    assert_eq!(browser.page_errors().await, Vec::<String>::new());
+    assert_eq!(browser.log_problems().await, Vec::<String>::new());
+    browser.close().await;
+    net.interrupt();
+}

@@ -11,8 +11,12 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use fantoccini::wd::{Capabilities, WebDriverCompatibleCommand};
-use fantoccini::{Client, ClientBuilder};
+use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
+
+/// How long a page may take to show what the node says. Generous: the machine runs
+/// other tests at once.
+pub(crate) const PAGE_PATIENCE: Duration = Duration::from_secs(20);
 
 /// How long chromedriver may take to say where it listens.
 const DRIVER_PATIENCE: Duration = Duration::from_secs(30);
@@ -143,6 +147,29 @@ impl Drop for Browser {
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
+}
+
+/// Waits until the element `css` shows text for which `done` holds; that text.
+pub(crate) async fn wait_for_text(
+    browser: &Browser,
+    css: &str,
+    patience: Duration,
+    done: impl Fn(&str) -> bool,
+) -> String {
+    let deadline = tokio::time::Instant::now() + patience;
+    let mut last = String::new();
+    while tokio::time::Instant::now() < deadline {
+        if let Ok(element) = browser.client.find(Locator::Css(css)).await {
+            if let Ok(text) = element.text().await {
+                if done(&text) {
+                    return text;
+                }
+                last = text;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{css} never showed what was expected within {patience:?}; it showed {last:?}");
 }
 
 /// chromedriver's log endpoint (not in the W3C standard, so not in fantoccini).
