@@ -6,7 +6,8 @@
 //! - `GET /healthy`: 200 while the node runs; 503 naming the failed task and the cause
 //!   from the moment a critical failure happens (see [`tern_tasks`]) until the process
 //!   exits.
-//! - `GET /ready`: 200 when the node is healthy, has peers and is not syncing, else 503
+//! - `GET /ready`: 200 when the node is healthy, not isolated (without peers though it
+//!   had or was given some) and not syncing, else 503
 //!   with the reason.
 //!
 //! Gauges and the counters kept elsewhere (mempool, network, free disk space) are read
@@ -362,19 +363,14 @@ async fn answer(sources: &Sources, request: &Request<Incoming>) -> Response<Full
                     format!("not ready: failed: {failure}\n"),
                 );
             }
-            let peers = sources
-                .network
-                .info()
-                .await
-                .map_or(0, |info| info.inbound + info.outbound);
-            let syncing = sources.network.sync_status().syncing;
-            match (peers, syncing) {
-                (0, _) => respond(
+            let sync = sources.network.sync_status();
+            match (sync.isolated, sync.syncing) {
+                (true, _) => respond(
                     StatusCode::SERVICE_UNAVAILABLE,
                     plain,
                     "not ready: no peers\n".into(),
                 ),
-                (_, true) => respond(
+                (false, true) => respond(
                     StatusCode::SERVICE_UNAVAILABLE,
                     plain,
                     "not ready: syncing\n".into(),

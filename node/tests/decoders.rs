@@ -217,7 +217,10 @@ fn message_seeds() -> Vec<Vec<u8>> {
             stop: Some(hash),
         },
         Message::Headers(blocks.iter().map(|b| b.header).collect()),
-        Message::Goodbye("shutting down".into()),
+        Message::Goodbye {
+            reason: "banned".into(),
+            retry_after_secs: 3_600,
+        },
     ];
     messages.iter().map(encode).collect()
 }
@@ -265,12 +268,14 @@ fn saved_files() -> Vec<String> {
             tried: true,
             failures: 0,
             retry_after_ms: 0,
+            refusals: 0,
         },
         AddrEntry {
             addr: "[::1]:9001".parse().unwrap(),
             tried: false,
             failures: 3,
             retry_after_ms: 1_700_000_000_000,
+            refusals: 2,
         },
     ];
     let bans = vec![Ban {

@@ -46,6 +46,10 @@ pub struct AddrEntry {
     pub failures: u32,
     /// Not to be dialled before this time (ms since the Unix epoch).
     pub retry_after_ms: u64,
+    /// Connections it refused in a row (it said goodbye as we were admitted): not reset by
+    /// a handshake that completes, since a refusing peer completes one every time.
+    #[serde(default)]
+    pub refusals: u32,
 }
 
 /// The address book.
@@ -112,6 +116,7 @@ impl AddressBook {
                 tried: false,
                 failures: 0,
                 retry_after_ms: 0,
+                refusals: 0,
             },
         );
     }
@@ -126,6 +131,28 @@ impl AddressBook {
         }
     }
 
+    /// Records that the node at `addr` refused us right after the handshake, asking us to
+    /// stay away for `asked` (a ban's remaining time; zero if it said nothing). The wait
+    /// is the longer of that and a backoff that doubles with each refusal in a row, so a
+    /// peer that bans us is not redialled twice a second for the length of the ban.
+    pub fn mark_refused(&mut self, addr: SocketAddr, asked: Duration) {
+        let Some(entry) = self.entries.get_mut(&addr) else {
+            return;
+        };
+        entry.refusals = entry.refusals.saturating_add(1);
+        let wait = backoff(entry.refusals).max(asked);
+        let wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
+        entry.retry_after_ms = unix_millis().saturating_add(wait_ms);
+    }
+
+    /// Records that a connection to `addr` was kept and ended for some other reason than
+    /// a refusal: the node accepts us.
+    pub fn mark_kept(&mut self, addr: SocketAddr) {
+        if let Some(entry) = self.entries.get_mut(&addr) {
+            entry.refusals = 0;
+        }
+    }
+
     /// Records a failed dial: back off, and forget a new address that keeps failing.
     pub fn mark_failure(&mut self, addr: SocketAddr) {
         let Some(entry) = self.entries.get_mut(&addr) else {
@@ -136,11 +163,7 @@ impl AddressBook {
             self.entries.remove(&addr);
             return;
         }
-        let doublings = entry.failures.saturating_sub(1).min(20);
-        let wait = FIRST_BACKOFF
-            .saturating_mul(1u32 << doublings)
-            .min(MAX_BACKOFF);
-        let wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
+        let wait_ms = u64::try_from(backoff(entry.failures).as_millis()).unwrap_or(u64::MAX);
         entry.retry_after_ms = unix_millis().saturating_add(wait_ms);
     }
 
@@ -185,6 +208,15 @@ impl AddressBook {
     }
 }
 
+/// The wait after the `times`-th failure in a row: [`FIRST_BACKOFF`], doubled with each
+/// further one, at most [`MAX_BACKOFF`].
+fn backoff(times: u32) -> Duration {
+    let doublings = times.saturating_sub(1).min(20);
+    FIRST_BACKOFF
+        .saturating_mul(1u32 << doublings)
+        .min(MAX_BACKOFF)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -207,6 +239,38 @@ mod tests {
         let book = AddressBook::load(Some(dir.path()), tasks.executor());
         assert_eq!(book.candidates(10, &HashSet::new()), vec![addr(2), addr(1)]);
         assert!(book.is_tried(&addr(2)));
+    }
+
+    fn retry_after(book: &AddressBook, at: SocketAddr) -> Duration {
+        let entry = &book.entries[&at];
+        Duration::from_millis(entry.retry_after_ms.saturating_sub(unix_millis()))
+    }
+
+    #[test]
+    fn a_refusal_backs_off_across_handshakes_and_as_long_as_the_peer_asks() {
+        // Found by the testnet: a node banned by its peer redialled it twice a second,
+        // since each refused connection had completed a handshake, which reset the wait.
+        let mut book = AddressBook::load(None, TaskManager::new().executor());
+        for round in 1..=4u32 {
+            book.mark_success(addr(1));
+            book.mark_refused(addr(1), Duration::ZERO);
+            let wait = retry_after(&book, addr(1));
+            let expected = FIRST_BACKOFF * (1 << (round - 1));
+            assert!(
+                wait + Duration::from_millis(100) >= expected,
+                "refusal {round}: {wait:?}"
+            );
+        }
+        assert!(book.candidates(10, &HashSet::new()).is_empty());
+        // A ban's length, when the peer says it.
+        let day = Duration::from_secs(86_400);
+        book.mark_refused(addr(1), day);
+        assert!(retry_after(&book, addr(1)) + Duration::from_secs(1) >= day);
+        // A connection that was kept ends the run of refusals.
+        book.mark_kept(addr(1));
+        book.mark_success(addr(1));
+        book.mark_refused(addr(1), Duration::ZERO);
+        assert!(retry_after(&book, addr(1)) <= FIRST_BACKOFF);
     }
 
     #[test]

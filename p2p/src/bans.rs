@@ -136,9 +136,16 @@ impl BanList {
 
     /// Whether a node or an address is banned now.
     pub fn is_banned(&self, target: &BanTarget) -> bool {
+        self.remaining(target).is_some()
+    }
+
+    /// How long the ban on `target` has left to run, if it is banned now.
+    pub fn remaining(&self, target: &BanTarget) -> Option<Duration> {
+        let now = unix_millis();
         self.bans
             .get(target)
-            .is_some_and(|ban| ban.until_ms > unix_millis())
+            .filter(|ban| ban.until_ms > now)
+            .map(|ban| Duration::from_millis(ban.until_ms - now))
     }
 
     /// The bans in force, soonest to end first.

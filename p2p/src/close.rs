@@ -8,12 +8,15 @@ use tern_state::chain::Rejection;
 
 use crate::header_chain::HeaderChainError;
 use crate::hello::HelloError;
-use crate::message::MessageKind;
+use crate::message::{Message, MessageKind};
 use crate::transport::{TransportError, MAX_MESSAGE_LEN};
 use tern_mempool::MempoolError;
 
 /// A rule a peer broke, named with the rule's own error. Each one ends the connection
-/// and bans the peer; the ban list keeps its text.
+/// and bans the peer; the ban list keeps its text. Only what an honest peer cannot do is
+/// here: whatever a slow link, a lost packet, a restart, a reorg or a clock can cause is
+/// ignored, or ends the connection without a ban ([`CloseReason::Dropped`]).
+/// docs/PROTOCOL.md lists them with the reason each cannot be an accident.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum Misbehaviour {
     /// A message that does not decode, or breaks a size or count limit.
@@ -31,11 +34,9 @@ pub enum Misbehaviour {
     /// A second hello.
     #[error("a second hello")]
     RepeatedHello,
-    /// More announcements than [`ANNOUNCE_BURST`](crate::peer::ANNOUNCE_BURST) and
-    /// [`ANNOUNCE_RATE`](crate::peer::ANNOUNCE_RATE) allow.
-    #[error("announcement flood")]
-    AnnouncementFlood,
-    /// Data, addresses or headers we never asked this peer for.
+    /// Data or addresses we never asked this peer for (see [`crate::asked`]: an answer to
+    /// any request of ours, however late, is not this). Headers are never unsolicited:
+    /// they may announce a chain.
     #[error("unsolicited {0:?}")]
     Unsolicited(MessageKind),
     /// A transaction invalid whatever the chain state (the mempool's intrinsic rules).
@@ -63,7 +64,7 @@ pub enum CloseReason {
     Hello(#[from] HelloError),
     /// The manager did not admit the peer.
     #[error("refused: {0}")]
-    Refused(String),
+    Refused(Refusal),
     /// The connection failed after it was established.
     #[error(transparent)]
     Transport(TransportError),
@@ -77,8 +78,13 @@ pub enum CloseReason {
     #[error("the peer is not reading fast enough")]
     TooSlow,
     /// The peer said goodbye.
-    #[error("peer said goodbye: {0}")]
-    Goodbye(String),
+    #[error("peer said goodbye: {reason}")]
+    Goodbye {
+        /// Why, in its words.
+        reason: String,
+        /// How long it asked us to stay away (zero: no wait asked).
+        retry_after: Duration,
+    },
     /// The relay or sync task found the peer useless (it announces what it never
     /// delivers, or claims a chain it does not serve): closed, not banned, since an
     /// overloaded honest peer looks the same.
@@ -103,10 +109,42 @@ impl CloseReason {
     }
 }
 
-/// What a closing connection tells its peer.
-pub(crate) fn goodbye_text(reason: &CloseReason) -> String {
-    match reason {
-        CloseReason::Closed => "closing".into(),
-        other => other.to_string(),
+/// The longest stay-away a peer's goodbye is taken at: a week, the longest ban worth
+/// honouring before trying again.
+pub(crate) const MAX_RETRY_AFTER: Duration = Duration::from_secs(7 * 24 * 60 * 60);
+
+/// Why the connection manager would not keep a connection, and how long the peer should
+/// wait before dialling again.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{reason}")]
+pub struct Refusal {
+    /// Why.
+    pub reason: String,
+    /// How long the peer should stay away; zero when it may come back any time.
+    pub retry_after: Duration,
+}
+
+impl Refusal {
+    /// A refusal with no wait asked (a duplicate connection, a node stopping).
+    pub fn now(reason: &str) -> Refusal {
+        Refusal {
+            reason: reason.to_owned(),
+            retry_after: Duration::ZERO,
+        }
+    }
+}
+
+/// What a closing connection tells its peer. A peer about to be banned is told for how
+/// long, so it stays away instead of redialling into the ban.
+pub(crate) fn goodbye(reason: &CloseReason, ban_duration: Duration) -> Message {
+    let (reason, retry_after) = match reason {
+        CloseReason::Closed => ("closing".into(), Duration::ZERO),
+        CloseReason::Refused(refusal) => (refusal.reason.clone(), refusal.retry_after),
+        CloseReason::Misbehaviour(_) => (reason.to_string(), ban_duration),
+        other => (other.to_string(), Duration::ZERO),
+    };
+    Message::Goodbye {
+        reason,
+        retry_after_secs: retry_after.as_secs(),
     }
 }

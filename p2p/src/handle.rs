@@ -56,8 +56,9 @@ pub struct NetworkInfo {
     pub known_addresses: usize,
     /// Bans in force.
     pub bans: usize,
-    /// Connections refused during the handshake since start: peers of another chain,
-    /// genesis or protocol version, and dials that reached this node itself.
+    /// Connections refused during the handshake since start: banned peers, peers of
+    /// another chain, genesis or protocol version, and dials that reached this node
+    /// itself.
     pub refused: u64,
     /// Relay bookkeeping sizes, as the relay task last published them (at most half a
     /// second old).

@@ -11,6 +11,7 @@ use tern_chain::tx::SignedTransaction;
 use tern_chain::types::{BlockHash, TxId};
 use tokio::sync::oneshot;
 
+use crate::close::Refusal;
 use crate::header_chain::StoredParent;
 use crate::identity::NodeId;
 use crate::message::Hello;
@@ -28,7 +29,7 @@ pub(crate) enum ManagerInput {
         hello: Box<Hello>,
         queue: SendQueue,
         stats: Arc<PeerStats>,
-        reply: oneshot::Sender<Result<(), String>>,
+        reply: oneshot::Sender<Result<(), Refusal>>,
     },
     /// The peer asks for addresses.
     GetAddrs { conn: ConnId },

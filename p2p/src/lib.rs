@@ -12,6 +12,7 @@
 //! | [`relay`] | the relay task: transactions and new blocks, announce once, ask once ([`relay::book`]) |
 //! | [`sync`] | the sync task: headers first, bodies from many peers at once, progress |
 //! | [`peer`] | the task that owns one connection: opening it, reading, writing |
+//! | [`asked`] | what this node asked each peer for, past the requests' deadlines: the one record that tells an answer, however late, from unsolicited data |
 //! | `inbox` | what each task receives: the connection tasks' messages, sorted by job |
 //! | `link` | a peer as the relay and sync tasks hold it: send, report, joined and left |
 //! | `close` | why a connection ends, and [`peer::Misbehaviour`], the rules a peer can break |
@@ -70,6 +71,7 @@
 //! Noise static key; bans apply to that key and, off loopback, to its IP address.
 
 pub mod addrbook;
+pub mod asked;
 pub mod bans;
 pub mod handle;
 pub mod headers;
@@ -211,6 +213,7 @@ pub async fn start(
                 max_peers: config.sync_peers,
                 window: config.sync_window,
                 request_timeout: config.request_timeout,
+                expects_peers: !config.seeds.is_empty(),
             }),
             relay: to_relay.clone(),
             locator,

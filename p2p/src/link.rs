@@ -406,12 +406,12 @@ mod tests {
     #[test]
     fn a_report_closes_the_connection_with_the_broken_rule_and_the_first_reason_wins() {
         let (link, token) = link(1);
-        link.report(Misbehaviour::AnnouncementFlood);
+        link.report(Misbehaviour::RepeatedHello);
         link.disconnect("later reasons lose");
         assert!(token.is_cancelled());
         let reason = link.closer.reason();
         assert!(
-            matches!(reason.misbehaviour(), Some(Misbehaviour::AnnouncementFlood)),
+            matches!(reason.misbehaviour(), Some(Misbehaviour::RepeatedHello)),
             "{reason}"
         );
     }
@@ -420,7 +420,7 @@ mod tests {
     fn a_connection_closed_by_this_node_blames_nobody() {
         let (link, _) = link(1);
         link.closer.close();
-        link.report(Misbehaviour::AnnouncementFlood);
+        link.report(Misbehaviour::RepeatedHello);
         assert!(matches!(link.closer.reason(), CloseReason::Closed));
     }
 

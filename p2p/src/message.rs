@@ -122,10 +122,17 @@ pub enum Message {
         /// Stop after this block, if given.
         stop: Option<BlockHash>,
     },
-    /// Answers [`Message::GetHeaders`]: consecutive headers, oldest first.
+    /// Consecutive headers, oldest first: the answer to [`Message::GetHeaders`], or an
+    /// announcement of a chain sent unasked.
     Headers(Vec<Header>),
-    /// "I am closing the connection, and why."
-    Goodbye(String),
+    /// "I am closing the connection, and why", with how long the receiver should wait
+    /// before it dials again (0: any time; a ban's remaining seconds when it is banned).
+    Goodbye {
+        /// Why, for the log.
+        reason: String,
+        /// Seconds to stay away.
+        retry_after_secs: u64,
+    },
 }
 
 /// The kind of a message, for statistics and logs.
@@ -173,7 +180,7 @@ impl Message {
             Message::Block(_) => MessageKind::Block,
             Message::GetHeaders { .. } => MessageKind::GetHeaders,
             Message::Headers(_) => MessageKind::Headers,
-            Message::Goodbye(_) => MessageKind::Goodbye,
+            Message::Goodbye { .. } => MessageKind::Goodbye,
         }
     }
 }
@@ -295,7 +302,13 @@ impl Encode for Message {
                 }
             }
             Message::Headers(headers) => w.seq(headers),
-            Message::Goodbye(reason) => w.bytes(reason.as_bytes()),
+            Message::Goodbye {
+                reason,
+                retry_after_secs,
+            } => {
+                w.bytes(reason.as_bytes());
+                w.u64(*retry_after_secs);
+            }
         }
     }
 }
@@ -331,7 +344,10 @@ impl Decode for Message {
                 Message::GetHeaders { locator, stop }
             }
             11 => Message::Headers(r.seq("headers", MAX_HEADERS_PER_MESSAGE, HEADER_LEN)?),
-            12 => Message::Goodbye(text(r, "reason", MAX_REASON_LEN)?),
+            12 => Message::Goodbye {
+                reason: text(r, "reason", MAX_REASON_LEN)?,
+                retry_after_secs: r.u64("retry after")?,
+            },
             other => return Err(invalid("message kind", format!("unknown kind {other}"))),
         };
         Ok(message)
@@ -393,7 +409,10 @@ mod tests {
             stop: None,
         });
         round_trip(Message::Headers(vec![block.header]));
-        round_trip(Message::Goodbye("shutting down".into()));
+        round_trip(Message::Goodbye {
+            reason: "banned".into(),
+            retry_after_secs: 86_400,
+        });
     }
 
     #[test]

@@ -17,6 +17,9 @@ pub struct PeerStats {
     pub sent: [AtomicU64; MessageKind::COUNT],
     /// The last ping round trip in microseconds; 0 before the first pong.
     pub rtt_micros: AtomicU64,
+    /// Inventory messages ignored for coming faster than
+    /// [`ANNOUNCE_RATE`](crate::peer::ANNOUNCE_RATE) allows.
+    pub ignored_announcements: AtomicU64,
 }
 
 impl PeerStats {

@@ -6,9 +6,17 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use super::{Manager, ADDR_ANSWER_INTERVAL};
+use crate::asked::Answer;
 use crate::message::{Message, MessageKind, MAX_ADDRS_PER_MESSAGE};
 use crate::peer::Misbehaviour;
 use crate::ConnId;
+
+/// A `GetAddrs` we sent: its answer, however late, is no offence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(super) struct AddrsAsk;
+
+/// Address requests remembered per peer: one key, counted.
+pub(super) const ASKED_ADDRS_PER_PEER: usize = 1;
 
 impl Manager {
     pub(super) fn answer_addrs(&mut self, conn: ConnId) {
@@ -36,14 +44,15 @@ impl Manager {
     }
 
     pub(super) fn on_addrs(&mut self, conn: ConnId, addrs: Vec<SocketAddr>) {
-        let Some((peer_ip, asked)) = self
+        let Some(peer_ip) = self
             .connections
-            .get_mut(&conn)
-            .and_then(|c| Some((c.addr.ip(), &mut c.peer.as_mut()?.asked_addrs)))
+            .get(&conn)
+            .filter(|c| c.peer.is_some())
+            .map(|c| c.addr.ip())
         else {
             return;
         };
-        if !std::mem::replace(asked, false) {
+        if self.asked_addrs.answer(conn, &AddrsAsk) == Answer::Unasked {
             return self.report(conn, Misbehaviour::Unsolicited(MessageKind::Addrs));
         }
         for addr in addrs {

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use super::Manager;
 use crate::bans::BanTarget;
+use crate::close::{CloseReason, Refusal};
 use crate::handle::{Command, NetworkInfo, PeerInfo};
 use crate::{ConnId, Direction};
 
@@ -45,8 +46,17 @@ impl Manager {
                     })
                     .map(|(id, _)| *id)
                     .collect();
+                // The peer is told for how long, so it does not redial into the ban.
+                let refusal = Refusal {
+                    reason: "banned by the operator".into(),
+                    retry_after: duration,
+                };
                 for conn in &matching {
-                    self.kick(*conn, "banned by the operator");
+                    if let Some(connection) = self.connections.get(conn) {
+                        connection
+                            .closer
+                            .close_with(CloseReason::Refused(refusal.clone()));
+                    }
                 }
                 let _ = reply.send(matching.len());
             }

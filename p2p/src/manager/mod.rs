@@ -30,8 +30,9 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::addrbook::AddressBook;
+use super::asked::AskLog;
 use super::bans::{BanList, BanTarget};
-use super::close::{CloseReason, Misbehaviour};
+use super::close::{CloseReason, Misbehaviour, Refusal};
 use super::handle::Command;
 use super::hello::HelloError;
 use super::identity::NodeId;
@@ -56,6 +57,9 @@ pub(crate) const COMMAND_QUEUE: usize = 64;
 pub const ADDR_ANSWER_INTERVAL: Duration = Duration::from_secs(60);
 /// How often outbound slots are filled.
 const HOUSEKEEPING_INTERVAL: Duration = Duration::from_millis(500);
+/// A goodbye this soon after admission is a refusal of the connection, not the end of
+/// one that worked: the address backs off (see `AddressBook::mark_refused`).
+const REFUSAL_WINDOW: Duration = Duration::from_secs(5);
 /// How often the address book is saved.
 const SAVE_INTERVAL: Duration = Duration::from_secs(60);
 
@@ -96,6 +100,7 @@ pub(crate) fn spawn(parts: ManagerParts, tasks: &TaskExecutor) -> JoinHandle<()>
         seeds: parts.config.seeds.iter().copied().collect(),
         own_addrs: HashSet::new(),
         refused: 0,
+        asked_addrs: AskLog::new(addresses::ASKED_ADDRS_PER_PEER),
         config: parts.config,
     };
     tasks.spawn_critical(
@@ -124,8 +129,6 @@ struct Peer {
     stats: Arc<PeerStats>,
     connected_at: Instant,
     listen_addr: Option<SocketAddr>,
-    /// We sent `GetAddrs` and await its answer.
-    asked_addrs: bool,
     addrs_answered_at: Option<Instant>,
     /// Tells relay and sync the peer is gone, once its task has ended.
     departure: Departure,
@@ -156,6 +159,8 @@ struct Manager {
     own_addrs: HashSet<SocketAddr>,
     /// Connections refused during the handshake (see `NetworkInfo::refused`).
     refused: u64,
+    /// Our address requests to each peer, answered or not yet.
+    asked_addrs: AskLog<addresses::AddrsAsk>,
 }
 
 impl Manager {
@@ -203,7 +208,7 @@ impl Manager {
                 Some((conn, reason)) = self.connection_tasks.next() => self.on_closed(conn, reason),
                 Some(input) = inputs.recv() => {
                     if let ManagerInput::Ready { reply, .. } = input {
-                        let _ = reply.send(Err("the node is stopping".into()));
+                        let _ = reply.send(Err(Refusal::now("the node is stopping")));
                     }
                 }
             }
@@ -300,13 +305,17 @@ impl Manager {
         hello: Hello,
         queue: SendQueue,
         stats: Arc<PeerStats>,
-    ) -> Result<(), String> {
+    ) -> Result<(), Refusal> {
         let (addr, direction, closer) = match self.connections.get(&conn) {
             Some(c) => (c.addr, c.direction, c.closer.clone()),
-            None => return Err("closing".into()),
+            None => return Err(Refusal::now("closing")),
         };
-        if self.bans.is_banned(&BanTarget::Node(node_id)) {
-            return Err("banned".into());
+        if let Some(left) = self.bans.remaining(&BanTarget::Node(node_id)) {
+            self.refused = self.refused.saturating_add(1);
+            return Err(Refusal {
+                reason: "banned".into(),
+                retry_after: left,
+            });
         }
         let existing = self
             .connections
@@ -323,7 +332,7 @@ impl Manager {
                 };
                 let preferred = self.node_id.min(node_id);
                 if dialer(direction) != preferred || dialer(other_direction) == preferred {
-                    return Err("already connected".into());
+                    return Err(Refusal::now("already connected"));
                 }
                 Some(other)
             }
@@ -338,7 +347,10 @@ impl Manager {
             hello.cumulative_work,
             hello.best_height,
         );
-        let departure = self.peer_events.join(&link).map_err(|e| e.to_string())?;
+        let departure = self
+            .peer_events
+            .join(&link)
+            .map_err(|e| Refusal::now(&e.to_string()))?;
         if let Some(other) = replaces {
             self.kick(other, "replaced by a connection in the preferred direction");
         }
@@ -369,7 +381,6 @@ impl Manager {
             stats,
             connected_at: Instant::now(),
             listen_addr,
-            asked_addrs: false,
             addrs_answered_at: None,
             departure,
         };
@@ -385,11 +396,8 @@ impl Manager {
             .connections
             .get(&conn)
             .is_some_and(|c| c.direction == Direction::Outbound);
-        if outbound {
-            if let Some(peer) = self.peer(conn) {
-                peer.asked_addrs = true;
-            }
-            self.send(conn, &Message::GetAddrs);
+        if outbound && self.send(conn, &Message::GetAddrs) {
+            self.asked_addrs.ask(conn, addresses::AddrsAsk);
         }
     }
 
@@ -398,10 +406,25 @@ impl Manager {
             return;
         };
         let addr = connection.addr;
+        self.asked_addrs.remove_peer(conn);
         match connection.peer {
             Some(peer) => {
                 if let Some(offence) = reason.misbehaviour() {
                     self.ban(peer.node_id, addr, &offence.to_string());
+                }
+                if connection.direction == Direction::Outbound {
+                    match &reason {
+                        // It refused us as we were admitted, or asked us to stay away (it
+                        // bans us): stay away as long as it asks, and longer each time in
+                        // a row.
+                        CloseReason::Goodbye { retry_after, .. }
+                            if !retry_after.is_zero()
+                                || peer.connected_at.elapsed() < REFUSAL_WINDOW =>
+                        {
+                            self.book.mark_refused(addr, *retry_after);
+                        }
+                        _ => self.book.mark_kept(addr),
+                    }
                 }
                 peer.departure.send();
                 tracing::info!(peer = ?peer.node_id, %addr, %reason, "peer disconnected");

@@ -31,12 +31,12 @@ use super::hello;
 use super::identity::NodeKey;
 use super::inbox::{ManagerInput, RelayInput, SyncInput};
 use super::link::Closer;
-use super::message::{Hello, Message};
+use super::message::Hello;
 use super::send_queue::Outgoing;
 pub(crate) use super::send_queue::{AnswerBudget, SendQueue};
 use super::transport::{self, FrameReader, FrameWriter, Role};
 use super::{ConnId, P2pConfig};
-use crate::close::goodbye_text;
+use crate::close::goodbye;
 use session::Session;
 use tern_mempool::PoolHandle;
 use tern_tasks::fault::FaultPoint;
@@ -181,11 +181,12 @@ async fn open(ctx: &PeerContext, conn: ConnId, opening: Opening) -> Result<Admit
             outgoing,
             stats,
         }),
-        Ok(Err(reason)) => {
-            let goodbye = encoding::encode(&Message::Goodbye(reason.clone()));
+        Ok(Err(refusal)) => {
+            let reason = CloseReason::Refused(refusal);
+            let goodbye = encoding::encode(&goodbye(&reason, ctx.config.ban_duration));
             let _ =
                 tokio::time::timeout(Duration::from_secs(1), writer.write_message(&goodbye)).await;
-            Err(CloseReason::Refused(reason))
+            Err(reason)
         }
         Err(_) => Err(CloseReason::Closed),
     }
@@ -233,7 +234,9 @@ async fn serve(
         () = closer.closed() => {
             // The node is stopping or dropping this peer: say goodbye if there is room.
             let reason = closer.reason();
-            let _ = session.queue.try_send(&Message::Goodbye(goodbye_text(&reason)));
+            let _ = session
+                .queue
+                .try_send(&goodbye(&reason, ctx.config.ban_duration));
             (reason, false)
         }
     };

@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tern_chain::block::{Block, Header};
 use tern_chain::encoding;
@@ -13,6 +13,7 @@ use tokio::sync::mpsc;
 use super::{
     CloseReason, Misbehaviour, PeerContext, PeerStats, SendQueue, ANNOUNCE_BURST, ANNOUNCE_RATE,
 };
+use crate::close::MAX_RETRY_AFTER;
 use crate::headers;
 use crate::inbox::{ManagerInput, RelayInput, SyncInput};
 use crate::message::{InvItem, Message, MAX_HEADERS_PER_MESSAGE};
@@ -123,11 +124,19 @@ impl Session<'_> {
                 Ok(())
             }
             Message::Hello(_) => Err(Misbehaviour::RepeatedHello.into()),
-            Message::Goodbye(reason) => Err(CloseReason::Goodbye(reason)),
+            Message::Goodbye {
+                reason,
+                retry_after_secs,
+            } => Err(CloseReason::Goodbye {
+                reason,
+                retry_after: Duration::from_secs(retry_after_secs).min(MAX_RETRY_AFTER),
+            }),
             Message::GetData(items) => self.serve_data(items).await,
             Message::GetHeaders { locator, stop } => self.serve_headers(locator, stop).await,
             Message::Inventory(items) => {
-                self.spend_announce_budget(items.len())?;
+                if !self.spend_announce_budget(items.len()) {
+                    return Ok(());
+                }
                 self.forward_inventory(items).await
             }
             Message::Block(block) => self.forward_block(*block).await,
@@ -258,15 +267,24 @@ impl Session<'_> {
         send_to(&self.ctx.to_sync, announced).await
     }
 
-    fn spend_announce_budget(&mut self, items: usize) -> Result<(), CloseReason> {
+    /// Whether an announcement of `items` fits the peer's budget; one that does not is
+    /// ignored whole. Never a ban: a link that stalled and then delivers its backlog at
+    /// once (up to a send queue of [`SEND_QUEUE_BYTES`](crate::send_queue::SEND_QUEUE_BYTES))
+    /// makes an honest peer's announcements arrive faster than any rate it sent them at.
+    fn spend_announce_budget(&mut self, items: usize) -> bool {
         let now = Instant::now();
         let refill = now.duration_since(self.budget_at).as_secs_f64() * ANNOUNCE_RATE;
         self.budget_at = now;
-        self.announce_budget = (self.announce_budget + refill).min(ANNOUNCE_BURST) - items as f64;
-        if self.announce_budget < 0.0 {
-            return Err(Misbehaviour::AnnouncementFlood.into());
+        let budget = (self.announce_budget + refill).min(ANNOUNCE_BURST);
+        let fits = budget >= items as f64;
+        self.announce_budget = if fits { budget - items as f64 } else { budget };
+        if !fits {
+            self.stats
+                .ignored_announcements
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            tracing::debug!(conn = ?self.conn, items, "announcements over budget ignored");
         }
-        Ok(())
+        fits
     }
 
     /// Answers a data request from the mempool and the store.

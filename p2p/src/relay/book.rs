@@ -8,8 +8,9 @@
 //! - An item is requested from one announcer at a time. Further announcers wait in line
 //!   (a few per item); if the request times out or the peer says "not found", the next
 //!   one is asked.
-//! - Each peer has a bounded set of items ever requested from it, so a late answer to a
-//!   timed-out request is not mistaken for unsolicited data.
+//! - What each peer was asked for is recorded in an [`AskLog`], past the request's
+//!   deadline, so a late answer to a timed-out or superseded request is never mistaken
+//!   for unsolicited data.
 //! - Each peer has its own quota of transaction requests in flight
 //!   ([`MAX_TX_IN_FLIGHT_PER_PEER`], as Bitcoin Core's txrequest) and its own queue of
 //!   announcements waiting for that quota ([`MAX_WAITING_PER_PEER`]): peers that announce
@@ -27,12 +28,16 @@ use std::time::{Duration, Instant};
 
 use lru::LruCache;
 
+use crate::asked::{Answer, AskLog};
 use crate::message::InvItem;
 use crate::ConnId;
 
 /// Items a peer is remembered to know.
 pub const KNOWN_PER_PEER: usize = 16_384;
-/// Items remembered as requested from one peer.
+/// Items remembered as requested from one peer. A peer is asked for at most
+/// [`MAX_TX_IN_FLIGHT_PER_PEER`] transactions and [`MAX_BLOCKS_IN_FLIGHT_PER_PEER`] blocks
+/// per [`REQUEST_TIMEOUT`], so a record outlives its request by over ten minutes: far
+/// past the ping timeout that drops a peer whose answers stopped.
 pub const REQUESTED_PER_PEER: usize = 8_192;
 /// Items recently received or rejected, network-wide.
 pub const RECENT_ITEMS: usize = 65_536;
@@ -63,7 +68,6 @@ struct InFlight {
 #[derive(Debug)]
 struct PeerRelay {
     known: LruCache<InvItem, ()>,
-    requested: LruCache<InvItem, ()>,
     txs_in_flight: usize,
     blocks_in_flight: usize,
     /// Transactions it announced that wait for its quota, oldest first.
@@ -76,7 +80,6 @@ impl PeerRelay {
     fn new() -> PeerRelay {
         PeerRelay {
             known: LruCache::new(non_zero(KNOWN_PER_PEER)),
-            requested: LruCache::new(non_zero(REQUESTED_PER_PEER)),
             txs_in_flight: 0,
             blocks_in_flight: 0,
             waiting: VecDeque::new(),
@@ -103,15 +106,6 @@ fn non_zero(n: usize) -> NonZeroUsize {
     NonZeroUsize::new(n).unwrap_or(NonZeroUsize::MIN)
 }
 
-/// Whether a received item had been asked for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Delivery {
-    /// We asked this peer for it.
-    Solicited,
-    /// We never asked this peer for it: misbehaviour.
-    Unsolicited,
-}
-
 /// Sizes, for statistics and tests that check the bounds hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct RelayStats {
@@ -129,6 +123,8 @@ pub struct RelayStats {
 #[derive(Debug)]
 pub struct Relay {
     peers: HashMap<ConnId, PeerRelay>,
+    /// What each peer was asked for, past the requests' deadlines.
+    asked: AskLog<InvItem>,
     in_flight: HashMap<InvItem, InFlight>,
     recent: LruCache<InvItem, ()>,
     timeout: Duration,
@@ -145,6 +141,7 @@ impl Relay {
     pub fn new(timeout: Duration) -> Relay {
         Relay {
             peers: HashMap::new(),
+            asked: AskLog::new(REQUESTED_PER_PEER),
             in_flight: HashMap::new(),
             recent: LruCache::new(non_zero(RECENT_ITEMS)),
             timeout,
@@ -160,6 +157,7 @@ impl Relay {
     /// Returns the new requests to send.
     pub fn remove_peer(&mut self, peer: ConnId, now: Instant) -> Vec<(ConnId, InvItem)> {
         self.peers.remove(&peer);
+        self.asked.remove_peer(peer);
         let items: Vec<InvItem> = self
             .in_flight
             .iter()
@@ -301,8 +299,8 @@ impl Relay {
         if let Some(state) = self.peers.get_mut(&peer) {
             let count = state.in_flight(&item);
             *count = count.saturating_add(1);
-            state.requested.put(item, ());
         }
+        self.asked.ask(peer, item);
         self.in_flight.insert(
             item,
             InFlight {
@@ -314,27 +312,22 @@ impl Relay {
         true
     }
 
-    /// A peer sent `item`. Whether we had asked it; either way the item is no longer
-    /// awaited and the peer is known to have it.
-    pub fn received(&mut self, peer: ConnId, item: InvItem) -> Delivery {
-        let solicited = self.peers.get_mut(&peer).is_some_and(|state| {
-            let asked = state.requested.pop(&item).is_some();
-            if asked {
+    /// A peer sent `item`. Whether we had asked it, however late the answer; either way
+    /// the item is no longer awaited and the peer is known to have it.
+    pub fn received(&mut self, peer: ConnId, item: InvItem) -> Answer {
+        let answer = self.asked.answer(peer, &item);
+        if answer == Answer::Asked {
+            if let Some(state) = self.peers.get_mut(&peer) {
                 state.undelivered = 0;
             }
-            asked
-        });
+        }
         if let Some(flight) = self.in_flight.get(&item) {
             if flight.peer == peer {
                 self.finish(item);
             }
         }
         self.mark_known(peer, item);
-        if solicited {
-            Delivery::Solicited
-        } else {
-            Delivery::Unsolicited
-        }
+        answer
     }
 
     /// `peer` delivered `item` in answer to someone else's request (sync's). Nothing of
@@ -397,9 +390,8 @@ impl Relay {
     ) -> Vec<(ConnId, InvItem)> {
         let mut retries = Vec::new();
         for item in items {
-            if let Some(state) = self.peers.get_mut(&peer) {
-                state.requested.pop(item);
-            }
+            // "Not found" settles an ask as the item would; one we never made is ignored.
+            let _ = self.asked.answer(peer, item);
             if self.in_flight.get(item).is_some_and(|f| f.peer == peer) {
                 retries.extend(self.retry(*item, now));
             }
@@ -512,7 +504,7 @@ mod tests {
         );
         assert!(r.announced(ConnId(2), &[tx(1)], |_| false, now).is_empty());
         assert!(r.announced(ConnId(3), &[tx(1)], |_| false, now).is_empty());
-        assert_eq!(r.received(ConnId(1), tx(1)), Delivery::Solicited);
+        assert_eq!(r.received(ConnId(1), tx(1)), Answer::Asked);
         r.mark_recent(tx(1));
         assert!(r.announced(ConnId(2), &[tx(1)], |_| false, now).is_empty());
         assert_eq!(r.stats().in_flight, 0);
@@ -527,7 +519,7 @@ mod tests {
             vec![tx(1)]
         );
         assert!(r.announced(ConnId(2), &[tx(1)], |_| false, now).is_empty());
-        assert_eq!(r.received(ConnId(1), tx(1)), Delivery::Solicited);
+        assert_eq!(r.received(ConnId(1), tx(1)), Answer::Asked);
         r.mark_recent(tx(1));
         // Peer 1's copy had a bad signature: peer 2, which announced it, is asked next.
         assert_eq!(
@@ -536,7 +528,7 @@ mod tests {
         );
         // Peer 1 is punished and goes (a bad signature is misbehaviour).
         assert!(r.remove_peer(ConnId(1), now).is_empty());
-        assert_eq!(r.received(ConnId(2), tx(1)), Delivery::Solicited);
+        assert_eq!(r.received(ConnId(2), tx(1)), Answer::Asked);
         // Nobody else has it: nothing to ask, but the id is not remembered as handled.
         assert_eq!(r.refetch_elsewhere(tx(1), ConnId(2), now), None);
         assert_eq!(
@@ -553,11 +545,11 @@ mod tests {
         r.announced(ConnId(2), &[tx(1)], |_| false, now);
         assert!(r.expire(now).is_empty());
         assert_eq!(r.expire(now + REQUEST_TIMEOUT), vec![(ConnId(2), tx(1))]);
-        assert_eq!(r.received(ConnId(1), tx(1)), Delivery::Solicited);
-        assert_eq!(r.received(ConnId(2), tx(1)), Delivery::Solicited);
+        assert_eq!(r.received(ConnId(1), tx(1)), Answer::Asked);
+        assert_eq!(r.received(ConnId(2), tx(1)), Answer::Asked);
         assert_eq!(
             r.received(ConnId(2), tx(1)),
-            Delivery::Unsolicited,
+            Answer::Unasked,
             "asked once, sent twice"
         );
     }
@@ -576,8 +568,8 @@ mod tests {
         );
         r.answered_elsewhere(ConnId(1), block);
         assert_eq!(r.stats().in_flight, 0, "nothing waits on it any more");
-        assert_eq!(r.received(ConnId(1), block), Delivery::Solicited);
-        assert_eq!(r.received(ConnId(1), block), Delivery::Unsolicited);
+        assert_eq!(r.received(ConnId(1), block), Answer::Asked);
+        assert_eq!(r.received(ConnId(1), block), Answer::Unasked);
     }
 
     #[test]
@@ -595,9 +587,49 @@ mod tests {
     }
 
     #[test]
+    fn an_item_asked_again_of_the_same_peer_after_a_timeout_is_answered_twice_without_offence() {
+        // Over a slow link the first request times out with nobody else to ask, the peer
+        // announces the item again and is asked again: both answers arrive, and both are
+        // rightful.
+        let mut r = relay(&[1]);
+        let now = Instant::now();
+        assert_eq!(
+            r.announced(ConnId(1), &[tx(1)], |_| false, now),
+            vec![tx(1)]
+        );
+        assert!(r.expire(now + REQUEST_TIMEOUT).is_empty());
+        let later = now + REQUEST_TIMEOUT;
+        assert_eq!(
+            r.announced(ConnId(1), &[tx(1)], |_| false, later),
+            vec![tx(1)]
+        );
+        assert_eq!(r.received(ConnId(1), tx(1)), Answer::Asked);
+        assert_eq!(r.received(ConnId(1), tx(1)), Answer::Asked, "the late copy");
+    }
+
+    #[test]
+    fn a_late_not_found_settles_its_ask_and_asks_nobody() {
+        let mut r = relay(&[1, 2]);
+        let now = Instant::now();
+        r.announced(ConnId(1), &[tx(1)], |_| false, now);
+        r.announced(ConnId(2), &[tx(1)], |_| false, now);
+        assert_eq!(r.expire(now + REQUEST_TIMEOUT), vec![(ConnId(2), tx(1))]);
+        // Peer 1's "not found" for its timed-out request: the item is peer 2's now.
+        assert!(r
+            .not_found(ConnId(1), &[tx(1)], now + REQUEST_TIMEOUT)
+            .is_empty());
+        assert_eq!(
+            r.received(ConnId(1), tx(1)),
+            Answer::Unasked,
+            "settled by not found"
+        );
+        assert_eq!(r.received(ConnId(2), tx(1)), Answer::Asked);
+    }
+
+    #[test]
     fn data_never_asked_for_is_unsolicited() {
         let mut r = relay(&[1]);
-        assert_eq!(r.received(ConnId(1), tx(9)), Delivery::Unsolicited);
+        assert_eq!(r.received(ConnId(1), tx(9)), Answer::Unasked);
     }
 
     #[test]
@@ -679,7 +711,7 @@ mod tests {
         let first = r.announced(ConnId(1), &items, |_| false, now);
         assert_eq!(first.len(), MAX_TX_IN_FLIGHT_PER_PEER);
         assert!(r.next_requests(ConnId(1), |_| false, now).is_empty());
-        assert_eq!(r.received(ConnId(1), first[0]), Delivery::Solicited);
+        assert_eq!(r.received(ConnId(1), first[0]), Answer::Asked);
         let last = *items.last().unwrap();
         assert_eq!(r.next_requests(ConnId(1), |_| false, now), vec![last]);
     }

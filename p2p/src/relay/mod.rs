@@ -32,11 +32,12 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 pub use book::{
-    Delivery, Relay, RelayStats, KNOWN_PER_PEER, MAX_ALTERNATES, MAX_BLOCKS_IN_FLIGHT_PER_PEER,
+    Relay, RelayStats, KNOWN_PER_PEER, MAX_ALTERNATES, MAX_BLOCKS_IN_FLIGHT_PER_PEER,
     MAX_IN_FLIGHT, MAX_TX_IN_FLIGHT_PER_PEER, MAX_UNDELIVERED, MAX_WAITING_PER_PEER, RECENT_ITEMS,
     REQUESTED_PER_PEER, REQUEST_TIMEOUT,
 };
 
+use crate::asked::Answer;
 use crate::block_submission::{self, BlockVerdict, BLOCK_QUEUE};
 use crate::close::Misbehaviour;
 use crate::inbox::{RelayInput, SyncInput};
@@ -231,7 +232,7 @@ impl RelayTask {
             return;
         }
         let item = InvItem::Tx(tx.id());
-        if self.book.received(conn, item) == Delivery::Unsolicited {
+        if self.book.received(conn, item) == Answer::Unasked {
             return self
                 .peers
                 .report(conn, Misbehaviour::Unsolicited(MessageKind::Tx));
@@ -258,7 +259,7 @@ impl RelayTask {
             let retries = self.book.not_found(conn, &[item], Instant::now());
             return self.peers.send_requests(retries);
         }
-        if self.book.received(conn, item) == Delivery::Unsolicited {
+        if self.book.received(conn, item) == Answer::Unasked {
             return link.report(Misbehaviour::Unsolicited(MessageKind::Block));
         }
         link.raise_best(block.header.height, hash);

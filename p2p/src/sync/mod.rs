@@ -18,6 +18,15 @@
 //!    on its own thread, and reorgs if the branch has more work. A block the chain refuses
 //!    ends this header chain and gets its sender banned.
 //!
+//! Every header and block request is recorded in one [`AskLog`] that outlives the
+//! request's deadline: over a slow link the answer to a request that timed out or was
+//! superseded still arrives, and is a rightful answer. Headers are taken as data whenever
+//! they come, asked for or not (a peer may announce a chain by its headers): kept if they
+//! attach, answered with a request of our own if they attach to nothing we hold (counted,
+//! and the peer dropped after [`MAX_UNCONNECTING_HEADERS`] in a row, never banned), and
+//! the peer banned only if a header breaks a consensus rule that no clock, link or
+//! restart could explain.
+//!
 //! Resuming after a restart needs nothing special: the locator starts from the tip we
 //! have, so nothing connected is fetched again.
 //!
@@ -32,12 +41,10 @@ mod task;
 mod tests;
 
 use std::collections::HashMap;
-use std::num::NonZeroUsize;
 use std::time::{Duration, Instant};
 
-use lru::LruCache;
-
 use tern_chain::block::{Block, Header};
+use tern_chain::error::BlockError;
 use tern_chain::genesis::ConsensusParams;
 use tern_chain::types::{BlockHash, Height, Timestamp, Work};
 use tern_state::chain::{ChainError, Rejection, TipInfo, Verdict};
@@ -50,6 +57,7 @@ pub(crate) use task::{spawn, SyncParts, SYNC_QUEUE};
 
 use super::message::MAX_LOCATOR_HASHES;
 use super::ConnId;
+use crate::asked::{Answer, AskLog};
 use progress::Progress;
 
 /// Headers kept at most while their chain has no more work than ours.
@@ -58,8 +66,26 @@ pub const MAX_UNPROVEN_HEADERS: usize = 10_000;
 /// Blocks handed to the chain actor and not yet judged.
 pub const SUBMIT_AHEAD: usize = 32;
 
-/// (peer, block) requests remembered, so a late answer is not taken for unsolicited data.
+/// Requests remembered per peer, so a late answer is not taken for unsolicited data. A
+/// peer has at most [`MAX_ALLOWANCE`] blocks and one header request in flight per
+/// [`SyncConfig::request_timeout`], so a record outlives its request by over ten minutes,
+/// far past the ping timeout that drops a peer whose answers stopped.
 pub const REMEMBERED_REQUESTS: usize = 16_384;
+
+/// Header messages in a row that attach to nothing we hold, after which a peer is
+/// dropped (Bitcoin Core's `MAX_NUM_UNCONNECTING_HEADERS_MSGS`). Not banned: a stale
+/// answer after a reorg looks the same.
+pub const MAX_UNCONNECTING_HEADERS: u32 = 10;
+
+/// What sync asks a peer for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum SyncAsk {
+    /// Headers after a locator. Answers come in order on one connection, so a count per
+    /// peer says which answer is to the latest request.
+    Headers,
+    /// One block's body.
+    Block(BlockHash),
+}
 
 /// Rounds of timed-out requests in a row (see [`SyncState::drive`]'s expiry) after which
 /// a peer is dropped: it claims a chain it does not serve. Not banned: an overloaded
@@ -81,6 +107,8 @@ pub struct SyncConfig {
     pub window: usize,
     /// Time a peer has to deliver requested blocks or headers.
     pub request_timeout: Duration,
+    /// The node was given peers to dial: without any it is isolated, not synced.
+    pub expects_peers: bool,
 }
 
 impl Default for SyncConfig {
@@ -89,6 +117,7 @@ impl Default for SyncConfig {
             max_peers: 8,
             window: 512,
             request_timeout: Duration::from_secs(10),
+            expects_peers: false,
         }
     }
 }
@@ -110,6 +139,8 @@ struct SyncPeer {
     /// It delivered a block since the last [`SyncState::drive`]: its other requests get
     /// a new deadline, since a peer sends what it was asked for one block after another.
     progressed: bool,
+    /// Header messages in a row that attached to nothing we hold.
+    unconnecting: u32,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -176,12 +207,12 @@ pub struct SyncState {
     downloaded: HashMap<BlockHash, (ConnId, Block)>,
     /// Handed to the chain, verdict pending: the sender and the transaction count.
     submitted: HashMap<BlockHash, (ConnId, usize)>,
-    /// How many requests for each block are outstanding with each peer. Usually one; two
-    /// when a request timed out and went to the same peer again, and then both answers
-    /// are ours.
-    requested: LruCache<(ConnId, BlockHash), u32>,
+    /// Every header and block request, past its deadline: whether an answer is ours.
+    asked: AskLog<SyncAsk>,
     /// Peers whose complete header answer showed less work than they claimed, to drop.
     unserved: Vec<ConnId>,
+    /// The node had a peer, or was given some to dial: without any, it is isolated.
+    expects_peers: bool,
     progress: Progress,
 }
 
@@ -199,16 +230,16 @@ impl SyncState {
             failed_from: HashMap::new(),
             downloaded: HashMap::new(),
             submitted: HashMap::new(),
-            requested: LruCache::new(
-                NonZeroUsize::new(REMEMBERED_REQUESTS).unwrap_or(NonZeroUsize::MIN),
-            ),
+            asked: AskLog::new(REMEMBERED_REQUESTS),
             unserved: Vec::new(),
+            expects_peers: config.expects_peers,
             progress: Progress::default(),
         }
     }
 
     /// A new peer, with what its hello claims.
     pub fn add_peer(&mut self, peer: ConnId, claimed: Work, best_height: Height) {
+        self.expects_peers = true;
         self.peers.insert(
             peer,
             SyncPeer {
@@ -220,6 +251,7 @@ impl SyncState {
                 hinted: false,
                 stalls: 0,
                 progressed: false,
+                unconnecting: 0,
             },
         );
     }
@@ -229,12 +261,11 @@ impl SyncState {
     /// serve it: it is dropped (and asked for again from whoever shows more work later).
     pub fn remove_peer(&mut self, peer: ConnId) {
         self.peers.remove(&peer);
+        self.asked.remove_peer(peer);
         self.in_flight.retain(|_, r| r.peer != peer);
         if let Some(work) = self.chain.last().map(|h| h.work) {
             if !self.peers.values().any(|s| s.claimed >= work) {
-                for hash in self.chain.clear() {
-                    self.forget_block(&hash);
-                }
+                self.clear_chain();
             }
         }
         if self.header_request.is_some_and(|r| r.peer == peer) {
@@ -254,11 +285,6 @@ impl SyncState {
         }
     }
 
-    /// Whether a header request to `peer` is outstanding.
-    pub fn awaits_headers_from(&self, peer: ConnId) -> bool {
-        self.header_request.is_some_and(|r| r.peer == peer)
-    }
-
     /// Whether `hash` is a pending header (its block will be fetched by sync).
     pub fn is_pending(&self, hash: &BlockHash) -> bool {
         self.chain.get(hash).is_some()
@@ -274,7 +300,11 @@ impl SyncState {
         !self.chain.is_empty() || self.header_request.is_some()
     }
 
-    /// Takes a header answer from `peer` (the caller checked it was asked for).
+    /// Takes headers from `peer`: the answer to our latest request, a late answer to an
+    /// earlier one, or headers it sent unasked (an announcement). All are data: kept if
+    /// they attach and beat nothing we hold. Only the latest answer also says what the
+    /// peer has (whether it has more, whether it serves the chain it claimed). An error
+    /// means a header broke a consensus rule: the peer is to be banned.
     pub fn on_headers(
         &mut self,
         peer: ConnId,
@@ -284,12 +314,23 @@ impl SyncState {
         our_work: Work,
         now: Timestamp,
     ) -> Result<(), SyncError> {
-        self.header_request = None;
-        let asked_after = std::mem::take(&mut self.header_locator);
+        let asked = self.asked.answer(peer, &SyncAsk::Headers) == Answer::Asked;
+        // Answers come in order on one connection: this one is to the outstanding request
+        // once it settles the peer's last ask.
+        let latest = asked
+            && self.header_request.is_some_and(|r| r.peer == peer)
+            && self.asked.outstanding(peer, &SyncAsk::Headers) == 0;
+        let asked_after = if latest {
+            self.header_request = None;
+            std::mem::take(&mut self.header_locator)
+        } else {
+            Vec::new()
+        };
         let extension = match self.chain.extend(headers, stored, params, now) {
-            // Headers after a block we named in our own request, which we no longer
-            // hold (our pending chain was dropped while the answer was on its way): a
-            // stale answer, not the peer's fault. Sync asks again at its next drive.
+            Ok(extension) => extension,
+            // Headers after a block we named in our own request, which we no longer hold
+            // (our pending chain was dropped while the answer was on its way): a stale
+            // answer, not the peer's fault. Sync asks again at its next drive.
             Err(HeaderChainError::Detached)
                 if headers
                     .first()
@@ -297,7 +338,19 @@ impl SyncState {
             {
                 return Ok(());
             }
-            other => other?,
+            // Headers that attach to nothing we hold: a late answer to a locator we have
+            // moved past, or a chain we lack. No rule is broken: ask the peer where its
+            // chain meets ours, and drop one that keeps it up.
+            Err(HeaderChainError::Detached) => {
+                self.unconnecting(peer);
+                return Ok(());
+            }
+            // Our clock may be the one behind: the headers may be valid in a while.
+            Err(HeaderChainError::Invalid {
+                error: BlockError::TimestampTooFarInFuture { .. },
+                ..
+            }) => return Ok(()),
+            Err(error) => return Err(error.into()),
         };
         for hash in &extension.dropped {
             self.forget_block(hash);
@@ -307,13 +360,29 @@ impl SyncState {
         let full = headers.len() == super::message::MAX_HEADERS_PER_MESSAGE;
         let chain_work = self.chain.last().map(|h| h.work);
         if let Some(state) = self.peers.get_mut(&peer) {
+            if !headers.is_empty() {
+                state.unconnecting = 0;
+            }
             if let Some(last) = headers.last() {
                 state.best_height = state.best_height.max(last.height);
             }
-            if let Some(work) = chain_work {
+            // The pending chain ends with this peer's headers if they added to it.
+            if let Some(work) = chain_work.filter(|_| latest || extension.added > 0) {
                 state.claimed = state.claimed.max(work);
             }
-            state.exhausted = !full;
+            if latest {
+                state.exhausted = !full;
+            }
+        }
+        let worth_it = chain_work.is_some_and(|work| work > our_work);
+        let proven_or_small = worth_it || self.chain.len() < MAX_UNPROVEN_HEADERS;
+        if !latest {
+            // What a late or unasked answer shows of the peer's chain is partial: only the
+            // bound applies (and the sweep in `drive` once no request is outstanding).
+            if !proven_or_small {
+                self.clear_chain();
+            }
+            return Ok(());
         }
         self.more_from = full.then_some(peer);
         // A complete answer that shows less work than the peer claimed (its hello, or
@@ -322,15 +391,32 @@ impl SyncState {
         if !full && self.peers.get(&peer).is_some_and(|s| s.claimed > shown) {
             self.unserved.push(peer);
         }
-        let worth_it = chain_work.is_some_and(|work| work > our_work);
-        let proven_or_small = worth_it || self.chain.len() < MAX_UNPROVEN_HEADERS;
         if (!full && !worth_it) || !proven_or_small {
             // Nothing here beats our chain (perhaps we moved on meanwhile).
-            for hash in self.chain.clear() {
-                self.forget_block(&hash);
-            }
+            self.clear_chain();
         }
         Ok(())
+    }
+
+    /// `peer` sent headers that attach to nothing we hold: ask it for headers from our
+    /// locator, and drop it after [`MAX_UNCONNECTING_HEADERS`] such messages in a row.
+    fn unconnecting(&mut self, peer: ConnId) {
+        let Some(state) = self.peers.get_mut(&peer) else {
+            return;
+        };
+        state.unconnecting = state.unconnecting.saturating_add(1);
+        if state.unconnecting >= MAX_UNCONNECTING_HEADERS {
+            self.unserved.push(peer);
+        } else {
+            state.hinted = true;
+            state.exhausted = false;
+        }
+    }
+
+    fn clear_chain(&mut self) {
+        for hash in self.chain.clear() {
+            self.forget_block(&hash);
+        }
     }
 
     /// Takes a block from `peer` if sync asked for it or wants it. Gives the block back if
@@ -344,14 +430,7 @@ impl SyncState {
         body_matches: bool,
     ) -> Result<BlockFate, SyncError> {
         let hash = block.hash();
-        let asked = match self.requested.get_mut(&(peer, hash)) {
-            Some(outstanding) if *outstanding > 1 => {
-                *outstanding -= 1;
-                true
-            }
-            Some(_) => self.requested.pop(&(peer, hash)).is_some(),
-            None => false,
-        };
+        let asked = self.asked.answer(peer, &SyncAsk::Block(hash)) == Answer::Asked;
         let wanted = self.chain.get(&hash).is_some()
             && !self.downloaded.contains_key(&hash)
             && !self.submitted.contains_key(&hash);
@@ -391,6 +470,8 @@ impl SyncState {
     /// `peer` does not have these blocks: ask someone else.
     pub fn on_not_found(&mut self, peer: ConnId, hashes: &[BlockHash]) {
         for hash in hashes {
+            // "Not found" settles an ask as the block would; one we never made is ignored.
+            let _ = self.asked.answer(peer, &SyncAsk::Block(*hash));
             if self.in_flight.get(hash).is_some_and(|r| r.peer == peer) {
                 self.in_flight.remove(hash);
                 self.failed_from.insert(*hash, peer);
@@ -418,9 +499,7 @@ impl SyncState {
             self.chain.connected(hash);
             return None;
         }
-        for dropped in self.chain.clear() {
-            self.forget_block(&dropped);
-        }
+        self.clear_chain();
         self.submitted.clear();
         match verdict {
             Ok(Verdict::Rejected(Rejection::NotYetValid { .. })) | Err(_) => None,
@@ -456,6 +535,15 @@ impl SyncState {
             drop,
             ..Actions::default()
         };
+        // Headers with no more work than ours and no request out that could add to them
+        // (late answers leave such chains): nothing will ever fetch their blocks.
+        let unworthy = self
+            .chain
+            .last()
+            .is_some_and(|last| last.work <= tip.cumulative_work);
+        if unworthy && self.header_request.is_none() {
+            self.clear_chain();
+        }
         actions.blocks = self.next_block_requests(now, tip.cumulative_work);
         actions.submit = self.next_submissions();
         self.progress.sample(now);
@@ -552,6 +640,7 @@ impl SyncState {
             peer: source,
             deadline: now + self.config.request_timeout,
         });
+        self.asked.ask(source, SyncAsk::Headers);
         self.header_locator.clone_from(&locator);
         Some((source, locator))
     }
@@ -604,8 +693,7 @@ impl SyncState {
             if let Some(state) = self.peers.get_mut(&peer) {
                 state.in_flight += 1;
             }
-            let outstanding = self.requested.get_or_insert_mut((peer, hash), || 0);
-            *outstanding = outstanding.saturating_add(1);
+            self.asked.ask(peer, SyncAsk::Block(hash));
             self.in_flight.insert(
                 hash,
                 Request {
@@ -664,11 +752,13 @@ impl SyncState {
     /// syncing, never synced.
     pub fn status(&self, tip: &TipInfo) -> SyncStatus {
         let peers_used = self.peers.values().filter(|s| s.in_flight > 0).count();
+        let isolated = self.expects_peers && self.peers.is_empty();
         self.progress.status(
-            self.is_syncing() || self.knows_better_chain(tip),
+            !isolated && (self.is_syncing() || self.knows_better_chain(tip)),
             tip.height(),
             self.target_height(tip),
             peers_used,
+            isolated,
         )
     }
 }

@@ -25,6 +25,10 @@ pub struct SyncStatus {
     pub eta_secs: Option<u64>,
     /// Peers with blocks in flight to us.
     pub peers: usize,
+    /// No peer is connected, though the node had one or was given some to dial: the
+    /// chain may be moving on without it, so it is neither syncing nor synced. A node
+    /// started alone (a dev chain) is never isolated.
+    pub isolated: bool,
 }
 
 #[derive(Debug, Default)]
@@ -65,6 +69,7 @@ impl Progress {
         current: Height,
         target: Height,
         peers: usize,
+        isolated: bool,
     ) -> SyncStatus {
         let (blocks_per_sec, txs_per_sec) = match (self.samples.front(), self.samples.back()) {
             (Some(first), Some(last)) if last.0 > first.0 => {
@@ -87,6 +92,7 @@ impl Progress {
             txs_per_sec,
             eta_secs,
             peers,
+            isolated,
         }
     }
 }

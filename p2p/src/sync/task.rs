@@ -20,7 +20,7 @@ use crate::block_submission::{self, BlockVerdict, BLOCK_QUEUE};
 use crate::close::Misbehaviour;
 use crate::inbox::{RelayInput, SyncInput};
 use crate::link::{Inbox, Next, PeerEvent, PeerLinks};
-use crate::message::{InvItem, Message, MessageKind};
+use crate::message::{InvItem, Message};
 use crate::ConnId;
 
 /// Inputs from connection tasks and relay waiting for the sync task.
@@ -63,6 +63,7 @@ pub(crate) fn spawn(
         peers: PeerLinks::default(),
         blocks,
         was_syncing: false,
+        was_isolated: false,
         last_progress_log: Instant::now(),
     };
     tasks.spawn_critical("sync", task.run(inbox, verdicts, cancel))
@@ -73,6 +74,7 @@ struct SyncTask {
     peers: PeerLinks,
     blocks: mpsc::Sender<(ConnId, Block)>,
     was_syncing: bool,
+    was_isolated: bool,
     last_progress_log: Instant,
 }
 
@@ -110,8 +112,10 @@ impl SyncTask {
             self.parts.state.remove_peer(conn);
         }
         // A new peer with more work gets asked for headers; a gone one's requests go to
-        // others.
+        // others. The status goes out at once: the first peer ends a node's isolation,
+        // and the last one's leaving starts it, for `/ready` without a tick's delay.
         self.drive();
+        self.report();
     }
 
     async fn on_input(&mut self, input: SyncInput) {
@@ -158,15 +162,12 @@ impl SyncTask {
         let _ = self.parts.relay.send(input).await;
     }
 
-    /// A header answer: only to a request sync made.
+    /// Headers, asked for or not (see [`SyncState::on_headers`]).
     fn on_headers(&mut self, conn: ConnId, headers: &[Header], stored: Option<&StoredParent>) {
         let Some(link) = self.peers.get(conn) else {
             return;
         };
         let state = &mut self.parts.state;
-        if !state.awaits_headers_from(conn) {
-            return link.report(Misbehaviour::Unsolicited(MessageKind::Headers));
-        }
         let chain = &self.parts.chain;
         let our_work = chain.tip().cumulative_work;
         let params = &chain.reader().spec().consensus;
@@ -271,13 +272,19 @@ impl SyncTask {
                 "syncing"
             );
         }
-        if self.was_syncing && !status.syncing {
+        if status.isolated && !self.was_isolated {
+            tracing::warn!(
+                height = tip.height().value(),
+                "no peers: the chain may be moving on without this node; looking for peers"
+            );
+        } else if self.was_syncing && !status.syncing && !status.isolated {
             tracing::info!(
                 height = tip.height().value(),
                 "synced; following new blocks"
             );
         }
         self.was_syncing = status.syncing;
+        self.was_isolated = status.isolated;
     }
 }
 

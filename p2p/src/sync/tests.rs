@@ -12,7 +12,7 @@ use tern_chain::testkit::ChainBuilder;
 use tern_chain::types::{BlockHash, Height, Timestamp, Work};
 use tern_state::chain::TipInfo;
 
-use super::{BlockFate, StoredParent, SyncConfig, SyncState};
+use super::{BlockFate, StoredParent, SyncConfig, SyncState, MAX_UNCONNECTING_HEADERS};
 use crate::ConnId;
 
 const PEER: ConnId = ConnId(7);
@@ -55,15 +55,24 @@ impl Fixture {
     }
 
     fn answer_headers(&self, sync: &mut SyncState, count: usize) {
+        self.headers_from(sync, PEER, count).unwrap();
+    }
+
+    /// The first `count` headers, after genesis, from `peer`.
+    fn headers_from(
+        &self,
+        sync: &mut SyncState,
+        peer: ConnId,
+        count: usize,
+    ) -> Result<(), super::SyncError> {
         sync.on_headers(
-            PEER,
+            peer,
             &self.headers(count),
             Some(&self.genesis),
             &self.spec.consensus,
             self.tip.cumulative_work,
             Timestamp::now(),
         )
-        .unwrap();
     }
 
     /// The blocks sync asks `PEER` for at `now`.
@@ -247,17 +256,136 @@ fn headers_after_a_block_we_named_but_no_longer_hold_are_no_offence() {
         Timestamp::now(),
     );
     assert!(outcome.is_ok(), "{outcome:?}");
-    // Headers after a block nobody named still do not attach: that is the peer's doing.
-    let actions = sync.drive(Instant::now(), &f.tip, &[f.tip.hash]);
-    assert_eq!(actions.headers.map(|(peer, _)| peer), Some(PEER));
-    assert!(sync
-        .on_headers(
+}
+
+#[test]
+fn headers_that_attach_to_nothing_are_asked_about_then_dropped_never_banned() {
+    // Headers after a block nobody named do not attach: a stale answer after a reorg, or
+    // a chain we lack. No rule is broken; the peer is asked for headers from our
+    // locator, and dropped (not banned) after MAX_UNCONNECTING_HEADERS in a row.
+    let f = fixture(4);
+    let mut sync = syncing_from_peer(&f);
+    let detached = [f.blocks[2].header, f.blocks[3].header];
+    let mut dropped_after = None;
+    for round in 1..=MAX_UNCONNECTING_HEADERS {
+        let outcome = sync.on_headers(
             PEER,
-            &after_named,
+            &detached,
             None,
             &f.spec.consensus,
             f.tip.cumulative_work,
             Timestamp::now(),
-        )
-        .is_err());
+        );
+        assert!(outcome.is_ok(), "round {round}: {outcome:?}");
+        let actions = sync.drive(Instant::now(), &f.tip, &[f.tip.hash]);
+        if actions.drop.contains(&PEER) {
+            dropped_after = Some(round);
+            break;
+        }
+        assert_eq!(
+            actions.headers.map(|(peer, _)| peer),
+            Some(PEER),
+            "round {round}: the peer is asked where its chain meets ours"
+        );
+    }
+    assert_eq!(dropped_after, Some(MAX_UNCONNECTING_HEADERS));
+}
+
+#[test]
+fn a_header_answer_after_its_request_timed_out_is_taken_as_data() {
+    // Found by crash-during-sync (300 ms, 16 kbit/s links): the answer to a header
+    // request arrived after the request had timed out and gone to another peer, was
+    // taken for unsolicited headers, and both honest peers were banned.
+    let f = fixture(3);
+    let other = ConnId(8);
+    // Both claim exactly the chain they serve, so neither falls short of its claim.
+    let served = f.blocks.iter().fold(f.tip.cumulative_work, |work, b| {
+        work.saturating_add(b.header.target.work())
+    });
+    let mut sync = SyncState::new(SyncConfig::default());
+    sync.add_peer(PEER, served, Height(3));
+    sync.add_peer(other, served, Height(3));
+    let start = Instant::now();
+    let first = sync
+        .drive(start, &f.tip, &[f.tip.hash])
+        .headers
+        .map(|(peer, _)| peer);
+    assert!(first.is_some());
+    let first = first.unwrap_or(PEER);
+    let late = start + SyncConfig::default().request_timeout + Duration::from_millis(1);
+    let actions = sync.drive(late, &f.tip, &[f.tip.hash]);
+    let asked_next = actions.headers.map(|(peer, _)| peer);
+    assert!(asked_next.is_some(), "the timed-out request is sent again");
+    // The first request's answer arrives now: the headers are kept and nobody blamed.
+    let outcome = f.headers_from(&mut sync, first, 3);
+    assert!(outcome.is_ok(), "{outcome:?}");
+    assert!(sync.is_pending(&f.blocks[2].hash()));
+    // The second request's answer, a repeat, is no offence either.
+    let outcome = f.headers_from(&mut sync, asked_next.unwrap_or(PEER), 3);
+    assert!(outcome.is_ok(), "{outcome:?}");
+    assert!(sync.drive(late, &f.tip, &[f.tip.hash]).drop.is_empty());
+}
+
+#[test]
+fn a_header_request_sent_twice_to_one_peer_takes_both_answers() {
+    // Superseded: the request timed out and went to the same peer again (it is the only
+    // one); both answers come, in order, and both are rightful.
+    let f = fixture(3);
+    let mut sync = syncing_from_peer(&f);
+    let late = Instant::now() + SyncConfig::default().request_timeout + Duration::from_millis(1);
+    let actions = sync.drive(late, &f.tip, &[f.tip.hash]);
+    assert_eq!(actions.headers.map(|(peer, _)| peer), Some(PEER));
+    f.answer_headers(&mut sync, 2);
+    f.answer_headers(&mut sync, 3);
+    assert!(sync.is_pending(&f.blocks[2].hash()));
+}
+
+#[test]
+fn headers_sent_unasked_are_an_announcement() {
+    // A peer may announce blocks by their headers: they are checked and kept, not taken
+    // for an offence, and their blocks fetched.
+    let f = fixture(2);
+    let mut sync = SyncState::new(SyncConfig::default());
+    sync.add_peer(PEER, f.tip.cumulative_work, Height(0));
+    assert!(sync
+        .drive(Instant::now(), &f.tip, &[f.tip.hash])
+        .headers
+        .is_none());
+    f.answer_headers(&mut sync, 2);
+    assert!(sync.is_pending(&f.blocks[1].hash()));
+    assert_eq!(
+        f.asked(&mut sync, Instant::now()),
+        vec![f.blocks[0].hash(), f.blocks[1].hash()]
+    );
+}
+
+#[test]
+fn only_a_broken_rule_is_an_offence_and_a_clock_ahead_of_ours_is_not() {
+    let f = fixture(2);
+    let mut sync = syncing_from_peer(&f);
+    // Headers from a clock ahead of ours: not kept, but no offence.
+    let long_ago = Timestamp(0);
+    let outcome = sync.on_headers(
+        PEER,
+        &f.headers(2),
+        Some(&f.genesis),
+        &f.spec.consensus,
+        f.tip.cumulative_work,
+        long_ago,
+    );
+    assert!(outcome.is_ok(), "{outcome:?}");
+    assert!(!sync.is_pending(&f.blocks[0].hash()));
+    // A header stamped before its parent's median time breaks a rule (and its proof of
+    // work, if that no longer meets the target): banned.
+    let mut forged = f.headers(2);
+    forged[1].timestamp = Timestamp(0);
+    let outcome = sync.on_headers(
+        PEER,
+        &forged,
+        Some(&f.genesis),
+        &f.spec.consensus,
+        f.tip.cumulative_work,
+        Timestamp::now(),
+    );
+    assert!(outcome.is_err());
 }

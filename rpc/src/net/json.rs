@@ -82,6 +82,9 @@ pub struct SyncStatusJson {
     pub eta_secs: Option<u64>,
     /// Peers with blocks in flight to us.
     pub peers: usize,
+    /// No peer is connected, though the node had one or was given some: the chain may
+    /// be moving on without it. Never true for a node started alone.
+    pub isolated: bool,
 }
 
 /// `node_health`.

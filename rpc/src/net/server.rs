@@ -81,6 +81,7 @@ impl From<SyncStatus> for SyncStatusJson {
             txs_per_sec: status.txs_per_sec,
             eta_secs: status.eta_secs,
             peers: status.peers,
+            isolated: status.isolated,
         }
     }
 }
@@ -135,11 +136,17 @@ impl<B: NetBackend> TernNetApiServer for NetRpc<B> {
                 info.inbound + info.outbound
             }
         };
+        let sync = self.backend.network().sync_status();
         let (status, reason) = if let Some(failure) = failure {
             ("failed", format!("{failure}; the node is stopping"))
+        } else if sync.isolated {
+            (
+                "no_peers",
+                "no peer is connected: the chain may be moving on without this node".to_owned(),
+            )
         } else if peers == 0 {
-            ("no_peers", "no peer is connected".to_owned())
-        } else if self.backend.syncing() {
+            ("ok", "running alone: no peers were given".to_owned())
+        } else if sync.syncing {
             (
                 "syncing",
                 "catching up with peers that have more work".to_owned(),

@@ -205,9 +205,21 @@ async fn unsolicited_data_gets_the_peer_banned() {
     a.shutdown().await;
 }
 
+/// Announcements past the budget are ignored, not an offence: a link that stalled and
+/// then delivers its backlog at once makes an honest peer's announcements arrive faster
+/// than any rate it sent them at. The peer that announces what it never delivers is
+/// dropped (not banned) once its requests keep expiring, and every bound holds.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ten_thousand_unsolicited_announcements_get_the_peer_banned_within_bounds() {
-    let (a, b) = honest_pair().await;
+async fn ten_thousand_announcements_never_delivered_stay_within_bounds_and_get_the_peer_dropped() {
+    // Requests expire after 2 s, so the two rounds of expiries that drop the peer take
+    // seconds, not the default's 20.
+    let mut options = NodeOptions::dev();
+    options.request_timeout = Duration::from_secs(2);
+    let a = TestNode::start(options).await.unwrap();
+    let b = TestNode::start(NodeOptions::dev().with_seeds(&[a.p2p_addr()]))
+        .await
+        .unwrap();
+    assert!(b.reaches_peers(1, PATIENCE).await);
     let mut peer = HostilePeer::connect(a.p2p_addr(), &hello_for(&dev_spec()))
         .await
         .unwrap();
@@ -230,8 +242,12 @@ async fn ten_thousand_unsolicited_announcements_get_the_peer_banned_within_bound
         let relay = a.node.network().info().await.unwrap().relay;
         assert!(relay.in_flight <= MAX_TX_IN_FLIGHT_PER_PEER, "{relay:?}");
     }
-    assert!(closed_early || peer.is_closed_within(PATIENCE).await);
-    assert!(gets_banned(&a, &peer).await);
+    assert!(!closed_early, "the announcements closed the connection");
+    assert!(peer.is_closed_within(PATIENCE).await);
+    assert!(
+        !is_banned(&a, &peer).await,
+        "a flood of announcements is no ban"
+    );
     // Its requests are forgotten with it.
     let network = a.node.network().clone();
     assert!(

@@ -19,8 +19,8 @@ async fn metrics_and_health_follow_the_node() {
     let a = TestNode::start(options).await.unwrap();
     let addr = a.node.metrics_addr().unwrap();
     assert_eq!(get(addr, "/healthy").await, (200, "ok\n".into()));
-    let (status, body) = get(addr, "/ready").await;
-    assert_eq!((status, body.as_str()), (503, "not ready: no peers\n"));
+    // Started alone (no peers given): ready, since no peer is missing.
+    assert_eq!(get(addr, "/ready").await, (200, "ready\n".into()));
     assert_eq!(get(addr, "/nothing").await.0, 404);
 
     let b = TestNode::start(NodeOptions::dev().with_seeds(&[a.p2p_addr()]))
@@ -74,5 +74,13 @@ async fn metrics_and_health_follow_the_node() {
         "{text}"
     );
     b.shutdown().await;
+    // It had a peer and has none: isolated, not ready, and it says why.
+    assert!(
+        eventually(Duration::from_secs(20), || async move {
+            get(addr, "/ready").await == (503, "not ready: no peers\n".into())
+        })
+        .await,
+        "a node that lost its only peer is not ready"
+    );
     a.shutdown().await;
 }

@@ -589,3 +589,47 @@ async fn a_peer_that_never_answers_a_ping_is_dropped_at_the_ping_timeout() {
     );
     println!("a silent peer was dropped after {:?}", started.elapsed());
 }
+
+/// A node banned by its only peer redialled it about twice a second for the length of the
+/// ban (65 dials in 30 s, each answered "goodbye: banned"): a refused connection had
+/// completed its handshake, which counted as a successful dial and reset the backoff.
+/// Now the refusal says how long the ban lasts, and the node waits that long.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_refused_for_a_ban_does_not_redial_until_the_ban_ends() {
+    let banning = TestNode::start(NodeOptions::dev()).await.unwrap();
+    let banned = TestNode::start(NodeOptions::dev()).await.unwrap();
+    let target = tern_p2p::bans::BanTarget::Node(banned.node.network().node_id());
+    banning
+        .node
+        .network()
+        .ban(target, Duration::from_secs(3_600))
+        .await
+        .unwrap();
+    let refusals = || async { banning.node.network().info().await.unwrap().refused };
+    banned
+        .node
+        .network()
+        .add_peer(banning.p2p_addr())
+        .await
+        .unwrap();
+    assert!(
+        eventually(PATIENCE, || async { refusals().await >= 1 }).await,
+        "the banned node never dialled"
+    );
+    let first = refusals().await;
+    // The banned node fills its outbound slots every 500 ms: ten chances to redial.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let again = refusals().await - first;
+    assert_eq!(again, 0, "redialled {again} times into a ban of an hour");
+    // It had a peer and has none: isolated, not synced.
+    let network = banned.node.network().clone();
+    assert!(
+        eventually(PATIENCE, || {
+            let network = network.clone();
+            async move { network.sync_status().isolated }
+        })
+        .await
+    );
+    banned.shutdown().await;
+    banning.shutdown().await;
+}

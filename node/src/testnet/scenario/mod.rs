@@ -290,6 +290,9 @@ pub enum Check {
     /// No running node has banned another testnet node: liars are banned, honest nodes
     /// never.
     NoHonestPeerBanned,
+    /// No running node has banned anyone: what every scenario without a hostile peer must
+    /// end with, however slow, lossy or broken its links were.
+    NoBans,
 }
 
 /// A span of time in a scenario: `500ms`, `30s`, `2m`, at most [`MAX_SPAN`].

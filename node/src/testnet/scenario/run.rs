@@ -463,27 +463,65 @@ impl Player {
                 ))
             }
             Check::NoHonestPeerBanned => {
-                let unreadable = |node: usize, e: tern_rpc::jsonrpsee::core::client::Error| {
-                    format!("node {node}'s RPC did not answer: {e}")
-                };
-                let mut ids = BTreeMap::new();
-                for (node, client) in &self.nodes {
-                    let info = client.net_info().await.map_err(|e| unreadable(*node, e))?;
-                    ids.insert(info.node_id, *node);
-                }
-                let mut bans = 0;
-                for (node, client) in &self.nodes {
-                    for ban in client.net_bans().await.map_err(|e| unreadable(*node, e))? {
-                        if let Some(other) = ids.get(&ban.target) {
-                            return Err(format!("node {node} banned node {other}: {}", ban.reason));
-                        }
-                        bans += 1;
-                    }
+                let bans = self.bans().await?;
+                if let Some(ban) = bans.iter().find(|ban| ban.of_node.is_some()) {
+                    return Err(ban.to_string());
                 }
                 Ok(format!(
-                    "no node banned another ({bans} bans, none of a testnet node)"
+                    "no node banned another ({} bans, none of a testnet node)",
+                    bans.len()
                 ))
             }
+            Check::NoBans => match self.bans().await?.first() {
+                Some(ban) => Err(ban.to_string()),
+                None => Ok("no node banned anyone".into()),
+            },
+        }
+    }
+
+    /// Every ban in force on a running node, naming the testnet node banned if it is one.
+    async fn bans(&self) -> Result<Vec<SeenBan>, String> {
+        let unreadable = |node: usize, e: tern_rpc::jsonrpsee::core::client::Error| {
+            format!("node {node}'s RPC did not answer: {e}")
+        };
+        let mut ids = BTreeMap::new();
+        for (node, client) in &self.nodes {
+            let info = client.net_info().await.map_err(|e| unreadable(*node, e))?;
+            ids.insert(info.node_id, *node);
+        }
+        let mut seen = Vec::new();
+        for (node, client) in &self.nodes {
+            for ban in client.net_bans().await.map_err(|e| unreadable(*node, e))? {
+                seen.push(SeenBan {
+                    by: *node,
+                    of_node: ids.get(&ban.target).copied(),
+                    target: ban.target,
+                    reason: ban.reason,
+                });
+            }
+        }
+        Ok(seen)
+    }
+}
+
+/// A ban seen on a running node.
+struct SeenBan {
+    by: usize,
+    /// The testnet node banned, if it is one (else a hostile peer, or someone outside).
+    of_node: Option<usize>,
+    target: String,
+    reason: String,
+}
+
+impl std::fmt::Display for SeenBan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.of_node {
+            Some(other) => write!(f, "node {} banned node {other}: {}", self.by, self.reason),
+            None => write!(
+                f,
+                "node {} banned {}: {}",
+                self.by, self.target, self.reason
+            ),
         }
     }
 }

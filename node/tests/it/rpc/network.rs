@@ -7,8 +7,9 @@ async fn network_methods_over_rpc() {
     use tern_rpc::net::{TernNetAdminApiClient, TernNetApiClient};
     let a = node("dev", true).await;
     let b = node("dev", true).await;
+    // Started alone (no peers given): ready, not isolated.
     let health = a.client.node_health().await.unwrap();
-    assert_eq!(health.status, "no_peers", "{health:?}");
+    assert_eq!(health.status, "ok", "{health:?}");
 
     let b_info = b.client.net_info().await.unwrap();
     let b_listen = b_info.listen_address.clone().unwrap();
@@ -36,6 +37,19 @@ async fn network_methods_over_rpc() {
         .await
         .unwrap();
     assert_eq!(closed, 1);
+    // It had a peer and has none: isolated, so neither synced nor ok. The sync status is
+    // published twice a second.
+    let mut health = a.client.node_health().await.unwrap();
+    for _ in 0..200 {
+        if health.status == "no_peers" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        health = a.client.node_health().await.unwrap();
+    }
+    assert_eq!(health.status, "no_peers", "{health:?}");
+    let sync = a.client.chain_sync_status().await.unwrap();
+    assert!(sync.isolated && !sync.syncing, "{sync:?}");
     let bans = a.client.net_bans().await.unwrap();
     assert_eq!(bans.len(), 1);
     assert_eq!(bans[0].target, b_info.node_id);
