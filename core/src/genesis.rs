@@ -23,6 +23,7 @@ use crate::bounded_read::read_bounded;
 use crate::encoding::{self, Encode, Writer};
 use crate::pow::DifficultyParams;
 use crate::state::{Account, MemoryState};
+use crate::state_map::{MemoryTree, TreeError};
 use crate::tx::SIGNED_TRANSACTION_LEN;
 use crate::types::{
     Address, AddressPrefix, Amount, BlockHash, ChainId, Height, MerkleRoot, SpecHash, Target,
@@ -247,6 +248,19 @@ impl ChainSpec {
     /// The account state before block 1: the allocations, each with nonce 0.
     pub fn genesis_state(&self) -> MemoryState {
         MemoryState::new(self.allocations.iter().map(|(address, balance)| {
+            (
+                *address,
+                Account {
+                    balance: *balance,
+                    nonce: 0,
+                },
+            )
+        }))
+    }
+
+    /// The genesis state as a state map, whose root the genesis header commits to.
+    pub fn genesis_state_map(&self) -> Result<MemoryTree, TreeError> {
+        MemoryTree::with_accounts(self.allocations.iter().map(|(address, balance)| {
             (
                 *address,
                 Account {

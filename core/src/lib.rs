@@ -21,6 +21,7 @@
 //! | [`bounded_read`] | reading a file from outside with a bound on its size |
 //! | [`genesis`] | chain specs (`genesis/*.json`) and the genesis block and state |
 //! | [`state`] | accounts and the block state transition with undo records |
+//! | [`state_map`] | the state map's rules: account keys and values, node hashing, the root, and account proofs checked with SHA-256 alone (shared by node and wallet); a map in memory |
 //! | [`validation`] | the header and body rules and block signature checks |
 //! | [`signature_cache`] | the bounded set of verified transactions that admission and block validation share |
 //! | `testkit` | building valid chains on any branch, for tests, benchmarks and the testnet's hostile peers (behind the `test-utils` feature, not in the public library) |
@@ -57,6 +58,7 @@ pub mod miner;
 pub mod pow;
 pub mod signature_cache;
 pub mod state;
+pub mod state_map;
 #[cfg(any(test, feature = "test-utils"))]
 pub mod testkit;
 pub mod tx;

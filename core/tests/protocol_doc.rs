@@ -34,15 +34,18 @@ fn worked_example() -> HashMap<String, String> {
         .collect()
 }
 
+/// The value of line `name` of the example.
+fn field<'a>(example: &'a HashMap<String, String>, name: &str) -> &'a str {
+    example
+        .get(name)
+        .unwrap_or_else(|| panic!("the example lacks {name:?}"))
+        .as_str()
+}
+
 #[test]
 fn the_worked_example_matches_the_code() {
     let example = worked_example();
-    let field = |name: &str| {
-        example
-            .get(name)
-            .unwrap_or_else(|| panic!("the example lacks {name:?}"))
-            .as_str()
-    };
+    let field = |name: &str| field(&example, name);
     let spec = ChainSpec::resolve("dev").unwrap();
 
     let seed: [u8; 32] = hex::decode(field("secret key"))
@@ -87,4 +90,40 @@ fn the_worked_example_matches_the_code() {
     let bytes = hex::decode(field("signed transaction")).unwrap();
     let decoded: SignedTransaction = encoding::decode(&bytes).unwrap();
     assert_eq!(decoded.check_stateless(spec.consensus.chain_id), Ok(()));
+}
+
+#[test]
+fn the_worked_state_proof_checks_against_the_dev_genesis_root() {
+    use tern_chain::state::Account;
+    use tern_chain::state_map::AccountProof;
+    use tern_chain::types::StateRoot;
+
+    let example = worked_example();
+    let field = |name: &str| field(&example, name);
+    let spec = ChainSpec::resolve("dev").unwrap();
+    let map = spec.genesis_state_map().unwrap();
+    assert_eq!(map.root().to_string(), field("dev genesis state root"));
+    let from = dev_secret_key(0).address();
+    assert_eq!(
+        hex::encode(tern_chain::state_map::account_key(&from)),
+        field("account 0 key")
+    );
+    let (account, proof) = map.prove(&from).unwrap();
+    let account = account.expect("dev account 0 is allocated");
+    assert_eq!(
+        hex::encode(encoding::encode(&account)),
+        field("account 0 value")
+    );
+    assert_eq!(
+        hex::encode(encoding::encode(&proof)),
+        field("account 0 proof")
+    );
+
+    // A wallet's check, from the document's bytes alone.
+    let root: StateRoot = field("dev genesis state root").parse().unwrap();
+    let proof: AccountProof =
+        encoding::decode(&hex::decode(field("account 0 proof")).unwrap()).unwrap();
+    let value: Account = encoding::decode(&hex::decode(field("account 0 value")).unwrap()).unwrap();
+    assert_eq!(proof.verify(&root, &from, Some(&value)), Ok(()));
+    assert!(proof.verify(&root, &from, None).is_err());
 }

@@ -244,6 +244,24 @@ proptest! {
         check_binary::<Block>(&bytes)?;
         check_binary::<Header>(&bytes)?;
     }
+
+    /// What a wallet reads from a node it does not trust.
+    #[test]
+    fn account_proofs(bytes in inputs(proof_seeds())) {
+        check_binary::<tern_chain::state_map::AccountProof>(&bytes)?;
+    }
+}
+
+/// Proofs of a present and an absent account under the dev genesis state.
+fn proof_seeds() -> Vec<Vec<u8>> {
+    let map = tern_chain::genesis::ChainSpec::resolve("dev")
+        .unwrap()
+        .genesis_state_map()
+        .unwrap();
+    [dev_secret_key(0).address(), dev_secret_key(99).address()]
+        .iter()
+        .map(|a| encode(&map.prove(a).unwrap().1))
+        .collect()
 }
 
 /// Text decoders see the seed's bytes mutated, then read as UTF-8 with replacements.

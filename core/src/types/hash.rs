@@ -115,6 +115,12 @@ hash_newtype! {
 }
 
 hash_newtype! {
+    /// The root of the state map: commits to every account, its balance and nonce (see
+    /// [`crate::state_map`]).
+    StateRoot
+}
+
+hash_newtype! {
     /// Commits to every consensus parameter and allocation of a chain spec; the genesis
     /// header carries it, so the genesis hash identifies the whole spec.
     SpecHash

@@ -12,7 +12,7 @@ mod work;
 
 pub use address::{Address, AddressError, AddressPrefix, MAX_PREFIX_LEN};
 pub use amount::{Amount, AmountError, ParseAmountError};
-pub use hash::{BlockHash, HexError, MerkleRoot, SignedTxHash, SpecHash, TxId};
+pub use hash::{BlockHash, HexError, MerkleRoot, SignedTxHash, SpecHash, StateRoot, TxId};
 pub use height::Height;
 pub use work::{Target, TargetError, Work};
 

@@ -2,6 +2,7 @@ use super::*;
 use tern_chain::crypto::dev_secret_key;
 use tern_chain::crypto::SecretKey;
 use tern_chain::state::{Account, AccountView};
+use tern_chain::state_map::MemoryTree;
 use tern_chain::testkit::ChainBuilder;
 use tern_chain::types::Address;
 
@@ -65,6 +66,12 @@ impl Fixture {
                 "unexpected account {address:?}"
             );
         }
+        // The tree on disk commits to exactly these accounts, whatever reorgs led here.
+        let rebuilt =
+            MemoryTree::with_accounts(expected.accounts().map(|(a, account)| (*a, *account)))
+                .unwrap();
+        let recorded = self.chain.writes.get::<StateRoots>(tip).unwrap().unwrap();
+        assert_eq!(recorded.root, rebuilt.root(), "the state root at {tip}");
     }
 }
 
@@ -482,6 +489,34 @@ fn a_second_open_of_the_data_dir_is_refused() {
 }
 
 #[test]
+fn a_store_of_the_format_before_the_state_map_is_refused_by_name() {
+    let f = fixture();
+    let dir = f.dir;
+    {
+        let mut batch = f.chain.writes.store().batch();
+        batch.put::<Meta>(&MetaKey::SchemaVersion, &MetaValue::from_u64(1));
+        f.chain.writes.store().write(batch).unwrap();
+    }
+    drop(f.chain);
+    let error = Chain::open(dir.path(), dev()).unwrap_err();
+    assert!(
+        matches!(error, ChainError::Store(StoreError::OlderSchema { .. })),
+        "{error}"
+    );
+    assert!(error.to_string().contains("older tern"), "{error}");
+}
+
+#[test]
+fn the_genesis_state_root_is_the_allocations_root() {
+    let f = fixture();
+    let genesis = f.builder.genesis();
+    let recorded = f.chain.writes.get::<StateRoots>(&genesis).unwrap().unwrap();
+    let expected = dev().genesis_state_map().unwrap().root();
+    assert_eq!(recorded.root, expected);
+    f.assert_state_is(&genesis);
+}
+
+#[test]
 fn another_chain_or_a_newer_schema_is_refused() {
     let f = fixture();
     let dir = f.dir;
@@ -583,4 +618,33 @@ fn junk_headers_leave_no_trace_in_the_index() {
         "{verdict:?}"
     );
     assert_eq!(f.chain.reader().index_entry(&wrong.hash()).unwrap(), None);
+}
+
+#[test]
+fn accounts_are_proven_at_the_tip_and_at_earlier_blocks_and_side_blocks_are_refused() {
+    let mut f = fixture();
+    let genesis = f.builder.genesis();
+    let keys = keys();
+    let main = f.builder.extend(&genesis, 5, &keys, 3, miner(1));
+    f.submit_all(&main);
+    let side = f.builder.extend(&main[1].hash(), 1, &keys, 1, miner(2));
+    f.submit_all(&side);
+    let reader = f.chain.reader();
+    let sender = keys[0].address();
+    let nobody = Address::from_bytes([0xee; 32]);
+    for block in [&main[4], &main[2], &main[0]] {
+        let hash = block.hash();
+        let expected = f.builder.state(&hash).unwrap();
+        for address in [sender, miner(1), nobody] {
+            let proven = reader.account_proof(&address, &hash).unwrap();
+            assert_eq!(proven.account, expected.account(&address), "{address:?}");
+            assert_eq!(proven.height, block.header.height);
+            proven
+                .proof
+                .verify(&proven.root, &address, proven.account.as_ref())
+                .unwrap();
+        }
+    }
+    let error = reader.account_proof(&sender, &side[0].hash()).unwrap_err();
+    assert!(matches!(error, ProofQueryError::NotCanonical(_)), "{error}");
 }

@@ -6,13 +6,16 @@
 //! the index, marked valid, at the height it claims, linked to its predecessor, with proof
 //! of work meeting its target, and a body matching its header's Merkle root; that every
 //! transaction's index entry points at it; and, at the end, that the tip is where the
-//! chain ends and the stored account state equals a replay of the canonical chain from
-//! the genesis allocations. It reads every block once, in order.
+//! chain ends, the stored account state equals a replay of the canonical chain from
+//! the genesis allocations, and the state tree's root at the tip, as recorded and as the
+//! tree on disk holds it, is the root of those accounts. It reads every block once, in
+//! order.
 
 use crate::store::schema::BlockStatus;
 use crate::store::StoreError;
 use tern_chain::state::apply_block;
-use tern_chain::types::{BlockHash, Height};
+use tern_chain::state_map::MemoryTree;
+use tern_chain::types::{BlockHash, Height, StateRoot};
 use tern_chain::validation::check_proof_of_work;
 
 use super::ChainReader;
@@ -103,6 +106,20 @@ pub enum StoreCheckError {
         /// Accounts after the replay.
         replayed: usize,
     },
+    /// The tip has no state root recorded.
+    #[error("no state root is recorded for the tip {0}")]
+    StateRootMissing(BlockHash),
+    /// The state tree does not commit to the accounts: the root recorded for the tip, or
+    /// the root of the tree on disk, differs from the root of the replayed accounts.
+    #[error("the {which} is {found}, but the accounts' root is {expected}")]
+    StateRootMismatch {
+        /// `state root recorded for the tip` or `state tree's root on disk`.
+        which: &'static str,
+        /// What the store holds.
+        found: StateRoot,
+        /// The root of the replayed accounts.
+        expected: StateRoot,
+    },
 }
 
 /// Checks the whole store behind `reader`. Blocks for as long as it takes to read every
@@ -179,6 +196,25 @@ pub fn check_store(reader: &ChainReader) -> Result<StoreReport, StoreCheckError>
             stored: stored.len(),
             replayed: replayed.len(),
         });
+    }
+    let expected = MemoryTree::with_accounts(replayed)
+        .map_err(|e| reader.corrupt(&e.to_string()))?
+        .root();
+    let (recorded, on_disk) = reader
+        .state_root(&tip.hash)?
+        .ok_or(StoreCheckError::StateRootMissing(tip.hash))?;
+    for (which, found) in [
+        ("state root recorded for the tip", Some(recorded)),
+        ("state tree's root on disk", on_disk),
+    ] {
+        let found = found.unwrap_or(StateRoot::ZERO);
+        if found != expected {
+            return Err(StoreCheckError::StateRootMismatch {
+                which,
+                found,
+                expected,
+            });
+        }
     }
     Ok(StoreReport {
         height: tip.height(),

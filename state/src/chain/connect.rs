@@ -3,7 +3,7 @@
 
 use crate::store::schema::{
     Accounts, AddressHistory, BlockBodies, BlockIndex, BlockIndexEntry, Canonical, HistoryKey,
-    Meta, MetaKey, MetaValue, TxIndex, TxLocation, Undo,
+    Meta, MetaKey, MetaValue, StateRootEntry, StateRoots, TxIndex, TxLocation, Undo,
 };
 use crate::store::{StoreError, TableReads, WriteBehind};
 use tern_chain::block::Block;
@@ -12,6 +12,7 @@ use tern_chain::state::{apply_block, MemoryState};
 use tern_chain::types::{Address, BlockHash, TxId};
 
 use super::outcome::TipInfo;
+use super::state_tree;
 
 /// Why a block could not be connected.
 #[derive(Debug)]
@@ -98,6 +99,13 @@ pub(super) fn connect(
             .filter_map(|(a, acc)| acc.map(|acc| (*a, acc))),
     );
     let change = apply_block(&before, block, reward).map_err(ConnectError::Invalid)?;
+    let tree = state_tree::update(
+        store,
+        change
+            .accounts
+            .iter()
+            .map(|(address, account)| (*address, Some(*account))),
+    )?;
 
     let hash = block.hash();
     let mut batch = store.batch();
@@ -105,6 +113,13 @@ pub(super) fn connect(
     for (address, account) in &change.accounts {
         batch.put::<Accounts>(address, account);
     }
+    tree.write(&mut batch);
+    state_tree::prune(store.store(), &mut batch, tree.version)?;
+    let entry_root = StateRootEntry {
+        root: tree.root,
+        version: tree.version,
+    };
+    batch.put::<StateRoots>(&hash, &entry_root);
     batch.put::<Undo>(&hash, &change.undo);
     batch.put::<Canonical>(&block.header.height, &hash);
     let locations: Vec<(TxId, TxLocation)> = (0u32..)
@@ -138,6 +153,17 @@ pub(super) fn disconnect(store: &WriteBehind, block: &Block) -> Result<TipInfo, 
         .ok_or_else(|| store.corrupt(&format!("no undo record for canonical block {hash}")))?;
     let parent = read_entry(store, &block.header.parent)?;
 
+    // The accounts as they were before the block, and so the parent's root: a tree that
+    // does not come back to it was damaged.
+    let tree = state_tree::update(store, undo.previous.iter().copied())?;
+    if let Some(expected) = store.get::<StateRoots>(&block.header.parent)? {
+        if expected.root != tree.root {
+            return Err(store.corrupt(&format!(
+                "disconnecting {hash} left state root {}, not its parent's {}",
+                tree.root, expected.root
+            )));
+        }
+    }
     let mut batch = store.batch();
     for (address, previous) in &undo.previous {
         match previous {
@@ -145,6 +171,9 @@ pub(super) fn disconnect(store: &WriteBehind, block: &Block) -> Result<TipInfo, 
             None => batch.delete::<Accounts>(address),
         }
     }
+    tree.write(&mut batch);
+    state_tree::prune(store.store(), &mut batch, tree.version)?;
+    batch.delete::<StateRoots>(&hash);
     batch.delete::<Undo>(&hash);
     batch.delete::<Canonical>(&block.header.height);
     for t in &block.transactions {

@@ -26,6 +26,9 @@ mod connect;
 mod orphans;
 mod outcome;
 mod reader;
+mod state_tree;
+
+pub use state_tree::{KEPT_TREE_VERSIONS, PRUNED_PER_BLOCK};
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -39,11 +42,14 @@ pub use async_reader::{AsyncChainReader, MAX_CONCURRENT_READS};
 pub use check::{check_store, StoreCheckError, StoreReport};
 pub use orphans::{OrphanPool, MAX_ORPHANS, MAX_ORPHAN_AGE_MS, MAX_ORPHAN_BYTES};
 pub use outcome::{ChainError, ChainUpdate, Rejection, SubmitOutcome, TipInfo, Verdict};
-pub use reader::{ChainReader, HistoryCursor, HistoryEntry, HistoryPage, TxInfo, MAX_HISTORY_PAGE};
+pub use reader::{
+    ChainReader, HistoryCursor, HistoryEntry, HistoryPage, ProofQueryError, ProvenAccount, TxInfo,
+    MAX_HISTORY_PAGE,
+};
 
 use crate::store::schema::{
     Accounts, BlockBodies, BlockIndex, BlockIndexEntry, BlockStatus, Canonical, Meta, MetaKey,
-    MetaValue, SCHEMA_VERSION,
+    MetaValue, StateRootEntry, StateRoots, SCHEMA_VERSION,
 };
 use crate::store::{Store, StoreError, TableReads, WriteBehind};
 use connect::{read_block, read_entry, ConnectError};
@@ -475,13 +481,28 @@ pub(crate) fn write_genesis(store: &Store, spec: &ChainSpec) -> Result<(), Store
         status: BlockStatus::Valid,
         sequence: 0,
     };
+    let state = spec.genesis_state();
+    let tree = state_tree::update(
+        store,
+        state
+            .accounts()
+            .map(|(address, account)| (*address, Some(*account))),
+    )?;
     let mut batch = store.batch();
     batch.put::<BlockIndex>(&hash, &entry);
     batch.put::<BlockBodies>(&hash, &genesis);
     batch.put::<Canonical>(&Height::GENESIS, &hash);
-    for (address, account) in spec.genesis_state().accounts() {
+    for (address, account) in state.accounts() {
         batch.put::<Accounts>(address, account);
     }
+    tree.write(&mut batch);
+    batch.put::<StateRoots>(
+        &hash,
+        &StateRootEntry {
+            root: tree.root,
+            version: tree.version,
+        },
+    );
     batch.put::<Meta>(&MetaKey::Genesis, &MetaValue(*hash.as_bytes()));
     batch.put::<Meta>(&MetaKey::Tip, &MetaValue(*hash.as_bytes()));
     batch.put::<Meta>(&MetaKey::NextSequence, &MetaValue::from_u64(1));

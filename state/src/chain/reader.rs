@@ -7,15 +7,16 @@ use std::sync::Arc;
 
 use crate::store::schema::{
     Accounts, AddressHistory, BlockBodies, BlockIndex, BlockIndexEntry, Canonical, HistoryKey,
-    KeyCodec, Meta, MetaKey, TxIndex, TxLocation,
+    KeyCodec, Meta, MetaKey, StateRoots, TxIndex, TxLocation, Undo,
 };
 use crate::store::{Store, StoreError, TableReads};
 use tern_chain::block::{decode_transaction_at, Block, Header};
 use tern_chain::genesis::ChainSpec;
 use tern_chain::pow::{median_time_past, MEDIAN_TIME_SPAN};
 use tern_chain::state::{Account, MemoryState};
+use tern_chain::state_map::AccountProof;
 use tern_chain::tx::SignedTransaction;
-use tern_chain::types::{Address, BlockHash, Height, TxId};
+use tern_chain::types::{Address, BlockHash, Height, StateRoot, TxId};
 use tern_chain::validation::ParentContext;
 
 use super::outcome::TipInfo;
@@ -28,6 +29,38 @@ pub const MAX_HISTORY_PAGE: usize = 100;
 pub struct ChainReader {
     store: Arc<Store>,
     spec: ChainSpec,
+}
+
+/// An account at a block, proven.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProvenAccount {
+    /// The block.
+    pub block: BlockHash,
+    /// Its height.
+    pub height: Height,
+    /// Its state root.
+    pub root: StateRoot,
+    /// The account, or `None` if the address has none.
+    pub account: Option<Account>,
+    /// The proof of it under `root`.
+    pub proof: AccountProof,
+}
+
+/// Why an account could not be proven at a block.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ProofQueryError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The block is unknown or not on the canonical chain.
+    #[error("block {0} is not on the canonical chain")]
+    NotCanonical(BlockHash),
+    /// The block's tree version is no longer kept.
+    #[error("block {0} is older than the kept state versions (the last {kept}); ask at a newer block", kept = super::KEPT_TREE_VERSIONS)]
+    Pruned(BlockHash),
+    /// The chain moved while the proof was read.
+    #[error("the chain moved while the proof was read; ask again")]
+    Moved,
 }
 
 /// A canonical transaction with where it is.
@@ -230,6 +263,80 @@ impl ChainReader {
     /// for serving requests.
     pub fn all_accounts(&self) -> Result<Vec<(Address, Account)>, StoreError> {
         self.store.scan_all::<Accounts>()
+    }
+
+    /// A [`StoreError::Corrupt`] naming this store.
+    pub(super) fn corrupt(&self, reason: &str) -> StoreError {
+        self.store.corrupt(reason)
+    }
+
+    /// A canonical block's state root, as the chain recorded it when it connected the
+    /// block, and as the tree on disk holds it at that version (`None` there if the
+    /// version was pruned). `None` for a block that is not canonical.
+    pub fn state_root(
+        &self,
+        hash: &BlockHash,
+    ) -> Result<Option<(StateRoot, Option<StateRoot>)>, StoreError> {
+        let Some(entry) = self.store.get::<StateRoots>(hash)? else {
+            return Ok(None);
+        };
+        let in_tree = super::state_tree::root_at(&*self.store, entry.version)?;
+        Ok(Some((entry.root, in_tree)))
+    }
+
+    /// The account at `address` after canonical block `block`, with the proof of it (or
+    /// of its absence) under that block's state root. The account is read at the tip and
+    /// taken back through the undo records of the blocks since, which the kept tree
+    /// versions bound to about [`super::KEPT_TREE_VERSIONS`] blocks. The proof is checked
+    /// before it is returned: a store that cannot prove what it holds says so.
+    pub fn account_proof(
+        &self,
+        address: &Address,
+        block: &BlockHash,
+    ) -> Result<ProvenAccount, ProofQueryError> {
+        let entry = self
+            .store
+            .get::<StateRoots>(block)?
+            .ok_or(ProofQueryError::NotCanonical(*block))?;
+        if super::state_tree::root_at(&*self.store, entry.version)?.is_none() {
+            return Err(ProofQueryError::Pruned(*block));
+        }
+        let height = self
+            .index_entry(block)?
+            .ok_or(ProofQueryError::NotCanonical(*block))?
+            .header
+            .height;
+        let tip = self.tip()?;
+        let mut account = self.store.get::<Accounts>(address)?;
+        let mut at = tip.height();
+        while at > height {
+            let hash = self.hash_at(at)?.ok_or(ProofQueryError::Moved)?;
+            let undo = self
+                .store
+                .get::<Undo>(&hash)?
+                .ok_or(ProofQueryError::Moved)?;
+            if let Some((_, previous)) = undo.previous.iter().find(|(a, _)| a == address) {
+                account = *previous;
+            }
+            at = Height(at.value().saturating_sub(1));
+        }
+        let proof =
+            super::state_tree::prove(&*self.store, entry.version, address, account.as_ref())?;
+        // The tip moved while we read (a block connected or a reorg): the account read
+        // and the tree version may be of different states. Asking again settles it.
+        if proof
+            .verify(&entry.root, address, account.as_ref())
+            .is_err()
+        {
+            return Err(ProofQueryError::Moved);
+        }
+        Ok(ProvenAccount {
+            block: *block,
+            height,
+            root: entry.root,
+            account,
+            proof,
+        })
     }
 
     /// Canonical transactions touching `address`, newest first, at most `limit` (capped at

@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 
 use rocksdb::{ColumnFamilyDescriptor, Direction, IteratorMode, Options, WriteBatch, DB};
 
-use schema::{KeyCodec, Meta, MetaKey, Table, COLUMN_FAMILIES, SCHEMA_VERSION};
+use schema::{KeyCodec, Meta, MetaKey, MetaValue, Table, COLUMN_FAMILIES, SCHEMA_VERSION};
 use tern_chain::encoding::{self, DecodeError};
 use tern_chain::genesis::ChainSpec;
 use tern_chain::types::BlockHash;
@@ -61,6 +61,30 @@ fn open_db(path: &Path, create: bool) -> Result<DB, rocksdb::Error> {
     DB::open_cf_descriptors(&options, path, families)
 }
 
+/// Why a store that exists would not open: an older format, whose schema version (read
+/// from the families it has) is below this one's, or damage. A MANIFEST cut short also
+/// lacks families, so only the recorded version tells the two apart.
+fn older_or_corrupt(path: &Path, error: &rocksdb::Error) -> StoreError {
+    let recorded = DB::list_cf(&Options::default(), path)
+        .ok()
+        .and_then(|found| DB::open_cf_for_read_only(&Options::default(), path, found, false).ok())
+        .and_then(|db| {
+            let cf = db.cf_handle(Meta::NAME)?;
+            let bytes = db.get_cf(cf, MetaKey::SchemaVersion.to_key()).ok()??;
+            encoding::decode::<MetaValue>(&bytes).ok()
+        })
+        .map(|value| value.as_u64());
+    if recorded.is_some_and(|version| version < u64::from(SCHEMA_VERSION)) {
+        return StoreError::OlderSchema {
+            path: path.to_owned(),
+        };
+    }
+    StoreError::Corrupt {
+        path: path.to_owned(),
+        reason: error.to_string(),
+    }
+}
+
 /// Decoded entries of table `T`, in the order they were read.
 pub type Rows<T> = Vec<(<T as Table>::Key, <T as Table>::Value)>;
 
@@ -77,6 +101,13 @@ pub enum StoreError {
         path: PathBuf,
         /// The operating system's reason.
         reason: String,
+    },
+    /// The store was written by an older version of tern, whose format this one does not
+    /// read (schema 1 had no state map).
+    #[error("store {} was written by an older tern (its format lacks the state map); move it aside or use another data directory, and the node syncs a new one", path.display())]
+    OlderSchema {
+        /// The store.
+        path: PathBuf,
     },
     /// The store was written by a newer version of tern.
     #[error("store {} has schema version {found}, this tern reads version {supported}; upgrade tern", path.display())]
@@ -325,10 +356,7 @@ impl Store {
                 .and_then(|d| d.sync_all())
                 .map_err(data_dir_error)?;
         }
-        let db = open_db(&path, false).map_err(|e| StoreError::Corrupt {
-            path: path.clone(),
-            reason: e.to_string(),
-        })?;
+        let db = open_db(&path, false).map_err(|e| older_or_corrupt(&path, &e))?;
         let store = Store {
             db,
             path,
@@ -349,6 +377,11 @@ impl Store {
                 path: self.path.clone(),
                 found: version,
                 supported: SCHEMA_VERSION,
+            });
+        }
+        if version < u64::from(SCHEMA_VERSION) {
+            return Err(StoreError::OlderSchema {
+                path: self.path.clone(),
             });
         }
         if version != u64::from(SCHEMA_VERSION) {
@@ -483,6 +516,27 @@ impl Store {
             let key = self.decoded(T::NAME, T::Key::from_key(&key))?;
             let value = self.decoded(T::NAME, encoding::decode::<T::Value>(&value))?;
             out.push((key, value));
+        }
+        Ok(out)
+    }
+
+    /// Up to `limit` entries of table `T` from `start` towards larger keys.
+    pub fn scan_forward<T: Table>(
+        &self,
+        start: &[u8],
+        limit: usize,
+    ) -> Result<Rows<T>, StoreError> {
+        let iter = self.db.iterator_cf(
+            self.cf::<T>()?,
+            IteratorMode::From(start, Direction::Forward),
+        );
+        let mut out = Vec::new();
+        for item in iter.take(limit) {
+            let (key, value) = item.map_err(|e| self.database(e))?;
+            out.push((
+                self.decoded(T::NAME, T::Key::from_key(&key))?,
+                self.decoded(T::NAME, encoding::decode::<T::Value>(&value))?,
+            ));
         }
         Ok(out)
     }

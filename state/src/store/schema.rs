@@ -4,17 +4,18 @@
 //! Keys that must sort by height are big-endian; everything else is the canonical
 //! encoding of [`tern_chain::encoding`].
 
+use jmt::storage::{Node, NodeKey};
 use tern_chain::block::{Block, Header};
 use tern_chain::encoding::{Decode, DecodeError, Encode, Reader, Writer};
 use tern_chain::state::{Account, UndoRecord};
-use tern_chain::types::{Address, BlockHash, Height, TxId, Work};
+use tern_chain::types::{Address, BlockHash, Height, StateRoot, TxId, Work};
 
 /// The on-disk format this software reads and writes. Bump it with any change to a family
 /// or an encoding, together with a migration or a refusal to open older stores.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Every column family, in one place.
-pub const COLUMN_FAMILIES: [&str; 8] = [
+pub const COLUMN_FAMILIES: [&str; 11] = [
     Meta::NAME,
     BlockIndex::NAME,
     BlockBodies::NAME,
@@ -23,6 +24,9 @@ pub const COLUMN_FAMILIES: [&str; 8] = [
     Accounts::NAME,
     Undo::NAME,
     AddressHistory::NAME,
+    StateTree::NAME,
+    StaleTreeNodes::NAME,
+    StateRoots::NAME,
 ];
 
 /// A column family with its key and value types.
@@ -114,6 +118,9 @@ pub enum MetaKey {
     /// open. Never cleared: once reached (or found invalid) it no longer beats the tip,
     /// and opening ignores it.
     ReorgTarget,
+    /// The state map's latest tree version: one more with every block connected or
+    /// disconnected.
+    StateTreeVersion,
 }
 
 impl KeyCodec for MetaKey {
@@ -124,6 +131,7 @@ impl KeyCodec for MetaKey {
             MetaKey::Tip => b"tip",
             MetaKey::NextSequence => b"next_sequence",
             MetaKey::ReorgTarget => b"reorg_target",
+            MetaKey::StateTreeVersion => b"state_tree_version",
         };
         out.extend_from_slice(name);
     }
@@ -134,6 +142,7 @@ impl KeyCodec for MetaKey {
             b"tip" => Ok(MetaKey::Tip),
             b"next_sequence" => Ok(MetaKey::NextSequence),
             b"reorg_target" => Ok(MetaKey::ReorgTarget),
+            b"state_tree_version" => Ok(MetaKey::StateTreeVersion),
             _ => Err(DecodeError::Invalid {
                 what: "meta key",
                 reason: String::from_utf8_lossy(bytes).into_owned(),
@@ -294,6 +303,123 @@ impl KeyCodec for HistoryKey {
     }
 }
 
+/// A node of the state map's tree, by its `jmt` node key: the tree version that wrote
+/// it, then its nibble path, in the crate's Borsh encoding. Only looked up by key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TreeNodeKey(pub NodeKey);
+
+impl KeyCodec for TreeNodeKey {
+    fn write_key(&self, out: &mut Vec<u8>) {
+        // Writing to a `Vec` cannot fail.
+        let _ = borsh::to_writer(out, &self.0);
+    }
+    fn from_key(bytes: &[u8]) -> Result<Self, DecodeError> {
+        borsh::from_slice(bytes)
+            .map(TreeNodeKey)
+            .map_err(|e| DecodeError::Invalid {
+                what: "state tree node key",
+                reason: e.to_string(),
+            })
+    }
+}
+
+/// The most bytes a tree node takes: an inner node of 16 children, each a hash, a version
+/// and a leaf count, with room to spare.
+pub const MAX_TREE_NODE_LEN: usize = 4_096;
+
+/// A node of the state map's tree, in the `jmt` crate's Borsh encoding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TreeNode(pub Node);
+
+impl Encode for TreeNode {
+    fn encode(&self, w: &mut Writer) {
+        // Encoding to a `Vec` cannot fail.
+        w.bytes(&borsh::to_vec(&self.0).unwrap_or_default());
+    }
+}
+
+impl Decode for TreeNode {
+    const MAX_ENCODED_LEN: usize = 8 + MAX_TREE_NODE_LEN;
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let bytes = r.bytes("state tree node", MAX_TREE_NODE_LEN)?;
+        borsh::from_slice(&bytes)
+            .map(TreeNode)
+            .map_err(|e| DecodeError::Invalid {
+                what: "state tree node",
+                reason: e.to_string(),
+            })
+    }
+}
+
+/// A tree node that a later version replaced: the version that replaced it (big-endian,
+/// so the oldest sort first and are pruned first), then the node's key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaleNodeKey {
+    /// The tree version since which no root reaches the node.
+    pub since: u64,
+    /// The node.
+    pub node: NodeKey,
+}
+
+impl KeyCodec for StaleNodeKey {
+    fn write_key(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.since.to_be_bytes());
+        TreeNodeKey(self.node.clone()).write_key(out);
+    }
+    fn from_key(bytes: &[u8]) -> Result<Self, DecodeError> {
+        let (since, node) = bytes.split_at_checked(8).ok_or(DecodeError::Invalid {
+            what: "stale node key",
+            reason: format!("{} bytes, fewer than 8", bytes.len()),
+        })?;
+        Ok(StaleNodeKey {
+            since: u64::from_be_bytes(fixed(since, "stale node version")?),
+            node: TreeNodeKey::from_key(node)?.0,
+        })
+    }
+}
+
+/// A value that says only that its key is there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Present;
+
+impl Encode for Present {
+    fn encode(&self, _: &mut Writer) {}
+}
+
+impl Decode for Present {
+    const MAX_ENCODED_LEN: usize = 0;
+    fn decode(_: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(Present)
+    }
+}
+
+/// A canonical block's state root, and the tree version that holds it (for proofs at
+/// that block while the version is kept).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StateRootEntry {
+    /// The root of the accounts after the block.
+    pub root: StateRoot,
+    /// The tree version whose root it is.
+    pub version: u64,
+}
+
+impl Encode for StateRootEntry {
+    fn encode(&self, w: &mut Writer) {
+        self.root.encode(w);
+        w.u64(self.version);
+    }
+}
+
+impl Decode for StateRootEntry {
+    const MAX_ENCODED_LEN: usize = 40;
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(StateRootEntry {
+            root: StateRoot::decode(r)?,
+            version: r.u64("state tree version")?,
+        })
+    }
+}
+
 macro_rules! table {
     ($(#[$doc:meta])* $name:ident, $cf:literal, $key:ty => $value:ty) => {
         table!($(#[$doc])* $name, $cf, $key => $value, read_by_writer: true);
@@ -343,6 +469,21 @@ table!(
 table!(
     /// Canonical transactions by the addresses they touch. Only readers look it up.
     AddressHistory, "address_history", HistoryKey => TxId, read_by_writer: false
+);
+
+table!(
+    /// The state map's tree: every node of every kept version, by node key. Written in
+    /// each block's batch with the accounts, so the two are never out of step.
+    StateTree, "state_tree", TreeNodeKey => TreeNode
+);
+table!(
+    /// Tree nodes that later versions replaced, oldest first: what pruning deletes once
+    /// no kept version reaches them.
+    StaleTreeNodes, "state_tree_stale", StaleNodeKey => Present, read_by_writer: false
+);
+table!(
+    /// For each canonical block, its state root and the tree version holding it.
+    StateRoots, "state_roots", BlockHash => StateRootEntry
 );
 
 #[cfg(test)]
