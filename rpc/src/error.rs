@@ -32,6 +32,10 @@ pub const ADMIN_REQUIRED: i32 = 1005;
 /// A subscription method was called over HTTP; subscriptions need a WebSocket.
 pub const SUBSCRIPTION_NEEDS_WEBSOCKET: i32 = 1006;
 
+/// No state is kept for the block asked: it is unknown, not on the canonical chain, or
+/// older than the kept state versions; `data.reason` says which.
+pub const STATE_NOT_KEPT: i32 = 1007;
+
 /// An invalid-params error naming `field`.
 pub fn invalid_param(field: &str, reason: impl std::fmt::Display) -> ErrorObjectOwned {
     ErrorObject::owned(
@@ -109,6 +113,28 @@ pub fn dev_mine_failure(failure: &DevMineFailure) -> ErrorObjectOwned {
         | DevMineFailure::TipNotIndexed => {
             ErrorObject::owned(MINING_FAILED, failure.to_string(), None::<()>)
         }
+    }
+}
+
+/// No state kept for the block asked (1007), with why: `unknown`, `not_canonical` or
+/// `pruned`.
+pub fn state_not_kept(reason: &str, message: impl std::fmt::Display) -> ErrorObjectOwned {
+    ErrorObject::owned(
+        STATE_NOT_KEPT,
+        message.to_string(),
+        Some(json!({ "reason": reason })),
+    )
+}
+
+/// Why an account could not be proven: 1007 for a block without kept state, an internal
+/// error otherwise.
+#[cfg(feature = "server")]
+pub fn proof_failure(error: &tern_state::chain::ProofQueryError) -> ErrorObjectOwned {
+    use tern_state::chain::ProofQueryError;
+    match error {
+        ProofQueryError::NotCanonical(_) => state_not_kept("not_canonical", error),
+        ProofQueryError::Pruned(_) => state_not_kept("pruned", error),
+        ProofQueryError::Store(_) | ProofQueryError::Moved => internal(error),
     }
 }
 

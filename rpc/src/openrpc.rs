@@ -175,6 +175,12 @@ const METHODS: &[Method] = &[
         admin: false,
     },
     Method {
+        name: "account_getProof",
+        summary: "An account at a block with the proof of it under the block's state root.",
+        params: &[("address", true, Kind::Text), ("block", false, Kind::Block)],
+        admin: false,
+    },
+    Method {
         name: "account_history",
         summary: "Transactions touching an address, newest first, paged.",
         params: &[

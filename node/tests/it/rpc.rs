@@ -13,6 +13,8 @@ mod eviction;
 mod lifecycle;
 #[path = "rpc/network.rs"]
 mod network;
+#[path = "rpc/proofs.rs"]
+mod proofs;
 #[path = "rpc/random_params.rs"]
 mod random_params;
 #[path = "rpc/raw.rs"]

@@ -8,8 +8,8 @@ use jsonrpsee::core::{RpcResult, SubscriptionResult};
 use jsonrpsee::proc_macros::rpc;
 
 use super::json::{
-    AccountJson, BlockId, BlockJson, ChainInfo, HeadEvent, HeaderJson, HistoryPageJson,
-    MempoolEntry, MempoolInfo, ResumeFrom,
+    AccountJson, AccountProofJson, BlockId, BlockJson, ChainInfo, HeadEvent, HeaderJson,
+    HistoryPageJson, MempoolEntry, MempoolInfo, ResumeFrom,
 };
 use super::tx_json::{FeeEstimateJson, TxStatus};
 
@@ -65,6 +65,15 @@ pub trait TernApi {
     /// An account's balance and nonces.
     #[method(name = "account_get")]
     async fn account_get(&self, address: String) -> RpcResult<AccountJson>;
+
+    /// An account (or its absence) at a block (default: the tip), with the proof of it
+    /// under that block's state root.
+    #[method(name = "account_getProof")]
+    async fn account_get_proof(
+        &self,
+        address: String,
+        block: Option<BlockId>,
+    ) -> RpcResult<AccountProofJson>;
 
     /// Transactions touching `address`, newest first, at most `limit` (default and maximum
     /// 100), continuing from `cursor`.

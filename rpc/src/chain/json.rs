@@ -262,6 +262,36 @@ pub struct AccountJson {
     pub pending_balance: String,
 }
 
+/// `account_getProof`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountProofJson {
+    /// The address.
+    pub address: String,
+    /// The balance at the block (`"0"` if it has no account).
+    pub balance: String,
+    /// The nonce at the block (0 if it has no account).
+    pub nonce: u64,
+    /// Whether the address has an account at the block.
+    pub exists: bool,
+    /// The block the answer is for.
+    pub block: ProofBlockJson,
+    /// The proof, hex of its encoding (docs/PROTOCOL.md, "Account proofs").
+    pub proof: String,
+}
+
+/// The block an account proof is for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProofBlockJson {
+    /// Its hash.
+    pub hash: String,
+    /// Its height.
+    pub height: u64,
+    /// The root of the accounts after it, which the proof leads to.
+    pub state_root: String,
+}
+
 /// One entry of `account_history`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

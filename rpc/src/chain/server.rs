@@ -17,8 +17,9 @@ use tokio::time::Instant;
 use super::api::TernApiServer;
 use super::api::{MAX_MEMPOOL_LIST, MAX_STATUS_CONFIRMATIONS};
 use super::json::{
-    AccountJson, BlockId, BlockJson, BlockStanding, ChainInfo, FeeBucketJson, HeadEvent, HeadKind,
-    HeaderJson, HistoryPageJson, MempoolEntry, MempoolInfo, ResumeFrom,
+    AccountJson, AccountProofJson, BlockId, BlockJson, BlockStanding, ChainInfo, FeeBucketJson,
+    HeadEvent, HeadKind, HeaderJson, HistoryPageJson, MempoolEntry, MempoolInfo, ProofBlockJson,
+    ResumeFrom,
 };
 use super::tx_json::{FeeEstimateJson, TxStatus};
 use crate::error::{self, internal, invalid_param};
@@ -365,6 +366,40 @@ impl<B: ChainBackend> TernApiServer for ChainRpc<B> {
             nonce: account.nonce,
             pending_nonce,
             pending_balance: pending_balance.to_string(),
+        })
+    }
+
+    async fn account_get_proof(
+        &self,
+        address: String,
+        block: Option<BlockId>,
+    ) -> RpcResult<AccountProofJson> {
+        let parsed = parse_address(&*self.backend, "address", &address)?;
+        let chain = self.backend.chain();
+        let hash = match &block {
+            Some(block) => self.block_hash(block).await?,
+            None => Some(chain.run(|chain| chain.tip()).await.map_err(internal)?.hash),
+        };
+        let Some(hash) = hash else {
+            return Err(error::state_not_kept("unknown", "no such block"));
+        };
+        let proven = chain
+            .run(move |chain| Ok(chain.account_proof(&parsed, &hash)))
+            .await
+            .map_err(internal)?
+            .map_err(|e| error::proof_failure(&e))?;
+        let account = proven.account.unwrap_or_default();
+        Ok(AccountProofJson {
+            address: chain.spec().format_address(&parsed),
+            balance: account.balance.to_string(),
+            nonce: account.nonce,
+            exists: proven.account.is_some(),
+            block: ProofBlockJson {
+                hash: proven.block.to_string(),
+                height: proven.height.value(),
+                state_root: proven.root.to_string(),
+            },
+            proof: hex::encode(tern_chain::encoding::encode(&proven.proof)),
         })
     }
 
