@@ -175,6 +175,13 @@ const METHODS: &[Method] = &[
         admin: false,
     },
     Method {
+        name: "tx_getProof",
+        summary:
+            "A confirmed transaction's place in its block and its audit path to the Merkle root.",
+        params: &[("txid", true, Kind::Text)],
+        admin: false,
+    },
+    Method {
         name: "account_getProof",
         summary: "An account at a block with the proof of it under the block's state root.",
         params: &[("address", true, Kind::Text), ("block", false, Kind::Block)],

@@ -2,7 +2,7 @@
 
 mod merkle;
 
-pub use merkle::merkle_root;
+pub use merkle::{merkle_path, merkle_root, verify_merkle_path};
 
 use sha2::{Digest, Sha256};
 

@@ -9,7 +9,7 @@ use jsonrpsee::proc_macros::rpc;
 
 use super::json::{
     AccountJson, AccountProofJson, BlockId, BlockJson, ChainInfo, HeadEvent, HeaderJson,
-    HistoryPageJson, MempoolEntry, MempoolInfo, ResumeFrom,
+    HistoryPageJson, MempoolEntry, MempoolInfo, ResumeFrom, TxProofJson,
 };
 use super::tx_json::{FeeEstimateJson, TxStatus};
 
@@ -61,6 +61,11 @@ pub trait TernApi {
     /// or unknown.
     #[method(name = "tx_get")]
     async fn tx_get(&self, txid: String) -> RpcResult<TxStatus>;
+
+    /// Where a confirmed transaction is, with the RFC 6962 audit path from it to its
+    /// block's Merkle root; null if it is not on the canonical chain.
+    #[method(name = "tx_getProof")]
+    async fn tx_get_proof(&self, txid: String) -> RpcResult<Option<TxProofJson>>;
 
     /// An account's balance and nonces.
     #[method(name = "account_get")]

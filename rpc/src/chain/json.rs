@@ -262,6 +262,26 @@ pub struct AccountJson {
     pub pending_balance: String,
 }
 
+/// `tx_getProof`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TxProofJson {
+    /// The transaction id.
+    pub txid: String,
+    /// The hash of its exact bytes, signature included: its leaf commits to this.
+    pub signed_hash: String,
+    /// The block that includes it.
+    pub block_hash: String,
+    /// That block's height.
+    pub height: u64,
+    /// Its index in the block.
+    pub position: u32,
+    /// The block's transaction count.
+    pub count: u32,
+    /// The audit path: sibling hashes (hex) from its leaf up to the header's Merkle root.
+    pub path: Vec<String>,
+}
+
 /// `account_getProof`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -19,7 +19,7 @@ use super::api::{MAX_MEMPOOL_LIST, MAX_STATUS_CONFIRMATIONS};
 use super::json::{
     AccountJson, AccountProofJson, BlockId, BlockJson, BlockStanding, ChainInfo, FeeBucketJson,
     HeadEvent, HeadKind, HeaderJson, HistoryPageJson, MempoolEntry, MempoolInfo, ProofBlockJson,
-    ResumeFrom,
+    ResumeFrom, TxProofJson,
 };
 use super::tx_json::{FeeEstimateJson, TxStatus};
 use crate::error::{self, internal, invalid_param};
@@ -306,6 +306,35 @@ impl<B: ChainBackend> TernApiServer for ChainRpc<B> {
     async fn tx_get(&self, txid: String) -> RpcResult<TxStatus> {
         let id: TxId = txid.parse().map_err(|e| invalid_param("txid", e))?;
         self.tx_status(&id).await
+    }
+
+    async fn tx_get_proof(&self, txid: String) -> RpcResult<Option<TxProofJson>> {
+        let id: TxId = txid.parse().map_err(|e| invalid_param("txid", e))?;
+        let found = self
+            .backend
+            .chain()
+            .run(move |chain| {
+                let Some(info) = chain.transaction(&id)? else {
+                    return Ok(None);
+                };
+                let Some(block) = chain.block(&info.block)? else {
+                    return Ok(None);
+                };
+                let leaves: Vec<_> = block.transactions.iter().map(|t| t.signed_hash()).collect();
+                let path = tern_chain::block::merkle_path(&leaves, info.position as usize);
+                Ok(path.map(|path| (info, leaves.len(), path)))
+            })
+            .await
+            .map_err(internal)?;
+        Ok(found.map(|(info, count, path)| TxProofJson {
+            txid: info.tx.id().to_string(),
+            signed_hash: info.tx.signed_hash().to_string(),
+            block_hash: info.block.to_string(),
+            height: info.height.value(),
+            position: info.position,
+            count: u32::try_from(count).unwrap_or(u32::MAX),
+            path: path.iter().map(hex::encode).collect(),
+        }))
     }
 
     async fn tx_subscribe_status(

@@ -78,3 +78,43 @@ async fn account_proofs_check_at_the_tip_and_earlier_and_name_what_is_not_kept()
     assert_eq!(status, -32602);
     assert!(message.contains("block"), "{message}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transaction_proof_leads_to_its_header_merkle_root() {
+    use tern_chain::block::verify_merkle_path;
+    use tern_chain::types::{MerkleRoot, SignedTxHash};
+    let node = node("dev", true).await;
+    let c = &node.client;
+    let alice = dev_secret_key(0);
+    let mut ids = Vec::new();
+    for nonce in 0..5 {
+        let (tx, id) = signed_hex(&node, &alice, &dev_secret_key(1), 1_000, 1_000, nonce);
+        c.tx_submit(tx).await.unwrap();
+        ids.push(id);
+    }
+    c.dev_mine(1, None).await.unwrap();
+    for id in &ids {
+        let proof = c.tx_get_proof(id.clone()).await.unwrap().unwrap();
+        assert_eq!((proof.count, proof.height), (5, 1));
+        let header = c
+            .chain_get_header(BlockId::Hash(proof.block_hash.clone()))
+            .await
+            .unwrap()
+            .unwrap();
+        let root: MerkleRoot = header.merkle_root.parse().unwrap();
+        let leaf: SignedTxHash = proof.signed_hash.parse().unwrap();
+        let path: Vec<[u8; 32]> = proof
+            .path
+            .iter()
+            .map(|h| hex::decode(h).unwrap().try_into().unwrap())
+            .collect();
+        let (position, count) = (u64::from(proof.position), u64::from(proof.count));
+        assert!(verify_merkle_path(&leaf, position, count, &path, &root));
+        // Another place in the block does not check.
+        let elsewhere = (position + 1) % count;
+        assert!(!verify_merkle_path(&leaf, elsewhere, count, &path, &root));
+    }
+    // Not on the chain: null.
+    let unknown = "00".repeat(32);
+    assert_eq!(c.tx_get_proof(unknown).await.unwrap(), None);
+}
