@@ -89,6 +89,7 @@ pub(super) fn connect(
     block: &Block,
     entry: &BlockIndexEntry,
     reward: tern_chain::types::Amount,
+    prune_cursor: &mut state_tree::PruneCursor,
 ) -> Result<TipInfo, ConnectError> {
     let addresses = touched(block);
     let accounts = store.multi_get::<Accounts>(&addresses)?;
@@ -114,7 +115,7 @@ pub(super) fn connect(
         batch.put::<Accounts>(address, account);
     }
     tree.write(&mut batch);
-    state_tree::prune(store.store(), &mut batch, tree.version)?;
+    state_tree::prune(store.store(), &mut batch, tree.version, prune_cursor)?;
     let entry_root = StateRootEntry {
         root: tree.root,
         version: tree.version,
@@ -146,7 +147,11 @@ pub(super) fn connect(
 
 /// Takes the tip `block` off the chain with its undo record, in one batch; its parent
 /// becomes the tip.
-pub(super) fn disconnect(store: &WriteBehind, block: &Block) -> Result<TipInfo, StoreError> {
+pub(super) fn disconnect(
+    store: &WriteBehind,
+    block: &Block,
+    prune_cursor: &mut state_tree::PruneCursor,
+) -> Result<TipInfo, StoreError> {
     let hash = block.hash();
     let undo = store
         .get::<Undo>(&hash)?
@@ -172,7 +177,7 @@ pub(super) fn disconnect(store: &WriteBehind, block: &Block) -> Result<TipInfo, 
         }
     }
     tree.write(&mut batch);
-    state_tree::prune(store.store(), &mut batch, tree.version)?;
+    state_tree::prune(store.store(), &mut batch, tree.version, prune_cursor)?;
     batch.delete::<StateRoots>(&hash);
     batch.delete::<Undo>(&hash);
     batch.delete::<Canonical>(&block.header.height);

@@ -78,6 +78,8 @@ pub struct Chain {
     /// it holds the block, the orphans it connects ([`MAX_ORPHANS`]) and the blocks a
     /// reorg takes off, which the call's [`ChainUpdate`] holds anyway.
     fresh: HashMap<BlockHash, Arc<Block>>,
+    /// Where pruning the state tree goes on from.
+    prune_cursor: state_tree::PruneCursor,
 }
 
 /// A block found invalid while connecting, and why.
@@ -117,6 +119,7 @@ impl Chain {
             verify_threads,
             signatures: Arc::default(),
             fresh: HashMap::new(),
+            prune_cursor: state_tree::PruneCursor::default(),
         };
         if let Some(target) = meta_hash(&chain.writes, MetaKey::ReorgTarget)? {
             chain.choose(target)?;
@@ -391,7 +394,7 @@ impl Chain {
         while self.tip.hash != fork {
             let hash = self.tip.hash;
             let block = self.block(&hash)?;
-            self.tip = connect::disconnect(&self.writes, &block)?;
+            self.tip = connect::disconnect(&self.writes, &block, &mut self.prune_cursor)?;
             self.fresh.insert(hash, block);
         }
         branch.reverse();
@@ -402,6 +405,7 @@ impl Chain {
                 &block,
                 entry,
                 self.spec.consensus.block_reward,
+                &mut self.prune_cursor,
             ) {
                 Ok(tip) => self.tip = tip,
                 Err(ConnectError::Invalid(error)) => {

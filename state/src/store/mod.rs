@@ -520,10 +520,12 @@ impl Store {
         Ok(out)
     }
 
-    /// Up to `limit` entries of table `T` from `start` towards larger keys.
+    /// Up to `limit` entries of table `T` with keys from `start` up to (not including)
+    /// `end`. Stops at `end` before decoding anything past it.
     pub fn scan_forward<T: Table>(
         &self,
         start: &[u8],
+        end: &[u8],
         limit: usize,
     ) -> Result<Rows<T>, StoreError> {
         let iter = self.db.iterator_cf(
@@ -533,6 +535,9 @@ impl Store {
         let mut out = Vec::new();
         for item in iter.take(limit) {
             let (key, value) = item.map_err(|e| self.database(e))?;
+            if *key >= *end {
+                break;
+            }
             out.push((
                 self.decoded(T::NAME, T::Key::from_key(&key))?,
                 self.decoded(T::NAME, encoding::decode::<T::Value>(&value))?,
