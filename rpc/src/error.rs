@@ -134,6 +134,7 @@ pub fn proof_failure(error: &tern_state::chain::ProofQueryError) -> ErrorObjectO
     match error {
         ProofQueryError::NotCanonical(_) => state_not_kept("not_canonical", error),
         ProofQueryError::Pruned(_) => state_not_kept("pruned", error),
+        ProofQueryError::TooDeep(_) => state_not_kept("too_deep", error),
         ProofQueryError::Store(_) | ProofQueryError::Moved => internal(error),
     }
 }

@@ -648,3 +648,18 @@ fn accounts_are_proven_at_the_tip_and_at_earlier_blocks_and_side_blocks_are_refu
     let error = reader.account_proof(&sender, &side[0].hash()).unwrap_err();
     assert!(matches!(error, ProofQueryError::NotCanonical(_)), "{error}");
 }
+
+#[test]
+fn an_account_is_proven_at_most_max_proof_depth_below_the_tip() {
+    let mut f = fixture();
+    let genesis = f.builder.genesis();
+    let blocks = f
+        .builder
+        .extend(&genesis, MAX_PROOF_DEPTH as usize + 1, &[], 0, miner(1));
+    f.submit_all(&blocks);
+    let reader = f.chain.reader();
+    let deepest = &blocks[0];
+    reader.account_proof(&miner(1), &deepest.hash()).unwrap();
+    let error = reader.account_proof(&miner(1), &genesis).unwrap_err();
+    assert!(matches!(error, ProofQueryError::TooDeep(_)), "{error}");
+}

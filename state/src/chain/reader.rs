@@ -31,6 +31,11 @@ pub struct ChainReader {
     spec: ChainSpec,
 }
 
+/// How far below the tip an account is proven at most. Proving at depth `d` reads and
+/// decodes `d` undo records (about 100 kB each for a block of 1,000 transfers), so the
+/// bound keeps one call from costing the node more than about 25 MB of reads.
+pub const MAX_PROOF_DEPTH: u64 = 256;
+
 /// An account at a block, proven.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProvenAccount {
@@ -58,6 +63,9 @@ pub enum ProofQueryError {
     /// The block's tree version is no longer kept.
     #[error("block {0} is older than the kept state versions (the last {kept}); ask at a newer block", kept = super::KEPT_TREE_VERSIONS)]
     Pruned(BlockHash),
+    /// The block is more than [`MAX_PROOF_DEPTH`] blocks below the tip.
+    #[error("block {0} is more than {MAX_PROOF_DEPTH} blocks below the tip; ask at a newer block")]
+    TooDeep(BlockHash),
     /// The chain moved while the proof was read.
     #[error("the chain moved while the proof was read; ask again")]
     Moved,
@@ -286,9 +294,9 @@ impl ChainReader {
 
     /// The account at `address` after canonical block `block`, with the proof of it (or
     /// of its absence) under that block's state root. The account is read at the tip and
-    /// taken back through the undo records of the blocks since, which the kept tree
-    /// versions bound to about [`super::KEPT_TREE_VERSIONS`] blocks. The proof is checked
-    /// before it is returned: a store that cannot prove what it holds says so.
+    /// taken back through the undo records of the blocks since, at most
+    /// [`MAX_PROOF_DEPTH`] of them. The proof is checked before it is returned: a store
+    /// that cannot prove what it holds says so.
     pub fn account_proof(
         &self,
         address: &Address,
@@ -307,6 +315,9 @@ impl ChainReader {
             .header
             .height;
         let tip = self.tip()?;
+        if tip.height().blocks_since(height).unwrap_or(0) > MAX_PROOF_DEPTH {
+            return Err(ProofQueryError::TooDeep(*block));
+        }
         let mut account = self.store.get::<Accounts>(address)?;
         let mut at = tip.height();
         while at > height {
