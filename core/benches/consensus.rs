@@ -27,7 +27,7 @@ use tern_chain::signature_cache::SignatureCache;
 use tern_chain::state::{apply_block, Account, MemoryState};
 use tern_chain::tx::{SignedTransaction, Transaction};
 use tern_chain::types::{
-    Address, Amount, BlockHash, ChainId, Height, MerkleRoot, Target, Timestamp,
+    Address, Amount, BlockHash, ChainId, Height, MerkleRoot, StateRoot, Target, Timestamp,
 };
 
 const CHAIN: ChainId = ChainId(7357);
@@ -180,6 +180,7 @@ fn state_application(c: &mut Criterion) {
         height: Height(1),
         parent: BlockHash::ZERO,
         merkle_root: MerkleRoot::ZERO,
+        state_root: StateRoot::from_bytes([0; 32]),
         timestamp: Timestamp(0),
         target: Target::MAX,
         miner: Address::from_bytes([9; 32]),

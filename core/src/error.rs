@@ -4,7 +4,9 @@
 //! test that builds a transaction or block breaking exactly that rule.
 
 use crate::crypto::SignatureError;
-use crate::types::{Amount, BlockHash, ChainId, Height, MerkleRoot, Target, Timestamp, TxId};
+use crate::types::{
+    Amount, BlockHash, ChainId, Height, MerkleRoot, StateRoot, Target, Timestamp, TxId,
+};
 
 /// A transaction breaks a rule of its own: it is invalid whatever state it meets, so a peer
 /// that relays it did not check it.
@@ -174,4 +176,12 @@ pub enum BlockError {
     /// of fees.
     #[error("miner reward plus fees overflows")]
     MinerCreditOverflow,
+    /// The header's state root is not the root of the accounts the block leaves.
+    #[error("state root {found} is not the root {computed} of the state the block leaves")]
+    BadStateRoot {
+        /// The root of the state after the block, as this node computed it.
+        computed: StateRoot,
+        /// The header's root.
+        found: StateRoot,
+    },
 }

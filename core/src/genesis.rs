@@ -8,7 +8,8 @@
 //! field, so the genesis hash commits to the whole spec: two specs that differ in any
 //! parameter or allocation are different chains, and peers can compare chains by genesis
 //! hash alone. The genesis block has no transactions and needs no proof of work; its
-//! allocations become the initial account state.
+//! allocations become the initial account state, whose root
+//! ([`ChainSpec::genesis_state_root`]) its header carries like every other header.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -26,8 +27,8 @@ use crate::state::{Account, MemoryState};
 use crate::state_map::{MemoryTree, TreeError};
 use crate::tx::SIGNED_TRANSACTION_LEN;
 use crate::types::{
-    Address, AddressPrefix, Amount, BlockHash, ChainId, Height, MerkleRoot, SpecHash, Target,
-    Timestamp,
+    Address, AddressPrefix, Amount, BlockHash, ChainId, Height, MerkleRoot, SpecHash, StateRoot,
+    Target, Timestamp,
 };
 
 /// The domain tag prefixed to a spec's encoding to form its hash.
@@ -105,8 +106,12 @@ pub struct ChainSpec {
     pub consensus: ConsensusParams,
     /// Whether nodes may mine blocks on demand (`dev_mine`); only for development chains.
     pub dev_mining: bool,
-    /// The initial balances, in spec order, with no address twice.
-    pub allocations: Vec<(Address, Amount)>,
+    /// The initial balances, in spec order, with no address twice. Private, so that the
+    /// root below is always theirs ([`ChainSpec::with_allocations`] replaces both).
+    allocations: Vec<(Address, Amount)>,
+    /// The root of the state map of `allocations`, computed once: the genesis header's
+    /// state root.
+    genesis_state_root: StateRoot,
 }
 
 /// Why a chain spec could not be loaded. Every message starts with where the spec came
@@ -225,6 +230,7 @@ impl ChainSpec {
             height: Height::GENESIS,
             parent: BlockHash::ZERO,
             merkle_root: MerkleRoot::from_bytes(*self.spec_hash().as_bytes()),
+            state_root: self.genesis_state_root,
             timestamp: self.consensus.genesis_time,
             target: self.consensus.initial_target,
             miner: Address::from_bytes([0; 32]),
@@ -245,6 +251,33 @@ impl ChainSpec {
         self.genesis_header().hash()
     }
 
+    /// The initial balances, in spec order, with no address twice.
+    pub fn allocations(&self) -> &[(Address, Amount)] {
+        &self.allocations
+    }
+
+    /// The same chain spec with other allocations (for tools and benchmarks that need
+    /// many funded accounts), checked as a spec file's are.
+    pub fn with_allocations(
+        mut self,
+        allocations: Vec<(Address, Amount)>,
+    ) -> Result<ChainSpec, GenesisError> {
+        let origin = self.name.clone();
+        let field = |field: &str, reason: String| GenesisError::Field {
+            origin: origin.clone(),
+            field: field.to_owned(),
+            reason,
+        };
+        self.genesis_state_root = check_allocations(&allocations, &field)?;
+        self.allocations = allocations;
+        Ok(self)
+    }
+
+    /// The root of the genesis state map, which the genesis header commits to.
+    pub fn genesis_state_root(&self) -> StateRoot {
+        self.genesis_state_root
+    }
+
     /// The account state before block 1: the allocations, each with nonce 0.
     pub fn genesis_state(&self) -> MemoryState {
         MemoryState::new(self.allocations.iter().map(|(address, balance)| {
@@ -260,15 +293,7 @@ impl ChainSpec {
 
     /// The genesis state as a state map, whose root the genesis header commits to.
     pub fn genesis_state_map(&self) -> Result<MemoryTree, TreeError> {
-        MemoryTree::with_accounts(self.allocations.iter().map(|(address, balance)| {
-            (
-                *address,
-                Account {
-                    balance: *balance,
-                    nonce: 0,
-                },
-            )
-        }))
+        genesis_tree(&self.allocations)
     }
 
     /// An address in this chain's text form.
@@ -364,29 +389,16 @@ fn check_spec(
         ));
     }
     let mut allocations = Vec::with_capacity(raw.allocations.len());
-    let mut seen: HashMap<Address, usize> = HashMap::new();
-    let mut supply = Amount::ZERO;
     for (i, entry) in raw.allocations.iter().enumerate() {
         let address = Address::from_bech32(&entry.address, &address_prefix)
             .map_err(|e| field(&format!("allocations[{i}].address"), e.to_string()))?;
-        if let Some(first) = seen.insert(address, i) {
-            return Err(field(
-                &format!("allocations[{i}].address"),
-                format!("duplicate of allocations[{first}]"),
-            ));
-        }
         let balance = entry
             .balance
             .parse::<Amount>()
             .map_err(|e| field(&format!("allocations[{i}].balance"), e.to_string()))?;
-        supply = supply.checked_add(balance).map_err(|_| {
-            field(
-                &format!("allocations[{i}].balance"),
-                "total allocations overflow".into(),
-            )
-        })?;
         allocations.push((address, balance));
     }
+    let genesis_state_root = check_allocations(&allocations, field)?;
     Ok(ChainSpec {
         name: raw.name,
         address_prefix,
@@ -404,7 +416,53 @@ fn check_spec(
         },
         dev_mining: raw.dev_mining,
         allocations,
+        genesis_state_root,
     })
+}
+
+/// Checks what every set of allocations must keep (a bounded count, no address twice, a
+/// total that fits an amount) and returns the root of their state map.
+fn check_allocations(
+    allocations: &[(Address, Amount)],
+    field: &dyn Fn(&str, String) -> GenesisError,
+) -> Result<StateRoot, GenesisError> {
+    if allocations.len() > MAX_ALLOCATIONS {
+        return Err(field(
+            "allocations",
+            format!("more than {MAX_ALLOCATIONS} entries"),
+        ));
+    }
+    let mut seen: HashMap<Address, usize> = HashMap::with_capacity(allocations.len());
+    let mut supply = Amount::ZERO;
+    for (i, (address, balance)) in allocations.iter().enumerate() {
+        if let Some(first) = seen.insert(*address, i) {
+            return Err(field(
+                &format!("allocations[{i}].address"),
+                format!("duplicate of allocations[{first}]"),
+            ));
+        }
+        supply = supply.checked_add(*balance).map_err(|_| {
+            field(
+                &format!("allocations[{i}].balance"),
+                "total allocations overflow".into(),
+            )
+        })?;
+    }
+    let tree = genesis_tree(allocations).map_err(|e| field("allocations", e.to_string()))?;
+    Ok(tree.root())
+}
+
+/// The state map of `allocations`, each with nonce 0.
+fn genesis_tree(allocations: &[(Address, Amount)]) -> Result<MemoryTree, TreeError> {
+    MemoryTree::with_accounts(allocations.iter().map(|(address, balance)| {
+        (
+            *address,
+            Account {
+                balance: *balance,
+                nonce: 0,
+            },
+        )
+    }))
 }
 
 #[cfg(test)]

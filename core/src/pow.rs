@@ -121,7 +121,8 @@ pub fn median_time_past(recent: &[Timestamp]) -> Option<Timestamp> {
 /// header's target.
 ///
 /// The nonce is the last 8 bytes of the header encoding, so the SHA-256 state after the
-/// first 148 bytes is computed once and each attempt hashes only the final block.
+/// first 128 of the 180 bytes before it is computed once and each attempt hashes only the
+/// final two blocks.
 pub fn search_nonce(header: &Header, start: u64, attempts: u64) -> Option<u64> {
     let encoded = encoding::encode(header);
     let prefix = encoded.get(..HEADER_LEN - 8)?;

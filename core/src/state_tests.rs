@@ -4,7 +4,7 @@ use crate::crypto::Signature;
 use crate::encoding;
 use crate::error::{TxError, TxRuleError, TxStateError};
 use crate::tx::SignedTransaction;
-use crate::types::{BlockHash, ChainId, Height, MerkleRoot, Target, Timestamp};
+use crate::types::{BlockHash, ChainId, Height, MerkleRoot, StateRoot, Target, Timestamp};
 use proptest::prelude::*;
 
 const REWARD: Amount = Amount::from_base_units(50);
@@ -36,6 +36,7 @@ fn block(miner: u8, transactions: Vec<SignedTransaction>) -> Block {
         height: Height(1),
         parent: BlockHash::ZERO,
         merkle_root: MerkleRoot::ZERO,
+        state_root: StateRoot::from_bytes([0; 32]),
         timestamp: Timestamp(0),
         target: Target::MAX,
         miner: address(miner),

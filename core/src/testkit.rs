@@ -13,6 +13,7 @@ use crate::genesis::ChainSpec;
 use crate::miner::block_template;
 use crate::pow::{median_time_past, search_nonce, MEDIAN_TIME_SPAN};
 use crate::state::{apply_block, MemoryState};
+use crate::state_map::MemoryTree;
 use crate::tx::{SignedTransaction, Transaction};
 use crate::types::{Address, Amount, BlockHash, Timestamp};
 use crate::validation::ParentContext;
@@ -24,6 +25,9 @@ pub struct ChainBuilder {
     genesis: BlockHash,
     headers: HashMap<BlockHash, Header>,
     states: HashMap<BlockHash, MemoryState>,
+    /// The state map after each block but genesis (built from the spec when needed), for
+    /// its header's state root.
+    trees: HashMap<BlockHash, MemoryTree>,
     /// Milliseconds between a parent's timestamp and its child's.
     pub spacing_ms: u64,
 }
@@ -37,6 +41,7 @@ impl ChainBuilder {
         ChainBuilder {
             headers: HashMap::from([(hash, genesis)]),
             states: HashMap::from([(hash, spec.genesis_state())]),
+            trees: HashMap::new(),
             genesis: hash,
             spacing_ms,
             spec,
@@ -118,15 +123,30 @@ impl ChainBuilder {
                 .as_millis()
                 .saturating_add(self.spacing_ms),
         );
-        let mut block = block_template(&self.spec.consensus, &context, transactions, miner, when);
-        block.header.nonce = search_nonce(&block.header, 0, u64::MAX)?;
+        let template = block_template(&self.spec.consensus, &context, transactions, miner, when);
         let state = self.states.get(parent)?;
-        let change = apply_block(state, &block, self.spec.consensus.block_reward).ok()?;
+        let change = apply_block(state, template.block(), self.spec.consensus.block_reward).ok()?;
         let mut next = state.clone();
         next.apply(&change);
+        let mut tree = match self.trees.get(parent) {
+            Some(tree) => tree.clone(),
+            None if *parent == self.genesis => self.spec.genesis_state_map().ok()?,
+            None => return None,
+        };
+        let root = tree
+            .apply(
+                change
+                    .accounts
+                    .iter()
+                    .map(|(a, account)| (*a, Some(*account))),
+            )
+            .ok()?;
+        let mut block = template.seal(root);
+        block.header.nonce = search_nonce(&block.header, 0, u64::MAX)?;
         let hash = block.hash();
         self.headers.insert(hash, block.header);
         self.states.insert(hash, next);
+        self.trees.insert(hash, tree);
         Some(block)
     }
 

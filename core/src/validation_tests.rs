@@ -54,6 +54,7 @@ fn valid_block(spec: &ChainSpec, transactions: Vec<SignedTransaction>) -> Block 
         height: Height(1),
         parent: parent.hash,
         merkle_root: Default::default(),
+        state_root: Default::default(),
         timestamp: Timestamp(parent.timestamp.as_millis() + 1_000),
         target: pow::next_target(
             &spec.consensus.difficulty(),

@@ -84,7 +84,19 @@ fn the_worked_example_matches_the_code() {
     );
     assert_eq!(signed.id().to_string(), field("txid"));
     assert_eq!(signed.signed_hash().to_string(), field("signed hash"));
+    let genesis = encoding::encode(&spec.genesis_header());
+    assert_eq!(hex::encode(&genesis), field("dev genesis header"));
+    assert_eq!(
+        hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&genesis)),
+        field("dev genesis hash"),
+        "the block hash is SHA-256 of the header's bytes"
+    );
     assert_eq!(spec.genesis_hash().to_string(), field("dev genesis hash"));
+    assert_eq!(
+        hex::encode(&genesis[76..108]),
+        field("dev genesis state root"),
+        "the genesis header commits to the genesis state map"
+    );
 
     // A wallet's bytes, read back by the node, verify.
     let bytes = hex::decode(field("signed transaction")).unwrap();

@@ -65,12 +65,15 @@ fn threads() -> usize {
 
 /// The dev chain with `senders` funded accounts (dev keys `0..senders`).
 fn spec_with(senders: u32) -> (ChainSpec, Vec<SecretKey>) {
-    let mut spec = ChainSpec::resolve("dev").unwrap();
     let keys: Vec<SecretKey> = (0..senders).map(dev_secret_key).collect();
-    spec.allocations = keys
-        .iter()
-        .map(|k| (k.address(), Amount::from_base_units(1 << 40)))
-        .collect();
+    let spec = ChainSpec::resolve("dev")
+        .unwrap()
+        .with_allocations(
+            keys.iter()
+                .map(|k| (k.address(), Amount::from_base_units(1 << 40)))
+                .collect(),
+        )
+        .unwrap();
     (spec, keys)
 }
 

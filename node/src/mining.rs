@@ -25,7 +25,7 @@ use tern_chain::miner::{block_template, transaction_limits};
 use tern_chain::pow::search_nonce;
 use tern_chain::types::{Address, BlockHash, Timestamp};
 use tern_rpc::server::backend::MAX_MINER_THREADS;
-use tern_state::chain::{ChainHandle, Verdict};
+use tern_state::chain::{ChainHandle, SealError, TipInfo, Verdict};
 use tokio::sync::{mpsc, watch};
 
 use tern_mempool::PoolHandle;
@@ -158,12 +158,16 @@ impl MinerHandle {
             });
         }
         let mut hashes = Vec::new();
+        let mut tips = self.chain.watch_tip();
         while (hashes.len() as u64) < count {
-            let tip = self.chain.tip();
+            let tip = *tips.borrow_and_update();
             // Templates must not offer what the tip already includes.
             let _ = tokio::time::timeout(Duration::from_secs(10), self.pool.wait_synced(tip.hash))
                 .await;
-            let template = template(&self.chain, &self.pool, reward).await?;
+            let Some(template) = template(&self.chain, &self.pool, reward).await? else {
+                next_tip(&mut tips).await;
+                continue;
+            };
             let stop = Arc::new(AtomicBool::new(false));
             let Some(block) = search(&self.tasks, template, 1, stop).await else {
                 continue;
@@ -193,11 +197,14 @@ struct Miner {
     parked: watch::Sender<bool>,
 }
 
+/// A block on the tip from the mempool's best transactions, sealed with the state root it
+/// leaves; `None` if the chain's tip moved past the one announced meanwhile (wait for the
+/// next announcement and build again).
 async fn template(
     chain: &ChainHandle,
     pool: &PoolHandle,
     reward: Address,
-) -> Result<Block, DevMineFailure> {
+) -> Result<Option<Block>, DevMineFailure> {
     let tip = chain.tip();
     let parent = chain
         .reads()
@@ -206,13 +213,25 @@ async fn template(
         .ok_or(DevMineFailure::TipNotIndexed)?;
     let params = &chain.reader().spec().consensus;
     let (max_count, max_bytes) = transaction_limits(params);
-    Ok(block_template(
+    let template = block_template(
         params,
         &parent,
         pool.select(max_count, max_bytes),
         reward,
         Timestamp::now(),
-    ))
+    );
+    match chain.seal(template).await {
+        Ok(block) => Ok(Some(block)),
+        Err(SealError::NotOnTip { .. }) => Ok(None),
+        Err(SealError::Invalid(error)) => Err(DevMineFailure::Assembly(error)),
+        Err(SealError::Chain(error)) => Err(DevMineFailure::Chain(error)),
+    }
+}
+
+/// Waits until the tip announced moves (a template found the chain ahead of it), at most
+/// [`TEMPLATE_REFRESH`].
+async fn next_tip(tips: &mut watch::Receiver<TipInfo>) {
+    let _ = tokio::time::timeout(TEMPLATE_REFRESH, tips.changed()).await;
 }
 
 /// Searches nonces for `block` on `threads` blocking threads until one is found or `stop`
@@ -339,7 +358,11 @@ async fn mining_loop(
             }
         }
         let block = match template(&chain, &pool, reward).await {
-            Ok(block) => block,
+            Ok(Some(block)) => block,
+            Ok(None) => {
+                next_tip(&mut tips).await;
+                continue;
+            }
             Err(error) => {
                 tracing::error!(%error, "cannot build a block template");
                 tokio::time::sleep(TEMPLATE_REFRESH).await;

@@ -107,6 +107,7 @@ pub fn dev_mine_failure(failure: &DevMineFailure) -> ErrorObjectOwned {
         }
         DevMineFailure::TooMany { .. } => invalid_param("count", failure),
         DevMineFailure::Refused(_)
+        | DevMineFailure::Assembly(_)
         | DevMineFailure::Orphaned
         | DevMineFailure::Chain(_)
         | DevMineFailure::Store(_)

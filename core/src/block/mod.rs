@@ -8,13 +8,15 @@ use sha2::{Digest, Sha256};
 
 use crate::encoding::{self, Decode, DecodeError, Encode, Reader, Writer};
 use crate::tx::{SignedTransaction, SIGNED_TRANSACTION_LEN};
-use crate::types::{Address, BlockHash, Height, MerkleRoot, SignedTxHash, Target, Timestamp, TxId};
+use crate::types::{
+    Address, BlockHash, Height, MerkleRoot, SignedTxHash, StateRoot, Target, Timestamp, TxId,
+};
 
 /// The only header version this software validates.
 pub const BLOCK_VERSION: u32 = 1;
 
 /// The encoded size of a [`Header`].
-pub const HEADER_LEN: usize = 4 + 8 + 32 + 32 + 8 + 32 + 32 + 8;
+pub const HEADER_LEN: usize = 4 + 8 + 32 + 32 + 32 + 8 + 32 + 32 + 8;
 
 /// No chain spec may allow blocks larger than this; it bounds what a decoder will read.
 pub const MAX_BLOCK_BYTES_LIMIT: usize = 8 * 1024 * 1024;
@@ -26,7 +28,7 @@ pub const MAX_BLOCK_TRANSACTIONS_LIMIT: usize =
 /// A block header. Its hash identifies the block and must meet its target.
 ///
 /// The encoding puts `nonce` last, so a miner hashes the fixed first 128 bytes once and
-/// only the last block of SHA-256 per nonce.
+/// only the last two blocks of SHA-256 per nonce.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Header {
     /// The rules this block follows; see [`BLOCK_VERSION`].
@@ -38,6 +40,10 @@ pub struct Header {
     /// Commits to the transactions (see [`merkle_root`]). In the genesis header it carries
     /// the chain spec's hash instead (see `genesis`).
     pub merkle_root: MerkleRoot,
+    /// The root of the state map (`state_map`) after the block: every account, once
+    /// the block's transactions and reward are applied. Genesis commits to its
+    /// allocations.
+    pub state_root: StateRoot,
     /// When the block was made, in milliseconds since the Unix epoch.
     pub timestamp: Timestamp,
     /// The proof-of-work target the hash must meet.
@@ -66,6 +72,7 @@ impl Encode for Header {
         w.u64(self.height.value());
         w.array(self.parent.as_bytes());
         w.array(self.merkle_root.as_bytes());
+        w.array(self.state_root.as_bytes());
         w.u64(self.timestamp.as_millis());
         w.array(&self.target.to_be_bytes());
         w.array(self.miner.as_bytes());
@@ -82,6 +89,7 @@ impl Decode for Header {
             height: Height(r.u64("height")?),
             parent: BlockHash::from_bytes(r.array("parent")?),
             merkle_root: MerkleRoot::from_bytes(r.array("merkle_root")?),
+            state_root: StateRoot::from_bytes(r.array("state_root")?),
             timestamp: Timestamp(r.u64("timestamp")?),
             target: Target::from_be_bytes(r.array("target")?).map_err(|e| {
                 DecodeError::Invalid {
@@ -204,6 +212,7 @@ mod tests {
             height: Height(3),
             parent: BlockHash::from_bytes([1; 32]),
             merkle_root: MerkleRoot::from_bytes([2; 32]),
+            state_root: StateRoot::from_bytes([4; 32]),
             timestamp: Timestamp(1_700_000_000_000),
             target: Target::MAX,
             miner: Address::from_bytes([3; 32]),
@@ -269,7 +278,7 @@ mod tests {
     #[test]
     fn a_zero_target_does_not_decode() {
         let mut bytes = encoding::encode(&header(0));
-        bytes[84..116].fill(0);
+        bytes[116..148].fill(0);
         assert!(matches!(
             encoding::decode::<Header>(&bytes),
             Err(DecodeError::Invalid { what: "target", .. })

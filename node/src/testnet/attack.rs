@@ -8,6 +8,7 @@
 //! | `stall` | starts a large message and never finishes it | keep serving everyone else, and drop the peer once a ping goes unanswered (within 50 s with the default 30 s ping interval and 20 s ping timeout) |
 //! | `never-reads` | asks for headers again and again and never reads the answers | bound what it queues for the peer, and drop it once a ping goes unanswered (the pong never comes: its answers are never read) |
 //! | `invalid-blocks` | announces a block on the node's tip with real proof of work and a transfer whose signature is not its sender's, and delivers it when asked | ask for it, find the broken rule, keep its tip, and ban the peer at once |
+//! | `bad-state-root` | announces an empty block on the node's tip with real proof of work that keeps every rule but one: its header commits to a state root the block does not leave; delivers it when asked | ask for it, compute the state the block leaves, find the root does not match, keep its tip, and ban the peer at once |
 //! | `low-work-headers` | claims more work than any chain has, then serves a valid header chain from genesis one block shorter than the node's | check the headers, fetch no block of a chain with less work than its own, hold at most 10,000 such headers, and drop the peer for claiming work it does not serve (not a ban: an honest peer's claim can go stale) |
 //!
 //! The report says whether the node dropped the peer and, from the node's `net_bans`,
@@ -19,9 +20,12 @@ use std::time::{Duration, Instant};
 
 use clap::ValueEnum;
 use serde::{Deserialize, Serialize};
+use tern_chain::block::{Block, Header};
 use tern_chain::genesis::ChainSpec;
 use tern_chain::types::{Height, Work};
-use tern_p2p::hostile::forged::{block_with_bad_signature, header_chain_from_genesis};
+use tern_p2p::hostile::forged::{
+    block_with_bad_signature, block_with_bad_state_root, header_chain_from_genesis,
+};
 use tern_p2p::hostile::{hello_for, unknown_transactions, HostilePeer};
 use tern_p2p::message::Message;
 use tern_p2p::NodeId;
@@ -52,6 +56,9 @@ pub enum AttackKind {
     NeverReads,
     /// Deliver a block with real proof of work that breaks a later rule.
     InvalidBlocks,
+    /// Deliver a block with real proof of work whose header commits to a state it does
+    /// not leave: only the last rule, which needs the parent's state, is broken.
+    BadStateRoot,
     /// Claim more work than it has, then serve a long header chain with less.
     LowWorkHeaders,
 }
@@ -68,6 +75,11 @@ impl fmt::Display for AttackKind {
 }
 
 impl AttackKind {
+    /// Whether a healthy node bans the peer (it proved a lie), not only drops it.
+    pub fn bans(self) -> bool {
+        matches!(self, AttackKind::InvalidBlocks | AttackKind::BadStateRoot)
+    }
+
     /// What a healthy node does about it, for the report.
     fn expected(self) -> &'static str {
         match self {
@@ -82,6 +94,9 @@ impl AttackKind {
             }
             AttackKind::InvalidBlocks => {
                 "ask for the block, find the broken rule, keep its tip, and ban the peer at once"
+            }
+            AttackKind::BadStateRoot => {
+                "ask for the block, find its state root is not the state it leaves, keep its tip, and ban the peer at once"
             }
             AttackKind::LowWorkHeaders => {
                 "check the headers, fetch none of their blocks, and drop the peer for claiming work it does not serve"
@@ -196,17 +211,19 @@ pub async fn attack(
             peer.ask_without_reading(&ask, 200).await;
             Ok(())
         }
-        AttackKind::InvalidBlocks => match deliver_invalid_block(&mut peer, spec).await {
-            Ok(detail) => {
-                report.detail = Some(detail);
-                Ok(())
+        AttackKind::InvalidBlocks | AttackKind::BadStateRoot => {
+            match deliver_invalid_block(&mut peer, spec, kind).await {
+                Ok(detail) => {
+                    report.detail = Some(detail);
+                    Ok(())
+                }
+                Err(DeliveryFailed::Closed(why)) => Err(why),
+                Err(DeliveryFailed::CannotRun(problem)) => {
+                    report.problem = Some(format!("node {node}: {problem}"));
+                    return report;
+                }
             }
-            Err(DeliveryFailed::Closed(why)) => Err(why),
-            Err(DeliveryFailed::CannotRun(problem)) => {
-                report.problem = Some(format!("node {node}: {problem}"));
-                return report;
-            }
-        },
+        }
         AttackKind::LowWorkHeaders => {
             let served = peer
                 .serve_headers(&forged_headers, spec.genesis_hash(), ATTACK_PATIENCE)
@@ -246,11 +263,15 @@ enum DeliveryFailed {
     CannotRun(String),
 }
 
-/// Reads the node's chain over the peer connection, forges a block on its tip and
-/// delivers it when asked. Returns what was delivered.
+/// Makes a block on the last of the chain that breaks one rule.
+type Forgery = fn(&ChainSpec, &[Header]) -> Option<Block>;
+
+/// Reads the node's chain over the peer connection, forges a block on its tip (`kind`
+/// says how) and delivers it when asked. Returns what was delivered.
 async fn deliver_invalid_block(
     peer: &mut HostilePeer,
     spec: &ChainSpec,
+    kind: AttackKind,
 ) -> Result<String, DeliveryFailed> {
     // Enough of the chain for the median time past: all of it, paged through (a testnet's
     // chain is short; the bound keeps a long one from taking the attack's patience).
@@ -261,19 +282,21 @@ async fn deliver_invalid_block(
     let mut chain_with_genesis = vec![spec.genesis_header()];
     chain_with_genesis.extend(chain);
     let forge_spec = spec.clone();
-    let block = tokio::task::spawn_blocking(move || {
-        block_with_bad_signature(&forge_spec, &chain_with_genesis)
-    })
-    .await
-    .ok()
-    .flatten()
-    .ok_or_else(|| DeliveryFailed::CannotRun("no block could be forged on its tip".into()))?;
+    let (forge, lie): (Forgery, _) = match kind {
+        AttackKind::BadStateRoot => (block_with_bad_state_root, "a state root it does not leave"),
+        _ => (block_with_bad_signature, "a forged signature"),
+    };
+    let block = tokio::task::spawn_blocking(move || forge(&forge_spec, &chain_with_genesis))
+        .await
+        .ok()
+        .flatten()
+        .ok_or_else(|| DeliveryFailed::CannotRun("no block could be forged on its tip".into()))?;
     let asked = peer
         .deliver_announced_block(&block, ATTACK_PATIENCE)
         .await
         .map_err(|e| DeliveryFailed::Closed(e.to_string()))?;
     let what = format!(
-        "block {} at height {} with a forged signature",
+        "block {} at height {} with {lie}",
         block.hash(),
         block.header.height
     );

@@ -336,6 +336,7 @@ async fn a_testnet_is_controlled_from_another_terminal_and_dies_whole() {
         ("stall", "1"),
         ("invalid-blocks", "2"),
         ("low-work-headers", "1"),
+        ("bad-state-root", "0"),
     ];
     let attacks: Vec<_> = kinds
         .into_iter()
@@ -348,11 +349,13 @@ async fn a_testnet_is_controlled_from_another_terminal_and_dies_whole() {
         let report = attack.join().unwrap().unwrap();
         let expected = match kind {
             "invalid-blocks" => "banned the invalid-blocks peer (invalid block: block ",
+            "bad-state-root" => "banned the bad-state-root peer (invalid block: block ",
             _ => "dropped the",
         };
         assert!(report.contains(expected), "{report}");
         match kind {
             "invalid-blocks" => assert!(report.contains("with a forged signature"), "{report}"),
+            "bad-state-root" => assert!(report.contains("state root"), "{report}"),
             "low-work-headers" => assert!(report.contains("asked for 0 blocks"), "{report}"),
             _ => {}
         }

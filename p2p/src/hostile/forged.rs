@@ -4,18 +4,22 @@
 use tern_chain::block::{Block, Header};
 use tern_chain::crypto::{dev_secret_key, SecretKey};
 use tern_chain::genesis::ChainSpec;
-use tern_chain::miner::block_template;
+use tern_chain::miner::{block_template, Template};
 use tern_chain::pow::{median_time_past, search_nonce, MEDIAN_TIME_SPAN};
 use tern_chain::testkit::ChainBuilder;
-use tern_chain::tx::Transaction;
-use tern_chain::types::{Amount, Timestamp};
+use tern_chain::tx::{SignedTransaction, Transaction};
+use tern_chain::types::{Address, Amount, StateRoot, Timestamp};
 use tern_chain::validation::ParentContext;
 
-/// A block on the last of `chain` (the node's headers, oldest first, at least the last
-/// [`MEDIAN_TIME_SPAN`] for the median time past) that passes every header rule, proof of
-/// work included, but holds a transfer signed by a key that is not its sender's. `None`
-/// when `chain` is empty.
-pub fn block_with_bad_signature(spec: &ChainSpec, chain: &[Header]) -> Option<Block> {
+/// A template on the last of `chain` (the node's headers, oldest first, at least the last
+/// [`MEDIAN_TIME_SPAN`] for the median time past) that passes every header rule once
+/// sealed and mined. `None` when `chain` is empty.
+fn template_on_tip(
+    spec: &ChainSpec,
+    chain: &[Header],
+    transactions: Vec<SignedTransaction>,
+    miner: Address,
+) -> Option<Template> {
     let tip = chain.last()?;
     let recent: Vec<Timestamp> = chain
         .iter()
@@ -29,6 +33,27 @@ pub fn block_with_bad_signature(spec: &ChainSpec, chain: &[Header]) -> Option<Bl
         timestamp: tip.timestamp,
         median_time_past: median_time_past(&recent)?,
     };
+    Some(block_template(
+        &spec.consensus,
+        &parent,
+        transactions,
+        miner,
+        Timestamp::now(),
+    ))
+}
+
+/// Seals `template` with `state_root` and finds its proof of work.
+fn mine(template: Template, state_root: StateRoot) -> Option<Block> {
+    let mut block = template.seal(state_root);
+    block.header.nonce = search_nonce(&block.header, 0, u64::MAX)?;
+    Some(block)
+}
+
+/// A block on the last of `chain` (as for a template: at least the last
+/// [`MEDIAN_TIME_SPAN`] headers) that passes every header rule, proof of work included,
+/// but holds a transfer signed by a key that is not its sender's. `None` when `chain` is
+/// empty.
+pub fn block_with_bad_signature(spec: &ChainSpec, chain: &[Header]) -> Option<Block> {
     let (sender, forger): (SecretKey, SecretKey) = (dev_secret_key(0), dev_secret_key(1));
     let forged = Transaction {
         chain_id: spec.consensus.chain_id,
@@ -39,15 +64,21 @@ pub fn block_with_bad_signature(spec: &ChainSpec, chain: &[Header]) -> Option<Bl
         nonce: 0,
     }
     .sign(&forger);
-    let mut block = block_template(
-        &spec.consensus,
-        &parent,
-        vec![forged],
-        forger.address(),
-        Timestamp::now(),
-    );
-    block.header.nonce = search_nonce(&block.header, 0, u64::MAX)?;
-    Some(block)
+    let template = template_on_tip(spec, chain, vec![forged], forger.address())?;
+    let root = chain.last()?.state_root;
+    mine(template, root)
+}
+
+/// The state root [`block_with_bad_state_root`] commits to: no state has it (finding one
+/// would take a preimage of SHA-256).
+pub const FORGED_STATE_ROOT: StateRoot = StateRoot::from_bytes([0xee; 32]);
+
+/// An empty block on the last of `chain` (as for a template) that keeps every rule but
+/// the last: its header commits to [`FORGED_STATE_ROOT`], a state the block does not
+/// leave. Only a node holding the parent's state can tell. `None` when `chain` is empty.
+pub fn block_with_bad_state_root(spec: &ChainSpec, chain: &[Header]) -> Option<Block> {
+    let template = template_on_tip(spec, chain, Vec::new(), dev_secret_key(1).address())?;
+    mine(template, FORGED_STATE_ROOT)
 }
 
 /// `count` headers of empty blocks after `spec`'s genesis, each with real proof of work

@@ -175,7 +175,7 @@ pub enum BlockFate {
     /// request, if it made one.
     TakenUnasked,
     /// Nothing to do with sync: relay judges it.
-    ForRelay(Block),
+    ForRelay(Box<Block>),
 }
 
 /// Why a peer's sync data was refused. Each gets the peer banned.
@@ -440,7 +440,7 @@ impl SyncState {
             return Ok(if asked {
                 BlockFate::AnsweredSync
             } else {
-                BlockFate::ForRelay(block)
+                BlockFate::ForRelay(Box::new(block))
             });
         }
         // The hash covers the header, so only the body can differ from what we expect.

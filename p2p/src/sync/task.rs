@@ -190,7 +190,6 @@ impl SyncTask {
         let hash = block.hash();
         match self.parts.state.on_block(conn, *block, body_matches) {
             Ok(BlockFate::ForRelay(block)) => {
-                let block = Box::new(block);
                 let input = RelayInput::Block {
                     conn,
                     block,

@@ -47,6 +47,7 @@ export async function render(main, [id]) {
       ["Cumulative work", amount(block.cumulativeWork)],
       ["Target", el("span", { class: "mono" }, block.target)],
       ["Merkle root", el("span", { class: "mono" }, block.merkleRoot)],
+      ["State root", el("span", { class: "mono", id: "block-state-root" }, block.stateRoot)],
       ["Nonce", block.nonce],
       ["Version", block.version],
     ]),

@@ -85,6 +85,9 @@ pub struct HeaderJson {
     pub parent: String,
     /// The transactions' Merkle root.
     pub merkle_root: String,
+    /// The root of the state map after the block: every account's balance and nonce
+    /// (`account_getProof` proves one against it).
+    pub state_root: String,
     /// Milliseconds since the Unix epoch.
     pub timestamp: u64,
     /// The proof-of-work target, 64 hex digits.
@@ -104,6 +107,7 @@ impl HeaderJson {
             height: header.height.value(),
             parent: header.parent.to_string(),
             merkle_root: header.merkle_root.to_string(),
+            state_root: header.state_root.to_string(),
             timestamp: header.timestamp.as_millis(),
             target: header.target.to_string(),
             miner: header.miner.to_bech32(prefix),

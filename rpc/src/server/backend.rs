@@ -4,6 +4,7 @@
 //! namespace works through the network's own handle.
 
 use jsonrpsee::core::async_trait;
+use tern_chain::error::BlockError;
 use tern_chain::tx::SignedTransaction;
 use tern_chain::types::{Address, Amount, BlockHash, TxId};
 use tern_mempool::{FeeBucket, FeeEstimate, Lifecycle, MempoolStats, SubmitError};
@@ -36,6 +37,10 @@ pub enum DevMineFailure {
     /// The chain refused a block mined on its own tip (a bug in block assembly).
     #[error("the chain refused a mined block: {0}")]
     Refused(Rejection),
+    /// A block assembled from the mempool breaks a rule on the tip (a bug in block
+    /// assembly: the mempool offers only what applies).
+    #[error("mining failed: the assembled block breaks a rule: {0}")]
+    Assembly(BlockError),
     /// The chain could not place a mined block: its parent is unknown.
     #[error("the chain could not place a mined block: its parent is unknown")]
     Orphaned,

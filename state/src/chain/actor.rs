@@ -27,10 +27,12 @@ use std::sync::{Arc, Weak};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use super::{
-    AsyncChainReader, Chain, ChainError, ChainReader, ChainUpdate, SubmitOutcome, TipInfo,
+    AsyncChainReader, Chain, ChainError, ChainReader, ChainUpdate, SealError, SubmitOutcome,
+    TipInfo,
 };
 use crate::store::WriteSeq;
 use tern_chain::block::Block;
+use tern_chain::miner::Template;
 use tern_chain::signature_cache::SignatureCache;
 use tern_chain::types::Timestamp;
 use tern_tasks::panic_message;
@@ -77,7 +79,14 @@ enum Wake {
 }
 
 enum Command {
-    Submit { block: Box<Block>, reply: Reply },
+    Submit {
+        block: Box<Block>,
+        reply: Reply,
+    },
+    Seal {
+        template: Box<Template>,
+        reply: oneshot::Sender<Result<Block, SealError>>,
+    },
     Shutdown,
 }
 
@@ -85,6 +94,9 @@ impl std::fmt::Debug for Command {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Command::Submit { block, .. } => write!(f, "Submit({})", block.hash()),
+            Command::Seal { template, .. } => {
+                write!(f, "Seal(on {})", template.block().header.parent)
+            }
             Command::Shutdown => f.write_str("Shutdown"),
         }
     }
@@ -291,6 +303,11 @@ impl ChainActor {
             let (block, reply) = match wake {
                 Wake::Landed => continue,
                 Wake::Command(Some(Command::Submit { block, reply })) => (block, reply),
+                Wake::Command(Some(Command::Seal { template, reply })) => {
+                    // The asker may have given up.
+                    let _ = reply.send(self.chain.seal(*template));
+                    continue;
+                }
                 Wake::Command(Some(Command::Shutdown) | None) => return Ok(()),
             };
             *in_hand = Some(reply);
@@ -366,6 +383,22 @@ impl ChainHandle {
             })
             .await;
         QueuedBlock { answer }
+    }
+
+    /// Completes a block being assembled on the tip with the state root it leaves
+    /// ([`Chain::seal`]). [`SealError::NotOnTip`] if the chain has moved on: the tip
+    /// announced last may trail the actor's by the blocks whose writes have not landed,
+    /// so wait for the next tip and build again.
+    pub async fn seal(&self, template: Template) -> Result<Block, SealError> {
+        let (reply, answer) = oneshot::channel();
+        self.commands
+            .send(Command::Seal {
+                template: Box::new(template),
+                reply,
+            })
+            .await
+            .map_err(|_| ChainError::Stopped)?;
+        answer.await.map_err(|_| ChainError::Stopped)?
     }
 
     /// Starts checking `block`'s signatures into the signature cache on the blocking pool,

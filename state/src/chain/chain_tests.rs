@@ -4,7 +4,7 @@ use tern_chain::crypto::SecretKey;
 use tern_chain::state::{Account, AccountView};
 use tern_chain::state_map::MemoryTree;
 use tern_chain::testkit::ChainBuilder;
-use tern_chain::types::Address;
+use tern_chain::types::{Address, StateRoot};
 
 fn dev() -> ChainSpec {
     ChainSpec::resolve("dev").unwrap()
@@ -72,6 +72,8 @@ impl Fixture {
                 .unwrap();
         let recorded = self.chain.writes.get::<StateRoots>(tip).unwrap().unwrap();
         assert_eq!(recorded.root, rebuilt.root(), "the state root at {tip}");
+        let header = self.builder.header(tip).unwrap();
+        assert_eq!(header.state_root, recorded.root, "the header commits to it");
     }
 }
 
@@ -489,21 +491,24 @@ fn a_second_open_of_the_data_dir_is_refused() {
 }
 
 #[test]
-fn a_store_of_the_format_before_the_state_map_is_refused_by_name() {
-    let f = fixture();
-    let dir = f.dir;
-    {
-        let mut batch = f.chain.writes.store().batch();
-        batch.put::<Meta>(&MetaKey::SchemaVersion, &MetaValue::from_u64(1));
-        f.chain.writes.store().write(batch).unwrap();
+fn stores_of_older_formats_are_refused_by_name() {
+    // 1: before the state map; 2: before the state root in headers.
+    for old in [1, 2] {
+        let f = fixture();
+        let dir = f.dir;
+        {
+            let mut batch = f.chain.writes.store().batch();
+            batch.put::<Meta>(&MetaKey::SchemaVersion, &MetaValue::from_u64(old));
+            f.chain.writes.store().write(batch).unwrap();
+        }
+        drop(f.chain);
+        let error = Chain::open(dir.path(), dev()).unwrap_err();
+        assert!(
+            matches!(error, ChainError::Store(StoreError::OlderSchema { found, .. }) if found == old),
+            "{error}"
+        );
+        assert!(error.to_string().contains("older tern"), "{error}");
     }
-    drop(f.chain);
-    let error = Chain::open(dir.path(), dev()).unwrap_err();
-    assert!(
-        matches!(error, ChainError::Store(StoreError::OlderSchema { .. })),
-        "{error}"
-    );
-    assert!(error.to_string().contains("older tern"), "{error}");
 }
 
 #[test]
@@ -662,4 +667,74 @@ fn an_account_is_proven_at_most_max_proof_depth_below_the_tip() {
     reader.account_proof(&miner(1), &deepest.hash()).unwrap();
     let error = reader.account_proof(&miner(1), &genesis).unwrap_err();
     assert!(matches!(error, ProofQueryError::TooDeep(_)), "{error}");
+}
+
+#[test]
+fn a_block_committing_to_another_state_root_is_invalid_and_changes_nothing() {
+    let mut f = fixture();
+    let genesis = f.builder.genesis();
+    let blocks = f.builder.extend(&genesis, 2, &keys(), 3, miner(9));
+    f.submit_all(&blocks[..1]);
+    let parent = blocks[0].hash();
+    let honest = &blocks[1];
+    let mut forged = honest.clone();
+    forged.header.state_root = StateRoot::from_bytes([0xee; 32]);
+    forged.header.nonce = tern_chain::pow::search_nonce(&forged.header, 0, u64::MAX).unwrap();
+
+    let outcome = f.chain.submit_block(forged.clone(), now()).unwrap();
+    assert_eq!(
+        outcome.verdict,
+        Verdict::Rejected(Rejection::Invalid {
+            hash: forged.hash(),
+            error: BlockError::BadStateRoot {
+                computed: honest.header.state_root,
+                found: forged.header.state_root,
+            },
+        })
+    );
+    assert_eq!(f.chain.tip().hash, parent);
+    f.assert_state_is(&parent);
+    // The honest block with the same transactions still connects.
+    assert_eq!(
+        f.submit_all(std::slice::from_ref(honest))[0].verdict,
+        Verdict::Accepted
+    );
+    f.assert_state_is(&honest.hash());
+}
+
+#[test]
+fn sealing_a_template_commits_to_the_state_it_leaves() {
+    let mut f = fixture();
+    let genesis = f.builder.genesis();
+    let blocks = f.builder.extend(&genesis, 2, &keys(), 3, miner(9));
+    f.submit_all(&blocks[..1]);
+    let tip = f.chain.tip();
+    let parent = f.chain.reader().parent_context(&tip.hash).unwrap().unwrap();
+    let template = |transactions: Vec<_>| {
+        tern_chain::miner::block_template(
+            &dev().consensus,
+            &parent,
+            transactions,
+            miner(9),
+            blocks[1].header.timestamp,
+        )
+    };
+    let sealed = f
+        .chain
+        .seal(template(blocks[1].transactions.clone()))
+        .unwrap();
+    assert_eq!(sealed.header.state_root, blocks[1].header.state_root);
+
+    // A template whose transactions no longer apply is refused, naming the rule.
+    let stale = template(blocks[0].transactions.clone());
+    assert!(matches!(
+        f.chain.seal(stale),
+        Err(SealError::Invalid(BlockError::Transaction { .. }))
+    ));
+    // So is one on a block that is no longer the tip.
+    f.submit_all(&blocks[1..]);
+    assert!(matches!(
+        f.chain.seal(template(Vec::new())),
+        Err(SealError::NotOnTip { .. })
+    ));
 }

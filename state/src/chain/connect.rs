@@ -8,8 +8,8 @@ use crate::store::schema::{
 use crate::store::{StoreError, TableReads, WriteBehind};
 use tern_chain::block::Block;
 use tern_chain::error::BlockError;
-use tern_chain::state::{apply_block, MemoryState};
-use tern_chain::types::{Address, BlockHash, TxId};
+use tern_chain::state::{apply_block, MemoryState, StateChange};
+use tern_chain::types::{Address, Amount, BlockHash, StateRoot, TxId};
 
 use super::outcome::TipInfo;
 use super::state_tree;
@@ -83,14 +83,13 @@ pub(super) fn read_entry(
         .ok_or_else(|| store.corrupt(&format!("block {hash} missing from the index")))
 }
 
-/// Applies `block` (whose parent is the tip) and makes it the tip, in one batch.
-pub(super) fn connect(
+/// What `block` (whose parent is the tip) changes: the accounts it leaves and the tree
+/// version that holds them. Writes nothing.
+fn apply(
     store: &WriteBehind,
     block: &Block,
-    entry: &BlockIndexEntry,
-    reward: tern_chain::types::Amount,
-    prune_cursor: &mut state_tree::PruneCursor,
-) -> Result<TipInfo, ConnectError> {
+    reward: Amount,
+) -> Result<(StateChange, state_tree::TreeUpdate), ConnectError> {
     let addresses = touched(block);
     let accounts = store.multi_get::<Accounts>(&addresses)?;
     let before = MemoryState::new(
@@ -107,6 +106,35 @@ pub(super) fn connect(
             .iter()
             .map(|(address, account)| (*address, Some(*account))),
     )?;
+    Ok((change, tree))
+}
+
+/// The state root `block` (whose parent is the tip) would leave, whatever its header
+/// says: what a block being assembled must commit to. Writes nothing.
+pub(super) fn state_root_after(
+    store: &WriteBehind,
+    block: &Block,
+    reward: Amount,
+) -> Result<StateRoot, ConnectError> {
+    let (_, tree) = apply(store, block, reward)?;
+    Ok(tree.root)
+}
+
+/// Applies `block` (whose parent is the tip) and makes it the tip, in one batch.
+pub(super) fn connect(
+    store: &WriteBehind,
+    block: &Block,
+    entry: &BlockIndexEntry,
+    reward: Amount,
+    prune_cursor: &mut state_tree::PruneCursor,
+) -> Result<TipInfo, ConnectError> {
+    let (change, tree) = apply(store, block, reward)?;
+    if tree.root != block.header.state_root {
+        return Err(ConnectError::Invalid(BlockError::BadStateRoot {
+            computed: tree.root,
+            found: block.header.state_root,
+        }));
+    }
 
     let hash = block.hash();
     let mut batch = store.batch();

@@ -41,7 +41,7 @@ pub use actor::{
 pub use async_reader::{AsyncChainReader, MAX_CONCURRENT_READS};
 pub use check::{check_store, StoreCheckError, StoreReport};
 pub use orphans::{OrphanPool, MAX_ORPHANS, MAX_ORPHAN_AGE_MS, MAX_ORPHAN_BYTES};
-pub use outcome::{ChainError, ChainUpdate, Rejection, SubmitOutcome, TipInfo, Verdict};
+pub use outcome::{ChainError, ChainUpdate, Rejection, SealError, SubmitOutcome, TipInfo, Verdict};
 pub use reader::{
     ChainReader, HistoryCursor, HistoryEntry, HistoryPage, ProofQueryError, ProvenAccount, TxInfo,
     MAX_HISTORY_PAGE, MAX_PROOF_DEPTH,
@@ -56,6 +56,7 @@ use connect::{read_block, read_entry, ConnectError};
 use tern_chain::block::Block;
 use tern_chain::error::BlockError;
 use tern_chain::genesis::ChainSpec;
+use tern_chain::miner::Template;
 use tern_chain::signature_cache::SignatureCache;
 use tern_chain::types::{BlockHash, Height, Timestamp};
 use tern_chain::validation;
@@ -161,6 +162,23 @@ impl Chain {
     /// How many blocks wait for their parent.
     pub fn orphan_count(&self) -> usize {
         self.orphans.len()
+    }
+
+    /// Completes a block being assembled on the tip with the state root it leaves, which
+    /// only the chain can compute; the nonce is still to be found. Writes nothing.
+    pub fn seal(&self, template: Template) -> Result<Block, SealError> {
+        let block = template.block();
+        if block.header.parent != self.tip.hash {
+            return Err(SealError::NotOnTip {
+                parent: block.header.parent,
+                tip: self.tip.hash,
+            });
+        }
+        match connect::state_root_after(&self.writes, block, self.spec.consensus.block_reward) {
+            Ok(root) => Ok(template.seal(root)),
+            Err(ConnectError::Invalid(error)) => Err(SealError::Invalid(error)),
+            Err(ConnectError::Store(error)) => Err(error.into()),
+        }
     }
 
     /// Waits for every write to land, then flushes the store's log, for a clean shutdown.

@@ -147,3 +147,28 @@ pub enum ChainError {
     #[error("the chain actor panicked: {0}")]
     Panicked(String),
 }
+
+/// Why a block being assembled could not be sealed ([`super::Chain::seal`]).
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum SealError {
+    /// The tip moved since the template was made: build another on the new tip.
+    #[error("the tip moved to {tip} while the block was assembled on {parent}")]
+    NotOnTip {
+        /// The template's parent.
+        parent: BlockHash,
+        /// The tip now.
+        tip: BlockHash,
+    },
+    /// The template's transactions do not apply to the tip's state.
+    #[error("the assembled block breaks a rule: {0}")]
+    Invalid(BlockError),
+    /// The chain could not be read, or has stopped.
+    #[error(transparent)]
+    Chain(#[from] ChainError),
+}
+
+impl From<StoreError> for SealError {
+    fn from(error: StoreError) -> Self {
+        SealError::Chain(ChainError::Store(error))
+    }
+}

@@ -74,9 +74,10 @@ fn older_or_corrupt(path: &Path, error: &rocksdb::Error) -> StoreError {
             encoding::decode::<MetaValue>(&bytes).ok()
         })
         .map(|value| value.as_u64());
-    if recorded.is_some_and(|version| version < u64::from(SCHEMA_VERSION)) {
+    if let Some(found) = recorded.filter(|version| *version < u64::from(SCHEMA_VERSION)) {
         return StoreError::OlderSchema {
             path: path.to_owned(),
+            found,
         };
     }
     StoreError::Corrupt {
@@ -103,11 +104,13 @@ pub enum StoreError {
         reason: String,
     },
     /// The store was written by an older version of tern, whose format this one does not
-    /// read (schema 1 had no state map).
-    #[error("store {} was written by an older tern (its format lacks the state map); move it aside or use another data directory, and the node syncs a new one", path.display())]
+    /// read (schema 1 had no state map, schema 2 no state root in headers).
+    #[error("store {} was written by an older tern (schema version {found}, before the state root in every header; this tern reads version {supported}); move it aside or use another data directory, and the node syncs a new one", path.display(), supported = SCHEMA_VERSION)]
     OlderSchema {
         /// The store.
         path: PathBuf,
+        /// The stored version.
+        found: u64,
     },
     /// The store was written by a newer version of tern.
     #[error("store {} has schema version {found}, this tern reads version {supported}; upgrade tern", path.display())]
@@ -382,6 +385,7 @@ impl Store {
         if version < u64::from(SCHEMA_VERSION) {
             return Err(StoreError::OlderSchema {
                 path: self.path.clone(),
+                found: version,
             });
         }
         if version != u64::from(SCHEMA_VERSION) {

@@ -12,7 +12,9 @@ use tern_chain::types::{Address, BlockHash, Height, StateRoot, TxId, Work};
 
 /// The on-disk format this software reads and writes. Bump it with any change to a family
 /// or an encoding, together with a migration or a refusal to open older stores.
-pub const SCHEMA_VERSION: u32 = 2;
+///
+/// 1: no state map. 2: the state map's tree. 3: headers carry the state root.
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// Every column family, in one place.
 pub const COLUMN_FAMILIES: [&str; 11] = [
@@ -489,6 +491,7 @@ table!(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tern_chain::block::HEADER_LEN;
     use tern_chain::encoding;
 
     #[test]
@@ -550,7 +553,7 @@ mod tests {
         };
         let mut bytes = encoding::encode(&entry);
         assert_eq!(encoding::decode::<BlockIndexEntry>(&bytes), Ok(entry));
-        bytes[156 + 32] = 7;
+        bytes[HEADER_LEN + 32] = 7;
         assert!(encoding::decode::<BlockIndexEntry>(&bytes).is_err());
     }
 }

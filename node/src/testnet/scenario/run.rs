@@ -456,6 +456,12 @@ impl Player {
                             report.after_ms as f64 / 1000.0
                         ));
                     }
+                    if report.kind.bans() && report.banned.is_none() {
+                        return Err(format!(
+                            "node {} dropped the {} peer without banning it: it proved a lie",
+                            report.node, report.kind
+                        ));
+                    }
                     banned += usize::from(report.banned.is_some());
                 }
                 Ok(format!(
