@@ -150,6 +150,15 @@ const METHODS: &[Method] = &[
         admin: false,
     },
     Method {
+        name: "chain_getHeaders",
+        summary: "Up to 2,000 canonical headers from a height, each the hex of its 188 bytes.",
+        params: &[
+            ("start", true, Kind::Unsigned),
+            ("count", false, Kind::Unsigned32),
+        ],
+        admin: false,
+    },
+    Method {
         name: "chain_getBlockHash",
         summary: "The canonical hash at a height.",
         params: &[("height", true, Kind::Unsigned)],

@@ -1,5 +1,7 @@
-//! The `tern wallet` commands. Each talks to a node over JSON-RPC with the typed client;
-//! secret keys never leave the wallet file except as signatures.
+//! The `tern wallet` commands. Each talks to nodes over JSON-RPC with the typed client
+//! through a [`Session`], which shows only what checks against the header chain the
+//! wallet verified (unless `--trust-node`); secret keys never leave the wallet file
+//! except as signatures.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -9,14 +11,15 @@ use clap::{Args, Subcommand};
 use tern_chain::crypto::{dev_secret_key, SecretKey};
 use tern_chain::encoding;
 use tern_chain::tx::Transaction;
-use tern_chain::types::{Address, AddressPrefix, Amount, ChainId};
+use tern_chain::types::{Address, AddressPrefix, Amount, TxId};
 use tern_rpc::chain::TernApiClient;
 use tern_rpc::chain::TxStatus;
 use tern_rpc::jsonrpsee::core::client::Error as ClientError;
-use tern_rpc::jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
 
+use crate::answers::Inclusion;
 use crate::error::WalletError;
 use crate::keystore::Keystore;
+use crate::session::Session;
 use crate::status::{describe, now_ms};
 
 /// How many development accounts `dev-accounts` lists and `import --dev` accepts.
@@ -31,9 +34,17 @@ pub struct WalletArgs {
     /// The wallet file.
     #[arg(long, env = "TERN_WALLET", default_value_os_t = default_wallet_path())]
     pub wallet: PathBuf,
-    /// The node's JSON-RPC URL.
-    #[arg(long, env = "TERN_RPC", default_value_t = default_rpc_url())]
-    pub rpc: String,
+    /// A node's JSON-RPC URL. Repeat it (or separate URLs with commas in TERN_RPC) to
+    /// follow the chain with the most work among several nodes.
+    #[arg(long = "rpc", env = "TERN_RPC", value_delimiter = ',', default_values_t = [default_rpc_url()])]
+    pub rpc: Vec<String>,
+    /// Show what the first node says without checking it: no header chain, no proofs.
+    #[arg(long)]
+    pub trust_node: bool,
+    /// The chain to verify against: `dev`, `testnet` or a chain spec file (default: the
+    /// built-in chain whose genesis the first node names).
+    #[arg(long)]
+    pub chain: Option<String>,
     /// What to do.
     #[command(subcommand)]
     pub command: WalletCommand,
@@ -126,7 +137,8 @@ fn default_wallet_path() -> PathBuf {
         .join("wallet.json")
 }
 
-fn rpc_error(error: ClientError) -> WalletError {
+/// The wallet's error for a failed call.
+pub(crate) fn rpc_error(error: ClientError) -> WalletError {
     match error {
         ClientError::Call(e) => WalletError::Refused {
             message: e.message().to_owned(),
@@ -159,28 +171,19 @@ fn password_for(wallet: &std::path::Path) -> Result<String, WalletError> {
     Ok(first)
 }
 
-struct Session {
-    client: HttpClient,
-    prefix: AddressPrefix,
-    chain_id: ChainId,
+/// Prints a note about the nodes (passed over, refused) on stderr.
+fn note(line: String) {
+    eprintln!("note: {line}");
 }
 
-async fn connect(url: &str) -> Result<Session, WalletError> {
-    let client = HttpClientBuilder::default()
-        .build(url)
-        .map_err(|e| WalletError::BadUrl {
-            url: url.to_owned(),
-            reason: e.to_string(),
-        })?;
-    let info = client.chain_info().await.map_err(rpc_error)?;
-    Ok(Session {
-        prefix: AddressPrefix::new(&info.address_prefix).map_err(|e| WalletError::BadAnswer {
-            what: "address prefix",
-            reason: e.to_string(),
-        })?,
-        chain_id: ChainId(info.chain_id),
-        client,
-    })
+/// Opens a command's session: verifying, unless `trust`.
+async fn open_session(
+    rpc: &[String],
+    trust: bool,
+    chain: Option<&str>,
+    wallet: &std::path::Path,
+) -> Result<Session, WalletError> {
+    Session::open(rpc, trust, chain, wallet, &mut note).await
 }
 
 /// A wallet name or an address.
@@ -203,7 +206,15 @@ fn resolve(
 /// Runs a wallet command, printing its result.
 pub async fn run(args: WalletArgs) -> Result<(), WalletError> {
     let store = Keystore::new(&args.wallet);
-    match args.command {
+    let WalletArgs {
+        wallet,
+        rpc,
+        trust_node,
+        chain,
+        command,
+    } = args;
+    let session = || open_session(&rpc, trust_node, chain.as_deref(), &wallet);
+    match command {
         WalletCommand::New { name } => {
             let mut seed = [0u8; 32];
             chacha20poly1305::aead::rand_core::RngCore::fill_bytes(
@@ -211,7 +222,7 @@ pub async fn run(args: WalletArgs) -> Result<(), WalletError> {
                 &mut seed,
             );
             let key = SecretKey::from_bytes(seed);
-            store.add(&name, &key, &password_for(&args.wallet)?)?;
+            store.add(&name, &key, &password_for(&wallet)?)?;
             println!(
                 "created {name}: public key {}",
                 hex::encode(key.address().as_bytes())
@@ -235,14 +246,14 @@ pub async fn run(args: WalletArgs) -> Result<(), WalletError> {
                 }
                 (None, None) => return Err(WalletError::NoKeyGiven),
             };
-            store.add(&name, &key, &password_for(&args.wallet)?)?;
+            store.add(&name, &key, &password_for(&wallet)?)?;
             println!(
                 "imported {name}: public key {}",
                 hex::encode(key.address().as_bytes())
             );
         }
         WalletCommand::List => {
-            let session = connect(&args.rpc).await?;
+            let session = session().await?;
             for account in store.accounts()? {
                 let address = account
                     .address()
@@ -252,23 +263,30 @@ pub async fn run(args: WalletArgs) -> Result<(), WalletError> {
             }
         }
         WalletCommand::Address { name } => {
-            let session = connect(&args.rpc).await?;
+            let session = session().await?;
             println!(
                 "{}",
                 resolve(&store, &session.prefix, &name)?.to_bech32(&session.prefix)
             );
         }
         WalletCommand::Balance { account } => {
-            let session = connect(&args.rpc).await?;
-            let address = resolve(&store, &session.prefix, &account)?.to_bech32(&session.prefix);
-            let info = session
+            let session = session().await?;
+            let address = resolve(&store, &session.prefix, &account)?;
+            let text = address.to_bech32(&session.prefix);
+            let (proven, provenance) = session.account(&address, &mut note).await?;
+            let proven = proven.unwrap_or_default();
+            let pending = session
+                .node()
                 .client
-                .account_get(address.clone())
+                .account_get(text.clone())
                 .await
                 .map_err(rpc_error)?;
             println!(
-                "{address}\nbalance {}\nnonce {}\npending balance {}\nnext nonce {}",
-                info.balance, info.nonce, info.pending_balance, info.pending_nonce
+                "{text}\nbalance {}\nnonce {}\npending balance {} (the node's mempool, which nothing proves)\nnext nonce {}\n{provenance}",
+                proven.balance,
+                proven.nonce,
+                pending.pending_balance,
+                pending.pending_nonce.max(proven.nonce),
             );
         }
         WalletCommand::Send {
@@ -283,47 +301,122 @@ pub async fn run(args: WalletArgs) -> Result<(), WalletError> {
                 Some(fee) => Fee::Given(fee),
                 None => Fee::Estimate { within },
             };
-            send(&args.rpc, &store, &from, &to, &amount, fee, wait).await?
+            let mut session = session().await?;
+            send(&mut session, &store, &from, &to, &amount, fee, wait).await?
         }
         WalletCommand::Status { txid } => {
-            let session = connect(&args.rpc).await?;
-            let status = session.client.tx_get(txid).await.map_err(rpc_error)?;
-            println!("{}", describe(&status, now_ms()));
+            let session = session().await?;
+            let id: TxId = txid
+                .parse()
+                .map_err(|e: tern_chain::types::HexError| WalletError::BadTxid(e.to_string()))?;
+            let (status, inclusion) = session.transaction(&id, &mut note).await?;
+            println!("{}", describe(&proven(status, inclusion), now_ms()));
+            println!("{}", what_checks(&session, inclusion.is_some()));
         }
         WalletCommand::History { account, limit } => {
-            let session = connect(&args.rpc).await?;
+            let session = session().await?;
             let address = resolve(&store, &session.prefix, &account)?.to_bech32(&session.prefix);
             let page = session
+                .node()
                 .client
                 .account_history(address, None, Some(limit.clamp(1, 100)))
                 .await
                 .map_err(rpc_error)?;
             for entry in page.entries {
+                let shown = if session.verifies() {
+                    let id: TxId =
+                        entry
+                            .txid
+                            .parse()
+                            .map_err(|e: tern_chain::types::HexError| WalletError::BadAnswer {
+                                what: "txid",
+                                reason: e.to_string(),
+                            })?;
+                    let (_, inclusion) = session.transaction(&id, &mut note).await?;
+                    match inclusion {
+                        Some(i)
+                            if i.height.value() == entry.height && i.position == entry.position =>
+                        {
+                            format!("{} confirmations", i.confirmations)
+                        }
+                        _ => {
+                            return Err(WalletError::UnprovenHistory {
+                                node: session.node().url.clone(),
+                                txid: entry.txid,
+                                height: entry.height,
+                            })
+                        }
+                    }
+                } else {
+                    "unverified".to_owned()
+                };
                 println!(
-                    "{}\theight {}\tposition {}",
+                    "{}\theight {}\tposition {}\t{shown}",
                     entry.txid, entry.height, entry.position
+                );
+            }
+            if session.verifies() {
+                println!("verified: each entry proven in a block of the chain with the most work; nothing commits to an address's history, so a node can leave entries out (the balance and nonce above are proven)");
+            } else {
+                println!(
+                    "not verified (--trust-node): the word of {}",
+                    session.node().url
                 );
             }
         }
         WalletCommand::DevAccounts => {
-            let session = connect(&args.rpc).await?;
+            let session = session().await?;
             for index in 0..DEV_ACCOUNTS {
                 let key = dev_secret_key(index);
-                let address = key.address().to_bech32(&session.prefix);
-                let balance = session
-                    .client
-                    .account_get(address.clone())
-                    .await
-                    .map_err(rpc_error)?
-                    .balance;
+                let (account, _) = session.account(&key.address(), &mut note).await?;
                 println!(
-                    "{index}\t{address}\t{}\tbalance {balance}",
-                    hex::encode(key.to_bytes())
+                    "{index}\t{}\t{}\tbalance {}",
+                    key.address().to_bech32(&session.prefix),
+                    hex::encode(key.to_bytes()),
+                    account.unwrap_or_default().balance
                 );
             }
+            println!("{}", what_checks(&session, true));
         }
     }
     Ok(())
+}
+
+/// `status` with the figures proven in place of the node's: the block, its height and
+/// the confirmations counted on the verified chain.
+fn proven(status: TxStatus, inclusion: Option<Inclusion>) -> TxStatus {
+    match (status, inclusion) {
+        (
+            TxStatus::Confirmed {
+                transaction,
+                reorged_out,
+                ..
+            },
+            Some(inclusion),
+        ) => TxStatus::Confirmed {
+            transaction,
+            height: inclusion.height.value(),
+            block_hash: inclusion.block.to_string(),
+            confirmations: inclusion.confirmations,
+            reorged_out,
+        },
+        (status, _) => status,
+    }
+}
+
+/// The line that says what of a command's output was checked.
+fn what_checks(session: &Session, proven: bool) -> String {
+    match (session.verifies(), proven) {
+        (false, _) => format!(
+            "not verified (--trust-node): the word of {}",
+            session.node().url
+        ),
+        (true, true) => "verified: proven against the header chain this wallet checked".to_owned(),
+        (true, false) => {
+            "not in a block: only the node's word, which nothing proves until a block includes it"
+                .to_owned()
+        }
+    }
 }
 
 /// The fee a send pays.
@@ -335,7 +428,7 @@ enum Fee {
 }
 
 async fn send(
-    url: &str,
+    session: &mut Session,
     store: &Keystore,
     from: &str,
     to: &str,
@@ -343,7 +436,6 @@ async fn send(
     fee: Fee,
     wait: u64,
 ) -> Result<(), WalletError> {
-    let session = connect(url).await?;
     let amount: Amount = amount.parse().map_err(|e| WalletError::BadAmount {
         flag: "--amount",
         reason: format!("{e}"),
@@ -361,13 +453,13 @@ async fn send(
         .map(|(_, key)| key)
         .ok_or_else(|| WalletError::NoSuchSender(from.to_owned()))?;
     let sender = key.address().to_bech32(&session.prefix);
+    let node = &session.node().client;
     let fee: Amount = match fee {
         Fee::Given(fee) => fee.parse().map_err(|e| WalletError::BadAmount {
             flag: "--fee",
             reason: format!("{e}"),
         })?,
-        Fee::Estimate { within } => session
-            .client
+        Fee::Estimate { within } => node
             .fee_estimate(within)
             .await
             .map_err(rpc_error)?
@@ -378,12 +470,16 @@ async fn send(
                 reason: format!("{e}"),
             })?,
     };
-    let nonce = session
-        .client
+    // The proven nonce, or past it the node's pending transactions of this sender: a
+    // node that claims fewer than the chain proves is not believed.
+    let (account, _) = session.account(&key.address(), &mut note).await?;
+    let proven_nonce = account.unwrap_or_default().nonce;
+    let nonce = node
         .account_get(sender)
         .await
         .map_err(rpc_error)?
-        .pending_nonce;
+        .pending_nonce
+        .max(proven_nonce);
     let tx = Transaction {
         chain_id: session.chain_id,
         from: key.address(),
@@ -394,6 +490,7 @@ async fn send(
     }
     .sign(&key);
     let txid = session
+        .node()
         .client
         .tx_submit(hex::encode(encoding::encode(&tx)))
         .await
@@ -402,25 +499,33 @@ async fn send(
     if wait == 0 {
         return Ok(());
     }
+    let id: TxId =
+        txid.parse()
+            .map_err(|e: tern_chain::types::HexError| WalletError::BadAnswer {
+                what: "txid",
+                reason: e.to_string(),
+            })?;
     let deadline = tokio::time::Instant::now() + WAIT_LIMIT;
     loop {
-        let status = session
-            .client
-            .tx_get(txid.clone())
-            .await
-            .map_err(rpc_error)?;
-        match &status {
-            TxStatus::Confirmed { confirmations, .. } if *confirmations >= wait => {
-                println!("{}", describe(&status, now_ms()));
-                return Ok(());
-            }
-            TxStatus::Dropped { .. } => {
-                return Err(WalletError::Dropped {
-                    txid,
-                    why: describe(&status, now_ms()),
-                })
-            }
-            _ => {}
+        // New blocks are new headers to check before they count as confirmations.
+        session.refresh(&mut note).await?;
+        let (status, inclusion) = session.transaction(&id, &mut note).await?;
+        let status = proven(status, inclusion);
+        let confirmed = match (&status, inclusion) {
+            (TxStatus::Confirmed { confirmations, .. }, _) if !session.verifies() => *confirmations,
+            (_, Some(inclusion)) => inclusion.confirmations,
+            _ => 0,
+        };
+        if confirmed >= wait {
+            println!("{}", describe(&status, now_ms()));
+            println!("{}", what_checks(session, inclusion.is_some()));
+            return Ok(());
+        }
+        if let TxStatus::Dropped { .. } = &status {
+            return Err(WalletError::Dropped {
+                txid,
+                why: describe(&status, now_ms()),
+            });
         }
         if tokio::time::Instant::now() > deadline {
             return Err(WalletError::NotConfirmed {

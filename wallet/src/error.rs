@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use crate::answers::Mismatch;
+use crate::header_file::HeaderFileError;
 use crate::keystore::KeystoreError;
 
 /// Why a wallet command failed.
@@ -109,5 +111,60 @@ pub enum WalletError {
         txid: String,
         /// Its status, in words.
         why: String,
+    },
+    /// A node's answer does not check against the header chain the wallet verified:
+    /// nothing of it is shown.
+    #[error("refused {node}: {what}")]
+    Unverified {
+        /// The node.
+        node: String,
+        /// What did not match.
+        what: Mismatch,
+    },
+    /// A call to one of several nodes failed.
+    #[error("{node}: {error}")]
+    NodeFailed {
+        /// The node.
+        node: String,
+        /// What failed.
+        error: Box<WalletError>,
+    },
+    /// `--chain` names no chain spec that loads.
+    #[error("--chain: {0}")]
+    Chain(String),
+    /// The node follows a chain that is not built in, and `--chain` was not given.
+    #[error("{node} follows chain {name:?} (genesis {genesis}), which is not built in: pass --chain with its spec file to verify against it, or --trust-node to take the node's word")]
+    UnknownChain {
+        /// The node.
+        node: String,
+        /// The chain's name, as the node gives it.
+        name: String,
+        /// Its genesis hash.
+        genesis: String,
+    },
+    /// No `--rpc` was given.
+    #[error("give at least one node with --rpc")]
+    NoNode,
+    /// No node given holds the tip of the chain with the most work.
+    #[error("no node given holds the tip of the chain with the most work this wallet verified (height {height}); give one that does with --rpc")]
+    NoNodeAtTip {
+        /// The verified tip's height.
+        height: u64,
+    },
+    /// The verified header chain could not be kept next to the wallet.
+    #[error(transparent)]
+    HeaderFile(#[from] HeaderFileError),
+    /// A txid given is not 64 hex digits.
+    #[error("not a txid (64 hex digits): {0}")]
+    BadTxid(String),
+    /// A transaction the node lists in an account's history has no proof.
+    #[error("refused {node}: it lists {txid} in the history at height {height}, but does not prove it is in that block")]
+    UnprovenHistory {
+        /// The node.
+        node: String,
+        /// The transaction.
+        txid: String,
+        /// The height it gave.
+        height: u64,
     },
 }

@@ -34,3 +34,4 @@ mod rpc;
 mod sync_restart;
 mod testnet;
 mod wallet;
+mod wallet_checks;

@@ -98,7 +98,9 @@ async fn a_send_between_dev_accounts_confirms_and_moves_exactly_amount_and_fee()
         .trim()
         .to_owned();
 
-    let alice_before = balance(&stdout(&wallet.run("", &["balance", "alice"]).await));
+    let shown = stdout(&wallet.run("", &["balance", "alice"]).await);
+    assert!(shown.contains("\nverified: proven by http://"), "{shown}");
+    let alice_before = balance(&shown);
     let bob_before = balance(&stdout(&wallet.run("", &["balance", &bob_address]).await));
     let sent = stdout(
         &wallet
@@ -122,6 +124,7 @@ async fn a_send_between_dev_accounts_confirms_and_moves_exactly_amount_and_fee()
         .to_owned();
     let status = stdout(&wallet.run("", &["status", &txid]).await);
     assert!(status.starts_with("confirmed in block"), "{status}");
+    assert!(status.contains("\nverified: proven"), "{status}");
     let unknown = stdout(&wallet.run("", &["status", &"ab".repeat(32)]).await);
     assert!(
         unknown.starts_with("unknown: the node has not seen it"),
@@ -133,9 +136,26 @@ async fn a_send_between_dev_accounts_confirms_and_moves_exactly_amount_and_fee()
     assert_eq!(bob_after - bob_before, 70_000);
 
     let history = stdout(&wallet.run("", &["history", "bob"]).await);
-    assert_eq!(history.lines().count(), 1, "{history}");
+    let entries: Vec<&str> = history
+        .lines()
+        .filter(|l| l.contains("\theight "))
+        .collect();
+    assert_eq!(entries.len(), 1, "{history}");
+    assert!(entries[0].ends_with("confirmations"), "{history}");
+    assert!(
+        history.contains("\nverified: each entry proven"),
+        "{history}"
+    );
     let dev = stdout(&wallet.run("", &["dev-accounts"]).await);
-    assert_eq!(dev.lines().count(), 10);
+    assert_eq!(
+        dev.lines().filter(|l| l.contains("\tbalance ")).count(),
+        10,
+        "{dev}"
+    );
+    assert!(
+        dev.ends_with("verified: proven against the header chain this wallet checked\n"),
+        "{dev}"
+    );
     assert!(dev.contains(&hex::encode(dev_secret_key(3).to_bytes())));
 
     // Without --fee, the node's estimate for three blocks: on an idle dev chain, the

@@ -16,6 +16,9 @@ use super::tx_json::{FeeEstimateJson, TxStatus};
 /// The most confirmations `tx_subscribeStatus` follows a transaction to.
 pub const MAX_STATUS_CONFIRMATIONS: u64 = 100;
 
+/// The most headers `chain_getHeaders` returns: as many as a peer's `Headers` message.
+pub const MAX_HEADERS_PER_CALL: u32 = 2_000;
+
 /// The most entries `mempool_list` returns.
 pub const MAX_MEMPOOL_LIST: u32 = 1_000;
 
@@ -48,6 +51,13 @@ pub trait TernApi {
     /// A header by hash or height. `null` if unknown.
     #[method(name = "chain_getHeader")]
     async fn chain_get_header(&self, block: BlockId) -> RpcResult<Option<HeaderJson>>;
+
+    /// Up to `count` (default and at most [`MAX_HEADERS_PER_CALL`]) canonical headers from
+    /// height `start` up, each the hex of its encoding, each the parent of the next: what
+    /// a client that checks the chain itself (proof of work, links, the difficulty rule)
+    /// fetches. Fewer at the tip, none past it.
+    #[method(name = "chain_getHeaders")]
+    async fn chain_get_headers(&self, start: u64, count: Option<u32>) -> RpcResult<Vec<String>>;
 
     /// The canonical block hash at `height`, or `null`.
     #[method(name = "chain_getBlockHash")]

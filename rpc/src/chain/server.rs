@@ -9,13 +9,13 @@ use jsonrpsee::server::PendingSubscriptionSink;
 use jsonrpsee::{Extensions, SubscriptionSink};
 use tern_chain::types::{BlockHash, Height, Timestamp, TxId};
 use tern_mempool::{decode_transaction, Lifecycle, FEE_TARGETS};
-use tern_state::chain::HistoryCursor;
+use tern_state::chain::{HistoryCursor, MAX_HEADERS_PER_READ};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{broadcast, watch};
 use tokio::time::Instant;
 
 use super::api::TernApiServer;
-use super::api::{MAX_MEMPOOL_LIST, MAX_STATUS_CONFIRMATIONS};
+use super::api::{MAX_HEADERS_PER_CALL, MAX_MEMPOOL_LIST, MAX_STATUS_CONFIRMATIONS};
 use super::json::{
     AccountJson, AccountProofJson, BlockId, BlockJson, BlockStanding, ChainInfo, FeeBucketJson,
     HeadEvent, HeadKind, HeaderJson, HistoryPageJson, MempoolEntry, MempoolInfo, ProofBlockJson,
@@ -280,6 +280,27 @@ impl<B: ChainBackend> TernApiServer for ChainRpc<B> {
             .await
             .map_err(internal)?;
         Ok(header.map(|h| HeaderJson::new(&h, &chain.spec().address_prefix)))
+    }
+
+    async fn chain_get_headers(&self, start: u64, count: Option<u32>) -> RpcResult<Vec<String>> {
+        const _: () = assert!(MAX_HEADERS_PER_CALL as usize <= MAX_HEADERS_PER_READ);
+        let count = count.unwrap_or(MAX_HEADERS_PER_CALL);
+        if count == 0 || count > MAX_HEADERS_PER_CALL {
+            return Err(invalid_param(
+                "count",
+                format!("{count} is outside 1..={MAX_HEADERS_PER_CALL}"),
+            ));
+        }
+        let headers = self
+            .backend
+            .chain()
+            .run(move |chain| chain.canonical_headers(Height(start), count as usize))
+            .await
+            .map_err(internal)?;
+        Ok(headers
+            .iter()
+            .map(|header| hex::encode(tern_chain::encoding::encode(header)))
+            .collect())
     }
 
     async fn chain_get_block_hash(&self, height: u64) -> RpcResult<Option<String>> {

@@ -44,7 +44,7 @@ pub use orphans::{OrphanPool, MAX_ORPHANS, MAX_ORPHAN_AGE_MS, MAX_ORPHAN_BYTES};
 pub use outcome::{ChainError, ChainUpdate, Rejection, SealError, SubmitOutcome, TipInfo, Verdict};
 pub use reader::{
     ChainReader, HistoryCursor, HistoryEntry, HistoryPage, ProofQueryError, ProvenAccount, TxInfo,
-    MAX_HISTORY_PAGE, MAX_PROOF_DEPTH,
+    MAX_HEADERS_PER_READ, MAX_HISTORY_PAGE, MAX_PROOF_DEPTH,
 };
 
 use crate::store::schema::{

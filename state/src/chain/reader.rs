@@ -31,6 +31,10 @@ pub struct ChainReader {
     spec: ChainSpec,
 }
 
+/// The most headers one [`ChainReader::canonical_headers`] call reads: as many as a peer's
+/// `Headers` message holds, about 376 kB.
+pub const MAX_HEADERS_PER_READ: usize = 2_000;
+
 /// How far below the tip an account is proven at most. Proving at depth `d` reads and
 /// decodes `d` undo records (about 100 kB each for a block of 1,000 transfers), so the
 /// bound keeps one call from costing the node more than about 25 MB of reads.
@@ -192,6 +196,42 @@ impl ChainReader {
     /// The canonical block hash at `height`.
     pub fn hash_at(&self, height: Height) -> Result<Option<BlockHash>, StoreError> {
         self.store.get::<Canonical>(&height)
+    }
+
+    /// Up to `count` (at most [`MAX_HEADERS_PER_READ`]) canonical headers from height
+    /// `start` up, each the parent of the next. A reorg while they are read ends the
+    /// answer at the first header that does not follow the one before.
+    pub fn canonical_headers(
+        &self,
+        start: Height,
+        count: usize,
+    ) -> Result<Vec<Header>, StoreError> {
+        let count = count.min(MAX_HEADERS_PER_READ);
+        let end = Height(start.value().saturating_add(count as u64));
+        let hashes: Vec<BlockHash> = self
+            .store
+            .scan_forward::<Canonical>(&start.to_key(), &end.to_key(), count)?
+            .into_iter()
+            .map(|(_, hash)| hash)
+            .collect();
+        let entries = self.store.multi_get::<BlockIndex>(&hashes)?;
+        let mut headers: Vec<Header> = Vec::with_capacity(hashes.len());
+        for (hash, entry) in hashes.iter().zip(entries) {
+            let Some(entry) = entry else {
+                return Err(self
+                    .store
+                    .corrupt(&format!("canonical block {hash} missing from the index")));
+            };
+            let follows = headers.last().is_none_or(|previous| {
+                entry.header.parent == previous.hash()
+                    && previous.height.next() == Some(entry.header.height)
+            });
+            if !follows {
+                break;
+            }
+            headers.push(entry.header);
+        }
+        Ok(headers)
     }
 
     /// A block by hash, on any branch.

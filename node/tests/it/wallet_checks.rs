@@ -1,0 +1,278 @@
+//! `tern wallet` checks what its nodes say: a lying RPC endpoint between the wallet and a
+//! real node (it changes a balance, a nonce, a proof's bytes, a header, the block it
+//! answers for) is refused by name, and nothing unchecked is shown; among nodes on
+//! different chains, the wallet follows the most work.
+
+use std::process::{Command, Output};
+use std::sync::Arc;
+
+use serde_json::Value;
+use tern_chain::genesis::ChainSpec;
+use tern_chain::types::Address;
+use tern_node::service::{Node, NodeConfig};
+use tern_rpc::jsonrpsee::core::client::{ClientT, Error as ClientError};
+use tern_rpc::jsonrpsee::core::params::ArrayParams;
+use tern_rpc::jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
+use tern_rpc::jsonrpsee::server::{RpcModule, Server, ServerHandle};
+use tern_rpc::jsonrpsee::types::ErrorObjectOwned;
+use tern_rpc::server::RpcConfig;
+
+const TERN: &str = env!("CARGO_BIN_EXE_tern");
+
+/// The methods the wallet calls, which the proxy passes on.
+const METHODS: [&str; 9] = [
+    "chain_info",
+    "chain_getHeaders",
+    "chain_getBlockHash",
+    "account_get",
+    "account_getProof",
+    "account_history",
+    "tx_get",
+    "tx_getProof",
+    "fee_estimate",
+];
+
+/// How the proxy lies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lie {
+    Balance,
+    Nonce,
+    ProofByte,
+    /// A header whose target was changed: its proof of work no longer holds.
+    Header,
+    /// The proof of another (real) block than the one asked for.
+    OtherBlock,
+}
+
+struct Proxy {
+    node: HttpClient,
+    lie: Lie,
+}
+
+impl Proxy {
+    async fn pass(&self, method: &str, mut params: Vec<Value>) -> Result<Value, ErrorObjectOwned> {
+        if self.lie == Lie::OtherBlock && method == "account_getProof" {
+            params.truncate(1);
+            params.push(Value::from(1));
+        }
+        let mut array = ArrayParams::new();
+        for param in params {
+            array.insert(param).unwrap();
+        }
+        let mut answer: Value = match self.node.request(method, array).await {
+            Ok(answer) => answer,
+            Err(ClientError::Call(error)) => return Err(error),
+            Err(other) => panic!("the proxy's call failed: {other}"),
+        };
+        match (self.lie, method) {
+            (Lie::Balance, "account_getProof") => {
+                let balance: u64 = answer["balance"].as_str().unwrap().parse().unwrap();
+                answer["balance"] = Value::from((balance + 1).to_string());
+            }
+            (Lie::Nonce, "account_getProof") => {
+                answer["nonce"] = Value::from(answer["nonce"].as_u64().unwrap() + 1);
+            }
+            (Lie::ProofByte, "account_getProof") => {
+                let mut proof = hex::decode(answer["proof"].as_str().unwrap()).unwrap();
+                let last = proof.len() - 1;
+                proof[last] ^= 0x40;
+                answer["proof"] = Value::from(hex::encode(proof));
+            }
+            (Lie::Header, "chain_getHeaders") => {
+                if let Some(Value::Array(headers)) = Some(&mut answer) {
+                    if let Some(last) = headers.last_mut() {
+                        let mut bytes = hex::decode(last.as_str().unwrap()).unwrap();
+                        // The target (bytes 116..148): all but impossible to meet.
+                        bytes[116..148].fill(0);
+                        bytes[147] = 1;
+                        *last = Value::from(hex::encode(bytes));
+                    }
+                }
+            }
+            _ => {}
+        }
+        Ok(answer)
+    }
+}
+
+/// Serves `METHODS` on 127.0.0.1, passing each call to `node` and lying as `lie` says.
+async fn lying_proxy(node: &str, lie: Lie) -> (ServerHandle, String) {
+    let client = HttpClientBuilder::default().build(node).unwrap();
+    let mut module = RpcModule::new(Arc::new(Proxy { node: client, lie }));
+    for method in METHODS {
+        module
+            .register_async_method(method, move |params, proxy, _| async move {
+                let params: Vec<Value> = params.parse().unwrap_or_default();
+                proxy.pass(method, params).await
+            })
+            .unwrap();
+    }
+    let server = Server::builder().build("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", server.local_addr().unwrap());
+    (server.start(module), url)
+}
+
+async fn dev_node(dir: &std::path::Path) -> Node {
+    let spec = ChainSpec::resolve("dev").unwrap();
+    let mut config = NodeConfig::new(spec, dir.to_path_buf());
+    config.p2p.listen = Some("127.0.0.1:0".parse().unwrap());
+    config.rpc = Some(RpcConfig {
+        addr: "127.0.0.1:0".parse().unwrap(),
+        ..RpcConfig::default()
+    });
+    Node::start(config).await.unwrap()
+}
+
+fn url(node: &Node) -> String {
+    format!("http://{}", node.rpc_addr().unwrap())
+}
+
+/// `tern wallet ARGS` with one `--rpc` per node, in order.
+async fn wallet(file: &std::path::Path, nodes: &[&str], args: &[&str]) -> Output {
+    let mut command = Command::new(TERN);
+    command.arg("wallet").arg("--wallet").arg(file);
+    for node in nodes {
+        command.arg("--rpc").arg(node);
+    }
+    command.args(args).env("TERN_WALLET_PASSWORD", "pw");
+    tokio::task::spawn_blocking(move || command.output().unwrap())
+        .await
+        .unwrap()
+}
+
+fn text(output: &Output) -> (bool, String, String) {
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lying_endpoint_is_refused_by_name_and_nothing_unchecked_is_shown() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = dev_node(&dir.path().join("node")).await;
+    node.miner()
+        .mine_now(4, Some(Address::from_bytes([9; 32])))
+        .await
+        .unwrap();
+    let honest = url(&node);
+    let account = ChainSpec::resolve("dev")
+        .unwrap()
+        .format_address(&tern_chain::crypto::dev_secret_key(0).address());
+
+    let (ok, shown, _) = text(
+        &wallet(
+            &dir.path().join("honest.json"),
+            &[&honest],
+            &["balance", &account],
+        )
+        .await,
+    );
+    assert!(ok && shown.contains("\nverified: proven by"), "{shown}");
+
+    let lies = [
+        (Lie::Balance, "the proof does not show balance"),
+        (Lie::Nonce, "the proof does not show balance"),
+        (Lie::ProofByte, "proof"),
+        (
+            Lie::Header,
+            "its headers do not check: header 4 breaks a rule",
+        ),
+        (Lie::OtherBlock, "it answered for block"),
+    ];
+    for (lie, expected) in lies {
+        let (_server, proxy) = lying_proxy(&honest, lie).await;
+        // A fresh wallet file each time: no headers verified before.
+        let file = dir.path().join(format!("{lie:?}.json"));
+        let (ok, shown, stderr) = text(&wallet(&file, &[&proxy], &["balance", &account]).await);
+        assert!(!ok, "{lie:?} was believed: {shown}");
+        assert!(shown.is_empty(), "{lie:?}: something was shown: {shown}");
+        assert!(
+            stderr.contains(&format!("refused {proxy}")) && stderr.contains(expected),
+            "{lie:?}: {stderr}"
+        );
+        // With an honest node beside it, the wallet shows the honest node's proven
+        // figures and says whom it refused.
+        let (ok, shown, stderr) =
+            text(&wallet(&file, &[&proxy, &honest], &["balance", &account]).await);
+        assert!(ok, "{lie:?}: {stderr}");
+        assert!(
+            shown.contains(&format!("proven by {honest}")),
+            "{lie:?}: {shown}"
+        );
+        assert!(
+            stderr.contains(&format!("refused {proxy}")),
+            "{lie:?}: {stderr}"
+        );
+    }
+
+    // --trust-node takes the liar's word, and says so.
+    let (_server, proxy) = lying_proxy(&honest, Lie::Balance).await;
+    let (ok, shown, _) = text(
+        &wallet(
+            &dir.path().join("trusting.json"),
+            &[&proxy],
+            &["--trust-node", "balance", &account],
+        )
+        .await,
+    );
+    assert!(
+        ok && shown.contains("not verified (--trust-node)"),
+        "{shown}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn among_nodes_on_different_chains_the_wallet_follows_the_most_work() {
+    let dir = tempfile::tempdir().unwrap();
+    // Two dev nodes that never meet: the same genesis, two chains.
+    let long = dev_node(&dir.path().join("long")).await;
+    let short = dev_node(&dir.path().join("short")).await;
+    long.miner()
+        .mine_now(6, Some(Address::from_bytes([1; 32])))
+        .await
+        .unwrap();
+    short
+        .miner()
+        .mine_now(3, Some(Address::from_bytes([2; 32])))
+        .await
+        .unwrap();
+    let (long_url, short_url) = (url(&long), url(&short));
+    let file = dir.path().join("wallet.json");
+    let miner = ChainSpec::resolve("dev")
+        .unwrap()
+        .format_address(&Address::from_bytes([1; 32]));
+
+    let (ok, shown, notes) =
+        text(&wallet(&file, &[&short_url, &long_url], &["balance", &miner]).await);
+    assert!(ok, "{notes}");
+    assert!(
+        shown.contains(&format!("proven by {long_url} at block")) && shown.contains("(height 6)"),
+        "{shown}"
+    );
+    assert!(
+        notes.contains(&format!("{short_url} follows a chain with less work")),
+        "{notes}"
+    );
+
+    // The verified chain is kept: the node with less work alone cannot answer for it.
+    let (ok, _, stderr) = text(&wallet(&file, &[&short_url], &["balance", &miner]).await);
+    assert!(!ok, "{stderr}");
+    assert!(
+        stderr.contains("follows a chain with less work") && stderr.contains("delete"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("no node given holds the tip"), "{stderr}");
+
+    // The header file holds the six headers, and the next command fetches nothing new.
+    let headers = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(Result::ok)
+        .find(|e| e.file_name().to_string_lossy().ends_with(".headers"))
+        .unwrap();
+    assert_eq!(
+        std::fs::metadata(headers.path()).unwrap().len(),
+        8 + 32 + 6 * 188
+    );
+}
