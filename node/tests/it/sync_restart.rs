@@ -55,6 +55,20 @@ async fn a_sync_killed_halfway_resumes_where_it_stopped() {
         seen < LENGTH,
         "the sync finished before it could be interrupted"
     );
+    // What the kill left is sound: the state, its tree and every block's state root
+    // agree with a replay of the chain from genesis.
+    let check = std::process::Command::new(support::TERN)
+        .args(["store", "check", "--genesis", "dev", "--datadir"])
+        .arg(&dir)
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&check.stdout);
+    assert!(
+        check.status.success() && report.contains("sound."),
+        "{report}{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
 
     let fresh = NodeProcess::start(&dir, &peers, false);
     assert!(

@@ -738,3 +738,27 @@ fn sealing_a_template_commits_to_the_state_it_leaves() {
         Err(SealError::NotOnTip { .. })
     ));
 }
+
+#[test]
+fn the_store_check_replays_every_blocks_state_root() {
+    let mut f = fixture();
+    let genesis = f.builder.genesis();
+    let blocks = f.builder.extend(&genesis, 6, &keys(), 3, miner(9));
+    f.submit_all(&blocks);
+    let report = check_store(&f.chain.reader()).unwrap();
+    assert_eq!(report.height, Height(6));
+
+    // A recorded root damaged below the tip is found, by height.
+    let third = blocks[2].hash();
+    let mut entry = f.chain.writes.get::<StateRoots>(&third).unwrap().unwrap();
+    entry.root = StateRoot::from_bytes([1; 32]);
+    let mut batch = f.chain.writes.store().batch();
+    batch.put::<StateRoots>(&third, &entry);
+    f.chain.writes.store().write(batch).unwrap();
+    match check_store(&f.chain.reader()) {
+        Err(StoreCheckError::BlockStateRoot { height, which, .. }) => {
+            assert_eq!((height, which), (Height(3), "state root recorded for it"));
+        }
+        other => panic!("{other:?}"),
+    }
+}

@@ -5,16 +5,16 @@
 //! It walks the canonical chain from genesis and checks, for every block: that it is in
 //! the index, marked valid, at the height it claims, linked to its predecessor, with proof
 //! of work meeting its target, and a body matching its header's Merkle root; that every
-//! transaction's index entry points at it; and, at the end, that the tip is where the
-//! chain ends, the stored account state equals a replay of the canonical chain from
-//! the genesis allocations, and the state tree's root at the tip, as recorded and as the
-//! tree on disk holds it, is the root of those accounts. It reads every block once, in
-//! order.
+//! transaction's index entry points at it; that the state root its header commits to, and
+//! the one recorded for it, are the root of the replayed state after it; and, at the end,
+//! that the tip is where the chain ends, the stored account state equals a replay of the
+//! canonical chain from the genesis allocations, and the state tree's root at the tip, as
+//! recorded and as the tree on disk holds it, is the root of those accounts. It reads
+//! every block once, in order.
 
 use crate::store::schema::BlockStatus;
 use crate::store::StoreError;
 use tern_chain::state::apply_block;
-use tern_chain::state_map::MemoryTree;
 use tern_chain::types::{BlockHash, Height, StateRoot};
 use tern_chain::validation::check_proof_of_work;
 
@@ -106,6 +106,19 @@ pub enum StoreCheckError {
         /// Accounts after the replay.
         replayed: usize,
     },
+    /// A block's state root (its header's, or the one recorded for it) is not the root of
+    /// the state the replay leaves after it.
+    #[error("block {height}: the {which} is {found}, but the replayed state's root is {expected}")]
+    BlockStateRoot {
+        /// The block's height.
+        height: Height,
+        /// `state root in its header` or `state root recorded for it`.
+        which: &'static str,
+        /// What the store holds.
+        found: StateRoot,
+        /// The root of the replayed state.
+        expected: StateRoot,
+    },
     /// The tip has no state root recorded.
     #[error("no state root is recorded for the tip {0}")]
     StateRootMissing(BlockHash),
@@ -128,6 +141,9 @@ pub fn check_store(reader: &ChainReader) -> Result<StoreReport, StoreCheckError>
     let spec = reader.spec();
     let tip = reader.tip()?;
     let mut state = spec.genesis_state();
+    let mut tree = spec
+        .genesis_state_map()
+        .map_err(|e| reader.corrupt(&e.to_string()))?;
     let mut parent = spec.genesis_hash();
     if reader.hash_at(Height::GENESIS)? != Some(parent) {
         return Err(StoreCheckError::WrongGenesis);
@@ -181,6 +197,24 @@ pub fn check_store(reader: &ChainReader) -> Result<StoreReport, StoreCheckError>
             }
         })?;
         state.apply(&change);
+        let expected = tree
+            .apply(change.accounts.iter().map(|(a, acc)| (*a, Some(*acc))))
+            .map_err(|e| reader.corrupt(&e.to_string()))?;
+        let recorded = reader.state_root(&hash)?.map(|(root, _)| root);
+        for (which, found) in [
+            ("state root in its header", Some(block.header.state_root)),
+            ("state root recorded for it", recorded),
+        ] {
+            let found = found.unwrap_or(StateRoot::ZERO);
+            if found != expected {
+                return Err(StoreCheckError::BlockStateRoot {
+                    height,
+                    which,
+                    found,
+                    expected,
+                });
+            }
+        }
         parent = hash;
     }
     if parent != tip.hash {
@@ -197,9 +231,7 @@ pub fn check_store(reader: &ChainReader) -> Result<StoreReport, StoreCheckError>
             replayed: replayed.len(),
         });
     }
-    let expected = MemoryTree::with_accounts(replayed)
-        .map_err(|e| reader.corrupt(&e.to_string()))?
-        .root();
+    let expected = tree.root();
     let (recorded, on_disk) = reader
         .state_root(&tip.hash)?
         .ok_or(StoreCheckError::StateRootMissing(tip.hash))?;
