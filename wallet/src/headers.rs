@@ -129,19 +129,35 @@ impl VerifiedChain {
         })
     }
 
+    /// The work of the chain `branch` would make.
+    pub fn work_with(&self, branch: &Branch) -> Work {
+        let base = self
+            .work
+            .get(branch.fork.value() as usize)
+            .copied()
+            .unwrap_or_default();
+        branch
+            .work
+            .last()
+            .map_or(base, |work| base.saturating_add(*work))
+    }
+
     /// Takes `branch` if it gives a chain with more work than this one; returns whether
     /// it did.
     pub fn adopt(&mut self, branch: Branch) -> bool {
+        if self.work_with(&branch) <= self.work() {
+            return false;
+        }
+        self.replace_with(branch)
+    }
+
+    /// Takes `branch` whatever its work: the wallet follows the most work among the
+    /// nodes it is given, even when a chain it verified before had more. False if the
+    /// branch does not start on this chain.
+    pub fn replace_with(&mut self, branch: Branch) -> bool {
         let Some(base) = self.work.get(branch.fork.value() as usize).copied() else {
             return false;
         };
-        let theirs = branch
-            .work
-            .last()
-            .map_or(base, |work| base.saturating_add(*work));
-        if theirs <= self.work() {
-            return false;
-        }
         let keep = branch.fork.value() as usize + 1;
         self.headers.truncate(keep);
         self.hashes.truncate(keep);

@@ -15,7 +15,7 @@ use tern_rpc::jsonrpsee::http_client::HttpClient;
 
 use crate::answers::{check_account, check_inclusion, Inclusion, Mismatch};
 use crate::error::WalletError;
-use crate::headers::VerifiedChain;
+use crate::headers::{Branch, VerifiedChain};
 
 /// A node the wallet talks to.
 #[derive(Debug)]
@@ -27,14 +27,18 @@ pub struct Node {
 }
 
 /// Where a node stands against the verified chain after [`follow`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum Standing {
     /// It holds the verified tip: it can answer for it.
     AtTip,
-    /// Its chain has less work (behind, or on a weaker fork): it cannot.
+    /// Its chain has no more work (behind, or on a weaker fork): it cannot. Its headers
+    /// from where it leaves the verified chain, checked, in case no node given holds
+    /// the verified tip.
     LessWork {
         /// Its tip's height.
         height: u64,
+        /// Its chain from the fork.
+        branch: Branch,
     },
 }
 
@@ -115,11 +119,15 @@ pub async fn follow(
         }
     }
     let their_tip = branch.tip_height().value();
-    let holds_our_tip = fork == chain.height();
-    if chain.adopt(branch) || (holds_our_tip && their_tip == chain.height().value()) {
+    let at_our_tip = fork == chain.height() && branch.is_empty();
+    if at_our_tip || chain.work_with(&branch) > chain.work() {
+        chain.adopt(branch);
         Ok(Standing::AtTip)
     } else {
-        Ok(Standing::LessWork { height: their_tip })
+        Ok(Standing::LessWork {
+            height: their_tip,
+            branch,
+        })
     }
 }
 

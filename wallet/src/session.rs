@@ -211,31 +211,48 @@ impl Session {
                 }
             }
         }
-        verified.file.save(chain)?;
-        // A node that was at the tip before a later node moved it is behind now.
         let tip = chain.height().value();
         verified.at_tip.clear();
-        for (index, (node, standing)) in self.nodes.iter().zip(&standings).enumerate() {
-            match standing {
-                Some(Standing::AtTip) => verified.at_tip.push(index),
-                Some(Standing::LessWork { height }) => note(format!(
-                    "passed over: {} follows a chain with less work (its tip is at height {height}; the chain with the most work this wallet verified is at height {tip}){}",
-                    node.url,
-                    if chain.spec().dev_mining {
-                        format!(
-                            ". If you restarted this development chain, delete {} to start over",
-                            verified.file.path().display()
-                        )
-                    } else {
-                        String::new()
-                    }
-                )),
-                None => {}
+        for (index, standing) in standings.iter().enumerate() {
+            if let Some(Standing::AtTip) = standing {
+                verified.at_tip.push(index);
             }
         }
         if verified.at_tip.is_empty() {
-            return Err(first_refusal.unwrap_or(WalletError::NoNodeAtTip { height: tip }));
+            // No node given holds the chain verified before (the node it came from was
+            // not given, or a development chain was started over): follow the most work
+            // among the nodes that were, and say so.
+            let best = standings
+                .iter_mut()
+                .enumerate()
+                .filter_map(|(index, standing)| match standing.take() {
+                    Some(Standing::LessWork { branch, .. }) => Some((index, branch)),
+                    _ => None,
+                })
+                .max_by_key(|(_, branch)| chain.work_with(branch));
+            let Some((index, branch)) = best else {
+                return Err(first_refusal.unwrap_or(WalletError::NoNodeAtTip { height: tip }));
+            };
+            chain.replace_with(branch);
+            verified.at_tip.push(index);
+            if let Some(node) = self.nodes.get(index) {
+                note(format!(
+                    "following {}: its chain (height {}) has the most work among the nodes given, but less than the chain this wallet verified before (height {tip}), which no node given holds",
+                    node.url,
+                    chain.height()
+                ));
+            }
+        } else {
+            for (node, standing) in self.nodes.iter().zip(&standings) {
+                if let Some(Standing::LessWork { height, .. }) = standing {
+                    note(format!(
+                        "passed over: {} follows a chain with less work (its tip is at height {height}; the chain with the most work among the nodes given is at height {tip})",
+                        node.url
+                    ));
+                }
+            }
         }
+        verified.file.save(chain)?;
         Ok(())
     }
 

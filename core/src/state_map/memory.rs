@@ -11,7 +11,8 @@ use crate::state::Account;
 use crate::types::{Address, StateRoot};
 
 use super::{
-    account_key, account_value, proof_from_jmt, AccountProof, TreeError, TreeHasher, EMPTY_ROOT,
+    account_key, account_value, proof_from_jmt, put_changes, AccountProof, TreeError, TreeHasher,
+    EMPTY_ROOT,
 };
 
 /// A state map held in memory.
@@ -57,10 +58,11 @@ impl MemoryTree {
             return Ok(self.root());
         }
         let version = self.version.map_or(0, |v| v.saturating_add(1));
-        let tree = JellyfishMerkleTree::<_, TreeHasher>::new(&*self);
-        let (root, batch) = tree.put_value_set(
+        let (root, batch) = put_changes(
+            &*self,
             set.iter()
-                .map(|(key, value)| (KeyHash(*key), value.clone())),
+                .map(|(key, value)| (KeyHash(*key), value.clone()))
+                .collect(),
             version,
         )?;
         for (key, node) in batch.node_batch.nodes() {

@@ -1,6 +1,8 @@
 //! Connecting and disconnecting one block: each is exactly one atomic store batch that
 //! moves the state, the undo record, every index and the tip pointer together.
 
+use std::time::{Duration, Instant};
+
 use crate::store::schema::{
     Accounts, AddressHistory, BlockBodies, BlockIndex, BlockIndexEntry, Canonical, HistoryKey,
     Meta, MetaKey, MetaValue, StateRootEntry, StateRoots, TxIndex, TxLocation, Undo,
@@ -89,7 +91,7 @@ fn apply(
     store: &WriteBehind,
     block: &Block,
     reward: Amount,
-) -> Result<(StateChange, state_tree::TreeUpdate), ConnectError> {
+) -> Result<(StateChange, state_tree::TreeUpdate, Duration), ConnectError> {
     let addresses = touched(block);
     let accounts = store.multi_get::<Accounts>(&addresses)?;
     let before = MemoryState::new(
@@ -99,6 +101,7 @@ fn apply(
             .filter_map(|(a, acc)| acc.map(|acc| (*a, acc))),
     );
     let change = apply_block(&before, block, reward).map_err(ConnectError::Invalid)?;
+    let started = Instant::now();
     let tree = state_tree::update(
         store,
         change
@@ -106,7 +109,7 @@ fn apply(
             .iter()
             .map(|(address, account)| (*address, Some(*account))),
     )?;
-    Ok((change, tree))
+    Ok((change, tree, started.elapsed()))
 }
 
 /// The state root `block` (whose parent is the tip) would leave, whatever its header
@@ -116,7 +119,7 @@ pub(super) fn state_root_after(
     block: &Block,
     reward: Amount,
 ) -> Result<StateRoot, ConnectError> {
-    let (_, tree) = apply(store, block, reward)?;
+    let (_, tree, _) = apply(store, block, reward)?;
     Ok(tree.root)
 }
 
@@ -126,9 +129,10 @@ pub(super) fn connect(
     block: &Block,
     entry: &BlockIndexEntry,
     reward: Amount,
-    prune_cursor: &mut state_tree::PruneCursor,
+    upkeep: &mut state_tree::Upkeep,
 ) -> Result<TipInfo, ConnectError> {
-    let (change, tree) = apply(store, block, reward)?;
+    let (change, tree, updating) = apply(store, block, reward)?;
+    upkeep.spent += updating;
     if tree.root != block.header.state_root {
         return Err(ConnectError::Invalid(BlockError::BadStateRoot {
             computed: tree.root,
@@ -142,8 +146,10 @@ pub(super) fn connect(
     for (address, account) in &change.accounts {
         batch.put::<Accounts>(address, account);
     }
+    let started = Instant::now();
     tree.write(&mut batch);
-    state_tree::prune(store.store(), &mut batch, tree.version, prune_cursor)?;
+    state_tree::prune(store.store(), &mut batch, tree.version, &mut upkeep.prune)?;
+    upkeep.spent += started.elapsed();
     let entry_root = StateRootEntry {
         root: tree.root,
         version: tree.version,
@@ -178,7 +184,7 @@ pub(super) fn connect(
 pub(super) fn disconnect(
     store: &WriteBehind,
     block: &Block,
-    prune_cursor: &mut state_tree::PruneCursor,
+    upkeep: &mut state_tree::Upkeep,
 ) -> Result<TipInfo, StoreError> {
     let hash = block.hash();
     let undo = store
@@ -188,7 +194,9 @@ pub(super) fn disconnect(
 
     // The accounts as they were before the block, and so the parent's root: a tree that
     // does not come back to it was damaged.
+    let started = Instant::now();
     let tree = state_tree::update(store, undo.previous.iter().copied())?;
+    upkeep.spent += started.elapsed();
     if let Some(expected) = store.get::<StateRoots>(&block.header.parent)? {
         if expected.root != tree.root {
             return Err(store.corrupt(&format!(
@@ -204,8 +212,10 @@ pub(super) fn disconnect(
             None => batch.delete::<Accounts>(address),
         }
     }
+    let started = Instant::now();
     tree.write(&mut batch);
-    state_tree::prune(store.store(), &mut batch, tree.version, prune_cursor)?;
+    state_tree::prune(store.store(), &mut batch, tree.version, &mut upkeep.prune)?;
+    upkeep.spent += started.elapsed();
     batch.delete::<StateRoots>(&hash);
     batch.delete::<Undo>(&hash);
     batch.delete::<Canonical>(&block.header.height);

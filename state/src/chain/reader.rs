@@ -174,6 +174,11 @@ impl ChainReader {
         })
     }
 
+    /// Each table's name and its bytes (see [`Store::table_bytes`]).
+    pub fn table_bytes(&self) -> Result<Vec<(&'static str, u64)>, StoreError> {
+        self.store.table_bytes()
+    }
+
     /// A block's index entry (header, work, status), on any branch.
     pub fn index_entry(&self, hash: &BlockHash) -> Result<Option<BlockIndexEntry>, StoreError> {
         self.store.get::<BlockIndex>(hash)

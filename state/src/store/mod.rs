@@ -583,6 +583,31 @@ impl Store {
         self.db.write(batch).map_err(|e| self.database(e))
     }
 
+    /// Each table's name and the bytes its files hold on disk, and its memtables in
+    /// memory, for sizing a store (flush first to count everything on disk).
+    pub fn table_bytes(&self) -> Result<Vec<(&'static str, u64)>, StoreError> {
+        let mut sizes = Vec::with_capacity(COLUMN_FAMILIES.len());
+        for name in COLUMN_FAMILIES {
+            let cf = self
+                .db
+                .cf_handle(name)
+                .ok_or_else(|| self.corrupt(&format!("missing column family {name}")))?;
+            let mut bytes = 0u64;
+            for property in [
+                "rocksdb.total-sst-files-size",
+                "rocksdb.size-all-mem-tables",
+            ] {
+                let value = self
+                    .db
+                    .property_int_value_cf(cf, property)
+                    .map_err(|e| self.database(e))?;
+                bytes = bytes.saturating_add(value.unwrap_or(0));
+            }
+            sizes.push((name, bytes));
+        }
+        Ok(sizes)
+    }
+
     /// Writes memory tables and the write-ahead log to disk, for a clean shutdown. (Every
     /// written batch already survives a crash of the process; this makes the next open
     /// fast and survives a crash of the machine.)
