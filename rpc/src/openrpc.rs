@@ -105,6 +105,12 @@ const METHODS: &[Method] = &[
         admin: false,
     },
     Method {
+        name: "node_version",
+        summary: "The node's software and version, as tern/0.1.0.",
+        params: &[],
+        admin: false,
+    },
+    Method {
         name: "net_addPeer",
         summary: "Connect to host:port now and keep trying it.",
         params: &[("address", true, Kind::Text)],

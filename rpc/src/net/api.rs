@@ -34,6 +34,12 @@ pub trait TernNetApi {
     /// reason.
     #[method(name = "node_health")]
     async fn node_health(&self) -> RpcResult<HealthJson>;
+
+    /// The node's software and version, as `tern/0.1.0`: what a client shows or logs. It
+    /// reads nothing, so it is also the cost of a bare call (`cargo bench -p tern-tests
+    /// --bench rpc_reads` measures every read against it).
+    #[method(name = "node_version")]
+    fn node_version(&self) -> RpcResult<String>;
 }
 
 /// Network methods that change what the node does: each call needs admin access.

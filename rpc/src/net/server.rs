@@ -118,6 +118,10 @@ impl<B: NetBackend> TernNetApiServer for NetRpc<B> {
         Ok(self.backend.network().sync_status().into())
     }
 
+    fn node_version(&self) -> RpcResult<String> {
+        Ok(concat!("tern/", env!("CARGO_PKG_VERSION")).to_owned())
+    }
+
     async fn node_health(&self) -> RpcResult<HealthJson> {
         let height = self
             .backend
