@@ -248,9 +248,9 @@ impl Session<'_> {
             .reads()
             .run(move |reader| {
                 let mut stored = HashSet::new();
-                for hash in lookup {
-                    if reader.index_entry(&hash)?.is_some() {
-                        stored.insert(hash);
+                for hash in &lookup {
+                    if reader.index_entry(hash)?.is_some() {
+                        stored.insert(*hash);
                     }
                 }
                 Ok(stored)

@@ -127,3 +127,38 @@ fn an_interrupted_creation_is_discarded_and_a_store_without_schema_version_is_da
     let error = open(dir.path()).unwrap_err();
     assert!(matches!(error, StoreError::Corrupt { .. }), "{error}");
 }
+
+#[test]
+fn reads_from_memory_answer_what_memory_holds_and_say_when_they_need_the_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    let address = Address::from_bytes([3; 32]);
+    let account = Account {
+        balance: Amount::from_base_units(9),
+        nonce: 2,
+    };
+    {
+        let store = open(dir.path()).unwrap();
+        let mut batch = store.batch();
+        batch.put::<Accounts>(&address, &account);
+        store.write(batch).unwrap();
+        // In the memtable: memory answers.
+        assert_eq!(
+            from_memory(|| store.get::<Accounts>(&address)).map(Result::ok),
+            Some(Some(Some(account)))
+        );
+        store.flush().unwrap();
+    }
+    // Reopened, the account is in a table file and no cache: memory cannot answer, and
+    // says so even to a query that swallows the error.
+    let store = open(dir.path()).unwrap();
+    assert_eq!(
+        from_memory(|| store.get::<Accounts>(&address).ok().flatten()),
+        None
+    );
+    // A read that may wait brings it into the block cache; then memory answers.
+    assert_eq!(store.get::<Accounts>(&address).unwrap(), Some(account));
+    assert_eq!(
+        from_memory(|| store.get::<Accounts>(&address).ok().flatten()),
+        Some(Some(account))
+    );
+}
