@@ -9,6 +9,11 @@
 //!
 //! Rounds: three unless `TERN_BENCH_ROUNDS` says otherwise; the last lines give the
 //! medians, since one round on a shared machine can move by a third.
+//!
+//! With `TERN_BENCH_ANVIL` set to an `anvil` binary (`npm install @foundry-rs/anvil`),
+//! the same client then floods anvil the same way (`web3_clientVersion` as its bare
+//! call, `eth_getBalance`, `eth_blockNumber`), and prints Tern's rates as multiples of
+//! anvil's, with anvil's CPU per call.
 //! `cargo bench -p tern-tests --bench rpc_reads`; `TERN_BENCH_CALLS` sets the calls per
 //! connection per method (default 500). Asserts nothing about time.
 #![allow(
@@ -86,13 +91,32 @@ struct Figure {
     load_us_per_call: f64,
 }
 
-/// `calls` calls of `body` on each of the connections, all at once.
-async fn flood(addr: SocketAddr, body: &str, calls: usize) -> Figure {
+/// CPU seconds of process `pid`, from `/proc/PID/stat`; zero off Linux.
+fn process_cpu(pid: u32) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0.0;
+    };
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    (ticks(11) + ticks(12)) as f64 / 100.0
+}
+
+/// `calls` calls of `body` on each of the connections to the node at `addr`, all at
+/// once; `cpu` gives the CPU seconds of the server and of the load generator.
+async fn flood(addr: SocketAddr, body: &str, calls: usize, cpu: &dyn Fn() -> (f64, f64)) -> Figure {
     let mut connections = Vec::with_capacity(CONNECTIONS);
     for _ in 0..CONNECTIONS {
         connections.push(KeepAlive::connect(addr).await.unwrap());
     }
-    let (node_before, load_before) = cpu_split();
+    let (node_before, load_before) = cpu();
     let started = Instant::now();
     let tasks: Vec<_> = connections
         .into_iter()
@@ -110,7 +134,7 @@ async fn flood(addr: SocketAddr, body: &str, calls: usize) -> Figure {
         task.await.unwrap();
     }
     let time = started.elapsed().as_secs_f64();
-    let (node_after, load_after) = cpu_split();
+    let (node_after, load_after) = cpu();
     let total = (calls * CONNECTIONS) as f64;
     Figure {
         rate: total / time,
@@ -131,6 +155,65 @@ async fn round_trips(addr: SocketAddr, body: &str, calls: usize) -> (Duration, D
     }
     times.sort();
     (times[calls / 2], times[calls * 99 / 100])
+}
+
+/// Floods anvil as Tern was flooded and prints Tern's medians (`tern`: the bare call,
+/// `account_get`, `chain_info`) as multiples of anvil's.
+async fn against_anvil(binary: &str, calls: usize, rounds: usize, tern: [f64; 3]) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = std::process::Command::new(binary)
+        .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while KeepAlive::connect(addr).await.is_err() {
+        assert!(Instant::now() < deadline, "anvil did not start");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let pid = child.id();
+    let cpu = move || (process_cpu(pid), 0.0);
+    let methods = [
+        (
+            "web3_clientVersion (bare)",
+            call("web3_clientVersion", "[]"),
+        ),
+        (
+            "eth_getBalance",
+            call(
+                "eth_getBalance",
+                r#"["0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266","latest"]"#,
+            ),
+        ),
+        ("eth_blockNumber", call("eth_blockNumber", "[]")),
+    ];
+    println!("anvil ({binary}), the same client and connections:");
+    let mut medians = Vec::new();
+    for (name, body) in &methods {
+        let mut figures = Vec::new();
+        for _ in 0..rounds {
+            figures.push(flood(addr, body, calls, &cpu).await);
+        }
+        let rate = median(figures.iter().map(|f| f.rate).collect());
+        let us = median(figures.iter().map(|f| f.node_us_per_call).collect());
+        println!("  {name}: {rate:.0} calls/s, anvil CPU {us:.1} us a call");
+        medians.push(rate);
+    }
+    println!(
+        "  Tern / anvil: bare call {:.2}x, account_get / eth_getBalance {:.2}x (aim: 1.2x), \
+         chain_info / eth_blockNumber {:.2}x (aim: 1.2x)",
+        tern[0] / medians[0],
+        tern[1] / medians[1],
+        tern[2] / medians[2]
+    );
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 fn median(mut values: Vec<f64>) -> f64 {
@@ -201,7 +284,7 @@ fn main() {
         for round in 1..=rounds {
             println!("round {round} of {rounds}:");
             for ((name, body), figures) in methods.iter().zip(&mut table) {
-                let figure = flood(addr, body, calls).await;
+                let figure = flood(addr, body, calls, &cpu_split).await;
                 println!(
                     "  {name}: {:.0} calls/s, node CPU {:.1} us a call (load generator {:.1} us)",
                     figure.rate, figure.node_us_per_call, figure.load_us_per_call
@@ -226,6 +309,10 @@ fn main() {
                 p50.as_secs_f64() * 1e6,
                 p99.as_secs_f64() * 1e6
             );
+        }
+        if let Ok(anvil) = std::env::var("TERN_BENCH_ANVIL") {
+            let rate = |i: usize| median(table[i].iter().map(|f| f.rate).collect());
+            against_anvil(&anvil, calls, rounds, [rate(0), rate(1), rate(2)]).await;
         }
     });
     drop(load_runtime);
