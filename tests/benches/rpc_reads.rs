@@ -1,7 +1,8 @@
 //! RPC reads against the cost of a bare call: a real node (release build) answers 64
 //! keep-alive HTTP connections, each making one call at a time, for `node_version` (which
 //! reads nothing: the ceiling of the RPC stack) and then `account_get`, `chain_info`,
-//! `chain_getBlock` and `tx_get` on the same connections. For each it prints calls per
+//! `chain_getBlock` and `tx_get` on the same connections; then the same over 64
+//! WebSockets. For each it prints calls per
 //! second, the ratio to the bare call's rate in the same round, and the node's CPU per
 //! call: the process's CPU less that of the load generator's own threads (named `load`).
 //! Then one connection's round trip, one call at a time: p50 and p99 for the bare call
@@ -31,6 +32,7 @@ use tern_chain::tx::Transaction;
 use tern_chain::types::Amount;
 use tern_tests::http::KeepAlive;
 use tern_tests::net::{dev_spec, NodeOptions, TestNode};
+use tern_tests::ws::WsKeepAlive;
 
 const CONNECTIONS: usize = 64;
 /// What the load generator's threads are named, to tell their CPU from the node's.
@@ -109,12 +111,54 @@ fn process_cpu(pid: u32) -> f64 {
     (ticks(11) + ticks(12)) as f64 / 100.0
 }
 
+/// How the load reaches the node.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Transport {
+    Http,
+    WebSocket,
+}
+
+/// One connection of either transport.
+enum Connection {
+    Http(KeepAlive),
+    WebSocket(WsKeepAlive),
+}
+
+impl Connection {
+    async fn open(addr: SocketAddr, transport: Transport) -> Connection {
+        match transport {
+            Transport::Http => Connection::Http(KeepAlive::connect(addr).await.unwrap()),
+            Transport::WebSocket => {
+                Connection::WebSocket(WsKeepAlive::connect(addr).await.unwrap())
+            }
+        }
+    }
+
+    /// One call; its answer.
+    async fn call(&mut self, body: &str) -> String {
+        match self {
+            Connection::Http(c) => {
+                let (status, answer) = c.post_json(body).await.unwrap();
+                assert_eq!(status, 200, "{answer}");
+                answer
+            }
+            Connection::WebSocket(c) => c.call(body).await.unwrap(),
+        }
+    }
+}
+
 /// `calls` calls of `body` on each of the connections to the node at `addr`, all at
 /// once; `cpu` gives the CPU seconds of the server and of the load generator.
-async fn flood(addr: SocketAddr, body: &str, calls: usize, cpu: &dyn Fn() -> (f64, f64)) -> Figure {
+async fn flood(
+    addr: SocketAddr,
+    transport: Transport,
+    body: &str,
+    calls: usize,
+    cpu: &dyn Fn() -> (f64, f64),
+) -> Figure {
     let mut connections = Vec::with_capacity(CONNECTIONS);
     for _ in 0..CONNECTIONS {
-        connections.push(KeepAlive::connect(addr).await.unwrap());
+        connections.push(Connection::open(addr, transport).await);
     }
     let (node_before, load_before) = cpu();
     let started = Instant::now();
@@ -124,8 +168,8 @@ async fn flood(addr: SocketAddr, body: &str, calls: usize, cpu: &dyn Fn() -> (f6
             let body = body.to_owned();
             tokio::spawn(async move {
                 for _ in 0..calls {
-                    let (status, answer) = connection.post_json(&body).await.unwrap();
-                    assert!(status == 200 && answer.contains("\"result\""), "{answer}");
+                    let answer = connection.call(&body).await;
+                    assert!(answer.contains("\"result\""), "{answer}");
                 }
             })
         })
@@ -198,7 +242,7 @@ async fn against_anvil(binary: &str, calls: usize, rounds: usize, tern: [f64; 3]
     for (name, body) in &methods {
         let mut figures = Vec::new();
         for _ in 0..rounds {
-            figures.push(flood(addr, body, calls, &cpu).await);
+            figures.push(flood(addr, Transport::Http, body, calls, &cpu).await);
         }
         let rate = median(figures.iter().map(|f| f.rate).collect());
         let us = median(figures.iter().map(|f| f.node_us_per_call).collect());
@@ -277,30 +321,41 @@ fn main() {
     let calls = env_or("TERN_BENCH_CALLS", 500);
     let rounds = env_or("TERN_BENCH_ROUNDS", 3).max(1);
     println!(
-        "{CONNECTIONS} keep-alive HTTP connections, one call in flight each, {calls} calls each per method"
+        "{CONNECTIONS} keep-alive connections, one call in flight each, {calls} calls each per method"
     );
-    let mut table: Vec<Vec<Figure>> = methods.iter().map(|_| Vec::new()).collect();
     load_runtime.block_on(async {
-        for round in 1..=rounds {
-            println!("round {round} of {rounds}:");
-            for ((name, body), figures) in methods.iter().zip(&mut table) {
-                let figure = flood(addr, body, calls, &cpu_split).await;
-                println!(
-                    "  {name}: {:.0} calls/s, node CPU {:.1} us a call (load generator {:.1} us)",
-                    figure.rate, figure.node_us_per_call, figure.load_us_per_call
-                );
-                figures.push(figure);
+        let mut http_rates = [0.0; 3];
+        for (transport, label) in [
+            (Transport::Http, "HTTP"),
+            (Transport::WebSocket, "WebSocket"),
+        ] {
+            let mut table: Vec<Vec<Figure>> = methods.iter().map(|_| Vec::new()).collect();
+            for round in 1..=rounds {
+                println!("{label}, round {round} of {rounds}:");
+                for ((name, body), figures) in methods.iter().zip(&mut table) {
+                    let figure = flood(addr, transport, body, calls, &cpu_split).await;
+                    println!(
+                        "  {name}: {:.0} calls/s, node CPU {:.1} us a call (load generator {:.1} us)",
+                        figure.rate, figure.node_us_per_call, figure.load_us_per_call
+                    );
+                    figures.push(figure);
+                }
             }
-        }
-        let bare = median(table[0].iter().map(|f| f.rate).collect());
-        println!("median of {rounds} rounds, each beside the bare call's {bare:.0} calls/s:");
-        for ((name, _), figures) in methods.iter().zip(&table) {
-            let rate = median(figures.iter().map(|f| f.rate).collect());
-            let cpu = median(figures.iter().map(|f| f.node_us_per_call).collect());
+            let bare = median(table[0].iter().map(|f| f.rate).collect());
             println!(
-                "  {name}: {rate:.0} calls/s, {:.0}% of the bare call (aim: 70%), node CPU {cpu:.1} us a call",
-                100.0 * rate / bare
+                "{label}, median of {rounds} rounds, each beside the bare call's {bare:.0} calls/s:"
             );
+            for (i, ((name, _), figures)) in methods.iter().zip(&table).enumerate() {
+                let rate = median(figures.iter().map(|f| f.rate).collect());
+                let cpu = median(figures.iter().map(|f| f.node_us_per_call).collect());
+                println!(
+                    "  {name}: {rate:.0} calls/s, {:.0}% of the bare call (aim: 70%), node CPU {cpu:.1} us a call",
+                    100.0 * rate / bare
+                );
+                if transport == Transport::Http && i < 3 {
+                    http_rates[i] = rate;
+                }
+            }
         }
         for (name, body) in methods.iter().take(2) {
             let (p50, p99) = round_trips(addr, body, 2_000).await;
@@ -311,8 +366,7 @@ fn main() {
             );
         }
         if let Ok(anvil) = std::env::var("TERN_BENCH_ANVIL") {
-            let rate = |i: usize| median(table[i].iter().map(|f| f.rate).collect());
-            against_anvil(&anvil, calls, rounds, [rate(0), rate(1), rate(2)]).await;
+            against_anvil(&anvil, calls, rounds, http_rates).await;
         }
     });
     drop(load_runtime);

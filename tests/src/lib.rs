@@ -11,6 +11,7 @@
 //! - [`net`]: the multi-node harness: real nodes in this process, each with its own data
 //!   dir, talking over TCP on 127.0.0.1.
 //! - [`http`]: plain HTTP/1.1 requests, for health checks and raw JSON-RPC calls.
+//! - [`ws`]: a bare WebSocket client, for load on the RPC port.
 //!
 //! Hostile peers come from `tern_p2p::hostile` (the `hostile` feature), which the
 //! fault-injecting testnet shares.
@@ -18,3 +19,4 @@
 pub mod blockfile;
 pub mod http;
 pub mod net;
+pub mod ws;

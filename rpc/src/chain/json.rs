@@ -54,13 +54,19 @@ pub struct ChainInfo {
 
 #[cfg(feature = "server")]
 impl ChainInfo {
-    /// The info of `spec` at `tip`.
-    pub fn new(spec: &ChainSpec, tip: &TipInfo, next_target: String, syncing: bool) -> Self {
+    /// The info of `spec` (whose genesis hash is `genesis_hash`) at `tip`.
+    pub fn new(
+        spec: &ChainSpec,
+        genesis_hash: String,
+        tip: &TipInfo,
+        next_target: String,
+        syncing: bool,
+    ) -> Self {
         ChainInfo {
             chain_id: spec.consensus.chain_id.0,
             name: spec.name.clone(),
             address_prefix: spec.address_prefix.to_string(),
-            genesis_hash: spec.genesis_hash().to_string(),
+            genesis_hash,
             height: tip.height().value(),
             best_hash: tip.hash.to_string(),
             cumulative_work: tip.cumulative_work.to_string(),

@@ -49,6 +49,9 @@ enum Look {
 /// The `chain` namespace's methods.
 pub(crate) struct ChainRpc<B> {
     pub(crate) backend: Arc<B>,
+    /// The genesis hash, in text: hashing the whole chain spec on every `chain_info`
+    /// cost more than the rest of the call.
+    pub(crate) genesis: String,
 }
 
 impl<B: ChainBackend> ChainRpc<B> {
@@ -227,6 +230,7 @@ impl<B: ChainBackend> TernApiServer for ChainRpc<B> {
         );
         Ok(ChainInfo::new(
             chain.spec(),
+            self.genesis.clone(),
             &tip,
             next.to_string(),
             self.backend.syncing(),

@@ -136,6 +136,7 @@ pub fn methods<B: NodeBackend>(backend: Arc<B>) -> RpcModule<()> {
     let mut module = RpcModule::new(());
     // The traits' method names are disjoint, so merging cannot fail.
     let _ = module.merge(TernApiServer::into_rpc(ChainRpc {
+        genesis: backend.chain().spec().genesis_hash().to_string(),
         backend: Arc::clone(&backend),
     }));
     let _ = module.merge(TernNetApiServer::into_rpc(NetRpc {
