@@ -126,9 +126,8 @@ impl ChainBackend for NodeRpc {
         self.pool.fee_estimate(target_blocks)
     }
 
-    async fn pending(&self, address: &Address) -> Result<(u64, Amount), SubmitError> {
-        let nonce = self.pool.next_nonce(address).await?;
-        Ok((nonce, self.pool.pending_cost(address)))
+    fn pending(&self, address: &Address, account: &tern_chain::state::Account) -> (u64, Amount) {
+        self.pool.pending(address, account)
     }
 
     fn mempool_stats(&self) -> MempoolStats {

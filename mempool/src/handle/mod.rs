@@ -227,6 +227,17 @@ impl PoolHandle {
         Ok(self.lock().next_nonce(sender, &account))
     }
 
+    /// The next nonce `sender` should use, whose account at the tip is `account` (read
+    /// by the caller), and the cost of its pending transactions: one look at the pool.
+    pub fn pending(
+        &self,
+        sender: &Address,
+        account: &tern_chain::state::Account,
+    ) -> (u64, tern_chain::types::Amount) {
+        let pool = self.lock();
+        (pool.next_nonce(sender, account), pool.pending_cost(sender))
+    }
+
     /// Up to `limit` pending transactions, best-paying first.
     pub fn list(&self, limit: usize) -> Vec<SignedTransaction> {
         self.lock().list(limit).into_iter().cloned().collect()

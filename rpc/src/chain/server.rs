@@ -49,9 +49,9 @@ enum Look {
 /// The `chain` namespace's methods.
 pub(crate) struct ChainRpc<B> {
     pub(crate) backend: Arc<B>,
-    /// The genesis hash, in text: hashing the whole chain spec on every `chain_info`
-    /// cost more than the rest of the call.
-    pub(crate) genesis: String,
+    /// The genesis hash, in text, once asked: hashing the whole chain spec on every
+    /// `chain_info` cost more than the rest of the call.
+    pub(crate) genesis: std::sync::OnceLock<String>,
 }
 
 impl<B: ChainBackend> ChainRpc<B> {
@@ -230,7 +230,9 @@ impl<B: ChainBackend> TernApiServer for ChainRpc<B> {
         );
         Ok(ChainInfo::new(
             chain.spec(),
-            self.genesis.clone(),
+            self.genesis
+                .get_or_init(|| chain.spec().genesis_hash().to_string())
+                .clone(),
             &tip,
             next.to_string(),
             self.backend.syncing(),
@@ -401,8 +403,7 @@ impl<B: ChainBackend> TernApiServer for ChainRpc<B> {
             .run(move |chain| chain.account(&parsed))
             .await
             .map_err(internal)?;
-        let (pending_nonce, pending_cost) =
-            self.backend.pending(&parsed).await.map_err(internal)?;
+        let (pending_nonce, pending_cost) = self.backend.pending(&parsed, &account);
         let pending_balance = account
             .balance
             .checked_sub(pending_cost)

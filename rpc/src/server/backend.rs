@@ -5,6 +5,7 @@
 
 use jsonrpsee::core::async_trait;
 use tern_chain::error::BlockError;
+use tern_chain::state::Account;
 use tern_chain::tx::SignedTransaction;
 use tern_chain::types::{Address, Amount, BlockHash, TxId};
 use tern_mempool::{FeeBucket, FeeEstimate, Lifecycle, MempoolStats, SubmitError};
@@ -90,8 +91,9 @@ pub trait ChainBackend: Send + Sync + 'static {
     fn was_reorged_out(&self, id: &TxId) -> bool;
     /// The fee to be mined within `target_blocks` blocks.
     fn fee_estimate(&self, target_blocks: u64) -> FeeEstimate;
-    /// The next nonce `address` should use and the cost of its pending transactions.
-    async fn pending(&self, address: &Address) -> Result<(u64, Amount), SubmitError>;
+    /// The next nonce `address` should use, whose account at the tip is `account`, and
+    /// the cost of its pending transactions.
+    fn pending(&self, address: &Address, account: &Account) -> (u64, Amount);
     /// Mempool figures.
     fn mempool_stats(&self) -> MempoolStats;
     /// Up to `limit` pending transactions, best-paying first.

@@ -136,7 +136,7 @@ pub fn methods<B: NodeBackend>(backend: Arc<B>) -> RpcModule<()> {
     let mut module = RpcModule::new(());
     // The traits' method names are disjoint, so merging cannot fail.
     let _ = module.merge(TernApiServer::into_rpc(ChainRpc {
-        genesis: backend.chain().spec().genesis_hash().to_string(),
+        genesis: std::sync::OnceLock::new(),
         backend: Arc::clone(&backend),
     }));
     let _ = module.merge(TernNetApiServer::into_rpc(NetRpc {
@@ -277,11 +277,12 @@ mod tests {
         fn fee_estimate(&self, _: u64) -> tern_mempool::FeeEstimate {
             unreachable!("not called when listing methods")
         }
-        async fn pending(
+        fn pending(
             &self,
             _: &Address,
-        ) -> Result<(u64, tern_chain::types::Amount), SubmitError> {
-            Ok((0, tern_chain::types::Amount::ZERO))
+            _: &tern_chain::state::Account,
+        ) -> (u64, tern_chain::types::Amount) {
+            (0, tern_chain::types::Amount::ZERO)
         }
         fn mempool_stats(&self) -> tern_mempool::MempoolStats {
             Default::default()
