@@ -305,7 +305,7 @@ pub async fn run(args: WalletArgs) -> Result<(), WalletError> {
             send(&mut session, &store, &from, &to, &amount, fee, wait).await?
         }
         WalletCommand::Status { txid } => {
-            let session = session().await?;
+            let mut session = session().await?;
             let id: TxId = txid
                 .parse()
                 .map_err(|e: tern_chain::types::HexError| WalletError::BadTxid(e.to_string()))?;
@@ -314,7 +314,7 @@ pub async fn run(args: WalletArgs) -> Result<(), WalletError> {
             println!("{}", what_checks(&session, inclusion.is_some()));
         }
         WalletCommand::History { account, limit } => {
-            let session = session().await?;
+            let mut session = session().await?;
             let address = resolve(&store, &session.prefix, &account)?.to_bech32(&session.prefix);
             let page = session
                 .node()

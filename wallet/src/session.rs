@@ -12,11 +12,16 @@ use tern_chain::types::{Address, AddressPrefix, ChainId, Height, Timestamp, TxId
 use tern_rpc::chain::{TernApiClient, TxStatus};
 use tern_rpc::jsonrpsee::http_client::HttpClientBuilder;
 
-use crate::answers::Inclusion;
+use crate::answers::{Inclusion, Mismatch};
 use crate::error::WalletError;
 use crate::header_file::HeaderFile;
 use crate::headers::VerifiedChain;
 use crate::nodes::{follow, proven_account, proven_status, Failure, Node, Standing};
+
+/// How many times a transaction's proof may name a block past the verified tip (mined
+/// since the headers were followed) before it is taken for a lie: each time the headers
+/// are followed again first.
+const MAX_CATCH_UPS: u32 = 3;
 
 /// The chains `--chain` may name besides a spec file.
 const BUILT_IN: [&str; 2] = ["dev", "testnet"];
@@ -329,7 +334,7 @@ impl Session {
     /// Where transaction `txid` stands: the node's status and, when it is in a block,
     /// where (proven, unless `--trust-node`).
     pub async fn transaction(
-        &self,
+        &mut self,
         txid: &TxId,
         note: &mut dyn FnMut(String),
     ) -> Result<(TxStatus, Option<Inclusion>), WalletError> {
@@ -342,18 +347,32 @@ impl Session {
                 .map_err(|e| Failure::Call(crate::commands::rpc_error(e)).into_error(node))?;
             return Ok((status, None));
         }
-        let mut first_error = None;
-        for (node, chain) in self.provers() {
-            match proven_status(chain, node, txid).await {
-                Ok(answer) => return Ok(answer),
-                Err(failure) => {
-                    let error = failure.into_error(node);
-                    note(format!("refused: {error}"));
-                    first_error.get_or_insert(error);
+        let mut attempts = 0;
+        loop {
+            let mut first_error = None;
+            let mut ahead = false;
+            for (node, chain) in self.provers() {
+                match proven_status(chain, node, txid).await {
+                    Ok(answer) => return Ok(answer),
+                    // A block mined since the headers were followed: not a lie, new.
+                    Err(Failure::Lied(Mismatch::NotInChain { height, .. }))
+                        if height > chain.height().value() && attempts < MAX_CATCH_UPS =>
+                    {
+                        ahead = true;
+                    }
+                    Err(failure) => {
+                        let error = failure.into_error(node);
+                        note(format!("refused: {error}"));
+                        first_error.get_or_insert(error);
+                    }
                 }
             }
+            if !ahead {
+                return Err(first_error.unwrap_or(WalletError::NoNodeAtTip { height: 0 }));
+            }
+            attempts += 1;
+            self.refresh(note).await?;
         }
-        Err(first_error.unwrap_or(WalletError::NoNodeAtTip { height: 0 }))
     }
 
     /// Whether this session verifies.

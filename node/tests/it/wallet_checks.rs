@@ -20,7 +20,8 @@ use tern_rpc::server::RpcConfig;
 const TERN: &str = env!("CARGO_BIN_EXE_tern");
 
 /// The methods the wallet calls, which the proxy passes on.
-const METHODS: [&str; 9] = [
+const METHODS: [&str; 10] = [
+    "tx_submit",
     "chain_info",
     "chain_getHeaders",
     "chain_getBlockHash",
@@ -42,15 +43,22 @@ enum Lie {
     Header,
     /// The proof of another (real) block than the one asked for.
     OtherBlock,
+    /// No lie: before each `tx_get` the node mines a block, so what it answers is in a
+    /// block the wallet has not followed yet.
+    MinesFirst,
 }
 
 struct Proxy {
     node: HttpClient,
     lie: Lie,
+    miner: Option<tern_node::mining::MinerHandle>,
 }
 
 impl Proxy {
     async fn pass(&self, method: &str, mut params: Vec<Value>) -> Result<Value, ErrorObjectOwned> {
+        if let (Lie::MinesFirst, "tx_get", Some(miner)) = (self.lie, method, &self.miner) {
+            miner.mine_now(1, None).await.unwrap();
+        }
         if self.lie == Lie::OtherBlock && method == "account_getProof" {
             params.truncate(1);
             params.push(Value::from(1));
@@ -97,8 +105,20 @@ impl Proxy {
 
 /// Serves `METHODS` on 127.0.0.1, passing each call to `node` and lying as `lie` says.
 async fn lying_proxy(node: &str, lie: Lie) -> (ServerHandle, String) {
+    proxy_with(node, lie, None).await
+}
+
+async fn proxy_with(
+    node: &str,
+    lie: Lie,
+    miner: Option<tern_node::mining::MinerHandle>,
+) -> (ServerHandle, String) {
     let client = HttpClientBuilder::default().build(node).unwrap();
-    let mut module = RpcModule::new(Arc::new(Proxy { node: client, lie }));
+    let mut module = RpcModule::new(Arc::new(Proxy {
+        node: client,
+        lie,
+        miner,
+    }));
     for method in METHODS {
         module
             .register_async_method(method, move |params, proxy, _| async move {
@@ -282,4 +302,48 @@ async fn among_nodes_on_different_chains_the_wallet_follows_the_most_work() {
         "{notes}"
     );
     assert_eq!(std::fs::metadata(&headers).unwrap().len(), 8 + 32 + 3 * 188);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_confirmation_in_a_block_mined_since_the_headers_were_followed_is_not_a_lie() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = dev_node(&dir.path().join("node")).await;
+    node.miner()
+        .mine_now(2, Some(Address::from_bytes([9; 32])))
+        .await
+        .unwrap();
+    // Every tx_get finds a block mined just before it: the proof names a height past
+    // the wallet's verified tip every time.
+    let (_server, proxy) =
+        proxy_with(&url(&node), Lie::MinesFirst, Some(node.miner().clone())).await;
+    let file = dir.path().join("wallet.json");
+    let (ok, _, stderr) = text(
+        &wallet(
+            &file,
+            &[&proxy],
+            &["import", "--name", "alice", "--dev", "0"],
+        )
+        .await,
+    );
+    assert!(ok, "{stderr}");
+    let to = ChainSpec::resolve("dev")
+        .unwrap()
+        .format_address(&tern_chain::crypto::dev_secret_key(1).address());
+    let (ok, shown, stderr) = text(
+        &wallet(
+            &file,
+            &[&proxy],
+            &[
+                "send", "--from", "alice", "--to", &to, "--amount", "5", "--fee", "1000", "--wait",
+                "1",
+            ],
+        )
+        .await,
+    );
+    assert!(ok, "{stderr}");
+    assert!(
+        shown.contains("confirmed in block") && shown.contains("verified: proven"),
+        "{shown}"
+    );
+    assert!(!stderr.contains("refused"), "{stderr}");
 }
