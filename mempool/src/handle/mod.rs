@@ -193,7 +193,13 @@ impl PoolHandle {
 
     /// Checks and admits a transaction.
     pub async fn submit(&self, tx: SignedTransaction) -> Result<Admission, SubmitError> {
-        if self.lock().contains(&tx.id()) {
+        // Only the same bytes skip the checks: another encoding of a pending transaction
+        // has its signature checked in admission like any other.
+        let pending = self
+            .lock()
+            .get(&tx.id())
+            .map(SignedTransaction::signed_hash);
+        if pending == Some(tx.signed_hash()) {
             return Err(MempoolError::AlreadyKnown.into());
         }
         self.submit_many(vec![tx])

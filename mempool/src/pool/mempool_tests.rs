@@ -452,6 +452,26 @@ fn a_second_encoding_of_a_pending_transfer_is_already_known() {
     assert_eq!(pool.get(&first.id()), Some(&first), "the first seen stays");
 }
 
+#[test]
+fn another_encoding_of_a_pending_transfer_with_a_bad_signature_is_a_bad_signature() {
+    let key = dev_secret_key(1);
+    let first = tx(&key, 0, min_fee());
+    let mut signature = *first.signature().as_bytes();
+    signature[40] ^= 1;
+    let forged = SignedTransaction::new(
+        *first.tx(),
+        tern_chain::crypto::Signature::from_bytes(signature),
+    );
+    assert_eq!(forged.id(), first.id(), "the txid leaves the signature out");
+    let mut pool = Mempool::new(CHAIN, MempoolConfig::default());
+    pool.admit(first.clone(), rich(), NOW).unwrap();
+    assert!(matches!(
+        pool.admit(forged, rich(), NOW),
+        Err(MempoolError::Invalid(TxError::BadSignature(_)))
+    ));
+    assert_eq!(pool.get(&first.id()), Some(&first));
+}
+
 /// The sum of `amount + fee` over `sender`'s pending transactions, counted from the list.
 fn listed_cost(pool: &Mempool, sender: &Address) -> Amount {
     Amount::checked_sum(

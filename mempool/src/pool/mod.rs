@@ -275,7 +275,10 @@ impl Mempool {
         account: Account,
         now: Timestamp,
     ) -> Result<Admission, MempoolError> {
-        if self.ids.contains_key(&tx.id()) {
+        // The same bytes as a pending transaction: nothing to check. Another encoding of
+        // one (same txid, another signature) is checked first: a bad signature is
+        // `bad_signature` from anyone, never "already pending".
+        if self.get(&tx.id()).map(SignedTransaction::signed_hash) == Some(tx.signed_hash()) {
             return self.count_rejection(Err(MempoolError::AlreadyKnown));
         }
         let result = tx

@@ -316,8 +316,18 @@ async fn two_signatures_of_one_transfer_are_one_transaction_with_one_id() {
     );
     assert_eq!(code_, tern_rpc::error::TX_REJECTED);
     assert_eq!(data.unwrap()["reason"], "already_known");
-    // A pending id is known whatever signature comes with it; a new transfer whose
-    // signature is broken names the rule it broke.
+    // Another encoding of the pending transfer whose signature does not verify is a bad
+    // signature, not "already pending" (a broken signer must hear so).
+    let mut forged = *first.signature().as_bytes();
+    forged[40] ^= 1;
+    let forged = SignedTransaction::new(tx, tern_chain::crypto::Signature::from_bytes(forged));
+    let (_, _, data) = code(
+        c.tx_submit(hex::encode(encoding::encode(&forged)))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(data.unwrap()["reason"], "bad_signature");
+    // So is a new transfer whose signature is broken, naming the rule it broke.
     let next = Transaction { nonce: 1, ..tx };
     let mut broken = *next.sign(&alice).signature().as_bytes();
     broken[40] ^= 1;
