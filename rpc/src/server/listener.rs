@@ -240,6 +240,25 @@ where
                 request.map(HttpBody::new)
             } else {
                 let (parts, body) = request.into_parts();
+                // A body declared larger than the limit is refused from its header, not
+                // waited for; the connection then closes, its unread body with it.
+                let declared = parts
+                    .headers
+                    .get(hyper::header::CONTENT_LENGTH)
+                    .and_then(|value| value.to_str().ok())
+                    .and_then(|value| value.trim().parse::<u64>().ok());
+                if let Some(declared) = declared.filter(|d| *d > this.max_request_bytes as u64) {
+                    let text = format!(
+                        "the request body is {declared} bytes; the most this node reads is {}",
+                        this.max_request_bytes
+                    );
+                    let mut response = text_response(hyper::StatusCode::PAYLOAD_TOO_LARGE, &text);
+                    response.headers_mut().insert(
+                        hyper::header::CONNECTION,
+                        hyper::header::HeaderValue::from_static("close"),
+                    );
+                    return Ok(response);
+                }
                 let limited = http_body_util::Limited::new(body, this.max_request_bytes as usize);
                 match tokio::time::timeout(this.deadline, limited.collect()).await {
                     Err(_) => {

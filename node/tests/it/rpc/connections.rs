@@ -270,3 +270,32 @@ async fn still_open(streams: Vec<tokio::net::TcpStream>) -> Vec<tokio::net::TcpS
         .flatten()
         .collect()
 }
+
+/// A body declared larger than the limit is answered 413 from its header at once, not
+/// waited for until the body deadline (issue 46, finding 2).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_declared_over_the_limit_is_refused_at_once() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let node = node_with("dev", RpcConfig::default()).await;
+    let addr = node.rpc_addr;
+    let mut stream = connect_from([127, 0, 0, 1], addr).await;
+    let head = format!(
+        "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+         Content-Length: 104857600\r\n\r\n{{"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    // The node closes the connection after its answer.
+    tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        stream.read_to_string(&mut answer),
+    )
+    .await
+    .expect("answered before the 10 s body deadline")
+    .unwrap();
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(
+        answer.contains("the request body is 104857600 bytes"),
+        "{answer}"
+    );
+}
