@@ -36,13 +36,35 @@ pub const SUBSCRIPTION_NEEDS_WEBSOCKET: i32 = 1006;
 /// older than the kept state versions; `data.reason` says which.
 pub const STATE_NOT_KEPT: i32 = 1007;
 
-/// An invalid-params error naming `field`.
+/// The most characters of a caller's input an error message repeats.
+pub const MAX_ECHOED_CHARS: usize = 64;
+
+/// The most characters of an invalid-params message: a reason that repeats the caller's
+/// input (a parser's message) is cut there.
+pub const MAX_REASON_CHARS: usize = 256;
+
+/// `input` as an error message repeats it: in double quotes, control characters and
+/// quotes escaped, at most [`MAX_ECHOED_CHARS`] of it, `…` after a cut.
+pub fn echoed(input: &str) -> String {
+    let mut shown: String = input
+        .chars()
+        .take(MAX_ECHOED_CHARS)
+        .flat_map(char::escape_debug)
+        .collect();
+    if input.chars().nth(MAX_ECHOED_CHARS).is_some() {
+        shown.push('…');
+    }
+    format!("\"{shown}\"")
+}
+
+/// An invalid-params error naming `field`; its message is cut at [`MAX_REASON_CHARS`].
 pub fn invalid_param(field: &str, reason: impl std::fmt::Display) -> ErrorObjectOwned {
-    ErrorObject::owned(
-        INVALID_PARAMS,
-        format!("invalid {field}: {reason}"),
-        Some(json!({ "field": field })),
-    )
+    let mut message = format!("invalid {field}: {reason}");
+    if let Some((cut, _)) = message.char_indices().nth(MAX_REASON_CHARS) {
+        message.truncate(cut);
+        message.push('…');
+    }
+    ErrorObject::owned(INVALID_PARAMS, message, Some(json!({ "field": field })))
 }
 
 /// An internal error.
@@ -144,4 +166,24 @@ pub fn proof_failure(error: &tern_state::chain::ProofQueryError) -> ErrorObjectO
 #[cfg(feature = "server")]
 pub fn resync_needed(error: &ResumeError) -> ErrorObjectOwned {
     ErrorObject::owned(RESYNC_NEEDED, error.to_string(), None::<()>)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn echoed_input_is_short_and_escaped() {
+        assert_eq!(echoed("peer:1"), r#""peer:1""#);
+        assert_eq!(echoed("a\"b\nc"), r#""a\"b\nc""#);
+        let long = echoed(&"x".repeat(10_000));
+        assert_eq!(long.chars().count(), MAX_ECHOED_CHARS + 3);
+        assert!(long.ends_with("…\""));
+    }
+
+    #[test]
+    fn an_invalid_params_message_is_cut() {
+        let error = invalid_param("address", "y".repeat(10_000));
+        assert_eq!(error.message().chars().count(), MAX_REASON_CHARS + 1);
+    }
 }

@@ -16,7 +16,7 @@ use tern_p2p::{Direction, NetworkInfo, PeerInfo};
 
 use super::api::{TernNetAdminApiServer, TernNetApiServer, DEFAULT_BAN_SECS, MAX_BAN_SECS};
 use super::json::{BanJson, HealthJson, NetInfoJson, PeerJson, SyncStatusJson};
-use crate::error::{internal, invalid_param};
+use crate::error::{echoed, internal, invalid_param};
 use crate::server::access::require_admin;
 use crate::server::backend::NetBackend;
 
@@ -93,7 +93,7 @@ fn ban_target(target: &str) -> Result<BanTarget, ErrorObjectOwned> {
 
 /// The first address `host:port` resolves to, or invalid params naming it.
 async fn resolve(address: &str) -> Result<SocketAddr, ErrorObjectOwned> {
-    let invalid = |why: String| invalid_param("address", format!("{address:?}: {why}"));
+    let invalid = |why: String| invalid_param("address", format!("{}: {why}", echoed(address)));
     let mut addrs = tokio::net::lookup_host(address)
         .await
         .map_err(|e| invalid(e.to_string()))?;

@@ -77,6 +77,21 @@ async fn network_methods_over_rpc() {
     );
     assert_eq!(status, -32602);
     assert!(message.contains("address"), "{message}");
+    // A long, odd input is repeated as a short, escaped prefix, never whole (issue 46,
+    // finding 4).
+    let (status, message, _) = code(
+        a.client
+            .net_add_peer(format!("\"\n{}", "a".repeat(10_000)))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(status, -32602);
+    assert!(message.len() < 400, "{} bytes: {message}", message.len());
+    assert!(
+        message.contains(r#"invalid address: "\"\naaaa"#),
+        "{message}"
+    );
+    assert!(!message.contains('\n'), "{message}");
 
     // Without admin access the admin network methods refuse.
     let public = node("dev", false).await;
