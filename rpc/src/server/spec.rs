@@ -57,6 +57,11 @@ pub(crate) enum Prepared {
     /// body as it is and its answer too, parsing nothing more (the common case, kept
     /// cheap: answers can be megabytes).
     Unchanged,
+    /// One call that jsonrpsee answers as the specification says once it is written
+    /// plainly (each member once: JSON parsers commonly keep the last of a member given
+    /// twice, and jsonrpsee refused such a body with a bare `null`): forward this body,
+    /// and its answer as it is.
+    Rewritten(Vec<u8>),
     /// Forward `body`, then [`Plan::finish`] jsonrpsee's answer.
     Forward {
         /// The requests jsonrpsee is to run, with token ids.
@@ -252,9 +257,16 @@ fn check_all(body: &[u8], transport: Transport) -> Prepared {
         forwarded.extend(forward);
         entries.push(entry);
     }
-    if let (false, [Entry::Call { id, .. }]) = (batch, entries.as_slice()) {
+    if let (false, [Entry::Call { id, .. }], [Value::Object(request)]) =
+        (batch, entries.as_slice(), forwarded.as_mut_slice())
+    {
         if kept_by_jsonrpsee(id) {
-            return Prepared::Unchanged;
+            request.insert("id".into(), id.clone());
+            return Prepared::Rewritten(
+                Value::Object(std::mem::take(request))
+                    .to_string()
+                    .into_bytes(),
+            );
         }
     }
     let plan = Plan { batch, entries };
@@ -388,6 +400,10 @@ where
                 Prepared::Answered(answer) => return Ok(json_response(answer)),
                 Prepared::Unchanged => {
                     let request = HttpRequest::from_parts(parts, HttpBody::from(bytes.to_vec()));
+                    return inner.call(request).await.map_err(Into::into);
+                }
+                Prepared::Rewritten(body) => {
+                    let request = HttpRequest::from_parts(parts, HttpBody::from(body));
                     return inner.call(request).await.map_err(Into::into);
                 }
                 Prepared::Forward { body, plan } => (body, plan),

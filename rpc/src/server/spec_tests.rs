@@ -223,11 +223,17 @@ fn the_plain_call_shortcut_agrees_with_the_full_check() {
                             for transport in [Transport::Http, Transport::WebSocket] {
                                 let full = check_all(body.as_bytes(), transport);
                                 if is_plain_call(body.as_bytes(), transport) {
-                                    assert_eq!(
-                                        full,
-                                        Prepared::Unchanged,
-                                        "{body} over {transport:?}"
-                                    );
+                                    // The full check forwards the same request, written
+                                    // again.
+                                    let same = match &full {
+                                        Prepared::Rewritten(rewritten) => {
+                                            serde_json::from_slice::<serde_json::Value>(rewritten)
+                                                .ok()
+                                                == serde_json::from_str(&body).ok()
+                                        }
+                                        _ => false,
+                                    };
+                                    assert!(same, "{body} over {transport:?}: {full:?}");
                                     plain += 1;
                                 }
                                 checked += 1;

@@ -401,6 +401,7 @@ where
             sent: None,
         }),
         Prepared::Unchanged => Reply::from_response(call(service, message, extensions).await),
+        Prepared::Rewritten(body) => Reply::from_response(call(service, &body, extensions).await),
         Prepared::Forward { body, plan } => {
             let response = if plan.is_batch() {
                 batch(service, &body, extensions, max_batch).await

@@ -193,3 +193,32 @@ async fn every_example_of_the_specification_gets_the_specifications_answer() {
         "{answer}"
     );
 }
+
+/// A request that gives a member twice is read as JSON parsers commonly read it, the
+/// last one winning, and answered as such: never with a bare `null` (issue 46, finding
+/// 3).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_given_twice_is_read_last_wins_and_answered() {
+    use serde_json::json;
+    let node = node("dev", false).await;
+    let addr = node.rpc_addr;
+    let genesis = node.client.chain_info().await.unwrap().genesis_hash;
+    for (body, id) in [
+        (
+            r#"{"jsonrpc":"2.0","id":1,"id":2,"method":"chain_getBlockHash","params":[0]}"#,
+            json!(2),
+        ),
+        (
+            r#"{"jsonrpc":"2.0","id":"a","method":"nope","method":"chain_getBlockHash","params":[0]}"#,
+            json!("a"),
+        ),
+    ] {
+        let (status, answer) = post(addr, body).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(
+            answer,
+            json!({"jsonrpc": "2.0", "result": genesis, "id": id}),
+            "{body}"
+        );
+    }
+}
