@@ -8,7 +8,7 @@
 //! | `stall` | starts a large message and never finishes it | keep serving everyone else, and drop the peer once a ping goes unanswered (within 50 s with the default 30 s ping interval and 20 s ping timeout) |
 //! | `never-reads` | asks for headers again and again and never reads the answers | bound what it queues for the peer, and drop it once a ping goes unanswered (the pong never comes: its answers are never read) |
 //! | `invalid-blocks` | announces a block on the node's tip with real proof of work and a transfer whose signature is not its sender's, and delivers it when asked | ask for it, find the broken rule, keep its tip, and ban the peer at once |
-//! | `bad-state-root` | announces an empty block on the node's tip with real proof of work that keeps every rule but one: its header commits to a state root the block does not leave; delivers it when asked | ask for it, compute the state the block leaves, find the root does not match, keep its tip, and ban the peer at once |
+//! | `bad-state-root` | announces an empty block on the node's tip with real proof of work that keeps every rule but one: its header commits to a state root the block does not leave; delivers it when asked, and again on the new tip if the chain moved on first | ask for it, compute the state the block leaves, find the root does not match, keep its tip, and ban the peer at once |
 //! | `low-work-headers` | claims more work than any chain has, then serves a valid header chain from genesis one block shorter than the node's | check the headers, fetch no block of a chain with less work than its own, hold at most 10,000 such headers, and drop the peer for claiming work it does not serve (not a ban: an honest peer's claim can go stale) |
 //!
 //! The report says whether the node dropped the peer and, from the node's `net_bans`,
@@ -251,7 +251,17 @@ pub async fn attack(
         Err(_) => true,
     };
     report.after_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-    report.banned = ban_reason(rpc, &attacker).await;
+    // The node says goodbye before its ban list shows the ban: a liar's ban is waited
+    // for a moment.
+    let deadline = Instant::now() + BAN_LISTED_WITHIN;
+    loop {
+        report.banned = ban_reason(rpc, &attacker).await;
+        let waiting = kind.bans() && report.dropped && report.banned.is_none();
+        if !waiting || Instant::now() >= deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     report
 }
 
@@ -266,45 +276,81 @@ enum DeliveryFailed {
 /// Makes a block on the last of the chain that breaks one rule.
 type Forgery = fn(&ChainSpec, &[Header]) -> Option<Block>;
 
+/// How many times a `bad-state-root` block is forged again on the node's new tip. The
+/// state root is judged only when the block is connected, and a block whose parent is no
+/// longer the tip (the chain moved while it was forged and asked for) waits on a side
+/// branch, never connected, so a real attacker tries again on the new tip.
+const MAX_FORGE_ATTEMPTS: usize = 10;
+
+/// How long after dropping a peer that proved a lie the node's ban list may take to show
+/// its ban.
+const BAN_LISTED_WITHIN: Duration = Duration::from_secs(5);
+
+/// How long a forged block is given to be judged before the next is forged.
+const JUDGED_WITHIN: Duration = Duration::from_secs(3);
+
 /// Reads the node's chain over the peer connection, forges a block on its tip (`kind`
-/// says how) and delivers it when asked. Returns what was delivered.
+/// says how) and delivers it when asked; for `bad-state-root`, again on the new tip while
+/// the node has not judged it. Returns what was delivered.
 async fn deliver_invalid_block(
     peer: &mut HostilePeer,
     spec: &ChainSpec,
     kind: AttackKind,
 ) -> Result<String, DeliveryFailed> {
-    // Enough of the chain for the median time past: all of it, paged through (a testnet's
-    // chain is short; the bound keeps a long one from taking the attack's patience).
-    let chain = peer
-        .fetch_headers(spec.genesis_hash(), MAX_FORGED_HEADERS, ATTACK_PATIENCE)
-        .await
-        .map_err(|e| DeliveryFailed::Closed(e.to_string()))?;
-    let mut chain_with_genesis = vec![spec.genesis_header()];
-    chain_with_genesis.extend(chain);
-    let forge_spec = spec.clone();
     let (forge, lie): (Forgery, _) = match kind {
         AttackKind::BadStateRoot => (block_with_bad_state_root, "a state root it does not leave"),
         _ => (block_with_bad_signature, "a forged signature"),
     };
-    let block = tokio::task::spawn_blocking(move || forge(&forge_spec, &chain_with_genesis))
-        .await
-        .ok()
-        .flatten()
-        .ok_or_else(|| DeliveryFailed::CannotRun("no block could be forged on its tip".into()))?;
-    let asked = peer
-        .deliver_announced_block(&block, ATTACK_PATIENCE)
-        .await
-        .map_err(|e| DeliveryFailed::Closed(e.to_string()))?;
-    let what = format!(
-        "block {} at height {} with {lie}",
-        block.hash(),
-        block.header.height
-    );
-    Ok(if asked {
-        format!("delivered {what}")
+    let attempts = if kind == AttackKind::BadStateRoot {
+        MAX_FORGE_ATTEMPTS
     } else {
-        format!("announced {what}; the node never asked for it")
-    })
+        1
+    };
+    let mut detail = String::new();
+    for attempt in 1..=attempts {
+        // Enough of the chain for the median time past: all of it, paged through (a
+        // testnet's chain is short; the bound keeps a long one from taking the attack's
+        // patience).
+        let chain = peer
+            .fetch_headers(spec.genesis_hash(), MAX_FORGED_HEADERS, ATTACK_PATIENCE)
+            .await
+            .map_err(|e| DeliveryFailed::Closed(e.to_string()))?;
+        let mut chain_with_genesis = vec![spec.genesis_header()];
+        chain_with_genesis.extend(chain);
+        let forge_spec = spec.clone();
+        let block = tokio::task::spawn_blocking(move || forge(&forge_spec, &chain_with_genesis))
+            .await
+            .ok()
+            .flatten()
+            .ok_or_else(|| {
+                DeliveryFailed::CannotRun("no block could be forged on its tip".into())
+            })?;
+        let asked = peer
+            .deliver_announced_block(&block, ATTACK_PATIENCE)
+            .await
+            .map_err(|e| DeliveryFailed::Closed(e.to_string()))?;
+        let what = format!(
+            "block {} at height {} with {lie}",
+            block.hash(),
+            block.header.height
+        );
+        let tries = if attempt > 1 {
+            format!(
+                " (forged {attempt} times: the chain moved on before the earlier ones were judged)"
+            )
+        } else {
+            String::new()
+        };
+        detail = if asked {
+            format!("delivered {what}{tries}")
+        } else {
+            format!("announced {what}; the node never asked for it")
+        };
+        if attempt == attempts || peer.is_closed_within(JUDGED_WITHIN).await {
+            break;
+        }
+    }
+    Ok(detail)
 }
 
 /// The node's tip height, over its RPC.
