@@ -9,12 +9,13 @@
 use tern_chain::block::Header;
 use tern_chain::encoding;
 use tern_chain::state::Account;
-use tern_chain::types::{Address, BlockHash, Height, Timestamp, TxId};
+use tern_chain::types::{Address, Height, Timestamp, TxId};
 use tern_rpc::chain::{BlockId, TernApiClient, TxStatus, MAX_HEADERS_PER_CALL};
 use tern_rpc::jsonrpsee::http_client::HttpClient;
 
 use crate::answers::{check_account, check_inclusion, Inclusion, Mismatch};
 use crate::error::WalletError;
+use crate::header_file::MAX_STORED_HEADERS;
 use crate::headers::{Branch, VerifiedChain};
 
 /// A node the wallet talks to.
@@ -94,8 +95,11 @@ pub async fn follow(
     }
     let fork = fork_point(chain, node, info.height.min(chain.height().value())).await?;
     let mut branch = chain.branch_from(fork).map_err(Mismatch::from)?;
-    // Up to the height it named; it may have grown since, which the next command sees.
-    while branch.tip_height().value() < info.height {
+    // Up to the height it named (it may have grown since, which the next command sees),
+    // and no further than a header file holds: a node that names an endless chain of
+    // cheap headers is not followed past that.
+    let until = info.height.min(MAX_STORED_HEADERS);
+    while branch.tip_height().value() < until {
         let start = branch.tip_height().value() + 1;
         let page = node
             .client
@@ -220,9 +224,4 @@ pub async fn proven_status(
     };
     let inclusion = check_inclusion(chain, txid, transaction, &proof)?;
     Ok((status, Some(inclusion)))
-}
-
-/// The block hash the verified chain holds at `height`, for messages.
-pub fn block_at(chain: &VerifiedChain, height: Height) -> BlockHash {
-    chain.hash_at(height).unwrap_or(BlockHash::ZERO)
 }

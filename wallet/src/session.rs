@@ -189,22 +189,16 @@ impl Session {
         let mut first_refusal = None;
         for node in &self.nodes {
             followed_at.push(chain.tip());
-            let standing = follow(chain, node, Timestamp::now()).await;
-            if let Err(failure) = &standing {
-                let error = match failure {
-                    Failure::Lied(what) => WalletError::Unverified {
-                        node: node.url.clone(),
-                        what: what.clone(),
-                    },
-                    Failure::Call(error) => WalletError::NodeFailed {
-                        node: node.url.clone(),
-                        error: Box::new(WalletError::Call(error.to_string())),
-                    },
-                };
-                note(format!("passed over: {error}"));
-                first_refusal.get_or_insert(error);
-            }
-            standings.push(standing.ok());
+            let standing = match follow(chain, node, Timestamp::now()).await {
+                Ok(standing) => Some(standing),
+                Err(failure) => {
+                    let error = failure.into_error(node);
+                    note(format!("passed over: {error}"));
+                    first_refusal.get_or_insert(error);
+                    None
+                }
+            };
+            standings.push(standing);
         }
         // A node followed before a later one moved the tip stands elsewhere now: where
         // is asked again (its headers are fetched only if it too moved meanwhile).
