@@ -24,9 +24,13 @@
 //! choose the path from the root: 0 left, 1 right.
 //!
 //! [`proof`] checks a proof with nothing but SHA-256 (no tree code), as a wallet in
-//! another language would from the document; [`MemoryTree`] keeps a whole map in memory
+//! another language would from the document; [`chunk`] checks a piece of the map that a
+//! node joining by snapshot fetched from a peer, the same way; [`MemoryTree`] keeps a whole map in memory
 //! (the genesis root, tests, the testkit). The node's tree on disk is `tern-state`'s.
 
+pub mod chunk;
+#[cfg(test)]
+mod chunk_tests;
 mod memory;
 pub mod proof;
 #[cfg(test)]
