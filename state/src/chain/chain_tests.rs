@@ -6,20 +6,20 @@ use tern_chain::state_map::MemoryTree;
 use tern_chain::testkit::ChainBuilder;
 use tern_chain::types::{Address, StateRoot};
 
-fn dev() -> ChainSpec {
+pub(super) fn dev() -> ChainSpec {
     ChainSpec::resolve("dev").unwrap()
 }
 
-fn keys() -> Vec<SecretKey> {
+pub(super) fn keys() -> Vec<SecretKey> {
     (0..4).map(dev_secret_key).collect()
 }
 
-fn miner(i: u8) -> Address {
+pub(super) fn miner(i: u8) -> Address {
     Address::from_bytes([i; 32])
 }
 
 /// "Now" far enough after genesis that no built block is in the future.
-fn now() -> Timestamp {
+pub(super) fn now() -> Timestamp {
     Timestamp::now()
 }
 
@@ -492,8 +492,9 @@ fn a_second_open_of_the_data_dir_is_refused() {
 
 #[test]
 fn stores_of_older_formats_are_refused_by_name() {
-    // 1: before the state map; 2: before the state root in headers.
-    for old in [1, 2] {
+    // 1: before the state map; 2: before the state root in headers; 3: before leaves
+    // kept their accounts.
+    for old in [1, 2, 3] {
         let f = fixture();
         let dir = f.dir;
         {

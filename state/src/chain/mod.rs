@@ -26,6 +26,7 @@ mod connect;
 mod orphans;
 mod outcome;
 mod reader;
+mod state_chunks;
 mod state_tree;
 
 pub use state_tree::{KEPT_TREE_VERSIONS, PRUNED_PER_BLOCK};
@@ -43,8 +44,8 @@ pub use check::{check_store, StoreCheckError, StoreReport};
 pub use orphans::{OrphanPool, MAX_ORPHANS, MAX_ORPHAN_AGE_MS, MAX_ORPHAN_BYTES};
 pub use outcome::{ChainError, ChainUpdate, Rejection, SealError, SubmitOutcome, TipInfo, Verdict};
 pub use reader::{
-    ChainReader, HistoryCursor, HistoryEntry, HistoryPage, ProofQueryError, ProvenAccount, TxInfo,
-    MAX_HEADERS_PER_READ, MAX_HISTORY_PAGE, MAX_PROOF_DEPTH,
+    ChainReader, ChunkQueryError, HistoryCursor, HistoryEntry, HistoryPage, ProofQueryError,
+    ProvenAccount, TxInfo, MAX_HEADERS_PER_READ, MAX_HISTORY_PAGE, MAX_PROOF_DEPTH,
 };
 
 use crate::store::schema::{
@@ -548,6 +549,8 @@ pub(crate) fn write_genesis(store: &Store, spec: &ChainSpec) -> Result<(), Store
     store.write(batch)
 }
 
+#[cfg(test)]
+mod state_chunks_tests;
 #[cfg(test)]
 #[path = "chain_tests.rs"]
 mod tests;

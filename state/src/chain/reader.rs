@@ -14,6 +14,7 @@ use tern_chain::block::{decode_transaction_at, Block, Header};
 use tern_chain::genesis::ChainSpec;
 use tern_chain::pow::{median_time_past, MEDIAN_TIME_SPAN};
 use tern_chain::state::{Account, MemoryState};
+use tern_chain::state_map::chunk::{Chunk, KeyPrefix, MAX_CHUNK_ACCOUNTS};
 use tern_chain::state_map::AccountProof;
 use tern_chain::tx::SignedTransaction;
 use tern_chain::types::{Address, BlockHash, Height, StateRoot, TxId};
@@ -73,6 +74,20 @@ pub enum ProofQueryError {
     /// The chain moved while the proof was read.
     #[error("the chain moved while the proof was read; ask again")]
     Moved,
+}
+
+/// Why a chunk of the state could not be served at a block.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ChunkQueryError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The block is unknown or not on the canonical chain.
+    #[error("block {0} is not on the canonical chain")]
+    NotCanonical(BlockHash),
+    /// The block's tree version is no longer kept.
+    #[error("block {0} is older than the kept state versions (the last {kept})", kept = super::KEPT_TREE_VERSIONS)]
+    Pruned(BlockHash),
 }
 
 /// A canonical transaction with where it is.
@@ -393,6 +408,25 @@ impl ChainReader {
             account,
             proof,
         })
+    }
+
+    /// The subtree at `prefix` of the state after canonical block `pivot`, as a node
+    /// joining by snapshot asks for it: its accounts if there are at most `max_accounts`
+    /// (capped at [`MAX_CHUNK_ACCOUNTS`]), else its children. Read from the tree's
+    /// version of that block alone, so the chain moving on does not change the answer.
+    pub fn state_chunk(
+        &self,
+        pivot: &BlockHash,
+        prefix: &KeyPrefix,
+        max_accounts: usize,
+    ) -> Result<Chunk, ChunkQueryError> {
+        let entry = self
+            .store
+            .get::<StateRoots>(pivot)?
+            .ok_or(ChunkQueryError::NotCanonical(*pivot))?;
+        let max_accounts = max_accounts.min(MAX_CHUNK_ACCOUNTS);
+        super::state_chunks::chunk(&*self.store, entry.version, prefix, max_accounts)?
+            .ok_or(ChunkQueryError::Pruned(*pivot))
     }
 
     /// Canonical transactions touching `address`, newest first, at most `limit` (capped at

@@ -14,7 +14,10 @@
 //! At most [`PRUNED_PER_BLOCK`] are deleted per block, so pruning never makes one batch
 //! large; a backlog drains over the next blocks.
 
-use jmt::storage::{Node, NodeKey, TreeReader, TreeUpdateBatch};
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use jmt::storage::{Node, NodeKey, TreeReader};
 use jmt::{JellyfishMerkleTree, KeyHash, OwnedValue, Version};
 
 use crate::store::schema::{
@@ -36,15 +39,42 @@ pub const KEPT_TREE_VERSIONS: u64 = 1_024;
 pub const PRUNED_PER_BLOCK: usize = 20_000;
 
 /// The tree as the chain reads it: nodes through the store as its writer sees it, so a
-/// batch not yet landed is read back.
-struct Nodes<'a, S: TableReads>(&'a S);
+/// batch not yet landed is read back. Every leaf read is remembered with its account:
+/// an update that moves a leaf it was not given (a new key's neighbour goes one level
+/// down, a removed key's goes up) writes it again, with the account it read.
+struct Nodes<'a, S: TableReads> {
+    store: &'a S,
+    read_leaves: RefCell<HashMap<KeyHash, (Address, Account)>>,
+}
+
+impl<'a, S: TableReads> Nodes<'a, S> {
+    fn new(store: &'a S) -> Self {
+        Nodes {
+            store,
+            read_leaves: RefCell::default(),
+        }
+    }
+}
 
 impl<S: TableReads> TreeReader for Nodes<'_, S> {
     fn get_node_option(&self, node_key: &NodeKey) -> anyhow::Result<Option<Node>> {
-        Ok(self
-            .0
+        let Some(node) = self
+            .store
             .get::<StateTree>(&TreeNodeKey(node_key.clone()))?
-            .map(|node| node.0))
+        else {
+            return Ok(None);
+        };
+        if let TreeNode::Leaf {
+            leaf,
+            address,
+            account,
+        } = &node
+        {
+            self.read_leaves
+                .borrow_mut()
+                .insert(leaf.key_hash(), (*address, *account));
+        }
+        Ok(Some(node.node()))
     }
 
     /// Writing reads no values; proofs read them from the accounts table.
@@ -81,7 +111,8 @@ pub(super) struct TreeUpdate {
     pub(super) root: StateRoot,
     /// The version that holds it.
     pub(super) version: u64,
-    batch: TreeUpdateBatch,
+    nodes: Vec<(NodeKey, TreeNode)>,
+    stale: Vec<StaleNodeKey>,
 }
 
 /// Sets each address to its account (`None`: removes it) on top of the latest version.
@@ -91,24 +122,54 @@ pub(super) fn update(
     changes: impl IntoIterator<Item = (Address, Option<Account>)>,
 ) -> Result<TreeUpdate, StoreError> {
     let latest = latest_version(store)?;
-    let set: Vec<(KeyHash, Option<OwnedValue>)> = changes
-        .into_iter()
-        .map(|(address, account)| {
-            (
-                KeyHash(account_key(&address)),
-                account.as_ref().map(account_value),
-            )
-        })
-        .collect();
+    let reader = Nodes::new(store);
+    let mut set: Vec<(KeyHash, Option<OwnedValue>)> = Vec::new();
+    let mut given = HashMap::new();
+    for (address, account) in changes {
+        let key = KeyHash(account_key(&address));
+        if let Some(account) = account {
+            given.insert(key, (address, account));
+        }
+        set.push((key, account.as_ref().map(account_value)));
+    }
     // An empty set still makes a version (the tree copies its root to it), so every
     // block's state has one.
     let version = latest.map_or(0, |v| v.saturating_add(1));
-    let (root, batch) =
-        put_changes(&Nodes(store), set, version).map_err(|e| tree_error(store, e))?;
+    let (root, batch) = put_changes(&reader, set, version).map_err(|e| tree_error(store, e))?;
+    let read = reader.read_leaves.into_inner();
+    let mut nodes = Vec::with_capacity(batch.node_batch.nodes().len());
+    for (key, node) in batch.node_batch.nodes() {
+        let stored = match node {
+            Node::Leaf(leaf) => {
+                let hash = leaf.key_hash();
+                let Some((address, account)) = given.get(&hash).or_else(|| read.get(&hash)) else {
+                    return Err(store.corrupt(&format!(
+                        "state tree: a leaf moved by version {version} was never read"
+                    )));
+                };
+                TreeNode::Leaf {
+                    leaf: leaf.clone(),
+                    address: *address,
+                    account: *account,
+                }
+            }
+            inner => TreeNode::Inner(inner.clone()),
+        };
+        nodes.push((key.clone(), stored));
+    }
+    let stale = batch
+        .stale_node_index_batch
+        .iter()
+        .map(|stale| StaleNodeKey {
+            since: stale.stale_since_version,
+            node: stale.node_key.clone(),
+        })
+        .collect();
     Ok(TreeUpdate {
         root: StateRoot::from_bytes(root.0),
         version,
-        batch,
+        nodes,
+        stale,
     })
 }
 
@@ -116,16 +177,11 @@ impl TreeUpdate {
     /// Adds the new nodes, the list of nodes they replace, and the new latest version to
     /// `batch`.
     pub(super) fn write(&self, batch: &mut StoreBatch<'_>) {
-        let update = &self.batch;
-        for (key, node) in update.node_batch.nodes() {
-            batch.put::<StateTree>(&TreeNodeKey(key.clone()), &TreeNode(node.clone()));
+        for (key, node) in &self.nodes {
+            batch.put::<StateTree>(&TreeNodeKey(key.clone()), node);
         }
-        for stale in &update.stale_node_index_batch {
-            let key = StaleNodeKey {
-                since: stale.stale_since_version,
-                node: stale.node_key.clone(),
-            };
-            batch.put::<StaleTreeNodes>(&key, &Present);
+        for stale in &self.stale {
+            batch.put::<StaleTreeNodes>(stale, &Present);
         }
         batch.put::<Meta>(
             &MetaKey::StateTreeVersion,
@@ -184,7 +240,7 @@ pub(super) fn root_at(
     store: &impl TableReads,
     version: u64,
 ) -> Result<Option<StateRoot>, StoreError> {
-    let reader = Nodes(store);
+    let reader = Nodes::new(store);
     let tree = JellyfishMerkleTree::<_, TreeHasher>::new(&reader);
     let root = tree
         .get_root_hash_option(version)
@@ -227,7 +283,7 @@ pub(super) fn prove(
 ) -> Result<AccountProof, StoreError> {
     let key = KeyHash(account_key(address));
     let reader = ProofNodes {
-        nodes: Nodes(store),
+        nodes: Nodes::new(store),
         key,
         value: account.map(account_value),
     };

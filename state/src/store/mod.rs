@@ -145,7 +145,7 @@ pub enum StoreError {
     },
     /// The store was written by an older version of tern, whose format this one does not
     /// read (schema 1 had no state map, schema 2 no state root in headers).
-    #[error("store {} was written by an older tern (schema version {found}, before the state root in every header; this tern reads version {supported}); move it aside or use another data directory, and the node syncs a new one", path.display(), supported = SCHEMA_VERSION)]
+    #[error("store {} was written by an older tern (schema version {found}; this tern reads version {supported}); move it aside or use another data directory, and the node syncs a new one", path.display(), supported = SCHEMA_VERSION)]
     OlderSchema {
         /// The store.
         path: PathBuf,

@@ -4,7 +4,7 @@
 //! Keys that must sort by height are big-endian; everything else is the canonical
 //! encoding of [`tern_chain::encoding`].
 
-use jmt::storage::{Node, NodeKey};
+use jmt::storage::{LeafNode, Node, NodeKey};
 use tern_chain::block::{Block, Header};
 use tern_chain::encoding::{Decode, DecodeError, Encode, Reader, Writer};
 use tern_chain::state::{Account, UndoRecord};
@@ -13,8 +13,9 @@ use tern_chain::types::{Address, BlockHash, Height, StateRoot, TxId, Work};
 /// The on-disk format this software reads and writes. Bump it with any change to a family
 /// or an encoding, together with a migration or a refusal to open older stores.
 ///
-/// 1: no state map. 2: the state map's tree. 3: headers carry the state root.
-pub const SCHEMA_VERSION: u32 = 3;
+/// 1: no state map. 2: the state map's tree. 3: headers carry the state root. 4: the
+/// tree's leaves keep their accounts.
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// Every column family, in one place.
 pub const COLUMN_FAMILIES: [&str; 11] = [
@@ -329,27 +330,97 @@ impl KeyCodec for TreeNodeKey {
 /// and a leaf count, with room to spare.
 pub const MAX_TREE_NODE_LEN: usize = 4_096;
 
-/// A node of the state map's tree, in the `jmt` crate's Borsh encoding.
+/// A node of the state map's tree. The tree itself holds only hashes; a leaf here also
+/// keeps the address and account it commits to, so that the tree alone gives every
+/// account at any version it keeps, which is what serving the state to a node joining
+/// by snapshot reads (the accounts table holds the latest version only).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TreeNode(pub Node);
+pub enum TreeNode {
+    /// An inner node, or the empty map's null root.
+    Inner(Node),
+    /// A leaf, with what it commits to.
+    Leaf {
+        /// The leaf as the `jmt` crate keeps it: the key's and the value's hash.
+        leaf: LeafNode,
+        /// The address whose key the leaf is under.
+        address: Address,
+        /// The account whose encoding the leaf's value hash is of.
+        account: Account,
+    },
+}
 
+impl TreeNode {
+    /// The node as the `jmt` crate reads it.
+    pub fn node(&self) -> Node {
+        match self {
+            TreeNode::Inner(node) => node.clone(),
+            TreeNode::Leaf { leaf, .. } => Node::Leaf(leaf.clone()),
+        }
+    }
+}
+
+/// A tag (0 inner, 1 leaf), then the node's Borsh encoding as bytes; a leaf then has its
+/// address and account.
 impl Encode for TreeNode {
     fn encode(&self, w: &mut Writer) {
         // Encoding to a `Vec` cannot fail.
-        w.bytes(&borsh::to_vec(&self.0).unwrap_or_default());
+        match self {
+            TreeNode::Inner(node) => {
+                w.u8(0);
+                w.bytes(&borsh::to_vec(node).unwrap_or_default());
+            }
+            TreeNode::Leaf {
+                leaf,
+                address,
+                account,
+            } => {
+                w.u8(1);
+                w.bytes(&borsh::to_vec(leaf).unwrap_or_default());
+                w.array(address.as_bytes());
+                account.encode(w);
+            }
+        }
+    }
+}
+
+fn borsh_invalid(what: &'static str, error: impl std::fmt::Display) -> DecodeError {
+    DecodeError::Invalid {
+        what,
+        reason: error.to_string(),
     }
 }
 
 impl Decode for TreeNode {
-    const MAX_ENCODED_LEN: usize = 8 + MAX_TREE_NODE_LEN;
+    const MAX_ENCODED_LEN: usize = 1 + 8 + MAX_TREE_NODE_LEN + 32 + Account::MAX_ENCODED_LEN;
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        let bytes = r.bytes("state tree node", MAX_TREE_NODE_LEN)?;
-        borsh::from_slice(&bytes)
-            .map(TreeNode)
-            .map_err(|e| DecodeError::Invalid {
-                what: "state tree node",
-                reason: e.to_string(),
-            })
+        match r.u8("state tree node kind")? {
+            0 => {
+                let bytes = r.bytes("state tree node", MAX_TREE_NODE_LEN)?;
+                let node: Node =
+                    borsh::from_slice(&bytes).map_err(|e| borsh_invalid("state tree node", e))?;
+                if matches!(node, Node::Leaf(_)) {
+                    return Err(borsh_invalid(
+                        "state tree node",
+                        "a leaf stored without its account",
+                    ));
+                }
+                Ok(TreeNode::Inner(node))
+            }
+            1 => {
+                let bytes = r.bytes("state tree leaf", MAX_TREE_NODE_LEN)?;
+                let leaf =
+                    borsh::from_slice(&bytes).map_err(|e| borsh_invalid("state tree leaf", e))?;
+                Ok(TreeNode::Leaf {
+                    leaf,
+                    address: Address::from_bytes(r.array("state tree leaf address")?),
+                    account: Account::decode(r)?,
+                })
+            }
+            other => Err(borsh_invalid(
+                "state tree node kind",
+                format!("unknown kind {other}"),
+            )),
+        }
     }
 }
 
