@@ -8,6 +8,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use tern_chain::block::{Block, Header, HEADER_LEN};
 use tern_chain::encoding::{Decode, DecodeError, Encode, Reader, Writer};
+use tern_chain::state_map::chunk::{Chunk, KeyPrefix};
 use tern_chain::tx::SignedTransaction;
 use tern_chain::types::{BlockHash, ChainId, Height, TxId, Work};
 
@@ -35,6 +36,31 @@ pub const MAX_REASON_LEN: usize = 256;
 const INV_ITEM_LEN: usize = 33;
 /// The smallest encoded address: a tag, four bytes and a port.
 const MIN_ADDR_LEN: usize = 7;
+
+/// State chunk requests a peer may make per second; more are answered
+/// [`ChunkAnswer::Busy`]. A chunk costs the server a few thousand tree nodes read, so 50 a
+/// second (up to 10 MB/s of accounts) keeps one peer's sync from crowding out the rest.
+pub const CHUNK_REQUESTS_PER_SEC: f64 = 50.0;
+/// State chunk requests a peer may make at once after a quiet spell.
+pub const CHUNK_REQUEST_BURST: f64 = 100.0;
+
+// The largest chunk answer fits one message.
+const _: () =
+    assert!(1 + 32 + KeyPrefix::MAX_ENCODED_LEN + ChunkAnswer::MAX_ENCODED_LEN <= MAX_MESSAGE_LEN);
+
+/// The answer to a [`Message::GetStateChunk`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChunkAnswer {
+    /// The subtree: to be checked against the hash the asker knows it by.
+    Chunk(Chunk),
+    /// The pivot is not a block on the sender's canonical chain.
+    UnknownPivot,
+    /// The pivot's state is no longer kept (it is too far below the sender's tip).
+    PivotPruned,
+    /// The sender cannot serve now: the asker is over [`CHUNK_REQUESTS_PER_SEC`], or the
+    /// sender's store failed. Ask another peer, or later.
+    Busy,
+}
 
 /// A thing a peer can announce or ask for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -125,6 +151,22 @@ pub enum Message {
     /// Consecutive headers, oldest first: the answer to [`Message::GetHeaders`], or an
     /// announcement of a chain sent unasked.
     Headers(Vec<Header>),
+    /// Asks for the subtree at `prefix` of the state after block `pivot`.
+    GetStateChunk {
+        /// The block whose state is being fetched.
+        pivot: BlockHash,
+        /// Which subtree.
+        prefix: KeyPrefix,
+    },
+    /// The answer to [`Message::GetStateChunk`], naming what it answers.
+    StateChunk {
+        /// The block asked about.
+        pivot: BlockHash,
+        /// The subtree asked for.
+        prefix: KeyPrefix,
+        /// The subtree, or why not.
+        answer: ChunkAnswer,
+    },
     /// "I am closing the connection, and why", with how long the receiver should wait
     /// before it dials again (0: any time; a ban's remaining seconds when it is banned).
     Goodbye {
@@ -152,11 +194,13 @@ pub enum MessageKind {
     GetHeaders,
     Headers,
     Goodbye,
+    GetStateChunk,
+    StateChunk,
 }
 
 impl MessageKind {
     /// The number of kinds, for counters indexed by kind.
-    pub const COUNT: usize = 13;
+    pub const COUNT: usize = 15;
 
     /// The index of this kind in counters.
     pub fn index(self) -> usize {
@@ -181,6 +225,8 @@ impl Message {
             Message::GetHeaders { .. } => MessageKind::GetHeaders,
             Message::Headers(_) => MessageKind::Headers,
             Message::Goodbye { .. } => MessageKind::Goodbye,
+            Message::GetStateChunk { .. } => MessageKind::GetStateChunk,
+            Message::StateChunk { .. } => MessageKind::StateChunk,
         }
     }
 }
@@ -309,6 +355,19 @@ impl Encode for Message {
                 w.bytes(reason.as_bytes());
                 w.u64(*retry_after_secs);
             }
+            Message::GetStateChunk { pivot, prefix } => {
+                pivot.encode(w);
+                prefix.encode(w);
+            }
+            Message::StateChunk {
+                pivot,
+                prefix,
+                answer,
+            } => {
+                pivot.encode(w);
+                prefix.encode(w);
+                answer.encode(w);
+            }
         }
     }
 }
@@ -348,9 +407,47 @@ impl Decode for Message {
                 reason: text(r, "reason", MAX_REASON_LEN)?,
                 retry_after_secs: r.u64("retry after")?,
             },
+            13 => Message::GetStateChunk {
+                pivot: BlockHash::decode(r)?,
+                prefix: KeyPrefix::decode(r)?,
+            },
+            14 => Message::StateChunk {
+                pivot: BlockHash::decode(r)?,
+                prefix: KeyPrefix::decode(r)?,
+                answer: ChunkAnswer::decode(r)?,
+            },
             other => return Err(invalid("message kind", format!("unknown kind {other}"))),
         };
         Ok(message)
+    }
+}
+
+/// A tag (0 a chunk, then the chunk; 1 unknown pivot; 2 pivot pruned; 3 busy).
+impl Encode for ChunkAnswer {
+    fn encode(&self, w: &mut Writer) {
+        match self {
+            ChunkAnswer::Chunk(chunk) => {
+                w.u8(0);
+                chunk.encode(w);
+            }
+            ChunkAnswer::UnknownPivot => w.u8(1),
+            ChunkAnswer::PivotPruned => w.u8(2),
+            ChunkAnswer::Busy => w.u8(3),
+        }
+    }
+}
+
+impl Decode for ChunkAnswer {
+    const MAX_ENCODED_LEN: usize = 1 + Chunk::MAX_ENCODED_LEN;
+
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        match r.u8("chunk answer")? {
+            0 => Ok(ChunkAnswer::Chunk(Chunk::decode(r)?)),
+            1 => Ok(ChunkAnswer::UnknownPivot),
+            2 => Ok(ChunkAnswer::PivotPruned),
+            3 => Ok(ChunkAnswer::Busy),
+            other => Err(invalid("chunk answer", format!("unknown answer {other}"))),
+        }
     }
 }
 
@@ -413,6 +510,34 @@ mod tests {
             reason: "banned".into(),
             retry_after_secs: 86_400,
         });
+        let prefix = KeyPrefix::from_nibbles(vec![3, 15]).unwrap();
+        round_trip(Message::GetStateChunk {
+            pivot: hash,
+            prefix: prefix.clone(),
+        });
+        let accounts = spec
+            .allocations()
+            .iter()
+            .map(|(address, amount)| {
+                let account = tern_chain::state::Account {
+                    balance: *amount,
+                    nonce: 0,
+                };
+                (*address, account)
+            })
+            .collect();
+        for answer in [
+            ChunkAnswer::Chunk(Chunk::Accounts(accounts)),
+            ChunkAnswer::UnknownPivot,
+            ChunkAnswer::PivotPruned,
+            ChunkAnswer::Busy,
+        ] {
+            round_trip(Message::StateChunk {
+                pivot: hash,
+                prefix: prefix.clone(),
+                answer,
+            });
+        }
     }
 
     #[test]

@@ -18,11 +18,14 @@ use std::time::Duration;
 use tern_chain::block::{Block, Header};
 use tern_chain::encoding;
 use tern_chain::genesis::ChainSpec;
+use tern_chain::state_map::chunk::KeyPrefix;
 use tern_chain::types::{BlockHash, Height, TxId};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
-use super::message::{Hello, InvItem, Message, MAX_HEADERS_PER_MESSAGE, PROTOCOL_VERSION};
+use super::message::{
+    ChunkAnswer, Hello, InvItem, Message, MAX_HEADERS_PER_MESSAGE, PROTOCOL_VERSION,
+};
 use super::transport::{self, FrameReader, FrameWriter, Role, TransportError};
 use super::{NodeId, NodeKey};
 
@@ -276,6 +279,40 @@ impl HostilePeer {
         }
         chain.truncate(max);
         Ok(chain)
+    }
+
+    /// Asks for the chunk at `prefix` of the state after `pivot` and waits for the answer
+    /// to that request (others on the way are skipped); an error if the node closes or
+    /// does not answer within `patience`.
+    pub async fn fetch_state_chunk(
+        &mut self,
+        pivot: BlockHash,
+        prefix: KeyPrefix,
+        patience: Duration,
+    ) -> Result<ChunkAnswer, TransportError> {
+        let deadline = Instant::now() + patience;
+        self.send(&Message::GetStateChunk {
+            pivot,
+            prefix: prefix.clone(),
+        })
+        .await?;
+        loop {
+            match self.next(deadline).await {
+                Next::Message(Message::StateChunk {
+                    pivot: answered,
+                    prefix: of,
+                    answer,
+                }) if answered == pivot && of == prefix => return Ok(answer),
+                Next::Message(_) => {}
+                Next::Closed => return Err(TransportError::Closed),
+                Next::TimedOut => {
+                    return Err(TransportError::Io(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        "the node did not answer a state chunk request",
+                    )))
+                }
+            }
+        }
     }
 
     /// Announces `block`, waits for the node to ask for it, and delivers it. Returns

@@ -11,12 +11,13 @@
 //! that does not read cannot make us buffer more than
 //! [`SEND_QUEUE_BYTES`](super::send_queue::SEND_QUEUE_BYTES). The task returns why the
 //! connection ended (`close.rs`); the manager frees the slot when the task is gone.
+mod budget;
 mod session;
 
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tern_chain::encoding;
 use tern_state::chain::ChainHandle;
@@ -31,12 +32,13 @@ use super::hello;
 use super::identity::NodeKey;
 use super::inbox::{ManagerInput, RelayInput, SyncInput};
 use super::link::Closer;
-use super::message::Hello;
+use super::message::{Hello, CHUNK_REQUESTS_PER_SEC, CHUNK_REQUEST_BURST};
 use super::send_queue::Outgoing;
 pub(crate) use super::send_queue::{AnswerBudget, SendQueue};
 use super::transport::{self, FrameReader, FrameWriter, Role};
 use super::{ConnId, P2pConfig};
 use crate::close::goodbye;
+use budget::Budget;
 use session::Session;
 use tern_mempool::PoolHandle;
 use tern_tasks::fault::FaultPoint;
@@ -223,8 +225,8 @@ async fn serve(
         conn,
         queue,
         stats,
-        announce_budget: ANNOUNCE_BURST,
-        budget_at: Instant::now(),
+        announcements: Budget::new(ANNOUNCE_RATE, ANNOUNCE_BURST),
+        chunk_requests: Budget::new(CHUNK_REQUESTS_PER_SEC, CHUNK_REQUEST_BURST),
         ping: None,
         next_ping: 0,
     };

@@ -10,16 +10,17 @@ use tern_chain::block::{Block, Header};
 use tern_chain::encoding;
 use tokio::sync::mpsc;
 
-use super::{
-    CloseReason, Misbehaviour, PeerContext, PeerStats, SendQueue, ANNOUNCE_BURST, ANNOUNCE_RATE,
-};
+use super::{Budget, CloseReason, Misbehaviour, PeerContext, PeerStats, SendQueue};
 use crate::close::MAX_RETRY_AFTER;
 use crate::headers;
 use crate::inbox::{ManagerInput, RelayInput, SyncInput};
-use crate::message::{InvItem, Message, MAX_HEADERS_PER_MESSAGE};
+use crate::message::{ChunkAnswer, InvItem, Message, MAX_HEADERS_PER_MESSAGE};
 use crate::sync::StoredParent;
 use crate::transport::{FrameReader, TransportError};
 use crate::ConnId;
+use tern_chain::state_map::chunk::{KeyPrefix, MAX_CHUNK_ACCOUNTS};
+use tern_chain::types::BlockHash;
+use tern_state::chain::ChunkQueryError;
 
 /// The reading side of an admitted connection.
 pub(super) struct Session<'a> {
@@ -27,8 +28,10 @@ pub(super) struct Session<'a> {
     pub(super) conn: ConnId,
     pub(super) queue: SendQueue,
     pub(super) stats: Arc<PeerStats>,
-    pub(super) announce_budget: f64,
-    pub(super) budget_at: Instant,
+    /// Inventory items the peer may still announce.
+    pub(super) announcements: Budget,
+    /// State chunks the peer may still ask for.
+    pub(super) chunk_requests: Budget,
     /// The nonce and send time of the ping awaiting its pong.
     pub(super) ping: Option<(u64, Instant)>,
     pub(super) next_ping: u64,
@@ -133,6 +136,12 @@ impl Session<'_> {
             }),
             Message::GetData(items) => self.serve_data(items).await,
             Message::GetHeaders { locator, stop } => self.serve_headers(locator, stop).await,
+            Message::GetStateChunk { pivot, prefix } => self.serve_state_chunk(pivot, prefix).await,
+            // Answers nobody here asked for: this node fetches no state from peers yet.
+            Message::StateChunk { pivot, prefix, .. } => {
+                tracing::debug!(conn = ?self.conn, %pivot, %prefix, "unasked state chunk ignored");
+                Ok(())
+            }
             Message::Inventory(items) => {
                 if !self.spend_announce_budget(items.len()) {
                     return Ok(());
@@ -272,12 +281,7 @@ impl Session<'_> {
     /// once (up to a send queue of [`SEND_QUEUE_BYTES`](crate::send_queue::SEND_QUEUE_BYTES))
     /// makes an honest peer's announcements arrive faster than any rate it sent them at.
     fn spend_announce_budget(&mut self, items: usize) -> bool {
-        let now = Instant::now();
-        let refill = now.duration_since(self.budget_at).as_secs_f64() * ANNOUNCE_RATE;
-        self.budget_at = now;
-        let budget = (self.announce_budget + refill).min(ANNOUNCE_BURST);
-        let fits = budget >= items as f64;
-        self.announce_budget = if fits { budget - items as f64 } else { budget };
+        let fits = self.announcements.spend(items);
         if !fits {
             self.stats
                 .ignored_announcements
@@ -285,6 +289,49 @@ impl Session<'_> {
             tracing::debug!(conn = ?self.conn, items, "announcements over budget ignored");
         }
         fits
+    }
+
+    /// Answers a request for a chunk of the state at `pivot` from the store's tree, on
+    /// the blocking pool (a chunk is thousands of reads). Over the peer's budget, or when
+    /// the store fails, the answer is [`ChunkAnswer::Busy`]: the asker goes elsewhere.
+    async fn serve_state_chunk(
+        &mut self,
+        pivot: BlockHash,
+        prefix: KeyPrefix,
+    ) -> Result<(), CloseReason> {
+        let answer = if self.chunk_requests.spend(1) {
+            let wanted = prefix.clone();
+            let read = self
+                .ctx
+                .chain
+                .reads()
+                .run_on_pool(move |reader| {
+                    match reader.state_chunk(&pivot, &wanted, MAX_CHUNK_ACCOUNTS) {
+                        Err(ChunkQueryError::Store(error)) => Err(error),
+                        answer => Ok(answer),
+                    }
+                })
+                .await;
+            match read {
+                Ok(Ok(chunk)) => ChunkAnswer::Chunk(chunk),
+                Ok(Err(ChunkQueryError::Pruned(_))) => ChunkAnswer::PivotPruned,
+                Ok(Err(_)) => ChunkAnswer::UnknownPivot,
+                Err(error) => {
+                    tracing::error!(%error, %pivot, %prefix, "cannot read a state chunk");
+                    ChunkAnswer::Busy
+                }
+            }
+        } else {
+            ChunkAnswer::Busy
+        };
+        self.queue
+            .send(&Message::StateChunk {
+                pivot,
+                prefix,
+                answer,
+            })
+            .await
+            .map_err(|_| CloseReason::Closed)
     }
 
     /// Answers a data request from the mempool and the store.

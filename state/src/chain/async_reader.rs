@@ -50,6 +50,17 @@ impl AsyncChainReader {
         if let Some(answer) = from_memory(|| query(&self.reader)) {
             return answer;
         }
+        self.run_on_pool(query).await
+    }
+
+    /// Runs `query` on the blocking pool, without trying memory first: for queries of
+    /// thousands of reads (a chunk of the state), too long for an async thread even when
+    /// every read is a hit.
+    pub async fn run_on_pool<T, F>(&self, query: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&ChainReader) -> Result<T, StoreError> + Send + 'static,
+    {
         let permit = Arc::clone(&self.permits)
             .acquire_owned()
             .await

@@ -12,6 +12,7 @@
 //! | `network` | who is refused, discovery, restarts |
 //! | `peer_faults` | what a black-box run broke in the network layer, kept as regressions |
 //! | `relay` | transactions and blocks cross a line of five nodes |
+//! | `snapshot` | a peer fetches a node's whole state in chunks that check; floods get "busy" |
 //! | `split` | a network cut in two heals onto the branch with the most work |
 //! | `sync` | a fresh node reaches a long chain from several peers at once |
 #![allow(
@@ -30,5 +31,6 @@ mod metrics;
 mod network;
 mod peer_faults;
 mod relay;
+mod snapshot;
 mod split;
 mod sync;

@@ -1,0 +1,185 @@
+//! Serving the state to a node that joins by snapshot: a peer speaking the real protocol
+//! walks a node's state chunk by chunk, checks every chunk against a header's state root,
+//! and finds every account; a flood of requests is answered "busy", never with a ban,
+//! while the node goes on relaying.
+
+use std::time::Duration;
+
+use tern_chain::crypto::dev_secret_key;
+use tern_chain::genesis::ChainSpec;
+use tern_chain::state::Account;
+use tern_chain::state_map::chunk::{Chunk, KeyPrefix, SplitChild};
+use tern_chain::testkit::ChainBuilder;
+use tern_chain::types::{Address, Amount, BlockHash, StateRoot};
+use tern_p2p::hostile::{hello_for, HostilePeer};
+use tern_p2p::message::{ChunkAnswer, Message, CHUNK_REQUEST_BURST};
+use tern_tests::net::{dev_spec, dev_transfer, NodeOptions, TestNode};
+
+const PATIENCE: Duration = Duration::from_secs(20);
+
+/// The dev chain with 10,000 more funded accounts: more than one chunk holds, so the
+/// state comes as a split and its children.
+fn spec_with_many_accounts() -> ChainSpec {
+    let spec = dev_spec();
+    let mut allocations = spec.allocations().to_vec();
+    allocations.extend((0..10_000u32).map(|i| {
+        let mut bytes = [0xa7; 32];
+        bytes[..4].copy_from_slice(&i.to_be_bytes());
+        (
+            Address::from_bytes(bytes),
+            Amount::from_base_units(u64::from(i) + 1),
+        )
+    }));
+    spec.with_allocations(allocations).unwrap()
+}
+
+/// Every account after `pivot`, fetched chunk by chunk from `peer`'s node and each chunk
+/// checked against `root` or its parent's split, sorted by address; and how many chunks.
+async fn walk(
+    peer: &mut HostilePeer,
+    pivot: BlockHash,
+    root: StateRoot,
+) -> (Vec<(Address, Account)>, usize) {
+    let mut found = Vec::new();
+    let mut chunks = 0;
+    let mut pending = vec![(KeyPrefix::root(), *root.as_bytes())];
+    while let Some((prefix, hash)) = pending.pop() {
+        let answer = peer
+            .fetch_state_chunk(pivot, prefix.clone(), PATIENCE)
+            .await
+            .unwrap();
+        let ChunkAnswer::Chunk(chunk) = answer else {
+            panic!("prefix {prefix}: {answer:?}");
+        };
+        chunk
+            .verify(&prefix, &hash)
+            .unwrap_or_else(|e| panic!("prefix {prefix}: {e}"));
+        chunks += 1;
+        match chunk {
+            Chunk::Accounts(accounts) => found.extend(accounts),
+            Chunk::Split(children) => {
+                for (nibble, child) in children.iter().enumerate() {
+                    match child {
+                        SplitChild::Empty => {}
+                        SplitChild::Account(address, account) => found.push((*address, *account)),
+                        SplitChild::Subtree { hash, .. } => {
+                            pending.push((prefix.child(nibble as u8).unwrap(), *hash))
+                        }
+                    }
+                }
+            }
+        }
+    }
+    found.sort_by_key(|(address, _)| *address);
+    (found, chunks)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_fetches_a_nodes_whole_state_in_chunks_that_check_against_the_headers() {
+    let spec = spec_with_many_accounts();
+    let node = TestNode::start(NodeOptions {
+        spec: spec.clone(),
+        ..NodeOptions::dev()
+    })
+    .await
+    .unwrap();
+    let genesis_accounts = node.node.chain().reader().all_accounts().unwrap();
+
+    // Two blocks that pay new accounts.
+    let mut builder = ChainBuilder::new(spec.clone());
+    let mut tip = builder.genesis();
+    for round in 0..2u8 {
+        let txs = (0..30u8)
+            .map(|i| {
+                let to = Address::from_bytes([round * 64 + i; 32]);
+                builder.transfer(&tip, &dev_secret_key(0), to, 7, 1, u64::from(i))
+            })
+            .collect();
+        let block = builder
+            .child(&tip, txs, Address::from_bytes([1; 32]))
+            .unwrap();
+        tip = block.hash();
+        node.node.chain().submit_block(block).await.unwrap();
+    }
+
+    let mut peer = HostilePeer::connect(node.p2p_addr(), &hello_for(&spec))
+        .await
+        .unwrap();
+    let headers = peer
+        .fetch_headers(spec.genesis_hash(), 10, PATIENCE)
+        .await
+        .unwrap();
+    let last = headers.last().unwrap();
+    assert_eq!(last.hash(), tip);
+
+    let (accounts, chunks) = walk(&mut peer, tip, last.state_root).await;
+    let mut expected = node.node.chain().reader().all_accounts().unwrap();
+    expected.sort_by_key(|(address, _)| *address);
+    assert_eq!(accounts, expected, "the state at the tip");
+    assert!(chunks > 1, "10,000 accounts come in more than one chunk");
+
+    // The genesis state is still kept, and served as it was.
+    let genesis_root = spec.genesis_header().state_root;
+    let (accounts, _) = walk(&mut peer, spec.genesis_hash(), genesis_root).await;
+    let mut expected = genesis_accounts;
+    expected.sort_by_key(|(address, _)| *address);
+    assert_eq!(accounts, expected, "the state at genesis");
+
+    let unknown = peer
+        .fetch_state_chunk(BlockHash::from_bytes([9; 32]), KeyPrefix::root(), PATIENCE)
+        .await
+        .unwrap();
+    assert_eq!(unknown, ChunkAnswer::UnknownPivot);
+    node.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_chunk_requests_is_answered_busy_without_a_ban_and_relay_goes_on() {
+    let a = TestNode::start(NodeOptions::dev()).await.unwrap();
+    let b = TestNode::start(NodeOptions::dev().with_seeds(&[a.p2p_addr()]))
+        .await
+        .unwrap();
+    assert!(b.reaches_peers(1, PATIENCE).await);
+    let spec = dev_spec();
+    let mut peer = HostilePeer::connect(a.p2p_addr(), &hello_for(&spec))
+        .await
+        .unwrap();
+    let ask = Message::GetStateChunk {
+        pivot: spec.genesis_hash(),
+        prefix: KeyPrefix::root(),
+    };
+    let sent = peer.ask_without_reading(&ask, 1_000).await;
+    assert_eq!(sent, 1_000);
+    let (mut chunks, mut busy) = (0usize, 0usize);
+    while chunks + busy < sent {
+        match peer.recv(PATIENCE).await {
+            Some(Message::StateChunk { answer, .. }) => match answer {
+                ChunkAnswer::Chunk(_) => chunks += 1,
+                ChunkAnswer::Busy => busy += 1,
+                other => panic!("{other:?}"),
+            },
+            Some(_) => {}
+            None => panic!("the node closed after {chunks} chunks and {busy} busy answers"),
+        }
+    }
+    assert!(
+        chunks >= CHUNK_REQUEST_BURST as usize,
+        "a burst is served: {chunks}"
+    );
+    assert!(busy > 0, "what is over the rate is answered busy");
+
+    // Still connected, not banned, and relay goes on.
+    let answer = peer
+        .fetch_state_chunk(spec.genesis_hash(), KeyPrefix::root(), PATIENCE)
+        .await;
+    assert!(answer.is_ok(), "{answer:?}");
+    let id = peer.key.id().to_string();
+    let bans = a.node.network().bans().await.unwrap();
+    assert!(bans.iter().all(|ban| ban.target != id));
+    let tx = dev_transfer(&spec, 0, 1, 10, 0);
+    let txid = tx.id();
+    a.node.pool().submit(tx).await.unwrap();
+    assert!(b.has_pending(txid, PATIENCE).await);
+    a.shutdown().await;
+    b.shutdown().await;
+}
