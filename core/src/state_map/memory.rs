@@ -108,6 +108,16 @@ impl MemoryTree {
         self.values.len()
     }
 
+    /// The node at `key`, if the latest version reaches it.
+    pub fn node(&self, key: &NodeKey) -> Option<Node> {
+        self.nodes.get(key).cloned()
+    }
+
+    /// How many nodes the latest version has.
+    pub fn node_count(&self) -> usize {
+        self.nodes.len()
+    }
+
     /// Whether it holds none.
     pub fn is_empty(&self) -> bool {
         self.values.is_empty()

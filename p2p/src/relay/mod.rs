@@ -305,8 +305,9 @@ impl RelayTask {
                 Verdict::Orphaned => {
                     let _ = self.parts.sync.try_send(SyncInput::Orphaned { conn });
                 }
-                // It may become valid once our clock catches up: fetch it again then.
-                Verdict::Rejected(Rejection::NotYetValid { .. }) => {
+                // It may become valid once our clock catches up, or once the snapshot
+                // being restored is in: fetch it again then.
+                Verdict::Rejected(Rejection::NotYetValid { .. } | Rejection::Restoring { .. }) => {
                     self.book.forget_recent(&InvItem::Block(hash));
                 }
                 // Checked before, in the connection task; should the chain still find a

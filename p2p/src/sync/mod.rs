@@ -502,7 +502,8 @@ impl SyncState {
         self.clear_chain();
         self.submitted.clear();
         match verdict {
-            Ok(Verdict::Rejected(Rejection::NotYetValid { .. })) | Err(_) => None,
+            Ok(Verdict::Rejected(Rejection::NotYetValid { .. } | Rejection::Restoring { .. }))
+            | Err(_) => None,
             _ => Some(sender),
         }
     }

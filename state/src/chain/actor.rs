@@ -27,13 +27,14 @@ use std::sync::{Arc, Weak};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use super::{
-    AsyncChainReader, Chain, ChainError, ChainReader, ChainUpdate, SealError, SubmitOutcome,
-    TipInfo,
+    AsyncChainReader, Chain, ChainError, ChainReader, ChainUpdate, Restored, SealError,
+    SnapshotError, SnapshotProgress, SubmitOutcome, TipInfo,
 };
 use crate::store::WriteSeq;
-use tern_chain::block::Block;
+use tern_chain::block::{Block, Header};
 use tern_chain::miner::Template;
 use tern_chain::signature_cache::SignatureCache;
+use tern_chain::state_map::chunk::{Chunk, KeyPrefix};
 use tern_chain::types::Timestamp;
 use tern_tasks::panic_message;
 
@@ -87,7 +88,26 @@ enum Command {
         template: Box<Template>,
         reply: oneshot::Sender<Result<Block, SealError>>,
     },
+    Snapshot(SnapshotCommand),
     Shutdown,
+}
+
+/// A step of restoring a snapshot ([`super::restore`]).
+enum SnapshotCommand {
+    Progress(oneshot::Sender<Result<Option<SnapshotProgress>, SnapshotError>>),
+    Begin {
+        pivot: Box<Header>,
+        reply: oneshot::Sender<Result<SnapshotProgress, SnapshotError>>,
+    },
+    Restore {
+        prefix: KeyPrefix,
+        chunk: Box<Chunk>,
+        reply: oneshot::Sender<Result<Restored, SnapshotError>>,
+    },
+    Finish {
+        headers: Vec<Header>,
+        reply: oneshot::Sender<Result<TipInfo, SnapshotError>>,
+    },
 }
 
 impl std::fmt::Debug for Command {
@@ -96,6 +116,16 @@ impl std::fmt::Debug for Command {
             Command::Submit { block, .. } => write!(f, "Submit({})", block.hash()),
             Command::Seal { template, .. } => {
                 write!(f, "Seal(on {})", template.block().header.parent)
+            }
+            Command::Snapshot(SnapshotCommand::Progress(_)) => f.write_str("SnapshotProgress"),
+            Command::Snapshot(SnapshotCommand::Begin { pivot, .. }) => {
+                write!(f, "BeginSnapshot({})", pivot.hash())
+            }
+            Command::Snapshot(SnapshotCommand::Restore { prefix, .. }) => {
+                write!(f, "RestoreChunk({prefix})")
+            }
+            Command::Snapshot(SnapshotCommand::Finish { headers, .. }) => {
+                write!(f, "FinishSnapshot({} headers)", headers.len())
             }
             Command::Shutdown => f.write_str("Shutdown"),
         }
@@ -308,6 +338,10 @@ impl ChainActor {
                     let _ = reply.send(self.chain.seal(*template));
                     continue;
                 }
+                Wake::Command(Some(Command::Snapshot(command))) => {
+                    self.snapshot(command)?;
+                    continue;
+                }
                 Wake::Command(Some(Command::Shutdown) | None) => return Ok(()),
             };
             *in_hand = Some(reply);
@@ -330,6 +364,69 @@ impl ChainActor {
         }
     }
 
+    /// Runs a step of a snapshot restore. Its writes land before it answers (blocks are
+    /// refused meanwhile, so none waits behind it); finishing publishes the new tip, as
+    /// an update that connects no block (the blocks below the pivot have no bodies here).
+    fn snapshot(&mut self, command: SnapshotCommand) -> Result<(), ChainError> {
+        // Each asker may have given up; the step is taken anyway.
+        let store_error = match command {
+            SnapshotCommand::Progress(reply) => {
+                let result = self.chain.snapshot_progress();
+                let error = failed(&result);
+                let _ = reply.send(result);
+                error
+            }
+            SnapshotCommand::Begin { pivot, reply } => {
+                let result = self.chain.begin_snapshot(&pivot);
+                let error = failed(&result);
+                let _ = reply.send(result);
+                error
+            }
+            SnapshotCommand::Restore {
+                prefix,
+                chunk,
+                reply,
+            } => {
+                let result = self.chain.restore_chunk(&prefix, &chunk);
+                let error = failed(&result);
+                let _ = reply.send(result);
+                error
+            }
+            SnapshotCommand::Finish { headers, reply } => {
+                let result = self.chain.finish_snapshot(&headers);
+                let error = failed(&result);
+                if let Ok(tip) = &result {
+                    self.tip.send_replace(*tip);
+                    let update = ChainUpdate {
+                        disconnected: Vec::new(),
+                        connected: Vec::new(),
+                        tip: *tip,
+                    };
+                    let _ = self.updates.send(Arc::new(update));
+                }
+                let _ = reply.send(result);
+                error
+            }
+        };
+        match store_error {
+            Some(error) => {
+                tracing::error!(%error, "the store failed restoring a snapshot; the chain stops");
+                Err(ChainError::Store(error))
+            }
+            None => Ok(()),
+        }
+    }
+}
+
+/// The store's failure in a snapshot step's result, which stops the chain.
+fn failed<T>(result: &Result<T, SnapshotError>) -> Option<crate::store::StoreError> {
+    match result {
+        Err(SnapshotError::Chain(ChainError::Store(error))) => Some(error.clone()),
+        _ => None,
+    }
+}
+
+impl ChainActor {
     /// Answers, in order, the blocks whose writes have landed, publishing the tip and
     /// event of each first. Fails once a write has failed (after answering the blocks
     /// whose writes landed before it).
@@ -396,6 +493,53 @@ impl ChainHandle {
                 template: Box::new(template),
                 reply,
             })
+            .await
+            .map_err(|_| ChainError::Stopped)?;
+        answer.await.map_err(|_| ChainError::Stopped)?
+    }
+
+    /// The snapshot being restored, if any ([`Chain::snapshot_progress`]).
+    pub async fn snapshot_progress(&self) -> Result<Option<SnapshotProgress>, SnapshotError> {
+        self.snapshot_step(SnapshotCommand::Progress).await
+    }
+
+    /// Starts (or goes on with) restoring the state after `pivot`
+    /// ([`Chain::begin_snapshot`]).
+    pub async fn begin_snapshot(&self, pivot: Header) -> Result<SnapshotProgress, SnapshotError> {
+        let pivot = Box::new(pivot);
+        self.snapshot_step(|reply| SnapshotCommand::Begin { pivot, reply })
+            .await
+    }
+
+    /// Checks and writes one chunk of the snapshot ([`Chain::restore_chunk`]).
+    pub async fn restore_chunk(
+        &self,
+        prefix: KeyPrefix,
+        chunk: Chunk,
+    ) -> Result<Restored, SnapshotError> {
+        let chunk = Box::new(chunk);
+        self.snapshot_step(|reply| SnapshotCommand::Restore {
+            prefix,
+            chunk,
+            reply,
+        })
+        .await
+    }
+
+    /// Finishes the snapshot with the headers from genesis's child to the pivot
+    /// ([`Chain::finish_snapshot`]).
+    pub async fn finish_snapshot(&self, headers: Vec<Header>) -> Result<TipInfo, SnapshotError> {
+        self.snapshot_step(|reply| SnapshotCommand::Finish { headers, reply })
+            .await
+    }
+
+    async fn snapshot_step<T>(
+        &self,
+        command: impl FnOnce(oneshot::Sender<Result<T, SnapshotError>>) -> SnapshotCommand,
+    ) -> Result<T, SnapshotError> {
+        let (reply, answer) = oneshot::channel();
+        self.commands
+            .send(Command::Snapshot(command(reply)))
             .await
             .map_err(|_| ChainError::Stopped)?;
         answer.await.map_err(|_| ChainError::Stopped)?

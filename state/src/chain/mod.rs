@@ -26,8 +26,10 @@ mod connect;
 mod orphans;
 mod outcome;
 mod reader;
+mod restore;
 mod state_chunks;
 mod state_tree;
+mod tree_build;
 
 pub use state_tree::{KEPT_TREE_VERSIONS, PRUNED_PER_BLOCK};
 
@@ -47,6 +49,7 @@ pub use reader::{
     ChainReader, ChunkQueryError, HistoryCursor, HistoryEntry, HistoryPage, ProofQueryError,
     ProvenAccount, TxInfo, MAX_HEADERS_PER_READ, MAX_HISTORY_PAGE, MAX_PROOF_DEPTH,
 };
+pub use restore::{Restored, SnapshotError, SnapshotProgress};
 
 use crate::store::schema::{
     Accounts, BlockBodies, BlockIndex, BlockIndexEntry, BlockStatus, Canonical, Meta, MetaKey,
@@ -82,6 +85,8 @@ pub struct Chain {
     fresh: HashMap<BlockHash, Arc<Block>>,
     /// Where pruning the state tree goes on from, and the time spent on it.
     tree_upkeep: state_tree::Upkeep,
+    /// The snapshot being restored, if any: no block is taken meanwhile.
+    restoring: Option<restore::Restoring>,
 }
 
 /// A block found invalid while connecting, and why.
@@ -122,7 +127,9 @@ impl Chain {
             signatures: Arc::default(),
             fresh: HashMap::new(),
             tree_upkeep: state_tree::Upkeep::default(),
+            restoring: None,
         };
+        chain.restoring = restore::load(&chain.writes)?;
         if let Some(target) = meta_hash(&chain.writes, MetaKey::ReorgTarget)? {
             chain.choose(target)?;
         }
@@ -216,6 +223,13 @@ impl Chain {
         block: Block,
         now: Timestamp,
     ) -> Result<SubmitOutcome, ChainError> {
+        if self.restoring.is_some() {
+            let hash = block.hash();
+            return Ok(SubmitOutcome {
+                verdict: Verdict::Rejected(Rejection::Restoring { hash }),
+                update: None,
+            });
+        }
         self.fresh.clear();
         let outcome = self.submit_and_connect(block, now);
         self.fresh.clear();
@@ -549,6 +563,8 @@ pub(crate) fn write_genesis(store: &Store, spec: &ChainSpec) -> Result<(), Store
     store.write(batch)
 }
 
+#[cfg(test)]
+mod restore_tests;
 #[cfg(test)]
 mod state_chunks_tests;
 #[cfg(test)]

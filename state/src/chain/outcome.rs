@@ -96,6 +96,13 @@ pub enum Rejection {
         /// The mismatch.
         error: BlockError,
     },
+    /// The node is restoring a snapshot and takes no block until it is done: nothing is
+    /// judged, nobody is blamed.
+    #[error("block {hash} waits: the node is restoring a snapshot")]
+    Restoring {
+        /// The block.
+        hash: BlockHash,
+    },
     /// The timestamp is too far ahead of our clock: it may be valid later, so nothing is
     /// marked.
     #[error("block {hash} is not valid yet: {error}")]

@@ -8,7 +8,9 @@
 //! since. A version is kept for [`super::KEPT_TREE_VERSIONS`] more versions; one pruned
 //! while a chunk is read makes the answer "no longer kept", not damage.
 
-use jmt::storage::{NibblePath, Node, NodeKey};
+use jmt::storage::{Node, NodeKey};
+
+use super::tree_build::node_key;
 use jmt::Version;
 
 use crate::store::schema::{StateTree, TreeNode, TreeNodeKey};
@@ -16,12 +18,6 @@ use crate::store::{StoreError, TableReads};
 use tern_chain::state::Account;
 use tern_chain::state_map::chunk::{Chunk, KeyPrefix, SplitChild, SPLIT_CHILDREN};
 use tern_chain::types::Address;
-
-/// The node key at `nibbles` below the root, written at `version`.
-fn node_key(version: Version, nibbles: &[u8]) -> NodeKey {
-    let path: NibblePath = nibbles.iter().map(|nibble| (*nibble).into()).collect();
-    NodeKey::new(version, path)
-}
 
 /// Why a walk stopped.
 enum WalkError {

@@ -8,6 +8,7 @@ use jmt::storage::{LeafNode, Node, NodeKey};
 use tern_chain::block::{Block, Header};
 use tern_chain::encoding::{Decode, DecodeError, Encode, Reader, Writer};
 use tern_chain::state::{Account, UndoRecord};
+use tern_chain::state_map::chunk::{Chunk, KeyPrefix, SplitChild, SPLIT_CHILDREN};
 use tern_chain::types::{Address, BlockHash, Height, StateRoot, TxId, Work};
 
 /// The on-disk format this software reads and writes. Bump it with any change to a family
@@ -18,7 +19,7 @@ use tern_chain::types::{Address, BlockHash, Height, StateRoot, TxId, Work};
 pub const SCHEMA_VERSION: u32 = 4;
 
 /// Every column family, in one place.
-pub const COLUMN_FAMILIES: [&str; 11] = [
+pub const COLUMN_FAMILIES: [&str; 12] = [
     Meta::NAME,
     BlockIndex::NAME,
     BlockBodies::NAME,
@@ -30,6 +31,7 @@ pub const COLUMN_FAMILIES: [&str; 11] = [
     StateTree::NAME,
     StaleTreeNodes::NAME,
     StateRoots::NAME,
+    SnapshotPieces::NAME,
 ];
 
 /// A column family with its key and value types.
@@ -124,6 +126,13 @@ pub enum MetaKey {
     /// The state map's latest tree version: one more with every block connected or
     /// disconnected.
     StateTreeVersion,
+    /// The block whose state a snapshot sync is restoring, while it does.
+    SnapshotPivot,
+    /// That block's state root.
+    SnapshotRoot,
+    /// The lowest block whose state and body the store holds: genesis, or the pivot of
+    /// the snapshot the store was restored from. Absent: genesis.
+    StateFloor,
 }
 
 impl KeyCodec for MetaKey {
@@ -135,6 +144,9 @@ impl KeyCodec for MetaKey {
             MetaKey::NextSequence => b"next_sequence",
             MetaKey::ReorgTarget => b"reorg_target",
             MetaKey::StateTreeVersion => b"state_tree_version",
+            MetaKey::SnapshotPivot => b"snapshot_pivot",
+            MetaKey::SnapshotRoot => b"snapshot_root",
+            MetaKey::StateFloor => b"state_floor",
         };
         out.extend_from_slice(name);
     }
@@ -146,6 +158,9 @@ impl KeyCodec for MetaKey {
             b"next_sequence" => Ok(MetaKey::NextSequence),
             b"reorg_target" => Ok(MetaKey::ReorgTarget),
             b"state_tree_version" => Ok(MetaKey::StateTreeVersion),
+            b"snapshot_pivot" => Ok(MetaKey::SnapshotPivot),
+            b"snapshot_root" => Ok(MetaKey::SnapshotRoot),
+            b"state_floor" => Ok(MetaKey::StateFloor),
             _ => Err(DecodeError::Invalid {
                 what: "meta key",
                 reason: String::from_utf8_lossy(bytes).into_owned(),
@@ -424,6 +439,76 @@ impl Decode for TreeNode {
     }
 }
 
+/// A key prefix as a store key: one byte per nibble, so prefixes sort parent first, then
+/// children in key order.
+impl KeyCodec for KeyPrefix {
+    fn write_key(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(self.nibbles());
+    }
+    fn from_key(bytes: &[u8]) -> Result<Self, DecodeError> {
+        KeyPrefix::from_nibbles(bytes.to_vec()).ok_or_else(|| DecodeError::Invalid {
+            what: "key prefix key",
+            reason: "not a key prefix".into(),
+        })
+    }
+}
+
+/// A piece of a snapshot written so far.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RestoredPiece {
+    /// Every account under the prefix is written, with the subtree's nodes.
+    Whole {
+        /// The subtree's hash.
+        hash: [u8; 32],
+        /// How many accounts it holds.
+        accounts: u64,
+    },
+    /// The prefix's children, as a checked split gave them. Its single accounts are
+    /// written; its node is written once every subtree child is whole, when the
+    /// snapshot is finished.
+    Split(Box<[SplitChild; SPLIT_CHILDREN]>),
+}
+
+/// A tag (0 whole: hash, `u64` accounts; 1 split: the split's encoding as a chunk's).
+impl Encode for RestoredPiece {
+    fn encode(&self, w: &mut Writer) {
+        match self {
+            RestoredPiece::Whole { hash, accounts } => {
+                w.u8(0);
+                w.array(hash);
+                w.u64(*accounts);
+            }
+            RestoredPiece::Split(children) => {
+                w.u8(1);
+                Chunk::Split(children.clone()).encode(w);
+            }
+        }
+    }
+}
+
+impl Decode for RestoredPiece {
+    const MAX_ENCODED_LEN: usize = 1 + 1 + SPLIT_CHILDREN * (1 + 48);
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        match r.u8("restored piece kind")? {
+            0 => Ok(RestoredPiece::Whole {
+                hash: r.array("restored piece hash")?,
+                accounts: r.u64("restored piece accounts")?,
+            }),
+            1 => match Chunk::decode(r)? {
+                Chunk::Split(children) => Ok(RestoredPiece::Split(children)),
+                Chunk::Accounts(_) => Err(DecodeError::Invalid {
+                    what: "restored split",
+                    reason: "accounts where a split was written".into(),
+                }),
+            },
+            other => Err(DecodeError::Invalid {
+                what: "restored piece kind",
+                reason: format!("unknown kind {other}"),
+            }),
+        }
+    }
+}
+
 /// A tree node that a later version replaced: the version that replaced it (big-endian,
 /// so the oldest sort first and are pruned first), then the node's key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -557,6 +642,11 @@ table!(
 table!(
     /// For each canonical block, its state root and the tree version holding it.
     StateRoots, "state_roots", BlockHash => StateRootEntry
+);
+table!(
+    /// The pieces of the state a snapshot sync has written, by key prefix, while it
+    /// runs: what a restart does not fetch again. Emptied when the snapshot is finished.
+    SnapshotPieces, "snapshot_pieces", KeyPrefix => RestoredPiece
 );
 
 #[cfg(test)]
