@@ -73,8 +73,16 @@ pub async fn run(command: StoreCommand) -> Result<(), CliError> {
             loss.recorded_hash
         ))),
         (report, None) => {
+            let floor = if report.floor.value() > 0 {
+                format!(
+                    " (restored from a snapshot at height {}: headers only below it)",
+                    report.floor.value()
+                )
+            } else {
+                String::new()
+            };
             println!(
-                "store {shown}: sound. {} blocks, tip {}, {} transactions, {} accounts",
+                "store {shown}: sound. {} blocks, tip {}, {} transactions, {} accounts{floor}",
                 report.height.value(),
                 report.tip,
                 report.transactions,

@@ -11,6 +11,12 @@
 //! canonical chain from the genesis allocations, and the state tree's root at the tip, as
 //! recorded and as the tree on disk holds it, is the root of those accounts. It reads
 //! every block once, in order.
+//!
+//! A store restored from a snapshot holds headers only below its floor (the snapshot's
+//! pivot): those are checked as headers, and the replay starts from the state at the
+//! floor, read from the tree and checked against the floor's header. Once that version
+//! is pruned (a thousand blocks later), nothing is left to replay from: the blocks above
+//! are still checked one by one, and the stored accounts against the tip's root.
 
 use crate::store::schema::BlockStatus;
 use crate::store::StoreError;
@@ -23,6 +29,9 @@ use super::ChainReader;
 /// What a sound store holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StoreReport {
+    /// The lowest block whose body and state the store holds (genesis, or the pivot of
+    /// the snapshot it was restored from).
+    pub floor: Height,
     /// The tip's height.
     pub height: Height,
     /// The tip.
@@ -149,7 +158,35 @@ pub fn check_store(reader: &ChainReader) -> Result<StoreReport, StoreCheckError>
         return Err(StoreCheckError::WrongGenesis);
     }
     let mut transactions = 0u64;
-    for value in 1..=tip.height().value() {
+    let floor = reader.floor()?;
+    for value in 1..=floor.value().min(tip.height().value()) {
+        parent = check_header_below_floor(reader, Height(value), parent)?;
+    }
+    // The state to replay from: genesis's, or the floor's from its tree version; `None`
+    // once that version is pruned.
+    let mut replay = true;
+    if floor > Height::GENESIS {
+        match reader.state_at(&parent)? {
+            Some(accounts) => {
+                state = tern_chain::state::MemoryState::new(accounts.iter().copied());
+                tree = tern_chain::state_map::MemoryTree::with_accounts(accounts)
+                    .map_err(|e| reader.corrupt(&e.to_string()))?;
+                let header = reader
+                    .header(&parent)?
+                    .ok_or(StoreCheckError::MissingBlock(floor))?;
+                if tree.root() != header.state_root {
+                    return Err(StoreCheckError::BlockStateRoot {
+                        height: floor,
+                        which: "state root in its header",
+                        found: header.state_root,
+                        expected: tree.root(),
+                    });
+                }
+            }
+            None => replay = false,
+        }
+    }
+    for value in floor.value().saturating_add(1)..=tip.height().value() {
         let height = Height(value);
         let block = reader
             .block_at(height)?
@@ -190,6 +227,10 @@ pub fn check_store(reader: &ChainReader) -> Result<StoreReport, StoreCheckError>
             }
         }
         transactions = transactions.saturating_add(block.transactions.len() as u64);
+        parent = hash;
+        if !replay {
+            continue;
+        }
         let change = apply_block(&state, &block, spec.consensus.block_reward).map_err(|e| {
             StoreCheckError::DoesNotApply {
                 height,
@@ -215,7 +256,6 @@ pub fn check_store(reader: &ChainReader) -> Result<StoreReport, StoreCheckError>
                 });
             }
         }
-        parent = hash;
     }
     if parent != tip.hash {
         return Err(StoreCheckError::TipMismatch {
@@ -224,8 +264,12 @@ pub fn check_store(reader: &ChainReader) -> Result<StoreReport, StoreCheckError>
         });
     }
     let stored = reader.all_accounts()?;
+    if !replay {
+        tree = tern_chain::state_map::MemoryTree::with_accounts(stored.iter().copied())
+            .map_err(|e| reader.corrupt(&e.to_string()))?;
+    }
     let replayed: Vec<_> = state.accounts().map(|(a, acc)| (*a, *acc)).collect();
-    if stored != replayed {
+    if replay && stored != replayed {
         return Err(StoreCheckError::StateMismatch {
             stored: stored.len(),
             replayed: replayed.len(),
@@ -249,9 +293,49 @@ pub fn check_store(reader: &ChainReader) -> Result<StoreReport, StoreCheckError>
         }
     }
     Ok(StoreReport {
+        floor,
         height: tip.height(),
         tip: tip.hash,
         transactions,
         accounts: stored.len(),
     })
+}
+
+/// Checks the header-only canonical block at `height` below the floor: indexed and valid,
+/// at its height, linked to `parent`, with its proof of work. Returns its hash.
+fn check_header_below_floor(
+    reader: &ChainReader,
+    height: Height,
+    parent: BlockHash,
+) -> Result<BlockHash, StoreCheckError> {
+    let hash = reader
+        .hash_at(height)?
+        .ok_or(StoreCheckError::MissingBlock(height))?;
+    let entry = reader
+        .index_entry(&hash)?
+        .ok_or(StoreCheckError::BadIndexEntry {
+            hash,
+            height,
+            problem: "missing",
+        })?;
+    if entry.status == BlockStatus::Invalid {
+        return Err(StoreCheckError::BadIndexEntry {
+            hash,
+            height,
+            problem: "marked invalid",
+        });
+    }
+    if entry.header.height != height {
+        return Err(StoreCheckError::WrongHeight {
+            height,
+            claimed: entry.header.height,
+        });
+    }
+    if entry.header.parent != parent || entry.header.hash() != hash {
+        return Err(StoreCheckError::Unlinked(height));
+    }
+    if check_proof_of_work(&entry.header, &reader.spec().consensus).is_err() {
+        return Err(StoreCheckError::ProofOfWork(height));
+    }
+    Ok(hash)
 }

@@ -87,10 +87,23 @@ pub struct Chain {
     tree_upkeep: state_tree::Upkeep,
     /// The snapshot being restored, if any: no block is taken meanwhile.
     restoring: Option<restore::Restoring>,
+    /// The lowest block whose state the store holds (the snapshot it was restored from,
+    /// else genesis): no reorg goes below it.
+    floor: Height,
 }
 
 /// A block found invalid while connecting, and why.
 type Failure = (BlockHash, BlockError);
+
+/// How a reorg ended.
+enum ReorgEnd {
+    /// At its target, or stopped at a branch already known invalid.
+    Reached,
+    /// A block on the way broke a state rule.
+    Failed(Failure),
+    /// The branch forks at this height, below the store's floor: nothing moved.
+    BelowFloor(Height),
+}
 
 impl Chain {
     /// Opens the chain in data directory `dir`, creating it with the genesis block of
@@ -128,8 +141,10 @@ impl Chain {
             fresh: HashMap::new(),
             tree_upkeep: state_tree::Upkeep::default(),
             restoring: None,
+            floor: Height::GENESIS,
         };
         chain.restoring = restore::load(&chain.writes)?;
+        chain.floor = restore::floor(&chain.writes)?;
         if let Some(target) = meta_hash(&chain.writes, MetaKey::ReorgTarget)? {
             chain.choose(target)?;
         }
@@ -391,9 +406,23 @@ impl Chain {
                 // Falling back: record where we are heading, as for any reorg.
                 self.set_reorg_target(target)?;
             }
-            if let Some(failure) = self.reorg_to(target)? {
-                tracing::warn!(block = %failure.0, error = %failure.1, "invalid block on the best branch");
-                failures.push(failure);
+            match self.reorg_to(target)? {
+                ReorgEnd::Reached => {}
+                ReorgEnd::Failed(failure) => {
+                    tracing::warn!(block = %failure.0, error = %failure.1, "invalid block on the best branch");
+                    failures.push(failure);
+                }
+                ReorgEnd::BelowFloor(fork) => {
+                    tracing::error!(
+                        %target,
+                        fork = %fork,
+                        floor = %self.floor,
+                        "a branch with more work forks below the snapshot this store was \
+                         restored from, where it holds no state: this node cannot follow it; \
+                         sync a new data directory to join that branch"
+                    );
+                    break;
+                }
             }
         }
         Ok(failures)
@@ -409,8 +438,9 @@ impl Chain {
 
     /// Reorganises to `target`: disconnect to the fork point, connect up to `target`.
     /// Stops at the first block that breaks a state rule, marking it and the rest of the
-    /// branch invalid, and returns it.
-    fn reorg_to(&mut self, target: BlockHash) -> Result<Option<Failure>, StoreError> {
+    /// branch invalid, and returns it. Moves nothing if the fork point is below the
+    /// store's floor, where there is nothing to disconnect with.
+    fn reorg_to(&mut self, target: BlockHash) -> Result<ReorgEnd, StoreError> {
         let mut branch = Vec::new();
         let mut cursor = target;
         let fork = loop {
@@ -420,16 +450,16 @@ impl Chain {
             }
             if entry.status == BlockStatus::Invalid {
                 self.mark_invalid(&branch)?;
-                return Ok(None);
+                return Ok(ReorgEnd::Reached);
             }
             branch.push((cursor, entry));
             cursor = entry.header.parent;
         };
-        let reorg_depth = self
-            .tip
-            .height()
-            .blocks_since(read_entry(&self.writes, &fork)?.header.height)
-            .unwrap_or(0);
+        let fork_height = read_entry(&self.writes, &fork)?.header.height;
+        if fork_height < self.floor {
+            return Ok(ReorgEnd::BelowFloor(fork_height));
+        }
+        let reorg_depth = self.tip.height().blocks_since(fork_height).unwrap_or(0);
         while self.tip.hash != fork {
             let hash = self.tip.hash;
             let block = self.block(&hash)?;
@@ -449,7 +479,7 @@ impl Chain {
                 Ok(tip) => self.tip = tip,
                 Err(ConnectError::Invalid(error)) => {
                     self.mark_invalid(branch.get(i..).unwrap_or_default())?;
-                    return Ok(Some((*hash, error)));
+                    return Ok(ReorgEnd::Failed((*hash, error)));
                 }
                 Err(ConnectError::Store(error)) => return Err(error),
             }
@@ -457,7 +487,7 @@ impl Chain {
         if reorg_depth > 0 {
             tracing::info!(depth = reorg_depth, tip = %self.tip.hash, height = %self.tip.height(), "reorganised");
         }
-        Ok(None)
+        Ok(ReorgEnd::Reached)
     }
 
     /// A stored block: from memory if this call stored it, else read from the store.

@@ -429,6 +429,25 @@ impl ChainReader {
             .ok_or(ChunkQueryError::Pruned(*pivot))
     }
 
+    /// Every account after canonical block `block`, read from its tree version, in key
+    /// order; `None` if the block has no state root recorded or its version is no longer
+    /// kept. Reads the whole state: for offline checks.
+    pub fn state_at(
+        &self,
+        block: &BlockHash,
+    ) -> Result<Option<Vec<(Address, Account)>>, StoreError> {
+        let Some(entry) = self.store.get::<StateRoots>(block)? else {
+            return Ok(None);
+        };
+        super::state_chunks::all_accounts(&*self.store, entry.version)
+    }
+
+    /// The lowest block whose state and body the store holds: the pivot of the snapshot
+    /// it was restored from, else genesis.
+    pub fn floor(&self) -> Result<Height, StoreError> {
+        super::restore::floor(&*self.store)
+    }
+
     /// Canonical transactions touching `address`, newest first, at most `limit` (capped at
     /// [`MAX_HISTORY_PAGE`]), starting below `cursor`.
     pub fn history(

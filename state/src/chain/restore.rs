@@ -129,7 +129,20 @@ pub(super) fn load(store: &impl TableReads) -> Result<Option<Restoring>, StoreEr
     }))
 }
 
+/// The store's floor: the pivot it was restored from, else genesis.
+pub(super) fn floor(store: &impl TableReads) -> Result<Height, StoreError> {
+    Ok(store
+        .get::<Meta>(&MetaKey::StateFloor)?
+        .map_or(Height::GENESIS, |value| Height(value.as_u64())))
+}
+
 impl Chain {
+    /// The lowest block whose state and body the store holds: the pivot of the snapshot
+    /// it was restored from, else genesis.
+    pub fn floor(&self) -> Height {
+        self.floor
+    }
+
     /// The snapshot being restored, if any: its pivot and what is still to fetch.
     pub fn snapshot_progress(&self) -> Result<Option<SnapshotProgress>, SnapshotError> {
         let Some(restoring) = self.restoring else {
@@ -359,6 +372,7 @@ impl Chain {
         self.writes.settle()?;
         self.next_sequence = sequence;
         self.tip = tip;
+        self.floor = tip.height();
         self.restoring = None;
         Ok(tip)
     }

@@ -88,7 +88,7 @@ fn headers_to(blocks: &[Block], pivot: usize) -> Vec<Header> {
 #[test]
 fn a_restored_snapshot_is_the_served_state_across_a_restart_and_the_chain_goes_on() {
     let source_dir = tempfile::tempdir().unwrap();
-    let (served, builder, blocks) = source(source_dir.path());
+    let (served, mut builder, blocks) = source(source_dir.path());
     let pivot = &blocks[2];
     let pivot_hash = pivot.hash();
 
@@ -148,6 +148,17 @@ fn a_restored_snapshot_is_the_served_state_across_a_restart_and_the_chain_goes_o
         .proof
         .verify(&proven.root, &miner(3), proven.account.as_ref())
         .unwrap();
+    assert_eq!(chain.floor(), pivot.header.height);
+    let report = check_store(&chain.reader()).unwrap();
+    assert_eq!((report.floor, report.height), (Height(3), Height(4)));
+
+    // A heavier branch forking below the floor is stored, never followed: there is no
+    // state below the pivot to disconnect with.
+    let side = builder.extend(&blocks[0].hash(), 5, &keys(), 1, miner(8));
+    for block in &side {
+        chain.submit_block(block.clone(), now()).unwrap();
+    }
+    assert_eq!(chain.tip().hash, blocks[3].hash());
 }
 
 #[test]

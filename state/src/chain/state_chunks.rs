@@ -79,6 +79,26 @@ pub(super) fn chunk(
     }
 }
 
+/// Every account in tree version `version`, in key order; `None` if the version is not
+/// (or no longer) kept. Reads the whole state: for offline checks.
+pub(super) fn all_accounts(
+    store: &impl TableReads,
+    version: Version,
+) -> Result<Option<Vec<(Address, Account)>>, StoreError> {
+    let walk = Walk { store, version };
+    let key = node_key(version, &[]);
+    let read = walk.node(key.clone()).and_then(|root| {
+        let mut accounts = Vec::new();
+        collect(&walk, &key, &root, usize::MAX, &mut accounts)?;
+        Ok(accounts)
+    });
+    match read {
+        Ok(accounts) => Ok(Some(accounts)),
+        Err(WalkError::Store(error)) => Err(error),
+        Err(WalkError::Pruned) => Ok(None),
+    }
+}
+
 fn read_chunk(
     walk: &Walk<'_, impl TableReads>,
     prefix: &KeyPrefix,
