@@ -51,6 +51,9 @@ pub enum Misbehaviour {
     /// Headers that are not a chain, or break a header rule.
     #[error("headers do not connect: {0}")]
     BadHeaders(HeaderChainError),
+    /// A state chunk that is not the subtree asked for.
+    #[error("a forged state chunk: {0}")]
+    BadStateChunk(tern_state::chain::SnapshotError),
 }
 
 /// Why a connection ended.

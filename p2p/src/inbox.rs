@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use tern_chain::block::{Block, Header};
+use tern_chain::state_map::chunk::KeyPrefix;
 use tern_chain::tx::SignedTransaction;
 use tern_chain::types::{BlockHash, TxId};
 use tokio::sync::oneshot;
@@ -14,7 +15,7 @@ use tokio::sync::oneshot;
 use crate::close::Refusal;
 use crate::header_chain::StoredParent;
 use crate::identity::NodeId;
-use crate::message::Hello;
+use crate::message::{ChunkAnswer, Hello};
 use crate::peer_stats::PeerStats;
 use crate::send_queue::SendQueue;
 use crate::ConnId;
@@ -108,4 +109,12 @@ pub(crate) enum SyncInput {
     },
     /// Relay: a block this peer sent has a parent we lack, so it has a chain we lack.
     Orphaned { conn: ConnId },
+    /// An answer to a state chunk request, with its size on the wire.
+    StateChunk {
+        conn: ConnId,
+        pivot: BlockHash,
+        prefix: KeyPrefix,
+        answer: Box<ChunkAnswer>,
+        bytes: usize,
+    },
 }

@@ -214,6 +214,8 @@ pub async fn start(
                 window: config.sync_window,
                 request_timeout: config.request_timeout,
                 expects_peers: !config.seeds.is_empty(),
+                mode: config.sync_mode,
+                pivot_depth: config.pivot_depth,
             }),
             relay: to_relay.clone(),
             locator,
@@ -317,6 +319,11 @@ pub struct P2pConfig {
     pub sync_peers: usize,
     /// Blocks fetched ahead of the connected tip while syncing.
     pub sync_window: usize,
+    /// How a node with an empty store joins: every block since genesis, or a snapshot.
+    pub sync_mode: sync::SyncMode,
+    /// How far below the best header a snapshot's pivot is
+    /// ([`sync::DEFAULT_PIVOT_DEPTH`]; tests of short chains use less).
+    pub pivot_depth: u64,
     /// Sent in hellos.
     pub user_agent: String,
 }
@@ -340,6 +347,8 @@ impl Default for P2pConfig {
             tx_announce_interval: Duration::from_millis(100),
             sync_peers: sync::SyncConfig::default().max_peers,
             sync_window: sync::SyncConfig::default().window,
+            sync_mode: sync::SyncMode::Full,
+            pivot_depth: sync::DEFAULT_PIVOT_DEPTH,
             user_agent: format!("tern/{}", env!("CARGO_PKG_VERSION")),
         }
     }

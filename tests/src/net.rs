@@ -12,6 +12,7 @@ use tern_chain::tx::{SignedTransaction, Transaction};
 use tern_chain::types::{Amount, BlockHash, TxId};
 use tern_mempool::MempoolConfig;
 use tern_node::service::{Node, NodeConfig, StartError};
+use tern_p2p::sync::SyncMode;
 use tern_p2p::P2pConfig;
 use tern_rpc::server::RpcConfig;
 use tern_tasks::fault::FaultPlan;
@@ -40,6 +41,8 @@ pub struct NodeOptions {
     pub faults: FaultPlan,
     /// How long one message may take to write to a peer.
     pub write_timeout: Duration,
+    /// How the node joins, and a snapshot's pivot depth.
+    pub sync: (SyncMode, u64),
 }
 
 impl NodeOptions {
@@ -56,7 +59,14 @@ impl NodeOptions {
             metrics: false,
             faults: FaultPlan::default(),
             write_timeout: P2pConfig::default().write_timeout,
+            sync: (SyncMode::Full, P2pConfig::default().pivot_depth),
         }
+    }
+
+    /// The same, joining by snapshot with its pivot `pivot_depth` below the best header.
+    pub fn with_snapshot_sync(mut self, pivot_depth: u64) -> NodeOptions {
+        self.sync = (SyncMode::Snapshot, pivot_depth);
+        self
     }
 
     /// The same, dialling `seeds`.
@@ -201,6 +211,8 @@ fn config(options: NodeOptions, dir: &Path) -> NodeConfig {
         ping_timeout: options.ping.1,
         request_timeout: options.request_timeout,
         write_timeout: options.write_timeout,
+        sync_mode: options.sync.0,
+        pivot_depth: options.sync.1,
         ..P2pConfig::default()
     };
     config.rpc = options.rpc.then(|| RpcConfig {

@@ -85,7 +85,7 @@ impl Session<'_> {
             };
             PeerStats::count(&self.stats.received, message.kind());
             self.ctx.fault.hit();
-            if let Err(reason) = self.handle(message).await {
+            if let Err(reason) = self.handle(message, bytes.len()).await {
                 return reason;
             }
         }
@@ -107,7 +107,8 @@ impl Session<'_> {
             .map_err(|_| CloseReason::TooSlow)
     }
 
-    async fn handle(&mut self, message: Message) -> Result<(), CloseReason> {
+    /// Handles one message, `len` bytes on the wire.
+    async fn handle(&mut self, message: Message, len: usize) -> Result<(), CloseReason> {
         match message {
             Message::Ping(nonce) => self
                 .queue
@@ -137,10 +138,19 @@ impl Session<'_> {
             Message::GetData(items) => self.serve_data(items).await,
             Message::GetHeaders { locator, stop } => self.serve_headers(locator, stop).await,
             Message::GetStateChunk { pivot, prefix } => self.serve_state_chunk(pivot, prefix).await,
-            // Answers nobody here asked for: this node fetches no state from peers yet.
-            Message::StateChunk { pivot, prefix, .. } => {
-                tracing::debug!(conn = ?self.conn, %pivot, %prefix, "unasked state chunk ignored");
-                Ok(())
+            Message::StateChunk {
+                pivot,
+                prefix,
+                answer,
+            } => {
+                let answer = SyncInput::StateChunk {
+                    conn: self.conn,
+                    pivot,
+                    prefix,
+                    answer: Box::new(answer),
+                    bytes: len,
+                };
+                send_to(&self.ctx.to_sync, answer).await
             }
             Message::Inventory(items) => {
                 if !self.spend_announce_budget(items.len()) {

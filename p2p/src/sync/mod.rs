@@ -36,6 +36,8 @@
 //! and handed in.
 
 mod progress;
+mod snapshot;
+mod snapshot_steps;
 mod task;
 #[cfg(test)]
 mod tests;
@@ -52,7 +54,12 @@ use tern_state::chain::{ChainError, Rejection, TipInfo, Verdict};
 pub use crate::header_chain::{
     HeaderChain, HeaderChainError, PendingHeader, StoredParent, MAX_PENDING_HEADERS,
 };
-pub use progress::SyncStatus;
+pub use progress::{SyncPhase, SyncStatus};
+pub use snapshot::{
+    Snapshot, SnapshotActions, SnapshotPhase, StateProgress, SyncMode, BUSY_REST,
+    DEFAULT_PIVOT_DEPTH, INITIAL_CHUNK_ALLOWANCE, MAX_CHUNKS_IN_FLIGHT, MAX_CHUNK_ALLOWANCE,
+    MAX_CHUNK_STALLS, MAX_RESTORING,
+};
 pub(crate) use task::{spawn, SyncParts, SYNC_QUEUE};
 
 use super::message::MAX_LOCATOR_HASHES;
@@ -109,6 +116,10 @@ pub struct SyncConfig {
     pub request_timeout: Duration,
     /// The node was given peers to dial: without any it is isolated, not synced.
     pub expects_peers: bool,
+    /// How a node with an empty store joins.
+    pub mode: SyncMode,
+    /// How far below the best header a snapshot's pivot is.
+    pub pivot_depth: u64,
 }
 
 impl Default for SyncConfig {
@@ -118,6 +129,8 @@ impl Default for SyncConfig {
             window: 512,
             request_timeout: Duration::from_secs(10),
             expects_peers: false,
+            mode: SyncMode::Full,
+            pivot_depth: DEFAULT_PIVOT_DEPTH,
         }
     }
 }
@@ -162,6 +175,8 @@ pub struct Actions {
     /// work than their headers show. Not banned: an overloaded honest peer, or one that
     /// lost a reorg race, looks the same.
     pub drop: Vec<ConnId>,
+    /// What a snapshot sync asks for.
+    pub snapshot: SnapshotActions,
 }
 
 /// What sync made of a block a peer sent. A copy answers one request: relay must know
@@ -214,6 +229,8 @@ pub struct SyncState {
     /// The node had a peer, or was given some to dial: without any, it is isolated.
     expects_peers: bool,
     progress: Progress,
+    /// The state download of a node joining by snapshot.
+    snapshot: Snapshot,
 }
 
 impl SyncState {
@@ -234,12 +251,27 @@ impl SyncState {
             unserved: Vec::new(),
             expects_peers: config.expects_peers,
             progress: Progress::default(),
+            snapshot: Snapshot::new(config.mode, config.pivot_depth, config.request_timeout),
+        }
+    }
+
+    /// The snapshot sync, for the sync task to feed.
+    pub fn snapshot(&mut self) -> &mut Snapshot {
+        &mut self.snapshot
+    }
+
+    /// The chain finished the snapshot with the pivot as its tip (or could not): the
+    /// headers up to the pivot are the chain's now.
+    pub fn snapshot_finished(&mut self, result: Result<Height, tern_state::chain::SnapshotError>) {
+        if let Some(pivot) = self.snapshot.finished(result) {
+            self.chain.connected(&pivot);
         }
     }
 
     /// A new peer, with what its hello claims.
     pub fn add_peer(&mut self, peer: ConnId, claimed: Work, best_height: Height) {
         self.expects_peers = true;
+        self.snapshot.add_peer(peer, best_height);
         self.peers.insert(
             peer,
             SyncPeer {
@@ -260,6 +292,7 @@ impl SyncState {
     /// [`SyncState::drive`]. If no peer left claims the pending chain's work, nobody can
     /// serve it: it is dropped (and asked for again from whoever shows more work later).
     pub fn remove_peer(&mut self, peer: ConnId) {
+        self.snapshot.remove_peer(peer);
         self.peers.remove(&peer);
         self.asked.remove_peer(peer);
         self.in_flight.retain(|_, r| r.peer != peer);
@@ -365,6 +398,7 @@ impl SyncState {
             }
             if let Some(last) = headers.last() {
                 state.best_height = state.best_height.max(last.height);
+                self.snapshot.raise_best(peer, last.height);
             }
             // The pending chain ends with this peer's headers if they added to it.
             if let Some(work) = chain_work.filter(|_| latest || extension.added > 0) {
@@ -545,8 +579,16 @@ impl SyncState {
         if unworthy && self.header_request.is_none() {
             self.clear_chain();
         }
-        actions.blocks = self.next_block_requests(now, tip.cumulative_work);
-        actions.submit = self.next_submissions();
+        // Headers are complete when no request is out and the last answer was not full
+        // (or the pending chain is at its bound).
+        let complete = self.header_request.is_none()
+            && (self.more_from.is_none() || self.chain.len() >= MAX_PENDING_HEADERS / 2);
+        actions.snapshot = self.snapshot.drive(now, &self.chain, complete);
+        actions.drop.append(&mut actions.snapshot.drop);
+        if !self.snapshot.holds_blocks() {
+            actions.blocks = self.next_block_requests(now, tip.cumulative_work);
+            actions.submit = self.next_submissions();
+        }
         self.progress.sample(now);
         actions
     }
@@ -754,12 +796,24 @@ impl SyncState {
     pub fn status(&self, tip: &TipInfo) -> SyncStatus {
         let peers_used = self.peers.values().filter(|s| s.in_flight > 0).count();
         let isolated = self.expects_peers && self.peers.is_empty();
-        self.progress.status(
-            !isolated && (self.is_syncing() || self.knows_better_chain(tip)),
+        let in_snapshot = self.snapshot.holds_blocks();
+        let syncing =
+            !isolated && (in_snapshot || self.is_syncing() || self.knows_better_chain(tip));
+        let mut status = self.progress.status(
+            syncing,
             tip.height(),
             self.target_height(tip),
             peers_used,
             isolated,
-        )
+        );
+        status.mode = self.config.mode;
+        status.phase = match (self.config.mode, self.snapshot.phase()) {
+            (SyncMode::Full, _) => None,
+            (SyncMode::Snapshot, SnapshotPhase::Headers) => Some(SyncPhase::Headers),
+            (SyncMode::Snapshot, SnapshotPhase::State) => Some(SyncPhase::State),
+            (SyncMode::Snapshot, SnapshotPhase::Off) => syncing.then_some(SyncPhase::Blocks),
+        };
+        status.state = self.snapshot.progress();
+        status
     }
 }

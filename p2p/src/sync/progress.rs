@@ -5,6 +5,8 @@ use std::time::{Duration, Instant};
 
 use tern_chain::types::Height;
 
+use super::{StateProgress, SyncMode};
+
 /// The span rates are measured over.
 const RATE_SPAN: Duration = Duration::from_secs(10);
 
@@ -29,6 +31,44 @@ pub struct SyncStatus {
     /// chain may be moving on without it, so it is neither syncing nor synced. A node
     /// started alone (a dev chain) is never isolated.
     pub isolated: bool,
+    /// How the node joins: by replaying every block, or from a snapshot.
+    pub mode: SyncMode,
+    /// Where a node joining by snapshot is, while it syncs.
+    pub phase: Option<SyncPhase>,
+    /// The state download, once a snapshot's pivot is chosen.
+    pub state: Option<StateProgress>,
+}
+
+/// The phases of a snapshot sync.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncPhase {
+    /// Fetching and checking headers, to choose the pivot.
+    Headers,
+    /// Fetching the state at the pivot.
+    State,
+    /// Fetching and connecting the blocks after the pivot.
+    Blocks,
+}
+
+impl SyncPhase {
+    /// The name the status RPC and the log use.
+    pub fn name(self) -> &'static str {
+        match self {
+            SyncPhase::Headers => "headers",
+            SyncPhase::State => "state",
+            SyncPhase::Blocks => "blocks",
+        }
+    }
+}
+
+impl SyncMode {
+    /// The name the status RPC, the config file and the command line use.
+    pub fn name(self) -> &'static str {
+        match self {
+            SyncMode::Full => "full",
+            SyncMode::Snapshot => "snapshot",
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -93,6 +133,7 @@ impl Progress {
             eta_secs,
             peers,
             isolated,
+            ..SyncStatus::default()
         }
     }
 }

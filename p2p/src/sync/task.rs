@@ -15,6 +15,7 @@ use tern_tasks::TaskExecutor;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
+use super::snapshot_steps::{self, SnapshotReply, SnapshotStep, STEP_QUEUE};
 use super::{BlockFate, StoredParent, SyncError, SyncState, SyncStatus};
 use crate::block_submission::{self, BlockVerdict, BLOCK_QUEUE};
 use crate::close::Misbehaviour;
@@ -58,21 +59,30 @@ pub(crate) fn spawn(
         "sync block submission",
         block_submission::submit_blocks(parts.chain.clone(), block_inbox, verdicts_sender),
     );
+    let (steps, step_inbox) = mpsc::channel(STEP_QUEUE);
+    let (replies_sender, replies) = mpsc::channel(STEP_QUEUE);
+    tasks.spawn(
+        "sync snapshot steps",
+        snapshot_steps::take_steps(parts.chain.clone(), step_inbox, replies_sender),
+    );
     let task = SyncTask {
         parts,
         peers: PeerLinks::default(),
         blocks,
+        steps,
         was_syncing: false,
         was_isolated: false,
         last_progress_log: Instant::now(),
     };
-    tasks.spawn_critical("sync", task.run(inbox, verdicts, cancel))
+    tasks.spawn_critical("sync", task.run(inbox, verdicts, replies, cancel))
 }
 
 struct SyncTask {
     parts: SyncParts,
     peers: PeerLinks,
     blocks: mpsc::Sender<(ConnId, Block)>,
+    /// Steps of a snapshot restore, for the snapshot worker.
+    steps: mpsc::Sender<SnapshotStep>,
     was_syncing: bool,
     was_isolated: bool,
     last_progress_log: Instant,
@@ -83,8 +93,22 @@ impl SyncTask {
         mut self,
         mut inbox: Inbox<SyncInput>,
         mut verdicts: mpsc::Receiver<BlockVerdict>,
+        mut replies: mpsc::Receiver<SnapshotReply>,
         cancel: CancellationToken,
     ) {
+        // A snapshot a restart interrupted goes on; a store with blocks syncs in full.
+        let restoring = match self.parts.chain.snapshot_progress().await {
+            Ok(progress) => progress,
+            Err(error) => {
+                tracing::error!(%error, "cannot read the snapshot being restored");
+                None
+            }
+        };
+        let tip = self.parts.chain.tip();
+        self.parts
+            .state
+            .snapshot()
+            .start(tip.height(), restoring.as_ref());
         let mut ticks = tokio::time::interval(DRIVE_INTERVAL);
         loop {
             tokio::select! {
@@ -94,6 +118,7 @@ impl SyncTask {
                     Next::Input(input) => self.on_input(input).await,
                 },
                 Some(verdict) = verdicts.recv() => self.on_verdict(verdict),
+                Some(reply) = replies.recv() => self.on_snapshot_reply(reply),
                 _ = ticks.tick() => {
                     self.drive();
                     self.report();
@@ -153,7 +178,38 @@ impl SyncTask {
                 self.parts.state.hint(conn);
                 self.drive();
             }
+            SyncInput::StateChunk {
+                conn,
+                pivot,
+                prefix,
+                answer,
+                bytes,
+            } => {
+                let snapshot = self.parts.state.snapshot();
+                if snapshot.on_chunk(Instant::now(), conn, pivot, prefix, *answer, bytes) {
+                    self.drive();
+                }
+            }
         }
+    }
+
+    /// What the chain made of a snapshot step.
+    fn on_snapshot_reply(&mut self, reply: SnapshotReply) {
+        match reply {
+            SnapshotReply::Begun(result) => self.parts.state.snapshot().begun(result),
+            SnapshotReply::Restored {
+                conn,
+                prefix,
+                result,
+            } => {
+                if let Some(error) = self.parts.state.snapshot().restored(conn, prefix, result) {
+                    self.peers.report(conn, Misbehaviour::BadStateChunk(error));
+                }
+            }
+            SnapshotReply::Finished(result) => self.parts.state.snapshot_finished(result),
+        }
+        self.drive();
+        self.report();
     }
 
     /// Relay gets what sync does not claim. A relay task that is gone means the node is
@@ -250,6 +306,30 @@ impl SyncTask {
             if let Err(error) = self.blocks.try_send((conn, block)) {
                 let (conn, block) = error.into_inner();
                 self.parts.state.unsubmit(conn, block);
+            }
+        }
+        let snapshot = actions.snapshot;
+        for (conn, pivot, prefix) in snapshot.requests {
+            self.peers
+                .send(conn, &Message::GetStateChunk { pivot, prefix });
+        }
+        let steps = snapshot
+            .begin
+            .map(|pivot| SnapshotStep::Begin(Box::new(pivot)))
+            .into_iter()
+            .chain(snapshot.restore.into_iter().map(|(conn, prefix, chunk)| {
+                SnapshotStep::Restore {
+                    conn,
+                    prefix,
+                    chunk: Box::new(chunk),
+                }
+            }))
+            .chain(snapshot.finish.map(SnapshotStep::Finish));
+        for step in steps {
+            // The queue holds every step the state lets out at once; a worker that is
+            // gone means the node is stopping.
+            if self.steps.try_send(step).is_err() {
+                tracing::error!("the snapshot worker cannot take a step");
             }
         }
     }

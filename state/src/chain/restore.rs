@@ -92,8 +92,9 @@ pub struct SnapshotProgress {
     pub pivot: BlockHash,
     /// Its state root.
     pub root: StateRoot,
-    /// Subtrees still to fetch, each with the hash it must have.
-    pub wanted: Vec<(KeyPrefix, [u8; 32])>,
+    /// Subtrees still to fetch, each with the accounts its parent's split claimed for it
+    /// (no hash covers the count: for progress reports only).
+    pub wanted: Vec<(KeyPrefix, u64)>,
     /// Pieces written.
     pub pieces: usize,
     /// Accounts written.
@@ -103,8 +104,9 @@ pub struct SnapshotProgress {
 /// What restoring one chunk did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Restored {
-    /// Subtrees a split chunk named, to fetch next, each with the hash it must have.
-    pub wanted: Vec<(KeyPrefix, [u8; 32])>,
+    /// Subtrees a split chunk named, to fetch next, each with the accounts the split
+    /// claims for it.
+    pub wanted: Vec<(KeyPrefix, u64)>,
     /// Accounts the chunk wrote.
     pub accounts: u64,
     /// The chunk was written before (another peer's copy): nothing was done.
@@ -162,7 +164,7 @@ impl Chain {
         Ok(Some(SnapshotProgress {
             pivot: restoring.pivot,
             root: restoring.root,
-            wanted: wanted(&restoring, &pieces),
+            wanted: wanted(&pieces),
             pieces: pieces.len(),
             accounts,
         }))
@@ -273,7 +275,7 @@ impl Chain {
                                 .map_err(|e| self.writes.store().corrupt(&e))?;
                             accounts.push((*address, *account));
                         }
-                        SplitChild::Subtree { hash, .. } => wanted.push((below, *hash)),
+                        SplitChild::Subtree { accounts, .. } => wanted.push((below, *accounts)),
                     }
                 }
                 (RestoredPiece::Split(children.clone()), wanted)
@@ -302,7 +304,7 @@ impl Chain {
     pub fn finish_snapshot(&mut self, headers: &[Header]) -> Result<TipInfo, SnapshotError> {
         let restoring = self.restoring.ok_or(SnapshotError::NotRestoring)?;
         let pieces = self.pieces()?;
-        let missing = wanted(&restoring, &pieces).len();
+        let missing = wanted(&pieces).len();
         if missing > 0 {
             return Err(SnapshotError::Incomplete { missing });
         }
@@ -411,12 +413,9 @@ impl Chain {
 
 /// The subtrees still to fetch: the root if nothing is written, else every subtree child
 /// of a written split that is not written itself.
-fn wanted(
-    restoring: &Restoring,
-    pieces: &BTreeMap<KeyPrefix, RestoredPiece>,
-) -> Vec<(KeyPrefix, [u8; 32])> {
+fn wanted(pieces: &BTreeMap<KeyPrefix, RestoredPiece>) -> Vec<(KeyPrefix, u64)> {
     if pieces.is_empty() {
-        return vec![(KeyPrefix::root(), *restoring.root.as_bytes())];
+        return vec![(KeyPrefix::root(), 0)];
     }
     let mut wanted = Vec::new();
     for (prefix, piece) in pieces {
@@ -424,11 +423,11 @@ fn wanted(
             continue;
         };
         for (nibble, child) in children.iter().enumerate() {
-            if let (SplitChild::Subtree { hash, .. }, Some(below)) =
+            if let (SplitChild::Subtree { accounts, .. }, Some(below)) =
                 (child, prefix.child(nibble as u8))
             {
                 if !pieces.contains_key(&below) {
-                    wanted.push((below, *hash));
+                    wanted.push((below, *accounts));
                 }
             }
         }

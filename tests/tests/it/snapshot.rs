@@ -1,7 +1,8 @@
-//! Serving the state to a node that joins by snapshot: a peer speaking the real protocol
-//! walks a node's state chunk by chunk, checks every chunk against a header's state root,
-//! and finds every account; a flood of requests is answered "busy", never with a ban,
-//! while the node goes on relaying.
+//! Joining by snapshot: a peer speaking the real protocol walks a node's state chunk by
+//! chunk, checks every chunk against a header's state root, and finds every account; a
+//! flood of requests is answered "busy", never with a ban, while the node goes on
+//! relaying; and a fresh node joins a chain by snapshot from its peers, with every
+//! account equal to theirs, and follows the chain from there.
 
 use std::time::Duration;
 
@@ -182,4 +183,89 @@ async fn a_flood_of_chunk_requests_is_answered_busy_without_a_ban_and_relay_goes
     assert!(b.has_pending(txid, PATIENCE).await);
     a.shutdown().await;
     b.shutdown().await;
+}
+
+/// A node on `spec` holding `blocks` blocks, each paying 10 new accounts.
+async fn source_with_blocks(spec: &ChainSpec, blocks: u8) -> (TestNode, ChainBuilder) {
+    let node = TestNode::start(NodeOptions {
+        spec: spec.clone(),
+        ..NodeOptions::dev()
+    })
+    .await
+    .unwrap();
+    let mut builder = ChainBuilder::new(spec.clone());
+    let mut tip = builder.genesis();
+    for round in 0..blocks {
+        let txs = (0..10u8)
+            .map(|i| {
+                let mut to = [0x5e; 32];
+                to[0] = round;
+                to[1] = i;
+                builder.transfer(
+                    &tip,
+                    &dev_secret_key(0),
+                    Address::from_bytes(to),
+                    9,
+                    1,
+                    u64::from(i),
+                )
+            })
+            .collect();
+        let block = builder
+            .child(&tip, txs, Address::from_bytes([2; 32]))
+            .unwrap();
+        tip = block.hash();
+        node.node.chain().submit_block(block).await.unwrap();
+    }
+    (node, builder)
+}
+
+fn sorted(mut accounts: Vec<(Address, Account)>) -> Vec<(Address, Account)> {
+    accounts.sort_by_key(|(address, _)| *address);
+    accounts
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fresh_node_joins_by_snapshot_with_every_account_and_follows_the_chain() {
+    let spec = spec_with_many_accounts();
+    let (source, mut builder) = source_with_blocks(&spec, 20).await;
+    let fresh = TestNode::start(
+        NodeOptions {
+            spec: spec.clone(),
+            ..NodeOptions::dev()
+        }
+        .with_seeds(&[source.p2p_addr()])
+        .with_snapshot_sync(5),
+    )
+    .await
+    .unwrap();
+    let tip = source.node.chain().tip().hash;
+    assert!(
+        fresh.reaches_tip(tip, PATIENCE).await,
+        "the fresh node reaches the tip"
+    );
+    assert_eq!(
+        sorted(fresh.node.chain().reader().all_accounts().unwrap()),
+        sorted(source.node.chain().reader().all_accounts().unwrap()),
+        "every account is the source's"
+    );
+    let reader = fresh.node.chain().reader();
+    let floor = reader.floor().unwrap();
+    assert_eq!(floor.value(), 15, "the pivot is 5 below the best header");
+    assert!(
+        reader.block_at(floor).unwrap().is_none(),
+        "headers only at the pivot and below"
+    );
+    assert!(reader.block_at(floor.next().unwrap()).unwrap().is_some());
+    assert_eq!(fresh.node.network().sync_status().mode.name(), "snapshot");
+
+    // It follows the chain: a new block at the source reaches it and connects.
+    let next = builder
+        .child(&tip, Vec::new(), Address::from_bytes([3; 32]))
+        .unwrap();
+    let next_hash = next.hash();
+    source.node.chain().submit_block(next).await.unwrap();
+    assert!(fresh.reaches_tip(next_hash, PATIENCE).await);
+    fresh.shutdown().await;
+    source.shutdown().await;
 }
