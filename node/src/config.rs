@@ -9,8 +9,20 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::cli_error::CliError;
+use tern_p2p::sync::SyncMode;
 use tern_p2p::{P2pConfig, DEFAULT_P2P_PORT};
 use tern_rpc::server::RpcConfig;
+
+/// A sync mode by name, as `--sync` and the file's `sync` take it.
+pub fn parse_sync_mode(text: &str) -> Result<SyncMode, String> {
+    match text {
+        "full" => Ok(SyncMode::Full),
+        "snapshot" => Ok(SyncMode::Snapshot),
+        other => Err(format!(
+            "sync mode {other:?} is neither \"full\" nor \"snapshot\""
+        )),
+    }
+}
 
 /// The whole file. Unknown keys are errors, so a typo never goes unnoticed.
 #[derive(Debug, Default, Deserialize, PartialEq, Eq)]
@@ -24,6 +36,8 @@ pub struct FileConfig {
     pub log: Option<String>,
     /// Warn below this much free space in the data directory, in MiB.
     pub min_free_space: Option<u64>,
+    /// How a node with an empty store joins: `full` or `snapshot`.
+    pub sync: Option<String>,
     /// Peer-to-peer settings.
     #[serde(default)]
     pub p2p: P2pSection,
@@ -158,6 +172,13 @@ log = "info"
 # write; it resumes where it stopped once space is freed.
 min_free_space = {min_free_space}
 
+# How a node with an empty data directory joins the chain: "full" replays every block
+# since genesis; "snapshot" takes the state at a block 64 below the best header from
+# peers, checks every piece against that header's state root, then replays only the
+# blocks after it (keeping headers alone below it). A data directory that has blocks
+# already goes on from its tip either way. See docs/OPERATIONS.md.
+sync = "full"
+
 [p2p]
 # Accept connections from peers (false: dial out only).
 listen = true
@@ -258,6 +279,10 @@ mod tests {
         assert_eq!(
             config.min_free_space,
             Some(crate::service::DEFAULT_MIN_FREE_SPACE_MIB)
+        );
+        assert_eq!(
+            config.sync.as_deref().map(parse_sync_mode),
+            Some(Ok(P2pConfig::default().sync_mode))
         );
     }
 

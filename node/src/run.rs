@@ -17,6 +17,7 @@ use crate::config::{FileConfig, MiningSection};
 use crate::dev_blocks::DevBlocks;
 use crate::mining::MinerSettings;
 use crate::service::{Node, NodeConfig, DEFAULT_MIN_FREE_SPACE_MIB};
+use tern_p2p::sync::SyncMode;
 use tern_p2p::{P2pConfig, DEFAULT_P2P_PORT};
 use tern_tasks::fault::FaultPlan;
 
@@ -113,6 +114,11 @@ pub struct NodeArgs {
     /// [default: 1024].
     #[arg(long, value_name = "MIB")]
     pub min_free_space: Option<u64>,
+    /// How a node with an empty data directory joins: `full` replays every block;
+    /// `snapshot` takes the state at a recent block from peers, checked against its
+    /// header, and replays only the blocks after it [default: full].
+    #[arg(long, value_name = "MODE", value_parser = crate::config::parse_sync_mode)]
+    pub sync: Option<SyncMode>,
     /// Log filter, as in RUST_LOG [default: RUST_LOG, else the file's `log`, else info].
     #[arg(long, value_name = "FILTER")]
     pub log: Option<String>,
@@ -218,6 +224,12 @@ pub async fn config(args: NodeArgs) -> Result<(NodeConfig, String), CliError> {
         .unwrap_or(RpcConfig::default().addr);
     let admin = args.rpc_admin || file.rpc.admin.unwrap_or(false);
     let explorer = args.explorer || file.rpc.explorer.unwrap_or(false);
+    let sync_mode = match (args.sync, file.sync.as_deref()) {
+        (Some(mode), _) => mode,
+        (None, Some(text)) => crate::config::parse_sync_mode(text)
+            .map_err(|e| CliError(format!("the config file's `sync`: {e}")))?,
+        (None, None) => SyncMode::Full,
+    };
     let mut config = NodeConfig::new(spec, data_dir);
     config.p2p = P2pConfig {
         listen: listen.then_some(p2p_addr),
@@ -235,6 +247,7 @@ pub async fn config(args: NodeArgs) -> Result<(NodeConfig, String), CliError> {
             .max_inbound_per_ip
             .or(file.p2p.max_inbound_per_ip)
             .unwrap_or(defaults.max_inbound_per_ip),
+        sync_mode,
         ..defaults
     };
     let callers = AllowedCallers {

@@ -94,7 +94,7 @@ const METHODS: &[Method] = &[
     },
     Method {
         name: "chain_syncStatus",
-        summary: "Syncing or not; current and best known height, rate, ETA.",
+        summary: "Syncing or not; height, rate, ETA; a snapshot sync's phase and state download.",
         params: &[],
         admin: false,
     },

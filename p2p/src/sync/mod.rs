@@ -38,6 +38,8 @@
 mod progress;
 mod snapshot;
 mod snapshot_steps;
+#[cfg(test)]
+mod snapshot_tests;
 mod task;
 #[cfg(test)]
 mod tests;

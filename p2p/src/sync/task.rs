@@ -16,7 +16,7 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::snapshot_steps::{self, SnapshotReply, SnapshotStep, STEP_QUEUE};
-use super::{BlockFate, StoredParent, SyncError, SyncState, SyncStatus};
+use super::{BlockFate, StoredParent, SyncError, SyncPhase, SyncState, SyncStatus};
 use crate::block_submission::{self, BlockVerdict, BLOCK_QUEUE};
 use crate::close::Misbehaviour;
 use crate::inbox::{RelayInput, SyncInput};
@@ -339,7 +339,22 @@ impl SyncTask {
         let tip = self.parts.chain.tip();
         let status = self.parts.state.status(&tip);
         self.parts.status.send_replace(status);
-        if status.syncing && self.last_progress_log.elapsed() >= PROGRESS_LOG_INTERVAL {
+        let fetching_state = status.phase == Some(SyncPhase::State);
+        if fetching_state && self.last_progress_log.elapsed() >= PROGRESS_LOG_INTERVAL {
+            self.last_progress_log = Instant::now();
+            if let Some(state) = status.state {
+                tracing::info!(
+                    pivot_height = state.pivot_height.value(),
+                    chunks = state.chunks_done,
+                    of = state.chunks_total,
+                    accounts = state.accounts,
+                    mb = format!("{:.1}", state.bytes as f64 / 1e6),
+                    accounts_per_sec = format!("{:.0}", state.accounts_per_sec),
+                    eta_secs = state.eta_secs,
+                    "fetching the state"
+                );
+            }
+        } else if status.syncing && self.last_progress_log.elapsed() >= PROGRESS_LOG_INTERVAL {
             self.last_progress_log = Instant::now();
             tracing::info!(
                 height = status.current_height.value(),

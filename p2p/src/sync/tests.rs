@@ -15,17 +15,17 @@ use tern_state::chain::TipInfo;
 use super::{BlockFate, StoredParent, SyncConfig, SyncState, MAX_UNCONNECTING_HEADERS};
 use crate::ConnId;
 
-const PEER: ConnId = ConnId(7);
+pub(super) const PEER: ConnId = ConnId(7);
 
-struct Fixture {
-    spec: ChainSpec,
-    genesis: StoredParent,
-    tip: TipInfo,
-    blocks: Vec<Block>,
+pub(super) struct Fixture {
+    pub(super) spec: ChainSpec,
+    pub(super) genesis: StoredParent,
+    pub(super) tip: TipInfo,
+    pub(super) blocks: Vec<Block>,
 }
 
 /// The dev chain's genesis as our tip, and `count` blocks after it that a peer has.
-fn fixture(count: usize) -> Fixture {
+pub(super) fn fixture(count: usize) -> Fixture {
     let spec = ChainSpec::resolve("dev").unwrap();
     let header = spec.genesis_header();
     let work = header.target.work();
@@ -59,7 +59,7 @@ impl Fixture {
     }
 
     /// The first `count` headers, after genesis, from `peer`.
-    fn headers_from(
+    pub(super) fn headers_from(
         &self,
         sync: &mut SyncState,
         peer: ConnId,

@@ -58,9 +58,23 @@ export async function render(main) {
 
 /** A progress bar from our height to the best our peers showed, with rate and ETA. */
 function syncProgress(s) {
+  if (s.phase === "state" && s.state !== null) {
+    const st = s.state;
+    const share = st.chunksTotal === 0 ? 0 : Math.min(1, st.chunksDone / st.chunksTotal);
+    const words =
+      `Joining by snapshot: fetching the state at block ${count(st.pivotHeight)} from peers, ` +
+      `${count(st.chunksDone)} of about ${count(st.chunksTotal)} chunks, ${count(st.accounts)} accounts ` +
+      `(${bytes(st.bytes)}), ${st.accountsPerSec.toFixed(0)} accounts/s` +
+      (st.etaSecs === null ? "." : `, about ${duration(st.etaSecs)} left.`);
+    return el("div", {}, el("progress", { max: 1, value: share.toFixed(4) }), el("p", { id: "sync-words" }, words));
+  }
+  if (s.phase === "headers") {
+    return el("div", {}, el("progress", {}), el("p", { id: "sync-words" }, "Joining by snapshot: fetching headers to choose the block whose state to take."));
+  }
   const share = s.targetHeight === 0 ? 1 : Math.min(1, s.currentHeight / s.targetHeight);
+  const after = s.phase === "blocks" ? " after the snapshot" : "";
   const words = s.syncing
-    ? `Catching up: ${count(s.currentHeight)} of ${count(s.targetHeight)} blocks, ${s.blocksPerSec.toFixed(1)} blocks/s (${s.txsPerSec.toFixed(0)} tx/s)` +
+    ? `Catching up${after}: ${count(s.currentHeight)} of ${count(s.targetHeight)} blocks, ${s.blocksPerSec.toFixed(1)} blocks/s (${s.txsPerSec.toFixed(0)} tx/s)` +
       (s.etaSecs === null ? ", not moving" : `, about ${duration(s.etaSecs)} left`) +
       `, from ${count(s.peers)} peer${s.peers === 1 ? "" : "s"}.`
     : `In step with the network at height ${count(s.currentHeight)}.`;

@@ -85,6 +85,33 @@ pub struct SyncStatusJson {
     /// No peer is connected, though the node had one or was given some: the chain may
     /// be moving on without it. Never true for a node started alone.
     pub isolated: bool,
+    /// How the node joins: `full` (every block since genesis) or `snapshot`.
+    pub mode: String,
+    /// While a node joining by snapshot syncs: `headers`, `state` or `blocks`; else
+    /// null.
+    pub phase: Option<String>,
+    /// The state download of a snapshot sync, once its pivot is chosen; else null.
+    pub state: Option<StateProgressJson>,
+}
+
+/// The state download in `chain_syncStatus`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StateProgressJson {
+    /// The height of the block whose state is fetched.
+    pub pivot_height: u64,
+    /// Chunks written.
+    pub chunks_done: u64,
+    /// Chunks written and still to fetch, estimated from the account counts peers claim.
+    pub chunks_total: u64,
+    /// Accounts written.
+    pub accounts: u64,
+    /// Chunk bytes received.
+    pub bytes: u64,
+    /// Accounts written per second over the last seconds.
+    pub accounts_per_sec: f64,
+    /// Seconds to the end of the state at that rate, if moving.
+    pub eta_secs: Option<u64>,
 }
 
 /// `node_health`.

@@ -15,7 +15,7 @@ use tern_p2p::sync::SyncStatus;
 use tern_p2p::{Direction, NetworkInfo, PeerInfo};
 
 use super::api::{TernNetAdminApiServer, TernNetApiServer, DEFAULT_BAN_SECS, MAX_BAN_SECS};
-use super::json::{BanJson, HealthJson, NetInfoJson, PeerJson, SyncStatusJson};
+use super::json::{BanJson, HealthJson, NetInfoJson, PeerJson, StateProgressJson, SyncStatusJson};
 use crate::error::{echoed, internal, invalid_param};
 use crate::server::access::require_admin;
 use crate::server::backend::NetBackend;
@@ -82,6 +82,17 @@ impl From<SyncStatus> for SyncStatusJson {
             eta_secs: status.eta_secs,
             peers: status.peers,
             isolated: status.isolated,
+            mode: status.mode.name().into(),
+            phase: status.phase.map(|phase| phase.name().into()),
+            state: status.state.map(|state| StateProgressJson {
+                pivot_height: state.pivot_height.value(),
+                chunks_done: state.chunks_done,
+                chunks_total: state.chunks_total,
+                accounts: state.accounts,
+                bytes: state.bytes,
+                accounts_per_sec: state.accounts_per_sec,
+                eta_secs: state.eta_secs,
+            }),
         }
     }
 }
