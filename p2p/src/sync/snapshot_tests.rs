@@ -209,7 +209,7 @@ fn chunks_in_flight_stay_within_their_bound_and_a_stalling_peer_is_dropped() {
     let f = fixture(10);
     // More peers than the bound lets all ask at once.
     let peers: Vec<ConnId> = (1..=20).map(ConnId).collect();
-    assert!(20 * INITIAL_CHUNK_ALLOWANCE > MAX_CHUNKS_IN_FLIGHT);
+    const { assert!(20 * INITIAL_CHUNK_ALLOWANCE > MAX_CHUNKS_IN_FLIGHT) };
     let (mut sync, pivot) = fetching(&f, &peers);
     let now = Instant::now();
     let first = requests(&mut sync, &f, now);
