@@ -36,6 +36,10 @@ pub const SUBSCRIPTION_NEEDS_WEBSOCKET: i32 = 1006;
 /// older than the kept state versions; `data.reason` says which.
 pub const STATE_NOT_KEPT: i32 = 1007;
 
+/// The node holds no body, transaction or history below its floor: it joined by
+/// snapshot at that height and keeps headers alone below it. `data.floor` is the height.
+pub const BELOW_FLOOR: i32 = 1008;
+
 /// The most characters of a caller's input an error message repeats.
 pub const MAX_ECHOED_CHARS: usize = 64;
 
@@ -146,6 +150,18 @@ pub fn state_not_kept(reason: &str, message: impl std::fmt::Display) -> ErrorObj
         STATE_NOT_KEPT,
         message.to_string(),
         Some(json!({ "reason": reason })),
+    )
+}
+
+/// What a node that joined by snapshot at height `floor` does not hold (1008).
+pub fn below_floor(what: impl std::fmt::Display, floor: u64) -> ErrorObjectOwned {
+    ErrorObject::owned(
+        BELOW_FLOOR,
+        format!(
+            "{what}: this node joined by snapshot at height {floor} and holds headers only \
+             below it; ask a node that synced in full"
+        ),
+        Some(json!({ "floor": floor })),
     )
 }
 

@@ -86,7 +86,28 @@ impl<B: ChainBackend> ChainRpc<B> {
             return Ok(TxStatus::confirmed(&info, reorged_out, &prefix));
         }
         self.backend.pool_caught_up().await;
-        Ok(self.pool_status(id))
+        let status = self.pool_status(id);
+        if matches!(status, TxStatus::Unknown) {
+            // A node with a floor cannot tell an unknown transaction from one below it.
+            let floor = self.floor().await?;
+            if floor > 0 {
+                return Err(error::below_floor(
+                    format!("transaction {id} is not at or above height {floor}"),
+                    floor,
+                ));
+            }
+        }
+        Ok(status)
+    }
+
+    /// The height below which this node holds headers only (0: it synced in full).
+    async fn floor(&self) -> RpcResult<u64> {
+        self.backend
+            .chain()
+            .run(|chain| chain.floor())
+            .await
+            .map(|floor| floor.value())
+            .map_err(internal)
     }
 
     /// Sends `id`'s status to `sink` now and at every transition, until it has `wanted`
@@ -249,25 +270,40 @@ impl<B: ChainBackend> TernApiServer for ChainRpc<B> {
         };
         let chain = self.backend.chain();
         let block_reward = chain.spec().consensus.block_reward;
+        let floor = self.floor().await?;
         let found = chain
             .run(move |chain| {
-                let (Some(block), Some(entry)) = (chain.block(&hash)?, chain.index_entry(&hash)?)
-                else {
+                let Some(entry) = chain.index_entry(&hash)? else {
                     return Ok(None);
+                };
+                let Some(block) = chain.block(&hash)? else {
+                    // Below the floor the header is all there is.
+                    let below = entry.header.height.value() <= floor && floor > 0;
+                    return Ok(below.then(|| Err(entry.header.height)));
                 };
                 let standing = BlockStanding {
                     cumulative_work: entry.cumulative_work,
                     canonical: chain.hash_at(entry.header.height)? == Some(hash),
                     block_reward,
                 };
-                Ok(Some((block, standing)))
+                Ok(Some(Ok((block, standing))))
             })
             .await
             .map_err(internal)?;
         let prefix = chain.spec().address_prefix;
-        Ok(found.map(|(block, standing)| {
-            BlockJson::new(&block, standing, full.unwrap_or(false), &prefix)
-        }))
+        match found {
+            None => Ok(None),
+            Some(Err(height)) => Err(error::below_floor(
+                format!("block {hash} at height {height} has no body here"),
+                floor,
+            )),
+            Some(Ok((block, standing))) => Ok(Some(BlockJson::new(
+                &block,
+                standing,
+                full.unwrap_or(false),
+                &prefix,
+            ))),
+        }
     }
 
     async fn chain_get_header(&self, block: BlockId) -> RpcResult<Option<HeaderJson>> {

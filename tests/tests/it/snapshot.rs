@@ -14,6 +14,7 @@ use tern_chain::testkit::ChainBuilder;
 use tern_chain::types::{Address, Amount, BlockHash, StateRoot};
 use tern_p2p::hostile::{hello_for, HostilePeer};
 use tern_p2p::message::{ChunkAnswer, Message, CHUNK_REQUEST_BURST};
+use tern_tests::http::post_json;
 use tern_tests::net::{dev_spec, dev_transfer, NodeOptions, TestNode};
 
 const PATIENCE: Duration = Duration::from_secs(20);
@@ -232,6 +233,7 @@ async fn a_fresh_node_joins_by_snapshot_with_every_account_and_follows_the_chain
     let fresh = TestNode::start(
         NodeOptions {
             spec: spec.clone(),
+            rpc: true,
             ..NodeOptions::dev()
         }
         .with_seeds(&[source.p2p_addr()])
@@ -258,6 +260,24 @@ async fn a_fresh_node_joins_by_snapshot_with_every_account_and_follows_the_chain
     );
     assert!(reader.block_at(floor.next().unwrap()).unwrap().is_some());
     assert_eq!(fresh.node.network().sync_status().mode.name(), "snapshot");
+
+    // Asked for what it does not hold, it says so by its floor, never "not found".
+    let rpc = fresh.node.rpc_addr().unwrap();
+    let call = |method: &str, params: &str| {
+        format!(r#"{{"jsonrpc":"2.0","id":1,"method":"{method}","params":{params}}}"#)
+    };
+    for body in [
+        call("chain_getBlock", "[3]"),
+        call("tx_get", &format!("[\"{}\"]", "ab".repeat(32))),
+    ] {
+        let (status, answer) = post_json(rpc, &body).await.unwrap();
+        assert_eq!(status, 200);
+        let answer: serde_json::Value = serde_json::from_str(&answer).unwrap();
+        assert_eq!(answer["error"]["code"], 1008, "{answer}");
+        assert_eq!(answer["error"]["data"]["floor"], 15, "{answer}");
+    }
+    let (_, answer) = post_json(rpc, &call("chain_getBlock", "[16]")).await.unwrap();
+    assert!(answer.contains("\"height\":16"), "{answer}");
 
     // It follows the chain: a new block at the source reaches it and connects.
     let next = builder
