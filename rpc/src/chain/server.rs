@@ -279,7 +279,7 @@ impl<B: ChainBackend> TernApiServer for ChainRpc<B> {
                 let Some(block) = chain.block(&hash)? else {
                     // Below the floor the header is all there is.
                     let below = entry.header.height.value() <= floor && floor > 0;
-                    return Ok(below.then(|| Err(entry.header.height)));
+                    return Ok(below.then_some(Err(entry.header.height)));
                 };
                 let standing = BlockStanding {
                     cumulative_work: entry.cumulative_work,

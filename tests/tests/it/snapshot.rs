@@ -276,7 +276,9 @@ async fn a_fresh_node_joins_by_snapshot_with_every_account_and_follows_the_chain
         assert_eq!(answer["error"]["code"], 1008, "{answer}");
         assert_eq!(answer["error"]["data"]["floor"], 15, "{answer}");
     }
-    let (_, answer) = post_json(rpc, &call("chain_getBlock", "[16]")).await.unwrap();
+    let (_, answer) = post_json(rpc, &call("chain_getBlock", "[16]"))
+        .await
+        .unwrap();
     assert!(answer.contains("\"height\":16"), "{answer}");
 
     // It follows the chain: a new block at the source reaches it and connects.
