@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 use tern_p2p::links::{Bandwidth, Delay, Loss, Partition, ProfileChange};
+use tern_p2p::sync::SyncMode;
 
 use super::attack::{AttackKind, AttackReport};
 use super::control::{self, Action, LinkChange, Reply};
@@ -27,7 +28,7 @@ pub enum ControlCommand {
     /// Let a paused node run again (SIGCONT).
     Resume(NodeTarget),
     /// Add a node, peering with the running ones.
-    Add(Target),
+    Add(AddTarget),
     /// Stop a node for good (its data directory stays).
     Remove(NodeTarget),
     /// Attach a hostile peer to a node and report what the node did about it; exits 1
@@ -133,6 +134,19 @@ pub struct Target {
     pub datadir: Option<PathBuf>,
 }
 
+/// A node to add to a running testnet.
+#[derive(Debug, Args)]
+pub struct AddTarget {
+    /// How it joins: `full` replays every block, `snapshot` takes the state at a block 64
+    /// below the best header from its peers (a testnet of 64 blocks or fewer is synced in
+    /// full either way).
+    #[arg(long, value_name = "MODE", value_parser = crate::config::parse_sync_mode, default_value = "full")]
+    pub sync: SyncMode,
+    /// Which testnet.
+    #[command(flatten)]
+    pub target: Target,
+}
+
 /// A node of a running testnet.
 #[derive(Debug, Args)]
 pub struct NodeTarget {
@@ -154,7 +168,7 @@ pub(super) async fn control_command(
         ControlCommand::Restart(n) => (Action::Restart(n.node), n.target),
         ControlCommand::Pause(n) => (Action::Pause(n.node), n.target),
         ControlCommand::Resume(n) => (Action::Resume(n.node), n.target),
-        ControlCommand::Add(target) => (Action::Add, target),
+        ControlCommand::Add(add) => (Action::Add(add.sync), add.target),
         ControlCommand::Remove(n) => (Action::Remove(n.node), n.target),
         ControlCommand::Attack(a) => (Action::Attack(a.node, a.kind), a.target),
         ControlCommand::Heal(target) => (Action::Heal, target),

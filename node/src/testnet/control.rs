@@ -19,6 +19,7 @@ use tern_rpc::jsonrpsee::types::ErrorObjectOwned;
 use tokio::sync::{mpsc, oneshot};
 
 use tern_p2p::links::{LinkReport, Partition, ProfileChange};
+use tern_p2p::sync::SyncMode;
 
 use super::attack::{AttackKind, AttackReport};
 use crate::cli_error::CliError;
@@ -42,8 +43,8 @@ pub enum Action {
     Pause(usize),
     /// SIGCONT.
     Resume(usize),
-    /// A new node, peering with the running ones.
-    Add,
+    /// A new node, peering with the running ones, joining as said.
+    Add(SyncMode),
     /// Stop a node for good (its data directory stays).
     Remove(usize),
     /// Attach a hostile peer to a node and report what the node did.
@@ -192,8 +193,18 @@ pub(super) async fn serve(
         })
         .map_err(refused)?;
     module
-        .register_async_method("testnet_add", |_, requests, _| async move {
-            forward(&requests, Action::Add).await
+        .register_async_method("testnet_add", |params, requests, _| async move {
+            let mode: Option<String> = params
+                .sequence()
+                .optional_next()
+                .map_err(|e| rpc_error(-32602, format!("invalid sync mode: {e}")))?;
+            let mode = match mode.as_deref() {
+                None => SyncMode::Full,
+                Some(text) => {
+                    crate::config::parse_sync_mode(text).map_err(|e| rpc_error(-32602, e))?
+                }
+            };
+            forward(&requests, Action::Add(mode)).await
         })
         .map_err(refused)?;
     module
@@ -351,7 +362,12 @@ pub async fn call(datadir: Option<&Path>, action: Action) -> Result<Reply, CliEr
         Action::Restart(n) => ("testnet_restart", Some(n)),
         Action::Pause(n) => ("testnet_pause", Some(n)),
         Action::Resume(n) => ("testnet_resume", Some(n)),
-        Action::Add => ("testnet_add", None),
+        Action::Add(mode) => {
+            array
+                .insert(mode.name())
+                .map_err(|e| CliError(format!("testnet_add: {e}")))?;
+            ("testnet_add", None)
+        }
         Action::Remove(n) => ("testnet_remove", Some(n)),
     };
     if let Some(node) = params {

@@ -32,6 +32,7 @@ use clap::Args;
 use tern_chain::crypto::dev_secret_key;
 use tern_chain::genesis::ChainSpec;
 use tern_p2p::links::{LinkLayer, LinkProfile};
+use tern_p2p::sync::SyncMode;
 use tokio::sync::Semaphore;
 
 use crate::cli_error::CliError;
@@ -210,7 +211,7 @@ pub async fn run(mut args: TestnetArgs) -> Result<(), CliError> {
     };
     let mut slots: Vec<Slot> = Vec::with_capacity(usize::from(args.nodes));
     for _ in 0..args.nodes {
-        if let Err(error) = planner.add(&mut slots).await {
+        if let Err(error) = planner.add(&mut slots, SyncMode::Full).await {
             stop_all(slots).await;
             links.shutdown().await;
             return Err(error);

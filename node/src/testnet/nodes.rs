@@ -10,6 +10,7 @@ use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rustix::process::Signal;
 use tern_p2p::links::{LinkLayer, LinkReport, NodeAddrs};
+use tern_p2p::sync::SyncMode;
 use tern_rpc::chain::TernApiClient;
 use tern_rpc::net::TernNetApiClient;
 
@@ -39,6 +40,7 @@ pub(super) fn node_plan(
     seeds: &[SocketAddr],
     dev_blocks: Option<DevBlocks>,
     reward: &str,
+    sync: SyncMode,
 ) -> Result<NodePlan, CliError> {
     let rpc = SocketAddr::from(([127, 0, 0, 1], port(args.base_port, 2 * i)?));
     let p2p = usize::try_from(i)
@@ -77,6 +79,9 @@ pub(super) fn node_plan(
     ];
     for seed in seeds {
         flags.extend(["--peer".into(), seed.to_string()]);
+    }
+    if sync == SyncMode::Snapshot {
+        flags.extend(["--sync".into(), sync.name().into()]);
     }
     if i < u32::from(args.miners()) {
         match (i, dev_blocks) {
@@ -156,7 +161,7 @@ pub(super) struct Planner<'a> {
 impl Planner<'_> {
     /// Plans, writes the config of and starts the next node, peering with the nodes that
     /// run; it joins `slots` once it runs.
-    pub(super) async fn add(&self, slots: &mut Vec<Slot>) -> Result<(), CliError> {
+    pub(super) async fn add(&self, slots: &mut Vec<Slot>, sync: SyncMode) -> Result<(), CliError> {
         let i = u32::try_from(slots.len()).unwrap_or(u32::MAX);
         if i >= MAX_NODES {
             return Err(CliError(format!(
@@ -179,6 +184,7 @@ impl Planner<'_> {
             &seeds,
             self.dev_blocks,
             &self.reward,
+            sync,
         )?;
         let dir = self.root.join(format!("node-{i}"));
         let io = |e: std::io::Error| CliError(format!("{}: {e}", dir.display()));
@@ -217,7 +223,7 @@ pub(super) async fn act(
     let count = slots.len();
     let i = match action {
         Action::Status | Action::Attack(..) => return Ok(()),
-        Action::Add => return planner.add(slots).await.map_err(|e| e.0),
+        Action::Add(sync) => return planner.add(slots, sync).await.map_err(|e| e.0),
         Action::Partition(partition) => {
             if let Some(node) = partition.nodes().find(|&n| n >= count) {
                 return Err(no_such_node(node, count));
@@ -278,7 +284,7 @@ pub(super) async fn act(
         }
         (
             Action::Status
-            | Action::Add
+            | Action::Add(_)
             | Action::Attack(..)
             | Action::Partition(_)
             | Action::Heal

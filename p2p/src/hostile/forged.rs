@@ -1,11 +1,15 @@
 //! What a hostile peer serves in place of honest data: blocks and headers with real proof
-//! of work, so that a node must judge them by the rules that come after the hash.
+//! of work, so that a node must judge them by the rules that come after the hash; and
+//! state chunks that look like the subtree asked for but are not.
 
 use tern_chain::block::{Block, Header};
 use tern_chain::crypto::{dev_secret_key, SecretKey};
 use tern_chain::genesis::ChainSpec;
 use tern_chain::miner::{block_template, Template};
 use tern_chain::pow::{median_time_past, search_nonce, MEDIAN_TIME_SPAN};
+use tern_chain::state::Account;
+use tern_chain::state_map::account_key;
+use tern_chain::state_map::chunk::{Chunk, KeyPrefix};
 use tern_chain::testkit::ChainBuilder;
 use tern_chain::tx::{SignedTransaction, Transaction};
 use tern_chain::types::{Address, Amount, StateRoot, Timestamp};
@@ -93,4 +97,41 @@ pub fn header_chain_from_genesis(spec: &ChainSpec, count: usize) -> Vec<Header> 
         .iter()
         .map(|block| block.header)
         .collect()
+}
+
+/// Addresses tried at most for a forged chunk's accounts: enough to find two under a
+/// prefix of three nibbles (one in 4,096 is).
+const MAX_GRIND: u32 = 200_000;
+
+/// A chunk for `prefix` that is not its subtree: two made-up accounts under the prefix
+/// (found by trying addresses), so that it passes every check but the hash; past what
+/// grinding finds quickly, a single made-up account.
+pub fn forged_chunk(prefix: &KeyPrefix) -> Chunk {
+    let mut found = Vec::new();
+    for i in 0..MAX_GRIND {
+        let mut bytes = [0xf0; 32];
+        bytes[..4].copy_from_slice(&i.to_le_bytes());
+        let address = Address::from_bytes(bytes);
+        if prefix.contains(&account_key(&address)) {
+            let account = Account {
+                balance: Amount::from_base_units(1_000_000_000_000),
+                nonce: 0,
+            };
+            found.push((address, account));
+            if found.len() == 2 {
+                break;
+            }
+        }
+    }
+    if found.is_empty() {
+        found.push((
+            Address::from_bytes([0xf0; 32]),
+            Account {
+                balance: Amount::from_base_units(1),
+                nonce: 0,
+            },
+        ));
+    }
+    found.sort_by_key(|(address, _)| account_key(address));
+    Chunk::Accounts(found)
 }

@@ -315,6 +315,33 @@ impl HostilePeer {
         }
     }
 
+    /// Answers every state chunk request with a forged chunk ([`forged::forged_chunk`])
+    /// until the node closes the connection or `patience` passes. Returns how many it
+    /// answered, and whether the node closed.
+    pub async fn serve_forged_chunks(&mut self, patience: Duration) -> (usize, bool) {
+        let deadline = Instant::now() + patience;
+        let mut forged = 0;
+        loop {
+            match self.next(deadline).await {
+                Next::Message(Message::GetStateChunk { pivot, prefix }) => {
+                    let chunk = forged::forged_chunk(&prefix);
+                    let answer = Message::StateChunk {
+                        pivot,
+                        prefix,
+                        answer: ChunkAnswer::Chunk(chunk),
+                    };
+                    if self.send(&answer).await.is_err() {
+                        return (forged, true);
+                    }
+                    forged += 1;
+                }
+                Next::Message(_) => {}
+                Next::Closed => return (forged, true),
+                Next::TimedOut => return (forged, false),
+            }
+        }
+    }
+
     /// Announces `block`, waits for the node to ask for it, and delivers it. Returns
     /// whether it was asked for within `patience` (and so delivered).
     pub async fn deliver_announced_block(

@@ -11,11 +11,11 @@ use tern_chain::genesis::ChainSpec;
 use tern_chain::state::Account;
 use tern_chain::state_map::chunk::{Chunk, KeyPrefix, SplitChild};
 use tern_chain::testkit::ChainBuilder;
-use tern_chain::types::{Address, Amount, BlockHash, StateRoot};
+use tern_chain::types::{Address, Amount, BlockHash, Height, StateRoot};
 use tern_p2p::hostile::{hello_for, HostilePeer};
 use tern_p2p::message::{ChunkAnswer, Message, CHUNK_REQUEST_BURST};
 use tern_tests::http::post_json;
-use tern_tests::net::{dev_spec, dev_transfer, NodeOptions, TestNode};
+use tern_tests::net::{dev_spec, dev_transfer, eventually, NodeOptions, TestNode};
 
 const PATIENCE: Duration = Duration::from_secs(20);
 
@@ -288,6 +288,58 @@ async fn a_fresh_node_joins_by_snapshot_with_every_account_and_follows_the_chain
     let next_hash = next.hash();
     source.node.chain().submit_block(next).await.unwrap();
     assert!(fresh.reaches_tip(next_hash, PATIENCE).await);
+    fresh.shutdown().await;
+    source.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_serving_forged_chunks_is_banned_and_the_node_finishes_from_honest_ones() {
+    let spec = spec_with_many_accounts();
+    let (source, _) = source_with_blocks(&spec, 12).await;
+    let fresh = TestNode::start(
+        NodeOptions {
+            spec: spec.clone(),
+            ..NodeOptions::dev()
+        }
+        .with_snapshot_sync(5),
+    )
+    .await
+    .unwrap();
+    // The liar connects first: it claims a chain as high as any (so it is asked for
+    // chunks) and no more work than genesis (so it is not asked for headers).
+    let mut hello = hello_for(&spec);
+    hello.best_height = Height(1_000_000);
+    let mut liar = HostilePeer::connect(fresh.p2p_addr(), &hello)
+        .await
+        .unwrap();
+    assert!(fresh.reaches_peers(1, PATIENCE).await);
+    fresh
+        .node
+        .network()
+        .add_peer(source.p2p_addr())
+        .await
+        .unwrap();
+
+    let (forged, closed) = liar.serve_forged_chunks(PATIENCE).await;
+    assert!(forged >= 1, "the liar was asked for a chunk");
+    assert!(closed, "the node dropped the liar");
+    let id = liar.key.id().to_string();
+    let banned = eventually(PATIENCE, || async {
+        let bans = fresh.node.network().bans().await.unwrap();
+        bans.iter()
+            .any(|ban| ban.target == id && ban.reason.contains("forged state chunk"))
+    })
+    .await;
+    assert!(banned, "the liar is banned for its chunk");
+
+    let tip = source.node.chain().tip().hash;
+    assert!(fresh.reaches_tip(tip, PATIENCE).await);
+    assert_eq!(
+        sorted(fresh.node.chain().reader().all_accounts().unwrap()),
+        sorted(source.node.chain().reader().all_accounts().unwrap()),
+        "every account is the honest source's"
+    );
+    assert_eq!(fresh.node.chain().reader().floor().unwrap().value(), 7);
     fresh.shutdown().await;
     source.shutdown().await;
 }

@@ -23,6 +23,7 @@ use super::attack::AttackKind;
 use super::control::{Action as Control, LinkChange};
 use super::TestnetArgs;
 use crate::cli_error::CliError;
+use tern_p2p::sync::SyncMode;
 
 /// The largest scenario file read.
 const MAX_FILE: u64 = 1024 * 1024;
@@ -192,8 +193,12 @@ pub enum Act {
         /// The node.
         node: usize,
     },
-    /// Add a node.
-    Add,
+    /// Add a node, joining in full or by snapshot (`sync = "snapshot"`).
+    Add {
+        /// How it joins.
+        #[serde(default)]
+        sync: SyncName,
+    },
     /// Remove a node.
     Remove {
         /// The node.
@@ -209,6 +214,26 @@ pub enum Act {
     },
 }
 
+/// How an added node joins, as a scenario names it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncName {
+    /// Every block since genesis.
+    #[default]
+    Full,
+    /// From a snapshot.
+    Snapshot,
+}
+
+impl SyncName {
+    fn mode(self) -> SyncMode {
+        match self {
+            SyncName::Full => SyncMode::Full,
+            SyncName::Snapshot => SyncMode::Snapshot,
+        }
+    }
+}
+
 impl Act {
     /// The control call a step is, if it is one.
     pub(super) fn control(&self) -> Option<Control> {
@@ -219,7 +244,7 @@ impl Act {
             Act::Restart { node } => Control::Restart(*node),
             Act::Pause { node } => Control::Pause(*node),
             Act::Resume { node } => Control::Resume(*node),
-            Act::Add => Control::Add,
+            Act::Add { sync } => Control::Add(sync.mode()),
             Act::Remove { node } => Control::Remove(*node),
             Act::Link {
                 from,

@@ -21,7 +21,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::watch::{Watched, Watcher, POLL};
-use super::{Act, Check, Scenario, Step};
+use super::{Act, Check, Scenario, Step, SyncName};
 use crate::testnet::attack::AttackReport;
 use crate::testnet::control::{self, Action, NetworkStatus, ProcessState, Reply};
 
@@ -541,7 +541,12 @@ fn describe(act: &Act) -> String {
         Act::Restart { node } => format!("restart node {node}"),
         Act::Pause { node } => format!("pause node {node}"),
         Act::Resume { node } => format!("resume node {node}"),
-        Act::Add => "add a node".into(),
+        Act::Add {
+            sync: SyncName::Full,
+        } => "add a node".into(),
+        Act::Add {
+            sync: SyncName::Snapshot,
+        } => "add a node joining by snapshot".into(),
         Act::Remove { node } => format!("remove node {node}"),
         Act::Link { from, to, .. } => format!("link {from} {to} changed"),
         other => format!("{other:?}"),
