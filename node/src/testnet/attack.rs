@@ -10,6 +10,7 @@
 //! | `invalid-blocks` | announces a block on the node's tip with real proof of work and a transfer whose signature is not its sender's, and delivers it when asked | ask for it, find the broken rule, keep its tip, and ban the peer at once |
 //! | `bad-state-root` | announces an empty block on the node's tip with real proof of work that keeps every rule but one: its header commits to a state root the block does not leave; delivers it when asked, and again on the new tip if the chain moved on first | ask for it, compute the state the block leaves, find the root does not match, keep its tip, and ban the peer at once |
 //! | `low-work-headers` | claims more work than any chain has, then serves a valid header chain from genesis one block shorter than the node's | check the headers, fetch no block of a chain with less work than its own, hold at most 10,000 such headers, and drop the peer for claiming work it does not serve (not a ban: an honest peer's claim can go stale) |
+//! | `bad-snapshot` | claims a chain as high as any, and answers every state chunk request of a node joining by snapshot with made-up accounts under the prefix asked for | check the chunk against the hash its subtree must have, ban the peer, ask an honest peer instead, and finish the snapshot from honest peers |
 //!
 //! The report says whether the node dropped the peer and, from the node's `net_bans`,
 //! whether it banned it and why.
@@ -61,6 +62,8 @@ pub enum AttackKind {
     BadStateRoot,
     /// Claim more work than it has, then serve a long header chain with less.
     LowWorkHeaders,
+    /// Serve forged state chunks to a node joining by snapshot.
+    BadSnapshot,
 }
 
 impl fmt::Display for AttackKind {
@@ -77,7 +80,10 @@ impl fmt::Display for AttackKind {
 impl AttackKind {
     /// Whether a healthy node bans the peer (it proved a lie), not only drops it.
     pub fn bans(self) -> bool {
-        matches!(self, AttackKind::InvalidBlocks | AttackKind::BadStateRoot)
+        matches!(
+            self,
+            AttackKind::InvalidBlocks | AttackKind::BadStateRoot | AttackKind::BadSnapshot
+        )
     }
 
     /// What a healthy node does about it, for the report.
@@ -100,6 +106,9 @@ impl AttackKind {
             }
             AttackKind::LowWorkHeaders => {
                 "check the headers, fetch none of their blocks, and drop the peer for claiming work it does not serve"
+            }
+            AttackKind::BadSnapshot => {
+                "check the chunk against its subtree's hash, ban the peer, and finish the snapshot from honest peers"
             }
         }
     }
@@ -181,6 +190,11 @@ pub async fn attack(
             .map_or(spec.genesis_hash(), |h| h.hash());
         hello.cumulative_work = Work::from_be_bytes([0xff; 32]);
     }
+    if kind == AttackKind::BadSnapshot {
+        // As high a chain as any, so the node asks it for chunks; no more work than
+        // genesis, so it is not asked for headers.
+        hello.best_height = Height(u64::from(u32::MAX));
+    }
     let mut peer = match HostilePeer::connect(addr, &hello).await {
         Ok(peer) => peer,
         Err(error) => {
@@ -222,6 +236,31 @@ pub async fn attack(
                     report.problem = Some(format!("node {node}: {problem}"));
                     return report;
                 }
+            }
+        }
+        AttackKind::BadSnapshot => {
+            let (forged, closed) = peer.serve_forged_chunks(ATTACK_PATIENCE).await;
+            if forged == 0 {
+                report.problem = Some(format!(
+                    "node {node} asked for no state chunk: it is not fetching a snapshot's \
+                     state (add one with `tern testnet add --sync snapshot` and attack it \
+                     while its status says so)"
+                ));
+                return report;
+            }
+            let finished = snapshot_finished(rpc, ATTACK_PATIENCE).await;
+            report.detail = Some(format!(
+                "forged {forged} state chunks; {}",
+                if finished {
+                    "the node finished its snapshot from honest peers"
+                } else {
+                    "the node had not finished its snapshot when the attack gave up waiting"
+                }
+            ));
+            if closed {
+                Err("closed while serving forged chunks".to_owned())
+            } else {
+                Ok(())
             }
         }
         AttackKind::LowWorkHeaders => {
@@ -351,6 +390,21 @@ async fn deliver_invalid_block(
         }
     }
     Ok(detail)
+}
+
+/// Whether the node's snapshot sync got past the state within `patience`, over its RPC.
+async fn snapshot_finished(rpc: &HttpClient, patience: Duration) -> bool {
+    use tern_rpc::net::TernNetApiClient;
+    let deadline = Instant::now() + patience;
+    while Instant::now() < deadline {
+        if let Ok(status) = rpc.chain_sync_status().await {
+            if !matches!(status.phase.as_deref(), Some("headers" | "state")) {
+                return true;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
 }
 
 /// The node's tip height, over its RPC.

@@ -10,7 +10,7 @@
 //! | `failure` | a node that cannot go on exits non-zero, naming the part, and loses nothing |
 //! | `mining` | the miner and on-demand blocks, through the pool and the chain |
 //! | `rpc` | every RPC method, both transports, limits, subscriptions, against a real node |
-//! | `sync_restart` | sync killed halfway resumes; a damaged store is reported and refetched |
+//! | `sync_restart` | sync (full or by snapshot) killed halfway resumes; a damaged store is reported and refetched |
 //! | `testnet` | `tern testnet` mines, confirms a transfer, stops cleanly and resumes |
 //! | `wallet` | `tern wallet` against a real node |
 //!

@@ -1,7 +1,7 @@
 //! Sync as an operator sees it: real `tern node` processes. A syncing node is killed with
 //! SIGKILL halfway, restarted on the same data dir, and finishes without fetching again
-//! what it had; a node whose store lost blocks to damage after a kill says so at start and
-//! fetches them again.
+//! what it had, in full or by snapshot; a node whose store lost blocks to damage after a
+//! kill says so at start and fetches them again.
 
 use std::time::{Duration, Instant};
 
@@ -297,4 +297,119 @@ fn manifest_cut(store: &std::path::Path, dir: &std::path::Path, fiftieths: u64) 
             file.set_len(len * fiftieths / 50).unwrap();
         }
     }
+}
+
+/// Accounts added to the dev chain for the snapshot test: the most a spec file lists, so
+/// the state comes in a few hundred chunks and a kill lands in the middle of them.
+const SNAPSHOT_ACCOUNTS: u32 = 99_000;
+
+/// Writes the dev chain spec with [`SNAPSHOT_ACCOUNTS`] more funded accounts to `path`.
+fn write_big_spec(path: &std::path::Path) {
+    use tern_chain::genesis::ChainSpec;
+    use tern_chain::types::Address;
+    let dev = ChainSpec::resolve("dev").unwrap();
+    let mut spec: serde_json::Value =
+        serde_json::from_str(include_str!("../../../genesis/dev.json")).unwrap();
+    let allocations = spec["allocations"].as_array_mut().unwrap();
+    for i in 0..SNAPSHOT_ACCOUNTS {
+        let mut bytes = [0x6b; 32];
+        bytes[..4].copy_from_slice(&i.to_le_bytes());
+        let address = Address::from_bytes(bytes).to_bech32(&dev.address_prefix);
+        allocations.push(serde_json::json!({ "address": address, "balance": "1000" }));
+    }
+    spec["name"] = "tern-dev-big".into();
+    std::fs::write(path, serde_json::to_vec(&spec).unwrap()).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_snapshot_sync_killed_halfway_keeps_its_chunks_and_finishes() {
+    let dirs = tempfile::tempdir().unwrap();
+    let spec = dirs.path().join("big.json");
+    write_big_spec(&spec);
+    let spec = spec.to_str().unwrap();
+    let source = NodeProcess::launch(
+        &dirs.path().join("source"),
+        &Launch {
+            admin: true,
+            genesis: Some(spec),
+            ..Launch::default()
+        },
+    );
+    source.rpc.dev_mine(80, Some(REWARD.into())).await.unwrap();
+    let tip = source.rpc.chain_info().await.unwrap().best_hash;
+
+    let dir = dirs.path().join("fresh");
+    let log = dirs.path().join("fresh.log");
+    let peers = [source.p2p];
+    let launch = Launch {
+        peers: &peers,
+        genesis: Some(spec),
+        args: &["--sync", "snapshot"],
+        log_file: Some(&log),
+        ..Launch::default()
+    };
+    let mut fresh = NodeProcess::launch(&dir, &launch);
+    // Kill it (SIGKILL: no goodbye, no flush) once some chunks are written.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let written = loop {
+        assert!(
+            Instant::now() < deadline,
+            "the state download never started"
+        );
+        let status = fresh.rpc.chain_sync_status().await;
+        if let Some(state) = status.ok().and_then(|s| s.state) {
+            if state.chunks_done >= 10 {
+                break state;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
+    fresh.kill();
+    assert!(
+        written.chunks_done < written.chunks_total,
+        "the snapshot finished before it could be interrupted: {written:?}"
+    );
+
+    let restart_log = dirs.path().join("restart.log");
+    let fresh = NodeProcess::launch(
+        &dir,
+        &Launch {
+            log_file: Some(&restart_log),
+            ..launch
+        },
+    );
+    let reached = async {
+        while fresh
+            .rpc
+            .chain_info()
+            .await
+            .map(|i| i.best_hash)
+            .ok()
+            .as_ref()
+            != Some(&tip)
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(120), reached)
+        .await
+        .expect("the restarted node did not finish the snapshot");
+    let restarted = std::fs::read_to_string(&restart_log).unwrap();
+    let resumed = restarted
+        .lines()
+        .find(|line| line.contains("going on with the snapshot a restart interrupted"))
+        .unwrap_or_else(|| panic!("no resumption logged:\n{restarted}"));
+    let pieces: u64 = resumed
+        .split("pieces=")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap();
+    assert!(
+        pieces >= written.chunks_done,
+        "the {} chunks written before the kill are kept: {resumed}",
+        written.chunks_done
+    );
+    let status = fresh.rpc.chain_sync_status().await.unwrap();
+    assert_eq!(status.mode, "snapshot");
 }

@@ -36,6 +36,8 @@ pub(crate) struct Launch<'a> {
     pub(crate) log_file: Option<&'a Path>,
     /// Start under these open-file limits (soft, hard), as `ulimit -n` sets them.
     pub(crate) open_files: Option<(u64, u64)>,
+    /// The chain spec [default: `dev`].
+    pub(crate) genesis: Option<&'a str>,
 }
 
 /// What became of a node started with [`NodeProcess::try_launch`].
@@ -144,7 +146,12 @@ impl NodeProcess {
             None => Command::new(TERN),
         };
         command
-            .args(["node", "--genesis", "dev", "--datadir"])
+            .args([
+                "node",
+                "--genesis",
+                launch.genesis.unwrap_or("dev"),
+                "--datadir",
+            ])
             .arg(dir)
             .args(["--p2p-addr", "127.0.0.1:0", "--rpc-addr", "127.0.0.1:0"])
             .args(["--max-inbound-per-ip", "64"])
