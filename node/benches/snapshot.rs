@@ -28,6 +28,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use support::{Launch, NodeProcess};
+use tern_chain::block::HEADER_LEN;
 use tern_chain::crypto::{dev_secret_key, SecretKey};
 use tern_chain::genesis::ChainSpec;
 use tern_chain::miner::block_template;
@@ -35,7 +36,6 @@ use tern_chain::pow::search_nonce;
 use tern_chain::state_map::chunk::{CHUNK_ACCOUNT_LEN, MAX_CHUNK_ACCOUNTS};
 use tern_chain::tx::{SignedTransaction, Transaction};
 use tern_chain::types::{Address, Amount, Timestamp};
-use tern_chain::block::HEADER_LEN;
 use tern_p2p::sync::MAX_CHUNKS_IN_FLIGHT;
 use tern_rpc::chain::TernApiClient;
 use tern_rpc::net::TernNetApiClient;
@@ -126,9 +126,14 @@ fn generate(dir: &Path, accounts: u64, blocks: u64) -> (u64, usize) {
                     let sender = &keys[(i % u64::from(SENDERS)) as usize];
                     // One transfer per sender per block, so a sender's nonce is the round,
                     // plus the funding block's nonces for the funder.
-                    let rounds_before = round * per_block.div_ceil(u64::from(SENDERS))
-                        + i / u64::from(SENDERS);
-                    let nonce = rounds_before + if i % u64::from(SENDERS) == 0 { funded } else { 0 };
+                    let rounds_before =
+                        round * per_block.div_ceil(u64::from(SENDERS)) + i / u64::from(SENDERS);
+                    let nonce = rounds_before
+                        + if i % u64::from(SENDERS) == 0 {
+                            funded
+                        } else {
+                            0
+                        };
                     Transaction {
                         chain_id,
                         from: sender.address(),
@@ -213,7 +218,13 @@ async fn join_both(root: &Path, source: &Path, tip_height: u64, state_accounts: 
     let addrs: Vec<_> = peers.iter().map(|p| p.p2p).collect();
     let tip = peers[0].rpc.chain_info().await.unwrap().best_hash;
 
-    let snapshot = join(&root.join("snapshot"), &addrs, &tip, &["--sync", "snapshot"]).await;
+    let snapshot = join(
+        &root.join("snapshot"),
+        &addrs,
+        &tip,
+        &["--sync", "snapshot"],
+    )
+    .await;
     let full = join(&root.join("full"), &addrs, &tip, &[]).await;
 
     let state_bytes = state_accounts as u64 * CHUNK_ACCOUNT_LEN as u64;
@@ -278,7 +289,10 @@ async fn join(dir: &Path, peers: &[std::net::SocketAddr], tip: &str, args: &[&st
         if on_tip {
             break;
         }
-        assert!(Instant::now() < deadline, "{args:?}: not on the tip in time");
+        assert!(
+            Instant::now() < deadline,
+            "{args:?}: not on the tip in time"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let secs = started.elapsed().as_secs_f64();

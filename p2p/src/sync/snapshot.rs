@@ -98,6 +98,9 @@ pub struct SnapshotActions {
     pub restore: Vec<(ConnId, KeyPrefix, Chunk)>,
     /// Every piece is in: ask the chain to finish with these headers.
     pub finish: Option<Vec<Header>>,
+    /// No peer serves the pivot any more: undo what was restored of it (before
+    /// beginning the newer pivot in `begin`).
+    pub abandon: bool,
     /// Peers to disconnect: their chunk requests stalled too often.
     pub drop: Vec<ConnId>,
 }
@@ -405,6 +408,11 @@ impl Snapshot {
         prefix: KeyPrefix,
         result: Result<Restored, SnapshotError>,
     ) -> Option<SnapshotError> {
+        // A result for the pivot given up (the chain wrote it before undoing it): the
+        // newer pivot's fetching has not begun yet.
+        if !matches!(self.phase, Phase::Fetching) {
+            return None;
+        }
         self.restoring.remove(&prefix);
         match result {
             Ok(restored) => {
@@ -473,6 +481,12 @@ impl Snapshot {
                 }
             }
             Phase::Fetching => {
+                if let Some(newer) = self.move_pivot(headers) {
+                    actions.abandon = true;
+                    actions.begin = Some(newer);
+                    self.sample(now);
+                    return actions;
+                }
                 actions.drop = self.expire(now);
                 actions.requests = self.next_requests(now);
                 while self.restoring.len() < MAX_RESTORING {
@@ -543,6 +557,64 @@ impl Snapshot {
             height: chosen.height,
             headers: upto,
         });
+        self.phase = Phase::Beginning;
+        Some(chosen)
+    }
+
+    /// A newer pivot, when every peer whose chain reaches the pivot said it does not
+    /// keep its state (it pruned it, or reorganised away from it) and the headers now
+    /// reach past it by the pivot depth. What was fetched of the old pivot is dropped:
+    /// the chain undoes it, and the state of the newer one is fetched from the start.
+    fn move_pivot(&mut self, headers: &HeaderChain) -> Option<Header> {
+        let pivot = self.pivot.as_ref()?;
+        let reaching: Vec<&ChunkPeer> = self
+            .peers
+            .values()
+            .filter(|s| s.best_height >= pivot.height)
+            .collect();
+        if reaching.is_empty() || !reaching.iter().all(|s| s.not_serving) {
+            return None;
+        }
+        let last = headers.last()?.header.height.value();
+        let height = last.checked_sub(self.pivot_depth)?;
+        if height <= pivot.height.value() {
+            return None;
+        }
+        let old = (pivot.hash, pivot.height);
+        let index = usize::try_from(headers.len() as u64 - 1 - self.pivot_depth).ok()?;
+        let chosen = headers.iter().nth(index)?.header;
+        let upto: Vec<Header> = headers
+            .iter()
+            .take_while(|pending| pending.header.height <= chosen.height)
+            .map(|pending| pending.header)
+            .collect();
+        if upto.last().map(Header::hash) != Some(chosen.hash()) {
+            return None;
+        }
+        tracing::warn!(
+            old = %old.0,
+            old_height = old.1.value(),
+            new = %chosen.hash(),
+            height = chosen.height.value(),
+            "no peer serves the pivot's state any more: moving to a newer pivot; what was \
+             fetched of the old one is dropped"
+        );
+        self.pivot = Some(Pivot {
+            hash: chosen.hash(),
+            height: chosen.height,
+            headers: upto,
+        });
+        self.wanted.clear();
+        self.in_flight.clear();
+        self.failed_from.clear();
+        self.ready.clear();
+        self.restoring.clear();
+        self.progress = Counters::default();
+        self.warned_unserved = false;
+        for state in self.peers.values_mut() {
+            state.not_serving = false;
+            state.in_flight = 0;
+        }
         self.phase = Phase::Beginning;
         Some(chosen)
     }

@@ -1,5 +1,5 @@
 //! The snapshot worker: takes the steps of a snapshot restore to the chain actor one at a
-//! time (begin, each chunk, finish) and reports each result to the sync task, which never
+//! time (begin, each chunk, finish, or undoing one whose pivot is no longer served) and reports each result to the sync task, which never
 //! waits on the chain itself.
 
 use tern_chain::block::Header;
@@ -11,13 +11,14 @@ use tokio::sync::mpsc;
 use super::MAX_RESTORING;
 use crate::ConnId;
 
-/// Steps waiting for the worker: every chunk the sync state lets out at once, a begin
-/// and a finish.
-pub(crate) const STEP_QUEUE: usize = MAX_RESTORING + 2;
+/// Steps waiting for the worker: every chunk the sync state lets out at once, an undoing,
+/// a begin and a finish.
+pub(crate) const STEP_QUEUE: usize = MAX_RESTORING + 3;
 
 /// A step for the chain.
 #[derive(Debug)]
 pub(crate) enum SnapshotStep {
+    Abandon,
     Begin(Box<Header>),
     Restore {
         conn: ConnId,
@@ -30,6 +31,7 @@ pub(crate) enum SnapshotStep {
 /// What the chain made of a step.
 #[derive(Debug)]
 pub(crate) enum SnapshotReply {
+    Abandoned(Result<(), SnapshotError>),
     Begun(Result<SnapshotProgress, SnapshotError>),
     Restored {
         conn: ConnId,
@@ -47,6 +49,7 @@ pub(crate) async fn take_steps(
 ) {
     while let Some(step) = steps.recv().await {
         let reply = match step {
+            SnapshotStep::Abandon => SnapshotReply::Abandoned(chain.abandon_snapshot().await),
             SnapshotStep::Begin(pivot) => SnapshotReply::Begun(chain.begin_snapshot(*pivot).await),
             SnapshotStep::Restore {
                 conn,

@@ -243,3 +243,81 @@ fn chunks_in_flight_stay_within_their_bound_and_a_stalling_peer_is_dropped() {
         .snapshot()
         .on_chunk(at, ConnId(99), pivot, child(1), chunk(), 10));
 }
+
+#[test]
+fn when_no_peer_keeps_the_pivot_the_node_moves_to_a_newer_one() {
+    let f = fixture(14);
+    // The peer claims the work of the first 10 blocks, and shows 10 headers.
+    let claimed = f.blocks[..10]
+        .iter()
+        .fold(f.tip.cumulative_work, |work, b| {
+            work.saturating_add(b.header.target.work())
+        });
+    let mut sync = SyncState::new(snapshot_config());
+    sync.snapshot().start(Height::GENESIS, None);
+    sync.add_peer(PEER, claimed, Height(10));
+    let now = Instant::now();
+    sync.drive(now, &f.tip, &[f.tip.hash]);
+    f.headers_from(&mut sync, PEER, 10).unwrap();
+    let old = sync
+        .drive(now, &f.tip, &[f.tip.hash])
+        .snapshot
+        .begin
+        .unwrap();
+    assert_eq!(old.height, Height(7));
+    sync.snapshot().begun(Ok(SnapshotProgress {
+        pivot: old.hash(),
+        root: old.state_root,
+        wanted: vec![(KeyPrefix::root(), 0)],
+        pieces: 0,
+        accounts: 0,
+    }));
+    assert_eq!(requests(&mut sync, &f, now).len(), 1);
+    sync.snapshot().on_chunk(
+        now,
+        PEER,
+        old.hash(),
+        KeyPrefix::root(),
+        ChunkAnswer::PivotPruned,
+        10,
+    );
+    // Nothing newer to move to yet: it waits.
+    let actions = sync.drive(now, &f.tip, &[f.tip.hash]);
+    assert!(!actions.snapshot.abandon && actions.snapshot.begin.is_none());
+
+    // The peer shows four more blocks: the pivot moves four up.
+    let later: Vec<_> = f.blocks[10..14].iter().map(|b| b.header).collect();
+    sync.on_headers(
+        PEER,
+        &later,
+        None,
+        &f.spec.consensus,
+        f.tip.cumulative_work,
+        tern_chain::types::Timestamp::now(),
+    )
+    .unwrap();
+    let actions = sync.drive(now, &f.tip, &[f.tip.hash]);
+    assert!(
+        actions.snapshot.abandon,
+        "the old pivot's pieces are undone"
+    );
+    let newer = actions.snapshot.begin.expect("a newer pivot");
+    assert_eq!(newer.height, Height(11));
+    // A late result for the old pivot is not taken for the new one's.
+    assert!(sync
+        .snapshot()
+        .restored(PEER, KeyPrefix::root(), written(vec![(child(1), 10)]))
+        .is_none());
+    sync.snapshot().begun(Ok(SnapshotProgress {
+        pivot: newer.hash(),
+        root: newer.state_root,
+        wanted: vec![(KeyPrefix::root(), 0)],
+        pieces: 0,
+        accounts: 0,
+    }));
+    assert_eq!(
+        requests(&mut sync, &f, now),
+        vec![(PEER, KeyPrefix::root())],
+        "the peer is asked again, for the newer pivot"
+    );
+}

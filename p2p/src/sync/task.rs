@@ -196,6 +196,11 @@ impl SyncTask {
     /// What the chain made of a snapshot step.
     fn on_snapshot_reply(&mut self, reply: SnapshotReply) {
         match reply {
+            SnapshotReply::Abandoned(result) => {
+                if let Err(error) = result {
+                    tracing::error!(%error, "the chain could not undo the old pivot's snapshot");
+                }
+            }
             SnapshotReply::Begun(result) => self.parts.state.snapshot().begun(result),
             SnapshotReply::Restored {
                 conn,
@@ -314,9 +319,14 @@ impl SyncTask {
                 .send(conn, &Message::GetStateChunk { pivot, prefix });
         }
         let steps = snapshot
-            .begin
-            .map(|pivot| SnapshotStep::Begin(Box::new(pivot)))
+            .abandon
+            .then_some(SnapshotStep::Abandon)
             .into_iter()
+            .chain(
+                snapshot
+                    .begin
+                    .map(|pivot| SnapshotStep::Begin(Box::new(pivot))),
+            )
             .chain(snapshot.restore.into_iter().map(|(conn, prefix, chunk)| {
                 SnapshotStep::Restore {
                     conn,

@@ -108,6 +108,7 @@ enum SnapshotCommand {
         headers: Vec<Header>,
         reply: oneshot::Sender<Result<TipInfo, SnapshotError>>,
     },
+    Abandon(oneshot::Sender<Result<(), SnapshotError>>),
 }
 
 impl std::fmt::Debug for Command {
@@ -127,6 +128,7 @@ impl std::fmt::Debug for Command {
             Command::Snapshot(SnapshotCommand::Finish { headers, .. }) => {
                 write!(f, "FinishSnapshot({} headers)", headers.len())
             }
+            Command::Snapshot(SnapshotCommand::Abandon(_)) => f.write_str("AbandonSnapshot"),
             Command::Shutdown => f.write_str("Shutdown"),
         }
     }
@@ -392,6 +394,12 @@ impl ChainActor {
                 let _ = reply.send(result);
                 error
             }
+            SnapshotCommand::Abandon(reply) => {
+                let result = self.chain.abandon_snapshot();
+                let error = failed(&result);
+                let _ = reply.send(result);
+                error
+            }
             SnapshotCommand::Finish { headers, reply } => {
                 let result = self.chain.finish_snapshot(&headers);
                 let error = failed(&result);
@@ -531,6 +539,11 @@ impl ChainHandle {
     pub async fn finish_snapshot(&self, headers: Vec<Header>) -> Result<TipInfo, SnapshotError> {
         self.snapshot_step(|reply| SnapshotCommand::Finish { headers, reply })
             .await
+    }
+
+    /// Undoes the snapshot being restored, for another pivot ([`Chain::abandon_snapshot`]).
+    pub async fn abandon_snapshot(&self) -> Result<(), SnapshotError> {
+        self.snapshot_step(SnapshotCommand::Abandon).await
     }
 
     async fn snapshot_step<T>(

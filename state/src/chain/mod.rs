@@ -145,6 +145,12 @@ impl Chain {
         };
         chain.restoring = restore::load(&chain.writes)?;
         chain.floor = restore::floor(&chain.writes)?;
+        if chain.abandoning()? {
+            chain.abandon_snapshot().map_err(|error| match error {
+                restore::SnapshotError::Chain(error) => error,
+                other => ChainError::Store(chain.writes.store().corrupt(&other.to_string())),
+            })?;
+        }
         if let Some(target) = meta_hash(&chain.writes, MetaKey::ReorgTarget)? {
             chain.choose(target)?;
         }

@@ -379,6 +379,79 @@ impl Chain {
         Ok(tip)
     }
 
+    /// Undoes the snapshot being restored, as when its pivot is no longer served: every
+    /// piece's accounts and nodes are deleted, the genesis accounts written back, and the
+    /// store is as new again, ready for another pivot. A first batch marks the undoing,
+    /// each piece then goes in a batch of its own with its record, and the last batch
+    /// clears the mark: a restart in the middle finishes it ([`Chain::open`]) before
+    /// anything else, and never takes a half-undone piece for a written one.
+    pub fn abandon_snapshot(&mut self) -> Result<(), SnapshotError> {
+        let Some(restoring) = self.restoring else {
+            return Ok(());
+        };
+        if self
+            .writes
+            .get::<Meta>(&MetaKey::SnapshotAbandoning)?
+            .is_none()
+        {
+            let mut batch = self.writes.batch();
+            batch.put::<Meta>(&MetaKey::SnapshotAbandoning, &MetaValue::from_u64(1));
+            self.writes.write(batch)?;
+        }
+        let pieces = self.pieces()?;
+        let count = pieces.len();
+        for (prefix, piece) in pieces {
+            let mut batch = self.writes.batch();
+            let nodes = match &piece {
+                RestoredPiece::Whole { .. } => super::state_chunks::nodes_under(
+                    &self.writes,
+                    restoring.version,
+                    prefix.nibbles(),
+                )?,
+                RestoredPiece::Split(children) => children
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(nibble, child)| match child {
+                        SplitChild::Account(address, _) => {
+                            let below = prefix.child(nibble as u8)?;
+                            let key = tree_build::node_key(restoring.version, below.nibbles());
+                            Some((key, Some(*address)))
+                        }
+                        _ => None,
+                    })
+                    .collect(),
+            };
+            for (key, address) in nodes {
+                batch.delete::<StateTree>(&TreeNodeKey(key));
+                if let Some(address) = address {
+                    batch.delete::<Accounts>(&address);
+                }
+            }
+            batch.delete::<SnapshotPieces>(&prefix);
+            self.writes.write(batch)?;
+        }
+        let mut batch = self.writes.batch();
+        for (address, account) in self.spec.genesis_state().accounts() {
+            batch.put::<Accounts>(address, account);
+        }
+        batch.delete::<Meta>(&MetaKey::SnapshotPivot);
+        batch.delete::<Meta>(&MetaKey::SnapshotRoot);
+        batch.delete::<Meta>(&MetaKey::SnapshotAbandoning);
+        self.writes.write(batch)?;
+        self.writes.settle()?;
+        tracing::info!(pivot = %restoring.pivot, pieces = count, "undid the snapshot of a pivot no longer served");
+        self.restoring = None;
+        Ok(())
+    }
+
+    /// Whether a snapshot's undoing was interrupted.
+    pub(super) fn abandoning(&self) -> Result<bool, StoreError> {
+        Ok(self
+            .writes
+            .get::<Meta>(&MetaKey::SnapshotAbandoning)?
+            .is_some())
+    }
+
     /// Every piece written so far.
     fn pieces(&self) -> Result<BTreeMap<KeyPrefix, RestoredPiece>, StoreError> {
         Ok(self

@@ -4,7 +4,7 @@
 
 use super::tests::{dev, keys, miner, now};
 use super::*;
-use crate::store::schema::SnapshotPieces;
+use crate::store::schema::{SnapshotPieces, StateTree};
 use tern_chain::block::Header;
 use tern_chain::state_map::chunk::{Chunk, KeyPrefix};
 use tern_chain::testkit::ChainBuilder;
@@ -236,4 +236,67 @@ fn each_wrong_step_of_a_restore_is_refused_and_writes_nothing() {
         chain.begin_snapshot(&blocks[2].header),
         Err(SnapshotError::NotFresh(_))
     ));
+}
+
+#[test]
+fn an_abandoned_snapshot_leaves_the_store_as_new_and_another_pivot_restores_whole() {
+    let source_dir = tempfile::tempdir().unwrap();
+    let (served, builder, blocks) = source(source_dir.path());
+    let dir = tempfile::tempdir().unwrap();
+    let mut chain = Chain::open(dir.path(), spec()).unwrap();
+    let genesis_accounts = chain.reader().all_accounts().unwrap();
+    let genesis_nodes = chain.writes.store().scan_all::<StateTree>().unwrap().len();
+
+    let first = blocks[1].hash();
+    chain.begin_snapshot(&blocks[1].header).unwrap();
+    restore_from(&served.reader(), &mut chain, &first, Some(8));
+    chain.abandon_snapshot().unwrap();
+    assert!(chain.snapshot_progress().unwrap().is_none());
+    assert_eq!(chain.reader().all_accounts().unwrap(), genesis_accounts);
+    assert_eq!(
+        chain.writes.store().scan_all::<StateTree>().unwrap().len(),
+        genesis_nodes,
+        "no restored node is left"
+    );
+
+    // A restart after the undoing finds a store as new, and another pivot restores whole.
+    drop(chain);
+    let mut chain = Chain::open(dir.path(), spec()).unwrap();
+    assert!(chain.snapshot_progress().unwrap().is_none());
+    let second = blocks[2].hash();
+    chain.begin_snapshot(&blocks[2].header).unwrap();
+    restore_from(&served.reader(), &mut chain, &second, None);
+    chain.finish_snapshot(&headers_to(&blocks, 2)).unwrap();
+    let mut held = chain.reader().all_accounts().unwrap();
+    held.sort_by_key(|(address, _)| *address);
+    let mut wanted: Vec<_> = builder
+        .state(&second)
+        .unwrap()
+        .accounts()
+        .map(|(a, x)| (*a, *x))
+        .collect();
+    wanted.sort_by_key(|(address, _)| *address);
+    assert_eq!(held, wanted);
+    check_store(&chain.reader()).unwrap();
+}
+
+#[test]
+fn an_undoing_interrupted_by_a_restart_is_finished_at_open() {
+    let source_dir = tempfile::tempdir().unwrap();
+    let (served, _, blocks) = source(source_dir.path());
+    let dir = tempfile::tempdir().unwrap();
+    let mut chain = Chain::open(dir.path(), spec()).unwrap();
+    let genesis_accounts = chain.reader().all_accounts().unwrap();
+    let pivot = blocks[1].hash();
+    chain.begin_snapshot(&blocks[1].header).unwrap();
+    restore_from(&served.reader(), &mut chain, &pivot, Some(6));
+    // As if the undoing had begun and the process died right after its first batch.
+    let mut batch = chain.writes.batch();
+    batch.put::<Meta>(&MetaKey::SnapshotAbandoning, &MetaValue::from_u64(1));
+    chain.writes.write(batch).unwrap();
+    chain.writes.settle().unwrap();
+    drop(chain);
+    let chain = Chain::open(dir.path(), spec()).unwrap();
+    assert!(chain.snapshot_progress().unwrap().is_none());
+    assert_eq!(chain.reader().all_accounts().unwrap(), genesis_accounts);
 }

@@ -99,6 +99,40 @@ pub(super) fn all_accounts(
     }
 }
 
+/// Every node of version `version` in the subtree at `path` (nibbles below the root),
+/// with the address of each leaf: what undoing a restored piece deletes. Nothing if the
+/// subtree's node is not there.
+pub(super) fn nodes_under(
+    store: &impl TableReads,
+    version: Version,
+    path: &[u8],
+) -> Result<Vec<(NodeKey, Option<Address>)>, StoreError> {
+    let walk = Walk { store, version };
+    let mut found = Vec::new();
+    let mut pending = vec![path.to_vec()];
+    while let Some(path) = pending.pop() {
+        let key = node_key(version, &path);
+        let node = match walk.node(key.clone()) {
+            Ok(node) => node,
+            Err(WalkError::Pruned) => continue,
+            Err(WalkError::Store(error)) => return Err(error),
+        };
+        match &node {
+            TreeNode::Leaf { address, .. } => found.push((key, Some(*address))),
+            TreeNode::Inner(Node::Internal(internal)) => {
+                for (nibble, _) in internal.children_sorted() {
+                    let mut below = path.clone();
+                    below.push(u8::from(nibble));
+                    pending.push(below);
+                }
+                found.push((key, None));
+            }
+            TreeNode::Inner(_) => found.push((key, None)),
+        }
+    }
+    Ok(found)
+}
+
 fn read_chunk(
     walk: &Walk<'_, impl TableReads>,
     prefix: &KeyPrefix,

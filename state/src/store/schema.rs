@@ -130,6 +130,9 @@ pub enum MetaKey {
     SnapshotPivot,
     /// That block's state root.
     SnapshotRoot,
+    /// The snapshot being restored is being undone (its pivot is no longer served): a
+    /// restart finishes undoing it before anything else.
+    SnapshotAbandoning,
     /// The lowest block whose state and body the store holds: genesis, or the pivot of
     /// the snapshot the store was restored from. Absent: genesis.
     StateFloor,
@@ -146,6 +149,7 @@ impl KeyCodec for MetaKey {
             MetaKey::StateTreeVersion => b"state_tree_version",
             MetaKey::SnapshotPivot => b"snapshot_pivot",
             MetaKey::SnapshotRoot => b"snapshot_root",
+            MetaKey::SnapshotAbandoning => b"snapshot_abandoning",
             MetaKey::StateFloor => b"state_floor",
         };
         out.extend_from_slice(name);
@@ -160,6 +164,7 @@ impl KeyCodec for MetaKey {
             b"state_tree_version" => Ok(MetaKey::StateTreeVersion),
             b"snapshot_pivot" => Ok(MetaKey::SnapshotPivot),
             b"snapshot_root" => Ok(MetaKey::SnapshotRoot),
+            b"snapshot_abandoning" => Ok(MetaKey::SnapshotAbandoning),
             b"state_floor" => Ok(MetaKey::StateFloor),
             _ => Err(DecodeError::Invalid {
                 what: "meta key",
