@@ -28,13 +28,14 @@ use tern_chain::block::{Block, Header};
 use tern_chain::crypto::dev_secret_key;
 use tern_chain::encoding::{decode, encode, Decode, Encode};
 use tern_chain::genesis::ChainSpec;
+use tern_chain::state_map::chunk::{Chunk, KeyPrefix, SplitChild};
 use tern_chain::testkit::ChainBuilder;
 use tern_chain::tx::SignedTransaction;
 use tern_chain::types::{Address, BlockHash, ChainId, Height, TxId, Work};
 use tern_node::config::FileConfig;
 use tern_p2p::addrbook::AddrEntry;
 use tern_p2p::bans::{Ban, BanTarget};
-use tern_p2p::message::{Hello, InvItem, Message, PROTOCOL_VERSION};
+use tern_p2p::message::{ChunkAnswer, Hello, InvItem, Message, PROTOCOL_VERSION};
 use tern_state::persist;
 use tern_wallet::keystore::Keystore;
 
@@ -197,6 +198,7 @@ fn message_seeds() -> Vec<Vec<u8>> {
             best_height: Height(3),
             best_hash: hash,
             cumulative_work: Work::from_be_bytes([3; 32]),
+            lowest_body: Height(0),
             listen_port: 9000,
             user_agent: "tern/fuzz".into(),
         }),
@@ -220,6 +222,40 @@ fn message_seeds() -> Vec<Vec<u8>> {
         Message::Goodbye {
             reason: "banned".into(),
             retry_after_secs: 3_600,
+        },
+        Message::GetStateChunk {
+            pivot: hash,
+            prefix: KeyPrefix::from_nibbles(vec![1, 15]).unwrap(),
+        },
+        Message::StateChunk {
+            pivot: hash,
+            prefix: KeyPrefix::root(),
+            answer: ChunkAnswer::Chunk(Chunk::Accounts(
+                (0..5u8)
+                    .map(|i| {
+                        let account = tern_chain::state::Account {
+                            balance: tern_chain::types::Amount::from_base_units(u64::from(i)),
+                            nonce: u64::from(i),
+                        };
+                        (tern_chain::types::Address::from_bytes([i; 32]), account)
+                    })
+                    .collect(),
+            )),
+        },
+        Message::StateChunk {
+            pivot: hash,
+            prefix: KeyPrefix::root(),
+            answer: ChunkAnswer::Chunk(Chunk::Split(Box::new(
+                [SplitChild::Subtree {
+                    hash: [7; 32],
+                    accounts: 9,
+                }; 16],
+            ))),
+        },
+        Message::StateChunk {
+            pivot: hash,
+            prefix: KeyPrefix::root(),
+            answer: ChunkAnswer::Busy,
         },
     ];
     messages.iter().map(encode).collect()

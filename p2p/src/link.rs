@@ -105,6 +105,8 @@ pub(crate) struct PeerLink {
     pub(crate) claimed_work: Work,
     /// The height its hello claimed.
     pub(crate) claimed_height: Height,
+    /// The lowest block body its hello says it serves.
+    pub(crate) lowest_body: Height,
 }
 
 impl PeerLink {
@@ -115,6 +117,7 @@ impl PeerLink {
         best: Arc<BestBlock>,
         claimed_work: Work,
         claimed_height: Height,
+        lowest_body: Height,
     ) -> PeerLink {
         PeerLink {
             conn,
@@ -123,6 +126,7 @@ impl PeerLink {
             best,
             claimed_work,
             claimed_height,
+            lowest_body,
         }
     }
 
@@ -362,6 +366,7 @@ mod tests {
             Closer::new(token.clone()),
             best,
             Work::default(),
+            Height(0),
             Height(0),
         );
         (link, token)

@@ -15,7 +15,9 @@ use tern_chain::types::{BlockHash, ChainId, Height, TxId, Work};
 use super::transport::MAX_MESSAGE_LEN;
 
 /// The protocol version this node speaks. A peer with another version is disconnected.
-pub const PROTOCOL_VERSION: u32 = 1;
+///
+/// 1: the first. 2: hellos carry the lowest block body the sender holds.
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// Addresses in one [`Message::Addrs`].
 pub const MAX_ADDRS_PER_MESSAGE: usize = 1_000;
@@ -110,6 +112,9 @@ pub struct Hello {
     pub best_hash: BlockHash,
     /// The work of the sender's chain.
     pub cumulative_work: Work,
+    /// The lowest height whose block body the sender holds and serves: 0, or the
+    /// height after the snapshot it joined by. Its headers go lower.
+    pub lowest_body: Height,
     /// The TCP port the sender accepts connections on, or 0 if it does not listen.
     pub listen_port: u16,
     /// Free text naming the software, at most [`MAX_USER_AGENT_LEN`] bytes.
@@ -299,13 +304,14 @@ impl Encode for Hello {
         w.u64(self.best_height.value());
         self.best_hash.encode(w);
         w.array(&self.cumulative_work.to_be_bytes());
+        w.u64(self.lowest_body.value());
         w.u16(self.listen_port);
         w.bytes(self.user_agent.as_bytes());
     }
 }
 
 impl Decode for Hello {
-    const MAX_ENCODED_LEN: usize = 4 + 4 + 32 + 8 + 32 + 32 + 2 + 8 + MAX_USER_AGENT_LEN;
+    const MAX_ENCODED_LEN: usize = 4 + 4 + 32 + 8 + 32 + 32 + 8 + 2 + 8 + MAX_USER_AGENT_LEN;
 
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         Ok(Hello {
@@ -315,6 +321,7 @@ impl Decode for Hello {
             best_height: Height(r.u64("best height")?),
             best_hash: BlockHash::decode(r)?,
             cumulative_work: Work::from_be_bytes(r.array("cumulative work")?),
+            lowest_body: Height(r.u64("lowest body")?),
             listen_port: r.u16("listen port")?,
             user_agent: text(r, "user agent", MAX_USER_AGENT_LEN)?,
         })
@@ -482,6 +489,7 @@ mod tests {
             best_height: Height(7),
             best_hash: hash,
             cumulative_work: block.header.target.work(),
+            lowest_body: Height(3),
             listen_port: 9000,
             user_agent: "tern/test".into(),
         }));

@@ -85,6 +85,7 @@ pub fn hello_for(spec: &ChainSpec) -> Hello {
         best_height: Height(0),
         best_hash: genesis.hash(),
         cumulative_work: genesis.target.work(),
+        lowest_body: Height(0),
         listen_port: 0,
         user_agent: "hostile/test".into(),
     }

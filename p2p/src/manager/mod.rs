@@ -346,6 +346,7 @@ impl Manager {
             Arc::clone(&best),
             hello.cumulative_work,
             hello.best_height,
+            hello.lowest_body,
         );
         let departure = self
             .peer_events

@@ -20,6 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tern_chain::encoding;
+use tern_chain::types::Height;
 use tern_state::chain::ChainHandle;
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
@@ -86,9 +87,20 @@ impl PeerContext {
             best_height: tip.height(),
             best_hash: tip.hash,
             cumulative_work: tip.cumulative_work,
+            lowest_body: lowest_body(self.chain.floor()),
             listen_port: self.listen_port,
             user_agent: self.config.user_agent.clone(),
         }
+    }
+}
+
+/// The lowest block body a store with `floor` holds: genesis's, or the one after the
+/// snapshot's pivot (whose body it never had).
+pub(crate) fn lowest_body(floor: Height) -> Height {
+    if floor == Height::GENESIS {
+        Height::GENESIS
+    } else {
+        Height(floor.value().saturating_add(1))
     }
 }
 

@@ -156,6 +156,8 @@ struct SyncPeer {
     progressed: bool,
     /// Header messages in a row that attached to nothing we hold.
     unconnecting: u32,
+    /// The lowest block body it serves (its hello says): nothing older is asked of it.
+    lowest_body: Height,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -286,8 +288,17 @@ impl SyncState {
                 stalls: 0,
                 progressed: false,
                 unconnecting: 0,
+                lowest_body: Height::GENESIS,
             },
         );
+    }
+
+    /// `peer` serves no block body below `height` (it joined by snapshot there, or
+    /// pruned): older blocks are asked of others.
+    pub fn set_lowest_body(&mut self, peer: ConnId, height: Height) {
+        if let Some(state) = self.peers.get_mut(&peer) {
+            state.lowest_body = height;
+        }
     }
 
     /// A peer left; what it was fetching goes to others at the next
@@ -728,7 +739,8 @@ impl SyncState {
                 .filter_map(|(peer, _)| {
                     let state = self.peers.get(peer)?;
                     let free = state.allowance.saturating_sub(state.in_flight);
-                    (free > 0 && state.best_height >= height).then_some((*peer, free))
+                    let serves = state.best_height >= height && state.lowest_body <= height;
+                    (free > 0 && serves).then_some((*peer, free))
                 })
                 // Most free allowance first; the peer that just failed this block last.
                 .max_by_key(|(peer, free)| (Some(*peer) != avoid, *free));

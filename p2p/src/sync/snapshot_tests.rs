@@ -321,3 +321,37 @@ fn when_no_peer_keeps_the_pivot_the_node_moves_to_a_newer_one() {
         "the peer is asked again, for the newer pivot"
     );
 }
+
+#[test]
+fn blocks_below_a_peers_lowest_body_are_asked_of_others() {
+    // A peer that joined by snapshot at height 4 serves bodies from 5 on.
+    let f = fixture(10);
+    let snapshot_peer = ConnId(8);
+    let mut sync = SyncState::new(SyncConfig::default());
+    sync.add_peer(PEER, chain_work(&f), Height(10));
+    sync.add_peer(snapshot_peer, chain_work(&f), Height(10));
+    sync.set_lowest_body(snapshot_peer, Height(5));
+    let now = Instant::now();
+    let (asked, _) = sync
+        .drive(now, &f.tip, &[f.tip.hash])
+        .headers
+        .expect("headers first");
+    f.headers_from(&mut sync, asked, 10).unwrap();
+    let actions = sync.drive(now, &f.tip, &[f.tip.hash]);
+    let heights = |peer: ConnId| -> Vec<u64> {
+        actions
+            .blocks
+            .iter()
+            .filter(|(p, _)| *p == peer)
+            .flat_map(|(_, hashes)| hashes)
+            .map(|hash| {
+                let block = f.blocks.iter().find(|b| b.hash() == *hash).unwrap();
+                block.header.height.value()
+            })
+            .collect()
+    };
+    assert!(heights(snapshot_peer).iter().all(|h| *h >= 5));
+    for low in 1..5 {
+        assert!(heights(PEER).contains(&low), "block {low} goes to the full peer");
+    }
+}

@@ -131,6 +131,7 @@ impl SyncTask {
         if let PeerEvent::Joined(link) = &event {
             let state = &mut self.parts.state;
             state.add_peer(link.conn, link.claimed_work, link.claimed_height);
+            state.set_lowest_body(link.conn, link.lowest_body);
         }
         let conn = self.peers.apply(event);
         if !self.peers.contains(conn) {

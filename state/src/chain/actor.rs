@@ -35,7 +35,7 @@ use tern_chain::block::{Block, Header};
 use tern_chain::miner::Template;
 use tern_chain::signature_cache::SignatureCache;
 use tern_chain::state_map::chunk::{Chunk, KeyPrefix};
-use tern_chain::types::Timestamp;
+use tern_chain::types::{Height, Timestamp};
 use tern_tasks::panic_message;
 
 /// Blocks waiting for the actor; senders wait when it is full, which slows whoever
@@ -144,6 +144,8 @@ type BlockHook = Box<dyn FnMut(&Block) + Send>;
 pub struct ChainHandle {
     commands: mpsc::Sender<Command>,
     tip: watch::Receiver<TipInfo>,
+    /// The store's floor ([`Chain::floor`]), published as the tip is.
+    floor: watch::Receiver<Height>,
     /// Weak: only the actor keeps the event stream open.
     updates: Weak<Updates>,
     reader: ChainReader,
@@ -207,6 +209,7 @@ pub struct ChainActor {
     chain: Chain,
     inbox: mpsc::Receiver<Command>,
     tip: watch::Sender<TipInfo>,
+    floor: watch::Sender<Height>,
     updates: Arc<Updates>,
     before_block: Option<BlockHook>,
 }
@@ -223,11 +226,13 @@ impl std::fmt::Debug for ChainActor {
 pub fn actor(chain: Chain) -> (ChainHandle, ChainActor) {
     let (commands, inbox) = mpsc::channel(COMMAND_QUEUE);
     let (tip_sender, tip) = watch::channel(chain.tip());
+    let (floor_sender, floor) = watch::channel(chain.floor());
     let updates = Arc::new(broadcast::channel(UPDATE_CAPACITY).0);
     let reader = chain.reader();
     let handle = ChainHandle {
         commands,
         tip,
+        floor,
         updates: Arc::downgrade(&updates),
         reads: AsyncChainReader::new(reader.clone()),
         reader,
@@ -237,6 +242,7 @@ pub fn actor(chain: Chain) -> (ChainHandle, ChainActor) {
         chain,
         inbox,
         tip: tip_sender,
+        floor: floor_sender,
         updates,
         before_block: None,
     };
@@ -404,6 +410,7 @@ impl ChainActor {
                 let result = self.chain.finish_snapshot(&headers);
                 let error = failed(&result);
                 if let Ok(tip) = &result {
+                    self.floor.send_replace(self.chain.floor());
                     self.tip.send_replace(*tip);
                     let update = ChainUpdate {
                         disconnected: Vec::new(),
@@ -504,6 +511,12 @@ impl ChainHandle {
             .await
             .map_err(|_| ChainError::Stopped)?;
         answer.await.map_err(|_| ChainError::Stopped)?
+    }
+
+    /// The lowest block whose body and state the store holds: genesis, or the pivot of
+    /// the snapshot it was restored from. Read from memory.
+    pub fn floor(&self) -> Height {
+        *self.floor.borrow()
     }
 
     /// The snapshot being restored, if any ([`Chain::snapshot_progress`]).
