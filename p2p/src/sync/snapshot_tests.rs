@@ -352,6 +352,9 @@ fn blocks_below_a_peers_lowest_body_are_asked_of_others() {
     };
     assert!(heights(snapshot_peer).iter().all(|h| *h >= 5));
     for low in 1..5 {
-        assert!(heights(PEER).contains(&low), "block {low} goes to the full peer");
+        assert!(
+            heights(PEER).contains(&low),
+            "block {low} goes to the full peer"
+        );
     }
 }

@@ -23,11 +23,14 @@
 //! Sans-IO like the rest of sync: [`Snapshot`] decides, the sync task sends and hands
 //! chunks to the chain.
 
+mod pivot;
+mod progress;
+
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use tern_chain::block::Header;
-use tern_chain::state_map::chunk::{Chunk, KeyPrefix, MAX_CHUNK_ACCOUNTS};
+use tern_chain::state_map::chunk::{Chunk, KeyPrefix};
 use tern_chain::types::{BlockHash, Height};
 use tern_state::chain::{Restored, SnapshotError, SnapshotProgress, KEPT_TREE_VERSIONS};
 
@@ -35,6 +38,10 @@ use crate::asked::{Answer, AskLog};
 use crate::header_chain::HeaderChain;
 use crate::message::ChunkAnswer;
 use crate::ConnId;
+use pivot::Pivot;
+use progress::Counters;
+
+pub use progress::StateProgress;
 
 /// How a node with an empty store joins.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -105,26 +112,6 @@ pub struct SnapshotActions {
     pub drop: Vec<ConnId>,
 }
 
-/// Progress of the state download, for the status RPC and the log.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub struct StateProgress {
-    /// The pivot's height.
-    pub pivot_height: Height,
-    /// Chunks written.
-    pub chunks_done: u64,
-    /// Chunks written plus those still to fetch, estimated from the account counts peers
-    /// claim for the subtrees still wanted.
-    pub chunks_total: u64,
-    /// Accounts written.
-    pub accounts: u64,
-    /// Chunk bytes received.
-    pub bytes: u64,
-    /// Accounts written per second, recently.
-    pub accounts_per_sec: f64,
-    /// Seconds to the end of the state at that rate, if moving.
-    pub eta_secs: Option<u64>,
-}
-
 #[derive(Debug)]
 struct ChunkPeer {
     best_height: Height,
@@ -142,15 +129,6 @@ struct ChunkPeer {
 struct Request {
     peer: ConnId,
     deadline: Instant,
-}
-
-/// The pivot and the headers up to it, kept apart from sync's header chain (which may be
-/// dropped while the state downloads).
-#[derive(Debug)]
-struct Pivot {
-    hash: BlockHash,
-    height: Height,
-    headers: Vec<Header>,
 }
 
 #[derive(Debug)]
@@ -188,15 +166,6 @@ pub struct Snapshot {
     progress: Counters,
     /// A "no peer serves the pivot" warning was logged.
     warned_unserved: bool,
-}
-
-#[derive(Debug, Default)]
-struct Counters {
-    chunks: u64,
-    accounts: u64,
-    bytes: u64,
-    /// (when, accounts written by then)
-    samples: VecDeque<(Instant, u64)>,
 }
 
 impl Snapshot {
@@ -513,112 +482,6 @@ impl Snapshot {
         actions
     }
 
-    /// The pivot, once the headers are complete: the one a restart goes on with, or the
-    /// header [`Self::pivot_depth`] below the end. Too short a chain turns the snapshot
-    /// off.
-    fn choose_pivot(
-        &mut self,
-        headers: &HeaderChain,
-        complete: bool,
-        resume: Option<BlockHash>,
-    ) -> Option<Header> {
-        let chosen = match resume {
-            Some(hash) => headers.get(&hash).map(|pending| pending.header)?,
-            None => {
-                if !complete || headers.is_empty() {
-                    return None;
-                }
-                let len = headers.len() as u64;
-                if len <= self.pivot_depth {
-                    tracing::info!(
-                        blocks = len,
-                        pivot_depth = self.pivot_depth,
-                        "the chain is too short for a snapshot: syncing in full"
-                    );
-                    self.phase = Phase::Off;
-                    return None;
-                }
-                let index = usize::try_from(len - 1 - self.pivot_depth).ok()?;
-                headers.iter().nth(index)?.header
-            }
-        };
-        // The header chain starts right after genesis (the store has nothing else).
-        let upto: Vec<Header> = headers
-            .iter()
-            .take_while(|pending| pending.header.height <= chosen.height)
-            .map(|pending| pending.header)
-            .collect();
-        if upto.last().map(Header::hash) != Some(chosen.hash()) {
-            return None;
-        }
-        tracing::info!(pivot = %chosen.hash(), height = chosen.height.value(), "chose the snapshot's pivot");
-        self.pivot = Some(Pivot {
-            hash: chosen.hash(),
-            height: chosen.height,
-            headers: upto,
-        });
-        self.phase = Phase::Beginning;
-        Some(chosen)
-    }
-
-    /// A newer pivot, when every peer whose chain reaches the pivot said it does not
-    /// keep its state (it pruned it, or reorganised away from it) and the headers now
-    /// reach past it by the pivot depth. What was fetched of the old pivot is dropped:
-    /// the chain undoes it, and the state of the newer one is fetched from the start.
-    fn move_pivot(&mut self, headers: &HeaderChain) -> Option<Header> {
-        let pivot = self.pivot.as_ref()?;
-        let reaching: Vec<&ChunkPeer> = self
-            .peers
-            .values()
-            .filter(|s| s.best_height >= pivot.height)
-            .collect();
-        if reaching.is_empty() || !reaching.iter().all(|s| s.not_serving) {
-            return None;
-        }
-        let last = headers.last()?.header.height.value();
-        let height = last.checked_sub(self.pivot_depth)?;
-        if height <= pivot.height.value() {
-            return None;
-        }
-        let old = (pivot.hash, pivot.height);
-        let index = usize::try_from(headers.len() as u64 - 1 - self.pivot_depth).ok()?;
-        let chosen = headers.iter().nth(index)?.header;
-        let upto: Vec<Header> = headers
-            .iter()
-            .take_while(|pending| pending.header.height <= chosen.height)
-            .map(|pending| pending.header)
-            .collect();
-        if upto.last().map(Header::hash) != Some(chosen.hash()) {
-            return None;
-        }
-        tracing::warn!(
-            old = %old.0,
-            old_height = old.1.value(),
-            new = %chosen.hash(),
-            height = chosen.height.value(),
-            "no peer serves the pivot's state any more: moving to a newer pivot; what was \
-             fetched of the old one is dropped"
-        );
-        self.pivot = Some(Pivot {
-            hash: chosen.hash(),
-            height: chosen.height,
-            headers: upto,
-        });
-        self.wanted.clear();
-        self.in_flight.clear();
-        self.failed_from.clear();
-        self.ready.clear();
-        self.restoring.clear();
-        self.progress = Counters::default();
-        self.warned_unserved = false;
-        for state in self.peers.values_mut() {
-            state.not_serving = false;
-            state.in_flight = 0;
-        }
-        self.phase = Phase::Beginning;
-        Some(chosen)
-    }
-
     /// Ends late requests; returns peers that stalled too often.
     fn expire(&mut self, now: Instant) -> Vec<ConnId> {
         let renewed = now + self.request_timeout;
@@ -709,53 +572,5 @@ impl Snapshot {
             room -= 1;
         }
         requests
-    }
-
-    fn sample(&mut self, now: Instant) {
-        let samples = &mut self.progress.samples;
-        if samples
-            .back()
-            .is_some_and(|(at, _)| now.duration_since(*at) < Duration::from_millis(250))
-        {
-            return;
-        }
-        samples.push_back((now, self.progress.accounts));
-        while samples
-            .front()
-            .is_some_and(|(at, _)| now.duration_since(*at) > Duration::from_secs(10))
-        {
-            samples.pop_front();
-        }
-    }
-
-    /// The state download's progress, while there is one.
-    pub fn progress(&self) -> Option<StateProgress> {
-        let pivot = self.pivot.as_ref()?;
-        let counters = &self.progress;
-        let accounts_per_sec = match (counters.samples.front(), counters.samples.back()) {
-            (Some(first), Some(last)) if last.0 > first.0 => {
-                last.1.saturating_sub(first.1) as f64 / last.0.duration_since(first.0).as_secs_f64()
-            }
-            _ => 0.0,
-        };
-        let claimed: u64 = self.wanted.values().sum();
-        let in_flight = (self.in_flight.len() + self.ready.len() + self.restoring.len()) as u64;
-        let chunks_left: u64 = self
-            .wanted
-            .values()
-            .map(|accounts| accounts.div_ceil(MAX_CHUNK_ACCOUNTS as u64).max(1))
-            .sum::<u64>()
-            + in_flight;
-        let eta_secs = (accounts_per_sec > 0.0 && claimed > 0)
-            .then(|| (claimed as f64 / accounts_per_sec).ceil() as u64);
-        Some(StateProgress {
-            pivot_height: pivot.height,
-            chunks_done: counters.chunks,
-            chunks_total: counters.chunks.saturating_add(chunks_left),
-            accounts: counters.accounts,
-            bytes: counters.bytes,
-            accounts_per_sec,
-            eta_secs,
-        })
     }
 }
