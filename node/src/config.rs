@@ -38,6 +38,8 @@ pub struct FileConfig {
     pub min_free_space: Option<u64>,
     /// How a node with an empty store joins: `full` or `snapshot`.
     pub sync: Option<String>,
+    /// Keep bodies for the last this many blocks only.
+    pub prune: Option<u64>,
     /// Peer-to-peer settings.
     #[serde(default)]
     pub p2p: P2pSection,
@@ -178,6 +180,11 @@ min_free_space = {min_free_space}
 # blocks after it (keeping headers alone below it). A data directory that has blocks
 # already goes on from its tip either way. See docs/OPERATIONS.md.
 sync = "full"
+
+# Keep block bodies, undo records and the transaction and history indexes for the last
+# this many blocks only (at least 288); headers stay. Older blocks, their transactions
+# and history are then answered with error 1008 by RPC. Absent: keep everything.
+# prune = 10000
 
 [p2p]
 # Accept connections from peers (false: dial out only).

@@ -119,6 +119,11 @@ pub struct NodeArgs {
     /// header, and replays only the blocks after it [default: full].
     #[arg(long, value_name = "MODE", value_parser = crate::config::parse_sync_mode)]
     pub sync: Option<SyncMode>,
+    /// Keep block bodies, undo records and the transaction and history indexes for the
+    /// last DEPTH blocks only (at least 288): older blocks' headers stay, their bodies go,
+    /// and RPC answers error 1008 for them [default: keep everything].
+    #[arg(long, value_name = "DEPTH", value_parser = clap::value_parser!(u64).range(tern_state::chain::MIN_PRUNE_DEPTH..))]
+    pub prune: Option<u64>,
     /// Log filter, as in RUST_LOG [default: RUST_LOG, else the file's `log`, else info].
     #[arg(long, value_name = "FILTER")]
     pub log: Option<String>,
@@ -302,6 +307,15 @@ pub async fn config(args: NodeArgs) -> Result<(NodeConfig, String), CliError> {
         .unwrap_or(DEFAULT_MIN_FREE_SPACE_MIB)
         .saturating_mul(1 << 20);
     config.faults = FaultPlan::from_env();
+    config.prune = match args.prune.or(file.prune) {
+        Some(depth) if depth < tern_state::chain::MIN_PRUNE_DEPTH => {
+            return Err(CliError(format!(
+                "the config file's `prune` is {depth}: a node keeps at least the last {} blocks",
+                tern_state::chain::MIN_PRUNE_DEPTH
+            )))
+        }
+        depth => depth,
+    };
     let log = match (args.log, std::env::var("RUST_LOG").ok(), file.log) {
         (Some(flag), _, _) => flag,
         (None, Some(env), _) if !env.is_empty() => env,

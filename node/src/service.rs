@@ -37,7 +37,7 @@ use tern_chain::genesis::ChainSpec;
 use tern_chain::types::Address;
 use tern_mempool::MempoolConfig;
 use tern_rpc::server::{RpcConfig, RunningServer};
-use tern_state::chain::{self, Chain, ChainError, ChainEvent, ChainHandle};
+use tern_state::chain::{self, Chain, ChainError, ChainEvent, ChainHandle, MIN_PRUNE_DEPTH};
 use tokio_util::sync::CancellationToken;
 
 use crate::dev_blocks::DevBlocks;
@@ -81,6 +81,9 @@ pub struct NodeConfig {
     pub min_free_space: u64,
     /// Where the node panics on purpose (tests; debug builds only).
     pub faults: FaultPlan,
+    /// Keep block bodies, undo records and the transaction and history indexes for this
+    /// many blocks below the tip only (at least [`MIN_PRUNE_DEPTH`]); all when `None`.
+    pub prune: Option<u64>,
 }
 
 /// The default of `--min-free-space`, in MiB.
@@ -101,6 +104,7 @@ impl NodeConfig {
             metrics: None,
             min_free_space: DEFAULT_MIN_FREE_SPACE_MIB << 20,
             faults: FaultPlan::default(),
+            prune: None,
         }
     }
 }
@@ -181,13 +185,17 @@ impl Node {
             metrics,
             min_free_space,
             faults,
+            prune,
         } = config;
         if dev_blocks.is_some() && !spec.dev_mining {
             return Err(StartError::DevBlocksNotAllowed { chain: spec.name });
         }
         let dir = data_dir.clone();
         let opened = tokio::task::spawn_blocking(move || {
-            let chain = Chain::open(&dir, spec)?;
+            let mut chain = Chain::open(&dir, spec)?;
+            if let Some(depth) = prune {
+                chain = chain.with_prune_depth(depth.max(MIN_PRUNE_DEPTH));
+            }
             if let Some(loss) = tip_record::check(&dir, &chain.tip()) {
                 tip_record::report(&loss);
             }

@@ -22,7 +22,7 @@ use super::json::{
     ResumeFrom, TxProofJson,
 };
 use super::tx_json::{FeeEstimateJson, TxStatus};
-use crate::error::{self, internal, invalid_param};
+use crate::error::{self, echoed, internal, invalid_param};
 use crate::server::access::require_admin;
 use crate::server::backend::ChainBackend;
 use crate::server::catch_up::way_between;
@@ -512,6 +512,20 @@ impl<B: ChainBackend> TernApiServer for ChainRpc<B> {
             .run(move |chain| chain.history(&parsed, cursor, limit as usize))
             .await
             .map_err(internal)?;
+        // A node with a floor holds no history below it: an empty page there would be
+        // wrong, not the end.
+        if page.entries.is_empty() {
+            let floor = self.floor().await?;
+            if floor > 0 {
+                return Err(error::below_floor(
+                    format!(
+                        "no history of {} at or above height {floor}",
+                        echoed(&address)
+                    ),
+                    floor,
+                ));
+            }
+        }
         Ok(page.into())
     }
 

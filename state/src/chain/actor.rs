@@ -456,6 +456,12 @@ impl ChainActor {
                 ..
             }) = &answer.result
             {
+                let floor = self.chain.floor();
+                self.floor.send_if_modified(|published| {
+                    let moved = *published != floor;
+                    *published = floor;
+                    moved
+                });
                 self.tip.send_replace(update.tip);
                 // No followers is fine: nobody is listening.
                 let _ = self.updates.send(Arc::clone(update));

@@ -46,7 +46,7 @@ fn touched(block: &Block) -> Vec<Address> {
 
 /// The history keys of a block's transactions: one per address touched, so a
 /// self-transfer appears once.
-fn history_keys(block: &Block) -> impl Iterator<Item = (HistoryKey, TxId)> + '_ {
+pub(super) fn history_keys(block: &Block) -> impl Iterator<Item = (HistoryKey, TxId)> + '_ {
     let height = block.header.height;
     block
         .transactions

@@ -25,12 +25,14 @@ mod check;
 mod connect;
 mod orphans;
 mod outcome;
+mod prune;
 mod reader;
 mod restore;
 mod state_chunks;
 mod state_tree;
 mod tree_build;
 
+pub use prune::{MIN_PRUNE_DEPTH, PRUNED_BLOCKS_PER_CONNECT};
 pub use state_tree::{KEPT_TREE_VERSIONS, PRUNED_PER_BLOCK};
 
 use std::collections::HashMap;
@@ -87,9 +89,11 @@ pub struct Chain {
     tree_upkeep: state_tree::Upkeep,
     /// The snapshot being restored, if any: no block is taken meanwhile.
     restoring: Option<restore::Restoring>,
-    /// The lowest block whose state the store holds (the snapshot it was restored from,
-    /// else genesis): no reorg goes below it.
+    /// The highest block whose body the store no longer holds (the snapshot it was
+    /// restored from, or the last block pruned; genesis if none): no reorg goes below it.
     floor: Height,
+    /// Keep bodies, undo records and indexes for this many blocks below the tip only.
+    prune_depth: Option<u64>,
 }
 
 /// A block found invalid while connecting, and why.
@@ -142,6 +146,7 @@ impl Chain {
             tree_upkeep: state_tree::Upkeep::default(),
             restoring: None,
             floor: Height::GENESIS,
+            prune_depth: None,
         };
         chain.restoring = restore::load(&chain.writes)?;
         chain.floor = restore::floor(&chain.writes)?;
@@ -175,6 +180,15 @@ impl Chain {
     #[must_use]
     pub fn with_signature_cache(mut self, signatures: Arc<SignatureCache>) -> Chain {
         self.signatures = signatures;
+        self
+    }
+
+    /// Prunes the store as the tip moves: bodies, undo records and the transaction and
+    /// history indexes are kept for the last `depth` blocks only ([`prune`]). The node
+    /// takes at least [`MIN_PRUNE_DEPTH`]; the chain takes what it is given.
+    #[must_use]
+    pub fn with_prune_depth(mut self, depth: u64) -> Chain {
+        self.prune_depth = Some(depth.max(1));
         self
     }
 
@@ -482,7 +496,10 @@ impl Chain {
                 self.spec.consensus.block_reward,
                 &mut self.tree_upkeep,
             ) {
-                Ok(tip) => self.tip = tip,
+                Ok(tip) => {
+                    self.tip = tip;
+                    self.prune()?;
+                }
                 Err(ConnectError::Invalid(error)) => {
                     self.mark_invalid(branch.get(i..).unwrap_or_default())?;
                     return Ok(ReorgEnd::Failed((*hash, error)));
@@ -494,6 +511,26 @@ impl Chain {
             tracing::info!(depth = reorg_depth, tip = %self.tip.hash, height = %self.tip.height(), "reorganised");
         }
         Ok(ReorgEnd::Reached)
+    }
+
+    /// Prunes below the tip, if the chain prunes (see [`prune`]).
+    fn prune(&mut self) -> Result<(), StoreError> {
+        let Some(depth) = self.prune_depth else {
+            return Ok(());
+        };
+        let mut batch = self.writes.batch();
+        let floor = prune::prune(
+            &self.writes,
+            &mut batch,
+            self.tip.height(),
+            depth,
+            self.floor,
+        )?;
+        if floor != self.floor {
+            self.writes.write(batch)?;
+            self.floor = floor;
+        }
+        Ok(())
     }
 
     /// A stored block: from memory if this call stored it, else read from the store.
@@ -599,6 +636,8 @@ pub(crate) fn write_genesis(store: &Store, spec: &ChainSpec) -> Result<(), Store
     store.write(batch)
 }
 
+#[cfg(test)]
+mod prune_tests;
 #[cfg(test)]
 mod restore_tests;
 #[cfg(test)]

@@ -266,9 +266,14 @@ async fn a_fresh_node_joins_by_snapshot_with_every_account_and_follows_the_chain
     let call = |method: &str, params: &str| {
         format!(r#"{{"jsonrpc":"2.0","id":1,"method":"{method}","params":{params}}}"#)
     };
+    let mut early = [0x5e; 32];
+    early[0] = 0;
+    early[1] = 0;
+    let early = Address::from_bytes(early).to_bech32(&spec.address_prefix);
     for body in [
         call("chain_getBlock", "[3]"),
         call("tx_get", &format!("[\"{}\"]", "ab".repeat(32))),
+        call("account_history", &format!("[\"{early}\"]")),
     ] {
         let (status, answer) = post_json(rpc, &body).await.unwrap();
         assert_eq!(status, 200);
