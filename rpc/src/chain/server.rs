@@ -270,16 +270,17 @@ impl<B: ChainBackend> TernApiServer for ChainRpc<B> {
         };
         let chain = self.backend.chain();
         let block_reward = chain.spec().consensus.block_reward;
-        let floor = self.floor().await?;
         let found = chain
             .run(move |chain| {
                 let Some(entry) = chain.index_entry(&hash)? else {
                     return Ok(None);
                 };
                 let Some(block) = chain.block(&hash)? else {
-                    // Below the floor the header is all there is.
-                    let below = entry.header.height.value() <= floor && floor > 0;
-                    return Ok(below.then_some(Err(entry.header.height)));
+                    // At or below the floor the header is all there is.
+                    let floor = chain.floor()?;
+                    let height = entry.header.height;
+                    let below = height <= floor && floor > Height::GENESIS;
+                    return Ok(below.then_some(Err((height, floor))));
                 };
                 let standing = BlockStanding {
                     cumulative_work: entry.cumulative_work,
@@ -293,9 +294,9 @@ impl<B: ChainBackend> TernApiServer for ChainRpc<B> {
         let prefix = chain.spec().address_prefix;
         match found {
             None => Ok(None),
-            Some(Err(height)) => Err(error::below_floor(
+            Some(Err((height, floor))) => Err(error::below_floor(
                 format!("block {hash} at height {height} has no body here"),
-                floor,
+                floor.value(),
             )),
             Some(Ok((block, standing))) => Ok(Some(BlockJson::new(
                 &block,
