@@ -43,6 +43,8 @@ pub struct NodeOptions {
     pub write_timeout: Duration,
     /// How the node joins, and a snapshot's pivot depth.
     pub sync: (SyncMode, u64),
+    /// The prune depth, if it prunes.
+    pub prune: Option<u64>,
 }
 
 impl NodeOptions {
@@ -60,6 +62,7 @@ impl NodeOptions {
             faults: FaultPlan::default(),
             write_timeout: P2pConfig::default().write_timeout,
             sync: (SyncMode::Full, P2pConfig::default().pivot_depth),
+            prune: None,
         }
     }
 
@@ -222,6 +225,7 @@ fn config(options: NodeOptions, dir: &Path) -> NodeConfig {
     });
     config.mempool = options.mempool;
     config.faults = options.faults;
+    config.prune = options.prune;
     config.metrics = options
         .metrics
         .then(|| SocketAddr::from(([127, 0, 0, 1], 0)));

@@ -1,8 +1,9 @@
 //! Joining by snapshot: a peer speaking the real protocol walks a node's state chunk by
 //! chunk, checks every chunk against a header's state root, and finds every account; a
 //! flood of requests is answered "busy", never with a ban, while the node goes on
-//! relaying; and a fresh node joins a chain by snapshot from its peers, with every
-//! account equal to theirs, and follows the chain from there.
+//! relaying; a fresh node joins a chain by snapshot from its peers, with every account
+//! equal to theirs, and follows the chain from there; and a pruned node tells its peers
+//! the lowest body it serves and answers for what it dropped by its floor.
 
 use std::time::Duration;
 
@@ -347,4 +348,36 @@ async fn a_peer_serving_forged_chunks_is_banned_and_the_node_finishes_from_hones
     assert_eq!(fresh.node.chain().reader().floor().unwrap().value(), 7);
     fresh.shutdown().await;
     source.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pruned_node_tells_its_peers_the_lowest_body_it_serves() {
+    let spec = dev_spec();
+    let mut builder = ChainBuilder::new(spec.clone());
+    let genesis = builder.genesis();
+    let blocks = builder.extend(&genesis, 300, &[], 0, Address::from_bytes([4; 32]));
+    let node = TestNode::start(NodeOptions {
+        rpc: true,
+        prune: Some(tern_state::chain::MIN_PRUNE_DEPTH),
+        ..NodeOptions::dev()
+    })
+    .await
+    .unwrap();
+    for block in &blocks {
+        node.node.chain().submit_block(block.clone()).await.unwrap();
+    }
+    // Tip 300, depth 288: bodies from 13 on.
+    let floor = node.node.chain().reader().floor().unwrap();
+    assert_eq!(floor.value(), 12);
+    let peer = HostilePeer::connect(node.p2p_addr(), &hello_for(&spec))
+        .await
+        .unwrap();
+    assert_eq!(peer.their_hello.lowest_body, Height(13));
+    let rpc = node.node.rpc_addr().unwrap();
+    let body = r#"{"jsonrpc":"2.0","id":1,"method":"chain_getBlock","params":[5]}"#;
+    let (_, answer) = post_json(rpc, body).await.unwrap();
+    let answer: serde_json::Value = serde_json::from_str(&answer).unwrap();
+    assert_eq!(answer["error"]["code"], 1008, "{answer}");
+    assert_eq!(answer["error"]["data"]["floor"], 12, "{answer}");
+    node.shutdown().await;
 }
