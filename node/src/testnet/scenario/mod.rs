@@ -135,6 +135,10 @@ pub enum Act {
         to: u32,
         /// How many.
         count: u32,
+        /// Each transfer pays a dev account of its own, `to`, `to + 1`, and so on: the
+        /// flood creates accounts.
+        #[serde(default)]
+        new_accounts: bool,
     },
     /// Make `node` mine `blocks` blocks now (`dev_mine`).
     Mine {

@@ -130,6 +130,15 @@ pub async fn play(scenario: Scenario, root: PathBuf, spec: ChainSpec) -> Report 
 }
 
 /// The scenario's side of the testnet.
+/// Who a flood pays.
+#[derive(Debug, Clone, Copy)]
+enum Recipients {
+    /// This dev account, every time.
+    One(u32),
+    /// A dev account of its own each time, from this one on.
+    Each(u32),
+}
+
 struct Player {
     root: PathBuf,
     spec: ChainSpec,
@@ -232,7 +241,9 @@ impl Player {
                 to,
                 amount,
             } => {
-                let txids = self.submit(*node, &[*from], *to, *amount, 1).await?;
+                let txids = self
+                    .submit(*node, &[*from], Recipients::One(*to), *amount, 1)
+                    .await?;
                 Ok(format!(
                     "transfer {amount} from dev {from} to dev {to} via node {node}: {}",
                     txids.first().map_or("", String::as_str)
@@ -243,8 +254,14 @@ impl Player {
                 from,
                 to,
                 count,
+                new_accounts,
             } => {
-                let txids = self.submit(*node, from, *to, 1, *count).await?;
+                let recipients = if *new_accounts {
+                    Recipients::Each(*to)
+                } else {
+                    Recipients::One(*to)
+                };
+                let txids = self.submit(*node, from, recipients, 1, *count).await?;
                 Ok(format!(
                     "flood of {count} transfers from dev {from:?} via node {node}: {} accepted",
                     txids.len()
@@ -292,7 +309,7 @@ impl Player {
         &mut self,
         node: usize,
         senders: &[u32],
-        to: u32,
+        to: Recipients,
         amount: u64,
         count: u32,
     ) -> Result<Vec<String>, String> {
@@ -317,9 +334,19 @@ impl Player {
                 .map_err(|e| failed("account_get", e))?;
             next.push((key, account.pending_nonce));
         }
-        let recipient = dev_secret_key(to).address();
+        let single = match to {
+            Recipients::One(to) => Some(dev_secret_key(to).address()),
+            Recipients::Each(_) => None,
+        };
         let mut accepted = Vec::new();
         for i in 0..count as usize {
+            let recipient = match (single, to) {
+                (Some(address), _) => address,
+                (None, Recipients::Each(first) | Recipients::One(first)) => {
+                    let offset = u32::try_from(i).unwrap_or(u32::MAX);
+                    dev_secret_key(first.saturating_add(offset)).address()
+                }
+            };
             let Some((key, nonce)) = next.get_mut(i % senders.len().max(1)) else {
                 return Err("a flood needs at least one sender".into());
             };
