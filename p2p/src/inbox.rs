@@ -107,8 +107,10 @@ pub(crate) enum SyncInput {
         conn: ConnId,
         hashes: Vec<BlockHash>,
     },
-    /// Relay: a block this peer sent has a parent we lack, so it has a chain we lack.
-    Orphaned { conn: ConnId },
+    /// Relay: this peer has blocks we lack (a block it sent has a parent we lack, or it
+    /// announced more new blocks than relay fetches from one peer at once): sync asks it
+    /// for headers.
+    HasMore { conn: ConnId },
     /// An answer to a state chunk request, with its size on the wire.
     StateChunk {
         conn: ConnId,

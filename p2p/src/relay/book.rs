@@ -183,7 +183,22 @@ impl Relay {
         have: impl Fn(&InvItem) -> bool,
         now: Instant,
     ) -> Vec<InvItem> {
+        self.announced_counting(peer, items, have, now).0
+    }
+
+    /// [`Self::announced`], and how many wanted blocks were left out for lack of room in
+    /// the peer's block quota: relay cannot queue blocks, and the peer will not announce
+    /// them again, so the caller has sync ask the peer for headers (headers first takes
+    /// any number of blocks).
+    pub fn announced_counting(
+        &mut self,
+        peer: ConnId,
+        items: &[InvItem],
+        have: impl Fn(&InvItem) -> bool,
+        now: Instant,
+    ) -> (Vec<InvItem>, usize) {
         let mut request = Vec::new();
+        let mut left_out = 0;
         for item in items {
             self.mark_known(peer, *item);
             if !self.wanted_from(peer, item, &have) {
@@ -191,13 +206,19 @@ impl Relay {
             }
             if self.start_request(peer, *item, VecDeque::new(), now) {
                 request.push(*item);
-            } else if let (InvItem::Tx(_), Some(state)) = (item, self.peers.get_mut(&peer)) {
-                if state.waiting.len() < MAX_WAITING_PER_PEER {
-                    state.waiting.push_back(*item);
+                continue;
+            }
+            match (item, self.peers.get_mut(&peer)) {
+                (InvItem::Tx(_), Some(state)) => {
+                    if state.waiting.len() < MAX_WAITING_PER_PEER {
+                        state.waiting.push_back(*item);
+                    }
                 }
+                (InvItem::Block(_), _) => left_out += 1,
+                (InvItem::Tx(_), None) => {}
             }
         }
-        request
+        (request, left_out)
     }
 
     /// Whether `item`, announced by `peer`, is to be fetched: not recently handled, not

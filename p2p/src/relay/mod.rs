@@ -159,9 +159,23 @@ impl RelayTask {
 
     fn on_peer_event(&mut self, event: PeerEvent) {
         let joined = matches!(event, PeerEvent::Joined(_));
+        // A peer whose hello shows less work than our tip now: blocks connected while the
+        // two hellos crossed were announced before it joined, and it would learn of them
+        // only at the next block. Our tip goes to it at once.
+        let tip = self.parts.chain.tip();
+        let behind =
+            matches!(&event, PeerEvent::Joined(link) if link.claimed_work < tip.cumulative_work);
         let conn = self.peers.apply(event);
         if joined {
             self.book.add_peer(conn);
+            if behind {
+                let item = InvItem::Block(tip.hash);
+                if let Some(link) = self.peers.get(conn) {
+                    if !self.book.to_announce(conn, &[item]).is_empty() {
+                        link.send(&Message::Inventory(vec![item]));
+                    }
+                }
+            }
         } else {
             let retries = self.book.remove_peer(conn, Instant::now());
             self.peers.send_requests(retries);
@@ -179,10 +193,21 @@ impl RelayTask {
                 request_announced(&mut self.book, &self.peers, conn, &items, have);
             }
             RelayInput::BlockInventory { conn, hashes, have } => {
+                if !self.peers.contains(conn) {
+                    return;
+                }
                 let items: Vec<InvItem> = hashes.into_iter().map(InvItem::Block).collect();
                 let held =
                     |item: &InvItem| matches!(item, InvItem::Block(hash) if have.contains(hash));
-                request_announced(&mut self.book, &self.peers, conn, &items, held);
+                let (request, left_out) =
+                    self.book
+                        .announced_counting(conn, &items, held, Instant::now());
+                self.peers.send_get_data(conn, &request);
+                // More new blocks than relay fetches from one peer at once (a burst):
+                // sync takes them headers first.
+                if left_out > 0 {
+                    let _ = self.parts.sync.try_send(SyncInput::HasMore { conn });
+                }
             }
             RelayInput::TxsNotFound { conn, ids } => {
                 let items: Vec<InvItem> = ids.into_iter().map(InvItem::Tx).collect();
@@ -303,7 +328,7 @@ impl RelayTask {
                 // We lack its ancestors: sync asks the sender where its chain leaves ours.
                 // Dropped if sync is behind; it asks peers with more work on its own.
                 Verdict::Orphaned => {
-                    let _ = self.parts.sync.try_send(SyncInput::Orphaned { conn });
+                    let _ = self.parts.sync.try_send(SyncInput::HasMore { conn });
                 }
                 // It may become valid once our clock catches up, or once the snapshot
                 // being restored is in: fetch it again then.

@@ -175,7 +175,7 @@ impl SyncTask {
                 self.pass_to_relay(RelayInput::BlocksNotFound { conn, hashes })
                     .await;
             }
-            SyncInput::Orphaned { conn } => {
+            SyncInput::HasMore { conn } => {
                 self.parts.state.hint(conn);
                 self.drive();
             }
