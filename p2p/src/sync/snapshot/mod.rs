@@ -275,7 +275,7 @@ impl Snapshot {
             Ok(progress) => {
                 tracing::info!(
                     pivot = %progress.pivot,
-                    height = self.pivot.as_ref().map_or(0, |p| p.height.value()),
+                    height = self.pivot.as_ref().map_or(0, |p| p.header.height.value()),
                     wanted = progress.wanted.len(),
                     "fetching the state at the pivot from peers"
                 );
@@ -523,7 +523,7 @@ impl Snapshot {
         let Some(pivot) = &self.pivot else {
             return Vec::new();
         };
-        let (hash, height) = (pivot.hash, pivot.height);
+        let (hash, height) = (pivot.hash, pivot.header.height);
         let mut room = MAX_CHUNKS_IN_FLIGHT
             .saturating_sub(self.in_flight.len() + self.ready.len() + self.restoring.len());
         let serving = self

@@ -2,7 +2,7 @@
 //! complete, and a newer one when no peer serves it any more.
 
 use tern_chain::block::Header;
-use tern_chain::types::{BlockHash, Height};
+use tern_chain::types::BlockHash;
 
 use super::progress::Counters;
 use super::{ChunkPeer, Phase, Snapshot};
@@ -12,9 +12,34 @@ use crate::header_chain::HeaderChain;
 /// dropped while the state downloads).
 #[derive(Debug)]
 pub(super) struct Pivot {
+    pub(super) header: Header,
     pub(super) hash: BlockHash,
-    pub(super) height: Height,
     pub(super) headers: Vec<Header>,
+}
+
+impl Pivot {
+    /// `chosen`, with the headers up to it from `headers` (which start right after
+    /// genesis: the store holds nothing else); `None` if they do not lead to it.
+    fn at(headers: &HeaderChain, chosen: Header) -> Option<Pivot> {
+        let upto: Vec<Header> = headers
+            .iter()
+            .take_while(|pending| pending.header.height <= chosen.height)
+            .map(|pending| pending.header)
+            .collect();
+        let hash = chosen.hash();
+        (upto.last().map(Header::hash) == Some(hash)).then_some(Pivot {
+            header: chosen,
+            hash,
+            headers: upto,
+        })
+    }
+
+    /// The header `depth` below the last of `headers`, as a pivot.
+    fn below_end(headers: &HeaderChain, depth: u64) -> Option<Pivot> {
+        let last = (headers.len() as u64).checked_sub(1)?;
+        let index = usize::try_from(last.checked_sub(depth)?).ok()?;
+        Pivot::at(headers, headers.iter().nth(index)?.header)
+    }
 }
 
 impl Snapshot {
@@ -27,8 +52,8 @@ impl Snapshot {
         complete: bool,
         resume: Option<BlockHash>,
     ) -> Option<Header> {
-        let chosen = match resume {
-            Some(hash) => headers.get(&hash).map(|pending| pending.header)?,
+        let pivot = match resume {
+            Some(hash) => Pivot::at(headers, headers.get(&hash)?.header)?,
             None => {
                 if !complete || headers.is_empty() {
                     return None;
@@ -43,25 +68,12 @@ impl Snapshot {
                     self.phase = Phase::Off;
                     return None;
                 }
-                let index = usize::try_from(len - 1 - self.pivot_depth).ok()?;
-                headers.iter().nth(index)?.header
+                Pivot::below_end(headers, self.pivot_depth)?
             }
         };
-        // The header chain starts right after genesis (the store has nothing else).
-        let upto: Vec<Header> = headers
-            .iter()
-            .take_while(|pending| pending.header.height <= chosen.height)
-            .map(|pending| pending.header)
-            .collect();
-        if upto.last().map(Header::hash) != Some(chosen.hash()) {
-            return None;
-        }
-        tracing::info!(pivot = %chosen.hash(), height = chosen.height.value(), "chose the snapshot's pivot");
-        self.pivot = Some(Pivot {
-            hash: chosen.hash(),
-            height: chosen.height,
-            headers: upto,
-        });
+        let chosen = pivot.header;
+        tracing::info!(pivot = %pivot.hash, height = pivot.header.height.value(), "chose the snapshot's pivot");
+        self.pivot = Some(pivot);
         self.phase = Phase::Beginning;
         Some(chosen)
     }
@@ -75,40 +87,25 @@ impl Snapshot {
         let reaching: Vec<&ChunkPeer> = self
             .peers
             .values()
-            .filter(|s| s.best_height >= pivot.height)
+            .filter(|s| s.best_height >= pivot.header.height)
             .collect();
         if reaching.is_empty() || !reaching.iter().all(|s| s.not_serving) {
             return None;
         }
-        let last = headers.last()?.header.height.value();
-        let height = last.checked_sub(self.pivot_depth)?;
-        if height <= pivot.height.value() {
-            return None;
-        }
-        let old = (pivot.hash, pivot.height);
-        let index = usize::try_from(headers.len() as u64 - 1 - self.pivot_depth).ok()?;
-        let chosen = headers.iter().nth(index)?.header;
-        let upto: Vec<Header> = headers
-            .iter()
-            .take_while(|pending| pending.header.height <= chosen.height)
-            .map(|pending| pending.header)
-            .collect();
-        if upto.last().map(Header::hash) != Some(chosen.hash()) {
+        let newer = Pivot::below_end(headers, self.pivot_depth)?;
+        if newer.header.height <= pivot.header.height {
             return None;
         }
         tracing::warn!(
-            old = %old.0,
-            old_height = old.1.value(),
-            new = %chosen.hash(),
-            height = chosen.height.value(),
+            old = %pivot.hash,
+            old_height = pivot.header.height.value(),
+            new = %newer.hash,
+            height = newer.header.height.value(),
             "no peer serves the pivot's state any more: moving to a newer pivot; what was \
              fetched of the old one is dropped"
         );
-        self.pivot = Some(Pivot {
-            hash: chosen.hash(),
-            height: chosen.height,
-            headers: upto,
-        });
+        let chosen = newer.header;
+        self.pivot = Some(newer);
         self.wanted.clear();
         self.in_flight.clear();
         self.failed_from.clear();

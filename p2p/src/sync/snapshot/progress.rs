@@ -77,7 +77,7 @@ impl Snapshot {
         let eta_secs = (accounts_per_sec > 0.0 && claimed > 0)
             .then(|| (claimed as f64 / accounts_per_sec).ceil() as u64);
         Some(StateProgress {
-            pivot_height: pivot.height,
+            pivot_height: pivot.header.height,
             chunks_done: counters.chunks,
             chunks_total: counters.chunks.saturating_add(chunks_left),
             accounts: counters.accounts,
