@@ -70,31 +70,12 @@ fn subtree_hash(group: &[(Address, Account)], prefix: &KeyPrefix) -> [u8; 32] {
     }
 }
 
-/// Walks the whole map top down as a syncing node does, checking every answer against
-/// the hash its parent gave, and returns every account found.
+/// Walks the whole map top down as a syncing node does, every chunk checked, and returns
+/// every account, sorted by key.
 fn walk(all: &[(Address, Account)], root: &StateRoot, max: usize) -> Vec<(Address, Account)> {
-    let mut found = Vec::new();
-    let mut pending = vec![(KeyPrefix::root(), *root.as_bytes())];
-    while let Some((prefix, hash)) = pending.pop() {
-        let chunk = honest(all, &prefix, max);
-        chunk
-            .verify(&prefix, &hash)
-            .unwrap_or_else(|e| panic!("prefix {prefix}: {e}"));
-        match chunk {
-            Chunk::Accounts(accounts) => found.extend(accounts),
-            Chunk::Split(children) => {
-                for (nibble, child) in children.iter().enumerate() {
-                    match child {
-                        SplitChild::Empty => {}
-                        SplitChild::Account(address, account) => found.push((*address, *account)),
-                        SplitChild::Subtree { hash, .. } => {
-                            pending.push((prefix.child(nibble as u8).unwrap(), *hash))
-                        }
-                    }
-                }
-            }
-        }
-    }
+    let mut found = crate::testkit::walk_chunks(root, |prefix| honest(all, prefix, max))
+        .unwrap()
+        .accounts;
     found.sort_by_key(|(address, _)| account_key(address));
     found
 }

@@ -4,45 +4,23 @@
 use super::tests::{dev, keys, miner, now};
 use super::*;
 use tern_chain::state::Account;
-use tern_chain::state_map::chunk::{Chunk, KeyPrefix, SplitChild};
+use tern_chain::state_map::chunk::KeyPrefix;
 use tern_chain::testkit::ChainBuilder;
 use tern_chain::types::{Address, Amount, StateRoot};
 
-/// Walks the state after `pivot` chunk by chunk, as a node joining by snapshot does,
-/// checking each against the hash its parent gave, and returns every account, sorted by
-/// address.
+/// Every account after `pivot`, chunk by chunk as a node joining by snapshot fetches
+/// it (chunks of at most 64 accounts, so the walk goes through splits), sorted by address.
 fn walk_state(
     reader: &ChainReader,
     pivot: &BlockHash,
     root: &StateRoot,
 ) -> Vec<(Address, Account)> {
-    let mut found = Vec::new();
-    let mut pending = vec![(KeyPrefix::root(), *root.as_bytes())];
-    let mut splits = 0;
-    while let Some((prefix, hash)) = pending.pop() {
-        let chunk = reader.state_chunk(pivot, &prefix, 64).unwrap();
-        chunk
-            .verify(&prefix, &hash)
-            .unwrap_or_else(|e| panic!("prefix {prefix}: {e}"));
-        match chunk {
-            Chunk::Accounts(accounts) => found.extend(accounts),
-            Chunk::Split(children) => {
-                splits += 1;
-                for (nibble, child) in children.iter().enumerate() {
-                    match child {
-                        SplitChild::Empty => {}
-                        SplitChild::Account(address, account) => found.push((*address, *account)),
-                        SplitChild::Subtree { hash, .. } => {
-                            pending.push((prefix.child(nibble as u8).unwrap(), *hash))
-                        }
-                    }
-                }
-            }
-        }
-    }
-    assert!(splits > 1, "the walk goes through splits");
-    found.sort_by_key(|(address, _)| *address);
-    found
+    let walked = tern_chain::testkit::walk_chunks(root, |prefix| {
+        reader.state_chunk(pivot, prefix, 64).unwrap()
+    })
+    .unwrap();
+    assert!(walked.splits > 1, "the walk goes through splits");
+    walked.accounts
 }
 
 #[test]
