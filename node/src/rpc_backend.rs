@@ -104,6 +104,14 @@ impl ChainBackend for NodeRpc {
         self.network.sync_status().syncing
     }
 
+    fn fetching_state(&self) -> bool {
+        use tern_p2p::sync::SyncPhase;
+        matches!(
+            self.network.sync_status().phase,
+            Some(SyncPhase::Headers | SyncPhase::State)
+        )
+    }
+
     async fn submit_transaction(&self, tx: SignedTransaction) -> Result<TxId, SubmitError> {
         self.pool.submit(tx).await.map(|admission| admission.id)
     }

@@ -100,6 +100,19 @@ impl<B: ChainBackend> ChainRpc<B> {
         Ok(status)
     }
 
+    /// Error 1007 (`restoring`) while the node fetches a snapshot's state: its accounts
+    /// are then those of no block.
+    fn refuse_while_fetching_state(&self) -> RpcResult<()> {
+        if self.backend.fetching_state() {
+            return Err(error::state_not_kept(
+                "restoring",
+                "the node is joining by snapshot and its accounts are those of no block yet; \
+                 ask again once chain_syncStatus leaves the state phase",
+            ));
+        }
+        Ok(())
+    }
+
     /// The height below which this node holds headers only (0: it synced in full).
     async fn floor(&self) -> RpcResult<u64> {
         self.backend
@@ -434,6 +447,7 @@ impl<B: ChainBackend> TernApiServer for ChainRpc<B> {
 
     async fn account_get(&self, address: String) -> RpcResult<AccountJson> {
         let parsed = parse_address(&*self.backend, "address", &address)?;
+        self.refuse_while_fetching_state()?;
         let account = self
             .backend
             .chain()
@@ -461,6 +475,7 @@ impl<B: ChainBackend> TernApiServer for ChainRpc<B> {
         block: Option<BlockId>,
     ) -> RpcResult<AccountProofJson> {
         let parsed = parse_address(&*self.backend, "address", &address)?;
+        self.refuse_while_fetching_state()?;
         let chain = self.backend.chain();
         let hash = match &block {
             Some(block) => self.block_hash(block).await?,

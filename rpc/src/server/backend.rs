@@ -79,6 +79,10 @@ pub trait ChainBackend: Send + Sync + 'static {
     fn watch_pool_changes(&self) -> tokio::sync::watch::Receiver<u64>;
     /// Whether the node is catching up with its peers.
     fn syncing(&self) -> bool;
+    /// Whether the node is joining by snapshot and its accounts are not yet those of
+    /// any block (the state is being fetched, or is about to be): account answers would
+    /// mix the pivot's accounts with genesis's tip.
+    fn fetching_state(&self) -> bool;
     /// Admits a transaction to the mempool (the same path as a peer's).
     async fn submit_transaction(&self, tx: SignedTransaction) -> Result<TxId, SubmitError>;
     /// Waits (briefly) until the mempool has followed the chain to its current tip, so

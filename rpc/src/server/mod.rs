@@ -261,6 +261,9 @@ mod tests {
         fn syncing(&self) -> bool {
             false
         }
+        fn fetching_state(&self) -> bool {
+            false
+        }
         async fn submit_transaction(
             &self,
             _: tern_chain::tx::SignedTransaction,

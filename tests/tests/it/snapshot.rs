@@ -381,3 +381,28 @@ async fn a_pruned_node_tells_its_peers_the_lowest_body_it_serves() {
     assert_eq!(answer["error"]["data"]["floor"], 12, "{answer}");
     node.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accounts_are_refused_while_a_snapshot_is_fetched() {
+    // Alone, a node joining by snapshot waits in the headers phase: its accounts are
+    // those of no block yet, and it says so rather than answer.
+    let node = TestNode::start(NodeOptions {
+        rpc: true,
+        ..NodeOptions::dev().with_snapshot_sync(5)
+    })
+    .await
+    .unwrap();
+    let rpc = node.node.rpc_addr().unwrap();
+    let address = dev_secret_key(0)
+        .address()
+        .to_bech32(&dev_spec().address_prefix);
+    for method in ["account_get", "account_getProof"] {
+        let body =
+            format!(r#"{{"jsonrpc":"2.0","id":1,"method":"{method}","params":["{address}"]}}"#);
+        let (_, answer) = post_json(rpc, &body).await.unwrap();
+        let answer: serde_json::Value = serde_json::from_str(&answer).unwrap();
+        assert_eq!(answer["error"]["code"], 1007, "{answer}");
+        assert_eq!(answer["error"]["data"]["reason"], "restoring", "{answer}");
+    }
+    node.shutdown().await;
+}
