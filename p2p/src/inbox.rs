@@ -9,7 +9,7 @@ use std::sync::Arc;
 use tern_chain::block::{Block, Header};
 use tern_chain::state_map::chunk::KeyPrefix;
 use tern_chain::tx::SignedTransaction;
-use tern_chain::types::{BlockHash, TxId};
+use tern_chain::types::{BlockHash, TxId, Work};
 use tokio::sync::oneshot;
 
 use crate::close::Refusal;
@@ -28,6 +28,8 @@ pub(crate) enum ManagerInput {
         conn: ConnId,
         node_id: NodeId,
         hello: Box<Hello>,
+        /// The work our own hello claimed.
+        told_work: Work,
         queue: SendQueue,
         stats: Arc<PeerStats>,
         reply: oneshot::Sender<Result<(), Refusal>>,

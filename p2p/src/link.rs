@@ -94,6 +94,19 @@ impl BestBlock {
     }
 }
 
+/// What the two hellos of a connection said that the tasks use.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Hellos {
+    /// The work the peer's hello claimed.
+    pub(crate) claimed_work: Work,
+    /// The height the peer's hello claimed.
+    pub(crate) claimed_height: Height,
+    /// The lowest block body the peer's hello says it serves.
+    pub(crate) lowest_body: Height,
+    /// The work our own hello claimed to it.
+    pub(crate) told_work: Work,
+}
+
 /// An admitted peer, as the relay and sync tasks use it.
 #[derive(Debug, Clone)]
 pub(crate) struct PeerLink {
@@ -107,6 +120,8 @@ pub(crate) struct PeerLink {
     pub(crate) claimed_height: Height,
     /// The lowest block body its hello says it serves.
     pub(crate) lowest_body: Height,
+    /// The work our own hello claimed to it.
+    pub(crate) told_work: Work,
 }
 
 impl PeerLink {
@@ -115,18 +130,17 @@ impl PeerLink {
         queue: SendQueue,
         closer: Closer,
         best: Arc<BestBlock>,
-        claimed_work: Work,
-        claimed_height: Height,
-        lowest_body: Height,
+        hellos: Hellos,
     ) -> PeerLink {
         PeerLink {
             conn,
             queue,
             closer,
             best,
-            claimed_work,
-            claimed_height,
-            lowest_body,
+            claimed_work: hellos.claimed_work,
+            claimed_height: hellos.claimed_height,
+            lowest_body: hellos.lowest_body,
+            told_work: hellos.told_work,
         }
     }
 
@@ -365,9 +379,12 @@ mod tests {
             queue,
             Closer::new(token.clone()),
             best,
-            Work::default(),
-            Height(0),
-            Height(0),
+            Hellos {
+                claimed_work: Work::default(),
+                claimed_height: Height(0),
+                lowest_body: Height(0),
+                told_work: Work::default(),
+            },
         );
         (link, token)
     }

@@ -24,6 +24,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::stream::{FuturesUnordered, StreamExt};
+use tern_chain::types::Work;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
@@ -37,7 +38,7 @@ use super::handle::Command;
 use super::hello::HelloError;
 use super::identity::NodeId;
 use super::inbox::ManagerInput;
-use super::link::{BestBlock, Closer, Departure, PeerEventSenders, PeerLink};
+use super::link::{BestBlock, Closer, Departure, Hellos, PeerEventSenders, PeerLink};
 use super::message::{Hello, Message};
 use super::peer::{self, Opening, PeerContext, SendQueue};
 use super::peer_stats::PeerStats;
@@ -281,11 +282,12 @@ impl Manager {
                 conn,
                 node_id,
                 hello,
+                told_work,
                 queue,
                 stats,
                 reply,
             } => {
-                let verdict = self.admit(conn, node_id, *hello, queue, stats);
+                let verdict = self.admit(conn, node_id, (*hello, told_work), queue, stats);
                 let admitted = verdict.is_ok();
                 let _ = reply.send(verdict);
                 if admitted {
@@ -302,7 +304,7 @@ impl Manager {
         &mut self,
         conn: ConnId,
         node_id: NodeId,
-        hello: Hello,
+        (hello, told_work): (Hello, Work),
         queue: SendQueue,
         stats: Arc<PeerStats>,
     ) -> Result<(), Refusal> {
@@ -344,9 +346,12 @@ impl Manager {
             queue.clone(),
             closer,
             Arc::clone(&best),
-            hello.cumulative_work,
-            hello.best_height,
-            hello.lowest_body,
+            Hellos {
+                claimed_work: hello.cumulative_work,
+                claimed_height: hello.best_height,
+                lowest_body: hello.lowest_body,
+                told_work,
+            },
         );
         let departure = self
             .peer_events

@@ -160,19 +160,13 @@ async fn open(ctx: &PeerContext, conn: ConnId, opening: Opening) -> Result<Admit
         }
         Opening::Accepted(stream) => (stream, Role::Responder),
     };
+    let ours = ctx.hello();
     let hello::Established {
         node_id,
         hello,
         reader,
         mut writer,
-    } = hello::establish(
-        stream,
-        &ctx.key,
-        role,
-        &ctx.hello(),
-        ctx.config.handshake_timeout,
-    )
-    .await?;
+    } = hello::establish(stream, &ctx.key, role, &ours, ctx.config.handshake_timeout).await?;
     let stats = Arc::new(PeerStats::default());
     let (queue, outgoing) = SendQueue::new(ctx.answers.clone());
     let (reply, verdict) = oneshot::channel();
@@ -180,6 +174,7 @@ async fn open(ctx: &PeerContext, conn: ConnId, opening: Opening) -> Result<Admit
         conn,
         node_id,
         hello: Box::new(hello),
+        told_work: ours.cumulative_work,
         queue: queue.clone(),
         stats: Arc::clone(&stats),
         reply,

@@ -159,12 +159,13 @@ impl RelayTask {
 
     fn on_peer_event(&mut self, event: PeerEvent) {
         let joined = matches!(event, PeerEvent::Joined(_));
-        // A peer whose hello shows less work than our tip now: blocks connected while the
-        // two hellos crossed were announced before it joined, and it would learn of them
-        // only at the next block. Our tip goes to it at once.
+        // A peer behind our tip now, to which our hello claimed no more work than it had:
+        // blocks connected while the two hellos crossed were announced before it joined,
+        // and it would learn of them only at the next block. Our tip goes to it at once.
+        // (One our hello told of more work syncs from us on its own.)
         let tip = self.parts.chain.tip();
-        let behind =
-            matches!(&event, PeerEvent::Joined(link) if link.claimed_work < tip.cumulative_work);
+        let behind = matches!(&event, PeerEvent::Joined(link)
+            if link.claimed_work < tip.cumulative_work && link.told_work <= link.claimed_work);
         let conn = self.peers.apply(event);
         if joined {
             self.book.add_peer(conn);
