@@ -16,7 +16,8 @@
 //! call, `eth_getBalance`, `eth_blockNumber`), and prints Tern's rates as multiples of
 //! anvil's, with anvil's CPU per call.
 //! `cargo bench -p tern-tests --bench rpc_reads`; `TERN_BENCH_CALLS` sets the calls per
-//! connection per method (default 500). Asserts nothing about time.
+//! connection per method (default 500); `TERN_BENCH_ONLY=account_get` floods the bare
+//! call and that one method alone (for a profile). Asserts nothing about time.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -318,6 +319,13 @@ fn main() {
         ("chain_getBlock", call("chain_getBlock", "[2, false]")),
         ("tx_get", call("tx_get", &format!(r#"["{txid}"]"#))),
     ];
+    let only = std::env::var("TERN_BENCH_ONLY").ok();
+    let methods: Vec<_> = methods
+        .into_iter()
+        .enumerate()
+        .filter(|(i, (name, _))| *i == 0 || only.as_ref().is_none_or(|only| name == only))
+        .map(|(_, method)| method)
+        .collect();
     let calls = env_or("TERN_BENCH_CALLS", 500);
     let rounds = env_or("TERN_BENCH_ROUNDS", 3).max(1);
     println!(
@@ -345,15 +353,18 @@ fn main() {
             println!(
                 "{label}, median of {rounds} rounds, each beside the bare call's {bare:.0} calls/s:"
             );
-            for (i, ((name, _), figures)) in methods.iter().zip(&table).enumerate() {
+            for ((name, _), figures) in methods.iter().zip(&table) {
                 let rate = median(figures.iter().map(|f| f.rate).collect());
                 let cpu = median(figures.iter().map(|f| f.node_us_per_call).collect());
                 println!(
                     "  {name}: {rate:.0} calls/s, {:.0}% of the bare call (aim: 70%), node CPU {cpu:.1} us a call",
                     100.0 * rate / bare
                 );
-                if transport == Transport::Http && i < 3 {
-                    http_rates[i] = rate;
+                let compared = ["node_version (bare)", "account_get", "chain_info"];
+                if let Some(i) = compared.iter().position(|c| c == name) {
+                    if transport == Transport::Http {
+                        http_rates[i] = rate;
+                    }
                 }
             }
         }

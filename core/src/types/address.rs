@@ -117,11 +117,13 @@ impl Address {
             .as_slice()
             .try_into()
             .map_err(|_| AddressError::WrongLength(payload.len()))?;
-        let address = Address(bytes);
-        if address.to_bech32(prefix) != text.to_ascii_lowercase() {
-            return Err(AddressError::NonCanonical);
-        }
-        Ok(address)
+        // 32 bytes are 52 characters, the last carrying 4 bits of padding: another text
+        // for the same bytes differs only there, which BIP 173's rule (padding all zero)
+        // refuses without encoding the address again.
+        checked
+            .validate_segwit_padding()
+            .map_err(|_| AddressError::NonCanonical)?;
+        Ok(Address(bytes))
     }
 }
 
@@ -190,6 +192,27 @@ mod tests {
             Address::from_bech32("not an address", &dev()),
             Err(AddressError::Malformed(_))
         ));
+    }
+
+    /// The same 32 bytes written with a padding bit set: a valid checksum over another
+    /// text, refused so that every address has one spelling.
+    #[test]
+    fn non_zero_padding_is_refused() {
+        use bech32::primitives::iter::{ByteIterExt, Fe32IterExt};
+        let mut fes: Vec<bech32::Fe32> = [7u8; 32].iter().copied().bytes_to_fes().collect();
+        assert_eq!(fes.len(), 52);
+        let last = fes.pop().unwrap();
+        fes.push(bech32::Fe32::try_from(last.to_u8() | 1).unwrap());
+        let text: String = fes
+            .into_iter()
+            .with_checksum::<Bech32m>(&dev().0)
+            .chars()
+            .collect();
+        assert_ne!(text, Address([7; 32]).to_bech32(&dev()));
+        assert_eq!(
+            Address::from_bech32(&text, &dev()),
+            Err(AddressError::NonCanonical)
+        );
     }
 
     #[test]

@@ -27,7 +27,7 @@ use crate::server::access::require_admin;
 use crate::server::backend::ChainBackend;
 use crate::server::catch_up::way_between;
 use crate::server::heads::{ResumeError, HEADS_BACKLOG};
-use crate::server::params::parse_address;
+use crate::server::params::{canonical_text, parse_address};
 use jsonrpsee::types::ErrorObjectOwned;
 use tern_chain::block::Header;
 
@@ -461,7 +461,7 @@ impl<B: ChainBackend> TernApiServer for ChainRpc<B> {
             .unwrap_or_default();
         Ok(AccountJson {
             // The canonical form, whatever case the caller wrote.
-            address: self.backend.chain().spec().format_address(&parsed),
+            address: canonical_text(&*self.backend, address, &parsed),
             balance: account.balance.to_string(),
             nonce: account.nonce,
             pending_nonce,

@@ -181,7 +181,11 @@ pub(crate) struct MeteredStream<S> {
     _slot: Arc<Slot>,
     idle_timeout: Duration,
     write_timeout: Duration,
-    /// Fires when nothing moved for `idle_timeout`; pushed back on every byte.
+    /// When a byte last moved either way.
+    last_moved: Instant,
+    /// Fires when nothing may have moved for `idle_timeout`. It is not pushed back on
+    /// every byte (a timer wheel update twice a call); when it fires it looks at
+    /// `last_moved` and either ends the connection or sets itself to follow it.
     idle: Pin<Box<Sleep>>,
     /// While a write is blocked: when it fails.
     write_deadline: Option<Pin<Box<Sleep>>>,
@@ -202,6 +206,7 @@ impl<S> MeteredStream<S> {
             _slot: slot,
             idle_timeout: limits.idle_timeout,
             write_timeout: limits.write_timeout,
+            last_moved: Instant::now(),
             idle: Box::pin(tokio::time::sleep(limits.idle_timeout)),
             write_deadline: None,
             load,
@@ -209,17 +214,21 @@ impl<S> MeteredStream<S> {
     }
 
     fn moved(&mut self) {
-        self.idle.as_mut().reset(Instant::now() + self.idle_timeout);
+        self.last_moved = Instant::now();
     }
 
     fn check_idle(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
-        match self.idle.as_mut().poll(cx) {
-            Poll::Ready(()) => Err(io::Error::new(
-                io::ErrorKind::TimedOut,
-                "no bytes either way within the idle timeout",
-            )),
-            Poll::Pending => Ok(()),
+        while self.idle.as_mut().poll(cx).is_ready() {
+            let deadline = self.last_moved + self.idle_timeout;
+            if deadline <= Instant::now() {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "no bytes either way within the idle timeout",
+                ));
+            }
+            self.idle.as_mut().reset(deadline);
         }
+        Ok(())
     }
 }
 

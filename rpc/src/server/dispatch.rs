@@ -1,9 +1,10 @@
-//! The innermost RPC service of a WebSocket connection: a call to the method it names.
+//! The innermost RPC service of both transports: a call to the method it names.
 //!
 //! jsonrpsee's own service for this (`RpcService`) cannot be built outside jsonrpsee, so
-//! [`crate::server::websocket`] uses this one, made of jsonrpsee's public parts: the registered
-//! [`Methods`], the connection's [`MethodSink`] for subscription items, and its
-//! [`BoundedSubscriptions`]. It does what jsonrpsee's does, method for method.
+//! [`crate::server::websocket`] and [`crate::server::http`] use this one, made of
+//! jsonrpsee's public parts: the registered [`Methods`] and, on a WebSocket, the
+//! connection's [`MethodSink`] for subscription items and its [`BoundedSubscriptions`].
+//! It does what jsonrpsee's does, method for method.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -19,19 +20,45 @@ use jsonrpsee::types::{ErrorObject, Params, Request};
 
 use crate::server::each_call::{answer_each, run_notification};
 
-/// See the module doc.
+/// See the module doc. Cloned for every call, so all it holds is behind one `Arc`.
 #[derive(Clone)]
-pub(crate) struct Dispatch {
-    pub(crate) methods: Methods,
-    pub(crate) conn_id: ConnectionId,
-    pub(crate) max_response_bytes: usize,
-    pub(crate) subscriptions: BoundedSubscriptions,
+pub(crate) struct Dispatch(Arc<Targets>);
+
+/// What a call may reach.
+struct Targets {
+    methods: Methods,
+    conn_id: ConnectionId,
+    max_response_bytes: usize,
+    /// Where a connection's subscriptions live: none over HTTP, where one POST has one
+    /// answer ([`crate::server::spec`] refuses subscription methods there first).
+    subscriptions: Option<Subscriptions>,
+}
+
+/// A WebSocket connection's subscriptions: how many it may hold, and where their items go.
+#[derive(Clone)]
+pub(crate) struct Subscriptions {
+    pub(crate) bound: BoundedSubscriptions,
     pub(crate) sink: MethodSink,
     pub(crate) id_provider: Arc<dyn IdProvider>,
 }
 
 impl Dispatch {
+    pub(crate) fn new(
+        methods: Methods,
+        conn_id: ConnectionId,
+        max_response_bytes: usize,
+        subscriptions: Option<Subscriptions>,
+    ) -> Dispatch {
+        Dispatch(Arc::new(Targets {
+            methods,
+            conn_id,
+            max_response_bytes,
+            subscriptions,
+        }))
+    }
+
     async fn run(self, request: Request<'_>) -> MethodResponse {
+        let this = &*self.0;
         let Request {
             id,
             method,
@@ -40,42 +67,46 @@ impl Dispatch {
             ..
         } = request;
         let params = Params::new(params.as_ref().map(|raw| raw.get()));
-        let Some((_, callback)) = self.methods.method_with_name(&method) else {
+        let Some((_, callback)) = this.methods.method_with_name(&method) else {
             return MethodResponse::error(id, ErrorObject::from(ErrorCode::MethodNotFound))
                 .with_extensions(extensions);
         };
         match callback {
             MethodCallback::Sync(callback) => {
-                callback(id, params, self.max_response_bytes, extensions)
+                callback(id, params, this.max_response_bytes, extensions)
             }
             MethodCallback::Async(callback) => {
                 let answer = callback(
                     id.into_owned(),
                     params.into_owned(),
-                    self.conn_id,
-                    self.max_response_bytes,
+                    this.conn_id,
+                    this.max_response_bytes,
                     extensions,
                 );
                 answer.await
             }
             MethodCallback::Subscription(callback) => {
-                let Some(permit) = self.subscriptions.acquire() else {
-                    let refusal = reject_too_many_subscriptions(self.subscriptions.max());
+                let Some(subscriptions) = &this.subscriptions else {
+                    let refusal = ErrorObject::from(ErrorCode::MethodNotFound);
+                    return MethodResponse::error(id, refusal).with_extensions(extensions);
+                };
+                let Some(permit) = subscriptions.bound.acquire() else {
+                    let refusal = reject_too_many_subscriptions(subscriptions.bound.max());
                     return MethodResponse::error(id, refusal).with_extensions(extensions);
                 };
                 let state = SubscriptionState {
-                    conn_id: self.conn_id,
-                    id_provider: &*self.id_provider,
+                    conn_id: this.conn_id,
+                    id_provider: &*subscriptions.id_provider,
                     subscription_permit: permit,
                 };
-                callback(id, params, self.sink.clone(), state, extensions).await
+                callback(id, params, subscriptions.sink.clone(), state, extensions).await
             }
             // Unsubscribing is never limited.
             MethodCallback::Unsubscription(callback) => callback(
                 id,
                 params,
-                self.conn_id,
-                self.max_response_bytes,
+                this.conn_id,
+                this.max_response_bytes,
                 extensions,
             ),
         }
@@ -95,7 +126,7 @@ impl RpcServiceT for Dispatch {
     /// takes batches apart above, [`crate::server::spec`] turns notifications into calls); one
     /// that did is answered as the specification says all the same.
     fn batch<'a>(&self, batch: Batch<'a>) -> impl Future<Output = MethodResponse> + Send + 'a {
-        answer_each(self.clone(), batch, self.max_response_bytes)
+        answer_each(self.clone(), batch, self.0.max_response_bytes)
     }
 
     fn notification<'a>(

@@ -28,21 +28,19 @@ use crate::server::BoxFuture;
 const ACCEPT_BACKOFF_MIN: Duration = Duration::from_millis(5);
 const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
 
-/// Accepts connections on `listener` until `stop` fires, serving each with the service
-/// that `make_service` builds.
-pub(crate) async fn accept_loop<M, S>(
+/// Accepts connections on `listener` until `stop` fires, serving each with a clone of
+/// `service`.
+pub(crate) async fn accept_loop<S>(
     listener: TcpListener,
     slots: Arc<Slots>,
     max_request_bytes: u32,
-    make_service: M,
+    service: S,
     stop: StopHandle,
 ) where
-    M: Fn() -> S + Send + Sync + 'static,
-    S: tower::Service<HttpRequest<HttpBody>, Response = HttpResponse> + Send + 'static,
+    S: tower::Service<HttpRequest<HttpBody>, Response = HttpResponse> + Clone + Send + 'static,
     S::Error: Into<BoxError>,
     S::Future: Send + 'static,
 {
-    let make_service = Arc::new(make_service);
     let mut backoff = ACCEPT_BACKOFF_MIN;
     loop {
         let accepted = tokio::select! {
@@ -74,7 +72,7 @@ pub(crate) async fn accept_loop<M, S>(
         let limits = *slots.limits();
         let load = Arc::new(ConnectionLoad::default());
         let service = ConnectionService {
-            make_service: Arc::clone(&make_service),
+            inner: service.clone(),
             slot: Arc::clone(&slot),
             load: Arc::clone(&load),
             deadline: limits.request_deadline,
@@ -114,15 +112,14 @@ const EVICTED_GRACE: Duration = Duration::from_secs(1);
 /// Serves one connection, HTTP/1 or HTTP/2, with upgrades, until it ends, the server
 /// stops (then gracefully: requests in progress finish), or its slot is given to a new
 /// client (then at once: it had no request).
-async fn serve<M, S>(
+async fn serve<S>(
     stream: MeteredStream<TcpStream>,
-    service: ConnectionService<M>,
+    service: ConnectionService<S>,
     slot: Arc<Slot>,
     header_deadline: Duration,
     stop: StopHandle,
 ) where
-    M: Fn() -> S + Send + Sync + 'static,
-    S: tower::Service<HttpRequest<HttpBody>, Response = HttpResponse> + Send + 'static,
+    S: tower::Service<HttpRequest<HttpBody>, Response = HttpResponse> + Clone + Send + 'static,
     S::Error: Into<BoxError>,
     S::Future: Send + 'static,
 {
@@ -147,28 +144,17 @@ async fn serve<M, S>(
     }
 }
 
-/// The per-connection layer in front of jsonrpsee's service: takes the WebSocket slot on
-/// an upgrade, and reads an HTTP body whole within the deadline before jsonrpsee sees it.
-/// jsonrpsee's service is built afresh for each request, as its own accept loop does.
-struct ConnectionService<M> {
-    make_service: Arc<M>,
+/// The per-connection layer in front of the server's service: takes the WebSocket slot
+/// on an upgrade, and reads an HTTP body whole within the deadline before any layer
+/// sees it.
+#[derive(Clone)]
+struct ConnectionService<S> {
+    inner: S,
     slot: Arc<Slot>,
     /// Given to every call of the connection, through the request's extensions.
     load: Arc<ConnectionLoad>,
     deadline: Duration,
     max_request_bytes: u32,
-}
-
-impl<M> Clone for ConnectionService<M> {
-    fn clone(&self) -> Self {
-        ConnectionService {
-            make_service: Arc::clone(&self.make_service),
-            slot: Arc::clone(&self.slot),
-            load: Arc::clone(&self.load),
-            deadline: self.deadline,
-            max_request_bytes: self.max_request_bytes,
-        }
-    }
 }
 
 /// A request in progress on a connection, for as long as its answer is being made: a
@@ -198,10 +184,9 @@ pub(crate) fn text_response(status: hyper::StatusCode, text: &str) -> HttpRespon
     response
 }
 
-impl<M, S> tower::Service<HttpRequest<hyper::body::Incoming>> for ConnectionService<M>
+impl<S> tower::Service<HttpRequest<hyper::body::Incoming>> for ConnectionService<S>
 where
-    M: Fn() -> S + Send + Sync + 'static,
-    S: tower::Service<HttpRequest<HttpBody>, Response = HttpResponse> + Send + 'static,
+    S: tower::Service<HttpRequest<HttpBody>, Response = HttpResponse> + Clone + Send + 'static,
     S::Error: Into<BoxError>,
     S::Future: Send + 'static,
 {
@@ -272,11 +257,11 @@ where
                     }
                     Ok(Ok(collected)) => HttpRequest::from_parts(
                         parts,
-                        HttpBody::from(collected.to_bytes().to_vec()),
+                        HttpBody::new(http_body_util::Full::new(collected.to_bytes())),
                     ),
                 }
             };
-            let mut inner = (this.make_service)();
+            let mut inner = this.inner;
             std::future::poll_fn(|cx| inner.poll_ready(cx))
                 .await
                 .map_err(Into::into)?;

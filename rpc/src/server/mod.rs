@@ -13,8 +13,10 @@
 //! | `limits` | `ConnectionLimits`: how many connections, per kind and per address, and how long each may idle or stall |
 //! | `slots` | the open HTTP and WebSocket connections, per address, and which idle one gives up its slot to a new client |
 //! | `listener` | the accept loop under the HTTP service: slots before bytes, body deadlines, backoff when descriptors run out |
-//! | `websocket` | the WebSocket transport: each message checked as the specification says, a bound on calls in flight, pings |
-//! | `dispatch` | a WebSocket call to the method it names, with the connection's subscriptions |
+//! | `http` | JSON-RPC over HTTP: a POST's body to its answer |
+//! | `websocket` | the WebSocket transport: a bound on calls in flight, pings, subscriptions |
+//! | `message` | one message of either transport to its answer: checked, decoded, through the per-call middleware |
+//! | `dispatch` | a call to the method it names, with a WebSocket connection's subscriptions |
 //! | `call_stack` | the per-call middleware, one stack for both transports |
 //! | `each_call` | takes batches apart so each call passes the per-call middleware |
 //! | `params` | parameters every namespace reads alike (addresses under the chain's prefix) |
@@ -32,8 +34,10 @@ mod dispatch;
 mod each_call;
 pub mod explorer;
 pub mod heads;
+mod http;
 mod limits;
 mod listener;
+mod message;
 pub mod metrics;
 mod named_params;
 pub(crate) mod params;
@@ -44,10 +48,7 @@ mod websocket;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use jsonrpsee::server::middleware::rpc::RpcServiceBuilder;
-use jsonrpsee::server::{
-    stop_channel, BatchRequestConfig, Methods, RpcModule, Server, ServerConfig, ServerHandle,
-};
+use jsonrpsee::server::{stop_channel, Methods, RpcModule, ServerHandle};
 
 use crate::chain::server::ChainRpc;
 use crate::chain::TernApiServer;
@@ -62,9 +63,9 @@ use call_stack::CallStack;
 use callers::{AllowedCallers, CallerCheckLayer};
 use connections::ConnectionLimits;
 use explorer::ExplorerLayer;
+use http::HttpCalls;
 use metrics::RpcMetrics;
 use slots::Slots;
-use spec::SpecLayer;
 use websocket::{WebSocketLayer, WebSocketLimits};
 
 /// The future every layer of the HTTP stack returns, boxed so that each layer can answer
@@ -158,15 +159,6 @@ pub async fn start<B: NodeBackend>(
         tracing::warn!(addr = %config.addr, "the RPC server listens beyond this machine");
     }
     let limits = config.limits;
-    // jsonrpsee serves HTTP only; WebSockets are Tern's own ([`crate::server::websocket`]).
-    let server_config = ServerConfig::builder()
-        .max_request_body_size(config.max_request_bytes)
-        .max_response_body_size(config.max_response_bytes)
-        // The slots are counted by the accept loop; this only must not refuse them.
-        .max_connections(u32::try_from(limits.max_http).unwrap_or(u32::MAX))
-        .set_batch_request_config(BatchRequestConfig::Limit(config.max_batch))
-        .http_only()
-        .build();
     let policy = AccessPolicy::new(config.addr, config.admin, config.cookie.as_ref());
     let methods: Methods = methods(backend).into();
     let calls = CallStack {
@@ -189,32 +181,26 @@ pub async fn start<B: NodeBackend>(
         stop.clone(),
     );
     // Foreign pages are refused first, before the admin mark, any method or a WebSocket.
-    let access = tower::ServiceBuilder::new()
+    let service = tower::ServiceBuilder::new()
         .layer(CallerCheckLayer::new(config.callers.clone()))
         .layer(ExplorerLayer {
             enabled: config.explorer,
         })
-        .layer(SpecLayer)
         .map_request(move |request| policy.mark(request))
-        .layer(websocket);
-    let services = Server::builder()
-        .set_config(server_config)
-        .set_http_middleware(access)
-        .set_rpc_middleware(RpcServiceBuilder::new().layer(calls))
-        .to_service_builder();
+        .layer(websocket)
+        .service(HttpCalls::new(
+            methods,
+            calls,
+            config.max_response_bytes as usize,
+            config.max_batch,
+        ));
     let listener = tokio::net::TcpListener::bind(config.addr).await?;
     let addr = listener.local_addr()?;
-    let stop_for_services = stop.clone();
-    let make_service = move || {
-        services
-            .clone()
-            .build(methods.clone(), stop_for_services.clone())
-    };
     tokio::spawn(listener::accept_loop(
         listener,
         Slots::new(limits),
         config.max_request_bytes,
-        make_service,
+        service,
         stop,
     ));
     Ok(RunningServer { addr, handle })

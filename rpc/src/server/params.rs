@@ -15,3 +15,18 @@ pub(crate) fn parse_address<B: ChainBackend>(
     Address::from_bech32(text, &backend.chain().spec().address_prefix)
         .map_err(|e| invalid_param(field, e))
 }
+
+/// The canonical text of `address`, which the caller wrote as `text`: `text` itself when
+/// it is lowercase (an address that decodes has exactly one lowercase spelling), so a
+/// read need not encode it again; else encoded afresh.
+pub(crate) fn canonical_text<B: ChainBackend>(
+    backend: &B,
+    text: String,
+    address: &Address,
+) -> String {
+    if text.bytes().any(|b| b.is_ascii_uppercase()) {
+        backend.chain().spec().format_address(address)
+    } else {
+        text
+    }
+}

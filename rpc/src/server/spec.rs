@@ -11,18 +11,12 @@
 //! comes back exactly), notifications are executed and their answers dropped, and a body
 //! of notifications alone is answered with nothing (HTTP 204, or no message).
 
-use std::task::{Context, Poll};
-
-use http_body_util::BodyExt;
-use jsonrpsee::core::BoxError;
-use jsonrpsee::server::{ws, HttpBody, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 
 use crate::chain::SUBSCRIPTION_METHODS;
 use crate::error::SUBSCRIPTION_NEEDS_WEBSOCKET;
-use crate::server::BoxFuture;
 
 const PARSE_ERROR: i32 = -32700;
 const INVALID_REQUEST: i32 = -32600;
@@ -335,91 +329,6 @@ impl Plan {
             (true, _) => Some(Value::Array(answers)),
             (false, _) => answers.pop(),
         }
-    }
-}
-
-/// The tower layer that applies [`prepare`] and [`Plan::finish`] to every HTTP POST,
-/// after the caller checks and before jsonrpsee.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct SpecLayer;
-
-impl<S> tower::Layer<S> for SpecLayer {
-    type Service = Spec<S>;
-
-    fn layer(&self, inner: S) -> Spec<S> {
-        Spec { inner }
-    }
-}
-
-/// See [`SpecLayer`].
-#[derive(Debug, Clone)]
-pub(crate) struct Spec<S> {
-    inner: S,
-}
-
-fn json_response(answer: Option<Value>) -> HttpResponse {
-    let Some(answer) = answer else {
-        let mut response = HttpResponse::new(HttpBody::empty());
-        *response.status_mut() = hyper::StatusCode::NO_CONTENT;
-        return response;
-    };
-    let mut response = HttpResponse::new(HttpBody::from(answer.to_string()));
-    response.headers_mut().insert(
-        hyper::header::CONTENT_TYPE,
-        hyper::header::HeaderValue::from_static("application/json; charset=utf-8"),
-    );
-    response
-}
-
-impl<S> tower::Service<HttpRequest<HttpBody>> for Spec<S>
-where
-    S: tower::Service<HttpRequest<HttpBody>, Response = HttpResponse> + Clone + Send + 'static,
-    S::Error: Into<BoxError> + 'static,
-    S::Future: Send + 'static,
-{
-    type Response = HttpResponse;
-    type Error = BoxError;
-    type Future = BoxFuture<Result<HttpResponse, BoxError>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
-        self.inner.poll_ready(cx).map_err(Into::into)
-    }
-
-    fn call(&mut self, request: HttpRequest<HttpBody>) -> Self::Future {
-        if request.method() != hyper::Method::POST || ws::is_upgrade_request(&request) {
-            let future = self.inner.call(request);
-            return Box::pin(async move { future.await.map_err(Into::into) });
-        }
-        // The service that was made ready stays here; a clone waits its turn.
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
-        Box::pin(async move {
-            let (parts, body) = request.into_parts();
-            let bytes = body.collect().await?.to_bytes();
-            let (body, plan) = match prepare(&bytes, Transport::Http) {
-                Prepared::Answered(answer) => return Ok(json_response(answer)),
-                Prepared::Unchanged => {
-                    let request = HttpRequest::from_parts(parts, HttpBody::from(bytes.to_vec()));
-                    return inner.call(request).await.map_err(Into::into);
-                }
-                Prepared::Rewritten(body) => {
-                    let request = HttpRequest::from_parts(parts, HttpBody::from(body));
-                    return inner.call(request).await.map_err(Into::into);
-                }
-                Prepared::Forward { body, plan } => (body, plan),
-            };
-            let request = HttpRequest::from_parts(parts, HttpBody::from(body));
-            let response = inner.call(request).await.map_err(Into::into)?;
-            let (parts, body) = response.into_parts();
-            let bytes = body.collect().await?.to_bytes();
-            match plan.finish(&bytes) {
-                Some(answer) => Ok(json_response(answer)),
-                None => Ok(HttpResponse::from_parts(
-                    parts,
-                    HttpBody::from(bytes.to_vec()),
-                )),
-            }
-        })
     }
 }
 

@@ -1,6 +1,6 @@
-//! Tern's WebSocket transport: each message checked as the JSON-RPC 2.0 specification
-//! says ([`crate::server::spec`]) before any method runs, then through the same per-call
-//! middleware as HTTP ([`crate::server::call_stack`]) onto the methods ([`crate::server::dispatch`]).
+//! Tern's WebSocket transport: each message answered as an HTTP body is
+//! ([`crate::server::message`]: checked as the JSON-RPC 2.0 specification says, then the
+//! per-call middleware, then the methods), with the connection's subscriptions.
 //!
 //! jsonrpsee's WebSocket transport parses each message before any middleware can see
 //! it: there a request whose `id` is an object or a fraction was taken for a notification
@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use futures_util::io::{BufReader, BufWriter};
 use hyper_util::rt::TokioIo;
-use jsonrpsee::core::middleware::{Batch, BatchEntry, BatchEntryErr, RpcServiceT};
+use jsonrpsee::core::middleware::RpcServiceT;
 use jsonrpsee::core::traits::IdProvider;
 use jsonrpsee::core::BoxError;
 use jsonrpsee::server::middleware::rpc::RpcServiceBuilder;
@@ -29,11 +29,10 @@ use jsonrpsee::server::{
     ws, BoundedSubscriptions, ConnectionId, HttpBody, HttpRequest, HttpResponse, MethodResponse,
     MethodResponseNotifyTx, MethodSink, Methods, RandomIntegerIdProvider, StopHandle,
 };
-use jsonrpsee::types::error::{reject_too_big_batch_request, reject_too_big_request, ErrorCode};
-use jsonrpsee::types::{ErrorObject, Id, Request};
+use jsonrpsee::types::error::reject_too_big_request;
+use jsonrpsee::types::Id;
 use jsonrpsee::Extensions;
 use serde_json::value::RawValue;
-use serde_json::Value;
 use soketto::connection::{Error as WsError, Receiver, Sender};
 use soketto::data::ByteSlice125;
 use soketto::Incoming;
@@ -42,9 +41,10 @@ use tokio_util::compat::{Compat, TokioAsyncReadCompatExt};
 
 use crate::server::call_stack::CallStack;
 use crate::server::connections::MAX_CALLS_IN_FLIGHT;
-use crate::server::dispatch::Dispatch;
+use crate::server::dispatch::{Dispatch, Subscriptions};
 use crate::server::listener::text_response;
-use crate::server::spec::{self, Prepared, Transport};
+use crate::server::message::{respond, Answer};
+use crate::server::spec::Transport;
 use crate::server::BoxFuture;
 
 /// Answers and subscription items queued for one connection's writer; beyond, calls and
@@ -206,14 +206,16 @@ async fn serve(
     let limits = shared.limits;
     let (queue, answers) = mpsc::channel::<Box<RawValue>>(ANSWERS_QUEUED);
     let sink = MethodSink::new_with_limit(queue, limits.max_response_bytes);
-    let dispatch = Dispatch {
-        methods: shared.methods.clone(),
-        conn_id: ConnectionId(shared.next_connection.fetch_add(1, Ordering::Relaxed)),
-        max_response_bytes: limits.max_response_bytes as usize,
-        subscriptions: BoundedSubscriptions::new(limits.max_subscriptions),
-        sink: sink.clone(),
-        id_provider: Arc::clone(&shared.id_provider),
-    };
+    let dispatch = Dispatch::new(
+        shared.methods.clone(),
+        ConnectionId(shared.next_connection.fetch_add(1, Ordering::Relaxed)),
+        limits.max_response_bytes as usize,
+        Some(Subscriptions {
+            bound: BoundedSubscriptions::new(limits.max_subscriptions),
+            sink: sink.clone(),
+            id_provider: Arc::clone(&shared.id_provider),
+        }),
+    );
     let service = Arc::new(
         RpcServiceBuilder::new()
             .layer(shared.calls.clone())
@@ -338,9 +340,14 @@ struct Reply {
 }
 
 impl Reply {
-    /// What to send for `response`: nothing for a subscription's, which jsonrpsee's
-    /// subscription sink sent itself (see [`spec`] on why its id is never a token).
-    fn from_response(response: MethodResponse) -> Option<Reply> {
+    /// What to send for `answer`: nothing for a subscription's, which jsonrpsee's
+    /// subscription sink sent itself (see [`crate::server::spec`] on why its id is never
+    /// a token).
+    fn from_answer(answer: Answer) -> Option<Reply> {
+        let response = match answer {
+            Answer::Method(response) => response,
+            Answer::Ours(json) => return Some(Reply { json, sent: None }),
+        };
         if response.is_subscription() {
             return None;
         }
@@ -351,11 +358,6 @@ impl Reply {
             sent: sent.map(|sent| (sent, success)),
         })
     }
-}
-
-fn raw(answer: &Value) -> Box<RawValue> {
-    // A `Value` always serializes; the fallback (`null`) is never taken.
-    serde_json::value::to_raw_value(answer).unwrap_or_default()
 }
 
 /// Runs one message and queues its answer, if it has one; gives up when the connection
@@ -370,11 +372,11 @@ async fn answer<S>(
 ) where
     S: RpcServiceT<MethodResponse = MethodResponse, BatchResponse = MethodResponse> + Send + Sync,
 {
-    let reply = tokio::select! {
+    let answer = tokio::select! {
         () = sink.closed() => return,
-        reply = respond(&*service, &message, extensions, max_batch) => reply,
+        answer = respond(&*service, &message, Transport::WebSocket, extensions, max_batch) => answer,
     };
-    let Some(Reply { json, sent }) = reply else {
+    let Some(Reply { json, sent }) = answer.and_then(Reply::from_answer) else {
         return;
     };
     if sink.send(json).await.is_err() {
@@ -383,93 +385,4 @@ async fn answer<S>(
     if let Some((sent, success)) = sent {
         sent.notify(success);
     }
-}
-
-/// The answer to one message: `None` when it has none (notifications alone).
-async fn respond<S>(
-    service: &S,
-    message: &[u8],
-    extensions: Extensions,
-    max_batch: u32,
-) -> Option<Reply>
-where
-    S: RpcServiceT<MethodResponse = MethodResponse, BatchResponse = MethodResponse>,
-{
-    match spec::prepare(message, Transport::WebSocket) {
-        Prepared::Answered(answer) => answer.map(|answer| Reply {
-            json: raw(&answer),
-            sent: None,
-        }),
-        Prepared::Unchanged => Reply::from_response(call(service, message, extensions).await),
-        Prepared::Rewritten(body) => Reply::from_response(call(service, &body, extensions).await),
-        Prepared::Forward { body, plan } => {
-            let response = if plan.is_batch() {
-                batch(service, &body, extensions, max_batch).await
-            } else {
-                call(service, &body, extensions).await
-            };
-            // No subscription starts here ([`spec`] sends those on unchanged), so there
-            // is no one to tell when the answer has gone.
-            match plan.finish(response.as_json().get().as_bytes()) {
-                // Notifications alone.
-                Some(None) => None,
-                Some(Some(ours)) => Some(Reply {
-                    json: raw(&ours),
-                    sent: None,
-                }),
-                None => Reply::from_response(response),
-            }
-        }
-    }
-}
-
-fn invalid_request() -> MethodResponse {
-    MethodResponse::error(Id::Null, ErrorObject::from(ErrorCode::InvalidRequest))
-}
-
-/// One call. [`spec::prepare`] has checked it, so it decodes.
-async fn call<S>(service: &S, body: &[u8], extensions: Extensions) -> MethodResponse
-where
-    S: RpcServiceT<MethodResponse = MethodResponse>,
-{
-    match serde_json::from_slice::<Request>(body) {
-        Ok(mut request) => {
-            request.extensions = extensions;
-            service.call(request).await
-        }
-        Err(_) => invalid_request(),
-    }
-}
-
-/// A batch of calls, at most `max_batch` of them.
-async fn batch<S>(
-    service: &S,
-    body: &[u8],
-    extensions: Extensions,
-    max_batch: u32,
-) -> MethodResponse
-where
-    S: RpcServiceT<BatchResponse = MethodResponse>,
-{
-    let Ok(calls) = serde_json::from_slice::<Vec<&RawValue>>(body) else {
-        return invalid_request();
-    };
-    let max_batch = max_batch as usize;
-    if calls.len() > max_batch {
-        return MethodResponse::error(Id::Null, reject_too_big_batch_request(max_batch));
-    }
-    let entries = calls
-        .into_iter()
-        .map(|call| match serde_json::from_str::<Request>(call.get()) {
-            Ok(mut request) => {
-                request.extensions = extensions.clone();
-                Ok(BatchEntry::Call(request))
-            }
-            Err(_) => Err(BatchEntryErr::new(
-                Id::Null,
-                ErrorObject::from(ErrorCode::InvalidRequest),
-            )),
-        })
-        .collect();
-    service.batch(Batch::from(entries)).await
 }

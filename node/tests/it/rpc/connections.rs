@@ -299,3 +299,62 @@ async fn a_body_declared_over_the_limit_is_refused_at_once() {
         "{answer}"
     );
 }
+
+/// Only a POST declared JSON is a call: another method is answered 405 and another
+/// content type 415, each saying what is needed, as jsonrpsee's own HTTP service did
+/// before the server answered HTTP calls itself; the connection serves on after either.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_a_json_post_is_a_call() {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+    let node = node_with("dev", RpcConfig::default()).await;
+    let addr = node.rpc_addr;
+    let stream = connect_from([127, 0, 0, 1], addr).await;
+    let mut stream = BufReader::new(stream);
+    let body = r#"{"jsonrpc":"2.0","id":1,"method":"node_version"}"#;
+    let requests = [
+        (
+            format!("GET / HTTP/1.1\r\nHost: {addr}\r\n\r\n"),
+            "405",
+            "POST is required",
+        ),
+        (
+            format!(
+                "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: text/plain\r\n\
+                 Content-Length: {}\r\n\r\n{body}",
+                body.len()
+            ),
+            "415",
+            "Content-Type: application/json is required",
+        ),
+        (
+            format!(
+                "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+                 Content-Length: {}\r\n\r\n{body}",
+                body.len()
+            ),
+            "200",
+            "\"result\"",
+        ),
+    ];
+    for (request, status, says) in requests {
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut head = String::new();
+        let mut length = 0;
+        loop {
+            let mut line = String::new();
+            stream.read_line(&mut line).await.unwrap();
+            if let Some(value) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                length = value.trim().parse().unwrap();
+            }
+            head.push_str(&line);
+            if line == "\r\n" {
+                break;
+            }
+        }
+        let mut answer = vec![0; length];
+        stream.read_exact(&mut answer).await.unwrap();
+        let answer = String::from_utf8(answer).unwrap();
+        assert!(head.starts_with(&format!("HTTP/1.1 {status}")), "{head}");
+        assert!(answer.contains(says), "{answer}");
+    }
+}
