@@ -7,7 +7,7 @@ use std::sync::Arc;
 use tern_chain::tx::SignedTransaction;
 use tern_chain::types::{Address, Amount, BlockHash, TxId};
 use tern_mempool::{FeeBucket, FeeEstimate, Lifecycle, MempoolStats};
-use tern_state::chain::{AsyncChainReader, ChainEvent, ChainHandle};
+use tern_state::chain::{AsyncChainReader, ChainEvent, ChainHandle, TipInfo};
 
 use tern_rpc::jsonrpsee::core::async_trait;
 use tern_rpc::server::backend::{
@@ -94,6 +94,10 @@ impl ChainBackend for NodeRpc {
 
     fn heads(&self) -> &HeadsLog {
         &self.heads
+    }
+
+    fn tip(&self) -> TipInfo {
+        self.chain.tip()
     }
 
     fn watch_pool_changes(&self) -> tokio::sync::watch::Receiver<u64> {

@@ -22,6 +22,11 @@
 //! its own bare calls, transfers (the next nonces of the same senders), mining and
 //! limits, and the last line gives the medians: on a shared machine one round's figures
 //! can move by a third from one minute to the next.
+//! With `TERN_BENCH_ANVIL` set to an `anvil` binary (`npm install @foundry-rs/anvil`),
+//! the same client then floods `anvil --no-mining` the same way (as many senders and
+//! nonces, each sender on one connection, Ethereum transfers signed beforehand and sent
+//! with `eth_sendRawTransaction`), and prints Tern's median rate as a multiple of anvil's.
+//!
 //! `cargo bench -p tern-tests --bench rpc_flood`; `TERN_BENCH_SENDERS` and
 //! `TERN_BENCH_NONCES` change the sizes. Asserts nothing about time.
 #![allow(
@@ -42,6 +47,10 @@ use tern_chain::types::{Amount, TxId};
 use tern_mempool::MempoolConfig;
 use tern_tests::http::KeepAlive;
 use tern_tests::net::{dev_spec, NodeOptions, TestNode};
+
+#[path = "support/anvil.rs"]
+mod anvil;
+use anvil::{Anvil, EthKey};
 
 /// Submitting connections: with the account reader's, the 64 that one address may hold
 /// (`ConnectionLimits::max_per_ip`).
@@ -202,6 +211,70 @@ async fn run() {
             .fold(0.0, f64::max),
     );
     node.shutdown().await;
+    if let Ok(binary) = std::env::var("TERN_BENCH_ANVIL") {
+        let anvil = anvil_flood(&binary, senders, nonces, rounds).await;
+        println!(
+            "Tern / anvil --no-mining, tx_submit / eth_sendRawTransaction: {:.2}x (aim: 3x)",
+            median(|r| r.submit_rate) / anvil
+        );
+    }
+}
+
+/// Floods `anvil --no-mining` as Tern was flooded, `rounds` times; the median of the
+/// rates at which it accepted the transfers.
+async fn anvil_flood(binary: &str, senders: usize, nonces: u64, rounds: usize) -> f64 {
+    let anvil = Anvil::start(binary, &["--no-mining"]).await;
+    let keys: Vec<EthKey> = (0..senders as u64).map(EthKey::from_seed).collect();
+    for key in &keys {
+        // 10^24 wei.
+        let params = format!(r#"["{}","0xd3c21bcecceda1000000"]"#, key.address_hex());
+        anvil.call("anvil_setBalance", &params).await;
+    }
+    let recipient = EthKey::from_seed(u64::MAX).address;
+    let mut rates = Vec::with_capacity(rounds);
+    for round in 0..rounds {
+        println!("anvil, round {} of {rounds}: signing...", round + 1);
+        let mut lanes: Vec<Vec<String>> = vec![Vec::new(); CONNECTIONS];
+        let first_nonce = round as u64 * nonces;
+        for nonce in first_nonce..first_nonce + nonces {
+            for (i, key) in keys.iter().enumerate() {
+                let raw = key.transfer(nonce, &recipient, 1, 2_000_000_000);
+                lanes[i % CONNECTIONS].push(format!(
+                    r#"{{"jsonrpc":"2.0","id":1,"method":"eth_sendRawTransaction","params":["0x{}"]}}"#,
+                    hex::encode(raw)
+                ));
+            }
+        }
+        let total: usize = lanes.iter().map(Vec::len).sum();
+        let addr = anvil.addr;
+        let cpu_before = anvil.cpu_seconds();
+        let started = Instant::now();
+        let connections: Vec<_> = lanes
+            .into_iter()
+            .map(|lane| {
+                tokio::spawn(async move {
+                    let mut connection = KeepAlive::connect(addr).await.unwrap();
+                    for body in lane {
+                        let (status, answer) = connection.post_json(&body).await.unwrap();
+                        assert_eq!(status, 200);
+                        assert!(answer.contains("\"result\""), "refused: {answer}");
+                    }
+                })
+            })
+            .collect();
+        for connection in connections {
+            connection.await.unwrap();
+        }
+        let time = started.elapsed().as_secs_f64();
+        let rate = total as f64 / time;
+        println!(
+            "  accepted {total} transfers in {time:.2} s: {rate:.0} tx/s, anvil CPU {:.1} us each",
+            (anvil.cpu_seconds() - cpu_before) * 1e6 / total as f64
+        );
+        rates.push(rate);
+    }
+    rates.sort_by(f64::total_cmp);
+    rates[rates.len() / 2]
 }
 
 /// What one round of the flood measured.

@@ -35,6 +35,10 @@ use tern_tests::http::KeepAlive;
 use tern_tests::net::{dev_spec, NodeOptions, TestNode};
 use tern_tests::ws::WsKeepAlive;
 
+#[path = "support/anvil.rs"]
+mod anvil;
+use anvil::Anvil;
+
 const CONNECTIONS: usize = 64;
 /// What the load generator's threads are named, to tell their CPU from the node's.
 const LOAD_THREADS: &str = "load";
@@ -92,24 +96,6 @@ struct Figure {
     rate: f64,
     node_us_per_call: f64,
     load_us_per_call: f64,
-}
-
-/// CPU seconds of process `pid`, from `/proc/PID/stat`; zero off Linux.
-fn process_cpu(pid: u32) -> f64 {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return 0.0;
-    };
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map(|(_, rest)| rest.split_whitespace().collect())
-        .unwrap_or_default();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    (ticks(11) + ticks(12)) as f64 / 100.0
 }
 
 /// How the load reaches the node.
@@ -203,39 +189,21 @@ async fn round_trips(addr: SocketAddr, body: &str, calls: usize) -> (Duration, D
 }
 
 /// Floods anvil as Tern was flooded and prints Tern's medians (`tern`: the bare call,
-/// `account_get`, `chain_info`) as multiples of anvil's.
-async fn against_anvil(binary: &str, calls: usize, rounds: usize, tern: [f64; 3]) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut child = std::process::Command::new(binary)
-        .args(["--host", "127.0.0.1", "--port", &port.to_string()])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while KeepAlive::connect(addr).await.is_err() {
-        assert!(Instant::now() < deadline, "anvil did not start");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let pid = child.id();
-    let cpu = move || (process_cpu(pid), 0.0);
+/// `account_get`, `chain_info`, then one connection's `account_get` p50 in seconds) as
+/// multiples of anvil's.
+async fn against_anvil(binary: &str, calls: usize, rounds: usize, tern: [f64; 4]) {
+    let anvil = Anvil::start(binary, &[]).await;
+    let cpu = || (anvil.cpu_seconds(), 0.0);
+    let balance = call(
+        "eth_getBalance",
+        r#"["0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266","latest"]"#,
+    );
     let methods = [
         (
             "web3_clientVersion (bare)",
             call("web3_clientVersion", "[]"),
         ),
-        (
-            "eth_getBalance",
-            call(
-                "eth_getBalance",
-                r#"["0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266","latest"]"#,
-            ),
-        ),
+        ("eth_getBalance", balance.clone()),
         ("eth_blockNumber", call("eth_blockNumber", "[]")),
     ];
     println!("anvil ({binary}), the same client and connections:");
@@ -243,22 +211,28 @@ async fn against_anvil(binary: &str, calls: usize, rounds: usize, tern: [f64; 3]
     for (name, body) in &methods {
         let mut figures = Vec::new();
         for _ in 0..rounds {
-            figures.push(flood(addr, Transport::Http, body, calls, &cpu).await);
+            figures.push(flood(anvil.addr, Transport::Http, body, calls, &cpu).await);
         }
         let rate = median(figures.iter().map(|f| f.rate).collect());
         let us = median(figures.iter().map(|f| f.node_us_per_call).collect());
         println!("  {name}: {rate:.0} calls/s, anvil CPU {us:.1} us a call");
         medians.push(rate);
     }
+    let (p50, p99) = round_trips(anvil.addr, &balance, 2_000).await;
+    println!(
+        "  one connection, one call at a time, eth_getBalance: p50 {:.0} us, p99 {:.0} us",
+        p50.as_secs_f64() * 1e6,
+        p99.as_secs_f64() * 1e6
+    );
     println!(
         "  Tern / anvil: bare call {:.2}x, account_get / eth_getBalance {:.2}x (aim: 1.2x), \
-         chain_info / eth_blockNumber {:.2}x (aim: 1.2x)",
+         chain_info / eth_blockNumber {:.2}x (aim: 1.2x); one connection's p50, account_get / \
+         eth_getBalance: {:.2} (aim: at most 1)",
         tern[0] / medians[0],
         tern[1] / medians[1],
-        tern[2] / medians[2]
+        tern[2] / medians[2],
+        tern[3] / p50.as_secs_f64(),
     );
-    let _ = child.kill();
-    let _ = child.wait();
 }
 
 fn median(mut values: Vec<f64>) -> f64 {
@@ -368,16 +342,22 @@ fn main() {
                 }
             }
         }
-        for (name, body) in methods.iter().take(2) {
+        let mut account_p50 = f64::NAN;
+        let timed = ["node_version (bare)", "account_get"];
+        for (name, body) in methods.iter().filter(|(name, _)| timed.contains(name)) {
             let (p50, p99) = round_trips(addr, body, 2_000).await;
             println!(
                 "  one connection, one call at a time, {name}: p50 {:.0} us, p99 {:.0} us",
                 p50.as_secs_f64() * 1e6,
                 p99.as_secs_f64() * 1e6
             );
+            if *name == "account_get" {
+                account_p50 = p50.as_secs_f64();
+            }
         }
         if let Ok(anvil) = std::env::var("TERN_BENCH_ANVIL") {
-            against_anvil(&anvil, calls, rounds, http_rates).await;
+            let [bare, account, info] = http_rates;
+            against_anvil(&anvil, calls, rounds, [bare, account, info, account_p50]).await;
         }
     });
     drop(load_runtime);

@@ -9,7 +9,7 @@ use jsonrpsee::server::PendingSubscriptionSink;
 use jsonrpsee::{Extensions, SubscriptionSink};
 use tern_chain::types::{BlockHash, Height, Timestamp, TxId};
 use tern_mempool::{decode_transaction, Lifecycle, FEE_TARGETS};
-use tern_state::chain::{HistoryCursor, MAX_HEADERS_PER_READ};
+use tern_state::chain::{HistoryCursor, TipInfo, MAX_HEADERS_PER_READ};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{broadcast, watch};
 use tokio::time::Instant;
@@ -49,9 +49,44 @@ enum Look {
 /// The `chain` namespace's methods.
 pub(crate) struct ChainRpc<B> {
     pub(crate) backend: Arc<B>,
-    /// The genesis hash, in text, once asked: hashing the whole chain spec on every
-    /// `chain_info` cost more than the rest of the call.
-    pub(crate) genesis: std::sync::OnceLock<String>,
+    /// `chain_info`'s answer at the last tip it was asked at: the next target, the work
+    /// in decimal and the hashes in hex cost as much as the rest of the call, and the tip
+    /// moves once a block while callers poll many times a second.
+    info: std::sync::Mutex<Option<(BlockHash, ChainInfo)>>,
+}
+
+impl<B: ChainBackend> ChainRpc<B> {
+    pub(crate) fn new(backend: Arc<B>) -> ChainRpc<B> {
+        ChainRpc {
+            backend,
+            info: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// The chain's figures at `tip` (but `syncing`), made once per tip.
+    fn info_at(&self, tip: &TipInfo) -> ChainInfo {
+        let mut cached = self.info.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((hash, info)) = &*cached {
+            if *hash == tip.hash {
+                return info.clone();
+            }
+        }
+        let spec = self.backend.chain().spec();
+        // The difficulty rule needs only the parent's height and time.
+        let next = tern_chain::pow::next_target(
+            &spec.consensus.difficulty(),
+            tip.header.height,
+            tip.header.timestamp,
+        );
+        let genesis = match &*cached {
+            Some((_, info)) => info.genesis_hash.clone(),
+            // Hashing the whole chain spec costs more than the rest of the call: once.
+            None => spec.genesis_hash().to_string(),
+        };
+        let info = ChainInfo::new(spec, genesis, tip, next.to_string(), false);
+        *cached = Some((tip.hash, info.clone()));
+        info
+    }
 }
 
 impl<B: ChainBackend> ChainRpc<B> {
@@ -254,23 +289,9 @@ impl<B: ChainBackend> ChainRpc<B> {
 #[async_trait]
 impl<B: ChainBackend> TernApiServer for ChainRpc<B> {
     async fn chain_info(&self) -> RpcResult<ChainInfo> {
-        let chain = self.backend.chain();
-        let tip = chain.run(|chain| chain.tip()).await.map_err(internal)?;
-        // The difficulty rule needs only the parent's height and time.
-        let next = tern_chain::pow::next_target(
-            &chain.spec().consensus.difficulty(),
-            tip.header.height,
-            tip.header.timestamp,
-        );
-        Ok(ChainInfo::new(
-            chain.spec(),
-            self.genesis
-                .get_or_init(|| chain.spec().genesis_hash().to_string())
-                .clone(),
-            &tip,
-            next.to_string(),
-            self.backend.syncing(),
-        ))
+        let mut info = self.info_at(&self.backend.tip());
+        info.syncing = self.backend.syncing();
+        Ok(info)
     }
 
     async fn chain_get_block(

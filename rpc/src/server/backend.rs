@@ -10,7 +10,7 @@ use tern_chain::tx::SignedTransaction;
 use tern_chain::types::{Address, Amount, BlockHash, TxId};
 use tern_mempool::{FeeBucket, FeeEstimate, Lifecycle, MempoolStats, SubmitError};
 use tern_p2p::NetworkHandle;
-use tern_state::chain::{AsyncChainReader, ChainError, Rejection};
+use tern_state::chain::{AsyncChainReader, ChainError, Rejection, TipInfo};
 use tern_state::store::StoreError;
 use tern_tasks::CriticalFailure;
 
@@ -74,6 +74,9 @@ pub trait ChainBackend: Send + Sync + 'static {
     fn chain(&self) -> &AsyncChainReader;
     /// The stream of tip changes, kept up to date by the node.
     fn heads(&self) -> &HeadsLog;
+    /// The tip as the chain last published it, from memory: published before any caller
+    /// that added a block is answered, so it is never behind what a client was told.
+    fn tip(&self) -> TipInfo;
     /// A receiver that changes whenever a transaction's lifecycle in the mempool may
     /// have: on every admission and every chain update the mempool applied.
     fn watch_pool_changes(&self) -> tokio::sync::watch::Receiver<u64>;

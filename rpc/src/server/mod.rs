@@ -136,10 +136,7 @@ pub struct RunningServer {
 pub fn methods<B: NodeBackend>(backend: Arc<B>) -> RpcModule<()> {
     let mut module = RpcModule::new(());
     // The traits' method names are disjoint, so merging cannot fail.
-    let _ = module.merge(TernApiServer::into_rpc(ChainRpc {
-        genesis: std::sync::OnceLock::new(),
-        backend: Arc::clone(&backend),
-    }));
+    let _ = module.merge(TernApiServer::into_rpc(ChainRpc::new(Arc::clone(&backend))));
     let _ = module.merge(TernNetApiServer::into_rpc(NetRpc {
         backend: Arc::clone(&backend),
     }));
@@ -239,6 +236,9 @@ mod tests {
             unreachable!("not called when listing methods")
         }
         fn heads(&self) -> &crate::server::heads::HeadsLog {
+            unreachable!("not called when listing methods")
+        }
+        fn tip(&self) -> tern_state::chain::TipInfo {
             unreachable!("not called when listing methods")
         }
         fn watch_pool_changes(&self) -> tokio::sync::watch::Receiver<u64> {
