@@ -177,16 +177,25 @@ where
 /// it frees the slot.
 pub(crate) struct MeteredStream<S> {
     inner: S,
-    /// Held for as long as the socket lives: its drop frees the slot.
-    _slot: Arc<Slot>,
+    /// Held for as long as the socket lives: its drop frees the slot. It also says
+    /// whether the connection waits for a request, and how many it started.
+    slot: Arc<Slot>,
     idle_timeout: Duration,
     write_timeout: Duration,
+    /// How long a request's head may take to arrive, once its first bytes have.
+    head_deadline: Duration,
     /// When a byte last moved either way.
     last_moved: Instant,
-    /// Fires when nothing may have moved for `idle_timeout`. It is not pushed back on
-    /// every byte (a timer wheel update twice a call); when it fires it looks at
-    /// `last_moved` and either ends the connection or sets itself to follow it.
-    idle: Pin<Box<Sleep>>,
+    /// Since when a request's head has been arriving, and how many requests the
+    /// connection had started then: once one more has started, that head arrived.
+    head: Option<(Instant, u64)>,
+    /// Fires when a deadline may have passed: the idle one, or the head's. It is not
+    /// moved on every byte or every request (a timer wheel update each, a tenth of a
+    /// bare call's cost); when it fires it looks at `last_moved` and `head` and either
+    /// ends the connection or sets itself to the next deadline. A head that begins
+    /// between two looks is seen at the next, so a head that never completes is cut
+    /// within twice `head_deadline`.
+    timer: Pin<Box<Sleep>>,
     /// While a write is blocked: when it fails.
     write_deadline: Option<Pin<Box<Sleep>>>,
     /// The calls and answers of this connection, and the read parked on them or on a
@@ -203,11 +212,15 @@ impl<S> MeteredStream<S> {
     ) -> MeteredStream<S> {
         MeteredStream {
             inner,
-            _slot: slot,
+            slot,
             idle_timeout: limits.idle_timeout,
             write_timeout: limits.write_timeout,
+            head_deadline: limits.request_deadline,
             last_moved: Instant::now(),
-            idle: Box::pin(tokio::time::sleep(limits.idle_timeout)),
+            head: None,
+            timer: Box::pin(tokio::time::sleep(
+                limits.idle_timeout.min(limits.request_deadline),
+            )),
             write_deadline: None,
             load,
         }
@@ -217,16 +230,48 @@ impl<S> MeteredStream<S> {
         self.last_moved = Instant::now();
     }
 
-    fn check_idle(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
-        while self.idle.as_mut().poll(cx).is_ready() {
-            let deadline = self.last_moved + self.idle_timeout;
-            if deadline <= Instant::now() {
+    /// Bytes arrived: if the connection waits for a request, they begin its head.
+    fn read_some(&mut self) {
+        self.moved();
+        let started = self.slot.requests_started();
+        let arrived = self.head.is_some_and(|(_, then)| started > then);
+        if self.head.is_none() || arrived {
+            self.head = self
+                .slot
+                .between_requests()
+                .then_some((self.last_moved, started));
+        }
+    }
+
+    /// Ends the connection if nothing moved for the idle timeout, or a request's head
+    /// has been arriving for longer than its deadline (slowloris: a head sent a byte at
+    /// a time keeps the connection from idling, never from this).
+    fn check_deadlines(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
+        while self.timer.as_mut().poll(cx).is_ready() {
+            let now = Instant::now();
+            let started = self.slot.requests_started();
+            if self.head.is_some_and(|(_, then)| started > then) {
+                self.head = None;
+            }
+            let idle_deadline = self.last_moved + self.idle_timeout;
+            if idle_deadline <= now {
                 return Err(io::Error::new(
                     io::ErrorKind::TimedOut,
                     "no bytes either way within the idle timeout",
                 ));
             }
-            self.idle.as_mut().reset(deadline);
+            let head_deadline = match self.head {
+                Some((since, _)) if since + self.head_deadline <= now => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "a request's headers did not arrive within the request deadline",
+                    ));
+                }
+                Some((since, _)) => since + self.head_deadline,
+                // A head that begins before the next look is checked then.
+                None => now + self.head_deadline,
+            };
+            self.timer.as_mut().reset(idle_deadline.min(head_deadline));
         }
         Ok(())
     }
@@ -239,7 +284,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for MeteredStream<S> {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = &mut *self;
-        this.check_idle(cx)?;
+        this.check_deadlines(cx)?;
         // While the client is not taking what we send, or has too much asked and not
         // yet taken, read nothing more from it: it cannot queue more work than that.
         let held = |this: &Self| this.write_deadline.is_some() || this.load.over();
@@ -254,7 +299,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for MeteredStream<S> {
         let before = buf.filled().len();
         let polled = Pin::new(&mut this.inner).poll_read(cx, buf);
         if matches!(polled, Poll::Ready(Ok(()))) && buf.filled().len() > before {
-            this.moved();
+            this.read_some();
         }
         polled
     }
@@ -267,7 +312,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for MeteredStream<S> {
         data: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = &mut *self;
-        this.check_idle(cx)?;
+        this.check_deadlines(cx)?;
         match Pin::new(&mut this.inner).poll_write(cx, data) {
             Poll::Pending => {
                 let timeout = this.write_timeout;
@@ -373,6 +418,54 @@ mod tests {
         let error = stream.read(&mut [0u8; 8]).await.unwrap_err();
         assert_eq!(error.kind(), io::ErrorKind::TimedOut);
         assert!(started.elapsed() >= limits.idle_timeout);
+    }
+
+    /// A head sent a byte a second never lets the connection idle, and is cut all the
+    /// same: after the request deadline, at most twice it.
+    #[tokio::test(start_paused = true)]
+    async fn a_head_that_trickles_is_cut_at_the_request_deadline() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let limits = ConnectionLimits::default();
+        let (mut stream, mut peer) = stalled(&limits);
+        let trickle = tokio::spawn(async move {
+            while peer.write_all(b"x").await.is_ok() {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        });
+        let started = Instant::now();
+        let error = loop {
+            match stream.read(&mut [0u8; 8]).await {
+                Ok(_) => continue,
+                Err(error) => break error,
+            }
+        };
+        assert_eq!(error.kind(), io::ErrorKind::TimedOut);
+        assert!(error.to_string().contains("headers"), "{error}");
+        let took = started.elapsed();
+        assert!(took >= limits.request_deadline, "{took:?}");
+        assert!(took <= limits.request_deadline * 2, "{took:?}");
+        drop(stream);
+        trickle.await.unwrap();
+    }
+
+    /// Heads that arrive whole start their requests: a connection that keeps asking,
+    /// slowly, for far longer than the request deadline is never cut.
+    #[tokio::test(start_paused = true)]
+    async fn requests_that_start_keep_their_connection() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let limits = ConnectionLimits::default();
+        let (mut stream, mut peer) = stalled(&limits);
+        let slot = Arc::clone(&stream.slot);
+        let asked = Instant::now();
+        while asked.elapsed() < limits.request_deadline * 5 {
+            peer.write_all(b"a head").await.unwrap();
+            let mut head = [0u8; 6];
+            stream.read_exact(&mut head).await.unwrap();
+            assert!(slot.request_started());
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            slot.request_ended();
+            tokio::time::sleep(Duration::from_secs(3)).await;
+        }
     }
 
     #[tokio::test(start_paused = true)]

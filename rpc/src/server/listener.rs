@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http_body_util::BodyExt;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use jsonrpsee::core::BoxError;
 use jsonrpsee::server::{ws, HttpBody, HttpRequest, HttpResponse, StopHandle};
 use tokio::io::AsyncWriteExt;
@@ -79,13 +79,7 @@ pub(crate) async fn accept_loop<S>(
             max_request_bytes,
         };
         let stream = MeteredStream::new(socket, Arc::clone(&slot), load, &limits);
-        tokio::spawn(serve(
-            stream,
-            service,
-            slot,
-            limits.request_deadline,
-            stop.clone(),
-        ));
+        tokio::spawn(serve(stream, service, slot, stop.clone()));
     }
 }
 
@@ -116,7 +110,6 @@ async fn serve<S>(
     stream: MeteredStream<TcpStream>,
     service: ConnectionService<S>,
     slot: Arc<Slot>,
-    header_deadline: Duration,
     stop: StopHandle,
 ) where
     S: tower::Service<HttpRequest<HttpBody>, Response = HttpResponse> + Clone + Send + 'static,
@@ -124,10 +117,9 @@ async fn serve<S>(
     S::Future: Send + 'static,
 {
     let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(header_deadline);
+    // The socket keeps the head's deadline ([`MeteredStream`]): hyper's own timer cost
+    // a timer wheel entry made and dropped for every request.
+    builder.http1().header_read_timeout(None);
     let service = hyper_util::service::TowerToHyperService::new(service);
     let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
     tokio::pin!(connection);

@@ -13,6 +13,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use tokio::sync::Notify;
@@ -119,6 +120,7 @@ impl Slots {
             use_: Mutex::new(Use::Waiting {
                 since: Instant::now(),
             }),
+            started: AtomicU64::new(0),
             evicted: Notify::new(),
         });
         counts.open.insert(id, Arc::downgrade(&slot));
@@ -187,6 +189,9 @@ pub(crate) struct Slot {
     id: u64,
     ip: IpAddr,
     use_: Mutex<Use>,
+    /// Requests this connection has started: one more than when a head began to arrive
+    /// says that head arrived whole.
+    started: AtomicU64,
     /// Fires once, when this connection is evicted: its server closes it.
     evicted: Notify,
 }
@@ -219,6 +224,7 @@ impl Slot {
     /// A request started on this connection; false if the connection was evicted (and
     /// is closing), so the request is to be refused.
     pub(crate) fn request_started(&self) -> bool {
+        self.started.fetch_add(1, Ordering::Relaxed);
         let mut use_ = self.use_();
         match *use_ {
             Use::Waiting { .. } => *use_ = Use::Serving(1),
@@ -244,6 +250,17 @@ impl Slot {
     }
 
     /// Completes when this connection is evicted.
+    /// Requests started on this connection so far.
+    pub(crate) fn requests_started(&self) -> u64 {
+        self.started.load(Ordering::Relaxed)
+    }
+
+    /// Whether this connection waits for its next HTTP request: bytes that arrive now
+    /// begin a request's head.
+    pub(crate) fn between_requests(&self) -> bool {
+        matches!(*self.use_(), Use::Waiting { .. })
+    }
+
     pub(crate) async fn evicted(&self) {
         self.evicted.notified().await;
     }

@@ -358,3 +358,44 @@ async fn only_a_json_post_is_a_call() {
         assert!(answer.contains(says), "{answer}");
     }
 }
+
+/// A request's head sent a byte at a time (slowloris) never lets its connection idle, and
+/// is cut all the same once the request deadline has passed (at most twice it), while
+/// other clients are served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_head_that_trickles_is_cut() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let limits = tern_rpc::server::connections::ConnectionLimits {
+        request_deadline: std::time::Duration::from_secs(1),
+        ..Default::default()
+    };
+    let node = node_with(
+        "dev",
+        RpcConfig {
+            limits,
+            ..RpcConfig::default()
+        },
+    )
+    .await;
+    let addr = node.rpc_addr;
+    let stream = connect_from([127, 0, 0, 1], addr).await;
+    let (mut reader, mut writer) = stream.into_split();
+    let head = format!("POST / HTTP/1.1\r\nHost: {addr}\r\nX-Slow: ");
+    let trickle = tokio::spawn(async move {
+        for byte in head.bytes().chain(std::iter::repeat(b'a')) {
+            if writer.write_all(&[byte]).await.is_err() {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    });
+    assert!(node.client.chain_info().await.is_ok());
+    let mut answer = Vec::new();
+    let closed = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        reader.read_to_end(&mut answer),
+    )
+    .await;
+    assert!(closed.is_ok(), "a trickling head kept its connection");
+    trickle.abort();
+}
