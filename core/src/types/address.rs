@@ -112,11 +112,18 @@ impl Address {
                 found: checked.hrp().to_lowercase(),
             });
         }
-        let payload: Vec<u8> = checked.byte_iter().take(33).collect();
-        let bytes: [u8; 32] = payload
-            .as_slice()
-            .try_into()
-            .map_err(|_| AddressError::WrongLength(payload.len()))?;
+        let mut bytes = [0u8; 32];
+        let mut length = 0;
+        // One byte past 32 is enough to know the length is wrong.
+        for byte in checked.byte_iter().take(33) {
+            if let Some(slot) = bytes.get_mut(length) {
+                *slot = byte;
+            }
+            length += 1;
+        }
+        if length != bytes.len() {
+            return Err(AddressError::WrongLength(length));
+        }
         // 32 bytes are 52 characters, the last carrying 4 bits of padding: another text
         // for the same bytes differs only there, which BIP 173's rule (padding all zero)
         // refuses without encoding the address again.
