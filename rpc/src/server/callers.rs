@@ -90,14 +90,18 @@ impl AllowedCallers {
     }
 
     fn check_request<B>(&self, request: &HttpRequest<B>) -> Result<(), Refusal> {
-        let header = |name: &'static str| {
+        // By the header's typed name: a name given as text is parsed again on every look.
+        let header = |name: hyper::header::HeaderName, text: &'static str| {
             request
                 .headers()
                 .get(name)
-                .map(|value| value.to_str().map_err(|_| Refusal::Malformed(name)))
+                .map(|value| value.to_str().map_err(|_| Refusal::Malformed(text)))
                 .transpose()
         };
-        self.check(header(HOST)?, header(ORIGIN)?)
+        self.check(
+            header(hyper::header::HOST, HOST)?,
+            header(hyper::header::ORIGIN, ORIGIN)?,
+        )
     }
 }
 
