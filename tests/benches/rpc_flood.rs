@@ -1,7 +1,8 @@
 //! A wallet flood over RPC: a real node (release build) takes pre-signed transfers from
-//! 63 keep-alive HTTP connections, about 500 senders with 40 nonces each, every sender on
-//! one connection so its nonces arrive in order. Meanwhile a 64th connection reads an
-//! account every few milliseconds. Then everything accepted is mined.
+//! 63 keep-alive connections, about 500 senders with 40 nonces each, every sender on one
+//! connection so its nonces arrive in order; each round floods over HTTP, then over
+//! WebSocket (the next nonces). Meanwhile a 64th connection reads an account over HTTP
+//! every few milliseconds. Then everything accepted is mined.
 //!
 //! First the same connections make as many calls to a method that does almost nothing,
 //! for the rate of the RPC stack alone. Prints that rate, the transactions accepted per
@@ -50,7 +51,10 @@ use tern_tests::net::{dev_spec, NodeOptions, TestNode};
 
 #[path = "support/anvil.rs"]
 mod anvil;
+#[path = "support/load.rs"]
+mod load;
 use anvil::{Anvil, EthKey};
+use load::{Connection, Transport};
 
 /// Submitting connections: with the account reader's, the 64 that one address may hold
 /// (`ConnectionLimits::max_per_ip`).
@@ -189,33 +193,47 @@ async fn run() {
     mine_out(&node).await;
 
     let rounds = env_or("TERN_BENCH_ROUNDS", 3).max(1);
-    let mut figures = Vec::with_capacity(rounds);
+    let mut figures: Vec<(Transport, Round)> = Vec::with_capacity(2 * rounds);
     for round in 0..rounds {
-        println!("round {} of {rounds}:", round + 1);
-        figures.push(flood_round(&node, &keys, round as u64 * nonces, nonces).await);
+        for (t, transport) in Transport::BOTH.into_iter().enumerate() {
+            println!("round {} of {rounds}, {}:", round + 1, transport.label());
+            let first_nonce = (2 * round + t) as u64 * nonces;
+            let figure = flood_round(&node, &keys, transport, first_nonce, nonces).await;
+            figures.push((transport, figure));
+        }
     }
-    let median = |of: fn(&Round) -> f64| {
-        let mut values: Vec<f64> = figures.iter().map(of).collect();
+    let median = |transport: Transport, of: fn(&Round) -> f64| {
+        let mut values: Vec<f64> = figures
+            .iter()
+            .filter(|(t, _)| *t == transport)
+            .map(|(_, r)| of(r))
+            .collect();
         values.sort_by(f64::total_cmp);
         values[values.len() / 2]
     };
-    println!(
-        "median of {rounds} rounds: {:.0} tx/s accepted, {:.0}% of the limit, {:.0}% of the limit \
-         at the flood's own batch size; account_get p99 at most {:.1} ms",
-        median(|r| r.submit_rate),
-        median(|r| r.of_limit),
-        median(|r| r.of_own_limit),
-        figures
-            .iter()
-            .map(|r| r.account_p99.as_secs_f64() * 1e3)
-            .fold(0.0, f64::max),
-    );
+    for transport in Transport::BOTH {
+        println!(
+            "{}, median of {rounds} rounds: {:.0} tx/s accepted, {:.0}% of the bare call's rate, \
+             {:.0}% of the limit, {:.0}% of the limit at the flood's own batch size; \
+             account_get p99 at most {:.1} ms",
+            transport.label(),
+            median(transport, |r| r.submit_rate),
+            median(transport, |r| r.of_bare),
+            median(transport, |r| r.of_limit),
+            median(transport, |r| r.of_own_limit),
+            figures
+                .iter()
+                .filter(|(t, _)| *t == transport)
+                .map(|(_, r)| r.account_p99.as_secs_f64() * 1e3)
+                .fold(0.0, f64::max),
+        );
+    }
     node.shutdown().await;
     if let Ok(binary) = std::env::var("TERN_BENCH_ANVIL") {
         let anvil = anvil_flood(&binary, senders, nonces, rounds).await;
         println!(
-            "Tern / anvil --no-mining, tx_submit / eth_sendRawTransaction: {:.2}x (aim: 3x)",
-            median(|r| r.submit_rate) / anvil
+            "Tern over HTTP / anvil --no-mining, tx_submit / eth_sendRawTransaction: {:.2}x (aim: 3x)",
+            median(Transport::Http, |r| r.submit_rate) / anvil
         );
     }
 }
@@ -280,6 +298,8 @@ async fn anvil_flood(binary: &str, senders: usize, nonces: u64, rounds: usize) -
 /// What one round of the flood measured.
 struct Round {
     submit_rate: f64,
+    /// Percent of the bare call's rate on the same connections.
+    of_bare: f64,
     /// Percent of the limit with batches of 64.
     of_limit: f64,
     /// Percent of the limit with batches of the size this round made.
@@ -289,7 +309,13 @@ struct Round {
 
 /// One flood of `nonces` transfers per sender from `first_nonce` on, after as many bare
 /// calls, and the mining of everything accepted.
-async fn flood_round(node: &TestNode, keys: &[SecretKey], first_nonce: u64, nonces: u64) -> Round {
+async fn flood_round(
+    node: &TestNode,
+    keys: &[SecretKey],
+    transport: Transport,
+    first_nonce: u64,
+    nonces: u64,
+) -> Round {
     let senders = keys.len();
     let addr = node.node.rpc_addr().unwrap();
     println!("signing {senders} senders x {nonces} nonces...");
@@ -313,21 +339,29 @@ async fn flood_round(node: &TestNode, keys: &[SecretKey], first_nonce: u64, nonc
     // under any `tx_submit` rate.
     let bare_body = r#"{"jsonrpc":"2.0","id":1,"method":"mempool_info","params":[]}"#;
     let per_connection = total.div_ceil(CONNECTIONS);
+    // Opened once: a WebSocket's slot is not given up to a new client, and the address's
+    // share (64) holds these and the reader's.
+    let mut connections = Vec::with_capacity(CONNECTIONS);
+    for _ in 0..CONNECTIONS {
+        connections.push(Connection::open(addr, transport).await);
+    }
     let cpu_before = cpu_seconds();
     let started = Instant::now();
-    let bare: Vec<_> = (0..CONNECTIONS)
-        .map(|_| {
+    let bare: Vec<_> = connections
+        .into_iter()
+        .map(|mut connection| {
             tokio::spawn(async move {
-                let mut connection = KeepAlive::connect(addr).await.unwrap();
                 for _ in 0..per_connection {
-                    let (status, answer) = connection.post_json(bare_body).await.unwrap();
-                    assert_eq!(status, 200, "{answer}");
+                    let answer = connection.call(bare_body).await;
+                    assert!(answer.contains("\"result\""), "{answer}");
                 }
+                connection
             })
         })
         .collect();
-    for connection in bare {
-        connection.await.unwrap();
+    let mut connections = Vec::with_capacity(CONNECTIONS);
+    for task in bare {
+        connections.push(task.await.unwrap());
     }
     let bare_time = started.elapsed();
     let bare_rate = (per_connection * CONNECTIONS) as f64 / bare_time.as_secs_f64();
@@ -365,13 +399,12 @@ async fn flood_round(node: &TestNode, keys: &[SecretKey], first_nonce: u64, nonc
     let started = Instant::now();
     let connections: Vec<_> = lanes
         .into_iter()
-        .map(|lane| {
+        .zip(connections)
+        .map(|(lane, mut connection)| {
             tokio::spawn(async move {
-                let mut connection = KeepAlive::connect(addr).await.unwrap();
                 let mut accepted = Vec::with_capacity(lane.len());
                 for (id, body, accepted_answer) in lane {
-                    let (status, answer) = connection.post_json(&body).await.unwrap();
-                    assert_eq!(status, 200);
+                    let answer = connection.call(&body).await;
                     assert!(answer.ends_with(&accepted_answer), "refused: {answer}");
                     accepted.push(id);
                 }
@@ -443,6 +476,7 @@ async fn flood_round(node: &TestNode, keys: &[SecretKey], first_nonce: u64, nonc
     assert_eq!(mined, accepted.len(), "nothing accepted is dropped");
     Round {
         submit_rate,
+        of_bare: 100.0 * submit_rate / bare_rate,
         of_limit: 100.0 * submit_rate / limit,
         of_own_limit: 100.0 * submit_rate / own_limit,
         account_p99: percentile(&latencies, 0.99),

@@ -33,11 +33,13 @@ use tern_chain::tx::Transaction;
 use tern_chain::types::Amount;
 use tern_tests::http::KeepAlive;
 use tern_tests::net::{dev_spec, NodeOptions, TestNode};
-use tern_tests::ws::WsKeepAlive;
 
 #[path = "support/anvil.rs"]
 mod anvil;
+#[path = "support/load.rs"]
+mod load;
 use anvil::Anvil;
+use load::{Connection, Transport};
 
 const CONNECTIONS: usize = 64;
 /// What the load generator's threads are named, to tell their CPU from the node's.
@@ -96,42 +98,6 @@ struct Figure {
     rate: f64,
     node_us_per_call: f64,
     load_us_per_call: f64,
-}
-
-/// How the load reaches the node.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Transport {
-    Http,
-    WebSocket,
-}
-
-/// One connection of either transport.
-enum Connection {
-    Http(KeepAlive),
-    WebSocket(WsKeepAlive),
-}
-
-impl Connection {
-    async fn open(addr: SocketAddr, transport: Transport) -> Connection {
-        match transport {
-            Transport::Http => Connection::Http(KeepAlive::connect(addr).await.unwrap()),
-            Transport::WebSocket => {
-                Connection::WebSocket(WsKeepAlive::connect(addr).await.unwrap())
-            }
-        }
-    }
-
-    /// One call; its answer.
-    async fn call(&mut self, body: &str) -> String {
-        match self {
-            Connection::Http(c) => {
-                let (status, answer) = c.post_json(body).await.unwrap();
-                assert_eq!(status, 200, "{answer}");
-                answer
-            }
-            Connection::WebSocket(c) => c.call(body).await.unwrap(),
-        }
-    }
 }
 
 /// `calls` calls of `body` on each of the connections to the node at `addr`, all at
@@ -307,10 +273,8 @@ fn main() {
     );
     load_runtime.block_on(async {
         let mut http_rates = [0.0; 3];
-        for (transport, label) in [
-            (Transport::Http, "HTTP"),
-            (Transport::WebSocket, "WebSocket"),
-        ] {
+        for transport in Transport::BOTH {
+            let label = transport.label();
             let mut table: Vec<Vec<Figure>> = methods.iter().map(|_| Vec::new()).collect();
             for round in 1..=rounds {
                 println!("{label}, round {round} of {rounds}:");
