@@ -1,4 +1,4 @@
-//! The RPC server's own accept loop, under jsonrpsee's service: every connection gets a
+//! The RPC server's own accept loop, under its HTTP service: every connection gets a
 //! slot ([`crate::server::connections`]) before a byte is read, a deadline for its headers and
 //! its body, and a socket that makes a non-reading client wait instead of the node.
 //!
