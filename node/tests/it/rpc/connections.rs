@@ -77,6 +77,20 @@ async fn a_client_that_pipelines_and_never_reads_is_held_at_its_socket() {
     assert!([0x81, 0x89].contains(&answer[0]), "frame {:#x}", answer[0]);
 }
 
+/// A dev node whose requests' heads and bodies each have 1 s to arrive, and its limits.
+async fn node_with_a_short_request_deadline(
+) -> (TestNode, tern_rpc::server::connections::ConnectionLimits) {
+    let limits = tern_rpc::server::connections::ConnectionLimits {
+        request_deadline: std::time::Duration::from_secs(1),
+        ..Default::default()
+    };
+    let rpc = RpcConfig {
+        limits,
+        ..RpcConfig::default()
+    };
+    (node_with("dev", rpc).await, limits)
+}
+
 /// 100 idle WebSockets used to take every connection slot, so every HTTP client got 429;
 /// bodies sent a byte a second held slots for as long as they trickled. Now HTTP and
 /// WebSocket slots are apart, each address has its share, and a body has a deadline: a
@@ -84,18 +98,7 @@ async fn a_client_that_pipelines_and_never_reads_is_held_at_its_socket() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_and_slow_connections_cost_their_sender_not_other_clients() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let limits = tern_rpc::server::connections::ConnectionLimits {
-        request_deadline: std::time::Duration::from_secs(1),
-        ..Default::default()
-    };
-    let node = node_with(
-        "dev",
-        RpcConfig {
-            limits,
-            ..RpcConfig::default()
-        },
-    )
-    .await;
+    let (node, limits) = node_with_a_short_request_deadline().await;
     let addr = node.rpc_addr;
 
     // One address fills its share with idle WebSockets, another fills the rest.
@@ -365,18 +368,7 @@ async fn only_a_json_post_is_a_call() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_head_that_trickles_is_cut() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let limits = tern_rpc::server::connections::ConnectionLimits {
-        request_deadline: std::time::Duration::from_secs(1),
-        ..Default::default()
-    };
-    let node = node_with(
-        "dev",
-        RpcConfig {
-            limits,
-            ..RpcConfig::default()
-        },
-    )
-    .await;
+    let (node, _) = node_with_a_short_request_deadline().await;
     let addr = node.rpc_addr;
     let stream = connect_from([127, 0, 0, 1], addr).await;
     let (mut reader, mut writer) = stream.into_split();
