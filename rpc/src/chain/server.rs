@@ -87,9 +87,7 @@ impl<B: ChainBackend> ChainRpc<B> {
         *cached = Some((tip.hash, info.clone()));
         info
     }
-}
 
-impl<B: ChainBackend> ChainRpc<B> {
     async fn block_hash(&self, block: &BlockId) -> RpcResult<Option<BlockHash>> {
         match block {
             BlockId::Height(height) => {

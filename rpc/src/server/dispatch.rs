@@ -30,7 +30,8 @@ struct Targets {
     conn_id: ConnectionId,
     max_response_bytes: usize,
     /// Where a connection's subscriptions live: none over HTTP, where one POST has one
-    /// answer ([`crate::server::spec`] refuses subscription methods there first).
+    /// answer ([`crate::server::spec`] refuses subscription methods there first, and
+    /// [`Dispatch`] refuses them again).
     subscriptions: Option<Subscriptions>,
 }
 
@@ -101,6 +102,12 @@ impl Dispatch {
                 };
                 callback(id, params, subscriptions.sink.clone(), state, extensions).await
             }
+            // Over HTTP there are no subscriptions to end, and every connection shares
+            // one connection id there: another client's must not be reachable.
+            MethodCallback::Unsubscription(_) if this.subscriptions.is_none() => {
+                MethodResponse::error(id, ErrorObject::from(ErrorCode::MethodNotFound))
+                    .with_extensions(extensions)
+            }
             // Unsubscribing is never limited.
             MethodCallback::Unsubscription(callback) => callback(
                 id,
@@ -137,6 +144,41 @@ impl RpcServiceT for Dispatch {
         async move {
             run_notification(&this, notification).await;
             MethodResponse::notification()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use jsonrpsee::server::RpcModule;
+    use jsonrpsee::types::Id;
+
+    use super::*;
+
+    /// Over HTTP (no subscriptions) neither a subscription nor an unsubscription runs:
+    /// every HTTP call shares one connection id, so an unsubscription there could reach
+    /// a WebSocket connection's subscription of the same id.
+    #[tokio::test]
+    async fn without_subscriptions_neither_kind_of_subscription_method_runs() {
+        let mut module = RpcModule::new(());
+        module
+            .register_subscription("sub", "note", "unsub", |_, pending, _, _| async move {
+                drop(pending);
+            })
+            .unwrap();
+        let dispatch = Dispatch::new(module.into(), ConnectionId(0), 1 << 20, None);
+        for method in ["sub", "unsub"] {
+            let params = serde_json::value::RawValue::from_string("[1]".into()).unwrap();
+            let request = Request::borrowed(method, Some(&params), Id::Number(1));
+            let answer = dispatch.call(request).await;
+            assert!(!answer.is_success(), "{method} ran");
+            assert!(
+                answer.as_json().get().contains("-32601"),
+                "{method}: {}",
+                answer.as_json().get()
+            );
         }
     }
 }

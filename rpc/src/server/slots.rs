@@ -249,7 +249,6 @@ impl Slot {
         }
     }
 
-    /// Completes when this connection is evicted.
     /// Requests started on this connection so far.
     pub(crate) fn requests_started(&self) -> u64 {
         self.started.load(Ordering::Relaxed)
@@ -261,6 +260,7 @@ impl Slot {
         matches!(*self.use_(), Use::Waiting { .. })
     }
 
+    /// Completes when this connection is evicted.
     pub(crate) async fn evicted(&self) {
         self.evicted.notified().await;
     }

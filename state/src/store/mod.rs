@@ -117,13 +117,18 @@ pub fn from_memory<T>(query: impl FnOnce() -> T) -> Option<T> {
     (!MISSED.get()).then_some(answer)
 }
 
-/// The options of every read: from memory alone inside [`from_memory`].
-fn read_options() -> ReadOptions {
+/// Read options: from memory alone when `from_memory`.
+fn make_read_options(from_memory: bool) -> ReadOptions {
     let mut options = ReadOptions::default();
-    if MEMORY_ONLY.get() {
+    if from_memory {
         options.set_read_tier(ReadTier::BlockCache);
     }
     options
+}
+
+/// The options of every read: from memory alone inside [`from_memory`].
+fn read_options() -> ReadOptions {
+    make_read_options(MEMORY_ONLY.get())
 }
 
 /// Point reads' options, made once per thread: [`ReadOptions`] is a C++ object, and
@@ -135,12 +140,8 @@ struct PointReadOptions {
 
 thread_local! {
     static POINT_READ_OPTIONS: PointReadOptions = PointReadOptions {
-        anywhere: ReadOptions::default(),
-        from_memory: {
-            let mut options = ReadOptions::default();
-            options.set_read_tier(ReadTier::BlockCache);
-            options
-        },
+        anywhere: make_read_options(false),
+        from_memory: make_read_options(true),
     };
 }
 

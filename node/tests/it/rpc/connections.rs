@@ -314,6 +314,13 @@ async fn only_a_json_post_is_a_call() {
     let stream = connect_from([127, 0, 0, 1], addr).await;
     let mut stream = BufReader::new(stream);
     let body = r#"{"jsonrpc":"2.0","id":1,"method":"node_version"}"#;
+    let post = |content_type: &str| {
+        format!(
+            "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: {content_type}\r\n\
+             Content-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+    };
     let requests = [
         (
             format!("GET / HTTP/1.1\r\nHost: {addr}\r\n\r\n"),
@@ -321,23 +328,11 @@ async fn only_a_json_post_is_a_call() {
             "POST is required",
         ),
         (
-            format!(
-                "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: text/plain\r\n\
-                 Content-Length: {}\r\n\r\n{body}",
-                body.len()
-            ),
+            post("text/plain"),
             "415",
             "Content-Type: application/json is required",
         ),
-        (
-            format!(
-                "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
-                 Content-Length: {}\r\n\r\n{body}",
-                body.len()
-            ),
-            "200",
-            "\"result\"",
-        ),
+        (post("application/json"), "200", "\"result\""),
     ];
     for (request, status, says) in requests {
         stream.write_all(request.as_bytes()).await.unwrap();
