@@ -1,6 +1,6 @@
-//! A block submission worker: hands fetched blocks to the chain actor in the order they
-//! came, pipelined, and reports each verdict with the peer that sent the block. The relay
-//! and sync tasks each run their own, so each gets back the verdicts on its own blocks.
+//! The block submission worker: hands the blocks sync fetched to the chain actor in the
+//! order they came, pipelined, and reports each verdict back to sync (which remembers
+//! who sent each block).
 
 use std::collections::VecDeque;
 
@@ -9,18 +9,14 @@ use tern_chain::types::BlockHash;
 use tern_state::chain::{ChainError, ChainHandle, QueuedBlock, Verdict, QUEUE_AHEAD, VERIFY_AHEAD};
 use tokio::sync::mpsc;
 
-use super::ConnId;
-
-/// Fetched blocks waiting for the chain actor, per worker. A block that finds it full is
-/// fetched again later (relay) or handed over again (sync, which submits at most
-/// `sync::SUBMIT_AHEAD` at once).
+/// Fetched blocks waiting for the chain actor. A block that finds it full is handed over
+/// again later (sync submits at most `sync::SUBMIT_AHEAD` pending headers' blocks and
+/// `sync::MAX_ANNOUNCED_IN_FLIGHT` announced ones at once).
 pub(crate) const BLOCK_QUEUE: usize = 256;
 
 /// The chain's verdict on a block a peer sent.
 #[derive(Debug)]
 pub(crate) struct BlockVerdict {
-    /// The peer that sent it.
-    pub(crate) conn: ConnId,
     pub(crate) hash: BlockHash,
     /// The chain's verdict; whether the tip moved reaches the tasks as a chain update
     /// instead.
@@ -35,16 +31,15 @@ pub(crate) struct BlockVerdict {
 /// came.
 pub(crate) async fn submit_blocks(
     chain: ChainHandle,
-    mut inbox: mpsc::Receiver<(ConnId, Block)>,
+    mut inbox: mpsc::Receiver<Block>,
     verdicts: mpsc::Sender<BlockVerdict>,
 ) {
     let mut verifying: VecDeque<Ahead> = VecDeque::with_capacity(VERIFY_AHEAD);
-    let mut queued: VecDeque<(ConnId, BlockHash, QueuedBlock)> =
-        VecDeque::with_capacity(QUEUE_AHEAD);
+    let mut queued: VecDeque<(BlockHash, QueuedBlock)> = VecDeque::with_capacity(QUEUE_AHEAD);
     loop {
         // Start verifying what has arrived; wait for a block only when nothing is pending.
         while verifying.len() < VERIFY_AHEAD {
-            let (conn, block) = if verifying.is_empty() && queued.is_empty() {
+            let block = if verifying.is_empty() && queued.is_empty() {
                 match inbox.recv().await {
                     Some(next) => next,
                     None => return,
@@ -55,25 +50,21 @@ pub(crate) async fn submit_blocks(
                     Err(_) => break,
                 }
             };
-            verifying.push_back(Ahead::start(&chain, conn, block));
+            verifying.push_back(Ahead::start(&chain, block));
         }
         if queued.len() < QUEUE_AHEAD {
             if let Some(next) = verifying.pop_front() {
                 let _ = next.verifying.await;
                 let hash = next.block.hash();
-                queued.push_back((next.conn, hash, chain.queue_block(next.block).await));
+                queued.push_back((hash, chain.queue_block(next.block).await));
                 continue;
             }
         }
-        let Some((conn, hash, verdict)) = queued.pop_front() else {
+        let Some((hash, verdict)) = queued.pop_front() else {
             continue;
         };
         let result = verdict.outcome().await.map(|o| o.verdict);
-        if verdicts
-            .send(BlockVerdict { conn, hash, result })
-            .await
-            .is_err()
-        {
+        if verdicts.send(BlockVerdict { hash, result }).await.is_err() {
             return;
         }
     }
@@ -81,15 +72,13 @@ pub(crate) async fn submit_blocks(
 
 /// A block whose signatures are being verified ahead of its submission.
 struct Ahead {
-    conn: ConnId,
     block: Block,
     verifying: tokio::task::JoinHandle<()>,
 }
 
 impl Ahead {
-    fn start(chain: &ChainHandle, conn: ConnId, block: Block) -> Ahead {
+    fn start(chain: &ChainHandle, block: Block) -> Ahead {
         Ahead {
-            conn,
             verifying: chain.verify_ahead(&block),
             block,
         }

@@ -43,7 +43,7 @@ pub(crate) enum ManagerInput {
     },
 }
 
-/// What reaches the relay task.
+/// What reaches the relay task: transactions only.
 #[derive(Debug)]
 pub(crate) enum RelayInput {
     /// A transaction a peer sent.
@@ -55,34 +55,9 @@ pub(crate) enum RelayInput {
     TxInventory { conn: ConnId, ids: Vec<TxId> },
     /// Transactions a peer says it does not have.
     TxsNotFound { conn: ConnId, ids: Vec<TxId> },
-    /// Blocks a peer announced, passed on by sync, with those to treat as held (stored,
-    /// or pending in sync, which fetches those itself).
-    BlockInventory {
-        conn: ConnId,
-        hashes: Vec<BlockHash>,
-        have: HashSet<BlockHash>,
-    },
-    /// A block sync did not ask for, with whether its body matches its header.
-    Block {
-        conn: ConnId,
-        block: Box<Block>,
-        body_matches: bool,
-    },
-    /// Blocks a peer says it does not have, passed on by sync.
-    BlocksNotFound {
-        conn: ConnId,
-        hashes: Vec<BlockHash>,
-    },
-    /// Sync took this block from this peer without having asked it: the copy answers
-    /// relay's request, if relay made one.
-    BlockDelivered { conn: ConnId, hash: BlockHash },
-    /// Sync's request for this block was answered by this peer: relay need not wait for
-    /// it any longer, but a request relay made of the peer still has its own answer to
-    /// come.
-    BlockHere { conn: ConnId, hash: BlockHash },
 }
 
-/// What reaches the sync task.
+/// What reaches the sync task: everything about blocks and the state.
 #[derive(Debug)]
 pub(crate) enum SyncInput {
     /// A header answer, with the stored block its first header's parent is, if it is one
@@ -109,10 +84,6 @@ pub(crate) enum SyncInput {
         conn: ConnId,
         hashes: Vec<BlockHash>,
     },
-    /// Relay: this peer has blocks we lack (a block it sent has a parent we lack, or it
-    /// announced more new blocks than relay fetches from one peer at once): sync asks it
-    /// for headers.
-    HasMore { conn: ConnId },
     /// An answer to a state chunk request, with its size on the wire.
     StateChunk {
         conn: ConnId,

@@ -9,15 +9,15 @@
 //! | module | owns |
 //! |---|---|
 //! | [`manager`] | the connection manager task: slots, dialling, admission, bans, the address book |
-//! | [`relay`] | the relay task: transactions and new blocks, announce once, ask once ([`relay::book`]) |
-//! | [`sync`] | the sync task: headers first, bodies from many peers at once, progress |
+//! | [`relay`] | the relay task: transactions, announce once, ask once ([`relay::book`]) |
+//! | [`sync`] | the sync task: every block request and announcement; headers first, bodies from many peers at once, new blocks once caught up, progress |
 //! | [`peer`] | the task that owns one connection: opening it, reading, writing |
 //! | [`asked`] | what this node asked each peer for, past the requests' deadlines: the one record that tells an answer, however late, from unsolicited data |
 //! | `inbox` | what each task receives: the connection tasks' messages, sorted by job |
 //! | `link` | a peer as the relay and sync tasks hold it: send, report, joined and left |
 //! | `close` | why a connection ends, and [`peer::Misbehaviour`], the rules a peer can break |
 //! | `peer_stats` | a connection's counters, shared with RPC and metrics |
-//! | `block_submission` | the worker that hands relay's or sync's blocks to the chain, pipelined |
+//! | `block_submission` | the worker that hands sync's blocks to the chain, pipelined |
 //! | `header_chain` | headers validated and kept before their bodies are fetched (sync's) |
 //! | [`identity`] | the node's static key and [`NodeId`] |
 //! | [`transport`] | Noise XX over TCP; length-prefixed frames, split and reassembled |
@@ -35,20 +35,21 @@
 //! A connection task opens its connection (TCP, Noise, hello), asks the connection
 //! manager to admit it, then reads. Pings, data requests and header requests it answers
 //! itself from the mempool and the store. Transactions and their announcements go to the
-//! relay task; blocks, block announcements and header answers go to the sync task, which
-//! keeps what it asked for and passes the rest to relay; address gossip goes to the
+//! relay task; blocks, block announcements, block not-found answers and header answers
+//! go to the sync task, the one owner of block requests; address gossip goes to the
 //! manager. The manager tells relay and sync of every peer it admits, with a link to send
-//! to it and report it by, and of every peer that leaves. Relay and sync hand fetched
-//! transactions to the mempool (the same admission as RPC) and blocks to the chain actor
-//! (the same path as mined blocks), each through its own worker, and report peers whose
-//! data proves them dishonest: the report closes the connection with the broken rule as
-//! its reason, and the manager bans the peer when the connection ends. New tips are
-//! announced to every peer at once; newly admitted transactions are announced in batches
-//! every [`P2pConfig::tx_announce_interval`].
+//! to it and report it by, and of every peer that leaves. Relay hands fetched
+//! transactions to the mempool (the same admission as RPC) and sync hands blocks to the
+//! chain actor (the same path as mined blocks), each through its own worker, and both
+//! report peers whose data proves them dishonest: the report closes the connection with
+//! the broken rule as its reason, and the manager bans the peer when the connection ends.
+//! Sync announces new tips to every peer at once; relay announces newly admitted
+//! transactions in batches every [`P2pConfig::tx_announce_interval`].
 //!
-//! No task waits on a task below it in this chain: connection tasks → sync → relay →
-//! (peers' send queues), and the manager waits on nobody. So none of them can deadlock
-//! on another's full queue; every queue between them is bounded and named.
+//! Relay and sync never talk to each other. No task waits on a task below it in this
+//! chain: connection tasks → relay or sync → (peers' send queues), and the manager waits
+//! on nobody. So none of them can deadlock on another's full queue; every queue between
+//! them is bounded and named.
 //!
 //! Modules depend one way too, with no cycle: the wire (`message`, `transport`,
 //! `identity`, `hello`, `send_queue`) below `header_chain`, `close` and `peer_stats`,
@@ -194,9 +195,7 @@ pub async fn start(
 
     let relay = relay::spawn(
         relay::RelayParts {
-            chain: chain.clone(),
             pool: pool.clone(),
-            sync: to_sync.clone(),
             request_timeout: config.request_timeout,
             announce_interval: config.tx_announce_interval,
             stats: relay_stats,
@@ -217,7 +216,6 @@ pub async fn start(
                 mode: config.sync_mode,
                 pivot_depth: config.pivot_depth,
             }),
-            relay: to_relay.clone(),
             locator,
             status: sync_status,
         },

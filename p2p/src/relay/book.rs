@@ -1,7 +1,7 @@
-//! Who knows what, and who we are waiting on: the bookkeeping behind "announce by id, ask
-//! once".
+//! Who knows which transactions, and who we are waiting on: the bookkeeping behind
+//! "announce by id, ask once". Blocks are not here: sync owns every block request.
 //!
-//! - Each peer has a bounded set of items it is known to have (it announced them, sent
+//! - Each peer has a bounded set of transactions it is known to have (it announced them, sent
 //!   them, or we announced them to it); we never announce an item to a peer in its set.
 //! - A global bounded set holds items recently received or rejected; announcements of
 //!   those are ignored, so a rejected transaction is not fetched again from every peer.
@@ -14,9 +14,7 @@
 //! - Each peer has its own quota of transaction requests in flight
 //!   ([`MAX_TX_IN_FLIGHT_PER_PEER`], as Bitcoin Core's txrequest) and its own queue of
 //!   announcements waiting for that quota ([`MAX_WAITING_PER_PEER`]): peers that announce
-//!   what they never deliver use up their own quota, never an honest peer's. Blocks are
-//!   requested at once, outside the transaction quota, so block relay never waits behind
-//!   transaction requests.
+//!   what they never deliver use up their own quota, never an honest peer's.
 //! - A peer whose requests keep expiring without a delivery ([`MAX_UNDELIVERED`] in a
 //!   row) is reported, for the relay task to drop: it announces what it never delivers.
 //!
@@ -28,15 +26,15 @@ use std::time::{Duration, Instant};
 
 use lru::LruCache;
 
+use tern_chain::types::TxId;
+
 use crate::asked::{Answer, AskLog};
-use crate::message::InvItem;
 use crate::ConnId;
 
 /// Items a peer is remembered to know.
 pub const KNOWN_PER_PEER: usize = 16_384;
-/// Items remembered as requested from one peer. A peer is asked for at most
-/// [`MAX_TX_IN_FLIGHT_PER_PEER`] transactions and [`MAX_BLOCKS_IN_FLIGHT_PER_PEER`] blocks
-/// per [`REQUEST_TIMEOUT`], so a record outlives its request by over ten minutes: far
+/// Transactions remembered as requested from one peer. A peer is asked for at most
+/// [`MAX_TX_IN_FLIGHT_PER_PEER`] transactions per [`REQUEST_TIMEOUT`], so a record outlives its request by over ten minutes: far
 /// past the ping timeout that drops a peer whose answers stopped.
 pub const REQUESTED_PER_PEER: usize = 8_192;
 /// Items recently received or rejected, network-wide.
@@ -45,8 +43,6 @@ pub const RECENT_ITEMS: usize = 65_536;
 pub const MAX_IN_FLIGHT: usize = 16_384;
 /// Transactions being fetched from one peer at once (Bitcoin Core: 100).
 pub const MAX_TX_IN_FLIGHT_PER_PEER: usize = 100;
-/// Blocks being fetched from one peer at once by relay (sync has its own allowance).
-pub const MAX_BLOCKS_IN_FLIGHT_PER_PEER: usize = 16;
 /// Transaction announcements of one peer waiting for its quota (Bitcoin Core: 5,000).
 /// Past it, the peer's further announcements are ignored until the queue drains.
 pub const MAX_WAITING_PER_PEER: usize = 5_000;
@@ -67,11 +63,10 @@ struct InFlight {
 
 #[derive(Debug)]
 struct PeerRelay {
-    known: LruCache<InvItem, ()>,
-    txs_in_flight: usize,
-    blocks_in_flight: usize,
+    known: LruCache<TxId, ()>,
+    in_flight: usize,
     /// Transactions it announced that wait for its quota, oldest first.
-    waiting: VecDeque<InvItem>,
+    waiting: VecDeque<TxId>,
     /// Its requests that expired since it last delivered something.
     undelivered: u32,
 }
@@ -80,25 +75,14 @@ impl PeerRelay {
     fn new() -> PeerRelay {
         PeerRelay {
             known: LruCache::new(non_zero(KNOWN_PER_PEER)),
-            txs_in_flight: 0,
-            blocks_in_flight: 0,
+            in_flight: 0,
             waiting: VecDeque::new(),
             undelivered: 0,
         }
     }
 
-    fn in_flight(&mut self, item: &InvItem) -> &mut usize {
-        match item {
-            InvItem::Tx(_) => &mut self.txs_in_flight,
-            InvItem::Block(_) => &mut self.blocks_in_flight,
-        }
-    }
-
-    fn has_room(&self, item: &InvItem) -> bool {
-        match item {
-            InvItem::Tx(_) => self.txs_in_flight < MAX_TX_IN_FLIGHT_PER_PEER,
-            InvItem::Block(_) => self.blocks_in_flight < MAX_BLOCKS_IN_FLIGHT_PER_PEER,
-        }
+    fn has_room(&self) -> bool {
+        self.in_flight < MAX_TX_IN_FLIGHT_PER_PEER
     }
 }
 
@@ -124,9 +108,9 @@ pub struct RelayStats {
 pub struct Relay {
     peers: HashMap<ConnId, PeerRelay>,
     /// What each peer was asked for, past the requests' deadlines.
-    asked: AskLog<InvItem>,
-    in_flight: HashMap<InvItem, InFlight>,
-    recent: LruCache<InvItem, ()>,
+    asked: AskLog<TxId>,
+    in_flight: HashMap<TxId, InFlight>,
+    recent: LruCache<TxId, ()>,
     timeout: Duration,
 }
 
@@ -155,10 +139,10 @@ impl Relay {
 
     /// Stops tracking a peer; what it was fetching for us goes to the next announcer.
     /// Returns the new requests to send.
-    pub fn remove_peer(&mut self, peer: ConnId, now: Instant) -> Vec<(ConnId, InvItem)> {
+    pub fn remove_peer(&mut self, peer: ConnId, now: Instant) -> Vec<(ConnId, TxId)> {
         self.peers.remove(&peer);
         self.asked.remove_peer(peer);
-        let items: Vec<InvItem> = self
+        let items: Vec<TxId> = self
             .in_flight
             .iter()
             .filter(|(_, f)| f.peer == peer)
@@ -174,31 +158,16 @@ impl Relay {
     }
 
     /// A peer announced `items`. Returns those to request from it now; `have` says which
-    /// we already hold. Transactions beyond the peer's quota wait in its queue, for
+    /// we already hold. Those beyond the peer's quota wait in its queue, for
     /// [`Self::next_requests`].
     pub fn announced(
         &mut self,
         peer: ConnId,
-        items: &[InvItem],
-        have: impl Fn(&InvItem) -> bool,
+        items: &[TxId],
+        have: impl Fn(&TxId) -> bool,
         now: Instant,
-    ) -> Vec<InvItem> {
-        self.announced_counting(peer, items, have, now).0
-    }
-
-    /// [`Self::announced`], and how many wanted blocks were left out for lack of room in
-    /// the peer's block quota: relay cannot queue blocks, and the peer will not announce
-    /// them again, so the caller has sync ask the peer for headers (headers first takes
-    /// any number of blocks).
-    pub fn announced_counting(
-        &mut self,
-        peer: ConnId,
-        items: &[InvItem],
-        have: impl Fn(&InvItem) -> bool,
-        now: Instant,
-    ) -> (Vec<InvItem>, usize) {
+    ) -> Vec<TxId> {
         let mut request = Vec::new();
-        let mut left_out = 0;
         for item in items {
             self.mark_known(peer, *item);
             if !self.wanted_from(peer, item, &have) {
@@ -206,29 +175,18 @@ impl Relay {
             }
             if self.start_request(peer, *item, VecDeque::new(), now) {
                 request.push(*item);
-                continue;
-            }
-            match (item, self.peers.get_mut(&peer)) {
-                (InvItem::Tx(_), Some(state)) => {
-                    if state.waiting.len() < MAX_WAITING_PER_PEER {
-                        state.waiting.push_back(*item);
-                    }
+            } else if let Some(state) = self.peers.get_mut(&peer) {
+                if state.waiting.len() < MAX_WAITING_PER_PEER {
+                    state.waiting.push_back(*item);
                 }
-                (InvItem::Block(_), _) => left_out += 1,
-                (InvItem::Tx(_), None) => {}
             }
         }
-        (request, left_out)
+        request
     }
 
     /// Whether `item`, announced by `peer`, is to be fetched: not recently handled, not
     /// held, and not already being fetched (then `peer` joins the line of announcers).
-    fn wanted_from(
-        &mut self,
-        peer: ConnId,
-        item: &InvItem,
-        have: &impl Fn(&InvItem) -> bool,
-    ) -> bool {
+    fn wanted_from(&mut self, peer: ConnId, item: &TxId, have: &impl Fn(&TxId) -> bool) -> bool {
         if self.recent.contains(item) {
             return false;
         }
@@ -252,14 +210,12 @@ impl Relay {
     pub fn next_requests(
         &mut self,
         peer: ConnId,
-        have: impl Fn(&InvItem) -> bool,
+        have: impl Fn(&TxId) -> bool,
         now: Instant,
-    ) -> Vec<InvItem> {
+    ) -> Vec<TxId> {
         let mut request = Vec::new();
         while let Some(state) = self.peers.get_mut(&peer) {
-            if state.txs_in_flight >= MAX_TX_IN_FLIGHT_PER_PEER
-                || self.in_flight.len() >= MAX_IN_FLIGHT
-            {
+            if !state.has_room() || self.in_flight.len() >= MAX_IN_FLIGHT {
                 break;
             }
             let Some(item) = state.waiting.pop_front() else {
@@ -293,33 +249,23 @@ impl Relay {
             .collect()
     }
 
-    /// Asks `peer` for `item` directly (sync asks for blocks it learned from headers).
-    /// False if the item is already being fetched or a bound is reached.
-    pub fn request(&mut self, peer: ConnId, item: InvItem, now: Instant) -> bool {
-        !self.in_flight.contains_key(&item) && self.start_request(peer, item, VecDeque::new(), now)
-    }
-
-    fn can_request(&self, peer: ConnId, item: &InvItem) -> bool {
+    fn can_request(&self, peer: ConnId) -> bool {
         self.in_flight.len() < MAX_IN_FLIGHT
-            && self
-                .peers
-                .get(&peer)
-                .is_some_and(|state| state.has_room(item))
+            && self.peers.get(&peer).is_some_and(PeerRelay::has_room)
     }
 
     fn start_request(
         &mut self,
         peer: ConnId,
-        item: InvItem,
+        item: TxId,
         alternates: VecDeque<ConnId>,
         now: Instant,
     ) -> bool {
-        if !self.can_request(peer, &item) {
+        if !self.can_request(peer) {
             return false;
         }
         if let Some(state) = self.peers.get_mut(&peer) {
-            let count = state.in_flight(&item);
-            *count = count.saturating_add(1);
+            state.in_flight = state.in_flight.saturating_add(1);
         }
         self.asked.ask(peer, item);
         self.in_flight.insert(
@@ -335,7 +281,7 @@ impl Relay {
 
     /// A peer sent `item`. Whether we had asked it, however late the answer; either way
     /// the item is no longer awaited and the peer is known to have it.
-    pub fn received(&mut self, peer: ConnId, item: InvItem) -> Answer {
+    pub fn received(&mut self, peer: ConnId, item: TxId) -> Answer {
         let answer = self.asked.answer(peer, &item);
         if answer == Answer::Asked {
             if let Some(state) = self.peers.get_mut(&peer) {
@@ -351,25 +297,15 @@ impl Relay {
         answer
     }
 
-    /// `peer` delivered `item` in answer to someone else's request (sync's). Nothing of
-    /// relay's waits on it any more, but a request relay made of `peer` stays on record:
-    /// its own answer is still to come, and is no offence.
-    pub fn answered_elsewhere(&mut self, peer: ConnId, item: InvItem) {
-        if self.in_flight.contains_key(&item) {
-            self.finish(item);
-        }
-        self.mark_known(peer, item);
-    }
-
     /// Remembers `item` as handled (admitted or rejected), so announcements of it are
     /// ignored for a while.
-    pub fn mark_recent(&mut self, item: InvItem) {
+    pub fn mark_recent(&mut self, item: TxId) {
         self.recent.put(item, ());
     }
 
     /// Forgets that `item` was handled, so it can be fetched again (it was dropped before
     /// it could be checked).
-    pub fn forget_recent(&mut self, item: &InvItem) {
+    pub fn forget_recent(&mut self, item: &TxId) {
         self.recent.pop(item);
     }
 
@@ -379,10 +315,10 @@ impl Relay {
     /// known to have it, if any, with the rest as alternates; returns that request.
     pub fn refetch_elsewhere(
         &mut self,
-        item: InvItem,
+        item: TxId,
         culprit: ConnId,
         now: Instant,
-    ) -> Option<(ConnId, InvItem)> {
+    ) -> Option<(ConnId, TxId)> {
         self.recent.pop(&item);
         if self.in_flight.contains_key(&item) {
             return None;
@@ -403,12 +339,7 @@ impl Relay {
     }
 
     /// A peer does not have `items` after all. Returns the requests to send instead.
-    pub fn not_found(
-        &mut self,
-        peer: ConnId,
-        items: &[InvItem],
-        now: Instant,
-    ) -> Vec<(ConnId, InvItem)> {
+    pub fn not_found(&mut self, peer: ConnId, items: &[TxId], now: Instant) -> Vec<(ConnId, TxId)> {
         let mut retries = Vec::new();
         for item in items {
             // "Not found" settles an ask as the item would; one we never made is ignored.
@@ -422,8 +353,8 @@ impl Relay {
 
     /// Requests past their deadline move to the next announcer, and count against the
     /// peer that failed to deliver them. Returns the new requests.
-    pub fn expire(&mut self, now: Instant) -> Vec<(ConnId, InvItem)> {
-        let late: Vec<(InvItem, ConnId)> = self
+    pub fn expire(&mut self, now: Instant) -> Vec<(ConnId, TxId)> {
+        let late: Vec<(TxId, ConnId)> = self
             .in_flight
             .iter()
             .filter(|(_, f)| f.deadline <= now)
@@ -440,10 +371,10 @@ impl Relay {
     }
 
     /// Ends the request for `item` and asks its next announcer, if any.
-    fn retry(&mut self, item: InvItem, now: Instant) -> Option<(ConnId, InvItem)> {
+    fn retry(&mut self, item: TxId, now: Instant) -> Option<(ConnId, TxId)> {
         let mut alternates = self.finish(item)?.alternates;
         while let Some(next) = alternates.pop_front() {
-            if self.can_request(next, &item) {
+            if self.can_request(next) {
                 self.start_request(next, item, alternates, now);
                 return Some((next, item));
             }
@@ -451,17 +382,16 @@ impl Relay {
         None
     }
 
-    fn finish(&mut self, item: InvItem) -> Option<InFlight> {
+    fn finish(&mut self, item: TxId) -> Option<InFlight> {
         let flight = self.in_flight.remove(&item)?;
         if let Some(state) = self.peers.get_mut(&flight.peer) {
-            let count = state.in_flight(&item);
-            *count = count.saturating_sub(1);
+            state.in_flight = state.in_flight.saturating_sub(1);
         }
         Some(flight)
     }
 
     /// Remembers that `peer` has `item`.
-    pub fn mark_known(&mut self, peer: ConnId, item: InvItem) {
+    pub fn mark_known(&mut self, peer: ConnId, item: TxId) {
         if let Some(state) = self.peers.get_mut(&peer) {
             state.known.put(item, ());
         }
@@ -469,7 +399,7 @@ impl Relay {
 
     /// The items of `items` that `peer` is not known to have, now marked as known: what
     /// to announce to it.
-    pub fn to_announce(&mut self, peer: ConnId, items: &[InvItem]) -> Vec<InvItem> {
+    pub fn to_announce(&mut self, peer: ConnId, items: &[TxId]) -> Vec<TxId> {
         let Some(state) = self.peers.get_mut(&peer) else {
             return Vec::new();
         };
@@ -501,10 +431,9 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
-    use tern_chain::types::TxId;
 
-    fn tx(n: u8) -> InvItem {
-        InvItem::Tx(TxId::from_bytes([n; 32]))
+    fn tx(n: u8) -> TxId {
+        TxId::from_bytes([n; 32])
     }
 
     fn relay(peers: &[u64]) -> Relay {
@@ -573,24 +502,6 @@ mod tests {
             Answer::Unasked,
             "asked once, sent twice"
         );
-    }
-
-    #[test]
-    fn a_block_sync_fetched_too_leaves_relays_own_answer_solicited() {
-        // Found by the testnet: relay and sync both asked one peer for a block; sync took
-        // the first copy as its answer, and the second, relay's answer, was taken for
-        // unsolicited and got the honest peer banned.
-        let mut r = relay(&[1]);
-        let now = Instant::now();
-        let block = InvItem::Block(tern_chain::types::BlockHash::from_bytes([4; 32]));
-        assert_eq!(
-            r.announced(ConnId(1), &[block], |_| false, now),
-            vec![block]
-        );
-        r.answered_elsewhere(ConnId(1), block);
-        assert_eq!(r.stats().in_flight, 0, "nothing waits on it any more");
-        assert_eq!(r.received(ConnId(1), block), Answer::Asked);
-        assert_eq!(r.received(ConnId(1), block), Answer::Unasked);
     }
 
     #[test]
@@ -670,11 +581,11 @@ mod tests {
     fn a_flood_of_announcements_stays_within_the_bounds() {
         let mut r = relay(&[1]);
         let now = Instant::now();
-        let items: Vec<InvItem> = (0..20_000u32)
+        let items: Vec<TxId> = (0..20_000u32)
             .map(|i| {
                 let mut bytes = [0u8; 32];
                 bytes[..4].copy_from_slice(&i.to_le_bytes());
-                InvItem::Tx(TxId::from_bytes(bytes))
+                TxId::from_bytes(bytes)
             })
             .collect();
         let requested = r.announced(ConnId(1), &items, |_| false, now);
@@ -689,23 +600,18 @@ mod tests {
     fn a_peer_that_never_delivers_uses_its_own_quota_not_an_honest_peers() {
         let mut r = relay(&[1, 2]);
         let now = Instant::now();
-        let junk: Vec<InvItem> = (0..1_000u32)
+        let junk: Vec<TxId> = (0..1_000u32)
             .map(|i| {
                 let mut bytes = [1u8; 32];
                 bytes[..4].copy_from_slice(&i.to_le_bytes());
-                InvItem::Tx(TxId::from_bytes(bytes))
+                TxId::from_bytes(bytes)
             })
             .collect();
         r.announced(ConnId(1), &junk, |_| false, now);
-        // The honest peer's transaction and a block are asked for at once.
+        // The honest peer's transaction is asked for at once.
         assert_eq!(
             r.announced(ConnId(2), &[tx(7)], |_| false, now),
             vec![tx(7)]
-        );
-        let block = InvItem::Block(tern_chain::types::BlockHash::from_bytes([5; 32]));
-        assert_eq!(
-            r.announced(ConnId(1), &[block], |_| false, now),
-            vec![block]
         );
         // The liar's requests expire; after two rounds it is reported.
         let mut later = now;
@@ -728,7 +634,7 @@ mod tests {
     fn a_delivery_resets_the_count_and_frees_quota_for_waiting_announcements() {
         let mut r = relay(&[1]);
         let now = Instant::now();
-        let items: Vec<InvItem> = (0..=MAX_TX_IN_FLIGHT_PER_PEER as u8).map(tx).collect();
+        let items: Vec<TxId> = (0..=MAX_TX_IN_FLIGHT_PER_PEER as u8).map(tx).collect();
         let first = r.announced(ConnId(1), &items, |_| false, now);
         assert_eq!(first.len(), MAX_TX_IN_FLIGHT_PER_PEER);
         assert!(r.next_requests(ConnId(1), |_| false, now).is_empty());

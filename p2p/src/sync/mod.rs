@@ -17,6 +17,12 @@
 //!    [`SUBMIT_AHEAD`] waiting for a verdict), which checks them fully, signatures batched
 //!    on its own thread, and reorgs if the branch has more work. A block the chain refuses
 //!    ends this header chain and gets its sender banned.
+//! 4. **New blocks, once caught up.** A block a peer announces is fetched from it at once,
+//!    and a new tip is announced to every peer that does not know it (see [`announced`]).
+//!
+//! Sync owns every block request, whatever made it: one record of requests in flight,
+//! one allowance per peer, one worker that hands blocks to the chain. So a block is never
+//! asked of two peers at once, and no answer can be mistaken for another task's.
 //!
 //! Every header and block request is recorded in one [`AskLog`] that outlives the
 //! request's deadline: over a slow link the answer to a request that timed out or was
@@ -35,6 +41,9 @@
 //! store: the locator and a header answer's stored parent are read on the blocking pool
 //! and handed in.
 
+mod announced;
+#[cfg(test)]
+mod announced_tests;
 mod progress;
 mod snapshot;
 mod snapshot_steps;
@@ -44,7 +53,7 @@ mod task;
 #[cfg(test)]
 mod tests;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use tern_chain::block::{Block, Header};
@@ -55,6 +64,9 @@ use tern_state::chain::{ChainError, Rejection, TipInfo, Verdict};
 
 pub use crate::header_chain::{
     HeaderChain, HeaderChainError, PendingHeader, StoredParent, MAX_PENDING_HEADERS,
+};
+pub use announced::{
+    KNOWN_BLOCKS_PER_PEER, MAX_ANNOUNCED_IN_FLIGHT, MAX_ANNOUNCERS, REJECTED_BLOCKS,
 };
 pub use progress::{SyncPhase, SyncStatus};
 pub use snapshot::{
@@ -67,6 +79,7 @@ pub(crate) use task::{spawn, SyncParts, SYNC_QUEUE};
 use super::message::MAX_LOCATOR_HASHES;
 use super::ConnId;
 use crate::asked::{Answer, AskLog};
+use announced::{KnownBlocks, Rejected, Source};
 use progress::Progress;
 
 /// Headers kept at most while their chain has no more work than ours.
@@ -158,6 +171,8 @@ struct SyncPeer {
     unconnecting: u32,
     /// The lowest block body it serves (its hello says): nothing older is asked of it.
     lowest_body: Height,
+    /// Blocks it is known to have, so none is announced to it twice.
+    known: KnownBlocks,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -171,30 +186,16 @@ struct Request {
 pub struct Actions {
     /// `GetHeaders` with this locator to this peer.
     pub headers: Option<(ConnId, Vec<BlockHash>)>,
-    /// `GetData` for these blocks, per peer.
+    /// `GetData` for these blocks, per peer: the pending headers' and announced ones.
     pub blocks: Vec<(ConnId, Vec<BlockHash>)>,
-    /// Blocks to hand to the chain actor, in order, with the peer that sent each.
-    pub submit: Vec<(ConnId, Block)>,
+    /// Blocks to hand to the chain actor, in order.
+    pub submit: Vec<Block>,
     /// Peers to disconnect: they stalled [`MAX_STALLS`] times in a row, or claimed more
     /// work than their headers show. Not banned: an overloaded honest peer, or one that
     /// lost a reorg race, looks the same.
     pub drop: Vec<ConnId>,
     /// What a snapshot sync asks for.
     pub snapshot: SnapshotActions,
-}
-
-/// What sync made of a block a peer sent. A copy answers one request: relay must know
-/// whose, or the copy that answers its own request would look unsolicited.
-#[derive(Debug)]
-pub enum BlockFate {
-    /// Sync had asked the peer for it: kept, or dropped as a late answer. A request of
-    /// relay's for it, if any, still has its answer to come.
-    AnsweredSync,
-    /// Sync had not asked the peer, but wanted the block: kept. The copy answers relay's
-    /// request, if it made one.
-    TakenUnasked,
-    /// Nothing to do with sync: relay judges it.
-    ForRelay(Box<Block>),
 }
 
 /// Why a peer's sync data was refused. Each gets the peer banned.
@@ -206,6 +207,17 @@ pub enum SyncError {
     /// A body did not match its header.
     #[error("block {0}: the transactions do not match the header's Merkle root")]
     BodyMismatch(BlockHash),
+    /// A block nobody asked the peer for, and that sync does not want.
+    #[error("block {0} was sent unasked")]
+    Unsolicited(BlockHash),
+}
+
+/// A block with the chain, verdict pending.
+#[derive(Debug, Clone, Copy)]
+struct Submitted {
+    sender: ConnId,
+    txs: usize,
+    source: Source,
 }
 
 /// The sync state.
@@ -224,8 +236,17 @@ pub struct SyncState {
     /// The last peer that failed to deliver each block, to try another first.
     failed_from: HashMap<BlockHash, ConnId>,
     downloaded: HashMap<BlockHash, (ConnId, Block)>,
-    /// Handed to the chain, verdict pending: the sender and the transaction count.
-    submitted: HashMap<BlockHash, (ConnId, usize)>,
+    /// Handed to the chain, verdict pending.
+    submitted: HashMap<BlockHash, Submitted>,
+    /// Announced blocks being fetched (not among the pending headers), with the other
+    /// peers that announced each, in line to be asked next (see [`announced`]).
+    announcers: HashMap<BlockHash, VecDeque<ConnId>>,
+    /// Announced blocks that arrived, for the chain at the next drive.
+    ready: VecDeque<(ConnId, Block)>,
+    /// Block requests made since the last drive, which sends them.
+    to_request: Vec<(ConnId, BlockHash)>,
+    /// Blocks the chain refused: announcements of them are ignored.
+    rejected: Rejected,
     /// Every header and block request, past its deadline: whether an answer is ours.
     asked: AskLog<SyncAsk>,
     /// Peers whose complete header answer showed less work than they claimed, to drop.
@@ -251,6 +272,10 @@ impl SyncState {
             failed_from: HashMap::new(),
             downloaded: HashMap::new(),
             submitted: HashMap::new(),
+            announcers: HashMap::new(),
+            ready: VecDeque::new(),
+            to_request: Vec::new(),
+            rejected: Rejected::default(),
             asked: AskLog::new(REMEMBERED_REQUESTS),
             unserved: Vec::new(),
             expects_peers: config.expects_peers,
@@ -289,6 +314,7 @@ impl SyncState {
                 progressed: false,
                 unconnecting: 0,
                 lowest_body: Height::GENESIS,
+                known: KnownBlocks::default(),
             },
         );
     }
@@ -301,14 +327,30 @@ impl SyncState {
         }
     }
 
-    /// A peer left; what it was fetching goes to others at the next
-    /// [`SyncState::drive`]. If no peer left claims the pending chain's work, nobody can
-    /// serve it: it is dropped (and asked for again from whoever shows more work later).
-    pub fn remove_peer(&mut self, peer: ConnId) {
+    /// A peer left; what it was fetching goes to others (an announced block to its next
+    /// announcer now, the pending headers' blocks at the next [`SyncState::drive`]). If no
+    /// peer left claims the pending chain's work, nobody can serve it: it is dropped (and
+    /// asked for again from whoever shows more work later).
+    pub fn remove_peer(&mut self, peer: ConnId, now: Instant) {
         self.snapshot.remove_peer(peer);
         self.peers.remove(&peer);
         self.asked.remove_peer(peer);
-        self.in_flight.retain(|_, r| r.peer != peer);
+        let gone: Vec<BlockHash> = self
+            .in_flight
+            .iter()
+            .filter(|(_, r)| r.peer == peer)
+            .map(|(hash, _)| *hash)
+            .collect();
+        for hash in &gone {
+            self.in_flight.remove(hash);
+        }
+        for line in self.announcers.values_mut() {
+            line.retain(|p| *p != peer);
+        }
+        for hash in &gone {
+            self.announced_request_ended(hash, now);
+        }
+        self.to_request.retain(|(p, _)| *p != peer);
         if let Some(work) = self.chain.last().map(|h| h.work) {
             if !self.peers.values().any(|s| s.claimed >= work) {
                 self.clear_chain();
@@ -322,9 +364,9 @@ impl SyncState {
         }
     }
 
-    /// `peer` sent a block we could not place, or announced something new: it may have
-    /// a chain we lack, so ask it for headers.
-    pub fn hint(&mut self, peer: ConnId) {
+    /// `peer` sent a block we could not place, or announced more than we fetch from it at
+    /// once: it may have a chain we lack, so ask it for headers.
+    fn hint(&mut self, peer: ConnId) {
         if let Some(state) = self.peers.get_mut(&peer) {
             state.hinted = true;
             state.exhausted = false;
@@ -334,11 +376,6 @@ impl SyncState {
     /// Whether `hash` is a pending header (its block will be fetched by sync).
     pub fn is_pending(&self, hash: &BlockHash) -> bool {
         self.chain.get(hash).is_some()
-    }
-
-    /// Whether `hash` was handed to the chain by sync and awaits its verdict.
-    pub fn is_submitted(&self, hash: &BlockHash) -> bool {
-        self.submitted.contains_key(hash)
     }
 
     /// Whether we are behind: headers are pending or being asked for.
@@ -411,6 +448,7 @@ impl SyncState {
             }
             if let Some(last) = headers.last() {
                 state.best_height = state.best_height.max(last.height);
+                state.known.insert(last.hash());
                 self.snapshot.raise_best(peer, last.height);
             }
             // The pending chain ends with this peer's headers if they added to it.
@@ -466,109 +504,159 @@ impl SyncState {
         }
     }
 
-    /// Takes a block from `peer` if sync asked for it or wants it. Gives the block back if
-    /// sync has nothing to do with it, so relay can judge it. `body_matches` says whether
-    /// its transactions match its header's Merkle root (the connection task checked, on
-    /// the blocking pool, so the sync task never hashes a whole block).
+    /// Takes a block from `peer`. One sync asked for (or wants: a pending header's) is
+    /// kept; a late answer, which someone else answered first, is dropped without blame;
+    /// any other is unsolicited. `body_matches` says whether its transactions match its
+    /// header's Merkle root (the connection task checked, on the blocking pool, so the sync
+    /// task never hashes a whole block).
     pub fn on_block(
         &mut self,
         peer: ConnId,
         block: Block,
         body_matches: bool,
-    ) -> Result<BlockFate, SyncError> {
+        now: Instant,
+    ) -> Result<(), SyncError> {
         let hash = block.hash();
         let asked = self.asked.answer(peer, &SyncAsk::Block(hash)) == Answer::Asked;
-        let wanted = self.chain.get(&hash).is_some()
+        let pending = self.chain.get(&hash).is_some()
             && !self.downloaded.contains_key(&hash)
             && !self.submitted.contains_key(&hash);
-        if !wanted {
-            // A late answer (someone else delivered first, or the chain moved on) is
-            // dropped without blame.
-            return Ok(if asked {
-                BlockFate::AnsweredSync
+        // An announced block still being fetched, from this peer or (after its request
+        // to this one timed out) from the next announcer: the copy in hand is taken.
+        let announced = asked && self.announcers.contains_key(&hash);
+        if !pending && !announced {
+            return if asked {
+                Ok(())
             } else {
-                BlockFate::ForRelay(Box::new(block))
-            });
+                Err(SyncError::Unsolicited(hash))
+            };
         }
         // The hash covers the header, so only the body can differ from what we expect.
+        // A forged body proves nothing about the header: the block goes to the next
+        // announcer, and is not remembered as refused.
         if !body_matches {
+            if self.announcers.contains_key(&hash) {
+                self.end_request(&hash);
+                self.announced_request_ended(&hash, now);
+            }
             return Err(SyncError::BodyMismatch(hash));
         }
-        if let Some(request) = self.in_flight.remove(&hash) {
-            if let Some(state) = self.peers.get_mut(&request.peer) {
-                state.in_flight = state.in_flight.saturating_sub(1);
-            }
-        }
+        self.end_request(&hash);
         if let Some(state) = self.peers.get_mut(&peer) {
             state.stalls = 0;
             state.progressed = true;
             state.allowance = (state.allowance + 1).min(MAX_ALLOWANCE);
             state.best_height = state.best_height.max(block.header.height);
+            state.known.insert(hash);
         }
         self.failed_from.remove(&hash);
-        self.downloaded.insert(hash, (peer, block));
-        Ok(if asked {
-            BlockFate::AnsweredSync
-        } else {
-            BlockFate::TakenUnasked
-        })
-    }
-
-    /// `peer` does not have these blocks: ask someone else.
-    pub fn on_not_found(&mut self, peer: ConnId, hashes: &[BlockHash]) {
-        for hash in hashes {
-            // "Not found" settles an ask as the block would; one we never made is ignored.
-            let _ = self.asked.answer(peer, &SyncAsk::Block(*hash));
-            if self.in_flight.get(hash).is_some_and(|r| r.peer == peer) {
-                self.in_flight.remove(hash);
-                self.failed_from.insert(*hash, peer);
-                if let Some(state) = self.peers.get_mut(&peer) {
-                    state.in_flight = state.in_flight.saturating_sub(1);
-                }
-            }
-        }
-    }
-
-    /// The chain's verdict on a block sync submitted (or the chain's own failure to
-    /// judge it). A stored block (connected, on a side branch, or waiting for its parent)
-    /// moves sync on. Otherwise the rest of that header chain is dropped, and the peer that
-    /// sent the block is returned, to ban, if the block broke a rule. A block not valid yet
-    /// (its timestamp ahead of our clock) or a chain that failed blames nobody: sync starts
-    /// over later.
-    pub fn on_verdict(
-        &mut self,
-        hash: &BlockHash,
-        verdict: &Result<Verdict, ChainError>,
-    ) -> Option<ConnId> {
-        let (sender, txs) = self.submitted.remove(hash)?;
-        if let Ok(Verdict::Accepted | Verdict::AlreadyKnown | Verdict::Orphaned) = verdict {
-            self.progress.connected(txs);
-            self.chain.connected(hash);
-            return None;
-        }
-        self.clear_chain();
-        self.submitted.clear();
-        match verdict {
-            Ok(Verdict::Rejected(Rejection::NotYetValid { .. } | Rejection::Restoring { .. }))
-            | Err(_) => None,
-            _ => Some(sender),
-        }
-    }
-
-    /// Puts a block back that the chain actor could not take yet (its queue was full).
-    pub fn unsubmit(&mut self, peer: ConnId, block: Block) {
-        let hash = block.hash();
-        if self.submitted.remove(&hash).is_some() {
+        if pending {
+            self.announcers.remove(&hash);
             self.downloaded.insert(hash, (peer, block));
+        } else {
+            self.take_announced(peer, block);
         }
+        Ok(())
     }
 
-    fn forget_block(&mut self, hash: &BlockHash) {
+    /// Ends the request for `hash`, whoever it was made of.
+    fn end_request(&mut self, hash: &BlockHash) {
         if let Some(request) = self.in_flight.remove(hash) {
             if let Some(state) = self.peers.get_mut(&request.peer) {
                 state.in_flight = state.in_flight.saturating_sub(1);
             }
         }
+    }
+
+    /// `peer` does not have these blocks: ask someone else.
+    pub fn on_not_found(&mut self, peer: ConnId, hashes: &[BlockHash], now: Instant) {
+        for hash in hashes {
+            // "Not found" settles an ask as the block would; one we never made is ignored.
+            let _ = self.asked.answer(peer, &SyncAsk::Block(*hash));
+            if self.in_flight.get(hash).is_some_and(|r| r.peer == peer) {
+                self.end_request(hash);
+                self.failed_from.insert(*hash, peer);
+                self.announced_request_ended(hash, now);
+            }
+        }
+    }
+
+    /// The chain's verdict on a block sync submitted (or the chain's own failure to
+    /// judge it). Returns the peer that sent the block, to ban, if the block broke a rule;
+    /// such a block is remembered as refused. A block not valid yet (its timestamp ahead
+    /// of our clock, or a snapshot still being restored) or a chain that failed blames
+    /// nobody.
+    ///
+    /// A pending header's block that is stored (connected, on a side branch, or waiting
+    /// for its parent) moves sync on; any other verdict drops the rest of that header
+    /// chain, and sync starts over later. An announced block that the chain cannot place
+    /// has its sender asked for headers: it has a chain we lack.
+    pub fn on_verdict(
+        &mut self,
+        hash: &BlockHash,
+        verdict: &Result<Verdict, ChainError>,
+    ) -> Option<ConnId> {
+        let Submitted {
+            sender,
+            txs,
+            source,
+        } = self.submitted.remove(hash)?;
+        let offence = match verdict {
+            Ok(Verdict::Rejected(Rejection::NotYetValid { .. } | Rejection::Restoring { .. }))
+            | Err(_) => None,
+            // The connection task checked the body; should the chain still find a
+            // mismatch, the header stays innocent and the block may come again.
+            Ok(Verdict::Rejected(Rejection::BodyMismatch { .. })) => Some(sender),
+            Ok(Verdict::Rejected(_)) => {
+                self.rejected.insert(*hash);
+                Some(sender)
+            }
+            Ok(Verdict::Accepted | Verdict::AlreadyKnown | Verdict::Orphaned) => None,
+        };
+        match (source, verdict) {
+            (
+                Source::Headers,
+                Ok(Verdict::Accepted | Verdict::AlreadyKnown | Verdict::Orphaned),
+            ) => {
+                self.progress.connected(txs);
+                self.chain.connected(hash);
+            }
+            (Source::Headers, _) => {
+                self.clear_chain();
+                self.submitted.retain(|_, s| s.source == Source::Announced);
+            }
+            (Source::Announced, Ok(Verdict::Accepted | Verdict::AlreadyKnown)) => {
+                self.chain.connected(hash);
+            }
+            (Source::Announced, Ok(Verdict::Orphaned)) => self.hint(sender),
+            (Source::Announced, _) => {}
+        }
+        offence
+    }
+
+    /// Puts a block back that the chain actor could not take yet (its queue was full).
+    pub fn unsubmit(&mut self, block: Block) {
+        let hash = block.hash();
+        match self.submitted.remove(&hash) {
+            Some(Submitted {
+                sender,
+                source: Source::Headers,
+                ..
+            }) => {
+                self.downloaded.insert(hash, (sender, block));
+            }
+            Some(Submitted {
+                sender,
+                source: Source::Announced,
+                ..
+            }) => self.ready.push_front((sender, block)),
+            None => {}
+        }
+    }
+
+    fn forget_block(&mut self, hash: &BlockHash) {
+        self.end_request(hash);
+        self.announcers.remove(hash);
         self.downloaded.remove(hash);
         self.failed_from.remove(hash);
     }
@@ -599,11 +687,26 @@ impl SyncState {
         actions.snapshot = self.snapshot.drive(now, &self.chain, complete);
         actions.drop.append(&mut actions.snapshot.drop);
         if !self.snapshot.holds_blocks() {
-            actions.blocks = self.next_block_requests(now, tip.cumulative_work);
+            self.next_block_requests(now, tip.cumulative_work);
             actions.submit = self.next_submissions();
         }
+        actions.blocks = self.take_requests();
         self.progress.sample(now);
         actions
+    }
+
+    /// The block requests made since the last drive, one run per peer.
+    fn take_requests(&mut self) -> Vec<(ConnId, Vec<BlockHash>)> {
+        let mut batches: Vec<(ConnId, Vec<BlockHash>)> = Vec::new();
+        let mut requests = std::mem::take(&mut self.to_request);
+        requests.sort_by_key(|(peer, _)| *peer);
+        for (peer, hash) in requests {
+            match batches.last_mut() {
+                Some((last, hashes)) if *last == peer => hashes.push(hash),
+                _ => batches.push((peer, vec![hash])),
+            }
+        }
+        batches
     }
 
     /// Ends late requests; returns the peers that have now stalled too often.
@@ -632,16 +735,18 @@ impl SyncState {
             .filter(|(_, r)| r.deadline <= now)
             .map(|(hash, r)| (*hash, r.peer))
             .collect();
-        for (hash, peer) in late {
-            self.in_flight.remove(&hash);
-            self.failed_from.insert(hash, peer);
-            if let Some(state) = self.peers.get_mut(&peer) {
-                state.in_flight = state.in_flight.saturating_sub(1);
-                if stalled.insert(peer) {
+        for (hash, peer) in &late {
+            self.end_request(hash);
+            self.failed_from.insert(*hash, *peer);
+            if let Some(state) = self.peers.get_mut(peer) {
+                if stalled.insert(*peer) {
                     state.allowance = (state.allowance / 2).max(1);
                     state.stalls = state.stalls.saturating_add(1);
                 }
             }
+        }
+        for (hash, _) in &late {
+            self.announced_request_ended(hash, now);
         }
         if let Some(request) = self.header_request {
             if request.deadline <= now {
@@ -704,13 +809,9 @@ impl SyncState {
     /// Block requests for the pending headers, once their chain has more work than
     /// `our_work`: a chain that does not, however long, costs its headers but never a
     /// block.
-    fn next_block_requests(
-        &mut self,
-        now: Instant,
-        our_work: Work,
-    ) -> Vec<(ConnId, Vec<BlockHash>)> {
+    fn next_block_requests(&mut self, now: Instant, our_work: Work) {
         if self.chain.last().is_none_or(|last| last.work <= our_work) {
-            return Vec::new();
+            return;
         }
         let wanted: Vec<(BlockHash, Height)> = self
             .chain
@@ -724,14 +825,13 @@ impl SyncState {
             .map(|h| (h.hash, h.header.height))
             .collect();
         if wanted.is_empty() {
-            return Vec::new();
+            return;
         }
         // The peers with the most work, up to the configured number.
         let mut helpers: Vec<(ConnId, Work)> =
             self.peers.iter().map(|(p, s)| (*p, s.claimed)).collect();
         helpers.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
         helpers.truncate(self.config.max_peers);
-        let mut batches: HashMap<ConnId, Vec<BlockHash>> = HashMap::new();
         for (hash, height) in wanted {
             let avoid = self.failed_from.get(&hash).copied();
             let pick = helpers
@@ -744,30 +844,31 @@ impl SyncState {
                 })
                 // Most free allowance first; the peer that just failed this block last.
                 .max_by_key(|(peer, free)| (Some(*peer) != avoid, *free));
-            let Some((peer, _)) = pick else {
-                continue;
-            };
-            if let Some(state) = self.peers.get_mut(&peer) {
-                state.in_flight += 1;
+            if let Some((peer, _)) = pick {
+                self.ask_block(peer, hash, now);
             }
-            self.asked.ask(peer, SyncAsk::Block(hash));
-            self.in_flight.insert(
-                hash,
-                Request {
-                    peer,
-                    deadline: now + self.config.request_timeout,
-                },
-            );
-            batches.entry(peer).or_default().push(hash);
         }
-        let mut batches: Vec<(ConnId, Vec<BlockHash>)> = batches.into_iter().collect();
-        batches.sort_by_key(|(peer, _)| *peer);
-        batches
     }
 
-    fn next_submissions(&mut self) -> Vec<(ConnId, Block)> {
+    /// The blocks to hand to the chain now: announced ones as they came, and the pending
+    /// headers' downloaded blocks in height order, at most [`SUBMIT_AHEAD`] of those
+    /// waiting for a verdict.
+    fn next_submissions(&mut self) -> Vec<Block> {
         let mut ready = Vec::new();
-        let mut outstanding = self.submitted.len();
+        for (peer, block) in std::mem::take(&mut self.ready) {
+            let submitted = Submitted {
+                sender: peer,
+                txs: block.transactions.len(),
+                source: Source::Announced,
+            };
+            self.submitted.insert(block.hash(), submitted);
+            ready.push(block);
+        }
+        let mut outstanding = self
+            .submitted
+            .values()
+            .filter(|s| s.source == Source::Headers)
+            .count();
         let mut order = Vec::new();
         for pending in self.chain.iter() {
             if outstanding >= SUBMIT_AHEAD {
@@ -784,9 +885,13 @@ impl SyncState {
         }
         for hash in order {
             if let Some((peer, block)) = self.downloaded.remove(&hash) {
-                self.submitted
-                    .insert(hash, (peer, block.transactions.len()));
-                ready.push((peer, block));
+                let submitted = Submitted {
+                    sender: peer,
+                    txs: block.transactions.len(),
+                    source: Source::Headers,
+                };
+                self.submitted.insert(hash, submitted);
+                ready.push(block);
             }
         }
         ready

@@ -1,8 +1,8 @@
 //! The sync task: drives [`SyncState`] from what peers send and sends what it asks for.
-//! It sees every block, block announcement and header answer first, keeps what it asked
-//! for, and passes the rest to the relay task, so one task decides whose request a block
-//! answers. Blocks it downloaded go to the chain actor in order through its own
-//! submission worker, whose verdicts come back only here. It publishes its status and
+//! Every block, block announcement, block not-found answer and header answer comes here,
+//! and only here: it is the one owner of block requests. Every block it fetched goes to
+//! the chain actor through its one submission worker, whose verdicts come back only here.
+//! It announces each new tip to the peers that do not know it, publishes its status and
 //! logs progress while syncing.
 
 use std::sync::Arc;
@@ -10,21 +10,21 @@ use std::time::{Duration, Instant};
 
 use tern_chain::block::{Block, Header};
 use tern_chain::types::{BlockHash, Timestamp};
-use tern_state::chain::{ChainHandle, Verdict};
+use tern_state::chain::{ChainEvent, ChainHandle, ChainUpdate, Verdict};
 use tern_tasks::TaskExecutor;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::snapshot_steps::{self, SnapshotReply, SnapshotStep, STEP_QUEUE};
-use super::{BlockFate, StoredParent, SyncError, SyncPhase, SyncState, SyncStatus};
+use super::{StoredParent, SyncError, SyncPhase, SyncState, SyncStatus};
 use crate::block_submission::{self, BlockVerdict, BLOCK_QUEUE};
 use crate::close::Misbehaviour;
-use crate::inbox::{RelayInput, SyncInput};
+use crate::inbox::SyncInput;
 use crate::link::{Inbox, Next, PeerEvent, PeerLinks};
-use crate::message::{InvItem, Message};
+use crate::message::{InvItem, Message, MessageKind, MAX_INVENTORY_PER_MESSAGE};
 use crate::ConnId;
 
-/// Inputs from connection tasks and relay waiting for the sync task.
+/// Inputs from connection tasks waiting for the sync task.
 pub(crate) const SYNC_QUEUE: usize = 1_024;
 /// Verdicts from the sync task's submission worker waiting for it.
 const VERDICT_QUEUE: usize = 256;
@@ -37,8 +37,6 @@ const PROGRESS_LOG_INTERVAL: Duration = Duration::from_secs(5);
 pub(crate) struct SyncParts {
     pub(crate) chain: ChainHandle,
     pub(crate) state: SyncState,
-    /// Where block traffic sync does not claim goes.
-    pub(crate) relay: mpsc::Sender<RelayInput>,
     /// Our canonical chain's block locator, kept current off this task.
     pub(crate) locator: watch::Receiver<Arc<Vec<BlockHash>>>,
     /// Where sync's status is published.
@@ -56,7 +54,7 @@ pub(crate) fn spawn(
     let (verdicts_sender, verdicts) = mpsc::channel(VERDICT_QUEUE);
     let (blocks, block_inbox) = mpsc::channel(BLOCK_QUEUE);
     tasks.spawn(
-        "sync block submission",
+        "block submission",
         block_submission::submit_blocks(parts.chain.clone(), block_inbox, verdicts_sender),
     );
     let (steps, step_inbox) = mpsc::channel(STEP_QUEUE);
@@ -80,7 +78,7 @@ pub(crate) fn spawn(
 struct SyncTask {
     parts: SyncParts,
     peers: PeerLinks,
-    blocks: mpsc::Sender<(ConnId, Block)>,
+    blocks: mpsc::Sender<Block>,
     /// Steps of a snapshot restore, for the snapshot worker.
     steps: mpsc::Sender<SnapshotStep>,
     was_syncing: bool,
@@ -110,15 +108,26 @@ impl SyncTask {
             .snapshot()
             .start(tip.height(), restoring.as_ref());
         let mut ticks = tokio::time::interval(DRIVE_INTERVAL);
+        let mut chain_events = self.parts.chain.events();
         loop {
             tokio::select! {
                 () = cancel.cancelled() => break,
                 Some(next) = inbox.recv() => match next {
                     Next::Peer(event) => self.on_peer_event(event),
-                    Next::Input(input) => self.on_input(input).await,
+                    Next::Input(input) => self.on_input(input),
                 },
                 Some(verdict) = verdicts.recv() => self.on_verdict(verdict),
                 Some(reply) = replies.recv() => self.on_snapshot_reply(reply),
+                event = chain_events.next() => match event {
+                    Some(ChainEvent::Update(update)) => self.on_chain_update(&update),
+                    // Missed updates: announcing the tip is enough for peers to catch up.
+                    Some(ChainEvent::Lagged { .. }) => {
+                        let tip = self.parts.chain.tip().hash;
+                        self.announce(&[tip]);
+                    }
+                    // The chain stopped: the node is stopping.
+                    None => break,
+                },
                 _ = ticks.tick() => {
                     self.drive();
                     self.report();
@@ -128,6 +137,13 @@ impl SyncTask {
     }
 
     fn on_peer_event(&mut self, event: PeerEvent) {
+        // A peer behind our tip now, to which our hello claimed no more work than it had:
+        // blocks connected while the two hellos crossed were announced before it joined,
+        // and it would learn of them only at the next block. Our tip goes to it at once.
+        // (One our hello told of more work syncs from us on its own.)
+        let tip = self.parts.chain.tip();
+        let behind = matches!(&event, PeerEvent::Joined(link)
+            if link.claimed_work < tip.cumulative_work && link.told_work <= link.claimed_work);
         if let PeerEvent::Joined(link) = &event {
             let state = &mut self.parts.state;
             state.add_peer(link.conn, link.claimed_work, link.claimed_height);
@@ -135,7 +151,9 @@ impl SyncTask {
         }
         let conn = self.peers.apply(event);
         if !self.peers.contains(conn) {
-            self.parts.state.remove_peer(conn);
+            self.parts.state.remove_peer(conn, Instant::now());
+        } else if behind {
+            self.announce_to(conn, &[tip.hash]);
         }
         // A new peer with more work gets asked for headers; a gone one's requests go to
         // others. The status goes out at once: the first peer ends a node's isolation,
@@ -144,7 +162,7 @@ impl SyncTask {
         self.report();
     }
 
-    async fn on_input(&mut self, input: SyncInput) {
+    fn on_input(&mut self, input: SyncInput) {
         match input {
             SyncInput::Headers {
                 conn,
@@ -155,28 +173,20 @@ impl SyncTask {
                 conn,
                 block,
                 body_matches,
-            } => self.on_block(conn, block, body_matches).await,
+            } => self.on_block(conn, *block, body_matches),
             SyncInput::BlockInventory {
                 conn,
                 hashes,
                 stored,
             } => {
-                // Blocks whose headers sync holds are fetched by sync; relay fetches the
-                // rest (and learns who has them).
-                let state = &self.parts.state;
-                let mut have = stored;
-                have.extend(hashes.iter().filter(|h| state.is_pending(h)).copied());
-                let input = RelayInput::BlockInventory { conn, hashes, have };
-                self.pass_to_relay(input).await;
+                if self.peers.contains(conn) {
+                    let state = &mut self.parts.state;
+                    state.on_block_inventory(conn, &hashes, &stored, Instant::now());
+                    self.drive();
+                }
             }
             SyncInput::BlocksNotFound { conn, hashes } => {
-                self.parts.state.on_not_found(conn, &hashes);
-                self.drive();
-                self.pass_to_relay(RelayInput::BlocksNotFound { conn, hashes })
-                    .await;
-            }
-            SyncInput::HasMore { conn } => {
-                self.parts.state.hint(conn);
+                self.parts.state.on_not_found(conn, &hashes, Instant::now());
                 self.drive();
             }
             SyncInput::StateChunk {
@@ -218,12 +228,6 @@ impl SyncTask {
         self.report();
     }
 
-    /// Relay gets what sync does not claim. A relay task that is gone means the node is
-    /// stopping.
-    async fn pass_to_relay(&self, input: RelayInput) {
-        let _ = self.parts.relay.send(input).await;
-    }
-
     /// Headers, asked for or not (see [`SyncState::on_headers`]).
     fn on_headers(&mut self, conn: ConnId, headers: &[Header], stored: Option<&StoredParent>) {
         let Some(link) = self.peers.get(conn) else {
@@ -243,31 +247,22 @@ impl SyncTask {
         self.drive();
     }
 
-    /// A block: sync keeps it if it asked for it (or wants it), and passes it to relay
-    /// otherwise.
-    async fn on_block(&mut self, conn: ConnId, block: Box<Block>, body_matches: bool) {
+    /// A block: kept if sync asked for it or wants it (see [`SyncState::on_block`]).
+    fn on_block(&mut self, conn: ConnId, block: Block, body_matches: bool) {
         if !self.peers.contains(conn) {
             return;
         }
-        let hash = block.hash();
-        match self.parts.state.on_block(conn, *block, body_matches) {
-            Ok(BlockFate::ForRelay(block)) => {
-                let input = RelayInput::Block {
-                    conn,
-                    block,
-                    body_matches,
-                };
-                self.pass_to_relay(input).await;
-            }
-            Ok(BlockFate::AnsweredSync) => {
+        let (height, hash) = (block.header.height, block.hash());
+        match self
+            .parts
+            .state
+            .on_block(conn, block, body_matches, Instant::now())
+        {
+            Ok(()) => {
+                if let Some(link) = self.peers.get(conn) {
+                    link.raise_best(height, hash);
+                }
                 self.drive();
-                self.pass_to_relay(RelayInput::BlockHere { conn, hash })
-                    .await;
-            }
-            Ok(BlockFate::TakenUnasked) => {
-                self.drive();
-                self.pass_to_relay(RelayInput::BlockDelivered { conn, hash })
-                    .await;
             }
             Err(error) => report_sync_error(&self.peers, conn, error),
         }
@@ -308,10 +303,9 @@ impl SyncTask {
                 "does not serve the chain it claims: requests stalled or headers fell short",
             );
         }
-        for (conn, block) in actions.submit {
-            if let Err(error) = self.blocks.try_send((conn, block)) {
-                let (conn, block) = error.into_inner();
-                self.parts.state.unsubmit(conn, block);
+        for block in actions.submit {
+            if let Err(error) = self.blocks.try_send(block) {
+                self.parts.state.unsubmit(error.into_inner());
             }
         }
         let snapshot = actions.snapshot;
@@ -341,6 +335,32 @@ impl SyncTask {
             // gone means the node is stopping.
             if self.steps.try_send(step).is_err() {
                 tracing::error!("the snapshot worker cannot take a step");
+            }
+        }
+    }
+
+    /// Blocks the chain connected go to every peer that does not know them, at once.
+    fn on_chain_update(&mut self, update: &ChainUpdate) {
+        let hashes: Vec<BlockHash> = update.connected.iter().map(|b| b.hash()).collect();
+        self.announce(&hashes);
+    }
+
+    fn announce(&mut self, hashes: &[BlockHash]) {
+        let conns: Vec<ConnId> = self.peers.iter().map(|link| link.conn).collect();
+        for conn in conns {
+            self.announce_to(conn, hashes);
+        }
+    }
+
+    fn announce_to(&mut self, conn: ConnId, hashes: &[BlockHash]) {
+        let fresh = self.parts.state.to_announce(conn, hashes);
+        let Some(link) = self.peers.get(conn) else {
+            return;
+        };
+        let items: Vec<InvItem> = fresh.into_iter().map(InvItem::Block).collect();
+        for chunk in items.chunks(MAX_INVENTORY_PER_MESSAGE) {
+            if !link.send(&Message::Inventory(chunk.to_vec())) {
+                return;
             }
         }
     }
@@ -398,6 +418,7 @@ fn report_sync_error(peers: &PeerLinks, conn: ConnId, error: SyncError) {
     let offence = match error {
         SyncError::Headers(error) => Misbehaviour::BadHeaders(error),
         SyncError::BodyMismatch(hash) => Misbehaviour::BodyMismatch(hash),
+        SyncError::Unsolicited(_) => Misbehaviour::Unsolicited(MessageKind::Block),
     };
     peers.report(conn, offence);
 }

@@ -12,7 +12,7 @@ use tern_chain::testkit::ChainBuilder;
 use tern_chain::types::{BlockHash, Height, Timestamp, Work};
 use tern_state::chain::TipInfo;
 
-use super::{BlockFate, StoredParent, SyncConfig, SyncState, MAX_UNCONNECTING_HEADERS};
+use super::{StoredParent, SyncConfig, SyncError, SyncState, MAX_UNCONNECTING_HEADERS};
 use crate::ConnId;
 
 pub(super) const PEER: ConnId = ConnId(7);
@@ -50,7 +50,7 @@ pub(super) fn fixture(count: usize) -> Fixture {
 }
 
 impl Fixture {
-    fn headers(&self, count: usize) -> Vec<Header> {
+    pub(super) fn headers(&self, count: usize) -> Vec<Header> {
         self.blocks.iter().take(count).map(|b| b.header).collect()
     }
 
@@ -77,22 +77,32 @@ impl Fixture {
 
     /// The blocks sync asks `PEER` for at `now`.
     fn asked(&self, sync: &mut SyncState, now: Instant) -> Vec<BlockHash> {
+        self.asked_of(sync, PEER, now)
+    }
+
+    /// The blocks sync asks `peer` for at `now`.
+    pub(super) fn asked_of(
+        &self,
+        sync: &mut SyncState,
+        peer: ConnId,
+        now: Instant,
+    ) -> Vec<BlockHash> {
         let actions = sync.drive(now, &self.tip, &[self.tip.hash]);
         actions
             .blocks
             .into_iter()
-            .filter(|(peer, _)| *peer == PEER)
+            .filter(|(to, _)| *to == peer)
             .flat_map(|(_, hashes)| hashes)
             .collect()
     }
 
-    /// Delivers block `i` from `PEER`: true if it answered a request of sync's, false if
-    /// sync gave it back for relay to judge.
+    /// Delivers block `i` from `PEER`: true if sync took it as an answer or wanted it,
+    /// false if it was unsolicited.
     fn deliver(&self, sync: &mut SyncState, i: usize) -> bool {
-        match sync.on_block(PEER, self.blocks[i].clone(), true).unwrap() {
-            BlockFate::AnsweredSync => true,
-            BlockFate::ForRelay(_) => false,
-            BlockFate::TakenUnasked => panic!("block {i} was asked for"),
+        match sync.on_block(PEER, self.blocks[i].clone(), true, Instant::now()) {
+            Ok(()) => true,
+            Err(SyncError::Unsolicited(_)) => false,
+            Err(error) => panic!("block {i}: {error}"),
         }
     }
 }
@@ -130,21 +140,15 @@ fn headers_received_twice_are_fetched_once_and_every_answer_is_solicited() {
 }
 
 #[test]
-fn a_wanted_block_nobody_asked_sync_for_answers_someone_else() {
-    // Relay asked for it first: the copy is relay's answer, and relay must hear so.
+fn a_wanted_block_sent_unasked_is_taken_and_a_second_copy_is_unsolicited() {
     let f = fixture(2);
     let mut sync = syncing_from_peer(&f);
     f.answer_headers(&mut sync, 2);
-    let block = f.blocks[1].clone();
-    assert!(matches!(
-        sync.on_block(PEER, block.clone(), true).unwrap(),
-        BlockFate::TakenUnasked
-    ));
-    // Once downloaded, a copy nobody asked for is relay's to judge.
-    assert!(matches!(
-        sync.on_block(PEER, block, true).unwrap(),
-        BlockFate::ForRelay(_)
-    ));
+    assert!(
+        f.deliver(&mut sync, 1),
+        "a pending header's block is wanted"
+    );
+    assert!(!f.deliver(&mut sync, 1), "once downloaded, nobody wants it");
 }
 
 #[test]
@@ -160,7 +164,7 @@ fn a_block_asked_twice_from_one_peer_takes_both_answers() {
     assert_eq!(f.asked(&mut sync, late), vec![f.blocks[0].hash()]);
     assert!(f.deliver(&mut sync, 0));
     assert!(f.deliver(&mut sync, 0), "the answer to the second request");
-    // A third copy was never asked for: relay judges it.
+    // A third copy was never asked for.
     assert!(!f.deliver(&mut sync, 0));
 }
 

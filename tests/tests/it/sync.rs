@@ -1,6 +1,7 @@
 //! Sync between real nodes on 127.0.0.1: a fresh node reaches a long chain from several
 //! peers at once, around a peer that never sends bodies; peers that lie about headers or
-//! bodies are banned, and a node whose own store fails bans nobody for it.
+//! bodies are banned, a node whose own store fails bans nobody for it, and a block is
+//! asked of one peer at a time however the node learns of it.
 
 use std::time::Duration;
 
@@ -9,7 +10,7 @@ use tern_chain::crypto::dev_secret_key;
 use tern_chain::testkit::ChainBuilder;
 use tern_p2p::headers::headers_after;
 use tern_p2p::hostile::{hello_for, HostilePeer};
-use tern_p2p::message::{Message, MAX_HEADERS_PER_MESSAGE};
+use tern_p2p::message::{InvItem, Message, MAX_HEADERS_PER_MESSAGE};
 use tern_tests::net::{dev_spec, eventually, NodeOptions, TestNode};
 
 const CHAIN_LENGTH: usize = 2_000;
@@ -286,5 +287,72 @@ async fn headers_whose_parent_the_store_cannot_read_get_nobody_banned() {
     assert!(bans.iter().all(|ban| ban.target != id), "banned: {bans:?}");
     assert_eq!(answered, 2, "the node stopped asking");
     drop(peer);
+    node.shutdown().await;
+}
+
+/// Relay and sync used to keep block requests apart: a block one peer announced (relay
+/// asked it) and another sent the header of (sync asked it too) was fetched twice, and
+/// each task had to tell the other whose answer a copy was. Now sync owns every block
+/// request, and a block in flight is asked of nobody else.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_block_announced_by_one_peer_and_headed_by_another_is_asked_for_once() {
+    let spec = dev_spec();
+    let mut builder = ChainBuilder::new(spec.clone());
+    let genesis = builder.genesis();
+    let block = builder
+        .child(&genesis, vec![], dev_secret_key(2).address())
+        .unwrap();
+    let hash = block.hash();
+    let wanted = InvItem::Block(hash);
+    let node = TestNode::start(NodeOptions::dev()).await.unwrap();
+    let patience = Duration::from_secs(20);
+    let mut announcer = HostilePeer::connect(node.p2p_addr(), &hello_for(&spec))
+        .await
+        .unwrap();
+    let mut header_peer = HostilePeer::connect(node.p2p_addr(), &hello_for(&spec))
+        .await
+        .unwrap();
+    announcer
+        .send(&Message::Inventory(vec![wanted]))
+        .await
+        .unwrap();
+    assert_eq!(
+        announcer.recv(patience).await,
+        Some(Message::GetData(vec![wanted]))
+    );
+    header_peer
+        .send(&Message::Headers(vec![block.header]))
+        .await
+        .unwrap();
+    // Sync has taken the header (and sent any request it made of it) once its status
+    // shows the header's height.
+    let network = node.node.network().clone();
+    assert!(
+        eventually(patience, || {
+            let network = network.clone();
+            async move { network.sync_status().target_height.value() >= 1 }
+        })
+        .await
+    );
+    // Whatever the node sent the header peer by then comes before the answer to a ping.
+    header_peer.send(&Message::Ping(77)).await.unwrap();
+    let mut asked_twice = false;
+    loop {
+        match header_peer.recv(patience).await {
+            Some(Message::Pong(77)) => break,
+            Some(Message::GetData(items)) => asked_twice |= items.contains(&wanted),
+            Some(_) => {}
+            None => panic!("no answer to the ping"),
+        }
+    }
+    assert!(
+        !asked_twice,
+        "the block was asked of a second peer while the first had the request"
+    );
+    announcer
+        .send(&Message::Block(Box::new(block)))
+        .await
+        .unwrap();
+    assert!(node.reaches_tip(hash, patience).await);
     node.shutdown().await;
 }
