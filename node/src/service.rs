@@ -14,10 +14,12 @@
 //! | **`dev blocks`** (with `--automine` or `--block-time`) | [`crate::dev_blocks::spawn`] | shutdown; the chain stops |
 //! | **`network`** (the connection manager), **`relay`**, **`sync`** | [`p2p::start`] | shutdown; `network` after every `peer` has ended |
 //! | `peer` | the connection manager | its connection closes |
-//! | `transaction admission`, `relay block submission` | the relay task | relay is gone |
-//! | `sync block submission`, `sync locator` | the sync task, [`p2p::start`] | sync is gone; the chain stops |
+//! | `transaction admission` | the relay task | relay is gone |
+//! | `block submission`, `sync snapshot steps`, `sync locator` | the sync task, [`p2p::start`] | sync is gone; the chain stops |
 //! | `bans writer`, `address book writer` | the connection manager | the manager is gone and the last snapshot written |
-//! | **`rpc server`**, **`rpc heads`** | here, [`NodeRpc::new`] | shutdown; the chain stops |
+//! | **`rpc server`** (the accept loop), **`rpc heads`** | [`tern_rpc::server::start`], [`NodeRpc::new`] | shutdown; the chain stops |
+//! | `rpc connection`, `rpc http/2 stream`, `rpc refusal` | the accept loop | its connection closes |
+//! | `rpc websocket`, `rpc websocket writer`, `rpc call` | an upgraded connection | its connection closes; the call is answered |
 //! | **`metrics`**, `metrics connection`, `metrics follower` | [`crate::metrics::serve`] | shutdown; the chain stops |
 //! | `disk space` | [`crate::disk`] | shutdown |
 //! | `tip record`, `tip record writer` | [`tern_state::tip_record`] | the chain stops, and the last tip is written |
@@ -321,12 +323,9 @@ impl Node {
                 node.health(),
                 &executor,
             ));
-            match tern_rpc::server::start(backend, config).await {
-                Ok(server) => {
-                    let stopped = server.handle.clone();
-                    executor.spawn_critical("rpc server", async move { stopped.stopped().await });
-                    node.rpc = Some(server);
-                }
+            let fault = faults.point(Part::Rpc);
+            match tern_rpc::server::start(backend, config, &executor, fault).await {
+                Ok(server) => node.rpc = Some(server),
                 Err(source) => {
                     node.stop().await;
                     return Err(StartError::Rpc { addr, source });

@@ -9,7 +9,8 @@
 //! - `chain`: the chain actor, before processing a submitted block;
 //! - `network`: the network manager, on a housekeeping tick (twice a second);
 //! - `peer`: a peer connection task, on a message read from the peer;
-//! - `admission`: a mempool admission thread, before verifying a batch.
+//! - `admission`: a mempool admission thread, before verifying a batch;
+//! - `rpc`: the RPC server's accept loop, on each connection it accepts.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -28,6 +29,8 @@ pub enum Part {
     Peer,
     /// A mempool admission thread.
     Admission,
+    /// The RPC server's accept loop.
+    Rpc,
 }
 
 impl std::str::FromStr for Part {
@@ -39,8 +42,9 @@ impl std::str::FromStr for Part {
             "network" => Ok(Part::Network),
             "peer" => Ok(Part::Peer),
             "admission" => Ok(Part::Admission),
+            "rpc" => Ok(Part::Rpc),
             other => Err(format!(
-                "unknown part {other:?}: chain, network, peer or admission"
+                "unknown part {other:?}: chain, network, peer, admission or rpc"
             )),
         }
     }

@@ -11,11 +11,12 @@
 //!
 //! - **Critical** ([`TaskExecutor::spawn_critical`], [`TaskExecutor::spawn_critical_thread`]):
 //!   the chain actor's thread, the network manager, the mempool follower, the miner, the
-//!   RPC server, the metrics listener. The node cannot do its job without any one of
+//!   RPC server's accept loop, the metrics listener. The node cannot do its job without any one of
 //!   them, so one that panics, fails, or simply ends before shutdown began is a
 //!   [`CriticalFailure`].
 //! - **Tracked** ([`TaskExecutor::spawn`], [`TaskExecutor::spawn_blocking`]): peer
-//!   connections, admission workers, nonce-search threads. They end whenever their work
+//!   connections, RPC connections and WebSocket calls, admission workers, nonce-search
+//!   threads. They end whenever their work
 //!   does; only a panic is a failure, since a panic anywhere is a bug that leaves state
 //!   nobody can vouch for.
 //!

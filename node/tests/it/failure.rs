@@ -1,7 +1,8 @@
 //! A node that cannot go on says so and stops, as an operator sees it: real `tern node`
-//! processes. A panic in the chain actor and a data directory that fills up each make the
-//! process exit non-zero with the part and the cause in its log; the next start, on the
-//! same data directory (once space is freed), has everything acknowledged before.
+//! processes. A panic in the chain actor or the RPC server's accept loop, and a data
+//! directory that fills up, each make the process exit non-zero with the part and the
+//! cause in its log; the next start, on the same data directory (once space is freed),
+//! has everything acknowledged before.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -53,6 +54,35 @@ async fn a_chain_actor_panic_exits_non_zero_naming_it_and_loses_nothing() {
     assert!(again.wait_for_height(3, Duration::from_secs(30)).await);
     let info = again.rpc.chain_info().await.unwrap();
     assert_eq!(info.best_hash, acknowledged[2]);
+}
+
+/// A panic in the RPC server's accept loop used to leave a process that served no RPC
+/// and reported healthy; now the operator sees it exit, naming the task.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_rpc_accept_loop_panic_exits_non_zero_naming_it() {
+    let dirs = tempfile::tempdir().unwrap();
+    let log = dirs.path().join("node.log");
+    let mut node = NodeProcess::launch(
+        &dirs.path().join("data"),
+        &Launch {
+            env: &[("TERN_FAULT_PANIC", "rpc:1")],
+            log_file: Some(&log),
+            ..Launch::default()
+        },
+    );
+    // The first connection the server accepts panics its accept loop.
+    let _ = tokio::net::TcpStream::connect(node.rpc_addr).await;
+    let (status, log) = node
+        .wait_exit(EXIT_PATIENCE)
+        .await
+        .expect("the node exits on its own");
+    assert!(!status.success(), "{status}\n{log}");
+    assert!(log.contains("task=\"rpc server\""), "{log}");
+    assert!(log.contains("injected fault"), "{log}");
+    assert!(
+        log.contains("tern: the node failed: rpc server panicked"),
+        "{log}"
+    );
 }
 
 /// A tmpfs of `size` mounted on a directory, unmounted when dropped.

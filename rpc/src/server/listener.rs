@@ -13,9 +13,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http_body_util::BodyExt;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::TokioIo;
 use jsonrpsee::core::BoxError;
 use jsonrpsee::server::{ws, HttpBody, HttpRequest, HttpResponse, StopHandle};
+use tern_tasks::fault::FaultPoint;
+use tern_tasks::TaskExecutor;
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 
@@ -28,58 +30,92 @@ use crate::server::BoxFuture;
 const ACCEPT_BACKOFF_MIN: Duration = Duration::from_millis(5);
 const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
 
-/// Accepts connections on `listener` until `stop` fires, serving each with a clone of
-/// `service`.
-pub(crate) async fn accept_loop<S>(
-    listener: TcpListener,
-    slots: Arc<Slots>,
-    max_request_bytes: u32,
-    service: S,
-    stop: StopHandle,
-) where
-    S: tower::Service<HttpRequest<HttpBody>, Response = HttpResponse> + Clone + Send + 'static,
-    S::Error: Into<BoxError>,
-    S::Future: Send + 'static,
-{
-    let mut backoff = ACCEPT_BACKOFF_MIN;
-    loop {
-        let accepted = tokio::select! {
-            accepted = listener.accept() => accepted,
-            () = stop.clone().shutdown() => return,
-        };
-        let (socket, peer) = match accepted {
-            Ok(accepted) => {
-                backoff = ACCEPT_BACKOFF_MIN;
-                accepted
-            }
-            Err(error) => {
-                // EMFILE and ENFILE come back at once for as long as descriptors are
-                // short: without a pause the loop spins a core and starves the node.
-                tracing::warn!(%error, pause = ?backoff, "the RPC server cannot accept connections");
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(ACCEPT_BACKOFF_MAX);
-                continue;
-            }
-        };
-        let slot = match slots.admit(peer.ip()) {
-            Ok(slot) => slot,
-            Err(refusal) => {
-                tokio::spawn(refuse(socket, peer, refusal));
-                continue;
-            }
-        };
-        let _ = socket.set_nodelay(true);
-        let limits = *slots.limits();
-        let load = Arc::new(ConnectionLoad::default());
-        let service = ConnectionService {
-            inner: service.clone(),
-            slot: Arc::clone(&slot),
-            load: Arc::clone(&load),
-            deadline: limits.request_deadline,
+/// The accept loop and what it needs: it accepts connections on `listener` until `stop`
+/// fires, and serves each in a task of its own in `tasks`' tree.
+pub(crate) struct AcceptLoop {
+    pub(crate) listener: TcpListener,
+    pub(crate) slots: Arc<Slots>,
+    pub(crate) max_request_bytes: u32,
+    pub(crate) stop: StopHandle,
+    pub(crate) tasks: TaskExecutor,
+    /// Passed once per connection accepted (debug builds' fault injection).
+    pub(crate) fault: FaultPoint,
+}
+
+impl AcceptLoop {
+    /// Runs the loop, serving each connection with a clone of `service`.
+    pub(crate) async fn run<S>(self, service: S)
+    where
+        S: tower::Service<HttpRequest<HttpBody>, Response = HttpResponse> + Clone + Send + 'static,
+        S::Error: Into<BoxError>,
+        S::Future: Send + 'static,
+    {
+        let AcceptLoop {
+            listener,
+            slots,
             max_request_bytes,
-        };
-        let stream = MeteredStream::new(socket, Arc::clone(&slot), load, &limits);
-        tokio::spawn(serve(stream, service, slot, stop.clone()));
+            stop,
+            tasks,
+            fault,
+        } = self;
+        let mut backoff = ACCEPT_BACKOFF_MIN;
+        loop {
+            let accepted = tokio::select! {
+                accepted = listener.accept() => accepted,
+                () = stop.clone().shutdown() => return,
+            };
+            let (socket, peer) = match accepted {
+                Ok(accepted) => {
+                    backoff = ACCEPT_BACKOFF_MIN;
+                    accepted
+                }
+                Err(error) => {
+                    // EMFILE and ENFILE come back at once for as long as descriptors are
+                    // short: without a pause the loop spins a core and starves the node.
+                    tracing::warn!(%error, pause = ?backoff, "the RPC server cannot accept connections");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(ACCEPT_BACKOFF_MAX);
+                    continue;
+                }
+            };
+            fault.hit();
+            let slot = match slots.admit(peer.ip()) {
+                Ok(slot) => slot,
+                Err(refusal) => {
+                    tasks.spawn("rpc refusal", refuse(socket, peer, refusal));
+                    continue;
+                }
+            };
+            let _ = socket.set_nodelay(true);
+            let limits = *slots.limits();
+            let load = Arc::new(ConnectionLoad::default());
+            let service = ConnectionService {
+                inner: service.clone(),
+                slot: Arc::clone(&slot),
+                load: Arc::clone(&load),
+                deadline: limits.request_deadline,
+                max_request_bytes,
+            };
+            let stream = MeteredStream::new(socket, Arc::clone(&slot), load, &limits);
+            let serving = serve(stream, service, slot, stop.clone(), tasks.clone());
+            tasks.spawn("rpc connection", serving);
+        }
+    }
+}
+
+/// Runs the tasks hyper starts for a connection (HTTP/2 streams) in the node's task tree.
+#[derive(Debug, Clone)]
+struct InTaskTree(TaskExecutor);
+
+impl<F> hyper::rt::Executor<F> for InTaskTree
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    fn execute(&self, future: F) {
+        self.0.spawn("rpc http/2 stream", async move {
+            let _ = future.await;
+        });
     }
 }
 
@@ -111,12 +147,13 @@ async fn serve<S>(
     service: ConnectionService<S>,
     slot: Arc<Slot>,
     stop: StopHandle,
+    tasks: TaskExecutor,
 ) where
     S: tower::Service<HttpRequest<HttpBody>, Response = HttpResponse> + Clone + Send + 'static,
     S::Error: Into<BoxError>,
     S::Future: Send + 'static,
 {
-    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    let mut builder = hyper_util::server::conn::auto::Builder::new(InTaskTree(tasks));
     // The socket keeps the head's deadline ([`MeteredStream`]): hyper's own timer cost
     // a timer wheel entry made and dropped for every request.
     builder.http1().header_read_timeout(None);

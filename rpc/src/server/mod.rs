@@ -12,7 +12,7 @@
 //! | [`connections`] | what one client may hold: calls and answer bytes outstanding, deadlines, and a socket that makes a non-reader wait |
 //! | `limits` | `ConnectionLimits`: how many connections, per kind and per address, and how long each may idle or stall |
 //! | `slots` | the open HTTP and WebSocket connections, per address, and which idle one gives up its slot to a new client |
-//! | `listener` | the accept loop under the HTTP service: slots before bytes, body deadlines, backoff when descriptors run out |
+//! | `listener` | the accept loop under the HTTP service, and every connection task, all in the node's task tree: slots before bytes, body deadlines, backoff when descriptors run out |
 //! | `http` | JSON-RPC over HTTP: a POST's body to its answer |
 //! | `websocket` | the WebSocket transport: a bound on calls in flight, pings, subscriptions |
 //! | `message` | one message of either transport to its answer: checked, decoded, through the per-call middleware |
@@ -49,6 +49,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use jsonrpsee::server::{stop_channel, Methods, RpcModule, ServerHandle};
+use tern_tasks::fault::FaultPoint;
+use tern_tasks::TaskExecutor;
 
 use crate::chain::server::ChainRpc;
 use crate::chain::TernApiServer;
@@ -147,10 +149,15 @@ pub fn methods<B: NodeBackend>(backend: Arc<B>) -> RpcModule<()> {
     module
 }
 
-/// Starts serving on `config.addr`.
+/// Starts serving on `config.addr`: the accept loop as the critical task `rpc server`,
+/// each connection as a task `rpc connection`, and each WebSocket call as a task `rpc
+/// call`, all in `tasks`' tree, so a panic anywhere in the server fails the node visibly
+/// instead of leaving it healthy and deaf. `fault` is the accept loop's fault point.
 pub async fn start<B: NodeBackend>(
     backend: Arc<B>,
     config: RpcConfig,
+    tasks: &TaskExecutor,
+    fault: FaultPoint,
 ) -> std::io::Result<RunningServer> {
     if !config.addr.ip().is_loopback() {
         tracing::warn!(addr = %config.addr, "the RPC server listens beyond this machine");
@@ -176,6 +183,7 @@ pub async fn start<B: NodeBackend>(
             silence_limit: limits.idle_timeout,
         },
         stop.clone(),
+        tasks.clone(),
     );
     // Foreign pages are refused first, before the admin mark, any method or a WebSocket.
     let service = tower::ServiceBuilder::new()
@@ -193,13 +201,15 @@ pub async fn start<B: NodeBackend>(
         ));
     let listener = tokio::net::TcpListener::bind(config.addr).await?;
     let addr = listener.local_addr()?;
-    tokio::spawn(listener::accept_loop(
+    let accept = listener::AcceptLoop {
         listener,
-        Slots::new(limits),
-        config.max_request_bytes,
-        service,
+        slots: Slots::new(limits),
+        max_request_bytes: config.max_request_bytes,
         stop,
-    ));
+        tasks: tasks.clone(),
+        fault,
+    };
+    tasks.spawn_critical("rpc server", accept.run(service));
     Ok(RunningServer { addr, handle })
 }
 

@@ -36,6 +36,7 @@ use serde_json::value::RawValue;
 use soketto::connection::{Error as WsError, Receiver, Sender};
 use soketto::data::ByteSlice125;
 use soketto::Incoming;
+use tern_tasks::TaskExecutor;
 use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 use tokio_util::compat::{Compat, TokioAsyncReadCompatExt};
 
@@ -81,6 +82,7 @@ struct Shared {
     stop: StopHandle,
     id_provider: Arc<dyn IdProvider>,
     next_connection: AtomicUsize,
+    tasks: TaskExecutor,
 }
 
 /// The HTTP layer that serves WebSocket upgrade requests with this transport and passes
@@ -96,6 +98,7 @@ impl WebSocketLayer {
         calls: CallStack,
         limits: WebSocketLimits,
         stop: StopHandle,
+        tasks: TaskExecutor,
     ) -> WebSocketLayer {
         WebSocketLayer {
             shared: Arc::new(Shared {
@@ -105,6 +108,7 @@ impl WebSocketLayer {
                 stop,
                 id_provider: Arc::new(RandomIntegerIdProvider),
                 next_connection: AtomicUsize::new(0),
+                tasks,
             }),
         }
     }
@@ -162,7 +166,8 @@ fn upgrade(shared: Arc<Shared>, request: HttpRequest<HttpBody>) -> HttpResponse 
             return text_response(hyper::StatusCode::BAD_REQUEST, &text);
         }
     };
-    tokio::spawn(async move {
+    let tasks = shared.tasks.clone();
+    tasks.spawn("rpc websocket", async move {
         let extensions = request.extensions().clone();
         let upgraded = match hyper::upgrade::on(request).await {
             Ok(upgraded) => upgraded,
@@ -222,7 +227,11 @@ async fn serve(
             .service(dispatch),
     );
     let (finish, finished) = oneshot::channel();
-    let writer = tokio::spawn(write(answers, sender, limits.ping_interval, finished));
+    let tasks = &shared.tasks;
+    let writer = tasks.spawn(
+        "rpc websocket writer",
+        write(answers, sender, limits.ping_interval, finished),
+    );
     let running = Arc::new(Semaphore::new(MAX_CALLS_IN_FLIGHT));
 
     let end = loop {
@@ -252,7 +261,7 @@ async fn serve(
                     limits.max_batch,
                     permit,
                 );
-                tokio::spawn(call);
+                tasks.spawn("rpc call", call);
             }
             Ok(Ok(Incoming::Pong(_))) => {}
             Ok(Ok(Incoming::Closed(_)) | Err(WsError::Closed)) => break End::Client,

@@ -1,7 +1,8 @@
 //! A node that fails does so visibly. A panic injected into the chain actor's thread, the
-//! network manager, a peer task or a mempool admission thread turns `/healthy`, `/ready` and `node_health` to failed at
-//! once, naming the task; the node then stops in order, and the next start on the same
-//! data directory has everything that was acknowledged before the failure.
+//! network manager, a peer task, a mempool admission thread or the RPC server's accept
+//! loop turns `/healthy`, `/ready` and `node_health` to failed at once, naming the task;
+//! the node then stops in order, and the next start on the same data directory has
+//! everything that was acknowledged before the failure.
 
 use std::time::Duration;
 
@@ -28,6 +29,16 @@ fn failing_at(part: Part, pass: u64) -> NodeOptions {
 /// Waits for the node's failure and checks that every health surface reports it, naming
 /// `task`, while the node is still up.
 async fn fails_visibly(node: &TestNode, task: &str) {
+    fails_visibly_to_monitoring(node, task).await;
+    let rpc = node.node.rpc_addr().unwrap();
+    let call = r#"{"jsonrpc":"2.0","id":1,"method":"node_health"}"#;
+    let (_, answer) = post_json(rpc, call).await.unwrap();
+    assert!(answer.contains(r#""status":"failed""#), "{answer}");
+    assert!(answer.contains(task), "{answer}");
+}
+
+/// [`fails_visibly`] on the monitoring endpoints alone (for a failure of the RPC server).
+async fn fails_visibly_to_monitoring(node: &TestNode, task: &str) {
     let failure = tokio::time::timeout(PATIENCE, node.node.failed())
         .await
         .expect("the node notices the failure");
@@ -42,11 +53,18 @@ async fn fails_visibly(node: &TestNode, task: &str) {
     let (status, body) = get(metrics, "/ready").await.unwrap();
     assert_eq!(status, 503, "{body}");
     assert!(body.contains(task), "{body}");
+}
+
+/// The RPC server's accept loop and connections used to be spawned outside the task
+/// tree: a panic there left a node that reported healthy and served no RPC.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panic_in_the_rpc_accept_loop_fails_the_node() {
+    let node = TestNode::start(failing_at(Part::Rpc, 1)).await.unwrap();
+    // The first connection the server accepts panics its accept loop.
     let rpc = node.node.rpc_addr().unwrap();
-    let call = r#"{"jsonrpc":"2.0","id":1,"method":"node_health"}"#;
-    let (_, answer) = post_json(rpc, call).await.unwrap();
-    assert!(answer.contains(r#""status":"failed""#), "{answer}");
-    assert!(answer.contains(task), "{answer}");
+    let _ = tokio::net::TcpStream::connect(rpc).await;
+    fails_visibly_to_monitoring(&node, "rpc server").await;
+    assert_eq!(node.stop().await.unwrap().task, "rpc server");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
