@@ -6,7 +6,7 @@ use tern_chain::encoding::DecodeError;
 use tern_chain::types::BlockHash;
 use tern_state::chain::Rejection;
 
-use crate::header_chain::HeaderChainError;
+use crate::headers::HeaderChainError;
 use crate::hello::HelloError;
 use crate::message::{Message, MessageKind};
 use crate::transport::{TransportError, MAX_MESSAGE_LEN};

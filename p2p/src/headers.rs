@@ -1,19 +1,89 @@
-//! Block locators and header answers: how two nodes find where their chains meet.
+//! Block locators and header answers: how two nodes find where their chains meet, what a
+//! header answer attaches to in our store ([`StoredParent`], read by the connection task
+//! that received it), and why one is refused ([`HeaderChainError`]).
 //!
 //! A locator lists hashes of our canonical chain from the tip back to genesis: the last
 //! [`DENSE_LOCATOR_STEPS`] one apart, then twice as far apart each step. The answering
 //! node finds the first one on its own canonical chain and sends the headers after it.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use tern_chain::block::Header;
-use tern_chain::types::{BlockHash, Height};
+use tern_chain::error::BlockError;
+use tern_chain::pow::MEDIAN_TIME_SPAN;
+use tern_chain::types::{BlockHash, Height, Timestamp, Work};
 use tern_state::chain::{ChainHandle, ChainReader};
 use tern_state::store::StoreError;
 use tokio::sync::watch;
 
 use super::message::MAX_LOCATOR_HASHES;
 use tern_tasks::TaskExecutor;
+
+/// Why headers were refused.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum HeaderChainError {
+    /// The first header's parent is neither ours nor in the chain.
+    #[error("the headers do not attach to any block we know")]
+    Detached,
+    /// A header breaks a header rule.
+    #[error("header {hash} is invalid: {error}")]
+    Invalid {
+        /// The header.
+        hash: BlockHash,
+        /// The rule.
+        error: BlockError,
+    },
+}
+
+/// A stored block that headers may attach to: what validating a child needs of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredParent {
+    /// Its hash.
+    pub hash: BlockHash,
+    /// Its header.
+    pub header: Header,
+    /// The work of the chain up to and including it.
+    pub work: Work,
+    /// Its timestamp and up to ten of its ancestors', oldest first.
+    pub timestamps: VecDeque<Timestamp>,
+}
+
+impl StoredParent {
+    /// Reads `hash` from the store, if it is there. Blocks on the disk: run it on the
+    /// blocking pool.
+    pub fn read(
+        reader: &ChainReader,
+        hash: &BlockHash,
+    ) -> Result<Option<StoredParent>, StoreError> {
+        let Some(entry) = reader.index_entry(hash)? else {
+            return Ok(None);
+        };
+        Ok(Some(StoredParent {
+            hash: *hash,
+            header: entry.header,
+            work: entry.cumulative_work,
+            timestamps: stored_timestamps(reader, hash)?,
+        }))
+    }
+}
+
+/// Timestamps of a stored block and up to ten ancestors, oldest first.
+fn stored_timestamps(
+    reader: &ChainReader,
+    hash: &BlockHash,
+) -> Result<VecDeque<Timestamp>, StoreError> {
+    let mut recent = VecDeque::with_capacity(MEDIAN_TIME_SPAN);
+    let mut cursor = reader.header(hash)?;
+    while let Some(header) = cursor {
+        recent.push_front(header.timestamp);
+        if recent.len() == MEDIAN_TIME_SPAN || header.height == Height(0) {
+            break;
+        }
+        cursor = reader.header(&header.parent)?;
+    }
+    Ok(recent)
+}
 
 /// Locator entries one block apart before the steps start doubling.
 pub const DENSE_LOCATOR_STEPS: u64 = 10;

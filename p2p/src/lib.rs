@@ -13,19 +13,19 @@
 //! | [`sync`] | the sync task: every block request and announcement; headers first, bodies from many peers at once, new blocks once caught up, progress |
 //! | [`peer`] | the task that owns one connection: opening it, reading, writing |
 //! | [`asked`] | what this node asked each peer for, past the requests' deadlines: the one record that tells an answer, however late, from unsolicited data |
-//! | `inbox` | what each task receives: the connection tasks' messages, sorted by job |
+//! | `inbox` | what each task receives, sorted by job, and the inbox it reads it through beside the peer events |
 //! | `link` | a peer as the relay and sync tasks hold it: send, report, joined and left |
 //! | `close` | why a connection ends, and [`peer::Misbehaviour`], the rules a peer can break |
 //! | `peer_stats` | a connection's counters, shared with RPC and metrics |
-//! | `block_submission` | the worker that hands sync's blocks to the chain, pipelined |
-//! | `header_chain` | headers validated and kept before their bodies are fetched (sync's) |
 //! | [`identity`] | the node's static key and [`NodeId`] |
 //! | [`transport`] | Noise XX over TCP; length-prefixed frames, split and reassembled |
 //! | [`message`] | the wire messages and every size and count limit |
 //! | [`hello`] | opening a connection: handshake, hello, chain and self checks |
 //! | [`send_queue`] | a peer's outgoing messages, bounded in bytes |
 //! | [`addrbook`], [`bans`] | addresses and bans, persisted in the data dir |
-//! | [`headers`] | block locators and header answers |
+//! | [`headers`] | block locators and header answers: what an answer attaches to, why one is refused |
+//! | `conn` | [`ConnId`] and [`Direction`]: what names a connection |
+//! | `config` | [`P2pConfig`] and its defaults |
 //! | [`handle`] | [`NetworkHandle`], the request/response API the node and RPC use |
 //! | `hostile` | with the `hostile` feature only: a peer that misbehaves on purpose, for tests and the testnet |
 //! | `links` | with the `links` feature only: the testnet's link layer, which delays, throttles and cuts the bytes between nodes |
@@ -51,9 +51,12 @@
 //! on nobody. So none of them can deadlock on another's full queue; every queue between
 //! them is bounded and named.
 //!
-//! Modules depend one way too, with no cycle: the wire (`message`, `transport`,
-//! `identity`, `hello`, `send_queue`) below `header_chain`, `close` and `peer_stats`,
-//! below `link` and `inbox`, below the tasks (`peer`, `relay`, `sync`), below `manager`.
+//! Modules depend one way too, with no cycle: the wire and the records (`conn`,
+//! `identity`, `transport`, `message`, `send_queue`, `asked`, `addrbook`, `bans`,
+//! `peer_stats`, `headers`, `hello`) below `close`, `link` and `inbox`, below the tasks
+//! (`peer`, `relay`, `sync`, with `config`), below `handle`, below `manager`.
+//! `scripts/check-layering` fails if a module uses one above it. This file is the map
+//! and [`start`].
 //!
 //! ## What it may not touch
 //!
@@ -90,17 +93,15 @@ pub mod send_queue;
 pub mod sync;
 pub mod transport;
 
-mod block_submission;
 mod close;
-mod header_chain;
+mod config;
+mod conn;
 mod inbox;
 mod link;
 mod peer_stats;
 
-use std::net::{IpAddr, SocketAddr};
-use std::path::PathBuf;
+use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use tern_mempool::PoolHandle;
 use tern_state::chain::ChainHandle;
@@ -111,11 +112,14 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+pub use config::{P2pConfig, DEFAULT_P2P_PORT};
+pub use conn::{ConnId, Direction};
 pub use handle::{NetworkHandle, NetworkInfo, PeerInfo};
 pub use identity::{NodeId, NodeKey};
 
 use identity::NodeKeyError;
-use link::{Inbox, PeerEventSenders};
+use inbox::Inbox;
+use link::PeerEventSenders;
 use peer::{AnswerBudget, PeerContext};
 use peer_stats::PeerStats;
 use relay::RelayStats;
@@ -266,91 +270,3 @@ pub async fn start(
     };
     Ok((handle, NetworkTasks(vec![manager, relay, sync])))
 }
-
-/// A connection's number, unique for the life of the node process.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ConnId(pub u64);
-
-/// Who opened a connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Direction {
-    /// The peer dialled us.
-    Inbound,
-    /// We dialled the peer.
-    Outbound,
-}
-
-/// How the network layer behaves.
-#[derive(Debug, Clone)]
-pub struct P2pConfig {
-    /// Where to accept connections; `None` to dial out only.
-    pub listen: Option<SocketAddr>,
-    /// The local address outbound connections leave from; `None` lets the system choose.
-    pub dial_from: Option<IpAddr>,
-    /// Where the key, address book and bans live; `None` keeps all in memory (a fresh
-    /// identity each start).
-    pub data_dir: Option<PathBuf>,
-    /// Peers to connect to at start and to keep trying.
-    pub seeds: Vec<SocketAddr>,
-    /// Outbound connections to keep.
-    pub outbound_target: usize,
-    /// Inbound connections to accept at most.
-    pub max_inbound: usize,
-    /// Inbound connections from one IP address at most; a testnet on one host raises it.
-    pub max_inbound_per_ip: usize,
-    /// How long a misbehaving peer stays banned.
-    pub ban_duration: Duration,
-    /// Time between pings.
-    pub ping_interval: Duration,
-    /// A peer that does not answer a ping within this is dropped.
-    pub ping_timeout: Duration,
-    /// Time allowed to connect, handshake and exchange hellos.
-    pub handshake_timeout: Duration,
-    /// How long one message may take to write before the peer counts as too slow.
-    pub write_timeout: Duration,
-    /// Time a peer has to deliver requested data before another announcer is asked.
-    pub request_timeout: Duration,
-    /// How often newly admitted transactions are announced, in one batch per peer.
-    pub tx_announce_interval: Duration,
-    /// Peers to download blocks from at once while syncing.
-    pub sync_peers: usize,
-    /// Blocks fetched ahead of the connected tip while syncing.
-    pub sync_window: usize,
-    /// How a node with an empty store joins: every block since genesis, or a snapshot.
-    pub sync_mode: sync::SyncMode,
-    /// How far below the best header a snapshot's pivot is
-    /// ([`sync::DEFAULT_PIVOT_DEPTH`]; tests of short chains use less).
-    pub pivot_depth: u64,
-    /// Sent in hellos.
-    pub user_agent: String,
-}
-
-impl Default for P2pConfig {
-    fn default() -> P2pConfig {
-        P2pConfig {
-            listen: Some(SocketAddr::from(([0, 0, 0, 0], DEFAULT_P2P_PORT))),
-            dial_from: None,
-            data_dir: None,
-            seeds: Vec::new(),
-            outbound_target: 8,
-            max_inbound: 64,
-            max_inbound_per_ip: 4,
-            ban_duration: Duration::from_secs(24 * 60 * 60),
-            ping_interval: Duration::from_secs(30),
-            ping_timeout: Duration::from_secs(20),
-            handshake_timeout: Duration::from_secs(10),
-            write_timeout: Duration::from_secs(30),
-            request_timeout: relay::REQUEST_TIMEOUT,
-            tx_announce_interval: Duration::from_millis(100),
-            sync_peers: sync::SyncConfig::default().max_peers,
-            sync_window: sync::SyncConfig::default().window,
-            sync_mode: sync::SyncMode::Full,
-            pivot_depth: sync::DEFAULT_PIVOT_DEPTH,
-            user_agent: format!("tern/{}", env!("CARGO_PKG_VERSION")),
-        }
-    }
-}
-
-/// The port nodes listen on unless told otherwise.
-pub const DEFAULT_P2P_PORT: u16 = 8646;

@@ -2,7 +2,8 @@
 //! relay and sync tasks a [`PeerLink`] in a [`PeerEvent::Joined`]; through the link they
 //! send to the peer and report it ([`PeerLink::report`]) without asking the manager, and
 //! a [`PeerEvent::Left`] tells them when it is gone. Each task reads both through an
-//! [`Inbox`], which hands out a peer's `Joined` before any of its inputs.
+//! [`Inbox`](crate::inbox::Inbox), which hands out a peer's `Joined` before any of its
+//! inputs.
 //!
 //! Nothing here waits. A link sends with the peer's bounded send queue's `try_send`, and a
 //! peer that cannot take a message is closed as too slow. A report closes the connection
@@ -314,79 +315,34 @@ impl PeerEventSenders {
     }
 }
 
-/// A task's two channels: peer events from the manager and inputs from the other tasks.
-/// [`Inbox::recv`] hands out a peer's `Joined` before any input of that peer: the manager
-/// sends `Joined` before the peer's task learns it was admitted, so when an input arrives
-/// its peer's `Joined` is already waiting, and is handed out first.
-#[derive(Debug)]
-pub(crate) struct Inbox<T> {
-    peer_events: mpsc::Receiver<PeerEvent>,
-    inputs: mpsc::Receiver<T>,
-    /// An input taken while peer events were still waiting.
-    held: Option<T>,
-}
-
-/// What [`Inbox::recv`] hands out.
-#[derive(Debug)]
-pub(crate) enum Next<T> {
-    Peer(PeerEvent),
-    Input(T),
-}
-
-impl<T> Inbox<T> {
-    pub(crate) fn new(peer_events: mpsc::Receiver<PeerEvent>, inputs: mpsc::Receiver<T>) -> Self {
-        Inbox {
-            peer_events,
-            inputs,
-            held: None,
-        }
-    }
-
-    /// The next peer event or input; `None` once both channels are closed. Cancel-safe:
-    /// nothing taken is lost if the caller drops the future.
-    pub(crate) async fn recv(&mut self) -> Option<Next<T>> {
-        if let Ok(event) = self.peer_events.try_recv() {
-            return Some(Next::Peer(event));
-        }
-        if let Some(input) = self.held.take() {
-            return Some(Next::Input(input));
-        }
-        tokio::select! {
-            Some(event) = self.peer_events.recv() => Some(Next::Peer(event)),
-            Some(input) = self.inputs.recv() => match self.peer_events.try_recv() {
-                Ok(event) => {
-                    self.held = Some(input);
-                    Some(Next::Peer(event))
-                }
-                Err(_) => Some(Next::Input(input)),
-            },
-            else => None,
-        }
-    }
+/// A link to nobody, and the token its closing cancels: for the tests of the tasks that
+/// hold links.
+#[cfg(test)]
+pub(crate) fn test_link(conn: u64) -> (PeerLink, CancellationToken) {
+    let (queue, _outgoing) = SendQueue::new(crate::send_queue::AnswerBudget::new());
+    let token = CancellationToken::new();
+    let best = Arc::new(BestBlock::new(Height(0), BlockHash::from_bytes([0; 32])));
+    let link = PeerLink::new(
+        ConnId(conn),
+        queue,
+        Closer::new(token.clone()),
+        best,
+        Hellos {
+            claimed_work: Work::default(),
+            claimed_height: Height(0),
+            lowest_body: Height(0),
+            told_work: Work::default(),
+        },
+    );
+    (link, token)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::send_queue::AnswerBudget;
 
     fn link(conn: u64) -> (PeerLink, CancellationToken) {
-        let (queue, _outgoing) = SendQueue::new(AnswerBudget::new());
-        let token = CancellationToken::new();
-        let best = Arc::new(BestBlock::new(Height(0), BlockHash::from_bytes([0; 32])));
-        let link = PeerLink::new(
-            ConnId(conn),
-            queue,
-            Closer::new(token.clone()),
-            best,
-            Hellos {
-                claimed_work: Work::default(),
-                claimed_height: Height(0),
-                lowest_body: Height(0),
-                told_work: Work::default(),
-            },
-        );
-        (link, token)
+        test_link(conn)
     }
 
     #[test]
@@ -444,32 +400,6 @@ mod tests {
         link.closer.close();
         link.report(Misbehaviour::RepeatedHello);
         assert!(matches!(link.closer.reason(), CloseReason::Closed));
-    }
-
-    #[tokio::test]
-    async fn a_peer_joins_before_its_inputs_are_handed_out_even_when_both_wait() {
-        let mut senders = PeerEventSenders::default();
-        let peer_events = senders.subscribe(8);
-        let (inputs_sender, inputs) = mpsc::channel(8);
-        let mut inbox = Inbox::new(peer_events, inputs);
-        inputs_sender.send("before").await.unwrap();
-        assert!(matches!(inbox.recv().await, Some(Next::Input("before"))));
-        // An input and a peer event both waiting: the peer event comes out first.
-        inputs_sender.send("of peer 1").await.unwrap();
-        let (first, _) = link(1);
-        let _departure = senders.join(&first).unwrap();
-        let mut seen = Vec::new();
-        for _ in 0..2 {
-            seen.push(match inbox.recv().await {
-                Some(Next::Peer(PeerEvent::Joined(link))) => format!("joined {}", link.conn.0),
-                Some(Next::Peer(PeerEvent::Left(conn))) => format!("left {}", conn.0),
-                Some(Next::Input(input)) => input.to_owned(),
-                None => "closed".to_owned(),
-            });
-        }
-        assert_eq!(seen, ["joined 1", "of peer 1"]);
-        drop((senders, inputs_sender, _departure));
-        assert!(inbox.recv().await.is_none());
     }
 
     #[test]

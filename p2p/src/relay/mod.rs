@@ -31,8 +31,8 @@ pub use book::{
 
 use crate::asked::Answer;
 use crate::close::Misbehaviour;
-use crate::inbox::RelayInput;
-use crate::link::{Inbox, Next, PeerEvent, PeerLinks};
+use crate::inbox::{Inbox, Next, RelayInput};
+use crate::link::{PeerEvent, PeerLinks};
 use crate::message::{InvItem, Message, MessageKind, MAX_INVENTORY_PER_MESSAGE};
 use crate::ConnId;
 use admission::{TxVerdict, TX_QUEUE};

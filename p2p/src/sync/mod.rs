@@ -44,11 +44,13 @@
 mod announced;
 #[cfg(test)]
 mod announced_tests;
+mod header_chain;
 mod progress;
 mod snapshot;
 mod snapshot_steps;
 #[cfg(test)]
 mod snapshot_tests;
+mod submission;
 mod task;
 #[cfg(test)]
 mod tests;
@@ -62,11 +64,11 @@ use tern_chain::genesis::ConsensusParams;
 use tern_chain::types::{BlockHash, Height, Timestamp, Work};
 use tern_state::chain::{ChainError, Rejection, TipInfo, Verdict};
 
-pub use crate::header_chain::{
-    HeaderChain, HeaderChainError, PendingHeader, StoredParent, MAX_PENDING_HEADERS,
-};
 pub use announced::{
     KNOWN_BLOCKS_PER_PEER, MAX_ANNOUNCED_IN_FLIGHT, MAX_ANNOUNCERS, REJECTED_BLOCKS,
+};
+pub use header_chain::{
+    HeaderChain, HeaderChainError, PendingHeader, StoredParent, MAX_PENDING_HEADERS,
 };
 pub use progress::{SyncPhase, SyncStatus};
 pub use snapshot::{

@@ -16,11 +16,11 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::snapshot_steps::{self, SnapshotReply, SnapshotStep, STEP_QUEUE};
+use super::submission::{self, BlockVerdict, BLOCK_QUEUE};
 use super::{StoredParent, SyncError, SyncPhase, SyncState, SyncStatus};
-use crate::block_submission::{self, BlockVerdict, BLOCK_QUEUE};
 use crate::close::Misbehaviour;
-use crate::inbox::SyncInput;
-use crate::link::{Inbox, Next, PeerEvent, PeerLinks};
+use crate::inbox::{Inbox, Next, SyncInput};
+use crate::link::{PeerEvent, PeerLinks};
 use crate::message::{InvItem, Message, MessageKind, MAX_INVENTORY_PER_MESSAGE};
 use crate::ConnId;
 
@@ -55,7 +55,7 @@ pub(crate) fn spawn(
     let (blocks, block_inbox) = mpsc::channel(BLOCK_QUEUE);
     tasks.spawn(
         "block submission",
-        block_submission::submit_blocks(parts.chain.clone(), block_inbox, verdicts_sender),
+        submission::submit_blocks(parts.chain.clone(), block_inbox, verdicts_sender),
     );
     let (steps, step_inbox) = mpsc::channel(STEP_QUEUE);
     let (replies_sender, replies) = mpsc::channel(STEP_QUEUE);

@@ -35,8 +35,8 @@ use tern_chain::types::{BlockHash, Height};
 use tern_state::chain::{Restored, SnapshotError, SnapshotProgress, KEPT_TREE_VERSIONS};
 
 use crate::asked::{Answer, AskLog};
-use crate::header_chain::HeaderChain;
 use crate::message::ChunkAnswer;
+use crate::sync::header_chain::HeaderChain;
 use crate::ConnId;
 use pivot::Pivot;
 use progress::Counters;

@@ -6,7 +6,7 @@ use tern_chain::types::BlockHash;
 
 use super::progress::Counters;
 use super::{ChunkPeer, Phase, Snapshot};
-use crate::header_chain::HeaderChain;
+use crate::sync::header_chain::HeaderChain;
 
 /// The pivot and the headers up to it, kept apart from sync's header chain (which may be
 /// dropped while the state downloads).

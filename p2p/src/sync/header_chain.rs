@@ -7,20 +7,19 @@
 //! store (a new chain altogether).
 //!
 //! It never reads the store itself, so the sync task that owns it never waits on
-//! the disk: what validation needs of a stored parent comes as a [`StoredParent`], read on
-//! the blocking pool by the connection task that received the headers, and the base's
-//! recent timestamps are kept from then on.
+//! the disk: what validation needs of a stored parent comes as a [`StoredParent`]
+//! ([`crate::headers`]), read on the blocking pool by the connection task that received
+//! the headers, and the base's recent timestamps are kept from then on.
 
 use std::collections::{HashMap, VecDeque};
 
 use tern_chain::block::Header;
-use tern_chain::error::BlockError;
 use tern_chain::genesis::ConsensusParams;
 use tern_chain::pow::{median_time_past, MEDIAN_TIME_SPAN};
 use tern_chain::types::{BlockHash, Height, Timestamp, Work};
 use tern_chain::validation::{check_header, ParentContext};
-use tern_state::chain::ChainReader;
-use tern_state::store::StoreError;
+
+pub use crate::headers::{HeaderChainError, StoredParent};
 
 /// Headers held at most: about 20 MB. Past it, header requests wait for bodies.
 pub const MAX_PENDING_HEADERS: usize = 100_000;
@@ -36,22 +35,6 @@ pub struct PendingHeader {
     pub work: Work,
 }
 
-/// Why headers were refused.
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum HeaderChainError {
-    /// The first header's parent is neither ours nor in the chain.
-    #[error("the headers do not attach to any block we know")]
-    Detached,
-    /// A header breaks a header rule.
-    #[error("header {hash} is invalid: {error}")]
-    Invalid {
-        /// The header.
-        hash: BlockHash,
-        /// The rule.
-        error: BlockError,
-    },
-}
-
 /// What adding headers did.
 #[derive(Debug, Default)]
 pub struct Extension {
@@ -59,38 +42,6 @@ pub struct Extension {
     pub added: usize,
     /// Headers dropped because the new ones fork before them.
     pub dropped: Vec<BlockHash>,
-}
-
-/// A stored block that headers may attach to: what validating a child needs of it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredParent {
-    /// Its hash.
-    pub hash: BlockHash,
-    /// Its header.
-    pub header: Header,
-    /// The work of the chain up to and including it.
-    pub work: Work,
-    /// Its timestamp and up to ten of its ancestors', oldest first.
-    pub timestamps: VecDeque<Timestamp>,
-}
-
-impl StoredParent {
-    /// Reads `hash` from the store, if it is there. Blocks on the disk: run it on the
-    /// blocking pool.
-    pub fn read(
-        reader: &ChainReader,
-        hash: &BlockHash,
-    ) -> Result<Option<StoredParent>, StoreError> {
-        let Some(entry) = reader.index_entry(hash)? else {
-            return Ok(None);
-        };
-        Ok(Some(StoredParent {
-            hash: *hash,
-            header: entry.header,
-            work: entry.cumulative_work,
-            timestamps: stored_timestamps(reader, hash)?,
-        }))
-    }
 }
 
 /// The validated headers after a block we have.
@@ -271,23 +222,6 @@ impl HeaderChain {
         }
         Ok((last.hash, last.work, recent, last.header))
     }
-}
-
-/// Timestamps of a stored block and up to ten ancestors, oldest first.
-fn stored_timestamps(
-    reader: &ChainReader,
-    hash: &BlockHash,
-) -> Result<VecDeque<Timestamp>, StoreError> {
-    let mut recent = VecDeque::with_capacity(MEDIAN_TIME_SPAN);
-    let mut cursor = reader.header(hash)?;
-    while let Some(header) = cursor {
-        recent.push_front(header.timestamp);
-        if recent.len() == MEDIAN_TIME_SPAN || header.height == Height(0) {
-            break;
-        }
-        cursor = reader.header(&header.parent)?;
-    }
-    Ok(recent)
 }
 
 fn push_recent(recent: &mut VecDeque<Timestamp>, timestamp: Timestamp) {
