@@ -228,6 +228,13 @@ pub async fn start(
         cancel.clone(),
     );
 
+    // Nothing is answered before sync has said where it stands (its first status comes
+    // once it has read whether a snapshot is being restored): a node joining by
+    // snapshot refuses account reads from the first call on, and `/ready` never reads
+    // a default status. A sync task that ends first ends the wait too.
+    let mut first_status = sync_status_receiver.clone();
+    let _ = first_status.changed().await;
+
     let totals = Arc::new(PeerStats::default());
     let node_id = key.id();
     let ctx = PeerContext {
