@@ -29,7 +29,7 @@ use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 use sha2::{Digest, Sha512};
 
-use super::rule::{SignatureError, SignedMessage};
+use super::verdict::{SignatureError, SignedMessage};
 use super::Signature;
 use crate::types::Address;
 

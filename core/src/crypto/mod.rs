@@ -2,8 +2,8 @@
 //!
 //! Signing is RFC 8032 ed25519 (by `ed25519-dalek`); verification follows Tern's own rule,
 //! in [`rule`], which decides every edge case the same way for single and batch checks,
-//! its equation computed in [`equation`]; [`recipient`] applies its key rules to the
-//! addresses transfers pay.
+//! its equation computed in [`equation`], both answering in the types of [`verdict`];
+//! [`recipient`] applies its key rules to the addresses transfers pay.
 
 use std::fmt;
 
@@ -15,10 +15,12 @@ use crate::types::Address;
 mod equation;
 mod recipient;
 mod rule;
+mod verdict;
 
 pub use equation::{KeyCache, KEY_CACHE_ENTRIES};
 pub use recipient::{check_recipient, RecipientError};
-pub use rule::{check_encoding, verify, verify_batch, BatchError, SignatureError, SignedMessage};
+pub use rule::{check_encoding, verify, verify_batch};
+pub use verdict::{BatchError, SignatureError, SignedMessage};
 
 /// An ed25519 signature: `R` (32 bytes) then `S` (32 bytes, little-endian scalar).
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
