@@ -122,16 +122,53 @@ pub(crate) const MAX_RETRY_AFTER: Duration = Duration::from_secs(7 * 24 * 60 * 6
 #[error("{reason}")]
 pub struct Refusal {
     /// Why.
-    pub reason: String,
+    pub reason: RefusalReason,
     /// How long the peer should stay away; zero when it may come back any time.
     pub retry_after: Duration,
 }
 
+/// Why the connection manager would not keep a connection, one variant per reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum RefusalReason {
+    /// The peer's node id is banned.
+    #[error("banned")]
+    Banned,
+    /// The operator banned it (`net_ban`) while it was connected.
+    #[error("banned by the operator")]
+    BannedByOperator,
+    /// We already hold a connection to it in the direction both sides keep.
+    #[error("already connected")]
+    AlreadyConnected,
+    /// The connection was closing by the time it asked to be admitted.
+    #[error("closing")]
+    Closing,
+    /// The node is stopping.
+    #[error("the node is stopping")]
+    Stopping,
+    /// The tasks that must hear of a new peer are too far behind to.
+    #[error("busy")]
+    Busy,
+}
+
+impl RefusalReason {
+    /// A stable snake-case name, for logs and metrics.
+    pub fn code(&self) -> &'static str {
+        match self {
+            RefusalReason::Banned => "banned",
+            RefusalReason::BannedByOperator => "banned_by_operator",
+            RefusalReason::AlreadyConnected => "already_connected",
+            RefusalReason::Closing => "closing",
+            RefusalReason::Stopping => "stopping",
+            RefusalReason::Busy => "busy",
+        }
+    }
+}
+
 impl Refusal {
     /// A refusal with no wait asked (a duplicate connection, a node stopping).
-    pub fn now(reason: &str) -> Refusal {
+    pub fn now(reason: RefusalReason) -> Refusal {
         Refusal {
-            reason: reason.to_owned(),
+            reason,
             retry_after: Duration::ZERO,
         }
     }
@@ -142,7 +179,7 @@ impl Refusal {
 pub(crate) fn goodbye(reason: &CloseReason, ban_duration: Duration) -> Message {
     let (reason, retry_after) = match reason {
         CloseReason::Closed => ("closing".into(), Duration::ZERO),
-        CloseReason::Refused(refusal) => (refusal.reason.clone(), refusal.retry_after),
+        CloseReason::Refused(refusal) => (refusal.reason.to_string(), refusal.retry_after),
         CloseReason::Misbehaviour(_) => (reason.to_string(), ban_duration),
         other => (other.to_string(), Duration::ZERO),
     };

@@ -2,6 +2,7 @@
 //! wallet needs to fix it.
 
 use tern_chain::crypto::RecipientError;
+use tern_chain::encoding::DecodeError;
 use tern_chain::error::TxError;
 use tern_chain::types::Amount;
 
@@ -18,7 +19,7 @@ pub enum MempoolError {
     },
     /// The bytes are not a signed transaction.
     #[error("malformed transaction: {0}")]
-    Malformed(String),
+    Malformed(DecodeError),
     /// It breaks a rule of its own (another chain, `amount + fee` overflowing, a bad
     /// signature): the consensus rule it broke.
     #[error(transparent)]

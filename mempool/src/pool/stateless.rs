@@ -15,7 +15,7 @@ use super::MempoolError;
 pub fn decode_transaction(bytes: &[u8]) -> Result<SignedTransaction, MempoolError> {
     encoding::decode(bytes).map_err(|e| match e {
         DecodeError::TooLarge { len, max } => MempoolError::TooLarge { size: len, max },
-        other => MempoolError::Malformed(other.to_string()),
+        other => MempoolError::Malformed(other),
     })
 }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::Manager;
 use crate::bans::BanTarget;
-use crate::close::{CloseReason, Refusal};
+use crate::close::{CloseReason, Refusal, RefusalReason};
 use crate::handle::{Command, NetworkInfo, PeerInfo};
 use crate::{ConnId, Direction};
 
@@ -48,7 +48,7 @@ impl Manager {
                     .collect();
                 // The peer is told for how long, so it does not redial into the ban.
                 let refusal = Refusal {
-                    reason: "banned by the operator".into(),
+                    reason: RefusalReason::BannedByOperator,
                     retry_after: duration,
                 };
                 for conn in &matching {

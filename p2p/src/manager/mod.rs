@@ -33,7 +33,7 @@ use tokio_util::sync::CancellationToken;
 use super::addrbook::AddressBook;
 use super::asked::AskLog;
 use super::bans::{BanList, BanTarget};
-use super::close::{CloseReason, Misbehaviour, Refusal};
+use super::close::{CloseReason, Misbehaviour, Refusal, RefusalReason};
 use super::handle::Command;
 use super::hello::HelloError;
 use super::identity::NodeId;
@@ -209,7 +209,7 @@ impl Manager {
                 Some((conn, reason)) = self.connection_tasks.next() => self.on_closed(conn, reason),
                 Some(input) = inputs.recv() => {
                     if let ManagerInput::Ready { reply, .. } = input {
-                        let _ = reply.send(Err(Refusal::now("the node is stopping")));
+                        let _ = reply.send(Err(Refusal::now(RefusalReason::Stopping)));
                     }
                 }
             }
@@ -310,12 +310,12 @@ impl Manager {
     ) -> Result<(), Refusal> {
         let (addr, direction, closer) = match self.connections.get(&conn) {
             Some(c) => (c.addr, c.direction, c.closer.clone()),
-            None => return Err(Refusal::now("closing")),
+            None => return Err(Refusal::now(RefusalReason::Closing)),
         };
         if let Some(left) = self.bans.remaining(&BanTarget::Node(node_id)) {
             self.refused = self.refused.saturating_add(1);
             return Err(Refusal {
-                reason: "banned".into(),
+                reason: RefusalReason::Banned,
                 retry_after: left,
             });
         }
@@ -334,7 +334,7 @@ impl Manager {
                 };
                 let preferred = self.node_id.min(node_id);
                 if dialer(direction) != preferred || dialer(other_direction) == preferred {
-                    return Err(Refusal::now("already connected"));
+                    return Err(Refusal::now(RefusalReason::AlreadyConnected));
                 }
                 Some(other)
             }
@@ -356,7 +356,7 @@ impl Manager {
         let departure = self
             .peer_events
             .join(&link)
-            .map_err(|e| Refusal::now(&e.to_string()))?;
+            .map_err(|_| Refusal::now(RefusalReason::Busy))?;
         if let Some(other) = replaces {
             self.kick(other, "replaced by a connection in the preferred direction");
         }

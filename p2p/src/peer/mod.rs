@@ -26,7 +26,7 @@ use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-pub use crate::close::{CloseReason, Misbehaviour};
+pub use crate::close::{CloseReason, Misbehaviour, Refusal, RefusalReason};
 pub use crate::peer_stats::PeerStats;
 
 use super::hello;
