@@ -1,7 +1,8 @@
 //! A multi-node harness: real nodes (chain actor, RocksDB store, mempool, network, miner)
-//! in this process, each with its own data dir, talking over TCP on 127.0.0.1.
+//! in this process, each with its own data dir, talking over TCP on 127.0.0.1, or through
+//! the testnet's link layer ([`linked`]) where a test cuts the network.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -12,6 +13,7 @@ use tern_chain::tx::{SignedTransaction, Transaction};
 use tern_chain::types::{Amount, BlockHash, TxId};
 use tern_mempool::MempoolConfig;
 use tern_node::service::{Node, NodeConfig, StartError};
+use tern_p2p::links::{LinkLayer, LinkProfile, NodeAddrs};
 use tern_p2p::sync::SyncMode;
 use tern_p2p::P2pConfig;
 use tern_rpc::server::RpcConfig;
@@ -45,6 +47,8 @@ pub struct NodeOptions {
     pub sync: (SyncMode, u64),
     /// The prune depth, if it prunes.
     pub prune: Option<u64>,
+    /// Where it listens for peers, and the address it dials them from.
+    pub p2p: (SocketAddr, Option<IpAddr>),
 }
 
 impl NodeOptions {
@@ -63,6 +67,7 @@ impl NodeOptions {
             write_timeout: P2pConfig::default().write_timeout,
             sync: (SyncMode::Full, P2pConfig::default().pivot_depth),
             prune: None,
+            p2p: (SocketAddr::from(([127, 0, 0, 1], 0)), None),
         }
     }
 
@@ -205,7 +210,8 @@ impl TestNode {
 fn config(options: NodeOptions, dir: &Path) -> NodeConfig {
     let mut config = NodeConfig::new(options.spec, dir.to_path_buf());
     config.p2p = P2pConfig {
-        listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
+        listen: Some(options.p2p.0),
+        dial_from: options.p2p.1,
         seeds: options.seeds,
         outbound_target: options.outbound_target,
         // Every test node is on 127.0.0.1.
@@ -277,4 +283,67 @@ pub async fn line(length: usize, options: NodeOptions) -> Result<Vec<TestNode>, 
         }
     }
     Ok(nodes)
+}
+
+/// Why [`linked`] could not start its nodes.
+#[derive(Debug, thiserror::Error)]
+pub enum LinkedError {
+    /// A node did not start.
+    #[error("a node did not start: {0}")]
+    Start(#[from] StartError),
+    /// No loopback address pair is left for this node.
+    #[error("no loopback addresses left for node {0}")]
+    NoAddress(usize),
+    /// The link layer could not listen for a node.
+    #[error("the link layer cannot listen for node {node} at {addr}: {source}")]
+    Attach {
+        /// The node.
+        node: usize,
+        /// Where.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// The first of the loopback address pairs [`linked`] gives its nodes: 127.0.1.101 and
+/// 127.0.0.101 on, clear of 127.0.0.1, where every other test listens.
+const FIRST_LINKED_ADDRESS: usize = 100;
+
+/// Nodes whose every connection to one another crosses one [`LinkLayer`], as in `tern
+/// testnet`: a test cuts and heals the network with the layer, and the nodes see what a
+/// real partition does to their connections. Node `i` listens and dials from
+/// 127.0.1.(101+i) on a port of the system's choosing, and is known to the others only
+/// at 127.0.0.(101+i) on that port, where the layer listens for it; each dials the
+/// nodes before it. Links are perfect until set otherwise.
+pub async fn linked(
+    count: usize,
+    options: NodeOptions,
+) -> Result<(LinkLayer, Vec<TestNode>), LinkedError> {
+    let links = LinkLayer::new(LinkProfile::default(), 1);
+    let mut nodes: Vec<TestNode> = Vec::with_capacity(count);
+    let mut advertised: Vec<SocketAddr> = Vec::with_capacity(count);
+    for i in 0..count {
+        let index = FIRST_LINKED_ADDRESS + i;
+        let addrs = NodeAddrs::loopback(index, 0).ok_or(LinkedError::NoAddress(i))?;
+        let mut node_options = options.clone().with_seeds(&advertised);
+        node_options.p2p = (addrs.real, Some(addrs.real.ip()));
+        let node = TestNode::start(node_options).await?;
+        let port = node.p2p_addr().port();
+        let addrs = NodeAddrs {
+            real: SocketAddr::new(addrs.real.ip(), port),
+            advertised: SocketAddr::new(addrs.advertised.ip(), port),
+        };
+        links
+            .attach(i, addrs)
+            .await
+            .map_err(|source| LinkedError::Attach {
+                node: i,
+                addr: addrs.advertised,
+                source,
+            })?;
+        advertised.push(addrs.advertised);
+        nodes.push(node);
+    }
+    Ok((links, nodes))
 }

@@ -1,20 +1,29 @@
-//! A network split and its healing: six nodes cut into 2 + 4, both sides mine, the two
-//! nodes with more work (fewer blocks) win once the cut heals, and a transaction only the
-//! losing side had included goes back to the pool and is mined again.
+//! A network split and its healing: six nodes cut into 2 + 4 by the link layer (as `tern
+//! testnet partition` cuts one: the connections stay open and hold their bytes), both
+//! sides take a branch of their own, the two nodes on the branch with more work (fewer
+//! blocks) win once the cut heals, and a transaction only the losing side had included
+//! goes back to the pool and is mined again.
+//!
+//! The branches are built with the testkit, their timestamps chosen: the small side's
+//! five blocks come ahead of the chain's schedule (harder, more work each) and the large
+//! side's seven behind it, so which branch has more work is settled before the test
+//! runs, not by how fast this machine mines.
 
 use std::time::Duration;
 
+use tern_chain::block::Block;
 use tern_chain::crypto::dev_secret_key;
 use tern_chain::genesis::ChainSpec;
-use tern_chain::types::BlockHash;
-use tern_p2p::bans::BanTarget;
-use tern_tests::net::{dev_transfer, NodeOptions, TestNode};
+use tern_chain::testkit::ChainBuilder;
+use tern_chain::types::{BlockHash, Work};
+use tern_p2p::links::Partition;
+use tern_tests::net::{dev_transfer, linked, NodeOptions, TestNode};
 
 const PATIENCE: Duration = Duration::from_secs(60);
 
 /// The dev chain with a genesis of now, a 500 ms block time and a 1 s difficulty half
-/// life, and a start target below the maximum: blocks mined ahead of schedule carry more
-/// work than blocks mined behind it, so a chain can have more work with fewer blocks.
+/// life, and a start target below the maximum: blocks ahead of schedule carry more work
+/// than blocks behind it, so a chain can have more work with fewer blocks.
 fn split_spec() -> ChainSpec {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../genesis/dev.json");
     let mut json: serde_json::Value =
@@ -29,11 +38,32 @@ fn split_spec() -> ChainSpec {
     ChainSpec::from_json(&json.to_string(), "split test").unwrap()
 }
 
-async fn wait_for_peers(node: &TestNode, count: usize) {
-    assert!(
-        node.reaches_peers(count, PATIENCE).await,
-        "a node did not get to {count} peers"
-    );
+/// `count` blocks after genesis, `spacing_ms` apart, the first holding `first`.
+fn branch(
+    builder: &mut ChainBuilder,
+    count: usize,
+    spacing_ms: u64,
+    first: Vec<tern_chain::tx::SignedTransaction>,
+) -> Vec<Block> {
+    builder.spacing_ms = spacing_ms;
+    let reward = dev_secret_key(9).address();
+    let mut parent = builder.genesis();
+    let mut first = Some(first);
+    let mut blocks = Vec::with_capacity(count);
+    for _ in 0..count {
+        let block = builder
+            .child(&parent, first.take().unwrap_or_default(), reward)
+            .unwrap();
+        parent = block.hash();
+        blocks.push(block);
+    }
+    blocks
+}
+
+fn work(blocks: &[Block]) -> Work {
+    blocks.iter().fold(Work::default(), |sum, b| {
+        sum.saturating_add(b.header.target.work())
+    })
 }
 
 async fn wait_for_tip(nodes: &[&TestNode], tip: BlockHash) {
@@ -46,86 +76,57 @@ async fn wait_for_tip(nodes: &[&TestNode], tip: BlockHash) {
     }
 }
 
-async fn mine(node: &TestNode) -> BlockHash {
-    let reward = dev_secret_key(9).address();
-    *node
-        .node
-        .miner()
-        .mine_now(1, Some(reward))
-        .await
-        .unwrap()
-        .last()
-        .unwrap()
+async fn take(node: &TestNode, blocks: &[Block]) {
+    for block in blocks {
+        node.node.chain().submit_block(block.clone()).await.unwrap();
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_healed_split_converges_on_the_side_with_more_work() {
     let spec = split_spec();
-    let mut nodes: Vec<TestNode> = Vec::new();
-    for _ in 0..6 {
-        let seeds: Vec<_> = nodes.iter().map(TestNode::p2p_addr).collect();
-        let mut options = NodeOptions::dev()
-            .with_seeds(&seeds)
-            .with_outbound_target(5);
-        options.spec = spec.clone();
-        nodes.push(TestNode::start(options).await.unwrap());
-    }
-    for node in &nodes {
-        wait_for_peers(node, 5).await;
-    }
-
-    // The cut: every node bans every node on the other side.
-    let (small, large) = nodes.split_at(2);
-    for a in small {
-        for b in large {
-            let (a_id, b_id) = (a.node.network().node_id(), b.node.network().node_id());
-            let day = Duration::from_secs(86_400);
-            a.node
-                .network()
-                .ban(BanTarget::Node(b_id), day)
-                .await
-                .unwrap();
-            b.node
-                .network()
-                .ban(BanTarget::Node(a_id), day)
-                .await
-                .unwrap();
-        }
-    }
-    for node in small {
-        wait_for_peers(node, 1).await;
-    }
-    for node in large {
-        wait_for_peers(node, 3).await;
-    }
-
-    // A transaction only the large side sees, mined there in the first of its blocks.
     let tx = dev_transfer(&spec, 3, 4, 12_345, 0);
     let txid = tx.id();
-    large[0].node.pool().submit(tx).await.unwrap();
+    let mut builder = ChainBuilder::new(spec.clone());
+    // Five blocks 100 ms apart, ahead of the 500 ms schedule; seven 700 ms apart, behind
+    // it, the first with the transfer.
+    let small_branch = branch(&mut builder, 5, 100, vec![]);
+    let large_branch = branch(&mut builder, 7, 700, vec![tx]);
+    assert!(
+        work(&small_branch) > work(&large_branch),
+        "the set-up: the shorter branch must have more work"
+    );
 
-    // The small side mines 5 blocks at once (ahead of schedule: harder, more work each).
-    let mut small_tip = BlockHash::from_bytes([0; 32]);
-    for _ in 0..5 {
-        small_tip = mine(&small[0]).await;
+    let mut options = NodeOptions::dev().with_outbound_target(5);
+    options.spec = spec.clone();
+    let (links, nodes) = linked(6, options).await.unwrap();
+    for node in &nodes {
+        assert!(
+            node.reaches_peers(5, PATIENCE).await,
+            "a node did not get to 5 peers"
+        );
     }
-    // The large side mines 7 blocks 700 ms apart (behind schedule: easier).
-    let mut large_tip = BlockHash::from_bytes([0; 32]);
-    for _ in 0..7 {
-        large_tip = mine(&large[0]).await;
-        tokio::time::sleep(Duration::from_millis(700)).await;
-    }
+
+    // The cut: every link between the sides holds its bytes from now on.
+    let partition = Partition::try_from(vec![vec![0, 1], vec![2, 3, 4, 5]]).unwrap();
+    links.partition(&partition);
+    let crossing_bytes = || -> u64 {
+        let crossings = partition.crossings();
+        links
+            .report()
+            .iter()
+            .filter(|link| crossings.contains(&(link.from, link.to)))
+            .map(|link| link.bytes)
+            .sum()
+    };
+    let before = crossing_bytes();
+    let (small, large) = nodes.split_at(2);
+    take(&small[0], &small_branch).await;
+    take(&large[0], &large_branch).await;
+    let small_tip = small_branch.last().unwrap().hash();
+    let large_tip = large_branch.last().unwrap().hash();
     wait_for_tip(&small.iter().collect::<Vec<_>>(), small_tip).await;
     wait_for_tip(&large.iter().collect::<Vec<_>>(), large_tip).await;
-    let small_chain = small[0].node.chain().tip();
-    let large_chain = large[0].node.chain().tip();
-    assert!(small_chain.height() < large_chain.height());
-    assert!(
-        small_chain.cumulative_work > large_chain.cumulative_work,
-        "the set-up failed: the small side must have more work ({} vs {})",
-        small_chain.cumulative_work,
-        large_chain.cumulative_work
-    );
     for node in large {
         assert!(node
             .node
@@ -136,15 +137,14 @@ async fn a_healed_split_converges_on_the_side_with_more_work() {
             .is_some());
     }
 
-    // Heal: lift the bans and reconnect across the cut.
-    for a in small {
-        for b in large {
-            let (a_id, b_id) = (a.node.network().node_id(), b.node.network().node_id());
-            a.node.network().unban(BanTarget::Node(b_id)).await.unwrap();
-            b.node.network().unban(BanTarget::Node(a_id)).await.unwrap();
-            a.node.network().add_peer(b.p2p_addr()).await.unwrap();
-        }
+    assert_eq!(crossing_bytes(), before, "a byte crossed the cut");
+    for node in large {
+        let small_tip_there = node.node.chain().reader().index_entry(&small_tip).unwrap();
+        assert!(small_tip_there.is_none(), "the small side's branch crossed");
     }
+
+    // Heal: the held bytes flow, and both sides see the other's branch.
+    links.heal();
     let all: Vec<&TestNode> = nodes.iter().collect();
     wait_for_tip(&all, small_tip).await;
 
@@ -158,7 +158,15 @@ async fn a_healed_split_converges_on_the_side_with_more_work() {
         small[0].has_pending(txid, PATIENCE).await,
         "the returned transaction was not relayed to the winning side"
     );
-    let confirmed = mine(&large[0]).await;
+    let reward = dev_secret_key(9).address();
+    let confirmed = *large[0]
+        .node
+        .miner()
+        .mine_now(1, Some(reward))
+        .await
+        .unwrap()
+        .last()
+        .unwrap();
     wait_for_tip(&all, confirmed).await;
     for node in &nodes {
         let info = node.node.chain().reader().transaction(&txid).unwrap();
@@ -168,4 +176,5 @@ async fn a_healed_split_converges_on_the_side_with_more_work() {
     for node in nodes {
         node.shutdown().await;
     }
+    links.shutdown().await;
 }
