@@ -24,7 +24,7 @@
 //! | [`state_map`] | the state map's rules: account keys and values, node hashing, the root, and account proofs checked with SHA-256 alone (shared by node and wallet); a map in memory |
 //! | [`validation`] | the header and body rules and block signature checks |
 //! | [`signature_cache`] | the bounded set of verified transactions that admission and block validation share |
-//! | `testkit` | building valid chains on any branch, for tests, benchmarks and the testnet's hostile peers (behind the `test-utils` feature, not in the public library) |
+//! | `testkit` | building valid chains on any branch, for tests, benchmarks and the testnet's hostile peers (behind the `test-utils` feature: not part of the library's API, but the `tern` binary links it, for `tern testnet attack`'s forged chains) |
 //! | [`error`] | every consensus rule as one error variant |
 //!
 //! ## How a block is judged

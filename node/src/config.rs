@@ -9,20 +9,8 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::cli_error::CliError;
-use tern_p2p::sync::SyncMode;
 use tern_p2p::{P2pConfig, DEFAULT_P2P_PORT};
 use tern_rpc::server::RpcConfig;
-
-/// A sync mode by name, as `--sync` and the file's `sync` take it.
-pub fn parse_sync_mode(text: &str) -> Result<SyncMode, String> {
-    match text {
-        "full" => Ok(SyncMode::Full),
-        "snapshot" => Ok(SyncMode::Snapshot),
-        other => Err(format!(
-            "sync mode {other:?} is neither \"full\" nor \"snapshot\""
-        )),
-    }
-}
 
 /// The whole file. Unknown keys are errors, so a typo never goes unnoticed.
 #[derive(Debug, Default, Deserialize, PartialEq, Eq)]
@@ -258,6 +246,7 @@ automine = false
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tern_p2p::sync::SyncMode;
 
     #[test]
     fn the_printed_default_parses_back_to_the_defaults() {
@@ -288,7 +277,7 @@ mod tests {
             Some(crate::service::DEFAULT_MIN_FREE_SPACE_MIB)
         );
         assert_eq!(
-            config.sync.as_deref().map(parse_sync_mode),
+            config.sync.as_deref().map(str::parse::<SyncMode>),
             Some(Ok(P2pConfig::default().sync_mode))
         );
     }

@@ -19,7 +19,6 @@
 //! | [`run`] | `tern node`: flags, signals, logging |
 //! | [`metrics`] | `/metrics` (Prometheus), `/healthy` and `/ready` on a small HTTP listener |
 //! | [`config`] | the TOML configuration file and `tern config default` |
-//! | [`testnet`] | `tern testnet`: a local multi-node network in one command |
 //! | [`cli_error`] | how a command fails: one line and a non-zero exit |
 //!
 //! ## Data flow
@@ -60,4 +59,3 @@ pub mod rpc_backend;
 pub mod run;
 pub mod service;
 pub mod store_cmd;
-pub mod testnet;

@@ -6,7 +6,7 @@ use clap::{Parser, Subcommand};
 use tern_node::cli_error::CliError;
 use tern_node::run::{self, NodeArgs};
 use tern_node::store_cmd::{self, StoreCommand};
-use tern_node::testnet::{self, TestnetArgs};
+use tern_testnet::TestnetArgs;
 use tern_wallet::WalletArgs;
 
 /// Tern: a proof-of-work, account-based full node and its tools.
@@ -64,7 +64,9 @@ async fn main() -> ExitCode {
             Ok(())
         }
         Command::Store(command) => store_cmd::run(command).await,
-        Command::Testnet(args) => testnet::run(args).await,
+        Command::Testnet(args) => tern_testnet::run(args)
+            .await
+            .map_err(|error| CliError(error.0)),
         Command::Wallet(args) => tern_wallet::run(args).await.map_err(CliError::from),
     };
     match result {

@@ -117,7 +117,7 @@ pub struct NodeArgs {
     /// How a node with an empty data directory joins: `full` replays every block;
     /// `snapshot` takes the state at a recent block from peers, checked against its
     /// header, and replays only the blocks after it [default: full].
-    #[arg(long, value_name = "MODE", value_parser = crate::config::parse_sync_mode)]
+    #[arg(long, value_name = "MODE", value_parser = <SyncMode as std::str::FromStr>::from_str)]
     pub sync: Option<SyncMode>,
     /// Keep block bodies, undo records and the transaction and history indexes for the
     /// last DEPTH blocks only (at least 288): older blocks' headers stay, their bodies go,
@@ -231,7 +231,8 @@ pub async fn config(args: NodeArgs) -> Result<(NodeConfig, String), CliError> {
     let explorer = args.explorer || file.rpc.explorer.unwrap_or(false);
     let sync_mode = match (args.sync, file.sync.as_deref()) {
         (Some(mode), _) => mode,
-        (None, Some(text)) => crate::config::parse_sync_mode(text)
+        (None, Some(text)) => text
+            .parse::<SyncMode>()
             .map_err(|e| CliError(format!("the config file's `sync`: {e}")))?,
         (None, None) => SyncMode::Full,
     };
@@ -403,7 +404,7 @@ pub async fn run(args: NodeArgs) -> Result<(), CliError> {
     );
     announce_listeners(&node, &blocks, tip.height().value());
     tokio::select! {
-        signal = wait_for_signal() => tracing::info!(signal, "stopping"),
+        signal = tern_tasks::shutdown_signal() => tracing::info!(signal, "stopping"),
         failure = node.failed() => tracing::error!(%failure, "stopping after a critical failure"),
         () = parent_exits(), if exit_with_parent => tracing::info!("the parent process exited; stopping"),
     }
@@ -479,22 +480,6 @@ async fn parent_exits() {
             return;
         }
     }
-}
-
-/// Waits for SIGINT (Ctrl-C) or SIGTERM; returns its name.
-pub async fn wait_for_signal() -> &'static str {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => return "SIGINT",
-                _ = term.recv() => return "SIGTERM",
-            }
-        }
-    }
-    let _ = tokio::signal::ctrl_c().await;
-    "SIGINT"
 }
 
 /// Logs to stderr with `filter` (the syntax of RUST_LOG).

@@ -28,7 +28,6 @@
 //! | `config` | [`P2pConfig`] and its defaults |
 //! | [`handle`] | [`NetworkHandle`], the request/response API the node and RPC use |
 //! | `hostile` | with the `hostile` feature only: a peer that misbehaves on purpose, for tests and the testnet |
-//! | `links` | with the `links` feature only: the testnet's link layer, which delays, throttles and cuts the bytes between nodes |
 //!
 //! ## Data flow
 //!
@@ -83,8 +82,6 @@ pub mod hello;
 #[cfg(feature = "hostile")]
 pub mod hostile;
 pub mod identity;
-#[cfg(feature = "links")]
-pub mod links;
 pub mod manager;
 pub mod message;
 pub mod peer;

@@ -5,7 +5,8 @@
 //! Every other crate that starts work of its own (the mempool's admission threads, the
 //! network's tasks) takes an executor, so that nothing runs that the node cannot see,
 //! join, or name when it fails. It owns the [`fault`] points tests use to make a part
-//! panic on purpose. It knows nothing of chains, peers or pools.
+//! panic on purpose, and [`shutdown_signal`], the signals that ask a process to stop. It
+//! knows nothing of chains, peers or pools.
 //!
 //! Two kinds of task (the pattern of reth's `crates/tasks`):
 //!
@@ -27,6 +28,9 @@
 //! [`TaskManager::wait`] returns when every task and thread has ended.
 
 pub mod fault;
+mod signal;
+
+pub use signal::shutdown_signal;
 
 use std::fmt;
 use std::future::Future;

@@ -13,12 +13,12 @@ use tern_chain::tx::{SignedTransaction, Transaction};
 use tern_chain::types::{Amount, BlockHash, TxId};
 use tern_mempool::MempoolConfig;
 use tern_node::service::{Node, NodeConfig, StartError};
-use tern_p2p::links::{LinkLayer, LinkProfile, NodeAddrs};
 use tern_p2p::sync::SyncMode;
 use tern_p2p::P2pConfig;
 use tern_rpc::server::RpcConfig;
 use tern_tasks::fault::FaultPlan;
 use tern_tasks::CriticalFailure;
+use tern_testnet::links::{LinkLayer, LinkProfile, NodeAddrs};
 
 /// How a test node is set up.
 #[derive(Debug, Clone)]

@@ -72,7 +72,7 @@ pub use header_chain::{
 };
 pub use progress::{SyncPhase, SyncStatus};
 pub use snapshot::{
-    Snapshot, SnapshotActions, SnapshotPhase, StateProgress, SyncMode, BUSY_REST,
+    Snapshot, SnapshotActions, SnapshotPhase, StateProgress, SyncMode, UnknownSyncMode, BUSY_REST,
     DEFAULT_PIVOT_DEPTH, INITIAL_CHUNK_ALLOWANCE, MAX_CHUNKS_IN_FLIGHT, MAX_CHUNK_ALLOWANCE,
     MAX_CHUNK_STALLS, MAX_RESTORING,
 };

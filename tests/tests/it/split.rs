@@ -16,7 +16,7 @@ use tern_chain::crypto::dev_secret_key;
 use tern_chain::genesis::ChainSpec;
 use tern_chain::testkit::ChainBuilder;
 use tern_chain::types::{BlockHash, Work};
-use tern_p2p::links::Partition;
+use tern_testnet::links::Partition;
 use tern_tests::net::{dev_transfer, linked, NodeOptions, TestNode};
 
 const PATIENCE: Duration = Duration::from_secs(60);

@@ -53,6 +53,24 @@ pub enum SyncMode {
     Snapshot,
 }
 
+/// A sync mode that is neither `full` nor `snapshot`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("sync mode {0:?} is neither \"full\" nor \"snapshot\"")]
+pub struct UnknownSyncMode(pub String);
+
+impl std::str::FromStr for SyncMode {
+    type Err = UnknownSyncMode;
+
+    /// `full` or `snapshot`, as the flags and the config file write it.
+    fn from_str(text: &str) -> Result<SyncMode, UnknownSyncMode> {
+        match text {
+            "full" => Ok(SyncMode::Full),
+            "snapshot" => Ok(SyncMode::Snapshot),
+            other => Err(UnknownSyncMode(other.to_owned())),
+        }
+    }
+}
+
 /// The pivot's depth below the best header, unless configured otherwise: 64 blocks. A
 /// reorg that deep would take a chain with more work than the last 64 blocks' from a
 /// miner working apart all that time; and 64 leaves peers 960 more blocks

@@ -4,16 +4,16 @@
 use std::io::Write;
 use std::net::SocketAddr;
 
+use crate::links::LinkProfile;
 use tern_chain::crypto::dev_secret_key;
 use tern_chain::genesis::ChainSpec;
-use tern_p2p::links::LinkProfile;
 use tern_rpc::chain::TernApiClient;
 use tern_rpc::server::RpcConfig;
 
 use super::control::NodeStatus;
 use super::nodes::{state_name, Slot};
 use super::{Root, TestnetArgs, DEV_ACCOUNTS, REWARD_ACCOUNT};
-use crate::dev_blocks::DevBlocks;
+use crate::DevBlocks;
 
 pub(super) async fn print_welcome(
     spec: &ChainSpec,

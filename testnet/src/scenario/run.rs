@@ -22,8 +22,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::watch::{Watched, Watcher, POLL};
 use super::{Act, Check, Scenario, Step, SyncName};
-use crate::testnet::attack::AttackReport;
-use crate::testnet::control::{self, Action, NetworkStatus, ProcessState, Reply};
+use crate::attack::AttackReport;
+use crate::control::{self, Action, NetworkStatus, ProcessState, Reply};
 
 /// How long one RPC call to a node may take.
 const CALL_TIMEOUT: Duration = Duration::from_secs(10);

@@ -18,11 +18,11 @@ use tern_rpc::jsonrpsee::server::{RpcModule, Server, ServerHandle};
 use tern_rpc::jsonrpsee::types::ErrorObjectOwned;
 use tokio::sync::{mpsc, oneshot};
 
-use tern_p2p::links::{LinkReport, Partition, ProfileChange};
+use crate::links::{LinkReport, Partition, ProfileChange};
 use tern_p2p::sync::SyncMode;
 
 use super::attack::{AttackKind, AttackReport};
-use crate::cli_error::CliError;
+use crate::error::TestnetError;
 
 /// The file in a testnet's data directory that names its control endpoint.
 pub(super) const CONTROL_FILE: &str = "control.json";
@@ -174,7 +174,7 @@ struct ControlFile {
 /// `root` and as this user's latest testnet. Calls arrive on the returned receiver.
 pub(super) async fn serve(
     root: &Path,
-) -> Result<(ServerHandle, SocketAddr, mpsc::Receiver<Request>), CliError> {
+) -> Result<(ServerHandle, SocketAddr, mpsc::Receiver<Request>), TestnetError> {
     let (requests, inbox) = mpsc::channel::<Request>(PENDING_REQUESTS);
     let mut module = RpcModule::new(requests);
     let methods: [(&'static str, NodeAction); 5] = [
@@ -185,7 +185,7 @@ pub(super) async fn serve(
         ("testnet_resume", Action::Resume),
     ];
     let refused = |e: tern_rpc::jsonrpsee::core::RegisterMethodError| {
-        CliError(format!("the control endpoint: {e}"))
+        TestnetError(format!("the control endpoint: {e}"))
     };
     module
         .register_async_method("testnet_status", |_, requests, _| async move {
@@ -200,9 +200,9 @@ pub(super) async fn serve(
                 .map_err(|e| rpc_error(-32602, format!("invalid sync mode: {e}")))?;
             let mode = match mode.as_deref() {
                 None => SyncMode::Full,
-                Some(text) => {
-                    crate::config::parse_sync_mode(text).map_err(|e| rpc_error(-32602, e))?
-                }
+                Some(text) => text
+                    .parse::<SyncMode>()
+                    .map_err(|e| rpc_error(-32602, e.to_string()))?,
             };
             forward(&requests, Action::Add(mode)).await
         })
@@ -249,17 +249,17 @@ pub(super) async fn serve(
     let server = Server::builder()
         .build(SocketAddr::from(([127, 0, 0, 1], 0)))
         .await
-        .map_err(|e| CliError(format!("cannot serve the control endpoint: {e}")))?;
+        .map_err(|e| TestnetError(format!("cannot serve the control endpoint: {e}")))?;
     let addr = server
         .local_addr()
-        .map_err(|e| CliError(format!("the control endpoint: {e}")))?;
+        .map_err(|e| TestnetError(format!("the control endpoint: {e}")))?;
     let handle = server.start(module);
     let file = ControlFile {
         url: format!("http://{addr}"),
         pid: std::process::id(),
     };
-    let text = serde_json::to_string(&file).map_err(|e| CliError(e.to_string()))?;
-    let io = |path: &Path, e: std::io::Error| CliError(format!("{}: {e}", path.display()));
+    let text = serde_json::to_string(&file).map_err(|e| TestnetError(e.to_string()))?;
+    let io = |path: &Path, e: std::io::Error| TestnetError(format!("{}: {e}", path.display()));
     let control = root.join(CONTROL_FILE);
     std::fs::write(&control, text).map_err(|e| io(&control, e))?;
     if let Some(latest) = latest_record() {
@@ -293,10 +293,10 @@ fn rpc_error(code: i32, message: String) -> ErrorObjectOwned {
 const MAX_CONTROL_FILE: u64 = 64 * 1024;
 
 /// A control file's text, refused when missing or larger than [`MAX_CONTROL_FILE`].
-fn read_small(path: &Path) -> Result<String, CliError> {
+fn read_small(path: &Path) -> Result<String, TestnetError> {
     tern_state::persist::read_bounded(path, MAX_CONTROL_FILE)
-        .map_err(|e| CliError(format!("{}: {e}", path.display())))?
-        .ok_or_else(|| CliError(format!("{}: no such file", path.display())))
+        .map_err(|e| TestnetError(format!("{}: {e}", path.display())))?
+        .ok_or_else(|| TestnetError(format!("{}: no such file", path.display())))
 }
 
 /// Where `tern testnet` records the data directory of the testnet this user started
@@ -312,41 +312,41 @@ pub fn latest_record() -> Option<PathBuf> {
 
 /// Sends `action` to the testnet in `datadir`, or to the one this user started last.
 /// "No testnet is running" is an error, as is a node that does not exist.
-pub async fn call(datadir: Option<&Path>, action: Action) -> Result<Reply, CliError> {
+pub async fn call(datadir: Option<&Path>, action: Action) -> Result<Reply, TestnetError> {
     let root = match datadir {
         Some(dir) => dir.to_path_buf(),
         None => {
             let latest = latest_record().ok_or_else(|| {
-                CliError("no HOME or XDG_STATE_HOME to find the testnet: pass --datadir".into())
+                TestnetError("no HOME or XDG_STATE_HOME to find the testnet: pass --datadir".into())
             })?;
             let text = read_small(&latest).map_err(|_| {
-                CliError(
+                TestnetError(
                     "no testnet is running (none was started by this user); pass --datadir".into(),
                 )
             })?;
             PathBuf::from(text.trim())
         }
     };
-    let not_running = || CliError(format!("no testnet is running in {}", root.display()));
+    let not_running = || TestnetError(format!("no testnet is running in {}", root.display()));
     let text = read_small(&root.join(CONTROL_FILE)).map_err(|_| not_running())?;
     let file: ControlFile = serde_json::from_str(&text).map_err(|_| not_running())?;
     // An attack waits for the node's answer, up to its own patience.
     let client = HttpClientBuilder::default()
         .request_timeout(super::attack::ATTACK_PATIENCE + std::time::Duration::from_secs(30))
         .build(&file.url)
-        .map_err(|e| CliError(format!("{}: {e}", file.url)))?;
+        .map_err(|e| TestnetError(format!("{}: {e}", file.url)))?;
     let mut array = tern_rpc::jsonrpsee::core::params::ArrayParams::new();
     let (method, params) = match action {
         Action::Partition(partition) => {
             array
                 .insert(partition)
-                .map_err(|e| CliError(format!("testnet_partition: {e}")))?;
+                .map_err(|e| TestnetError(format!("testnet_partition: {e}")))?;
             ("testnet_partition", None)
         }
         Action::Link(change) => {
             array
                 .insert(change)
-                .map_err(|e| CliError(format!("testnet_link: {e}")))?;
+                .map_err(|e| TestnetError(format!("testnet_link: {e}")))?;
             ("testnet_link", None)
         }
         Action::Heal => ("testnet_heal", None),
@@ -354,7 +354,7 @@ pub async fn call(datadir: Option<&Path>, action: Action) -> Result<Reply, CliEr
             array
                 .insert(node)
                 .and_then(|()| array.insert(kind))
-                .map_err(|e| CliError(format!("testnet_attack: {e}")))?;
+                .map_err(|e| TestnetError(format!("testnet_attack: {e}")))?;
             ("testnet_attack", None)
         }
         Action::Status => ("testnet_status", None),
@@ -365,7 +365,7 @@ pub async fn call(datadir: Option<&Path>, action: Action) -> Result<Reply, CliEr
         Action::Add(mode) => {
             array
                 .insert(mode.name())
-                .map_err(|e| CliError(format!("testnet_add: {e}")))?;
+                .map_err(|e| TestnetError(format!("testnet_add: {e}")))?;
             ("testnet_add", None)
         }
         Action::Remove(n) => ("testnet_remove", Some(n)),
@@ -373,11 +373,13 @@ pub async fn call(datadir: Option<&Path>, action: Action) -> Result<Reply, CliEr
     if let Some(node) = params {
         array
             .insert(node)
-            .map_err(|e| CliError(format!("{method}: {e}")))?;
+            .map_err(|e| TestnetError(format!("{method}: {e}")))?;
     }
     client.request(method, array).await.map_err(|e| match e {
-        tern_rpc::jsonrpsee::core::client::Error::Call(call) => CliError(call.message().to_owned()),
-        tern_rpc::jsonrpsee::core::client::Error::RequestTimeout => CliError(format!(
+        tern_rpc::jsonrpsee::core::client::Error::Call(call) => {
+            TestnetError(call.message().to_owned())
+        }
+        tern_rpc::jsonrpsee::core::client::Error::RequestTimeout => TestnetError(format!(
             "the testnet in {} did not answer in time",
             root.display()
         )),

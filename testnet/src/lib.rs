@@ -1,4 +1,7 @@
-//! `tern testnet`: a local network of full nodes in one command.
+//! # tern-testnet
+//!
+//! `tern testnet`: a local network of full nodes in one command, and the faults to break
+//! it with on purpose.
 //!
 //! Each node is a child `tern node` process with its own data directory, config file
 //! and log, talking to the others over TCP on loopback, so what a developer sees is what
@@ -6,42 +9,79 @@
 //! the testnet does: on Ctrl-C each gets SIGTERM and stops cleanly, and each runs with
 //! `--exit-with-parent`, so none outlives a testnet that was killed.
 //!
-//! Every connection between nodes crosses the testnet's link layer
-//! (`tern_p2p::links`), which delays, throttles and cuts bytes per direction on command.
-//! Node `i` serves RPC on 127.0.0.1 port `base + 2i`, and peers know it at
-//! 127.0.0.(i+1) port `base + 2i + 1`, the link layer's address for it; the node itself
-//! listens on 127.0.1.(i+1), behind it. With the default base node 0 sits on the ports a
-//! lone `tern node` uses, and `tern wallet` reaches it without flags.
+//! Every connection between nodes crosses the testnet's link layer ([`links`]), which
+//! delays, throttles and cuts bytes per direction on command. Node `i` serves RPC on
+//! 127.0.0.1 port `base + 2i`, and peers know it at 127.0.0.(i+1) port `base + 2i + 1`,
+//! the link layer's address for it; the node itself listens on 127.0.1.(i+1), behind
+//! it. With the default base node 0 sits on the ports a lone `tern node` uses, and
+//! `tern wallet` reaches it without flags.
+//!
+//! ## Map
+//!
+//! | module | owns |
+//! |---|---|
+//! | `lib.rs` | [`TestnetArgs`] and [`run`]: planning the network, starting it, the screen loop |
+//! | `nodes` | the node processes' plans and slots: flags, config files, start, stop, kill |
+//! | `node_process` | one child `tern node` process |
+//! | [`links`] | the link layer: latency, jitter, loss, bandwidth and cuts between nodes |
+//! | [`control`] | the control endpoint (`testnet_*` methods) and the file that finds it |
+//! | `commands` | `tern testnet partition`, `heal`, `link`, `kill`, `attack` and the rest |
+//! | [`attack`] | hostile peers against a node, with `tern_p2p`'s hostile kit |
+//! | [`scenario`] | scenario files: steps, checks, and their run |
+//! | `screen` | the status screen |
+//! | `error` | [`TestnetError`]: how a testnet command fails, as one line |
+//!
+//! ## What it may not touch
+//!
+//! It is not the node, and the node does not depend on it: nodes run as `tern node`
+//! processes and are reached over their RPC and the peer protocol only, as any other
+//! program would. The `tern` binary links it for `tern testnet`; its hostile peers use
+//! `tern_p2p`'s hostile kit, whose forged chains come from `tern_chain`'s testkit, so the
+//! shipped binary links both for that command alone.
 
 pub mod attack;
 mod commands;
 pub mod control;
+mod error;
+pub mod links;
 mod node_process;
 mod nodes;
 pub mod scenario;
 mod screen;
 
 pub use commands::{AttackTarget, ControlCommand, LinkFlags, NodeTarget, Target};
+pub use error::TestnetError;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::links::{LinkLayer, LinkProfile};
 use clap::Args;
 use tern_chain::crypto::dev_secret_key;
 use tern_chain::genesis::ChainSpec;
-use tern_p2p::links::{LinkLayer, LinkProfile};
 use tern_p2p::sync::SyncMode;
 use tokio::sync::Semaphore;
 
-use crate::cli_error::CliError;
-use crate::dev_blocks::DevBlocks;
-use crate::run::wait_for_signal;
 use commands::control_command;
 use control::{Action, ProcessState, Reply};
 use nodes::{act, network_status, stop_all, Planner, Slot};
 use screen::{draw_in_place, print_welcome, status_lines};
+use tern_tasks::shutdown_signal;
+
+/// How node 0 makes blocks on a development chain besides mining, passed on to it as
+/// `tern node --automine` or `--block-time`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DevBlocks {
+    /// A block as soon as transactions arrive.
+    Automine,
+    /// A block every interval.
+    Every(Duration),
+}
+
+/// The longest `--block-time`, as `tern node --block-time` takes it: a day.
+pub const MAX_BLOCK_TIME_SECS: u64 = 86_400;
 
 /// The file that marks a directory as a testnet's, so `--fresh` never wipes anything else.
 const MARKER: &str = ".tern-testnet";
@@ -73,7 +113,7 @@ pub struct TestnetArgs {
     pub automine: bool,
     /// Node 0 mines a block every SECS seconds (dev chains), instead of proof-of-work
     /// mining.
-    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=crate::run::MAX_BLOCK_TIME_SECS))]
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=crate::MAX_BLOCK_TIME_SECS))]
     pub block_time: Option<u64>,
     /// The chain: `dev`, `testnet`, or the path of a chain spec file.
     #[arg(long, default_value = "dev")]
@@ -131,7 +171,7 @@ impl Drop for Root {
     }
 }
 
-fn prepare_root(args: &TestnetArgs) -> Result<Root, CliError> {
+fn prepare_root(args: &TestnetArgs) -> Result<Root, TestnetError> {
     let root = match &args.datadir {
         Some(dir) => Root {
             path: dir.clone(),
@@ -142,12 +182,12 @@ fn prepare_root(args: &TestnetArgs) -> Result<Root, CliError> {
             temporary: true,
         },
     };
-    let io = |e: std::io::Error| CliError(format!("{}: {e}", root.path.display()));
+    let io = |e: std::io::Error| TestnetError(format!("{}: {e}", root.path.display()));
     if args.fresh && root.path.exists() {
         let is_testnet = root.path.join(MARKER).exists();
         let is_empty = std::fs::read_dir(&root.path).map_err(io)?.next().is_none();
         if !is_testnet && !is_empty {
-            return Err(CliError(format!(
+            return Err(TestnetError(format!(
                 "--fresh: {} is not a tern testnet directory; not wiping it",
                 root.path.display()
             )));
@@ -163,9 +203,9 @@ fn prepare_root(args: &TestnetArgs) -> Result<Root, CliError> {
     Ok(root)
 }
 
-fn port(base: u16, offset: u32) -> Result<u16, CliError> {
+fn port(base: u16, offset: u32) -> Result<u16, TestnetError> {
     u16::try_from(u32::from(base) + offset).map_err(|_| {
-        CliError(format!(
+        TestnetError(format!(
             "--base-port {base} leaves no room for every node's ports"
         ))
     })
@@ -173,7 +213,7 @@ fn port(base: u16, offset: u32) -> Result<u16, CliError> {
 
 /// Starts the network, prints how to use it, shows its status until Ctrl-C, stops it;
 /// or, with a control command, acts on the running one.
-pub async fn run(mut args: TestnetArgs) -> Result<(), CliError> {
+pub async fn run(mut args: TestnetArgs) -> Result<(), TestnetError> {
     if let Some(command) = args.control.take() {
         return control_command(command, args.datadir).await;
     }
@@ -257,7 +297,7 @@ pub async fn run(mut args: TestnetArgs) -> Result<(), CliError> {
     let terminal = std::io::stdout().is_terminal() && !playing;
     let mut ticker = tokio::time::interval(Duration::from_secs(1));
     let mut ticks = 0u64;
-    let signal = wait_for_signal();
+    let signal = shutdown_signal();
     tokio::pin!(signal);
     let mut drawn = false;
     let mut failure = None;
@@ -361,8 +401,8 @@ pub async fn run(mut args: TestnetArgs) -> Result<(), CliError> {
     links.shutdown().await;
     println!("stopped");
     match (failure, failed_to_stop) {
-        (Some(failure), _) => Err(CliError(failure)),
-        (None, Some(which)) => Err(CliError(which)),
+        (Some(failure), _) => Err(TestnetError(failure)),
+        (None, Some(which)) => Err(TestnetError(which)),
         (None, None) => Ok(()),
     }
 }

@@ -4,14 +4,14 @@
 
 use std::path::PathBuf;
 
+use crate::links::{Bandwidth, Delay, Loss, Partition, ProfileChange};
 use clap::{Args, Subcommand};
-use tern_p2p::links::{Bandwidth, Delay, Loss, Partition, ProfileChange};
 use tern_p2p::sync::SyncMode;
 
 use super::attack::{AttackKind, AttackReport};
 use super::control::{self, Action, LinkChange, Reply};
 use super::screen::status_lines;
-use crate::cli_error::CliError;
+use crate::error::TestnetError;
 
 /// Commands for a running testnet, from another terminal. Each finds it through
 /// `--datadir`, or else the testnet this user started last.
@@ -140,7 +140,7 @@ pub struct AddTarget {
     /// How it joins: `full` replays every block, `snapshot` takes the state at a block 64
     /// below the best header from its peers (a testnet of 64 blocks or fewer is synced in
     /// full either way).
-    #[arg(long, value_name = "MODE", value_parser = crate::config::parse_sync_mode, default_value = "full")]
+    #[arg(long, value_name = "MODE", value_parser = <SyncMode as std::str::FromStr>::from_str, default_value = "full")]
     pub sync: SyncMode,
     /// Which testnet.
     #[command(flatten)]
@@ -161,7 +161,7 @@ pub struct NodeTarget {
 pub(super) async fn control_command(
     command: ControlCommand,
     datadir: Option<PathBuf>,
-) -> Result<(), CliError> {
+) -> Result<(), TestnetError> {
     let (action, target) = match command {
         ControlCommand::Status(target) => (Action::Status, target),
         ControlCommand::Kill(n) => (Action::Kill(n.node), n.target),
@@ -177,7 +177,7 @@ pub(super) async fn control_command(
                 .sides
                 .join(" ")
                 .parse()
-                .map_err(|e| CliError(format!("partition: {e}")))?;
+                .map_err(|e| TestnetError(format!("partition: {e}")))?;
             (Action::Partition(partition), p.target)
         }
         ControlCommand::Link(l) => {
@@ -210,11 +210,11 @@ pub(super) async fn control_command(
 }
 
 /// Prints what came of an attack; an error if the node kept the hostile peer.
-fn print_attack(report: &AttackReport) -> Result<(), CliError> {
+fn print_attack(report: &AttackReport) -> Result<(), TestnetError> {
     let kind = report.kind;
     let secs = report.after_ms as f64 / 1000.0;
     if let Some(problem) = &report.problem {
-        return Err(CliError(problem.clone()));
+        return Err(TestnetError(problem.clone()));
     }
     if let Some(detail) = &report.detail {
         println!("the {kind} peer {detail}");
@@ -230,7 +230,7 @@ fn print_attack(report: &AttackReport) -> Result<(), CliError> {
         );
         Ok(())
     } else {
-        Err(CliError(format!(
+        Err(TestnetError(format!(
             "node {} still held the {kind} peer after {secs:.1} s; a healthy node should {}",
             report.node, report.expected
         )))

@@ -15,7 +15,7 @@ use tern_rpc::jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-use crate::cli_error::CliError;
+use crate::error::TestnetError;
 
 /// How long a node may take from spawn to announcing that it runs: a store opened and
 /// checked, listeners bound.
@@ -42,15 +42,16 @@ impl NodeProcess {
     /// Starts `tern node` with `args`, logging to `log`, and waits until it announces
     /// that it runs. A node that exits first is an error carrying the last line it
     /// logged.
-    pub(super) async fn start(args: &[String], log: &Path) -> Result<NodeProcess, CliError> {
-        let exe = std::env::current_exe()
-            .map_err(|e| CliError(format!("cannot find the tern binary to start nodes: {e}")))?;
+    pub(super) async fn start(args: &[String], log: &Path) -> Result<NodeProcess, TestnetError> {
+        let exe = std::env::current_exe().map_err(|e| {
+            TestnetError(format!("cannot find the tern binary to start nodes: {e}"))
+        })?;
         // Appended to: a node restarted after a kill keeps the log of how it died.
         let log_file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(log)
-            .map_err(|e| CliError(format!("{}: {e}", log.display())))?;
+            .map_err(|e| TestnetError(format!("{}: {e}", log.display())))?;
         let mut child = Command::new(exe)
             .arg("node")
             .args(args)
@@ -61,24 +62,24 @@ impl NodeProcess {
             .stderr(Stdio::from(log_file))
             .kill_on_drop(true)
             .spawn()
-            .map_err(|e| CliError(format!("cannot start a node: {e}")))?;
+            .map_err(|e| TestnetError(format!("cannot start a node: {e}")))?;
         let stdout = child
             .stdout
             .take()
-            .ok_or_else(|| CliError("a node's standard output was not captured".into()))?;
+            .ok_or_else(|| TestnetError("a node's standard output was not captured".into()))?;
         let announced = tokio::time::timeout(STARTUP_PATIENCE, read_announcements(stdout)).await;
         let (rpc, metrics) = match announced {
             Ok(Some(announced)) => announced,
             Ok(None) => {
                 let status = child.wait().await.ok();
-                return Err(CliError(format!(
+                return Err(TestnetError(format!(
                     "the node exited at start ({}): {}",
                     status.map_or("unknown status".into(), |s| s.to_string()),
                     last_line(log)
                 )));
             }
             Err(_) => {
-                return Err(CliError(format!(
+                return Err(TestnetError(format!(
                     "the node did not start within {} s; its log: {}",
                     STARTUP_PATIENCE.as_secs(),
                     log.display()
@@ -88,7 +89,7 @@ impl NodeProcess {
         let client = HttpClientBuilder::default()
             .request_timeout(CALL_TIMEOUT)
             .build(format!("http://{rpc}"))
-            .map_err(|e| CliError(format!("an RPC client for {rpc}: {e}")))?;
+            .map_err(|e| TestnetError(format!("an RPC client for {rpc}: {e}")))?;
         Ok(NodeProcess {
             child,
             client,

@@ -6,10 +6,10 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use crate::links::{LinkLayer, LinkReport, NodeAddrs};
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rustix::process::Signal;
-use tern_p2p::links::{LinkLayer, LinkReport, NodeAddrs};
 use tern_p2p::sync::SyncMode;
 use tern_rpc::chain::TernApiClient;
 use tern_rpc::net::TernNetApiClient;
@@ -17,8 +17,8 @@ use tern_rpc::net::TernNetApiClient;
 use super::control::{Action, LinkChange, NetworkStatus, NodeStatus, NodeView, ProcessState};
 use super::node_process::NodeProcess;
 use super::{port, TestnetArgs, MAX_NODES};
-use crate::cli_error::CliError;
-use crate::dev_blocks::DevBlocks;
+use crate::error::TestnetError;
+use crate::DevBlocks;
 
 /// How node `i` runs.
 pub(super) struct NodePlan {
@@ -32,7 +32,7 @@ pub(super) struct NodePlan {
 
 /// How node `i` runs: its flags, its config file, its addresses. It listens on its real
 /// address and dials from it; the others know it by its advertised one, the link
-/// layer's (see `tern_p2p::links`).
+/// layer's (see [`crate::links`]).
 pub(super) fn node_plan(
     args: &TestnetArgs,
     root: &Path,
@@ -41,12 +41,12 @@ pub(super) fn node_plan(
     dev_blocks: Option<DevBlocks>,
     reward: &str,
     sync: SyncMode,
-) -> Result<NodePlan, CliError> {
+) -> Result<NodePlan, TestnetError> {
     let rpc = SocketAddr::from(([127, 0, 0, 1], port(args.base_port, 2 * i)?));
     let p2p = usize::try_from(i)
         .ok()
         .and_then(|index| NodeAddrs::loopback(index, 0))
-        .ok_or_else(|| CliError(format!("node {i}: past the loopback addresses nodes get")))?;
+        .ok_or_else(|| TestnetError(format!("node {i}: past the loopback addresses nodes get")))?;
     let p2p_port = port(args.base_port, 2 * i + 1)?;
     let p2p = NodeAddrs {
         real: SocketAddr::new(p2p.real.ip(), p2p_port),
@@ -123,7 +123,7 @@ pub(super) struct Slot {
 }
 
 impl Slot {
-    async fn start(&mut self) -> Result<(), CliError> {
+    async fn start(&mut self) -> Result<(), TestnetError> {
         let node = NodeProcess::start(&self.flags, &self.log).await?;
         self.process = Some(node);
         self.state = ProcessState::Running;
@@ -161,10 +161,14 @@ pub(super) struct Planner<'a> {
 impl Planner<'_> {
     /// Plans, writes the config of and starts the next node, peering with the nodes that
     /// run; it joins `slots` once it runs.
-    pub(super) async fn add(&self, slots: &mut Vec<Slot>, sync: SyncMode) -> Result<(), CliError> {
+    pub(super) async fn add(
+        &self,
+        slots: &mut Vec<Slot>,
+        sync: SyncMode,
+    ) -> Result<(), TestnetError> {
         let i = u32::try_from(slots.len()).unwrap_or(u32::MAX);
         if i >= MAX_NODES {
-            return Err(CliError(format!(
+            return Err(TestnetError(format!(
                 "the testnet has {MAX_NODES} nodes, the most it runs"
             )));
         }
@@ -187,12 +191,12 @@ impl Planner<'_> {
             sync,
         )?;
         let dir = self.root.join(format!("node-{i}"));
-        let io = |e: std::io::Error| CliError(format!("{}: {e}", dir.display()));
+        let io = |e: std::io::Error| TestnetError(format!("{}: {e}", dir.display()));
         std::fs::create_dir_all(&dir).map_err(io)?;
         std::fs::write(dir.join("node.toml"), &plan.config).map_err(io)?;
         let index = slots.len();
         self.links.attach(index, plan.p2p).await.map_err(|e| {
-            CliError(format!(
+            TestnetError(format!(
                 "node {i}: cannot listen for it on {}: {e}",
                 plan.p2p.advertised
             ))
@@ -207,7 +211,7 @@ impl Planner<'_> {
         };
         if let Err(error) = slot.start().await {
             self.links.detach(index);
-            return Err(CliError(format!("node {i}: {}", error.0)));
+            return Err(TestnetError(format!("node {i}: {}", error.0)));
         }
         slots.push(slot);
         Ok(())

@@ -1,7 +1,8 @@
 //! The link layer of the fault-injecting testnet: every connection between two testnet
 //! nodes passes through it, and it delays, throttles or cuts bytes per direction, the way
-//! toxiproxy or `tc netem` sit between services. Built only with the `links` feature;
-//! the nodes themselves stay unmodified `tern node` processes speaking the real protocol.
+//! toxiproxy or `tc netem` sit between services. The nodes themselves stay unmodified
+//! `tern node` processes speaking the real protocol; the end-to-end tests put in-process
+//! nodes behind it too, to cut a network as a real partition does.
 //!
 //! ## No connection bypasses it
 //!
@@ -53,10 +54,10 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::transport;
 use one_way::OneWay;
 pub use partition::{Partition, PartitionError};
 pub use profile::{Bandwidth, Delay, LinkProfile, Loss, ProfileChange, ProfileError};
+use tern_p2p::transport;
 
 /// The most connections the layer carries at once.
 pub const MAX_CONNECTIONS: usize = 4_096;

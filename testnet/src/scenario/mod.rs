@@ -16,13 +16,13 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
+use crate::links::{Bandwidth, Delay, Loss, Partition, ProfileChange};
 use serde::Deserialize;
-use tern_p2p::links::{Bandwidth, Delay, Loss, Partition, ProfileChange};
 
 use super::attack::AttackKind;
 use super::control::{Action as Control, LinkChange};
 use super::TestnetArgs;
-use crate::cli_error::CliError;
+use crate::error::TestnetError;
 use tern_p2p::sync::SyncMode;
 
 /// The largest scenario file read.
@@ -389,8 +389,8 @@ struct File {
 
 impl Scenario {
     /// Reads and checks a scenario file: every error names the file, and the step.
-    pub fn load(path: &Path) -> Result<Scenario, CliError> {
-        let failed = |why: String| CliError(format!("scenario {}: {why}", path.display()));
+    pub fn load(path: &Path) -> Result<Scenario, TestnetError> {
+        let failed = |why: String| TestnetError(format!("scenario {}: {why}", path.display()));
         let text = tern_state::persist::read_bounded(path, MAX_FILE)
             .map_err(|e| failed(e.to_string()))?
             .ok_or_else(|| failed("no such file".into()))?;
