@@ -24,7 +24,7 @@ use tern_chain::block::Block;
 use tern_chain::miner::{block_template, transaction_limits};
 use tern_chain::pow::search_nonce;
 use tern_chain::types::{Address, BlockHash, Timestamp};
-use tern_rpc::server::backend::MAX_MINER_THREADS;
+use tern_rpc::backend::MAX_MINER_THREADS;
 use tern_state::chain::{ChainHandle, SealError, TipInfo, Verdict};
 use tokio::sync::{mpsc, watch};
 
@@ -59,7 +59,7 @@ pub struct MinerStatus {
 }
 
 /// Why on-demand mining failed: the RPC backend's error, which `dev_mine` answers with.
-pub use tern_rpc::server::backend::DevMineFailure;
+pub use tern_rpc::backend::DevMineFailure;
 
 /// Controls the mining loop; cheap to clone.
 #[derive(Debug, Clone)]

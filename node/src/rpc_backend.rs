@@ -1,5 +1,5 @@
 //! The node as the RPC server sees it: each namespace's backend
-//! ([`tern_rpc::server::backend::ChainBackend`], `MiningBackend`, `NetBackend`) over the chain
+//! ([`tern_rpc::backend::ChainBackend`], `MiningBackend`, `NetBackend`) over the chain
 //! actor, the mempool, the miner and the network's handle.
 
 use std::sync::Arc;
@@ -9,11 +9,9 @@ use tern_chain::types::{Address, Amount, BlockHash, TxId};
 use tern_mempool::{FeeBucket, FeeEstimate, Lifecycle, MempoolStats};
 use tern_state::chain::{AsyncChainReader, ChainEvent, ChainHandle, TipInfo};
 
+use tern_rpc::backend::{ChainBackend, DevMineFailure, MinerState, MiningBackend, NetBackend};
+use tern_rpc::chain::heads::HeadsLog;
 use tern_rpc::jsonrpsee::core::async_trait;
-use tern_rpc::server::backend::{
-    ChainBackend, DevMineFailure, MinerState, MiningBackend, NetBackend,
-};
-use tern_rpc::server::heads::HeadsLog;
 
 use crate::mining::MinerHandle;
 use tern_mempool::{PoolHandle, SubmitError};

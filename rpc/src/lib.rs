@@ -16,9 +16,21 @@
 //! | [`error`] | the error codes |
 //! | [`openrpc`] | the OpenRPC document served by `rpc.discover` |
 //!
-//! With the `server` feature (the default), [`server`]: the namespaces served over HTTP
-//! and WebSocket on one port, the backends they ask the node through, and every limit a
-//! client meets; its own page maps its modules.
+//! With the `server` feature (the default), the namespaces' implementations and what they
+//! share, beneath [`server`]:
+//!
+//! | module | owns |
+//! |---|---|
+//! | [`backend`] | what each namespace needs from the node (`ChainBackend`, `MiningBackend`, `NetBackend`), in domain types and typed errors; the `net` namespace works through the network's own handle |
+//! | [`admin`] | an admin method's check, against the mark the server leaves on a request |
+//! | `params` | parameters every namespace reads alike (addresses under the chain's prefix) |
+//! | [`server`] | the namespaces served over HTTP and WebSocket on one port, and every limit a client meets; its own page maps its modules |
+//!
+//! The chain namespace keeps its own server-side parts: [`chain::heads`], the resumable
+//! stream of tip changes behind `chain_subscribeHeads`, and the way between two tips a
+//! resumed subscription catches up by. Modules depend one way: [`openrpc`] below
+//! everything, the namespaces and what they share below [`server`], which nothing uses
+//! (`scripts/check-layering` holds the crate to it).
 //!
 //! ## Features
 //!
@@ -66,5 +78,11 @@ pub mod mining;
 pub mod net;
 pub mod openrpc;
 
+#[cfg(feature = "server")]
+pub mod admin;
+#[cfg(feature = "server")]
+pub mod backend;
+#[cfg(feature = "server")]
+mod params;
 #[cfg(feature = "server")]
 pub mod server;

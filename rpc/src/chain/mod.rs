@@ -3,6 +3,10 @@
 //! What wallets, explorers and scripts use; safe to expose.
 
 pub mod api;
+#[cfg(feature = "server")]
+mod catch_up;
+#[cfg(feature = "server")]
+pub mod heads;
 pub mod json;
 #[cfg(feature = "server")]
 pub(crate) mod server;

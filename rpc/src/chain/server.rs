@@ -22,12 +22,12 @@ use super::json::{
     ResumeFrom, TxProofJson,
 };
 use super::tx_json::{FeeEstimateJson, TxStatus};
+use crate::admin::require_admin;
+use crate::backend::ChainBackend;
+use crate::chain::catch_up::way_between;
+use crate::chain::heads::{ResumeError, HEADS_BACKLOG};
 use crate::error::{self, echoed, internal, invalid_param};
-use crate::server::access::require_admin;
-use crate::server::backend::ChainBackend;
-use crate::server::catch_up::way_between;
-use crate::server::heads::{ResumeError, HEADS_BACKLOG};
-use crate::server::params::{canonical_text, parse_address};
+use crate::params::{canonical_text, parse_address};
 use jsonrpsee::types::ErrorObjectOwned;
 use tern_chain::block::Header;
 

@@ -8,10 +8,10 @@ use jsonrpsee::Extensions;
 
 use super::api::TernAdminApiServer;
 use super::json::MinerStatusJson;
+use crate::admin::require_admin;
+use crate::backend::{MiningBackend, MAX_MINER_THREADS};
 use crate::error::{self, invalid_param};
-use crate::server::access::require_admin;
-use crate::server::backend::{MiningBackend, MAX_MINER_THREADS};
-use crate::server::params::parse_address;
+use crate::params::parse_address;
 
 /// The `mining` namespace's methods.
 pub(crate) struct MiningRpc<B> {

@@ -16,9 +16,9 @@ use tern_p2p::{Direction, NetworkInfo, PeerInfo};
 
 use super::api::{TernNetAdminApiServer, TernNetApiServer, DEFAULT_BAN_SECS, MAX_BAN_SECS};
 use super::json::{BanJson, HealthJson, NetInfoJson, PeerJson, StateProgressJson, SyncStatusJson};
+use crate::admin::require_admin;
+use crate::backend::NetBackend;
 use crate::error::{echoed, internal, invalid_param};
-use crate::server::access::require_admin;
-use crate::server::backend::NetBackend;
 
 /// The `net` namespace's methods.
 pub(crate) struct NetRpc<B> {

@@ -17,39 +17,11 @@ use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
 use jsonrpsee::server::HttpRequest;
-use jsonrpsee::types::{ErrorObject, ErrorObjectOwned};
-use jsonrpsee::Extensions;
 
-use crate::error::ADMIN_REQUIRED;
-
-/// The cookie file's name inside the data directory.
-pub const COOKIE_FILE: &str = ".cookie";
-
-/// The user name for HTTP basic auth with the cookie token.
-pub const COOKIE_USER: &str = "__cookie__";
+pub use crate::admin::{require_admin, AdminAccess, COOKIE_FILE, COOKIE_USER};
 
 /// The HTTP header carrying the token.
 const AUTHORIZATION: &str = "authorization";
-
-/// The mark of a request that may call admin methods.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct AdminAccess;
-
-/// An admin method's first check.
-pub fn require_admin(extensions: &Extensions) -> Result<(), ErrorObjectOwned> {
-    if extensions.get::<AdminAccess>().is_some() {
-        return Ok(());
-    }
-    Err(ErrorObject::owned(
-        ADMIN_REQUIRED,
-        format!(
-            "admin method: send the token from the node's {COOKIE_FILE} file \
-             (Authorization: Bearer <token>, or basic auth as {COOKIE_USER}), \
-             or run the node with --rpc-admin on a loopback address"
-        ),
-        None::<()>,
-    ))
-}
 
 /// Decides, per request, whether it has admin access.
 #[derive(Debug, Clone)]

@@ -1,12 +1,12 @@
 //! The server: the namespaces implemented over the node's backends, on one port for HTTP
-//! and WebSocket, with limits on every dimension a client controls.
+//! and WebSocket, with limits on every dimension a client controls. It holds the
+//! transports, their limits and the assembly of the namespaces; nothing below it (the
+//! namespaces, their backends, [`crate::admin`]) uses it.
 //!
 //! | module | owns |
 //! |---|---|
 //! | `mod.rs` | [`RpcConfig`] and [`start`]: the module of every namespace, both transports, the layers |
-//! | [`backend`] | what each namespace needs from the node (`ChainBackend`, `MiningBackend`, `NetBackend`), in domain types and typed errors; the `net` namespace works through the network's own handle |
-//! | [`heads`] | the resumable stream of tip changes behind `chain_subscribeHeads` |
-//! | [`access`] | who may call the admin methods: the cookie token, or loopback with admin on |
+//! | [`access`] | who may call the admin methods: the cookie token, or loopback with admin on; it marks the request ([`crate::admin`]) |
 //! | [`callers`] | which web pages may call at all: the `Host` and `Origin` checks |
 //! | [`explorer`] | the built-in explorer's pages under `/explorer/`, embedded files only |
 //! | [`connections`] | what one client may hold: calls and answer bytes outstanding, deadlines, and a socket that makes a non-reader wait |
@@ -19,28 +19,23 @@
 //! | `dispatch` | a call to the method it names, with a WebSocket connection's subscriptions |
 //! | `call_stack` | the per-call middleware, one stack for both transports |
 //! | `each_call` | takes batches apart so each call passes the per-call middleware |
-//! | `params` | parameters every namespace reads alike (addresses under the chain's prefix) |
 //! | `named_params` | names the parameter behind the decoder's unnamed "Invalid params" |
 //! | `spec` | the JSON-RPC 2.0 rules jsonrpsee does not keep: invalid requests, notifications, every valid id |
 //! | [`metrics`] | call counts and latencies by method, for the node's `/metrics` |
 
 pub mod access;
-pub mod backend;
 mod call_stack;
 pub mod callers;
-pub(crate) mod catch_up;
 pub mod connections;
 mod dispatch;
 mod each_call;
 pub mod explorer;
-pub mod heads;
 mod http;
 mod limits;
 mod listener;
 mod message;
 pub mod metrics;
 mod named_params;
-pub(crate) mod params;
 mod slots;
 mod spec;
 mod websocket;
@@ -59,8 +54,8 @@ use crate::mining::TernAdminApiServer;
 use crate::net::server::NetRpc;
 use crate::net::{TernNetAdminApiServer, TernNetApiServer};
 
+use crate::backend::NodeBackend;
 use access::AccessPolicy;
-use backend::NodeBackend;
 use call_stack::CallStack;
 use callers::{AllowedCallers, CallerCheckLayer};
 use connections::ConnectionLimits;
@@ -219,7 +214,7 @@ mod tests {
     use tern_chain::types::{Address, BlockHash, TxId};
 
     use super::*;
-    use crate::server::backend::{ChainBackend, DevMineFailure, MiningBackend, NetBackend};
+    use crate::backend::{ChainBackend, DevMineFailure, MiningBackend, NetBackend};
     use tern_mempool::SubmitError;
 
     /// The document (as a caller with admin access sees it) and the registered methods
@@ -245,7 +240,7 @@ mod tests {
         fn chain(&self) -> &tern_state::chain::AsyncChainReader {
             unreachable!("not called when listing methods")
         }
-        fn heads(&self) -> &crate::server::heads::HeadsLog {
+        fn heads(&self) -> &crate::chain::heads::HeadsLog {
             unreachable!("not called when listing methods")
         }
         fn tip(&self) -> tern_state::chain::TipInfo {
@@ -310,8 +305,8 @@ mod tests {
         ) -> Result<Vec<BlockHash>, DevMineFailure> {
             Ok(Vec::new())
         }
-        fn miner_state(&self) -> crate::server::backend::MinerState {
-            crate::server::backend::MinerState {
+        fn miner_state(&self) -> crate::backend::MinerState {
+            crate::backend::MinerState {
                 threads: 0,
                 reward: None,
                 blocks_found: 0,

@@ -3,8 +3,8 @@
 use jsonrpsee::core::RpcResult;
 use tern_chain::types::Address;
 
+use crate::backend::ChainBackend;
 use crate::error::invalid_param;
-use crate::server::backend::ChainBackend;
 
 /// `text` as an address of the backend's chain, or invalid params naming `field`.
 pub(crate) fn parse_address<B: ChainBackend>(

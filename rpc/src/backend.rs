@@ -14,7 +14,7 @@ use tern_state::chain::{AsyncChainReader, ChainError, Rejection, TipInfo};
 use tern_state::store::StoreError;
 use tern_tasks::CriticalFailure;
 
-use crate::server::heads::HeadsLog;
+use crate::chain::heads::HeadsLog;
 
 /// The most nonce-search threads a miner runs: what `tern node --mine-threads`, the config
 /// file and `miner_start` accept (from 1). Each is an OS thread, so an unchecked count
