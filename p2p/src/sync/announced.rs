@@ -37,6 +37,9 @@ pub const MAX_ANNOUNCED_IN_FLIGHT: usize = 64;
 pub const KNOWN_BLOCKS_PER_PEER: usize = 4_096;
 /// Blocks the chain refused, remembered so announcements of them are not fetched again.
 pub const REJECTED_BLOCKS: usize = 4_096;
+/// Announced blocks whose every request ended undelivered, remembered so that a late
+/// answer to one of them is still taken.
+pub const AWAITED_BLOCKS: usize = 1_024;
 
 /// Where a block handed to the chain came from: what its verdict means depends on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,23 +71,27 @@ impl KnownBlocks {
     }
 }
 
-/// Blocks the chain refused, bounded.
+/// A bounded set of blocks: those the chain refused, or those announced and not
+/// delivered in time.
 #[derive(Debug)]
-pub(super) struct Rejected(LruCache<BlockHash, ()>);
+pub(super) struct BlockSet(LruCache<BlockHash, ()>);
 
-impl Default for Rejected {
-    fn default() -> Rejected {
-        Rejected(LruCache::new(non_zero(REJECTED_BLOCKS)))
+impl BlockSet {
+    pub(super) fn new(bound: usize) -> BlockSet {
+        BlockSet(LruCache::new(non_zero(bound)))
     }
-}
 
-impl Rejected {
     pub(super) fn insert(&mut self, hash: BlockHash) {
         self.0.put(hash, ());
     }
 
     fn contains(&self, hash: &BlockHash) -> bool {
         self.0.contains(hash)
+    }
+
+    /// Whether `hash` was in the set; it is not any more.
+    pub(super) fn take(&mut self, hash: &BlockHash) -> bool {
+        self.0.pop(hash).is_some()
     }
 }
 
@@ -174,7 +181,17 @@ impl SyncState {
     /// An announced block's request ended undelivered (timed out, refused, its peer left
     /// or sent a forged body): the next announcer in line with room is asked. A block
     /// that is a pending header by now is left to the header download.
-    pub(super) fn announced_request_ended(&mut self, hash: &BlockHash, now: Instant) {
+    ///
+    /// With nobody left to ask, the block is remembered as awaited: its last request may
+    /// still be answered late over a slow link, and that answer is taken. And a peer whose
+    /// request timed out (`timed_out`) is asked for headers, so that headers first, which
+    /// asks again until a peer delivers, takes the block on.
+    pub(super) fn announced_request_ended(
+        &mut self,
+        hash: &BlockHash,
+        now: Instant,
+        timed_out: Option<ConnId>,
+    ) {
         let Some(mut line) = self.announcers.remove(hash) else {
             return;
         };
@@ -186,6 +203,10 @@ impl SyncState {
                 self.announcers.insert(*hash, line);
                 return;
             }
+        }
+        self.awaited.insert(*hash);
+        if let Some(peer) = timed_out {
+            self.hint(peer);
         }
     }
 

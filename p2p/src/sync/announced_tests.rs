@@ -83,6 +83,28 @@ fn an_announced_block_goes_to_the_next_announcer_when_the_first_fails() {
 }
 
 #[test]
+fn a_block_nobody_delivered_in_time_is_taken_headers_first_and_from_a_late_answer() {
+    // Found by the split test under load: the one announcer's answer came after its
+    // request had timed out, with nobody else to ask. The late copy was dropped as
+    // someone else's answer, nothing announced the block again, and the node stayed
+    // behind for good.
+    let f = fixture(1);
+    let hash = f.blocks[0].hash();
+    let mut sync = following(&f, &[A]);
+    let now = Instant::now();
+    announce(&mut sync, A, &[hash], now);
+    assert_eq!(f.asked_of(&mut sync, A, now), vec![hash]);
+    let late = now + SyncConfig::default().request_timeout + Duration::from_millis(1);
+    // Nobody else to ask: the announcer is asked for headers...
+    assert_eq!(header_request_to(&mut sync, &f, late), Some(A));
+    // ...and its late answer is taken all the same.
+    sync.on_block(A, f.blocks[0].clone(), true, late).unwrap();
+    let actions = sync.drive(late, &f.tip, &[f.tip.hash]);
+    assert_eq!(actions.submit.len(), 1);
+    assert_eq!(actions.submit[0].hash(), hash);
+}
+
+#[test]
 fn a_forged_body_sends_the_block_to_the_next_announcer_and_is_not_remembered() {
     let f = fixture(1);
     let hash = f.blocks[0].hash();

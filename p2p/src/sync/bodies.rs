@@ -32,8 +32,9 @@ impl SyncState {
             && !self.downloaded.contains_key(&hash)
             && !self.submitted.contains_key(&hash);
         // An announced block still being fetched, from this peer or (after its request
-        // to this one timed out) from the next announcer: the copy in hand is taken.
-        let announced = asked && self.announcers.contains_key(&hash);
+        // to this one timed out) from the next announcer, or one nobody delivered in
+        // time and this late answer brings: the copy in hand is taken.
+        let announced = asked && (self.announcers.contains_key(&hash) || self.awaited.take(&hash));
         if !pending && !announced {
             return if asked {
                 Ok(())
@@ -47,7 +48,7 @@ impl SyncState {
         if !body_matches {
             if self.announcers.contains_key(&hash) {
                 self.end_request(&hash);
-                self.announced_request_ended(&hash, now);
+                self.announced_request_ended(&hash, now, None);
             }
             return Err(SyncError::BodyMismatch(hash));
         }
@@ -86,7 +87,7 @@ impl SyncState {
             if self.in_flight.get(hash).is_some_and(|r| r.peer == peer) {
                 self.end_request(hash);
                 self.failed_from.insert(*hash, peer);
-                self.announced_request_ended(hash, now);
+                self.announced_request_ended(hash, now, None);
             }
         }
     }
@@ -221,8 +222,8 @@ impl SyncState {
                 }
             }
         }
-        for (hash, _) in &late {
-            self.announced_request_ended(hash, now);
+        for (hash, peer) in &late {
+            self.announced_request_ended(hash, now, Some(*peer));
         }
         if let Some(request) = self.header_request {
             if request.deadline <= now {

@@ -69,7 +69,7 @@ use tern_chain::types::{BlockHash, Height, Work};
 use tern_state::chain::TipInfo;
 
 pub use announced::{
-    KNOWN_BLOCKS_PER_PEER, MAX_ANNOUNCED_IN_FLIGHT, MAX_ANNOUNCERS, REJECTED_BLOCKS,
+    AWAITED_BLOCKS, KNOWN_BLOCKS_PER_PEER, MAX_ANNOUNCED_IN_FLIGHT, MAX_ANNOUNCERS, REJECTED_BLOCKS,
 };
 pub use header_chain::{
     HeaderChain, HeaderChainError, PendingHeader, StoredParent, MAX_PENDING_HEADERS,
@@ -84,7 +84,7 @@ pub(crate) use task::{spawn, SyncParts, SYNC_QUEUE};
 
 use super::ConnId;
 use crate::asked::AskLog;
-use announced::{KnownBlocks, Rejected, Source};
+use announced::{BlockSet, KnownBlocks, Source};
 use progress::Progress;
 
 /// Headers kept at most while their chain has no more work than ours.
@@ -251,7 +251,9 @@ pub struct SyncState {
     /// Block requests made since the last drive, which sends them.
     to_request: Vec<(ConnId, BlockHash)>,
     /// Blocks the chain refused: announcements of them are ignored.
-    rejected: Rejected,
+    rejected: BlockSet,
+    /// Announced blocks nobody delivered in time: a late answer is still taken.
+    awaited: BlockSet,
     /// Every header and block request, past its deadline: whether an answer is ours.
     asked: AskLog<SyncAsk>,
     /// Peers whose complete header answer showed less work than they claimed, to drop.
@@ -280,7 +282,8 @@ impl SyncState {
             announcers: HashMap::new(),
             ready: VecDeque::new(),
             to_request: Vec::new(),
-            rejected: Rejected::default(),
+            rejected: BlockSet::new(REJECTED_BLOCKS),
+            awaited: BlockSet::new(AWAITED_BLOCKS),
             asked: AskLog::new(REMEMBERED_REQUESTS),
             unserved: Vec::new(),
             expects_peers: config.expects_peers,
@@ -353,7 +356,7 @@ impl SyncState {
             line.retain(|p| *p != peer);
         }
         for hash in &gone {
-            self.announced_request_ended(hash, now);
+            self.announced_request_ended(hash, now, None);
         }
         self.to_request.retain(|(p, _)| *p != peer);
         if let Some(work) = self.chain.last().map(|h| h.work) {
