@@ -294,6 +294,14 @@ pub enum LinkedError {
     /// No loopback address pair is left for this node.
     #[error("no loopback addresses left for node {0}")]
     NoAddress(usize),
+    /// No port could be found free on the node's real address.
+    #[error("no free port for node {node}: {source}")]
+    Port {
+        /// The node.
+        node: usize,
+        /// Why.
+        source: std::io::Error,
+    },
     /// The link layer could not listen for a node.
     #[error("the link layer cannot listen for node {node} at {addr}: {source}")]
     Attach {
@@ -313,9 +321,13 @@ const FIRST_LINKED_ADDRESS: usize = 100;
 /// Nodes whose every connection to one another crosses one [`LinkLayer`], as in `tern
 /// testnet`: a test cuts and heals the network with the layer, and the nodes see what a
 /// real partition does to their connections. Node `i` listens and dials from
-/// 127.0.1.(101+i) on a port of the system's choosing, and is known to the others only
-/// at 127.0.0.(101+i) on that port, where the layer listens for it; each dials the
-/// nodes before it. Links are perfect until set otherwise.
+/// 127.0.1.(101+i), and is known to the others only at 127.0.0.(101+i) on the same port,
+/// where the layer listens for it; each dials the nodes before it. Links are perfect
+/// until set otherwise.
+///
+/// The layer learns each node's addresses before the node starts: a connection the
+/// node opened before would come from an address the layer does not know, and ride the
+/// outsiders' link, which no partition cuts.
 pub async fn linked(
     count: usize,
     options: NodeOptions,
@@ -325,14 +337,16 @@ pub async fn linked(
     let mut advertised: Vec<SocketAddr> = Vec::with_capacity(count);
     for i in 0..count {
         let index = FIRST_LINKED_ADDRESS + i;
-        let addrs = NodeAddrs::loopback(index, 0).ok_or(LinkedError::NoAddress(i))?;
-        let mut node_options = options.clone().with_seeds(&advertised);
-        node_options.p2p = (addrs.real, Some(addrs.real.ip()));
-        let node = TestNode::start(node_options).await?;
-        let port = node.p2p_addr().port();
+        let loopback = NodeAddrs::loopback(index, 0).ok_or(LinkedError::NoAddress(i))?;
+        // A port free on the node's own real address, which nothing else on this machine
+        // binds: free still when the node takes it a moment later.
+        let port = std::net::TcpListener::bind(loopback.real)
+            .and_then(|probe| probe.local_addr())
+            .map_err(|source| LinkedError::Port { node: i, source })?
+            .port();
         let addrs = NodeAddrs {
-            real: SocketAddr::new(addrs.real.ip(), port),
-            advertised: SocketAddr::new(addrs.advertised.ip(), port),
+            real: SocketAddr::new(loopback.real.ip(), port),
+            advertised: SocketAddr::new(loopback.advertised.ip(), port),
         };
         links
             .attach(i, addrs)
@@ -342,8 +356,10 @@ pub async fn linked(
                 addr: addrs.advertised,
                 source,
             })?;
+        let mut node_options = options.clone().with_seeds(&advertised);
+        node_options.p2p = (addrs.real, Some(addrs.real.ip()));
+        nodes.push(TestNode::start(node_options).await?);
         advertised.push(addrs.advertised);
-        nodes.push(node);
     }
     Ok((links, nodes))
 }

@@ -248,6 +248,14 @@ impl LinkLayer {
         report
     }
 
+    /// Connections open now that came from outside the testnet (a hostile peer, a node
+    /// the layer does not know), on their perfect link that no partition cuts.
+    pub fn outside_connections(&self) -> usize {
+        // Both directions of an outsider's connection are the one link: each connection
+        // counts on it twice.
+        self.inner.outside.connections() / 2
+    }
+
     /// Closes every listener and connection and waits for their tasks to end.
     pub async fn shutdown(&self) {
         self.inner.cancel.cancel();

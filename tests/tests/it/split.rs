@@ -70,8 +70,9 @@ async fn wait_for_tip(nodes: &[&TestNode], tip: BlockHash) {
     for node in nodes {
         assert!(
             node.reaches_tip(tip, PATIENCE).await,
-            "a node did not reach {tip}: at {:?}",
-            node.node.chain().tip().height()
+            "a node did not reach {tip}: at {:?}, {}",
+            node.node.chain().tip().height(),
+            node.node.chain().tip().hash
         );
     }
 }
@@ -106,6 +107,10 @@ async fn a_healed_split_converges_on_the_side_with_more_work() {
             "a node did not get to 5 peers"
         );
     }
+
+    // Every connection crosses the layer: none rides the outsiders' link, which no cut
+    // holds.
+    assert_eq!(links.outside_connections(), 0);
 
     // The cut: every link between the sides holds its bytes from now on.
     let partition = Partition::try_from(vec![vec![0, 1], vec![2, 3, 4, 5]]).unwrap();
