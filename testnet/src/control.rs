@@ -22,7 +22,7 @@ use crate::links::{LinkReport, Partition, ProfileChange};
 use tern_p2p::sync::SyncMode;
 
 use super::attack::{AttackKind, AttackReport};
-use crate::error::TestnetError;
+use crate::error::{Refusal, TestnetError};
 
 /// The file in a testnet's data directory that names its control endpoint.
 pub(super) const CONTROL_FILE: &str = "control.json";
@@ -94,7 +94,7 @@ type NodeAction = fn(usize) -> Action;
 #[derive(Debug)]
 pub(super) struct Request {
     pub(super) action: Action,
-    pub(super) reply: oneshot::Sender<Result<Reply, String>>,
+    pub(super) reply: oneshot::Sender<Result<Reply, Refusal>>,
 }
 
 /// The network after a control action.
@@ -282,7 +282,7 @@ async fn forward(
     answer
         .await
         .map_err(|_| rpc_error(1, "the testnet is stopping".into()))?
-        .map_err(|refusal| rpc_error(2, refusal))
+        .map_err(|refusal| rpc_error(2, refusal.to_string()))
 }
 
 fn rpc_error(code: i32, message: String) -> ErrorObjectOwned {

@@ -50,7 +50,7 @@ pub mod scenario;
 mod screen;
 
 pub use commands::{AttackTarget, ControlCommand, LinkFlags, NodeTarget, Target};
-pub use error::TestnetError;
+pub use error::{Refusal, TestnetError};
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -357,13 +357,10 @@ pub async fn run(mut args: TestnetArgs) -> Result<(), TestnetError> {
                         });
                     }
                     (None, _) => {
-                        let _ = reply.send(Err(format!("node {node} is not a running node")));
+                        let _ = reply.send(Err(Refusal::NotRunning(node)));
                     }
                     (Some(_), Err(_)) => {
-                        let _ = reply.send(Err(format!(
-                            "{} attacks are running already, the most at once",
-                            attack::MAX_ATTACKS
-                        )));
+                        let _ = reply.send(Err(Refusal::TooManyAttacks(attack::MAX_ATTACKS)));
                     }
                 }
             }

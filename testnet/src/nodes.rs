@@ -17,7 +17,7 @@ use tern_rpc::net::TernNetApiClient;
 use super::control::{Action, LinkChange, NetworkStatus, NodeStatus, NodeView, ProcessState};
 use super::node_process::NodeProcess;
 use super::{port, TestnetArgs, MAX_NODES};
-use crate::error::TestnetError;
+use crate::error::{Refusal, TestnetError};
 use crate::DevBlocks;
 
 /// How node `i` runs.
@@ -223,11 +223,16 @@ pub(super) async fn act(
     planner: &Planner<'_>,
     slots: &mut Vec<Slot>,
     action: Action,
-) -> Result<(), String> {
+) -> Result<(), Refusal> {
     let count = slots.len();
     let i = match action {
         Action::Status | Action::Attack(..) => return Ok(()),
-        Action::Add(sync) => return planner.add(slots, sync).await.map_err(|e| e.0),
+        Action::Add(sync) => {
+            return planner
+                .add(slots, sync)
+                .await
+                .map_err(|e| Refusal::Start(e.0))
+        }
         Action::Partition(partition) => {
             if let Some(node) = partition.nodes().find(|&n| n >= count) {
                 return Err(no_such_node(node, count));
@@ -249,7 +254,7 @@ pub(super) async fn act(
     };
     let slot = slots.get_mut(i).ok_or_else(|| no_such_node(i, count))?;
     match (action, slot.state) {
-        (_, ProcessState::Removed) => Err(format!("node {i} was removed")),
+        (_, ProcessState::Removed) => Err(Refusal::Removed(i)),
         (Action::Remove(_), _) => {
             if let Some(node) = slot.process.take() {
                 node.stop().await;
@@ -258,7 +263,7 @@ pub(super) async fn act(
             slot.state = ProcessState::Removed;
             Ok(())
         }
-        (Action::Kill(_), ProcessState::Killed) => Err(format!("node {i} is killed already")),
+        (Action::Kill(_), ProcessState::Killed) => Err(Refusal::KilledAlready(i)),
         (Action::Kill(_), _) => {
             if let Some(node) = slot.process.take() {
                 node.kill().await;
@@ -271,7 +276,9 @@ pub(super) async fn act(
                 node.stop().await;
             }
             slot.state = ProcessState::Killed;
-            slot.start().await.map_err(|e| format!("node {i}: {}", e.0))
+            slot.start()
+                .await
+                .map_err(|e| Refusal::Start(format!("node {i}: {}", e.0)))
         }
         (Action::Pause(_), ProcessState::Running) => {
             signal(slot, Signal::STOP, i)?;
@@ -283,9 +290,10 @@ pub(super) async fn act(
             slot.state = ProcessState::Running;
             Ok(())
         }
-        (Action::Pause(_), state) | (Action::Resume(_), state) => {
-            Err(format!("node {i} is {}", state_name(state)))
-        }
+        (Action::Pause(_), state) | (Action::Resume(_), state) => Err(Refusal::WrongState {
+            node: i,
+            state: state_name(state),
+        }),
         (
             Action::Status
             | Action::Add(_)
@@ -298,32 +306,25 @@ pub(super) async fn act(
     }
 }
 
-fn no_such_node(i: usize, count: usize) -> String {
-    format!(
-        "there is no node {i}: the testnet has nodes 0 to {}",
-        count.saturating_sub(1)
-    )
+fn no_such_node(node: usize, count: usize) -> Refusal {
+    Refusal::NoSuchNode {
+        node,
+        last: count.saturating_sub(1),
+    }
 }
 
 /// Changes the link between two nodes, one way or both.
-fn change_link(links: &LinkLayer, count: usize, change: &LinkChange) -> Result<(), String> {
+fn change_link(links: &LinkLayer, count: usize, change: &LinkChange) -> Result<(), Refusal> {
     for node in [change.from, change.to] {
         if node >= count {
             return Err(no_such_node(node, count));
         }
     }
     if change.from == change.to {
-        return Err(format!(
-            "a link joins two nodes: {} to {} is none",
-            change.from, change.to
-        ));
+        return Err(Refusal::SelfLink(change.from));
     }
     if change.profile.is_empty() && change.cut.is_none() {
-        return Err(
-            "say what to change: --latency, --jitter, --loss, --bandwidth, \
-                    --perfect, --cut or --heal"
-                .into(),
-        );
+        return Err(Refusal::NothingToChange);
     }
     let mut directions = vec![(change.from, change.to)];
     if !change.one_way {
@@ -340,12 +341,12 @@ fn change_link(links: &LinkLayer, count: usize, change: &LinkChange) -> Result<(
     Ok(())
 }
 
-fn signal(slot: &Slot, signal: Signal, i: usize) -> Result<(), String> {
+fn signal(slot: &Slot, signal: Signal, i: usize) -> Result<(), Refusal> {
     slot.process
         .as_ref()
-        .ok_or_else(|| format!("node {i} has no process"))?
+        .ok_or(Refusal::NoProcess(i))?
         .signal(signal)
-        .map_err(|e| format!("node {i}: {e}"))
+        .map_err(|source| Refusal::Signal { node: i, source })
 }
 
 pub(super) fn state_name(state: ProcessState) -> &'static str {

@@ -8,6 +8,7 @@
 //! This module reads a file; [`run`] plays it against the running testnet through the
 //! same control calls a script makes, and [`watch`] records what the nodes do meanwhile.
 
+mod error;
 pub mod run;
 mod watch;
 
@@ -23,6 +24,7 @@ use super::attack::AttackKind;
 use super::control::{Action as Control, LinkChange};
 use super::TestnetArgs;
 use crate::error::TestnetError;
+pub use error::{ScenarioError, SpanError, StepError};
 use tern_p2p::sync::SyncMode;
 
 /// The largest scenario file read.
@@ -341,10 +343,10 @@ impl Span {
 }
 
 impl FromStr for Span {
-    type Err = String;
+    type Err = SpanError;
 
-    fn from_str(text: &str) -> Result<Span, String> {
-        let invalid = || format!("{text:?} is not a span of time: write 500ms, 30s or 2m");
+    fn from_str(text: &str) -> Result<Span, SpanError> {
+        let invalid = || SpanError::NotASpan(text.to_owned());
         let trimmed = text.trim();
         let (number, millis) = [("ms", 1.0), ("s", 1_000.0), ("m", 60_000.0)]
             .iter()
@@ -356,15 +358,15 @@ impl FromStr for Span {
         }
         let span = Duration::from_secs_f64(value * millis / 1_000.0);
         if span > MAX_SPAN {
-            return Err(format!("{text:?} is longer than a scenario waits (1 hour)"));
+            return Err(SpanError::TooLong(text.to_owned()));
         }
         Ok(Span(span))
     }
 }
 
 impl TryFrom<String> for Span {
-    type Error = String;
-    fn try_from(text: String) -> Result<Span, String> {
+    type Error = SpanError;
+    fn try_from(text: String) -> Result<Span, SpanError> {
         text.parse()
     }
 }
@@ -398,40 +400,40 @@ impl Scenario {
             || path.display().to_string(),
             |s| s.to_string_lossy().into(),
         );
-        Scenario::parse(&name, &text).map_err(failed)
+        Scenario::parse(&name, &text).map_err(|e| failed(e.to_string()))
     }
 
     /// Reads a scenario from its text.
-    pub fn parse(name: &str, text: &str) -> Result<Scenario, String> {
-        let file: File = toml::from_str(text).map_err(|e| e.to_string())?;
+    pub fn parse(name: &str, text: &str) -> Result<Scenario, ScenarioError> {
+        let file: File = toml::from_str(text)?;
+        let max = super::MAX_NODES;
         if let Some(nodes) = file.testnet.nodes {
-            if nodes == 0 || u32::from(nodes) > super::MAX_NODES {
-                return Err(format!(
-                    "testnet.nodes = {nodes}: a testnet runs 1 to {} nodes",
-                    super::MAX_NODES
-                ));
+            if nodes == 0 || u32::from(nodes) > max {
+                return Err(ScenarioError::Nodes { nodes, max });
             }
         }
         if let Some(seeds) = file.testnet.seeds_per_node {
-            if seeds == 0 || u32::from(seeds) > super::MAX_NODES {
-                return Err(format!(
-                    "testnet.seeds_per_node = {seeds}: a node takes 1 to {} seeds",
-                    super::MAX_NODES
-                ));
+            if seeds == 0 || u32::from(seeds) > max {
+                return Err(ScenarioError::Seeds { seeds, max });
             }
         }
         if file.step.is_empty() {
-            return Err("it has no [[step]]".into());
+            return Err(ScenarioError::NoSteps);
         }
         if file.step.len() > MAX_STEPS {
-            return Err(format!("it has more than {MAX_STEPS} steps"));
+            return Err(ScenarioError::TooManySteps);
         }
         let steps = file
             .step
             .into_iter()
             .enumerate()
-            .map(|(i, table)| read_step(table).map_err(|why| format!("step {}: {why}", i + 1)))
-            .collect::<Result<Vec<Step>, String>>()?;
+            .map(|(i, table)| {
+                read_step(table).map_err(|error| ScenarioError::Step {
+                    index: i + 1,
+                    error,
+                })
+            })
+            .collect::<Result<Vec<Step>, ScenarioError>>()?;
         Ok(Scenario {
             name: name.to_owned(),
             description: file.description,
@@ -441,41 +443,27 @@ impl Scenario {
     }
 }
 
-fn read_step(table: toml::Table) -> Result<Step, String> {
+fn read_step(table: toml::Table) -> Result<Step, StepError> {
     let value = toml::Value::Table(table);
+    let fields = |e: toml::de::Error| StepError::Fields(e.message().to_owned());
     let step = match (value.get("do"), value.get("expect")) {
-        (Some(_), Some(_)) => {
-            return Err("a step either does (do = …) or expects (expect = …), not both".into())
-        }
-        (Some(_), None) => Step::Act(
-            value
-                .try_into()
-                .map_err(|e: toml::de::Error| e.message().to_owned())?,
-        ),
-        (None, Some(_)) => Step::Check(
-            value
-                .try_into()
-                .map_err(|e: toml::de::Error| e.message().to_owned())?,
-        ),
-        (None, None) => {
-            return Err(
-                "say what it does (do = \"partition\", …) or expects (expect = \"one_tip\", …)"
-                    .into(),
-            )
-        }
+        (Some(_), Some(_)) => return Err(StepError::Both),
+        (Some(_), None) => Step::Act(value.try_into().map_err(fields)?),
+        (None, Some(_)) => Step::Check(value.try_into().map_err(fields)?),
+        (None, None) => return Err(StepError::Neither),
     };
     if let Step::Act(Act::Flood { count, from, .. }) = &step {
         if *count > MAX_FLOOD {
-            return Err(format!("a flood submits at most {MAX_FLOOD} transfers"));
+            return Err(StepError::FloodTooLarge { max: MAX_FLOOD });
         }
         let per_sender = tern_mempool::MempoolConfig::default().max_per_sender;
         let most = from.len().saturating_mul(per_sender);
         if usize::try_from(*count).unwrap_or(usize::MAX) > most {
-            return Err(format!(
-                "a flood from {} senders submits at most {most} transfers: a mempool \
-                 holds {per_sender} pending transactions per sender",
-                from.len()
-            ));
+            return Err(StepError::FloodPastSenders {
+                senders: from.len(),
+                most,
+                per_sender,
+            });
         }
     }
     Ok(step)

@@ -75,7 +75,9 @@ fn steps_read_as_acts_and_checks() {
 #[test]
 fn a_mistake_is_named_with_its_step() {
     let step = |body: &str| {
-        Scenario::parse("s", &format!("[[step]]\ndo = \"heal\"\n\n[[step]]\n{body}")).unwrap_err()
+        Scenario::parse("s", &format!("[[step]]\ndo = \"heal\"\n\n[[step]]\n{body}"))
+            .unwrap_err()
+            .to_string()
     };
     for (body, why) in [
         ("do = \"explode\"", "step 2: unknown variant `explode`"),
@@ -115,10 +117,12 @@ fn a_mistake_is_named_with_its_step() {
     }
     assert!(Scenario::parse("s", "")
         .unwrap_err()
+        .to_string()
         .contains("no [[step]]"));
     assert!(
         Scenario::parse("s", "[testnet]\nnodes = 0\n[[step]]\ndo = \"heal\"")
             .unwrap_err()
+            .to_string()
             .contains("1 to 64 nodes")
     );
     assert!(Scenario::parse(
@@ -126,10 +130,12 @@ fn a_mistake_is_named_with_its_step() {
         "[testnet]\nseeds_per_node = 0\n[[step]]\ndo = \"heal\""
     )
     .unwrap_err()
+    .to_string()
     .contains("1 to 64 seeds"));
     assert!(
         Scenario::parse("s", "[testnet]\nnodez = 3\n[[step]]\ndo = \"heal\"")
             .unwrap_err()
+            .to_string()
             .contains("unknown field `nodez`")
     );
 }
