@@ -30,6 +30,17 @@ fn announce(sync: &mut SyncState, peer: ConnId, hashes: &[BlockHash], now: Insta
     sync.on_block_inventory(peer, hashes, &HashSet::new(), now);
 }
 
+/// Just past a request's deadline.
+fn after_timeout(now: Instant) -> Instant {
+    now + SyncConfig::default().request_timeout + Duration::from_millis(1)
+}
+
+/// What sync hands the chain at `at`, by hash.
+fn submitted(sync: &mut SyncState, f: &Fixture, at: Instant) -> Vec<BlockHash> {
+    let actions = sync.drive(at, &f.tip, &[f.tip.hash]);
+    actions.submit.iter().map(|block| block.hash()).collect()
+}
+
 fn header_request_to(sync: &mut SyncState, f: &Fixture, now: Instant) -> Option<ConnId> {
     sync.drive(now, &f.tip, &[f.tip.hash])
         .headers
@@ -54,9 +65,7 @@ fn a_block_is_asked_of_one_peer_however_it_is_learned_of() {
     );
     // A delivers: the block is a pending header's now, and goes to the chain in order.
     sync.on_block(A, f.blocks[0].clone(), true, now).unwrap();
-    let actions = sync.drive(now, &f.tip, &[f.tip.hash]);
-    assert_eq!(actions.submit.len(), 1);
-    assert_eq!(actions.submit[0].hash(), hash);
+    assert_eq!(submitted(&mut sync, &f, now), vec![hash]);
 }
 
 #[test]
@@ -69,12 +78,12 @@ fn an_announced_block_goes_to_the_next_announcer_when_the_first_fails() {
     announce(&mut sync, B, &[hash], now);
     assert_eq!(f.asked_of(&mut sync, A, now), vec![hash]);
     // A times out: B is asked.
-    let late = now + SyncConfig::default().request_timeout + Duration::from_millis(1);
+    let late = after_timeout(now);
     assert_eq!(f.asked_of(&mut sync, B, late), vec![hash]);
     // A's late copy is still a rightful answer, and takes the block; B's then is too.
     sync.on_block(A, f.blocks[0].clone(), true, late).unwrap();
     sync.on_block(B, f.blocks[0].clone(), true, late).unwrap();
-    assert_eq!(sync.drive(late, &f.tip, &[f.tip.hash]).submit.len(), 1);
+    assert_eq!(submitted(&mut sync, &f, late), vec![hash]);
     // A third copy nobody asked for is unsolicited.
     assert!(matches!(
         sync.on_block(A, f.blocks[0].clone(), true, late),
@@ -94,14 +103,12 @@ fn a_block_nobody_delivered_in_time_is_taken_headers_first_and_from_a_late_answe
     let now = Instant::now();
     announce(&mut sync, A, &[hash], now);
     assert_eq!(f.asked_of(&mut sync, A, now), vec![hash]);
-    let late = now + SyncConfig::default().request_timeout + Duration::from_millis(1);
+    let late = after_timeout(now);
     // Nobody else to ask: the announcer is asked for headers...
     assert_eq!(header_request_to(&mut sync, &f, late), Some(A));
     // ...and its late answer is taken all the same.
     sync.on_block(A, f.blocks[0].clone(), true, late).unwrap();
-    let actions = sync.drive(late, &f.tip, &[f.tip.hash]);
-    assert_eq!(actions.submit.len(), 1);
-    assert_eq!(actions.submit[0].hash(), hash);
+    assert_eq!(submitted(&mut sync, &f, late), vec![hash]);
 }
 
 #[test]
@@ -136,8 +143,7 @@ fn a_block_whose_parent_we_lack_has_its_sender_asked_for_headers() {
     announce(&mut sync, A, &[hash], now);
     assert_eq!(f.asked_of(&mut sync, A, now), vec![hash]);
     sync.on_block(A, f.blocks[1].clone(), true, now).unwrap();
-    let actions = sync.drive(now, &f.tip, &[f.tip.hash]);
-    assert_eq!(actions.submit.len(), 1);
+    assert_eq!(submitted(&mut sync, &f, now), vec![hash]);
     assert_eq!(sync.on_verdict(&hash, &Ok(Verdict::Orphaned)), None);
     assert_eq!(header_request_to(&mut sync, &f, now), Some(A));
 }
@@ -206,7 +212,7 @@ fn announcers_in_line_are_bounded() {
     for _ in 0..peers.len() {
         let actions = sync.drive(at, &f.tip, &[f.tip.hash]);
         asked += actions.blocks.iter().map(|(_, h)| h.len()).sum::<usize>();
-        at += SyncConfig::default().request_timeout + Duration::from_millis(1);
+        at = after_timeout(at);
     }
     assert_eq!(asked, 1 + MAX_ANNOUNCERS);
     assert_eq!(sync.announced_in_flight(), 0);
