@@ -356,3 +356,52 @@ async fn a_block_announced_by_one_peer_and_headed_by_another_is_asked_for_once()
     assert!(node.reaches_tip(hash, patience).await);
     node.shutdown().await;
 }
+
+/// A block whose one announcer answered after the request had timed out used to be
+/// dropped as someone else's answer, and with nothing announcing it again the node stayed
+/// behind. Now the announcer is asked for headers when its request times out, and the
+/// late answer is taken.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_block_delivered_after_its_request_timed_out_is_still_taken() {
+    let spec = dev_spec();
+    let mut builder = ChainBuilder::new(spec.clone());
+    let genesis = builder.genesis();
+    let block = builder
+        .child(&genesis, vec![], dev_secret_key(2).address())
+        .unwrap();
+    let hash = block.hash();
+    let wanted = InvItem::Block(hash);
+    let mut options = NodeOptions::dev();
+    options.request_timeout = Duration::from_secs(1);
+    let node = TestNode::start(options).await.unwrap();
+    let patience = Duration::from_secs(20);
+    let mut announcer = HostilePeer::connect(node.p2p_addr(), &hello_for(&spec))
+        .await
+        .unwrap();
+    announcer
+        .send(&Message::Inventory(vec![wanted]))
+        .await
+        .unwrap();
+    assert_eq!(
+        announcer.recv(patience).await,
+        Some(Message::GetData(vec![wanted]))
+    );
+    // Nobody else has it: once the request times out, the announcer is asked for headers.
+    loop {
+        match announcer.recv(patience).await {
+            Some(Message::GetHeaders { .. }) => break,
+            Some(_) => {}
+            None => panic!("no header request after the block's request timed out"),
+        }
+    }
+    // The late answer to the request that timed out.
+    announcer
+        .send(&Message::Block(Box::new(block)))
+        .await
+        .unwrap();
+    assert!(
+        node.reaches_tip(hash, patience).await,
+        "the late answer was dropped"
+    );
+    node.shutdown().await;
+}
