@@ -66,24 +66,28 @@ impl Delay {
     }
 }
 
+/// `text` as a finite, non-negative number followed by one of `units` (suffix and scale,
+/// longer suffixes before their endings: `ms` before `s`), scaled: `"1.5s"` with
+/// `("s", 1000.0)` is 1,500. `None` for anything else. Every figure the testnet reads
+/// from people (delays, bandwidths, loss, spans of time) is read by it.
+pub(crate) fn scaled_number(text: &str, units: &[(&str, f64)]) -> Option<f64> {
+    let trimmed = text.trim();
+    let (number, scale) = units
+        .iter()
+        .find_map(|(unit, scale)| Some((trimmed.strip_suffix(unit)?, *scale)))?;
+    let value: f64 = number.trim().parse().ok()?;
+    (value.is_finite() && value >= 0.0).then_some(value * scale)
+}
+
 impl FromStr for Delay {
     type Err = ProfileError;
 
     fn from_str(text: &str) -> Result<Delay, ProfileError> {
-        let invalid = || ProfileError::Delay(text.to_owned());
-        let trimmed = text.trim();
-        if trimmed == "0" {
+        if text.trim() == "0" {
             return Ok(Delay::ZERO);
         }
-        let (number, micros_per_unit) = [("us", 1.0), ("ms", 1_000.0), ("s", 1_000_000.0)]
-            .iter()
-            .find_map(|(unit, scale)| Some((trimmed.strip_suffix(unit)?, *scale)))
-            .ok_or_else(invalid)?;
-        let value: f64 = number.trim().parse().map_err(|_| invalid())?;
-        if !value.is_finite() || value < 0.0 {
-            return Err(invalid());
-        }
-        let micros = value * micros_per_unit;
+        let micros = scaled_number(text, &[("us", 1.0), ("ms", 1_000.0), ("s", 1_000_000.0)])
+            .ok_or_else(|| ProfileError::Delay(text.to_owned()))?;
         if micros > MAX_DELAY.as_micros() as f64 {
             return Err(ProfileError::DelayTooLong(text.to_owned()));
         }
@@ -137,13 +141,9 @@ impl FromStr for Loss {
     type Err = ProfileError;
 
     fn from_str(text: &str) -> Result<Loss, ProfileError> {
-        let invalid = || ProfileError::Loss(text.to_owned());
-        let number = text.trim().strip_suffix('%').ok_or_else(invalid)?;
-        let percent: f64 = number.trim().parse().map_err(|_| invalid())?;
-        if !percent.is_finite() || percent < 0.0 {
-            return Err(invalid());
-        }
-        let ppm = (percent * 10_000.0).round();
+        let ppm = scaled_number(text, &[("%", 10_000.0)])
+            .ok_or_else(|| ProfileError::Loss(text.to_owned()))?
+            .round();
         if ppm > f64::from(MAX_LOSS_PPM) {
             return Err(ProfileError::LossTooHigh(text.to_owned()));
         }
@@ -196,16 +196,11 @@ impl FromStr for Bandwidth {
 
     fn from_str(text: &str) -> Result<Bandwidth, ProfileError> {
         let invalid = || ProfileError::Bandwidth(text.to_owned());
-        let lower = text.trim().to_ascii_lowercase();
-        let (number, scale) = [("gbit", 1e9), ("mbit", 1e6), ("kbit", 1e3), ("bit", 1.0)]
-            .iter()
-            .find_map(|(unit, scale)| Some((lower.strip_suffix(unit)?, *scale)))
-            .ok_or_else(invalid)?;
-        let value: f64 = number.trim().parse().map_err(|_| invalid())?;
-        if !value.is_finite() || value <= 0.0 {
-            return Err(invalid());
-        }
-        let bits = (value * scale).round();
+        let units = [("gbit", 1e9), ("mbit", 1e6), ("kbit", 1e3), ("bit", 1.0)];
+        let bits = scaled_number(&text.to_ascii_lowercase(), &units)
+            .filter(|bits| *bits > 0.0)
+            .ok_or_else(invalid)?
+            .round();
         if !(MIN_BANDWIDTH as f64..=MAX_BANDWIDTH as f64).contains(&bits) {
             return Err(ProfileError::BandwidthOutOfRange(text.to_owned()));
         }

@@ -17,6 +17,7 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
+use crate::links::profile::scaled_number;
 use crate::links::{Bandwidth, Delay, Loss, Partition, ProfileChange};
 use serde::Deserialize;
 
@@ -346,21 +347,13 @@ impl FromStr for Span {
     type Err = SpanError;
 
     fn from_str(text: &str) -> Result<Span, SpanError> {
-        let invalid = || SpanError::NotASpan(text.to_owned());
-        let trimmed = text.trim();
-        let (number, millis) = [("ms", 1.0), ("s", 1_000.0), ("m", 60_000.0)]
-            .iter()
-            .find_map(|(unit, scale)| Some((trimmed.strip_suffix(unit)?, *scale)))
-            .ok_or_else(invalid)?;
-        let value: f64 = number.trim().parse().map_err(|_| invalid())?;
-        if !value.is_finite() || value < 0.0 {
-            return Err(invalid());
-        }
-        let span = Duration::from_secs_f64(value * millis / 1_000.0);
-        if span > MAX_SPAN {
+        let millis = scaled_number(text, &[("ms", 1.0), ("s", 1_000.0), ("m", 60_000.0)])
+            .ok_or_else(|| SpanError::NotASpan(text.to_owned()))?;
+        // Compared before the conversion, which panics past what a Duration holds.
+        if millis > MAX_SPAN.as_millis() as f64 {
             return Err(SpanError::TooLong(text.to_owned()));
         }
-        Ok(Span(span))
+        Ok(Span(Duration::from_secs_f64(millis / 1_000.0)))
     }
 }
 

@@ -92,6 +92,11 @@ fn a_mistake_is_named_with_its_step() {
             "do = \"wait\"\nfor = \"61m\"",
             "longer than a scenario waits",
         ),
+        // Past what a duration holds: refused, not a panic.
+        (
+            "do = \"wait\"\nfor = \"1e300m\"",
+            "longer than a scenario waits",
+        ),
         (
             "do = \"partition\"\nsides = [[0], [0]]",
             "node 0 is named twice",
