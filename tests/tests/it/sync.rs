@@ -290,6 +290,15 @@ async fn headers_whose_parent_the_store_cannot_read_get_nobody_banned() {
     node.shutdown().await;
 }
 
+/// A valid block on `spec`'s genesis, which a fresh node lacks.
+fn first_block(spec: &tern_chain::genesis::ChainSpec) -> Block {
+    let mut builder = ChainBuilder::new(spec.clone());
+    let genesis = builder.genesis();
+    builder
+        .child(&genesis, vec![], dev_secret_key(2).address())
+        .unwrap()
+}
+
 /// Relay and sync used to keep block requests apart: a block one peer announced (relay
 /// asked it) and another sent the header of (sync asked it too) was fetched twice, and
 /// each task had to tell the other whose answer a copy was. Now sync owns every block
@@ -297,11 +306,7 @@ async fn headers_whose_parent_the_store_cannot_read_get_nobody_banned() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_block_announced_by_one_peer_and_headed_by_another_is_asked_for_once() {
     let spec = dev_spec();
-    let mut builder = ChainBuilder::new(spec.clone());
-    let genesis = builder.genesis();
-    let block = builder
-        .child(&genesis, vec![], dev_secret_key(2).address())
-        .unwrap();
+    let block = first_block(&spec);
     let hash = block.hash();
     let wanted = InvItem::Block(hash);
     let node = TestNode::start(NodeOptions::dev()).await.unwrap();
@@ -364,11 +369,7 @@ async fn a_block_announced_by_one_peer_and_headed_by_another_is_asked_for_once()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_block_delivered_after_its_request_timed_out_is_still_taken() {
     let spec = dev_spec();
-    let mut builder = ChainBuilder::new(spec.clone());
-    let genesis = builder.genesis();
-    let block = builder
-        .child(&genesis, vec![], dev_secret_key(2).address())
-        .unwrap();
+    let block = first_block(&spec);
     let hash = block.hash();
     let wanted = InvItem::Block(hash);
     let mut options = NodeOptions::dev();
