@@ -3,7 +3,7 @@
 //! The running Tern node: the `tern` binary and the wiring of the parts the other crates
 //! own (`tern-state`'s chain, `tern-mempool`'s pool, `tern-p2p`'s network, `tern-rpc`'s
 //! server, `tern-wallet`'s commands) into one task tree. Besides the wiring it keeps the
-//! miner, the RPC backend and the metrics listener, which join several parts.
+//! miner and the metrics listener, which join several parts.
 //!
 //! ## Map
 //!
@@ -11,7 +11,6 @@
 //! |---|---|
 //! | [`mining`] | the mining loop and its nonce-search threads, and on-demand blocks for development chains |
 //! | [`dev_blocks`] | automine and a fixed block interval on development chains |
-//! | [`rpc_backend`] | the node as the RPC server sees it |
 //! | [`service`] | [`service::Node`]: starts every part in order and stops them in reverse; the task tree |
 //! | [`descriptors`] | the open-file limit raised at start, and the RPC slots fitted into it |
 //! | [`disk`] | free space in the data directory, warned about before it runs out |
@@ -55,7 +54,6 @@ pub mod dev_blocks;
 pub mod disk;
 pub mod metrics;
 pub mod mining;
-pub mod rpc_backend;
 pub mod run;
 pub mod service;
 pub mod store_cmd;

@@ -24,7 +24,8 @@ use tern_chain::block::Block;
 use tern_chain::miner::{block_template, transaction_limits};
 use tern_chain::pow::search_nonce;
 use tern_chain::types::{Address, BlockHash, Timestamp};
-use tern_rpc::backend::MAX_MINER_THREADS;
+use tern_rpc::handles::{MinerState, MAX_MINER_THREADS};
+use tern_rpc::jsonrpsee::core::async_trait;
 use tern_state::chain::{ChainHandle, SealError, TipInfo, Verdict};
 use tokio::sync::{mpsc, watch};
 
@@ -58,8 +59,8 @@ pub struct MinerStatus {
     pub blocks_found: u64,
 }
 
-/// Why on-demand mining failed: the RPC backend's error, which `dev_mine` answers with.
-pub use tern_rpc::backend::DevMineFailure;
+/// Why on-demand mining failed: the error the RPC server's `dev_mine` answers with.
+pub use tern_rpc::handles::DevMineFailure;
 
 /// Controls the mining loop; cheap to clone.
 #[derive(Debug, Clone)]
@@ -186,6 +187,35 @@ impl MinerHandle {
             self.pool.wait_synced(*last).await;
         }
         Ok(hashes)
+    }
+}
+
+/// The miner as the RPC server's `mining` namespace sees it.
+#[async_trait]
+impl tern_rpc::handles::Miner for MinerHandle {
+    async fn mine_now(
+        &self,
+        count: u64,
+        reward: Option<Address>,
+    ) -> Result<Vec<BlockHash>, DevMineFailure> {
+        MinerHandle::mine_now(self, count, reward).await
+    }
+
+    fn state(&self) -> MinerState {
+        let status = self.status();
+        MinerState {
+            threads: status.settings.map_or(0, |s| s.threads),
+            reward: status.settings.map(|s| s.reward),
+            blocks_found: status.blocks_found,
+        }
+    }
+
+    fn start(&self, threads: usize, reward: Address) {
+        MinerHandle::start(self, threads, reward);
+    }
+
+    fn stop(&self) {
+        MinerHandle::stop(self);
     }
 }
 

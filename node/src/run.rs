@@ -7,7 +7,7 @@ use std::time::Duration;
 use clap::Args;
 use tern_chain::genesis::ChainSpec;
 use tern_chain::types::Address;
-use tern_rpc::backend::MAX_MINER_THREADS;
+use tern_rpc::handles::MAX_MINER_THREADS;
 use tern_rpc::server::callers::AllowedCallers;
 use tern_rpc::server::connections::ConnectionLimits;
 use tern_rpc::server::RpcConfig;

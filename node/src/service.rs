@@ -17,7 +17,7 @@
 //! | `transaction admission` | the relay task | relay is gone |
 //! | `block submission`, `sync snapshot steps`, `sync locator` | the sync task, [`p2p::start`] | sync is gone; the chain stops |
 //! | `bans writer`, `address book writer` | the connection manager | the manager is gone and the last snapshot written |
-//! | **`rpc server`** (the accept loop), **`rpc heads`** | [`tern_rpc::server::start`], [`NodeRpc::new`] | shutdown; the chain stops |
+//! | **`rpc server`** (the accept loop), **`rpc heads`** | [`tern_rpc::server::start`] | shutdown; the chain stops |
 //! | `rpc connection`, `rpc http/2 stream`, `rpc refusal` | the accept loop | its connection closes |
 //! | `rpc websocket`, `rpc websocket writer`, `rpc call` | an upgraded connection | its connection closes; the call is answered |
 //! | **`metrics`**, `metrics connection`, `metrics follower` | [`crate::metrics::serve`] | shutdown; the chain stops |
@@ -38,6 +38,7 @@ use std::time::Duration;
 use tern_chain::genesis::ChainSpec;
 use tern_chain::types::Address;
 use tern_mempool::MempoolConfig;
+use tern_rpc::handles::NodeHandles;
 use tern_rpc::server::{RpcConfig, RunningServer};
 use tern_state::chain::{self, Chain, ChainError, ChainEvent, ChainHandle, MIN_PRUNE_DEPTH};
 use tokio_util::sync::CancellationToken;
@@ -46,7 +47,6 @@ use crate::dev_blocks::DevBlocks;
 use crate::disk::DiskMonitor;
 use crate::metrics::Metrics;
 use crate::mining::{MinerHandle, MinerSettings};
-use crate::rpc_backend::NodeRpc;
 use tern_mempool::PoolHandle;
 use tern_p2p::{self as p2p, NetworkHandle, P2pConfig, P2pError};
 use tern_state::tip_record;
@@ -315,16 +315,8 @@ impl Node {
                     return Err(StartError::Cookie(source));
                 }
             }
-            let backend = Arc::new(NodeRpc::new(
-                node.chain.clone(),
-                node.pool.clone(),
-                node.miner.clone(),
-                node.network.clone(),
-                node.health(),
-                &executor,
-            ));
             let fault = faults.point(Part::Rpc);
-            match tern_rpc::server::start(backend, config, &executor, fault).await {
+            match tern_rpc::server::start(&node.rpc_handles(), config, &executor, fault).await {
                 Ok(server) => node.rpc = Some(server),
                 Err(source) => {
                     node.stop().await;
@@ -347,6 +339,17 @@ impl Node {
         }
         executor.spawn("chain log", log_chain_updates(node.chain.clone()));
         Ok(node)
+    }
+
+    /// The parts the RPC server answers from.
+    pub fn rpc_handles(&self) -> NodeHandles {
+        NodeHandles {
+            chain: self.chain.clone(),
+            pool: self.pool.clone(),
+            network: self.network.clone(),
+            health: self.health(),
+            miner: Arc::new(self.miner.clone()),
+        }
     }
 
     /// The chain actor.

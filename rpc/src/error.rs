@@ -11,9 +11,9 @@ use tern_chain::error::TxError;
 use tern_mempool::{MempoolError, SubmitError};
 
 #[cfg(feature = "server")]
-use crate::backend::DevMineFailure;
-#[cfg(feature = "server")]
 use crate::chain::heads::ResumeError;
+#[cfg(feature = "server")]
+use crate::handles::DevMineFailure;
 
 /// Invalid params: the message names the bad field.
 pub const INVALID_PARAMS: i32 = -32602;

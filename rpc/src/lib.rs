@@ -6,7 +6,7 @@
 //!
 //! Every namespace has one layout: `api.rs` (the trait, defined once; jsonrpsee generates
 //! the server trait and the typed client), `json.rs` (its wire types, one per response)
-//! and `server.rs` (its implementation over that namespace's backend, server only).
+//! and `server.rs` (its implementation over the node's handles it needs, server only).
 //!
 //! | module | owns |
 //! |---|---|
@@ -21,7 +21,7 @@
 //!
 //! | module | owns |
 //! |---|---|
-//! | [`backend`] | what each namespace needs from the node (`ChainBackend`, `MiningBackend`, `NetBackend`), in domain types and typed errors; the `net` namespace works through the network's own handle |
+//! | [`handles`] | what the namespaces answer from: the node's handles to its chain, mempool, network and health, held and called directly, and the [`handles::Miner`] trait over the node crate's miner |
 //! | [`admin`] | an admin method's check, against the mark the server leaves on a request |
 //! | `params` | parameters every namespace reads alike (addresses under the chain's prefix) |
 //! | [`server`] | the namespaces served over HTTP and WebSocket on one port, and every limit a client meets; its own page maps its modules |
@@ -41,9 +41,9 @@
 //!
 //! ## What it may not touch
 //!
-//! The server reaches the node only through the namespaces' backends and the handles they
-//! hand out (the chain's reader, the mempool's errors, the network's handle), never into
-//! the network's, the miner's or the store's internals, and it never writes the chain.
+//! The server reaches the node only through its handles ([`handles::NodeHandles`]: the
+//! chain's, the mempool's, the network's, health and the miner), never into the
+//! network's, the miner's or the store's internals, and it never writes the chain.
 //! The client builds on `tern-chain` alone.
 //!
 //! ## Conventions
@@ -81,7 +81,7 @@ pub mod openrpc;
 #[cfg(feature = "server")]
 pub mod admin;
 #[cfg(feature = "server")]
-pub mod backend;
+pub mod handles;
 #[cfg(feature = "server")]
 mod params;
 #[cfg(feature = "server")]

@@ -49,7 +49,7 @@ struct TestNode {
     spec: ChainSpec,
     chain: tern_state::chain::ChainHandle,
     /// Dropping the node stops it and closes its store.
-    _node: Node,
+    node: Node,
     _dir: tempfile::TempDir,
 }
 
@@ -88,7 +88,7 @@ async fn node_on(spec: ChainSpec, rpc: RpcConfig) -> TestNode {
         rpc_addr,
         spec,
         chain: node.chain().clone(),
-        _node: node,
+        node,
         _dir: dir,
     }
 }

@@ -10,10 +10,11 @@
 //! the client also names its tip: then [`super::catch_up`] takes it from there.
 
 use std::collections::VecDeque;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use tern_chain::types::{AddressPrefix, BlockHash};
-use tern_state::chain::ChainUpdate;
+use tern_state::chain::{ChainEvent, ChainEvents, ChainHandle, ChainUpdate};
+use tern_tasks::TaskExecutor;
 use tokio::sync::broadcast;
 
 use crate::chain::json::{HeadEvent, HeadKind, HeaderJson, ResumeFrom};
@@ -91,6 +92,15 @@ impl HeadsLog {
                 live,
             }),
         }
+    }
+
+    /// A log of `chain`'s tip changes from now on, kept by the critical task `rpc heads`
+    /// until the chain stops.
+    pub fn follow(chain: &ChainHandle, tasks: &TaskExecutor) -> Arc<HeadsLog> {
+        let prefix = chain.reader().spec().address_prefix;
+        let heads = Arc::new(HeadsLog::new(new_epoch(), chain.tip().hash, prefix));
+        tasks.spawn_critical("rpc heads", record(chain.events(), Arc::clone(&heads)));
+        heads
     }
 
     fn lock(&self) -> MutexGuard<'_, Log> {
@@ -203,6 +213,31 @@ impl HeadsLog {
             .cloned()
             .collect();
         Ok((missed, live))
+    }
+}
+
+/// A number that differs between runs of the node: the start time in nanoseconds.
+fn new_epoch() -> u64 {
+    let since_epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    u64::try_from(since_epoch.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// Records every chain update in `heads`; if updates were missed, starts a new epoch so
+/// subscribers resync instead of missing events. Ends when the chain stops.
+async fn record(mut events: ChainEvents, heads: Arc<HeadsLog>) {
+    while let Some(event) = events.next().await {
+        match event {
+            ChainEvent::Update(update) => heads.record(&update),
+            ChainEvent::Lagged { missed } => {
+                tracing::warn!(
+                    missed,
+                    "head subscribers must resync: chain updates were missed"
+                );
+                heads.restart(new_epoch());
+            }
+        }
     }
 }
 

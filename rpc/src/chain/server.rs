@@ -1,5 +1,5 @@
-//! The `chain` namespace over a [`ChainBackend`]: blocks, transactions, accounts, the
-//! mempool, `rpc.discover` and the two subscriptions.
+//! The `chain` namespace over the chain's, the mempool's and the network's handles:
+//! blocks, transactions, accounts, the mempool, `rpc.discover` and the two subscriptions.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -7,9 +7,15 @@ use std::time::Duration;
 use jsonrpsee::core::{async_trait, to_json_raw_value, RpcResult, SubscriptionResult};
 use jsonrpsee::server::PendingSubscriptionSink;
 use jsonrpsee::{Extensions, SubscriptionSink};
+use tern_chain::genesis::ChainSpec;
 use tern_chain::types::{BlockHash, Height, Timestamp, TxId};
+use tern_mempool::PoolHandle;
 use tern_mempool::{decode_transaction, Lifecycle, FEE_TARGETS};
-use tern_state::chain::{HistoryCursor, TipInfo, MAX_HEADERS_PER_READ};
+use tern_p2p::sync::SyncPhase;
+use tern_p2p::NetworkHandle;
+use tern_state::chain::{
+    AsyncChainReader, ChainHandle, HistoryCursor, TipInfo, MAX_HEADERS_PER_READ,
+};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{broadcast, watch};
 use tokio::time::Instant;
@@ -23,9 +29,8 @@ use super::json::{
 };
 use super::tx_json::{FeeEstimateJson, TxStatus};
 use crate::admin::require_admin;
-use crate::backend::ChainBackend;
 use crate::chain::catch_up::way_between;
-use crate::chain::heads::{ResumeError, HEADS_BACKLOG};
+use crate::chain::heads::{HeadsLog, ResumeError, HEADS_BACKLOG};
 use crate::error::{self, echoed, internal, invalid_param};
 use crate::params::{canonical_text, parse_address};
 use jsonrpsee::types::ErrorObjectOwned;
@@ -46,21 +51,55 @@ enum Look {
     Nowhere,
 }
 
+/// The longest a status read waits for the mempool to follow a new tip.
+const POOL_CATCH_UP: Duration = Duration::from_secs(1);
+
 /// The `chain` namespace's methods.
-pub(crate) struct ChainRpc<B> {
-    pub(crate) backend: Arc<B>,
+pub(crate) struct ChainRpc {
+    /// The tip, as the chain last published it, and reads off the async threads.
+    chain: ChainHandle,
+    pool: PoolHandle,
+    /// Whether the node is catching up, and how.
+    network: NetworkHandle,
+    heads: Arc<HeadsLog>,
     /// `chain_info`'s answer at the last tip it was asked at: the next target, the work
     /// in decimal and the hashes in hex cost as much as the rest of the call, and the tip
     /// moves once a block while callers poll many times a second.
     info: std::sync::Mutex<Option<(BlockHash, ChainInfo)>>,
 }
 
-impl<B: ChainBackend> ChainRpc<B> {
-    pub(crate) fn new(backend: Arc<B>) -> ChainRpc<B> {
+impl ChainRpc {
+    pub(crate) fn new(
+        chain: ChainHandle,
+        pool: PoolHandle,
+        network: NetworkHandle,
+        heads: Arc<HeadsLog>,
+    ) -> ChainRpc {
         ChainRpc {
-            backend,
+            chain,
+            pool,
+            network,
+            heads,
             info: std::sync::Mutex::new(None),
         }
+    }
+
+    /// Chain queries, run off the async threads.
+    fn reads(&self) -> &AsyncChainReader {
+        self.chain.reads()
+    }
+
+    fn spec(&self) -> &ChainSpec {
+        self.chain.reads().spec()
+    }
+
+    /// Waits (briefly) until the mempool has followed the chain to its current tip, so
+    /// that a transaction a block just took out of the chain is found back in the pool
+    /// rather than nowhere. Bounded: a pool that cannot follow (its store failing) is
+    /// reported elsewhere.
+    async fn pool_caught_up(&self) {
+        let tip = self.chain.tip().hash;
+        let _ = tokio::time::timeout(POOL_CATCH_UP, self.pool.wait_synced(tip)).await;
     }
 
     /// The chain's figures at `tip` (but `syncing`), made once per tip.
@@ -71,7 +110,7 @@ impl<B: ChainBackend> ChainRpc<B> {
                 return info.clone();
             }
         }
-        let spec = self.backend.chain().spec();
+        let spec = self.spec();
         // The difficulty rule needs only the parent's height and time.
         let next = tern_chain::pow::next_target(
             &spec.consensus.difficulty(),
@@ -92,8 +131,7 @@ impl<B: ChainBackend> ChainRpc<B> {
         match block {
             BlockId::Height(height) => {
                 let height = Height(*height);
-                self.backend
-                    .chain()
+                self.reads()
                     .run(move |chain| chain.hash_at(height))
                     .await
                     .map_err(internal)
@@ -107,7 +145,7 @@ impl<B: ChainBackend> ChainRpc<B> {
 
     /// The status from the store and the pool.
     async fn tx_status(&self, id: &TxId) -> RpcResult<TxStatus> {
-        let chain = self.backend.chain();
+        let chain = self.reads();
         let prefix = chain.spec().address_prefix;
         let wanted = *id;
         if let Some(info) = chain
@@ -115,10 +153,10 @@ impl<B: ChainBackend> ChainRpc<B> {
             .await
             .map_err(internal)?
         {
-            let reorged_out = self.backend.was_reorged_out(id);
+            let reorged_out = self.pool.was_reorged_out(id);
             return Ok(TxStatus::confirmed(&info, reorged_out, &prefix));
         }
-        self.backend.pool_caught_up().await;
+        self.pool_caught_up().await;
         let status = self.pool_status(id);
         if matches!(status, TxStatus::Unknown) {
             // A node with a floor cannot tell an unknown transaction from one below it.
@@ -136,7 +174,11 @@ impl<B: ChainBackend> ChainRpc<B> {
     /// Error 1007 (`restoring`) while the node fetches a snapshot's state: its accounts
     /// are then those of no block.
     fn refuse_while_fetching_state(&self) -> RpcResult<()> {
-        if self.backend.fetching_state() {
+        // Joining by snapshot, the accounts are not yet those of any block (the state is
+        // being fetched, or is about to be): answers would mix the pivot's accounts with
+        // genesis's tip.
+        let phase = self.network.sync_status().phase;
+        if matches!(phase, Some(SyncPhase::Headers | SyncPhase::State)) {
             return Err(error::state_not_kept(
                 "restoring",
                 "the node is joining by snapshot and its accounts are those of no block yet; \
@@ -148,8 +190,7 @@ impl<B: ChainBackend> ChainRpc<B> {
 
     /// The height below which this node holds headers only (0: it synced in full).
     async fn floor(&self) -> RpcResult<u64> {
-        self.backend
-            .chain()
+        self.reads()
             .run(|chain| chain.floor())
             .await
             .map(|floor| floor.value())
@@ -211,7 +252,7 @@ impl<B: ChainBackend> ChainRpc<B> {
                 tip = tips.recv() => {
                     if let Err(RecvError::Closed) = tip {
                         // The head stream restarted: follow the new one.
-                        tips = self.backend.heads().subscribe(None).map_err(|e| e.to_string())?.1;
+                        tips = self.heads.subscribe(None).map_err(|e| e.to_string())?.1;
                     }
                     Look::Store
                 },
@@ -238,7 +279,7 @@ impl<B: ChainBackend> ChainRpc<B> {
         tip: &str,
     ) -> Result<(Vec<HeadEvent>, broadcast::Receiver<HeadEvent>, u64), ErrorObjectOwned> {
         let from: BlockHash = tip.parse().map_err(|e| invalid_param("since.tip", e))?;
-        let heads = self.backend.heads();
+        let heads = &self.heads;
         let (live, position) = heads.subscribe_live();
         let unreachable = || {
             error::resync_needed(&ResumeError::Unreachable {
@@ -251,8 +292,7 @@ impl<B: ChainBackend> ChainRpc<B> {
             .and_then(|t| t.parse().ok())
             .ok_or_else(unreachable)?;
         let way = self
-            .backend
-            .chain()
+            .reads()
             .run(move |reader| way_between(reader, from, to, HEADS_BACKLOG))
             .await
             .map_err(internal)?
@@ -275,8 +315,8 @@ impl<B: ChainBackend> ChainRpc<B> {
     /// The status as far as the pool knows it (no store read): pending, dropped or
     /// unknown.
     fn pool_status(&self, id: &TxId) -> TxStatus {
-        let prefix = &self.backend.chain().spec().address_prefix;
-        match self.backend.lifecycle(id) {
+        let prefix = &self.spec().address_prefix;
+        match self.pool.lifecycle(id) {
             Lifecycle::Pending(pending) => TxStatus::pending(&pending, prefix),
             Lifecycle::Dropped(dropped) => TxStatus::dropped(&dropped, prefix),
             Lifecycle::NotHeld => TxStatus::Unknown,
@@ -285,10 +325,10 @@ impl<B: ChainBackend> ChainRpc<B> {
 }
 
 #[async_trait]
-impl<B: ChainBackend> TernApiServer for ChainRpc<B> {
+impl TernApiServer for ChainRpc {
     async fn chain_info(&self) -> RpcResult<ChainInfo> {
-        let mut info = self.info_at(&self.backend.tip());
-        info.syncing = self.backend.syncing();
+        let mut info = self.info_at(&self.chain.tip());
+        info.syncing = self.network.sync_status().syncing;
         Ok(info)
     }
 
@@ -300,7 +340,7 @@ impl<B: ChainBackend> TernApiServer for ChainRpc<B> {
         let Some(hash) = self.block_hash(&block).await? else {
             return Ok(None);
         };
-        let chain = self.backend.chain();
+        let chain = self.reads();
         let block_reward = chain.spec().consensus.block_reward;
         let found = chain
             .run(move |chain| {
@@ -343,7 +383,7 @@ impl<B: ChainBackend> TernApiServer for ChainRpc<B> {
         let Some(hash) = self.block_hash(&block).await? else {
             return Ok(None);
         };
-        let chain = self.backend.chain();
+        let chain = self.reads();
         let header = chain
             .run(move |chain| chain.header(&hash))
             .await
@@ -361,8 +401,7 @@ impl<B: ChainBackend> TernApiServer for ChainRpc<B> {
             ));
         }
         let headers = self
-            .backend
-            .chain()
+            .reads()
             .run(move |chain| chain.canonical_headers(Height(start), count as usize))
             .await
             .map_err(internal)?;
@@ -386,10 +425,10 @@ impl<B: ChainBackend> TernApiServer for ChainRpc<B> {
         let mut bytes = vec![0; text.len() / 2];
         hex::decode_to_slice(text, &mut bytes).map_err(|e| invalid_param("transaction", e))?;
         let tx = decode_transaction(&bytes).map_err(|e| error::rejected(&e))?;
-        self.backend
-            .submit_transaction(tx)
+        self.pool
+            .submit(tx)
             .await
-            .map(|id| id.to_string())
+            .map(|admission| admission.id.to_string())
             .map_err(|e| error::submit_failure(&e))
     }
 
@@ -401,8 +440,7 @@ impl<B: ChainBackend> TernApiServer for ChainRpc<B> {
     async fn tx_get_proof(&self, txid: String) -> RpcResult<Option<TxProofJson>> {
         let id: TxId = txid.parse().map_err(|e| invalid_param("txid", e))?;
         let found = self
-            .backend
-            .chain()
+            .reads()
             .run(move |chain| {
                 let Some(info) = chain.transaction(&id)? else {
                     return Ok(None);
@@ -453,34 +491,29 @@ impl<B: ChainBackend> TernApiServer for ChainRpc<B> {
         // Triggers only: a new tip recomputes the status from the store, a change in the
         // pool from the pool alone (a transaction confirms only with a new tip), so a
         // trigger that lags loses nothing and a flood of admissions costs no store reads.
-        let (_, tips) = self
-            .backend
-            .heads()
-            .subscribe(None)
-            .map_err(|e| e.to_string())?;
-        let pool_changes = self.backend.watch_pool_changes();
+        let (_, tips) = self.heads.subscribe(None).map_err(|e| e.to_string())?;
+        let pool_changes = self.pool.watch_changes();
         let sink = pending.accept().await?;
         self.follow_status(&sink, &id, wanted, tips, pool_changes)
             .await
     }
 
     async fn account_get(&self, address: String) -> RpcResult<AccountJson> {
-        let parsed = parse_address(&*self.backend, "address", &address)?;
+        let parsed = parse_address(self.spec(), "address", &address)?;
         self.refuse_while_fetching_state()?;
         let account = self
-            .backend
-            .chain()
+            .reads()
             .run(move |chain| chain.account(&parsed))
             .await
             .map_err(internal)?;
-        let (pending_nonce, pending_cost) = self.backend.pending(&parsed, &account);
+        let (pending_nonce, pending_cost) = self.pool.pending(&parsed, &account);
         let pending_balance = account
             .balance
             .checked_sub(pending_cost)
             .unwrap_or_default();
         Ok(AccountJson {
             // The canonical form, whatever case the caller wrote.
-            address: canonical_text(&*self.backend, address, &parsed),
+            address: canonical_text(self.spec(), address, &parsed),
             balance: account.balance.to_string(),
             nonce: account.nonce,
             pending_nonce,
@@ -493,9 +526,9 @@ impl<B: ChainBackend> TernApiServer for ChainRpc<B> {
         address: String,
         block: Option<BlockId>,
     ) -> RpcResult<AccountProofJson> {
-        let parsed = parse_address(&*self.backend, "address", &address)?;
+        let parsed = parse_address(self.spec(), "address", &address)?;
         self.refuse_while_fetching_state()?;
-        let chain = self.backend.chain();
+        let chain = self.reads();
         let hash = match &block {
             Some(block) => self.block_hash(block).await?,
             None => Some(chain.run(|chain| chain.tip()).await.map_err(internal)?.hash),
@@ -529,7 +562,7 @@ impl<B: ChainBackend> TernApiServer for ChainRpc<B> {
         cursor: Option<String>,
         limit: Option<u32>,
     ) -> RpcResult<HistoryPageJson> {
-        let parsed = parse_address(&*self.backend, "address", &address)?;
+        let parsed = parse_address(self.spec(), "address", &address)?;
         let cursor = cursor
             .map(|c| c.parse::<HistoryCursor>())
             .transpose()
@@ -542,8 +575,7 @@ impl<B: ChainBackend> TernApiServer for ChainRpc<B> {
             ));
         }
         let page = self
-            .backend
-            .chain()
+            .reads()
             .run(move |chain| chain.history(&parsed, cursor, limit as usize))
             .await
             .map_err(internal)?;
@@ -565,7 +597,7 @@ impl<B: ChainBackend> TernApiServer for ChainRpc<B> {
     }
 
     fn mempool_info(&self) -> RpcResult<MempoolInfo> {
-        let stats = self.backend.mempool_stats();
+        let stats = self.pool.stats();
         Ok(MempoolInfo {
             count: stats.count,
             bytes: stats.bytes,
@@ -576,7 +608,7 @@ impl<B: ChainBackend> TernApiServer for ChainRpc<B> {
                 .map(|(k, v)| (k.to_owned(), v))
                 .collect(),
             fee_histogram: self
-                .backend
+                .pool
                 .fee_histogram()
                 .iter()
                 .map(|bucket| FeeBucketJson {
@@ -598,7 +630,7 @@ impl<B: ChainBackend> TernApiServer for ChainRpc<B> {
         pending: PendingSubscriptionSink,
         since: Option<ResumeFrom>,
     ) -> SubscriptionResult {
-        let resumed = match self.backend.heads().subscribe(since.as_ref()) {
+        let resumed = match self.heads.subscribe(since.as_ref()) {
             Ok((missed, live)) => Ok((missed, live, since.as_ref().map_or(0, |s| s.seq))),
             // Another run, or further back than the backlog: from the client's tip, if
             // it named one.
@@ -651,7 +683,7 @@ impl<B: ChainBackend> TernApiServer for ChainRpc<B> {
             ));
         }
         Ok(FeeEstimateJson::from(
-            &self.backend.fee_estimate(target_blocks),
+            &self.pool.fee_estimate(target_blocks),
         ))
     }
 
@@ -667,13 +699,13 @@ impl<B: ChainBackend> TernApiServer for ChainRpc<B> {
                 format!("must be at most {MAX_MEMPOOL_LIST}"),
             ));
         }
-        let prefix = self.backend.chain().spec().address_prefix;
+        let prefix = self.spec().address_prefix;
         let listed = match address {
             Some(text) => {
-                let address = parse_address(&*self.backend, "address", &text)?;
-                self.backend.mempool_touching(&address, limit as usize)
+                let address = parse_address(self.spec(), "address", &text)?;
+                self.pool.touching(&address, limit as usize)
             }
-            None => self.backend.mempool_list(limit as usize),
+            None => self.pool.list(limit as usize),
         };
         Ok(listed
             .iter()

@@ -1,5 +1,5 @@
-//! The `mining` namespace over a [`MiningBackend`]: on-demand blocks and the miner. Every
-//! method needs admin access.
+//! The `mining` namespace over the node's [`Miner`]: on-demand blocks and the miner.
+//! Every method needs admin access.
 
 use std::sync::Arc;
 
@@ -9,19 +9,23 @@ use jsonrpsee::Extensions;
 use super::api::TernAdminApiServer;
 use super::json::MinerStatusJson;
 use crate::admin::require_admin;
-use crate::backend::{MiningBackend, MAX_MINER_THREADS};
+use tern_chain::genesis::ChainSpec;
+
 use crate::error::{self, invalid_param};
+use crate::handles::{Miner, MAX_MINER_THREADS};
 use crate::params::parse_address;
 
 /// The `mining` namespace's methods.
-pub(crate) struct MiningRpc<B> {
-    pub(crate) backend: Arc<B>,
+pub(crate) struct MiningRpc {
+    pub(crate) miner: Arc<dyn Miner>,
+    /// The chain's spec: addresses are read and written under its prefix.
+    pub(crate) spec: ChainSpec,
 }
 
-impl<B: MiningBackend> MiningRpc<B> {
+impl MiningRpc {
     fn miner_json(&self) -> MinerStatusJson {
-        let state = self.backend.miner_state();
-        let prefix = &self.backend.chain().spec().address_prefix;
+        let state = self.miner.state();
+        let prefix = &self.spec.address_prefix;
         MinerStatusJson {
             running: state.threads > 0,
             threads: state.threads,
@@ -32,7 +36,7 @@ impl<B: MiningBackend> MiningRpc<B> {
 }
 
 #[async_trait]
-impl<B: MiningBackend> TernAdminApiServer for MiningRpc<B> {
+impl TernAdminApiServer for MiningRpc {
     async fn dev_mine(
         &self,
         ext: &Extensions,
@@ -41,10 +45,10 @@ impl<B: MiningBackend> TernAdminApiServer for MiningRpc<B> {
     ) -> RpcResult<Vec<String>> {
         require_admin(ext)?;
         let reward = reward
-            .map(|text| parse_address(&*self.backend, "reward", &text))
+            .map(|text| parse_address(&self.spec, "reward", &text))
             .transpose()?;
-        self.backend
-            .dev_mine(count, reward)
+        self.miner
+            .mine_now(count, reward)
             .await
             .map(|hashes| hashes.iter().map(ToString::to_string).collect())
             .map_err(|failure| error::dev_mine_failure(&failure))
@@ -62,7 +66,7 @@ impl<B: MiningBackend> TernAdminApiServer for MiningRpc<B> {
         threads: Option<usize>,
     ) -> RpcResult<MinerStatusJson> {
         require_admin(ext)?;
-        let reward = parse_address(&*self.backend, "reward", &reward)?;
+        let reward = parse_address(&self.spec, "reward", &reward)?;
         let threads = threads.unwrap_or(1);
         if !(1..=MAX_MINER_THREADS).contains(&threads) {
             return Err(invalid_param(
@@ -70,13 +74,13 @@ impl<B: MiningBackend> TernAdminApiServer for MiningRpc<B> {
                 format!("{threads}: must be 1 to {MAX_MINER_THREADS} (miner_stop stops)"),
             ));
         }
-        self.backend.miner_start(threads, reward);
+        self.miner.start(threads, reward);
         Ok(self.miner_json())
     }
 
     fn miner_stop(&self, ext: &Extensions) -> RpcResult<MinerStatusJson> {
         require_admin(ext)?;
-        self.backend.miner_stop();
+        self.miner.stop();
         Ok(self.miner_json())
     }
 }

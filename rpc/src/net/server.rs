@@ -1,9 +1,9 @@
-//! The `net` namespace over a [`NetBackend`]: the network's handle answers, and this turns
-//! its answers into the namespace's JSON.
+//! The `net` namespace over the network's handle, with the node's health and the chain's
+//! tip for `node_health`: the handles answer, and this turns their answers into the
+//! namespace's JSON.
 
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
 use std::time::Duration;
 
 use jsonrpsee::core::{async_trait, RpcResult};
@@ -12,17 +12,23 @@ use jsonrpsee::Extensions;
 use tern_p2p::bans::{Ban, BanTarget};
 use tern_p2p::message::MessageKind;
 use tern_p2p::sync::SyncStatus;
-use tern_p2p::{Direction, NetworkInfo, PeerInfo};
+use tern_p2p::{Direction, NetworkHandle, NetworkInfo, PeerInfo};
+use tern_state::chain::AsyncChainReader;
+use tern_tasks::Health;
 
 use super::api::{TernNetAdminApiServer, TernNetApiServer, DEFAULT_BAN_SECS, MAX_BAN_SECS};
 use super::json::{BanJson, HealthJson, NetInfoJson, PeerJson, StateProgressJson, SyncStatusJson};
 use crate::admin::require_admin;
-use crate::backend::NetBackend;
 use crate::error::{echoed, internal, invalid_param};
 
 /// The `net` namespace's methods.
-pub(crate) struct NetRpc<B> {
-    pub(crate) backend: Arc<B>,
+#[derive(Clone)]
+pub(crate) struct NetRpc {
+    pub(crate) network: NetworkHandle,
+    /// Whether the node is failing.
+    pub(crate) health: Health,
+    /// The stored tip, for `node_health`.
+    pub(crate) chain: AsyncChainReader,
 }
 
 impl From<NetworkInfo> for NetInfoJson {
@@ -114,19 +120,19 @@ async fn resolve(address: &str) -> Result<SocketAddr, ErrorObjectOwned> {
 }
 
 #[async_trait]
-impl<B: NetBackend> TernNetApiServer for NetRpc<B> {
+impl TernNetApiServer for NetRpc {
     async fn net_info(&self) -> RpcResult<NetInfoJson> {
-        let info = self.backend.network().info().await.map_err(internal)?;
+        let info = self.network.info().await.map_err(internal)?;
         Ok(info.into())
     }
 
     async fn net_peers(&self) -> RpcResult<Vec<PeerJson>> {
-        let peers = self.backend.network().peers().await.map_err(internal)?;
+        let peers = self.network.peers().await.map_err(internal)?;
         Ok(peers.into_iter().map(PeerJson::from).collect())
     }
 
     async fn chain_sync_status(&self) -> RpcResult<SyncStatusJson> {
-        Ok(self.backend.network().sync_status().into())
+        Ok(self.network.sync_status().into())
     }
 
     fn node_version(&self) -> RpcResult<String> {
@@ -135,23 +141,22 @@ impl<B: NetBackend> TernNetApiServer for NetRpc<B> {
 
     async fn node_health(&self) -> RpcResult<HealthJson> {
         let height = self
-            .backend
-            .chain()
+            .chain
             .run(|chain| chain.tip())
             .await
             .map_err(internal)?
             .height()
             .value();
-        let failure = self.backend.failure();
+        let failure = self.health.failure();
         // A failing node's network may already be gone: its failure is the answer.
         let peers = match failure {
             Some(_) => 0,
             None => {
-                let info = self.backend.network().info().await.map_err(internal)?;
+                let info = self.network.info().await.map_err(internal)?;
                 info.inbound + info.outbound
             }
         };
-        let sync = self.backend.network().sync_status();
+        let sync = self.network.sync_status();
         let (status, reason) = if let Some(failure) = failure {
             ("failed", format!("{failure}; the node is stopping"))
         } else if sync.isolated {
@@ -179,15 +184,11 @@ impl<B: NetBackend> TernNetApiServer for NetRpc<B> {
 }
 
 #[async_trait]
-impl<B: NetBackend> TernNetAdminApiServer for NetRpc<B> {
+impl TernNetAdminApiServer for NetRpc {
     async fn net_add_peer(&self, ext: &Extensions, address: String) -> RpcResult<()> {
         require_admin(ext)?;
         let addr = resolve(&address).await?;
-        self.backend
-            .network()
-            .add_peer(addr)
-            .await
-            .map_err(internal)
+        self.network.add_peer(addr).await.map_err(internal)
     }
 
     async fn net_ban(
@@ -205,8 +206,7 @@ impl<B: NetBackend> TernNetAdminApiServer for NetRpc<B> {
             ));
         }
         let target = ban_target(&target)?;
-        self.backend
-            .network()
+        self.network
             .ban(target, Duration::from_secs(secs))
             .await
             .map_err(internal)
@@ -215,12 +215,12 @@ impl<B: NetBackend> TernNetAdminApiServer for NetRpc<B> {
     async fn net_unban(&self, ext: &Extensions, target: String) -> RpcResult<bool> {
         require_admin(ext)?;
         let target = ban_target(&target)?;
-        self.backend.network().unban(target).await.map_err(internal)
+        self.network.unban(target).await.map_err(internal)
     }
 
     async fn net_bans(&self, ext: &Extensions) -> RpcResult<Vec<BanJson>> {
         require_admin(ext)?;
-        let bans = self.backend.network().bans().await.map_err(internal)?;
+        let bans = self.network.bans().await.map_err(internal)?;
         Ok(bans.into_iter().map(BanJson::from).collect())
     }
 }

@@ -1,7 +1,7 @@
-//! The server: the namespaces implemented over the node's backends, on one port for HTTP
+//! The server: the namespaces implemented over the node's handles, on one port for HTTP
 //! and WebSocket, with limits on every dimension a client controls. It holds the
 //! transports, their limits and the assembly of the namespaces; nothing below it (the
-//! namespaces, their backends, [`crate::admin`]) uses it.
+//! namespaces, the handles they hold, [`crate::admin`]) uses it.
 //!
 //! | module | owns |
 //! |---|---|
@@ -54,7 +54,8 @@ use crate::mining::TernAdminApiServer;
 use crate::net::server::NetRpc;
 use crate::net::{TernNetAdminApiServer, TernNetApiServer};
 
-use crate::backend::NodeBackend;
+use crate::chain::heads::HeadsLog;
+use crate::handles::NodeHandles;
 use access::AccessPolicy;
 use call_stack::CallStack;
 use callers::{AllowedCallers, CallerCheckLayer};
@@ -126,30 +127,43 @@ pub struct RunningServer {
     pub handle: ServerHandle,
 }
 
-/// The methods to serve: the public API and the admin API. The admin methods are always
-/// there, each checking the caller's access first, so that a caller without it gets 1005
+/// The methods to serve over `node`'s handles, with `heads` behind the head
+/// subscriptions: the public API and the admin API. The admin methods are always there,
+/// each checking the caller's access first, so that a caller without it gets 1005
 /// ([`crate::error::ADMIN_REQUIRED`]) from every node, whatever its settings, never a
 /// "method not found" that reads like a typo.
-pub fn methods<B: NodeBackend>(backend: Arc<B>) -> RpcModule<()> {
+pub fn methods(node: &NodeHandles, heads: Arc<HeadsLog>) -> RpcModule<()> {
+    let net = NetRpc {
+        network: node.network.clone(),
+        health: node.health.clone(),
+        chain: node.chain.reads().clone(),
+    };
+    let chain = ChainRpc::new(
+        node.chain.clone(),
+        node.pool.clone(),
+        node.network.clone(),
+        heads,
+    );
+    let mining = MiningRpc {
+        miner: Arc::clone(&node.miner),
+        spec: node.chain.reads().spec().clone(),
+    };
     let mut module = RpcModule::new(());
     // The traits' method names are disjoint, so merging cannot fail.
-    let _ = module.merge(TernApiServer::into_rpc(ChainRpc::new(Arc::clone(&backend))));
-    let _ = module.merge(TernNetApiServer::into_rpc(NetRpc {
-        backend: Arc::clone(&backend),
-    }));
-    let _ = module.merge(TernNetAdminApiServer::into_rpc(NetRpc {
-        backend: Arc::clone(&backend),
-    }));
-    let _ = module.merge(TernAdminApiServer::into_rpc(MiningRpc { backend }));
+    let _ = module.merge(TernApiServer::into_rpc(chain));
+    let _ = module.merge(TernNetApiServer::into_rpc(net.clone()));
+    let _ = module.merge(TernNetAdminApiServer::into_rpc(net));
+    let _ = module.merge(TernAdminApiServer::into_rpc(mining));
     module
 }
 
-/// Starts serving on `config.addr`: the accept loop as the critical task `rpc server`,
-/// each connection as a task `rpc connection`, and each WebSocket call as a task `rpc
-/// call`, all in `tasks`' tree, so a panic anywhere in the server fails the node visibly
-/// instead of leaving it healthy and deaf. `fault` is the accept loop's fault point.
-pub async fn start<B: NodeBackend>(
-    backend: Arc<B>,
+/// Starts serving `node` on `config.addr`: the accept loop as the critical task `rpc
+/// server`, each connection as a task `rpc connection`, each WebSocket call as a task
+/// `rpc call` and the record of tip changes as the critical task `rpc heads`, all in
+/// `tasks`' tree, so a panic anywhere in the server fails the node visibly instead of
+/// leaving it healthy and deaf. `fault` is the accept loop's fault point.
+pub async fn start(
+    node: &NodeHandles,
     config: RpcConfig,
     tasks: &TaskExecutor,
     fault: FaultPoint,
@@ -159,7 +173,7 @@ pub async fn start<B: NodeBackend>(
     }
     let limits = config.limits;
     let policy = AccessPolicy::new(config.addr, config.admin, config.cookie.as_ref());
-    let methods: Methods = methods(backend).into();
+    let methods: Methods = methods(node, HeadsLog::follow(&node.chain, tasks)).into();
     let calls = CallStack {
         metrics: config.metrics.clone().unwrap_or_default(),
         max_response_bytes: config.max_response_bytes as usize,
@@ -206,122 +220,4 @@ pub async fn start<B: NodeBackend>(
     };
     tasks.spawn_critical("rpc server", accept.run(service));
     Ok(RunningServer { addr, handle })
-}
-
-#[cfg(test)]
-mod tests {
-    use jsonrpsee::core::async_trait;
-    use tern_chain::types::{Address, BlockHash, TxId};
-
-    use super::*;
-    use crate::backend::{ChainBackend, DevMineFailure, MiningBackend, NetBackend};
-    use tern_mempool::SubmitError;
-
-    /// The document (as a caller with admin access sees it) and the registered methods
-    /// list the same names.
-    #[test]
-    fn the_openrpc_document_lists_exactly_the_registered_methods() {
-        let module = methods(Arc::new(NoBackend));
-        let mut registered: Vec<&str> = module.method_names().collect();
-        let mut documented = crate::openrpc::method_names(true);
-        registered.sort_unstable();
-        documented.sort_unstable();
-        assert_eq!(registered, documented);
-        for subscription in crate::chain::SUBSCRIPTION_METHODS {
-            assert!(registered.contains(&subscription), "{subscription}");
-        }
-    }
-
-    /// A backend that is never called: building the module only needs the type.
-    struct NoBackend;
-
-    #[async_trait]
-    impl ChainBackend for NoBackend {
-        fn chain(&self) -> &tern_state::chain::AsyncChainReader {
-            unreachable!("not called when listing methods")
-        }
-        fn heads(&self) -> &crate::chain::heads::HeadsLog {
-            unreachable!("not called when listing methods")
-        }
-        fn tip(&self) -> tern_state::chain::TipInfo {
-            unreachable!("not called when listing methods")
-        }
-        fn watch_pool_changes(&self) -> tokio::sync::watch::Receiver<u64> {
-            tokio::sync::watch::channel(0).1
-        }
-        fn syncing(&self) -> bool {
-            false
-        }
-        fn fetching_state(&self) -> bool {
-            false
-        }
-        async fn submit_transaction(
-            &self,
-            _: tern_chain::tx::SignedTransaction,
-        ) -> Result<TxId, SubmitError> {
-            unreachable!("not called when listing methods")
-        }
-        async fn pool_caught_up(&self) {}
-        fn lifecycle(&self, _: &TxId) -> tern_mempool::Lifecycle {
-            tern_mempool::Lifecycle::NotHeld
-        }
-        fn was_reorged_out(&self, _: &TxId) -> bool {
-            false
-        }
-        fn fee_estimate(&self, _: u64) -> tern_mempool::FeeEstimate {
-            unreachable!("not called when listing methods")
-        }
-        fn pending(
-            &self,
-            _: &Address,
-            _: &tern_chain::state::Account,
-        ) -> (u64, tern_chain::types::Amount) {
-            (0, tern_chain::types::Amount::ZERO)
-        }
-        fn mempool_stats(&self) -> tern_mempool::MempoolStats {
-            Default::default()
-        }
-        fn mempool_list(&self, _: usize) -> Vec<tern_chain::tx::SignedTransaction> {
-            Vec::new()
-        }
-        fn mempool_touching(
-            &self,
-            _: &Address,
-            _: usize,
-        ) -> Vec<tern_chain::tx::SignedTransaction> {
-            Vec::new()
-        }
-        fn fee_histogram(&self) -> Vec<tern_mempool::FeeBucket> {
-            Vec::new()
-        }
-    }
-
-    #[async_trait]
-    impl MiningBackend for NoBackend {
-        async fn dev_mine(
-            &self,
-            _: u64,
-            _: Option<Address>,
-        ) -> Result<Vec<BlockHash>, DevMineFailure> {
-            Ok(Vec::new())
-        }
-        fn miner_state(&self) -> crate::backend::MinerState {
-            crate::backend::MinerState {
-                threads: 0,
-                reward: None,
-                blocks_found: 0,
-            }
-        }
-        fn miner_start(&self, _: usize, _: Address) {}
-        fn miner_stop(&self) {}
-    }
-
-    impl NetBackend for NoBackend {
-        fn network(&self) -> &tern_p2p::NetworkHandle {
-            unreachable!("not called when listing methods")
-        }
-        fn failure(&self) -> Option<Arc<tern_tasks::CriticalFailure>> {
-            None
-        }
-    }
 }

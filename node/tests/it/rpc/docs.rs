@@ -314,3 +314,27 @@ async fn the_limit_errors_have_their_documented_codes_and_data() {
         Some("\"Exceeded max limit of 64\"".to_owned())
     );
 }
+
+/// The OpenRPC document a caller with admin access gets from `rpc.discover` lists exactly
+/// the methods the server registers over the node's own handles, and the subscriptions
+/// among them: a method added without its document entry, or documented and never
+/// served, fails here.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openrpc_document_lists_exactly_the_registered_methods() {
+    let node = node("dev", true).await;
+    let tip = node.chain.tip().hash;
+    let heads = std::sync::Arc::new(tern_rpc::chain::heads::HeadsLog::new(
+        0,
+        tip,
+        node.spec.address_prefix,
+    ));
+    let module = tern_rpc::server::methods(&node.node.rpc_handles(), heads);
+    let mut registered: Vec<&str> = module.method_names().collect();
+    let mut documented = discovered(&node.client).await;
+    registered.sort_unstable();
+    documented.sort_unstable();
+    assert_eq!(registered, documented);
+    for subscription in tern_rpc::chain::SUBSCRIPTION_METHODS {
+        assert!(registered.contains(&subscription), "{subscription}");
+    }
+}
