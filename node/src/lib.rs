@@ -17,7 +17,7 @@
 //! | [`store_cmd`] | `tern store check`: an offline check of a data directory's store |
 //! | [`run`] | `tern node`: flags, signals, logging |
 //! | [`metrics`] | `/metrics` (Prometheus), `/healthy` and `/ready` on a small HTTP listener |
-//! | [`config`] | the TOML configuration file and `tern config default` |
+//! | [`config`] | every setting once: the configuration file's keys, `tern node`'s flags, their defaults and docs; the layers (defaults, file, flags) and `tern config default` |
 //! | [`cli_error`] | how a command fails: one line and a non-zero exit |
 //!
 //! ## Data flow

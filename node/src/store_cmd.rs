@@ -11,7 +11,7 @@ use tern_chain::genesis::ChainSpec;
 use tern_state::chain::{check_store, Chain};
 
 use crate::cli_error::CliError;
-use crate::run::default_data_dir;
+use crate::config::resolve::default_data_dir;
 use tern_state::tip_record;
 
 /// `tern store …`.

@@ -32,7 +32,7 @@ use tern_chain::state_map::chunk::{Chunk, KeyPrefix, SplitChild};
 use tern_chain::testkit::ChainBuilder;
 use tern_chain::tx::SignedTransaction;
 use tern_chain::types::{Address, BlockHash, ChainId, Height, TxId, Work};
-use tern_node::config::FileConfig;
+use tern_node::config::file as config_file;
 use tern_p2p::addrbook::AddrEntry;
 use tern_p2p::bans::{Ban, BanTarget};
 use tern_p2p::message::{ChunkAnswer, Hello, InvItem, Message, PROTOCOL_VERSION};
@@ -379,7 +379,7 @@ proptest! {
 
     #[test]
     fn config_files(text in text_inputs(vec![tern_node::config::default_toml()])) {
-        let _ = within(text_budget(&text), || FileConfig::parse(&text, "fuzz"));
+        let _ = within(text_budget(&text), || config_file::parse(&text, "fuzz"));
     }
 
     #[test]
@@ -440,7 +440,7 @@ fn files_beyond_their_bound_are_refused_unread() {
     let file = std::fs::File::create(&path).unwrap();
     file.set_len(tern_node::config::MAX_CONFIG_BYTES + 1)
         .unwrap();
-    let error = within(64 * 1024, || FileConfig::load(&path)).unwrap_err();
+    let error = within(64 * 1024, || config_file::load(&path)).unwrap_err();
     assert!(error.0.contains("more than"), "{}", error.0);
 
     let path = dir.path().join("spec.json");

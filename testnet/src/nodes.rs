@@ -92,7 +92,8 @@ pub(super) fn node_plan(
             _ => flags.push("--mine".into()),
         }
     }
-    // The reward address in the file, not as --mine-to, which would make every node mine.
+    // The reward address in the node's file rather than as --mine-to, which would win
+    // over the file: whoever runs the testnet can change it there before a restart.
     let config = format!(
         "# Written by tern testnet for node {i}; flags on its command line win.\n\n\
          [mining]\nreward = \"{reward}\"\n"

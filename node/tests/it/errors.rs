@@ -148,15 +148,15 @@ fn ways_of_making_blocks_that_exclude_each_other_are_refused() {
     let cases: [(&[&str], &str); 4] = [
         (
             &["--automine", "--mine"],
-            "--mine (or [mining] enabled) and --automine cannot run together",
+            "mining.enabled (--mine) and automine (--automine) cannot run together",
         ),
         (
             &["--block-time", "5", "--mine"],
-            "and --block-time cannot run together",
+            "and block_time (--block-time) cannot run together",
         ),
         (
             &["--automine", "--block-time", "5"],
-            "--automine and --block-time cannot run together",
+            "automine (--automine) and block_time (--block-time) cannot run together",
         ),
         (&["--config", &config, "--mine"], "cannot run together"),
     ];

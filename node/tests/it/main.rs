@@ -4,6 +4,7 @@
 //!
 //! | module | what it shows |
 //! |---|---|
+//! | `config` | `tern node --config`: the file's keys under the flags given |
 //! | `dev_blocks` | `tern node --automine` and `--block-time`: blocks without proof-of-work pacing |
 //! | `explorer` | the built-in explorer's pages in headless Chromium, against a real node |
 //! | `errors` | mistakes at start (ports, data directories, configs) are one-line errors |
@@ -25,6 +26,7 @@
 
 mod support;
 
+mod config;
 mod dev_blocks;
 mod errors;
 mod explorer;

@@ -43,8 +43,9 @@ use progress::Counters;
 
 pub use progress::StateProgress;
 
-/// How a node with an empty store joins.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// How a node with an empty store joins: `full` or `snapshot` in a configuration file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum SyncMode {
     /// Replay every block since genesis.
     #[default]
