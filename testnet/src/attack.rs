@@ -164,8 +164,8 @@ pub async fn attack(
         // asks for headers.
         let height = match rpc_height(rpc).await {
             Ok(height) => height,
-            Err(problem) => {
-                report.problem = Some(format!("node {node}'s {problem}"));
+            Err(error) => {
+                report.problem = Some(format!("node {node}'s RPC did not answer: {error}"));
                 return report;
             }
         };
@@ -408,12 +408,9 @@ async fn snapshot_finished(rpc: &HttpClient, patience: Duration) -> bool {
 }
 
 /// The node's tip height, over its RPC.
-async fn rpc_height(rpc: &HttpClient) -> Result<u64, String> {
+async fn rpc_height(rpc: &HttpClient) -> Result<u64, tern_rpc::jsonrpsee::core::client::Error> {
     use tern_rpc::chain::TernApiClient;
-    rpc.chain_info()
-        .await
-        .map(|info| info.height)
-        .map_err(|e| format!("RPC did not answer: {e}"))
+    rpc.chain_info().await.map(|info| info.height)
 }
 
 /// The reason of the node's ban on `attacker`, if it banned it.

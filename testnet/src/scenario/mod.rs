@@ -7,8 +7,11 @@
 //!
 //! This module reads a file; [`run`] plays it against the running testnet through the
 //! same control calls a script makes, and [`watch`] records what the nodes do meanwhile.
+//! Why a step stopped a scenario or a check did not hold is typed in [`failure`], one
+//! variant per way.
 
 mod error;
+mod failure;
 pub mod run;
 mod watch;
 
@@ -26,6 +29,7 @@ use super::control::{Action as Control, LinkChange};
 use super::TestnetArgs;
 use crate::error::TestnetError;
 pub use error::{ScenarioError, SpanError, StepError};
+pub use failure::{CheckFailure, SeenBan, StepFailure, Tips};
 use tern_p2p::sync::SyncMode;
 
 /// The largest scenario file read.

@@ -20,6 +20,7 @@ use tern_rpc::net::{TernNetAdminApiClient, TernNetApiClient};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use super::failure::{CheckFailure, SeenBan, StepFailure, Tips};
 use super::watch::{Watched, Watcher, POLL};
 use super::{Act, Check, Scenario, Step, SyncName};
 use crate::attack::AttackReport;
@@ -33,10 +34,11 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct Report {
     /// Checks that held.
     pub passed: usize,
-    /// Checks that failed, each with why.
-    pub failed: Vec<String>,
-    /// Why the scenario stopped before its end, if it did.
-    pub stopped: Option<String>,
+    /// Checks that failed, each with its step's number (from 1) and why.
+    pub failed: Vec<(usize, CheckFailure)>,
+    /// Why the scenario stopped before its end, if it did: the step's number (0 before
+    /// the first) and why.
+    pub stopped: Option<(usize, StepFailure)>,
 }
 
 impl Report {
@@ -78,7 +80,7 @@ pub async fn play(scenario: Scenario, root: PathBuf, spec: ChainSpec) -> Report 
         stopped: None,
     };
     if let Err(why) = player.refresh().await {
-        report.stopped = Some(why);
+        report.stopped = Some((0, why));
     }
     for (i, step) in scenario.steps.iter().enumerate() {
         if report.stopped.is_some() {
@@ -90,7 +92,7 @@ pub async fn play(scenario: Scenario, root: PathBuf, spec: ChainSpec) -> Report 
                 Ok(done) => println!("{:>7.1}s  {}. {done}", at(), i + 1),
                 Err(why) => {
                     println!("{:>7.1}s  {}. STOPPED: {why}", at(), i + 1);
-                    report.stopped = Some(format!("step {}: {why}", i + 1));
+                    report.stopped = Some((i + 1, why));
                 }
             },
             Step::Check(check) => match player.check(check).await {
@@ -100,7 +102,7 @@ pub async fn play(scenario: Scenario, root: PathBuf, spec: ChainSpec) -> Report 
                 }
                 Err(why) => {
                     println!("{:>7.1}s  {}. FAILED: {why}", at(), i + 1);
-                    report.failed.push(format!("step {}: {why}", i + 1));
+                    report.failed.push((i + 1, why));
                 }
             },
         }
@@ -123,8 +125,11 @@ pub async fn play(scenario: Scenario, root: PathBuf, spec: ChainSpec) -> Report 
         player.transfers.len(),
         started.elapsed().as_secs_f64()
     );
-    for why in report.failed.iter().chain(&report.stopped) {
-        println!("  {why}");
+    for (step, why) in &report.failed {
+        println!("  step {step}: {why}");
+    }
+    if let Some((step, why)) = &report.stopped {
+        println!("  step {step}: {why}");
     }
     report
 }
@@ -148,26 +153,26 @@ struct Player {
     /// Every transfer a node accepted: its id.
     transfers: Vec<String>,
     /// Hostile peers still at work.
-    attacks: Vec<JoinHandle<Result<AttackReport, String>>>,
+    attacks: Vec<JoinHandle<Result<AttackReport, StepFailure>>>,
 }
 
 impl Player {
-    async fn control(&self, action: Action) -> Result<Reply, String> {
+    async fn control(&self, action: Action) -> Result<Reply, StepFailure> {
         control::call(Some(&self.root), action)
             .await
-            .map_err(|e| e.0)
+            .map_err(|e| StepFailure::Control(e.0))
     }
 
     /// Learns which nodes run and where, and tells the watcher.
-    async fn refresh(&mut self) -> Result<NetworkStatus, String> {
+    async fn refresh(&mut self) -> Result<NetworkStatus, StepFailure> {
         let Reply::Network(network) = self.control(Action::Status).await? else {
-            return Err("the testnet answered a status with something else".into());
+            return Err(StepFailure::UnexpectedReply { asked: "a status" });
         };
         self.follow(&network)?;
         Ok(network)
     }
 
-    fn follow(&mut self, network: &NetworkStatus) -> Result<(), String> {
+    fn follow(&mut self, network: &NetworkStatus) -> Result<(), StepFailure> {
         let mut nodes = BTreeMap::new();
         let mut watched = BTreeMap::new();
         for node in network
@@ -178,7 +183,10 @@ impl Player {
             let client = HttpClientBuilder::default()
                 .request_timeout(CALL_TIMEOUT)
                 .build(&node.rpc)
-                .map_err(|e| format!("node {}: {e}", node.node))?;
+                .map_err(|e| StepFailure::Client {
+                    node: node.node,
+                    error: e.to_string(),
+                })?;
             let metrics = node
                 .metrics
                 .as_deref()
@@ -197,20 +205,18 @@ impl Player {
         Ok(())
     }
 
-    fn node(&self, node: usize) -> Result<&HttpClient, String> {
-        self.nodes
-            .get(&node)
-            .ok_or_else(|| format!("node {node} is not a running node"))
+    fn node(&self, node: usize) -> Result<&HttpClient, StepFailure> {
+        self.nodes.get(&node).ok_or(StepFailure::NotRunning(node))
     }
 
     /// Carries out a step; what it did, in words.
-    async fn act(&mut self, act: &Act) -> Result<String, String> {
+    async fn act(&mut self, act: &Act) -> Result<String, StepFailure> {
         if let Act::Kill { node } | Act::Restart { node } = act {
             self.watcher.forget_ready(*node);
         }
         if let Some(action) = act.control() {
             let Reply::Network(network) = self.control(action).await? else {
-                return Err("the testnet answered with something else".into());
+                return Err(StepFailure::UnexpectedReply { asked: "a step" });
             };
             self.follow(&network)?;
             return Ok(describe(act));
@@ -223,14 +229,16 @@ impl Player {
             Act::WaitHeight { height, within } => {
                 let deadline = Instant::now() + within.duration();
                 loop {
-                    let heights = self.heights().await;
-                    if heights.values().all(|h| h.0 >= *height) {
+                    let tips = self.heights().await;
+                    if tips.values().all(|h| h.0 >= *height) {
                         return Ok(format!("every node at height {height} or above"));
                     }
                     if Instant::now() >= deadline {
-                        return Err(format!(
-                            "not every node reached height {height} within {within}: {heights:?}"
-                        ));
+                        return Err(StepFailure::HeightNotReached {
+                            height: *height,
+                            within: *within,
+                            tips,
+                        });
                     }
                     tokio::time::sleep(POLL).await;
                 }
@@ -272,7 +280,11 @@ impl Player {
                     .node(*node)?
                     .dev_mine(*blocks, None)
                     .await
-                    .map_err(|e| format!("node {node}: dev_mine: {e}"))?;
+                    .map_err(|e| StepFailure::Rpc {
+                        node: *node,
+                        call: "dev_mine",
+                        error: e.to_string(),
+                    })?;
                 Ok(format!("node {node} mined {} blocks", mined.len()))
             }
             Act::Attack { node, kind } => {
@@ -280,8 +292,8 @@ impl Player {
                 self.attacks.push(tokio::spawn(async move {
                     match control::call(Some(&root), Action::Attack(node, kind)).await {
                         Ok(Reply::Attack(report)) => Ok(report),
-                        Ok(_) => Err("the testnet answered an attack with something else".into()),
-                        Err(e) => Err(e.0),
+                        Ok(_) => Err(StepFailure::UnexpectedReply { asked: "an attack" }),
+                        Err(e) => Err(StepFailure::Control(e.0)),
                     }
                 }));
                 Ok(format!("a hostile peer ({kind}) attached to node {node}"))
@@ -292,7 +304,7 @@ impl Player {
     }
 
     /// Each running node's height and tip; a node that does not answer is left out.
-    async fn heights(&self) -> BTreeMap<usize, (u64, String)> {
+    async fn heights(&self) -> Tips {
         let mut heights = BTreeMap::new();
         for (node, client) in &self.nodes {
             if let Ok(info) = client.chain_info().await {
@@ -312,19 +324,29 @@ impl Player {
         to: Recipients,
         amount: u64,
         count: u32,
-    ) -> Result<Vec<String>, String> {
+    ) -> Result<Vec<String>, StepFailure> {
         let client = self.node(node)?.clone();
-        let failed = |what: &str, e: tern_rpc::jsonrpsee::core::client::Error| {
-            format!("node {node}: {what}: {e}")
-        };
+        let failed =
+            |call: &'static str, e: tern_rpc::jsonrpsee::core::client::Error| StepFailure::Rpc {
+                node,
+                call,
+                error: e.to_string(),
+            };
         let estimate = client
             .fee_estimate(1)
             .await
             .map_err(|e| failed("fee_estimate", e))?;
-        let fee: Amount = estimate
-            .fee
-            .parse()
-            .map_err(|e| format!("node {node}: fee_estimate gave {}: {e}", estimate.fee))?;
+        let fee: Amount =
+            estimate
+                .fee
+                .parse()
+                .map_err(
+                    |e: tern_chain::types::ParseAmountError| StepFailure::BadFee {
+                        node,
+                        fee: estimate.fee.clone(),
+                        error: e.to_string(),
+                    },
+                )?;
         let mut next = Vec::with_capacity(senders.len());
         for sender in senders {
             let key = dev_secret_key(*sender);
@@ -348,7 +370,7 @@ impl Player {
                 }
             };
             let Some((key, nonce)) = next.get_mut(i % senders.len().max(1)) else {
-                return Err("a flood needs at least one sender".into());
+                return Err(StepFailure::NoSender);
             };
             let tx = Transaction {
                 chain_id: self.spec.consensus.chain_id,
@@ -371,7 +393,7 @@ impl Player {
     }
 
     /// Waits for a check to hold, up to its span; what held, or why it did not.
-    async fn check(&mut self, check: &Check) -> Result<String, String> {
+    async fn check(&mut self, check: &Check) -> Result<String, CheckFailure> {
         // Nodes restarted or added since: follow them where they are now.
         self.refresh().await?;
         match check {
@@ -390,9 +412,10 @@ impl Player {
                         ));
                     }
                     if Instant::now() >= deadline {
-                        return Err(format!(
-                            "the nodes were not on one tip within {within}: {tips:?}"
-                        ));
+                        return Err(CheckFailure::NotOneTip {
+                            within: *within,
+                            tips,
+                        });
                     }
                     tokio::time::sleep(POLL).await;
                 }
@@ -421,12 +444,13 @@ impl Player {
                     waiting = still;
                     if let Some((node, txid)) = waiting.first() {
                         if Instant::now() >= deadline {
-                            return Err(format!(
-                                "{} of {} confirmations missing after {within}: {txid} on \
-                                 node {node}, …",
-                                waiting.len(),
-                                self.transfers.len() * self.nodes.len()
-                            ));
+                            return Err(CheckFailure::TransfersMissing {
+                                missing: waiting.len(),
+                                expected: self.transfers.len() * self.nodes.len(),
+                                within: *within,
+                                txid: txid.clone(),
+                                node: *node,
+                            });
                         }
                         tokio::time::sleep(POLL).await;
                     }
@@ -437,9 +461,11 @@ impl Player {
                 ))
             }
             Check::ReorgDepthAtMost { depth } => match self.watcher.deepest_reorg() {
-                Some((node, deepest)) if deepest > *depth => Err(format!(
-                    "node {node} reorganized {deepest} blocks deep, more than {depth}"
-                )),
+                Some((node, deepest)) if deepest > *depth => Err(CheckFailure::ReorgTooDeep {
+                    node,
+                    deepest,
+                    most: *depth,
+                }),
                 Some((node, deepest)) => Ok(format!(
                     "deepest reorg {deepest} blocks (node {node}), at most {depth}"
                 )),
@@ -452,9 +478,10 @@ impl Player {
                         return Ok(format!("node {node}'s /ready went false, then true"));
                     }
                     if Instant::now() >= deadline {
-                        return Err(format!(
-                            "node {node}'s /ready did not go false then true within {within}"
-                        ));
+                        return Err(CheckFailure::ReadyNotCycled {
+                            node: *node,
+                            within: *within,
+                        });
                     }
                     tokio::time::sleep(POLL).await;
                     // Its metrics port is new after a restart.
@@ -469,25 +496,23 @@ impl Player {
                 for attack in attacks {
                     let report = tokio::time::timeout_at(deadline, attack)
                         .await
-                        .map_err(|_| format!("a hostile peer was still attached after {within}"))?
-                        .map_err(|e| format!("an attack failed: {e}"))??;
-                    // The problem names the node.
+                        .map_err(|_| CheckFailure::AttackOutlasted { within: *within })?
+                        .map_err(|e| CheckFailure::AttackLost(e.to_string()))??;
                     if let Some(problem) = report.problem {
-                        return Err(problem);
+                        return Err(CheckFailure::AttackNotRun(problem));
                     }
                     if !report.dropped {
-                        return Err(format!(
-                            "node {} kept the hostile peer ({}) for {:.1} s",
-                            report.node,
-                            report.kind,
-                            report.after_ms as f64 / 1000.0
-                        ));
+                        return Err(CheckFailure::HostilePeerKept {
+                            node: report.node,
+                            kind: report.kind,
+                            secs: report.after_ms as f64 / 1000.0,
+                        });
                     }
                     if report.kind.bans() && report.banned.is_none() {
-                        return Err(format!(
-                            "node {} dropped the {} peer without banning it: it proved a lie",
-                            report.node, report.kind
-                        ));
+                        return Err(CheckFailure::LiarNotBanned {
+                            node: report.node,
+                            kind: report.kind,
+                        });
                     }
                     banned += usize::from(report.banned.is_some());
                 }
@@ -496,35 +521,46 @@ impl Player {
                 ))
             }
             Check::NoHonestPeerBanned => {
-                let bans = self.bans().await?;
-                if let Some(ban) = bans.iter().find(|ban| ban.of_node.is_some()) {
-                    return Err(ban.to_string());
+                let mut bans = self.bans().await?;
+                let count = bans.len();
+                if let Some(at) = bans.iter().position(|ban| ban.of_node.is_some()) {
+                    return Err(CheckFailure::Banned(bans.swap_remove(at)));
                 }
                 Ok(format!(
-                    "no node banned another ({} bans, none of a testnet node)",
-                    bans.len()
+                    "no node banned another ({count} bans, none of a testnet node)"
                 ))
             }
-            Check::NoBans => match self.bans().await?.first() {
-                Some(ban) => Err(ban.to_string()),
+            Check::NoBans => match self.bans().await?.into_iter().next() {
+                Some(ban) => Err(CheckFailure::Banned(ban)),
                 None => Ok("no node banned anyone".into()),
             },
         }
     }
 
     /// Every ban in force on a running node, naming the testnet node banned if it is one.
-    async fn bans(&self) -> Result<Vec<SeenBan>, String> {
-        let unreadable = |node: usize, e: tern_rpc::jsonrpsee::core::client::Error| {
-            format!("node {node}'s RPC did not answer: {e}")
+    async fn bans(&self) -> Result<Vec<SeenBan>, StepFailure> {
+        let unreadable = |node: usize, call: &'static str| {
+            move |e: tern_rpc::jsonrpsee::core::client::Error| StepFailure::Rpc {
+                node,
+                call,
+                error: e.to_string(),
+            }
         };
         let mut ids = BTreeMap::new();
         for (node, client) in &self.nodes {
-            let info = client.net_info().await.map_err(|e| unreadable(*node, e))?;
+            let info = client
+                .net_info()
+                .await
+                .map_err(unreadable(*node, "net_info"))?;
             ids.insert(info.node_id, *node);
         }
         let mut seen = Vec::new();
         for (node, client) in &self.nodes {
-            for ban in client.net_bans().await.map_err(|e| unreadable(*node, e))? {
+            for ban in client
+                .net_bans()
+                .await
+                .map_err(unreadable(*node, "net_bans"))?
+            {
                 seen.push(SeenBan {
                     by: *node,
                     of_node: ids.get(&ban.target).copied(),
@@ -534,28 +570,6 @@ impl Player {
             }
         }
         Ok(seen)
-    }
-}
-
-/// A ban seen on a running node.
-struct SeenBan {
-    by: usize,
-    /// The testnet node banned, if it is one (else a hostile peer, or someone outside).
-    of_node: Option<usize>,
-    target: String,
-    reason: String,
-}
-
-impl std::fmt::Display for SeenBan {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.of_node {
-            Some(other) => write!(f, "node {} banned node {other}: {}", self.by, self.reason),
-            None => write!(
-                f,
-                "node {} banned {}: {}",
-                self.by, self.target, self.reason
-            ),
-        }
     }
 }
 
