@@ -6,8 +6,8 @@
 //! their own in CI. The shipped ones are in `scenarios/`; docs/TESTNET.md has the format.
 //!
 //! This module reads a file; [`run`] plays it against the running testnet through the
-//! same control calls a script makes, and [`watch`] records what the nodes do meanwhile.
-//! Why a step stopped a scenario or a check did not hold is typed in [`failure`], one
+//! same control calls a script makes, and `watch` records what the nodes do meanwhile.
+//! Why a step stopped a scenario or a check did not hold is typed in `failure`, one
 //! variant per way.
 
 mod error;
