@@ -53,6 +53,12 @@ struct DirectionLabel {
     direction: &'static str,
 }
 
+/// `outcome="from_pool"|"after_round_trip"|"whole"`: how a compact block was completed.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabel {
+    outcome: &'static str,
+}
+
 /// `reason="<mempool rule>"`: one of the mempool's fixed reason names.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ReasonLabel {
@@ -74,6 +80,7 @@ pub struct Metrics {
     admission_batched: Counter,
     rejections: Family<ReasonLabel, Counter>,
     bytes: Family<DirectionLabel, Counter>,
+    compact_blocks: Family<OutcomeLabel, Counter>,
     datadir_free: Gauge,
     /// The disk monitor's last measurement.
     free_bytes: Arc<AtomicU64>,
@@ -90,6 +97,7 @@ struct Snapshot {
     bytes_out: u64,
     admitted: u64,
     admission: AdmissionStats,
+    compact: tern_p2p::CompactCounts,
 }
 
 impl Metrics {
@@ -108,6 +116,7 @@ impl Metrics {
             admission_batched: Counter::default(),
             rejections: Family::default(),
             bytes: Family::default(),
+            compact_blocks: Family::default(),
             datadir_free: Gauge::default(),
             free_bytes,
             last: Mutex::new(Snapshot::default()),
@@ -170,6 +179,13 @@ impl Metrics {
             metrics.bytes.clone(),
         );
         r.register(
+            "tern_p2p_compact_blocks",
+            "Compact blocks received, by how they were completed: from_pool (the mempool \
+             held every transaction), after_round_trip (missing ones asked of the sender), \
+             whole (short ids could not rebuild it; the whole block was asked for)",
+            metrics.compact_blocks.clone(),
+        );
+        r.register(
             "tern_datadir_free_bytes",
             "Bytes free on the file system of the data directory",
             metrics.datadir_free.clone(),
@@ -228,8 +244,27 @@ impl Metrics {
                 .transactions
                 .saturating_sub(last.admission.transactions),
         );
-        (last.bytes_in, last.bytes_out, last.admitted, last.admission) =
-            (bytes_in, bytes_out, admitted, admission);
+        let compact = network.compact_blocks();
+        for (outcome, now, before) in [
+            ("from_pool", compact.from_pool, last.compact.from_pool),
+            (
+                "after_round_trip",
+                compact.after_round_trip,
+                last.compact.after_round_trip,
+            ),
+            ("whole", compact.whole, last.compact.whole),
+        ] {
+            self.compact_blocks
+                .get_or_create(&OutcomeLabel { outcome })
+                .inc_by(now.saturating_sub(before));
+        }
+        (
+            last.bytes_in,
+            last.bytes_out,
+            last.admitted,
+            last.admission,
+            last.compact,
+        ) = (bytes_in, bytes_out, admitted, admission, compact);
     }
 
     /// The text exposition.

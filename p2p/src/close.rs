@@ -54,6 +54,25 @@ pub enum Misbehaviour {
     /// A state chunk that is not the subtree asked for.
     #[error("a forged state chunk: {0}")]
     BadStateChunk(tern_state::chain::SnapshotError),
+    /// A request for a block's transactions at positions past the block's end.
+    #[error("asked for transaction {index} of block {block}, which has {count}")]
+    BlockTxsPastEnd {
+        /// The block.
+        block: BlockHash,
+        /// The first position past its end.
+        index: u32,
+        /// Its transactions.
+        count: usize,
+    },
+    /// An answer for a compact block's missing transactions that is not what its short
+    /// ids name: too few or too many, or others.
+    #[error("a false answer for block {block}'s missing transactions: {error}")]
+    BadBlockTxs {
+        /// The block.
+        block: BlockHash,
+        /// What was wrong.
+        error: crate::compact::RebuildError,
+    },
 }
 
 /// Why a connection ended.

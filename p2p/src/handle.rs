@@ -139,6 +139,11 @@ impl NetworkHandle {
         )
     }
 
+    /// What became of the compact blocks received over every connection since start.
+    pub fn compact_blocks(&self) -> crate::peer_stats::CompactCounts {
+        self.totals.compact.read()
+    }
+
     /// Counts and sizes.
     pub async fn info(&self) -> Result<NetworkInfo, NetworkError> {
         self.ask(Command::Info).await

@@ -20,6 +20,7 @@
 //! | [`identity`] | the node's static key and [`NodeId`] |
 //! | [`transport`] | Noise XX over TCP; length-prefixed frames, split and reassembled |
 //! | [`message`] | the wire messages and every size and count limit |
+//! | [`compact`] | compact blocks: short ids, the messages' bodies, a block rebuilt from the mempool |
 //! | [`hello`] | opening a connection: handshake, hello, chain and self checks |
 //! | [`send_queue`] | a peer's outgoing messages, bounded in bytes |
 //! | [`addrbook`], [`bans`] | addresses and bans, persisted in the data dir |
@@ -51,7 +52,7 @@
 //! them is bounded and named.
 //!
 //! Modules depend one way too, with no cycle: the wire and the records (`conn`,
-//! `identity`, `transport`, `message`, `send_queue`, `asked`, `addrbook`, `bans`,
+//! `identity`, `transport`, `message`, `compact`, `send_queue`, `asked`, `addrbook`, `bans`,
 //! `peer_stats`, `headers`, `hello`) below `close`, `link` and `inbox`, below the tasks
 //! (`peer`, `relay`, `sync`, with `config`), below `handle`, below `manager`.
 //! `scripts/check-layering` fails if a module uses one above it. This file is the map
@@ -76,6 +77,7 @@
 pub mod addrbook;
 pub mod asked;
 pub mod bans;
+pub mod compact;
 pub mod handle;
 pub mod headers;
 pub mod hello;
@@ -113,6 +115,7 @@ pub use config::{P2pConfig, DEFAULT_P2P_PORT};
 pub use conn::{ConnId, Direction};
 pub use handle::{NetworkHandle, NetworkInfo, PeerInfo};
 pub use identity::{NodeId, NodeKey};
+pub use peer_stats::{CompactCounts, CompactOutcomes};
 
 use identity::NodeKeyError;
 use inbox::Inbox;

@@ -12,12 +12,14 @@ use tern_chain::state_map::chunk::{Chunk, KeyPrefix};
 use tern_chain::tx::SignedTransaction;
 use tern_chain::types::{BlockHash, ChainId, Height, TxId, Work};
 
+use super::compact::{BlockTxs, BlockTxsRequest, CompactBlock};
 use super::transport::MAX_MESSAGE_LEN;
 
 /// The protocol version this node speaks. A peer with another version is disconnected.
 ///
-/// 1: the first. 2: hellos carry the lowest block body the sender holds.
-pub const PROTOCOL_VERSION: u32 = 2;
+/// 1: the first. 2: hellos carry the lowest block body the sender holds. 3: compact
+/// blocks ([`Message::CompactBlock`], [`Message::GetBlockTxs`], [`Message::BlockTxs`]).
+pub const PROTOCOL_VERSION: u32 = 3;
 
 /// Addresses in one [`Message::Addrs`].
 pub const MAX_ADDRS_PER_MESSAGE: usize = 1_000;
@@ -71,15 +73,18 @@ pub enum InvItem {
     Tx(TxId),
     /// A block, by hash.
     Block(BlockHash),
+    /// A block asked for as a [`Message::CompactBlock`] (in `GetData` and `NotFound`
+    /// only; a block is announced as [`InvItem::Block`]).
+    CompactBlock(BlockHash),
 }
 
 impl InvItem {
-    /// The block hashes among `items`, in order.
+    /// The block hashes among `items`, whole or compact, in order.
     pub fn blocks(items: &[InvItem]) -> Vec<BlockHash> {
         items
             .iter()
             .filter_map(|item| match item {
-                InvItem::Block(hash) => Some(*hash),
+                InvItem::Block(hash) | InvItem::CompactBlock(hash) => Some(*hash),
                 InvItem::Tx(_) => None,
             })
             .collect()
@@ -91,7 +96,7 @@ impl InvItem {
             .iter()
             .filter_map(|item| match item {
                 InvItem::Tx(id) => Some(*id),
-                InvItem::Block(_) => None,
+                InvItem::Block(_) | InvItem::CompactBlock(_) => None,
             })
             .collect()
     }
@@ -180,6 +185,13 @@ pub enum Message {
         /// Seconds to stay away.
         retry_after_secs: u64,
     },
+    /// A block as its header and its transactions' short ids: the answer to a `GetData`
+    /// of an [`InvItem::CompactBlock`].
+    CompactBlock(Box<CompactBlock>),
+    /// Asks the sender of a compact block for the transactions the receiver lacks.
+    GetBlockTxs(BlockTxsRequest),
+    /// The answer to [`Message::GetBlockTxs`].
+    BlockTxs(BlockTxs),
 }
 
 /// The kind of a message, for statistics and logs.
@@ -201,11 +213,14 @@ pub enum MessageKind {
     Goodbye,
     GetStateChunk,
     StateChunk,
+    CompactBlock,
+    GetBlockTxs,
+    BlockTxs,
 }
 
 impl MessageKind {
     /// The number of kinds, for counters indexed by kind.
-    pub const COUNT: usize = 15;
+    pub const COUNT: usize = 18;
 
     /// The index of this kind in counters.
     pub fn index(self) -> usize {
@@ -232,6 +247,9 @@ impl Message {
             Message::Goodbye { .. } => MessageKind::Goodbye,
             Message::GetStateChunk { .. } => MessageKind::GetStateChunk,
             Message::StateChunk { .. } => MessageKind::StateChunk,
+            Message::CompactBlock(_) => MessageKind::CompactBlock,
+            Message::GetBlockTxs(_) => MessageKind::GetBlockTxs,
+            Message::BlockTxs(_) => MessageKind::BlockTxs,
         }
     }
 }
@@ -247,6 +265,10 @@ impl Encode for InvItem {
                 w.u8(1);
                 hash.encode(w);
             }
+            InvItem::CompactBlock(hash) => {
+                w.u8(2);
+                hash.encode(w);
+            }
         }
     }
 }
@@ -258,6 +280,7 @@ impl Decode for InvItem {
         match r.u8("inventory kind")? {
             0 => Ok(InvItem::Tx(TxId::decode(r)?)),
             1 => Ok(InvItem::Block(BlockHash::decode(r)?)),
+            2 => Ok(InvItem::CompactBlock(BlockHash::decode(r)?)),
             other => Err(invalid("inventory kind", format!("unknown kind {other}"))),
         }
     }
@@ -375,6 +398,9 @@ impl Encode for Message {
                 prefix.encode(w);
                 answer.encode(w);
             }
+            Message::CompactBlock(compact) => compact.encode(w),
+            Message::GetBlockTxs(request) => request.encode(w),
+            Message::BlockTxs(answer) => answer.encode(w),
         }
     }
 }
@@ -423,6 +449,9 @@ impl Decode for Message {
                 prefix: KeyPrefix::decode(r)?,
                 answer: ChunkAnswer::decode(r)?,
             },
+            15 => Message::CompactBlock(Box::new(CompactBlock::decode(r)?)),
+            16 => Message::GetBlockTxs(BlockTxsRequest::decode(r)?),
+            17 => Message::BlockTxs(BlockTxs::decode(r)?),
             other => return Err(invalid("message kind", format!("unknown kind {other}"))),
         };
         Ok(message)

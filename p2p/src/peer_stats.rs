@@ -20,6 +20,41 @@ pub struct PeerStats {
     /// Inventory messages ignored for coming faster than
     /// [`ANNOUNCE_RATE`](crate::peer::ANNOUNCE_RATE) allows.
     pub ignored_announcements: AtomicU64,
+    /// What became of the compact blocks received.
+    pub compact: CompactOutcomes,
+}
+
+/// What became of compact blocks received: how the block was completed.
+#[derive(Debug, Default)]
+pub struct CompactOutcomes {
+    /// Rebuilt from the mempool and the transactions sent whole alone.
+    pub from_pool: AtomicU64,
+    /// Rebuilt after asking the sender for missing transactions.
+    pub after_round_trip: AtomicU64,
+    /// Short ids could not rebuild it: the whole block was asked for.
+    pub whole: AtomicU64,
+}
+
+/// A [`CompactOutcomes`] read at one moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CompactCounts {
+    /// See [`CompactOutcomes::from_pool`].
+    pub from_pool: u64,
+    /// See [`CompactOutcomes::after_round_trip`].
+    pub after_round_trip: u64,
+    /// See [`CompactOutcomes::whole`].
+    pub whole: u64,
+}
+
+impl CompactOutcomes {
+    /// The counts now.
+    pub fn read(&self) -> CompactCounts {
+        CompactCounts {
+            from_pool: self.from_pool.load(Ordering::Relaxed),
+            after_round_trip: self.after_round_trip.load(Ordering::Relaxed),
+            whole: self.whole.load(Ordering::Relaxed),
+        }
+    }
 }
 
 impl PeerStats {

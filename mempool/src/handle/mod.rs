@@ -244,6 +244,14 @@ impl PoolHandle {
         (pool.next_nonce(sender, account), pool.pending_cost(sender))
     }
 
+    /// Calls `visit` with every pending transaction, in no order, under the pool's lock:
+    /// for a caller that matches many transactions at once (a compact block's short ids
+    /// against the whole pool) without copying the pool. `visit` must be quick, and run
+    /// off the async threads when the pool is large: admissions wait meanwhile.
+    pub fn visit_pending(&self, visit: impl FnMut(&SignedTransaction)) {
+        self.lock().visit(visit);
+    }
+
     /// Up to `limit` pending transactions, best-paying first.
     pub fn list(&self, limit: usize) -> Vec<SignedTransaction> {
         self.lock().list(limit).into_iter().cloned().collect()

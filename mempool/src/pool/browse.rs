@@ -89,6 +89,13 @@ impl Mempool {
             .collect()
     }
 
+    /// Calls `visit` with every pending transaction, in no order.
+    pub fn visit(&self, mut visit: impl FnMut(&SignedTransaction)) {
+        for entry in self.entries() {
+            visit(&entry.tx);
+        }
+    }
+
     /// Every pending transaction's entry, in no order.
     pub(super) fn entries(&self) -> impl Iterator<Item = &Entry> {
         self.senders.values().flat_map(|queue| queue.txs().values())

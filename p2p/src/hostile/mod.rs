@@ -343,19 +343,25 @@ impl HostilePeer {
         }
     }
 
-    /// Announces `block`, waits for the node to ask for it, and delivers it. Returns
-    /// whether it was asked for within `patience` (and so delivered).
+    /// Announces `block`, waits for the node to ask for it (whole or compact), and
+    /// delivers it whole, as a node may answer either request. Returns whether it was
+    /// asked for within `patience` (and so delivered).
     pub async fn deliver_announced_block(
         &mut self,
         block: &Block,
         patience: Duration,
     ) -> Result<bool, TransportError> {
         let deadline = Instant::now() + patience;
-        let wanted = InvItem::Block(block.hash());
-        self.send(&Message::Inventory(vec![wanted])).await?;
+        let hash = block.hash();
+        self.send(&Message::Inventory(vec![InvItem::Block(hash)]))
+            .await?;
         loop {
             match self.next(deadline).await {
-                Next::Message(Message::GetData(items)) if items.contains(&wanted) => break,
+                Next::Message(Message::GetData(items))
+                    if InvItem::blocks(&items).contains(&hash) =>
+                {
+                    break
+                }
                 Next::Message(_) => {}
                 Next::Closed => return Err(TransportError::Closed),
                 Next::TimedOut => return Ok(false),
@@ -411,7 +417,7 @@ impl HostilePeer {
                 Message::GetData(items) => {
                     served.blocks_asked += items
                         .iter()
-                        .filter(|item| matches!(item, InvItem::Block(_)))
+                        .filter(|item| matches!(item, InvItem::Block(_) | InvItem::CompactBlock(_)))
                         .count();
                     self.send(&Message::NotFound(items)).await
                 }

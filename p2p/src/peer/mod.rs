@@ -12,6 +12,7 @@
 //! [`SEND_QUEUE_BYTES`](super::send_queue::SEND_QUEUE_BYTES). The task returns why the
 //! connection ended (`close.rs`); the manager frees the slot when the task is gone.
 mod budget;
+mod compact;
 mod session;
 
 use std::net::SocketAddr;
@@ -28,6 +29,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use crate::close::{CloseReason, Misbehaviour, Refusal, RefusalReason};
 pub use crate::peer_stats::PeerStats;
+pub use compact::MAX_PARTIAL_BLOCKS;
 
 use super::hello;
 use super::identity::NodeKey;
@@ -236,6 +238,7 @@ async fn serve(
         chunk_requests: Budget::new(CHUNK_REQUESTS_PER_SEC, CHUNK_REQUEST_BURST),
         ping: None,
         next_ping: 0,
+        partials: compact::Partials::default(),
     };
     let (reason, writer_done) = tokio::select! {
         reason = session.read_loop(reader) => (reason, false),

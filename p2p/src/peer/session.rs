@@ -35,6 +35,8 @@ pub(super) struct Session<'a> {
     /// The nonce and send time of the ping awaiting its pong.
     pub(super) ping: Option<(u64, Instant)>,
     pub(super) next_ping: u64,
+    /// Blocks being rebuilt from the peer's compact blocks.
+    pub(super) partials: super::compact::Partials,
 }
 
 impl Session<'_> {
@@ -165,6 +167,9 @@ impl Session<'_> {
                 let conn = self.conn;
                 send_to(&self.ctx.to_relay, RelayInput::Tx { conn, tx }).await
             }
+            Message::CompactBlock(compact) => self.on_compact_block(*compact).await,
+            Message::GetBlockTxs(request) => self.serve_block_txs(request).await,
+            Message::BlockTxs(answer) => self.on_block_txs(answer).await,
             Message::GetAddrs => {
                 let conn = self.conn;
                 send_to(&self.ctx.to_manager, ManagerInput::GetAddrs { conn }).await
@@ -359,6 +364,7 @@ impl Session<'_> {
                     .ok()
                     .flatten()
                     .map(|block| Message::Block(Box::new(block))),
+                InvItem::CompactBlock(hash) => self.compact_block(hash).await,
             };
             match found {
                 Some(message) => self
@@ -401,6 +407,6 @@ impl Session<'_> {
 }
 
 /// Hands `input` to a task; a task that is gone means the node is stopping.
-async fn send_to<T>(task: &mpsc::Sender<T>, input: T) -> Result<(), CloseReason> {
+pub(super) async fn send_to<T>(task: &mpsc::Sender<T>, input: T) -> Result<(), CloseReason> {
     task.send(input).await.map_err(|_| CloseReason::Closed)
 }

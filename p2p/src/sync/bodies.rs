@@ -11,6 +11,7 @@ use tern_state::chain::{ChainError, Rejection, Verdict};
 use super::announced::Source;
 use super::{Submitted, SyncAsk, SyncError, SyncState, MAX_ALLOWANCE, MAX_STALLS, SUBMIT_AHEAD};
 use crate::asked::Answer;
+use crate::message::InvItem;
 use crate::ConnId;
 
 impl SyncState {
@@ -172,15 +173,22 @@ impl SyncState {
         self.failed_from.remove(hash);
     }
 
-    /// The block requests made since the last drive, one run per peer.
-    pub(super) fn take_requests(&mut self) -> Vec<(ConnId, Vec<BlockHash>)> {
-        let mut batches: Vec<(ConnId, Vec<BlockHash>)> = Vec::new();
+    /// The block requests made since the last drive, one run per peer. An announced
+    /// block, new at the tip, is asked for compact: the mempool likely holds its
+    /// transactions. A pending header's block, older, is asked for whole.
+    pub(super) fn take_requests(&mut self) -> Vec<(ConnId, Vec<InvItem>)> {
+        let mut batches: Vec<(ConnId, Vec<InvItem>)> = Vec::new();
         let mut requests = std::mem::take(&mut self.to_request);
         requests.sort_by_key(|(peer, _)| *peer);
         for (peer, hash) in requests {
+            let item = if self.announcers.contains_key(&hash) {
+                InvItem::CompactBlock(hash)
+            } else {
+                InvItem::Block(hash)
+            };
             match batches.last_mut() {
-                Some((last, hashes)) if *last == peer => hashes.push(hash),
-                _ => batches.push((peer, vec![hash])),
+                Some((last, items)) if *last == peer => items.push(item),
+                _ => batches.push((peer, vec![item])),
             }
         }
         batches

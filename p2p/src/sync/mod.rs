@@ -84,6 +84,7 @@ pub(crate) use task::{spawn, SyncParts, SYNC_QUEUE};
 
 use super::ConnId;
 use crate::asked::AskLog;
+use crate::message::InvItem;
 use announced::{BlockSet, KnownBlocks, Source};
 use progress::Progress;
 
@@ -191,8 +192,9 @@ struct Request {
 pub struct Actions {
     /// `GetHeaders` with this locator to this peer.
     pub headers: Option<(ConnId, Vec<BlockHash>)>,
-    /// `GetData` for these blocks, per peer: the pending headers' and announced ones.
-    pub blocks: Vec<(ConnId, Vec<BlockHash>)>,
+    /// `GetData` for these blocks, per peer: the pending headers' whole, announced ones
+    /// compact.
+    pub blocks: Vec<(ConnId, Vec<InvItem>)>,
     /// Blocks to hand to the chain actor, in order.
     pub submit: Vec<Block>,
     /// Peers to disconnect: they stalled [`MAX_STALLS`] times in a row, or claimed more

@@ -10,7 +10,7 @@ use tern_state::chain::{Restored, SnapshotError, SnapshotProgress, TipInfo};
 
 use super::tests::{fixture, Fixture, PEER};
 use super::*;
-use crate::message::ChunkAnswer;
+use crate::message::{ChunkAnswer, InvItem};
 use crate::ConnId;
 
 const PIVOT_DEPTH: u64 = 3;
@@ -137,7 +137,11 @@ fn the_state_comes_before_any_block_and_the_blocks_after_the_pivot_follow_it() {
         cumulative_work: Work::from_be_bytes([0; 32]),
     };
     let actions = sync.drive(now, &tip, &[pivot]);
-    let asked: Vec<BlockHash> = actions.blocks.into_iter().flat_map(|(_, h)| h).collect();
+    let asked: Vec<BlockHash> = actions
+        .blocks
+        .into_iter()
+        .flat_map(|(_, items)| InvItem::blocks(&items))
+        .collect();
     let after: Vec<BlockHash> = f.blocks[(10 - PIVOT_DEPTH) as usize..]
         .iter()
         .map(|b| b.hash())
@@ -343,9 +347,9 @@ fn blocks_below_a_peers_lowest_body_are_asked_of_others() {
             .blocks
             .iter()
             .filter(|(p, _)| *p == peer)
-            .flat_map(|(_, hashes)| hashes)
+            .flat_map(|(_, items)| InvItem::blocks(items))
             .map(|hash| {
-                let block = f.blocks.iter().find(|b| b.hash() == *hash).unwrap();
+                let block = f.blocks.iter().find(|b| b.hash() == hash).unwrap();
                 block.header.height.value()
             })
             .collect()

@@ -293,8 +293,7 @@ impl SyncTask {
             };
             self.peers.send(conn, &request);
         }
-        for (conn, hashes) in actions.blocks {
-            let items: Vec<InvItem> = hashes.into_iter().map(InvItem::Block).collect();
+        for (conn, items) in actions.blocks {
             self.peers.send_get_data(conn, &items);
         }
         for conn in actions.drop {

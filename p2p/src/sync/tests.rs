@@ -13,6 +13,7 @@ use tern_chain::types::{BlockHash, Height, Timestamp, Work};
 use tern_state::chain::TipInfo;
 
 use super::{StoredParent, SyncConfig, SyncError, SyncState, MAX_UNCONNECTING_HEADERS};
+use crate::message::InvItem;
 use crate::ConnId;
 
 pub(super) const PEER: ConnId = ConnId(7);
@@ -92,7 +93,7 @@ impl Fixture {
             .blocks
             .into_iter()
             .filter(|(to, _)| *to == peer)
-            .flat_map(|(_, hashes)| hashes)
+            .flat_map(|(_, items)| InvItem::blocks(&items))
             .collect()
     }
 

@@ -174,8 +174,12 @@ async fn an_invalid_block_gets_the_peer_banned() {
     peer.send(&Message::Inventory(vec![InvItem::Block(hash)]))
         .await
         .unwrap();
+    // An announced block is asked for compact; the whole block answers that too.
     let request = peer.recv(PATIENCE).await;
-    assert_eq!(request, Some(Message::GetData(vec![InvItem::Block(hash)])));
+    assert_eq!(
+        request,
+        Some(Message::GetData(vec![InvItem::CompactBlock(hash)]))
+    );
     peer.send(&Message::Block(Box::new(block))).await.unwrap();
     assert!(peer.is_closed_within(PATIENCE).await);
     assert!(gets_banned(&a, &peer).await);

@@ -4,6 +4,7 @@
 //!
 //! | module | what it shows |
 //! |---|---|
+//! | `compact` | compact blocks: rebuilt from the pool, the missing asked by position, false answers banned |
 //! | `crash` | SIGKILL at random moments never corrupts the store; damaged files are clear errors |
 //! | `failure` | a part that panics or a store that cannot be written fails the node visibly |
 //! | `hostile` | each attack of a hostile peer ends in a disconnect, and a ban where it should |
@@ -23,6 +24,7 @@
     missing_docs
 )]
 
+mod compact;
 mod crash;
 mod failure;
 mod hostile;

@@ -302,7 +302,10 @@ async fn a_forged_body_does_not_keep_the_genuine_block_out() {
         .await
         .unwrap();
     let request = forger.recv(PATIENCE).await;
-    assert_eq!(request, Some(Message::GetData(vec![InvItem::Block(hash)])));
+    assert_eq!(
+        request,
+        Some(Message::GetData(vec![InvItem::CompactBlock(hash)]))
+    );
     forger
         .send(&Message::Block(Box::new(forged)))
         .await
@@ -451,7 +454,9 @@ async fn honest_peers_stay_connected_and_synced_while_every_kind_of_hostile_peer
         slow.send(&Message::Inventory(vec![item])).await.unwrap();
         loop {
             match slow.recv(PATIENCE).await {
-                Some(Message::GetData(items)) if items.contains(&item) => break,
+                Some(Message::GetData(items)) if InvItem::blocks(&items).contains(&heavy_hash) => {
+                    break
+                }
                 Some(_) => {}
                 None => panic!("the node never asked the slow peer for its block"),
             }
@@ -488,7 +493,7 @@ async fn honest_peers_stay_connected_and_synced_while_every_kind_of_hostile_peer
             .await
             .unwrap();
         while let Some(message) = forger.recv(PATIENCE).await {
-            if message == Message::GetData(vec![InvItem::Block(hash)]) {
+            if message == Message::GetData(vec![InvItem::CompactBlock(hash)]) {
                 let _ = forger.send(&Message::Block(Box::new(forged.clone()))).await;
             }
         }

@@ -1,5 +1,6 @@
 //! Relay across real nodes on 127.0.0.1: transactions and blocks cross a line of five
-//! nodes, each transaction body crossing each link exactly once.
+//! nodes, each transaction body crossing each link exactly once, and a block whose
+//! transactions every node holds crossing each link as a compact block alone.
 
 use std::time::Duration;
 
@@ -49,14 +50,16 @@ async fn transactions_and_blocks_cross_a_line_of_five_nodes_once_per_link() {
         "E mined the relayed transactions"
     );
 
-    // Each link carried each transaction body once: 4 links x 20 transactions in total,
-    // and the block once per link.
-    let mut tx_bodies = 0;
-    let mut block_bodies = 0;
+    // Each link carried each transaction body once: 4 links x 20 transactions in total.
+    // The block crossed each link once, compact, and was rebuilt from the pool alone: no
+    // whole block and no missing transaction crossed.
+    let (mut tx_bodies, mut compact, mut whole, mut missing) = (0, 0, 0, 0);
     for node in &nodes {
         for peer in node.node.network().peers().await.unwrap() {
             tx_bodies += peer.stats.received(MessageKind::Tx);
-            block_bodies += peer.stats.received(MessageKind::Block);
+            compact += peer.stats.received(MessageKind::CompactBlock);
+            whole += peer.stats.received(MessageKind::Block);
+            missing += peer.stats.received(MessageKind::BlockTxs);
         }
     }
     assert_eq!(
@@ -64,7 +67,12 @@ async fn transactions_and_blocks_cross_a_line_of_five_nodes_once_per_link() {
         4 * ids.len() as u64,
         "a transaction body crossed a link twice"
     );
-    assert_eq!(block_bodies, 4, "a block body crossed a link twice");
+    assert_eq!(compact, 4, "a block crossed a link twice");
+    assert_eq!(
+        (whole, missing),
+        (0, 0),
+        "a block was not rebuilt from the pool"
+    );
 
     // A's pool dropped what the block included.
     let pool = a.node.pool().clone();

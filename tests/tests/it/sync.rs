@@ -323,7 +323,7 @@ async fn a_block_announced_by_one_peer_and_headed_by_another_is_asked_for_once()
         .unwrap();
     assert_eq!(
         announcer.recv(patience).await,
-        Some(Message::GetData(vec![wanted]))
+        Some(Message::GetData(vec![InvItem::CompactBlock(hash)]))
     );
     header_peer
         .send(&Message::Headers(vec![block.header]))
@@ -345,7 +345,7 @@ async fn a_block_announced_by_one_peer_and_headed_by_another_is_asked_for_once()
     loop {
         match header_peer.recv(patience).await {
             Some(Message::Pong(77)) => break,
-            Some(Message::GetData(items)) => asked_twice |= items.contains(&wanted),
+            Some(Message::GetData(items)) => asked_twice |= InvItem::blocks(&items).contains(&hash),
             Some(_) => {}
             None => panic!("no answer to the ping"),
         }
@@ -385,7 +385,7 @@ async fn a_block_delivered_after_its_request_timed_out_is_still_taken() {
         .unwrap();
     assert_eq!(
         announcer.recv(patience).await,
-        Some(Message::GetData(vec![wanted]))
+        Some(Message::GetData(vec![InvItem::CompactBlock(hash)]))
     );
     // Nobody else has it: once the request times out, the announcer is asked for headers.
     loop {

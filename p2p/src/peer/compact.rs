@@ -1,0 +1,200 @@
+//! The compact-block exchange on one connection, both ways. Asked for a compact block or
+//! for some of a block's transactions, the connection answers from the store. Sent a
+//! compact block, it rebuilds the block from the mempool on the blocking pool, asks the
+//! peer for the transactions it lacks, and hands the block to sync exactly as if it had
+//! come whole ([`SyncInput::Block`]), so sync, which asked for it, stays the one owner of
+//! the request: its deadline covers the whole exchange, and a block that never comes is
+//! asked of another peer as any other. When short ids cannot rebuild the block (a
+//! collision, a body that does not match its header), the connection asks the same peer
+//! for the whole block.
+
+use std::num::NonZeroUsize;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use lru::LruCache;
+use tern_chain::types::BlockHash;
+
+use super::session::{send_to, Session};
+use super::{CloseReason, Misbehaviour};
+use crate::compact::{BlockTxs, BlockTxsRequest, CompactBlock, PartialBlock, RebuildError};
+use crate::inbox::SyncInput;
+use crate::message::{InvItem, Message};
+use crate::peer_stats::CompactOutcomes;
+
+/// Blocks one connection is rebuilding at once, waiting for the peer's missing
+/// transactions: sync asks one peer for one new block at a time, so a few cover
+/// announcements that cross. The oldest is given up for a newer one; its answer, if it
+/// comes, is ignored, and sync asks again when its request times out.
+pub const MAX_PARTIAL_BLOCKS: usize = 4;
+
+/// The blocks a connection is rebuilding.
+#[derive(Debug)]
+pub(super) struct Partials(LruCache<BlockHash, PartialBlock>);
+
+impl Default for Partials {
+    fn default() -> Partials {
+        Partials(LruCache::new(
+            NonZeroUsize::new(MAX_PARTIAL_BLOCKS).unwrap_or(NonZeroUsize::MIN),
+        ))
+    }
+}
+
+impl Session<'_> {
+    /// Answers a request for a compact block, or `None` if the store lacks the block.
+    pub(super) async fn compact_block(&self, hash: BlockHash) -> Option<Message> {
+        let mut nonce = [0; 8];
+        // Without the system's randomness, a nonce from the clock: the key is still
+        // unknown before the block is mined, which is what defeats ground collisions.
+        if getrandom::fill(&mut nonce).is_err() {
+            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+            nonce = now.map_or(0, |d| d.as_nanos() as u64).to_le_bytes();
+        }
+        let nonce = u64::from_le_bytes(nonce);
+        self.ctx
+            .chain
+            .reads()
+            .run(move |reader| {
+                let block = reader.block(&hash)?;
+                Ok(block.map(|block| CompactBlock::new(&block, nonce)))
+            })
+            .await
+            .ok()
+            .flatten()
+            .map(|compact| Message::CompactBlock(Box::new(compact)))
+    }
+
+    /// Answers a request for some of a block's transactions: `NotFound` when the store
+    /// lacks the block; a ban for positions past its end.
+    pub(super) async fn serve_block_txs(
+        &self,
+        request: BlockTxsRequest,
+    ) -> Result<(), CloseReason> {
+        let BlockTxsRequest { block, indexes } = request;
+        let read = self
+            .ctx
+            .chain
+            .reads()
+            .run(move |reader| reader.block(&block))
+            .await
+            .ok()
+            .flatten();
+        let Some(found) = read else {
+            return self
+                .send(Message::NotFound(vec![InvItem::CompactBlock(block)]))
+                .await;
+        };
+        let count = found.transactions.len();
+        let mut txs = Vec::with_capacity(indexes.len());
+        for index in indexes {
+            match found.transactions.get(index as usize) {
+                Some(tx) => txs.push(tx.clone()),
+                None => {
+                    return Err(Misbehaviour::BlockTxsPastEnd {
+                        block,
+                        index,
+                        count,
+                    }
+                    .into())
+                }
+            }
+        }
+        self.send(Message::BlockTxs(BlockTxs { block, txs })).await
+    }
+
+    /// A compact block: rebuilt from the mempool, then whole to sync, or its missing
+    /// transactions asked of the peer, or, if short ids cannot rebuild it, the whole
+    /// block asked.
+    pub(super) async fn on_compact_block(
+        &mut self,
+        compact: CompactBlock,
+    ) -> Result<(), CloseReason> {
+        let hash = compact.hash();
+        let pool = self.ctx.pool.clone();
+        let partial = tokio::task::spawn_blocking(move || {
+            let mut partial = PartialBlock::new(compact);
+            pool.visit_pending(|tx| partial.offer(tx));
+            partial
+        })
+        .await
+        .map_err(|_| CloseReason::Closed)?;
+        if partial.collided() {
+            return self.ask_whole(hash).await;
+        }
+        let missing = partial.missing();
+        if missing.is_empty() {
+            return self.finish(partial, Vec::new()).await;
+        }
+        self.partials.0.put(hash, partial);
+        let request = BlockTxsRequest {
+            block: hash,
+            indexes: missing,
+        };
+        self.send(Message::GetBlockTxs(request)).await
+    }
+
+    /// The peer's missing transactions for a block being rebuilt; ignored for a block
+    /// that is not (never asked, or given up for a newer one).
+    pub(super) async fn on_block_txs(&mut self, answer: BlockTxs) -> Result<(), CloseReason> {
+        match self.partials.0.pop(&answer.block) {
+            Some(partial) => self.finish(partial, answer.txs).await,
+            None => Ok(()),
+        }
+    }
+
+    /// Completes `partial` with `answer` on the blocking pool (its Merkle root is
+    /// hashed) and hands the block to sync.
+    async fn finish(
+        &mut self,
+        partial: PartialBlock,
+        answer: Vec<tern_chain::tx::SignedTransaction>,
+    ) -> Result<(), CloseReason> {
+        let hash = partial.hash();
+        let from_pool = answer.is_empty();
+        let completed = tokio::task::spawn_blocking(move || partial.complete(answer))
+            .await
+            .map_err(|_| CloseReason::Closed)?;
+        match completed {
+            Ok(block) => {
+                self.count(|outcomes| {
+                    if from_pool {
+                        &outcomes.from_pool
+                    } else {
+                        &outcomes.after_round_trip
+                    }
+                });
+                let block = SyncInput::Block {
+                    conn: self.conn,
+                    block: Box::new(block),
+                    body_matches: true,
+                };
+                send_to(&self.ctx.to_sync, block).await
+            }
+            Err(
+                error @ (RebuildError::WrongCount { .. } | RebuildError::AnswerMismatch { .. }),
+            ) => Err(Misbehaviour::BadBlockTxs { block: hash, error }.into()),
+            Err(RebuildError::Collision | RebuildError::BodyMismatch) => self.ask_whole(hash).await,
+        }
+    }
+
+    /// Counts an outcome on the connection and in the node's totals.
+    fn count(&self, outcome: impl Fn(&CompactOutcomes) -> &AtomicU64) {
+        for stats in [&self.stats, &self.ctx.totals] {
+            outcome(&stats.compact).fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Asks the peer for the whole block `hash`: short ids could not rebuild it.
+    async fn ask_whole(&self, hash: BlockHash) -> Result<(), CloseReason> {
+        self.count(|outcomes| &outcomes.whole);
+        tracing::debug!(conn = ?self.conn, %hash, "a compact block could not be rebuilt; asking for the whole block");
+        self.send(Message::GetData(vec![InvItem::Block(hash)]))
+            .await
+    }
+
+    async fn send(&self, message: Message) -> Result<(), CloseReason> {
+        self.queue
+            .send(&message)
+            .await
+            .map_err(|_| CloseReason::Closed)
+    }
+}

@@ -1,0 +1,181 @@
+//! Compact blocks against a real node, from a peer that plays each part by hand: an
+//! announced block is asked for compact, rebuilt from the node's pool, and only what the
+//! pool lacks is asked for, by position. A false answer for those positions, or a request
+//! for positions past a block's end, is a ban; short ids that cannot rebuild the block
+//! (a collision) are no fault, and the block is asked for whole.
+
+use std::time::Duration;
+
+use tern_chain::block::Block;
+use tern_chain::crypto::dev_secret_key;
+use tern_chain::genesis::ChainSpec;
+use tern_chain::testkit::ChainBuilder;
+use tern_p2p::compact::{BlockTxs, BlockTxsRequest, CompactBlock};
+use tern_p2p::hostile::{hello_for, HostilePeer};
+use tern_p2p::message::{InvItem, Message};
+use tern_tests::net::{dev_spec, eventually, NodeOptions, TestNode};
+
+const PATIENCE: Duration = Duration::from_secs(20);
+
+/// Block 1 with `count` transfers from dev account 0, which the node has never seen.
+fn block_of_transfers(spec: &ChainSpec, count: u64) -> Block {
+    let mut builder = ChainBuilder::new(spec.clone());
+    let genesis = builder.genesis();
+    let key = dev_secret_key(0);
+    let txs = (0..count)
+        .map(|n| builder.transfer(&genesis, &key, dev_secret_key(5).address(), 10, 1_000, n))
+        .collect();
+    builder
+        .child(&genesis, txs, dev_secret_key(2).address())
+        .unwrap()
+}
+
+/// Announces `block` from `peer` and waits for the node to ask for it compact.
+async fn announce(peer: &mut HostilePeer, block: &Block) {
+    let hash = block.hash();
+    peer.send(&Message::Inventory(vec![InvItem::Block(hash)]))
+        .await
+        .unwrap();
+    assert_eq!(
+        peer.recv(PATIENCE).await,
+        Some(Message::GetData(vec![InvItem::CompactBlock(hash)])),
+        "an announced block is asked for compact"
+    );
+}
+
+/// The next message from `peer` that is not a ping or an announcement.
+async fn next_request(peer: &mut HostilePeer) -> Option<Message> {
+    loop {
+        match peer.recv(PATIENCE).await? {
+            Message::Ping(nonce) => {
+                let _ = peer.send(&Message::Pong(nonce)).await;
+            }
+            Message::Inventory(_) | Message::GetAddrs => {}
+            other => return Some(other),
+        }
+    }
+}
+
+async fn is_banned(node: &TestNode, peer: &HostilePeer) -> bool {
+    let id = peer.key.id().to_string();
+    let bans = node.node.network().bans().await.unwrap();
+    bans.iter().any(|ban| ban.target == id)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_compact_block_is_rebuilt_from_the_pool_and_only_what_it_lacks_is_asked() {
+    let spec = dev_spec();
+    let block = block_of_transfers(&spec, 4);
+    let node = TestNode::start(NodeOptions::dev()).await.unwrap();
+    // The pool holds the first two transfers (one sender's wait for their nonces in
+    // order, so a pool holds a prefix).
+    for tx in block.transactions.iter().take(2) {
+        node.node.pool().submit(tx.clone()).await.unwrap();
+    }
+    let mut peer = HostilePeer::connect(node.p2p_addr(), &hello_for(&spec))
+        .await
+        .unwrap();
+    announce(&mut peer, &block).await;
+    let compact = CompactBlock::new(&block, 0x5eed);
+    peer.send(&Message::CompactBlock(Box::new(compact)))
+        .await
+        .unwrap();
+    let request = BlockTxsRequest {
+        block: block.hash(),
+        indexes: vec![2, 3],
+    };
+    assert_eq!(
+        next_request(&mut peer).await,
+        Some(Message::GetBlockTxs(request))
+    );
+    let answer = BlockTxs {
+        block: block.hash(),
+        txs: block.transactions[2..].to_vec(),
+    };
+    peer.send(&Message::BlockTxs(answer)).await.unwrap();
+    assert!(node.reaches_tip(block.hash(), PATIENCE).await);
+    assert!(!is_banned(&node, &peer).await);
+    let counts = node.node.network().compact_blocks();
+    assert_eq!(
+        (counts.after_round_trip, counts.from_pool, counts.whole),
+        (1, 0, 0)
+    );
+    node.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_false_answer_for_a_compact_blocks_missing_transactions_is_banned() {
+    let spec = dev_spec();
+    let block = block_of_transfers(&spec, 2);
+    let other = block_of_transfers(&spec, 3);
+    let node = TestNode::start(NodeOptions::dev()).await.unwrap();
+    let mut peer = HostilePeer::connect(node.p2p_addr(), &hello_for(&spec))
+        .await
+        .unwrap();
+    announce(&mut peer, &block).await;
+    peer.send(&Message::CompactBlock(Box::new(CompactBlock::new(
+        &block, 1,
+    ))))
+    .await
+    .unwrap();
+    assert!(matches!(
+        next_request(&mut peer).await,
+        Some(Message::GetBlockTxs(_))
+    ));
+    // The right count, the wrong transactions: the second is the other block's third.
+    let answer = BlockTxs {
+        block: block.hash(),
+        txs: vec![block.transactions[0].clone(), other.transactions[2].clone()],
+    };
+    peer.send(&Message::BlockTxs(answer)).await.unwrap();
+    assert!(peer.is_closed_within(PATIENCE).await);
+    assert!(eventually(PATIENCE, || is_banned(&node, &peer)).await);
+    assert_eq!(node.node.chain().tip().height().value(), 0);
+    node.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_for_transactions_past_a_blocks_end_is_banned() {
+    let spec = dev_spec();
+    let node = TestNode::start(NodeOptions::dev()).await.unwrap();
+    let mut peer = HostilePeer::connect(node.p2p_addr(), &hello_for(&spec))
+        .await
+        .unwrap();
+    // Genesis has no transaction at all.
+    let request = BlockTxsRequest {
+        block: spec.genesis_hash(),
+        indexes: vec![0],
+    };
+    peer.send(&Message::GetBlockTxs(request)).await.unwrap();
+    assert!(peer.is_closed_within(PATIENCE).await);
+    assert!(eventually(PATIENCE, || is_banned(&node, &peer)).await);
+    node.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn short_ids_that_cannot_rebuild_a_block_get_it_asked_for_whole_without_blame() {
+    let spec = dev_spec();
+    let block = block_of_transfers(&spec, 3);
+    let node = TestNode::start(NodeOptions::dev()).await.unwrap();
+    let mut peer = HostilePeer::connect(node.p2p_addr(), &hello_for(&spec))
+        .await
+        .unwrap();
+    announce(&mut peer, &block).await;
+    // Two positions under one short id: which transaction goes where is unknowable.
+    let mut compact = CompactBlock::new(&block, 2);
+    compact.short_ids[2] = compact.short_ids[0];
+    peer.send(&Message::CompactBlock(Box::new(compact)))
+        .await
+        .unwrap();
+    assert_eq!(
+        next_request(&mut peer).await,
+        Some(Message::GetData(vec![InvItem::Block(block.hash())]))
+    );
+    peer.send(&Message::Block(Box::new(block.clone())))
+        .await
+        .unwrap();
+    assert!(node.reaches_tip(block.hash(), PATIENCE).await);
+    assert!(!is_banned(&node, &peer).await);
+    assert_eq!(node.node.network().compact_blocks().whole, 1);
+    node.shutdown().await;
+}
