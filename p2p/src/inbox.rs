@@ -69,12 +69,19 @@ pub(crate) enum SyncInput {
         headers: Vec<Header>,
         stored_parent: Option<Box<StoredParent>>,
     },
-    /// A block, with whether its transactions match its header's Merkle root.
+    /// A block, with whether its transactions match its header's Merkle root, and
+    /// whether it came as a compact block (rebuilt by the connection task, so its body
+    /// matches): a compact block may be pushed unasked by a peer in high-bandwidth mode.
     Block {
         conn: ConnId,
         block: Box<Block>,
         body_matches: bool,
+        compact: bool,
     },
+    /// A compact block that short ids could not rebuild: sync asks for the whole block.
+    CompactNotRebuilt { conn: ConnId, hash: BlockHash },
+    /// The peer wants new blocks pushed as compact blocks (true) or announced (false).
+    SendCompact { conn: ConnId, push: bool },
     /// Blocks a peer announced, with those the store holds.
     BlockInventory {
         conn: ConnId,

@@ -22,6 +22,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::close::{CloseReason, Misbehaviour};
 use super::message::{InvItem, Message, MAX_GETDATA_PER_MESSAGE};
+use super::peer_stats::PeerStats;
 use super::send_queue::SendQueue;
 use super::ConnId;
 
@@ -115,6 +116,8 @@ pub(crate) struct PeerLink {
     queue: SendQueue,
     closer: Closer,
     best: Arc<BestBlock>,
+    /// The connection's counters, shared with the manager and RPC.
+    stats: Arc<PeerStats>,
     /// The work its hello claimed.
     pub(crate) claimed_work: Work,
     /// The height its hello claimed.
@@ -131,6 +134,7 @@ impl PeerLink {
         queue: SendQueue,
         closer: Closer,
         best: Arc<BestBlock>,
+        stats: Arc<PeerStats>,
         hellos: Hellos,
     ) -> PeerLink {
         PeerLink {
@@ -138,6 +142,7 @@ impl PeerLink {
             queue,
             closer,
             best,
+            stats,
             claimed_work: hellos.claimed_work,
             claimed_height: hellos.claimed_height,
             lowest_body: hellos.lowest_body,
@@ -176,6 +181,13 @@ impl PeerLink {
     /// Closes the connection without a ban: the peer is useless, not provably dishonest.
     pub(crate) fn disconnect(&self, why: &'static str) {
         self.closer.close_with(CloseReason::Dropped(why));
+    }
+
+    /// Records that we asked it to push new blocks to us (`on`), or to stop.
+    pub(crate) fn mark_pushes_blocks(&self, on: bool) {
+        self.stats
+            .pushes_blocks
+            .store(on, std::sync::atomic::Ordering::Relaxed);
     }
 
     pub(crate) fn raise_best(&self, height: Height, hash: BlockHash) {
@@ -327,6 +339,7 @@ pub(crate) fn test_link(conn: u64) -> (PeerLink, CancellationToken) {
         queue,
         Closer::new(token.clone()),
         best,
+        Arc::default(),
         Hellos {
             claimed_work: Work::default(),
             claimed_height: Height(0),

@@ -18,7 +18,8 @@ use super::transport::MAX_MESSAGE_LEN;
 /// The protocol version this node speaks. A peer with another version is disconnected.
 ///
 /// 1: the first. 2: hellos carry the lowest block body the sender holds. 3: compact
-/// blocks ([`Message::CompactBlock`], [`Message::GetBlockTxs`], [`Message::BlockTxs`]).
+/// blocks ([`Message::CompactBlock`], [`Message::GetBlockTxs`], [`Message::BlockTxs`],
+/// [`Message::SendCompact`]).
 pub const PROTOCOL_VERSION: u32 = 3;
 
 /// Addresses in one [`Message::Addrs`].
@@ -192,6 +193,9 @@ pub enum Message {
     GetBlockTxs(BlockTxsRequest),
     /// The answer to [`Message::GetBlockTxs`].
     BlockTxs(BlockTxs),
+    /// "Push me each new block as a compact block at once" (true: high-bandwidth mode),
+    /// or "announce it" (false, the default).
+    SendCompact(bool),
 }
 
 /// The kind of a message, for statistics and logs.
@@ -216,11 +220,12 @@ pub enum MessageKind {
     CompactBlock,
     GetBlockTxs,
     BlockTxs,
+    SendCompact,
 }
 
 impl MessageKind {
     /// The number of kinds, for counters indexed by kind.
-    pub const COUNT: usize = 18;
+    pub const COUNT: usize = 19;
 
     /// The index of this kind in counters.
     pub fn index(self) -> usize {
@@ -250,6 +255,7 @@ impl Message {
             Message::CompactBlock(_) => MessageKind::CompactBlock,
             Message::GetBlockTxs(_) => MessageKind::GetBlockTxs,
             Message::BlockTxs(_) => MessageKind::BlockTxs,
+            Message::SendCompact(_) => MessageKind::SendCompact,
         }
     }
 }
@@ -401,6 +407,7 @@ impl Encode for Message {
             Message::CompactBlock(compact) => compact.encode(w),
             Message::GetBlockTxs(request) => request.encode(w),
             Message::BlockTxs(answer) => answer.encode(w),
+            Message::SendCompact(push) => w.u8(u8::from(*push)),
         }
     }
 }
@@ -452,6 +459,11 @@ impl Decode for Message {
             15 => Message::CompactBlock(Box::new(CompactBlock::decode(r)?)),
             16 => Message::GetBlockTxs(BlockTxsRequest::decode(r)?),
             17 => Message::BlockTxs(BlockTxs::decode(r)?),
+            18 => match r.u8("push flag")? {
+                0 => Message::SendCompact(false),
+                1 => Message::SendCompact(true),
+                other => return Err(invalid("push flag", format!("{other} is not 0 or 1"))),
+            },
             other => return Err(invalid("message kind", format!("unknown kind {other}"))),
         };
         Ok(message)

@@ -1,6 +1,7 @@
-//! A connection's counters: bytes and messages each way, and the last ping's round trip.
+//! A connection's counters: bytes and messages each way, the last ping's round trip, and
+//! which way new blocks are pushed.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use crate::message::MessageKind;
 
@@ -22,6 +23,11 @@ pub struct PeerStats {
     pub ignored_announcements: AtomicU64,
     /// What became of the compact blocks received.
     pub compact: CompactOutcomes,
+    /// It pushes new blocks to us as compact blocks, at our request: it is one of the
+    /// peers that last delivered a new block first (high-bandwidth mode).
+    pub pushes_blocks: AtomicBool,
+    /// We push new blocks to it as compact blocks, at its request.
+    pub pushed_blocks: AtomicBool,
 }
 
 /// What became of compact blocks received: how the block was completed.

@@ -77,6 +77,18 @@ impl CompactBlock {
     }
 }
 
+/// A nonce for one compact block's short ids: random, or from the clock should the
+/// system's randomness fail (the key is unknown before the block is mined either way,
+/// which is what defeats collisions ground in advance).
+pub fn fresh_nonce() -> u64 {
+    let mut bytes = [0; 8];
+    if getrandom::fill(&mut bytes).is_err() {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+        return now.map_or(0, |d| d.as_nanos() as u64);
+    }
+    u64::from_le_bytes(bytes)
+}
+
 /// Asks the sender of a compact block for the transactions at `indexes` of block `block`
 /// (BIP152's `getblocktxn`).
 #[derive(Debug, Clone, PartialEq, Eq)]

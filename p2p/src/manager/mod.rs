@@ -346,6 +346,7 @@ impl Manager {
             queue.clone(),
             closer,
             Arc::clone(&best),
+            Arc::clone(&stats),
             Hellos {
                 claimed_work: hello.cumulative_work,
                 claimed_height: hello.best_height,

@@ -4,9 +4,11 @@
 //! peer for the transactions it lacks, and hands the block to sync exactly as if it had
 //! come whole ([`SyncInput::Block`]), so sync, which asked for it, stays the one owner of
 //! the request: its deadline covers the whole exchange, and a block that never comes is
-//! asked of another peer as any other. When short ids cannot rebuild the block (a
-//! collision, a body that does not match its header), the connection asks the same peer
-//! for the whole block.
+//! asked of another peer as any other. A peer that sync asked to push new blocks
+//! (high-bandwidth mode) sends compact blocks unasked; they take the same path, and sync
+//! tells them from unsolicited data. When short ids cannot rebuild the block (a
+//! collision, a body that does not match its header), sync is told, and asks the same
+//! peer for the whole block: a request of its own, like every block request.
 
 use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -16,7 +18,9 @@ use tern_chain::types::BlockHash;
 
 use super::session::{send_to, Session};
 use super::{CloseReason, Misbehaviour};
-use crate::compact::{BlockTxs, BlockTxsRequest, CompactBlock, PartialBlock, RebuildError};
+use crate::compact::{
+    fresh_nonce, BlockTxs, BlockTxsRequest, CompactBlock, PartialBlock, RebuildError,
+};
 use crate::inbox::SyncInput;
 use crate::message::{InvItem, Message};
 use crate::peer_stats::CompactOutcomes;
@@ -26,6 +30,15 @@ use crate::peer_stats::CompactOutcomes;
 /// announcements that cross. The oldest is given up for a newer one; its answer, if it
 /// comes, is ignored, and sync asks again when its request times out.
 pub const MAX_PARTIAL_BLOCKS: usize = 4;
+
+/// Compact blocks a peer may send per second, asked for or pushed, after a burst of
+/// [`COMPACT_BLOCK_BURST`]; more are ignored unread. Each costs a pass over the mempool,
+/// so a peer flooding them must not make the node scan its pool without end. An honest
+/// peer sends one per new block, a few a second at most even on a development chain
+/// mining on demand.
+pub const COMPACT_BLOCKS_PER_SEC: f64 = 20.0;
+/// Compact blocks a peer may send at once after a quiet spell.
+pub const COMPACT_BLOCK_BURST: f64 = 64.0;
 
 /// The blocks a connection is rebuilding.
 #[derive(Debug)]
@@ -42,14 +55,7 @@ impl Default for Partials {
 impl Session<'_> {
     /// Answers a request for a compact block, or `None` if the store lacks the block.
     pub(super) async fn compact_block(&self, hash: BlockHash) -> Option<Message> {
-        let mut nonce = [0; 8];
-        // Without the system's randomness, a nonce from the clock: the key is still
-        // unknown before the block is mined, which is what defeats ground collisions.
-        if getrandom::fill(&mut nonce).is_err() {
-            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
-            nonce = now.map_or(0, |d| d.as_nanos() as u64).to_le_bytes();
-        }
-        let nonce = u64::from_le_bytes(nonce);
+        let nonce = fresh_nonce();
         self.ctx
             .chain
             .reads()
@@ -102,13 +108,28 @@ impl Session<'_> {
     }
 
     /// A compact block: rebuilt from the mempool, then whole to sync, or its missing
-    /// transactions asked of the peer, or, if short ids cannot rebuild it, the whole
-    /// block asked.
+    /// transactions asked of the peer, or, if short ids cannot rebuild it, sync told.
+    /// One the store holds (another peer's push came first), or one over the peer's
+    /// budget, is ignored.
     pub(super) async fn on_compact_block(
         &mut self,
         compact: CompactBlock,
     ) -> Result<(), CloseReason> {
+        if !self.compact_blocks.spend(1) {
+            tracing::debug!(conn = ?self.conn, "compact blocks over budget ignored");
+            return Ok(());
+        }
         let hash = compact.hash();
+        let stored = self
+            .ctx
+            .chain
+            .reads()
+            .run(move |reader| Ok(reader.index_entry(&hash)?.is_some()))
+            .await
+            .unwrap_or(false);
+        if stored {
+            return Ok(());
+        }
         let pool = self.ctx.pool.clone();
         let partial = tokio::task::spawn_blocking(move || {
             let mut partial = PartialBlock::new(compact);
@@ -166,6 +187,7 @@ impl Session<'_> {
                     conn: self.conn,
                     block: Box::new(block),
                     body_matches: true,
+                    compact: true,
                 };
                 send_to(&self.ctx.to_sync, block).await
             }
@@ -183,12 +205,21 @@ impl Session<'_> {
         }
     }
 
-    /// Asks the peer for the whole block `hash`: short ids could not rebuild it.
+    /// Tells sync that short ids could not rebuild block `hash`: it asks the peer for
+    /// the whole block.
     async fn ask_whole(&self, hash: BlockHash) -> Result<(), CloseReason> {
         self.count(|outcomes| &outcomes.whole);
-        tracing::debug!(conn = ?self.conn, %hash, "a compact block could not be rebuilt; asking for the whole block");
-        self.send(Message::GetData(vec![InvItem::Block(hash)]))
-            .await
+        tracing::debug!(
+            conn = ?self.conn,
+            %hash,
+            "a compact block could not be rebuilt; the whole block is asked for"
+        );
+        let conn = self.conn;
+        send_to(
+            &self.ctx.to_sync,
+            SyncInput::CompactNotRebuilt { conn, hash },
+        )
+        .await
     }
 
     async fn send(&self, message: Message) -> Result<(), CloseReason> {

@@ -29,7 +29,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use crate::close::{CloseReason, Misbehaviour, Refusal, RefusalReason};
 pub use crate::peer_stats::PeerStats;
-pub use compact::MAX_PARTIAL_BLOCKS;
+pub use compact::{COMPACT_BLOCKS_PER_SEC, COMPACT_BLOCK_BURST, MAX_PARTIAL_BLOCKS};
 
 use super::hello;
 use super::identity::NodeKey;
@@ -236,6 +236,7 @@ async fn serve(
         stats,
         announcements: Budget::new(ANNOUNCE_RATE, ANNOUNCE_BURST),
         chunk_requests: Budget::new(CHUNK_REQUESTS_PER_SEC, CHUNK_REQUEST_BURST),
+        compact_blocks: Budget::new(COMPACT_BLOCKS_PER_SEC, COMPACT_BLOCK_BURST),
         ping: None,
         next_ping: 0,
         partials: compact::Partials::default(),

@@ -32,6 +32,8 @@ pub(super) struct Session<'a> {
     pub(super) announcements: Budget,
     /// State chunks the peer may still ask for.
     pub(super) chunk_requests: Budget,
+    /// Compact blocks the peer may still send.
+    pub(super) compact_blocks: Budget,
     /// The nonce and send time of the ping awaiting its pong.
     pub(super) ping: Option<(u64, Instant)>,
     pub(super) next_ping: u64,
@@ -170,6 +172,11 @@ impl Session<'_> {
             Message::CompactBlock(compact) => self.on_compact_block(*compact).await,
             Message::GetBlockTxs(request) => self.serve_block_txs(request).await,
             Message::BlockTxs(answer) => self.on_block_txs(answer).await,
+            Message::SendCompact(push) => {
+                self.stats.pushed_blocks.store(push, Ordering::Relaxed);
+                let conn = self.conn;
+                send_to(&self.ctx.to_sync, SyncInput::SendCompact { conn, push }).await
+            }
             Message::GetAddrs => {
                 let conn = self.conn;
                 send_to(&self.ctx.to_manager, ManagerInput::GetAddrs { conn }).await
@@ -217,6 +224,7 @@ impl Session<'_> {
             conn: self.conn,
             block: Box::new(block),
             body_matches,
+            compact: false,
         };
         send_to(&self.ctx.to_sync, block).await
     }

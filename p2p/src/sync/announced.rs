@@ -85,7 +85,7 @@ impl BlockSet {
         self.0.put(hash, ());
     }
 
-    fn contains(&self, hash: &BlockHash) -> bool {
+    pub(super) fn contains(&self, hash: &BlockHash) -> bool {
         self.0.contains(hash)
     }
 
@@ -149,7 +149,7 @@ impl SyncState {
 
     /// Whether sync already has `hash` in hand: a pending header (fetched headers first),
     /// requested, downloaded, or with the chain.
-    fn is_handled(&self, hash: &BlockHash) -> bool {
+    pub(super) fn is_handled(&self, hash: &BlockHash) -> bool {
         self.chain.get(hash).is_some()
             || self.in_flight.contains_key(hash)
             || self.downloaded.contains_key(hash)

@@ -64,7 +64,8 @@ fn a_block_is_asked_of_one_peer_however_it_is_learned_of() {
         "already asked of A"
     );
     // A delivers: the block is a pending header's now, and goes to the chain in order.
-    sync.on_block(A, f.blocks[0].clone(), true, now).unwrap();
+    sync.on_block(A, f.blocks[0].clone(), true, false, now)
+        .unwrap();
     assert_eq!(submitted(&mut sync, &f, now), vec![hash]);
 }
 
@@ -81,12 +82,14 @@ fn an_announced_block_goes_to_the_next_announcer_when_the_first_fails() {
     let late = after_timeout(now);
     assert_eq!(f.asked_of(&mut sync, B, late), vec![hash]);
     // A's late copy is still a rightful answer, and takes the block; B's then is too.
-    sync.on_block(A, f.blocks[0].clone(), true, late).unwrap();
-    sync.on_block(B, f.blocks[0].clone(), true, late).unwrap();
+    sync.on_block(A, f.blocks[0].clone(), true, false, late)
+        .unwrap();
+    sync.on_block(B, f.blocks[0].clone(), true, false, late)
+        .unwrap();
     assert_eq!(submitted(&mut sync, &f, late), vec![hash]);
     // A third copy nobody asked for is unsolicited.
     assert!(matches!(
-        sync.on_block(A, f.blocks[0].clone(), true, late),
+        sync.on_block(A, f.blocks[0].clone(), true, false, late),
         Err(SyncError::Unsolicited(_))
     ));
 }
@@ -107,7 +110,8 @@ fn a_block_nobody_delivered_in_time_is_taken_headers_first_and_from_a_late_answe
     // Nobody else to ask: the announcer is asked for headers...
     assert_eq!(header_request_to(&mut sync, &f, late), Some(A));
     // ...and its late answer is taken all the same.
-    sync.on_block(A, f.blocks[0].clone(), true, late).unwrap();
+    sync.on_block(A, f.blocks[0].clone(), true, false, late)
+        .unwrap();
     assert_eq!(submitted(&mut sync, &f, late), vec![hash]);
 }
 
@@ -121,7 +125,7 @@ fn a_forged_body_sends_the_block_to_the_next_announcer_and_is_not_remembered() {
     announce(&mut sync, B, &[hash], now);
     assert_eq!(f.asked_of(&mut sync, A, now), vec![hash]);
     assert!(matches!(
-        sync.on_block(A, f.blocks[0].clone(), false, now),
+        sync.on_block(A, f.blocks[0].clone(), false, false, now),
         Err(SyncError::BodyMismatch(_))
     ));
     assert_eq!(f.asked_of(&mut sync, B, now), vec![hash]);
@@ -142,7 +146,8 @@ fn a_block_whose_parent_we_lack_has_its_sender_asked_for_headers() {
     let now = Instant::now();
     announce(&mut sync, A, &[hash], now);
     assert_eq!(f.asked_of(&mut sync, A, now), vec![hash]);
-    sync.on_block(A, f.blocks[1].clone(), true, now).unwrap();
+    sync.on_block(A, f.blocks[1].clone(), true, false, now)
+        .unwrap();
     assert_eq!(submitted(&mut sync, &f, now), vec![hash]);
     assert_eq!(sync.on_verdict(&hash, &Ok(Verdict::Orphaned)), None);
     assert_eq!(header_request_to(&mut sync, &f, now), Some(A));
@@ -156,7 +161,8 @@ fn a_refused_block_bans_its_sender_and_is_not_fetched_again() {
     let now = Instant::now();
     announce(&mut sync, A, &[hash], now);
     f.asked_of(&mut sync, A, now);
-    sync.on_block(A, f.blocks[0].clone(), true, now).unwrap();
+    sync.on_block(A, f.blocks[0].clone(), true, false, now)
+        .unwrap();
     sync.drive(now, &f.tip, &[f.tip.hash]);
     let refused = Ok(Verdict::Rejected(Rejection::KnownInvalid { hash }));
     assert_eq!(sync.on_verdict(&hash, &refused), Some(A));
@@ -172,7 +178,8 @@ fn a_block_not_valid_yet_blames_nobody_and_may_be_fetched_again() {
     let now = Instant::now();
     announce(&mut sync, A, &[hash], now);
     f.asked_of(&mut sync, A, now);
-    sync.on_block(A, f.blocks[0].clone(), true, now).unwrap();
+    sync.on_block(A, f.blocks[0].clone(), true, false, now)
+        .unwrap();
     sync.drive(now, &f.tip, &[f.tip.hash]);
     let waits = Ok(Verdict::Rejected(Rejection::Restoring { hash }));
     assert_eq!(sync.on_verdict(&hash, &waits), None);

@@ -20,11 +20,15 @@ impl SyncState {
     /// any other is unsolicited. `body_matches` says whether its transactions match its
     /// header's Merkle root (the connection task checked, on the blocking pool, so the sync
     /// task never hashes a whole block).
+    ///
+    /// A `compact` block nobody asked for is one a peer pushed (see
+    /// [`super::high_bandwidth`]): never unsolicited.
     pub fn on_block(
         &mut self,
         peer: ConnId,
         block: Block,
         body_matches: bool,
+        compact: bool,
         now: Instant,
     ) -> Result<(), SyncError> {
         let hash = block.hash();
@@ -37,10 +41,13 @@ impl SyncState {
         // time and this late answer brings: the copy in hand is taken.
         let announced = asked && (self.announcers.contains_key(&hash) || self.awaited.take(&hash));
         if !pending && !announced {
-            return if asked {
-                Ok(())
-            } else {
-                Err(SyncError::Unsolicited(hash))
+            return match (asked, compact) {
+                (true, _) => Ok(()),
+                (false, true) => {
+                    self.take_pushed(peer, block);
+                    Ok(())
+                }
+                (false, false) => Err(SyncError::Unsolicited(hash)),
             };
         }
         // The hash covers the header, so only the body can differ from what we expect.
@@ -137,7 +144,11 @@ impl SyncState {
                 self.clear_chain();
                 self.submitted.retain(|_, s| s.source == Source::Announced);
             }
-            (Source::Announced, Ok(Verdict::Accepted | Verdict::AlreadyKnown)) => {
+            (Source::Announced, Ok(Verdict::Accepted)) => {
+                self.chain.connected(hash);
+                self.promote(sender);
+            }
+            (Source::Announced, Ok(Verdict::AlreadyKnown)) => {
                 self.chain.connected(hash);
             }
             (Source::Announced, Ok(Verdict::Orphaned)) => self.hint(sender),
@@ -180,8 +191,9 @@ impl SyncState {
         let mut batches: Vec<(ConnId, Vec<InvItem>)> = Vec::new();
         let mut requests = std::mem::take(&mut self.to_request);
         requests.sort_by_key(|(peer, _)| *peer);
+        let whole = std::mem::take(&mut self.whole_wanted);
         for (peer, hash) in requests {
-            let item = if self.announcers.contains_key(&hash) {
+            let item = if self.announcers.contains_key(&hash) && !whole.contains(&hash) {
                 InvItem::CompactBlock(hash)
             } else {
                 InvItem::Block(hash)

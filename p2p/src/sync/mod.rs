@@ -18,7 +18,9 @@
 //!    on its own thread, and reorgs if the branch has more work. A block the chain refuses
 //!    ends this header chain and gets its sender banned.
 //! 4. **New blocks, once caught up.** A block a peer announces is fetched from it at once,
-//!    and a new tip is announced to every peer that does not know it (see [`announced`]).
+//!    as a compact block, and a new tip is announced to every peer that does not know it
+//!    (see [`announced`]). The three peers that last delivered a new block first push
+//!    new blocks to us as compact blocks, unasked (see [`high_bandwidth`]).
 //!
 //! Sync owns every block request, whatever made it: one record of requests in flight,
 //! one allowance per peer, one worker that hands blocks to the chain. So a block is never
@@ -41,7 +43,8 @@
 //! store: the locator and a header answer's stored parent are read on the blocking pool
 //! and handed in. Its parts, one file each: the peers and the drive (here), headers first
 //! (`headers_first.rs`, over `header_chain.rs`), the body requests and verdicts
-//! (`bodies.rs`), announced blocks and the known sets (`announced.rs`), the snapshot
+//! (`bodies.rs`), announced blocks and the known sets (`announced.rs`), the peers that
+//! push compact blocks (`high_bandwidth.rs`), the snapshot
 //! (`snapshot/`, its steps in `snapshot_steps.rs`), progress (`progress.rs`), and the
 //! worker that hands blocks to the chain (`submission.rs`).
 
@@ -51,6 +54,9 @@ mod announced_tests;
 mod bodies;
 mod header_chain;
 mod headers_first;
+pub mod high_bandwidth;
+#[cfg(test)]
+mod high_bandwidth_tests;
 mod progress;
 mod snapshot;
 mod snapshot_steps;
@@ -61,7 +67,7 @@ mod task;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use tern_chain::block::Block;
@@ -179,6 +185,8 @@ struct SyncPeer {
     lowest_body: Height,
     /// Blocks it is known to have, so none is announced to it twice.
     known: KnownBlocks,
+    /// It asked us to push new blocks as compact blocks (see [`high_bandwidth`]).
+    wants_push: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -203,6 +211,8 @@ pub struct Actions {
     pub drop: Vec<ConnId>,
     /// What a snapshot sync asks for.
     pub snapshot: SnapshotActions,
+    /// `SendCompact` to these peers: push new blocks to us (true), or announce them.
+    pub send_compact: Vec<(ConnId, bool)>,
 }
 
 /// Why a peer's sync data was refused. Each gets the peer banned.
@@ -252,6 +262,13 @@ pub struct SyncState {
     ready: VecDeque<(ConnId, Block)>,
     /// Block requests made since the last drive, which sends them.
     to_request: Vec<(ConnId, BlockHash)>,
+    /// Blocks among those requests to ask for whole although announced: short ids could
+    /// not rebuild them.
+    whole_wanted: HashSet<BlockHash>,
+    /// The peers asked to push new blocks, least recent first (see [`high_bandwidth`]).
+    high_bandwidth: VecDeque<ConnId>,
+    /// `SendCompact` messages to send at the next drive.
+    to_send_compact: Vec<(ConnId, bool)>,
     /// Blocks the chain refused: announcements of them are ignored.
     rejected: BlockSet,
     /// Announced blocks nobody delivered in time: a late answer is still taken.
@@ -284,6 +301,9 @@ impl SyncState {
             announcers: HashMap::new(),
             ready: VecDeque::new(),
             to_request: Vec::new(),
+            whole_wanted: HashSet::new(),
+            high_bandwidth: VecDeque::new(),
+            to_send_compact: Vec::new(),
             rejected: BlockSet::new(REJECTED_BLOCKS),
             awaited: BlockSet::new(AWAITED_BLOCKS),
             asked: AskLog::new(REMEMBERED_REQUESTS),
@@ -325,6 +345,7 @@ impl SyncState {
                 unconnecting: 0,
                 lowest_body: Height::GENESIS,
                 known: KnownBlocks::default(),
+                wants_push: false,
             },
         );
     }
@@ -361,6 +382,8 @@ impl SyncState {
             self.announced_request_ended(hash, now, None);
         }
         self.to_request.retain(|(p, _)| *p != peer);
+        self.high_bandwidth.retain(|p| *p != peer);
+        self.to_send_compact.retain(|(p, _)| *p != peer);
         if let Some(work) = self.chain.last().map(|h| h.work) {
             if !self.peers.values().any(|s| s.claimed >= work) {
                 self.clear_chain();
@@ -376,7 +399,7 @@ impl SyncState {
 
     /// `peer` sent a block we could not place, or announced more than we fetch from it at
     /// once: it may have a chain we lack, so ask it for headers.
-    fn hint(&mut self, peer: ConnId) {
+    pub(super) fn hint(&mut self, peer: ConnId) {
         if let Some(state) = self.peers.get_mut(&peer) {
             state.hinted = true;
             state.exhausted = false;
@@ -423,6 +446,7 @@ impl SyncState {
             actions.submit = self.next_submissions();
         }
         actions.blocks = self.take_requests();
+        actions.send_compact = std::mem::take(&mut self.to_send_compact);
         self.progress.sample(now);
         actions
     }

@@ -15,10 +15,12 @@ use tern_tasks::TaskExecutor;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
+use super::high_bandwidth::MAX_PUSHED_PER_UPDATE;
 use super::snapshot_steps::{self, SnapshotReply, SnapshotStep, STEP_QUEUE};
 use super::submission::{self, BlockVerdict, BLOCK_QUEUE};
 use super::{StoredParent, SyncError, SyncPhase, SyncState, SyncStatus};
 use crate::close::Misbehaviour;
+use crate::compact::{fresh_nonce, CompactBlock};
 use crate::inbox::{Inbox, Next, SyncInput};
 use crate::link::{PeerEvent, PeerLinks};
 use crate::message::{InvItem, Message, MessageKind, MAX_INVENTORY_PER_MESSAGE};
@@ -173,7 +175,16 @@ impl SyncTask {
                 conn,
                 block,
                 body_matches,
-            } => self.on_block(conn, *block, body_matches),
+                compact,
+            } => self.on_block(conn, *block, body_matches, compact),
+            SyncInput::CompactNotRebuilt { conn, hash } => {
+                if self.peers.contains(conn) {
+                    let state = &mut self.parts.state;
+                    state.on_compact_not_rebuilt(conn, hash, Instant::now());
+                    self.drive();
+                }
+            }
+            SyncInput::SendCompact { conn, push } => self.parts.state.on_send_compact(conn, push),
             SyncInput::BlockInventory {
                 conn,
                 hashes,
@@ -248,7 +259,7 @@ impl SyncTask {
     }
 
     /// A block: kept if sync asked for it or wants it (see [`SyncState::on_block`]).
-    fn on_block(&mut self, conn: ConnId, block: Block, body_matches: bool) {
+    fn on_block(&mut self, conn: ConnId, block: Block, body_matches: bool, compact: bool) {
         if !self.peers.contains(conn) {
             return;
         }
@@ -256,7 +267,7 @@ impl SyncTask {
         match self
             .parts
             .state
-            .on_block(conn, block, body_matches, Instant::now())
+            .on_block(conn, block, body_matches, compact, Instant::now())
         {
             Ok(()) => {
                 if let Some(link) = self.peers.get(conn) {
@@ -295,6 +306,12 @@ impl SyncTask {
         }
         for (conn, items) in actions.blocks {
             self.peers.send_get_data(conn, &items);
+        }
+        for (conn, push) in actions.send_compact {
+            if let Some(link) = self.peers.get(conn) {
+                link.send(&Message::SendCompact(push));
+                link.mark_pushes_blocks(push);
+            }
         }
         for conn in actions.drop {
             self.peers.disconnect(
@@ -338,10 +355,37 @@ impl SyncTask {
         }
     }
 
-    /// Blocks the chain connected go to every peer that does not know them, at once.
+    /// Blocks the chain connected go to every peer that does not know them, at once:
+    /// pushed as compact blocks to the peers that asked for it (a few new blocks at a
+    /// time, [`MAX_PUSHED_PER_UPDATE`]), announced to the others.
     fn on_chain_update(&mut self, update: &ChainUpdate) {
         let hashes: Vec<BlockHash> = update.connected.iter().map(|b| b.hash()).collect();
-        self.announce(&hashes);
+        if update.connected.len() > MAX_PUSHED_PER_UPDATE {
+            return self.announce(&hashes);
+        }
+        // One compact form per block, for every peer: its short ids cost a hash per
+        // transaction. A nonce of its own per block keys them.
+        let compact: Vec<Message> = update
+            .connected
+            .iter()
+            .map(|block| Message::CompactBlock(Box::new(CompactBlock::new(block, fresh_nonce()))))
+            .collect();
+        let conns: Vec<ConnId> = self.peers.iter().map(|link| link.conn).collect();
+        for conn in conns {
+            if !self.parts.state.wants_push(conn) {
+                self.announce_to(conn, &hashes);
+                continue;
+            }
+            let fresh = self.parts.state.to_announce(conn, &hashes);
+            let Some(link) = self.peers.get(conn) else {
+                continue;
+            };
+            for (hash, message) in hashes.iter().zip(&compact) {
+                if fresh.contains(hash) && !link.send(message) {
+                    break;
+                }
+            }
+        }
     }
 
     fn announce(&mut self, hashes: &[BlockHash]) {

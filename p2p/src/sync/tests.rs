@@ -100,7 +100,7 @@ impl Fixture {
     /// Delivers block `i` from `PEER`: true if sync took it as an answer or wanted it,
     /// false if it was unsolicited.
     fn deliver(&self, sync: &mut SyncState, i: usize) -> bool {
-        match sync.on_block(PEER, self.blocks[i].clone(), true, Instant::now()) {
+        match sync.on_block(PEER, self.blocks[i].clone(), true, false, Instant::now()) {
             Ok(()) => true,
             Err(SyncError::Unsolicited(_)) => false,
             Err(error) => panic!("block {i}: {error}"),

@@ -44,12 +44,17 @@ pub struct PeerJson {
     pub bytes_in: u64,
     /// Bytes sent to it.
     pub bytes_out: u64,
-    /// Blocks received from it.
+    /// Blocks received from it, whole or compact.
     pub blocks_in: u64,
     /// Transactions received from it.
     pub txs_in: u64,
     /// Seconds since it connected.
     pub connected_secs: u64,
+    /// It pushes new blocks to us as compact blocks, at our request: one of the three
+    /// peers that last delivered a new block first (high-bandwidth mode).
+    pub pushes_blocks: bool,
+    /// We push new blocks to it as compact blocks, at its request.
+    pub pushed_blocks: bool,
 }
 
 /// One entry of `net_bans`.

@@ -60,9 +60,12 @@ impl From<PeerInfo> for PeerJson {
             rtt_ms: peer.rtt.map(|d| d.as_secs_f64() * 1_000.0),
             bytes_in: peer.stats.bytes_in.load(Ordering::Relaxed),
             bytes_out: peer.stats.bytes_out.load(Ordering::Relaxed),
-            blocks_in: peer.stats.received(MessageKind::Block),
+            blocks_in: peer.stats.received(MessageKind::Block)
+                + peer.stats.received(MessageKind::CompactBlock),
             txs_in: peer.stats.received(MessageKind::Tx),
             connected_secs: peer.connected_for.as_secs(),
+            pushes_blocks: peer.stats.pushes_blocks.load(Ordering::Relaxed),
+            pushed_blocks: peer.stats.pushed_blocks.load(Ordering::Relaxed),
         }
     }
 }

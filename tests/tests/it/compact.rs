@@ -2,7 +2,8 @@
 //! announced block is asked for compact, rebuilt from the node's pool, and only what the
 //! pool lacks is asked for, by position. A false answer for those positions, or a request
 //! for positions past a block's end, is a ban; short ids that cannot rebuild the block
-//! (a collision) are no fault, and the block is asked for whole.
+//! (a collision) are no fault, and the block is asked for whole. A peer that delivered a
+//! new block first is asked to push the next ones, which then cross with no request.
 
 use std::time::Duration;
 
@@ -12,8 +13,8 @@ use tern_chain::genesis::ChainSpec;
 use tern_chain::testkit::ChainBuilder;
 use tern_p2p::compact::{BlockTxs, BlockTxsRequest, CompactBlock};
 use tern_p2p::hostile::{hello_for, HostilePeer};
-use tern_p2p::message::{InvItem, Message};
-use tern_tests::net::{dev_spec, eventually, NodeOptions, TestNode};
+use tern_p2p::message::{InvItem, Message, MessageKind};
+use tern_tests::net::{dev_spec, eventually, line, NodeOptions, TestNode};
 
 const PATIENCE: Duration = Duration::from_secs(20);
 
@@ -177,5 +178,103 @@ async fn short_ids_that_cannot_rebuild_a_block_get_it_asked_for_whole_without_bl
     assert!(node.reaches_tip(block.hash(), PATIENCE).await);
     assert!(!is_banned(&node, &peer).await);
     assert_eq!(node.node.network().compact_blocks().whole, 1);
+    node.shutdown().await;
+}
+
+/// Messages of `kind` every node of `nodes` received, together.
+async fn received(nodes: &[TestNode], kind: MessageKind) -> u64 {
+    let mut total = 0;
+    for node in nodes {
+        for peer in node.node.network().peers().await.unwrap() {
+            total += peer.stats.received(kind);
+        }
+    }
+    total
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_peer_delivers_a_new_block_first_the_next_is_pushed_to_it_unasked() {
+    let nodes = line(3, NodeOptions::dev()).await.unwrap();
+    let miner = &nodes[0];
+    let first = miner.node.miner().mine_now(1, None).await.unwrap()[0];
+    for node in &nodes {
+        assert!(node.reaches_tip(first, PATIENCE).await);
+    }
+    // B took the block from A first and asked A to push; C asked B.
+    let asked_to_push = || async { received(&nodes[..2], MessageKind::SendCompact).await == 2 };
+    assert!(eventually(PATIENCE, asked_to_push).await);
+    // As net_peers shows it: A pushes to B, which B asked for.
+    let flags = |node: &TestNode| {
+        let network = node.node.network().clone();
+        async move {
+            let peers = network.peers().await.unwrap();
+            let flag =
+                |f: fn(&tern_p2p::peer::PeerStats) -> bool| peers.iter().any(|p| f(&p.stats));
+            (
+                flag(|s| s.pushed_blocks.load(std::sync::atomic::Ordering::Relaxed)),
+                flag(|s| s.pushes_blocks.load(std::sync::atomic::Ordering::Relaxed)),
+            )
+        }
+    };
+    assert_eq!(flags(&nodes[0]).await, (true, false), "A pushes to B");
+    assert_eq!(flags(&nodes[2]).await, (false, true), "B pushes to C");
+
+    let (asks, pushes) = (
+        received(&nodes, MessageKind::GetData).await,
+        received(&nodes, MessageKind::CompactBlock).await,
+    );
+    let second = miner.node.miner().mine_now(1, None).await.unwrap()[0];
+    for node in &nodes {
+        assert!(node.reaches_tip(second, PATIENCE).await);
+    }
+    assert_eq!(
+        received(&nodes, MessageKind::GetData).await,
+        asks,
+        "nobody asked for the second block"
+    );
+    assert_eq!(
+        received(&nodes, MessageKind::CompactBlock).await,
+        pushes + 2,
+        "it crossed each link once, pushed compact"
+    );
+    for node in nodes {
+        node.shutdown().await;
+    }
+}
+
+/// A peer flooding compact blocks nobody asked for makes the node rebuild (a pass over
+/// its pool each) at most a burst and then a named rate of them; the rest are ignored,
+/// and nothing about it is an offence: a peer just dropped from the three that push may
+/// still push a block or two.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_unasked_compact_blocks_is_rebuilt_at_a_bounded_rate() {
+    use tern_p2p::peer::{COMPACT_BLOCKS_PER_SEC, COMPACT_BLOCK_BURST};
+    let spec = dev_spec();
+    let block = block_of_transfers(&spec, 2);
+    let node = TestNode::start(NodeOptions::dev()).await.unwrap();
+    let mut peer = HostilePeer::connect(node.p2p_addr(), &hello_for(&spec))
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    for nonce in 0..500 {
+        let compact = CompactBlock::new(&block, nonce);
+        peer.send(&Message::CompactBlock(Box::new(compact)))
+            .await
+            .unwrap();
+    }
+    // Each compact block rebuilt asks for the two transactions the pool lacks.
+    let mut rebuilt = 0;
+    while let Some(message) = peer.recv(Duration::from_secs(2)).await {
+        if let Message::GetBlockTxs(_) = message {
+            rebuilt += 1;
+        }
+    }
+    let most = COMPACT_BLOCK_BURST + COMPACT_BLOCKS_PER_SEC * started.elapsed().as_secs_f64();
+    assert!(
+        (rebuilt as f64) <= most + 1.0,
+        "{rebuilt} of 500 rebuilt, more than {most}"
+    );
+    assert!(rebuilt > 0);
+    assert!(!is_banned(&node, &peer).await);
     node.shutdown().await;
 }

@@ -1,0 +1,111 @@
+//! High-bandwidth compact relay, BIP152's: the up to [`MAX_HIGH_BANDWIDTH_PEERS`] peers
+//! that most recently delivered a new block first are asked (`SendCompact(true)`) to
+//! push each new block as a compact block at once, with no announcement and no request
+//! in between: one trip per hop when the mempool holds the transactions. A peer that
+//! falls out of the three is told `SendCompact(false)` and announces again. Which peers
+//! push to us is ours to choose; which peers we push to is theirs.
+//!
+//! A pushed compact block is taken as an announced block delivered, if it is new; from a
+//! peer we did not ask to push (one we just dropped from the three, say), it is ignored
+//! without blame. When short ids cannot rebuild a block, its whole is asked of the same
+//! peer, by sync, as any request.
+
+use std::collections::VecDeque;
+use std::time::Instant;
+
+use tern_chain::block::Block;
+use tern_chain::types::BlockHash;
+
+use super::announced::MAX_ANNOUNCED_IN_FLIGHT;
+use super::{SyncAsk, SyncState};
+use crate::ConnId;
+
+/// Peers asked to push new blocks at once (BIP152's three).
+pub const MAX_HIGH_BANDWIDTH_PEERS: usize = 3;
+
+/// New blocks one chain update may push to a peer; an update that connects more (a
+/// reorg, a catch-up) is announced instead, for the peer to fetch as it can.
+pub const MAX_PUSHED_PER_UPDATE: usize = 3;
+
+impl SyncState {
+    /// `peer` delivered a block the chain stored, before anyone else: it becomes the most
+    /// recent of the peers asked to push, and the least recent of four makes room.
+    pub(super) fn promote(&mut self, peer: ConnId) {
+        if !self.peers.contains_key(&peer) {
+            return;
+        }
+        let line = &mut self.high_bandwidth;
+        if let Some(at) = line.iter().position(|p| *p == peer) {
+            line.remove(at);
+            line.push_back(peer);
+            return;
+        }
+        line.push_back(peer);
+        self.to_send_compact.push((peer, true));
+        if line.len() > MAX_HIGH_BANDWIDTH_PEERS {
+            if let Some(oldest) = line.pop_front() {
+                self.to_send_compact.push((oldest, false));
+            }
+        }
+    }
+
+    /// The peers asked to push, least recent first.
+    pub fn high_bandwidth_peers(&self) -> &VecDeque<ConnId> {
+        &self.high_bandwidth
+    }
+
+    /// `peer` asks us to push new blocks to it as compact blocks (`push`), or to announce
+    /// them.
+    pub fn on_send_compact(&mut self, peer: ConnId, push: bool) {
+        if let Some(state) = self.peers.get_mut(&peer) {
+            state.wants_push = push;
+        }
+    }
+
+    /// Whether new blocks go to `peer` pushed as compact blocks.
+    pub fn wants_push(&self, peer: ConnId) -> bool {
+        self.peers.get(&peer).is_some_and(|state| state.wants_push)
+    }
+
+    /// A compact block from `peer` that nobody asked for: taken as an announced block
+    /// delivered if `peer` is one we asked to push and the block is new to sync;
+    /// otherwise ignored, never blamed.
+    pub(super) fn take_pushed(&mut self, peer: ConnId, block: Block) {
+        let hash = block.hash();
+        if let Some(state) = self.peers.get_mut(&peer) {
+            state.known.insert(hash);
+        }
+        if !self.high_bandwidth.contains(&peer)
+            || self.snapshot.holds_blocks()
+            || self.rejected.contains(&hash)
+            || self.is_handled(&hash)
+        {
+            return;
+        }
+        self.take_announced(peer, block);
+    }
+
+    /// Short ids could not rebuild the compact block `hash` from `peer`: its whole is
+    /// asked of the same peer. For our own request, still open, that is one more ask
+    /// under it; for a pushed block, a new request, as for an announcement.
+    pub fn on_compact_not_rebuilt(&mut self, peer: ConnId, hash: BlockHash, now: Instant) {
+        if self.in_flight.get(&hash).is_some_and(|r| r.peer == peer) {
+            self.asked.ask(peer, SyncAsk::Block(hash));
+            self.whole_wanted.insert(hash);
+            self.to_request.push((peer, hash));
+            return;
+        }
+        if !self.high_bandwidth.contains(&peer)
+            || self.rejected.contains(&hash)
+            || self.is_handled(&hash)
+        {
+            return;
+        }
+        if self.announcers.len() >= MAX_ANNOUNCED_IN_FLIGHT || !self.ask_block(peer, hash, now) {
+            self.hint(peer);
+            return;
+        }
+        self.announcers.insert(hash, VecDeque::new());
+        self.whole_wanted.insert(hash);
+    }
+}

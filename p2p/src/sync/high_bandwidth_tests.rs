@@ -1,0 +1,122 @@
+//! High-bandwidth peers against a chain built by the testkit: who is asked to push, who
+//! makes room, and what a pushed compact block becomes.
+
+use std::collections::HashSet;
+use std::time::Instant;
+
+use tern_chain::types::Height;
+use tern_state::chain::Verdict;
+
+use super::high_bandwidth::MAX_HIGH_BANDWIDTH_PEERS;
+use super::tests::{fixture, Fixture};
+use super::{SyncConfig, SyncState};
+use crate::message::InvItem;
+use crate::ConnId;
+
+fn following(f: &Fixture, peers: &[ConnId]) -> SyncState {
+    let mut sync = SyncState::new(SyncConfig::default());
+    for peer in peers {
+        sync.add_peer(*peer, f.tip.cumulative_work, Height::GENESIS);
+    }
+    sync.drive(Instant::now(), &f.tip, &[f.tip.hash]);
+    sync
+}
+
+/// `peer` announces block `i`, delivers it when asked, and the chain stores it; the
+/// `SendCompact` messages sync sent meanwhile.
+fn delivers_first(
+    sync: &mut SyncState,
+    f: &Fixture,
+    peer: ConnId,
+    i: usize,
+) -> Vec<(ConnId, bool)> {
+    let now = Instant::now();
+    let hash = f.blocks[i].hash();
+    sync.on_block_inventory(peer, &[hash], &HashSet::new(), now);
+    let actions = sync.drive(now, &f.tip, &[f.tip.hash]);
+    assert_eq!(
+        actions.blocks,
+        vec![(peer, vec![InvItem::CompactBlock(hash)])]
+    );
+    let mut sent = actions.send_compact;
+    sync.on_block(peer, f.blocks[i].clone(), true, true, now)
+        .unwrap();
+    sent.extend(sync.drive(now, &f.tip, &[f.tip.hash]).send_compact);
+    sync.on_verdict(&hash, &Ok(Verdict::Accepted));
+    sent
+}
+
+fn send_compact(sync: &mut SyncState, f: &Fixture) -> Vec<(ConnId, bool)> {
+    sync.drive(Instant::now(), &f.tip, &[f.tip.hash])
+        .send_compact
+}
+
+#[test]
+fn the_peers_that_last_delivered_a_new_block_first_are_asked_to_push_three_at_most() {
+    let f = fixture(5);
+    let peers: Vec<ConnId> = (1..=4).map(ConnId).collect();
+    let mut sync = following(&f, &peers);
+    let mut asked = Vec::new();
+    for (i, peer) in peers.iter().enumerate() {
+        asked.extend(delivers_first(&mut sync, &f, *peer, i));
+    }
+    // Each was asked once; the first made room for the fourth.
+    asked.extend(send_compact(&mut sync, &f));
+    assert_eq!(
+        asked,
+        vec![
+            (ConnId(1), true),
+            (ConnId(2), true),
+            (ConnId(3), true),
+            (ConnId(4), true),
+            (ConnId(1), false)
+        ]
+    );
+    let now: Vec<ConnId> = sync.high_bandwidth_peers().iter().copied().collect();
+    assert_eq!(now, [ConnId(2), ConnId(3), ConnId(4)]);
+    assert_eq!(now.len(), MAX_HIGH_BANDWIDTH_PEERS);
+    // Delivering again moves a peer up without asking it twice.
+    let mut again = delivers_first(&mut sync, &f, ConnId(2), 4);
+    again.extend(send_compact(&mut sync, &f));
+    assert!(again.is_empty());
+    let now: Vec<ConnId> = sync.high_bandwidth_peers().iter().copied().collect();
+    assert_eq!(now, [ConnId(3), ConnId(4), ConnId(2)]);
+}
+
+#[test]
+fn a_pushed_compact_block_is_taken_from_a_peer_asked_to_push_and_ignored_from_others() {
+    let f = fixture(2);
+    let (pusher, other) = (ConnId(1), ConnId(2));
+    let mut sync = following(&f, &[pusher, other]);
+    delivers_first(&mut sync, &f, pusher, 0);
+    let now = Instant::now();
+    // Block 1 pushed by both, unasked: the one we asked to push is taken, the other is
+    // no offence.
+    sync.on_block(other, f.blocks[1].clone(), true, true, now)
+        .unwrap();
+    sync.on_block(pusher, f.blocks[1].clone(), true, true, now)
+        .unwrap();
+    let submitted = sync.drive(now, &f.tip, &[f.tip.hash]).submit;
+    assert_eq!(submitted.len(), 1);
+    assert_eq!(submitted[0].hash(), f.blocks[1].hash());
+    // The same block whole and unasked is still unsolicited.
+    assert!(sync
+        .on_block(other, f.blocks[1].clone(), true, false, now)
+        .is_err());
+}
+
+#[test]
+fn a_pushed_block_short_ids_cannot_rebuild_is_asked_for_whole() {
+    let f = fixture(2);
+    let pusher = ConnId(1);
+    let mut sync = following(&f, &[pusher]);
+    delivers_first(&mut sync, &f, pusher, 0);
+    let now = Instant::now();
+    let hash = f.blocks[1].hash();
+    sync.on_compact_not_rebuilt(pusher, hash, now);
+    let actions = sync.drive(now, &f.tip, &[f.tip.hash]);
+    assert_eq!(actions.blocks, vec![(pusher, vec![InvItem::Block(hash)])]);
+    // The whole block answers that request.
+    sync.on_block(pusher, f.blocks[1].clone(), true, false, now)
+        .unwrap();
+}
