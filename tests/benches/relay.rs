@@ -1,7 +1,13 @@
 //! Relay across a line of five nodes on loopback (A-B-C-D-E): how long a transaction and a
 //! block take to reach the far end, and the bytes each transaction costs per link; then
 //! full blocks: 1,000 transactions that every node already holds, mined at E, timed per
-//! hop to A (the aim: under 10 ms per hop at p99).
+//! hop to A (aim: under 10 ms per hop at p99), with the bytes each block costs per link
+//! against the whole block's size (aim: at most 10%, as compact blocks).
+//!
+//! Then two nodes whose one link carries 512 kbit/s each way: blocks of 640 transfers
+//! both pools hold, mined at one, timed until the other connects them (aim: under 500 ms,
+//! where the whole block needs 1.6 s on the wire). The first block is announced and asked
+//! for; the next ones are pushed (high-bandwidth mode).
 //!
 //! `cargo bench -p tern-tests --bench relay` prints the figures; `docs/PERFORMANCE.md`
 //! records them.
@@ -19,7 +25,8 @@ use std::time::{Duration, Instant};
 use tern_chain::crypto::dev_secret_key;
 use tern_chain::types::{Address, BlockHash};
 use tern_mempool::MempoolConfig;
-use tern_tests::net::{dev_spec, dev_transfer, line, NodeOptions, TestNode};
+use tern_testnet::links::{Bandwidth, LinkProfile};
+use tern_tests::net::{dev_spec, dev_transfer, line, linked, NodeOptions, TestNode};
 
 const TRANSACTIONS: u64 = 1_000;
 const SENDERS: u64 = 10;
@@ -29,6 +36,10 @@ const BLOCKS: usize = 50;
 const FULL_BLOCKS: u64 = 30;
 /// Submission pace: latency, not queueing, is what is measured.
 const SUBMIT_INTERVAL: Duration = Duration::from_millis(4);
+/// The slow link's speed, and the transfers each of its blocks carries.
+const SLOW_LINK: &str = "512kbit";
+const SLOW_BLOCK_TRANSACTIONS: u64 = 640;
+const SLOW_BLOCKS: u64 = 6;
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
@@ -145,6 +156,8 @@ async fn run() {
     // live network, where transactions travel ahead of the blocks that carry them.
     let per_sender = TRANSACTIONS / SENDERS;
     let mut full_latencies = Vec::new();
+    let mut block_bytes = Vec::new();
+    let mut whole_size = 0;
     for round in 1..=FULL_BLOCKS {
         let txs: Vec<_> = (0..TRANSACTIONS)
             .map(|i| {
@@ -166,18 +179,99 @@ async fn run() {
         tokio::time::timeout(Duration::from_secs(60), everywhere)
             .await
             .expect("every pool holds the round's transactions");
+        let before = bytes_sent(&nodes).await;
         let (hash, latency) = mine_at(e, reward, a).await;
         full_latencies.push(latency / links as u32);
+        block_bytes.push((bytes_sent(&nodes).await - before) as f64 / links as f64);
         let held = e.node.chain().reader().block(&hash).unwrap().unwrap();
         assert_eq!(
             held.transactions.len(),
             TRANSACTIONS as usize,
             "a full block"
         );
+        whole_size = held.encoded_len();
     }
     report(
         "block of 1,000 transactions every node holds, per hop (E->A / 4)",
         full_latencies,
+    );
+    let mean = block_bytes.iter().sum::<f64>() / block_bytes.len().max(1) as f64;
+    println!(
+        "bytes per block per link: {mean:.0} ({:.1}% of the {whole_size}-byte block; aim: at most 10%)",
+        mean * 100.0 / whole_size as f64
+    );
+    for node in nodes {
+        node.shutdown().await;
+    }
+    slow_link().await;
+}
+
+/// Two nodes over a 512 kbit/s link: blocks of 640 transfers both pools hold.
+async fn slow_link() {
+    let mut options = NodeOptions::dev();
+    options.mempool = MempoolConfig {
+        max_per_sender: 1_000,
+        ..MempoolConfig::default()
+    };
+    let (links, nodes) = linked(2, options).await.unwrap();
+    let bandwidth: Bandwidth = SLOW_LINK.parse().unwrap();
+    let profile = LinkProfile {
+        bandwidth: Some(bandwidth),
+        ..LinkProfile::default()
+    };
+    links.set_profile(0, 1, profile);
+    links.set_profile(1, 0, profile);
+    let (a, b) = (&nodes[0], &nodes[1]);
+    let spec = dev_spec();
+    let reward = dev_secret_key(8).address();
+    let per_sender = SLOW_BLOCK_TRANSACTIONS / SENDERS;
+    let mut times = Vec::new();
+    let mut whole = Duration::ZERO;
+    for round in 0..SLOW_BLOCKS {
+        let txs: Vec<_> = (0..SLOW_BLOCK_TRANSACTIONS)
+            .map(|i| {
+                let nonce = round * per_sender + i / SENDERS;
+                dev_transfer(&spec, (i % SENDERS) as u32, 9, 1 + i, nonce)
+            })
+            .collect();
+        for verdict in a.node.pool().submit_many(txs).await {
+            verdict.unwrap();
+        }
+        let everywhere = async {
+            while nodes
+                .iter()
+                .any(|n| n.node.pool().stats().count < SLOW_BLOCK_TRANSACTIONS as usize)
+            {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(120), everywhere)
+            .await
+            .expect("both pools hold the round's transactions");
+        let (hash, latency) = mine_at(a, reward, b).await;
+        let held = a.node.chain().reader().block(&hash).unwrap().unwrap();
+        assert_eq!(held.transactions.len(), SLOW_BLOCK_TRANSACTIONS as usize);
+        whole = bandwidth.time_to_send(held.encoded_len() as usize);
+        println!(
+            "  {SLOW_LINK} link, block {} of {SLOW_BLOCK_TRANSACTIONS} transfers: {:.0} ms{}",
+            round + 1,
+            latency.as_secs_f64() * 1e3,
+            if round == 0 {
+                " (announced, then asked for)"
+            } else {
+                " (pushed)"
+            }
+        );
+        times.push(latency);
+    }
+    let pushed: Vec<Duration> = times.iter().skip(1).copied().collect();
+    let mut sorted = pushed.clone();
+    sorted.sort();
+    println!(
+        "block of {SLOW_BLOCK_TRANSACTIONS} transfers over {SLOW_LINK}, pushed: p50 {:.0} ms ({:.2}× the whole block's {:.0} ms on the wire; aim: under 500 ms)",
+        percentile(&sorted, 0.5).as_secs_f64() * 1e3,
+        percentile(&sorted, 0.5).as_secs_f64() / whole.as_secs_f64(),
+        whole.as_secs_f64() * 1e3
     );
     for node in nodes {
         node.shutdown().await;

@@ -72,7 +72,9 @@ pub struct MempoolConfig {
     pub max_bytes: usize,
     /// The most pending transactions per sender.
     pub max_per_sender: usize,
-    /// How far past a sender's next pending nonce a transaction may be.
+    /// How far past a sender's next pending nonce a transaction may be. As far as the
+    /// sender may have pending transactions: a burst of them relayed over several paths
+    /// arrives in any order, and one refused for arriving early is not offered again.
     pub max_nonce_gap: u64,
     /// The lowest fee rate accepted when the pool is not under pressure.
     pub min_fee_rate: FeeRate,
@@ -88,7 +90,7 @@ impl Default for MempoolConfig {
             max_count: 50_000,
             max_bytes: 32 * 1024 * 1024,
             max_per_sender: 64,
-            max_nonce_gap: 16,
+            max_nonce_gap: 64,
             min_fee_rate: FeeRate(1_000),
             max_age_ms: 3 * 60 * 60 * 1000,
             min_fee_half_life_ms: 10 * 60 * 1000,

@@ -1,6 +1,7 @@
 //! Fifty `tern node` processes on one machine, as `tern testnet` runs them: a random
 //! topology (3 random seeds per node, then address gossip), every link 50 ms ± 20 ms each
-//! way, no miner (blocks come when the benchmark asks, so each one is timed alone).
+//! way at 10 Mbit/s, no miner (blocks come when the benchmark asks, so each one is timed
+//! alone).
 //!
 //! It measures, and prints with the limit each figure is held against:
 //!
@@ -9,8 +10,11 @@
 //!   the nodes, p50 and p99 over the transfers. The limit: relay takes three one-way trips
 //!   a hop (announce, ask, deliver), so a node h hops away cannot have it before
 //!   h × 3 × 50 ms.
-//! - **block propagation**: 20 blocks, each mined (`dev_mine`) on a random node, seen on
-//!   every node's `chain_subscribeHeads`; the same figures and limit.
+//! - **block propagation**: 20 blocks of 640 transfers every node holds (submitted to the
+//!   origin and relayed to every pool first), each mined (`dev_mine`) on a random node,
+//!   seen on every node's `chain_subscribeHeads`; the same figures. The limit: a block
+//!   pushed as a compact block takes one trip a hop, h × 50 ms; and the bytes each block
+//!   costs a connection, against the whole block's size.
 //! - **bytes per transaction per connection**, from the link layer's byte counts during
 //!   the transfers, less the idle traffic (pings, address gossip) measured before. The
 //!   limit: every node but the first must receive the transaction once.
@@ -59,8 +63,13 @@ const BLOCKS: usize = 20;
 const HEALS: usize = 3;
 /// The links' mean one-way latency.
 const LATENCY: Duration = Duration::from_millis(50);
-/// One-way trips a relay hop takes: announce, ask, deliver.
-const TRIPS_PER_HOP: u32 = 3;
+/// One-way trips a transaction's relay hop takes: announce, ask, deliver.
+const TX_TRIPS_PER_HOP: u32 = 3;
+/// One-way trips a block's hop takes once peers push compact blocks.
+const BLOCK_TRIPS_PER_HOP: u32 = 1;
+/// Transfers in each timed block: the dev chain's ten funded accounts, each up to the
+/// pool's 64 pending transactions per sender.
+const BLOCK_TRANSFERS: u64 = 640;
 /// How long any one thing may take to reach every node.
 const PATIENCE: Duration = Duration::from_secs(60);
 /// The idle window the background traffic and CPU are measured over.
@@ -133,6 +142,8 @@ async fn main() {
             "3",
             "--link-seed",
             "1",
+            "--bandwidth",
+            "10mbit",
         ],
     )
     .await;
@@ -187,18 +198,35 @@ async fn main() {
     );
 
     let transfers = transfers(&net, &topology, &mut rng, idle.bytes_per_sec).await;
-    let blocks = blocks(&net, &topology, &mut rng, &mut arrivals, &mut events).await;
+    let blocks = blocks(
+        &net,
+        &topology,
+        &mut rng,
+        &mut arrivals,
+        &mut events,
+        idle.bytes_per_sec,
+    )
+    .await;
     let heals = heals(&net, &mut arrivals, &mut events).await;
 
     let resident: Vec<u64> = pids.iter().map(|pid| resident_bytes(*pid)).collect();
     let mean_rss = resident.iter().sum::<u64>() / resident.len().max(1) as u64;
     let max_rss = resident.iter().copied().max().unwrap_or(0);
     let machine = machine_memory();
-    println!("\n== {nodes} nodes, links 50 ms ± 20 ms ==");
-    for (name, figures) in [("transactions", &transfers.reach), ("blocks", &blocks)] {
-        println!("{name}:");
-        figures.print();
-    }
+    println!("\n== {nodes} nodes, links 50 ms ± 20 ms, 10 Mbit/s ==");
+    println!("transactions:");
+    transfers.reach.print(TX_TRIPS_PER_HOP);
+    println!(
+        "blocks of {BLOCK_TRANSFERS} transfers ({:.1}% of them in each pool when mined, on average):",
+        blocks.held * 100.0
+    );
+    blocks.reach.print(BLOCK_TRIPS_PER_HOP);
+    println!(
+        "bytes per block per connection: {:.0} ({:.1}% of the {}-byte block)",
+        blocks.bytes_per_connection,
+        blocks.bytes_per_connection * 100.0 / blocks.size as f64,
+        blocks.size
+    );
     println!(
         "bytes per transaction per connection: {:.0} ({:.1}× the {}-byte transfer; all \
          links together carried {:.1}× what delivering it once to every node takes)",
@@ -288,11 +316,19 @@ struct Reach {
 }
 
 impl Reach {
-    fn add(&mut self, times: &[Duration], nodes: usize, topology: &Topology, origin: usize) {
+    /// Adds a sample's arrival `times`, held against `trips` one-way trips a hop.
+    fn add(
+        &mut self,
+        times: &[Duration],
+        nodes: usize,
+        topology: &Topology,
+        origin: usize,
+        trips: u32,
+    ) {
         let floor = |share: f64| {
             topology
                 .hops_to_reach(origin, share)
-                .map(|hops| LATENCY * TRIPS_PER_HOP * hops as u32)
+                .map(|hops| LATENCY * trips * hops as u32)
         };
         for (share, out, ratios) in [
             (0.5, &mut self.half, &mut self.half_ratio),
@@ -310,14 +346,14 @@ impl Reach {
         }
     }
 
-    fn print(&self) {
+    fn print(&self, trips: u32) {
         let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
         for (name, times, ratios) in [
             ("50% of nodes", &self.half, &self.half_ratio),
             ("100% of nodes", &self.all, &self.all_ratio),
         ] {
             println!(
-                "  to {name}: p50 {}, p99 {} ({} samples; {:.2}× the links' floor of 3 trips × 50 ms a hop, on average)",
+                "  to {name}: p50 {}, p99 {} ({} samples; {:.2}× the links' floor of {trips} trip(s) × 50 ms a hop, on average)",
                 ms(percentile(times, 0.5)),
                 ms(percentile(times, 0.99)),
                 times.len(),
@@ -403,7 +439,7 @@ async fn transfers(
         .into_iter()
         .flatten()
         .collect();
-        reached.add(&times, nodes, topology, origin);
+        reached.add(&times, nodes, topology, origin, TX_TRIPS_PER_HOP);
     }
     let carried = total_bytes(net).await.saturating_sub(bytes_before) as f64
         - idle_bytes_per_sec * start.elapsed().as_secs_f64();
@@ -416,18 +452,31 @@ async fn transfers(
     }
 }
 
+struct Blocks {
+    reach: Reach,
+    bytes_per_connection: f64,
+    /// A timed block's encoded size.
+    size: usize,
+    /// The share of a block's transfers the pools held when it was mined, on average.
+    held: f64,
+}
+
 async fn blocks(
     net: &Testnet,
     topology: &Topology,
     rng: &mut ChaCha8Rng,
     arrivals: &mut Arrivals,
     events: &mut mpsc::UnboundedReceiver<Arrival>,
-) -> Reach {
+    idle_bytes_per_sec: f64,
+) -> Blocks {
     let nodes = net.nodes.len();
     let everyone: Vec<usize> = (0..nodes).collect();
     let mut reached = Reach::default();
+    let (mut block_bytes, mut size, mut held) = (0.0, 0, 0.0);
     for _ in 0..BLOCKS {
         let origin = (rng.next_u64() % nodes as u64) as usize;
+        held += fill_pools(net, origin).await;
+        let (bytes_before, start) = (total_bytes(net).await, Instant::now());
         let hashes = net.nodes[origin]
             .dev_mine(1, None)
             .await
@@ -436,6 +485,14 @@ async fn blocks(
             continue;
         };
         let seen = arrivals.wait_for(events, hash, &everyone, PATIENCE).await;
+        block_bytes += total_bytes(net).await.saturating_sub(bytes_before) as f64
+            - idle_bytes_per_sec * start.elapsed().as_secs_f64();
+        if let Ok(Some(block)) = net.nodes[origin]
+            .chain_get_block(tern_rpc::chain::BlockId::Hash(hash.clone()), Some(false))
+            .await
+        {
+            size = block.size as usize;
+        }
         let Some(mined) = seen.get(&origin).copied() else {
             reached.missed += 1;
             continue;
@@ -444,9 +501,73 @@ async fn blocks(
             .values()
             .map(|at| at.saturating_duration_since(mined))
             .collect();
-        reached.add(&times, nodes, topology, origin);
+        reached.add(&times, nodes, topology, origin, BLOCK_TRIPS_PER_HOP);
     }
-    reached
+    Blocks {
+        reach: reached,
+        bytes_per_connection: block_bytes / BLOCKS as f64 / topology.connections().max(1) as f64,
+        size,
+        held: held / BLOCKS as f64,
+    }
+}
+
+/// Submits transfers from the ten dev accounts to `origin`, each up to the pool's bound
+/// on a sender's pending transactions, and waits until every node's pool holds
+/// [`BLOCK_TRANSFERS`] or the pools stop growing (a node refuses a transfer that arrives
+/// ahead of its sender's previous one, and is not offered it again); returns the share
+/// of the transfers the pools hold, on average.
+async fn fill_pools(net: &Testnet, origin: usize) -> f64 {
+    let spec = ChainSpec::resolve("dev").expect("the dev chain");
+    let client = &net.nodes[origin];
+    let fee: u64 = client
+        .fee_estimate(1)
+        .await
+        .expect("a fee estimate")
+        .fee
+        .parse()
+        .expect("a decimal fee");
+    let per_sender = BLOCK_TRANSFERS / 10;
+    for sender in 0..10u32 {
+        let key = dev_secret_key(sender);
+        let account = client
+            .account_get(spec.format_address(&key.address()))
+            .await
+            .expect("an account");
+        let pending = account.pending_nonce.saturating_sub(account.nonce);
+        for nonce in
+            account.pending_nonce..account.pending_nonce + per_sender.saturating_sub(pending)
+        {
+            let tx = Transaction {
+                chain_id: spec.consensus.chain_id,
+                from: key.address(),
+                to: dev_secret_key(9).address(),
+                amount: Amount::from_base_units(1_000),
+                fee: Amount::from_base_units(fee),
+                nonce,
+            }
+            .sign(&key);
+            client
+                .tx_submit(hex::encode(encoding::encode(&tx)))
+                .await
+                .expect("the transfer is accepted");
+        }
+    }
+    let deadline = Instant::now() + PATIENCE;
+    let mut last = Vec::new();
+    loop {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let counts: Vec<u64> = join_all(net.nodes.iter().map(|ws| ws.mempool_info()))
+            .await
+            .into_iter()
+            .map(|info| info.map_or(0, |i| i.count as u64))
+            .collect();
+        let all = counts.iter().all(|c| *c >= BLOCK_TRANSFERS);
+        if all || counts == last || Instant::now() >= deadline {
+            let held: u64 = counts.iter().map(|c| (*c).min(BLOCK_TRANSFERS)).sum();
+            return held as f64 / (BLOCK_TRANSFERS * counts.len().max(1) as u64) as f64;
+        }
+        last = counts;
+    }
 }
 
 /// Per round, the time from the heal until every node was on the heavier side's tip.

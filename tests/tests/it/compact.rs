@@ -278,3 +278,48 @@ async fn a_flood_of_unasked_compact_blocks_is_rebuilt_at_a_bounded_rate() {
     assert!(!is_banned(&node, &peer).await);
     node.shutdown().await;
 }
+
+/// A peer that sends a compact block and never answers for the transactions the node
+/// lacks holds nothing up for long: when sync's request times out, the next peer that
+/// announced the block is asked, and the block comes from it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_that_never_sends_the_missing_transactions_is_passed_over_at_the_timeout() {
+    let spec = dev_spec();
+    let block = block_of_transfers(&spec, 2);
+    let mut options = NodeOptions::dev();
+    options.request_timeout = Duration::from_secs(1);
+    let node = TestNode::start(options).await.unwrap();
+    let mut silent = HostilePeer::connect(node.p2p_addr(), &hello_for(&spec))
+        .await
+        .unwrap();
+    let mut honest = HostilePeer::connect(node.p2p_addr(), &hello_for(&spec))
+        .await
+        .unwrap();
+    announce(&mut silent, &block).await;
+    honest
+        .send(&Message::Inventory(vec![InvItem::Block(block.hash())]))
+        .await
+        .unwrap();
+    silent
+        .send(&Message::CompactBlock(Box::new(CompactBlock::new(
+            &block, 4,
+        ))))
+        .await
+        .unwrap();
+    assert!(matches!(
+        next_request(&mut silent).await,
+        Some(Message::GetBlockTxs(_))
+    ));
+    // Nothing more from the silent one: past the timeout the honest one is asked.
+    assert_eq!(
+        next_request(&mut honest).await,
+        Some(Message::GetData(vec![InvItem::CompactBlock(block.hash())]))
+    );
+    honest
+        .send(&Message::Block(Box::new(block.clone())))
+        .await
+        .unwrap();
+    assert!(node.reaches_tip(block.hash(), PATIENCE).await);
+    assert!(!is_banned(&node, &silent).await, "a slow peer is no liar");
+    node.shutdown().await;
+}
