@@ -17,7 +17,7 @@ use crate::close::Refusal;
 use crate::headers::StoredParent;
 use crate::identity::NodeId;
 use crate::link::PeerEvent;
-use crate::message::{ChunkAnswer, Hello};
+use crate::message::{ChunkAnswer, Hello, InvItem};
 use crate::peer_stats::PeerStats;
 use crate::send_queue::SendQueue;
 use crate::ConnId;
@@ -88,11 +88,8 @@ pub(crate) enum SyncInput {
         hashes: Vec<BlockHash>,
         stored: HashSet<BlockHash>,
     },
-    /// Blocks a peer says it does not have.
-    BlocksNotFound {
-        conn: ConnId,
-        hashes: Vec<BlockHash>,
-    },
+    /// Blocks a peer says it does not have, whole or compact as they were asked for.
+    BlocksNotFound { conn: ConnId, items: Vec<InvItem> },
     /// An answer to a state chunk request, with its size on the wire.
     StateChunk {
         conn: ConnId,

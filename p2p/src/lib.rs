@@ -115,7 +115,7 @@ pub use config::{P2pConfig, DEFAULT_P2P_PORT};
 pub use conn::{ConnId, Direction};
 pub use handle::{NetworkHandle, NetworkInfo, PeerInfo};
 pub use identity::{NodeId, NodeKey};
-pub use peer_stats::{CompactCounts, CompactOutcomes};
+pub use peer_stats::{AskedCompact, CompactCounts, CompactOutcomes, MAX_ASKED_COMPACT};
 
 use identity::NodeKeyError;
 use inbox::Inbox;

@@ -183,6 +183,11 @@ impl PeerLink {
         self.closer.close_with(CloseReason::Dropped(why));
     }
 
+    /// Records that we asked it for these blocks as compact blocks.
+    pub(crate) fn note_compact_asks(&self, hashes: impl IntoIterator<Item = BlockHash>) {
+        self.stats.compact_asked.asked(hashes);
+    }
+
     /// Records that we asked it to push new blocks to us (`on`), or to stop.
     pub(crate) fn mark_pushes_blocks(&self, on: bool) {
         self.stats

@@ -1,7 +1,12 @@
 //! A connection's counters: bytes and messages each way, the last ping's round trip, and
 //! which way new blocks are pushed.
 
+use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use lru::LruCache;
+use tern_chain::types::BlockHash;
 
 use crate::message::MessageKind;
 
@@ -28,6 +33,47 @@ pub struct PeerStats {
     pub pushes_blocks: AtomicBool,
     /// We push new blocks to it as compact blocks, at its request.
     pub pushed_blocks: AtomicBool,
+    /// Compact blocks we asked it for and it has not sent yet: one of these is rebuilt
+    /// whatever the peer's budget for compact blocks sent unasked (see
+    /// [`COMPACT_BLOCKS_PER_SEC`](crate::peer::COMPACT_BLOCKS_PER_SEC)).
+    pub compact_asked: AskedCompact,
+}
+
+/// The compact blocks asked of one peer and not yet received, at most
+/// [`MAX_ASKED_COMPACT`] (the oldest forgotten first: its request timed out long ago).
+#[derive(Debug)]
+pub struct AskedCompact(Mutex<LruCache<BlockHash, ()>>);
+
+/// Compact blocks remembered as asked of one peer: past sync's largest allowance of
+/// blocks in flight ([`MAX_ALLOWANCE`](crate::sync::MAX_ALLOWANCE)).
+pub const MAX_ASKED_COMPACT: usize = 1_024;
+
+impl Default for AskedCompact {
+    fn default() -> AskedCompact {
+        let bound = NonZeroUsize::new(MAX_ASKED_COMPACT).unwrap_or(NonZeroUsize::MIN);
+        AskedCompact(Mutex::new(LruCache::new(bound)))
+    }
+}
+
+impl AskedCompact {
+    fn lock(&self) -> std::sync::MutexGuard<'_, LruCache<BlockHash, ()>> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Records that `hashes` were asked for as compact blocks.
+    pub(crate) fn asked(&self, hashes: impl IntoIterator<Item = BlockHash>) {
+        let mut asked = self.lock();
+        for hash in hashes {
+            asked.put(hash, ());
+        }
+    }
+
+    /// Whether `hash` was asked for (it is not any more).
+    pub(crate) fn take(&self, hash: &BlockHash) -> bool {
+        self.lock().pop(hash).is_some()
+    }
 }
 
 /// What became of compact blocks received: how the block was completed.

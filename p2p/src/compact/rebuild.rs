@@ -102,6 +102,11 @@ impl PartialBlock {
         }
     }
 
+    /// How many transactions the block has.
+    pub fn transaction_count(&self) -> usize {
+        self.slots.len()
+    }
+
     /// Whether short ids cannot rebuild this block (see [`RebuildError::Collision`]).
     pub fn collided(&self) -> bool {
         self.collided

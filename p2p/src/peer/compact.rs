@@ -31,14 +31,20 @@ use crate::peer_stats::CompactOutcomes;
 /// comes, is ignored, and sync asks again when its request times out.
 pub const MAX_PARTIAL_BLOCKS: usize = 4;
 
-/// Compact blocks a peer may send per second, asked for or pushed, after a burst of
-/// [`COMPACT_BLOCK_BURST`]; more are ignored unread. Each costs a pass over the mempool,
-/// so a peer flooding them must not make the node scan its pool without end. An honest
-/// peer sends one per new block, a few a second at most even on a development chain
-/// mining on demand.
+/// Compact blocks a peer may send unasked per second (pushed), after a burst of
+/// [`COMPACT_BLOCK_BURST`]; more are not rebuilt, only taken as announcements of their
+/// blocks, which sync fetches as it fetches any (out of the peer's allowance). Each
+/// rebuild costs a pass over the mempool, so a peer flooding compact blocks must not
+/// make the node scan its pool without end; and an honest peer pushing a burst (a
+/// development chain mining a thousand blocks on demand) must not have its blocks lost.
+/// Compact blocks sync asked for are rebuilt whatever the budget: sync's allowance
+/// bounds them.
 pub const COMPACT_BLOCKS_PER_SEC: f64 = 20.0;
 /// Compact blocks a peer may send at once after a quiet spell.
 pub const COMPACT_BLOCK_BURST: f64 = 64.0;
+
+/// Transactions in a block small enough to complete on the connection's own task.
+const INLINE_REBUILD: usize = 16;
 
 /// The blocks a connection is rebuilding.
 #[derive(Debug)]
@@ -109,35 +115,50 @@ impl Session<'_> {
 
     /// A compact block: rebuilt from the mempool, then whole to sync, or its missing
     /// transactions asked of the peer, or, if short ids cannot rebuild it, sync told.
-    /// One the store holds (another peer's push came first), or one over the peer's
-    /// budget, is ignored.
+    /// One the store holds (another peer's push came first) is ignored. One pushed unasked
+    /// over the peer's budget, or whose parent the store lacks (the pusher is ahead: a
+    /// burst, or a chain we have not followed), is taken as an announcement of its block,
+    /// for sync to fetch as it fetches any, headers first if need be.
     pub(super) async fn on_compact_block(
         &mut self,
         compact: CompactBlock,
     ) -> Result<(), CloseReason> {
-        if !self.compact_blocks.spend(1) {
-            tracing::debug!(conn = ?self.conn, "compact blocks over budget ignored");
-            return Ok(());
-        }
         let hash = compact.hash();
-        let stored = self
+        let asked = self.stats.compact_asked.take(&hash);
+        if !asked && !self.compact_blocks.spend(1) {
+            tracing::debug!(conn = ?self.conn, %hash, "compact block over budget: taken as an announcement");
+            return self.forward_inventory(vec![InvItem::Block(hash)]).await;
+        }
+        let parent = compact.header.parent;
+        let (stored, placed) = self
             .ctx
             .chain
             .reads()
-            .run(move |reader| Ok(reader.index_entry(&hash)?.is_some()))
+            .run(move |reader| {
+                let stored = reader.index_entry(&hash)?.is_some();
+                Ok((stored, reader.index_entry(&parent)?.is_some()))
+            })
             .await
-            .unwrap_or(false);
+            .unwrap_or((false, true));
         if stored {
             return Ok(());
         }
-        let pool = self.ctx.pool.clone();
-        let partial = tokio::task::spawn_blocking(move || {
-            let mut partial = PartialBlock::new(compact);
-            pool.visit_pending(|tx| partial.offer(tx));
-            partial
-        })
-        .await
-        .map_err(|_| CloseReason::Closed)?;
+        if !asked && !placed {
+            return self.forward_inventory(vec![InvItem::Block(hash)]).await;
+        }
+        let partial = if compact.short_ids.is_empty() {
+            // Nothing to look up: every transaction came whole.
+            PartialBlock::new(compact)
+        } else {
+            let pool = self.ctx.pool.clone();
+            tokio::task::spawn_blocking(move || {
+                let mut partial = PartialBlock::new(compact);
+                pool.visit_pending(|tx| partial.offer(tx));
+                partial
+            })
+            .await
+            .map_err(|_| CloseReason::Closed)?
+        };
         if partial.collided() {
             return self.ask_whole(hash).await;
         }
@@ -171,9 +192,15 @@ impl Session<'_> {
     ) -> Result<(), CloseReason> {
         let hash = partial.hash();
         let from_pool = answer.is_empty();
-        let completed = tokio::task::spawn_blocking(move || partial.complete(answer))
-            .await
-            .map_err(|_| CloseReason::Closed)?;
+        // The Merkle root hashes every transaction: off the async threads, but for a
+        // block of a few, where the hop would cost more than the hashing.
+        let completed = if partial.transaction_count() <= INLINE_REBUILD {
+            partial.complete(answer)
+        } else {
+            tokio::task::spawn_blocking(move || partial.complete(answer))
+                .await
+                .map_err(|_| CloseReason::Closed)?
+        };
         match completed {
             Ok(block) => {
                 self.count(|outcomes| {

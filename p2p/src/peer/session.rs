@@ -192,7 +192,10 @@ impl Session<'_> {
     async fn forward_not_found(&self, items: Vec<InvItem>) -> Result<(), CloseReason> {
         let conn = self.conn;
         let txs = InvItem::txs(&items);
-        let blocks = InvItem::blocks(&items);
+        let blocks: Vec<InvItem> = items
+            .into_iter()
+            .filter(|item| matches!(item, InvItem::Block(_) | InvItem::CompactBlock(_)))
+            .collect();
         if !txs.is_empty() {
             send_to(
                 &self.ctx.to_relay,
@@ -201,12 +204,8 @@ impl Session<'_> {
             .await?;
         }
         if !blocks.is_empty() {
-            let hashes = blocks;
-            send_to(
-                &self.ctx.to_sync,
-                SyncInput::BlocksNotFound { conn, hashes },
-            )
-            .await?;
+            let items = blocks;
+            send_to(&self.ctx.to_sync, SyncInput::BlocksNotFound { conn, items }).await?;
         }
         Ok(())
     }
@@ -263,7 +262,7 @@ impl Session<'_> {
     /// Announcements: transactions to relay; blocks to sync, with those the store
     /// already holds (looked up here, on the blocking pool, so no task waits on the store
     /// for them).
-    async fn forward_inventory(&self, items: Vec<InvItem>) -> Result<(), CloseReason> {
+    pub(super) async fn forward_inventory(&self, items: Vec<InvItem>) -> Result<(), CloseReason> {
         let conn = self.conn;
         let ids = InvItem::txs(&items);
         let hashes = InvItem::blocks(&items);

@@ -48,6 +48,10 @@ pub(super) enum Source {
     Headers,
     /// A peer's announcement: one block on its own, which may lack its parent.
     Announced,
+    /// A compact block a peer we asked to push sent unasked, before it validated the
+    /// block itself (high-bandwidth mode): as an announced one, but a refusal is no
+    /// offence; the peer only stops pushing to us.
+    Pushed,
 }
 
 /// A peer's known blocks.
@@ -166,7 +170,7 @@ impl SyncState {
             return false;
         }
         state.in_flight += 1;
-        self.asked.ask(peer, super::SyncAsk::Block(hash));
+        // The ask is recorded when the request goes out, in the form it takes.
         self.in_flight.insert(
             hash,
             Request {
@@ -213,9 +217,14 @@ impl SyncState {
     /// An announced block arrived from the peer asked for it: it goes to the chain on its
     /// own at the next drive.
     pub(super) fn take_announced(&mut self, peer: ConnId, block: Block) {
+        self.take_alone(peer, block, Source::Announced);
+    }
+
+    /// A block to go to the chain on its own, not in a header chain's order.
+    pub(super) fn take_alone(&mut self, peer: ConnId, block: Block, source: Source) {
         let hash = block.hash();
         self.announcers.remove(&hash);
-        self.ready.push_back((peer, block));
+        self.ready.push_back((peer, block, source));
     }
 
     /// The blocks of `hashes` that `peer` is not known to have, now marked as known: what

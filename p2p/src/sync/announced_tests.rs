@@ -131,7 +131,7 @@ fn a_forged_body_sends_the_block_to_the_next_announcer_and_is_not_remembered() {
     assert_eq!(f.asked_of(&mut sync, B, now), vec![hash]);
     // The forger leaves (banned); nobody else has it: a later announcer is asked.
     sync.remove_peer(A, now);
-    sync.on_not_found(B, &[hash], now);
+    sync.on_not_found(B, &[crate::message::InvItem::CompactBlock(hash)], now);
     let c = ConnId(3);
     sync.add_peer(c, f.tip.cumulative_work, Height::GENESIS);
     announce(&mut sync, c, &[hash], now);

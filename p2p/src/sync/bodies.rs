@@ -32,7 +32,14 @@ impl SyncState {
         now: Instant,
     ) -> Result<(), SyncError> {
         let hash = block.hash();
-        let asked = self.asked.answer(peer, &SyncAsk::Block(hash)) == Answer::Asked;
+        // A compact block answers only a request for one; a whole block answers either
+        // (a node may send an old block whole when asked for it compact).
+        let asked = if compact {
+            self.asked.answer(peer, &SyncAsk::Compact(hash)) == Answer::Asked
+        } else {
+            self.asked.answer(peer, &SyncAsk::Block(hash)) == Answer::Asked
+                || self.asked.answer(peer, &SyncAsk::Compact(hash)) == Answer::Asked
+        };
         let pending = self.chain.get(&hash).is_some()
             && !self.downloaded.contains_key(&hash)
             && !self.submitted.contains_key(&hash);
@@ -87,11 +94,17 @@ impl SyncState {
         }
     }
 
-    /// `peer` does not have these blocks: ask someone else.
-    pub fn on_not_found(&mut self, peer: ConnId, hashes: &[BlockHash], now: Instant) {
-        for hash in hashes {
+    /// `peer` does not have these blocks (`items`, whole or compact as they were asked
+    /// for): ask someone else.
+    pub fn on_not_found(&mut self, peer: ConnId, items: &[InvItem], now: Instant) {
+        for item in items {
+            let (hash, ask) = match item {
+                InvItem::Block(hash) => (hash, SyncAsk::Block(*hash)),
+                InvItem::CompactBlock(hash) => (hash, SyncAsk::Compact(*hash)),
+                InvItem::Tx(_) => continue,
+            };
             // "Not found" settles an ask as the block would; one we never made is ignored.
-            let _ = self.asked.answer(peer, &SyncAsk::Block(*hash));
+            let _ = self.asked.answer(peer, &ask);
             if self.in_flight.get(hash).is_some_and(|r| r.peer == peer) {
                 self.end_request(hash);
                 self.failed_from.insert(*hash, peer);
@@ -123,6 +136,12 @@ impl SyncState {
         let offence = match verdict {
             Ok(Verdict::Rejected(Rejection::NotYetValid { .. } | Rejection::Restoring { .. }))
             | Err(_) => None,
+            // Pushed before its sender validated it: no offence, and no more pushes.
+            Ok(Verdict::Rejected(_)) if source == Source::Pushed => {
+                self.rejected.insert(*hash);
+                self.demote(sender);
+                None
+            }
             // The connection task checked the body; should the chain still find a
             // mismatch, the header stays innocent and the block may come again.
             Ok(Verdict::Rejected(Rejection::BodyMismatch { .. })) => Some(sender),
@@ -142,17 +161,17 @@ impl SyncState {
             }
             (Source::Headers, _) => {
                 self.clear_chain();
-                self.submitted.retain(|_, s| s.source == Source::Announced);
+                self.submitted.retain(|_, s| s.source != Source::Headers);
             }
-            (Source::Announced, Ok(Verdict::Accepted)) => {
+            (Source::Announced | Source::Pushed, Ok(Verdict::Accepted)) => {
                 self.chain.connected(hash);
                 self.promote(sender);
             }
-            (Source::Announced, Ok(Verdict::AlreadyKnown)) => {
+            (Source::Announced | Source::Pushed, Ok(Verdict::AlreadyKnown)) => {
                 self.chain.connected(hash);
             }
-            (Source::Announced, Ok(Verdict::Orphaned)) => self.hint(sender),
-            (Source::Announced, _) => {}
+            (Source::Announced | Source::Pushed, Ok(Verdict::Orphaned)) => self.hint(sender),
+            (Source::Announced | Source::Pushed, _) => {}
         }
         offence
     }
@@ -170,9 +189,9 @@ impl SyncState {
             }
             Some(Submitted {
                 sender,
-                source: Source::Announced,
+                source: source @ (Source::Announced | Source::Pushed),
                 ..
-            }) => self.ready.push_front((sender, block)),
+            }) => self.ready.push_front((sender, block, source)),
             None => {}
         }
     }
@@ -193,11 +212,12 @@ impl SyncState {
         requests.sort_by_key(|(peer, _)| *peer);
         let whole = std::mem::take(&mut self.whole_wanted);
         for (peer, hash) in requests {
-            let item = if self.announcers.contains_key(&hash) && !whole.contains(&hash) {
-                InvItem::CompactBlock(hash)
+            let (item, ask) = if self.announcers.contains_key(&hash) && !whole.contains(&hash) {
+                (InvItem::CompactBlock(hash), SyncAsk::Compact(hash))
             } else {
-                InvItem::Block(hash)
+                (InvItem::Block(hash), SyncAsk::Block(hash))
             };
+            self.asked.ask(peer, ask);
             match batches.last_mut() {
                 Some((last, items)) if *last == peer => items.push(item),
                 _ => batches.push((peer, vec![item])),
@@ -314,11 +334,11 @@ impl SyncState {
     /// waiting for a verdict.
     pub(super) fn next_submissions(&mut self) -> Vec<Block> {
         let mut ready = Vec::new();
-        for (peer, block) in std::mem::take(&mut self.ready) {
+        for (peer, block, source) in std::mem::take(&mut self.ready) {
             let submitted = Submitted {
                 sender: peer,
                 txs: block.transactions.len(),
-                source: Source::Announced,
+                source,
             };
             self.submitted.insert(block.hash(), submitted);
             ready.push(block);

@@ -4,10 +4,10 @@
 use std::collections::HashSet;
 use std::time::Instant;
 
-use tern_chain::types::Height;
-use tern_state::chain::Verdict;
+use tern_chain::types::{Height, Timestamp};
+use tern_state::chain::{Rejection, Verdict};
 
-use super::high_bandwidth::MAX_HIGH_BANDWIDTH_PEERS;
+use super::high_bandwidth::{relays_early, MAX_HIGH_BANDWIDTH_PEERS};
 use super::tests::{fixture, Fixture};
 use super::{SyncConfig, SyncState};
 use crate::message::InvItem;
@@ -119,4 +119,46 @@ fn a_pushed_block_short_ids_cannot_rebuild_is_asked_for_whole() {
     // The whole block answers that request.
     sync.on_block(pusher, f.blocks[1].clone(), true, false, now)
         .unwrap();
+}
+
+#[test]
+fn a_pushed_block_the_chain_refuses_blames_nobody_and_stops_the_pushes() {
+    let f = fixture(2);
+    let pusher = ConnId(1);
+    let mut sync = following(&f, &[pusher]);
+    delivers_first(&mut sync, &f, pusher, 0);
+    let now = Instant::now();
+    sync.on_block(pusher, f.blocks[1].clone(), true, true, now)
+        .unwrap();
+    let actions = sync.drive(now, &f.tip, &[f.tip.hash]);
+    assert_eq!(actions.relay_first, vec![f.blocks[1].hash()]);
+    let hash = f.blocks[1].hash();
+    let refused = Ok(Verdict::Rejected(Rejection::KnownInvalid { hash }));
+    assert_eq!(sync.on_verdict(&hash, &refused), None, "no ban");
+    assert_eq!(send_compact(&mut sync, &f), vec![(pusher, false)]);
+    assert!(sync.high_bandwidth_peers().is_empty());
+}
+
+#[test]
+fn a_header_is_relayed_early_only_if_it_extends_the_tip_as_the_chain_requires() {
+    let f = fixture(2);
+    let params = &f.spec.consensus;
+    let now = Timestamp::now();
+    let child = f.blocks[0].header;
+    assert!(relays_early(&child, &f.tip, params, now));
+    let grandchild = f.blocks[1].header;
+    assert!(
+        !relays_early(&grandchild, &f.tip, params, now),
+        "not on the tip"
+    );
+    let mut easier = child;
+    easier.target = params.max_target;
+    assert!(
+        easier.target == child.target || !relays_early(&easier, &f.tip, params, now),
+        "a target the chain does not require"
+    );
+    let mut unworked = child;
+    unworked.nonce = unworked.nonce.wrapping_add(1);
+    let meets = unworked.target.is_met_by(&unworked.hash());
+    assert_eq!(relays_early(&unworked, &f.tip, params, now), meets);
 }

@@ -117,8 +117,12 @@ enum SyncAsk {
     /// Headers after a locator. Answers come in order on one connection, so a count per
     /// peer says which answer is to the latest request.
     Headers,
-    /// One block's body.
+    /// One block's body, whole.
     Block(BlockHash),
+    /// One block as a compact block. Kept apart from a whole block's ask: a compact
+    /// block pushed unasked must not be taken for the answer to a request for the whole
+    /// block, whose answer would then look unsolicited.
+    Compact(BlockHash),
 }
 
 /// Rounds of timed-out requests in a row (see [`SyncState::drive`]'s expiry) after which
@@ -187,6 +191,8 @@ struct SyncPeer {
     known: KnownBlocks,
     /// It asked us to push new blocks as compact blocks (see [`high_bandwidth`]).
     wants_push: bool,
+    /// When blocks were pushed to it in the last second.
+    recent_pushes: VecDeque<Instant>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -213,6 +219,10 @@ pub struct Actions {
     pub snapshot: SnapshotActions,
     /// `SendCompact` to these peers: push new blocks to us (true), or announce them.
     pub send_compact: Vec<(ConnId, bool)>,
+    /// Blocks among `submit` that a peer announced or pushed: new blocks, which the node
+    /// may push on to the peers that asked for it before the chain has validated them,
+    /// once their header checks (see [`high_bandwidth`]).
+    pub relay_first: Vec<BlockHash>,
 }
 
 /// Why a peer's sync data was refused. Each gets the peer banned.
@@ -259,7 +269,7 @@ pub struct SyncState {
     /// peers that announced each, in line to be asked next (see [`announced`]).
     announcers: HashMap<BlockHash, VecDeque<ConnId>>,
     /// Announced blocks that arrived, for the chain at the next drive.
-    ready: VecDeque<(ConnId, Block)>,
+    ready: VecDeque<(ConnId, Block, Source)>,
     /// Block requests made since the last drive, which sends them.
     to_request: Vec<(ConnId, BlockHash)>,
     /// Blocks among those requests to ask for whole although announced: short ids could
@@ -346,6 +356,7 @@ impl SyncState {
                 lowest_body: Height::GENESIS,
                 known: KnownBlocks::default(),
                 wants_push: false,
+                recent_pushes: VecDeque::new(),
             },
         );
     }
@@ -444,6 +455,16 @@ impl SyncState {
         if !self.snapshot.holds_blocks() {
             self.next_block_requests(now, tip.cumulative_work);
             actions.submit = self.next_submissions();
+            actions.relay_first = actions
+                .submit
+                .iter()
+                .map(Block::hash)
+                .filter(|hash| {
+                    self.submitted
+                        .get(hash)
+                        .is_some_and(|s| s.source != Source::Headers)
+                })
+                .collect();
         }
         actions.blocks = self.take_requests();
         actions.send_compact = std::mem::take(&mut self.to_send_compact);

@@ -15,7 +15,7 @@ use tern_tasks::TaskExecutor;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
-use super::high_bandwidth::MAX_PUSHED_PER_UPDATE;
+use super::high_bandwidth::{relays_early, MAX_PUSHED_PER_UPDATE};
 use super::snapshot_steps::{self, SnapshotReply, SnapshotStep, STEP_QUEUE};
 use super::submission::{self, BlockVerdict, BLOCK_QUEUE};
 use super::{StoredParent, SyncError, SyncPhase, SyncState, SyncStatus};
@@ -196,8 +196,8 @@ impl SyncTask {
                     self.drive();
                 }
             }
-            SyncInput::BlocksNotFound { conn, hashes } => {
-                self.parts.state.on_not_found(conn, &hashes, Instant::now());
+            SyncInput::BlocksNotFound { conn, items } => {
+                self.parts.state.on_not_found(conn, &items, Instant::now());
                 self.drive();
             }
             SyncInput::StateChunk {
@@ -305,7 +305,13 @@ impl SyncTask {
             self.peers.send(conn, &request);
         }
         for (conn, items) in actions.blocks {
-            self.peers.send_get_data(conn, &items);
+            if let Some(link) = self.peers.get(conn) {
+                link.note_compact_asks(items.iter().filter_map(|item| match item {
+                    InvItem::CompactBlock(hash) => Some(*hash),
+                    _ => None,
+                }));
+                link.send_get_data(&items);
+            }
         }
         for (conn, push) in actions.send_compact {
             if let Some(link) = self.peers.get(conn) {
@@ -320,6 +326,9 @@ impl SyncTask {
             );
         }
         for block in actions.submit {
+            if actions.relay_first.contains(&block.hash()) {
+                self.relay_early(&block);
+            }
             if let Err(error) = self.blocks.try_send(block) {
                 self.parts.state.unsubmit(error.into_inner());
             }
@@ -355,6 +364,31 @@ impl SyncTask {
         }
     }
 
+    /// Pushes a new block a peer announced or pushed on to the peers that asked for new
+    /// blocks pushed, before the chain validates it, if its header checks against the
+    /// tip (see [`relays_early`]): one trip a hop, not one trip and an import.
+    fn relay_early(&mut self, block: &Block) {
+        let tip = self.parts.chain.tip();
+        let params = &self.parts.chain.reader().spec().consensus;
+        if !relays_early(&block.header, &tip, params, Timestamp::now()) {
+            return;
+        }
+        let hash = block.hash();
+        let message = Message::CompactBlock(Box::new(CompactBlock::new(block, fresh_nonce())));
+        let conns: Vec<ConnId> = self.peers.iter().map(|link| link.conn).collect();
+        let now = Instant::now();
+        for conn in conns {
+            let state = &mut self.parts.state;
+            // Over its rate, the peer hears of the block once it is connected.
+            if !state.may_push(conn, now) || state.to_announce(conn, &[hash]).is_empty() {
+                continue;
+            }
+            if let Some(link) = self.peers.get(conn) {
+                link.send(&message);
+            }
+        }
+    }
+
     /// Blocks the chain connected go to every peer that does not know them, at once:
     /// pushed as compact blocks to the peers that asked for it (a few new blocks at a
     /// time, [`MAX_PUSHED_PER_UPDATE`]), announced to the others.
@@ -371,8 +405,9 @@ impl SyncTask {
             .map(|block| Message::CompactBlock(Box::new(CompactBlock::new(block, fresh_nonce()))))
             .collect();
         let conns: Vec<ConnId> = self.peers.iter().map(|link| link.conn).collect();
+        let now = Instant::now();
         for conn in conns {
-            if !self.parts.state.wants_push(conn) {
+            if !self.parts.state.may_push(conn, now) {
                 self.announce_to(conn, &hashes);
                 continue;
             }

@@ -323,3 +323,48 @@ async fn a_peer_that_never_sends_the_missing_transactions_is_passed_over_at_the_
     assert!(!is_banned(&node, &silent).await, "a slow peer is no liar");
     node.shutdown().await;
 }
+
+/// A peer the node asked to push relays new blocks before it validated them, as BIP152
+/// allows: a pushed block that breaks a rule is no offence of the pusher, which is only
+/// asked to push no more. Announced and asked for, the same block would be a ban.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pushed_block_that_breaks_a_rule_stops_the_pushes_without_a_ban() {
+    let spec = dev_spec();
+    let mut builder = ChainBuilder::new(spec.clone());
+    let genesis = builder.genesis();
+    let miner = dev_secret_key(2).address();
+    let first = builder.child(&genesis, vec![], miner).unwrap();
+    let mut second = builder.child(&first.hash(), vec![], miner).unwrap();
+    // A state root the block does not leave (rule 12), with its proof of work redone.
+    second.header.state_root = tern_chain::types::StateRoot::from_bytes([9; 32]);
+    second.header.nonce = tern_chain::pow::search_nonce(&second.header, 0, u64::MAX).unwrap();
+
+    let node = TestNode::start(NodeOptions::dev()).await.unwrap();
+    let mut peer = HostilePeer::connect(node.p2p_addr(), &hello_for(&spec))
+        .await
+        .unwrap();
+    announce(&mut peer, &first).await;
+    peer.send(&Message::CompactBlock(Box::new(CompactBlock::new(
+        &first, 1,
+    ))))
+    .await
+    .unwrap();
+    assert_eq!(
+        next_request(&mut peer).await,
+        Some(Message::SendCompact(true))
+    );
+    assert!(node.reaches_tip(first.hash(), PATIENCE).await);
+
+    peer.send(&Message::CompactBlock(Box::new(CompactBlock::new(
+        &second, 2,
+    ))))
+    .await
+    .unwrap();
+    assert_eq!(
+        next_request(&mut peer).await,
+        Some(Message::SendCompact(false))
+    );
+    assert!(!is_banned(&node, &peer).await);
+    assert_eq!(node.node.chain().tip().hash, first.hash());
+    node.shutdown().await;
+}
