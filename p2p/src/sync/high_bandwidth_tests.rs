@@ -162,3 +162,27 @@ fn a_header_is_relayed_early_only_if_it_extends_the_tip_as_the_chain_requires() 
     let meets = unworked.target.is_met_by(&unworked.hash());
     assert_eq!(relays_early(&unworked, &f.tip, params, now), meets);
 }
+
+/// A compact block pushed while the whole block was asked of the same peer used to take
+/// the whole block's ask: the whole block, arriving next, then looked unsolicited, and an
+/// honest peer was banned (a 1,000-block burst on the testnet did it). A compact block
+/// answers only a request for a compact block.
+#[test]
+fn a_pushed_compact_block_does_not_take_the_ask_of_a_whole_block_request() {
+    let f = fixture(2);
+    let pusher = ConnId(1);
+    let mut sync = following(&f, &[pusher]);
+    delivers_first(&mut sync, &f, pusher, 0);
+    let now = Instant::now();
+    let hash = f.blocks[1].hash();
+    // Asked whole (short ids could not rebuild an earlier push of it).
+    sync.on_compact_not_rebuilt(pusher, hash, now);
+    let actions = sync.drive(now, &f.tip, &[f.tip.hash]);
+    assert_eq!(actions.blocks, vec![(pusher, vec![InvItem::Block(hash)])]);
+    // Pushed again, compact, and rebuilt this time; then the whole block answers.
+    sync.on_block(pusher, f.blocks[1].clone(), true, true, now)
+        .unwrap();
+    assert!(sync
+        .on_block(pusher, f.blocks[1].clone(), true, false, now)
+        .is_ok());
+}
