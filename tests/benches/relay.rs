@@ -67,6 +67,33 @@ async fn bytes_sent(nodes: &[TestNode]) -> u64 {
     total
 }
 
+/// Submits round `round` of `count` transfers at `at` ([`SENDERS`] senders, each with the
+/// nonces after its earlier rounds'), and waits until every pool of `nodes` holds them.
+async fn fill_pools(nodes: &[TestNode], at: &TestNode, round: u64, count: u64) {
+    let spec = dev_spec();
+    let per_sender = count / SENDERS;
+    let txs: Vec<_> = (0..count)
+        .map(|i| {
+            let nonce = round * per_sender + i / SENDERS;
+            dev_transfer(&spec, (i % SENDERS) as u32, 9, 1 + i, nonce)
+        })
+        .collect();
+    for verdict in at.node.pool().submit_many(txs).await {
+        verdict.unwrap();
+    }
+    let everywhere = async {
+        while nodes
+            .iter()
+            .any(|n| n.node.pool().stats().count < count as usize)
+        {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(120), everywhere)
+        .await
+        .expect("every pool holds the round's transactions");
+}
+
 /// Mines one block at `miner` and times it from being connected there to being connected
 /// at `far`.
 async fn mine_at(miner: &TestNode, reward: Address, far: &TestNode) -> (BlockHash, Duration) {
@@ -154,31 +181,11 @@ async fn run() {
 
     // Full blocks whose transactions every node holds: the relay path a block takes on a
     // live network, where transactions travel ahead of the blocks that carry them.
-    let per_sender = TRANSACTIONS / SENDERS;
     let mut full_latencies = Vec::new();
     let mut block_bytes = Vec::new();
     let mut whole_size = 0;
     for round in 1..=FULL_BLOCKS {
-        let txs: Vec<_> = (0..TRANSACTIONS)
-            .map(|i| {
-                let nonce = round * per_sender + i / SENDERS;
-                dev_transfer(&spec, (i % SENDERS) as u32, 9, 1 + i, nonce)
-            })
-            .collect();
-        for verdict in a.node.pool().submit_many(txs).await {
-            verdict.unwrap();
-        }
-        let everywhere = async {
-            while nodes
-                .iter()
-                .any(|n| n.node.pool().stats().count < TRANSACTIONS as usize)
-            {
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-        };
-        tokio::time::timeout(Duration::from_secs(60), everywhere)
-            .await
-            .expect("every pool holds the round's transactions");
+        fill_pools(&nodes, a, round, TRANSACTIONS).await;
         let before = bytes_sent(&nodes).await;
         let (hash, latency) = mine_at(e, reward, a).await;
         full_latencies.push(latency / links as u32);
@@ -222,32 +229,11 @@ async fn slow_link() {
     links.set_profile(0, 1, profile);
     links.set_profile(1, 0, profile);
     let (a, b) = (&nodes[0], &nodes[1]);
-    let spec = dev_spec();
     let reward = dev_secret_key(8).address();
-    let per_sender = SLOW_BLOCK_TRANSACTIONS / SENDERS;
     let mut times = Vec::new();
     let mut whole = Duration::ZERO;
     for round in 0..SLOW_BLOCKS {
-        let txs: Vec<_> = (0..SLOW_BLOCK_TRANSACTIONS)
-            .map(|i| {
-                let nonce = round * per_sender + i / SENDERS;
-                dev_transfer(&spec, (i % SENDERS) as u32, 9, 1 + i, nonce)
-            })
-            .collect();
-        for verdict in a.node.pool().submit_many(txs).await {
-            verdict.unwrap();
-        }
-        let everywhere = async {
-            while nodes
-                .iter()
-                .any(|n| n.node.pool().stats().count < SLOW_BLOCK_TRANSACTIONS as usize)
-            {
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-        };
-        tokio::time::timeout(Duration::from_secs(120), everywhere)
-            .await
-            .expect("both pools hold the round's transactions");
+        fill_pools(&nodes, a, round, SLOW_BLOCK_TRANSACTIONS).await;
         let (hash, latency) = mine_at(a, reward, b).await;
         let held = a.node.chain().reader().block(&hash).unwrap().unwrap();
         assert_eq!(held.transactions.len(), SLOW_BLOCK_TRANSACTIONS as usize);
