@@ -138,8 +138,9 @@ impl SyncState {
     }
 
     /// A compact block from `peer` that nobody asked for: taken as an announced block
-    /// delivered if `peer` is one we asked to push and the block is new to sync;
-    /// otherwise ignored, never blamed.
+    /// delivered if `peer` is one we asked to push and sync does not hold the block yet
+    /// (a request of it to another peer is ended: the first copy wins); otherwise
+    /// ignored, never blamed.
     pub(super) fn take_pushed(&mut self, peer: ConnId, block: Block) {
         let hash = block.hash();
         if let Some(state) = self.peers.get_mut(&peer) {
@@ -148,8 +149,17 @@ impl SyncState {
         if !self.high_bandwidth.contains(&peer)
             || self.snapshot.holds_blocks()
             || self.rejected.contains(&hash)
-            || self.is_handled(&hash)
         {
+            return;
+        }
+        // Asked of another peer and not arrived yet: the first copy wins. That request
+        // ends, and its answer, when it comes, is taken as an answer, without blame.
+        let awaited = self.in_flight.contains_key(&hash)
+            && !self.downloaded.contains_key(&hash)
+            && !self.submitted.contains_key(&hash);
+        if awaited {
+            self.end_request(&hash);
+        } else if self.is_handled(&hash) {
             return;
         }
         self.take_alone(peer, block, Source::Pushed);

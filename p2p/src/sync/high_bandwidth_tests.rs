@@ -186,3 +186,33 @@ fn a_pushed_compact_block_does_not_take_the_ask_of_a_whole_block_request() {
         .on_block(pusher, f.blocks[1].clone(), true, false, now)
         .is_ok());
 }
+
+/// A block asked of one peer and pushed by another arrives once: the first copy is
+/// taken, the request ends, and the other copy, coming late, is an answer, not an
+/// offence.
+#[test]
+fn a_pushed_copy_of_a_block_asked_elsewhere_is_taken_first_and_the_answer_is_no_offence() {
+    let f = fixture(2);
+    let (pusher, asked) = (ConnId(1), ConnId(2));
+    let mut sync = following(&f, &[pusher, asked]);
+    delivers_first(&mut sync, &f, pusher, 0);
+    let now = Instant::now();
+    let hash = f.blocks[1].hash();
+    sync.on_block_inventory(asked, &[hash], &HashSet::new(), now);
+    let actions = sync.drive(now, &f.tip, &[f.tip.hash]);
+    assert_eq!(
+        actions.blocks,
+        vec![(asked, vec![InvItem::CompactBlock(hash)])]
+    );
+    sync.on_block(pusher, f.blocks[1].clone(), true, true, now)
+        .unwrap();
+    let submitted = sync.drive(now, &f.tip, &[f.tip.hash]).submit;
+    assert_eq!(
+        submitted.len(),
+        1,
+        "the pushed copy goes to the chain at once"
+    );
+    sync.on_block(asked, f.blocks[1].clone(), true, true, now)
+        .unwrap();
+    assert!(sync.drive(now, &f.tip, &[f.tip.hash]).submit.is_empty());
+}
