@@ -115,7 +115,7 @@ impl Session<'_> {
 
     /// A compact block: rebuilt from the mempool, then whole to sync, or its missing
     /// transactions asked of the peer, or, if short ids cannot rebuild it, sync told.
-    /// One the store holds (another peer's push came first) is ignored. One pushed unasked
+    /// One pushed that the store holds (another peer's push came first) is ignored. One pushed unasked
     /// over the peer's budget, or whose parent the store lacks (the pusher is ahead: a
     /// burst, or a chain we have not followed), is taken as an announcement of its block,
     /// for sync to fetch as it fetches any, headers first if need be.
@@ -140,7 +140,9 @@ impl Session<'_> {
             })
             .await
             .unwrap_or((false, true));
-        if stored {
+        // A block the store holds already needs no rebuilding, but one sync asked for
+        // still goes to it: its request is settled by the answer, not by a timeout.
+        if stored && !asked {
             return Ok(());
         }
         if !asked && !placed {
