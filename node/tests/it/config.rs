@@ -5,28 +5,12 @@
 use tern_chain::crypto::dev_secret_key;
 use tern_chain::genesis::ChainSpec;
 
-use crate::support::{Launch, NodeProcess};
+use crate::support::{http_get, Launch, NodeProcess};
 
 fn dev_address(index: u32) -> String {
     ChainSpec::resolve("dev")
         .unwrap()
         .format_address(&dev_secret_key(index).address())
-}
-
-/// `GET path` on `addr`'s HTTP server: its status line.
-fn status_line(addr: std::net::SocketAddr, path: &str) -> String {
-    use std::io::{BufRead, Write};
-    let mut stream = std::net::TcpStream::connect(addr).unwrap();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut line = String::new();
-    std::io::BufReader::new(stream)
-        .read_line(&mut line)
-        .unwrap();
-    line.trim_end().to_owned()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -59,7 +43,7 @@ async fn the_files_keys_hold_where_no_flag_is_given_and_a_flag_given_wins() {
         )
     );
     assert!(
-        status_line(node.rpc_addr, "/explorer/").contains(" 200 "),
+        http_get(node.rpc_addr, "/explorer/").starts_with("HTTP/1.1 200 "),
         "the file's explorer = true holds"
     );
     drop(node);

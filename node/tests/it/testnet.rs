@@ -192,20 +192,6 @@ async fn a_local_testnet_mines_confirms_a_transfer_stops_cleanly_and_resumes() {
     assert!(sent.contains("confirmed in block"), "{sent}");
 }
 
-/// A plain HTTP GET of `path`, the whole answer.
-fn raw_get(addr: std::net::SocketAddr, path: &str) -> String {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(addr).unwrap();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut answer = String::new();
-    let _ = stream.read_to_string(&mut answer);
-    answer
-}
-
 /// A testnet's data directory's sibling where it records itself as the latest testnet.
 fn state_home(data: &Path) -> std::path::PathBuf {
     data.with_extension("state")
@@ -250,7 +236,7 @@ async fn a_testnet_is_controlled_from_another_terminal_and_dies_whole() {
         .collect();
     assert_eq!(metrics.len(), usize::from(NODES), "{status}");
     let (addr, _) = metrics[0].split_once('/').unwrap();
-    let healthy = raw_get(addr.parse().unwrap(), "/healthy");
+    let healthy = crate::support::http_get(addr.parse().unwrap(), "/healthy");
     assert!(healthy.starts_with("HTTP/1.1 200"), "{healthy}");
     let killed = control(&data, &["kill", "1", "--datadir", datadir]).unwrap();
     assert!(killed.contains("node 1: killed"), "{killed}");

@@ -151,16 +151,45 @@ fn a_header_is_relayed_early_only_if_it_extends_the_tip_as_the_chain_requires() 
         !relays_early(&grandchild, &f.tip, params, now),
         "not on the tip"
     );
-    let mut easier = child;
-    easier.target = params.max_target;
+    // Each header below breaks one rule and is mined again, so that only that rule fails.
+    let mined = |mut header: tern_chain::block::Header| {
+        header.nonce = tern_chain::pow::search_nonce(&header, 0, u64::MAX).unwrap();
+        header
+    };
+    let mut taller = child;
+    taller.height = Height(child.height.value() + 1);
     assert!(
-        easier.target == child.target || !relays_early(&easier, &f.tip, params, now),
-        "a target the chain does not require"
+        !relays_early(&mined(taller), &f.tip, params, now),
+        "a height past the tip's next"
+    );
+    let mut harder = child;
+    let mut bytes = child.target.to_be_bytes();
+    // Half the target, one bit to the right: a target the chain does not require.
+    let mut carry = 0;
+    for byte in &mut bytes {
+        let next = *byte & 1;
+        *byte = (*byte >> 1) | (carry << 7);
+        carry = next;
+    }
+    harder.target = tern_chain::types::Target::from_be_bytes(bytes).unwrap();
+    assert!(
+        !relays_early(&mined(harder), &f.tip, params, now),
+        "another target"
+    );
+    let mut ahead = child;
+    ahead.timestamp = Timestamp(now.as_millis() + params.max_future_drift_ms + 60_000);
+    assert!(
+        !relays_early(&mined(ahead), &f.tip, params, now),
+        "stamped past the drift"
     );
     let mut unworked = child;
-    unworked.nonce = unworked.nonce.wrapping_add(1);
-    let meets = unworked.target.is_met_by(&unworked.hash());
-    assert_eq!(relays_early(&unworked, &f.tip, params, now), meets);
+    while unworked.target.is_met_by(&unworked.hash()) {
+        unworked.nonce = unworked.nonce.wrapping_add(1);
+    }
+    assert!(
+        !relays_early(&unworked, &f.tip, params, now),
+        "no proof of work"
+    );
 }
 
 /// A compact block pushed while the whole block was asked of the same peer used to take
